@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "macro.h"
+
+/* Reads the whole file (at most max bytes, else -EFBIG) into a NUL-terminated buffer. */
+int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size);
+int read_full_fd(int fd, size_t max, char **ret, size_t *ret_size);
+
+/* Reads until n bytes or EOF; returns the count read (short only at EOF). */
+ssize_t loop_read(int fd, void *buf, size_t n);
+int loop_write(int fd, const void *buf, size_t n);
+
+int fsync_directory_of(const char *path);
+
+/*
+ * A file written under a temporary name in the target's directory and
+ * renamed over the target only by atomic_file_commit(); freeing an
+ * uncommitted AtomicFile unlinks the temporary, so an error leaves nothing.
+ */
+typedef struct AtomicFile {
+        int fd;
+        char *path;
+        char *tmp_path;
+} AtomicFile;
+
+int atomic_file_open(const char *path, mode_t mode, AtomicFile **ret);
+/* fsync, rename over the target, fsync the directory. Closes the fd. */
+int atomic_file_commit(AtomicFile *f);
+AtomicFile *atomic_file_free(AtomicFile *f);
+DEFINE_TRIVIAL_CLEANUP_FUNC(AtomicFile *, atomic_file_free);
+
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
+
+/* Lowercase hex of n bytes into out (2n+1 bytes). */
+void hex_encode(const uint8_t *data, size_t n, char *out);
+/* Decodes exactly len hex digits; -EINVAL on odd length or a non-hex digit. */
+int hex_decode(const char *s, size_t len, uint8_t **ret, size_t *ret_size);

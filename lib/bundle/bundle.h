@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "basic/macro.h"
+#include "bundle/manifest.h"
+#include "crypto/trust.h"
+
+/* Bundle: POSIX (pax/ustar) tar with members manifest.json,
+ * manifest.json.sig, then each payload in manifest order. */
+#define BUNDLE_MANIFEST_NAME "manifest.json"
+#define BUNDLE_SIGNATURE_NAME "manifest.json.sig"
+#define BUNDLE_SIGNATURE_MAX (64 * 1024)
+#define BUNDLE_SUFFIX ".abide"
+
+/*
+ * Writes the bundle atomically to out_path (temp file + rename; nothing is
+ * left behind on error). payload_paths[i] is the file for m->payloads[i];
+ * each file's size must equal the manifest's. Members get mode 0644,
+ * uid/gid 0, and mtime 0 so equal inputs give equal bundles.
+ */
+int bundle_write(const char *out_path, const Manifest *m, const char *manifest_json, size_t manifest_len,
+                 const uint8_t *sig, size_t sig_len, const char *const *payload_paths);
+
+typedef struct BundleReader BundleReader;
+
+/*
+ * Starts reading a bundle stream from fd (a file or a pipe; read
+ * sequentially, never seeked). Reads manifest.json and manifest.json.sig
+ * and verifies the signature against trust before returning; with trust ==
+ * NULL the signature is not checked (inspect without --cert only).
+ */
+int bundle_reader_open(int fd, TrustStore *trust, BundleReader **ret);
+
+const Manifest *bundle_reader_manifest(BundleReader *b);
+const char *bundle_reader_manifest_json(BundleReader *b, size_t *ret_len);
+/* Subject of the verified signer, NULL when opened without trust. */
+const char *bundle_reader_signer(BundleReader *b);
+
+/*
+ * Advances to the next payload. Returns 1 and the payload's manifest entry,
+ * or 0 once every payload was read and the archive ended with no further
+ * member. A member that is not the next payload in manifest order (unknown,
+ * duplicated, reordered, unsafe name, wrong type) is an error. The previous
+ * payload must have been read to its end (bundle_reader_read() returned 0);
+ * remaining bytes of it are otherwise read and verified first.
+ */
+int bundle_reader_next(BundleReader *b, const Payload **ret);
+
+/*
+ * Reads up to n bytes of the current payload. Returns the count, or 0 at the
+ * payload's end once its size and SHA-256 matched the manifest; a payload
+ * larger or smaller than declared or with another digest is an error.
+ * Bytes returned before the final 0 are not yet verified.
+ */
+ssize_t bundle_reader_read(BundleReader *b, void *buf, size_t n);
+
+BundleReader *bundle_reader_free(BundleReader *b);
+DEFINE_TRIVIAL_CLEANUP_FUNC(BundleReader *, bundle_reader_free);

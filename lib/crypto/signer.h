@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "basic/macro.h"
+#include "crypto/hash.h"
+
+/* A release signing key and its certificate (PEM files). */
+typedef struct Signer Signer;
+
+int signer_load(const char *key_path, const char *cert_path, Signer **ret);
+Signer *signer_free(Signer *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Signer *, signer_free);
+
+/* CMS SignedData, detached, binary content, signer certificate embedded, DER.
+ * `openssl cms -verify -binary -inform DER -content DATA -CAfile ca.pem` accepts it. */
+int signer_sign_cms(Signer *s, const void *data, size_t len, uint8_t **ret_der, size_t *ret_len);
+
+/* PKCS#7 detached DER signature as the kernel's root_hash_sig_key_desc and
+ * systemd's verity-sig expect (no signed attributes, certificate embedded). */
+int signer_sign_pkcs7(Signer *s, const void *data, size_t len, uint8_t **ret_der, size_t *ret_len);
+
+/* SHA-256 of the signer's DER certificate, lowercase hex. */
+int signer_cert_fingerprint(Signer *s, char ret_hex[SHA256_HEX_SIZE]);

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdint.h>
+
+#include "crypto/hash.h"
+
+#define VERITY_BLOCK_SIZE 4096
+#define VERITY_SALT_SIZE 32
+
+/* dm-verity parameters as veritysetup's superblock (format 1) records them. */
+typedef struct VerityParams {
+        char hash_algorithm[16];          /* "sha256" */
+        uint32_t data_block_size;
+        uint32_t hash_block_size;
+        uint64_t data_blocks;
+        uint8_t salt[VERITY_SALT_SIZE];
+        size_t salt_size;
+        char uuid[37];                    /* lowercase, with dashes */
+        char root_hash[SHA256_HEX_SIZE];  /* lowercase hex */
+} VerityParams;
+
+/* Fills algorithm, block sizes, salt and UUID deterministically from the
+ * image's SHA-256, so the same image gives the same verity output. */
+void verity_params_derive(const uint8_t image_sha256[SHA256_DIGEST_SIZE], VerityParams *ret);
+
+/* Writes the hash tree (with superblock, veritysetup format) for data_path
+ * into hash_path (created or truncated), using params' algorithm, block
+ * sizes, salt and UUID. data_path's size must be a multiple of the data
+ * block size. Fills params->data_blocks and params->root_hash. */
+int verity_format(const char *data_path, const char *hash_path, VerityParams *params);
