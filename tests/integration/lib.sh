@@ -1,0 +1,38 @@
+# Sourced by the integration scripts: strict mode, a scratch dir, assertions.
+set -euo pipefail
+
+: "${ABIDE_BUILD:?run through meson test}"
+: "${ABIDECTL:?run through meson test}"
+: "${ABIDE_SRCDIR:?run through meson test}"
+
+T=$(mktemp -d /tmp/abide-test.XXXXXX)
+cleanup_hooks=()
+on_exit() {
+        local rc=$?
+        for h in "${cleanup_hooks[@]}"; do eval "$h" || true; done
+        if [ $rc -ne 0 ]; then
+                echo "FAILED (rc=$rc), scratch kept in $T" >&2
+        else
+                rm -rf "$T"
+        fi
+}
+trap on_exit EXIT
+
+die() { echo "FAIL: $*" >&2; exit 1; }
+note() { echo "== $*"; }
+
+# The test needs a tool; in CI a missing tool is a failure, never a skip.
+need() { for t in "$@"; do command -v "$t" >/dev/null || die "required tool '$t' not found (run scripts/install-deps.sh)"; done; }
+
+# expect_fail PATTERN CMD...: CMD must exit non-zero with a one-line stderr matching PATTERN.
+expect_fail() {
+        local pat=$1; shift
+        local out rc=0
+        out=$("$@" 2>&1 >/dev/null) || rc=$?
+        [ $rc -ne 0 ] || die "expected failure but succeeded: $*"
+        [ "$(printf '%s\n' "$out" | grep -c .)" -eq 1 ] || die "expected one error line from '$*', got: $out"
+        printf '%s\n' "$out" | grep -Eq -- "$pat" || die "error of '$*' does not match /$pat/: $out"
+        echo "   refused as expected: $out"
+}
+
+same_file() { cmp -s "$1" "$2" || die "$1 and $2 differ"; }
