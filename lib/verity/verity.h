@@ -29,3 +29,10 @@ void verity_params_derive(const uint8_t image_sha256[SHA256_DIGEST_SIZE], Verity
  * sizes, salt and UUID. data_path's size must be a multiple of the data
  * block size. Fills params->data_blocks and params->root_hash. */
 int verity_format(const char *data_path, const char *hash_path, VerityParams *params);
+
+/* Checks every data and hash block of data_path against hash_path in
+ * userspace (no device-mapper needed), as `veritysetup verify` does. The
+ * hash file's superblock must match params (algorithm, block sizes, data
+ * blocks, salt, UUID) and the tree must lead to params->root_hash.
+ * Returns -EBADMSG on a corrupt data or hash block. */
+int verity_verify(const char *data_path, const char *hash_path, const VerityParams *params);

@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "verity/verity.h"
+
+#include <assert.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libcryptsetup.h>
+#include <linux/fs.h>
+#include <stdarg.h>
+#include <strings.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+
+#include "basic/error.h"
+#include "basic/fileio.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct crypt_device *, crypt_free);
+
+/* libcryptsetup's last error line, kept for our one-line message; its log
+ * must never reach stderr of the calling program. */
+static _Thread_local char verity_log_last[512];
+
+static void verity_log(int level, const char *msg, void *userdata) {
+        if (level != CRYPT_LOG_ERROR || !msg)
+                return;
+        (void) snprintf(verity_log_last, sizeof verity_log_last, "%s", msg);
+        /* One line: fold newlines, drop the trailing period. */
+        for (char *p = verity_log_last; *p; p++)
+                if (*p == '\n')
+                        *p = ' ';
+        size_t n = strlen(verity_log_last);
+        while (n > 0 && strchr(" .", verity_log_last[n - 1]))
+                verity_log_last[--n] = 0;
+}
+
+static void verity_log_begin(void) {
+        verity_log_last[0] = 0;
+        /* The default handler matters too: crypt_init() logs before a
+         * context exists to carry our callback. */
+        crypt_set_log_callback(NULL, verity_log, NULL);
+}
+
+/* Records "<what>: <libcryptsetup's last error or strerror>". */
+_printf_(2, 3) static int verity_error(int r, const char *fmt, ...) {
+        char what[512];
+        va_list ap;
+
+        va_start(ap, fmt);
+        (void) vsnprintf(what, sizeof what, fmt, ap);
+        va_end(ap);
+        if (r >= 0)
+                r = -EIO;
+        return err_set(r, "%s: %s", what, verity_log_last[0] ? verity_log_last : strerror(-r));
+}
+
+static void derive_bytes(const char *domain, const uint8_t digest[SHA256_DIGEST_SIZE],
+                         uint8_t ret[SHA256_DIGEST_SIZE]) {
+        uint8_t buf[64 + SHA256_DIGEST_SIZE];
+        size_t n = strlen(domain);
+
+        assert(n <= 64);
+        memcpy(buf, domain, n);
+        memcpy(buf + n, digest, SHA256_DIGEST_SIZE);
+        /* SHA-256 over a small buffer cannot fail short of a broken OpenSSL. */
+        if (sha256_buf(buf, n + SHA256_DIGEST_SIZE, ret) < 0)
+                abort();
+}
+
+void verity_params_derive(const uint8_t image_sha256[SHA256_DIGEST_SIZE], VerityParams *ret) {
+        uint8_t u[SHA256_DIGEST_SIZE];
+        VerityParams p = {
+                .hash_algorithm = "sha256",
+                .data_block_size = VERITY_BLOCK_SIZE,
+                .hash_block_size = VERITY_BLOCK_SIZE,
+                .salt_size = VERITY_SALT_SIZE,
+        };
+
+        /* Domain separation: neither value is the image digest itself, nor each other. */
+        derive_bytes("abide verity salt", image_sha256, p.salt);
+        derive_bytes("abide verity uuid", image_sha256, u);
+
+        /* Hash-derived IDs get the random-UUID bits, as systemd does for
+         * its app-specific IDs: version 4, variant RFC 4122. */
+        u[6] = (u[6] & 0x0f) | 0x40;
+        u[8] = (u[8] & 0x3f) | 0x80;
+        (void) snprintf(p.uuid, sizeof p.uuid,
+                        "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                        u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7],
+                        u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+        *ret = p;
+}
+
+static int data_file_size(const char *path, uint64_t *ret) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        struct stat st;
+
+        if (fd < 0)
+                return err_set(errno, "verity: cannot open data file %s: %s", path, strerror(errno));
+        if (fstat(fd, &st) < 0)
+                return err_set(errno, "verity: cannot stat data file %s: %s", path, strerror(errno));
+        if (S_ISREG(st.st_mode))
+                *ret = (uint64_t) st.st_size;
+        else if (S_ISBLK(st.st_mode)) {
+                uint64_t size;
+                if (ioctl(fd, BLKGETSIZE64, &size) < 0)
+                        return err_set(errno, "verity: cannot get size of %s: %s", path, strerror(errno));
+                *ret = size;
+        } else
+                return err_set(EINVAL, "verity: data %s is not a regular file or block device", path);
+        return 0;
+}
+
+static int params_check(const VerityParams *p) {
+        if (p->hash_algorithm[0] == 0 || !memchr(p->hash_algorithm, 0, sizeof p->hash_algorithm))
+                return err_set(EINVAL, "verity: no hash algorithm set");
+        if (p->data_block_size == 0 || p->hash_block_size == 0)
+                return err_set(EINVAL, "verity: block size not set");
+        if (p->salt_size > VERITY_SALT_SIZE)
+                return err_set(EINVAL, "verity: salt of %zu bytes, at most %d allowed", p->salt_size, VERITY_SALT_SIZE);
+        /* An empty UUID would let libcryptsetup pick a random one. */
+        if (p->uuid[0] == 0 || !memchr(p->uuid, 0, sizeof p->uuid))
+                return err_set(EINVAL, "verity: no UUID set");
+        return 0;
+}
+
+int verity_format(const char *data_path, const char *hash_path, VerityParams *params) {
+        _cleanup_(crypt_freep) struct crypt_device *cd = NULL;
+        _cleanup_(atomic_file_freep) AtomicFile *f = NULL;
+        char root[64];
+        size_t root_size = sizeof root;
+        uint64_t size = 0;
+        int r;
+
+        r = params_check(params);
+        if (r < 0)
+                return r;
+        r = data_file_size(data_path, &size);
+        if (r < 0)
+                return r;
+        if (size == 0)
+                return err_set(EINVAL, "verity: data file %s is empty", data_path);
+        if (size % params->data_block_size != 0)
+                return err_set(EINVAL, "verity: size of %s (%" PRIu64 " bytes) is not a multiple of the block size %" PRIu32,
+                               data_path, size, params->data_block_size);
+
+        r = atomic_file_open(hash_path, 0644, &f);
+        if (r < 0)
+                return err_set(r, "verity: cannot create hash file %s: %s", hash_path, strerror(-r));
+
+        verity_log_begin();
+        r = crypt_init(&cd, f->tmp_path);
+        if (r < 0)
+                return verity_error(r, "verity: cannot open hash file %s", f->tmp_path);
+        crypt_set_log_callback(cd, verity_log, NULL);
+
+        struct crypt_params_verity vp = {
+                .hash_name = params->hash_algorithm,
+                .data_device = data_path,
+                .salt = (const char *) params->salt,
+                .salt_size = (uint32_t) params->salt_size,
+                .hash_type = 1,
+                .data_block_size = params->data_block_size,
+                .hash_block_size = params->hash_block_size,
+                .data_size = size / params->data_block_size,
+                .flags = CRYPT_VERITY_CREATE_HASH,
+        };
+        r = crypt_format(cd, CRYPT_VERITY, NULL, NULL, params->uuid, NULL, 0, &vp);
+        if (r < 0)
+                return verity_error(r, "verity: formatting %s failed", data_path);
+
+        r = crypt_volume_key_get(cd, CRYPT_ANY_SLOT, root, &root_size, NULL, 0);
+        if (r < 0)
+                return verity_error(r, "verity: cannot read root hash of %s", data_path);
+        if (root_size == 0 || root_size * 2 >= sizeof params->root_hash)
+                return err_set(EINVAL, "verity: root hash of %zu bytes does not fit", root_size);
+
+        /* Close libcryptsetup's descriptors before the rename. */
+        crypt_free(TAKE_PTR(cd));
+        r = atomic_file_commit(f);
+        if (r < 0)
+                return err_set(r, "verity: cannot write hash file %s: %s", hash_path, strerror(-r));
+
+        params->data_blocks = vp.data_size;
+        hex_encode((const uint8_t *) root, root_size, params->root_hash);
+        return 0;
+}
+
+static int verity_check_superblock(struct crypt_device *cd, const char *hash_path, const VerityParams *p) {
+        struct crypt_params_verity info = {};
+        int r;
+
+        r = crypt_get_verity_info(cd, &info);
+        if (r < 0)
+                return verity_error(r, "verity: cannot read superblock of %s", hash_path);
+        if (!streq_ptr(info.hash_name, p->hash_algorithm))
+                return err_set(EBADMSG, "verity: %s uses hash %s, expected %s", hash_path,
+                               info.hash_name ?: "(none)", p->hash_algorithm);
+        if (info.data_block_size != p->data_block_size || info.hash_block_size != p->hash_block_size)
+                return err_set(EBADMSG, "verity: %s has block sizes %" PRIu32 "/%" PRIu32 ", expected %" PRIu32 "/%" PRIu32,
+                               hash_path, info.data_block_size, info.hash_block_size,
+                               p->data_block_size, p->hash_block_size);
+        if (info.data_size != p->data_blocks)
+                return err_set(EBADMSG, "verity: %s covers %" PRIu64 " data blocks, expected %" PRIu64,
+                               hash_path, info.data_size, p->data_blocks);
+        if (info.hash_type != 1)
+                return err_set(EBADMSG, "verity: %s has hash type %" PRIu32 ", expected 1", hash_path, info.hash_type);
+        if (info.salt_size != p->salt_size || memcmp(info.salt, p->salt, p->salt_size) != 0)
+                return err_set(EBADMSG, "verity: salt in %s differs from the expected one", hash_path);
+        const char *uuid = crypt_get_uuid(cd);
+        if (!uuid || strcasecmp(uuid, p->uuid) != 0)
+                return err_set(EBADMSG, "verity: UUID of %s is %s, expected %s", hash_path, uuid ?: "(none)", p->uuid);
+        return 0;
+}
+
+int verity_verify(const char *data_path, const char *hash_path, const VerityParams *params) {
+        _cleanup_(crypt_freep) struct crypt_device *cd = NULL;
+        _cleanup_free_ uint8_t *root = NULL;
+        size_t root_size = 0;
+        int r;
+
+        r = params_check(params);
+        if (r < 0)
+                return r;
+        r = hex_decode(params->root_hash, strlen(params->root_hash), &root, &root_size);
+        if (r < 0 || root_size == 0)
+                return err_set(EINVAL, "verity: root hash '%s' is not hex", params->root_hash);
+
+        verity_log_begin();
+        r = crypt_init_data_device(&cd, hash_path, data_path);
+        if (r < 0)
+                return verity_error(r, "verity: cannot open %s / %s", hash_path, data_path);
+        crypt_set_log_callback(cd, verity_log, NULL);
+
+        /* The check is requested at load time (the activation flags are
+         * CRYPT_ACTIVATE_*); activating without a name then only checks
+         * every block in userspace, exactly `veritysetup verify`. */
+        struct crypt_params_verity vp = { .flags = CRYPT_VERITY_CHECK_HASH };
+        r = crypt_load(cd, CRYPT_VERITY, &vp);
+        if (r < 0)
+                return verity_error(r, "verity: no valid superblock in %s", hash_path);
+        r = verity_check_superblock(cd, hash_path, params);
+        if (r < 0)
+                return r;
+
+        r = crypt_activate_by_volume_key(cd, NULL, (const char *) root, root_size, 0);
+        /* libcryptsetup reports a bad data or hash block as -EPERM and a
+         * root hash mismatch as -EINVAL. */
+        if (r == -EPERM || r == -EINVAL)
+                return verity_error(EBADMSG, "verity: %s does not match %s and root hash %s",
+                                    data_path, hash_path, params->root_hash);
+        if (r < 0)
+                return verity_error(r, "verity: cannot verify %s against %s", data_path, hash_path);
+        return 0;
+}
