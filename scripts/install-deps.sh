@@ -1,0 +1,38 @@
+#!/bin/bash
+# Installs what abide needs to build, test and run its demo on Debian 12.
+# Idempotent: installs only packages that are missing; does nothing when all are there.
+set -euo pipefail
+
+packages=(
+        # build
+        gcc meson ninja-build pkg-config
+        libarchive-dev libssl-dev libblkid-dev libefivar-dev libcryptsetup-dev
+        libjson-c-dev libinih-dev libkmod-dev libcmocka-dev
+        # image tools
+        erofs-utils squashfs-tools cryptsetup-bin openssl kmod
+        fdisk e2fsprogs mtools dosfstools util-linux
+        zstd xz-utils gzip cpio libarchive-tools attr dpkg-dev
+        # demo image inputs: busybox, a kernel, the loader
+        busybox-static linux-image-amd64 systemd-boot-efi
+        # whole-system tests
+        qemu-system-x86 ovmf
+)
+
+missing=()
+for p in "${packages[@]}"; do
+        if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+                missing+=("$p")
+        fi
+done
+
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+        echo "install-deps: missing packages: ${missing[*]}; run as root to install them" >&2
+        exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
