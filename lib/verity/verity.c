@@ -216,6 +216,7 @@ int verity_verify(const char *data_path, const char *hash_path, const VerityPara
         _cleanup_(crypt_freep) struct crypt_device *cd = NULL;
         _cleanup_free_ uint8_t *root = NULL;
         size_t root_size = 0;
+        uint64_t size = 0;
         int r;
 
         r = params_check(params);
@@ -224,6 +225,12 @@ int verity_verify(const char *data_path, const char *hash_path, const VerityPara
         r = hex_decode(params->root_hash, strlen(params->root_hash), &root, &root_size);
         if (r < 0 || root_size == 0)
                 return err_set(EINVAL, "verity: root hash '%s' is not hex", params->root_hash);
+        r = data_file_size(data_path, &size);
+        if (r < 0)
+                return r;
+        if (size / params->data_block_size < params->data_blocks)
+                return err_set(EBADMSG, "verity: %s holds %" PRIu64 " blocks, expected %" PRIu64,
+                               data_path, size / params->data_block_size, params->data_blocks);
 
         verity_log_begin();
         r = crypt_init_data_device(&cd, hash_path, data_path);
@@ -244,8 +251,8 @@ int verity_verify(const char *data_path, const char *hash_path, const VerityPara
 
         r = crypt_activate_by_volume_key(cd, NULL, (const char *) root, root_size, 0);
         /* libcryptsetup reports a bad data or hash block as -EPERM and a
-         * root hash mismatch as -EINVAL. */
-        if (r == -EPERM || r == -EINVAL)
+         * root hash mismatch as -EFAULT. */
+        if (r == -EPERM || r == -EFAULT)
                 return verity_error(EBADMSG, "verity: %s does not match %s and root hash %s",
                                     data_path, hash_path, params->root_hash);
         if (r < 0)
