@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <time.h>
+
+#include "basic/macro.h"
+#include "recipe.h"
+
+/*
+ * The scratch state of one build: a private work directory next to the
+ * output (so the finished bundle is renamed, never copied), the staging
+ * tree, and where each payload is made. Freeing it removes the work
+ * directory, so a failed build leaves nothing behind.
+ */
+typedef struct BuildContext {
+        const Recipe *recipe;
+        time_t epoch;
+        char *workdir;
+        char *staging;
+        char *root_path;
+        char *verity_path;
+        char *verity_sig_path;
+        char *kernel_path;      /* NULL without [Boot] */
+        char *initrd_path;      /* NULL without [Boot] */
+} BuildContext;
+
+int build_context_new(const char *outdir, const Recipe *recipe, time_t epoch, BuildContext **ret);
+BuildContext *build_context_free(BuildContext *c);
+DEFINE_TRIVIAL_CLEANUP_FUNC(BuildContext *, build_context_free);
+
+/* Applies the recipe's layers, binaries and agent into the staging tree,
+ * and builds the initramfs when the recipe has [Boot]. */
+int build_context_compose(BuildContext *c);

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "mkfs.h"
+
+#include <dirent.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "basic/error.h"
+#include "basic/process.h"
+#include "crypto/hash.h"
+
+int mkfs_image(const char *filesystem, const char *dir, const char *out_path, time_t epoch, const char *uuid) {
+        char ts[32], uuidopt[64];
+
+        (void) snprintf(ts, sizeof ts, "%lld", (long long) epoch);
+        if (streq(filesystem, "erofs")) {
+                char topt[40];
+                (void) snprintf(topt, sizeof topt, "-T%s", ts);
+                (void) snprintf(uuidopt, sizeof uuidopt, "-U%s", uuid);
+                char *argv[] = { "mkfs.erofs", "--quiet", topt, uuidopt, (char *) out_path, (char *) dir, NULL };
+                return process_run(argv, NULL, NULL);
+        }
+        if (streq(filesystem, "squashfs")) {
+                /* Default 4 KiB padding keeps the image a whole number of verity blocks. */
+                char *argv[] = { "mksquashfs", (char *) dir, (char *) out_path, "-noappend", "-quiet",
+                                 "-no-progress", "-comp", "zstd", "-mkfs-time", ts, "-all-time", ts,
+                                 "-reproducible", NULL };
+                return process_run(argv, NULL, NULL);
+        }
+        return err_set(EINVAL, "unknown filesystem '%s' (expected erofs or squashfs)", filesystem);
+}
+
+static int strcmp_dirent(const struct dirent **a, const struct dirent **b) {
+        return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+/* Hashes "mode uid gid size relpath" per entry in sorted order, so the result
+ * depends only on the tree, not on where it lives or on readdir order. */
+static int hash_tree(Sha256 *h, const char *root, const char *rel) {
+        _cleanup_free_ char *path = NULL;
+        struct dirent **list = NULL;
+        int n, r = 0;
+
+        if (asprintf(&path, "%s%s", root, rel) < 0)
+                return -ENOMEM;
+        n = scandir(path, &list, NULL, strcmp_dirent);
+        if (n < 0)
+                return err_set(errno, "cannot read directory %s: %m", path);
+        for (int i = 0; i < n; i++) {
+                const char *name = list[i]->d_name;
+                _cleanup_free_ char *child = NULL, *full = NULL;
+                struct stat st;
+                char line[96];
+
+                if (r < 0 || streq(name, ".") || streq(name, ".."))
+                        continue;
+                if (asprintf(&child, "%s/%s", rel, name) < 0 || asprintf(&full, "%s%s", root, child) < 0) {
+                        r = -ENOMEM;
+                        continue;
+                }
+                if (lstat(full, &st) < 0) {
+                        r = err_set(errno, "cannot stat %s: %m", full);
+                        continue;
+                }
+                int k = snprintf(line, sizeof line, "\n%o %u %u %" PRIu64 " ", st.st_mode, st.st_uid, st.st_gid,
+                                 S_ISREG(st.st_mode) ? (uint64_t) st.st_size : 0);
+                r = sha256_update(h, line, (size_t) k);
+                if (r >= 0)
+                        r = sha256_update(h, child, strlen(child));
+                if (r >= 0 && S_ISDIR(st.st_mode))
+                        r = hash_tree(h, root, child);
+        }
+        for (int i = 0; i < n; i++)
+                free(list[i]);
+        free(list);
+        return r;
+}
+
+int mkfs_derive_uuid(const char *dir, const char *seed, char ret[37]) {
+        _cleanup_(sha256_freep) Sha256 *h = NULL;
+        uint8_t d[SHA256_DIGEST_SIZE];
+        int r;
+
+        r = sha256_new(&h);
+        if (r < 0)
+                return r;
+        r = sha256_update(h, seed, strlen(seed));
+        if (r < 0)
+                return r;
+        r = hash_tree(h, dir, "");
+        if (r < 0)
+                return r;
+        r = sha256_final(h, d);
+        if (r < 0)
+                return r;
+        d[6] = (d[6] & 0x0f) | 0x40;
+        d[8] = (d[8] & 0x3f) | 0x80;
+        (void) snprintf(ret, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", d[0], d[1],
+                        d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12], d[13], d[14], d[15]);
+        return 0;
+}

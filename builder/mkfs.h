@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdint.h>
+#include <time.h>
+
+/* Makes a read-only filesystem image of dir with mkfs.erofs or mksquashfs,
+ * reproducibly: every timestamp is `epoch`, the erofs UUID is `uuid`. */
+int mkfs_image(const char *filesystem, const char *dir, const char *out_path, time_t epoch, const char *uuid);
+
+/* A UUID for the filesystem, derived from the staging tree's names, modes,
+ * owners and sizes plus seed, so the same input gives the same UUID. */
+int mkfs_derive_uuid(const char *dir, const char *seed, char ret[37]);

@@ -1,0 +1,271 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "basic/error.h"
+#include "basic/fileio.h"
+#include "basic/progress.h"
+#include "basic/rm-rf.h"
+#include "build-context.h"
+#include "bundle/bundle.h"
+#include "crypto/signer.h"
+#include "crypto/verity-sig.h"
+#include "mkfs.h"
+#include "verb.h"
+#include "verity/verity.h"
+
+static void help(void) {
+        printf("Usage: abide-build build RECIPE --key KEY --cert CERT [-o DIR] [--set SECTION.KEY=VALUE...]\n\n"
+               "Builds the recipe's read-only root image, its dm-verity hash tree and signed\n"
+               "root hash, and packs them with the kernel and initramfs into the signed bundle\n"
+               "DIR/<name>-<version>.abide (DIR defaults to the current directory).\n\n"
+               "  --key KEY        PEM private key of the release signing certificate\n"
+               "  --cert CERT      PEM signing certificate (embedded in the signatures)\n"
+               "  -o, --output DIR where the bundle goes\n"
+               "  --set S.K=V      override a recipe key, e.g. --set Image.Version=1.2.3\n\n"
+               "SOURCE_DATE_EPOCH, when set, fixes every timestamp: equal inputs give equal output.\n");
+}
+
+static int build_date_now(time_t *ret) {
+        const char *e = getenv("SOURCE_DATE_EPOCH");
+        if (!e || !*e) {
+                *ret = time(NULL);
+                return 0;
+        }
+        char *end;
+        errno = 0;
+        long long v = strtoll(e, &end, 10);
+        if (errno != 0 || *end || v < 0 || v > 253402300799LL)
+                return err_set(EINVAL, "SOURCE_DATE_EPOCH='%s' is not a UNIX time", e);
+        *ret = (time_t) v;
+        return 0;
+}
+
+static int write_verity_sig(Signer *s, const char *root_hash, const char *path) {
+        _cleanup_free_ uint8_t *sig = NULL;
+        _cleanup_free_ char *buf = NULL;
+        char fpr[SHA256_HEX_SIZE];
+        size_t sig_len, len;
+        int r;
+
+        r = signer_sign_pkcs7(s, root_hash, strlen(root_hash), &sig, &sig_len);
+        if (r < 0)
+                return err_prefix(r, "signing the root hash");
+        r = signer_cert_fingerprint(s, fpr);
+        if (r < 0)
+                return r;
+        VeritySig vs = {
+                .root_hash = (char *) root_hash,
+                .fingerprint = fpr,
+                .signature = sig,
+                .signature_size = sig_len,
+        };
+        r = verity_sig_format(&vs, &buf, &len);
+        if (r < 0)
+                return r;
+        return write_file_atomic(path, buf, len, 0644);
+}
+
+static int add_payload(Manifest *m, const char *name, PayloadRole role, const char *path, const uint8_t *known_digest) {
+        Payload *p = &m->payloads[m->n_payloads];
+        struct stat st;
+        int r;
+
+        if (stat(path, &st) < 0)
+                return err_set(errno, "%s: %m", path);
+        if (!S_ISREG(st.st_mode))
+                return err_set(EINVAL, "%s: not a regular file", path);
+        if (known_digest)
+                memcpy(p->sha256, known_digest, SHA256_DIGEST_SIZE);
+        else {
+                r = sha256_file(path, p->sha256, NULL);
+                if (r < 0)
+                        return err_prefix(r, "hashing %s", path);
+        }
+        p->name = strdup(name);
+        if (!p->name)
+                return -ENOMEM;
+        p->role = role;
+        p->size = (uint64_t) st.st_size;
+        m->n_payloads++;
+        return 0;
+}
+
+static int format_date(time_t t, char **ret) {
+        struct tm tm;
+        char buf[32];
+
+        if (!gmtime_r(&t, &tm) || strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+                return err_set(EINVAL, "cannot format build date %lld", (long long) t);
+        *ret = strdup(buf);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int build(const char *recipe_path, char *const *sets, const char *key, const char *cert, const char *outdir) {
+        _cleanup_(signer_freep) Signer *signer = NULL;
+        _cleanup_(recipe_freep) Recipe *recipe = NULL;
+        _cleanup_(manifest_freep) Manifest *m = NULL;
+        _cleanup_(build_context_freep) BuildContext *ctx = NULL;
+        _cleanup_free_ char *json = NULL, *bundle_path = NULL, *seed = NULL;
+        _cleanup_free_ uint8_t *sig = NULL;
+        uint8_t root_digest[SHA256_DIGEST_SIZE];
+        char uuid[37];
+        size_t json_len, sig_len;
+        time_t epoch;
+        int r;
+
+        /* Cheap checks first: a bad key or recipe must not cost a build. */
+        r = signer_load(key, cert, &signer);
+        if (r < 0)
+                return r;
+        r = recipe_load(recipe_path, sets, &recipe);
+        if (r < 0)
+                return r;
+        r = build_date_now(&epoch);
+        if (r < 0)
+                return r;
+        if (mkdir(outdir, 0755) < 0 && errno != EEXIST)
+                return err_set(errno, "cannot create output directory %s: %m", outdir);
+        if (asprintf(&bundle_path, "%s/%s-%s" BUNDLE_SUFFIX, outdir, recipe->name, recipe->version) < 0)
+                return -ENOMEM;
+
+        r = build_context_new(outdir, recipe, epoch, &ctx);
+        if (r < 0)
+                return r;
+
+        r = build_context_compose(ctx);
+        if (r < 0)
+                return r;
+
+        if (asprintf(&seed, "%s\n%s\n%s\n%" PRIu64 "\n%lld", recipe->name, recipe->version, recipe->compatible,
+                     recipe->security_version, (long long) epoch) < 0)
+                return -ENOMEM;
+        r = mkfs_derive_uuid(ctx->staging, seed, uuid);
+        if (r < 0)
+                return r;
+        progress_step("abide-build: making the %s image", recipe->filesystem);
+        r = mkfs_image(recipe->filesystem, ctx->staging, ctx->root_path, epoch, uuid);
+        if (r < 0)
+                return r;
+
+        r = sha256_file(ctx->root_path, root_digest, NULL);
+        if (r < 0)
+                return err_prefix(r, "hashing %s", ctx->root_path);
+
+        m = calloc(1, sizeof *m);
+        if (!m)
+                return -ENOMEM;
+        m->payloads = calloc(MANIFEST_PAYLOADS_MAX, sizeof *m->payloads);
+        if (!m->payloads)
+                return -ENOMEM;
+
+        progress_step("abide-build: computing dm-verity");
+        verity_params_derive(root_digest, &m->verity);
+        r = verity_format(ctx->root_path, ctx->verity_path, &m->verity);
+        if (r < 0)
+                return r;
+        r = write_verity_sig(signer, m->verity.root_hash, ctx->verity_sig_path);
+        if (r < 0)
+                return r;
+
+        m->format = MANIFEST_FORMAT;
+        m->name = strdup(recipe->name);
+        m->version = strdup(recipe->version);
+        m->compatible = strdup(recipe->compatible);
+        m->filesystem = strdup(recipe->filesystem);
+        m->cmdline = strdup(recipe->boot.present && recipe->boot.cmdline ? recipe->boot.cmdline : "");
+        if (!m->name || !m->version || !m->compatible || !m->filesystem || !m->cmdline)
+                return -ENOMEM;
+        m->security_version = recipe->security_version;
+        m->tries = recipe->boot.present && recipe->boot.tries > 0 ? recipe->boot.tries : 3;
+        r = format_date(epoch, &m->build_date);
+        if (r < 0)
+                return r;
+
+        const char *paths[MANIFEST_PAYLOADS_MAX];
+        r = add_payload(m, "root.img", PAYLOAD_ROOT, ctx->root_path, root_digest);
+        if (r >= 0)
+                r = add_payload(m, "root.verity", PAYLOAD_VERITY, ctx->verity_path, NULL);
+        if (r >= 0)
+                r = add_payload(m, "root.verity-sig", PAYLOAD_VERITY_SIG, ctx->verity_sig_path, NULL);
+        paths[0] = ctx->root_path;
+        paths[1] = ctx->verity_path;
+        paths[2] = ctx->verity_sig_path;
+        if (r >= 0 && ctx->kernel_path) {
+                paths[m->n_payloads] = ctx->kernel_path;
+                r = add_payload(m, "vmlinuz", PAYLOAD_KERNEL, ctx->kernel_path, NULL);
+        }
+        if (r >= 0 && ctx->initrd_path) {
+                paths[m->n_payloads] = ctx->initrd_path;
+                r = add_payload(m, "initrd", PAYLOAD_INITRD, ctx->initrd_path, NULL);
+        }
+        if (r < 0)
+                return r;
+
+        r = manifest_validate(m);
+        if (r < 0)
+                return err_prefix(r, "built manifest is invalid");
+        r = manifest_to_json(m, &json, &json_len);
+        if (r < 0)
+                return r;
+        r = signer_sign_cms(signer, json, json_len, &sig, &sig_len);
+        if (r < 0)
+                return err_prefix(r, "signing the manifest");
+
+        progress_step("abide-build: writing %s", bundle_path);
+        r = bundle_write(bundle_path, m, json, json_len, sig, sig_len, paths);
+        if (r < 0)
+                return r;
+
+        printf("%s\n", bundle_path);
+        return 0;
+}
+
+int verb_build(int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "key", required_argument, NULL, 'k' },
+                { "cert", required_argument, NULL, 'c' },
+                { "output", required_argument, NULL, 'o' },
+                { "set", required_argument, NULL, 's' },
+                {},
+        };
+        _cleanup_free_ char **sets = calloc((size_t) argc + 1, sizeof(char *));
+        const char *key = NULL, *cert = NULL, *outdir = ".";
+        size_t n_sets = 0;
+        int c;
+
+        if (!sets)
+                return -ENOMEM;
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "+ho:", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help();
+                        return 0;
+                case 'k':
+                        key = optarg;
+                        break;
+                case 'c':
+                        cert = optarg;
+                        break;
+                case 'o':
+                        outdir = optarg;
+                        break;
+                case 's':
+                        sets[n_sets++] = optarg;
+                        break;
+                default:
+                        return err_set(EINVAL, "bad option (see abide-build build --help)");
+                }
+        if (optind != argc - 1)
+                return err_set(EINVAL, "expected one RECIPE argument (see abide-build build --help)");
+        if (!key || !cert)
+                return err_set(EINVAL, "--key and --cert are required");
+
+        return build(argv[optind], sets, key, cert, outdir);
+}
