@@ -1,0 +1,110 @@
+#!/bin/bash
+# abide-build build/inspect end to end on the example recipe: signatures
+# interoperate with openssl, trust is enforced, builds are reproducible, and
+# bad input fails cleanly with nothing left behind.
+source "$(dirname "$0")/lib.sh"
+need openssl tar mkfs.erofs veritysetup
+
+B=$ABIDE_BUILD
+recipe=$ABIDE_SRCDIR/recipes/example.conf
+export SOURCE_DATE_EPOCH=1721362140
+
+note "keygen"
+"$B" keygen -o "$T/keys" >/dev/null
+K=(--key "$T/keys/signing.key" --cert "$T/keys/signing.crt")
+
+note "build and verify"
+bundle=$("$B" build "$recipe" "${K[@]}" -o "$T/out1")
+[ "$bundle" = "$T/out1/abide-example-1.0.0.abide" ] || die "unexpected bundle path $bundle"
+"$B" inspect "$bundle" --cert "$T/keys/ca.pem" | grep -q "Signature: *verified" || die "inspect --cert did not verify"
+"$B" inspect "$bundle" --cert "$T/keys" --json | grep -q '"verified": true' || die "inspect --json not verified"
+[ "$(tar -tf "$bundle" | tr '\n' ' ')" = "manifest.json manifest.json.sig root.img root.verity root.verity-sig " ] ||
+        die "member order: $(tar -tf "$bundle" | tr '\n' ' ')"
+
+mkdir "$T/x1"
+tar -xf "$bundle" -C "$T/x1"
+openssl cms -verify -binary -inform DER -in "$T/x1/manifest.json.sig" -content "$T/x1/manifest.json" \
+        -CAfile "$T/keys/ca.pem" -out /dev/null 2>"$T/cms.err" || die "openssl cms rejects our signature: $(cat "$T/cms.err")"
+
+note "the root image is the recipe's tree and veritysetup agrees with the manifest"
+root_hash=$(sed -n 's/.*"root_hash": *"\([0-9a-f]*\)".*/\1/p' "$T/x1/manifest.json")
+[ ${#root_hash} -eq 64 ] || die "no root hash in manifest"
+veritysetup verify "$T/x1/root.img" "$T/x1/root.verity" "$root_hash" || die "veritysetup verify rejects the built image"
+grep -q "\"rootHash\": *\"$root_hash\"" <(tr -d '\0' <"$T/x1/root.verity-sig") || die "verity-sig does not carry the root hash"
+fsck.erofs "$T/x1/root.img" >/dev/null 2>&1 || die "fsck.erofs rejects root.img"
+mkdir "$T/mnt"
+if mount -o ro,loop "$T/x1/root.img" "$T/mnt" 2>/dev/null; then
+        cleanup_hooks+=("umount '$T/mnt'")
+        cmp "$T/mnt/usr/bin/hello" "$ABIDE_SRCDIR/images/example/rootfs/usr/bin/hello" || die "image content differs from the tree"
+        [ "$(stat -c %Y "$T/mnt/usr/bin/hello")" = "$SOURCE_DATE_EPOCH" ] || die "mtime is not SOURCE_DATE_EPOCH"
+        umount "$T/mnt"
+        cleanup_hooks=()
+else
+        die "cannot loop-mount the erofs image"
+fi
+
+note "reproducible: a second build of a copy of the tree gives identical bytes"
+cp -a "$ABIDE_SRCDIR/images/example" "$T/example-copy"
+touch -d @1000000000 "$T/example-copy/rootfs/usr/bin/hello"
+sed 's|^Layer=tree:.*|Layer=tree:'"$T"'/example-copy/rootfs|' "$recipe" >"$T/copy.conf"
+bundle2=$("$B" build "$T/copy.conf" "${K[@]}" -o "$T/out2")
+mkdir "$T/x2"
+tar -xf "$bundle2" -C "$T/x2"
+for f in root.img root.verity manifest.json; do
+        same_file "$T/x1/$f" "$T/x2/$f"
+done
+
+note "--set overrides the version"
+b3=$("$B" build "$recipe" "${K[@]}" -o "$T/out3" --set Image.Version=1.0.1)
+[ "$(basename "$b3")" = abide-example-1.0.1.abide ] || die "--set Image.Version ignored: $b3"
+
+note "trust: bundles signed outside the CA are refused"
+mk() { openssl "$@" >/dev/null 2>&1 || die "openssl $*"; }
+# self-signed signer
+mk req -x509 -newkey rsa:2048 -nodes -keyout "$T/self.key" -out "$T/self.crt" -days 30 -subj "/CN=Self Signed"
+# another CA and a signer under it
+mk req -x509 -newkey rsa:2048 -nodes -keyout "$T/other-ca.key" -out "$T/other-ca.pem" -days 30 -subj "/CN=Other CA" \
+        -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign
+mk req -new -newkey rsa:2048 -nodes -keyout "$T/other.key" -out "$T/other.csr" -subj "/CN=Other Signer"
+mk x509 -req -in "$T/other.csr" -CA "$T/other-ca.pem" -CAkey "$T/other-ca.key" -CAcreateserial -days 30 -out "$T/other.crt"
+# an expired signer under the trusted CA
+mk req -new -newkey rsa:2048 -nodes -keyout "$T/old.key" -out "$T/old.csr" -subj "/CN=Expired Signer"
+mk x509 -req -in "$T/old.csr" -CA "$T/keys/ca.pem" -CAkey "$T/keys/ca.key" -CAcreateserial -out "$T/old.crt" \
+        -not_before 20200101000000Z -not_after 20210101000000Z 2>/dev/null ||
+        mk x509 -req -in "$T/old.csr" -CA "$T/keys/ca.pem" -CAkey "$T/keys/ca.key" -CAcreateserial -out "$T/old.crt" -days -1
+
+for who in self other old; do
+        bb=$("$B" build "$recipe" --key "$T/$who.key" --cert "$T/$who.crt" -o "$T/out-$who")
+        expect_fail "not trusted|expired|verif" "$B" inspect "$bb" --cert "$T/keys/ca.pem"
+done
+
+note "a signature over different bytes is refused"
+cp "$bundle" "$T/resigned.abide"
+mkdir "$T/x3"
+tar -xf "$bundle" -C "$T/x3"
+printf 'other bytes' >"$T/other.txt"
+openssl cms -sign -binary -outform DER -nodetach -signer "$T/keys/signing.crt" -inkey "$T/keys/signing.key" \
+        -in "$T/other.txt" -out /dev/null 2>/dev/null || true
+openssl cms -sign -binary -outform DER -signer "$T/keys/signing.crt" -inkey "$T/keys/signing.key" \
+        -in "$T/other.txt" -out "$T/x3/manifest.json.sig" || die "openssl cms -sign"
+(cd "$T/x3" && tar --format=pax -cf "$T/resigned.abide" manifest.json manifest.json.sig root.img root.verity root.verity-sig)
+expect_fail "signature|verif" "$B" inspect "$T/resigned.abide" --cert "$T/keys/ca.pem"
+
+note "bad input: one line, non-zero, nothing written"
+expect_fail "No such file|recipe" "$B" build "$T/missing.conf" "${K[@]}" -o "$T/bad1"
+expect_fail "signing.key|key" "$B" build "$recipe" --key "$T/nokey" --cert "$T/keys/signing.crt" -o "$T/bad2"
+expect_fail "key|cert" "$B" build "$recipe" --key "$T/keys/signing.crt" --cert "$T/keys/signing.key" -o "$T/bad3"
+printf '[Image]\nName=x\n' >"$T/incomplete.conf"
+expect_fail "incomplete.conf" "$B" build "$T/incomplete.conf" "${K[@]}" -o "$T/bad4"
+SOURCE_DATE_EPOCH=yesterday expect_fail "SOURCE_DATE_EPOCH" "$B" build "$recipe" "${K[@]}" -o "$T/bad5"
+expect_fail "expected one" "$B" build "${K[@]}"
+expect_fail "No such file" "$B" inspect "$T/nothing.abide"
+for d in bad1 bad2 bad3 bad4 bad5; do
+        [ -z "$(ls -A "$T/$d" 2>/dev/null)" ] || die "failed build left files in $d: $(ls -A "$T/$d")"
+done
+# a build that fails after its work directory exists (a corrupt tar layer) leaves nothing
+tar -C "$ABIDE_SRCDIR/images/example" -cf "$T/layer.tar" rootfs
+head -c 700 "$T/layer.tar" >"$T/broken.tar"
+expect_fail "broken.tar" "$B" build "$recipe" "${K[@]}" -o "$T/bad6" --set "Content.Layer=tar:$T/broken.tar"
+[ -z "$(ls -A "$T/bad6" 2>/dev/null)" ] || die "failed build left files in bad6"
+echo "all build checks passed"
