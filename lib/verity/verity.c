@@ -48,8 +48,7 @@ _printf_(2, 3) static int verity_error(int r, const char *fmt, ...) {
         va_start(ap, fmt);
         (void) vsnprintf(what, sizeof what, fmt, ap);
         va_end(ap);
-        if (r >= 0)
-                r = -EIO;
+        r = r > 0 ? -r : r == 0 ? -EIO : r;
         return err_set(r, "%s: %s", what, verity_log_last[0] ? verity_log_last : strerror(-r));
 }
 
