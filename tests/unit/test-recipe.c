@@ -1,0 +1,371 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <limits.h>
+#include <ftw.h>
+#include <sys/stat.h>
+
+#include "basic/error.h"
+#include "recipe.h"
+
+static char tmpdir[] = "/tmp/test-recipe.XXXXXX";
+static char recipe_path[PATH_MAX];
+
+static void touch(const char *rel, mode_t mode) {
+        char p[PATH_MAX];
+        snprintf(p, sizeof p, "%s/%s", tmpdir, rel);
+        int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+        assert_true(fd >= 0);
+        close(fd);
+}
+
+static void mkdir_rel(const char *rel) {
+        char p[PATH_MAX];
+        snprintf(p, sizeof p, "%s/%s", tmpdir, rel);
+        assert_int_equal(mkdir(p, 0755), 0);
+}
+
+static int setup(void **state) {
+        assert_non_null(mkdtemp(tmpdir));
+        mkdir_rel("rootfs");
+        mkdir_rel("agent");
+        mkdir_rel("oci");
+        touch("oci/index.json", 0644);
+        touch("base.tar.gz", 0644);
+        touch("pkg_1.2_amd64.deb", 0644);
+        touch("pkg_1.10_amd64.deb", 0644);
+        touch("pkg_1.9_amd64.deb", 0644);
+        touch("vmlinuz-6.1.0-9-amd64", 0644);
+        touch("vmlinuz-6.1.0-10-amd64", 0644);
+        touch("vmlinuz-6.1.0-2-amd64", 0644);
+        snprintf(recipe_path, sizeof recipe_path, "%s/demo.conf", tmpdir);
+        return 0;
+}
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw) {
+        return remove(p);
+}
+
+static int teardown(void **state) {
+        return nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void write_recipe(const char *text) {
+        FILE *f = fopen(recipe_path, "we");
+        assert_non_null(f);
+        fputs(text, f);
+        fclose(f);
+}
+
+static Recipe *load_ok(const char *text, char *const *overrides) {
+        Recipe *r = NULL;
+        write_recipe(text);
+        err_clear();
+        int k = recipe_load(recipe_path, overrides, &r);
+        if (k < 0)
+                fail_msg("recipe_load failed: %s", err_message(k));
+        assert_non_null(r);
+        return r;
+}
+
+/* The error must carry "<recipe>:<suffix>"; suffix starts with ":LINE: ..." or ": ...". */
+static void load_fails(const char *text, char *const *overrides, const char *suffix) {
+        char want[PATH_MAX + 256];
+        Recipe *r = NULL;
+
+        write_recipe(text);
+        err_clear();
+        int k = recipe_load(recipe_path, overrides, &r);
+        if (k >= 0)
+                fail_msg("recipe loaded but should have failed with '%s':\n%s", suffix, text);
+        assert_null(r);
+        snprintf(want, sizeof want, "%s%s", recipe_path, suffix);
+        if (!strstr(err_message(k), want))
+                fail_msg("error '%s' does not contain '%s'", err_message(k), want);
+}
+
+/* Like load_fails(); the "%s" in expected becomes the temporary directory. */
+static void load_fails_dir(const char *text, const char *expected) {
+        char suffix[PATH_MAX * 2];
+        const char *at = strstr(expected, "%s");
+        assert_non_null(at);
+        snprintf(suffix, sizeof suffix, "%.*s%s%s", (int) (at - expected), expected, tmpdir, at + 2);
+        load_fails(text, NULL, suffix);
+}
+
+#define IMAGE "[Image]\nName=demo\nVersion=1.0\nCompatible=abide-demo-x86_64\n"
+#define CONTENT "[Content]\nLayer=tree:rootfs\n"
+
+static void test_full(void **state) {
+        char path[PATH_MAX];
+        _cleanup_(recipe_freep) Recipe *r = load_ok(
+                "# a full recipe\n"
+                "; with both comment styles\n"
+                "[Image]\n"
+                "Name=edge-demo\n"
+                "Version=1.2.0~rc1+git.5   # inline comment\n"
+                "Compatible=abide-demo-x86_64\n"
+                "Filesystem=squashfs\n"
+                "SecurityVersion=7\n"
+                "\n"
+                "[Content]\n"
+                "Layer=tar:base.tar.gz\n"
+                "Layer=deb:pkg_*_amd64.deb ; picks 1.10\n"
+                "Layer=tree:rootfs\n"
+                "Layer=oci:oci\n"
+                "Binary=/bin/sh\n"
+                "\n"
+                "[Agent]\n"
+                "Name=sentinel\n"
+                "Source=agent\n"
+                "Exec=/usr/sbin/sentinel --daemon\n"
+                "Health=/usr/sbin/sentinel --health\n"
+                "HealthTimeoutSec=30\n"
+                "\n"
+                "[Boot]\n"
+                "Kernel=vmlinuz-*\n"
+                "Cmdline=console=ttyS0 panic=5\n"
+                "Tries=5\n", NULL);
+
+        assert_string_equal(r->path, recipe_path);
+        assert_string_equal(r->name, "edge-demo");
+        assert_string_equal(r->version, "1.2.0~rc1+git.5");
+        assert_string_equal(r->compatible, "abide-demo-x86_64");
+        assert_string_equal(r->filesystem, "squashfs");
+        assert_int_equal(r->security_version, 7);
+
+        assert_int_equal(r->n_layers, 4);
+        assert_int_equal(r->layers[0].type, LAYER_TAR);
+        snprintf(path, sizeof path, "%s/base.tar.gz", tmpdir);
+        assert_string_equal(r->layers[0].path, path);
+        assert_int_equal(r->layers[0].line, 11);
+        assert_int_equal(r->layers[1].type, LAYER_DEB);
+        snprintf(path, sizeof path, "%s/pkg_1.10_amd64.deb", tmpdir);
+        assert_string_equal(r->layers[1].path, path);
+        assert_int_equal(r->layers[2].type, LAYER_TREE);
+        assert_int_equal(r->layers[3].type, LAYER_OCI);
+        assert_int_equal(r->layers[3].line, 14);
+        assert_int_equal(r->n_binaries, 1);
+        assert_string_equal(r->binaries[0], "/bin/sh");
+
+        assert_true(r->agent.present);
+        assert_string_equal(r->agent.name, "sentinel");
+        snprintf(path, sizeof path, "%s/agent", tmpdir);
+        assert_string_equal(r->agent.source, path);
+        assert_string_equal(r->agent.exec, "/usr/sbin/sentinel --daemon");
+        assert_string_equal(r->agent.health, "/usr/sbin/sentinel --health");
+        assert_int_equal(r->agent.health_timeout_sec, 30);
+
+        assert_true(r->boot.present);
+        snprintf(path, sizeof path, "%s/vmlinuz-6.1.0-10-amd64", tmpdir);
+        assert_string_equal(r->boot.kernel, path);
+        assert_string_equal(r->boot.cmdline, "console=ttyS0 panic=5");
+        assert_int_equal(r->boot.tries, 5);
+}
+
+static void test_defaults(void **state) {
+        _cleanup_(recipe_freep) Recipe *r = load_ok(IMAGE CONTENT, NULL);
+
+        assert_string_equal(r->filesystem, "erofs");
+        assert_int_equal(r->security_version, 0);
+        assert_false(r->agent.present);
+        assert_false(r->boot.present);
+        assert_int_equal(r->boot.tries, 3);
+        assert_int_equal(r->n_binaries, 0);
+}
+
+static void test_repeatable_order(void **state) {
+        _cleanup_(recipe_freep) Recipe *r = load_ok(
+                IMAGE
+                "[Content]\n"
+                "Layer=tree:rootfs\n"
+                "Binary=/bin/sh\n"
+                "Layer=tar:base.tar.gz\n"
+                "Binary=/bin/ls\n"
+                "Layer=tree:agent\n"
+                "Binary=/bin/cat\n", NULL);
+
+        assert_int_equal(r->n_layers, 3);
+        assert_int_equal(r->layers[0].type, LAYER_TREE);
+        assert_int_equal(r->layers[1].type, LAYER_TAR);
+        assert_int_equal(r->layers[2].type, LAYER_TREE);
+        assert_non_null(strstr(r->layers[0].path, "/rootfs"));
+        assert_non_null(strstr(r->layers[2].path, "/agent"));
+        assert_int_equal(r->n_binaries, 3);
+        assert_string_equal(r->binaries[0], "/bin/sh");
+        assert_string_equal(r->binaries[1], "/bin/ls");
+        assert_string_equal(r->binaries[2], "/bin/cat");
+}
+
+static void test_empty_resets_list(void **state) {
+        _cleanup_(recipe_freep) Recipe *r = load_ok(
+                IMAGE "[Content]\nLayer=tree:rootfs\nLayer=\nLayer=tar:base.tar.gz\n", NULL);
+        assert_int_equal(r->n_layers, 1);
+        assert_int_equal(r->layers[0].type, LAYER_TAR);
+}
+
+static void test_set_overrides(void **state) {
+        char *const sets[] = {
+                (char *) "Image.Version=2.0.77",
+                (char *) "Content.Layer=tar:base.tar.gz",
+                (char *) "Boot.Tries=9",
+                (char *) "Boot.Kernel=vmlinuz-6.1.0-2-amd64",
+                NULL,
+        };
+        _cleanup_(recipe_freep) Recipe *r = load_ok(IMAGE CONTENT, sets);
+
+        assert_string_equal(r->version, "2.0.77");
+        assert_int_equal(r->n_layers, 2);
+        assert_int_equal(r->layers[0].type, LAYER_TREE);
+        assert_int_equal(r->layers[1].type, LAYER_TAR);
+        assert_int_equal(r->layers[1].line, 0);
+        /* --set may create a section the file lacks. */
+        assert_true(r->boot.present);
+        assert_int_equal(r->boot.tries, 9);
+}
+
+static void test_set_last_wins(void **state) {
+        char *const sets[] = { (char *) "Image.Version=3", (char *) "Image.Version=4", NULL };
+        _cleanup_(recipe_freep) Recipe *r = load_ok(IMAGE CONTENT, sets);
+        assert_string_equal(r->version, "4");
+}
+
+static void test_set_errors(void **state) {
+        char *const nodot[] = { (char *) "Version=2", NULL };
+        char *const noeq[] = { (char *) "Image.Version", NULL };
+        char *const nokey[] = { (char *) "Image.=2", NULL };
+        char *const badval[] = { (char *) "Image.Version=2 0", NULL };
+        char *const unkkey[] = { (char *) "Image.Colour=red", NULL };
+        char *const tries[] = { (char *) "Boot.Tries=0", NULL };
+        Recipe *r = NULL;
+        int k;
+
+        write_recipe(IMAGE CONTENT);
+        char *const *bad_syntax[] = { nodot, noeq, nokey };
+        for (size_t i = 0; i < ELEMENTSOF(bad_syntax); i++) {
+                err_clear();
+                k = recipe_load(recipe_path, bad_syntax[i], &r);
+                assert_int_equal(k, -EINVAL);
+                assert_null(r);
+                assert_non_null(strstr(err_message(k), "expected Section.Key=Value"));
+                assert_non_null(strstr(err_message(k), bad_syntax[i][0]));
+        }
+
+        load_fails(IMAGE CONTENT, badval, ": --set Image.Version: '2 0': character ' ' not allowed");
+        load_fails(IMAGE CONTENT, unkkey, ": --set Image.Colour: unknown key");
+        load_fails(IMAGE CONTENT, tries, ": --set Boot.Tries: 0 is out of range 1..16");
+}
+
+static void test_errors(void **state) {
+        load_fails(CONTENT, NULL, ": [Image] section missing");
+        load_fails("[Image]\nName=demo\nCompatible=x\n" CONTENT, NULL, ": [Image] Version= is required");
+        load_fails(IMAGE "[Content]\nBinary=/bin/sh\n", NULL, ": [Content] at least one Layer= is required");
+        load_fails(IMAGE CONTENT "[Agent]\nName=a\nExec=/a\n", NULL, ": [Agent] Health= is required");
+
+        load_fails(IMAGE CONTENT "[Network]\nAddress=1\n", NULL,
+                   ":7: unknown section [Network] (expected Image, Content, Agent, Boot)");
+        /* Even an empty unknown section is caught. */
+        load_fails(IMAGE CONTENT "[Extra]\n", NULL, ":7: unknown section [Extra]");
+        load_fails(IMAGE "Colour=blue\n" CONTENT, NULL, ":5: [Image] Colour: unknown key");
+        load_fails("Name=x\n" IMAGE CONTENT, NULL, ":1: Name= outside of a section");
+        load_fails(IMAGE "Name=again\n" CONTENT, NULL, ":5: [Image] Name: already set on line 2");
+        load_fails(IMAGE CONTENT "this is not ini\n", NULL, ":7: syntax error");
+        load_fails(IMAGE CONTENT "  continued\n", NULL, ":7: syntax error");
+
+        load_fails("[Image]\nName=demo\nVersion=1.0/../x\nCompatible=c\n" CONTENT, NULL,
+                   ":3: [Image] Version: '1.0/../x': character '/' not allowed");
+        load_fails("[Image]\nName=de mo\nVersion=1\nCompatible=c\n" CONTENT, NULL,
+                   ":2: [Image] Name: 'de mo': character ' ' not allowed");
+        load_fails("[Image]\nName=-x\nVersion=1\nCompatible=c\n" CONTENT, NULL,
+                   ":2: [Image] Name: '-x' must start with a letter or digit");
+        load_fails("[Image]\nName=x\nVersion=\nCompatible=c\n" CONTENT, NULL, ":3: [Image] Version: empty value");
+        load_fails(IMAGE "Filesystem=ext4\n" CONTENT, NULL,
+                   ":5: [Image] Filesystem: unknown filesystem 'ext4' (expected erofs, squashfs)");
+        load_fails(IMAGE "SecurityVersion=-1\n" CONTENT, NULL, ":5: [Image] SecurityVersion: '-1' is not a number");
+        load_fails(IMAGE "SecurityVersion=99999999999999999999\n" CONTENT, NULL,
+                   ":5: [Image] SecurityVersion: '99999999999999999999' is not a number");
+
+        load_fails(IMAGE "[Content]\nLayer=zip:rootfs\n", NULL,
+                   ":6: [Content] Layer: unknown layer type 'zip' (expected tree, tar, deb, oci)");
+        load_fails(IMAGE "[Content]\nLayer=rootfs\n", NULL, ":6: [Content] Layer: 'rootfs': expected TYPE:PATH");
+        load_fails_dir(IMAGE "[Content]\nLayer=tar:missing.tar\n",
+                       ":6: [Content] Layer: '%s/missing.tar': No such file or directory");
+        load_fails_dir(IMAGE "[Content]\nLayer=deb:nothing_*.deb\n",
+                       ":6: [Content] Layer: no file matches '%s/nothing_*.deb'");
+        load_fails_dir(IMAGE "[Content]\nLayer=tree:base.tar.gz\n",
+                       ":6: [Content] Layer: '%s/base.tar.gz' is not a directory");
+        load_fails_dir(IMAGE "[Content]\nLayer=tar:rootfs\n", ":6: [Content] Layer: '%s/rootfs' is not a regular file");
+        load_fails_dir(IMAGE "[Content]\nLayer=oci:rootfs\n",
+                       ":6: [Content] Layer: '%s/rootfs' is not an OCI image layout (no index.json)");
+        load_fails(IMAGE CONTENT "Binary=bin/sh\n", NULL, ":7: [Content] Binary: 'bin/sh' is not an absolute path");
+        load_fails(IMAGE CONTENT "Binary=/nonexistent/prog\n", NULL,
+                   ":7: [Content] Binary: '/nonexistent/prog': No such file or directory");
+        load_fails(IMAGE CONTENT "Binary=/etc/passwd\n", NULL, ":7: [Content] Binary: '/etc/passwd' is not an executable file");
+
+        load_fails_dir(IMAGE CONTENT "[Agent]\nName=a\nSource=nowhere\n",
+                       ":9: [Agent] Source: '%s/nowhere': No such file or directory");
+        load_fails(IMAGE CONTENT "[Agent]\nExec=sentinel\n", NULL,
+                   ":8: [Agent] Exec: 'sentinel': the program must be an absolute path inside the image");
+        load_fails(IMAGE CONTENT "[Agent]\nHealthTimeoutSec=0\n", NULL, ":8: [Agent] HealthTimeoutSec: 0 is out of range 1..3600");
+
+        load_fails(IMAGE CONTENT "[Boot]\nTries=0\n", NULL, ":8: [Boot] Tries: 0 is out of range 1..16");
+        load_fails(IMAGE CONTENT "[Boot]\nTries=17\n", NULL, ":8: [Boot] Tries: 17 is out of range 1..16");
+        load_fails(IMAGE CONTENT "[Boot]\nTries=3x\n", NULL, ":8: [Boot] Tries: '3x' is not a number");
+        load_fails_dir(IMAGE CONTENT "[Boot]\nKernel=bzImage-*\n", ":8: [Boot] Kernel: no file matches '%s/bzImage-*'");
+        load_fails(IMAGE CONTENT "[Boot]\nCmdline=quiet\n", NULL, ": [Boot] Kernel= is required");
+}
+
+static void test_long_line(void **state) {
+        char text[8192];
+        char cmdline[4001];
+
+        memset(cmdline, 'x', sizeof cmdline - 1);
+        cmdline[sizeof cmdline - 1] = 0;
+        snprintf(text, sizeof text, IMAGE CONTENT "[Boot]\nKernel=vmlinuz-6.1.0-2-amd64\nCmdline=%s\nTries=2\n", cmdline);
+        _cleanup_(recipe_freep) Recipe *r = load_ok(text, NULL);
+        assert_string_equal(r->boot.cmdline, cmdline);
+        assert_int_equal(r->boot.tries, 2);
+
+        /* Line numbers stay right after a line longer than inih's first buffer. */
+        snprintf(text, sizeof text, IMAGE CONTENT "[Boot]\nCmdline=%s\nTries=0\n", cmdline);
+        load_fails(text, NULL, ":9: [Boot] Tries: 0 is out of range");
+}
+
+static void test_missing_file(void **state) {
+        Recipe *r = NULL;
+        err_clear();
+        int k = recipe_load("/nonexistent/recipe.conf", NULL, &r);
+        assert_int_equal(k, -ENOENT);
+        assert_null(r);
+        assert_string_equal(err_message(k), "/nonexistent/recipe.conf: No such file or directory");
+}
+
+static void test_layer_type_strings(void **state) {
+        for (LayerType t = 0; t < _LAYER_TYPE_MAX; t++)
+                assert_int_equal(layer_type_from_string(layer_type_to_string(t)), t);
+        assert_int_equal(layer_type_from_string("zip"), _LAYER_TYPE_INVALID);
+        assert_int_equal(layer_type_from_string(NULL), _LAYER_TYPE_INVALID);
+        assert_null(layer_type_to_string(_LAYER_TYPE_MAX));
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_full),
+                cmocka_unit_test(test_defaults),
+                cmocka_unit_test(test_repeatable_order),
+                cmocka_unit_test(test_empty_resets_list),
+                cmocka_unit_test(test_set_overrides),
+                cmocka_unit_test(test_set_last_wins),
+                cmocka_unit_test(test_set_errors),
+                cmocka_unit_test(test_errors),
+                cmocka_unit_test(test_long_line),
+                cmocka_unit_test(test_missing_file),
+                cmocka_unit_test(test_layer_type_strings),
+        };
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
