@@ -190,6 +190,9 @@ int trust_verify_cms(TrustStore *t, const void *data, size_t len, const uint8_t 
         }
         if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed)
                 return err_set(EBADMSG, "signature is not CMS SignedData");
+        /* Our signatures never embed the content; one that does is not ours. */
+        if (CMS_is_detached(cms) != 1)
+                return err_set(EBADMSG, "signature is not detached: it embeds content");
 
         STACK_OF(CMS_SignerInfo) *sis = CMS_get0_SignerInfos(cms);
         if (sk_CMS_SignerInfo_num(sis) != 1)
@@ -240,6 +243,8 @@ int trust_verify_pkcs7(TrustStore *t, const void *data, size_t len, const uint8_
         }
         if (!PKCS7_type_is_signed(p7) || !p7->d.sign)
                 return err_set(EBADMSG, "signature is not PKCS#7 SignedData");
+        if (PKCS7_get_detached(p7) != 1)
+                return err_set(EBADMSG, "signature is not detached: it embeds content");
 
         STACK_OF(PKCS7_SIGNER_INFO) *sis = PKCS7_get_signer_info(p7);
         if (sk_PKCS7_SIGNER_INFO_num(sis) != 1)

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "basic/error.h"
+#include "crypto/keygen.h"
+#include "verb.h"
+
+static void help(FILE *f) {
+        fprintf(f, "Usage: abide-build keygen -o DIR\n\n"
+                   "Makes a demo CA and a signing key under it, for trying abide out:\n"
+                   "  DIR/ca.pem       CA certificate: install on devices as a trusted key\n"
+                   "  DIR/ca.key       CA private key (unencrypted, mode 0600)\n"
+                   "  DIR/signing.key  signing private key (unencrypted, mode 0600)\n"
+                   "  DIR/signing.crt  signing certificate, issued by the CA\n\n"
+                   "Existing files are never overwritten. For production, use your own CA.\n\n"
+                   "Options:\n"
+                   "  -o, --output DIR  where to write the files (created when missing)\n"
+                   "  -h, --help        show this help\n");
+}
+
+int verb_keygen(int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "output", required_argument, NULL, 'o' },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        const char *output = NULL;
+        int c, r;
+
+        optind = 0;
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "+o:h", options, NULL)) >= 0)
+                switch (c) {
+                case 'o':
+                        output = optarg;
+                        break;
+                case 'h':
+                        help(stdout);
+                        return 0;
+                case ':':
+                        return err_set(EINVAL, "option %s needs an argument (see --help)", argv[optind - 1]);
+                default:
+                        return err_set(EINVAL, "unknown option %s (see --help)", argv[optind - 1]);
+                }
+        if (optind < argc)
+                return err_set(EINVAL, "unexpected argument '%s' (see --help)", argv[optind]);
+        if (!output || !*output)
+                return err_set(EINVAL, "missing -o DIR (see --help)");
+
+        r = keygen_demo(output);
+        if (r < 0)
+                return r;
+        printf("Wrote %s/ca.pem, %s/ca.key, %s/signing.key, %s/signing.crt\n", output, output, output, output);
+        return 0;
+}
