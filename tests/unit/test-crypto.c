@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include <openssl/cms.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
@@ -21,7 +22,10 @@
 /* Throwaway PKI made once for all tests (EC P-256: fast to generate). */
 static char tmpdir[] = "/tmp/abide-test-crypto.XXXXXX";
 static char *trust_dir, *trust_file, *empty_dir;
-static Signer *good, *selfsigned, *expired, *notyet, *other, *wrong_eku, *under_leaf, *via_intermediate;
+static Signer *good, *selfsigned, *expired, *notyet, *other, *wrong_eku, *under_leaf, *via_intermediate, *smime_only;
+/* An otherwise good CMS signature that embeds its content. */
+static uint8_t *attached_sig;
+static size_t attached_sig_size;
 
 static const char data[] = "{\"name\":\"abide\",\"version\":\"1.0\"}\n\x01\x02\r\n";
 
@@ -139,6 +143,21 @@ static int setup(void **state) {
         via_intermediate = make_signer("viaint", k, c, inter);
         X509_free(c);
 
+        c = new_cert("SMIME", k, ca, ca_key, false, -1, 30, "emailProtection");
+        smime_only = make_signer("smime", k, c, NULL);
+        X509_free(c);
+
+        BIO *in = BIO_new_mem_buf(data, sizeof data - 1);
+        CMS_ContentInfo *cms = CMS_sign(good_cert, k, NULL, in, CMS_BINARY);
+        assert_non_null(cms);
+        unsigned char *der = NULL;
+        int n = i2d_CMS_ContentInfo(cms, &der);
+        assert_true(n > 0);
+        attached_sig = der;
+        attached_sig_size = (size_t) n;
+        CMS_ContentInfo_free(cms);
+        BIO_free(in);
+
         X509_free(ca);
         X509_free(ca2);
         X509_free(inter);
@@ -152,10 +171,12 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
         _cleanup_free_ char *cmd = NULL;
-        Signer **all[] = { &good, &selfsigned, &expired, &notyet, &other, &wrong_eku, &under_leaf, &via_intermediate };
+        Signer **all[] = { &good,  &selfsigned, &expired,         &notyet,    &other,
+                           &wrong_eku, &under_leaf, &via_intermediate, &smime_only };
 
         for (size_t i = 0; i < ELEMENTSOF(all); i++)
                 *all[i] = signer_free(*all[i]);
+        OPENSSL_free(attached_sig);
         free(trust_dir);
         free(trust_file);
         free(empty_dir);
@@ -288,15 +309,21 @@ static void test_cms_reject_untrusted_signers(void **state) {
         assert_string_equal(subject, "CN=Other");
 }
 
-static void test_cms_intermediate(void **state) {
+static void test_cms_intermediate_and_usage(void **state) {
         _cleanup_(trust_store_freep) TrustStore *t = load_trust(trust_dir);
-        _cleanup_free_ uint8_t *sig = NULL;
-        _cleanup_free_ char *subject = NULL;
-        size_t sig_size;
+        _cleanup_free_ uint8_t *sig = NULL, *sig2 = NULL;
+        _cleanup_free_ char *subject = NULL, *subject2 = NULL;
+        size_t sig_size, sig2_size;
 
+        /* The intermediate travels inside the signature; only the root is trusted. */
         sign_cms(via_intermediate, data, sizeof data - 1, &sig, &sig_size);
         assert_int_equal(trust_verify_cms(t, data, sizeof data - 1, sig, sig_size, &subject), 0);
         assert_string_equal(subject, "CN=Via Intermediate");
+
+        /* emailProtection alone is what OpenSSL's tools want; we accept it too. */
+        sign_cms(smime_only, data, sizeof data - 1, &sig2, &sig2_size);
+        assert_int_equal(trust_verify_cms(t, data, sizeof data - 1, sig2, sig2_size, &subject2), 0);
+        assert_string_equal(subject2, "CN=SMIME");
 }
 
 static void test_cms_reject_modified(void **state) {
@@ -332,6 +359,9 @@ static void test_cms_reject_modified(void **state) {
         memcpy(longer, sig, sig_size);
         longer[sig_size] = 0;
         assert_cms_rejected(t, data, sizeof data - 1, longer, sig_size + 1, "not a DER CMS structure");
+
+        /* The right bytes, but embedded: not the detached form we make. */
+        assert_cms_rejected(t, data, sizeof data - 1, attached_sig, attached_sig_size, "signature is not detached");
 
         /* Garbage. */
         uint8_t garbage[512];
@@ -636,7 +666,7 @@ int main(void) {
                 cmocka_unit_test(test_sha256),
                 cmocka_unit_test(test_cms_sign_verify),
                 cmocka_unit_test(test_cms_reject_untrusted_signers),
-                cmocka_unit_test(test_cms_intermediate),
+                cmocka_unit_test(test_cms_intermediate_and_usage),
                 cmocka_unit_test(test_cms_reject_modified),
                 cmocka_unit_test(test_trust_store_errors),
                 cmocka_unit_test(test_signer_load_errors),
