@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <ini.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "basic/error.h"
+
+typedef enum KeyKind {
+        KEY_PATH,       /* absolute path */
+        KEY_STRING,
+        KEY_UINT,
+} KeyKind;
+
+typedef struct ConfigKey {
+        const char *section;
+        const char *key;
+        KeyKind kind;
+        size_t offset;
+        unsigned min, max;
+} ConfigKey;
+
+#define PATH_KEY(s, k, field) { s, k, KEY_PATH, offsetof(AbideConfig, field), 0, 0 }
+
+static const ConfigKey config_keys[] = {
+        PATH_KEY("Paths", "ESP", esp),
+        PATH_KEY("Paths", "EfiVars", efivars),
+        PATH_KEY("Paths", "State", state_file),
+        PATH_KEY("Paths", "Keys", keys_dir),
+        PATH_KEY("Paths", "VendorHealthDir", health_dirs[0]),
+        PATH_KEY("Paths", "HealthDir", health_dirs[1]),
+        PATH_KEY("Paths", "RollbackHooks", rollback_hooks_dir),
+        PATH_KEY("Paths", "Disk", disk),
+        PATH_KEY("Paths", "Cmdline", cmdline),
+        PATH_KEY("Slots", "RootA", partitions[SLOT_A][SLOT_PART_ROOT]),
+        PATH_KEY("Slots", "VerityA", partitions[SLOT_A][SLOT_PART_VERITY]),
+        PATH_KEY("Slots", "VeritySigA", partitions[SLOT_A][SLOT_PART_VERITY_SIG]),
+        PATH_KEY("Slots", "RootB", partitions[SLOT_B][SLOT_PART_ROOT]),
+        PATH_KEY("Slots", "VerityB", partitions[SLOT_B][SLOT_PART_VERITY]),
+        PATH_KEY("Slots", "VeritySigB", partitions[SLOT_B][SLOT_PART_VERITY_SIG]),
+        PATH_KEY("Slots", "Data", data_partition),
+        { "Boot", "Backend", KEY_STRING, offsetof(AbideConfig, backend), 0, 0 },
+        { "Boot", "Tries", KEY_UINT, offsetof(AbideConfig, tries), 1, 99 },
+        { "Boot", "RebootCommand", KEY_STRING, offsetof(AbideConfig, reboot_command), 0, 0 },
+        { "Health", "Agent", KEY_STRING, offsetof(AbideConfig, agent_probe), 0, 0 },
+        { "Health", "TimeoutSec", KEY_UINT, offsetof(AbideConfig, health_timeout_sec), 1, 86400 },
+        { "Health", "CheckTimeoutSec", KEY_UINT, offsetof(AbideConfig, check_timeout_sec), 1, 86400 },
+};
+
+static int set_string(char **field, const char *value) {
+        char *copy = NULL;
+
+        /* An empty value resets the key to "find it" / none. */
+        if (*value) {
+                copy = strdup(value);
+                if (!copy)
+                        return -ENOMEM;
+        }
+        free(*field);
+        *field = copy;
+        return 0;
+}
+
+int config_new_default(AbideConfig **ret) {
+        _cleanup_(config_freep) AbideConfig *c = calloc(1, sizeof *c);
+        if (!c)
+                return -ENOMEM;
+
+        if (set_string(&c->efivars, "/sys/firmware/efi/efivars") < 0 ||
+            set_string(&c->state_file, "/var/lib/abide/state.json") < 0 ||
+            set_string(&c->keys_dir, "/etc/abide/keys") < 0 ||
+            set_string(&c->health_dirs[0], "/usr/lib/abide/health.d") < 0 ||
+            set_string(&c->health_dirs[1], "/etc/abide/health.d") < 0 ||
+            set_string(&c->rollback_hooks_dir, "/etc/abide/on-rollback.d") < 0 ||
+            set_string(&c->cmdline, "/proc/cmdline") < 0 ||
+            set_string(&c->backend, "systemd-boot") < 0 ||
+            set_string(&c->reboot_command, "reboot") < 0)
+                return -ENOMEM;
+        c->tries = 3;
+        c->health_timeout_sec = 60;
+        c->check_timeout_sec = 30;
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+typedef struct ParseState {
+        AbideConfig *config;
+        int error;
+} ParseState;
+
+static int handler(void *user, const char *section, const char *key, const char *value) {
+        ParseState *st = user;
+
+        for (size_t i = 0; i < ELEMENTSOF(config_keys); i++) {
+                const ConfigKey *k = &config_keys[i];
+                if (!streq(k->section, section) || !streq(k->key, key))
+                        continue;
+
+                void *field = (uint8_t *) st->config + k->offset;
+                switch (k->kind) {
+                case KEY_PATH:
+                        if (*value && value[0] != '/') {
+                                st->error = err_set(EINVAL, "%s= must be an absolute path: %s", key, value);
+                                return 0;
+                        }
+                        __attribute__((fallthrough));
+                case KEY_STRING:
+                        if (set_string(field, value) < 0) {
+                                st->error = -ENOMEM;
+                                return 0;
+                        }
+                        return 1;
+                case KEY_UINT: {
+                        char *end;
+                        errno = 0;
+                        unsigned long v = strtoul(value, &end, 10);
+                        if (errno != 0 || end == value || *end || value[0] == '-' || v < k->min || v > k->max) {
+                                st->error = err_set(EINVAL, "%s= must be a number in %u..%u: %s",
+                                                    key, k->min, k->max, value);
+                                return 0;
+                        }
+                        *(unsigned *) field = (unsigned) v;
+                        return 1;
+                }
+                }
+        }
+        st->error = err_set(EINVAL, "unknown key [%s] %s=", section, key);
+        return 0;
+}
+
+static int config_parse_file(AbideConfig *c, const char *path, bool must_exist) {
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        if (!f) {
+                if (errno == ENOENT && !must_exist)
+                        return 0;
+                return err_set(errno, "cannot open config %s: %m", path);
+        }
+
+        ParseState st = { .config = c };
+        int r = ini_parse_file(f, handler, &st);
+        if (st.error < 0)
+                return err_prefix(st.error, "%s:%d", path, r);
+        if (r < 0)
+                return err_set(ENOMEM, "%s: out of memory", path);
+        if (r > 0)
+                return err_set(EINVAL, "%s:%d: syntax error", path, r);
+        return 0;
+}
+
+int config_load(const char *path, AbideConfig **ret) {
+        _cleanup_(config_freep) AbideConfig *c = NULL;
+        int r;
+
+        r = config_new_default(&c);
+        if (r < 0)
+                return r;
+
+        if (!path) {
+                const char *e = getenv("ABIDE_CONF");
+                if (e && *e)
+                        path = e;
+        }
+        if (path)
+                r = config_parse_file(c, path, true);
+        else {
+                r = config_parse_file(c, ABIDE_CONF_VENDOR_PATH, false);
+                if (r >= 0)
+                        r = config_parse_file(c, ABIDE_CONF_PATH, false);
+        }
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+AbideConfig *config_free(AbideConfig *c) {
+        if (!c)
+                return NULL;
+        free(c->esp);
+        free(c->efivars);
+        free(c->state_file);
+        free(c->keys_dir);
+        free(c->health_dirs[0]);
+        free(c->health_dirs[1]);
+        free(c->rollback_hooks_dir);
+        free(c->disk);
+        free(c->cmdline);
+        for (int s = 0; s < _SLOT_MAX; s++)
+                for (int p = 0; p < _SLOT_PART_MAX; p++)
+                        free(c->partitions[s][p]);
+        free(c->data_partition);
+        free(c->backend);
+        free(c->reboot_command);
+        free(c->agent_probe);
+        free(c);
+        return NULL;
+}

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "health.h"
+
+#include <poll.h>
+#include <stdint.h>
+#include <time.h>
+#include <wordexp.h>
+
+#include "basic/error.h"
+#include "slot/run-bounded.h"
+#include "slot/state.h"
+
+void health_failure_done(HealthFailure *f) {
+        free(f->check);
+        free(f->output);
+        *f = (HealthFailure) {};
+}
+
+static uint64_t now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+static void wordfreep(wordexp_t **w) {
+        if (*w)
+                wordfree(*w);
+}
+
+static int set_failure(HealthFailure *f, const char *check, const char *output) {
+        HealthFailure n = { .check = strdup(check), .output = strdup(output) };
+        if (!n.check || !n.output) {
+                health_failure_done(&n);
+                return -ENOMEM;
+        }
+        health_failure_done(f);
+        *f = n;
+        return 0;
+}
+
+/* Runs one check; 1 passed, 0 failed (failure recorded), <0 error. */
+static int run_one(const char *name, char *const argv[], unsigned timeout_ms, HealthFailure *failure) {
+        RunResult rr = {};
+        int r = run_bounded(argv, NULL, timeout_ms, STATE_OUTPUT_MAX - 64, &rr);
+        if (r < 0)
+                return r;
+        if (run_result_ok(&rr)) {
+                run_result_done(&rr);
+                return 1;
+        }
+
+        _cleanup_free_ char *how = NULL, *text = NULL;
+        r = run_result_describe(&rr, timeout_ms, &how);
+        if (r >= 0) {
+                size_t n = strlen(rr.output);
+                while (n > 0 && rr.output[n - 1] == '\n')
+                        n--;
+                if (asprintf(&text, "%s%s%.*s", how, n > 0 ? ": " : "", (int) n, rr.output) < 0)
+                        r = -ENOMEM;
+        }
+        run_result_done(&rr);
+        if (r < 0)
+                return r;
+        r = set_failure(failure, name, text);
+        return r < 0 ? r : 0;
+}
+
+int health_wait(const HealthOptions *o, HealthFailure *ret_failure) {
+        _cleanup_(wordfreep) wordexp_t *agent = NULL;
+        wordexp_t we;
+        char **scripts = NULL;
+        size_t n_scripts = 0;
+        HealthFailure failure = {};
+        int r;
+
+        if (o->agent_probe && *o->agent_probe) {
+                if (wordexp(o->agent_probe, &we, WRDE_NOCMD) != 0 || we.we_wordc == 0)
+                        return err_set(EINVAL, "cannot parse the agent health probe command: %s", o->agent_probe);
+                agent = &we;
+        }
+        r = exec_dir_list(o->dirs, o->n_dirs, &scripts, &n_scripts);
+        if (r < 0)
+                return r;
+
+        uint64_t deadline = now_ms() + o->timeout_ms;
+        for (;;) {
+                bool passed = true;
+                for (size_t i = 0; passed && i < n_scripts + (agent ? 1 : 0); i++) {
+                        uint64_t now = now_ms();
+                        if (now >= deadline) {
+                                if (!failure.check)
+                                        r = set_failure(&failure, "deadline", "no check passed before the deadline");
+                                passed = false;
+                                break;
+                        }
+                        unsigned budget = (unsigned) MIN((uint64_t) o->check_timeout_ms, deadline - now);
+                        /* The agent goes first: without it the device is not doing its job. */
+                        if (agent && i == 0)
+                                r = run_one("agent", agent->we_wordv, budget, &failure);
+                        else {
+                                char *path = scripts[i - (agent ? 1 : 0)];
+                                char *argv[] = { path, NULL };
+                                r = run_one(strrchr(path, '/') + 1, argv, budget, &failure);
+                        }
+                        if (r < 0)
+                                goto finish;
+                        passed = r > 0;
+                }
+                if (passed) {
+                        r = 1;
+                        break;
+                }
+                if (now_ms() + o->retry_ms >= deadline) {
+                        r = 0;
+                        break;
+                }
+                (void) poll(NULL, 0, (int) o->retry_ms);
+        }
+
+finish:
+        strv_free_n(scripts, n_scripts);
+        if (r == 0)
+                *ret_failure = failure;
+        else
+                health_failure_done(&failure);
+        return r;
+}

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdint.h>
+
+#include "slot/config.h"
+#include "slot/slot.h"
+
+/*
+ * Where a partition's bytes are: a device node (offset 0, size 0 = the
+ * whole device), a plain file given in abide.conf, or a range of a disk
+ * image file or of a disk whose partition nodes do not exist.
+ */
+typedef struct SlotPartition {
+        char *path;
+        uint64_t offset;
+        uint64_t size;   /* 0: up to the end of path */
+} SlotPartition;
+
+void slot_partition_done(SlotPartition *p);
+
+/* The GPT PARTLABEL, e.g. "abide-verity-sig-b" (static buffer not needed: written to buf). */
+int slot_part_label(Slot slot, SlotPart part, char *buf, size_t size);
+
+/*
+ * Finds one partition: the abide.conf override, else by PARTLABEL in the
+ * partition table of Disk= (when set) or of every block device in
+ * /sys/block. Exactly one match is required.
+ */
+int slot_partition_find(const AbideConfig *c, Slot slot, SlotPart part, SlotPartition *ret);
+/* All of a slot's partitions; ret is all-or-nothing. */
+int slot_partitions_find(const AbideConfig *c, Slot slot, SlotPartition ret[static _SLOT_PART_MAX]);
+/* abide-data. */
+int slot_data_partition_find(const AbideConfig *c, SlotPartition *ret);
+/* By PARTUUID (e.g. LoaderDevicePartUUID), same search; -ENOENT when absent. */
+int slot_partition_find_by_uuid(const AbideConfig *c, const char *uuid, SlotPartition *ret);
+
+/*
+ * Opens a partition (flags as open(2)) and returns the fd with the usable
+ * byte range: *ret_offset is where the partition starts in the fd,
+ * *ret_size its size (resolved for devices and files).
+ */
+int slot_partition_open(const SlotPartition *p, int flags, uint64_t *ret_offset, uint64_t *ret_size);

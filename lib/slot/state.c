@@ -1,0 +1,379 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "state.h"
+
+#include <json-c/json.h>
+#include <sys/stat.h>
+
+#include "basic/error.h"
+#include "basic/fileio.h"
+
+#define STATE_FILE_MAX (1024 * 1024)
+#define STATE_FORMAT 1
+
+static void failure_done(SlotFailure *f) {
+        free(f->check);
+        free(f->output);
+        *f = (SlotFailure) {};
+}
+
+static void record_done(SlotRecord *r) {
+        free(r->version);
+        failure_done(&r->failure);
+        *r = (SlotRecord) {};
+}
+
+static void rollback_done(RollbackEvent *e) {
+        free(e->version);
+        free(e->reason);
+        *e = (RollbackEvent) {};
+}
+
+int state_new(AbideState **ret) {
+        AbideState *s = calloc(1, sizeof *s);
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+AbideState *state_free(AbideState *s) {
+        if (!s)
+                return NULL;
+        for (int i = 0; i < _SLOT_MAX; i++)
+                record_done(&s->slots[i]);
+        rollback_done(&s->rollback);
+        free(s);
+        return NULL;
+}
+
+static int strdup_or_null(const char *s, char **ret) {
+        char *c = NULL;
+        if (s && !(c = strdup(s)))
+                return -ENOMEM;
+        *ret = c;
+        return 0;
+}
+
+static void json_object_putp(json_object **j) {
+        if (*j)
+                json_object_put(*j);
+}
+#define _cleanup_json_ _cleanup_(json_object_putp)
+
+/* Adds key -> value; takes value's reference even on failure. */
+static int add(json_object *o, const char *key, json_object *value) {
+        if (!value)
+                return -ENOMEM;
+        if (json_object_object_add(o, key, value) < 0) {
+                json_object_put(value);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static json_object *string_or_null(const char *s) {
+        return s ? json_object_new_string(s) : json_object_new_null();
+}
+
+static int failure_to_json(const SlotFailure *f, json_object **ret) {
+        if (!f->check) {
+                *ret = json_object_new_null();
+                return *ret ? 0 : -ENOMEM;
+        }
+        _cleanup_json_ json_object *o = json_object_new_object();
+        if (!o ||
+            add(o, "check", json_object_new_string(f->check)) < 0 ||
+            add(o, "output", json_object_new_string(f->output ?: "")) < 0 ||
+            add(o, "time", json_object_new_int64((int64_t) f->time)) < 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+int state_to_json_string(const AbideState *s, char **ret) {
+        _cleanup_json_ json_object *root = json_object_new_object(), *slots = json_object_new_object();
+        if (!root || !slots)
+                return -ENOMEM;
+
+        if (add(root, "format", json_object_new_int(STATE_FORMAT)) < 0)
+                return -ENOMEM;
+        for (int i = 0; i < _SLOT_MAX; i++) {
+                const SlotRecord *r = &s->slots[i];
+                json_object *o = json_object_new_object(), *f = NULL;
+                if (add(slots, slot_to_string((Slot) i), o) < 0 ||
+                    add(o, "state", json_object_new_string(slot_state_to_string(r->state))) < 0 ||
+                    add(o, "version", string_or_null(r->version)) < 0 ||
+                    add(o, "installed", json_object_new_int64((int64_t) r->installed)) < 0 ||
+                    add(o, "trial", json_object_new_boolean(r->trial)) < 0 ||
+                    failure_to_json(&r->failure, &f) < 0 ||
+                    add(o, "failure", f) < 0)
+                        return -ENOMEM;
+        }
+        if (add(root, "slots", TAKE_PTR(slots)) < 0)
+                return -ENOMEM;
+
+        json_object *rb;
+        if (s->rollback.valid) {
+                const RollbackEvent *e = &s->rollback;
+                rb = json_object_new_object();
+                if (!rb ||
+                    add(rb, "from", json_object_new_string(slot_to_string(e->from))) < 0 ||
+                    add(rb, "to", json_object_new_string(slot_to_string(e->to))) < 0 ||
+                    add(rb, "version", string_or_null(e->version)) < 0 ||
+                    add(rb, "reason", json_object_new_string(e->reason ?: "")) < 0 ||
+                    add(rb, "time", json_object_new_int64((int64_t) e->time)) < 0 ||
+                    add(rb, "reported", json_object_new_boolean(e->reported)) < 0) {
+                        json_object_put(rb);
+                        return -ENOMEM;
+                }
+        } else
+                rb = json_object_new_null();
+        if (add(root, "rollback", rb) < 0)
+                return -ENOMEM;
+
+        const char *text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+        char *copy = text ? strdup(text) : NULL;
+        if (!copy)
+                return -ENOMEM;
+        *ret = copy;
+        return 0;
+}
+
+/* Typed member lookups: absent or null is fine, a wrong type is corruption. */
+static int get_member(json_object *o, const char *key, json_type type, json_object **ret) {
+        json_object *v = NULL;
+        *ret = NULL;
+        if (!json_object_object_get_ex(o, key, &v) || !v || json_object_get_type(v) == json_type_null)
+                return 0;
+        if (json_object_get_type(v) != type)
+                return err_set(EBADMSG, "\"%s\" has the wrong type", key);
+        *ret = v;
+        return 1;
+}
+
+static int get_string(json_object *o, const char *key, char **ret) {
+        json_object *v;
+        int r = get_member(o, key, json_type_string, &v);
+        if (r <= 0) {
+                *ret = NULL;
+                return r;
+        }
+        return strdup_or_null(json_object_get_string(v), ret);
+}
+
+static int get_time(json_object *o, const char *key, uint64_t *ret) {
+        json_object *v;
+        int r = get_member(o, key, json_type_int, &v);
+        if (r < 0)
+                return r;
+        int64_t t = r > 0 ? json_object_get_int64(v) : 0;
+        if (t < 0)
+                return err_set(EBADMSG, "\"%s\" is negative", key);
+        *ret = (uint64_t) t;
+        return 0;
+}
+
+static int get_bool(json_object *o, const char *key, bool *ret) {
+        json_object *v;
+        int r = get_member(o, key, json_type_boolean, &v);
+        if (r < 0)
+                return r;
+        *ret = r > 0 && json_object_get_boolean(v);
+        return 0;
+}
+
+static int get_slot(json_object *o, const char *key, Slot *ret) {
+        json_object *v;
+        int r = get_member(o, key, json_type_string, &v);
+        if (r < 0)
+                return r;
+        Slot s = r > 0 ? slot_from_string(json_object_get_string(v)) : _SLOT_INVALID;
+        if (s < 0)
+                return err_set(EBADMSG, "\"%s\" is not a slot", key);
+        *ret = s;
+        return 0;
+}
+
+static int record_from_json(json_object *o, SlotRecord *r) {
+        json_object *v;
+        int k;
+
+        if ((k = get_member(o, "state", json_type_string, &v)) < 0)
+                return k;
+        r->state = k > 0 ? slot_state_from_string(json_object_get_string(v)) : SLOT_STATE_EMPTY;
+        if (r->state < 0)
+                return err_set(EBADMSG, "unknown slot state \"%s\"", json_object_get_string(v));
+        if ((k = get_string(o, "version", &r->version)) < 0 ||
+            (k = get_time(o, "installed", &r->installed)) < 0 ||
+            (k = get_bool(o, "trial", &r->trial)) < 0)
+                return k;
+
+        if ((k = get_member(o, "failure", json_type_object, &v)) < 0)
+                return k;
+        if (k > 0) {
+                if ((k = get_string(v, "check", &r->failure.check)) < 0 ||
+                    (k = get_string(v, "output", &r->failure.output)) < 0 ||
+                    (k = get_time(v, "time", &r->failure.time)) < 0)
+                        return k;
+        }
+        return 0;
+}
+
+static int state_from_json(json_object *root, AbideState *s) {
+        json_object *slots, *v;
+        int k;
+
+        if (json_object_get_type(root) != json_type_object)
+                return err_set(EBADMSG, "not a JSON object");
+        if ((k = get_member(root, "format", json_type_int, &v)) < 0)
+                return k;
+        if (k == 0 || json_object_get_int(v) != STATE_FORMAT)
+                return err_set(EBADMSG, "unknown format (expected %d)", STATE_FORMAT);
+
+        if ((k = get_member(root, "slots", json_type_object, &slots)) < 0)
+                return k;
+        for (int i = 0; k > 0 && i < _SLOT_MAX; i++) {
+                int r = get_member(slots, slot_to_string((Slot) i), json_type_object, &v);
+                if (r < 0)
+                        return r;
+                if (r > 0 && (r = record_from_json(v, &s->slots[i])) < 0)
+                        return err_prefix(r, "slot %s", slot_to_string((Slot) i));
+        }
+
+        if ((k = get_member(root, "rollback", json_type_object, &v)) < 0)
+                return k;
+        if (k > 0) {
+                RollbackEvent *e = &s->rollback;
+                if ((k = get_slot(v, "from", &e->from)) < 0 ||
+                    (k = get_slot(v, "to", &e->to)) < 0 ||
+                    (k = get_string(v, "version", &e->version)) < 0 ||
+                    (k = get_string(v, "reason", &e->reason)) < 0 ||
+                    (k = get_time(v, "time", &e->time)) < 0 ||
+                    (k = get_bool(v, "reported", &e->reported)) < 0)
+                        return err_prefix(k, "rollback");
+                e->valid = true;
+        }
+        return 0;
+}
+
+int state_from_json_string(const char *text, AbideState **ret) {
+        _cleanup_(state_freep) AbideState *s = NULL;
+        enum json_tokener_error jerr;
+        int r;
+
+        _cleanup_json_ json_object *root = json_tokener_parse_verbose(text, &jerr);
+        if (!root)
+                return err_set(EBADMSG, "not valid JSON: %s", json_tokener_error_desc(jerr));
+        r = state_new(&s);
+        if (r < 0)
+                return r;
+        r = state_from_json(root, s);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+int state_load(const char *path, AbideState **ret) {
+        _cleanup_free_ char *text = NULL;
+        size_t size;
+        int r;
+
+        r = read_full_file(path, STATE_FILE_MAX, &text, &size);
+        if (r == -ENOENT)
+                return state_new(ret);
+        if (r < 0)
+                return err_set(r, "cannot read state file %s: %s", path, strerror(-r));
+        if (strlen(text) != size)
+                return err_set(EBADMSG, "state file %s: corrupt: contains NUL bytes", path);
+        r = state_from_json_string(text, ret);
+        if (r < 0)
+                return err_prefix(r, "state file %s: corrupt", path);
+        return 0;
+}
+
+int state_save(const AbideState *s, const char *path) {
+        _cleanup_free_ char *text = NULL, *dir = strdup(path);
+        int r;
+
+        if (!dir)
+                return -ENOMEM;
+        char *slash = strrchr(dir, '/');
+        if (slash && slash != dir) {
+                *slash = 0;
+                if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                        return err_set(errno, "cannot create %s: %m", dir);
+        }
+
+        r = state_to_json_string(s, &text);
+        if (r < 0)
+                return err_set(r, "cannot format the state");
+        size_t n = strlen(text);
+        text[n] = '\n';
+        r = write_file_atomic(path, text, n + 1, 0644);
+        if (r < 0)
+                return err_set(r, "cannot write state file %s: %s", path, strerror(-r));
+        return 0;
+}
+
+int state_install_begin(AbideState *s, Slot slot, const char *version, uint64_t now) {
+        SlotRecord n = { .state = SLOT_STATE_INSTALLING, .installed = now };
+        if (strdup_or_null(version, &n.version) < 0)
+                return -ENOMEM;
+        record_done(&s->slots[slot]);
+        s->slots[slot] = n;
+        return 0;
+}
+
+void state_install_done(AbideState *s, Slot slot, uint64_t now) {
+        s->slots[slot].state = SLOT_STATE_PENDING;
+        s->slots[slot].installed = now;
+        s->slots[slot].trial = true;
+        failure_done(&s->slots[slot].failure);
+}
+
+static char *excerpt(const char *output) {
+        size_t n = strlen(output);
+        /* The end of the output usually says why. */
+        return strdup(n > STATE_OUTPUT_MAX ? output + n - STATE_OUTPUT_MAX : output);
+}
+
+int state_set_failure(AbideState *s, Slot slot, const char *check, const char *output, uint64_t now) {
+        SlotFailure f = { .time = now };
+        f.check = strdup(check);
+        f.output = excerpt(output ?: "");
+        if (!f.check || !f.output) {
+                failure_done(&f);
+                return -ENOMEM;
+        }
+        failure_done(&s->slots[slot].failure);
+        s->slots[slot].failure = f;
+        return 0;
+}
+
+void state_set_good(AbideState *s, Slot slot) {
+        s->slots[slot].state = SLOT_STATE_GOOD;
+        s->slots[slot].trial = false;
+}
+
+void state_set_bad(AbideState *s, Slot slot) {
+        s->slots[slot].state = SLOT_STATE_BAD;
+}
+
+int state_record_rollback(AbideState *s, Slot from, const char *reason, uint64_t now) {
+        RollbackEvent e = {
+                .valid = true,
+                .from = from,
+                .to = slot_other(from),
+                .time = now,
+        };
+        if (strdup_or_null(s->slots[from].version, &e.version) < 0 || strdup_or_null(reason, &e.reason) < 0) {
+                rollback_done(&e);
+                return -ENOMEM;
+        }
+        rollback_done(&s->rollback);
+        s->rollback = e;
+        s->slots[from].state = SLOT_STATE_BAD;
+        s->slots[from].trial = false;
+        return 0;
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdint.h>
+
+#include "basic/macro.h"
+#include "slot/slot.h"
+
+/*
+ * The state file on abide-data (JSON, written atomically). It only adds
+ * history: which slot is bootable is decided by the boot entries on the
+ * ESP, so losing or corrupting this file never makes a slot unbootable.
+ */
+
+#define STATE_OUTPUT_MAX 1024
+
+typedef struct SlotFailure {
+        char *check;     /* failing check; NULL: no failure recorded */
+        char *output;    /* excerpt of its output */
+        uint64_t time;   /* unix seconds */
+} SlotFailure;
+
+typedef struct SlotRecord {
+        SlotState state;
+        char *version;
+        uint64_t installed;   /* unix seconds; 0: unknown */
+        /* Installed and neither confirmed good nor reported as rolled back yet. */
+        bool trial;
+        SlotFailure failure;
+} SlotRecord;
+
+typedef struct RollbackEvent {
+        bool valid;
+        Slot from, to;
+        char *version;   /* of the slot rolled back from */
+        char *reason;
+        uint64_t time;
+        bool reported;   /* hooks ran and it was shown once */
+} RollbackEvent;
+
+typedef struct AbideState {
+        SlotRecord slots[_SLOT_MAX];
+        RollbackEvent rollback;
+} AbideState;
+
+int state_new(AbideState **ret);
+AbideState *state_free(AbideState *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(AbideState *, state_free);
+
+/* A missing file is an empty state; a corrupt one is -EBADMSG with the reason. */
+int state_load(const char *path, AbideState **ret);
+/* Temp file, fsync, rename, fsync of the directory (created when missing). */
+int state_save(const AbideState *s, const char *path);
+
+int state_to_json_string(const AbideState *s, char **ret);
+int state_from_json_string(const char *text, AbideState **ret);
+
+/* Install: before the first byte is written; drops the slot's old history. */
+int state_install_begin(AbideState *s, Slot slot, const char *version, uint64_t now);
+/* Install: after the slot's boot entry was written. */
+void state_install_done(AbideState *s, Slot slot, uint64_t now);
+/* A failed health check (or a manual mark-bad); output is truncated to STATE_OUTPUT_MAX. */
+int state_set_failure(AbideState *s, Slot slot, const char *check, const char *output, uint64_t now);
+void state_set_good(AbideState *s, Slot slot);
+void state_set_bad(AbideState *s, Slot slot);
+/* Records the rollback away from "from" and closes its trial (so it is recorded once). */
+int state_record_rollback(AbideState *s, Slot from, const char *reason, uint64_t now);
