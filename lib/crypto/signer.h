@@ -7,7 +7,9 @@
 #include "basic/macro.h"
 #include "crypto/hash.h"
 
-/* A release signing key and its certificate (PEM files). */
+/* A release signing key and its certificate (PEM files). Certificates after
+ * the first in cert_path (intermediate CAs) are embedded in every signature.
+ * Encrypted keys are refused, as is a certificate of another key. */
 typedef struct Signer Signer;
 
 int signer_load(const char *key_path, const char *cert_path, Signer **ret);
