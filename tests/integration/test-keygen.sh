@@ -22,6 +22,13 @@ openssl verify -CAfile "$T/keys/ca.pem" "$T/keys/signing.crt" >/dev/null || die 
 openssl x509 -in "$T/keys/ca.pem" -noout -ext basicConstraints,keyUsage | grep -q 'CA:TRUE' || die "CA lacks CA:TRUE"
 openssl x509 -in "$T/keys/ca.pem" -noout -ext keyUsage | grep -q 'Certificate Sign' || die "CA lacks keyCertSign"
 openssl x509 -in "$T/keys/signing.crt" -noout -ext basicConstraints | grep -q 'CA:FALSE' || die "signing cert is a CA"
+openssl x509 -in "$T/keys/signing.crt" -noout -ext keyUsage | grep -q 'Digital Signature' || die "signing cert cannot sign"
+openssl x509 -in "$T/keys/signing.crt" -noout -ext extendedKeyUsage | grep -q 'Code Signing' || die "signing cert lacks codeSigning"
+# RSA: what the kernel's PKCS#7 verifier (dm-verity root hash signatures) takes on every version.
+for f in ca.pem signing.crt; do
+        openssl x509 -in "$T/keys/$f" -noout -text | grep -q 'Public-Key: (3072 bit)' || die "$f is not RSA-3072"
+        openssl x509 -in "$T/keys/$f" -noout -text | grep -q 'rsaEncryption' || die "$f is not RSA"
+done
 # The key files match their certificates.
 [ "$(openssl pkey -in "$T/keys/signing.key" -pubout)" = "$(openssl x509 -in "$T/keys/signing.crt" -noout -pubkey)" ] ||
         die "signing.key does not match signing.crt"
