@@ -9,6 +9,9 @@
 #include "basic/error.h"
 #include "basic/progress.h"
 #include "basic/rm-rf.h"
+#include "basic/fileio.h"
+#include "image/agent.h"
+#include "image/initramfs.h"
 #include "layers.h"
 
 int build_context_new(const char *outdir, const Recipe *recipe, time_t epoch, BuildContext **ret) {
@@ -55,14 +58,44 @@ BuildContext *build_context_free(BuildContext *c) {
         return NULL;
 }
 
+static void layer_progress(const char *layer, const char *entry, uint64_t n_entries, uint64_t n_bytes,
+                           void *userdata) {
+        progress_update(n_bytes);
+}
+
+static int install_ca(const char *ca_path, const char *staging) {
+        _cleanup_free_ char *pem = NULL, *dir = NULL, *dest = NULL;
+        size_t len;
+        int r;
+
+        r = read_full_file(ca_path, 1024 * 1024, &pem, &len);
+        if (r < 0)
+                return err_set(r, "CA certificate %s: %s", ca_path, strerror(-r));
+        if (asprintf(&dir, "%s/etc/abide/keys", staging) < 0 || asprintf(&dest, "%s/ca.pem", dir) < 0)
+                return -ENOMEM;
+        const char *parts[] = { "/etc", "/etc/abide", "/etc/abide/keys" };
+        for (size_t i = 0; i < ELEMENTSOF(parts); i++) {
+                _cleanup_free_ char *p = NULL;
+                if (asprintf(&p, "%s%s", staging, parts[i]) < 0)
+                        return -ENOMEM;
+                if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                        return err_set(errno, "cannot create %s: %m", p);
+        }
+        return write_file_atomic(dest, pem, len, 0644);
+}
+
 int build_context_compose(BuildContext *c) {
         const Recipe *r = c->recipe;
         int k;
 
         for (size_t i = 0; i < r->n_layers; i++) {
-                progress_step("abide-build: layer %zu/%zu %s:%s", i + 1, r->n_layers,
-                              layer_type_to_string(r->layers[i].type), r->layers[i].path);
-                k = layer_apply(&r->layers[i], c->staging);
+                _cleanup_free_ char *label = NULL;
+                if (asprintf(&label, "abide-build: layer %zu/%zu %s:%s", i + 1, r->n_layers,
+                             layer_type_to_string(r->layers[i].type), r->layers[i].path) < 0)
+                        return -ENOMEM;
+                progress_begin(label, 0);
+                k = layer_apply(&r->layers[i], c->staging, layer_progress, NULL);
+                progress_end();
                 if (k < 0)
                         return k;
         }
@@ -71,5 +104,34 @@ int build_context_compose(BuildContext *c) {
                 if (k < 0)
                         return k;
         }
-        return 0;
+        k = image_bake_agent(&r->agent, c->staging);
+        if (k < 0)
+                return k;
+        if (c->ca_path) {
+                k = install_ca(c->ca_path, c->staging);
+                if (k < 0)
+                        return k;
+        }
+
+        if (!r->boot.present)
+                return 0;
+        if (!c->ca_path)
+                return err_set(EINVAL, "the recipe has [Boot]: --ca is needed for the initramfs");
+        if (!c->init_path)
+                return err_set(EINVAL, "the recipe has [Boot]: --init (or $ABIDE_INIT) must name abide-init");
+        c->kernel_path = strdup(r->boot.kernel);
+        if (asprintf(&c->initrd_path, "%s/initrd", c->workdir) < 0) {
+                c->initrd_path = NULL;
+                return -ENOMEM;
+        }
+        if (!c->kernel_path)
+                return -ENOMEM;
+        progress_step("abide-build: building the initramfs");
+        InitramfsOptions o = {
+                .kernel_path = r->boot.kernel,
+                .init_path = c->init_path,
+                .ca_cert_path = c->ca_path,
+                .epoch = c->epoch,
+        };
+        return initramfs_build(&o, c->initrd_path);
 }

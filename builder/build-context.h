@@ -15,6 +15,8 @@
 typedef struct BuildContext {
         const Recipe *recipe;
         time_t epoch;
+        const char *ca_path;    /* release CA: baked into the image and the initramfs */
+        const char *init_path;  /* abide-init, for the initramfs */
         char *workdir;
         char *staging;
         char *root_path;
@@ -29,5 +31,6 @@ BuildContext *build_context_free(BuildContext *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(BuildContext *, build_context_free);
 
 /* Applies the recipe's layers, binaries and agent into the staging tree,
- * and builds the initramfs when the recipe has [Boot]. */
+ * puts the CA at /etc/abide/keys/ca.pem, and builds the initramfs when the
+ * recipe has [Boot]. Set ca_path and init_path first. */
 int build_context_compose(BuildContext *c);

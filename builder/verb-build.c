@@ -14,6 +14,7 @@
 #include "bundle/bundle.h"
 #include "crypto/signer.h"
 #include "crypto/verity-sig.h"
+#include "image/image-info.h"
 #include "mkfs.h"
 #include "verb.h"
 #include "verity/verity.h"
@@ -26,6 +27,10 @@ static void help(void) {
                "  --key KEY        PEM private key of the release signing certificate\n"
                "  --cert CERT      PEM signing certificate (embedded in the signatures)\n"
                "  -o, --output DIR where the bundle goes\n"
+               "  --ca CA          release CA (PEM) baked into the image's /etc/abide/keys and\n"
+               "                   the initramfs; needed when the recipe has [Boot]\n"
+               "  --init PATH      abide-init for the initramfs (default $ABIDE_INIT, then\n"
+               "                   " ABIDE_INIT_DEFAULT ")\n"
                "  --set S.K=V      override a recipe key, e.g. --set Image.Version=1.2.3\n\n"
                "SOURCE_DATE_EPOCH, when set, fixes every timestamp: equal inputs give equal output.\n");
 }
@@ -105,7 +110,13 @@ static int format_date(time_t t, char **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
-static int build(const char *recipe_path, char *const *sets, const char *key, const char *cert, const char *outdir) {
+typedef struct BuildArgs {
+        const char *recipe;
+        char **sets;
+        const char *key, *cert, *ca, *init, *outdir;
+} BuildArgs;
+
+static int build(const BuildArgs *a) {
         _cleanup_(signer_freep) Signer *signer = NULL;
         _cleanup_(recipe_freep) Recipe *recipe = NULL;
         _cleanup_(manifest_freep) Manifest *m = NULL;
@@ -115,28 +126,30 @@ static int build(const char *recipe_path, char *const *sets, const char *key, co
         uint8_t root_digest[SHA256_DIGEST_SIZE];
         char uuid[37];
         size_t json_len, sig_len;
-        time_t epoch;
+        time_t epoch = 0;
         int r;
 
         /* Cheap checks first: a bad key or recipe must not cost a build. */
-        r = signer_load(key, cert, &signer);
+        r = signer_load(a->key, a->cert, &signer);
         if (r < 0)
                 return r;
-        r = recipe_load(recipe_path, sets, &recipe);
+        r = recipe_load(a->recipe, a->sets, &recipe);
         if (r < 0)
                 return r;
         r = build_date_now(&epoch);
         if (r < 0)
                 return r;
-        if (mkdir(outdir, 0755) < 0 && errno != EEXIST)
-                return err_set(errno, "cannot create output directory %s: %m", outdir);
-        if (asprintf(&bundle_path, "%s/%s-%s" BUNDLE_SUFFIX, outdir, recipe->name, recipe->version) < 0)
+        if (mkdir(a->outdir, 0755) < 0 && errno != EEXIST)
+                return err_set(errno, "cannot create output directory %s: %m", a->outdir);
+        if (asprintf(&bundle_path, "%s/%s-%s" BUNDLE_SUFFIX, a->outdir, recipe->name, recipe->version) < 0)
                 return -ENOMEM;
 
-        r = build_context_new(outdir, recipe, epoch, &ctx);
+        r = build_context_new(a->outdir, recipe, epoch, &ctx);
         if (r < 0)
                 return r;
 
+        ctx->ca_path = a->ca;
+        ctx->init_path = a->init;
         r = build_context_compose(ctx);
         if (r < 0)
                 return r;
@@ -145,6 +158,10 @@ static int build(const char *recipe_path, char *const *sets, const char *key, co
                      recipe->security_version, (long long) epoch) < 0)
                 return -ENOMEM;
         r = mkfs_derive_uuid(ctx->staging, seed, uuid);
+        if (r < 0)
+                return r;
+        /* The build id names this exact content: the filesystem UUID derived from it. */
+        r = image_write_info(recipe, uuid, ctx->staging);
         if (r < 0)
                 return r;
         progress_step("abide-build: making the %s image", recipe->filesystem);
@@ -232,10 +249,12 @@ int verb_build(int argc, char *argv[]) {
                 { "cert", required_argument, NULL, 'c' },
                 { "output", required_argument, NULL, 'o' },
                 { "set", required_argument, NULL, 's' },
+                { "ca", required_argument, NULL, 'C' },
+                { "init", required_argument, NULL, 'i' },
                 {},
         };
         _cleanup_free_ char **sets = calloc((size_t) argc + 1, sizeof(char *));
-        const char *key = NULL, *cert = NULL, *outdir = ".";
+        BuildArgs a = { .sets = sets, .outdir = ".", .init = getenv("ABIDE_INIT") };
         size_t n_sets = 0;
         int c;
 
@@ -248,13 +267,19 @@ int verb_build(int argc, char *argv[]) {
                         help();
                         return 0;
                 case 'k':
-                        key = optarg;
+                        a.key = optarg;
                         break;
                 case 'c':
-                        cert = optarg;
+                        a.cert = optarg;
+                        break;
+                case 'C':
+                        a.ca = optarg;
+                        break;
+                case 'i':
+                        a.init = optarg;
                         break;
                 case 'o':
-                        outdir = optarg;
+                        a.outdir = optarg;
                         break;
                 case 's':
                         sets[n_sets++] = optarg;
@@ -264,8 +289,10 @@ int verb_build(int argc, char *argv[]) {
                 }
         if (optind != argc - 1)
                 return err_set(EINVAL, "expected one RECIPE argument (see abide-build build --help)");
-        if (!key || !cert)
+        if (!a.key || !a.cert)
                 return err_set(EINVAL, "--key and --cert are required");
-
-        return build(argv[optind], sets, key, cert, outdir);
+        if (!a.init || !*a.init)
+                a.init = ABIDE_INIT_DEFAULT;
+        a.recipe = argv[optind];
+        return build(&a);
 }
