@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Private to lib/boot: what a backend implements (one file per backend). */
+#include "boot/boot.h"
+
+typedef struct BootBackendOps {
+        const char *name;
+        int (*open)(BootBackend *b, const AbideConfig *c);
+        void (*close)(BootBackend *b);
+        int (*booted_slot)(BootBackend *b, Slot *ret);
+        int (*list)(BootBackend *b, BootEntryInfo ret[static _SLOT_MAX]);
+        int (*remove)(BootBackend *b, Slot slot);
+        int (*write)(BootBackend *b, Slot slot, const BootEntrySpec *spec);
+        int (*mark_good)(BootBackend *b, Slot slot);
+        int (*mark_bad)(BootBackend *b, Slot slot);
+        int (*set_next)(BootBackend *b, Slot slot, bool once);
+        int (*clear_next)(BootBackend *b, bool once);
+        int (*get_next)(BootBackend *b, Slot *ret_default, Slot *ret_once);
+        int (*kernel_dir)(BootBackend *b, Slot slot, char **ret);
+        const char *(*location)(const BootBackend *b);
+} BootBackendOps;
+
+struct BootBackend {
+        const BootBackendOps *ops;
+        void *data;   /* the backend's own */
+};
+
+extern const BootBackendOps boot_backend_systemd_boot;

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "basic/macro.h"
+#include "boot/boot-entry.h"
+#include "slot/config.h"
+#include "slot/slot.h"
+
+/*
+ * The boot loader behind one interface: which slot booted, each slot's
+ * entry and counter, write/remove/mark entries, choose the next boot.
+ * The backend is picked by [Boot] Backend= in abide.conf.
+ */
+typedef struct BootBackend BootBackend;
+
+typedef struct BootEntryInfo {
+        BootCounter counter;   /* MISSING when the slot has no entry */
+        char *file;            /* entry file name; NULL when missing */
+        char *version;         /* "version" line; may be NULL */
+} BootEntryInfo;
+
+void boot_entry_info_done(BootEntryInfo *e);
+void boot_entry_infos_done(BootEntryInfo e[static _SLOT_MAX]);
+
+int boot_backend_open(const AbideConfig *c, BootBackend **ret);
+BootBackend *boot_backend_free(BootBackend *b);
+DEFINE_TRIVIAL_CLEANUP_FUNC(BootBackend *, boot_backend_free);
+
+const char *boot_backend_name(const BootBackend *b);
+
+/* The slot the loader started (-ENXIO with a message when it cannot tell). */
+int boot_booted_slot(BootBackend *b, Slot *ret);
+/* Both slots' entries; malformed entry names of ours are errors. */
+int boot_list(BootBackend *b, BootEntryInfo ret[static _SLOT_MAX]);
+/* Removes the slot's entry (all of its counter forms); the slot is not bootable after this. */
+int boot_remove(BootBackend *b, Slot slot);
+/* Writes the slot's entry atomically with spec->tries tries (0: good). Replaces an older entry. */
+int boot_write(BootBackend *b, Slot slot, const BootEntrySpec *spec);
+/* Drops the counter: the slot is good. */
+int boot_mark_good(BootBackend *b, Slot slot);
+/* Tries left to 0: the loader sorts it last; a next-boot choice naming it is cleared. */
+int boot_mark_bad(BootBackend *b, Slot slot);
+/* Boots slot next: once, or from now on. */
+int boot_set_next(BootBackend *b, Slot slot, bool once);
+/* Forgets the choice (the loader's own order applies again). */
+int boot_clear_next(BootBackend *b, bool once);
+/* The chosen slots, _SLOT_INVALID when none. */
+int boot_get_next(BootBackend *b, Slot *ret_default, Slot *ret_once);
+/* Where the slot's kernel and initrd live (e.g. <ESP>/abide/<slot>); created when missing. */
+int boot_kernel_dir(BootBackend *b, Slot slot, char **ret);
+/* The directory of the entries, for messages and tests. */
+const char *boot_location(const BootBackend *b);

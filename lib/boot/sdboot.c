@@ -1,0 +1,417 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * systemd-boot: BLS type #1 entries in <ESP>/loader/entries/ whose names
+ * carry the loader's boot counter, loader interface EFI variables.
+ * Every entry has "sort-key abide" and "version <image version>", so the
+ * loader's default is the newest entry that is not bad (entries with no
+ * tries left sort last); LoaderEntryDefault/LoaderEntryOneShot override it.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "basic/error.h"
+#include "basic/fileio.h"
+#include "boot/backend.h"
+#include "boot/efivars.h"
+#include "slot/slot-discover.h"
+
+#define ENTRY_FILE_MAX (64 * 1024)
+
+typedef struct SdBoot {
+        char *esp;
+        char *entries;
+        char *efivars;
+        char *cmdline;
+} SdBoot;
+
+static SdBoot *sd(const BootBackend *b) {
+        return b->data;
+}
+
+static void sdboot_close(BootBackend *b) {
+        SdBoot *s = sd(b);
+        if (!s)
+                return;
+        free(s->esp);
+        free(s->entries);
+        free(s->efivars);
+        free(s->cmdline);
+        free(s);
+        b->data = NULL;
+}
+
+static bool is_dir(const char *path) {
+        struct stat st;
+        return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* The mounted ESP: the one LoaderDevicePartUUID names, else the first standard mount point with a loader/. */
+static int find_esp(const AbideConfig *c, char **ret) {
+        static const char *const candidates[] = { "/efi", "/boot/efi", "/boot" };
+        _cleanup_free_ char *uuid = NULL;
+
+        if (c->esp) {
+                if (!is_dir(c->esp))
+                        return err_set(ENOENT, "ESP %s: not a directory", c->esp);
+                return (*ret = strdup(c->esp)) ? 0 : -ENOMEM;
+        }
+
+        if (efivars_get_string(c->efivars, "LoaderDevicePartUUID", &uuid) >= 0) {
+                SlotPartition p = {};
+                struct stat dev;
+                if (slot_partition_find_by_uuid(c, uuid, &p) >= 0 && stat(p.path, &dev) >= 0 && S_ISBLK(dev.st_mode))
+                        for (size_t i = 0; i < ELEMENTSOF(candidates); i++) {
+                                struct stat st;
+                                if (stat(candidates[i], &st) >= 0 && st.st_dev == dev.st_rdev) {
+                                        slot_partition_done(&p);
+                                        return (*ret = strdup(candidates[i])) ? 0 : -ENOMEM;
+                                }
+                        }
+                slot_partition_done(&p);
+        }
+
+        for (size_t i = 0; i < ELEMENTSOF(candidates); i++) {
+                char path[64];
+                snprintf(path, sizeof path, "%s/loader", candidates[i]);
+                if (is_dir(path))
+                        return (*ret = strdup(candidates[i])) ? 0 : -ENOMEM;
+        }
+        return err_set(ENOENT, "no ESP found (LoaderDevicePartUUID, /efi, /boot/efi, /boot); set ESP= in abide.conf");
+}
+
+static int sdboot_open(BootBackend *b, const AbideConfig *c) {
+        SdBoot *s = calloc(1, sizeof *s);
+        if (!s)
+                return -ENOMEM;
+        b->data = s;
+
+        int r = find_esp(c, &s->esp);
+        if (r < 0) {
+                sdboot_close(b);
+                return r;
+        }
+        if (asprintf(&s->entries, "%s/loader/entries", s->esp) < 0)
+                s->entries = NULL;
+        s->efivars = strdup(c->efivars);
+        s->cmdline = strdup(c->cmdline);
+        if (!s->entries || !s->efivars || !s->cmdline) {
+                sdboot_close(b);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static const char *sdboot_location(const BootBackend *b) {
+        return sd(b)->entries;
+}
+
+static int slot_from_entry_name(const char *name, Slot *ret) {
+        BootCounter c;
+        return boot_entry_name_parse(name, ret, &c);
+}
+
+static int slot_from_cmdline(const char *path, Slot *ret) {
+        _cleanup_free_ char *text = NULL;
+        if (read_full_file(path, 64 * 1024, &text, NULL) < 0)
+                return -ENOENT;
+        for (char *w = strtok(text, " \t\n"); w; w = strtok(NULL, " \t\n"))
+                if (strncmp(w, "abide.slot=", 11) == 0) {
+                        Slot s = slot_from_string(w + 11);
+                        if (s < 0)
+                                return err_set(EINVAL, "%s: invalid %s", path, w);
+                        *ret = s;
+                        return 0;
+                }
+        return -ENOENT;
+}
+
+static int sdboot_booted_slot(BootBackend *b, Slot *ret) {
+        SdBoot *s = sd(b);
+        _cleanup_free_ char *selected = NULL, *count_path = NULL;
+
+        if (efivars_get_string(s->efivars, "LoaderEntrySelected", &selected) >= 0) {
+                if (slot_from_entry_name(selected, ret) < 0)
+                        return err_set(ENXIO, "booted entry '%s' is not an abide slot entry", selected);
+                return 0;
+        }
+        /* The path of the entry file as the loader renamed it: \loader\entries\abide-b+2-1.conf */
+        if (efivars_get_string(s->efivars, "LoaderBootCountPath", &count_path) >= 0) {
+                const char *base = strrchr(count_path, '\\');
+                if (slot_from_entry_name(base ? base + 1 : count_path, ret) < 0)
+                        return err_set(ENXIO, "booted entry '%s' is not an abide slot entry", count_path);
+                return 0;
+        }
+        int r = slot_from_cmdline(s->cmdline, ret);
+        if (r == -ENOENT)
+                return err_set(ENXIO, "cannot tell the booted slot: no LoaderEntrySelected in %s, no abide.slot= in %s",
+                               s->efivars, s->cmdline);
+        return r;
+}
+
+static void closedirp(DIR **d) {
+        if (*d)
+                (void) closedir(*d);
+}
+
+/* Scans the entries; ret[slot].file names each slot's entry. A missing directory is no entries. */
+static int scan(SdBoot *s, BootEntryInfo ret[static _SLOT_MAX]) {
+        BootEntryInfo found[_SLOT_MAX] = {};
+        int r = 0;
+
+        _cleanup_(closedirp) DIR *d = opendir(s->entries);
+        if (!d) {
+                if (errno != ENOENT)
+                        return err_set(errno, "cannot read %s: %m", s->entries);
+                memcpy(ret, found, sizeof found);
+                return 0;
+        }
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                Slot slot;
+                BootCounter c;
+                if (!boot_entry_name_is_ours(de->d_name))
+                        continue;
+                if (boot_entry_name_parse(de->d_name, &slot, &c) < 0) {
+                        r = err_set(EINVAL, "malformed boot entry name %s/%s", s->entries, de->d_name);
+                        break;
+                }
+                if (found[slot].file) {
+                        r = err_set(ENOTUNIQ, "two boot entries for slot %s in %s: %s and %s",
+                                    slot_to_string(slot), s->entries, found[slot].file, de->d_name);
+                        break;
+                }
+                found[slot].counter = c;
+                if (!(found[slot].file = strdup(de->d_name))) {
+                        r = -ENOMEM;
+                        break;
+                }
+        }
+        if (r < 0) {
+                boot_entry_infos_done(found);
+                return r;
+        }
+        memcpy(ret, found, sizeof found);
+        return 0;
+}
+
+static int sdboot_list(BootBackend *b, BootEntryInfo ret[static _SLOT_MAX]) {
+        SdBoot *s = sd(b);
+        BootEntryInfo e[_SLOT_MAX];
+        int r = scan(s, e);
+        if (r < 0)
+                return r;
+
+        for (int i = 0; i < _SLOT_MAX; i++) {
+                _cleanup_free_ char *path = NULL, *text = NULL;
+                if (!e[i].file)
+                        continue;
+                if (asprintf(&path, "%s/%s", s->entries, e[i].file) < 0) {
+                        boot_entry_infos_done(e);
+                        return -ENOMEM;
+                }
+                r = read_full_file(path, ENTRY_FILE_MAX, &text, NULL);
+                if (r < 0) {
+                        boot_entry_infos_done(e);
+                        return err_set(r, "cannot read boot entry %s: %s", path, strerror(-r));
+                }
+                (void) boot_entry_parse_version(text, &e[i].version);
+        }
+        memcpy(ret, e, sizeof e);
+        return 0;
+}
+
+static int entry_path(SdBoot *s, const char *name, char **ret) {
+        return asprintf(ret, "%s/%s", s->entries, name) < 0 ? -ENOMEM : 0;
+}
+
+static int sdboot_remove(BootBackend *b, Slot slot) {
+        SdBoot *s = sd(b);
+        BootEntryInfo e[_SLOT_MAX];
+        _cleanup_free_ char *path = NULL;
+
+        int r = scan(s, e);
+        if (r < 0)
+                return r;
+        if (e[slot].file) {
+                r = entry_path(s, e[slot].file, &path);
+                if (r >= 0 && unlink(path) < 0 && errno != ENOENT)
+                        r = err_set(errno, "cannot remove boot entry %s: %m", path);
+                if (r >= 0 && (r = fsync_directory_of(path)) < 0)
+                        r = err_set(r, "cannot sync %s: %s", s->entries, strerror(-r));
+        }
+        boot_entry_infos_done(e);
+        return r;
+}
+
+static int mkdir_p(const char *path) {
+        _cleanup_free_ char *p = strdup(path);
+        if (!p)
+                return -ENOMEM;
+        for (char *slash = p + 1; (slash = strchr(slash, '/')); slash++) {
+                *slash = 0;
+                if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                        return err_set(errno, "cannot create %s: %m", p);
+                *slash = '/';
+        }
+        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                return err_set(errno, "cannot create %s: %m", p);
+        return 0;
+}
+
+static int sdboot_write(BootBackend *b, Slot slot, const BootEntrySpec *spec) {
+        SdBoot *s = sd(b);
+        _cleanup_free_ char *text = NULL, *path = NULL;
+        char name[BOOT_ENTRY_NAME_MAX];
+        BootCounter c = spec->tries > 0 ? (BootCounter) { .state = BOOT_COUNTER_PENDING, .left = spec->tries }
+                                        : (BootCounter) { .state = BOOT_COUNTER_GOOD };
+        int r;
+
+        if (spec->tries > BOOT_COUNTER_MAX)
+                return err_set(EINVAL, "too many tries: %u (at most %u)", spec->tries, BOOT_COUNTER_MAX);
+        r = boot_entry_format(slot, spec, &text);
+        if (r < 0)
+                return r;
+        r = boot_entry_name_format(slot, &c, name);
+        if (r < 0)
+                return err_set(EINVAL, "cannot name the boot entry");
+        r = mkdir_p(s->entries);
+        if (r < 0)
+                return r;
+        /* Old entry first: a crash in between leaves the slot without an entry, never two. */
+        r = sdboot_remove(b, slot);
+        if (r < 0)
+                return r;
+        r = entry_path(s, name, &path);
+        if (r < 0)
+                return r;
+        r = write_file_atomic(path, text, strlen(text), 0644);
+        if (r < 0)
+                return err_set(r, "cannot write boot entry %s: %s", path, strerror(-r));
+        return 0;
+}
+
+/* Renames the slot's entry to carry counter c. */
+static int rename_entry(SdBoot *s, Slot slot, BootCounter c) {
+        BootEntryInfo e[_SLOT_MAX];
+        _cleanup_free_ char *from = NULL, *to = NULL;
+        char name[BOOT_ENTRY_NAME_MAX];
+
+        int r = scan(s, e);
+        if (r < 0)
+                return r;
+        if (!e[slot].file)
+                r = err_set(ENOENT, "slot %s has no boot entry in %s", slot_to_string(slot), s->entries);
+        else if (boot_entry_name_format(slot, &c, name) < 0)
+                r = err_set(EINVAL, "cannot name the boot entry");
+        else if (!streq(name, e[slot].file)) {
+                if (entry_path(s, e[slot].file, &from) < 0 || entry_path(s, name, &to) < 0)
+                        r = -ENOMEM;
+                else if (rename(from, to) < 0)
+                        r = err_set(errno, "cannot rename %s to %s: %m", from, name);
+                else if ((r = fsync_directory_of(to)) < 0)
+                        r = err_set(r, "cannot sync %s: %s", s->entries, strerror(-r));
+        }
+        boot_entry_infos_done(e);
+        return r;
+}
+
+static int current_counter(SdBoot *s, Slot slot, BootCounter *ret) {
+        BootEntryInfo e[_SLOT_MAX];
+        int r = scan(s, e);
+        if (r < 0)
+                return r;
+        *ret = e[slot].counter;
+        boot_entry_infos_done(e);
+        return 0;
+}
+
+static int sdboot_mark_good(BootBackend *b, Slot slot) {
+        return rename_entry(sd(b), slot, (BootCounter) { .state = BOOT_COUNTER_GOOD });
+}
+
+static int sdboot_get_next(BootBackend *b, Slot *ret_default, Slot *ret_once) {
+        SdBoot *s = sd(b);
+        const char *names[2] = { "LoaderEntryDefault", "LoaderEntryOneShot" };
+        Slot slots[2] = { _SLOT_INVALID, _SLOT_INVALID };
+
+        for (int i = 0; i < 2; i++) {
+                _cleanup_free_ char *v = NULL;
+                int r = efivars_get_string(s->efivars, names[i], &v);
+                if (r == -ENOENT || r == -EOPNOTSUPP)
+                        continue;
+                if (r < 0)
+                        return r;
+                /* Ours look like "abide-b*"; anything else is someone else's choice. */
+                if (strlen(v) == strlen(BOOT_ENTRY_PREFIX) + 2 && strncmp(v, BOOT_ENTRY_PREFIX, strlen(BOOT_ENTRY_PREFIX)) == 0 &&
+                    v[strlen(v) - 1] == '*') {
+                        char n[2] = { v[strlen(BOOT_ENTRY_PREFIX)], 0 };
+                        slots[i] = slot_from_string(n);
+                }
+        }
+        if (ret_default)
+                *ret_default = slots[0];
+        if (ret_once)
+                *ret_once = slots[1];
+        return 0;
+}
+
+static int sdboot_clear_next(BootBackend *b, bool once) {
+        return efivars_delete(sd(b)->efivars, once ? "LoaderEntryOneShot" : "LoaderEntryDefault");
+}
+
+static int sdboot_mark_bad(BootBackend *b, Slot slot) {
+        SdBoot *s = sd(b);
+        BootCounter c;
+        Slot def, once;
+
+        int r = current_counter(s, slot, &c);
+        if (r < 0)
+                return r;
+        r = rename_entry(s, slot, (BootCounter) { .state = BOOT_COUNTER_BAD, .done = c.done });
+        if (r < 0)
+                return r;
+        /* The loader honours these even for a bad entry; they must not pin it. */
+        if (sdboot_get_next(b, &def, &once) >= 0) {
+                if (def == slot && (r = sdboot_clear_next(b, false)) < 0)
+                        return r;
+                if (once == slot && (r = sdboot_clear_next(b, true)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int sdboot_set_next(BootBackend *b, Slot slot, bool once) {
+        char pattern[BOOT_ENTRY_NAME_MAX];
+        /* A glob: the entry's name changes with its counter (systemd-boot matches with fnmatch). */
+        snprintf(pattern, sizeof pattern, BOOT_ENTRY_PREFIX "%s*", slot_to_string(slot));
+        return efivars_set_string(sd(b)->efivars, once ? "LoaderEntryOneShot" : "LoaderEntryDefault", pattern);
+}
+
+static int sdboot_kernel_dir(BootBackend *b, Slot slot, char **ret) {
+        _cleanup_free_ char *dir = NULL;
+        if (asprintf(&dir, "%s/abide/%s", sd(b)->esp, slot_to_string(slot)) < 0)
+                return -ENOMEM;
+        int r = mkdir_p(dir);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(dir);
+        return 0;
+}
+
+const BootBackendOps boot_backend_systemd_boot = {
+        .name = "systemd-boot",
+        .open = sdboot_open,
+        .close = sdboot_close,
+        .booted_slot = sdboot_booted_slot,
+        .list = sdboot_list,
+        .remove = sdboot_remove,
+        .write = sdboot_write,
+        .mark_good = sdboot_mark_good,
+        .mark_bad = sdboot_mark_bad,
+        .set_next = sdboot_set_next,
+        .clear_next = sdboot_clear_next,
+        .get_next = sdboot_get_next,
+        .kernel_dir = sdboot_kernel_dir,
+        .location = sdboot_location,
+};
