@@ -1,7 +1,332 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
 #include "basic/error.h"
+#include "basic/fileio.h"
+#include "basic/process.h"
+#include "basic/progress.h"
+#include "basic/rm-rf.h"
+#include "bundle/bundle.h"
+#include "crypto/trust.h"
+#include "disk-data.h"
+#include "disk-esp.h"
+#include "disk-layout.h"
 #include "verb.h"
 
+#define COPY_CHUNK (1024 * 1024)
+
+static void help(void) {
+        printf("Usage: abide-build disk BUNDLE --cert CA -o DISK [OPTIONS...]\n\n"
+               "Makes a factory disk image (GPT): the ESP with systemd-boot and slot A's kernel,\n"
+               "initrd and boot entry; slot A written from the bundle; slot B empty; abide-data\n"
+               "(ext4) with /etc/abide/abide.conf and the CA in /etc/abide/keys/. The bundle's\n"
+               "signature is checked against CA and every payload's size and SHA-256 as it is\n"
+               "written; on any error no DISK is left behind.\n\n"
+               "  --cert CA        trusted CA certificate(s); also the device's /etc/abide/keys\n"
+               "  -o, --output F   the disk image to write\n"
+               "  --size S         whole disk (K, M, G, T suffixes); abide-data takes the rest\n"
+               "  --esp-size S     ESP size (default: room for two slots' kernels to double)\n"
+               "  --slot-size S    each root partition (default: the root image plus half)\n"
+               "  --data-size S    abide-data when --size is not given (default 256M)\n");
+}
+
+typedef struct Workdir {
+        char *path;
+} Workdir;
+
+static void workdir_done(Workdir *w) {
+        if (w->path) {
+                (void) rm_rf(w->path);
+                free(w->path);
+        }
+}
+
+/* Scratch files live next to the output: same file system, so copies can share extents. */
+static int workdir_make(const char *out, Workdir *ret) {
+        _cleanup_free_ char *copy = strdup(out), *copy2 = strdup(out), *p = NULL;
+
+        if (!copy || !copy2)
+                return -ENOMEM;
+        if (asprintf(&p, "%s/.#%s.work.XXXXXX", dirname(copy), basename(copy2)) < 0)
+                return -ENOMEM;
+        if (!mkdtemp(p))
+                return err_set(errno, "cannot create a scratch directory next to %s: %m", out);
+        ret->path = TAKE_PTR(p);
+        return 0;
+}
+
+static int write_at(int fd, uint64_t offset, const void *buf, size_t n) {
+        const uint8_t *p = buf;
+
+        while (n > 0) {
+                ssize_t k = pwrite(fd, p, n, (off_t) offset);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                p += k;
+                n -= (size_t) k;
+                offset += (uint64_t) k;
+        }
+        return 0;
+}
+
+/* Streams the current payload into fd at offset; the reader checks size and digest at the end. */
+static int stream_payload(BundleReader *b, const Payload *p, int fd, uint64_t offset, uint64_t room) {
+        static uint8_t buf[COPY_CHUNK];
+        uint64_t done = 0;
+        ssize_t n;
+        int r;
+
+        if (p->size > room)
+                return err_set(ENOSPC, "payload %s (%" PRIu64 " bytes) does not fit its partition (%" PRIu64 " bytes)",
+                               p->name, p->size, room);
+        progress_begin(p->name, p->size);
+        while ((n = bundle_reader_read(b, buf, sizeof buf)) > 0) {
+                /* The reader fails on oversize too; this keeps a lying stream inside the partition. */
+                if ((uint64_t) n > room - done)
+                        return err_set(ENOSPC, "payload %s: larger than its partition", p->name);
+                r = write_at(fd, offset + done, buf, (size_t) n);
+                if (r < 0)
+                        return err_set(-r, "writing payload %s: %m", p->name);
+                done += (uint64_t) n;
+                progress_update(done);
+        }
+        progress_end();
+        return n < 0 ? (int) n : 0;
+}
+
+static int stream_payload_to_file(BundleReader *b, const Payload *p, const char *path) {
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+
+        if (fd < 0)
+                return err_set(errno, "%s: %m", path);
+        return stream_payload(b, p, fd, 0, p->size);
+}
+
+/* Copies src into dst at offset, only its data extents, so the image stays sparse. */
+static int copy_file_at(const char *src, int dst, uint64_t offset, uint64_t room) {
+        static uint8_t buf[COPY_CHUNK];
+        _cleanup_close_ int fd = open(src, O_RDONLY | O_CLOEXEC);
+        struct stat st;
+
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return err_set(errno, "%s: %m", src);
+        if ((uint64_t) st.st_size > room)
+                return err_set(ENOSPC, "%s does not fit its partition", src);
+
+        off_t pos = 0;
+        for (;;) {
+                off_t data = lseek(fd, pos, SEEK_DATA);
+                if (data < 0 && errno == ENXIO)
+                        return 0;
+                if (data < 0)
+                        return err_set(errno, "%s: %m", src);
+                off_t hole = lseek(fd, data, SEEK_HOLE);
+                if (hole < 0)
+                        return err_set(errno, "%s: %m", src);
+                for (pos = data; pos < hole;) {
+                        ssize_t n = pread(fd, buf, (size_t) MIN((off_t) sizeof buf, hole - pos), pos);
+                        if (n < 0)
+                                return err_set(errno, "%s: %m", src);
+                        if (n == 0)
+                                return err_set(EIO, "%s: shrank while copied", src);
+                        int r = write_at(dst, offset + (uint64_t) pos, buf, (size_t) n);
+                        if (r < 0)
+                                return err_set(-r, "writing %s into the image: %m", src);
+                        pos += n;
+                }
+        }
+}
+
+static int write_partition_table(const DiskLayout *l, const char *image, const char *workdir) {
+        _cleanup_free_ char *script = NULL, *script_path = NULL;
+        int r;
+
+        r = disk_layout_to_sfdisk(l, &script);
+        if (r < 0)
+                return r;
+        if (asprintf(&script_path, "%s/sfdisk.script", workdir) < 0)
+                return -ENOMEM;
+        r = write_file_atomic(script_path, script, strlen(script), 0644);
+        if (r < 0)
+                return err_prefix(r, "%s", script_path);
+
+        /* sfdisk reads its script from stdin only; paths go in as arguments, never into the shell text. */
+        char *argv[] = { "sh", "-c", "exec sfdisk --quiet --no-reread --no-tell-kernel --wipe never -- \"$1\" < \"$2\"",
+                         "sh", (char *) image, script_path, NULL };
+        return process_run(argv, NULL, NULL);
+}
+
+typedef struct DiskArgs {
+        const char *bundle, *cert, *output;
+        DiskSizes sizes;
+} DiskArgs;
+
+static int parse_args(int argc, char *argv[], DiskArgs *a) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "cert", required_argument, NULL, 'c' },
+                { "output", required_argument, NULL, 'o' },
+                { "size", required_argument, NULL, 's' },
+                { "esp-size", required_argument, NULL, 'E' },
+                { "slot-size", required_argument, NULL, 'S' },
+                { "data-size", required_argument, NULL, 'D' },
+                {},
+        };
+        int c, r;
+
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "+ho:", options, NULL)) >= 0) {
+                uint64_t *size = NULL;
+                const char *name = NULL;
+                switch (c) {
+                case 'h':
+                        help();
+                        return 1;
+                case 'c':
+                        a->cert = optarg;
+                        continue;
+                case 'o':
+                        a->output = optarg;
+                        continue;
+                case 's':
+                        size = &a->sizes.disk;
+                        name = "--size";
+                        break;
+                case 'E':
+                        size = &a->sizes.esp;
+                        name = "--esp-size";
+                        break;
+                case 'S':
+                        size = &a->sizes.slot;
+                        name = "--slot-size";
+                        break;
+                case 'D':
+                        size = &a->sizes.data;
+                        name = "--data-size";
+                        break;
+                default:
+                        return err_set(EINVAL, "bad option (see abide-build disk --help)");
+                }
+                r = disk_parse_size(optarg, size);
+                if (r < 0)
+                        return err_prefix(r, "%s", name);
+        }
+        if (optind != argc - 1)
+                return err_set(EINVAL, "expected one BUNDLE argument (see abide-build disk --help)");
+        if (!a->cert)
+                return err_set(EINVAL, "--cert CA is required: the disk trusts only this CA");
+        if (!a->output)
+                return err_set(EINVAL, "-o DISK is required");
+        a->bundle = argv[optind];
+        return 0;
+}
+
 int verb_disk(int argc, char *argv[]) {
-        return err_set(ENOSYS, "not implemented yet");
+        _cleanup_(trust_store_freep) TrustStore *trust = NULL;
+        _cleanup_(bundle_reader_freep) BundleReader *b = NULL;
+        _cleanup_(atomic_file_freep) AtomicFile *out = NULL;
+        _cleanup_(workdir_done) Workdir work = {};
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *kernel = NULL, *initrd = NULL, *esp = NULL, *data = NULL;
+        DiskArgs a = {};
+        DiskLayout l;
+        const Payload *p;
+        int r;
+
+        r = parse_args(argc, argv, &a);
+        if (r != 0)
+                return r < 0 ? r : 0;
+
+        r = trust_store_load(a.cert, &trust);
+        if (r < 0)
+                return err_prefix(r, "%s", a.cert);
+        fd = open(a.bundle, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return err_set(errno, "%s: %m", a.bundle);
+        r = bundle_reader_open(fd, trust, &b);
+        if (r < 0)
+                return err_prefix(r, "%s", a.bundle);
+        const Manifest *m = bundle_reader_manifest(b);
+
+        r = disk_layout_compute(m, &a.sizes, &l);
+        if (r < 0)
+                return err_prefix(r, "%s", a.bundle);
+
+        r = atomic_file_open(a.output, 0644, &out);
+        if (r < 0)
+                return err_set(-r, "%s: %m", a.output);
+        r = workdir_make(a.output, &work);
+        if (r < 0)
+                return r;
+        if (ftruncate(out->fd, (off_t) l.disk_size) < 0)
+                return err_set(errno, "%s: %m", a.output);
+        progress_step("partition table");
+        r = write_partition_table(&l, out->tmp_path, work.path);
+        if (r < 0)
+                return r;
+
+        if (asprintf(&kernel, "%s/vmlinuz", work.path) < 0 || asprintf(&initrd, "%s/initrd", work.path) < 0 ||
+            asprintf(&esp, "%s/esp.img", work.path) < 0 || asprintf(&data, "%s/data.img", work.path) < 0)
+                return -ENOMEM;
+
+        while ((r = bundle_reader_next(b, &p)) > 0) {
+                const DiskPart *part = NULL;
+                switch (p->role) {
+                case PAYLOAD_ROOT:
+                        part = &l.parts[DISK_PART_ROOT_A];
+                        break;
+                case PAYLOAD_VERITY:
+                        part = &l.parts[DISK_PART_VERITY_A];
+                        break;
+                case PAYLOAD_VERITY_SIG:
+                        part = &l.parts[DISK_PART_VERITY_SIG_A];
+                        break;
+                case PAYLOAD_KERNEL:
+                        r = stream_payload_to_file(b, p, kernel);
+                        break;
+                case PAYLOAD_INITRD:
+                        r = stream_payload_to_file(b, p, initrd);
+                        break;
+                default:
+                        return err_set(EBADMSG, "%s: payload %s has an unknown role", a.bundle, p->name);
+                }
+                if (part)
+                        r = stream_payload(b, p, out->fd, part->offset, part->size);
+                if (r < 0)
+                        return err_prefix(r, "%s", a.bundle);
+        }
+        if (r < 0)
+                return err_prefix(r, "%s", a.bundle);
+
+        progress_step("ESP");
+        const DiskPart *pe = &l.parts[DISK_PART_ESP], *pd = &l.parts[DISK_PART_DATA];
+        r = disk_esp_make(esp, pe->size, pe->uuid, m, kernel, initrd, work.path);
+        if (r < 0)
+                return r;
+        r = copy_file_at(esp, out->fd, pe->offset, pe->size);
+        if (r < 0)
+                return r;
+
+        progress_step("abide-data");
+        r = disk_data_make(data, pd->size, pd->uuid, m, a.cert, work.path);
+        if (r < 0)
+                return r;
+        r = copy_file_at(data, out->fd, pd->offset, pd->size);
+        if (r < 0)
+                return r;
+
+        r = atomic_file_commit(out);
+        if (r < 0)
+                return err_set(-r, "%s: %m", a.output);
+        printf("%s: %s %s in slot a, %" PRIu64 " MiB\n", a.output, m->name, m->version, l.disk_size >> 20);
+        return 0;
 }

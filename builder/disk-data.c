@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "disk-data.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "basic/error.h"
+#include "basic/fileio.h"
+#include "basic/process.h"
+
+#define CA_MAX (1024 * 1024)
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
+
+static int mkdir_parents(const char *root, const char *rel, mode_t mode) {
+        _cleanup_free_ char *p = NULL;
+
+        if (asprintf(&p, "%s/%s", root, rel) < 0)
+                return -ENOMEM;
+        for (char *s = p + strlen(root) + 1;; s++) {
+                bool end = *s == 0;
+                if (*s != '/' && !end)
+                        continue;
+                *s = 0;
+                if (mkdir(p, mode) < 0 && errno != EEXIST)
+                        return err_set(errno, "%s: %m", p);
+                if (end)
+                        return 0;
+                *s = '/';
+        }
+}
+
+static int put_file(const char *root, const char *rel, const void *data, size_t len) {
+        _cleanup_free_ char *p = NULL;
+        int r;
+
+        if (asprintf(&p, "%s/%s", root, rel) < 0)
+                return -ENOMEM;
+        r = write_file_atomic(p, data, len, 0644);
+        return r < 0 ? err_prefix(r, "%s", p) : 0;
+}
+
+static int copy_cert(const char *src, const char *root, const char *name) {
+        _cleanup_free_ char *data = NULL, *rel = NULL;
+        size_t len;
+        int r;
+
+        r = read_full_file(src, CA_MAX, &data, &len);
+        if (r < 0)
+                return err_prefix(r, "%s", src);
+        if (asprintf(&rel, "etc-overlay/upper/abide/keys/%s", name) < 0)
+                return -ENOMEM;
+        return put_file(root, rel, data, len);
+}
+
+static bool cert_name(const char *n) {
+        size_t l = strlen(n);
+        return n[0] != '.' && ((l > 4 && streq(n + l - 4, ".pem")) || (l > 4 && streq(n + l - 4, ".crt")));
+}
+
+static int copy_ca(const char *ca_path, const char *root) {
+        struct stat st;
+
+        if (stat(ca_path, &st) < 0)
+                return err_set(errno, "%s: %m", ca_path);
+        if (!S_ISDIR(st.st_mode))
+                return copy_cert(ca_path, root, "ca.pem");
+
+        _cleanup_(closedirp) DIR *d = opendir(ca_path);
+        if (!d)
+                return err_set(errno, "%s: %m", ca_path);
+        unsigned n = 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *src = NULL;
+                if (!cert_name(de->d_name))
+                        continue;
+                if (asprintf(&src, "%s/%s", ca_path, de->d_name) < 0)
+                        return -ENOMEM;
+                if (stat(src, &st) < 0 || !S_ISREG(st.st_mode))
+                        continue;
+                int r = copy_cert(src, root, de->d_name);
+                if (r < 0)
+                        return r;
+                n++;
+        }
+        return n > 0 ? 0 : err_set(ENOENT, "%s: no *.pem or *.crt certificate", ca_path);
+}
+
+int disk_data_make(const char *path, uint64_t size, const char *uuid, const Manifest *m, const char *ca_path,
+                   const char *workdir) {
+        _cleanup_free_ char *root = NULL, *conf = NULL;
+        static const char *const dirs[] = {
+                DISK_DATA_STATE_DIR,
+                DISK_DATA_ETC_UPPER "/abide/keys",
+                DISK_DATA_ETC_WORK,
+        };
+        char blocks[32];
+        int r;
+
+        if (asprintf(&root, "%s/data", workdir) < 0)
+                return -ENOMEM;
+        if (mkdir(root, 0755) < 0)
+                return err_set(errno, "%s: %m", root);
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                r = mkdir_parents(root, dirs[i], 0755);
+                if (r < 0)
+                        return r;
+        }
+
+        /* Defaults find everything on this disk by PARTLABEL (docs/abide-conf.md). */
+        if (asprintf(&conf,
+                     "# Device configuration, written by abide-build disk for %s.\n"
+                     "# Slots and abide-data are found by PARTLABEL; see docs/abide-conf.md.\n"
+                     "[Boot]\n"
+                     "Tries=%u\n",
+                     m->compatible, m->tries) < 0)
+                return -ENOMEM;
+        r = put_file(root, DISK_DATA_ETC_UPPER "/abide/abide.conf", conf, strlen(conf));
+        if (r < 0)
+                return r;
+        r = copy_ca(ca_path, root);
+        if (r < 0)
+                return r;
+
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return err_set(errno, "%s: %m", path);
+        if (ftruncate(fd, (off_t) size) < 0)
+                return err_set(errno, "%s: %m", path);
+
+        /* The hash seed follows the UUID so equal inputs give equal directories. */
+        _cleanup_free_ char *ext = NULL;
+        if (asprintf(&ext, "root_owner=0:0,nodiscard,hash_seed=%s", uuid) < 0)
+                return -ENOMEM;
+        snprintf(blocks, sizeof blocks, "%" PRIu64 "k", size / 1024);
+        char *mkfs[] = { "mkfs.ext4", "-q", "-F", "-L", "abide-data", "-U", (char *) uuid, "-E", ext,
+                         "-d", root, (char *) path, blocks, NULL };
+        return process_run(mkfs, NULL, NULL);
+}

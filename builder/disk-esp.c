@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "disk-esp.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "basic/error.h"
+#include "basic/fileio.h"
+#include "basic/process.h"
+
+/*
+ * Unattended boot: no menu, no editor (the signed command line stays as
+ * it is), no firmware or auto-detected entries to fall into. No "default":
+ * entries sort by version, and a bad entry (counter at +0) sorts last, so
+ * the loader picks the newest bootable slot by itself.
+ */
+static const char loader_conf[] = "timeout 0\n"
+                                  "editor no\n"
+                                  "auto-entries no\n"
+                                  "auto-firmware no\n"
+                                  "console-mode keep\n";
+
+int disk_esp_entry(const Manifest *m, const char *slot, char **ret) {
+        char *s;
+
+        if (strpbrk(m->cmdline, "\r\n"))
+                return err_set(EINVAL, "manifest cmdline contains a line break");
+        if (asprintf(&s,
+                     "title %s %s (slot %s)\n"
+                     "version %s\n"
+                     "sort-key abide\n"
+                     "linux /abide/%s/vmlinuz\n"
+                     "initrd /abide/%s/initrd\n"
+                     "options %s%sabide.slot=%s\n",
+                     m->name, m->version, slot, m->version, slot, slot, m->cmdline, *m->cmdline ? " " : "",
+                     slot) < 0)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+static int write_scratch(const char *workdir, const char *name, const char *text, char **ret_path) {
+        _cleanup_free_ char *p = NULL;
+        int r;
+
+        if (asprintf(&p, "%s/%s", workdir, name) < 0)
+                return -ENOMEM;
+        r = write_file_atomic(p, text, strlen(text), 0644);
+        if (r < 0)
+                return err_prefix(r, "%s", p);
+        *ret_path = TAKE_PTR(p);
+        return 0;
+}
+
+static char *const mtools_env[] = { "MTOOLS_SKIP_CHECK=1", NULL };
+
+static int esp_copy(const char *esp, const char *src, const char *dst) {
+        _cleanup_free_ char *target = NULL;
+
+        if (asprintf(&target, "::%s", dst) < 0)
+                return -ENOMEM;
+        char *argv[] = { "mcopy", "-i", (char *) esp, "-o", (char *) src, target, NULL };
+        return process_run(argv, mtools_env, NULL);
+}
+
+int disk_esp_make(const char *path, uint64_t size, const char *volume_uuid, const Manifest *m,
+                  const char *kernel_path, const char *initrd_path, const char *workdir) {
+        _cleanup_free_ char *entry = NULL, *entry_path = NULL, *conf_path = NULL;
+        char blocks[32], volid[9];
+        int r;
+
+        if (access(DISK_SYSTEMD_BOOT_EFI, R_OK) < 0)
+                return err_set(errno, "systemd-boot not found at %s (package systemd-boot-efi): %m",
+                               DISK_SYSTEMD_BOOT_EFI);
+
+        /* mkfs.vfat counts 1 KiB blocks; the volume ID follows the partition UUID. */
+        snprintf(blocks, sizeof blocks, "%" PRIu64, size / 1024);
+        memcpy(volid, volume_uuid, 8);
+        volid[8] = 0;
+        char *mkfs[] = { "mkfs.vfat", "-C", "-F", "32", "-n", "ESP", "-i", volid, "--invariant",
+                         (char *) path, blocks, NULL };
+        r = process_run(mkfs, NULL, NULL);
+        if (r < 0)
+                return r;
+
+        char *mmd[] = { "mmd", "-i", (char *) path, "::/EFI", "::/EFI/BOOT", "::/EFI/systemd", "::/loader",
+                        "::/loader/entries", "::/abide", "::/abide/a", "::/abide/b", NULL };
+        r = process_run(mmd, mtools_env, NULL);
+        if (r < 0)
+                return r;
+
+        r = disk_esp_entry(m, "a", &entry);
+        if (r < 0)
+                return r;
+        r = write_scratch(workdir, "loader.conf", loader_conf, &conf_path);
+        if (r < 0)
+                return r;
+        r = write_scratch(workdir, "abide-a.conf", entry, &entry_path);
+        if (r < 0)
+                return r;
+
+        const struct {
+                const char *src, *dst;
+        } files[] = {
+                { DISK_SYSTEMD_BOOT_EFI, "/EFI/BOOT/BOOTX64.EFI" },
+                { DISK_SYSTEMD_BOOT_EFI, "/EFI/systemd/systemd-bootx64.efi" },
+                { kernel_path, "/abide/a/vmlinuz" },
+                { initrd_path, "/abide/a/initrd" },
+                { conf_path, "/loader/loader.conf" },
+                /* Last: a disk with an entry has everything the entry names. */
+                { entry_path, "/loader/entries/abide-a.conf" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                r = esp_copy(path, files[i].src, files[i].dst);
+                if (r < 0)
+                        return err_prefix(r, "ESP %s", files[i].dst);
+        }
+        return 0;
+}

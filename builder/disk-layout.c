@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "disk-layout.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "basic/error.h"
+#include "crypto/hash.h"
+
+#define TYPE_ESP "c12a7328-f81f-11d2-ba4b-00a0c93ec93b"
+#define TYPE_ROOT_X86_64 "4f68bce3-e8cd-4db1-96e7-fbcaf984b709"
+#define TYPE_ROOT_VERITY_X86_64 "2c7357ed-ebd2-46d9-aec1-23d437ec2bf5"
+#define TYPE_ROOT_VERITY_SIG_X86_64 "41092b05-9fc8-4523-994f-2def0408b176"
+#define TYPE_VAR "4d21b016-b534-45c2-a9fb-5c16e091fd2d"
+
+static const struct {
+        const char *label;
+        const char *type;
+} part_table[_DISK_PART_MAX] = {
+        [DISK_PART_ESP] = { "esp", TYPE_ESP },
+        [DISK_PART_ROOT_A] = { "abide-root-a", TYPE_ROOT_X86_64 },
+        [DISK_PART_VERITY_A] = { "abide-verity-a", TYPE_ROOT_VERITY_X86_64 },
+        [DISK_PART_VERITY_SIG_A] = { "abide-verity-sig-a", TYPE_ROOT_VERITY_SIG_X86_64 },
+        [DISK_PART_ROOT_B] = { "abide-root-b", TYPE_ROOT_X86_64 },
+        [DISK_PART_VERITY_B] = { "abide-verity-b", TYPE_ROOT_VERITY_X86_64 },
+        [DISK_PART_VERITY_SIG_B] = { "abide-verity-sig-b", TYPE_ROOT_VERITY_SIG_X86_64 },
+        [DISK_PART_DATA] = { "abide-data", TYPE_VAR },
+};
+
+int disk_parse_size(const char *s, uint64_t *ret) {
+        static const char units[] = "KMGT";
+        char *end;
+
+        if (!s || !*s || *s == '-' || *s == '+')
+                return err_set(EINVAL, "bad size '%s'", s ? s : "");
+        errno = 0;
+        unsigned long long v = strtoull(s, &end, 10);
+        if (errno != 0 || end == s)
+                return err_set(EINVAL, "bad size '%s'", s);
+
+        unsigned shift = 0;
+        if (*end) {
+                const char *u = strchr(units, *end);
+                if (!u || !*u)
+                        return err_set(EINVAL, "bad size '%s': unit must be K, M, G or T", s);
+                shift = 10 * (unsigned) (u - units + 1);
+                end++;
+                if (streq(end, "iB") || streq(end, "B"))
+                        end += strlen(end);
+        }
+        if (*end)
+                return err_set(EINVAL, "bad size '%s': unit must be K, M, G or T", s);
+        if (v == 0)
+                return err_set(EINVAL, "bad size '%s': must not be 0", s);
+        if (v > (UINT64_MAX >> 2) >> shift)
+                return err_set(ERANGE, "size '%s' is too large", s);
+        *ret = (uint64_t) v << shift;
+        return 0;
+}
+
+static uint64_t align_up(uint64_t v) {
+        return (v + DISK_ALIGN - 1) / DISK_ALIGN * DISK_ALIGN;
+}
+
+static uint64_t div_up(uint64_t a, uint64_t b) {
+        return (a + b - 1) / b;
+}
+
+uint64_t disk_verity_hash_size(uint64_t data_size, uint32_t data_block_size, uint32_t hash_block_size) {
+        uint64_t per_block = hash_block_size / SHA256_DIGEST_SIZE;
+        uint64_t blocks = div_up(data_size, data_block_size);
+        /* The superblock takes one hash block ahead of the tree. */
+        uint64_t total = 1;
+
+        do {
+                blocks = div_up(blocks, per_block);
+                total += blocks;
+        } while (blocks > 1);
+        return total * hash_block_size;
+}
+
+/* A version 4 UUID from SHA-256(root hash, label): stable per bundle, distinct per partition. */
+static int derive_uuid(const char *root_hash, const char *label, char ret[static 37]) {
+        char seed[SHA256_HEX_SIZE + 64];
+        uint8_t d[SHA256_DIGEST_SIZE];
+        int n = snprintf(seed, sizeof seed, "abide-disk:%s:%s", root_hash, label);
+        int r;
+
+        if (n < 0 || (size_t) n >= sizeof seed)
+                return err_set(EINVAL, "label too long: %s", label);
+        r = sha256_buf(seed, (size_t) n, d);
+        if (r < 0)
+                return r;
+        d[6] = (d[6] & 0x0f) | 0x40;
+        d[8] = (d[8] & 0x3f) | 0x80;
+        snprintf(ret, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", d[0], d[1],
+                 d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12], d[13], d[14], d[15]);
+        return 0;
+}
+
+/* 32 hex digits as a UUID string. */
+static void hex_to_uuid(const char *hex, char ret[static 37]) {
+        snprintf(ret, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+}
+
+static uint64_t mib(uint64_t bytes) {
+        return div_up(bytes, UINT64_C(1) << 20);
+}
+
+int disk_layout_compute(const Manifest *m, const DiskSizes *req, DiskLayout *ret) {
+        const Payload *root = manifest_find_role(m, PAYLOAD_ROOT);
+        const Payload *verity = manifest_find_role(m, PAYLOAD_VERITY);
+        const Payload *sig = manifest_find_role(m, PAYLOAD_VERITY_SIG);
+        const Payload *kernel = manifest_find_role(m, PAYLOAD_KERNEL);
+        const Payload *initrd = manifest_find_role(m, PAYLOAD_INITRD);
+        DiskLayout l = {};
+        int r;
+
+        if (!root || !verity || !sig)
+                return err_set(EINVAL, "bundle lacks a root, verity or verity-sig payload");
+        if (!kernel || !initrd)
+                return err_set(EINVAL, "bundle has no %s payload; a bootable disk needs a bundle built "
+                                       "from a recipe with [Boot]", kernel ? "initrd" : "kernel");
+        if (strlen(m->verity.root_hash) != 2 * SHA256_DIGEST_SIZE)
+                return err_set(EINVAL, "unexpected root hash length in manifest");
+
+        /* The ESP holds both slots' kernel and initrd; room for both to double in size. */
+        uint64_t boot = kernel->size + initrd->size;
+        uint64_t esp_need = align_up(2 * boot + (UINT64_C(4) << 20));
+        uint64_t esp = req->esp ? req->esp : MAX(UINT64_C(64) << 20, align_up(4 * boot + (UINT64_C(8) << 20)));
+        esp_need = MAX(esp_need, DISK_ESP_MIN);
+        if (esp < esp_need)
+                return err_set(ENOSPC, "--esp-size %" PRIu64 "M is too small: both slots' kernel and initrd need %" PRIu64 "M",
+                               mib(esp), mib(esp_need));
+
+        /* Headroom for later, bigger images: half again, at least 16 MiB. */
+        uint64_t slot = req->slot ? req->slot : align_up(root->size + MAX(root->size / 2, UINT64_C(16) << 20));
+        if (slot < root->size)
+                return err_set(ENOSPC, "--slot-size %" PRIu64 "M is too small: the root image has %" PRIu64 " bytes",
+                               mib(slot), root->size);
+        if (slot % m->verity.data_block_size != 0)
+                return err_set(EINVAL, "--slot-size must be a multiple of %" PRIu32 " bytes", m->verity.data_block_size);
+        uint64_t hash = align_up(MAX(verity->size, disk_verity_hash_size(slot, m->verity.data_block_size,
+                                                                          m->verity.hash_block_size)));
+        uint64_t sigsz = align_up(MAX(sig->size, DISK_VERITY_SIG_MIN));
+
+        uint64_t sizes[_DISK_PART_MAX] = {
+                [DISK_PART_ESP] = align_up(esp),
+                [DISK_PART_ROOT_A] = align_up(slot),
+                [DISK_PART_VERITY_A] = hash,
+                [DISK_PART_VERITY_SIG_A] = sigsz,
+                [DISK_PART_ROOT_B] = align_up(slot),
+                [DISK_PART_VERITY_B] = hash,
+                [DISK_PART_VERITY_SIG_B] = sigsz,
+        };
+        /* GPT headers: the first MiB, and the backup table in the last one. */
+        uint64_t fixed = 2 * DISK_ALIGN;
+        for (size_t i = 0; i < DISK_PART_DATA; i++)
+                fixed += sizes[i];
+
+        uint64_t data_min = req->data ? align_up(req->data) : DISK_DATA_MIN;
+        if (data_min < DISK_DATA_MIN)
+                return err_set(ENOSPC, "--data-size %" PRIu64 "M is too small: abide-data needs at least %" PRIu64 "M",
+                               mib(req->data), mib(DISK_DATA_MIN));
+        if (req->disk) {
+                uint64_t disk = req->disk / DISK_ALIGN * DISK_ALIGN;
+                if (disk < fixed + data_min)
+                        return err_set(ENOSPC, "--size %" PRIu64 "M is too small: this layout needs at least %" PRIu64 "M",
+                                       mib(req->disk), mib(fixed + data_min));
+                sizes[DISK_PART_DATA] = disk - fixed;
+        } else
+                sizes[DISK_PART_DATA] = req->data ? data_min : DISK_DATA_DEFAULT;
+
+        uint64_t offset = DISK_ALIGN;
+        for (size_t i = 0; i < _DISK_PART_MAX; i++) {
+                DiskPart *p = &l.parts[i];
+                p->label = part_table[i].label;
+                p->type = part_table[i].type;
+                p->offset = offset;
+                p->size = sizes[i];
+                offset += sizes[i];
+                r = derive_uuid(m->verity.root_hash, p->label, p->uuid);
+                if (r < 0)
+                        return r;
+        }
+        hex_to_uuid(m->verity.root_hash, l.parts[DISK_PART_ROOT_A].uuid);
+        hex_to_uuid(m->verity.root_hash + 2 * SHA256_DIGEST_SIZE / 2, l.parts[DISK_PART_VERITY_A].uuid);
+        r = derive_uuid(m->verity.root_hash, "disk", l.disk_uuid);
+        if (r < 0)
+                return r;
+        l.disk_size = offset + DISK_ALIGN;
+
+        *ret = l;
+        return 0;
+}
+
+int disk_layout_to_sfdisk(const DiskLayout *l, char **ret) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        _cleanup_fclose_ FILE *f = open_memstream(&buf, &size);
+
+        if (!f)
+                return -ENOMEM;
+        fprintf(f, "label: gpt\nlabel-id: %s\nunit: sectors\nsector-size: 512\nfirst-lba: 2048\n", l->disk_uuid);
+        for (size_t i = 0; i < _DISK_PART_MAX; i++) {
+                const DiskPart *p = &l->parts[i];
+                fprintf(f, "start=%" PRIu64 ", size=%" PRIu64 ", type=%s, uuid=%s, name=\"%s\"\n", p->offset / 512,
+                        p->size / 512, p->type, p->uuid, p->label);
+        }
+        if (fflush(f) != 0 || ferror(f))
+                return -ENOMEM;
+        fclose(TAKE_PTR(f));
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
