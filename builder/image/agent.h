@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "recipe.h"
+
+/* Where the baked agent's health probe goes; abidectl boot-check runs every
+ * executable there. */
+#define IMAGE_HEALTH_DIR "usr/lib/abide/health.d"
+/* abidectl's vendor config; HealthTimeoutSec= becomes its [Health] TimeoutSec=,
+ * the deadline for all checks to pass (lib/slot/config.h). */
+#define IMAGE_VENDOR_CONF "usr/lib/abide/abide.conf"
+
+/*
+ * Bakes the recipe's [Agent] into the staging tree:
+ *  - copies its Source tree (laid out like "/") in, as a tree layer would;
+ *  - makes it start at boot: /usr/lib/systemd/system/abide-agent-NAME.service,
+ *    enabled for multi-user.target, when the tree has systemd; otherwise the
+ *    busybox init script /etc/init.d/S50abide-agent-NAME. Either way Exec= is
+ *    expected to daemonize and return once the agent is ready (Type=forking);
+ *  - writes /usr/lib/abide/health.d/50-agent-NAME running Health=, and
+ *    appends "[Health] TimeoutSec=HealthTimeoutSec" to /usr/lib/abide/abide.conf.
+ * Does nothing when a->present is false.
+ */
+int image_bake_agent(const RecipeAgent *a, const char *staging);
+
+/* The generated files as text, for tests. ret is a newly allocated string. */
+int agent_unit_format(const RecipeAgent *a, char **ret);
+int agent_init_script_format(const RecipeAgent *a, char **ret);
+int agent_health_probe_format(const RecipeAgent *a, char **ret);
+
+/* Whether the staging tree has systemd as its init. */
+int image_has_systemd(const char *staging);
