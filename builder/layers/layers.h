@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdint.h>
+
+#include "recipe.h"
+
+/*
+ * Builds the staging tree of an image: layers applied in order, then the
+ * Binary= programs. Runs as root: ownership, modes, xattrs, ACLs, hard links,
+ * symlinks, device nodes and mtimes are kept. Nothing is ever written
+ * outside staging_dir: an entry that would land outside (an absolute name,
+ * "..", a symlink on disk pointing out, a hard link to a path outside) fails
+ * the whole layer with a message naming the layer and the entry:
+ *     layer tar:/x/evil.tar: entry '../etc/passwd' would land outside the image
+ */
+
+/* Called once per entry written (entry is the path inside the image);
+ * n_entries and n_bytes count what this layer wrote so far. */
+typedef void (*LayerProgressFn)(const char *layer, const char *entry, uint64_t n_entries, uint64_t n_bytes,
+                                void *userdata);
+
+/* Applies one layer into staging_dir (which must exist). progress may be NULL. */
+int layer_apply(const RecipeLayer *l, const char *staging_dir, LayerProgressFn progress, void *userdata);
+
+/* Copies the program at path (an absolute path on the build machine) to the
+ * same path in staging_dir, with its shared-library closure (from ldd) and the
+ * dynamic loader, each at its own path; symlinks on the way (/lib64/ld-linux...,
+ * lib -> usr/lib) are recreated as on the build machine. */
+int staging_copy_binary(const char *path, const char *staging_dir);
+
+/* Same, but the program lands at dest (absolute, inside the image); its
+ * libraries still land at their own paths. */
+int staging_copy_binary_to(const char *path, const char *dest, const char *staging_dir);
