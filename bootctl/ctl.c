@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "ctl.h"
+
+#include <stdarg.h>
+#include <time.h>
+
+#include "basic/error.h"
+
+const char *arg_config = NULL;
+const char *ctl_verb = NULL;
+
+int ctl_open(Ctl *ret) {
+        Ctl c = {};
+        int r = config_load(arg_config, &c.config);
+        if (r < 0)
+                return r;
+        r = boot_backend_open(c.config, &c.boot);
+        if (r < 0) {
+                config_free(c.config);
+                return r;
+        }
+        *ret = c;
+        return 0;
+}
+
+void ctl_done(Ctl *c) {
+        boot_backend_free(c->boot);
+        config_free(c->config);
+        *c = (Ctl) {};
+}
+
+int ctl_state_load(Ctl *c, AbideState **ret) {
+        return state_load(c->config->state_file, ret);
+}
+
+int ctl_state_save(Ctl *c, const AbideState *s) {
+        return state_save(s, c->config->state_file);
+}
+
+int ctl_entries(Ctl *c, BootEntryInfo ret[static _SLOT_MAX]) {
+        return boot_list(c->boot, ret);
+}
+
+int ctl_booted(Ctl *c, Slot *ret) {
+        return boot_booted_slot(c->boot, ret);
+}
+
+int ctl_parse_slot(const char *s, Slot *ret) {
+        Slot slot = slot_from_string(s);
+        if (slot < 0)
+                return err_set(EINVAL, "unknown slot '%s' (expected a or b)", s);
+        *ret = slot;
+        return 0;
+}
+
+uint64_t ctl_now(void) {
+        return (uint64_t) time(NULL);
+}
+
+void ctl_warn(const char *fmt, ...) {
+        va_list ap;
+        fprintf(stderr, "abidectl: %s: warning: ", ctl_verb ?: "?");
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+}
+
+int ctl_switch_to(Ctl *ctl, Slot slot, bool once) {
+        BootEntryInfo e[_SLOT_MAX];
+        int r = ctl_entries(ctl, e);
+        if (r < 0)
+                return r;
+        BootCounter c = e[slot].counter;
+        boot_entry_infos_done(e);
+
+        switch (c.state) {
+        case BOOT_COUNTER_MISSING:
+                return err_set(ENOENT, "slot %s has no boot entry", slot_to_string(slot));
+        case BOOT_COUNTER_BAD:
+                return err_set(EBUSY, "slot %s is marked bad", slot_to_string(slot));
+        case BOOT_COUNTER_PENDING:
+                /* The loader honours a default even once the trial used up its tries: only a
+                 * one-time choice is safe for a slot on trial. */
+                if (!once)
+                        return err_set(EBUSY, "slot %s is on trial (%u tries left); use --once", slot_to_string(slot), c.left);
+                break;
+        case BOOT_COUNTER_GOOD:
+        default:
+                break;
+        }
+        r = boot_set_next(ctl->boot, slot, once);
+        if (r < 0)
+                return r;
+        printf("Slot %s boots next%s\n", slot_to_string(slot), once ? " (once)" : " from now on");
+        return 0;
+}

@@ -1,0 +1,303 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Runs once per boot, after the agent started. The boot entries on the ESP
+ * decide; the state file only gains history, so a corrupt state file is set
+ * aside rather than stopping the check (a trial slot must still be blessed
+ * or rejected).
+ */
+#include <getopt.h>
+#include <sys/reboot.h>
+
+#include "basic/error.h"
+#include "basic/process.h"
+#include "ctl.h"
+#include "slot/health.h"
+#include "slot/run-bounded.h"
+#include "slot/slot-check.h"
+#include "verbs.h"
+
+#define HOOK_TIMEOUT_MS (60 * 1000)
+
+static unsigned arg_timeout_sec = 0;
+static bool arg_no_reboot = false;
+
+static int parse_args(int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "timeout", required_argument, NULL, 't' },
+                { "no-reboot", no_argument, NULL, 'n' },
+                {}
+        };
+        int c;
+
+        optind = 0;
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "ht:n", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        printf("Usage: abidectl boot-check [--timeout S] [--no-reboot]\n\n"
+                               "When the booted slot is on trial, waits up to S seconds (default [Health]\n"
+                               "TimeoutSec=) for the agent's health probe and every check in health.d to\n"
+                               "pass. Healthy: marks the slot good. Not healthy: records the failing check,\n"
+                               "marks the slot bad and reboots (unless --no-reboot). On a good slot after\n"
+                               "the other slot's trial failed, records and reports the rollback once.\n");
+                        return 1;
+                case 't': {
+                        char *end;
+                        errno = 0;
+                        unsigned long v = strtoul(optarg, &end, 10);
+                        if (errno || end == optarg || *end || optarg[0] == '-' || v == 0 || v > 86400)
+                                return err_set(EINVAL, "invalid --timeout '%s' (seconds, 1..86400)", optarg);
+                        arg_timeout_sec = (unsigned) v;
+                        break;
+                }
+                case 'n':
+                        arg_no_reboot = true;
+                        break;
+                default:
+                        return err_set(EINVAL, "unknown option '%s' (see --help)", argv[optind - 1]);
+                }
+        if (optind < argc)
+                return err_set(EINVAL, "unexpected argument '%s'", argv[optind]);
+        return 0;
+}
+
+/* A corrupt state file must not block the check: keep it aside, start a new history. */
+static int load_state(Ctl *ctl, AbideState **ret) {
+        int r = ctl_state_load(ctl, ret);
+        if (r != -EBADMSG)
+                return r;
+
+        ctl_warn("%s; moved aside, starting a new history", err_message(r));
+        _cleanup_free_ char *aside = NULL;
+        if (asprintf(&aside, "%s.corrupt", ctl->config->state_file) < 0)
+                return -ENOMEM;
+        if (rename(ctl->config->state_file, aside) < 0)
+                ctl_warn("cannot move %s aside: %m", ctl->config->state_file);
+        err_clear();
+        return state_new(ret);
+}
+
+static int rollback_reason(const CheckPlan *p, const SlotRecord *them, char **ret) {
+        int k;
+        if (p->rollback == ROLLBACK_HEALTH_FAILURE) {
+                const char *out = them->failure.output ?: "";
+                /* The last line says it best and keeps the reason one line. */
+                size_t n = strlen(out);
+                while (n > 0 && out[n - 1] == '\n')
+                        n--;
+                size_t start = n;
+                while (start > 0 && out[start - 1] != '\n')
+                        start--;
+                k = asprintf(ret, "check '%s' failed: %.*s", them->failure.check, (int) (n - start), out + start);
+        } else
+                k = asprintf(ret, "no healthy boot in %u tries", p->rollback_tries);
+        return k < 0 ? -ENOMEM : 0;
+}
+
+static void run_rollback_hooks(Ctl *ctl, const RollbackEvent *ev) {
+        char *dirs[] = { ctl->config->rollback_hooks_dir };
+        char **hooks = NULL;
+        size_t n = 0;
+
+        if (exec_dir_list(dirs, 1, &hooks, &n) < 0) {
+                ctl_warn("%s", err_message(-EIO));
+                return;
+        }
+        _cleanup_free_ char *e_from = NULL, *e_to = NULL, *e_version = NULL, *e_reason = NULL;
+        if (asprintf(&e_from, "ABIDE_ROLLBACK_FROM=%s", slot_to_string(ev->from)) < 0 ||
+            asprintf(&e_to, "ABIDE_ROLLBACK_TO=%s", slot_to_string(ev->to)) < 0 ||
+            asprintf(&e_version, "ABIDE_ROLLBACK_VERSION=%s", ev->version ?: "") < 0 ||
+            asprintf(&e_reason, "ABIDE_ROLLBACK_REASON=%s", ev->reason ?: "") < 0) {
+                strv_free_n(hooks, n);
+                return;
+        }
+        char *env[] = { e_from, e_to, e_version, e_reason, NULL };
+        for (size_t i = 0; i < n; i++) {
+                char *argv[] = { hooks[i], NULL };
+                RunResult rr = {};
+                _cleanup_free_ char *how = NULL;
+                if (run_bounded(argv, env, HOOK_TIMEOUT_MS, 512, &rr) < 0)
+                        ctl_warn("on-rollback hook %s: %s", hooks[i], err_message(-EIO));
+                else if (!run_result_ok(&rr) && run_result_describe(&rr, HOOK_TIMEOUT_MS, &how) >= 0)
+                        ctl_warn("on-rollback hook %s failed (%s)", hooks[i], how);
+                run_result_done(&rr);
+        }
+        strv_free_n(hooks, n);
+}
+
+/* Records the rollback (once) and reports an unreported one: stdout, then the hooks. */
+static int handle_rollback(Ctl *ctl, Slot booted, AbideState *st) {
+        BootEntryInfo e[_SLOT_MAX];
+        CheckPlan p;
+        int r;
+
+        r = ctl_entries(ctl, e);
+        if (r < 0)
+                return r;
+        BootCounter counters[_SLOT_MAX] = { e[0].counter, e[1].counter };
+        boot_entry_infos_done(e);
+        slot_check_plan(booted, counters, st, &p);
+
+        if (p.rollback != ROLLBACK_NONE) {
+                _cleanup_free_ char *reason = NULL;
+                Slot other = slot_other(booted);
+                r = rollback_reason(&p, &st->slots[other], &reason);
+                if (r < 0)
+                        return r;
+                r = state_record_rollback(st, other, reason, ctl_now());
+                if (r < 0)
+                        return r;
+                r = ctl_state_save(ctl, st);
+                if (r < 0)
+                        return r;
+        }
+        if (!p.report_rollback)
+                return 0;
+
+        const RollbackEvent *ev = &st->rollback;
+        printf("Rolled back from slot %s (version %s) to slot %s: %s\n", slot_to_string(ev->from),
+               ev->version ?: "unknown", slot_to_string(ev->to), ev->reason ?: "");
+        fflush(stdout);
+        run_rollback_hooks(ctl, ev);
+        st->rollback.reported = true;
+        return ctl_state_save(ctl, st);
+}
+
+static void reboot_now(Ctl *ctl) {
+        char *argv[] = { ctl->config->reboot_command, NULL };
+        fflush(stdout);
+        if (process_run(argv, NULL, NULL) >= 0)
+                return;
+        ctl_warn("%s; rebooting directly", err_message(-EIO));
+        sync();
+        (void) reboot(RB_AUTOBOOT);
+}
+
+static int trial(Ctl *ctl, Slot booted, const BootEntryInfo *entry, AbideState *st, bool *ret_healthy) {
+        const AbideConfig *c = ctl->config;
+        HealthFailure failure = {};
+        unsigned timeout = arg_timeout_sec ?: c->health_timeout_sec;
+        HealthOptions o = {
+                .agent_probe = c->agent_probe,
+                .dirs = c->health_dirs,
+                .n_dirs = ELEMENTSOF(c->health_dirs),
+                .timeout_ms = timeout * 1000,
+                .check_timeout_ms = MIN(c->check_timeout_sec, timeout) * 1000,
+                .retry_ms = 1000,
+        };
+        int r;
+
+        printf("Slot %s is on trial (%u tries left): waiting up to %u s for the health checks\n",
+               slot_to_string(booted), entry->counter.left, timeout);
+        fflush(stdout);
+        r = health_wait(&o, &failure);
+        if (r < 0)
+                return r;
+
+        if (r > 0) {
+                r = boot_mark_good(ctl->boot, booted);
+                if (r < 0)
+                        return r;
+                state_set_good(st, booted);
+                if (entry->version && !st->slots[booted].version)
+                        st->slots[booted].version = strdup(entry->version);
+                printf("Slot %s is healthy: marked good\n", slot_to_string(booted));
+                *ret_healthy = true;
+                return ctl_state_save(ctl, st);
+        }
+
+        /* History first: if we die before the entry is marked, the loader still counts down. */
+        r = state_set_failure(st, booted, failure.check, failure.output, ctl_now());
+        if (r >= 0) {
+                state_set_bad(st, booted);
+                r = ctl_state_save(ctl, st);
+        }
+        if (r < 0)
+                ctl_warn("cannot record the failure: %s", err_message(r));
+        int k = boot_mark_bad(ctl->boot, booted);
+        _cleanup_free_ char *msg = NULL;
+        if (asprintf(&msg, "slot %s is not healthy: check '%s' failed: %s", slot_to_string(booted), failure.check,
+                     failure.output) < 0)
+                msg = NULL;
+        health_failure_done(&failure);
+        if (k < 0)
+                return k;
+        *ret_healthy = false;
+        /* One line: the output may have several. */
+        for (char *p = msg; p && *p; p++)
+                if (*p == '\n')
+                        *p = ' ';
+        return err_set(EIO, "%s; marked bad%s", msg ?: "unhealthy", arg_no_reboot ? "" : ", rebooting");
+}
+
+int verb_boot_check(int argc, char *argv[]) {
+        _cleanup_(ctl_done) Ctl ctl = {};
+        _cleanup_(state_freep) AbideState *st = NULL;
+        BootEntryInfo e[_SLOT_MAX];
+        Slot booted;
+        CheckPlan p;
+        int r;
+
+        r = parse_args(argc, argv);
+        if (r != 0)
+                return r < 0 ? r : 0;
+
+        r = ctl_open(&ctl);
+        if (r < 0)
+                return r;
+        r = ctl_booted(&ctl, &booted);
+        if (r < 0)
+                return r;
+        r = load_state(&ctl, &st);
+        if (r < 0)
+                return r;
+        r = ctl_entries(&ctl, e);
+        if (r < 0)
+                return r;
+
+        BootCounter counters[_SLOT_MAX] = { e[0].counter, e[1].counter };
+        slot_check_plan(booted, counters, st, &p);
+
+        switch (p.action) {
+        case CHECK_RUN_HEALTH: {
+                bool healthy = false;
+                r = trial(&ctl, booted, &e[booted], st, &healthy);
+                boot_entry_infos_done(e);
+                if (r < 0) {
+                        if (!arg_no_reboot) {
+                                fprintf(stderr, "abidectl: boot-check: %s\n", err_message(r));
+                                reboot_now(&ctl);
+                                return 1;
+                        }
+                        return r;
+                }
+                break;
+        }
+        case CHECK_NOTHING:
+                if (p.sync_booted_good) {
+                        state_set_good(st, booted);
+                        if (e[booted].version) {
+                                free(st->slots[booted].version);
+                                st->slots[booted].version = strdup(e[booted].version);
+                        }
+                        r = ctl_state_save(&ctl, st);
+                }
+                printf("Slot %s is good: nothing to check\n", slot_to_string(booted));
+                boot_entry_infos_done(e);
+                if (r < 0)
+                        return r;
+                break;
+        case CHECK_BOOTED_BAD:
+                printf("Slot %s was booted although marked bad: leaving it as it is\n", slot_to_string(booted));
+                boot_entry_infos_done(e);
+                break;
+        case CHECK_NO_ENTRY:
+        default:
+                printf("Slot %s has no boot entry: nothing to mark\n", slot_to_string(booted));
+                boot_entry_infos_done(e);
+                break;
+        }
+
+        return handle_rollback(&ctl, booted, st);
+}

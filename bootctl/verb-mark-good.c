@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "basic/error.h"
+#include "ctl.h"
+#include "verbs.h"
+
+int verb_mark_good(int argc, char *argv[]) {
+        _cleanup_(ctl_done) Ctl ctl = {};
+        _cleanup_(state_freep) AbideState *st = NULL;
+        Slot booted;
+        int r;
+
+        if (argc > 1 && (streq(argv[1], "--help") || streq(argv[1], "-h"))) {
+                printf("Usage: abidectl mark-good\n\nMarks the booted slot good: its boot entry loses the counter.\n");
+                return 0;
+        }
+        if (argc > 1)
+                return err_set(EINVAL, "unexpected argument '%s' (mark-good applies to the booted slot)", argv[1]);
+
+        r = ctl_open(&ctl);
+        if (r < 0)
+                return r;
+        r = ctl_booted(&ctl, &booted);
+        if (r < 0)
+                return r;
+        r = ctl_state_load(&ctl, &st);
+        if (r < 0)
+                return r;
+        r = boot_mark_good(ctl.boot, booted);
+        if (r < 0)
+                return r;
+        state_set_good(st, booted);
+        r = ctl_state_save(&ctl, st);
+        if (r < 0)
+                return r;
+        printf("Slot %s marked good\n", slot_to_string(booted));
+        return 0;
+}
