@@ -1,0 +1,343 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <archive.h>
+#include <archive_entry.h>
+#include <inttypes.h>
+
+#include "basic/error.h"
+#include "basic/fileio.h"
+#include "bundle/bundle.h"
+
+#define READ_BLOCK (1024 * 1024)
+
+struct BundleReader {
+        struct archive *archive;
+        char *manifest_json;
+        size_t manifest_len;
+        Manifest *manifest;
+        char *signer;
+
+        unsigned member;         /* number of the last member header read, from 1 */
+        size_t next;             /* index of the next payload in the manifest */
+        const Payload *current;
+        uint64_t done;           /* bytes of current read so far */
+        Sha256 *hash;
+        bool current_verified;
+        bool at_end;
+        int failed;              /* sticky: once < 0, nothing more is yielded */
+};
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive *, archive_read_free);
+
+BundleReader *bundle_reader_free(BundleReader *b) {
+        if (!b)
+                return NULL;
+        if (b->archive)
+                archive_read_free(b->archive);
+        free(b->manifest_json);
+        manifest_free(b->manifest);
+        free(b->signer);
+        sha256_free(b->hash);
+        free(b);
+        return NULL;
+}
+
+static int fail(BundleReader *b, int r) {
+        b->failed = r < 0 ? r : -EIO;
+        return b->failed;
+}
+
+static int archive_fail(BundleReader *b, const char *name) {
+        const char *e = archive_error_string(b->archive);
+        int errnum = archive_errno(b->archive);
+        /* libarchive reports format problems with private codes (EILSEQ, -1):
+         * those are bad bundles; keep only real I/O and memory errors. */
+        if (errnum != EIO && errnum != ENOMEM)
+                errnum = EBADMSG;
+        if (name)
+                return fail(b, err_set(errnum, "bundle: member %u '%s': %s", b->member, name,
+                                       e ? e : "archive error"));
+        return fail(b, err_set(errnum, "bundle: member %u: %s", b->member, e ? e : "archive error"));
+}
+
+/* Reads the next member header; 0 at the end of the archive. */
+static int next_header(BundleReader *b, struct archive_entry **ret) {
+        struct archive_entry *e = NULL;
+
+        int r = archive_read_next_header(b->archive, &e);
+        if (r == ARCHIVE_EOF)
+                return 0;
+        b->member++;
+        /* Warnings mean libarchive had to guess (bad pax records, charset
+         * trouble): none of that comes out of our writer. */
+        if (r != ARCHIVE_OK)
+                return archive_fail(b, NULL);
+        *ret = e;
+        return 1;
+}
+
+static const char *filetype_name(mode_t t) {
+        switch (t) {
+        case AE_IFLNK:
+                return "a symlink";
+        case AE_IFDIR:
+                return "a directory";
+        case AE_IFCHR:
+        case AE_IFBLK:
+                return "a device node";
+        case AE_IFIFO:
+                return "a fifo";
+        case AE_IFSOCK:
+                return "a socket";
+        default:
+                return "not a regular file";
+        }
+}
+
+/* Checks that the member is exactly the expected one, before any of its data is read. */
+static int check_member(BundleReader *b, struct archive_entry *e, const char *expected, uint64_t max,
+                        bool exact_size) {
+        const char *name = archive_entry_pathname(e);
+        unsigned n = b->member;
+
+        if (!name || !*name)
+                return fail(b, err_set(EBADMSG, "bundle: member %u: has no name", n));
+        if (archive_entry_hardlink(e))
+                return fail(b, err_set(EBADMSG, "bundle: member %u '%.256s': is a hard link", n, name));
+        if (archive_entry_filetype(e) != AE_IFREG || archive_entry_symlink(e))
+                return fail(b, err_set(EBADMSG, "bundle: member %u '%.256s': is %s", n, name,
+                                       archive_entry_symlink(e) ? "a symlink" : filetype_name(archive_entry_filetype(e))));
+        if (name[0] == '/')
+                return fail(b, err_set(EBADMSG, "bundle: member %u '%.256s': absolute name", n, name));
+        if (streq(name, "..") || strncmp(name, "../", 3) == 0 || strstr(name, "/../") ||
+            (strlen(name) >= 3 && streq(name + strlen(name) - 3, "/..")))
+                return fail(b, err_set(EBADMSG, "bundle: member %u '%.256s': name escapes the bundle ('..')", n, name));
+        if (strchr(name, '/'))
+                return fail(b, err_set(EBADMSG, "bundle: member %u '%.256s': name contains '/'", n, name));
+        if (archive_entry_sparse_count(e) > 0)
+                return fail(b, err_set(EBADMSG, "bundle: member %u '%.256s': is a sparse file", n, name));
+
+        if (!streq(name, expected)) {
+                const char *what = "unknown member";
+                if (streq(name, BUNDLE_MANIFEST_NAME) || streq(name, BUNDLE_SIGNATURE_NAME))
+                        what = n > 2 ? "duplicate member" : "member out of order";
+                for (size_t i = 0; b->manifest && i < b->manifest->n_payloads; i++)
+                        if (streq(name, b->manifest->payloads[i].name))
+                                what = i < b->next ? "duplicate member" : "member out of order";
+                return fail(b, err_set(EBADMSG, "bundle: member %u '%.256s': %s (expected '%s')", n, name, what,
+                                       expected));
+        }
+
+        if (!archive_entry_size_is_set(e) || archive_entry_size(e) < 0)
+                return fail(b, err_set(EBADMSG, "bundle: member %u '%s': no size", n, name));
+        uint64_t size = (uint64_t) archive_entry_size(e);
+        if (size > max)
+                return fail(b, err_set(EFBIG, "bundle: member %u '%s': larger than %s (%" PRIu64 " > %" PRIu64 " bytes)",
+                                       n, name, exact_size ? "declared" : "allowed", size, max));
+        if (exact_size && size < max)
+                return fail(b, err_set(EBADMSG, "bundle: member %u '%s': smaller than declared (%" PRIu64 " < %" PRIu64 " bytes)",
+                                       n, name, size, max));
+        return 0;
+}
+
+/* Reads a whole small member (manifest, signature) into memory. */
+static int read_small_member(BundleReader *b, const char *name, size_t max, uint8_t **ret, size_t *ret_len) {
+        struct archive_entry *e = NULL;
+        int r;
+
+        r = next_header(b, &e);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return fail(b, err_set(EBADMSG, "bundle: member %u '%s': missing (archive ends)", b->member + 1, name));
+        r = check_member(b, e, name, max, false);
+        if (r < 0)
+                return r;
+
+        size_t size = (size_t) archive_entry_size(e), got = 0;
+        _cleanup_free_ uint8_t *buf = malloc(size + 1);
+        if (!buf)
+                return -ENOMEM;
+        while (got < size) {
+                la_ssize_t k = archive_read_data(b->archive, buf + got, size - got);
+                if (k < 0)
+                        return archive_fail(b, name);
+                if (k == 0)
+                        return fail(b, err_set(EBADMSG, "bundle: member %u '%s': truncated", b->member, name));
+                got += (size_t) k;
+        }
+        buf[size] = 0;
+        *ret = TAKE_PTR(buf);
+        *ret_len = size;
+        return 0;
+}
+
+int bundle_reader_open(int fd, TrustStore *trust, BundleReader **ret) {
+        _cleanup_(bundle_reader_freep) BundleReader *b = NULL;
+        _cleanup_free_ uint8_t *sig = NULL;
+        uint8_t *json = NULL;
+        size_t sig_len = 0;
+        int r;
+
+        if (fd < 0 || !ret)
+                return -EINVAL;
+        b = calloc(1, sizeof *b);
+        if (!b)
+                return -ENOMEM;
+        b->archive = archive_read_new();
+        if (!b->archive)
+                return -ENOMEM;
+        /* Plain tar only: no decompression filters, so no decompression bombs
+         * and nothing but tar framing between the bytes and our checks. */
+        if (archive_read_support_format_tar(b->archive) != ARCHIVE_OK)
+                return archive_fail(b, NULL);
+        if (archive_read_open_fd(b->archive, fd, READ_BLOCK) != ARCHIVE_OK)
+                return err_set(EBADMSG, "bundle: not a tar archive: %s", archive_error_string(b->archive));
+
+        r = read_small_member(b, BUNDLE_MANIFEST_NAME, MANIFEST_MAX_SIZE, &json, &b->manifest_len);
+        if (r < 0)
+                return r;
+        b->manifest_json = (char *) json;
+        r = read_small_member(b, BUNDLE_SIGNATURE_NAME, BUNDLE_SIGNATURE_MAX, &sig, &sig_len);
+        if (r < 0)
+                return r;
+        if (sig_len == 0)
+                return err_set(EBADMSG, "bundle: member 2 '%s': empty", BUNDLE_SIGNATURE_NAME);
+
+        /* Nothing of the manifest is looked at before its signature verified. */
+        if (trust) {
+                r = trust_verify_cms(trust, b->manifest_json, b->manifest_len, sig, sig_len, &b->signer);
+                if (r < 0)
+                        return err_prefix(r, "bundle: %s", BUNDLE_SIGNATURE_NAME);
+        }
+        r = manifest_parse(b->manifest_json, b->manifest_len, &b->manifest);
+        if (r < 0)
+                return err_prefix(r, "bundle: member 1 '%s'", BUNDLE_MANIFEST_NAME);
+
+        *ret = TAKE_PTR(b);
+        return 0;
+}
+
+const Manifest *bundle_reader_manifest(BundleReader *b) {
+        return b ? b->manifest : NULL;
+}
+
+const char *bundle_reader_manifest_json(BundleReader *b, size_t *ret_len) {
+        if (!b)
+                return NULL;
+        if (ret_len)
+                *ret_len = b->manifest_len;
+        return b->manifest_json;
+}
+
+const char *bundle_reader_signer(BundleReader *b) {
+        return b ? b->signer : NULL;
+}
+
+static int finish_payload(BundleReader *b) {
+        const Payload *p = b->current;
+        uint8_t digest[SHA256_DIGEST_SIZE];
+        char want[SHA256_HEX_SIZE], got[SHA256_HEX_SIZE];
+        int r;
+
+        r = sha256_final(b->hash, digest);
+        if (r < 0)
+                return fail(b, r);
+        if (memcmp(digest, p->sha256, SHA256_DIGEST_SIZE) != 0) {
+                hex_encode(p->sha256, SHA256_DIGEST_SIZE, want);
+                hex_encode(digest, SHA256_DIGEST_SIZE, got);
+                return fail(b, err_set(EBADMSG, "bundle: member %u '%s': sha256 mismatch (manifest says %s, got %s)",
+                                       b->member, p->name, want, got));
+        }
+        b->current_verified = true;
+        return 0;
+}
+
+ssize_t bundle_reader_read(BundleReader *b, void *buf, size_t n) {
+        if (!b || !buf || n == 0)
+                return -EINVAL;
+        if (b->failed < 0)
+                return b->failed;
+        if (!b->current)
+                return -EINVAL;
+        if (b->current_verified)
+                return 0;
+
+        const Payload *p = b->current;
+        uint64_t left = p->size - b->done;
+        if (left == 0) {
+                int r = finish_payload(b);
+                return r < 0 ? r : 0;
+        }
+        la_ssize_t k = archive_read_data(b->archive, buf, (size_t) MIN((uint64_t) n, left));
+        if (k < 0)
+                return archive_fail(b, p->name);
+        if (k == 0)
+                return fail(b, err_set(EBADMSG, "bundle: member %u '%s': truncated after %" PRIu64 " of %" PRIu64 " bytes",
+                                       b->member, p->name, b->done, p->size));
+        int r = sha256_update(b->hash, buf, (size_t) k);
+        if (r < 0)
+                return fail(b, r);
+        b->done += (uint64_t) k;
+        return k;
+}
+
+int bundle_reader_next(BundleReader *b, const Payload **ret) {
+        struct archive_entry *e = NULL;
+        int r;
+
+        if (!b || !ret)
+                return -EINVAL;
+        if (b->failed < 0)
+                return b->failed;
+        if (b->at_end)
+                return 0;
+
+        if (b->current && !b->current_verified) {
+                _cleanup_free_ uint8_t *scratch = malloc(READ_BLOCK);
+                if (!scratch)
+                        return -ENOMEM;
+                for (;;) {
+                        ssize_t k = bundle_reader_read(b, scratch, READ_BLOCK);
+                        if (k < 0)
+                                return (int) k;
+                        if (k == 0)
+                                break;
+                }
+        }
+
+        const Manifest *m = b->manifest;
+        if (b->next == m->n_payloads) {
+                r = next_header(b, &e);
+                if (r < 0)
+                        return r;
+                if (r > 0) {
+                        const char *name = archive_entry_pathname(e);
+                        return fail(b, err_set(EBADMSG, "bundle: member %u '%.256s': unexpected member after the last payload",
+                                               b->member, name ? name : ""));
+                }
+                b->current = NULL;
+                b->at_end = true;
+                return 0;
+        }
+
+        const Payload *p = &m->payloads[b->next];
+        r = next_header(b, &e);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return fail(b, err_set(EBADMSG, "bundle: member %u '%s': missing (archive ends)", b->member + 1, p->name));
+        r = check_member(b, e, p->name, p->size, true);
+        if (r < 0)
+                return r;
+
+        b->hash = sha256_free(b->hash);
+        r = sha256_new(&b->hash);
+        if (r < 0)
+                return fail(b, r);
+        b->current = p;
+        b->current_verified = false;
+        b->done = 0;
+        b->next++;
+        *ret = p;
+        return 1;
+}
