@@ -165,6 +165,14 @@ static int run_daemon(void) {
         }
         arg_run_dir = run_dir;
         arg_content = content;
+
+        /* Refuse broken content here, where the caller sees one clear line. */
+        char err[512];
+        Content content_check;
+        if (content_load(arg_content, &content_check, err, sizeof err) < 0) {
+                fprintf(stderr, "sentinel: %s\n", err);
+                return 1;
+        }
         remove_run_file("status");
         remove_run_file("heartbeat");
         if (pipe2(p, O_CLOEXEC) < 0) {
@@ -223,6 +231,21 @@ static int unhealthy(const char *fmt, ...) {
         return 1;
 }
 
+/* A dead daemon nobody reaped yet still answers kill(pid, 0). */
+static bool is_zombie(int pid) {
+        char path[64], buf[512];
+
+        snprintf(path, sizeof path, "/proc/%d/stat", pid);
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return false;
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = 0;
+        const char *e = strrchr(buf, ')');
+        return e && e[1] == ' ' && (e[2] == 'Z' || e[2] == 'X');
+}
+
 static int health(void) {
         char path[4096], buf[256];
         FILE *f;
@@ -237,7 +260,7 @@ static int health(void) {
         fclose(f);
         if (!ok)
                 return unhealthy("bad pidfile %s", path);
-        if (kill(pid, 0) < 0 && errno == ESRCH)
+        if ((kill(pid, 0) < 0 && errno == ESRCH) || is_zombie(pid))
                 return unhealthy("daemon not running (%s names a dead process)", path);
 
         if (run_path(path, sizeof path, "status") < 0)
