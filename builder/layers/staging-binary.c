@@ -230,7 +230,7 @@ static int elf_is_dynamic(const char *path, bool *ret) {
         if (fd < 0)
                 return err_set(errno, "%s: %m", path);
         if (loop_read(fd, &eh, sizeof eh) != (ssize_t) sizeof eh || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0)
-                return err_set(ENOEXEC, "%s is not an ELF program", path);
+                return err_set(ENOEXEC, "not an ELF program (a script needs its interpreter as another Binary=)");
         if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(Elf64_Phdr))
                 return err_set(ENOEXEC, "%s is not a 64-bit ELF program", path);
         for (unsigned i = 0; i < eh.e_phnum; i++) {
