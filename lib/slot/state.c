@@ -71,14 +71,21 @@ static int add(json_object *o, const char *key, json_object *value) {
         return 0;
 }
 
-static json_object *string_or_null(const char *s) {
-        return s ? json_object_new_string(s) : json_object_new_null();
+/* json-c represents null as a NULL object. */
+static int add_nullable(json_object *o, const char *key, bool present, json_object *value) {
+        if (!present)
+                return json_object_object_add(o, key, NULL) < 0 ? -ENOMEM : 0;
+        return add(o, key, value);
+}
+
+static int add_string_or_null(json_object *o, const char *key, const char *s) {
+        return add_nullable(o, key, s, s ? json_object_new_string(s) : NULL);
 }
 
 static int failure_to_json(const SlotFailure *f, json_object **ret) {
         if (!f->check) {
-                *ret = json_object_new_null();
-                return *ret ? 0 : -ENOMEM;
+                *ret = NULL;
+                return 0;
         }
         _cleanup_json_ json_object *o = json_object_new_object();
         if (!o ||
@@ -102,11 +109,11 @@ int state_to_json_string(const AbideState *s, char **ret) {
                 json_object *o = json_object_new_object(), *f = NULL;
                 if (add(slots, slot_to_string((Slot) i), o) < 0 ||
                     add(o, "state", json_object_new_string(slot_state_to_string(r->state))) < 0 ||
-                    add(o, "version", string_or_null(r->version)) < 0 ||
+                    add_string_or_null(o, "version", r->version) < 0 ||
                     add(o, "installed", json_object_new_int64((int64_t) r->installed)) < 0 ||
                     add(o, "trial", json_object_new_boolean(r->trial)) < 0 ||
                     failure_to_json(&r->failure, &f) < 0 ||
-                    add(o, "failure", f) < 0)
+                    add_nullable(o, "failure", r->failure.check, f) < 0)
                         return -ENOMEM;
         }
         if (add(root, "slots", TAKE_PTR(slots)) < 0)
@@ -119,7 +126,7 @@ int state_to_json_string(const AbideState *s, char **ret) {
                 if (!rb ||
                     add(rb, "from", json_object_new_string(slot_to_string(e->from))) < 0 ||
                     add(rb, "to", json_object_new_string(slot_to_string(e->to))) < 0 ||
-                    add(rb, "version", string_or_null(e->version)) < 0 ||
+                    add_string_or_null(rb, "version", e->version) < 0 ||
                     add(rb, "reason", json_object_new_string(e->reason ?: "")) < 0 ||
                     add(rb, "time", json_object_new_int64((int64_t) e->time)) < 0 ||
                     add(rb, "reported", json_object_new_boolean(e->reported)) < 0) {
@@ -127,8 +134,8 @@ int state_to_json_string(const AbideState *s, char **ret) {
                         return -ENOMEM;
                 }
         } else
-                rb = json_object_new_null();
-        if (add(root, "rollback", rb) < 0)
+                rb = NULL;
+        if (add_nullable(root, "rollback", s->rollback.valid, rb) < 0)
                 return -ENOMEM;
 
         const char *text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
