@@ -54,7 +54,8 @@ typedef struct Manifest {
  * Parses and validates manifest JSON. Rejects (with err_set naming the field):
  * missing fields, wrong types, unknown format versions, numbers outside
  * 0..2^63-1, oversized strings, unsafe payload names, duplicate names,
- * missing root/verity/verity-sig payloads or duplicate roles, bad hex.
+ * missing root/verity/verity-sig payloads or duplicate roles, bad hex,
+ * unknown or duplicate keys, NUL bytes. The format is in docs/manifest.md.
  */
 int manifest_parse(const char *json, size_t len, Manifest **ret);
 

@@ -620,6 +620,8 @@ static void test_sizes(void **state) {
         expect_fail(m1, NULL, "member 1 'manifest.json': larger than allowed (1048577 > 1048576 bytes)", 0);
         _cleanup_free_ char *m2 = resized(1, BUNDLE_SIGNATURE_MAX + 1 - sizeof fake_sig, false);
         expect_fail(m2, NULL, "member 2 'manifest.json.sig': larger than allowed (65537 > 65536 bytes)", 0);
+        _cleanup_free_ char *m3 = resized(1, sizeof fake_sig, true);
+        expect_fail(m3, NULL, "member 2 'manifest.json.sig': empty", 0);
 }
 
 static void edit_type(Members *ms, size_t i) {
