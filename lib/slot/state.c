@@ -305,11 +305,21 @@ int state_save(const AbideState *s, const char *path) {
 
         if (!dir)
                 return -ENOMEM;
-        char *slash = strrchr(dir, '/');
-        if (slash && slash != dir) {
-                *slash = 0;
-                if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-                        return err_set(errno, "cannot create %s: %m", dir);
+        char *last = strrchr(dir, '/');
+        if (last && last != dir) {
+                *last = 0;
+                /* Like mkdir -p: a fresh abide-data has no /var/lib/abide yet. */
+                for (char *p = dir + 1;; p++) {
+                        if (*p != '/' && *p != 0)
+                                continue;
+                        char c = *p;
+                        *p = 0;
+                        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                                return err_set(errno, "cannot create %s: %m", dir);
+                        *p = c;
+                        if (!c)
+                                break;
+                }
         }
 
         r = state_to_json_string(s, &text);

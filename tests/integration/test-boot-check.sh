@@ -1,0 +1,142 @@
+#!/bin/bash
+# abidectl boot-check on a device made of files: healthy trial -> good,
+# failing check -> +0-N with the check recorded, rollback recorded and
+# reported exactly once, loader-burnt trial, bounded checks, corrupt state.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/bootctl-lib.sh"
+need jq iconv
+make_device
+# The system's variable store is this directory: libefivar reads and writes it.
+export EFIVARFS_PATH=$T/efivars/
+
+note "healthy trial: entry loses its counter, state good"
+"$HELPER" install b 1.1 3
+[ "$(entry_of b)" = "abide-b+3.conf" ] || die "install wrote $(entry_of b)"
+grep -qx 'options console=ttyS0 abide.slot=b' "$ENTRIES/abide-b+3.conf" || die "entry options wrong"
+loader_boot b
+[ "$(entry_of b)" = "abide-b+2-1.conf" ] || die "loader stand-in broken"
+printf '#!/bin/sh\necho fine\n' >"$T/health.d/10-ok"; chmod +x "$T/health.d/10-ok"
+out=$("$ABIDECTL" boot-check --timeout 10 --no-reboot)
+echo "$out"
+[ "$(entry_of b)" = "abide-b.conf" ] || die "healthy: entry is $(entry_of b)"
+[ "$(state_json | jq -r .slots.b.state)" = good ] || die "healthy: state not good"
+[ "$(status_json | jq -r '.slots.b.state, .slots.b.booted, .slots.b.version' | tr '\n' ' ')" = "good true 1.1 " ] ||
+        die "status after the healthy trial: $(status_json)"
+echo "$out" | grep -q "Rolled back" && die "rollback reported on a healthy trial"
+
+note "a second run on a good slot changes nothing"
+cp "$T/var/lib/abide/state.json" "$T/state.before"
+"$ABIDECTL" boot-check --timeout 5 --no-reboot >/dev/null
+same_file "$T/state.before" "$T/var/lib/abide/state.json"
+
+note "failing check: entry +0-N, failure recorded with the check's name and output, reboot"
+"$HELPER" install a 1.2 3
+loader_boot a
+printf '#!/bin/sh\necho "agent down: port 8080 closed" >&2\nexit 3\n' >"$T/etc-health.d/20-probe"
+chmod +x "$T/etc-health.d/20-probe"
+expect_fail "check '20-probe' failed: exit 3: agent down: port 8080 closed; marked bad$" \
+        "$ABIDECTL" boot-check --timeout 2 --no-reboot
+[ "$(entry_of a)" = "abide-a+0-1.conf" ] || die "failing: entry is $(entry_of a)"
+[ "$(state_json | jq -r .slots.a.state)" = bad ] || die "failing: state not bad"
+[ "$(state_json | jq -r .slots.a.failure.check)" = 20-probe ] || die "failing: check not recorded"
+state_json | jq -r .slots.a.failure.output | grep -q "agent down: port 8080 closed" || die "failing: output not recorded"
+[ ! -e "$T/reboots" ] || die "rebooted despite --no-reboot"
+# Without --no-reboot the same failure reboots (the fake reboot command records it).
+"$HELPER" install a 1.2 3
+loader_boot a
+"$ABIDECTL" boot-check --timeout 2 >"$T/out" 2>"$T/err" && die "failing boot-check exited 0"
+[ "$(cat "$T/reboots")" = rebooted ] || die "no reboot after a failed check"
+grep -q "rebooting" "$T/err" || die "no reboot message: $(cat "$T/err")"
+[ "$(entry_of a)" = "abide-a+0-1.conf" ] || die "failing (reboot): entry is $(entry_of a)"
+
+note "the loader falls back to b: rollback recorded and reported exactly once"
+cat >"$T/hooks/50-log" <<HOOK
+#!/bin/sh
+echo "\$ABIDE_ROLLBACK_FROM \$ABIDE_ROLLBACK_TO \$ABIDE_ROLLBACK_VERSION \$ABIDE_ROLLBACK_REASON" >>$T/hook.log
+HOOK
+chmod +x "$T/hooks/50-log"
+rm "$T/etc-health.d/20-probe"
+loader_boot b
+out1=$("$ABIDECTL" boot-check --timeout 5 --no-reboot)
+out2=$("$ABIDECTL" boot-check --timeout 5 --no-reboot)
+echo "$out1"
+echo "$out1" | grep -q "^Rolled back from slot a (version 1.2) to slot b: check '20-probe' failed: exit 3: agent down" ||
+        die "first run did not report the rollback: $out1"
+echo "$out2" | grep -q "Rolled back" && die "second run reported the rollback again: $out2"
+[ "$(wc -l <"$T/hook.log")" -eq 1 ] || die "hooks ran $(wc -l <"$T/hook.log") times"
+grep -q "^a b 1.2 check '20-probe' failed" "$T/hook.log" || die "hook environment: $(cat "$T/hook.log")"
+status_json | jq -e '.last_rollback | .from == "a" and .to == "b" and .version == "1.2" and .reported == true
+        and (.reason | test("20-probe"))' >/dev/null || die "status --json rollback: $(status_json)"
+status_json | jq -e '.slots.a.state == "bad" and .slots.a.tries_done == 1 and .slots.a.last_failure.check == "20-probe"' \
+        >/dev/null || die "status --json slot a: $(status_json)"
+"$ABIDECTL" status | grep -q "^Last rollback: .*from slot a (version 1.2) to slot b: check '20-probe'" ||
+        die "status does not show the rollback"
+
+note "a trial the loader burnt (no boot-check ran): no healthy boot in N tries"
+"$HELPER" install a 1.3 2
+loader_boot a
+loader_boot a
+[ "$(entry_of a)" = "abide-a+0-2.conf" ] || die "loader stand-in: $(entry_of a)"
+loader_boot b
+out=$("$ABIDECTL" boot-check --timeout 5 --no-reboot)
+echo "$out" | grep -q "^Rolled back from slot a (version 1.3) to slot b: no healthy boot in 2 tries$" ||
+        die "burnt trial not reported: $out"
+"$ABIDECTL" boot-check --timeout 5 --no-reboot | grep -q "Rolled back" && die "burnt trial reported twice"
+[ "$(wc -l <"$T/hook.log")" -eq 2 ] || die "hooks: $(cat "$T/hook.log")"
+
+note "checks are bounded: a hanging check is killed with its process group"
+"$HELPER" install a 1.4 3
+loader_boot a
+cat >"$T/health.d/30-hang" <<HANG
+#!/bin/sh
+sleep 300 &
+echo \$! >$T/child.pid
+echo "hanging"
+sleep 300
+HANG
+chmod +x "$T/health.d/30-hang"
+start=$(date +%s)
+expect_fail "check '30-hang' failed: timed out after 3.0 s: hanging" "$ABIDECTL" boot-check --timeout 3 --no-reboot
+[ $(( $(date +%s) - start )) -lt 20 ] || die "boot-check took too long"
+sleep 0.5
+! kill -0 "$(cat "$T/child.pid")" 2>/dev/null || die "the check's background child survived"
+[ "$(entry_of a)" = "abide-a+0-1.conf" ] || die "hang: entry is $(entry_of a)"
+rm "$T/health.d/30-hang"
+
+note "a check that fails first and passes before the deadline is healthy"
+"$HELPER" install a 1.5 3
+loader_boot a
+printf '#!/bin/sh\n[ -e %s/ready ] && exit 0\ntouch %s/ready\necho not yet; exit 1\n' "$T" "$T" >"$T/health.d/40-late"
+chmod +x "$T/health.d/40-late"
+"$ABIDECTL" boot-check --timeout 10 --no-reboot >/dev/null
+[ "$(entry_of a)" = "abide-a.conf" ] || die "late check: entry is $(entry_of a)"
+rm "$T/health.d/40-late"
+
+note "the agent probe from abide.conf runs first"
+"$HELPER" install b 1.6 3
+loader_boot b
+printf '[Health]\nAgent=/bin/sh -c "echo agent says no; exit 1"\n' >>"$T/abide.conf"
+expect_fail "check 'agent' failed: exit 1: agent says no" "$ABIDECTL" boot-check --timeout 2 --no-reboot
+[ "$(entry_of b)" = "abide-b+0-1.conf" ] || die "agent: entry is $(entry_of b)"
+sed -i '/^Agent=/d' "$T/abide.conf"
+
+note "a corrupt state file does not stop the check, and is kept aside"
+"$HELPER" install b 1.7 3
+loader_boot b
+echo '{"format":1,"slots":' >"$T/var/lib/abide/state.json"
+expect_fail "status: state file .*state.json: corrupt: not valid JSON" "$ABIDECTL" status
+"$ABIDECTL" boot-check --timeout 5 --no-reboot >/dev/null 2>"$T/err"
+grep -q "warning: state file .*corrupt.*moved aside" "$T/err" || die "no warning: $(cat "$T/err")"
+[ "$(entry_of b)" = "abide-b.conf" ] || die "corrupt state: entry is $(entry_of b)"
+[ -e "$T/var/lib/abide/state.json.corrupt" ] || die "corrupt file not kept"
+[ "$(state_json | jq -r .slots.b.state)" = good ] || die "state not rebuilt"
+
+note "booted slot unknown: one-line error"
+rm -f "$T/efivars/"Loader*
+expect_fail "boot-check: cannot tell the booted slot" "$ABIDECTL" boot-check --no-reboot
+echo "console=ttyS0 abide.slot=b" >"$T/cmdline"
+"$ABIDECTL" boot-check --no-reboot | grep -q "Slot b is good" || die "abide.slot= on the command line not used"
+echo "abide.slot=c" >"$T/cmdline"
+expect_fail "invalid abide.slot=c" "$ABIDECTL" boot-check --no-reboot
+
+echo "PASS"
