@@ -20,7 +20,10 @@
 typedef void (*LayerProgressFn)(const char *layer, const char *entry, uint64_t n_entries, uint64_t n_bytes,
                                 void *userdata);
 
-/* Applies one layer into staging_dir (which must exist). progress may be NULL. */
+/* Applies one layer into staging_dir (which must exist). progress may be NULL.
+ * archive_write_disk writes relative to the working directory, so while a
+ * layer is applied (progress calls included) the process's working directory
+ * is the staging tree; it is restored before returning. Not thread-safe. */
 int layer_apply(const RecipeLayer *l, const char *staging_dir, LayerProgressFn progress, void *userdata);
 
 /* Copies the program at path (an absolute path on the build machine) to the

@@ -527,7 +527,12 @@ int recipe_load(const char *path, char *const *overrides, Recipe **ret) {
         if (r < 0)
                 goto finish;
 
-        /* The options are process-wide in this libinih; set them for every parse. */
+        /* The options are process-wide in this libinih: set for this parse, then restored. */
+        bool saved_multiline = ini_allow_multiline, saved_inline = ini_allow_inline_comments,
+             saved_stack = ini_use_stack, saved_realloc = ini_allow_realloc, saved_stop = ini_stop_on_first_error;
+        char *saved_inline_prefixes = ini_inline_comment_prefixes, *saved_start_prefixes = ini_start_comment_prefixes;
+        int saved_max_line = ini_max_line;
+
         ini_allow_multiline = false;
         ini_allow_inline_comments = true;
         ini_inline_comment_prefixes = (char *) "#;";
@@ -538,6 +543,15 @@ int recipe_load(const char *path, char *const *overrides, Recipe **ret) {
         ini_stop_on_first_error = true;
 
         int line = ini_parse_stream(parser_reader, &p, parser_handler, &p);
+
+        ini_allow_multiline = saved_multiline;
+        ini_allow_inline_comments = saved_inline;
+        ini_inline_comment_prefixes = saved_inline_prefixes;
+        ini_start_comment_prefixes = saved_start_prefixes;
+        ini_use_stack = saved_stack;
+        ini_allow_realloc = saved_realloc;
+        ini_max_line = saved_max_line;
+        ini_stop_on_first_error = saved_stop;
         if (p.r < 0) {
                 r = p.r;
                 goto finish;
