@@ -197,7 +197,7 @@ def mk(name, members):
             elif m[0] == "hard":
                 info.type = tarfile.LNKTYPE; info.linkname = m[2]; tf.addfile(info)
             elif m[0] == "dir":
-                info.type = tarfile.DIRTYPE; info.mode = 0o755; tf.addfile(info)
+                info.type = tarfile.DIRTYPE; info.mode = m[2] if len(m) > 2 else 0o755; info.uid = 99; tf.addfile(info)
 mk("dotdot.tar", [("file", "ok"), ("file", "../escaped")])
 mk("dotdot-mid.tar", [("dir", "a"), ("file", "a/../../escaped")])
 mk("absolute.tar", [("file", f"{out}/absolute")])
@@ -208,6 +208,7 @@ mk("hardlink-shadow.tar", [("hard", "shadow", "/etc/shadow")])
 mk("hardlink-dotdot.tar", [("hard", "shadow", "../../../../etc/shadow")])
 mk("hardlink-symlink.tar", [("sym", "etcdir", "/etc"), ("hard", "shadow", "etcdir/shadow")])
 mk("hardlink-missing.tar", [("hard", "x", "nowhere")])
+mk("dir-over-symlink.tar", [("sym", "evil", out), ("dir", "evil", 0o700), ("sym", "rel", "../outside"), ("dir", "rel", 0o700)])
 EOF
 mkdir -p "$T/evildeb" && (cd "$T/evildeb" && echo 2.0 > debian-binary && tar -czf control.tar.gz -T /dev/null &&
         gzip -c "$T/dotdot.tar" > data.tar.gz && ar rc "$T/evil.deb" debian-binary control.tar.gz data.tar.gz)
@@ -233,6 +234,13 @@ expect_fail "entry 'shadow' is a hard link to 'etcdir/shadow', outside the image
 expect_fail "entry 'x': hard link target 'nowhere' is not in the image" "$H" "$ST" "tar:$T/hardlink-missing.tar"
 # The same refusal inside a .deb (it shares the writer).
 expect_fail "layer deb:$T/evil.deb: entry '../escaped' would land outside the image" "$H" "$ST" "deb:$T/evil.deb"
+# A directory entry over a symlink pointing out replaces the symlink, never chmods the target.
+out_meta=$(stat -c '%a %u' "$OUT")
+fresh "$ST"
+"$H" "$ST" "tar:$T/dir-over-symlink.tar"
+[ "$(stat -c '%a %u' "$OUT")" = "$out_meta" ] || die "a directory entry changed $OUT through a symlink"
+[ -d "$ST/evil" ] && [ ! -L "$ST/evil" ] && [ "$(stat -c '%a %u' "$ST/evil")" = "700 99" ] || die "evil/ was not replaced by a directory"
+[ -d "$ST/rel" ] && [ ! -L "$ST/rel" ] || die "rel/ was not replaced by a directory"
 after=$(snapshot)
 [ "$before" = "$after" ] || die "something was written outside the staging tree: $(diff <(echo "$before") <(echo "$after"))"
 [ ! -e "$T/escaped" ] && [ ! -e "$OUT/planted" ] && [ ! -e "$OUT/absolute" ] && [ ! -e "$OUT/planted2" ] || die "a file escaped the staging tree"

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "basic/macro.h"
+
+typedef enum LayerType {
+        LAYER_TREE,   /* tree:DIR */
+        LAYER_TAR,    /* tar:FILE (.tar, .tar.gz, .tgz, .tar.xz, .tar.zst) */
+        LAYER_DEB,    /* deb:FILE (its data.tar.*) */
+        LAYER_OCI,    /* oci:DIR (an OCI image layout) */
+        _LAYER_TYPE_MAX,
+        _LAYER_TYPE_INVALID = -EINVAL,
+} LayerType;
+
+const char *layer_type_to_string(LayerType t);
+LayerType layer_type_from_string(const char *s);
+
+typedef struct RecipeLayer {
+        LayerType type;
+        char *path;        /* absolute after loading (globs resolved) */
+        unsigned line;     /* where it was set, for messages; 0 when from --set */
+} RecipeLayer;
+
+typedef struct RecipeAgent {
+        bool present;
+        char *name;
+        char *source;                /* directory with the agent's files, absolute */
+        char *exec;                  /* command line started at boot */
+        char *health;                /* health probe command line */
+        unsigned health_timeout_sec;
+} RecipeAgent;
+
+typedef struct RecipeBoot {
+        bool present;
+        char *kernel;      /* absolute, glob resolved to the newest match */
+        char *cmdline;
+        unsigned tries;
+} RecipeBoot;
+
+typedef struct Recipe {
+        char *path;             /* the recipe file */
+        /* [Image] */
+        char *name;
+        char *version;
+        char *compatible;
+        char *filesystem;       /* erofs (default) | squashfs */
+        uint64_t security_version;
+        /* [Content] */
+        RecipeLayer *layers;
+        size_t n_layers;
+        char **binaries;        /* absolute paths on the build machine */
+        size_t n_binaries;
+        RecipeAgent agent;
+        RecipeBoot boot;
+} Recipe;
+
+/*
+ * Loads a recipe. overrides is a NULL-terminated list of "Section.Key=Value"
+ * (from --set), applied after the file, as if appended to its section.
+ * Relative paths are resolved against the recipe file's directory.
+ * Errors name the file, line and key: "recipes/x.conf:7: [Content] Layer: ...".
+ */
+int recipe_load(const char *path, char *const *overrides, Recipe **ret);
+
+Recipe *recipe_free(Recipe *r);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Recipe *, recipe_free);
