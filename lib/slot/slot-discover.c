@@ -139,8 +139,8 @@ static int search(const AbideConfig *c, MatchFn match, const char *want, const c
                 return err_set(ENOENT, "no partition with %s %s on %s", what, want, c->disk ?: "any disk");
         if (n > 1) {
                 slot_partition_done(&found);
-                return err_set(ENOTUNIQ, "%u partitions with %s %s on %s; set Disk= in abide.conf",
-                               n, what, want, c->disk ?: "the attached disks");
+                return err_set(ENOTUNIQ, "%u partitions with %s %s on %s%s", n, what, want,
+                               c->disk ?: "the attached disks", c->disk ? "" : "; set Disk= in abide.conf");
         }
         *ret = found;
         return 0;

@@ -1,0 +1,176 @@
+#!/bin/bash
+# abidectl mark-good, mark-bad, switch [--once], rollback, status on a
+# device made of files; slot discovery by PARTLABEL on a GPT disk image
+# and a loop device; one-line errors for bad input.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/bootctl-lib.sh"
+need jq iconv sfdisk losetup
+make_device
+# No EFIVARFS_PATH: abide.conf's EfiVars= directory is read and written directly.
+unset EFIVARFS_PATH
+
+"$HELPER" install b 1.1 3
+loader_boot a
+
+note "status: booted a, b pending"
+status_json | jq -e '.booted == "a" and .backend == "systemd-boot" and .slots.a.state == "good"
+        and .slots.b.state == "pending" and .slots.b.tries_left == 3 and .slots.b.tries_done == 0
+        and .slots.b.entry == "abide-b+3.conf" and .slots.b.version == "1.1" and .slots.b.installed > 0
+        and .next.default == null and .next.once == null and .last_rollback == null' >/dev/null ||
+        die "status: $(status_json)"
+"$ABIDECTL" status | grep -q "State:     pending (3 tries left, 0 done)" || die "human status"
+
+note "switch: a slot on trial only --once"
+expect_fail "switch: slot b is on trial \(3 tries left\); use --once" "$ABIDECTL" switch b
+"$ABIDECTL" switch b --once
+[ "$(get_var LoaderEntryOneShot)" = "abide-b*" ] || die "LoaderEntryOneShot is '$(get_var LoaderEntryOneShot)'"
+[ "$(head -c 4 "$T/efivars/LoaderEntryOneShot-$GUID" | od -An -tx1 | tr -d ' ')" = 07000000 ] || die "attributes not NV|BS|RT"
+[ "$(status_json | jq -r .next.once)" = b ] || die "status next.once"
+# The same through libefivar (the system store's path).
+rm "$T/efivars/LoaderEntryOneShot-$GUID"
+EFIVARFS_PATH=$T/efivars/ "$ABIDECTL" switch b --once
+[ "$(get_var LoaderEntryOneShot)" = "abide-b*" ] || die "libefivar: LoaderEntryOneShot is '$(get_var LoaderEntryOneShot)'"
+[ "$(EFIVARFS_PATH=$T/efivars/ "$ABIDECTL" status --json | jq -r '.next.once, .booted' | tr '\n' ' ')" = "b a " ] ||
+        die "libefivar: status"
+
+note "b passes its trial; switch and rollback pin a good slot"
+loader_boot b
+[ -z "$(get_var LoaderEntryOneShot)" ] || die "loader stand-in keeps the one-shot"
+"$ABIDECTL" boot-check --timeout 5 --no-reboot >/dev/null
+"$ABIDECTL" switch a
+[ "$(get_var LoaderEntryDefault)" = "abide-a*" ] || die "LoaderEntryDefault is '$(get_var LoaderEntryDefault)'"
+"$ABIDECTL" switch b
+[ "$(status_json | jq -r .next.default)" = b ] || die "status next.default"
+"$ABIDECTL" rollback | grep -q "Slot a boots next from now on" || die "rollback output"
+[ "$(get_var LoaderEntryDefault)" = "abide-a*" ] || die "rollback did not pin a"
+
+note "mark-bad of the other good slot: no rollback event, its pin is dropped"
+"$ABIDECTL" mark-bad a
+[ "$(entry_of a)" = "abide-a+0.conf" ] || die "mark-bad: entry is $(entry_of a)"
+[ -z "$(get_var LoaderEntryDefault)" ] || die "LoaderEntryDefault still pins the bad slot"
+"$ABIDECTL" boot-check --no-reboot | grep -q "Rolled back" && die "a hand-marked good slot counted as a rollback"
+[ "$(status_json | jq -r .slots.a.state)" = bad ] || die "status a not bad"
+
+note "refusals that keep something bootable"
+expect_fail "mark-bad: refusing to mark slot b bad: slot a has no bootable entry \(bad\)" "$ABIDECTL" mark-bad
+expect_fail "rollback: cannot roll back: slot a is bad, not good" "$ABIDECTL" rollback
+expect_fail "switch: slot a is marked bad" "$ABIDECTL" switch a --once
+[ "$(entry_of b)" = "abide-b.conf" ] || die "refusals changed b"
+
+note "booting a bad entry by hand; mark-good recovers it"
+loader_boot a
+"$ABIDECTL" boot-check --no-reboot | grep -q "booted although marked bad" || die "bad entry booted by hand"
+[ "$(entry_of a)" = "abide-a+0.conf" ] || die "boot-check touched a bad entry"
+"$ABIDECTL" mark-good
+[ "$(entry_of a)" = "abide-a.conf" ] || die "mark-good: entry is $(entry_of a)"
+[ "$(state_json | jq -r .slots.a.state)" = good ] || die "mark-good: state"
+
+note "mark-bad of a slot on trial from the good slot is a rollback, reported once"
+"$HELPER" install b 2.0 3
+"$ABIDECTL" mark-bad b
+[ "$(entry_of b)" = "abide-b+0.conf" ] || die "mark-bad b: entry is $(entry_of b)"
+"$ABIDECTL" boot-check --no-reboot | grep -q "^Rolled back from slot b (version 2.0) to slot a: check 'mark-bad' failed" ||
+        die "mark-bad of a trial not reported"
+"$ABIDECTL" boot-check --no-reboot | grep -q "Rolled back" && die "reported twice"
+
+note "install leaves no entry behind a removed one; write replaces"
+"$HELPER" install b 2.1 5
+[ "$(ls "$ENTRIES" | grep -c '^abide-b')" -eq 1 ] || die "more than one entry for b: $(ls "$ENTRIES")"
+[ "$(entry_of b)" = "abide-b+5.conf" ] || die "install: $(entry_of b)"
+ls -a "$ENTRIES" | grep -q '^\.#' && die "temporary files left in $ENTRIES"
+
+note "bad input: one-line errors"
+expect_fail "switch: unknown slot 'c' \(expected a or b\)" "$ABIDECTL" switch c
+expect_fail "switch: unknown slot 'A'" "$ABIDECTL" switch A
+expect_fail "switch: missing SLOT" "$ABIDECTL" switch
+expect_fail "switch: unexpected argument 'b'" "$ABIDECTL" switch a b
+expect_fail "mark-bad: unknown slot 'x'" "$ABIDECTL" mark-bad x
+expect_fail "mark-good: unexpected argument" "$ABIDECTL" mark-good a
+expect_fail "status: unknown option '--bogus'" "$ABIDECTL" status --bogus
+expect_fail "boot-check: invalid --timeout '0'" "$ABIDECTL" boot-check --timeout 0
+expect_fail "boot-check: invalid --timeout 'abc'" "$ABIDECTL" boot-check --timeout abc
+expect_fail "unknown verb 'frobnicate'" "$ABIDECTL" frobnicate
+expect_fail "install: not implemented yet" "$ABIDECTL" install /dev/null
+for name in "abide-a+x.conf" "abide-a+.conf" "abide-a+3-.conf" "abide-A+3.conf" "abide-c.conf" \
+            "abide-a+99999999999.conf" "abide-a.b.conf" "abide-+-1.conf"; do
+        touch "$ENTRIES/$name"
+        expect_fail "status: malformed boot entry name .*/loader/entries/${name//+/\\+}$" "$ABIDECTL" status
+        rm "$ENTRIES/$name"
+done
+cp "$ENTRIES/abide-a.conf" "$ENTRIES/abide-a+3.conf"
+expect_fail "status: two boot entries for slot a" "$ABIDECTL" status
+expect_fail "mark-good: two boot entries for slot a" "$ABIDECTL" mark-good
+rm "$ENTRIES/abide-a+3.conf"
+# Names the loader does not read are none of ours.
+touch "$ENTRIES/abide-a+x" "$ENTRIES/other-os.conf"
+"$ABIDECTL" status >/dev/null
+echo '{"format":1,"slots":{"a":{"state":"sideways"}}}' >"$T/var/lib/abide/state.json"
+expect_fail "mark-good: state file .*: corrupt: slot a: unknown slot state \"sideways\"" "$ABIDECTL" mark-good
+rm "$T/var/lib/abide/state.json"
+cp "$T/abide.conf" "$T/good.conf"
+sed -i "s|^ESP=.*|ESP=$T/no-esp|" "$T/abide.conf"
+expect_fail "status: ESP $T/no-esp: not a directory" "$ABIDECTL" status
+printf '[Paths]\nESP=relative/esp\n' >"$T/abide.conf"
+expect_fail "abide.conf:2: ESP= must be an absolute path" "$ABIDECTL" status
+printf '[Paths]\nESPP=/x\n' >"$T/abide.conf"
+expect_fail "abide.conf:2: unknown key \[Paths\] ESPP=" "$ABIDECTL" status
+printf '[Boot]\nTries=0\n' >"$T/abide.conf"
+expect_fail "Tries= must be a number in 1..99: 0" "$ABIDECTL" status
+printf '[Boot]\nBackend=grub\n' >"$T/abide.conf"
+expect_fail "unknown boot backend 'grub'" "$ABIDECTL" --config "$T/abide.conf" status
+expect_fail "cannot open config $T/missing.conf" "$ABIDECTL" --config "$T/missing.conf" status
+cp "$T/good.conf" "$T/abide.conf"
+
+note "slots by PARTLABEL on a GPT disk image (no udev, no partition nodes)"
+truncate -s 64M "$T/disk.img"
+sfdisk -q "$T/disk.img" <<SF
+label: gpt
+size=4M, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name=esp
+size=8M, type=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709, name=abide-root-a
+size=1M, type=2C7357ED-EBD2-46D9-AEC1-23D437EC2BF5, name=abide-verity-a
+size=1M, type=41092B05-9FC8-4523-994F-2DEF0408B176, name=abide-verity-sig-a
+size=8M, type=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709, name=abide-root-b
+size=1M, type=2C7357ED-EBD2-46D9-AEC1-23D437EC2BF5, name=abide-verity-b
+size=1M, type=41092B05-9FC8-4523-994F-2DEF0408B176, name=abide-verity-sig-b
+type=4D21B016-B534-45C2-A9FD-5C16E091FD2D, name=abide-data
+SF
+printf '[Paths]\nDisk=%s\n' "$T/disk.img" >"$T/disk.conf"
+want=$(sfdisk -J "$T/disk.img" | jq -r '.partitiontable.partitions[] | select(.name | startswith("abide-")) |
+        "\(.name) '"$T"'/disk.img \(.start * 512) \(.size * 512)"' | sort)
+got=$( { ABIDE_CONF=$T/disk.conf "$HELPER" partitions a; ABIDE_CONF=$T/disk.conf "$HELPER" partitions b;
+         ABIDE_CONF=$T/disk.conf "$HELPER" data; } | sort)
+[ "$got" = "$want" ] || die "discovery: got
+$got
+want
+$want"
+# An override wins over the table.
+printf '[Paths]\nDisk=%s\n[Slots]\nRootB=/dev/null\n' "$T/disk.img" >"$T/disk2.conf"
+ABIDE_CONF=$T/disk2.conf "$HELPER" partitions b | grep -qx "abide-root-b /dev/null 0 0" || die "override ignored"
+# Missing and duplicated labels.
+sfdisk -q --part-label "$T/disk.img" 5 something-else
+expect_fail "no partition with PARTLABEL abide-root-b on $T/disk.img" env ABIDE_CONF=$T/disk.conf "$HELPER" partitions b
+sfdisk -q --part-label "$T/disk.img" 5 abide-root-a
+expect_fail "2 partitions with PARTLABEL abide-root-a" env ABIDE_CONF=$T/disk.conf "$HELPER" partitions a
+sfdisk -q --part-label "$T/disk.img" 5 abide-root-b
+printf 'not a disk' >"$T/garbage.img"
+printf '[Paths]\nDisk=%s\n' "$T/garbage.img" >"$T/garbage.conf"
+expect_fail "garbage.img: no partition table" env ABIDE_CONF=$T/garbage.conf "$HELPER" partitions a
+
+note "slots by PARTLABEL on a loop device: partition nodes when the kernel made them, else ranges"
+loop=$(losetup --show -f -P "$T/disk.img") || die "losetup failed"
+cleanup_hooks+=("losetup -d $loop")
+printf '[Paths]\nDisk=%s\n' "$loop" >"$T/loop.conf"
+# Containers often get no partition nodes for loop devices; then a partition is a range of the disk.
+for i in $(seq 20); do [ -b "${loop}p8" ] && break; sleep 0.1; done
+if [ -b "${loop}p7" ]; then
+        want_sig="abide-verity-sig-b ${loop}p7 0 0"
+        want_data="abide-data ${loop}p8 0 0"
+else
+        want_sig=$(sfdisk -J "$T/disk.img" | jq -r '.partitiontable.partitions[6] | "\(.name) '"$loop"' \(.start * 512) \(.size * 512)"')
+        want_data=$(sfdisk -J "$T/disk.img" | jq -r '.partitiontable.partitions[7] | "\(.name) '"$loop"' \(.start * 512) \(.size * 512)"')
+fi
+ABIDE_CONF=$T/loop.conf "$HELPER" partitions b | grep -qxF "$want_sig" ||
+        die "loop: $(ABIDE_CONF=$T/loop.conf "$HELPER" partitions b), want $want_sig"
+ABIDE_CONF=$T/loop.conf "$HELPER" data | grep -qxF "$want_data" || die "loop: data, want $want_data"
+
+echo "PASS"
