@@ -190,14 +190,17 @@ int image_bake_agent(const RecipeAgent *a, const char *staging) {
         r = agent_check(a);
         if (r < 0)
                 return r;
-        if (!a->source || stat(a->source, &st) < 0 || !S_ISDIR(st.st_mode))
-                return err_set(a->source && stat(a->source, &st) < 0 ? errno : ENOTDIR,
-                               "[Agent] Source '%s': not a directory", strempty(a->source));
-
-        RecipeLayer tree = { .type = LAYER_TREE, .path = a->source };
-        r = layer_apply(&tree, staging, NULL, NULL);
-        if (r < 0)
-                return err_prefix(r, "[Agent] Source");
+        /* Without Source= the agent came with the layers. */
+        if (a->source) {
+                if (stat(a->source, &st) < 0)
+                        return err_set(errno, "[Agent] Source %s: %m", a->source);
+                if (!S_ISDIR(st.st_mode))
+                        return err_set(ENOTDIR, "[Agent] Source %s: not a directory", a->source);
+                RecipeLayer tree = { .type = LAYER_TREE, .path = a->source };
+                r = layer_apply(&tree, staging, NULL, NULL);
+                if (r < 0)
+                        return err_prefix(r, "[Agent] Source");
+        }
 
         r = check_program(staging, a->exec, "Exec");
         if (r < 0)

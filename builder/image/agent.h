@@ -12,7 +12,7 @@
 
 /*
  * Bakes the recipe's [Agent] into the staging tree:
- *  - copies its Source tree (laid out like "/") in, as a tree layer would;
+ *  - copies its Source tree (laid out like "/"), when set, in as a tree layer would;
  *  - makes it start at boot: /usr/lib/systemd/system/abide-agent-NAME.service,
  *    enabled for multi-user.target, when the tree has systemd; otherwise the
  *    busybox init script /etc/init.d/S50abide-agent-NAME. Either way Exec= is

@@ -25,6 +25,7 @@ const char *const initramfs_standard_modules[] = {
         "efivarfs",                                     /* which entry the loader booted */
         "i6300esb",                                     /* the watchdog armed before switch_root */
         "vfat", "nls_cp437", "nls_utf8",                /* the ESP */
+        "virtio_console",                               /* the QEMU test harness's channel */
         NULL,
 };
 
