@@ -261,7 +261,7 @@ int verb_build(int argc, char *argv[]) {
         if (!sets)
                 return -ENOMEM;
         optind = 0;
-        while ((c = getopt_long(argc, argv, "+ho:", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "ho:", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         help();

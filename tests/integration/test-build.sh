@@ -67,11 +67,13 @@ mk req -x509 -newkey rsa:2048 -nodes -keyout "$T/other-ca.key" -out "$T/other-ca
         -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign
 mk req -new -newkey rsa:2048 -nodes -keyout "$T/other.key" -out "$T/other.csr" -subj "/CN=Other Signer"
 mk x509 -req -in "$T/other.csr" -CA "$T/other-ca.pem" -CAkey "$T/other-ca.key" -CAcreateserial -days 30 -out "$T/other.crt"
-# an expired signer under the trusted CA
+# an expired signer under the trusted CA (openssl ca takes explicit past dates)
 mk req -new -newkey rsa:2048 -nodes -keyout "$T/old.key" -out "$T/old.csr" -subj "/CN=Expired Signer"
-mk x509 -req -in "$T/old.csr" -CA "$T/keys/ca.pem" -CAkey "$T/keys/ca.key" -CAcreateserial -out "$T/old.crt" \
-        -not_before 20200101000000Z -not_after 20210101000000Z 2>/dev/null ||
-        mk x509 -req -in "$T/old.csr" -CA "$T/keys/ca.pem" -CAkey "$T/keys/ca.key" -CAcreateserial -out "$T/old.crt" -days -1
+mkdir "$T/cadb" && touch "$T/cadb/index" && echo 01 >"$T/cadb/serial"
+printf '[ca]\ndefault_ca=d\n[d]\ndatabase=%s/cadb/index\nnew_certs_dir=%s/cadb\nserial=%s/cadb/serial\ndefault_md=sha256\npolicy=p\n[p]\ncommonName=supplied\n' \
+        "$T" "$T" "$T" >"$T/ca.cnf"
+mk ca -batch -config "$T/ca.cnf" -cert "$T/keys/ca.pem" -keyfile "$T/keys/ca.key" -in "$T/old.csr" -out "$T/old.crt" \
+        -startdate 20200101000000Z -enddate 20210101000000Z -notext
 
 for who in self other old; do
         bb=$("$B" build "$recipe" --key "$T/$who.key" --cert "$T/$who.crt" -o "$T/out-$who")
