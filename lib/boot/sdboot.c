@@ -107,8 +107,15 @@ static const char *sdboot_location(const BootBackend *b) {
 }
 
 static int slot_from_entry_name(const char *name, Slot *ret) {
+        _cleanup_free_ char *with_suffix = NULL;
         BootCounter c;
-        return boot_entry_name_parse(name, ret, &c);
+
+        if (boot_entry_name_parse(name, ret, &c) >= 0)
+                return 0;
+        /* systemd-boot 252 reports the file name; later versions may drop the suffix. */
+        if (asprintf(&with_suffix, "%s" BOOT_ENTRY_SUFFIX, name) < 0)
+                return -ENOMEM;
+        return boot_entry_name_parse(with_suffix, ret, &c);
 }
 
 static int slot_from_cmdline(const char *path, Slot *ret) {

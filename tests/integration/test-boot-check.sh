@@ -133,7 +133,16 @@ grep -q "warning: state file .*corrupt.*moved aside" "$T/err" || die "no warning
 [ -e "$T/var/lib/abide/state.json.corrupt" ] || die "corrupt file not kept"
 [ "$(state_json | jq -r .slots.b.state)" = good ] || die "state not rebuilt"
 
-note "booted slot unknown: one-line error"
+note "which slot booted: LoaderEntrySelected with or without .conf, else LoaderBootCountPath, else abide.slot="
+rm -f "$T/efivars/"Loader*
+set_var LoaderEntrySelected "abide-b"
+"$ABIDECTL" boot-check --no-reboot | grep -q "Slot b is good" || die "LoaderEntrySelected without .conf"
+rm -f "$T/efivars/"Loader*
+set_var LoaderBootCountPath '\loader\entries\abide-b.conf'
+[ "$(status_json | jq -r .booted)" = b ] || die "LoaderBootCountPath not used"
+set_var LoaderEntrySelected "debian.conf"
+expect_fail "booted entry 'debian.conf' is not an abide slot entry" "$ABIDECTL" boot-check --no-reboot
+[ "$(status_json | jq -r .booted)" = null ] || die "status booted should be null for a foreign entry"
 rm -f "$T/efivars/"Loader*
 expect_fail "boot-check: cannot tell the booted slot" "$ABIDECTL" boot-check --no-reboot
 echo "console=ttyS0 abide.slot=b" >"$T/cmdline"
