@@ -11,7 +11,7 @@ packages=(
         # image tools
         erofs-utils squashfs-tools cryptsetup-bin openssl kmod
         fdisk e2fsprogs mtools dosfstools util-linux
-        zstd xz-utils gzip cpio libarchive-tools attr dpkg-dev python3 bc
+        zstd xz-utils gzip cpio libarchive-tools attr dpkg-dev python3 bc jq
         # demo image inputs: busybox, a kernel, the loader
         busybox-static linux-image-amd64 systemd-boot-efi
         # whole-system tests
