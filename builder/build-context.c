@@ -100,7 +100,7 @@ int build_context_compose(BuildContext *c) {
                         return k;
         }
         for (size_t i = 0; i < r->n_binaries; i++) {
-                k = staging_copy_binary(r->binaries[i], c->staging);
+                k = staging_copy_binary_to(r->binaries[i].source, r->binaries[i].dest, c->staging);
                 if (k < 0)
                         return k;
         }

@@ -14,6 +14,11 @@
 #define RECIPE_MAX_LINE (64 * 1024)
 #define RECIPE_NAME_MAX 128
 
+static bool endswith(const char *s, const char *suffix) {
+        size_t a = strlen(s), b = strlen(suffix);
+        return a >= b && streq(s + a - b, suffix);
+}
+
 static void *mfree(void *p) {
         free(p);
         return NULL;
@@ -299,18 +304,37 @@ static int parse_layer(Parser *p, const RecipeKey *k, const char *value) {
         return 0;
 }
 
+static void recipe_binaries_clear(Recipe *rc) {
+        for (size_t i = 0; i < rc->n_binaries; i++) {
+                free(rc->binaries[i].source);
+                free(rc->binaries[i].dest);
+        }
+        rc->binaries = mfree(rc->binaries);
+        rc->n_binaries = 0;
+}
+
 static int parse_binary(Parser *p, const RecipeKey *k, const char *value) {
         Recipe *rc = p->recipe;
         struct stat st;
 
         if (!*value) {
-                for (size_t i = 0; i < rc->n_binaries; i++)
-                        free(rc->binaries[i]);
-                rc->binaries = mfree(rc->binaries);
-                rc->n_binaries = 0;
+                recipe_binaries_clear(rc);
                 return 0;
         }
-        /* The program lands at the same path in the image, so it must be absolute. */
+        /* SOURCE[:DEST]: without DEST the program lands at its own path in the image. */
+        _cleanup_free_ char *source = strdup(value);
+        if (!source)
+                return err_set(ENOMEM, "out of memory");
+        char *colon = strchr(source, ':');
+        const char *dest = source;
+        if (colon) {
+                *colon = 0;
+                dest = colon + 1;
+                if (dest[0] != '/' || strstr(dest, "/../") || endswith(dest, "/..") || endswith(dest, "/"))
+                        return parser_error(p, k->section, k->key, EINVAL,
+                                            "'%s': the destination must be an absolute file path in the image", dest);
+        }
+        value = source;
         if (value[0] != '/')
                 return parser_error(p, k->section, k->key, EINVAL, "'%s' is not an absolute path", value);
         if (has_glob(value))
@@ -320,13 +344,17 @@ static int parse_binary(Parser *p, const RecipeKey *k, const char *value) {
         if (!S_ISREG(st.st_mode) || access(value, X_OK) < 0)
                 return parser_error(p, k->section, k->key, EINVAL, "'%s' is not an executable file", value);
 
-        char **n = reallocarray(rc->binaries, rc->n_binaries + 1, sizeof *n);
+        RecipeBinary *n = reallocarray(rc->binaries, rc->n_binaries + 1, sizeof *n);
         if (!n)
                 return err_set(ENOMEM, "out of memory");
         rc->binaries = n;
-        if (!(rc->binaries[rc->n_binaries] = strdup(value)))
+        RecipeBinary b = { .source = strdup(source), .dest = strdup(dest) };
+        if (!b.source || !b.dest) {
+                free(b.source);
+                free(b.dest);
                 return err_set(ENOMEM, "out of memory");
-        rc->n_binaries++;
+        }
+        rc->binaries[rc->n_binaries++] = b;
         return 0;
 }
 
@@ -602,9 +630,7 @@ Recipe *recipe_free(Recipe *r) {
         for (size_t i = 0; i < r->n_layers; i++)
                 free(r->layers[i].path);
         free(r->layers);
-        for (size_t i = 0; i < r->n_binaries; i++)
-                free(r->binaries[i]);
-        free(r->binaries);
+        recipe_binaries_clear(r);
         free(r->agent.name);
         free(r->agent.source);
         free(r->agent.exec);

@@ -24,6 +24,11 @@ typedef struct RecipeLayer {
         unsigned line;     /* where it was set, for messages; 0 when from --set */
 } RecipeLayer;
 
+typedef struct RecipeBinary {
+        char *source;      /* absolute path on the build machine */
+        char *dest;        /* absolute path in the image; the source path when not given */
+} RecipeBinary;
+
 typedef struct RecipeAgent {
         bool present;
         char *name;
@@ -51,7 +56,7 @@ typedef struct Recipe {
         /* [Content] */
         RecipeLayer *layers;
         size_t n_layers;
-        char **binaries;        /* absolute paths on the build machine */
+        RecipeBinary *binaries; /* Binary=SOURCE[:DEST] */
         size_t n_binaries;
         RecipeAgent agent;
         RecipeBoot boot;

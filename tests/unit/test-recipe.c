@@ -151,7 +151,7 @@ static void test_full(void **state) {
         assert_int_equal(r->layers[3].type, LAYER_OCI);
         assert_int_equal(r->layers[3].line, 14);
         assert_int_equal(r->n_binaries, 1);
-        assert_string_equal(r->binaries[0], "/bin/sh");
+        assert_string_equal(r->binaries[0].source, "/bin/sh");
 
         assert_true(r->agent.present);
         assert_string_equal(r->agent.name, "sentinel");
@@ -197,9 +197,23 @@ static void test_repeatable_order(void **state) {
         assert_non_null(strstr(r->layers[0].path, "/rootfs"));
         assert_non_null(strstr(r->layers[2].path, "/agent"));
         assert_int_equal(r->n_binaries, 3);
-        assert_string_equal(r->binaries[0], "/bin/sh");
-        assert_string_equal(r->binaries[1], "/bin/ls");
-        assert_string_equal(r->binaries[2], "/bin/cat");
+        assert_string_equal(r->binaries[0].source, "/bin/sh");
+        assert_string_equal(r->binaries[1].source, "/bin/ls");
+        assert_string_equal(r->binaries[2].source, "/bin/cat");
+        assert_string_equal(r->binaries[0].dest, "/bin/sh");
+}
+
+static void test_binary_destination(void **state) {
+        _cleanup_(recipe_freep) Recipe *r = load_ok(IMAGE "[Content]\nLayer=tree:rootfs\nBinary=/bin/ls:/usr/sbin/lister\n",
+                                                    NULL);
+        assert_int_equal(r->n_binaries, 1);
+        assert_string_equal(r->binaries[0].source, "/bin/ls");
+        assert_string_equal(r->binaries[0].dest, "/usr/sbin/lister");
+
+        load_fails(IMAGE "[Content]\nLayer=tree:rootfs\nBinary=/bin/ls:usr/sbin/x\n", NULL,
+                   ":7: [Content] Binary: 'usr/sbin/x': the destination must be an absolute file path in the image");
+        load_fails(IMAGE "[Content]\nLayer=tree:rootfs\nBinary=/bin/ls:/usr/../../x\n", NULL,
+                   ":7: [Content] Binary: '/usr/../../x': the destination must be an absolute file path in the image");
 }
 
 static void test_empty_resets_list(void **state) {
@@ -358,6 +372,7 @@ int main(void) {
                 cmocka_unit_test(test_full),
                 cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_repeatable_order),
+                cmocka_unit_test(test_binary_destination),
                 cmocka_unit_test(test_empty_resets_list),
                 cmocka_unit_test(test_set_overrides),
                 cmocka_unit_test(test_set_last_wins),
