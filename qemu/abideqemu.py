@@ -1,0 +1,420 @@
+#!/usr/bin/python3
+"""Boots an abide disk image under OVMF + systemd-boot in QEMU (TCG) for tests.
+
+Python 3 standard library only. See qemu/README.md for the command line,
+the log format and the test console protocol.
+
+    from abideqemu import Machine
+    with Machine("disk.img", log="boot.log", max_boots=3, deadline=600) as vm:
+        vm.wait_for(r"sentinel: healthy", timeout=120)
+        rc, out = vm.run("abidectl status --json", timeout=60)
+"""
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
+OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
+# The name of the virtio-serial port the guest's test console listens on.
+TEST_PORT_NAME = "org.abide.test.0"
+BOOT_MARKER = "[abide-qemu] boot %d started"
+EXIT_MARKER = "[abide-qemu] boot %d ended: qemu exit %s after %.1f s"
+
+
+class MachineError(Exception):
+    """A wait or command that did not succeed; the message names the log."""
+
+
+def vars_path_for(disk):
+    """The OVMF variable store kept next to a disk, so loader variables persist."""
+    return disk + ".vars.fd"
+
+
+class Machine:
+    """One disk, booted as often as it takes.
+
+    no_reboot=True: QEMU runs with -no-reboot, so a guest reboot (or a
+    watchdog reset, or panic=N) ends QEMU; the harness starts it again with
+    the same disk and VARS until max_boots boots were started. With
+    no_reboot=False the guest reboots inside one QEMU process and the boot
+    count comes from console lines matching boot_line.
+
+    deadline bounds the whole run in seconds: QEMU is killed when it passes
+    and every wait fails after it.
+    """
+
+    def __init__(self, disk, log=None, memory=1024, cpus=2, no_reboot=True, max_boots=1,
+                 deadline=900, test_console=True, extra_args=(), ovmf_code=OVMF_CODE,
+                 ovmf_vars=OVMF_VARS, boot_line=r"Linux version \d"):
+        self.disk = os.path.abspath(disk)
+        self.log = os.path.abspath(log or self.disk + ".console.log")
+        self.vars = vars_path_for(self.disk)
+        self.memory = memory
+        self.cpus = cpus
+        self.no_reboot = no_reboot
+        self.max_boots = max_boots
+        self.deadline = time.monotonic() + deadline
+        self.test_console = test_console
+        self.extra_args = list(extra_args)
+        self.ovmf_code = ovmf_code
+        self.ovmf_vars_template = ovmf_vars
+        self.boot_line = re.compile(boot_line)
+        self.sock_path = self.disk + ".test.sock"
+        self.boots = 0            # QEMU starts
+        self.exits = []           # QEMU exit codes, one per ended start
+        self.proc = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = None
+        self._conn = None
+        self._conn_buf = b""
+        self._agent_ok = False
+        self._cmd_id = 0
+        self.boot_offsets = []    # log offset where each boot starts
+        self.boot_started = []    # time.monotonic() of each QEMU start
+
+    # ---- lifecycle -------------------------------------------------------
+
+    def command_line(self):
+        for f in (self.ovmf_code, self.disk):
+            if not os.path.exists(f):
+                raise MachineError("%s not found" % f)
+        args = [
+            "qemu-system-x86_64", "-accel", "tcg", "-machine", "q35",
+            "-m", str(self.memory), "-smp", str(self.cpus),
+            "-nographic", "-nodefaults", "-no-user-config",
+            "-device", "i6300esb", "-action", "watchdog=reset",
+            "-drive", "if=pflash,format=raw,unit=0,readonly=on,file=" + self.ovmf_code,
+            "-drive", "if=pflash,format=raw,unit=1,file=" + self.vars,
+            "-drive", "file=%s,format=raw,if=virtio,cache=unsafe" % self.disk,
+            "-chardev", "file,id=serial0,path=%s,append=on" % self.log,
+            "-serial", "chardev:serial0",
+            "-monitor", "none",
+        ]
+        if self.no_reboot:
+            args.append("-no-reboot")
+        if self.test_console:
+            args += ["-device", "virtio-serial-pci",
+                     "-chardev", "socket,id=abidetest,path=%s,server=on,wait=off" % self.sock_path,
+                     "-device", "virtserialport,chardev=abidetest,name=" + TEST_PORT_NAME]
+        return args + self.extra_args
+
+    def _note(self, text):
+        with open(self.log, "a") as f:
+            f.write("\n%s\n" % text)
+
+    def _start_one(self):
+        if not os.path.exists(self.vars):
+            shutil.copyfile(self.ovmf_vars_template, self.vars)
+        try:
+            os.unlink(self.sock_path)
+        except FileNotFoundError:
+            pass
+        self.boots += 1
+        self._note(BOOT_MARKER % self.boots)
+        self.boot_offsets.append(os.path.getsize(self.log))
+        self._started_at = time.monotonic()
+        self.boot_started.append(self._started_at)
+        self.proc = subprocess.Popen(self.command_line(), stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=open(self.log + ".qemu-stderr", "a"))
+
+    def _supervise(self):
+        while not self._stop.is_set():
+            remaining = self.deadline - time.monotonic()
+            try:
+                rc = self.proc.wait(timeout=max(0.0, min(remaining, 0.5)))
+            except subprocess.TimeoutExpired:
+                if time.monotonic() >= self.deadline:
+                    self._kill()
+                    self._note("[abide-qemu] deadline reached, qemu killed")
+                    return
+                continue
+            with self._lock:
+                self.exits.append(rc)
+                self._drop_conn()
+                self._note(EXIT_MARKER % (self.boots, rc, time.monotonic() - self._started_at))
+                if self._stop.is_set() or not self.no_reboot or self.boots >= self.max_boots \
+                        or time.monotonic() >= self.deadline:
+                    return
+                self._start_one()
+
+    def start(self):
+        os.makedirs(os.path.dirname(self.log), exist_ok=True)
+        open(self.log, "a").close()
+        with self._lock:
+            self._start_one()
+        self._thread = threading.Thread(target=self._supervise, daemon=True)
+        self._thread.start()
+        return self
+
+    def _kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def stop(self):
+        self._stop.set()
+        self._kill()
+        if self._thread:
+            self._thread.join(timeout=10)
+        self._drop_conn()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def running(self):
+        return self._thread is not None and self._thread.is_alive()
+
+    def wait_boot(self, n, timeout):
+        """With -no-reboot: waits until QEMU was started for boot n (1-based); returns its log offset."""
+        end = min(time.monotonic() + timeout, self.deadline)
+        while self.boots < n:
+            if not self.running():
+                raise MachineError("boot %d never started: QEMU ended after %d boots (exits %s, log: %s)"
+                                   % (n, self.boots, self.exits, self.log))
+            if time.monotonic() >= end:
+                raise MachineError("boot %d not started within %s s (log: %s)" % (n, timeout, self.log))
+            time.sleep(0.2)
+        return self.boot_offsets[n - 1]
+
+    def wait_exit(self, timeout):
+        """Waits until the harness is done (no QEMU left to start); returns the exit codes."""
+        self._thread.join(timeout=min(timeout, max(0.0, self.deadline - time.monotonic())))
+        if self._thread.is_alive():
+            raise MachineError("QEMU still running after %s s (log: %s)" % (timeout, self.log))
+        return self.exits
+
+    # ---- console log -----------------------------------------------------
+
+    def console(self, since=0):
+        with open(self.log, "rb") as f:
+            f.seek(since)
+            return f.read().decode("utf-8", "replace")
+
+    def boot_count(self):
+        """Boots seen: QEMU starts with -no-reboot, else kernel banners in the log."""
+        if self.no_reboot:
+            return self.boots
+        return len(self.boot_line.findall(self.console(self.boot_offsets[0])))
+
+    def wait_for(self, pattern, timeout, since=None):
+        """Waits for a console line matching pattern (a regex, searched per line).
+
+        since: log offset to search from; default: the start of the first boot.
+        Returns the match. Fails at the timeout, the deadline, or when QEMU is
+        gone for good without the line appearing.
+        """
+        rx = re.compile(pattern)
+        start = self.boot_offsets[0] if since is None else since
+        end = min(time.monotonic() + timeout, self.deadline)
+        while True:
+            done = not self.running()
+            for line in self.console(start).splitlines():
+                m = rx.search(line)
+                if m:
+                    return m
+            if done:
+                raise MachineError("'%s' not on the console, QEMU ended (exits %s, log: %s)"
+                                   % (pattern, self.exits, self.log))
+            if time.monotonic() >= end:
+                raise MachineError("'%s' not on the console within %s s (log: %s)"
+                                   % (pattern, timeout, self.log))
+            time.sleep(0.2)
+
+    def offset(self):
+        """The log's current end, for wait_for(since=...) on later lines only."""
+        return os.path.getsize(self.log)
+
+    # ---- test console ----------------------------------------------------
+
+    def _drop_conn(self):
+        if self._conn:
+            self._conn.close()
+        self._conn = None
+        self._conn_buf = b""
+        self._agent_ok = False
+
+    def _connect(self, end):
+        while self._conn is None:
+            try:
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(self.sock_path)
+                self._conn = s
+                self._conn_buf = b""
+            except OSError:
+                s.close()
+                if time.monotonic() >= end or not self.running():
+                    raise MachineError("test console socket %s not available (log: %s)"
+                                       % (self.sock_path, self.log))
+                time.sleep(0.2)
+
+    def _read_until(self, want, end):
+        """Reads until want(buf) returns a cut position; returns buf[:pos]."""
+        while True:
+            pos = want(self._conn_buf)
+            if pos is not None:
+                out, self._conn_buf = self._conn_buf[:pos], self._conn_buf[pos:]
+                return out
+            left = end - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            self._conn.settimeout(min(left, 1.0))
+            try:
+                data = self._conn.recv(65536)
+            except socket.timeout:
+                continue
+            if not data:
+                raise ConnectionError("test console closed")
+            self._conn_buf += data
+
+    def _exchange(self, command, end):
+        self._cmd_id += 1
+        cid = self._cmd_id
+        self._conn.sendall(("%d %s\n" % (cid, command)).encode())
+        hdr = re.compile(rb"__ABIDE_OUT__ (\d+) (\d+)\n")
+        m = None
+        while m is None or int(m.group(1)) != cid:
+            # Stale replies of commands given up on are skipped by id.
+            line = self._read_until(lambda b: (b.index(b"\n") + 1) if b"\n" in b else None, end)
+            m = hdr.fullmatch(line)
+        size = int(m.group(2))
+        out = self._read_until(lambda b: size if len(b) >= size else None, end)
+        line = self._read_until(lambda b: (b.index(b"\n") + 1) if b"\n" in b else None, end)
+        r = re.fullmatch(rb"__ABIDE_RC__ (\d+) (\d+)\n", line)
+        if not r or int(r.group(1)) != cid:
+            raise MachineError("test console: bad reply trailer %r" % line)
+        return int(r.group(2)), out.decode("utf-8", "replace")
+
+    def _ensure_agent(self, end):
+        """Connects and pings until the guest's test console answers."""
+        while not self._agent_ok:
+            self._connect(end)
+            try:
+                # Data sent before the guest listens waits in QEMU; stale answers are skipped by id.
+                self._exchange("true", min(end, time.monotonic() + 3))
+                self._agent_ok = True
+            except (TimeoutError, ConnectionError, OSError) as e:
+                if time.monotonic() >= end:
+                    self._drop_conn()
+                    raise MachineError("no answer from the test console (%s; log: %s)"
+                                       % (e.__class__.__name__, self.log))
+                if not isinstance(e, TimeoutError):
+                    self._drop_conn()
+                    time.sleep(0.5)
+
+    def run(self, command, timeout=60, check=False):
+        """Runs a shell command line in the guest; returns (exit status, output).
+
+        Output is the command's stdout and stderr together. Waits (within
+        timeout) for the guest's test console to answer, then sends the
+        command once: it is never repeated, so a guest that reboots before
+        answering is an error (use send() for a reboot). With check=True a
+        non-zero status raises MachineError.
+        """
+        if "\n" in command:
+            raise ValueError("one line only")
+        end = min(time.monotonic() + timeout, self.deadline)
+        self._ensure_agent(end)
+        try:
+            rc, out = self._exchange(command, end)
+        except (TimeoutError, ConnectionError, OSError) as e:
+            self._drop_conn()
+            raise MachineError("'%s': no answer within %s s (%s; log: %s)"
+                               % (command, timeout, e.__class__.__name__, self.log))
+        if check and rc != 0:
+            raise MachineError("'%s' exited %d: %s" % (command, rc, out.strip()[-500:]))
+        return rc, out
+
+    def send(self, command, timeout=60):
+        """Sends a command without waiting for its answer (e.g. "reboot -f")."""
+        if "\n" in command:
+            raise ValueError("one line only")
+        self._ensure_agent(min(time.monotonic() + timeout, self.deadline))
+        self._cmd_id += 1
+        self._conn.sendall(("%d %s\n" % (self._cmd_id, command)).encode())
+        self._drop_conn()
+
+    def wait_console_agent(self, timeout):
+        """Waits until the test console answers."""
+        self._ensure_agent(min(time.monotonic() + timeout, self.deadline))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description="Boot an abide disk under OVMF + systemd-boot (QEMU TCG).")
+    p.add_argument("disk")
+    p.add_argument("--log", help="console log (appended; default DISK.console.log)")
+    p.add_argument("--memory", type=int, default=1024)
+    p.add_argument("--cpus", type=int, default=2)
+    p.add_argument("--boots", type=int, default=1,
+                   help="with -no-reboot: start QEMU again after each guest reboot, up to this many boots")
+    p.add_argument("--in-place", action="store_true", help="no -no-reboot: the guest reboots inside one QEMU")
+    p.add_argument("--timeout", type=float, default=600, help="bound on the whole run (s)")
+    p.add_argument("--until", action="append", default=[], metavar="REGEX",
+                   help="wait for a console line, in order; stop after the last (repeatable)")
+    p.add_argument("--run", action="append", default=[], metavar="CMD",
+                   help="after the --until lines, run CMD in the guest and print its output (repeatable)")
+    p.add_argument("--no-test-console", action="store_true")
+    p.add_argument("--fresh-vars", action="store_true", help="start from a new copy of OVMF_VARS")
+    p.add_argument("--follow", action="store_true", help="copy the console to stdout")
+    a = p.parse_args(argv)
+
+    vm = Machine(a.disk, log=a.log, memory=a.memory, cpus=a.cpus, no_reboot=not a.in_place,
+                 max_boots=a.boots, deadline=a.timeout, test_console=not a.no_test_console)
+    if a.fresh_vars and os.path.exists(vm.vars):
+        os.unlink(vm.vars)
+    t0 = time.monotonic()
+    follower = None
+    vm.start()
+    if a.follow:
+        follower = threading.Thread(target=_follow, args=(vm,), daemon=True)
+        follower.start()
+    status = 0
+    try:
+        for rx in a.until:
+            vm.wait_for(rx, timeout=a.timeout)
+            print("[abide-qemu] matched /%s/ after %.1f s, boot %d" % (rx, time.monotonic() - t0,
+                                                                      vm.boot_count()), flush=True)
+        for cmd in a.run:
+            rc, out = vm.run(cmd, timeout=a.timeout)
+            sys.stdout.write(out)
+            print("[abide-qemu] '%s' exited %d" % (cmd, rc), flush=True)
+            status = status or rc
+        if not a.until and not a.run:
+            print("[abide-qemu] exits: %s" % vm.wait_exit(a.timeout), flush=True)
+    except MachineError as e:
+        print("abide-qemu: %s" % e, file=sys.stderr)
+        status = 1
+    finally:
+        vm.stop()
+    return status
+
+
+def _follow(vm):
+    pos = 0
+    while True:
+        with open(vm.log, "rb") as f:
+            f.seek(pos)
+            data = f.read()
+        if data:
+            pos += len(data)
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+        time.sleep(0.2)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
