@@ -144,7 +144,11 @@ static int write_entry(struct archive *a, const char *root, const Entry *e, int6
                 archive_entry_set_rdevminor(ae, e->extra->rdev_minor);
         } else {
                 mode_t m = e->st.st_mode;
-                archive_entry_set_mode(ae, m);
+                /* Permissions from the build machine's umask would make the
+                 * bytes depend on it: directories and programs 0755, other
+                 * files 0644 (nothing in an initramfs is secret or set-id). */
+                mode_t perm = S_ISLNK(m) ? 0777 : S_ISDIR(m) || (m & 0111) ? 0755 : 0644;
+                archive_entry_set_mode(ae, (m & S_IFMT) | perm);
                 if (S_ISREG(m))
                         archive_entry_set_size(ae, e->st.st_size);
                 else if (S_ISLNK(m)) {

@@ -21,11 +21,14 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T
 
 build() { "$H" build --kernel "$KERNEL" --init "$INIT" --ca "$T/ca.pem" --epoch $EPOCH "$@"; }
 
-note "build twice, in two directories: byte-identical"
+note "build three times, in other directories and under another umask: byte-identical"
 mkdir -p "$T/one" "$T/two"
 build -o "$T/one/initrd"
 build -o "$T/two/initrd"
 same_file "$T/one/initrd" "$T/two/initrd"
+mkdir -p "$T/three"
+(umask 077; build -o "$T/three/initrd")
+same_file "$T/one/initrd" "$T/three/initrd"
 [ -z "$(ls -A "$T/one" | grep -v '^initrd$')" ] || die "work files left next to the output: $(ls -A "$T/one")"
 
 note "zstd-compressed cpio newc, as the kernel reads it"
