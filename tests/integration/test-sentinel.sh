@@ -3,7 +3,7 @@
 # (good: healthy; crash: never healthy; panic and hang: recognised without
 # being run on the host), and broken content is refused with one clear line.
 . "$(dirname "$0")/lib.sh"
-need sha256sum
+need sha256sum readelf
 
 S="$ABIDE_BUILDDIR/images/demo/sentinel"
 C="$ABIDE_SRCDIR/images/demo/content"
@@ -22,7 +22,9 @@ alive() { [ -r "/proc/$1/stat" ] && ! grep -q ') [ZX] ' "/proc/$1/stat"; }
 
 note "the agent's Source tree for recipes"
 [ -x "$ROOT/usr/sbin/sentinel" ] || die "agent-root/usr/sbin/sentinel missing"
-file -L "$ROOT/usr/sbin/sentinel" | grep -q 'statically linked' || die "sentinel is not static: $(file -L "$ROOT/usr/sbin/sentinel")"
+# Static: no program interpreter, so the busybox image needs no libraries for it.
+readelf -l "$ROOT/usr/sbin/sentinel" | grep -q 'Requesting program interpreter' && die "sentinel is not statically linked"
+cmp -s "$ROOT/usr/sbin/sentinel" "$S" && die "agent-root's sentinel is not stripped"
 
 note "every shipped variant passes --check-content and says which it is"
 for v in good crash panic hang; do
