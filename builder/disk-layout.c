@@ -190,6 +190,10 @@ int disk_layout_compute(const Manifest *m, const DiskSizes *req, DiskLayout *ret
         if (r < 0)
                 return r;
         l.disk_size = offset + DISK_ALIGN;
+        /* Empty slot B: "no-auto" (GPT attribute 63), else systemd-dissect, which takes the
+         * highest label of versioned partitions, picks the empty "-b" over slot A. */
+        l.parts_no_auto[DISK_PART_ROOT_B] = l.parts_no_auto[DISK_PART_VERITY_B] =
+                l.parts_no_auto[DISK_PART_VERITY_SIG_B] = true;
 
         *ret = l;
         return 0;
@@ -205,8 +209,8 @@ int disk_layout_to_sfdisk(const DiskLayout *l, char **ret) {
         fprintf(f, "label: gpt\nlabel-id: %s\nunit: sectors\nsector-size: 512\nfirst-lba: 2048\n", l->disk_uuid);
         for (size_t i = 0; i < _DISK_PART_MAX; i++) {
                 const DiskPart *p = &l->parts[i];
-                fprintf(f, "start=%" PRIu64 ", size=%" PRIu64 ", type=%s, uuid=%s, name=\"%s\"\n", p->offset / 512,
-                        p->size / 512, p->type, p->uuid, p->label);
+                fprintf(f, "start=%" PRIu64 ", size=%" PRIu64 ", type=%s, uuid=%s, name=\"%s\"%s\n", p->offset / 512,
+                        p->size / 512, p->type, p->uuid, p->label, l->parts_no_auto[i] ? ", attrs=\"GUID:63\"" : "");
         }
         if (fflush(f) != 0 || ferror(f))
                 return -ENOMEM;

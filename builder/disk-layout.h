@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "bundle/manifest.h"
@@ -36,6 +37,7 @@ typedef struct DiskLayout {
         char disk_uuid[37];
         uint64_t disk_size;
         DiskPart parts[_DISK_PART_MAX];
+        bool parts_no_auto[_DISK_PART_MAX];   /* GPT attribute 63: tools do not use it on their own */
 } DiskLayout;
 
 /* Requested sizes in bytes; 0 = derive from the bundle. */

@@ -184,7 +184,7 @@ static int parse_args(int argc, char *argv[], DiskArgs *a) {
         int c, r;
 
         optind = 0;
-        while ((c = getopt_long(argc, argv, "+ho:", options, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "ho:", options, NULL)) >= 0) {
                 uint64_t *size = NULL;
                 const char *name = NULL;
                 switch (c) {
