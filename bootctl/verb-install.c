@@ -1,8 +1,89 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Placeholder until the install verb lands (issue 4, install helper). */
+#include <fcntl.h>
+#include <getopt.h>
+
 #include "basic/error.h"
+#include "ctl.h"
+#include "install/install-policy.h"
+#include "install/install.h"
 #include "verbs.h"
 
+static int parse_tries(const char *s, unsigned *ret) {
+        char *end;
+        errno = 0;
+        unsigned long v = strtoul(s, &end, 10);
+        if (errno != 0 || end == s || *end || s[0] == '-' || v < 1 || v > 99)
+                return err_set(EINVAL, "--tries must be a number in 1..99: %s", s);
+        *ret = (unsigned) v;
+        return 0;
+}
+
 int verb_install(int argc, char *argv[]) {
-        return err_set(ENOSYS, "not implemented yet");
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "tries", required_argument, NULL, 't' },
+                { "force", no_argument, NULL, 'f' },
+                { "image-info", required_argument, NULL, 'i' },
+                {}
+        };
+        _cleanup_(ctl_done) Ctl ctl = {};
+        _cleanup_(install_result_done) InstallResult res = {};
+        _cleanup_close_ int fd = -EBADF;
+        InstallOptions o = {};
+        int c, r;
+
+        optind = 0;
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "ht:f", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        printf("Usage: abidectl install BUNDLE|- [--tries N] [--force]\n\n"
+                               "Installs a signed bundle (a file, or '-' for standard input) into the slot\n"
+                               "that was not booted, verifies what landed, and makes it bootable on trial.\n\n"
+                               "  --tries N          boot tries of the new slot (default: the bundle's, else Tries=)\n"
+                               "  --force            install even the version that is running\n"
+                               "  --image-info FILE  the running image's identity (default %s)\n",
+                               INSTALL_IMAGE_INFO_PATH);
+                        return 0;
+                case 't':
+                        r = parse_tries(optarg, &o.tries);
+                        if (r < 0)
+                                return r;
+                        break;
+                case 'f':
+                        o.force = true;
+                        break;
+                case 'i':
+                        o.image_info = optarg;
+                        break;
+                case ':':
+                        return err_set(EINVAL, "option '%s' needs a value", argv[optind - 1]);
+                default:
+                        return err_set(EINVAL, "unknown option '%s' (see --help)", argv[optind - 1]);
+                }
+        if (optind >= argc)
+                return err_set(EINVAL, "missing BUNDLE (usage: abidectl install BUNDLE|- [--tries N] [--force])");
+        if (optind + 1 < argc)
+                return err_set(EINVAL, "unexpected argument '%s'", argv[optind + 1]);
+
+        const char *path = argv[optind];
+        if (streq(path, "-"))
+                fd = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
+        else
+                fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return err_set(errno, "cannot open %s: %m", streq(path, "-") ? "standard input" : path);
+        if (!streq(path, "-"))
+                (void) posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+
+        r = ctl_open(&ctl);
+        if (r < 0)
+                return r;
+        r = install_run(ctl.config, ctl.boot, fd, &o, &res);
+        if (r < 0)
+                return r;
+        if (res.state_error < 0)
+                ctl_warn("%s", res.state_message ?: "cannot update the state file");
+        printf("Installed %s into slot %s (%s)\n", res.version, slot_to_string(res.slot), res.entry);
+        return 0;
 }

@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "install-stream.h"
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+
+#include "basic/error.h"
+#include "basic/progress.h"
+#include "install/install-target.h"
+
+typedef struct Chunk {
+        uint8_t *buf;
+        size_t len;
+        uint64_t offset;
+} Chunk;
+
+typedef struct Pipeline {
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        Chunk chunks[INSTALL_CHUNKS];
+        unsigned head, count;   /* queue of filled chunks */
+        bool closed;            /* the producer has no more */
+        bool abort;
+        int fd;
+        int error;              /* errno of the failed write */
+        uint64_t error_offset;
+} Pipeline;
+
+static void *writer_thread(void *userdata) {
+        Pipeline *p = userdata;
+
+        pthread_mutex_lock(&p->lock);
+        for (;;) {
+                while (p->count == 0 && !p->closed && !p->abort)
+                        pthread_cond_wait(&p->cond, &p->lock);
+                if (p->abort || p->count == 0)
+                        break;
+                Chunk c = p->chunks[p->head];
+                pthread_mutex_unlock(&p->lock);
+
+                int error = 0;
+                for (size_t done = 0; done < c.len;) {
+                        ssize_t k = pwrite(p->fd, c.buf + done, c.len - done, (off_t) (c.offset + done));
+                        if (k < 0 && errno == EINTR)
+                                continue;
+                        if (k <= 0) {
+                                error = k < 0 ? errno : ENOSPC;
+                                break;
+                        }
+                        done += (size_t) k;
+                }
+
+                pthread_mutex_lock(&p->lock);
+                if (error) {
+                        p->error = error;
+                        p->error_offset = c.offset;
+                        p->abort = true;
+                }
+                p->head = (p->head + 1) % INSTALL_CHUNKS;
+                p->count--;
+                pthread_cond_broadcast(&p->cond);
+        }
+        pthread_mutex_unlock(&p->lock);
+        return NULL;
+}
+
+static void free_chunks(Pipeline *p) {
+        for (size_t i = 0; i < INSTALL_CHUNKS; i++)
+                free(p->chunks[i].buf);
+}
+
+/* Fills buf from the reader: bytes read, 0 with *ret_end at the verified end, or an error. */
+static ssize_t fill(BundleReader *b, uint8_t *buf, size_t size, bool *ret_end) {
+        size_t got = 0;
+        while (got < size) {
+                ssize_t k = bundle_reader_read(b, buf + got, size - got);
+                if (k < 0)
+                        return k;
+                if (k == 0) {
+                        *ret_end = true;
+                        break;
+                }
+                got += (size_t) k;
+        }
+        return (ssize_t) got;
+}
+
+int install_stream_payload(BundleReader *b, const Payload *pl, int fd, bool direct, const char *target) {
+        Pipeline p = { .fd = fd };
+        pthread_t thread;
+        uint64_t offset = 0;
+        unsigned tail = 0;
+        bool end = false;
+        int r = 0;
+
+        for (size_t i = 0; i < INSTALL_CHUNKS; i++)
+                if (posix_memalign((void **) &p.chunks[i].buf, INSTALL_ALIGN, INSTALL_CHUNK) != 0) {
+                        free_chunks(&p);
+                        return -ENOMEM;
+                }
+        pthread_mutex_init(&p.lock, NULL);
+        pthread_cond_init(&p.cond, NULL);
+        r = -pthread_create(&thread, NULL, writer_thread, &p);
+        if (r < 0) {
+                free_chunks(&p);
+                return err_set(r, "cannot start the writer thread: %s", strerror(-r));
+        }
+
+        progress_begin(target, pl->size);
+        while (!end) {
+                pthread_mutex_lock(&p.lock);
+                while (p.count == INSTALL_CHUNKS && !p.abort)
+                        pthread_cond_wait(&p.cond, &p.lock);
+                bool aborted = p.abort;
+                pthread_mutex_unlock(&p.lock);
+                if (aborted)
+                        break;
+
+                Chunk *c = &p.chunks[tail];
+                ssize_t k = fill(b, c->buf, INSTALL_CHUNK, &end);
+                if (k < 0) {
+                        r = (int) k;
+                        break;
+                }
+                if (k == 0)
+                        continue;
+                c->len = (size_t) k;
+                c->offset = offset;
+                offset += (uint64_t) k;
+                if (direct && c->len % INSTALL_ALIGN != 0) {
+                        size_t padded = (c->len + INSTALL_ALIGN - 1) / INSTALL_ALIGN * INSTALL_ALIGN;
+                        memset(c->buf + c->len, 0, padded - c->len);
+                        c->len = padded;
+                }
+
+                pthread_mutex_lock(&p.lock);
+                p.count++;
+                pthread_cond_broadcast(&p.cond);
+                pthread_mutex_unlock(&p.lock);
+                tail = (tail + 1) % INSTALL_CHUNKS;
+                progress_update(offset);
+        }
+
+        pthread_mutex_lock(&p.lock);
+        if (r < 0)
+                p.abort = true;
+        p.closed = true;
+        pthread_cond_broadcast(&p.cond);
+        pthread_mutex_unlock(&p.lock);
+        pthread_join(thread, NULL);
+        progress_end();
+        free_chunks(&p);
+        pthread_cond_destroy(&p.cond);
+        pthread_mutex_destroy(&p.lock);
+
+        if (r < 0)
+                return r;
+        if (p.error)
+                return err_set(p.error, "cannot write %s at offset %" PRIu64 ": %s", target, p.error_offset,
+                               strerror(p.error));
+        if (!end)
+                return err_set(EIO, "%s: write stopped early", target);
+        if (fdatasync(fd) < 0)
+                return err_set(errno, "cannot sync %s: %m", target);
+        return 0;
+}
+
+int install_zero_range(int fd, bool direct, uint64_t from, uint64_t to, const char *target) {
+        _cleanup_free_ uint8_t *zero = NULL;
+        const size_t size = 1024 * 1024;
+
+        if (from >= to)
+                return 0;
+        if (posix_memalign((void **) &zero, INSTALL_ALIGN, size) != 0)
+                return -ENOMEM;
+        memset(zero, 0, size);
+        for (uint64_t o = from; o < to;) {
+                size_t n = (size_t) MIN((uint64_t) size, to - o);
+                if (direct && n % INSTALL_ALIGN != 0)
+                        n = n / INSTALL_ALIGN * INSTALL_ALIGN;
+                if (n == 0)
+                        break;
+                ssize_t k = pwrite(fd, zero, n, (off_t) o);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        return err_set(k < 0 ? errno : ENOSPC, "cannot zero %s at offset %" PRIu64 ": %s", target, o,
+                                       strerror(k < 0 ? errno : ENOSPC));
+                o += (uint64_t) k;
+        }
+        if (fdatasync(fd) < 0)
+                return err_set(errno, "cannot sync %s: %m", target);
+        return 0;
+}
+
+int install_readback_sha256(int fd, bool direct, uint64_t size, uint8_t ret[SHA256_DIGEST_SIZE]) {
+        _cleanup_(sha256_freep) Sha256 *h = NULL;
+        _cleanup_free_ uint8_t *buf = NULL;
+        int r;
+
+        if (posix_memalign((void **) &buf, INSTALL_ALIGN, INSTALL_CHUNK) != 0)
+                return -ENOMEM;
+        r = sha256_new(&h);
+        if (r < 0)
+                return r;
+        /* Clean cached pages would answer instead of the device. */
+        if (!direct)
+                (void) posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+
+        for (uint64_t o = 0; o < size;) {
+                uint64_t want = MIN((uint64_t) INSTALL_CHUNK, size - o);
+                size_t n = (size_t) want;
+                if (direct)
+                        n = (n + INSTALL_ALIGN - 1) / INSTALL_ALIGN * INSTALL_ALIGN;
+                ssize_t k = pread(fd, buf, n, (off_t) o);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return err_set(errno, "read back at offset %" PRIu64 ": %m", o);
+                if (k == 0)
+                        return err_set(EIO, "read back: ends at offset %" PRIu64 " of %" PRIu64, o, size);
+                size_t use = (size_t) MIN((uint64_t) k, want);
+                r = sha256_update(h, buf, use);
+                if (r < 0)
+                        return r;
+                o += use;
+        }
+        return sha256_final(h, ret);
+}

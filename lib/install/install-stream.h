@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bundle/bundle.h"
+#include "crypto/hash.h"
+
+/* Large aligned chunks, several in flight: reading+hashing overlaps writing. */
+#define INSTALL_CHUNK (4U * 1024 * 1024)
+#define INSTALL_CHUNKS 4
+
+/*
+ * Streams the reader's current payload p to offset 0 of fd: the calling
+ * thread reads (the reader hashes), a writer thread writes. With direct
+ * (fd opened O_DIRECT) a last partial block is padded with zeros to
+ * INSTALL_ALIGN, so the caller must have checked that this fits. Ends with
+ * fdatasync. Returns 0 only when the reader confirmed the payload's size
+ * and SHA-256 and every byte was written and synced.
+ */
+int install_stream_payload(BundleReader *b, const Payload *p, int fd, bool direct, const char *target);
+
+/* Writes zeros over [from, to) of fd (from aligned to INSTALL_ALIGN when direct), then fdatasync. */
+int install_zero_range(int fd, bool direct, uint64_t from, uint64_t to, const char *target);
+
+/*
+ * SHA-256 of the first size bytes of fd as the device holds them: read
+ * with O_DIRECT, or after dropping the page cache of fd.
+ */
+int install_readback_sha256(int fd, bool direct, uint64_t size, uint8_t ret[SHA256_DIGEST_SIZE]);

@@ -1,0 +1,392 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "install.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+
+#include "basic/error.h"
+#include "basic/fileio.h"
+#include "basic/progress.h"
+#include "boot/boot-entry.h"
+#include "bundle/bundle.h"
+#include "crypto/trust.h"
+#include "install/install-policy.h"
+#include "install/install-stream.h"
+#include "install/install-target.h"
+#include "slot/state.h"
+#include "verity/verity.h"
+
+/* Room the ESP keeps beyond the new kernel and initrd (FAT clusters, directory entries). */
+#define ESP_SLACK (256U * 1024)
+
+typedef struct Install {
+        const AbideConfig *config;
+        BootBackend *boot;
+        const InstallOptions *opts;
+        Slot booted, target;
+        InstallTarget parts[_SLOT_PART_MAX];
+        char *kernel_dir;
+        BundleReader *reader;
+        AbideState *state;
+} Install;
+
+static void install_done(Install *in) {
+        for (int i = 0; i < _SLOT_PART_MAX; i++)
+                install_target_done(&in->parts[i]);
+        free(in->kernel_dir);
+        bundle_reader_free(in->reader);
+        state_free(in->state);
+}
+
+void install_result_done(InstallResult *r) {
+        if (!r)
+                return;
+        free(r->version);
+        free(r->entry);
+        free(r->signer);
+        free(r->state_message);
+        *r = (InstallResult) {};
+}
+
+static SlotPart role_part(PayloadRole role) {
+        switch (role) {
+        case PAYLOAD_ROOT:
+                return SLOT_PART_ROOT;
+        case PAYLOAD_VERITY:
+                return SLOT_PART_VERITY;
+        case PAYLOAD_VERITY_SIG:
+                return SLOT_PART_VERITY_SIG;
+        default:
+                return _SLOT_PART_INVALID;
+        }
+}
+
+static const char *role_file(PayloadRole role) {
+        return role == PAYLOAD_KERNEL ? "vmlinuz" : role == PAYLOAD_INITRD ? "initrd" : NULL;
+}
+
+static int open_targets(Install *in) {
+        SlotPartition found[_SLOT_PART_MAX], running[_SLOT_PART_MAX];
+        int r;
+
+        r = slot_partitions_find(in->config, in->target, found);
+        if (r < 0)
+                return err_prefix(r, "slot %s", slot_to_string(in->target));
+        for (int i = 0; i < _SLOT_PART_MAX && r >= 0; i++) {
+                char label[64];
+                r = slot_part_label(in->target, (SlotPart) i, label, sizeof label);
+                if (r >= 0)
+                        r = install_target_open(&found[i], label, &in->parts[i]);
+        }
+        for (int i = 0; i < _SLOT_PART_MAX; i++)
+                slot_partition_done(&found[i]);
+        if (r < 0)
+                return r;
+
+        /* A misconfigured override must never point the target at the running slot. */
+        if (slot_partitions_find(in->config, in->booted, running) < 0) {
+                err_clear();
+                return 0;
+        }
+        for (int i = 0; i < _SLOT_PART_MAX && r >= 0; i++)
+                for (int j = 0; j < _SLOT_PART_MAX && r >= 0; j++)
+                        if (install_target_same(&in->parts[i], &running[j]))
+                                r = err_set(EBUSY, "target partition %s (%s) is also a partition of the running slot %s",
+                                            in->parts[i].label, in->parts[i].path, slot_to_string(in->booted));
+        for (int i = 0; i < _SLOT_PART_MAX; i++)
+                slot_partition_done(&running[i]);
+        return r;
+}
+
+static uint64_t file_size_at(const char *dir, const char *name) {
+        struct stat st;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        return stat(path, &st) == 0 && S_ISREG(st.st_mode) ? (uint64_t) st.st_size : 0;
+}
+
+/* Everything the bundle needs must fit before the first byte is written. */
+static int check_payloads(Install *in, const Manifest *m) {
+        uint64_t esp_need = 0;
+
+        for (size_t i = 0; i < m->n_payloads; i++) {
+                const Payload *p = &m->payloads[i];
+                SlotPart part = role_part(p->role);
+                if (part < 0) {
+                        esp_need += p->size;
+                        continue;
+                }
+                const InstallTarget *t = &in->parts[part];
+                if (!install_policy_fits(p->size, t->size, t->direct ? INSTALL_ALIGN : 1))
+                        return err_set(EFBIG, "payload '%s' (%" PRIu64 " bytes) does not fit %s (%s, %" PRIu64 " bytes)",
+                                       p->name, p->size, t->label, t->path, t->size);
+        }
+        for (PayloadRole role = PAYLOAD_KERNEL; role <= PAYLOAD_INITRD; role++)
+                if (!manifest_find_role(m, role))
+                        return err_set(ENOENT, "bundle has no %s payload; slot %s's boot entry needs %s/%s",
+                                       payload_role_to_string(role), slot_to_string(in->target), in->kernel_dir,
+                                       role_file(role));
+
+        /* The slot's old kernel and initrd go before the new ones are written. */
+        struct statvfs sv;
+        if (statvfs(in->kernel_dir, &sv) < 0)
+                return err_set(errno, "cannot stat the file system of %s: %m", in->kernel_dir);
+        uint64_t avail = (uint64_t) sv.f_bavail * sv.f_frsize + file_size_at(in->kernel_dir, "vmlinuz") +
+                         file_size_at(in->kernel_dir, "initrd");
+        if (avail < esp_need + ESP_SLACK)
+                return err_set(ENOSPC, "kernel and initrd (%" PRIu64 " bytes) do not fit %s (%" PRIu64 " bytes free)",
+                               esp_need, in->kernel_dir, avail);
+        return 0;
+}
+
+static void closedirp(DIR **d) {
+        if (*d)
+                (void) closedir(*d);
+}
+
+/* The target's old kernel, initrd and temporaries of an interrupted install. */
+static int clean_kernel_dir(const char *dir) {
+        _cleanup_(closedirp) DIR *d = opendir(dir);
+        struct dirent *de;
+
+        if (!d)
+                return err_set(errno, "cannot open %s: %m", dir);
+        while ((de = readdir(d))) {
+                if (!streq(de->d_name, "vmlinuz") && !streq(de->d_name, "initrd") &&
+                    strncmp(de->d_name, ".#", 2) != 0)
+                        continue;
+                if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT)
+                        return err_set(errno, "cannot remove %s/%s: %m", dir, de->d_name);
+        }
+        return fsync_directory_of(dir) < 0 ? err_set(EIO, "cannot sync %s", dir) : 0;
+}
+
+static int stream_all(Install *in) {
+        for (;;) {
+                const Payload *p = NULL;
+                int r = bundle_reader_next(in->reader, &p);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        return 0;
+
+                SlotPart part = role_part(p->role);
+                if (part >= 0) {
+                        InstallTarget *t = &in->parts[part];
+                        r = install_stream_payload(in->reader, p, t->fd, t->direct, t->label);
+                        if (r < 0)
+                                return r;
+                        /* Nothing of an older signature may follow the new one. */
+                        if (part == SLOT_PART_VERITY_SIG) {
+                                uint64_t from = (p->size + INSTALL_ALIGN - 1) / INSTALL_ALIGN * INSTALL_ALIGN;
+                                r = install_zero_range(t->fd, t->direct, from, t->size, t->label);
+                                if (r < 0)
+                                        return r;
+                        }
+                        continue;
+                }
+
+                _cleanup_(atomic_file_freep) AtomicFile *f = NULL;
+                _cleanup_free_ char *path = NULL;
+                if (asprintf(&path, "%s/%s", in->kernel_dir, role_file(p->role)) < 0)
+                        return -ENOMEM;
+                r = atomic_file_open(path, 0644, &f);
+                if (r < 0)
+                        return err_set(r, "cannot create %s: %s", path, strerror(-r));
+                r = install_stream_payload(in->reader, p, f->fd, false, path);
+                if (r < 0)
+                        return r;
+                r = atomic_file_commit(f);
+                if (r < 0)
+                        return err_set(r, "cannot write %s: %s", path, strerror(-r));
+        }
+}
+
+typedef struct VerityJob {
+        const char *data, *hash;
+        const VerityParams *params;
+        int r;
+        char message[512];
+} VerityJob;
+
+static void *verity_thread(void *userdata) {
+        VerityJob *j = userdata;
+        j->r = verity_verify(j->data, j->hash, j->params);
+        if (j->r < 0)
+                snprintf(j->message, sizeof j->message, "%s", err_message(j->r));
+        return NULL;
+}
+
+static int readback_one(Install *in, const Payload *p) {
+        uint8_t digest[SHA256_DIGEST_SIZE];
+        char want[SHA256_HEX_SIZE], got[SHA256_HEX_SIZE];
+        _cleanup_free_ char *path = NULL;
+        const char *what;
+        int r;
+
+        SlotPart part = role_part(p->role);
+        if (part >= 0) {
+                const InstallTarget *t = &in->parts[part];
+                what = t->label;
+                r = install_readback_sha256(t->fd, t->direct, p->size, digest);
+        } else {
+                if (asprintf(&path, "%s/%s", in->kernel_dir, role_file(p->role)) < 0)
+                        return -ENOMEM;
+                what = path;
+                _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        return err_set(errno, "read back: cannot open %s: %m", path);
+                r = install_readback_sha256(fd, false, p->size, digest);
+        }
+        if (r < 0)
+                return err_prefix(r, "%s", what);
+        if (memcmp(digest, p->sha256, SHA256_DIGEST_SIZE) != 0) {
+                hex_encode(p->sha256, SHA256_DIGEST_SIZE, want);
+                hex_encode(digest, SHA256_DIGEST_SIZE, got);
+                return err_set(EBADMSG, "read back: %s holds sha256 %s over %" PRIu64 " bytes, the manifest says %s for '%s'",
+                               what, got, p->size, want, p->name);
+        }
+        return 0;
+}
+
+/* What landed, read back from the devices: every payload's sha256, and dm-verity over root (in parallel). */
+static int verify_all(Install *in, const Manifest *m) {
+        VerityJob job = {
+                .data = in->parts[SLOT_PART_ROOT].path,
+                .hash = in->parts[SLOT_PART_VERITY].path,
+                .params = &m->verity,
+        };
+        pthread_t thread;
+        int r;
+
+        progress_step("Verifying slot %s", slot_to_string(in->target));
+        r = -pthread_create(&thread, NULL, verity_thread, &job);
+        if (r < 0)
+                return err_set(r, "cannot start the verity check: %s", strerror(-r));
+        r = 0;
+        for (size_t i = 0; i < m->n_payloads && r >= 0; i++)
+                r = readback_one(in, &m->payloads[i]);
+        pthread_join(thread, NULL);
+        if (r < 0)
+                return r;
+        if (job.r < 0)
+                return err_set(job.r, "read back: %s", job.message);
+        return 0;
+}
+
+static int state_update(Install *in, const Manifest *m, bool done) {
+        int r;
+        if (!done) {
+                r = state_load(in->config->state_file, &in->state);
+                if (r < 0)
+                        return err_prefix(r, "state file %s", in->config->state_file);
+                r = state_install_begin(in->state, in->target, m->version, (uint64_t) time(NULL));
+        } else {
+                state_install_done(in->state, in->target, (uint64_t) time(NULL));
+                r = 0;
+        }
+        if (r >= 0)
+                r = state_save(in->state, in->config->state_file);
+        if (r < 0)
+                return err_prefix(r, "cannot record slot %s as %s in %s", slot_to_string(in->target),
+                                  done ? "pending" : "installing", in->config->state_file);
+        return 0;
+}
+
+int install_run(const AbideConfig *c, BootBackend *boot, int fd, const InstallOptions *o, InstallResult *ret) {
+        _cleanup_(install_done) Install in = { .config = c, .boot = boot, .opts = o };
+        _cleanup_(trust_store_freep) TrustStore *trust = NULL;
+        _cleanup_(image_identity_done) ImageIdentity running = {};
+        InstallResult res = {};
+        int r;
+
+        for (int i = 0; i < _SLOT_PART_MAX; i++)
+                in.parts[i].fd = -EBADF;
+
+        r = boot_booted_slot(boot, &in.booted);
+        if (r < 0)
+                return err_prefix(r, "cannot tell the running slot");
+        in.target = slot_other(in.booted);
+
+        r = open_targets(&in);
+        if (r < 0)
+                return r;
+
+        r = trust_store_load(c->keys_dir, &trust);
+        if (r < 0)
+                return err_prefix(r, "trusted keys %s", c->keys_dir);
+        /* Verifies the manifest's signature; nothing is written before this. */
+        r = bundle_reader_open(fd, trust, &in.reader);
+        if (r < 0)
+                return r;
+        const Manifest *m = bundle_reader_manifest(in.reader);
+
+        r = image_identity_load(o->image_info ?: INSTALL_IMAGE_INFO_PATH, &running);
+        if (r < 0)
+                return r;
+        ImageIdentity bundle = {
+                .name = m->name,
+                .version = m->version,
+                .compatible = m->compatible,
+                .security_version = m->security_version,
+        };
+        r = install_policy_check(&running, &bundle, o->force);
+        if (r < 0)
+                return r;
+
+        r = boot_kernel_dir(boot, in.target, &in.kernel_dir);
+        if (r < 0)
+                return r;
+        r = check_payloads(&in, m);
+        if (r < 0)
+                return r;
+
+        unsigned tries = install_policy_tries(o->tries, m->tries, c->tries);
+        BootCounter counter = { .state = BOOT_COUNTER_PENDING, .left = tries };
+        char entry[BOOT_ENTRY_NAME_MAX];
+        r = boot_entry_name_format(in.target, &counter, entry);
+        if (r < 0)
+                return err_set(EINVAL, "cannot name slot %s's boot entry with %u tries", slot_to_string(in.target), tries);
+
+        /* From here on the target is written: first make it unbootable. */
+        r = state_update(&in, m, false);
+        if (r < 0)
+                return r;
+        r = boot_remove(boot, in.target);
+        if (r < 0)
+                return err_prefix(r, "cannot remove slot %s's boot entry", slot_to_string(in.target));
+        r = clean_kernel_dir(in.kernel_dir);
+        if (r < 0)
+                return r;
+
+        r = stream_all(&in);
+        if (r < 0)
+                return r;
+        r = verify_all(&in, m);
+        if (r < 0)
+                return r;
+
+        BootEntrySpec spec = { .version = m->version, .cmdline = m->cmdline, .tries = tries };
+        r = boot_write(boot, in.target, &spec);
+        if (r < 0)
+                return err_prefix(r, "slot %s verified, but its boot entry", slot_to_string(in.target));
+
+        res.slot = in.target;
+        res.version = strdup(m->version);
+        res.entry = strdup(entry);
+        res.signer = bundle_reader_signer(in.reader) ? strdup(bundle_reader_signer(in.reader)) : NULL;
+        if (!res.version || !res.entry) {
+                install_result_done(&res);
+                return -ENOMEM;
+        }
+        res.state_error = state_update(&in, m, true);
+        if (res.state_error < 0)
+                res.state_message = strdup(err_message(res.state_error));
+        *ret = res;
+        return 0;
+}

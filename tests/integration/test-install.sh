@@ -1,0 +1,146 @@
+#!/bin/bash
+# abidectl install on a GPT disk image with loop devices, booted on slot a:
+# a good bundle lands in b (a byte-identical, b's entry abide-b+3.conf,
+# veritysetup verify passes); every bad bundle is refused with one line,
+# a untouched and b without a bootable entry.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/bootctl-lib.sh"
+. "$(dirname "$0")/install-lib.sh"
+need tar mkfs.ext4 mount umount cmp
+
+note "keys, bundles, disk"
+"$ABIDE_BUILD" keygen -o "$T/keys" >/dev/null
+"$ABIDE_BUILD" keygen -o "$T/other" >/dev/null
+mkdir -p "$T/kernel" "$T/payload"
+head -c 300000 /dev/urandom >"$T/kernel/vmlinuz-6.1.0-56-amd64"
+# Root big enough for several 4 MiB chunks and a partial last one.
+head -c $((10 * 1024 * 1024 + 12345)) /dev/urandom >"$T/payload/blob"
+V1=$(build_bundle "$T/b1" --set Image.Version=1.0 --set Image.SecurityVersion=5)
+GOOD=$(build_bundle "$T/b2" --set Image.Version=2.0 --set Image.SecurityVersion=5)
+LOWER=$(build_bundle "$T/b3" --set Image.Version=2.1 --set Image.SecurityVersion=4)
+COMPAT=$(build_bundle "$T/b4" --set Image.Version=2.2 --set Image.SecurityVersion=5 --set Image.Compatible=other-board)
+FOREIGN=$(KEY=$T/other/signing.key CERT=$T/other/signing.crt build_bundle "$T/b5" --set Image.Version=2.3 --set Image.SecurityVersion=5)
+make_disk 24 2
+make_config
+fill_slot_a "$V1"
+write_image_info 1.0 5
+slot_a_print >"$T/a.before"
+cp "$ENTRIES/abide-a.conf" "$T/entry-a.before"
+install() { "$ABIDECTL" install --image-info "$T/image.json" "$@"; }
+
+check_a() {
+        slot_a_print >"$T/a.now"
+        cmp -s "$T/a.before" "$T/a.now" || die "slot a changed ($1): $(diff "$T/a.before" "$T/a.now")"
+        same_file "$T/entry-a.before" "$ENTRIES/abide-a.conf"
+}
+
+note "good bundle into b"
+head -c 1M /dev/urandom >"$SIG_B"   # stale content the new signature must not leave behind
+out=$(install "$GOOD")
+echo "   $out"
+[ "$out" = "Installed 2.0 into slot b (abide-b+3.conf)" ] || die "unexpected output: $out"
+check_a "good install"
+[ "$(entry_of b)" = "abide-b+3.conf" ] || die "b's entry is '$(entry_of b)'"
+grep -qx 'version 2.0' "$ENTRIES/abide-b+3.conf" || die "entry version: $(cat "$ENTRIES/abide-b+3.conf")"
+grep -qx 'options console=ttyS0 quiet abide.slot=b' "$ENTRIES/abide-b+3.conf" || die "entry options: $(cat "$ENTRIES/abide-b+3.conf")"
+same_file "$T/kernel/vmlinuz-6.1.0-56-amd64" "$T/esp/abide/b/vmlinuz"
+x=$T/x-good; mkdir -p "$x"; tar -C "$x" -xf "$GOOD"
+same_file "$x/initrd" "$T/esp/abide/b/initrd"
+roothash=$(manifest_field "$GOOD" "['verity']['root_hash']")
+veritysetup verify "$ROOT_B" "$VERITY_B" "$roothash" || die "veritysetup verify failed on slot b"
+sigsize=$(stat -c %s "$x/root.verity-sig")
+cmp -n "$sigsize" "$x/root.verity-sig" "$SIG_B" || die "signature partition content"
+[ "$(tail -c +$((sigsize + 1)) "$SIG_B" | tr -d '\0' | wc -c)" -eq 0 ] || die "signature partition tail not zeroed"
+python3 - "$T/var/state.json" <<'PY' || die "state after install: $(cat "$T/var/state.json")"
+import json, sys
+b = json.load(open(sys.argv[1]))["slots"]["b"]
+assert b["state"] == "pending" and b["version"] == "2.0", b
+PY
+ls -A "$T/esp/abide/b" | grep -q '^\.#' && die "temporary files left in the ESP"
+
+note "from a pipe, with --tries"
+cat "$GOOD" | install - --tries 2 --force >/dev/null
+[ "$(entry_of b)" = "abide-b+2.conf" ] || die "pipe install: b's entry is '$(entry_of b)'"
+check_a "pipe install"
+
+# refuse PATTERN CMD...: refused with one line; a untouched, b not bootable.
+refuse() {
+        expect_fail "$@"
+        check_a "$*"
+        b_not_bootable || die "b bootable after a refused install: $(entry_of b)"
+}
+# Refusals before anything is written leave b's partitions and ESP files alone too.
+b_print() { sha256sum "$ROOT_B" "$VERITY_B" "$SIG_B" | awk '{print $1}'; ls -A "$T/esp/abide/b" 2>/dev/null; }
+refuse_untouched() {
+        rm -f "$ENTRIES"/abide-b*.conf
+        b_print >"$T/b.before"
+        refuse "$@"
+        b_print | cmp -s "$T/b.before" - || die "b written although refused up front: $*"
+}
+
+note "every member flipped (with b installed before)"
+members=$(tar -tf "$GOOD")
+i=0
+for name in $members; do
+        install "$GOOD" --force >/dev/null
+        python3 "$ABIDE_SRCDIR/tests/integration/tamper-bundle.py" "$GOOD" "$T/flip.abide" flip $i
+        case $i in
+        0|1) refuse_untouched "bundle: manifest.json.sig: signature (does not match|not trusted)" install "$T/flip.abide" ;;
+        *) refuse "^abidectl: install: bundle: member $((i + 1)) '$name': sha256 mismatch \(manifest says [0-9a-f]{64}, got [0-9a-f]{64}\)$" \
+                install "$T/flip.abide" ;;
+        esac
+        i=$((i + 1))
+done
+[ $i -ge 7 ] || die "only $i members in the bundle"
+
+note "refused up front"
+# A bundle refused before the first write leaves an installed b exactly as it was.
+install "$GOOD" --force >/dev/null
+b_print >"$T/b.before"; cp "$ENTRIES/abide-b+3.conf" "$T/entry-b.before"
+expect_fail "manifest.json.sig: signature not trusted" install "$FOREIGN"
+b_print | cmp -s "$T/b.before" - || die "b changed by a refused bundle"
+same_file "$T/entry-b.before" "$ENTRIES/abide-b+3.conf"
+check_a "refused with b installed"
+refuse_untouched "manifest.json.sig: signature not trusted" install "$FOREIGN"
+refuse_untouched "bundle is for 'other-board', this device runs 'abide-example-x86_64'" install "$COMPAT"
+refuse_untouched "bundle 2.1 has security version 4, lower than the running image's 5" install "$LOWER"
+refuse_untouched "version 1.0 is already running \(use --force" install "$V1"
+refuse_untouched "bundle: not a tar archive|bundle: member 1" sh -c "head -c 1M /dev/urandom | exec \"\$0\" install --image-info \"$T/image.json\" -" "$ABIDECTL"
+refuse_untouched "bundle: not a tar archive" sh -c ": | exec \"\$0\" install --image-info \"$T/image.json\" -" "$ABIDECTL"
+refuse_untouched "cannot read the running image's $T/nothing.json" "$ABIDECTL" install --image-info "$T/nothing.json" "$GOOD"
+refuse_untouched "missing BUNDLE" "$ABIDECTL" install
+
+note "truncated streams"
+python3 "$ABIDE_SRCDIR/tests/integration/tamper-bundle.py" "$GOOD" "$T/trunc.abide" truncate 0
+refuse_untouched "member 1 'manifest.json': Truncated" sh -c "cat \"$T/trunc.abide\" | exec \"\$0\" install --image-info \"$T/image.json\" -" "$ABIDECTL"
+# Cut inside a payload: b was being written, so it must end without an entry.
+for idx in 2 3 6; do
+        install "$GOOD" --force >/dev/null
+        python3 "$ABIDE_SRCDIR/tests/integration/tamper-bundle.py" "$GOOD" "$T/trunc.abide" truncate $idx
+        refuse "member $((idx + 1)) '[^']+': (Truncated|truncated)" sh -c "cat \"$T/trunc.abide\" | exec \"\$0\" install --image-info \"$T/image.json\" -" "$ABIDECTL"
+done
+
+note "target partition mounted, or held open exclusively"
+mkfs.ext4 -q "$ROOT_B"
+mkdir -p "$T/mnt"
+mount "$ROOT_B" "$T/mnt"
+cleanup_hooks=("umount '$T/mnt' 2>/dev/null" "${cleanup_hooks[@]}")
+refuse_untouched "target partition abide-root-b \($ROOT_B\) is mounted on $T/mnt" install "$GOOD"
+umount "$T/mnt"
+python3 -c 'import os,sys,time; fd=os.open(sys.argv[1], os.O_RDONLY|os.O_EXCL); print("held", flush=True); time.sleep(60)' "$VERITY_B" >"$T/held" &
+holder=$!
+for _ in $(seq 50); do grep -q held "$T/held" && break; sleep 0.1; done
+refuse_untouched "target partition abide-verity-b \($VERITY_B\) is in use" install "$GOOD"
+kill $holder; wait $holder 2>/dev/null || true
+
+note "payload larger than its partition"
+head -c $((30 * 1024 * 1024)) /dev/urandom >"$T/payload/blob"
+BIG=$(build_bundle "$T/b6" --set Image.Version=3.0 --set Image.SecurityVersion=5)
+refuse_untouched "payload 'root.img' \([0-9]+ bytes\) does not fit abide-root-b" install "$BIG"
+
+note "a clean install still works after all that"
+install "$GOOD" >/dev/null
+[ "$(entry_of b)" = "abide-b+3.conf" ] || die "final install: b's entry is '$(entry_of b)'"
+veritysetup verify "$ROOT_B" "$VERITY_B" "$roothash" >/dev/null || die "veritysetup verify failed after the final install"
+check_a "final install"
+note "OK"
