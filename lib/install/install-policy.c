@@ -44,11 +44,18 @@ int image_identity_parse(const char *json, size_t len, ImageIdentity *ret) {
         tok = json_tokener_new();
         if (!tok)
                 return -ENOMEM;
-        o = json_tokener_parse_ex(tok, json, (int) MIN(len, (size_t) IMAGE_INFO_MAX));
+        if (len > IMAGE_INFO_MAX)
+                return err_set(EBADMSG, "image.json: larger than %d bytes", IMAGE_INFO_MAX);
+        o = json_tokener_parse_ex(tok, json, (int) len);
         enum json_tokener_error jerr = json_tokener_get_error(tok);
+        size_t end = json_tokener_get_parse_end(tok);
         json_tokener_free(tok);
         if (!o || jerr != json_tokener_success)
                 return err_set(EBADMSG, "image.json: not valid JSON");
+        /* Nothing but whitespace after the object. */
+        for (; end < len; end++)
+                if (!strchr(" \t\r\n", json[end]) || json[end] == 0)
+                        return err_set(EBADMSG, "image.json: not valid JSON (trailing data)");
         if (!json_object_is_type(o, json_type_object))
                 return err_set(EBADMSG, "image.json: not a JSON object");
 
