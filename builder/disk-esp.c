@@ -8,6 +8,7 @@
 #include "basic/error.h"
 #include "basic/fileio.h"
 #include "basic/process.h"
+#include "boot/boot-entry.h"
 
 /*
  * Unattended boot: no menu, no editor (the signed command line stays as
@@ -20,25 +21,6 @@ static const char loader_conf[] = "timeout 0\n"
                                   "auto-entries no\n"
                                   "auto-firmware no\n"
                                   "console-mode keep\n";
-
-int disk_esp_entry(const Manifest *m, const char *slot, char **ret) {
-        char *s;
-
-        if (strpbrk(m->cmdline, "\r\n"))
-                return err_set(EINVAL, "manifest cmdline contains a line break");
-        if (asprintf(&s,
-                     "title %s %s (slot %s)\n"
-                     "version %s\n"
-                     "sort-key abide\n"
-                     "linux /abide/%s/vmlinuz\n"
-                     "initrd /abide/%s/initrd\n"
-                     "options %s%sabide.slot=%s\n",
-                     m->name, m->version, slot, m->version, slot, slot, m->cmdline, *m->cmdline ? " " : "",
-                     slot) < 0)
-                return -ENOMEM;
-        *ret = s;
-        return 0;
-}
 
 static int write_scratch(const char *workdir, const char *name, const char *text, char **ret_path) {
         _cleanup_free_ char *p = NULL;
@@ -90,7 +72,8 @@ int disk_esp_make(const char *path, uint64_t size, const char *volume_uuid, cons
         if (r < 0)
                 return r;
 
-        r = disk_esp_entry(m, "a", &entry);
+        /* The same entry abidectl writes for an installed slot, here blessed: the factory image is known good. */
+        r = boot_entry_format(SLOT_A, &(BootEntrySpec) { .version = m->version, .cmdline = m->cmdline }, &entry);
         if (r < 0)
                 return r;
         r = write_scratch(workdir, "loader.conf", loader_conf, &conf_path);

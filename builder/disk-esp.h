@@ -8,13 +8,6 @@
 #define DISK_SYSTEMD_BOOT_EFI "/usr/lib/systemd/boot/efi/systemd-bootx64.efi"
 
 /*
- * The Boot Loader Specification entry for a slot: title, version,
- * sort-key, linux/initrd under /abide/<slot>/ and options "<manifest
- * cmdline> abide.slot=<slot>". A cmdline with a newline is refused.
- */
-int disk_esp_entry(const Manifest *m, const char *slot, char **ret);
-
-/*
  * Makes a FAT32 file system of size bytes in the new file path (mkfs.vfat,
  * then mtools; no mount): systemd-boot as /EFI/BOOT/BOOTX64.EFI and
  * /EFI/systemd/systemd-bootx64.efi, /loader/loader.conf for an unattended
