@@ -136,6 +136,10 @@ static int build(const BuildArgs *a) {
         r = recipe_load(a->recipe, a->sets, &recipe);
         if (r < 0)
                 return r;
+        if (recipe->boot.present && !a->ca)
+                return err_set(EINVAL, "the recipe has [Boot]: --ca is needed for the initramfs");
+        if (recipe->boot.present && access(a->init, X_OK) < 0)
+                return err_set(errno, "abide-init %s: %m (set --init or $ABIDE_INIT)", a->init);
         r = build_date_now(&epoch);
         if (r < 0)
                 return r;

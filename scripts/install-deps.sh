@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
         # build
-        gcc meson ninja-build pkg-config
+        gcc libc6-dev meson ninja-build pkg-config
         libarchive-dev libssl-dev libblkid-dev libefivar-dev libcryptsetup-dev
         libjson-c-dev libinih-dev libkmod-dev libcmocka-dev
         # image tools
