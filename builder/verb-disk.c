@@ -22,7 +22,7 @@
 #define COPY_CHUNK (1024 * 1024)
 
 static void help(void) {
-        printf("Usage: abide-build disk BUNDLE --cert CA -o DISK [OPTIONS...]\n\n"
+        printf("Usage: abide-build disk BUNDLE|- --cert CA -o DISK [OPTIONS...]\n\n"
                "Makes a factory disk image (GPT): the ESP with systemd-boot and slot A's kernel,\n"
                "initrd and boot entry; slot A written from the bundle; slot B empty; abide-data\n"
                "(ext4) with /etc/abide/abide.conf and the CA in /etc/abide/keys/. The bundle's\n"
@@ -249,7 +249,7 @@ int verb_disk(int argc, char *argv[]) {
         r = trust_store_load(a.cert, &trust);
         if (r < 0)
                 return err_prefix(r, "%s", a.cert);
-        fd = open(a.bundle, O_RDONLY | O_CLOEXEC);
+        fd = streq(a.bundle, "-") ? fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3) : open(a.bundle, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return err_set(errno, "%s: %m", a.bundle);
         r = bundle_reader_open(fd, trust, &b);

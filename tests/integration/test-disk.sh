@@ -162,6 +162,14 @@ cp "$T/root-a" "$T/root-a.bad"
 printf '\xff' | dd of="$T/root-a.bad" bs=1 seek=5000 conv=notrunc status=none
 veritysetup verify "$T/root-a.bad" "$T/verity-a" "$RH" >/dev/null 2>&1 && die "corrupt slot A verified"
 
+note "bundle from a pipe"
+cat "$BUNDLE" | "$B" disk - --cert "$T/keys/ca.pem" -o "$T/pipe.img" >/dev/null
+strip_pt() { sfdisk --json "$1" | python3 -c 'import json, sys
+pt = json.load(sys.stdin)["partitiontable"]
+print(pt["id"], [(p["start"], p["size"], p["type"], p["uuid"], p["name"]) for p in pt["partitions"]])'; }
+[ "$(strip_pt "$T/pipe.img")" = "$(strip_pt "$D")" ] || die "the disk from a pipe has another partition table"
+rm -f "$T/pipe.img"
+
 note "sizes"
 "$B" disk "$BUNDLE" --cert "$T/keys/ca.pem" -o "$T/big.img" --size 1G --slot-size 64M --esp-size 100M >/dev/null
 [ "$(stat -c %s "$T/big.img")" -eq $((1024 * 1024 * 1024)) ] || die "--size 1G gave $(stat -c %s "$T/big.img") bytes"
