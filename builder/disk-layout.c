@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "disk-layout.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -32,7 +33,7 @@ int disk_parse_size(const char *s, uint64_t *ret) {
         static const char units[] = "KMGT";
         char *end;
 
-        if (!s || !*s || *s == '-' || *s == '+')
+        if (!s || !isdigit((unsigned char) *s))
                 return err_set(EINVAL, "bad size '%s'", s ? s : "");
         errno = 0;
         unsigned long long v = strtoull(s, &end, 10);
