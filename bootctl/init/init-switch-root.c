@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "init-switch-root.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/magic.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+
+#include "basic/error.h"
+
+static int move_mounts(const char *sysroot) {
+        static const char *const dirs[] = { "/dev", "/proc", "/sys", "/run" };
+
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                char to[PATH_MAX];
+                snprintf(to, sizeof to, "%s%s", sysroot, dirs[i]);
+                if (mount(dirs[i], to, NULL, MS_MOVE, NULL) < 0)
+                        return err_set(errno, "cannot move %s to %s: %m", dirs[i], to);
+        }
+        return 0;
+}
+
+/* Removes what is below dfd on device dev; takes ownership of dfd. Best effort: memory, not correctness. */
+static void remove_below(int dfd, dev_t dev) {
+        DIR *d = fdopendir(dfd);
+        if (!d) {
+                (void) close(dfd);
+                return;
+        }
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                struct stat st;
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_dev != dev)
+                        continue;
+                if (S_ISDIR(st.st_mode)) {
+                        int sub = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (sub < 0)
+                                continue;
+                        struct stat sst;
+                        /* A mount point shows its own device once opened: leave it alone. */
+                        if (fstat(sub, &sst) < 0 || sst.st_dev != dev) {
+                                (void) close(sub);
+                                continue;
+                        }
+                        remove_below(sub, dev);
+                        (void) unlinkat(dfd, de->d_name, AT_REMOVEDIR);
+                } else
+                        (void) unlinkat(dfd, de->d_name, 0);
+        }
+        closedir(d);
+}
+
+static void free_initramfs(const char *sysroot) {
+        struct statfs sfs;
+        struct stat root, sys;
+
+        if (statfs("/", &sfs) < 0 || (sfs.f_type != RAMFS_MAGIC && sfs.f_type != TMPFS_MAGIC))
+                return;
+        if (stat("/", &root) < 0 || stat(sysroot, &sys) < 0 || root.st_dev == sys.st_dev)
+                return; /* sysroot not mounted: removing would reach into it */
+        int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd >= 0)
+                remove_below(fd, root.st_dev);
+}
+
+int init_switch_root(const char *sysroot, const char *init, char *const argv[]) {
+        int r;
+
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s%s", sysroot, init);
+        /* Checked while a failure can still be reported with the initramfs intact. */
+        if (access(path, X_OK) < 0)
+                return err_set(errno, "the root file system has no executable %s: %m", init);
+
+        r = move_mounts(sysroot);
+        if (r < 0)
+                return r;
+        if (chdir(sysroot) < 0)
+                return err_set(errno, "cannot enter %s: %m", sysroot);
+
+        /* Our binary and libraries stay mapped; nothing of the initramfs is read after this. */
+        free_initramfs(sysroot);
+
+        if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
+                return err_set(errno, "cannot move %s to /: %m", sysroot);
+        if (chroot(".") < 0)
+                return err_set(errno, "cannot chroot into %s: %m", sysroot);
+        if (chdir("/") < 0)
+                return err_set(errno, "cannot enter the new root: %m");
+
+        execv(init, argv);
+        return err_set(errno, "cannot execute %s: %m", init);
+}

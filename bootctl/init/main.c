@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * abide-init, PID 1 of the initramfs (docs/boot.md): pseudo filesystems,
+ * command line, modules, watchdog, the slot's partitions, the root hash's
+ * signature, dm-verity, the root and abide-data, switch_root. This file
+ * only sequences the steps; any failure is one console line and a reboot,
+ * never a shell and never an unverified root.
+ */
+#include <getopt.h>
+#include <sys/stat.h>
+
+#include "basic/error.h"
+#include "basic/fileio.h"
+#include "init-cmdline.h"
+#include "init-discover.h"
+#include "init-log.h"
+#include "init-modules.h"
+#include "init-mount.h"
+#include "init-signature.h"
+#include "init-switch-root.h"
+#include "init-verity.h"
+#include "init-watchdog.h"
+
+#define INIT_PATH "/sbin/init"
+#define CMDLINE_MAX 4096
+#define WATCHDOG_WAIT_MS 3000
+
+static const char *short_hash(const char *h) {
+        static char buf[20];
+        snprintf(buf, sizeof buf, "%.12s...", h);
+        return buf;
+}
+
+/* Steps 4 and 5, shared by the boot and the test mode: the verified root hash. */
+static void find_and_verify(const AbideConfig *c, Slot slot, unsigned wait_sec, bool allow_ranges, const char *keys,
+                            InitPartitions *ret_parts, char **ret_root_hash) {
+        const char *s = slot_to_string(slot);
+        _cleanup_free_ char *signer = NULL;
+        int r;
+
+        init_step_deadline("partitions", wait_sec + 30);
+        r = init_discover(c, slot, wait_sec, allow_ranges, ret_parts);
+        if (r < 0)
+                init_fail("slot %s: partitions: %s", s, err_message(r));
+        init_log("slot %s: root %s, verity %s, signature %s, data %s", s, ret_parts->slot[SLOT_PART_ROOT].path,
+                 ret_parts->slot[SLOT_PART_VERITY].path, ret_parts->slot[SLOT_PART_VERITY_SIG].path,
+                 ret_parts->data.path);
+
+        init_step_deadline("signature", 60);
+        r = init_signature_verify(&ret_parts->slot[SLOT_PART_VERITY_SIG], keys, ret_root_hash, &signer);
+        if (r < 0)
+                init_fail("slot %s: %s", s, err_message(r));
+        init_log("slot %s: root hash %s signed by %s", s, short_hash(*ret_root_hash), signer);
+}
+
+_noreturn_ static void boot(int argc, char *argv[]) {
+        _cleanup_(config_freep) AbideConfig *config = NULL;
+        _cleanup_(init_partitions_done) InitPartitions parts = {};
+        _cleanup_free_ char *cmdline = NULL, *root_hash = NULL, *node = NULL;
+        InitCmdline cl;
+        int r;
+
+        init_step_deadline("start", 30);
+        r = init_mount_pseudo();
+        init_log_open();
+        if (r < 0)
+                init_fail("start: %s", err_message(r));
+        r = read_full_file("/proc/cmdline", CMDLINE_MAX, &cmdline, NULL);
+        if (r < 0)
+                init_fail("start: cannot read /proc/cmdline: %s", err_message(r));
+        r = init_cmdline_parse(cmdline, &cl);
+        if (r < 0)
+                init_fail("command line: %s", err_message(r));
+        const char *s = slot_to_string(cl.slot);
+        init_log("slot %s, watchdog %u s, disk wait %u s", s, cl.watchdog_sec, cl.wait_sec);
+
+        init_step_deadline("modules", 120);
+        unsigned loaded, failed;
+        r = init_modules_load(INIT_MODULES_LOAD, &loaded, &failed);
+        if (r < 0)
+                init_log("modules: %s; going on with the built-in drivers", err_message(r));
+        else if (failed > 0)
+                init_log("modules: %u loaded, %u failed", loaded, failed);
+        else
+                init_log("modules: %u loaded", loaded);
+
+        init_step_deadline("watchdog", 30);
+        if (cl.watchdog_sec == 0)
+                init_log("watchdog: disabled by abide.watchdog=0");
+        else {
+                const char *dev;
+                unsigned t;
+                r = init_watchdog_arm(cl.watchdog_sec, WATCHDOG_WAIT_MS, &dev, &t);
+                if (r == -ENODEV)
+                        init_log("watchdog: none found, boot not guarded");
+                else if (r < 0)
+                        init_log("watchdog: %s", err_message(r));
+                else
+                        init_log("watchdog: %s armed, %u s; the booted system must ping it", dev, t);
+        }
+
+        r = config_new_default(&config);
+        if (r < 0)
+                init_fail("start: out of memory");
+        find_and_verify(config, cl.slot, cl.wait_sec, false, INIT_KEYS_DIR, &parts, &root_hash);
+
+        init_step_deadline("verity", 60);
+        r = init_verity_activate(parts.slot[SLOT_PART_ROOT].path, parts.slot[SLOT_PART_VERITY].path, root_hash,
+                                 INIT_VERITY_NAME, &node);
+        if (r < 0)
+                init_fail("slot %s: %s", s, err_message(r));
+        init_log("slot %s: dm-verity active on %s", s, node);
+
+        init_step_deadline("mount", 60);
+        const char *type = NULL;
+        r = init_mount_root(node, INIT_SYSROOT, &type);
+        if (r < 0)
+                init_fail("slot %s: root: %s", s, err_message(r));
+        r = init_mount_data(parts.data.path, INIT_DATA_DIR, INIT_SYSROOT);
+        if (r < 0)
+                init_fail("abide-data: %s", err_message(r));
+        init_log("root (%s) read-only on %s, abide-data on /var and under /etc", type, INIT_SYSROOT);
+
+        init_log("switching to %s", INIT_PATH);
+        init_step_deadline("switch_root", 30);
+        argv[0] = (char *) INIT_PATH;
+        r = init_switch_root(INIT_SYSROOT, INIT_PATH, argv);
+        init_fail("switch_root: %s", err_message(r));
+}
+
+static void help(void) {
+        printf("Usage: abide-init                 (as PID 1 of the initramfs only)\n"
+               "       abide-init --test-verify-slot SLOT --disk DISK [--keys PATH] [--wait SEC]\n\n"
+               "PID 1 of abide's initramfs: verifies the slot named by abide.slot= on the\n"
+               "kernel command line, activates dm-verity and switches to its /sbin/init;\n"
+               "reboots on any failure (docs/boot.md).\n\n"
+               "The test mode runs the partition and signature steps on DISK (a disk\n"
+               "image or block device) and prints the verified root hash; failures print\n"
+               "one line on stderr and exit 1 instead of rebooting.\n"
+               "  --test-verify-slot SLOT  a or b\n"
+               "  --disk DISK              where to look for the partitions\n"
+               "  --keys PATH              trusted CA directory or PEM file (default %s)\n"
+               "  --wait SEC               wait this long for the partitions (default 0)\n",
+               INIT_KEYS_DIR);
+}
+
+static int test_mode(int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "test-verify-slot", required_argument, NULL, 's' },
+                { "disk", required_argument, NULL, 'd' },
+                { "keys", required_argument, NULL, 'k' },
+                { "wait", required_argument, NULL, 'w' },
+                {}
+        };
+        const char *slot_arg = NULL, *disk = NULL, *keys = INIT_KEYS_DIR;
+        unsigned wait_sec = 0;
+        int c;
+
+        init_log_set_test_mode(true);
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help();
+                        return 0;
+                case 's':
+                        slot_arg = optarg;
+                        break;
+                case 'd':
+                        disk = optarg;
+                        break;
+                case 'k':
+                        keys = optarg;
+                        break;
+                case 'w': {
+                        int r = init_cmdline_parse_seconds("--wait", optarg, INIT_WAIT_MAX_SEC, &wait_sec);
+                        if (r < 0)
+                                init_fail("%s", err_message(r));
+                        break;
+                }
+                default:
+                        return 1;
+                }
+        if (optind < argc)
+                init_fail("unexpected argument '%s'", argv[optind]);
+        if (!slot_arg || !disk)
+                init_fail("the test mode needs --test-verify-slot SLOT and --disk DISK");
+        Slot slot = slot_from_string(slot_arg);
+        if (slot < 0)
+                init_fail("--test-verify-slot %s: expected a or b", slot_arg);
+
+        _cleanup_(config_freep) AbideConfig *config = NULL;
+        _cleanup_(init_partitions_done) InitPartitions parts = {};
+        _cleanup_free_ char *root_hash = NULL;
+        if (config_new_default(&config) < 0 || !(config->disk = strdup(disk)))
+                init_fail("out of memory");
+        find_and_verify(config, slot, wait_sec, true, keys, &parts, &root_hash);
+        init_step_deadline(NULL, 0);
+        printf("%s\n", root_hash);
+        return 0;
+}
+
+int main(int argc, char *argv[]) {
+        /* As PID 1 the arguments are the kernel's leftovers for init, never options. */
+        if (getpid() == 1)
+                boot(argc, argv);
+        if (argc > 1)
+                return test_mode(argc, argv);
+        fprintf(stderr, "abide-init: not PID 1: this is the initramfs's init; see --help for the test mode\n");
+        return 1;
+}
