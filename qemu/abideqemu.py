@@ -122,8 +122,9 @@ class Machine:
         self.boot_offsets.append(os.path.getsize(self.log))
         self._started_at = time.monotonic()
         self.boot_started.append(self._started_at)
-        self.proc = subprocess.Popen(self.command_line(), stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=open(self.log + ".qemu-stderr", "a"))
+        with open(self.log + ".qemu-stderr", "a") as err:
+            self.proc = subprocess.Popen(self.command_line(), stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=err)
 
     def _supervise(self):
         while not self._stop.is_set():
@@ -212,7 +213,8 @@ class Machine:
         return len(self.boot_line.findall(self.console(self.boot_offsets[0])))
 
     def wait_for(self, pattern, timeout, since=None):
-        """Waits for a console line matching pattern (a regex, searched per line).
+        """Waits for a console line matching pattern (a regex, searched per line;
+        the harness's own "[abide-qemu] ..." lines are skipped).
 
         since: log offset to search from; default: the start of the first boot.
         Returns the match. Fails at the timeout, the deadline, or when QEMU is
@@ -224,16 +226,29 @@ class Machine:
         while True:
             done = not self.running()
             for line in self.console(start).splitlines():
+                if line.startswith("[abide-qemu] "):
+                    continue
                 m = rx.search(line)
                 if m:
                     return m
+            if time.monotonic() >= self.deadline:
+                raise MachineError("'%s' not on the console before the run's deadline (log: %s)"
+                                   % (pattern, self.log))
             if done:
-                raise MachineError("'%s' not on the console, QEMU ended (exits %s, log: %s)"
-                                   % (pattern, self.exits, self.log))
+                raise MachineError("'%s' not on the console, QEMU ended (exits %s%s, log: %s)"
+                                   % (pattern, self.exits, self._stderr_tail(), self.log))
             if time.monotonic() >= end:
                 raise MachineError("'%s' not on the console within %s s (log: %s)"
                                    % (pattern, timeout, self.log))
             time.sleep(0.2)
+
+    def _stderr_tail(self):
+        try:
+            with open(self.log + ".qemu-stderr", errors="replace") as f:
+                lines = [l.strip() for l in f if l.strip() and "terminating on signal" not in l]
+        except OSError:
+            return ""
+        return "; qemu: " + lines[-1] if lines else ""
 
     def offset(self):
         """The log's current end, for wait_for(since=...) on later lines only."""
