@@ -15,7 +15,7 @@ packages=(
         # demo image inputs: busybox, a kernel, the loader
         busybox-static linux-image-amd64 systemd-boot-efi
         # whole-system tests
-        qemu-system-x86 ovmf
+        qemu-system-x86 ovmf systemd-container
 )
 
 missing=()
