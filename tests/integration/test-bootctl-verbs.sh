@@ -90,7 +90,6 @@ expect_fail "status: unknown option '--bogus'" "$ABIDECTL" status --bogus
 expect_fail "boot-check: invalid --timeout '0'" "$ABIDECTL" boot-check --timeout 0
 expect_fail "boot-check: invalid --timeout 'abc'" "$ABIDECTL" boot-check --timeout abc
 expect_fail "unknown verb 'frobnicate'" "$ABIDECTL" frobnicate
-expect_fail "install: not implemented yet" "$ABIDECTL" install /dev/null
 for name in "abide-a+x.conf" "abide-a+.conf" "abide-a+3-.conf" "abide-A+3.conf" "abide-c.conf" \
             "abide-a+99999999999.conf" "abide-a.b.conf" "abide-+-1.conf"; do
         touch "$ENTRIES/$name"

@@ -49,7 +49,10 @@ grep -q '"compatible": "abide-demo-x86_64"' "$R/usr/lib/abide/image.json" || die
 grep -q '"build_id": "' "$R/usr/lib/abide/image.json" || die "image.json lacks build_id"
 cmp -s "$R/etc/abide/keys/ca.pem" "$T/keys/ca.pem" || die "the image's CA is not --ca"
 # abidectl runs from the image with the libraries that came along
+# (with /proc, which sanitizer builds of abidectl need)
+mount -t proc proc "$R/proc" && cleanup_hooks=("umount '$R/proc'" "${cleanup_hooks[@]}")
 chroot "$R" /usr/sbin/abidectl --help >/dev/null || die "abidectl does not run inside the image"
+umount "$R/proc" && cleanup_hooks=("${cleanup_hooks[@]:1}")
 chroot "$R" /usr/sbin/sentinel --check-content | grep -q "variant good$" || die "sentinel does not see good content in the image: $(chroot "$R" /usr/sbin/sentinel --check-content 2>&1)"
 umount "$R"
 cleanup_hooks=()
