@@ -1,0 +1,77 @@
+#!/bin/bash
+# Benchmark: `abidectl install` of a ~1 GiB bundle into a loop-device slot
+# against `dd bs=4M conv=fsync` of the same root image onto the same
+# partition, in the same run. Prints both and the ratio (target: >= 0.85).
+# Not a test. Runs as root (loop devices).
+#
+#   tests/bench/bench-install.sh [BUILDDIR] [SIZE_MIB] [ROUNDS]
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+builddir=$(cd "${1:-$top/build}" && pwd)
+size_mib=${2:-1024}
+rounds=${3:-3}
+export ABIDE_BUILD=$builddir/builder/abide-build ABIDECTL=$builddir/bootctl/abidectl ABIDE_SRCDIR=$top \
+        ABIDE_TEST_HELPERS=$builddir/tests/integration
+[ -x "$ABIDECTL" ] && [ -x "$ABIDE_BUILD" ] || { echo "bench: build abide first (ninja -C $builddir)" >&2; exit 1; }
+. "$top/tests/integration/lib.sh"
+. "$top/tests/integration/bootctl-lib.sh"
+. "$top/tests/integration/install-lib.sh"
+
+echo "bench: a ${size_mib} MiB bundle in $T"
+"$ABIDE_BUILD" keygen -o "$T/keys" >/dev/null
+mkdir -p "$T/kernel" "$T/payload"
+head -c 8M /dev/urandom >"$T/kernel/vmlinuz-6.1.0-56-amd64"
+for i in $(seq 1 $((size_mib / 64))); do head -c 64M /dev/urandom >"$T/payload/f$i"; done
+V1=$(build_bundle "$T/b1" --set Image.Version=1.0)
+BIG=$(build_bundle "$T/b2" --set Image.Version=2.0)
+rm -rf "$T/payload"
+root_mib=$(( $(manifest_field "$BIG" "['payloads'][0]['size']") / 1048576 + 8 ))
+make_disk "$root_mib" 16
+make_config
+fill_slot_a "$V1"
+write_image_info 1.0 0
+mkdir -p "$T/x"
+tar -C "$T/x" -xf "$BIG" root.img root.verity
+roothash=$(manifest_field "$BIG" "['verity']['root_hash']")
+bundle_bytes=$(stat -c %s "$BIG")
+root_bytes=$(stat -c %s "$T/x/root.img")
+
+now() { date +%s.%N; }
+run_install() { "$ABIDECTL" install --image-info "$T/image.json" --force "$BIG" >/dev/null; }
+run_dd() { dd if="$T/x/root.img" of="$ROOT_B" bs=4M conv=fsync status=none; }
+# The same checks install makes, done with the tools: for context, not the target.
+run_tools() {
+        sha256sum "$BIG" >/dev/null
+        run_dd
+        dd if="$T/x/root.verity" of="$VERITY_B" bs=4M conv=fsync status=none
+        blockdev --flushbufs "$ROOT_B"
+        head -c "$root_bytes" "$ROOT_B" | sha256sum >/dev/null
+        veritysetup verify "$ROOT_B" "$VERITY_B" "$roothash"
+}
+timed() { local t0; t0=$(now); "$@"; python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.3f}')" "$t0" "$(now)"; }
+
+# Both inputs in the page cache and the partition written once, so neither side pays for that.
+cat "$BIG" "$T/x/root.img" >/dev/null
+run_dd
+best_i=999 best_d=999 best_t=999
+for r in $(seq 1 "$rounds"); do
+        ti=$(timed run_install)
+        td=$(timed run_dd)
+        tt=$(timed run_tools)
+        echo "round $r: install ${ti}s, dd ${td}s, dd + sha256sum + veritysetup verify ${tt}s"
+        best_i=$(python3 -c "print(min($best_i, $ti))")
+        best_d=$(python3 -c "print(min($best_d, $td))")
+        best_t=$(python3 -c "print(min($best_t, $tt))")
+done
+echo "best of $rounds rounds (load: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs):"
+python3 - "$bundle_bytes" "$root_bytes" "$best_i" "$best_d" "$best_t" <<'PY'
+import sys
+bb, rb, ti, td, tt = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
+ri, rd = bb / ti / 2**20, rb / td / 2**20
+print(f"abidectl install: {bb / 2**20:.0f} MiB bundle in {ti:.3f} s = {ri:.0f} MiB/s "
+      "(verify signature, stream+hash, write, fsync, read back + sha256, dm-verity check)")
+print(f"dd conv=fsync:    {rb / 2**20:.0f} MiB root image in {td:.3f} s = {rd:.0f} MiB/s")
+print(f"ratio (install / dd throughput): {ri / rd:.2f}  (target >= 0.85)")
+print(f"for context, the same checks with the tools (sha256sum bundle, dd root+verity, sha256sum read-back, "
+      f"veritysetup verify): {tt:.3f} s; install / tools: {tt / ti:.2f}")
+PY
