@@ -52,7 +52,9 @@ static int copy_cert(const char *src, const char *root, const char *name) {
         r = read_full_file(src, CA_MAX, &data, &len);
         if (r < 0)
                 return err_prefix(r, "%s", src);
-        if (asprintf(&rel, "etc-overlay/upper/abide/keys/%s", name) < 0)
+        /* "factory-" keeps the image's own /etc/abide/keys/ca.pem visible through
+         * the overlay, so a CA rotated by an update is not shadowed for good. */
+        if (asprintf(&rel, "etc-overlay/upper/abide/keys/factory-%s", name) < 0)
                 return -ENOMEM;
         return put_file(root, rel, data, len);
 }

@@ -19,8 +19,8 @@
 /*
  * Makes an ext4 file system of size bytes in the new file path with
  * `mkfs.ext4 -d` (no mount): the directories above, /etc/abide/abide.conf
- * and /etc/abide/keys/ with the CA (a PEM file becomes ca.pem; a directory's
- * *.pem and *.crt files are copied by name). workdir holds the tree.
+ * and /etc/abide/keys/ with the CA (a PEM file becomes factory-ca.pem; a
+ * directory's *.pem and *.crt files are copied as factory-NAME). workdir holds the tree.
  */
 int disk_data_make(const char *path, uint64_t size, const char *uuid, const Manifest *m, const char *ca_path,
                    const char *workdir);

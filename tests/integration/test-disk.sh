@@ -129,7 +129,7 @@ grep -q "^default" "$T/loader.conf" && die "loader.conf must not pin a default e
 note "abide-data"
 read -r data_off _ < <(part abide-data)
 DATA="$D?offset=$data_off"
-debugfs -R "dump /etc-overlay/upper/abide/keys/ca.pem $T/ca.pem" "$DATA" 2>/dev/null
+debugfs -R "dump /etc-overlay/upper/abide/keys/factory-ca.pem $T/ca.pem" "$DATA" 2>/dev/null
 same_file "$T/ca.pem" "$T/keys/ca.pem"
 debugfs -R "cat /etc-overlay/upper/abide/abide.conf" "$DATA" 2>/dev/null >"$T/abide.conf"
 grep -qx "Tries=3" "$T/abide.conf" || die "abide.conf: $(cat "$T/abide.conf")"
@@ -138,8 +138,8 @@ for dir in /var/lib/abide /etc-overlay/work /etc-overlay/upper/abide/keys; do
 done
 entries=$(debugfs -R "ls -p /etc-overlay/work" "$DATA" 2>/dev/null | awk -F/ 'NF > 5 && $6 != "." && $6 != ".." { print $6 }')
 [ -z "$entries" ] || die "overlay workdir not empty: $entries"
-debugfs -R "stat /etc-overlay/upper/abide/keys/ca.pem" "$DATA" 2>/dev/null | grep -q "User:     0   Group:     0" ||
-        die "ca.pem not owned by root"
+debugfs -R "stat /etc-overlay/upper/abide/keys/factory-ca.pem" "$DATA" 2>/dev/null | grep -q "User:     0   Group:     0" ||
+        die "factory-ca.pem not owned by root"
 
 note "slot A against veritysetup; slot B empty"
 extract abide-root-a "$T/root-a"
