@@ -29,29 +29,50 @@ printf '[Image]\nName=bench\nVersion=1\nCompatible=bench\n[Content]\nLayer=tree:
 sync
 
 now() { date +%s.%N; }
+# Plain tool steps, timed one by one: the three the issue names (mkfs.erofs,
+# veritysetup format, openssl cms) and the ones abide-build also does (it
+# stages the tree, hashes the payloads for the manifest and packs a tar).
 plain() {
         rm -rf "$W/plain" && mkdir "$W/plain"
-        cp -a "$W/tree" "$W/plain/tree"   # abide-build stages the tree too
+        local t0 t1 t2 t3 t4 t5 t6
+        sync; t0=$(now)
+        cp -a "$W/tree" "$W/plain/tree"
+        t1=$(now)
         mkfs.erofs --quiet -T"$SOURCE_DATE_EPOCH" "$W/plain/root.img" "$W/plain/tree"
+        t2=$(now)
         veritysetup format "$W/plain/root.img" "$W/plain/root.verity" >"$W/plain/vs.out"
+        t3=$(now)
         sha256sum "$W/plain/root.img" "$W/plain/root.verity" >"$W/plain/manifest.json"
+        t4=$(now)
         openssl cms -sign -binary -outform DER -signer "$W/keys/signing.crt" -inkey "$W/keys/signing.key" \
                 -in "$W/plain/manifest.json" -out "$W/plain/manifest.json.sig"
+        t5=$(now)
         tar -cf "$W/plain/bundle.tar" -C "$W/plain" manifest.json manifest.json.sig root.img root.verity
+        sync; t6=$(now)
+        narrow=$(echo "($t2 - $t1) + ($t3 - $t2) + ($t5 - $t4)" | bc)
+        full=$(echo "$t6 - $t0" | bc)
 }
 ours() {
         rm -rf "$W/ours" && mkdir "$W/ours"
+        local t0 t1
+        sync; t0=$(now)
         "$B" build "$W/bench.conf" --key "$W/keys/signing.key" --cert "$W/keys/signing.crt" -o "$W/ours" >/dev/null
+        sync; t1=$(now)
+        mine=$(echo "$t1 - $t0" | bc)
 }
 
-best_plain=; best_ours=
+min() { if [ -z "$1" ] || [ "$(echo "$2 < $1" | bc)" = 1 ]; then echo "$2"; else echo "$1"; fi; }
+best_narrow=; best_full=; best_ours=
 for round in 1 2 3; do
-        sync; t0=$(now); plain; sync; t1=$(now)
-        sync; t2=$(now); ours; sync; t3=$(now)
-        p=$(echo "$t1 - $t0" | bc); o=$(echo "$t3 - $t2" | bc)
-        echo "bench: round $round: plain tools ${p}s, abide-build ${o}s"
-        if [ -z "$best_plain" ] || [ "$(echo "$p < $best_plain" | bc)" = 1 ]; then best_plain=$p; fi
-        if [ -z "$best_ours" ] || [ "$(echo "$o < $best_ours" | bc)" = 1 ]; then best_ours=$o; fi
+        plain
+        ours
+        echo "bench: round $round: mkfs+veritysetup+cms ${narrow}s, all plain steps ${full}s, abide-build ${mine}s"
+        best_narrow=$(min "$best_narrow" "$narrow")
+        best_full=$(min "$best_full" "$full")
+        best_ours=$(min "$best_ours" "$mine")
 done
-printf 'bench-build: %d MiB tree: plain tools (cp -a, mkfs.erofs, veritysetup format, sha256sum, openssl cms, tar) %.2fs; abide-build build %.2fs; ratio %.3f (target <= 1.10)\n' \
-        "$size_mib" "$best_plain" "$best_ours" "$(echo "$best_ours / $best_plain" | bc -l)"
+printf 'bench-build: %d MiB tree, best of 3: abide-build build %.2fs\n' "$size_mib" "$best_ours"
+printf 'bench-build:   vs mkfs.erofs + veritysetup format + openssl cms   %.2fs  ratio %.3f (target <= 1.10)\n' \
+        "$best_narrow" "$(echo "$best_ours / $best_narrow" | bc -l)"
+printf 'bench-build:   vs the same plus cp -a, sha256sum, tar (same work)  %.2fs  ratio %.3f\n' \
+        "$best_full" "$(echo "$best_ours / $best_full" | bc -l)"
