@@ -199,7 +199,7 @@ void install_drop_cache(int fd) {
         (void) posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
 }
 
-int install_readback_sha256(int fd, uint64_t size, uint8_t ret[SHA256_DIGEST_SIZE]) {
+int install_readback_sha256(int fd, bool direct, uint64_t size, uint8_t ret[SHA256_DIGEST_SIZE]) {
         _cleanup_(sha256_freep) Sha256 *h = NULL;
         _cleanup_free_ uint8_t *buf = NULL;
         int r;
@@ -209,10 +209,16 @@ int install_readback_sha256(int fd, uint64_t size, uint8_t ret[SHA256_DIGEST_SIZ
         r = sha256_new(&h);
         if (r < 0)
                 return r;
-        (void) posix_fadvise(fd, 0, (off_t) size, POSIX_FADV_SEQUENTIAL);
+        if (!direct) {
+                install_drop_cache(fd);
+                (void) posix_fadvise(fd, 0, (off_t) size, POSIX_FADV_SEQUENTIAL);
+        }
 
         for (uint64_t o = 0; o < size;) {
-                size_t n = (size_t) MIN((uint64_t) INSTALL_CHUNK, size - o);
+                uint64_t want = MIN((uint64_t) INSTALL_CHUNK, size - o);
+                size_t n = (size_t) want;
+                if (direct)
+                        n = (n + INSTALL_ALIGN - 1) / INSTALL_ALIGN * INSTALL_ALIGN;
                 ssize_t k = pread(fd, buf, n, (off_t) o);
                 if (k < 0 && errno == EINTR)
                         continue;
@@ -220,10 +226,11 @@ int install_readback_sha256(int fd, uint64_t size, uint8_t ret[SHA256_DIGEST_SIZ
                         return err_set(errno, "read back at offset %" PRIu64 ": %m", o);
                 if (k == 0)
                         return err_set(EIO, "read back: ends at offset %" PRIu64 " of %" PRIu64, o, size);
-                r = sha256_update(h, buf, (size_t) k);
+                size_t use = (size_t) MIN((uint64_t) k, want);
+                r = sha256_update(h, buf, use);
                 if (r < 0)
                         return r;
-                o += (uint64_t) k;
+                o += use;
         }
         return sha256_final(h, ret);
 }

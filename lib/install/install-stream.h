@@ -24,8 +24,11 @@ int install_stream_payload(BundleReader *b, const Payload *p, int fd, bool direc
 /* Writes zeros over [from, to) of fd (from aligned to INSTALL_ALIGN when direct), then fdatasync. */
 int install_zero_range(int fd, bool direct, uint64_t from, uint64_t to, const char *target);
 
-/* Drops fd's cached pages, so that the next reads come from the device. */
+/* Drops fd's cached (clean) pages, so that the next reads come from the device. */
 void install_drop_cache(int fd);
 
-/* SHA-256 of the first size bytes of fd (buffered reads; drop the cache first). */
-int install_readback_sha256(int fd, uint64_t size, uint8_t ret[SHA256_DIGEST_SIZE]);
+/*
+ * SHA-256 of the first size bytes of fd as the device holds them: read with
+ * O_DIRECT (direct: fd was opened so), else buffered after dropping the cache.
+ */
+int install_readback_sha256(int fd, bool direct, uint64_t size, uint8_t ret[SHA256_DIGEST_SIZE]);

@@ -231,25 +231,19 @@ static int readback_one(Install *in, const Payload *p) {
 
         SlotPart part = role_part(p->role);
         if (part >= 0) {
-                what = in->parts[part].label;
-                path = strdup(in->parts[part].path);
+                const InstallTarget *t = &in->parts[part];
+                what = t->label;
+                /* O_DIRECT reads are device reads, and fast where readahead is small (loop devices). */
+                r = install_readback_sha256(t->fd, t->direct, p->size, digest);
         } else {
-                what = role_file(p->role);
-                if (asprintf(&path, "%s/%s", in->kernel_dir, what) < 0)
-                        path = NULL;
-        }
-        if (!path)
-                return -ENOMEM;
-        if (part < 0)
+                if (asprintf(&path, "%s/%s", in->kernel_dir, role_file(p->role)) < 0)
+                        return -ENOMEM;
                 what = path;
-        /* Buffered, after the cache was dropped: the first reader (this or the verity
-         * check) fetches from the device, the other one finds the same pages. */
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return err_set(errno, "read back: cannot open %s: %m", path);
-        if (part < 0)
-                install_drop_cache(fd);
-        r = install_readback_sha256(fd, p->size, digest);
+                _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        return err_set(errno, "read back: cannot open %s: %m", path);
+                r = install_readback_sha256(fd, false, p->size, digest);
+        }
         if (r < 0)
                 return err_prefix(r, "%s", what);
         if (memcmp(digest, p->sha256, SHA256_DIGEST_SIZE) != 0) {
@@ -272,8 +266,10 @@ static int verify_all(Install *in, const Manifest *m) {
         int r;
 
         progress_step("Verifying slot %s", slot_to_string(in->target));
+        /* Buffered writes (file targets) left pages that would answer instead of the device. */
         for (int i = 0; i < _SLOT_PART_MAX; i++)
-                install_drop_cache(in->parts[i].fd);
+                if (!in->parts[i].direct)
+                        install_drop_cache(in->parts[i].fd);
         r = -pthread_create(&thread, NULL, verity_thread, &job);
         if (r < 0)
                 return err_set(r, "cannot start the verity check: %s", strerror(-r));
