@@ -28,20 +28,20 @@ bool init_log_test_mode(void) {
         return test_mode;
 }
 
-static void vlog(const char *fmt, va_list ap) {
+static void vlog(int test_fd, const char *fmt, va_list ap) {
         char line[1024];
         int n = snprintf(line, sizeof line, "abide-init: ");
         int k = vsnprintf(line + n, sizeof line - (size_t) n - 1, fmt, ap);
         size_t len = (size_t) n + (k < 0 ? 0 : MIN((size_t) k, sizeof line - (size_t) n - 2));
         line[len++] = '\n';
         /* One write per line, so it is not torn by the kernel's messages. */
-        (void) !write(test_mode ? STDERR_FILENO : console_fd, line, len);
+        (void) !write(test_mode ? test_fd : console_fd, line, len);
 }
 
 void init_log(const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
-        vlog(fmt, ap);
+        vlog(STDOUT_FILENO, fmt, ap);
         va_end(ap);
 }
 
@@ -63,7 +63,7 @@ void init_fail(const char *fmt, ...) {
         va_list ap;
         alarm(0);
         va_start(ap, fmt);
-        vlog(fmt, ap);
+        vlog(STDERR_FILENO, fmt, ap);
         va_end(ap);
         reboot_now();
 }

@@ -14,8 +14,9 @@ void init_log_open(void);
 void init_log(const char *fmt, ...) _printf_(1, 2);
 
 /*
- * In test mode (abide-init run by a test, not as PID 1) a failure prints its
- * line on stderr and exits 1 instead of rebooting the machine.
+ * In test mode (abide-init run by a test, not as PID 1) progress lines go to
+ * stdout, and a failure prints its line on stderr and exits 1 instead of
+ * rebooting the machine.
  */
 void init_log_set_test_mode(bool b);
 bool init_log_test_mode(void);

@@ -55,13 +55,19 @@ int init_signature_check(TrustStore *t, const char *buf, size_t size, char **ret
         char fpr[SHA256_HEX_SIZE];
         int r;
 
+        /* Its messages start with "verity signature: ". */
         r = verity_sig_parse(buf, size, &s);
         if (r < 0)
-                return err_prefix(r, "verity signature unreadable");
+                return r;
 
         r = trust_verify_pkcs7(t, s.root_hash, strlen(s.root_hash), s.signature, s.signature_size, &signer);
-        if (r < 0)
-                return err_prefix(r == -ENOMEM ? r : -EKEYREJECTED, "verity signature not trusted");
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                /* "signature not trusted: ...", "signature does not match the data (...)". */
+                const char *why = strdupa(err_message(r));
+                return err_set(EKEYREJECTED, "verity %s", why);
+        }
 
         r = signer_fingerprint(s.signature, s.signature_size, fpr);
         if (r < 0)
