@@ -107,7 +107,9 @@ int install_stream_payload(BundleReader *b, const Payload *pl, int fd, bool dire
                 return err_set(r, "cannot start the writer thread: %s", strerror(-r));
         }
 
-        progress_begin(target, pl->size);
+        char label[512];
+        snprintf(label, sizeof label, "Writing %s to %s", pl->name, target);
+        progress_begin(label, pl->size);
         while (!end) {
                 pthread_mutex_lock(&p.lock);
                 while (p.count == INSTALL_CHUNKS && !p.abort)

@@ -313,9 +313,10 @@ int install_run(const AbideConfig *c, BootBackend *boot, int fd, const InstallOp
         for (int i = 0; i < _SLOT_PART_MAX; i++)
                 in.parts[i].fd = -EBADF;
 
+        /* The running slot is never written: without knowing it, nothing is. */
         r = boot_booted_slot(boot, &in.booted);
         if (r < 0)
-                return err_prefix(r, "cannot tell the running slot");
+                return r;
         in.target = slot_other(in.booted);
 
         r = open_targets(&in);

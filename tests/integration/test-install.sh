@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/bootctl-lib.sh"
 . "$(dirname "$0")/install-lib.sh"
-need tar mkfs.ext4 mount umount cmp
+need tar mkfs.ext4 mount umount cmp script
 
 note "keys, bundles, disk"
 "$ABIDE_BUILD" keygen -o "$T/keys" >/dev/null
@@ -36,8 +36,9 @@ check_a() {
 
 note "good bundle into b"
 head -c 1M /dev/urandom >"$SIG_B"   # stale content the new signature must not leave behind
-out=$(install "$GOOD")
+out=$(install "$GOOD" 2>"$T/err")
 echo "   $out"
+[ ! -s "$T/err" ] || die "install printed on stderr although it is not a terminal: $(cat "$T/err")"
 [ "$out" = "Installed 2.0 into slot b (abide-b+3.conf)" ] || die "unexpected output: $out"
 check_a "good install"
 [ "$(entry_of b)" = "abide-b+3.conf" ] || die "b's entry is '$(entry_of b)'"
@@ -57,6 +58,12 @@ b = json.load(open(sys.argv[1]))["slots"]["b"]
 assert b["state"] == "pending" and b["version"] == "2.0", b
 PY
 ls -A "$T/esp/abide/b" | grep -q '^\.#' && die "temporary files left in the ESP"
+
+note "progress on a terminal"
+script -qec "$ABIDECTL install --image-info $T/image.json --force $GOOD" "$T/typescript" >/dev/null
+grep -q "Writing root.img to abide-root-b 100% (10/10 MiB)" "$T/typescript" || die "no progress on a terminal: $(cat -A "$T/typescript")"
+grep -q "Verifying slot b" "$T/typescript" || die "no verify step on a terminal"
+check_a "install on a terminal"
 
 note "from a pipe, with --tries"
 cat "$GOOD" | install - --tries 2 --force >/dev/null
@@ -87,7 +94,9 @@ for name in $members; do
         case $i in
         0|1) refuse_untouched "bundle: manifest.json.sig: signature (does not match|not trusted)" install "$T/flip.abide" ;;
         *) refuse "^abidectl: install: bundle: member $((i + 1)) '$name': sha256 mismatch \(manifest says [0-9a-f]{64}, got [0-9a-f]{64}\)$" \
-                install "$T/flip.abide" ;;
+                install "$T/flip.abide"
+           python3 -c 'import json,sys; b = json.load(open(sys.argv[1]))["slots"]["b"]; assert b["state"] == "installing", b' \
+                "$T/var/state.json" || die "state of b after a failed write: $(cat "$T/var/state.json")" ;;
         esac
         i=$((i + 1))
 done
@@ -109,6 +118,12 @@ refuse_untouched "bundle: not a tar archive|bundle: member 1" sh -c "head -c 1M 
 refuse_untouched "bundle: not a tar archive" sh -c ": | exec \"\$0\" install --image-info \"$T/image.json\" -" "$ABIDECTL"
 refuse_untouched "cannot read the running image's $T/nothing.json" "$ABIDECTL" install --image-info "$T/nothing.json" "$GOOD"
 refuse_untouched "missing BUNDLE" "$ABIDECTL" install
+
+note "running slot unknown"
+mkdir "$T/vars-aside"
+mv "$T/efivars/"Loader* "$T/vars-aside/"
+refuse_untouched "^abidectl: install: cannot tell the booted slot: no LoaderEntrySelected" install "$GOOD"
+mv "$T/vars-aside/"* "$T/efivars/"
 
 note "truncated streams"
 python3 "$ABIDE_SRCDIR/tests/integration/tamper-bundle.py" "$GOOD" "$T/trunc.abide" truncate 0
