@@ -7,7 +7,7 @@
 # disk up to its /sbin/init, and checks that an empty slot, a missing
 # abide.slot= and a corrupt root block each end in a reboot.
 . "$(dirname "$0")/lib.sh"
-need sfdisk losetup partx mknod python3 dd mcopy qemu-system-x86_64 openssl timeout
+need sfdisk losetup partx mknod debugfs e2fsck python3 dd mcopy qemu-system-x86_64 openssl timeout
 : "${ABIDE_BUILDDIR:?}"
 B=$ABIDE_BUILD
 BD=$ABIDE_BUILDDIR
@@ -196,11 +196,12 @@ cleanup_hooks=()
 note "QEMU: the demo disk boots through abide-init to /sbin/init"
 KERNEL=$(ls /boot/vmlinuz-* | sort -V | tail -n 1)
 mcopy -i "$D@@1M" ::/abide/a/initrd "$T/initrd"
-# boot NAME APPEND UNTIL_REGEX SECONDS: QEMU on a copy of the disk until the regex shows up on the
-# console (then it is stopped) or QEMU exits (a reboot, -no-reboot) or the time runs out; $T/NAME.log.
+# boot NAME APPEND UNTIL_REGEX SECONDS [LINGER]: QEMU on a copy of the disk until the regex shows up
+# on the console (then it is stopped, LINGER seconds later) or QEMU exits (a reboot, -no-reboot) or
+# the time runs out; $T/NAME.log.
 QPID=
 boot() {
-        local name=$1 append=$2 until=$3 secs=$4 img=$T/$1.img
+        local name=$1 append=$2 until=$3 secs=$4 linger=${5:-0} img=$T/$1.img
         [ -f "$img" ] || cp --reflink=auto "$D" "$img"
         : >"$T/$name.log"
         timeout "$secs" qemu-system-x86_64 -accel tcg -machine q35 -m 1024 -smp 2 -nographic -nodefaults \
@@ -212,6 +213,7 @@ boot() {
         local t0=$SECONDS
         while kill -0 "$QPID" 2>/dev/null; do
                 if grep -aEq -- "$until" "$T/$name.log"; then
+                        sleep "$linger"
                         kill "$QPID" 2>/dev/null || true
                         break
                 fi
@@ -224,7 +226,8 @@ boot() {
 log_has() { tr -d '\r' <"$T/$1.log" | grep -aEq -- "$2" || die "$1: console lacks /$2/ (log: $T/$1.log)"; }
 log_lacks() { ! tr -d '\r' <"$T/$1.log" | grep -aEq -- "$2" || die "$1: console shows /$2/ (log: $T/$1.log)"; }
 
-boot good "abide.slot=a abide.watchdog=90" '^rcS: .*"name":"abide-demo"' 240
+# Lingers past ext4's 5 s journal commit, so what the boot wrote on abide-data is on the disk.
+boot good "abide.slot=a abide.watchdog=90" '^rcS: .*"name":"abide-demo"' 240 8
 log_has good '^abide-init: slot a, watchdog 90 s, disk wait 30 s'
 log_has good '^abide-init: modules: [0-9]+ loaded'
 log_has good '^abide-init: watchdog: /dev/watchdog0? armed, 90 s'
@@ -235,6 +238,18 @@ log_has good '^abide-init: root \(erofs\) read-only on /sysroot'
 log_has good '^abide-init: switching to /sbin/init'
 log_has good '^rcS: .*"name":"abide-demo"'
 log_lacks good 'Kernel panic|timed out'
+# overlayfs made its work/work directory on abide-data: /etc was overlaid from there.
+read -r s n < <(part abide-data)
+dd if="$D" of="$T/data0.ext4" bs=1M iflag=skip_bytes,count_bytes skip="$s" count="$n" status=none
+debugfs -R "stat /etc-overlay/work" "$T/data0.ext4" 2>/dev/null | grep -q "Type: directory" || die "factory abide-data lacks etc-overlay/work"
+! debugfs -R "stat /etc-overlay/work/work" "$T/data0.ext4" 2>/dev/null | grep -q "Type: directory" ||
+        die "factory abide-data already has etc-overlay/work/work"
+read -r s n < <(part abide-data "$T/good.img")
+dd if="$T/good.img" of="$T/data.ext4" bs=1M iflag=skip_bytes,count_bytes skip="$s" count="$n" status=none
+# QEMU was stopped with abide-data mounted: replay its journal first.
+e2fsck -fy "$T/data.ext4" >/dev/null 2>&1 || [ $? -le 1 ] || die "abide-data of the booted disk is damaged"
+debugfs -R "stat /etc-overlay/work/work" "$T/data.ext4" 2>/dev/null | grep -q "Type: directory" ||
+        die "abide-data has no etc-overlay/work/work: the /etc overlay was not mounted from it"
 
 note "QEMU: an empty slot, no abide.slot=, a corrupt root block: one line, then a reboot"
 boot emptyslot "abide.slot=b abide.wait=5" '^rcS: ' 240
