@@ -93,6 +93,8 @@ int init_switch_root(const char *sysroot, const char *init, char *const argv[]) 
         if (chdir("/") < 0)
                 return err_set(errno, "cannot enter the new root: %m");
 
+        /* A pending alarm would survive the exec. */
+        alarm(0);
         execv(init, argv);
         return err_set(errno, "cannot execute %s: %m", init);
 }
