@@ -51,7 +51,7 @@ class Machine:
     """
 
     def __init__(self, disk, log=None, memory=1024, cpus=2, no_reboot=True, max_boots=1,
-                 deadline=900, test_console=True, extra_args=(), ovmf_code=OVMF_CODE,
+                 deadline=900, test_console=True, extra_args=(), extra_drives=(), ovmf_code=OVMF_CODE,
                  ovmf_vars=OVMF_VARS, boot_line=r"Linux version \d"):
         self.disk = os.path.abspath(disk)
         self.log = os.path.abspath(log or self.disk + ".console.log")
@@ -63,6 +63,9 @@ class Machine:
         self.deadline = time.monotonic() + deadline
         self.test_console = test_console
         self.extra_args = list(extra_args)
+        # Read-only raw virtio disks after the boot disk (vdb, vdc, ... in the
+        # guest), e.g. bundles to install without a network.
+        self.extra_drives = [os.path.abspath(d) for d in extra_drives]
         self.ovmf_code = ovmf_code
         self.ovmf_vars_template = ovmf_vars
         self.boot_line = re.compile(boot_line)
@@ -83,7 +86,7 @@ class Machine:
     # ---- lifecycle -------------------------------------------------------
 
     def command_line(self):
-        for f in (self.ovmf_code, self.disk):
+        for f in [self.ovmf_code, self.disk] + self.extra_drives:
             if not os.path.exists(f):
                 raise MachineError("%s not found" % f)
         args = [
@@ -98,6 +101,8 @@ class Machine:
             "-serial", "chardev:serial0",
             "-monitor", "none",
         ]
+        for d in self.extra_drives:
+            args += ["-drive", "file=%s,format=raw,if=virtio,readonly=on" % d]
         if self.no_reboot:
             args.append("-no-reboot")
         if self.test_console:
@@ -382,13 +387,16 @@ def main(argv=None):
                    help="wait for a console line, in order; stop after the last (repeatable)")
     p.add_argument("--run", action="append", default=[], metavar="CMD",
                    help="after the --until lines, run CMD in the guest and print its output (repeatable)")
+    p.add_argument("--drive", action="append", default=[], metavar="FILE",
+                   help="attach FILE as an extra read-only virtio disk (vdb, vdc, ...; repeatable)")
     p.add_argument("--no-test-console", action="store_true")
     p.add_argument("--fresh-vars", action="store_true", help="start from a new copy of OVMF_VARS")
     p.add_argument("--follow", action="store_true", help="copy the console to stdout")
     a = p.parse_args(argv)
 
     vm = Machine(a.disk, log=a.log, memory=a.memory, cpus=a.cpus, no_reboot=not a.in_place,
-                 max_boots=a.boots, deadline=a.timeout, test_console=not a.no_test_console)
+                 max_boots=a.boots, deadline=a.timeout, test_console=not a.no_test_console,
+                 extra_drives=a.drive)
     if a.fresh_vars and os.path.exists(vm.vars):
         os.unlink(vm.vars)
     t0 = time.monotonic()
