@@ -171,6 +171,7 @@ int install_stream_payload(BundleReader *b, const Payload *pl, int fd, bool dire
 int install_zero_range(int fd, bool direct, uint64_t from, uint64_t to, const char *target) {
         _cleanup_free_ uint8_t *zero = NULL;
         const size_t size = 1024 * 1024;
+        int saved_flags = -1;
 
         if (from >= to)
                 return 0;
@@ -179,10 +180,17 @@ int install_zero_range(int fd, bool direct, uint64_t from, uint64_t to, const ch
         memset(zero, 0, size);
         for (uint64_t o = from; o < to;) {
                 size_t n = (size_t) MIN((uint64_t) size, to - o);
-                if (direct && n % INSTALL_ALIGN != 0)
+                if (direct && n % INSTALL_ALIGN != 0) {
                         n = n / INSTALL_ALIGN * INSTALL_ALIGN;
-                if (n == 0)
-                        break;
+                        if (n == 0) {
+                                /* A partition end that is not 4 KiB aligned: the rest goes buffered. */
+                                saved_flags = fcntl(fd, F_GETFL);
+                                if (saved_flags < 0 || fcntl(fd, F_SETFL, saved_flags & ~O_DIRECT) < 0)
+                                        return err_set(errno, "cannot zero the end of %s: %m", target);
+                                direct = false;
+                                n = (size_t) (to - o);
+                        }
+                }
                 ssize_t k = pwrite(fd, zero, n, (off_t) o);
                 if (k < 0 && errno == EINTR)
                         continue;
@@ -193,6 +201,11 @@ int install_zero_range(int fd, bool direct, uint64_t from, uint64_t to, const ch
         }
         if (fdatasync(fd) < 0)
                 return err_set(errno, "cannot sync %s: %m", target);
+        if (saved_flags >= 0) {
+                install_drop_cache(fd);
+                if (fcntl(fd, F_SETFL, saved_flags) < 0)
+                        return err_set(errno, "cannot restore O_DIRECT on %s: %m", target);
+        }
         return 0;
 }
 

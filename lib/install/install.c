@@ -138,7 +138,7 @@ static int check_payloads(Install *in, const Manifest *m) {
                 return err_set(errno, "cannot stat the file system of %s: %m", in->kernel_dir);
         uint64_t avail = (uint64_t) sv.f_bavail * sv.f_frsize + file_size_at(in->kernel_dir, "vmlinuz") +
                          file_size_at(in->kernel_dir, "initrd");
-        if (avail < esp_need + ESP_SLACK)
+        if (avail < esp_need || avail - esp_need < ESP_SLACK)
                 return err_set(ENOSPC, "kernel and initrd (%" PRIu64 " bytes) do not fit %s (%" PRIu64 " bytes free)",
                                esp_need, in->kernel_dir, avail);
         return 0;

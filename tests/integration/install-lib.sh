@@ -17,6 +17,7 @@ detach_loop() {
 cleanup_hooks+=(detach_loop)
 
 # make_disk ROOT_MIB VERITY_MIB: disk.img, attached, partition nodes present.
+# The signature partitions are 2049 sectors: an end that is not 4 KiB aligned.
 make_disk() {
         local root=$1 verity=$2
         truncate -s $((16 + 2 * (root + verity + 1) + 8))M "$T/disk.img"
@@ -25,10 +26,10 @@ label: gpt
 size=4M, type=c12a7328-f81f-11d2-ba4b-00a0c93ec93b, name=esp
 size=${root}M, type=4f68bce3-e8cd-4db1-96e7-fbcaf984b709, name=abide-root-a
 size=${verity}M, type=2c7357ed-ebd2-46d9-aec1-23d437ec2bf5, name=abide-verity-a
-size=1M, type=41092b05-9fc8-4523-994f-2def0408b176, name=abide-verity-sig-a
+size=2049, type=41092b05-9fc8-4523-994f-2def0408b176, name=abide-verity-sig-a
 size=${root}M, type=4f68bce3-e8cd-4db1-96e7-fbcaf984b709, name=abide-root-b
 size=${verity}M, type=2c7357ed-ebd2-46d9-aec1-23d437ec2bf5, name=abide-verity-b
-size=1M, type=41092b05-9fc8-4523-994f-2def0408b176, name=abide-verity-sig-b
+size=2049, type=41092b05-9fc8-4523-994f-2def0408b176, name=abide-verity-sig-b
 size=4M, type=4d21b016-b534-45c2-a9fb-5c16e091fd2d, name=abide-data
 SF
         LOOP=$(losetup -P --show -f "$T/disk.img")

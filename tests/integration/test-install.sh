@@ -35,7 +35,7 @@ check_a() {
 }
 
 note "good bundle into b"
-head -c 1M /dev/urandom >"$SIG_B"   # stale content the new signature must not leave behind
+head -c $((2049 * 512)) /dev/urandom >"$SIG_B"   # stale content the new signature must not leave behind
 out=$(install "$GOOD" 2>"$T/err")
 echo "   $out"
 [ ! -s "$T/err" ] || die "install printed on stderr although it is not a terminal: $(cat "$T/err")"
@@ -152,6 +152,11 @@ note "payload larger than its partition"
 head -c $((30 * 1024 * 1024)) /dev/urandom >"$T/payload/blob"
 BIG=$(build_bundle "$T/b6" --set Image.Version=3.0 --set Image.SecurityVersion=5)
 refuse_untouched "payload 'root.img' \([0-9]+ bytes\) does not fit abide-root-b" install "$BIG"
+
+note "bundle without a kernel"
+"$ABIDE_BUILD" build --key "$T/keys/signing.key" --cert "$T/keys/signing.crt" -o "$T/b7" \
+        --set Image.Version=4.0 --set Image.SecurityVersion=5 "$ABIDE_SRCDIR/recipes/example.conf" >/dev/null
+refuse_untouched "bundle has no kernel payload; slot b's boot entry needs $T/esp/abide/b/vmlinuz" install "$T"/b7/*.abide
 
 note "a clean install still works after all that"
 install "$GOOD" >/dev/null
