@@ -193,24 +193,33 @@ class Prepared:
         return BUNDLES[name][0]
 
 
-def _build_bundle(keys, out, version, variant):
+# The scenarios' settings on top of recipes/demo.conf (see WATCHDOG_SEC).
+TEST_SETTINGS = ["Boot.Cmdline=" + CMDLINE, "Boot.Tries=%d" % TRIES, "Agent.HealthTimeoutSec=%d" % HEALTH_TIMEOUT_SEC]
+
+
+def build_command(keys, out, version, variant, settings=TEST_SETTINGS):
+    """The abide-build command line of one demo bundle."""
     args = [ABIDE_BUILD, "build", RECIPE, "--key", keys + "/signing.key", "--cert", keys + "/signing.crt",
             "--ca", keys + "/ca.pem", "--init", ABIDE_INIT,
             "--set", "Agent.Source=" + AGENT_ROOT,
             "--set", "Content.Binary=%s:/usr/sbin/abidectl" % ABIDECTL,
-            "--set", "Image.Version=" + version,
-            "--set", "Boot.Cmdline=" + CMDLINE,
-            "--set", "Boot.Tries=%d" % TRIES,
-            "--set", "Agent.HealthTimeoutSec=%d" % HEALTH_TIMEOUT_SEC,
-            "-o", out]
+            "--set", "Image.Version=" + version]
+    for s in settings:
+        args += ["--set", s]
     if variant != "good":
         args += ["--set", "Content.Layer=tree:../images/demo/content/" + variant]
+    return args + ["-o", out]
+
+
+def build_bundle(keys, out, version, variant, settings=TEST_SETTINGS):
+    """Builds one demo bundle into out; returns its path."""
+    args = build_command(keys, out, version, variant, settings)
     path = sh(*args, env=dict(os.environ, SOURCE_DATE_EPOCH=SOURCE_DATE_EPOCH)).strip().splitlines()[-1]
     check(os.path.isfile(path), "abide-build build printed %r, not a bundle" % path)
     return path
 
 
-def _pad_as_disk(bundle, drive):
+def pad_as_disk(bundle, drive):
     """The bundle with zeros up to the next MiB and one more: what a reader of
     /dev/vdX sees after the tar's end."""
     size = os.path.getsize(bundle)
@@ -239,7 +248,7 @@ def prepare(log=print):
             for name, (version, variant) in BUNDLES.items():
                 d = os.path.join(out, name)
                 os.makedirs(d, exist_ok=True)
-                _build_bundle(keys, d, version, variant)
+                build_bundle(keys, d, version, variant)
             log("built %d bundles in %.1f s (cached in %s)" % (len(BUNDLES), time.monotonic() - t0, out))
         for name in BUNDLES:
             found = glob.glob(os.path.join(out, name, "*.abide"))
@@ -247,7 +256,7 @@ def prepare(log=print):
             bundles[name] = found[0]
             drives[name] = found[0] + ".disk"
             if not os.path.exists(drives[name]):
-                _pad_as_disk(found[0], drives[name])
+                pad_as_disk(found[0], drives[name])
         if not os.path.exists(done):
             open(done, "w").close()
         return Prepared(keys, other, bundles, drives, key)
@@ -358,19 +367,23 @@ def forge_verity_sig(prep, disk, slot, work):
 class Scenario:
     """One scenario: logs under LOGDIR/name (always kept), scratch under WORK/name."""
 
-    def __init__(self, name):
+    def __init__(self, name, logdir=None, work=None, say=None):
         self.name = name
-        self.logdir = os.path.join(LOGDIR, name)
-        self.work = os.path.join(WORK, name)
+        self.logdir = logdir or os.path.join(LOGDIR, name)
+        self.work = work or os.path.join(WORK, name)
         for d in (self.logdir, self.work):
             shutil.rmtree(d, ignore_errors=True)
-            os.makedirs(d)
+            os.makedirs(d, exist_ok=True)
         self.log = os.path.join(self.logdir, "console.log")
         self.figures = []
         self.t0 = time.monotonic()
+        self._say = say
 
     def say(self, text):
-        print("[%6.1f s] %s" % (time.monotonic() - self.t0, text), flush=True)
+        if self._say:
+            self._say(text)
+        else:
+            print("[%6.1f s] %s" % (time.monotonic() - self.t0, text), flush=True)
 
     def note(self, text):
         """A marker line in the console log (skipped by waits)."""
@@ -491,7 +504,7 @@ def run_base(sc, prep, disk):
         st = status(vm)
         expect_slot(st, "b", state="good", booted=True, version="2.0.0")
         expect_slot(st, "a", state="good", booted=False, version="1.0.0")
-        vm.send("sync; poweroff -f")
+        vm.send("sync; poweroff")
         vm.wait_exit(60)
 
 
