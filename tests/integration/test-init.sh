@@ -199,7 +199,7 @@ mcopy -i "$D@@1M" ::/abide/a/initrd "$T/initrd"
 # boot NAME APPEND UNTIL_REGEX SECONDS [LINGER]: QEMU on a copy of the disk until the regex shows up
 # on the console (then it is stopped, LINGER seconds later) or QEMU exits (a reboot, -no-reboot) or
 # the time runs out; $T/NAME.log.
-QPID=
+QPID= QRC= QSECS=
 boot() {
         local name=$1 append=$2 until=$3 secs=$4 linger=${5:-0} img=$T/$1.img
         [ -f "$img" ] || cp --reflink=auto "$D" "$img"
@@ -219,8 +219,10 @@ boot() {
                 fi
                 sleep 0.5
         done
-        wait "$QPID" 2>/dev/null || true
-        echo "   $name: $((SECONDS - t0)) s"
+        QRC=0
+        wait "$QPID" 2>/dev/null || QRC=$?
+        QSECS=$((SECONDS - t0))
+        echo "   $name: $QSECS s, qemu exit $QRC"
 }
 # The serial console ends lines with CR LF.
 log_has() { tr -d '\r' <"$T/$1.log" | grep -aEq -- "$2" || die "$1: console lacks /$2/ (log: $T/$1.log)"; }
@@ -276,4 +278,20 @@ log_has corrupt '^abide-init: slot a: dm-verity active'
 log_has corrupt 'device-mapper: verity: .*data block .* is corrupted'
 log_has corrupt 'reboot: Restarting system'
 log_lacks corrupt 'switching to|^rcS'
+note "QEMU: the watchdog stays armed across switch_root: a boot that hangs in /sbin/init is reset"
+"$B" build "$ABIDE_SRCDIR/recipes/demo.conf" --key "$T/keys/signing.key" --cert "$T/keys/signing.crt" \
+        --ca "$T/keys/ca.pem" --init "$INIT" \
+        --set "Agent.Source=$BD/images/demo/agent-root" \
+        --set "Content.Binary=$BD/bootctl/abidectl:/usr/sbin/abidectl" \
+        --set Content.Layer=tree:../images/demo/content/hang -o "$T/hang-out" >/dev/null
+"$B" disk "$T"/hang-out/*.abide --cert "$T/keys/ca.pem" -o "$T/hang.img" >/dev/null
+# The agent never says ready, rcS waits forever, nothing pings: i6300esb resets the
+# machine, which ends QEMU under -no-reboot (no kernel reboot, no timeout).
+boot hang "abide.slot=a abide.watchdog=15" 'no such line' 100
+[ "$QRC" -eq 0 ] || die "hang: qemu did not end by itself (exit $QRC): no watchdog reset (log: $T/hang.log)"
+[ "$QSECS" -ge 15 ] || die "hang: qemu ended after $QSECS s, before the 15 s watchdog timeout"
+log_has hang '^abide-init: watchdog: /dev/watchdog0? armed, 15 s'
+log_has hang '^abide-init: switching to /sbin/init'
+log_has hang 'abide: starting agent sentinel'
+log_lacks hang 'reboot: Restarting system|Kernel panic|^rcS: .*abide-boot-check'
 echo "OK"
