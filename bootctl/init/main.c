@@ -13,6 +13,7 @@
 #include "basic/fileio.h"
 #include "init-cmdline.h"
 #include "init-discover.h"
+#include "init-esp.h"
 #include "init-log.h"
 #include "init-modules.h"
 #include "init-mount.h"
@@ -120,6 +121,15 @@ _noreturn_ static void boot(int argc, char *argv[]) {
         if (r < 0)
                 init_fail("abide-data: %s", err_message(r));
         init_log("root (%s) read-only on %s, abide-data on /var and under /etc", type, INIT_SYSROOT);
+
+        /* Not fatal: the slot is verified and mounted; without the ESP the booted
+         * system cannot bless itself, so a trial runs out and is rolled back. */
+        _cleanup_free_ char *esp = NULL;
+        r = init_mount_esp(config, INIT_SYSROOT, &esp);
+        if (r < 0)
+                init_log("ESP: %s; abidectl will not find it", err_message(r));
+        else if (r > 0)
+                init_log("ESP %s on %s", esp, INIT_ESP_DIR);
 
         init_log("switching to %s", INIT_PATH);
         init_step_deadline("switch_root", 30);

@@ -73,14 +73,16 @@ static int guid(efi_guid_t *ret) {
 int efivars_get_string(const char *dir, const char *name, char **ret) {
         int r;
 
-        if (through_libefivar(dir)) {
+        /* libefivar picks its backend when it loads; a process that mounts
+         * efivarfs itself afterwards (abide-init) reads the files directly. */
+        if (through_libefivar(dir) && !efi_variables_supported() && access(dir, F_OK) < 0)
+                return -EOPNOTSUPP;
+        if (through_libefivar(dir) && efi_variables_supported()) {
                 efi_guid_t g;
                 uint8_t *data = NULL;
                 size_t size = 0;
                 uint32_t attrs = 0;
 
-                if (!efi_variables_supported())
-                        return -EOPNOTSUPP;
                 if ((r = guid(&g)) < 0)
                         return r;
                 if (efi_get_variable(g, name, &data, &size, &attrs) < 0)
