@@ -152,7 +152,10 @@ def newest_kernel():
 
 def _inputs_key(ca_pem):
     h = hashlib.sha256()
-    h.update(("%s %s %d %r\n" % (CMDLINE, HEALTH_TIMEOUT_SEC, TRIES, sorted(BUNDLES.items()))).encode())
+    # The settings, the shim and the steps of the base disk: a change of any makes new bundles and a new base.
+    h.update(("%s %s %d %r\n%s%s\n" % (CMDLINE, HEALTH_TIMEOUT_SEC, TRIES, sorted(BUNDLES.items()),
+                                       ESP_SHIM, SHIM_CONF)).encode())
+    _hash_tree(h, os.path.abspath(__file__))
     for p in (ABIDE_BUILD, ABIDECTL, ABIDE_INIT, AGENT_ROOT, RECIPE, ca_pem, newest_kernel(), "/bin/busybox",
               os.path.join(SRC, "images", "demo", "rootfs"), os.path.join(SRC, "images", "demo", "content"),
               os.path.join(SRC, "bootctl", "image-root")):
