@@ -84,7 +84,6 @@ def demo(builddir, work, out=sys.stdout):
         say("== 2. factory disk from 1.0.0 (slot A written, slot B empty)")
         disk = os.path.join(work, "disk.img")
         say(S.sh(S.ABIDE_BUILD, "disk", bundles["1.0.0"], "--cert", keys + "/ca.pem", "-o", disk).strip())
-        S.install_shim(disk, work)
         say("console log: %s" % sc.log)
 
         with sc.machine(disk, drives=[drives["1.1.0"], drives["1.2.0"]], max_boots=8, deadline=900) as vm:

@@ -6,7 +6,7 @@
   once per set of inputs and cached under <builddir>/tests/qemu/cache.
 - Scenario: one scenario's log directory (<builddir>/tests/qemu/logs/NAME,
   kept always), work directory (removed on success), figures and checks.
-- factory_disk(): a fresh `abide-build disk` from v1, plus the test shim.
+- factory_disk(): a fresh `abide-build disk` from v1.
 - base_v2_blessed(): a factory v1 disk with v2 installed and blessed,
   booted once and cached (disk + OVMF VARS), copied per rollback scenario.
 - Bundles reach the guest as extra read-only virtio disks (vdb, vdc, ...)
@@ -27,7 +27,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 SRC = os.environ.get("ABIDE_SRCDIR") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -65,40 +64,6 @@ BUNDLES = {
     "v3-hang": ("3.0.0", "hang"),
     "v4": ("4.0.0", "good"),
 }
-
-# Where the test shim mounts the ESP (see ESP_SHIM).
-SHIM_ESP = "/run/abide-esp"
-# TEST SHIM, written into the factory disk's /etc overlay (abide-data) by
-# factory_disk(). Neither abide-init nor the demo image's rcS mounts the ESP
-# or efivarfs yet, and abidectl needs the ESP (boot entries) to check, mark
-# and install. Remove it once the image mounts them itself; until then it
-# uses an ESP the image mounted (at /efi, /boot/efi or /boot) when there is one.
-ESP_SHIM = r"""#!/bin/sh
-# abide qemu test shim (tests/qemu/scenarios.py): ESP and efivarfs for abidectl.
-[ "$1" = start ] || exit 0
-ESP=%(esp)s
-mkdir -p "$ESP" /sys/firmware/efi/efivars
-grep -q " /sys/firmware/efi/efivars " /proc/mounts ||
-        mount -t efivarfs efivarfs /sys/firmware/efi/efivars ||
-        echo "abide-test-shim: cannot mount efivarfs"
-grep -q " $ESP " /proc/mounts && exit 0
-have=$(awk '$3 == "vfat" && ($2 == "/efi" || $2 == "/boot/efi" || $2 == "/boot") { print $2; exit }' /proc/mounts)
-if [ -n "$have" ]; then
-        mount -o bind "$have" "$ESP" && echo "abide-test-shim: ESP already on $have, bound to $ESP"
-        exit 0
-fi
-dev=
-for u in /sys/class/block/*/uevent; do
-        grep -qx PARTNAME=esp "$u" && dev=$(sed -n 's/^DEVNAME=//p' "$u")
-done
-if [ -n "$dev" ] && mount -t vfat -o iocharset=utf8 "/dev/$dev" "$ESP"; then
-        echo "abide-test-shim: ESP /dev/$dev on $ESP"
-else
-        echo "abide-test-shim: cannot mount the ESP (${dev:-no partition named esp})"
-fi
-""" % {"esp": SHIM_ESP}
-SHIM_CONF = "\n# abide qemu test shim (tests/qemu/scenarios.py)\n[Paths]\nESP=%s\n" % SHIM_ESP
-
 
 class ScenarioError(Exception):
     """A scenario's check that did not hold."""
@@ -152,9 +117,8 @@ def newest_kernel():
 
 def _inputs_key(ca_pem):
     h = hashlib.sha256()
-    # The settings, the shim and the steps of the base disk: a change of any makes new bundles and a new base.
-    h.update(("%s %s %d %r\n%s%s\n" % (CMDLINE, HEALTH_TIMEOUT_SEC, TRIES, sorted(BUNDLES.items()),
-                                       ESP_SHIM, SHIM_CONF)).encode())
+    # The settings and the steps of the base disk: a change of either makes new bundles and a new base.
+    h.update(("%s %s %d %r\n" % (CMDLINE, HEALTH_TIMEOUT_SEC, TRIES, sorted(BUNDLES.items()))).encode())
     _hash_tree(h, os.path.abspath(__file__))
     for p in (ABIDE_BUILD, ABIDECTL, ABIDE_INIT, AGENT_ROOT, RECIPE, ca_pem, newest_kernel(), "/bin/busybox",
               os.path.join(SRC, "images", "demo", "rootfs"), os.path.join(SRC, "images", "demo", "content"),
@@ -274,47 +238,12 @@ def partitions(disk):
     return {p["name"]: (p["start"] * sector, p["size"] * sector) for p in t["partitions"] if p.get("name")}
 
 
-def _debugfs(disk, offset, commands):
-    with tempfile.NamedTemporaryFile("w", suffix=".debugfs") as f:
-        f.write("\n".join(commands) + "\n")
-        f.flush()
-        out = sh("debugfs", "-w", "-f", f.name, "%s?offset=%d" % (disk, offset))
-    return out
-
-
-def install_shim(disk, work):
-    """Writes ESP_SHIM as /etc/init.d/S01abide-test-esp and SHIM_CONF into the
-    /etc overlay's upper dir on abide-data."""
-    off, _ = partitions(disk)["abide-data"]
-    upper = "/etc-overlay/upper"
-    conf = os.path.join(work, "abide.conf")
-    dump = sh("debugfs", "-R", "cat %s/abide/abide.conf" % upper, "%s?offset=%d" % (disk, off))
-    check("[Boot]" in dump, "abide-data has no %s/abide/abide.conf: %r" % (upper, dump[:200]))
-    with open(conf, "w") as f:
-        f.write(dump + SHIM_CONF)
-    shim = os.path.join(work, "S01abide-test-esp")
-    with open(shim, "w") as f:
-        f.write(ESP_SHIM)
-    os.chmod(shim, 0o755)
-    _debugfs(disk, off, [
-        "rm %s/abide/abide.conf" % upper,
-        "write %s %s/abide/abide.conf" % (conf, upper),
-        "mkdir %s/init.d" % upper,
-        "write %s %s/init.d/S01abide-test-esp" % (shim, upper),
-        "sif %s/init.d/S01abide-test-esp mode 0100755" % upper,
-        "sif %s/abide/abide.conf mode 0100644" % upper,
-    ])
-    got = sh("debugfs", "-R", "cat %s/init.d/S01abide-test-esp" % upper, "%s?offset=%d" % (disk, off))
-    check(got.strip() == ESP_SHIM.strip(), "test shim not written into abide-data")
-
-
-def factory_disk(prep, path, work):
-    """A fresh factory disk from v1 (slot A), with the test shim."""
+def factory_disk(prep, path):
+    """A fresh factory disk from v1 (slot A), with fresh OVMF VARS."""
     for f in (path, path + ".vars.fd"):
         if os.path.exists(f):
             os.unlink(f)
     sh(ABIDE_BUILD, "disk", prep.bundles["v1"], "--cert", prep.ca, "-o", path)
-    install_shim(path, work)
     return path
 
 
@@ -462,13 +391,13 @@ def wait_check_done(vm, n, timeout=240):
 
 
 def healthy_boot(sc, vm, n, slot, version, timeout=240):
-    """Boot n runs slot with version, the test shim found the ESP, boot-check exits 0.
+    """Boot n runs slot with version, abide-init mounted the ESP, boot-check exits 0.
     Returns (seconds from QEMU start to boot-check done, boot text)."""
     got = boot_slot(vm, n, timeout)
     check(got == slot, "boot %d started slot %s, expected %s" % (n, got, slot))
     rc, t, text = wait_check_done(vm, n, timeout)
-    check("abide-test-shim: cannot" not in text, "boot %d: test shim failed: %s"
-          % (n, re.findall(r"abide-test-shim: .*", text)))
+    check(re.search(r"^abide-init: ESP /dev/\S+ on /efi", text, re.M), "boot %d: abide-init did not mount the ESP: %s"
+          % (n, re.findall(r"abide-init: ESP.*", text)))
     check(re.search(r"abide-init: slot %s: dm-verity active" % slot, text), "boot %d: no dm-verity on slot %s" % (n, slot))
     check('"version":"%s"' % version in text, "boot %d: rcS did not show version %s" % (n, version))
     check(rc == 0, "boot %d: boot-check exited %d: %s" % (n, rc, re.findall(r"abidectl: .*|Slot .*", text)))
@@ -522,7 +451,7 @@ def base_v2_blessed(prep, dest):
             os.makedirs(cache)
             sc = Scenario("base-v2-blessed")
             print("making the v2-blessed base disk (log: %s)" % sc.log, flush=True)
-            factory_disk(prep, disk, sc.work)
+            factory_disk(prep, disk)
             try:
                 run_base(sc, prep, disk)
             except (ScenarioError, MachineError) as e:

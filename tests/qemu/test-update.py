@@ -20,7 +20,7 @@ from scenarios import check, expect_slot  # noqa: E402
 
 def body(sc):
     prep = S.prepare(sc.say)
-    disk = S.factory_disk(prep, os.path.join(sc.work, "disk.img"), sc.work)
+    disk = S.factory_disk(prep, os.path.join(sc.work, "disk.img"))
     boots = []
     with sc.machine(disk, drives=[prep.drives["v2"], prep.drives["v3-good"]], max_boots=3, deadline=900) as vm:
         # a. factory disk
