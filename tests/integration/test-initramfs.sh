@@ -113,7 +113,8 @@ n=$(grep -c '\.ko$' "$T/list")
 
 note "an extra module and its dependencies"
 build --module nbd -o "$T/extra"
-zstd -dc "$T/extra" | cpio -it --quiet | grep -q 'kernel/drivers/block/nbd.ko$' || die "extra module nbd missing"
+zstd -dc "$T/extra" | cpio -it --quiet >"$T/extra.list"  # listed first: grep -q would cut the pipe short
+grep -q 'kernel/drivers/block/nbd.ko$' "$T/extra.list" || die "extra module nbd missing"
 
 note "bad input: clear error, no output file"
 expect_fail "module no_such_module: not found" build --module no_such_module -o "$T/bad1"
