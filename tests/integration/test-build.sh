@@ -101,7 +101,18 @@ expect_fail "incomplete.conf" "$B" build "$T/incomplete.conf" "${K[@]}" -o "$T/b
 SOURCE_DATE_EPOCH=yesterday expect_fail "SOURCE_DATE_EPOCH" "$B" build "$recipe" "${K[@]}" -o "$T/bad5"
 expect_fail "expected one" "$B" build "${K[@]}"
 expect_fail "No such file" "$B" inspect "$T/nothing.abide"
-for d in bad1 bad2 bad3 bad4 bad5; do
+# recipe errors name the file and line
+printf '[Image]\nName=x\nVersion=1\nCompatible=c\n[Content]\nLayer=tree:%s\nColour=blue\n' "$ABIDE_SRCDIR/images/example/rootfs" >"$T/unknown-key.conf"
+expect_fail "unknown-key.conf:7: .*Colour" "$B" build "$T/unknown-key.conf" "${K[@]}" -o "$T/bad7"
+printf '[Image]\nName=x\nVersion=1\nCompatible=c\n[Content]\nLayer=zip:/x\n' >"$T/bad-value.conf"
+expect_fail "bad-value.conf:6: .*Layer" "$B" build "$T/bad-value.conf" "${K[@]}" -o "$T/bad8"
+printf '[Image]\nName=x\nVersion=1\nCompatible=c\n[Content]\nLayer=tree:/nonexistent/tree\n' >"$T/missing-file.conf"
+expect_fail "missing-file.conf:6: .*nonexistent" "$B" build "$T/missing-file.conf" "${K[@]}" -o "$T/bad9"
+printf '[Content]\nLayer=tree:%s\n' "$ABIDE_SRCDIR/images/example/rootfs" >"$T/no-image.conf"
+expect_fail "no-image.conf.*Image" "$B" build "$T/no-image.conf" "${K[@]}" -o "$T/bad10"
+printf '[Image]\nName=x\nVersion=1\nCompatible=c\n[Content]\nLayer=tree:/\n[Extra]\n' >"$T/unknown-section.conf"
+expect_fail "unknown-section.conf:7: .*Extra" "$B" build "$T/unknown-section.conf" "${K[@]}" -o "$T/bad11"
+for d in bad1 bad2 bad3 bad4 bad5 bad7 bad8 bad9 bad10 bad11; do
         [ -z "$(ls -A "$T/$d" 2>/dev/null)" ] || die "failed build left files in $d: $(ls -A "$T/$d")"
 done
 # a build that fails after its work directory exists (a corrupt tar layer) leaves nothing
