@@ -11,11 +11,20 @@
 static int tty = -1;
 static const char *cur_label;
 static uint64_t cur_total;
-static struct timespec last;
+static struct timespec last, start;
+static bool drawn;
+
+static double elapsed(void) {
+        struct timespec now;
+        (void) clock_gettime(CLOCK_MONOTONIC, &now);
+        return (double) (now.tv_sec - start.tv_sec) + (double) (now.tv_nsec - start.tv_nsec) / 1e9;
+}
 
 static bool enabled(void) {
-        if (tty < 0)
+        if (tty < 0) {
                 tty = isatty(STDERR_FILENO) ? 1 : 0;
+                (void) clock_gettime(CLOCK_MONOTONIC, &start);
+        }
         return tty == 1;
 }
 
@@ -24,6 +33,7 @@ void progress_step(const char *fmt, ...) {
 
         if (!enabled())
                 return;
+        (void) fprintf(stderr, "[%6.1fs] ", elapsed());
         va_start(ap, fmt);
         (void) vfprintf(stderr, fmt, ap);
         va_end(ap);
@@ -33,7 +43,7 @@ void progress_step(const char *fmt, ...) {
 void progress_begin(const char *label, uint64_t total) {
         cur_label = label;
         cur_total = total;
-        last = (struct timespec) {};
+        drawn = false;
         progress_update(0);
 }
 
@@ -43,11 +53,12 @@ void progress_update(uint64_t done) {
         if (!enabled() || !cur_label)
                 return;
         (void) clock_gettime(CLOCK_MONOTONIC, &now);
-        /* At most ten redraws a second. */
-        if (done != 0 && done != cur_total &&
+        /* The first draw, the last one, and at most ten a second between. */
+        if (drawn && !(cur_total > 0 && done == cur_total) &&
             (now.tv_sec - last.tv_sec) * 1000000000L + (now.tv_nsec - last.tv_nsec) < 100000000L)
                 return;
         last = now;
+        drawn = true;
         if (cur_total > 0)
                 (void) fprintf(stderr, "\r%s %3" PRIu64 "%% (%" PRIu64 "/%" PRIu64 " MiB)\033[K", cur_label,
                                done * 100 / cur_total, done >> 20, cur_total >> 20);
@@ -56,7 +67,7 @@ void progress_update(uint64_t done) {
 }
 
 void progress_end(void) {
-        if (enabled() && cur_label)
+        if (enabled() && cur_label && drawn)
                 (void) fputc('\n', stderr);
         cur_label = NULL;
 }
