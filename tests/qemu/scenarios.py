@@ -283,6 +283,9 @@ def forge_verity_sig(prep, disk, slot, work):
        "-signer", k + "/signing.crt", "-inkey", k + "/signing.key", "-out", der)
     fp = hashlib.sha256(subprocess.run(["openssl", "x509", "-in", k + "/signing.crt", "-outform", "DER"],
                                        check=True, stdout=subprocess.PIPE).stdout).hexdigest()
+    # Well formed and valid under its own CA, so the device refuses it for trust alone.
+    sh("openssl", "smime", "-verify", "-binary", "-inform", "DER", "-in", der, "-content", hfile,
+       "-CAfile", k + "/ca.pem", "-purpose", "any", "-out", "/dev/null")
     with open(der, "rb") as f:
         sig = base64.b64encode(f.read()).decode()
     new = json.dumps({"rootHash": root_hash, "certificateFingerprint": fp, "signature": sig},
