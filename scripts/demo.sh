@@ -1,8 +1,14 @@
 #!/bin/bash
-# The main job: builds abide, makes a demo CA and signing key, builds a signed
-# bundle and verifies it. Installs missing dependencies first (as root).
+# The main job, unattended, in a few minutes: builds abide and the demo image
+# (busybox, the "sentinel" security agent baked in), signs three releases
+# (1.0.0 and 1.1.0 good, 1.2.0 with content that panics the kernel at boot),
+# makes a factory disk from 1.0.0, boots it in QEMU (OVMF + systemd-boot,
+# TCG), installs 1.1.0 from inside the device and shows the status, then
+# installs the bad 1.2.0 and, with nobody touching anything, shows the device
+# coming back on 1.1.0 by itself, with the rollback recorded. Prints figures.
+# Installs missing dependencies first (as root).
 #
-#   scripts/demo.sh [RECIPE]     (default recipes/example.conf)
+#   scripts/demo.sh [--keep]     (work files in $ABIDE_BUILDDIR/demo-qemu)
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -10,23 +16,7 @@ cd "$top"
 "$top/scripts/install-deps.sh"
 
 builddir=${ABIDE_BUILDDIR:-build}
-out=${ABIDE_OUT:-out}
-recipe=${1:-recipes/example.conf}
-
 [ -f "$builddir/build.ninja" ] || meson setup "$builddir" >/dev/null
 ninja -C "$builddir" >/dev/null
 
-mkdir -p "$out"
-if [ ! -f "$out/keys/signing.key" ]; then
-        echo "== making a demo CA and signing key in $out/keys"
-        "$builddir/builder/abide-build" keygen -o "$out/keys"
-fi
-
-echo "== building $recipe"
-export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
-bundle=$("$builddir/builder/abide-build" build "$recipe" --key "$out/keys/signing.key" \
-        --cert "$out/keys/signing.crt" -o "$out")
-ls -l "$bundle"
-
-echo "== verifying $bundle against $out/keys/ca.pem"
-"$builddir/builder/abide-build" inspect "$bundle" --cert "$out/keys/ca.pem"
+exec python3 "$top/scripts/demo-qemu.py" --builddir "$builddir" "$@"
