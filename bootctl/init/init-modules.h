@@ -9,7 +9,8 @@
  * comments skipped) with libkmod from /lib/modules/`uname -r`. A built-in
  * or already loaded module counts as loaded. A module that is missing or
  * fails to load is logged and skipped: the later steps tell whether it was
- * needed. *ret_failed gets the number skipped. Fails only when the list or
+ * needed. *ret_failed gets the number skipped; *ret_absent the number whose
+ * hardware is not there (ENODEV, not logged). Fails only when the list or
  * the module directory cannot be read.
  */
-int init_modules_load(const char *list_path, unsigned *ret_loaded, unsigned *ret_failed);
+int init_modules_load(const char *list_path, unsigned *ret_loaded, unsigned *ret_failed, unsigned *ret_absent);

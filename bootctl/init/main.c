@@ -76,14 +76,14 @@ _noreturn_ static void boot(int argc, char *argv[]) {
         init_log("slot %s, watchdog %u s, disk wait %u s", s, cl.watchdog_sec, cl.wait_sec);
 
         init_step_deadline("modules", 120);
-        unsigned loaded, failed;
-        r = init_modules_load(INIT_MODULES_LOAD, &loaded, &failed);
+        unsigned loaded, failed, absent;
+        r = init_modules_load(INIT_MODULES_LOAD, &loaded, &failed, &absent);
         if (r < 0)
                 init_log("modules: %s; going on with the built-in drivers", err_message(r));
         else if (failed > 0)
-                init_log("modules: %u loaded, %u failed", loaded, failed);
+                init_log("modules: %u loaded, %u failed, %u for absent hardware", loaded, failed, absent);
         else
-                init_log("modules: %u loaded", loaded);
+                init_log("modules: %u loaded, %u for absent hardware", loaded, absent);
 
         init_step_deadline("watchdog", 30);
         if (cl.watchdog_sec == 0)
