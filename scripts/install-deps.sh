@@ -10,7 +10,7 @@ packages=(
         libjson-c-dev libinih-dev libkmod-dev libcmocka-dev
         # image tools
         erofs-utils squashfs-tools cryptsetup-bin openssl kmod
-        fdisk e2fsprogs mtools dosfstools util-linux
+        fdisk e2fsprogs mtools dosfstools util-linux mount binutils
         zstd xz-utils gzip cpio libarchive-tools attr dpkg-dev python3 bc jq
         # demo image inputs: busybox, a kernel, the loader
         busybox-static linux-image-amd64 systemd-boot-efi
