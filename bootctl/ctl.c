@@ -1,19 +1,43 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "ctl.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <time.h>
 
 #include "basic/error.h"
+#include "boot/efivars.h"
+#include "slot/slot-discover.h"
 
 const char *arg_config = NULL;
 const char *ctl_verb = NULL;
+
+/* With no Disk= configured, look for the slots only on the disk the loader
+ * started from (LoaderDevicePartUUID names its ESP), as abide-init does: a
+ * second disk with abide labels (a reflash stick) must not make them ambiguous.
+ * Anything missing on the way leaves the search as it was. */
+static void narrow_to_boot_disk(AbideConfig *c) {
+        _cleanup_free_ char *uuid = NULL, *disk = NULL;
+        SlotPartition esp = {};
+
+        if (c->disk || efivars_get_string(c->efivars, "LoaderDevicePartUUID", &uuid) < 0)
+                return;
+        for (char *s = uuid; *s; s++)
+                *s = (char) tolower((unsigned char) *s);
+        if (slot_partition_find_by_uuid(c, uuid, &esp) < 0)
+                return;
+        if (esp.offset == 0 && esp.size == 0 && slot_partition_parent_disk(esp.path, &disk) >= 0)
+                c->disk = TAKE_PTR(disk);
+        slot_partition_done(&esp);
+        err_clear();
+}
 
 int ctl_open(Ctl *ret) {
         Ctl c = {};
         int r = config_load(arg_config, &c.config);
         if (r < 0)
                 return r;
+        narrow_to_boot_disk(c.config);
         r = boot_backend_open(c.config, &c.boot);
         if (r < 0) {
                 config_free(c.config);

@@ -21,10 +21,40 @@ static uint64_t now_ms(void) {
         return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
 }
 
-/* One look at the disks: 0 all found, -ENOENT something missing (message names it), other errors final. */
-static int discover_once(const AbideConfig *c, Slot slot, bool allow_ranges, InitPartitions *ret) {
-        _cleanup_(init_partitions_done) InitPartitions found = {};
+/* Narrows the search to the disk holding the ESP; -ENOENT while that is not there yet. */
+static int esp_disk(const AbideConfig *c, const char *esp_uuid, char **ret) {
+        SlotPartition esp = {};
         int r;
+
+        r = slot_partition_find_by_uuid(c, esp_uuid, &esp);
+        if (r < 0)
+                return r == -ENOENT ? err_set(ENOENT, "no partition with the ESP's PARTUUID %s yet", esp_uuid) : r;
+        if (esp.offset != 0 || esp.size != 0) {
+                slot_partition_done(&esp);
+                return err_set(ENOENT, "the ESP's device node is missing");
+        }
+        r = slot_partition_parent_disk(esp.path, ret);
+        slot_partition_done(&esp);
+        return r;
+}
+
+/* One look at the disks: 0 all found, -ENOENT something missing (message names it), other errors final. */
+static int discover_once(const AbideConfig *config, Slot slot, bool allow_ranges, const char *esp_uuid,
+                         InitPartitions *ret) {
+        _cleanup_(init_partitions_done) InitPartitions found = {};
+        _cleanup_free_ char *disk = NULL;
+        AbideConfig narrowed;
+        const AbideConfig *c = config;
+        int r;
+
+        if (esp_uuid && !config->disk) {
+                r = esp_disk(config, esp_uuid, &disk);
+                if (r < 0)
+                        return r;
+                narrowed = *config;   /* shallow: only read, and only disk differs */
+                narrowed.disk = disk;
+                c = &narrowed;
+        }
 
         for (int p = 0; p < _SLOT_PART_MAX; p++) {
                 r = slot_partition_find(c, slot, (SlotPart) p, &found.slot[p]);
@@ -47,12 +77,13 @@ static int discover_once(const AbideConfig *c, Slot slot, bool allow_ranges, Ini
         return 0;
 }
 
-int init_discover(const AbideConfig *c, Slot slot, unsigned wait_sec, bool allow_ranges, InitPartitions *ret) {
+int init_discover(const AbideConfig *c, Slot slot, unsigned wait_sec, bool allow_ranges, const char *esp_uuid,
+                  InitPartitions *ret) {
         uint64_t deadline = now_ms() + (uint64_t) wait_sec * 1000;
 
         for (;;) {
                 err_clear();
-                int r = discover_once(c, slot, allow_ranges, ret);
+                int r = discover_once(c, slot, allow_ranges, esp_uuid, ret);
                 if (r != -ENOENT)
                         return r;
                 if (now_ms() >= deadline) {

@@ -21,5 +21,11 @@ void init_partitions_done(InitPartitions *p);
  * asynchronously after the driver loads. A partition seen only as a byte
  * range of its disk (no device node yet) counts as not there unless
  * allow_ranges (test mode, disk image files). Ambiguous labels fail at once.
+ *
+ * With esp_uuid (LoaderDevicePartUUID: the ESP the loader started from) and
+ * no Disk= in c, only the disk holding that ESP is searched, so another
+ * attached disk with abide labels (a USB reflash stick, a cloned disk) can
+ * neither be booted by mistake nor make the labels ambiguous.
  */
-int init_discover(const AbideConfig *c, Slot slot, unsigned wait_sec, bool allow_ranges, InitPartitions *ret);
+int init_discover(const AbideConfig *c, Slot slot, unsigned wait_sec, bool allow_ranges, const char *esp_uuid,
+                  InitPartitions *ret);

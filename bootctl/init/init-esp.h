@@ -7,12 +7,18 @@
 #define INIT_ESP_DIR "/efi"
 
 /*
- * Makes the loader interface usable in the booted system, which may have no
- * way to find a partition by GPT UUID (busybox): mounts efivarfs on
- * /sys/firmware/efi/efivars (it moves with /sys), and the ESP the loader
- * started from (LoaderDevicePartUUID) on sysroot/efi when the image has that
- * directory. Images that mount the ESP themselves (systemd's gpt-auto) leave
- * /efi out or find it already mounted. Returns 1 when the ESP was mounted,
- * 0 when there is nothing to do (no EFI, no /efi in the image), <0 on error.
+ * Mounts efivarfs on /sys/firmware/efi/efivars (it moves with /sys into the
+ * booted system) and reads LoaderDevicePartUUID, lowercased: the ESP the
+ * loader started from. Returns 1 with *ret_esp_uuid set, 0 when booted
+ * without EFI or without that variable, <0 on error.
  */
-int init_mount_esp(const AbideConfig *c, const char *sysroot, char **ret_device);
+int init_efi_setup(char **ret_esp_uuid);
+
+/*
+ * Mounts the ESP (esp_uuid, from init_efi_setup()) on sysroot/efi when the
+ * image has that directory, so images whose init cannot find a partition by
+ * GPT UUID (busybox) still give abidectl its ESP. Images that mount the ESP
+ * themselves (systemd's gpt-auto) leave /efi out. Returns 1 when mounted,
+ * 0 when there is nothing to do, <0 on error.
+ */
+int init_mount_esp(const AbideConfig *c, const char *sysroot, const char *esp_uuid, char **ret_device);

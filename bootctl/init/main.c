@@ -34,13 +34,13 @@ static const char *short_hash(const char *h) {
 
 /* Steps 4 and 5, shared by the boot and the test mode: the verified root hash. */
 static void find_and_verify(const AbideConfig *c, Slot slot, unsigned wait_sec, bool allow_ranges, const char *keys,
-                            InitPartitions *ret_parts, char **ret_root_hash) {
+                            const char *esp_uuid, InitPartitions *ret_parts, char **ret_root_hash) {
         const char *s = slot_to_string(slot);
         _cleanup_free_ char *signer = NULL;
         int r;
 
         init_step_deadline("partitions", wait_sec + 30);
-        r = init_discover(c, slot, wait_sec, allow_ranges, ret_parts);
+        r = init_discover(c, slot, wait_sec, allow_ranges, esp_uuid, ret_parts);
         if (r < 0)
                 init_fail("slot %s: partitions: %s", s, err_message(r));
         init_log("slot %s: root %s, verity %s, signature %s, data %s", s, ret_parts->slot[SLOT_PART_ROOT].path,
@@ -103,7 +103,14 @@ _noreturn_ static void boot(int argc, char *argv[]) {
         r = config_new_default(&config);
         if (r < 0)
                 init_fail("start: out of memory");
-        find_and_verify(config, cl.slot, cl.wait_sec, false, INIT_KEYS_DIR, &parts, &root_hash);
+        /* Not fatal: without EFI variables every disk is searched, as in a test VM with -kernel. */
+        _cleanup_free_ char *esp_uuid = NULL;
+        r = init_efi_setup(&esp_uuid);
+        if (r < 0)
+                init_log("EFI: %s; searching every disk", err_message(r));
+        else if (r > 0)
+                init_log("loader started from the ESP %s: looking on its disk only", esp_uuid);
+        find_and_verify(config, cl.slot, cl.wait_sec, false, INIT_KEYS_DIR, esp_uuid, &parts, &root_hash);
 
         init_step_deadline("verity", 60);
         r = init_verity_activate(parts.slot[SLOT_PART_ROOT].path, parts.slot[SLOT_PART_VERITY].path, root_hash,
@@ -125,7 +132,7 @@ _noreturn_ static void boot(int argc, char *argv[]) {
         /* Not fatal: the slot is verified and mounted; without the ESP the booted
          * system cannot bless itself, so a trial runs out and is rolled back. */
         _cleanup_free_ char *esp = NULL;
-        r = init_mount_esp(config, INIT_SYSROOT, &esp);
+        r = init_mount_esp(config, INIT_SYSROOT, esp_uuid, &esp);
         if (r < 0)
                 init_log("ESP: %s; abidectl will not find it", err_message(r));
         else if (r > 0)
@@ -204,7 +211,7 @@ static int test_mode(int argc, char *argv[]) {
         _cleanup_free_ char *root_hash = NULL;
         if (config_new_default(&config) < 0 || !(config->disk = strdup(disk)))
                 init_fail("out of memory");
-        find_and_verify(config, slot, wait_sec, true, keys, &parts, &root_hash);
+        find_and_verify(config, slot, wait_sec, true, keys, NULL, &parts, &root_hash);
         init_step_deadline(NULL, 0);
         printf("%s\n", root_hash);
         return 0;

@@ -191,6 +191,29 @@ int slot_partition_find_by_uuid(const AbideConfig *c, const char *uuid, SlotPart
         return search(c, match_uuid, uuid, "PARTUUID", ret);
 }
 
+int slot_partition_parent_disk(const char *node, char **ret_disk) {
+        _cleanup_free_ char *sys = NULL, *link = NULL, *marker = NULL;
+        const char *name = strrchr(node, '/');
+        name = name ? name + 1 : node;
+
+        if (asprintf(&sys, "/sys/class/block/%s", name) < 0 || asprintf(&marker, "%s/partition", sys) < 0)
+                return -ENOMEM;
+        if (access(marker, F_OK) < 0)
+                return err_set(ENOTBLK, "%s is not a partition device", node);
+        link = realpath(sys, NULL);
+        if (!link)
+                return err_set(errno, "%s: %m", sys);
+        /* .../block/vda/vda1: the parent directory names the disk. */
+        char *slash = strrchr(link, '/');
+        if (!slash || slash == link)
+                return err_set(EINVAL, "%s: unexpected sysfs path %s", node, link);
+        *slash = 0;
+        const char *disk = strrchr(link, '/') + 1;
+        if (asprintf(ret_disk, "/dev/%s", disk) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
 int slot_partition_open(const SlotPartition *p, int flags, uint64_t *ret_offset, uint64_t *ret_size) {
         _cleanup_close_ int fd = open(p->path, flags | O_CLOEXEC);
         if (fd < 0)

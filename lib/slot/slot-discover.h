@@ -35,6 +35,9 @@ int slot_data_partition_find(const AbideConfig *c, SlotPartition *ret);
 /* By PARTUUID (e.g. LoaderDevicePartUUID), same search; -ENOENT when absent. */
 int slot_partition_find_by_uuid(const AbideConfig *c, const char *uuid, SlotPartition *ret);
 
+/* The whole disk a partition device node belongs to ("/dev/vda1" -> "/dev/vda"), from sysfs. */
+int slot_partition_parent_disk(const char *node, char **ret_disk);
+
 /*
  * Opens a partition (flags as open(2)) and returns the fd with the usable
  * byte range: *ret_offset is where the partition starts in the fd,

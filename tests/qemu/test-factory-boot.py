@@ -66,6 +66,23 @@ def main():
         text = open(log, errors="replace").read()
         if "Boot in" in text:
             fail("systemd-boot showed a menu")
+
+        # A second abide disk attached (another build, like a reflash stick):
+        # abide-init looks only on the disk the loader started from, so the
+        # labels are not ambiguous and the right slot is verified and mounted.
+        sh(BUILD, "build", work + "/r.conf", "--key", work + "/keys/signing.key", "--cert",
+           work + "/keys/signing.crt", "--ca", work + "/keys/ca.pem", "--init", INIT, "-o", work,
+           "--set", "Image.Version=1.0.1")
+        other = work + "/other.img"
+        sh(BUILD, "disk", work + "/factory-test-1.0.1.abide", "--cert", work + "/keys/ca.pem", "-o", other)
+        with Machine(disk, log=log, deadline=300, test_console=False, extra_drives=[other]) as vm:
+            off = vm.offset()
+            vm.wait_for(r"^abide-init: loader started from the ESP [0-9a-f-]+: looking on its disk only$",
+                        timeout=180, since=off)
+            vm.wait_for(r"^abide-init: slot a: root /dev/vda2, verity /dev/vda3, signature /dev/vda4, data /dev/vda8$",
+                        timeout=60, since=off)
+            # (the example image has no /var, so the boot ends at the mount step)
+            vm.wait_for(r"^abide-init: slot a: dm-verity active on /dev/mapper/abide-root$", timeout=60, since=off)
         print("seconds to the kernel's first line: %.1f, to the initramfs's init: %.1f" % (t_kernel, t_init))
         ok = True
     except (MachineError, subprocess.CalledProcessError) as e:
