@@ -115,10 +115,7 @@ int build_context_compose(BuildContext *c) {
 
         if (!r->boot.present)
                 return 0;
-        if (!c->ca_path)
-                return err_set(EINVAL, "the recipe has [Boot]: --ca is needed for the initramfs");
-        if (!c->init_path)
-                return err_set(EINVAL, "the recipe has [Boot]: --init (or $ABIDE_INIT) must name abide-init");
+        /* verb-build checked ca_path and init_path before anything was staged. */
         c->kernel_path = strdup(r->boot.kernel);
         if (asprintf(&c->initrd_path, "%s/initrd", c->workdir) < 0) {
                 c->initrd_path = NULL;
