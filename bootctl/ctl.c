@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "ctl.h"
 
-#include <ctype.h>
 #include <stdarg.h>
 #include <time.h>
 
@@ -18,17 +17,10 @@ const char *ctl_verb = NULL;
  * Anything missing on the way leaves the search as it was. */
 static void narrow_to_boot_disk(AbideConfig *c) {
         _cleanup_free_ char *uuid = NULL, *disk = NULL;
-        SlotPartition esp = {};
 
-        if (c->disk || efivars_get_string(c->efivars, "LoaderDevicePartUUID", &uuid) < 0)
-                return;
-        for (char *s = uuid; *s; s++)
-                *s = (char) tolower((unsigned char) *s);
-        if (slot_partition_find_by_uuid(c, uuid, &esp) < 0)
-                return;
-        if (esp.offset == 0 && esp.size == 0 && slot_partition_parent_disk(esp.path, &disk) >= 0)
+        if (!c->disk && efivars_get_string(c->efivars, "LoaderDevicePartUUID", &uuid) >= 0 &&
+            slot_disk_of_partuuid(c, uuid, &disk) >= 0)
                 c->disk = TAKE_PTR(disk);
-        slot_partition_done(&esp);
         err_clear();
 }
 

@@ -21,23 +21,6 @@ static uint64_t now_ms(void) {
         return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
 }
 
-/* Narrows the search to the disk holding the ESP; -ENOENT while that is not there yet. */
-static int esp_disk(const AbideConfig *c, const char *esp_uuid, char **ret) {
-        SlotPartition esp = {};
-        int r;
-
-        r = slot_partition_find_by_uuid(c, esp_uuid, &esp);
-        if (r < 0)
-                return r == -ENOENT ? err_set(ENOENT, "no partition with the ESP's PARTUUID %s yet", esp_uuid) : r;
-        if (esp.offset != 0 || esp.size != 0) {
-                slot_partition_done(&esp);
-                return err_set(ENOENT, "the ESP's device node is missing");
-        }
-        r = slot_partition_parent_disk(esp.path, ret);
-        slot_partition_done(&esp);
-        return r;
-}
-
 /* One look at the disks: 0 all found, -ENOENT something missing (message names it), other errors final. */
 static int discover_once(const AbideConfig *config, Slot slot, bool allow_ranges, const char *esp_uuid,
                          InitPartitions *ret) {
@@ -48,7 +31,8 @@ static int discover_once(const AbideConfig *config, Slot slot, bool allow_ranges
         int r;
 
         if (esp_uuid && !config->disk) {
-                r = esp_disk(config, esp_uuid, &disk);
+                /* -ENOENT (not there yet) keeps the poll going. */
+                r = slot_disk_of_partuuid(config, esp_uuid, &disk);
                 if (r < 0)
                         return r;
                 narrowed = *config;   /* shallow: only read, and only disk differs */

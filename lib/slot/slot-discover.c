@@ -214,6 +214,21 @@ int slot_partition_parent_disk(const char *node, char **ret_disk) {
         return 0;
 }
 
+int slot_disk_of_partuuid(const AbideConfig *c, const char *uuid, char **ret_disk) {
+        SlotPartition p = {};
+        int r;
+
+        r = slot_partition_find_by_uuid(c, uuid, &p);
+        if (r < 0)
+                return r;
+        if (p.offset != 0 || p.size != 0)
+                r = err_set(ENOENT, "the device node of partition %s is missing", uuid);
+        else
+                r = slot_partition_parent_disk(p.path, ret_disk);
+        slot_partition_done(&p);
+        return r;
+}
+
 int slot_partition_open(const SlotPartition *p, int flags, uint64_t *ret_offset, uint64_t *ret_size) {
         _cleanup_close_ int fd = open(p->path, flags | O_CLOEXEC);
         if (fd < 0)

@@ -38,6 +38,11 @@ int slot_partition_find_by_uuid(const AbideConfig *c, const char *uuid, SlotPart
 /* The whole disk a partition device node belongs to ("/dev/vda1" -> "/dev/vda"), from sysfs. */
 int slot_partition_parent_disk(const char *node, char **ret_disk);
 
+/* The disk holding the partition with that PARTUUID (any case), e.g. the ESP
+ * LoaderDevicePartUUID names. -ENOENT while the partition or its device node
+ * is not there (yet). */
+int slot_disk_of_partuuid(const AbideConfig *c, const char *uuid, char **ret_disk);
+
 /*
  * Opens a partition (flags as open(2)) and returns the fd with the usable
  * byte range: *ret_offset is where the partition starts in the fd,
