@@ -43,7 +43,7 @@ int initramfs_kernel_version(const char *kernel_path, char **ret) {
         else if (strncmp(base, "vmlinux-", 8) == 0)
                 v = base + 8;
         if (!v || !*v || strchr(v, '/') || streq(v, ".") || streq(v, ".."))
-                return err_set(EINVAL, "kernel %s: cannot tell its version (expected a name like vmlinuz-6.1.0-56-amd64)", kernel_path);
+                return err_set(EINVAL, "kernel %s: cannot tell its version (expected a name like vmlinuz-KVER)", kernel_path);
         char *s = strdup(v);
         if (!s)
                 return -ENOMEM;

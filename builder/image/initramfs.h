@@ -27,7 +27,7 @@ typedef struct InitramfsOptions {
 /* What abide-init needs on the Debian x86-64 kernel and QEMU (virtio, i6300esb watchdog). */
 extern const char *const initramfs_standard_modules[];
 
-/* "vmlinuz-6.1.0-56-amd64" -> "6.1.0-56-amd64". */
+/* "vmlinuz-KVER" -> "KVER", the name of its /lib/modules directory. */
 int initramfs_kernel_version(const char *kernel_path, char **ret);
 
 /* Builds the initramfs at out_path (temp file + rename; nothing left on failure).

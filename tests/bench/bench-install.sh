@@ -20,7 +20,7 @@ export ABIDE_BUILD=$builddir/builder/abide-build ABIDECTL=$builddir/bootctl/abid
 echo "bench: a ${size_mib} MiB bundle in $T"
 "$ABIDE_BUILD" keygen -o "$T/keys" >/dev/null
 mkdir -p "$T/kernel" "$T/payload"
-head -c 8M /dev/urandom >"$T/kernel/vmlinuz-6.1.0-56-amd64"
+head -c 8M /dev/urandom >"$T/kernel/vmlinuz-$KVER"
 for i in $(seq 1 $((size_mib / 64))); do head -c 64M /dev/urandom >"$T/payload/f$i"; done
 V1=$(build_bundle "$T/b1" --set Image.Version=1.0)
 BIG=$(build_bundle "$T/b2" --set Image.Version=2.0)

@@ -8,6 +8,9 @@ W=$(dirname "$ABIDECTL")/..
 INIT=${ABIDE_INIT:-$W/bootctl/init/abide-init}
 [ -x "$INIT" ] || die "abide-init not built: $INIT"
 
+# Fake kernels are named after the installed one, whose modules the initramfs takes.
+KVER=$(host_kernel_version)
+
 LOOP=
 made_nodes=()
 detach_loop() {
@@ -72,7 +75,7 @@ build_bundle() {
         local out=$1; shift
         "$ABIDE_BUILD" build --key "${KEY:-$T/keys/signing.key}" --cert "${CERT:-$T/keys/signing.crt}" -o "$out" \
                 --ca "$T/keys/ca.pem" --init "$INIT" \
-                --set "Boot.Kernel=$T/kernel/vmlinuz-6.1.0-56-amd64" --set "Boot.Cmdline=console=ttyS0 quiet" \
+                --set "Boot.Kernel=$T/kernel/vmlinuz-$KVER" --set "Boot.Cmdline=console=ttyS0 quiet" \
                 --set "Content.Layer=tree:$T/payload" "$@" "$ABIDE_SRCDIR/recipes/example.conf" >/dev/null
         ls "$out"/*.abide
 }

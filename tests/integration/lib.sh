@@ -24,6 +24,18 @@ note() { echo "== $*"; }
 # The test needs a tool; in CI a missing tool is a failure, never a skip.
 need() { for t in "$@"; do command -v "$t" >/dev/null || die "required tool '$t' not found (run scripts/install-deps.sh)"; done; }
 
+# The newest kernel installed on this machine, as its version (e.g. what /boot/vmlinuz-* names):
+# the one whose /lib/modules tree abide-build resolves initramfs modules from.
+# Never name a version in a test; the machine CI runs on has today's kernel.
+host_kernel_version() {
+        local k v
+        for k in $(ls -1 /boot/vmlinuz-* 2>/dev/null | sort -V -r); do
+                v=${k##*/vmlinuz-}
+                [ -f "/lib/modules/$v/modules.dep" ] && { echo "$v"; return 0; }
+        done
+        die "no kernel with a modules tree installed (/boot/vmlinuz-*, /lib/modules/*/modules.dep); run scripts/install-deps.sh"
+}
+
 # expect_fail PATTERN CMD...: CMD must exit non-zero with a one-line stderr matching PATTERN.
 expect_fail() {
         local pat=$1; shift

@@ -13,11 +13,11 @@ KILLS=${KILLS:-20}
 mkdir -p "$T/kernel" "$T/payload"
 declare -A BUNDLE ROOTHASH KERNEL
 for v in 1.0 2.0 3.0; do
-        head -c 200000 /dev/urandom >"$T/kernel/vmlinuz-6.1.0-56-amd64"
+        head -c 200000 /dev/urandom >"$T/kernel/vmlinuz-$KVER"
         head -c $((24 * 1024 * 1024)) /dev/urandom >"$T/payload/blob"
         BUNDLE[$v]=$(build_bundle "$T/b-$v" --set Image.Version=$v --set Image.SecurityVersion=1)
         ROOTHASH[$v]=$(manifest_field "${BUNDLE[$v]}" "['verity']['root_hash']")
-        cp "$T/kernel/vmlinuz-6.1.0-56-amd64" "$T/vmlinuz-$v"
+        cp "$T/kernel/vmlinuz-$KVER" "$T/vmlinuz-$v"
 done
 make_disk 32 2
 make_config

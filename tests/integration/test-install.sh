@@ -12,7 +12,7 @@ note "keys, bundles, disk"
 "$ABIDE_BUILD" keygen -o "$T/keys" >/dev/null
 "$ABIDE_BUILD" keygen -o "$T/other" >/dev/null
 mkdir -p "$T/kernel" "$T/payload"
-head -c 300000 /dev/urandom >"$T/kernel/vmlinuz-6.1.0-56-amd64"
+head -c 300000 /dev/urandom >"$T/kernel/vmlinuz-$KVER"
 # Root big enough for several 4 MiB chunks and a partial last one.
 head -c $((10 * 1024 * 1024 + 12345)) /dev/urandom >"$T/payload/blob"
 V1=$(build_bundle "$T/b1" --set Image.Version=1.0 --set Image.SecurityVersion=5)
@@ -44,7 +44,7 @@ check_a "good install"
 [ "$(entry_of b)" = "abide-b+3.conf" ] || die "b's entry is '$(entry_of b)'"
 grep -qx 'version 2.0' "$ENTRIES/abide-b+3.conf" || die "entry version: $(cat "$ENTRIES/abide-b+3.conf")"
 grep -qx 'options console=ttyS0 quiet abide.slot=b' "$ENTRIES/abide-b+3.conf" || die "entry options: $(cat "$ENTRIES/abide-b+3.conf")"
-same_file "$T/kernel/vmlinuz-6.1.0-56-amd64" "$T/esp/abide/b/vmlinuz"
+same_file "$T/kernel/vmlinuz-$KVER" "$T/esp/abide/b/vmlinuz"
 x=$T/x-good; mkdir -p "$x"; tar -C "$x" -xf "$GOOD"
 same_file "$x/initrd" "$T/esp/abide/b/initrd"
 roothash=$(manifest_field "$GOOD" "['verity']['root_hash']")
