@@ -34,6 +34,7 @@ static const ConfigKey config_keys[] = {
         PATH_KEY("Paths", "RollbackHooks", rollback_hooks_dir),
         PATH_KEY("Paths", "Disk", disk),
         PATH_KEY("Paths", "Cmdline", cmdline),
+        PATH_KEY("Paths", "ImageInfo", image_info),
         PATH_KEY("Slots", "RootA", partitions[SLOT_A][SLOT_PART_ROOT]),
         PATH_KEY("Slots", "VerityA", partitions[SLOT_A][SLOT_PART_VERITY]),
         PATH_KEY("Slots", "VeritySigA", partitions[SLOT_A][SLOT_PART_VERITY_SIG]),
@@ -75,6 +76,7 @@ int config_new_default(AbideConfig **ret) {
             set_string(&c->health_dirs[1], "/etc/abide/health.d") < 0 ||
             set_string(&c->rollback_hooks_dir, "/etc/abide/on-rollback.d") < 0 ||
             set_string(&c->cmdline, "/proc/cmdline") < 0 ||
+            set_string(&c->image_info, "/usr/lib/abide/image.json") < 0 ||
             set_string(&c->backend, "systemd-boot") < 0 ||
             set_string(&c->reboot_command, "reboot") < 0)
                 return -ENOMEM;
@@ -188,6 +190,7 @@ AbideConfig *config_free(AbideConfig *c) {
         free(c->rollback_hooks_dir);
         free(c->disk);
         free(c->cmdline);
+        free(c->image_info);
         for (int s = 0; s < _SLOT_MAX; s++)
                 for (int p = 0; p < _SLOT_PART_MAX; p++)
                         free(c->partitions[s][p]);

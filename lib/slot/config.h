@@ -22,6 +22,7 @@ typedef struct AbideConfig {
         char *rollback_hooks_dir;
         char *disk;                /* disk or disk image holding the slots; NULL: every block device */
         char *cmdline;             /* kernel command line file, fallback for the booted slot */
+        char *image_info;          /* the running image's identity (image.json in the verified root) */
         char *partitions[_SLOT_MAX][_SLOT_PART_MAX]; /* overrides; NULL: by PARTLABEL */
         char *data_partition;      /* override; NULL: by PARTLABEL abide-data */
         char *backend;             /* boot backend name */
