@@ -1,26 +1,169 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "crypto/trust.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <limits.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
 #include <sys/stat.h>
 
 #include "basic/error.h"
+#include "basic/fileio.h"
 #include "crypto/openssl-util.h"
+
+typedef uint8_t Fingerprint[SHA256_DIGEST_SIZE];
 
 struct TrustStore {
         X509_STORE *store;
         char *path;
+        /* The policy (TrustPolicy, parsed). */
+        bool check_time;
+        ASN1_OBJECT *signer_eku;        /* NULL: codeSigning */
+        Fingerprint *pins, *deny;
+        size_t n_pins, n_deny;
+        STACK_OF(X509_CRL) *crls;
+        char *crl_path;
 };
+
+static void crl_stack_free(STACK_OF(X509_CRL) *s) {
+        sk_X509_CRL_pop_free(s, X509_CRL_free);
+}
 
 TrustStore *trust_store_free(TrustStore *t) {
         if (!t)
                 return NULL;
         X509_STORE_free(t->store);
         free(t->path);
+        ASN1_OBJECT_free(t->signer_eku);
+        free(t->pins);
+        free(t->deny);
+        crl_stack_free(t->crls);
+        free(t->crl_path);
         free(t);
         return NULL;
+}
+
+int trust_fingerprints_parse(const char *text, uint8_t (**ret)[SHA256_DIGEST_SIZE], size_t *ret_n) {
+        _cleanup_free_ Fingerprint *list = NULL;
+        size_t n = 0;
+
+        for (const char *p = text ?: ""; *p;) {
+                char hex[SHA256_DIGEST_SIZE * 2];
+                size_t k = 0;
+                const char *word;
+
+                p += strspn(p, " \t,");
+                if (!*p)
+                        break;
+                word = p;
+                for (; *p && !strchr(" \t,", *p); p++) {
+                        if (*p == ':')
+                                continue;
+                        if (!isxdigit((unsigned char) *p) || k == sizeof hex)
+                                return err_set(EINVAL, "'%.*s' is not a SHA-256 fingerprint (64 hex digits)",
+                                               (int) strcspn(word, " \t,"), word);
+                        hex[k++] = (char) tolower((unsigned char) *p);
+                }
+                if (k != sizeof hex)
+                        return err_set(EINVAL, "'%.*s' is not a SHA-256 fingerprint (64 hex digits)", (int) (p - word), word);
+
+                Fingerprint *a = reallocarray(list, n + 1, sizeof *list);
+                if (!a)
+                        return -ENOMEM;
+                list = a;
+                for (size_t i = 0; i < SHA256_DIGEST_SIZE; i++) {
+                        char byte[3] = { hex[2 * i], hex[2 * i + 1], 0 };
+                        list[n][i] = (uint8_t) strtoul(byte, NULL, 16);
+                }
+                n++;
+        }
+        *ret = TAKE_PTR(list);
+        *ret_n = n;
+        return 0;
+}
+
+static int load_crls(const char *path, STACK_OF(X509_CRL) **ret) {
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        STACK_OF(X509_CRL) *crls;
+
+        if (!f)
+                return err_set(errno, "CRL file %s: %m", path);
+        crls = sk_X509_CRL_new_null();
+        if (!crls)
+                return -ENOMEM;
+        for (;;) {
+                X509_CRL *crl = PEM_read_X509_CRL(f, NULL, NULL, NULL);
+                if (!crl)
+                        break;
+                if (sk_X509_CRL_push(crls, crl) <= 0) {
+                        X509_CRL_free(crl);
+                        crl_stack_free(crls);
+                        return -ENOMEM;
+                }
+        }
+        unsigned long e = ERR_peek_last_error();
+        ERR_clear_error();
+        /* The end of the file ends the list; anything else is a broken file. */
+        if ((e != 0 && ERR_GET_REASON(e) != PEM_R_NO_START_LINE) || sk_X509_CRL_num(crls) == 0) {
+                crl_stack_free(crls);
+                return err_set(EBADMSG, "CRL file %s: no PEM CRL, or a malformed one", path);
+        }
+        *ret = crls;
+        return 0;
+}
+
+int trust_store_set_policy(TrustStore *t, const TrustPolicy *p) {
+        _cleanup_free_ Fingerprint *pins = NULL, *deny = NULL;
+        _cleanup_free_ char *crl_path = NULL;
+        STACK_OF(X509_CRL) *crls = NULL;
+        ASN1_OBJECT *eku = NULL;
+        size_t n_pins = 0, n_deny = 0;
+        int r;
+
+        r = trust_fingerprints_parse(p->signer_pins, &pins, &n_pins);
+        if (r < 0)
+                return err_prefix(r, "[Trust] Signer=");
+        r = trust_fingerprints_parse(p->deny, &deny, &n_deny);
+        if (r < 0)
+                return err_prefix(r, "[Trust] Deny=");
+        if (p->signer_eku && *p->signer_eku) {
+                /* Dotted numbers only: a name like "codeSigning" would be ambiguous here. */
+                eku = OBJ_txt2obj(p->signer_eku, 1);
+                if (!eku) {
+                        ERR_clear_error();
+                        return err_set(EINVAL, "[Trust] SignerEKU=: '%s' is not a dotted OID", p->signer_eku);
+                }
+        }
+        if (p->crl_path && *p->crl_path) {
+                r = load_crls(p->crl_path, &crls);
+                if (r < 0) {
+                        ASN1_OBJECT_free(eku);
+                        return err_prefix(r, "[Trust] CRL=");
+                }
+                crl_path = strdup(p->crl_path);
+                if (!crl_path) {
+                        ASN1_OBJECT_free(eku);
+                        crl_stack_free(crls);
+                        return -ENOMEM;
+                }
+        }
+
+        t->check_time = p->check_time;
+        ASN1_OBJECT_free(t->signer_eku);
+        t->signer_eku = eku;
+        free(t->pins);
+        t->pins = TAKE_PTR(pins);
+        t->n_pins = n_pins;
+        free(t->deny);
+        t->deny = TAKE_PTR(deny);
+        t->n_deny = n_deny;
+        crl_stack_free(t->crls);
+        t->crls = crls;
+        free(t->crl_path);
+        t->crl_path = TAKE_PTR(crl_path);
+        return 0;
 }
 
 static int store_add_file(X509_STORE *store, const char *path, size_t *count) {
@@ -120,23 +263,134 @@ int trust_store_load(const char *path, TrustStore **ret) {
 }
 
 /*
- * Beyond the chain: a leaf that restricts its use must allow signing. Both
- * codeSigning and emailProtection are accepted in extendedKeyUsage, since
- * OpenSSL's own CMS verifier insists on the latter.
+ * Only release signers sign: a v3 certificate that is no CA, with keyUsage
+ * digitalSignature and extendedKeyUsage codeSigning (or the configured OID).
+ * emailProtection may stand beside codeSigning (OpenSSL's CMS tools want it),
+ * never alone: an S/MIME certificate is a person's, not a release key.
  */
-static int check_leaf_usage(X509 *cert, const char *subject) {
+static int check_leaf_usage(const TrustStore *t, X509 *cert, const char *subject) {
         uint32_t flags = X509_get_extension_flags(cert);
 
         if ((flags & EXFLAG_INVALID) != 0)
                 return err_set(EBADMSG, "signature not trusted: signer %s: invalid certificate extensions", subject);
-        if ((flags & EXFLAG_KUSAGE) != 0 &&
-            (X509_get_key_usage(cert) & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION)) == 0)
-                return err_set(EKEYREJECTED, "signature not trusted: signer %s: key usage does not allow signing", subject);
-        if ((flags & EXFLAG_XKUSAGE) != 0 &&
-            (X509_get_extended_key_usage(cert) & (XKU_CODE_SIGN | XKU_SMIME | XKU_ANYEKU)) == 0)
+        if (X509_get_version(cert) != X509_VERSION_3 || X509_get_ext_count(cert) == 0)
                 return err_set(EKEYREJECTED,
-                               "signature not trusted: signer %s: extended key usage allows neither code signing nor email protection",
+                               "signature not trusted: signer %s: certificate has no extensions (a release signer needs keyUsage digitalSignature and extendedKeyUsage codeSigning)",
                                subject);
+        if ((flags & EXFLAG_CA) != 0)
+                return err_set(EKEYREJECTED, "signature not trusted: signer %s: is a CA certificate, not a release signer",
+                               subject);
+        if ((flags & EXFLAG_KUSAGE) == 0 || (X509_get_key_usage(cert) & KU_DIGITAL_SIGNATURE) == 0)
+                return err_set(EKEYREJECTED, "signature not trusted: signer %s: key usage lacks digitalSignature", subject);
+        if ((flags & EXFLAG_XKUSAGE) == 0)
+                return err_set(EKEYREJECTED, "signature not trusted: signer %s: certificate has no extended key usage (needs %s)",
+                               subject, t->signer_eku ? "the configured [Trust] SignerEKU=" : "codeSigning");
+
+        if (t->signer_eku) {
+                EXTENDED_KEY_USAGE *ekus = X509_get_ext_d2i(cert, NID_ext_key_usage, NULL, NULL);
+                bool found = false;
+                for (int i = 0; ekus && i < sk_ASN1_OBJECT_num(ekus); i++)
+                        if (OBJ_cmp(sk_ASN1_OBJECT_value(ekus, i), t->signer_eku) == 0)
+                                found = true;
+                EXTENDED_KEY_USAGE_free(ekus);
+                if (!found) {
+                        char oid[80];
+                        OBJ_obj2txt(oid, sizeof oid, t->signer_eku, 1);
+                        return err_set(EKEYREJECTED, "signature not trusted: signer %s: extended key usage lacks %s ([Trust] SignerEKU=)",
+                                       subject, oid);
+                }
+                return 0;
+        }
+
+        uint32_t xku = X509_get_extended_key_usage(cert);
+        if ((xku & XKU_CODE_SIGN) != 0)
+                return 0;
+        if ((xku & XKU_SMIME) != 0)
+                return err_set(EKEYREJECTED,
+                               "signature not trusted: signer %s: an S/MIME-only certificate (emailProtection without codeSigning) is not a release signer",
+                               subject);
+        return err_set(EKEYREJECTED, "signature not trusted: signer %s: extended key usage lacks codeSigning", subject);
+}
+
+static int cert_fingerprint(X509 *cert, Fingerprint ret) {
+        unsigned char *der = NULL;
+        int n = i2d_X509(cert, &der);
+        if (n <= 0) {
+                ERR_clear_error();
+                return err_set(EBADMSG, "cannot encode a certificate");
+        }
+        int r = sha256_buf(der, (size_t) n, ret);
+        OPENSSL_free(der);
+        return r;
+}
+
+static bool fingerprint_in(const Fingerprint fp, const Fingerprint *list, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (memcmp(fp, list[i], SHA256_DIGEST_SIZE) == 0)
+                        return true;
+        return false;
+}
+
+/* Revoked by a CRL its issuer signed. A CRL naming the issuer that does not
+ * verify with the issuer's key is refused: it came from verified storage, so
+ * it is a broken configuration, and failing closed is the safe side. */
+static int check_revoked(const TrustStore *t, X509 *cert, X509 *issuer, const char *signer) {
+        for (int i = 0; i < sk_X509_CRL_num(t->crls); i++) {
+                X509_CRL *crl = sk_X509_CRL_value(t->crls, i);
+                X509_REVOKED *rev = NULL;
+
+                if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_issuer_name(cert)) != 0)
+                        continue;
+                if (X509_CRL_verify(crl, X509_get0_pubkey(issuer)) != 1) {
+                        ERR_clear_error();
+                        return err_set(EKEYREJECTED, "signature not trusted: signer %s: a CRL in %s names the issuer but does not verify with its key",
+                                       signer, t->crl_path);
+                }
+                if (X509_CRL_get0_by_cert(crl, &rev, cert) == 1) {
+                        _cleanup_free_ char *subject = NULL;
+                        int r = x509_subject_string(cert, &subject);
+                        if (r < 0)
+                                return r;
+                        return err_set(EKEYREJECTED, "signature not trusted: signer %s: certificate %s is revoked (%s)",
+                                       signer, subject, t->crl_path);
+                }
+        }
+        return 0;
+}
+
+/* Deny-list, CRLs and pins over the verified chain (leaf first, anchor last). */
+static int check_chain_policy(const TrustStore *t, STACK_OF(X509) *chain, const char *signer) {
+        bool pinned = t->n_pins == 0;
+        int n = sk_X509_num(chain), r;
+
+        for (int i = 0; i < n; i++) {
+                X509 *c = sk_X509_value(chain, i);
+                Fingerprint fp;
+
+                r = cert_fingerprint(c, fp);
+                if (r < 0)
+                        return r;
+                if (fingerprint_in(fp, t->deny, t->n_deny)) {
+                        _cleanup_free_ char *subject = NULL;
+                        char hex[SHA256_HEX_SIZE];
+                        r = x509_subject_string(c, &subject);
+                        if (r < 0)
+                                return r;
+                        hex_encode(fp, sizeof fp, hex);
+                        return err_set(EKEYREJECTED, "signature not trusted: signer %s: certificate %s (SHA-256 %s) is on the deny list",
+                                       signer, subject, hex);
+                }
+                if (fingerprint_in(fp, t->pins, t->n_pins))
+                        pinned = true;
+                if (i + 1 < n) {
+                        r = check_revoked(t, c, sk_X509_value(chain, i + 1), signer);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        if (!pinned)
+                return err_set(EKEYREJECTED,
+                               "signature not trusted: signer %s: neither it nor a CA of its chain is pinned by [Trust] Signer=", signer);
         return 0;
 }
 
@@ -155,7 +409,10 @@ static int check_chain(TrustStore *t, X509 *signer, STACK_OF(X509) *untrusted, c
         if (X509_STORE_CTX_init(ctx, t->store, signer, untrusted) != 1)
                 return err_set(EIO, "cannot set up certificate verification: %s", openssl_error_reason());
 
-        /* Validity is checked against the current time (the store's default). */
+        /* No decision depends on the wall clock unless the device says its time is trusted:
+         * a dead RTC or a certificate past its end must not refuse every image. */
+        if (!t->check_time)
+                X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_NO_CHECK_TIME);
         if (X509_verify_cert(ctx) != 1) {
                 int e = X509_STORE_CTX_get_error(ctx);
                 ERR_clear_error();
@@ -163,7 +420,10 @@ static int check_chain(TrustStore *t, X509 *signer, STACK_OF(X509) *untrusted, c
                                X509_verify_cert_error_string(e));
         }
 
-        r = check_leaf_usage(signer, subject);
+        r = check_leaf_usage(t, signer, subject);
+        if (r < 0)
+                return r;
+        r = check_chain_policy(t, X509_STORE_CTX_get0_chain(ctx), subject);
         if (r < 0)
                 return r;
 

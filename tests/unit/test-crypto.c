@@ -2,6 +2,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <ctype.h>
 #include <stdint.h>
 #include <sys/stat.h>
 
@@ -22,7 +23,12 @@
 /* Throwaway PKI made once for all tests (EC P-256: fast to generate). */
 static char tmpdir[] = "/tmp/abide-test-crypto.XXXXXX";
 static char *trust_dir, *trust_file, *empty_dir;
-static Signer *good, *selfsigned, *expired, *notyet, *other, *wrong_eku, *under_leaf, *via_intermediate, *smime_only;
+static Signer *good, *selfsigned, *expired, *notyet, *other, *wrong_eku, *under_leaf, *via_intermediate, *smime_only,
+        *no_ext, *no_eku, *ca_signer, *custom_eku;
+/* Kept for the CRL and pin tests. */
+static X509 *ca_cert, *inter_cert;
+static EVP_PKEY *ca_pkey;
+
 /* An otherwise good CMS signature that embeds its content. */
 static uint8_t *attached_sig;
 static size_t attached_sig_size;
@@ -66,10 +72,28 @@ static X509 *new_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *iss
         assert_non_null(X509_gmtime_adj(X509_getm_notAfter(c), to_days * 86400));
         assert_int_equal(X509_set_pubkey(c, key), 1);
         add_ext(c, issuer ?: c, NID_basic_constraints, ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
-        add_ext(c, issuer ?: c, NID_key_usage, ca ? "critical,keyCertSign" : "critical,digitalSignature");
+        add_ext(c, issuer ?: c, NID_key_usage,
+                ca ? (eku ? "critical,keyCertSign,digitalSignature" : "critical,keyCertSign") : "critical,digitalSignature");
         if (eku)
                 add_ext(c, issuer ?: c, NID_ext_key_usage, eku);
         assert_true(X509_sign(c, issuer_key ?: key, EVP_sha256()) > 0);
+        return c;
+}
+
+/* A version 1 certificate: no extensions at all. */
+static X509 *new_v1_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key) {
+        X509 *c = X509_new();
+
+        assert_non_null(c);
+        assert_int_equal(X509_set_version(c, X509_VERSION_1), 1);
+        assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(c), 9999), 1);
+        X509_NAME *n = X509_get_subject_name(c);
+        assert_int_equal(X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *) cn, -1, -1, 0), 1);
+        assert_int_equal(X509_set_issuer_name(c, X509_get_subject_name(issuer)), 1);
+        assert_non_null(X509_gmtime_adj(X509_getm_notBefore(c), -86400));
+        assert_non_null(X509_gmtime_adj(X509_getm_notAfter(c), 30 * 86400));
+        assert_int_equal(X509_set_pubkey(c, key), 1);
+        assert_true(X509_sign(c, issuer_key, EVP_sha256()) > 0);
         return c;
 }
 
@@ -121,22 +145,34 @@ static int setup(void **state) {
         write_pem("bundle.pem", NULL, ca2, ca);
 
         good = make_signer("good", k, good_cert, NULL);
-        X509 *c = new_cert("Self", k, NULL, NULL, false, -1, 30, NULL);
+        X509 *c = new_cert("Self", k, NULL, NULL, false, -1, 30, "codeSigning");
         selfsigned = make_signer("self", k, c, NULL);
         X509_free(c);
-        c = new_cert("Expired", k, ca, ca_key, false, -30, -1, NULL);
+        c = new_cert("Expired", k, ca, ca_key, false, -30, -1, "codeSigning");
         expired = make_signer("expired", k, c, NULL);
         X509_free(c);
-        c = new_cert("Future", k, ca, ca_key, false, 2, 30, NULL);
+        c = new_cert("Future", k, ca, ca_key, false, 2, 30, "codeSigning");
         notyet = make_signer("future", k, c, NULL);
         X509_free(c);
-        c = new_cert("Other", k, ca2, ca2_key, false, -1, 30, NULL);
+        c = new_cert("Other", k, ca2, ca2_key, false, -1, 30, "codeSigning");
         other = make_signer("other", k, c, NULL);
+        X509_free(c);
+        c = new_v1_cert("No Extensions", k, ca, ca_key);
+        no_ext = make_signer("noext", k, c, NULL);
+        X509_free(c);
+        c = new_cert("No EKU", k, ca, ca_key, false, -1, 30, NULL);
+        no_eku = make_signer("noeku", k, c, NULL);
+        X509_free(c);
+        c = new_cert("CA Signer", k, ca, ca_key, true, -1, 30, "codeSigning");
+        ca_signer = make_signer("casigner", k, c, NULL);
+        X509_free(c);
+        c = new_cert("Custom EKU", k, ca, ca_key, false, -1, 30, "1.3.6.1.4.1.55555.1.1");
+        custom_eku = make_signer("customeku", k, c, NULL);
         X509_free(c);
         c = new_cert("Server", k, ca, ca_key, false, -1, 30, "serverAuth");
         wrong_eku = make_signer("server", k, c, NULL);
         X509_free(c);
-        c = new_cert("Under Leaf", k, good_cert, k, false, -1, 30, NULL);
+        c = new_cert("Under Leaf", k, good_cert, k, false, -1, 30, "codeSigning");
         under_leaf = make_signer("underleaf", k, c, good_cert);
         X509_free(c);
         c = new_cert("Via Intermediate", k, inter, int_key, false, -1, 30, "codeSigning");
@@ -158,11 +194,11 @@ static int setup(void **state) {
         CMS_ContentInfo_free(cms);
         BIO_free(in);
 
-        X509_free(ca);
+        ca_cert = ca;
+        ca_pkey = ca_key;
+        inter_cert = inter;
         X509_free(ca2);
-        X509_free(inter);
         X509_free(good_cert);
-        EVP_PKEY_free(ca_key);
         EVP_PKEY_free(ca2_key);
         EVP_PKEY_free(int_key);
         EVP_PKEY_free(k);
@@ -171,11 +207,14 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
         _cleanup_free_ char *cmd = NULL;
-        Signer **all[] = { &good,  &selfsigned, &expired,         &notyet,    &other,
-                           &wrong_eku, &under_leaf, &via_intermediate, &smime_only };
+        Signer **all[] = { &good,  &selfsigned, &expired,         &notyet,     &other,  &wrong_eku,  &under_leaf,
+                           &via_intermediate, &smime_only, &no_ext, &no_eku, &ca_signer, &custom_eku };
 
         for (size_t i = 0; i < ELEMENTSOF(all); i++)
                 *all[i] = signer_free(*all[i]);
+        X509_free(ca_cert);
+        X509_free(inter_cert);
+        EVP_PKEY_free(ca_pkey);
         OPENSSL_free(attached_sig);
         free(trust_dir);
         free(trust_file);
@@ -285,11 +324,14 @@ static void test_cms_reject_untrusted_signers(void **state) {
                 const char *want;
         } cases[] = {
                 { &selfsigned, "signature not trusted: signer CN=Self: self-signed certificate" },
-                { &expired, "signature not trusted: signer CN=Expired: certificate has expired" },
-                { &notyet, "signature not trusted: signer CN=Future: certificate is not yet valid" },
                 { &other, "signature not trusted: signer CN=Other: unable to get local issuer certificate" },
-                { &wrong_eku, "signer CN=Server: extended key usage allows neither code signing" },
+                { &wrong_eku, "signer CN=Server: extended key usage lacks codeSigning" },
                 { &under_leaf, "signer CN=Under Leaf: invalid CA certificate" },
+                { &smime_only, "signer CN=SMIME: an S/MIME-only certificate (emailProtection without codeSigning) is not a release signer" },
+                { &no_ext, "signer CN=No Extensions: certificate has no extensions" },
+                { &no_eku, "signer CN=No EKU: certificate has no extended key usage (needs codeSigning)" },
+                { &ca_signer, "signer CN=CA Signer: is a CA certificate, not a release signer" },
+                { &custom_eku, "signer CN=Custom EKU: extended key usage lacks codeSigning" },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -320,10 +362,181 @@ static void test_cms_intermediate_and_usage(void **state) {
         assert_int_equal(trust_verify_cms(t, data, sizeof data - 1, sig, sig_size, &subject), 0);
         assert_string_equal(subject, "CN=Via Intermediate");
 
-        /* emailProtection alone is what OpenSSL's tools want; we accept it too. */
-        sign_cms(smime_only, data, sizeof data - 1, &sig2, &sig2_size);
+        /* A configured OID replaces codeSigning: the custom signer passes, the usual one not. */
+        TrustPolicy p = { .signer_eku = "1.3.6.1.4.1.55555.1.1" };
+        assert_int_equal(trust_store_set_policy(t, &p), 0);
+        sign_cms(custom_eku, data, sizeof data - 1, &sig2, &sig2_size);
         assert_int_equal(trust_verify_cms(t, data, sizeof data - 1, sig2, sig2_size, &subject2), 0);
-        assert_string_equal(subject2, "CN=SMIME");
+        assert_string_equal(subject2, "CN=Custom EKU");
+        assert_cms_rejected(t, data, sizeof data - 1, sig, sig_size,
+                            "signer CN=Via Intermediate: extended key usage lacks 1.3.6.1.4.1.55555.1.1 ([Trust] SignerEKU=)");
+        p.signer_eku = "codeSigning";
+        err_clear();
+        assert_int_equal(trust_store_set_policy(t, &p), -EINVAL);
+        assert_non_null(strstr(err_message(-EINVAL), "is not a dotted OID"));
+}
+
+static void sha256_cert_hex(X509 *c, char hex[SHA256_HEX_SIZE]) {
+        unsigned char *der = NULL;
+        uint8_t md[SHA256_DIGEST_SIZE];
+        int n = i2d_X509(c, &der);
+        assert_true(n > 0);
+        assert_int_equal(sha256_buf(der, (size_t) n, md), 0);
+        OPENSSL_free(der);
+        hex_encode(md, sizeof md, hex);
+}
+
+/* Validity times are ignored unless the policy asks for them. */
+static void test_cms_clock(void **state) {
+        _cleanup_(trust_store_freep) TrustStore *t = load_trust(trust_dir);
+        Signer *const dated[] = { expired, notyet };
+
+        for (size_t i = 0; i < ELEMENTSOF(dated); i++) {
+                _cleanup_free_ uint8_t *sig = NULL;
+                size_t sig_size;
+                sign_cms(dated[i], data, sizeof data - 1, &sig, &sig_size);
+                assert_int_equal(trust_verify_cms(t, data, sizeof data - 1, sig, sig_size, NULL), 0);
+        }
+
+        TrustPolicy p = { .check_time = true };
+        assert_int_equal(trust_store_set_policy(t, &p), 0);
+        static const struct {
+                Signer **signer;
+                const char *want;
+        } cases[] = {
+                { &expired, "signature not trusted: signer CN=Expired: certificate has expired" },
+                { &notyet, "signature not trusted: signer CN=Future: certificate is not yet valid" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ uint8_t *sig = NULL;
+                size_t sig_size;
+                sign_cms(*cases[i].signer, data, sizeof data - 1, &sig, &sig_size);
+                assert_cms_rejected(t, data, sizeof data - 1, sig, sig_size, cases[i].want);
+        }
+        _cleanup_free_ uint8_t *sig = NULL;
+        size_t sig_size;
+        sign_cms(good, data, sizeof data - 1, &sig, &sig_size);
+        assert_int_equal(trust_verify_cms(t, data, sizeof data - 1, sig, sig_size, NULL), 0);
+}
+
+static void test_cms_pins_and_deny(void **state) {
+        _cleanup_(trust_store_freep) TrustStore *t = load_trust(trust_dir);
+        _cleanup_free_ uint8_t *sig = NULL, *gsig = NULL;
+        size_t sig_size, gsig_size;
+        char inter_hex[SHA256_HEX_SIZE], ca_hex[SHA256_HEX_SIZE], good_hex[SHA256_HEX_SIZE];
+        _cleanup_free_ char *pins = NULL, *colons = NULL;
+
+        sha256_cert_hex(inter_cert, inter_hex);
+        sha256_cert_hex(ca_cert, ca_hex);
+        assert_int_equal(signer_cert_fingerprint(good, good_hex), 0);
+        sign_cms(via_intermediate, data, sizeof data - 1, &sig, &sig_size);
+        sign_cms(good, data, sizeof data - 1, &gsig, &gsig_size);
+
+        /* Pinning the intermediate admits what it issued, and nothing else. */
+        TrustPolicy p = { .signer_pins = inter_hex };
+        assert_int_equal(trust_store_set_policy(t, &p), 0);
+        assert_int_equal(trust_verify_cms(t, data, sizeof data - 1, sig, sig_size, NULL), 0);
+        assert_cms_rejected(t, data, sizeof data - 1, gsig, gsig_size,
+                            "signer CN=Good: neither it nor a CA of its chain is pinned by [Trust] Signer=");
+
+        /* The signer itself, upper case with colons, in a list. */
+        colons = malloc(3 * 32);
+        assert_non_null(colons);
+        for (size_t i = 0; i < 32; i++)
+                snprintf(colons + 3 * i, 4, "%c%c%s", toupper(good_hex[2 * i]), toupper(good_hex[2 * i + 1]), i < 31 ? ":" : "");
+        assert_true(asprintf(&pins, "%s, %s", inter_hex, colons) > 0);
+        p.signer_pins = pins;
+        assert_int_equal(trust_store_set_policy(t, &p), 0);
+        assert_int_equal(trust_verify_cms(t, data, sizeof data - 1, gsig, gsig_size, NULL), 0);
+        assert_int_equal(trust_verify_cms(t, data, sizeof data - 1, sig, sig_size, NULL), 0);
+
+        /* The deny list wins anywhere in the chain, over a pin too. */
+        p = (TrustPolicy) { .signer_pins = pins, .deny = inter_hex };
+        assert_int_equal(trust_store_set_policy(t, &p), 0);
+        assert_cms_rejected(t, data, sizeof data - 1, sig, sig_size, "certificate CN=Intermediate CA (SHA-256 ");
+        assert_cms_rejected(t, data, sizeof data - 1, sig, sig_size, ") is on the deny list");
+        assert_int_equal(trust_verify_cms(t, data, sizeof data - 1, gsig, gsig_size, NULL), 0);
+        p = (TrustPolicy) { .deny = ca_hex };
+        assert_int_equal(trust_store_set_policy(t, &p), 0);
+        assert_cms_rejected(t, data, sizeof data - 1, gsig, gsig_size, "certificate CN=Test CA");
+
+        /* Bad lists name the bad value and leave the policy as it was. */
+        static const char *const bad[] = { "abc", "zz", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef00" };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                p = (TrustPolicy) { .signer_pins = bad[i] };
+                err_clear();
+                assert_int_equal(trust_store_set_policy(t, &p), -EINVAL);
+                assert_non_null(strstr(err_message(-EINVAL), "[Trust] Signer=: '"));
+                assert_non_null(strstr(err_message(-EINVAL), "is not a SHA-256 fingerprint"));
+        }
+        assert_cms_rejected(t, data, sizeof data - 1, gsig, gsig_size, "certificate CN=Test CA");
+
+        uint8_t (*fps)[SHA256_DIGEST_SIZE] = NULL;
+        size_t n = 99;
+        assert_int_equal(trust_fingerprints_parse(" ,\t", &fps, &n), 0);
+        assert_int_equal(n, 0);
+        free(fps);
+        assert_int_equal(trust_fingerprints_parse(pins, &fps, &n), 0);
+        assert_int_equal(n, 2);
+        free(fps);
+}
+
+static void write_crl(const char *name, X509 *issuer, EVP_PKEY *key, long serial) {
+        X509_CRL *crl = X509_CRL_new();
+        assert_non_null(crl);
+        assert_int_equal(X509_CRL_set_version(crl, 1), 1);
+        assert_int_equal(X509_CRL_set_issuer_name(crl, X509_get_subject_name(issuer)), 1);
+        ASN1_TIME *tm = X509_gmtime_adj(NULL, -86400);
+        assert_int_equal(X509_CRL_set1_lastUpdate(crl, tm), 1);
+        /* Long past: CRL times are not checked either. */
+        assert_int_equal(X509_CRL_set1_nextUpdate(crl, tm), 1);
+        X509_REVOKED *rev = X509_REVOKED_new();
+        ASN1_INTEGER *sn = ASN1_INTEGER_new();
+        assert_int_equal(ASN1_INTEGER_set(sn, serial), 1);
+        assert_int_equal(X509_REVOKED_set_serialNumber(rev, sn), 1);
+        assert_int_equal(X509_REVOKED_set_revocationDate(rev, tm), 1);
+        assert_int_equal(X509_CRL_add0_revoked(crl, rev), 1);
+        assert_true(X509_CRL_sign(crl, key, EVP_sha256()) > 0);
+        _cleanup_free_ char *p = path_of(name);
+        FILE *f = fopen(p, "we");
+        assert_non_null(f);
+        assert_int_equal(PEM_write_X509_CRL(f, crl), 1);
+        assert_int_equal(fclose(f), 0);
+        ASN1_INTEGER_free(sn);
+        ASN1_TIME_free(tm);
+        X509_CRL_free(crl);
+}
+
+static void test_cms_crl(void **state) {
+        _cleanup_(trust_store_freep) TrustStore *t = load_trust(trust_dir);
+        _cleanup_free_ uint8_t *sig = NULL, *gsig = NULL;
+        _cleanup_free_ char *crl = path_of("root.crl"), *forged = path_of("forged.crl"), *junk = path_of("junk.crl");
+        size_t sig_size, gsig_size;
+
+        sign_cms(via_intermediate, data, sizeof data - 1, &sig, &sig_size);
+        sign_cms(good, data, sizeof data - 1, &gsig, &gsig_size);
+
+        /* The root revokes the intermediate: what it issued is refused, the rest not. */
+        write_crl("root.crl", ca_cert, ca_pkey, ASN1_INTEGER_get(X509_get_serialNumber(inter_cert)));
+        TrustPolicy p = { .crl_path = crl };
+        assert_int_equal(trust_store_set_policy(t, &p), 0);
+        assert_cms_rejected(t, data, sizeof data - 1, sig, sig_size, "certificate CN=Intermediate CA is revoked");
+        assert_int_equal(trust_verify_cms(t, data, sizeof data - 1, gsig, gsig_size, NULL), 0);
+
+        /* A CRL naming the root but signed by another key: refused, failing closed. */
+        EVP_PKEY *k = new_key();
+        write_crl("forged.crl", ca_cert, k, 4242);
+        EVP_PKEY_free(k);
+        p.crl_path = forged;
+        assert_int_equal(trust_store_set_policy(t, &p), 0);
+        assert_cms_rejected(t, data, sizeof data - 1, gsig, gsig_size, "names the issuer but does not verify with its key");
+
+        static const char junk_text[] = "not a CRL\n";
+        assert_int_equal(write_file_atomic(junk, junk_text, sizeof junk_text - 1, 0644), 0);
+        p.crl_path = junk;
+        err_clear();
+        assert_true(trust_store_set_policy(t, &p) < 0);
+        assert_non_null(strstr(err_message(-EBADMSG), "[Trust] CRL=: CRL file"));
 }
 
 static void test_cms_reject_modified(void **state) {
@@ -464,13 +677,22 @@ static void test_pkcs7(void **state) {
         assert_true(r < 0);
         assert_non_null(strstr(err_message(r), "signer CN=Other: unable to get local issuer certificate"));
 
-        _cleanup_free_ uint8_t *esig = NULL;
-        size_t esig_size;
+        /* The boot check: an expired or not yet valid signer still verifies (dead RTC, old fleet). */
+        _cleanup_free_ uint8_t *esig = NULL, *fsig = NULL;
+        size_t esig_size, fsig_size;
         assert_int_equal(signer_sign_pkcs7(expired, hash, strlen(hash), &esig, &esig_size), 0);
+        assert_int_equal(trust_verify_pkcs7(t, hash, strlen(hash), esig, esig_size, NULL), 0);
+        assert_int_equal(signer_sign_pkcs7(notyet, hash, strlen(hash), &fsig, &fsig_size), 0);
+        assert_int_equal(trust_verify_pkcs7(t, hash, strlen(hash), fsig, fsig_size, NULL), 0);
+
+        /* But never an S/MIME-only signer. */
+        _cleanup_free_ uint8_t *ssig = NULL;
+        size_t ssig_size;
+        assert_int_equal(signer_sign_pkcs7(smime_only, hash, strlen(hash), &ssig, &ssig_size), 0);
         err_clear();
-        r = trust_verify_pkcs7(t, hash, strlen(hash), esig, esig_size, NULL);
+        r = trust_verify_pkcs7(t, hash, strlen(hash), ssig, ssig_size, NULL);
         assert_true(r < 0);
-        assert_non_null(strstr(err_message(r), "certificate has expired"));
+        assert_non_null(strstr(err_message(r), "S/MIME-only"));
 }
 
 static void test_fingerprint(void **state) {
@@ -667,6 +889,9 @@ int main(void) {
                 cmocka_unit_test(test_cms_sign_verify),
                 cmocka_unit_test(test_cms_reject_untrusted_signers),
                 cmocka_unit_test(test_cms_intermediate_and_usage),
+                cmocka_unit_test(test_cms_clock),
+                cmocka_unit_test(test_cms_pins_and_deny),
+                cmocka_unit_test(test_cms_crl),
                 cmocka_unit_test(test_cms_reject_modified),
                 cmocka_unit_test(test_trust_store_errors),
                 cmocka_unit_test(test_signer_load_errors),
