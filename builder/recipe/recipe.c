@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 
 #include "basic/error.h"
+#include "bundle/cmdline-check.h"
+#include "bundle/manifest.h"
 
 #define RECIPE_MAX_LINE (64 * 1024)
 #define RECIPE_NAME_MAX 128
@@ -180,6 +182,25 @@ static int parse_string(Parser *p, const RecipeKey *k, const char *value) {
         if (!s)
                 return err_set(ENOMEM, "out of memory");
         return set_string(p, k, s);
+}
+
+/* The kernel command line: the same rule as the manifest's boot.cmdline
+ * (cmdline_check()), so a recipe the manifest would refuse fails here, with
+ * its line, before anything is built. */
+static int parse_cmdline(Parser *p, const RecipeKey *k, const char *value) {
+        _cleanup_free_ char *what = NULL;
+        int r;
+
+        if (strlen(value) > MANIFEST_CMDLINE_MAX)
+                return parser_error(p, k->section, k->key, EINVAL, "longer than %d bytes", MANIFEST_CMDLINE_MAX);
+        r = p->line > 0 ? asprintf(&what, "%s:%u: [%s] %s", p->display, p->line, k->section, k->key)
+                        : asprintf(&what, "%s: --set %s.%s", p->display, k->section, k->key);
+        if (r < 0)
+                return err_set(ENOMEM, "out of memory");
+        r = cmdline_check(what, value);
+        if (r < 0)
+                return r;
+        return parse_string(p, k, value);
 }
 
 /* A command line run inside the image: its program must be an absolute path there. */
@@ -373,7 +394,7 @@ static const RecipeKey keys[] = {
         { "Agent",   "Health",           false, false, parse_command,    F(agent.health) },
         { "Agent",   "HealthTimeoutSec", false, false, parse_unsigned,   F(agent.health_timeout_sec), 1, 3600 },
         { "Boot",    "Kernel",           false, false, parse_kernel,     F(boot.kernel) },
-        { "Boot",    "Cmdline",          false, true,  parse_string,     F(boot.cmdline) },
+        { "Boot",    "Cmdline",          false, true,  parse_cmdline,    F(boot.cmdline) },
         { "Boot",    "Tries",            false, false, parse_unsigned,   F(boot.tries), 1, 16 },
 };
 #undef F

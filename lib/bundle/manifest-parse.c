@@ -7,6 +7,7 @@
 
 #include "basic/error.h"
 #include "basic/fileio.h"
+#include "basic/json-scan.h"
 #include "bundle/manifest.h"
 
 /* The manifest is signed, so anything the format does not define is an
@@ -21,32 +22,6 @@ static void json_object_putp(json_object **o) {
 static void json_tokener_freep(json_tokener **t) {
         if (*t)
                 json_tokener_free(*t);
-}
-
-/* json-c 0.16 accepts single-quoted strings even in strict mode and keeps
- * only the last of duplicate keys, where other JSON readers may keep the
- * first. Reject both: count the name separators outside strings here and
- * compare with the members json-c kept. */
-static int scan_lexical(const char *json, size_t len, size_t *ret_colons) {
-        bool in_string = false;
-        size_t colons = 0;
-
-        for (size_t i = 0; i < len; i++) {
-                char c = json[i];
-                if (in_string) {
-                        if (c == '\\')
-                                i++;
-                        else if (c == '"')
-                                in_string = false;
-                } else if (c == '"')
-                        in_string = true;
-                else if (c == ':')
-                        colons++;
-                else if (c == '\'')
-                        return err_set(EINVAL, "manifest: not valid JSON at byte %zu: single-quoted string", i);
-        }
-        *ret_colons = colons;
-        return 0;
 }
 
 static size_t count_members(json_object *o) {
@@ -357,11 +332,14 @@ int manifest_parse(const char *json, size_t len, Manifest **ret) {
                         return err_set(EINVAL, "manifest: not valid JSON: trailing data at byte %zu", i);
         if (!json_object_is_type(root, json_type_object))
                 return err_set(EINVAL, "manifest: not a JSON object");
-        size_t colons = 0;
-        r = scan_lexical(json, len, &colons);
-        if (r < 0)
-                return r;
-        if (colons != count_members(root))
+        /* json-c takes single-quoted strings even in strict mode, cuts keys
+         * at \u0000 and keeps only the last of duplicate keys, where other
+         * JSON readers may keep the first: see json_scan(). */
+        JsonScan scan;
+        json_scan(json, len, &scan);
+        if (scan.single_quote != SIZE_MAX)
+                return err_set(EINVAL, "manifest: not valid JSON at byte %zu: single-quoted string", scan.single_quote);
+        if (scan.name_separators != count_members(root))
                 return err_set(EINVAL, "manifest: not valid JSON: an object has a duplicate key");
 
         m = calloc(1, sizeof *m);
@@ -370,6 +348,11 @@ int manifest_parse(const char *json, size_t len, Manifest **ret) {
         r = parse_object(root, m);
         if (r < 0)
                 return r;
+        /* Every string value was read above and refused a NUL naming its
+         * field, so one left over sits in a key json-c cut short. */
+        if (scan.nul_escape != SIZE_MAX)
+                return err_set(EINVAL, "manifest: byte %zu: an object key contains a NUL character (\\u0000)",
+                               scan.nul_escape);
         r = manifest_validate(m);
         if (r < 0)
                 return r;

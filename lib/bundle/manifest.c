@@ -10,6 +10,7 @@
 
 #include "basic/error.h"
 #include "basic/fileio.h"
+#include "bundle/cmdline-check.h"
 
 static const char *const role_names[_PAYLOAD_ROLE_MAX] = {
         [PAYLOAD_ROOT] = "root",
@@ -186,10 +187,9 @@ int manifest_validate(const Manifest *m) {
         size_t n = strlen(m->cmdline);
         if (n > MANIFEST_CMDLINE_MAX)
                 return err_set(EINVAL, "manifest: boot.cmdline: longer than %d bytes", MANIFEST_CMDLINE_MAX);
-        for (size_t i = 0; i < n; i++)
-                if (m->cmdline[i] < 0x20 || m->cmdline[i] > 0x7e)
-                        return err_set(EINVAL, "manifest: boot.cmdline: character 0x%02x is not printable ASCII",
-                                       (unsigned char) m->cmdline[i]);
+        r = cmdline_check("manifest: boot.cmdline", m->cmdline);
+        if (r < 0)
+                return r;
         if (m->tries < 1 || m->tries > 16)
                 return err_set(EINVAL, "manifest: boot.tries: not an integer in 1..16");
 

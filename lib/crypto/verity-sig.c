@@ -6,6 +6,7 @@
 
 #include "basic/error.h"
 #include "basic/fileio.h"
+#include "basic/json-scan.h"
 
 /* SHA-512 is the longest root hash dm-verity offers. */
 #define ROOT_HASH_HEX_MAX 128
@@ -166,6 +167,13 @@ int verity_sig_parse(const char *buf, size_t size, VeritySig *ret) {
                         return err_set(EBADMSG, "verity signature: trailing data after the JSON object");
         if (!json_object_is_type(o, json_type_object))
                 return err_set(EBADMSG, "verity signature: JSON is not an object");
+        /* json-c cuts a key at \u0000 ("rootHash\u0000x" would read as
+         * rootHash); no string of this format holds a NUL, so refuse any. */
+        JsonScan scan;
+        json_scan(buf, n, &scan);
+        if (scan.nul_escape != SIZE_MAX)
+                return err_set(EBADMSG, "verity signature: byte %zu: a string contains a NUL character (\\u0000)",
+                               scan.nul_escape);
 
         r = get_string(o, "rootHash", &root_hash);
         if (r < 0)

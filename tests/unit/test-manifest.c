@@ -177,8 +177,10 @@ static void test_boundaries_accepted(void **state) {
         expect_mutation_ok("\"tries\": 3", "\"tries\": 16");
         expect_mutation_ok("\"filesystem\": \"erofs\"", "\"filesystem\": \"squashfs\"");
         expect_mutation_ok("\"cmdline\": \"console=ttyS0 panic=5\"", "\"cmdline\": \"\"");
-        /* Colons, quotes and backslashes inside strings are content, not structure. */
-        expect_mutation_ok("\"console=ttyS0 panic=5\"", "\"a=b:c \\\\ x='y' \\\"q:\\\" {:}\"");
+        /* Colons and brackets inside strings are content, not structure (quotes
+         * and backslashes are too, json_scan()'s test covers them: no string
+         * of the manifest may hold one). */
+        expect_mutation_ok("\"console=ttyS0 panic=5\"", "\"a=b:c x=:y {:} [,]\"");
         expect_mutation_ok("\"version\": \"1.2.0\"", "\"version\": \"1.2.0~rc1+git.abc_1-2\"");
         memset(name, 'n', sizeof name);
         name[0] = '"';
@@ -309,8 +311,6 @@ static void test_strings(void **state) {
         expect_mutation_fails("\"1.2.0\"", "\"\"", "version: empty");
         expect_mutation_fails("\"edge-demo\"", "\"-edge\"", "name: must start with a letter or digit");
         expect_mutation_fails("\"edge-demo\"", "\"caf\\u00e9\"", "name: character 0xc3");
-        expect_mutation_fails("\"console=ttyS0 panic=5\"", "\"console=ttyS0\\npanic=5\"",
-                              "boot.cmdline: character 0x0a is not printable ASCII");
         expect_mutation_fails("\"erofs\"", "\"ext4\"", "filesystem: 'ext4' is neither erofs nor squashfs");
         expect_mutation_fails("\"sha256\", \"data", "\"sha1\", \"data", "verity.hash_algorithm: only sha256");
 
@@ -337,6 +337,66 @@ static void test_embedded_nul(void **state) {
         expect_parse_fail_len(buf, sizeof valid - 1, "contains a NUL byte");
         memcpy(buf, valid, sizeof valid);
         expect_parse_fail_len(buf, sizeof valid, "contains a NUL byte");
+}
+
+/* The boot.cmdline rule (cmdline_check()): nothing that could change the
+ * slot abide-init picks from the entry abidectl writes. */
+static void test_cmdline(void **state) {
+        const char *from = "\"console=ttyS0 panic=5\"";
+        const struct {
+                const char *to, *msg;
+        } refused[] = {
+                { "\"abide.slot=a\"", "manifest: boot.cmdline must not set abide.slot= (abidectl adds it)" },
+                { "\"console=ttyS0 abide.slot=b\"", "boot.cmdline must not set abide.slot=" },
+                { "\"abide.slot\"", "boot.cmdline must not set abide.slot=" },
+                { "\"console=ttyS0 --\"", "boot.cmdline must not contain a '--' word" },
+                { "\"abide.slot=a --\"", "boot.cmdline must not set abide.slot=" },
+                { "\"console=\\\"ttyS0\\\"\"", "boot.cmdline must not contain a quote character (\")" },
+                { "\"x='a b'\"", "boot.cmdline must not contain a quote character (')" },
+                { "\"a\\\\b\"", "boot.cmdline must not contain a backslash" },
+                { "\"console=ttyS0\\npanic=5\"", "boot.cmdline must not contain control character 0x0a" },
+                { "\"console=ttyS0\\tpanic=5\"", "control character 0x09" },
+                { "\"x\\u007f\"", "control character 0x7f" },
+                { "\"x\\u0001\"", "control character 0x01" },
+                { "\"caf\\u00e9\"", "boot.cmdline must not contain non-ASCII byte 0xc3" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(refused); i++)
+                expect_mutation_fails(from, refused[i].to, refused[i].msg);
+
+        const char *accepted[] = { "\"\"", "\"console=ttyS0 panic=5\"", "\"abide.slotx=1\"",
+                                   "\"abide.watchdog=60 quiet\"", "\"---\"", "\"  a  \"" };
+        for (size_t i = 0; i < ELEMENTSOF(accepted); i++)
+                expect_mutation_ok(from, accepted[i]);
+
+        /* Built in memory (the builder validates before signing): the same rule. */
+        _cleanup_(manifest_freep) Manifest *m = NULL;
+        assert_int_equal(manifest_parse(valid, sizeof valid - 1, &m), 0);
+        free(m->cmdline);
+        m->cmdline = strdup("console=ttyS0 abide.slot=a --");
+        assert_non_null(m->cmdline);
+        err_clear();
+        int r = manifest_validate(m);
+        assert_int_equal(r, -EINVAL);
+        assert_non_null(strstr(err_message(r), "manifest: boot.cmdline must not set abide.slot="));
+        char *json = NULL;
+        assert_int_equal(manifest_to_json(m, &json, NULL), -EINVAL);
+        assert_null(json);
+}
+
+/* json-c cuts keys at \u0000: "name\u0000x" would read as "name". */
+static void test_nul_in_keys(void **state) {
+        expect_mutation_fails("\"name\": ", "\"name\\u0000x\": ", "an object key contains a NUL character");
+        expect_mutation_fails("\"cmdline\": ", "\"cmdline\\u0000\": ", "an object key contains a NUL");
+        expect_mutation_fails("\"role\": \"verity\", ", "\"role\\u0000evil\": \"verity\", ",
+                              "an object key contains a NUL");
+        /* Cut to a key that is not in the format: still refused. */
+        expect_mutation_fails("\"name\": ", "\"na\\u0000me\": ", "manifest: na: unknown key");
+        /* "x\u0000" and "x" are the same key to json-c: a duplicate. */
+        expect_mutation_fails("\"tries\": 3", "\"tries\": 3, \"tries\\u0000\": 4", "duplicate key");
+        /* An escaped backslash followed by u0000 is not a NUL: accepted where
+         * the value allows a backslash, refused by the field's own rule elsewhere. */
+        expect_mutation_fails("\"console=ttyS0 panic=5\"", "\"x\\\\u0000\"", "must not contain a backslash");
+        expect_mutation_fails("\"name\": ", "\"name\\\\u0000\": ", "manifest: name\\u0000: unknown key");
 }
 
 static void test_unsafe_names(void **state) {
@@ -516,6 +576,8 @@ int main(void) {
                 cmocka_unit_test(test_unknown_keys),
                 cmocka_unit_test(test_strings),
                 cmocka_unit_test(test_embedded_nul),
+                cmocka_unit_test(test_cmdline),
+                cmocka_unit_test(test_nul_in_keys),
                 cmocka_unit_test(test_unsafe_names),
                 cmocka_unit_test(test_duplicates_and_roles),
                 cmocka_unit_test(test_bad_hex),

@@ -350,6 +350,52 @@ static void test_long_line(void **state) {
         load_fails(text, NULL, ":9: [Boot] Tries: 0 is out of range");
 }
 
+/* [Boot] Cmdline= follows the manifest's boot.cmdline rule (cmdline_check()),
+ * with the recipe's line in the message. */
+static void test_cmdline_rule(void **state) {
+        const struct {
+                const char *cmdline, *msg;
+        } refused[] = {
+                { "abide.slot=a", ":8: [Boot] Cmdline must not set abide.slot= (abidectl adds it)" },
+                { "console=ttyS0 abide.slot", ":8: [Boot] Cmdline must not set abide.slot=" },
+                { "abide.slot=a --", ":8: [Boot] Cmdline must not set abide.slot=" },
+                { "console=ttyS0 --", ":8: [Boot] Cmdline must not contain a '--' word" },
+                { "console=\"ttyS0\"", ":8: [Boot] Cmdline must not contain a quote character (\")" },
+                { "x='y'", ":8: [Boot] Cmdline must not contain a quote character (')" },
+                { "a\\b", ":8: [Boot] Cmdline must not contain a backslash" },
+                { "a\tb", ":8: [Boot] Cmdline must not contain control character 0x09" },
+                { "a\x7f", ":8: [Boot] Cmdline must not contain control character 0x7f" },
+                { "caf\xc3\xa9", ":8: [Boot] Cmdline must not contain non-ASCII byte 0xc3" },
+        };
+        char text[1024];
+
+        for (size_t i = 0; i < ELEMENTSOF(refused); i++) {
+                snprintf(text, sizeof text, IMAGE CONTENT "[Boot]\nCmdline=%s\nKernel=vmlinuz-6.1.0-2-amd64\n",
+                         refused[i].cmdline);
+                load_fails(text, NULL, refused[i].msg);
+        }
+
+        char *const set[] = { (char *) "Boot.Cmdline=quiet abide.slot=b", NULL };
+        load_fails(IMAGE CONTENT "[Boot]\nKernel=vmlinuz-6.1.0-2-amd64\n", set,
+                   ": --set Boot.Cmdline must not set abide.slot=");
+
+        const char *accepted[] = { "console=ttyS0 panic=5", "abide.slotx=1", "abide.watchdog=60", "---", "" };
+        for (size_t i = 0; i < ELEMENTSOF(accepted); i++) {
+                snprintf(text, sizeof text, IMAGE CONTENT "[Boot]\nCmdline=%s\nKernel=vmlinuz-6.1.0-2-amd64\n",
+                         accepted[i]);
+                _cleanup_(recipe_freep) Recipe *r = load_ok(text, NULL);
+                assert_string_equal(r->boot.cmdline, accepted[i]);
+        }
+
+        /* Longer than a manifest takes. */
+        static char big[8192];
+        memset(big, 'x', 4097);
+        snprintf(text, sizeof text, "%s", IMAGE CONTENT "[Boot]\nCmdline=");
+        _cleanup_free_ char *t = NULL;
+        assert_true(asprintf(&t, "%s%s\n", text, big) > 0);
+        load_fails(t, NULL, ":8: [Boot] Cmdline: longer than 4096 bytes");
+}
+
 static void test_missing_file(void **state) {
         Recipe *r = NULL;
         err_clear();
@@ -379,6 +425,7 @@ int main(void) {
                 cmocka_unit_test(test_set_errors),
                 cmocka_unit_test(test_errors),
                 cmocka_unit_test(test_long_line),
+                cmocka_unit_test(test_cmdline_rule),
                 cmocka_unit_test(test_missing_file),
                 cmocka_unit_test(test_layer_type_strings),
         };
