@@ -29,6 +29,9 @@ int ctl_open(Ctl *ret) {
         int r = config_load(arg_config, &c.config);
         if (r < 0)
                 return r;
+        for (size_t i = 0; i < c.config->n_ignored; i++)
+                ctl_warn("%s ignored: trust and what runs as root are set only in %s (verified root)",
+                         c.config->ignored[i], ABIDE_CONF_VENDOR_PATH);
         narrow_to_boot_disk(c.config);
         r = boot_backend_open(c.config, &c.boot);
         if (r < 0) {

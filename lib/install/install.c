@@ -326,6 +326,11 @@ int install_run(const AbideConfig *c, BootBackend *boot, int fd, const InstallOp
         r = trust_store_load(c->keys_dir, &trust);
         if (r < 0)
                 return err_prefix(r, "trusted keys %s", c->keys_dir);
+        r = trust_store_set_policy(trust, &(TrustPolicy) {
+                .check_time = c->trust_check_time, .signer_eku = c->trust_signer_eku,
+                .signer_pins = c->trust_signers, .deny = c->trust_deny, .crl_path = c->trust_crl });
+        if (r < 0)
+                return err_prefix(r, "abide.conf");
         /* Verifies the manifest's signature; nothing is written before this. */
         r = bundle_reader_open(fd, trust, &in.reader);
         if (r < 0)

@@ -12,6 +12,8 @@ typedef enum KeyKind {
         KEY_PATH,       /* absolute path */
         KEY_STRING,
         KEY_UINT,
+        KEY_BOOL,
+        KEY_LIST,       /* words; repeating the key appends, an empty value clears */
 } KeyKind;
 
 typedef struct ConfigKey {
@@ -20,34 +22,42 @@ typedef struct ConfigKey {
         KeyKind kind;
         size_t offset;
         unsigned min, max;
+        bool local;     /* may be set by /etc/abide/abide.conf on abide-data */
 } ConfigKey;
 
-#define PATH_KEY(s, k, field) { s, k, KEY_PATH, offsetof(AbideConfig, field), 0, 0 }
+#define PATH_KEY(s, k, field) { s, k, KEY_PATH, offsetof(AbideConfig, field), 0, 0, false }
+#define LOCAL_PATH_KEY(s, k, field) { s, k, KEY_PATH, offsetof(AbideConfig, field), 0, 0, true }
 
+/* local = false: trust, and what runs as root; only from verified storage (docs/trust.md). */
 static const ConfigKey config_keys[] = {
-        PATH_KEY("Paths", "ESP", esp),
+        LOCAL_PATH_KEY("Paths", "ESP", esp),
         PATH_KEY("Paths", "EfiVars", efivars),
-        PATH_KEY("Paths", "State", state_file),
+        LOCAL_PATH_KEY("Paths", "State", state_file),
         PATH_KEY("Paths", "Keys", keys_dir),
         PATH_KEY("Paths", "VendorHealthDir", health_dirs[0]),
-        PATH_KEY("Paths", "HealthDir", health_dirs[1]),
+        LOCAL_PATH_KEY("Paths", "HealthDir", health_dirs[1]),
         PATH_KEY("Paths", "RollbackHooks", rollback_hooks_dir),
-        PATH_KEY("Paths", "Disk", disk),
-        PATH_KEY("Paths", "Cmdline", cmdline),
+        LOCAL_PATH_KEY("Paths", "Disk", disk),
+        LOCAL_PATH_KEY("Paths", "Cmdline", cmdline),
         PATH_KEY("Paths", "ImageInfo", image_info),
-        PATH_KEY("Slots", "RootA", partitions[SLOT_A][SLOT_PART_ROOT]),
-        PATH_KEY("Slots", "VerityA", partitions[SLOT_A][SLOT_PART_VERITY]),
-        PATH_KEY("Slots", "VeritySigA", partitions[SLOT_A][SLOT_PART_VERITY_SIG]),
-        PATH_KEY("Slots", "RootB", partitions[SLOT_B][SLOT_PART_ROOT]),
-        PATH_KEY("Slots", "VerityB", partitions[SLOT_B][SLOT_PART_VERITY]),
-        PATH_KEY("Slots", "VeritySigB", partitions[SLOT_B][SLOT_PART_VERITY_SIG]),
-        PATH_KEY("Slots", "Data", data_partition),
-        { "Boot", "Backend", KEY_STRING, offsetof(AbideConfig, backend), 0, 0 },
-        { "Boot", "Tries", KEY_UINT, offsetof(AbideConfig, tries), 1, 99 },
-        { "Boot", "RebootCommand", KEY_STRING, offsetof(AbideConfig, reboot_command), 0, 0 },
-        { "Health", "Agent", KEY_STRING, offsetof(AbideConfig, agent_probe), 0, 0 },
-        { "Health", "TimeoutSec", KEY_UINT, offsetof(AbideConfig, health_timeout_sec), 1, 86400 },
-        { "Health", "CheckTimeoutSec", KEY_UINT, offsetof(AbideConfig, check_timeout_sec), 1, 86400 },
+        LOCAL_PATH_KEY("Slots", "RootA", partitions[SLOT_A][SLOT_PART_ROOT]),
+        LOCAL_PATH_KEY("Slots", "VerityA", partitions[SLOT_A][SLOT_PART_VERITY]),
+        LOCAL_PATH_KEY("Slots", "VeritySigA", partitions[SLOT_A][SLOT_PART_VERITY_SIG]),
+        LOCAL_PATH_KEY("Slots", "RootB", partitions[SLOT_B][SLOT_PART_ROOT]),
+        LOCAL_PATH_KEY("Slots", "VerityB", partitions[SLOT_B][SLOT_PART_VERITY]),
+        LOCAL_PATH_KEY("Slots", "VeritySigB", partitions[SLOT_B][SLOT_PART_VERITY_SIG]),
+        LOCAL_PATH_KEY("Slots", "Data", data_partition),
+        { "Boot", "Backend", KEY_STRING, offsetof(AbideConfig, backend), 0, 0, false },
+        { "Boot", "Tries", KEY_UINT, offsetof(AbideConfig, tries), 1, 99, true },
+        { "Boot", "RebootCommand", KEY_STRING, offsetof(AbideConfig, reboot_command), 0, 0, false },
+        { "Health", "Agent", KEY_STRING, offsetof(AbideConfig, agent_probe), 0, 0, false },
+        { "Health", "TimeoutSec", KEY_UINT, offsetof(AbideConfig, health_timeout_sec), 1, 86400, true },
+        { "Health", "CheckTimeoutSec", KEY_UINT, offsetof(AbideConfig, check_timeout_sec), 1, 86400, true },
+        { "Trust", "CheckTime", KEY_BOOL, offsetof(AbideConfig, trust_check_time), 0, 0, false },
+        { "Trust", "Signer", KEY_LIST, offsetof(AbideConfig, trust_signers), 0, 0, false },
+        { "Trust", "Deny", KEY_LIST, offsetof(AbideConfig, trust_deny), 0, 0, false },
+        { "Trust", "SignerEKU", KEY_STRING, offsetof(AbideConfig, trust_signer_eku), 0, 0, false },
+        PATH_KEY("Trust", "CRL", trust_crl),
 };
 
 static int set_string(char **field, const char *value) {
@@ -71,10 +81,10 @@ int config_new_default(AbideConfig **ret) {
 
         if (set_string(&c->efivars, "/sys/firmware/efi/efivars") < 0 ||
             set_string(&c->state_file, "/var/lib/abide/state.json") < 0 ||
-            set_string(&c->keys_dir, "/etc/abide/keys") < 0 ||
+            set_string(&c->keys_dir, "/usr/lib/abide/keys") < 0 ||
             set_string(&c->health_dirs[0], "/usr/lib/abide/health.d") < 0 ||
             set_string(&c->health_dirs[1], "/etc/abide/health.d") < 0 ||
-            set_string(&c->rollback_hooks_dir, "/etc/abide/on-rollback.d") < 0 ||
+            set_string(&c->rollback_hooks_dir, "/usr/lib/abide/on-rollback.d") < 0 ||
             set_string(&c->cmdline, "/proc/cmdline") < 0 ||
             set_string(&c->image_info, "/usr/lib/abide/image.json") < 0 ||
             set_string(&c->backend, "systemd-boot") < 0 ||
@@ -89,8 +99,37 @@ int config_new_default(AbideConfig **ret) {
 
 typedef struct ParseState {
         AbideConfig *config;
+        const char *path;
+        bool local;
         int error;
 } ParseState;
+
+static int append_word_list(char **field, const char *value) {
+        char *joined;
+
+        if (!*value || !*field)
+                return set_string(field, value);
+        if (asprintf(&joined, "%s %s", *field, value) < 0)
+                return -ENOMEM;
+        free(*field);
+        *field = joined;
+        return 0;
+}
+
+static int note_ignored(ParseState *st, const char *section, const char *key) {
+        char *s, **v;
+
+        if (asprintf(&s, "%s: [%s] %s=", st->path, section, key) < 0)
+                return -ENOMEM;
+        v = reallocarray(st->config->ignored, st->config->n_ignored + 1, sizeof *v);
+        if (!v) {
+                free(s);
+                return -ENOMEM;
+        }
+        st->config->ignored = v;
+        v[st->config->n_ignored++] = s;
+        return 0;
+}
 
 static int handler(void *user, const char *section, const char *key, const char *value) {
         ParseState *st = user;
@@ -100,8 +139,32 @@ static int handler(void *user, const char *section, const char *key, const char 
                 if (!streq(k->section, section) || !streq(k->key, key))
                         continue;
 
+                if (st->local && !k->local) {
+                        if (note_ignored(st, section, key) < 0) {
+                                st->error = -ENOMEM;
+                                return 0;
+                        }
+                        return 1;
+                }
+
                 void *field = (uint8_t *) st->config + k->offset;
                 switch (k->kind) {
+                case KEY_BOOL: {
+                        static const char *const yes[] = { "yes", "true", "1", "on" }, *const no[] = { "no", "false", "0", "off" };
+                        for (size_t j = 0; j < ELEMENTSOF(yes); j++)
+                                if (streq(value, yes[j]) || streq(value, no[j])) {
+                                        *(bool *) field = streq(value, yes[j]);
+                                        return 1;
+                                }
+                        st->error = err_set(EINVAL, "%s= must be yes or no: %s", key, value);
+                        return 0;
+                }
+                case KEY_LIST:
+                        if (append_word_list(field, value) < 0) {
+                                st->error = -ENOMEM;
+                                return 0;
+                        }
+                        return 1;
                 case KEY_PATH:
                         if (*value && value[0] != '/') {
                                 st->error = err_set(EINVAL, "%s= must be an absolute path: %s", key, value);
@@ -132,7 +195,7 @@ static int handler(void *user, const char *section, const char *key, const char 
         return 0;
 }
 
-static int config_parse_file(AbideConfig *c, const char *path, bool must_exist) {
+static int config_parse_file(AbideConfig *c, const char *path, bool must_exist, bool local) {
         _cleanup_fclose_ FILE *f = fopen(path, "re");
         if (!f) {
                 if (errno == ENOENT && !must_exist)
@@ -140,7 +203,7 @@ static int config_parse_file(AbideConfig *c, const char *path, bool must_exist) 
                 return err_set(errno, "cannot open config %s: %m", path);
         }
 
-        ParseState st = { .config = c };
+        ParseState st = { .config = c, .path = path, .local = local };
         int r = ini_parse_file(f, handler, &st);
         if (st.error < 0)
                 return err_prefix(st.error, "%s:%d", path, r);
@@ -164,14 +227,26 @@ int config_load(const char *path, AbideConfig **ret) {
                 if (e && *e)
                         path = e;
         }
-        if (path)
-                r = config_parse_file(c, path, true);
-        else {
-                r = config_parse_file(c, ABIDE_CONF_VENDOR_PATH, false);
-                if (r >= 0)
-                        r = config_parse_file(c, ABIDE_CONF_PATH, false);
-        }
+        if (!path)
+                return config_load_layered(ABIDE_CONF_VENDOR_PATH, ABIDE_CONF_PATH, ret);
+        r = config_parse_file(c, path, true, false);
         if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+int config_load_layered(const char *vendor_path, const char *local_path, AbideConfig **ret) {
+        _cleanup_(config_freep) AbideConfig *c = NULL;
+        int r;
+
+        r = config_new_default(&c);
+        if (r < 0)
+                return r;
+        if (vendor_path && (r = config_parse_file(c, vendor_path, false, false)) < 0)
+                return r;
+        if (local_path && (r = config_parse_file(c, local_path, false, true)) < 0)
                 return r;
 
         *ret = TAKE_PTR(c);
@@ -198,6 +273,13 @@ AbideConfig *config_free(AbideConfig *c) {
         free(c->backend);
         free(c->reboot_command);
         free(c->agent_probe);
+        free(c->trust_signers);
+        free(c->trust_deny);
+        free(c->trust_signer_eku);
+        free(c->trust_crl);
+        for (size_t i = 0; i < c->n_ignored; i++)
+                free(c->ignored[i]);
+        free(c->ignored);
         free(c);
         return NULL;
 }

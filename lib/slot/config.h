@@ -31,14 +31,33 @@ typedef struct AbideConfig {
         char *agent_probe;         /* command line of the agent's health probe; NULL: none */
         unsigned health_timeout_sec;  /* deadline for all checks to pass */
         unsigned check_timeout_sec;   /* bound for one check run */
+        /* [Trust]: what install accepts as a release signer (crypto/trust.h TrustPolicy). */
+        bool trust_check_time;
+        char *trust_signers;          /* SHA-256 fingerprints, space separated; NULL: any */
+        char *trust_deny;
+        char *trust_signer_eku;
+        char *trust_crl;
+        /* "FILE: [Section] Key=" of keys the local file may not set, ignored. */
+        char **ignored;
+        size_t n_ignored;
 } AbideConfig;
 
 /*
  * Loads path; when path is NULL, $ABIDE_CONF, else the vendor file then
  * /etc/abide/abide.conf (both optional, later keys override earlier ones).
  * A named file must exist. Unknown sections or keys are errors.
+ *
+ * The vendor file lives in the verified root; /etc/abide/abide.conf is on
+ * the writable abide-data partition (the /etc overlay). What decides trust
+ * (trust anchors, [Trust], the commands and hooks run as root, the boot
+ * backend, the running image's identity, the floor's EFI variables) is
+ * taken only from the vendor file or a file named explicitly; such a key
+ * in /etc/abide/abide.conf is ignored and listed in ->ignored, so a stray
+ * key never stops a device from updating.
  */
 int config_load(const char *path, AbideConfig **ret);
+/* The same with both layered files named (tests; NULL skips one). */
+int config_load_layered(const char *vendor_path, const char *local_path, AbideConfig **ret);
 /* Defaults only. */
 int config_new_default(AbideConfig **ret);
 AbideConfig *config_free(AbideConfig *c);

@@ -135,7 +135,8 @@ void strv_free_n(char **v, size_t n) {
 
 static int cmp_basename(const void *a, const void *b) {
         const char *x = *(char *const *) a, *y = *(char *const *) b;
-        return strcmp(strrchr(x, '/') + 1, strrchr(y, '/') + 1);
+        int c = strcmp(strrchr(x, '/') + 1, strrchr(y, '/') + 1);
+        return c != 0 ? c : strcmp(x, y);
 }
 
 int exec_dir_list(char *const dirs[], size_t n_dirs, char ***ret_paths, size_t *ret_n) {
@@ -165,15 +166,6 @@ int exec_dir_list(char *const dirs[], size_t n_dirs, char ***ret_paths, size_t *
                         }
                         if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || access(path, X_OK) < 0) {
                                 free(path);
-                                continue;
-                        }
-                        size_t j;
-                        for (j = 0; j < n; j++)
-                                if (streq(strrchr(v[j], '/') + 1, de->d_name))
-                                        break;
-                        if (j < n) {
-                                free(v[j]);
-                                v[j] = path;
                                 continue;
                         }
                         char **nv = realloc(v, (n + 2) * sizeof *v);

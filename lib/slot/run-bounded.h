@@ -27,8 +27,9 @@ int run_bounded(char *const argv[], char *const extra_env[], unsigned timeout_ms
 
 /*
  * The executables in dirs (regular files, not hidden), sorted by file
- * name; a name in a later directory replaces the same name in an earlier
- * one (so /etc overrides /usr/lib). Missing directories are skipped.
+ * name, then path. A name in a later directory never replaces the same name
+ * in an earlier one: local health checks (/etc) add to the image's
+ * (/usr/lib), they cannot switch one off. Missing directories are skipped.
  */
 int exec_dir_list(char *const dirs[], size_t n_dirs, char ***ret_paths, size_t *ret_n);
 void strv_free_n(char **v, size_t n);

@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+
+#include "basic/error.h"
+#include "basic/fileio.h"
+#include "slot/config.h"
+
+static char tmpdir[] = "/tmp/abide-test-config.XXXXXX";
+static char vendor[PATH_MAX], local[PATH_MAX];
+
+static int setup(void **state) {
+        assert_non_null(mkdtemp(tmpdir));
+        snprintf(vendor, sizeof vendor, "%s/vendor.conf", tmpdir);
+        snprintf(local, sizeof local, "%s/local.conf", tmpdir);
+        return 0;
+}
+
+static int teardown(void **state) {
+        unlink(vendor);
+        unlink(local);
+        rmdir(tmpdir);
+        return 0;
+}
+
+static void write_conf(const char *path, const char *text) {
+        assert_int_equal(write_file_atomic(path, text, strlen(text), 0644), 0);
+}
+
+static void test_defaults_are_verified_storage(void **state) {
+        _cleanup_(config_freep) AbideConfig *c = NULL;
+
+        assert_int_equal(config_new_default(&c), 0);
+        /* Trust anchors, hooks and identity come from the dm-verity root. */
+        assert_string_equal(c->keys_dir, "/usr/lib/abide/keys");
+        assert_string_equal(c->rollback_hooks_dir, "/usr/lib/abide/on-rollback.d");
+        assert_string_equal(c->image_info, "/usr/lib/abide/image.json");
+        assert_string_equal(c->health_dirs[0], "/usr/lib/abide/health.d");
+        assert_false(c->trust_check_time);
+        assert_null(c->trust_signers);
+        assert_int_equal(c->n_ignored, 0);
+}
+
+/* What decides trust in /etc/abide/abide.conf (abide-data) is ignored and listed. */
+static void test_local_cannot_set_trust(void **state) {
+        _cleanup_(config_freep) AbideConfig *c = NULL;
+
+        write_conf(vendor, "[Health]\nAgent=/usr/sbin/agent --health\n[Trust]\nSigner=" 
+                           "aa00000000000000000000000000000000000000000000000000000000000000\n");
+        write_conf(local, "[Paths]\nKeys=/etc/abide/keys\nRollbackHooks=/etc/abide/on-rollback.d\n"
+                          "ImageInfo=/etc/fake.json\nEfiVars=/etc/efivars\nVendorHealthDir=/etc/h\n"
+                          "HealthDir=/etc/abide/health.d\nState=/var/x.json\n"
+                          "[Boot]\nRebootCommand=/bin/evil\nBackend=other\nTries=5\n"
+                          "[Health]\nAgent=/bin/true\nTimeoutSec=90\n"
+                          "[Trust]\nCheckTime=yes\nSigner=\nDeny=\nSignerEKU=1.2.3\nCRL=/etc/x.crl\n");
+        assert_int_equal(config_load_layered(vendor, local, &c), 0);
+
+        assert_string_equal(c->keys_dir, "/usr/lib/abide/keys");
+        assert_string_equal(c->rollback_hooks_dir, "/usr/lib/abide/on-rollback.d");
+        assert_string_equal(c->image_info, "/usr/lib/abide/image.json");
+        assert_string_equal(c->efivars, "/sys/firmware/efi/efivars");
+        assert_string_equal(c->health_dirs[0], "/usr/lib/abide/health.d");
+        assert_string_equal(c->reboot_command, "reboot");
+        assert_string_equal(c->backend, "systemd-boot");
+        assert_string_equal(c->agent_probe, "/usr/sbin/agent --health");
+        assert_false(c->trust_check_time);
+        assert_string_equal(c->trust_signers, "aa00000000000000000000000000000000000000000000000000000000000000");
+        assert_null(c->trust_deny);
+        assert_null(c->trust_signer_eku);
+        assert_null(c->trust_crl);
+
+        /* Local settings that do not decide trust still apply. */
+        assert_string_equal(c->health_dirs[1], "/etc/abide/health.d");
+        assert_string_equal(c->state_file, "/var/x.json");
+        assert_int_equal(c->tries, 5);
+        assert_int_equal(c->health_timeout_sec, 90);
+
+        assert_int_equal(c->n_ignored, 13);
+        char want[PATH_MAX + 64];
+        snprintf(want, sizeof want, "%s: [Paths] Keys=", local);
+        assert_string_equal(c->ignored[0], want);
+        snprintf(want, sizeof want, "%s: [Trust] CRL=", local);
+        assert_string_equal(c->ignored[12], want);
+}
+
+/* The vendor file, or a file named explicitly, sets all of it. */
+static void test_vendor_sets_trust(void **state) {
+        _cleanup_(config_freep) AbideConfig *c = NULL, *e = NULL;
+        const char *text = "[Paths]\nKeys=/usr/lib/abide/release-keys\n"
+                           "[Trust]\nCheckTime=yes\nSigner=aa\nSigner=bb\nDeny=cc\nSignerEKU=1.3.6.1.4.1.1\nCRL=/usr/lib/abide/revoked.crl\n";
+
+        write_conf(vendor, text);
+        unlink(local);
+        assert_int_equal(config_load_layered(vendor, local, &c), 0);
+        assert_string_equal(c->keys_dir, "/usr/lib/abide/release-keys");
+        assert_true(c->trust_check_time);
+        /* Repeating a list key appends. */
+        assert_string_equal(c->trust_signers, "aa bb");
+        assert_string_equal(c->trust_deny, "cc");
+        assert_string_equal(c->trust_signer_eku, "1.3.6.1.4.1.1");
+        assert_string_equal(c->trust_crl, "/usr/lib/abide/revoked.crl");
+        assert_int_equal(c->n_ignored, 0);
+
+        assert_int_equal(config_load(vendor, &e), 0);
+        assert_true(e->trust_check_time);
+        assert_string_equal(e->trust_signers, "aa bb");
+}
+
+static void test_bad_values(void **state) {
+        static const struct {
+                const char *text, *want;
+        } cases[] = {
+                { "[Trust]\nCheckTime=maybe\n", "CheckTime= must be yes or no: maybe" },
+                { "[Trust]\nCRL=relative.crl\n", "CRL= must be an absolute path" },
+                { "[Trust]\nPin=x\n", "unknown key [Trust] Pin=" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                AbideConfig *c = NULL;
+                write_conf(vendor, cases[i].text);
+                err_clear();
+                int r = config_load(vendor, &c);
+                assert_int_equal(r, -EINVAL);
+                assert_null(c);
+                if (!strstr(err_message(r), cases[i].want))
+                        fail_msg("\"%s\" lacks \"%s\"", err_message(r), cases[i].want);
+        }
+        /* A syntax error in the local file is still an error: it is not a trust key. */
+        AbideConfig *c = NULL;
+        write_conf(vendor, "");
+        write_conf(local, "[Health]\nTimeoutSec=0\n");
+        assert_int_equal(config_load_layered(vendor, local, &c), -EINVAL);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_defaults_are_verified_storage),
+                cmocka_unit_test(test_local_cannot_set_trust),
+                cmocka_unit_test(test_vendor_sets_trust),
+                cmocka_unit_test(test_bad_values),
+        };
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
