@@ -71,9 +71,10 @@ static int install_ca(const char *ca_path, const char *staging) {
         r = read_full_file(ca_path, 1024 * 1024, &pem, &len);
         if (r < 0)
                 return err_set(r, "CA certificate %s: %s", ca_path, strerror(-r));
-        if (asprintf(&dir, "%s/etc/abide/keys", staging) < 0 || asprintf(&dest, "%s/ca.pem", dir) < 0)
+        /* In /usr, which the dm-verity root covers and the /etc overlay on abide-data cannot shadow. */
+        if (asprintf(&dir, "%s/usr/lib/abide/keys", staging) < 0 || asprintf(&dest, "%s/ca.pem", dir) < 0)
                 return -ENOMEM;
-        const char *parts[] = { "/etc", "/etc/abide", "/etc/abide/keys" };
+        const char *parts[] = { "/usr", "/usr/lib", "/usr/lib/abide", "/usr/lib/abide/keys" };
         for (size_t i = 0; i < ELEMENTSOF(parts); i++) {
                 _cleanup_free_ char *p = NULL;
                 if (asprintf(&p, "%s%s", staging, parts[i]) < 0)

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "disk-data.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -11,10 +10,6 @@
 #include "basic/error.h"
 #include "basic/fileio.h"
 #include "basic/process.h"
-
-#define CA_MAX (1024 * 1024)
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
 
 static int mkdir_parents(const char *root, const char *rel, mode_t mode) {
         _cleanup_free_ char *p = NULL;
@@ -44,61 +39,11 @@ static int put_file(const char *root, const char *rel, const void *data, size_t 
         return r < 0 ? err_prefix(r, "%s", p) : 0;
 }
 
-static int copy_cert(const char *src, const char *root, const char *name) {
-        _cleanup_free_ char *data = NULL, *rel = NULL;
-        size_t len;
-        int r;
-
-        r = read_full_file(src, CA_MAX, &data, &len);
-        if (r < 0)
-                return err_prefix(r, "%s", src);
-        /* "factory-" keeps the image's own /etc/abide/keys/ca.pem visible through
-         * the overlay, so a CA rotated by an update is not shadowed for good. */
-        if (asprintf(&rel, "etc-overlay/upper/abide/keys/factory-%s", name) < 0)
-                return -ENOMEM;
-        return put_file(root, rel, data, len);
-}
-
-static bool cert_name(const char *n) {
-        size_t l = strlen(n);
-        return n[0] != '.' && ((l > 4 && streq(n + l - 4, ".pem")) || (l > 4 && streq(n + l - 4, ".crt")));
-}
-
-static int copy_ca(const char *ca_path, const char *root) {
-        struct stat st;
-
-        if (stat(ca_path, &st) < 0)
-                return err_set(errno, "%s: %m", ca_path);
-        if (!S_ISDIR(st.st_mode))
-                return copy_cert(ca_path, root, "ca.pem");
-
-        _cleanup_(closedirp) DIR *d = opendir(ca_path);
-        if (!d)
-                return err_set(errno, "%s: %m", ca_path);
-        unsigned n = 0;
-        struct dirent *de;
-        while ((de = readdir(d))) {
-                _cleanup_free_ char *src = NULL;
-                if (!cert_name(de->d_name))
-                        continue;
-                if (asprintf(&src, "%s/%s", ca_path, de->d_name) < 0)
-                        return -ENOMEM;
-                if (stat(src, &st) < 0 || !S_ISREG(st.st_mode))
-                        continue;
-                int r = copy_cert(src, root, de->d_name);
-                if (r < 0)
-                        return r;
-                n++;
-        }
-        return n > 0 ? 0 : err_set(ENOENT, "%s: no *.pem or *.crt certificate", ca_path);
-}
-
-int disk_data_make(const char *path, uint64_t size, const char *uuid, const Manifest *m, const char *ca_path,
-                   const char *workdir) {
+int disk_data_make(const char *path, uint64_t size, const char *uuid, const Manifest *m, const char *workdir) {
         _cleanup_free_ char *root = NULL, *conf = NULL;
         static const char *const dirs[] = {
                 DISK_DATA_STATE_DIR,
-                DISK_DATA_ETC_UPPER "/abide/keys",
+                DISK_DATA_ETC_UPPER "/abide",
                 DISK_DATA_ETC_WORK,
         };
         char blocks[32];
@@ -125,10 +70,6 @@ int disk_data_make(const char *path, uint64_t size, const char *uuid, const Mani
         r = put_file(root, DISK_DATA_ETC_UPPER "/abide/abide.conf", conf, strlen(conf));
         if (r < 0)
                 return r;
-        r = copy_ca(ca_path, root);
-        if (r < 0)
-                return r;
-
         _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         if (fd < 0)
                 return err_set(errno, "%s: %m", path);

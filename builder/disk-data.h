@@ -18,9 +18,9 @@
 
 /*
  * Makes an ext4 file system of size bytes in the new file path with
- * `mkfs.ext4 -d` (no mount): the directories above, /etc/abide/abide.conf
- * and /etc/abide/keys/ with the CA (a PEM file becomes factory-ca.pem; a
- * directory's *.pem and *.crt files are copied as factory-NAME). workdir holds the tree.
+ * `mkfs.ext4 -d` (no mount): the directories above and /etc/abide/abide.conf
+ * with local settings only. No trust anchor: the device trusts the CA in its
+ * verified root (/usr/lib/abide/keys), never one on this writable partition
+ * (docs/trust.md). workdir holds the tree.
  */
-int disk_data_make(const char *path, uint64_t size, const char *uuid, const Manifest *m, const char *ca_path,
-                   const char *workdir);
+int disk_data_make(const char *path, uint64_t size, const char *uuid, const Manifest *m, const char *workdir);

@@ -25,10 +25,10 @@ static void help(void) {
         printf("Usage: abide-build disk BUNDLE|- --cert CA -o DISK [OPTIONS...]\n\n"
                "Makes a factory disk image (GPT): the ESP with systemd-boot and slot A's kernel,\n"
                "initrd and boot entry; slot A written from the bundle; slot B empty; abide-data\n"
-               "(ext4) with /etc/abide/abide.conf and the CA in /etc/abide/keys/. The bundle's\n"
+               "(ext4) with /etc/abide/abide.conf (the image carries its own CA). The bundle's\n"
                "signature is checked against CA and every payload's size and SHA-256 as it is\n"
                "written; on any error no DISK is left behind.\n\n"
-               "  --cert CA        trusted CA certificate(s); also the device's /etc/abide/keys\n"
+               "  --cert CA        trusted CA certificate(s) the bundle is checked against\n"
                "  -o, --output F   the disk image to write\n"
                "  --size S         whole disk (K, M, G, T suffixes); abide-data takes the rest\n"
                "  --esp-size S     ESP size (default: room for two slots' kernels to double)\n"
@@ -317,7 +317,7 @@ int verb_disk(int argc, char *argv[]) {
                 return r;
 
         progress_step("abide-data");
-        r = disk_data_make(data, pd->size, pd->uuid, m, a.cert, work.path);
+        r = disk_data_make(data, pd->size, pd->uuid, m, work.path);
         if (r < 0)
                 return r;
         r = copy_file_at(data, out->fd, pd->offset, pd->size);

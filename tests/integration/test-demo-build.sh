@@ -38,7 +38,7 @@ cleanup_hooks+=("umount '$T/mnt'")
 R=$T/mnt
 for f in usr/sbin/sentinel etc/sentinel/content.def etc/init.d/S50abide-agent-sentinel \
         usr/lib/abide/health.d/50-agent-sentinel usr/lib/abide/image.json usr/sbin/abidectl \
-        usr/lib/abide/abide-boot-check.sh bin/busybox sbin/init etc/inittab etc/init.d/rcS etc/abide/keys/ca.pem; do
+        usr/lib/abide/abide-boot-check.sh bin/busybox sbin/init etc/inittab etc/init.d/rcS usr/lib/abide/keys/ca.pem; do
         [ -e "$R/$f" ] || die "/$f missing from the root image"
 done
 [ -x "$R/usr/lib/abide/health.d/50-agent-sentinel" ] || die "health probe not executable"
@@ -47,7 +47,8 @@ grep -q "sentinel --daemon" "$R/etc/init.d/S50abide-agent-sentinel" || die "star
 grep -q '"version": "1.0.0"' "$R/usr/lib/abide/image.json" || die "image.json: $(cat "$R/usr/lib/abide/image.json")"
 grep -q '"compatible": "abide-demo-x86_64"' "$R/usr/lib/abide/image.json" || die "image.json lacks compatible"
 grep -q '"build_id": "' "$R/usr/lib/abide/image.json" || die "image.json lacks build_id"
-cmp -s "$R/etc/abide/keys/ca.pem" "$T/keys/ca.pem" || die "the image's CA is not --ca"
+cmp -s "$R/usr/lib/abide/keys/ca.pem" "$T/keys/ca.pem" || die "the image's CA is not --ca"
+[ ! -e "$R/etc/abide/keys" ] || die "the image has /etc/abide/keys, which the /etc overlay on abide-data could shadow"
 # abidectl runs from the image with the libraries that came along
 # (with /proc, which sanitizer builds of abidectl need)
 mount -t proc proc "$R/proc" && cleanup_hooks=("umount '$R/proc'" "${cleanup_hooks[@]}")
