@@ -4,7 +4,6 @@
 
 #include "basic/error.h"
 #include "ctl.h"
-#include "install/install-policy.h"
 #include "install/install.h"
 #include "verbs.h"
 
@@ -23,7 +22,6 @@ int verb_install(int argc, char *argv[]) {
                 { "help", no_argument, NULL, 'h' },
                 { "tries", required_argument, NULL, 't' },
                 { "force", no_argument, NULL, 'f' },
-                { "image-info", required_argument, NULL, 'i' },
                 {}
         };
         _cleanup_(ctl_done) Ctl ctl = {};
@@ -41,9 +39,9 @@ int verb_install(int argc, char *argv[]) {
                                "Installs a signed bundle (a file, or '-' for standard input) into the slot\n"
                                "that was not booted, verifies what landed, and makes it bootable on trial.\n\n"
                                "  --tries N          boot tries of the new slot (default: the bundle's, else Tries=)\n"
-                               "  --force            install even the version that is running\n"
-                               "  --image-info FILE  the running image's identity (default %s)\n",
-                               INSTALL_IMAGE_INFO_PATH);
+                               "  --force            install even the version that is running\n\n"
+                               "Refused: another Compatible=, or a security version below the running image's\n"
+                               "or this device's anti-rollback floor (docs/anti-rollback.md).\n");
                         return 0;
                 case 't':
                         r = parse_tries(optarg, &o.tries);
@@ -52,9 +50,6 @@ int verb_install(int argc, char *argv[]) {
                         break;
                 case 'f':
                         o.force = true;
-                        break;
-                case 'i':
-                        o.image_info = optarg;
                         break;
                 case ':':
                         return err_set(EINVAL, "option '%s' needs a value", argv[optind - 1]);

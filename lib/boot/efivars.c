@@ -163,3 +163,79 @@ int efivars_delete(const char *dir, const char *name) {
                 return err_set(errno, "cannot delete EFI variable %s: %m", path);
         return 0;
 }
+
+static int var_path_guid(const char *dir, const char *guid_str, const char *name, char **ret) {
+        return asprintf(ret, "%s/%s-%s", dir, name, guid_str) < 0 ? -ENOMEM : 0;
+}
+
+int efivars_get_data(const char *dir, const char *guid_str, const char *name, void **ret, size_t *ret_size) {
+        int r;
+
+        /* As efivars_get_string(): abide-init mounts efivarfs after libefivar loaded. */
+        if (through_libefivar(dir) && !efi_variables_supported() && access(dir, F_OK) < 0)
+                return -EOPNOTSUPP;
+        if (through_libefivar(dir) && efi_variables_supported()) {
+                efi_guid_t g;
+                uint8_t *data = NULL;
+                size_t size = 0;
+                uint32_t attrs = 0;
+
+                if (efi_str_to_guid(guid_str, &g) < 0)
+                        return err_set(EINVAL, "EFI variable %s: bad vendor GUID %s", name, guid_str);
+                if (efi_get_variable(g, name, &data, &size, &attrs) < 0)
+                        return errno == ENOENT ? -ENOENT : err_set(errno ?: EIO, "cannot read EFI variable %s: %m", name);
+                *ret = data;
+                *ret_size = size;
+                return 0;
+        }
+
+        _cleanup_free_ char *path = NULL, *buf = NULL;
+        size_t size;
+        if ((r = var_path_guid(dir, guid_str, name, &path)) < 0)
+                return r;
+        r = read_full_file(path, EFIVAR_MAX, &buf, &size);
+        if (r == -ENOENT)
+                return r;
+        if (r < 0)
+                return err_set(r, "cannot read EFI variable %s: %s", path, strerror(-r));
+        if (size < 4)
+                return err_set(EBADMSG, "EFI variable %s: truncated (%zu bytes)", path, size);
+        void *data = malloc(size - 4 + 1);
+        if (!data)
+                return -ENOMEM;
+        memcpy(data, buf + 4, size - 4);
+        *ret = data;
+        *ret_size = size - 4;
+        return 0;
+}
+
+int efivars_set_data(const char *dir, const char *guid_str, const char *name, const void *data, size_t size) {
+        int r;
+
+        if (through_libefivar(dir)) {
+                efi_guid_t g;
+                if (!efi_variables_supported())
+                        return err_set(EOPNOTSUPP, "cannot set EFI variable %s: no EFI variables on this system", name);
+                if (efi_str_to_guid(guid_str, &g) < 0)
+                        return err_set(EINVAL, "EFI variable %s: bad vendor GUID %s", name, guid_str);
+                /* libefivar lifts efivarfs's immutable flag for the write and sets it again. */
+                if (efi_set_variable(g, name, (uint8_t *) data, size, EFI_ATTRS, 0644) < 0)
+                        return err_set(errno ?: EIO, "cannot set EFI variable %s: %m", name);
+                return 0;
+        }
+
+        _cleanup_free_ char *path = NULL;
+        _cleanup_free_ uint8_t *file = malloc(size + 4);
+        if (!file)
+                return -ENOMEM;
+        uint32_t attrs = EFI_ATTRS;
+        for (int i = 0; i < 4; i++)
+                file[i] = (uint8_t) (attrs >> (8 * i));
+        memcpy(file + 4, data, size);
+        if ((r = var_path_guid(dir, guid_str, name, &path)) < 0)
+                return r;
+        r = write_file_atomic(path, file, size + 4, 0644);
+        if (r < 0)
+                return err_set(r, "cannot set EFI variable %s: %s", path, strerror(-r));
+        return 0;
+}

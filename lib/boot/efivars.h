@@ -22,3 +22,11 @@ int efivars_get_string(const char *dir, const char *name, char **ret);
 int efivars_set_string(const char *dir, const char *name, const char *value);
 /* Missing is fine. */
 int efivars_delete(const char *dir, const char *name);
+
+/*
+ * Binary variables under another vendor GUID (abide's own, slot/floor.h),
+ * same store rules as above. get: -ENOENT when unset, -EOPNOTSUPP without
+ * EFI variables; *ret is malloc'ed. set: attributes NV|BS|RT.
+ */
+int efivars_get_data(const char *dir, const char *guid, const char *name, void **ret, size_t *ret_size);
+int efivars_set_data(const char *dir, const char *guid, const char *name, const void *data, size_t size);

@@ -13,6 +13,7 @@
 #include "basic/fileio.h"
 #include "basic/progress.h"
 #include "boot/boot-entry.h"
+#include "boot/floor-store.h"
 #include "bundle/bundle.h"
 #include "crypto/trust.h"
 #include "install/install-policy.h"
@@ -287,10 +288,9 @@ static int verify_all(Install *in, const Manifest *m) {
 static int state_update(Install *in, const Manifest *m, bool done) {
         int r;
         if (!done) {
-                r = state_load(in->config->state_file, &in->state);
-                if (r < 0)
-                        return err_prefix(r, "state file %s", in->config->state_file);
                 r = state_install_begin(in->state, in->target, m->version, (uint64_t) time(NULL));
+                if (r >= 0)
+                        state_set_security_version(in->state, in->target, m->security_version);
         } else {
                 state_install_done(in->state, in->target, (uint64_t) time(NULL));
                 r = 0;
@@ -337,16 +337,22 @@ int install_run(const AbideConfig *c, BootBackend *boot, int fd, const InstallOp
                 return r;
         const Manifest *m = bundle_reader_manifest(in.reader);
 
-        r = image_identity_load(o->image_info ?: INSTALL_IMAGE_INFO_PATH, &running);
+        r = image_identity_load(c->image_info ?: IMAGE_INFO_PATH, &running);
         if (r < 0)
                 return r;
+        /* The floor: the EFI variable and the state file's copy, whatever slot runs. */
+        r = state_load(c->state_file, &in.state);
+        if (r < 0)
+                return err_prefix(r, "state file %s", c->state_file);
+        SecurityFloor floor;
+        floor_load(c->efivars, in.state, &floor);
         ImageIdentity bundle = {
                 .name = m->name,
                 .version = m->version,
                 .compatible = m->compatible,
                 .security_version = m->security_version,
         };
-        r = install_policy_check(&running, &bundle, o->force);
+        r = install_policy_check(&running, &bundle, &floor, o->force);
         if (r < 0)
                 return r;
 

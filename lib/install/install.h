@@ -8,7 +8,6 @@
 #include "slot/slot.h"
 
 typedef struct InstallOptions {
-        const char *image_info;   /* the running image's image.json; NULL: INSTALL_IMAGE_INFO_PATH */
         unsigned tries;           /* 0: the manifest's, else the config's */
         bool force;               /* allow installing the version already running */
 } InstallOptions;

@@ -28,6 +28,11 @@ static void rollback_done(RollbackEvent *e) {
         *e = (RollbackEvent) {};
 }
 
+static void floor_done(FloorRecord *f) {
+        free(f->version);
+        *f = (FloorRecord) {};
+}
+
 int state_new(AbideState **ret) {
         AbideState *s = calloc(1, sizeof *s);
         if (!s)
@@ -42,6 +47,7 @@ AbideState *state_free(AbideState *s) {
         for (int i = 0; i < _SLOT_MAX; i++)
                 record_done(&s->slots[i]);
         rollback_done(&s->rollback);
+        floor_done(&s->floor);
         free(s);
         return NULL;
 }
@@ -113,7 +119,9 @@ int state_to_json_string(const AbideState *s, char **ret) {
                     add(o, "installed", json_object_new_int64((int64_t) r->installed)) < 0 ||
                     add(o, "trial", json_object_new_boolean(r->trial)) < 0 ||
                     failure_to_json(&r->failure, &f) < 0 ||
-                    add_nullable(o, "failure", r->failure.check, f) < 0)
+                    add_nullable(o, "failure", r->failure.check, f) < 0 ||
+                    add_nullable(o, "security_version", r->sv_known,
+                                 r->sv_known ? json_object_new_int64((int64_t) r->security_version) : NULL) < 0)
                         return -ENOMEM;
         }
         if (add(root, "slots", TAKE_PTR(slots)) < 0)
@@ -136,6 +144,20 @@ int state_to_json_string(const AbideState *s, char **ret) {
         } else
                 rb = NULL;
         if (add_nullable(root, "rollback", s->rollback.valid, rb) < 0)
+                return -ENOMEM;
+
+        json_object *fl = NULL;
+        if (s->floor.valid) {
+                fl = json_object_new_object();
+                if (!fl ||
+                    add(fl, "security_version", json_object_new_int64((int64_t) s->floor.security_version)) < 0 ||
+                    add_string_or_null(fl, "version", s->floor.version) < 0 ||
+                    add(fl, "time", json_object_new_int64((int64_t) s->floor.time)) < 0) {
+                        json_object_put(fl);
+                        return -ENOMEM;
+                }
+        }
+        if (add_nullable(root, "security_floor", s->floor.valid, fl) < 0)
                 return -ENOMEM;
 
         const char *text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
@@ -214,6 +236,13 @@ static int record_from_json(json_object *o, SlotRecord *r) {
             (k = get_time(o, "installed", &r->installed)) < 0 ||
             (k = get_bool(o, "trial", &r->trial)) < 0)
                 return k;
+        if ((k = get_member(o, "security_version", json_type_int, &v)) < 0)
+                return k;
+        if (k > 0) {
+                if ((k = get_time(o, "security_version", &r->security_version)) < 0)
+                        return k;
+                r->sv_known = true;
+        }
 
         if ((k = get_member(o, "failure", json_type_object, &v)) < 0)
                 return k;
@@ -259,6 +288,22 @@ static int state_from_json(json_object *root, AbideState *s) {
                     (k = get_bool(v, "reported", &e->reported)) < 0)
                         return err_prefix(k, "rollback");
                 e->valid = true;
+        }
+
+        if ((k = get_member(root, "security_floor", json_type_object, &v)) < 0)
+                return k;
+        if (k > 0) {
+                FloorRecord *f = &s->floor;
+                json_object *sv;
+                if ((k = get_member(v, "security_version", json_type_int, &sv)) < 0)
+                        return err_prefix(k, "security_floor");
+                if (k == 0)
+                        return err_set(EBADMSG, "security_floor: \"security_version\" missing");
+                if ((k = get_time(v, "security_version", &f->security_version)) < 0 ||
+                    (k = get_string(v, "version", &f->version)) < 0 ||
+                    (k = get_time(v, "time", &f->time)) < 0)
+                        return err_prefix(k, "security_floor");
+                f->valid = true;
         }
         return 0;
 }
@@ -375,6 +420,23 @@ void state_set_good(AbideState *s, Slot slot) {
 
 void state_set_bad(AbideState *s, Slot slot) {
         s->slots[slot].state = SLOT_STATE_BAD;
+}
+
+void state_set_security_version(AbideState *s, Slot slot, uint64_t sv) {
+        s->slots[slot].sv_known = true;
+        s->slots[slot].security_version = sv;
+}
+
+int state_raise_floor(AbideState *s, uint64_t sv, const char *version, uint64_t now) {
+        FloorRecord f = { .valid = true, .security_version = sv, .time = now };
+
+        if (s->floor.valid && s->floor.security_version >= sv)
+                return 0;
+        if (strdup_or_null(version, &f.version) < 0)
+                return -ENOMEM;
+        floor_done(&s->floor);
+        s->floor = f;
+        return 1;
 }
 
 int state_record_rollback(AbideState *s, Slot from, const char *reason, uint64_t now) {

@@ -27,6 +27,9 @@ typedef struct SlotRecord {
         /* Installed and neither confirmed good nor reported as rolled back yet. */
         bool trial;
         SlotFailure failure;
+        /* The image's security version (manifest at install, image.json at bless). */
+        bool sv_known;
+        uint64_t security_version;
 } SlotRecord;
 
 typedef struct RollbackEvent {
@@ -38,9 +41,18 @@ typedef struct RollbackEvent {
         bool reported;   /* hooks ran and it was shown once */
 } RollbackEvent;
 
+/* This file's copy of the anti-rollback floor (slot/floor.h); the EFI variable holds the other. */
+typedef struct FloorRecord {
+        bool valid;
+        uint64_t security_version;
+        char *version;   /* the image whose bless raised it */
+        uint64_t time;
+} FloorRecord;
+
 typedef struct AbideState {
         SlotRecord slots[_SLOT_MAX];
         RollbackEvent rollback;
+        FloorRecord floor;
 } AbideState;
 
 int state_new(AbideState **ret);
@@ -63,5 +75,8 @@ void state_install_done(AbideState *s, Slot slot, uint64_t now);
 int state_set_failure(AbideState *s, Slot slot, const char *check, const char *output, uint64_t now);
 void state_set_good(AbideState *s, Slot slot);
 void state_set_bad(AbideState *s, Slot slot);
+void state_set_security_version(AbideState *s, Slot slot, uint64_t sv);
+/* Raises this file's floor to sv, blessed as version; never lowers it. 1: raised, 0: already there. */
+int state_raise_floor(AbideState *s, uint64_t sv, const char *version, uint64_t now);
 /* Records the rollback away from "from" and closes its trial (so it is recorded once). */
 int state_record_rollback(AbideState *s, Slot from, const char *reason, uint64_t now);

@@ -37,7 +37,7 @@ bundle_bytes=$(stat -c %s "$BIG")
 root_bytes=$(stat -c %s "$T/x/root.img")
 
 now() { date +%s.%N; }
-run_install() { "$ABIDECTL" install --image-info "$T/image.json" --force "$BIG" >/dev/null; }
+run_install() { "$ABIDECTL" install --force "$BIG" >/dev/null; }
 run_dd() { dd if="$T/x/root.img" of="$ROOT_B" bs=4M conv=fsync status=none; }
 # The same checks install makes, done with the tools: for context, not the target.
 run_tools() {

@@ -63,6 +63,7 @@ State=$T/var/state.json
 Keys=$T/keys-dev
 Disk=$LOOP
 Cmdline=$T/cmdline
+ImageInfo=$T/image.json
 [Boot]
 Tries=5
 CONF
@@ -104,7 +105,7 @@ PY
         loader_boot a
 }
 
-# The running image: slot a's identity.
+# The running image: slot a's identity ([Paths] ImageInfo=).
 write_image_info() {
         printf '{\n  "format": 1,\n  "name": "abide-example",\n  "version": "%s",\n  "compatible": "abide-example-x86_64",\n  "security_version": %s,\n  "build_id": "test"\n}\n' \
                 "$1" "$2" >"$T/image.json"

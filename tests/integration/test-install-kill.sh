@@ -24,7 +24,7 @@ make_config
 fill_slot_a "${BUNDLE[1.0]}"
 write_image_info 1.0 1
 slot_a_print >"$T/a.before"
-install() { "$ABIDECTL" install --image-info "$T/image.json" "$@"; }
+install() { "$ABIDECTL" install "$@"; }
 install "${BUNDLE[2.0]}" >/dev/null
 
 # Feeds a bundle through a pipe in 256 KiB pieces over about 1.5 s.
@@ -69,11 +69,11 @@ for i in $(seq 1 "$KILLS"); do
         if [ $((i % 4)) -lt 2 ]; then
                 # Throttled: the kill lands anywhere in the stream, most often while writing.
                 delay=$(python3 -c 'import random; print(round(random.uniform(0.0, 2.0), 3))')
-                (exec "$ABIDECTL" install --image-info "$T/image.json" - --force < <(feed "${BUNDLE[$v]}") >/dev/null 2>&1) &
+                (exec "$ABIDECTL" install - --force < <(feed "${BUNDLE[$v]}") >/dev/null 2>&1) &
         else
                 # Full speed: the kill lands in opening, writing, reading back or the entry.
                 delay=$(python3 -c 'import random; print(round(random.uniform(0.0, 0.6), 3))')
-                (exec "$ABIDECTL" install --image-info "$T/image.json" "${BUNDLE[$v]}" --force >/dev/null 2>&1) &
+                (exec "$ABIDECTL" install "${BUNDLE[$v]}" --force >/dev/null 2>&1) &
         fi
         pid=$!   # abidectl itself (exec), not a subshell
         sleep "$delay"

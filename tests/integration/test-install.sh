@@ -26,7 +26,7 @@ fill_slot_a "$V1"
 write_image_info 1.0 5
 slot_a_print >"$T/a.before"
 cp "$ENTRIES/abide-a.conf" "$T/entry-a.before"
-install() { "$ABIDECTL" install --image-info "$T/image.json" "$@"; }
+install() { "$ABIDECTL" install "$@"; }
 
 check_a() {
         slot_a_print >"$T/a.now"
@@ -60,7 +60,7 @@ PY
 ls -A "$T/esp/abide/b" | grep -q '^\.#' && die "temporary files left in the ESP"
 
 note "progress on a terminal"
-script -qec "$ABIDECTL install --image-info $T/image.json --force $GOOD" "$T/typescript" >/dev/null
+script -qec "$ABIDECTL install --force $GOOD" "$T/typescript" >/dev/null
 grep -q "Writing root.img to abide-root-b 100% (10/10 MiB)" "$T/typescript" || die "no progress on a terminal: $(cat -A "$T/typescript")"
 grep -q "Verifying slot b" "$T/typescript" || die "no verify step on a terminal"
 check_a "install on a terminal"
@@ -114,10 +114,61 @@ refuse_untouched "manifest.json.sig: signature not trusted" install "$FOREIGN"
 refuse_untouched "bundle is for 'other-board', this device runs 'abide-example-x86_64'" install "$COMPAT"
 refuse_untouched "bundle 2.1 has security version 4, lower than the running image's 5" install "$LOWER"
 refuse_untouched "version 1.0 is already running \(use --force" install "$V1"
-refuse_untouched "bundle: not a tar archive|bundle: member 1" sh -c "head -c 1M /dev/urandom | exec \"\$0\" install --image-info \"$T/image.json\" -" "$ABIDECTL"
-refuse_untouched "bundle: not a tar archive" sh -c ": | exec \"\$0\" install --image-info \"$T/image.json\" -" "$ABIDECTL"
-refuse_untouched "cannot read the running image's $T/nothing.json" "$ABIDECTL" install --image-info "$T/nothing.json" "$GOOD"
+refuse_untouched "bundle: not a tar archive|bundle: member 1" sh -c "head -c 1M /dev/urandom | exec \"\$0\" install -" "$ABIDECTL"
+refuse_untouched "bundle: not a tar archive" sh -c ": | exec \"\$0\" install -" "$ABIDECTL"
+sed "s|^ImageInfo=.*|ImageInfo=$T/nothing.json|" "$T/abide.conf" >"$T/noinfo.conf"
+refuse_untouched "cannot read the running image's $T/nothing.json" env ABIDE_CONF="$T/noinfo.conf" "$ABIDECTL" install "$GOOD"
+# The running identity comes from the verified root (or an explicit config), never from an argument.
+refuse_untouched "^abidectl: install: unknown option '--image-info' \(see --help\)$" "$ABIDECTL" install --image-info "$T/image.json" "$GOOD"
+"$ABIDECTL" install --help | grep -q -- --image-info && die "install --help still offers --image-info"
 refuse_untouched "missing BUNDLE" "$ABIDECTL" install
+
+note "anti-rollback floor: survives a rollback to a lower slot"
+# As after: b with 2.0 (security version 6) blessed, then a rollback to a (1.0, security version 5):
+# running a again, the state file and the EFI variable remember the floor 6.
+FGUID=28932f22-23ff-4f25-8a72-e3e6bc8b620f
+FVAR=$T/efivars/AbideSecurityFloor-$FGUID
+# set_floor N: the EFI variable, efivarfs format (NV|BS|RT, little-endian uint64)
+set_floor() { python3 -c 'import struct,sys; open(sys.argv[1],"wb").write(struct.pack("<IQ", 7, int(sys.argv[2])))' "$FVAR" "$1"; }
+get_floor() { python3 -c 'import struct,sys; print(struct.unpack("<IQ", open(sys.argv[1],"rb").read())[1])' "$FVAR"; }
+# state_floor N [VERSION]: the state file's copy
+state_floor() {
+        python3 - "$T/var/state.json" "$1" "${2:-}" <<'PY'
+import json, sys
+p, n, v = sys.argv[1], int(sys.argv[2]), sys.argv[3] or None
+s = json.load(open(p))
+s["security_floor"] = {"security_version": n, "version": v, "time": 1}
+json.dump(s, open(p, "w"))
+PY
+}
+SV6=$(build_bundle "$T/b8" --set Image.Version=2.5 --set Image.SecurityVersion=6)
+state_floor 6 2.0
+set_floor 6
+refuse_untouched "^abidectl: install: bundle 2.0 has security version 5, below this device's floor 6 \(raised when 2.0 was blessed\)$" install "$GOOD"
+refuse_untouched "bundle 2.1 has security version 4, below this device's floor 6" install "$LOWER"
+# --force never lowers the floor.
+refuse_untouched "below this device's floor 6" install --force "$GOOD"
+# The state file edited down: the EFI variable still holds it.
+state_floor 0
+refuse_untouched "bundle 2.0 has security version 5, below this device's floor 6 \(kept in the EFI variable AbideSecurityFloor\)$" install "$GOOD"
+# The EFI variable deleted (or NVRAM cleared): the state file's copy still holds it.
+rm "$FVAR"
+state_floor 6 2.0
+refuse_untouched "bundle 2.0 has security version 5, below this device's floor 6 \(raised when 2.0 was blessed\)$" install "$GOOD"
+# A corrupt variable counts as absent, not as 0 of both.
+printf '\007\000\000\000\001' >"$FVAR"
+refuse_untouched "below this device's floor 6" install "$GOOD"
+set_floor 6
+# At the floor: installs, and the slot's security version is recorded.
+install "$SV6" >/dev/null
+[ "$(entry_of b)" = "abide-b+3.conf" ] || die "install at the floor: b's entry is '$(entry_of b)'"
+python3 -c 'import json,sys; b = json.load(open(sys.argv[1]))["slots"]["b"]; assert b["security_version"] == 6, b' \
+        "$T/var/state.json" || die "state after an install at the floor: $(cat "$T/var/state.json")"
+# Install never raises the floor (only a bless does).
+[ "$(get_floor)" = 6 ] || die "EFI floor changed by install: $(get_floor)"
+check_a "install at the floor"
+rm -f "$FVAR"
+state_floor 0
 
 note "running slot unknown"
 mkdir "$T/vars-aside"
@@ -127,12 +178,12 @@ mv "$T/vars-aside/"* "$T/efivars/"
 
 note "truncated streams"
 python3 "$ABIDE_SRCDIR/tests/integration/tamper-bundle.py" "$GOOD" "$T/trunc.abide" truncate 0
-refuse_untouched "member 1 'manifest.json': Truncated" sh -c "cat \"$T/trunc.abide\" | exec \"\$0\" install --image-info \"$T/image.json\" -" "$ABIDECTL"
+refuse_untouched "member 1 'manifest.json': Truncated" sh -c "cat \"$T/trunc.abide\" | exec \"\$0\" install -" "$ABIDECTL"
 # Cut inside a payload: b was being written, so it must end without an entry.
 for idx in 2 3 6; do
         install "$GOOD" --force >/dev/null
         python3 "$ABIDE_SRCDIR/tests/integration/tamper-bundle.py" "$GOOD" "$T/trunc.abide" truncate $idx
-        refuse "member $((idx + 1)) '[^']+': (Truncated|truncated)" sh -c "cat \"$T/trunc.abide\" | exec \"\$0\" install --image-info \"$T/image.json\" -" "$ABIDECTL"
+        refuse "member $((idx + 1)) '[^']+': (Truncated|truncated)" sh -c "cat \"$T/trunc.abide\" | exec \"\$0\" install -" "$ABIDECTL"
 done
 
 note "target partition mounted, or held open exclusively"

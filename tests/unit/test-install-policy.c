@@ -67,12 +67,19 @@ static ImageIdentity ident(const char *version, const char *compat, uint64_t sv)
                                  .compatible = (char *) compat, .security_version = sv };
 }
 
-static void expect_policy(ImageIdentity running, ImageIdentity bundle, bool force, int want, const char *msg) {
-        int r = install_policy_check(&running, &bundle, force);
+static const SecurityFloor no_floor = {};
+
+static void expect_policy_floor(ImageIdentity running, ImageIdentity bundle, const SecurityFloor *f, bool force, int want,
+                                const char *msg) {
+        int r = install_policy_check(&running, &bundle, f, force);
         print_message("  %s -> %s (force=%d): %d %s\n", running.version, bundle.version, force, r, r < 0 ? err_message(r) : "");
         assert_int_equal(r, want);
         if (msg)
                 assert_non_null(strstr(err_message(r), msg));
+}
+
+static void expect_policy(ImageIdentity running, ImageIdentity bundle, bool force, int want, const char *msg) {
+        expect_policy_floor(running, bundle, &no_floor, force, want, msg);
 }
 
 static void test_policy(void **state) {
@@ -97,6 +104,34 @@ static void test_policy(void **state) {
         expect_policy(ident("1.0", "x", 3), ident("1.0", "x", 4), true, 0, NULL);
         /* Versions compare as strings: "1.0" and "1.00" differ. */
         expect_policy(ident("1.0", "x", 3), ident("1.00", "x", 3), false, 0, NULL);
+}
+
+static SecurityFloor floor_of(uint64_t efi, uint64_t state, const char *version) {
+        SecurityFloor f;
+        floor_combine((FloorCopy) { .have = efi > 0, .value = efi }, (FloorCopy) { .have = state > 0, .value = state },
+                      version, &f);
+        return f;
+}
+
+static void test_policy_floor(void **state) {
+        SecurityFloor f = floor_of(0, 2, "2.0");
+
+        /* After a rollback to a slot of security version 1 the floor still says 2. */
+        expect_policy_floor(ident("1.0", "x", 1), ident("1.1", "x", 1), &f, false, -EPERM,
+                            "bundle 1.1 has security version 1, below this device's floor 2 (raised when 2.0 was blessed)");
+        expect_policy_floor(ident("1.0", "x", 1), ident("1.1", "x", 1), &f, true, -EPERM, "below this device's floor 2");
+        /* At or above the floor: the running image's rules apply. */
+        expect_policy_floor(ident("1.0", "x", 1), ident("2.1", "x", 2), &f, false, 0, NULL);
+        expect_policy_floor(ident("1.0", "x", 1), ident("3.0", "x", 3), &f, false, 0, NULL);
+        expect_policy_floor(ident("2.0", "x", 2), ident("2.0", "x", 2), &f, false, -EEXIST, "already running");
+        /* The running image's security version above the floor still counts. */
+        expect_policy_floor(ident("3.0", "x", 3), ident("2.1", "x", 2), &f, false, -EPERM, "lower than the running image's 3");
+        /* The EFI copy wins over a lower state copy. */
+        f = floor_of(4, 2, "2.0");
+        expect_policy_floor(ident("1.0", "x", 1), ident("3.0", "x", 3), &f, false, -EPERM,
+                            "security version 3, below this device's floor 4 (kept in the EFI variable AbideSecurityFloor)");
+        /* Compatible is checked first. */
+        expect_policy_floor(ident("1.0", "x", 1), ident("1.1", "y", 1), &f, false, -EMEDIUMTYPE, "'y'");
 }
 
 static void test_tries(void **state) {
@@ -157,6 +192,7 @@ int main(void) {
                 cmocka_unit_test(test_identity_bad),
                 cmocka_unit_test(test_identity_fields),
                 cmocka_unit_test(test_policy),
+                cmocka_unit_test(test_policy_floor),
                 cmocka_unit_test(test_tries),
                 cmocka_unit_test(test_fits),
                 cmocka_unit_test(test_mountinfo),

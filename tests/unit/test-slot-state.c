@@ -245,6 +245,14 @@ static void test_json_corrupt(void **unused) {
                 "{\"format\":1,\"rollback\":{\"to\":\"a\"}}",
                 "{\"format\":1,\"rollback\":{\"from\":\"b\",\"to\":\"a\",\"time\":\"now\"}}",
                 "{\"format\":1,\"slots\":{\"a\":{\"state\":\"good\"}}",
+                "{\"format\":1,\"slots\":{\"a\":{\"security_version\":\"2\"}}}",
+                "{\"format\":1,\"slots\":{\"a\":{\"security_version\":-1}}}",
+                "{\"format\":1,\"security_floor\":2}",
+                "{\"format\":1,\"security_floor\":{}}",
+                "{\"format\":1,\"security_floor\":{\"security_version\":-2}}",
+                "{\"format\":1,\"security_floor\":{\"security_version\":2.5}}",
+                "{\"format\":1,\"security_floor\":{\"security_version\":2,\"version\":2}}",
+                "{\"format\":1,\"security_floor\":{\"security_version\":2,\"time\":\"x\"}}",
         };
 
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
@@ -259,6 +267,53 @@ static void test_json_corrupt(void **unused) {
         assert_int_equal(state_from_json_string("{\"format\":1}", &s), 0);
         assert_int_equal(s->slots[SLOT_A].state, SLOT_STATE_EMPTY);
         assert_false(s->rollback.valid);
+        assert_false(s->floor.valid);
+        assert_false(s->slots[SLOT_A].sv_known);
+        state_free(s);
+        assert_int_equal(state_from_json_string("{\"format\":1,\"security_floor\":null,"
+                                                "\"slots\":{\"a\":{\"security_version\":null}}}", &s), 0);
+        assert_false(s->floor.valid);
+        assert_false(s->slots[SLOT_A].sv_known);
+        state_free(s);
+}
+
+static void test_floor(void **unused) {
+        AbideState *s, *t;
+        char *text;
+
+        assert_int_equal(state_new(&s), 0);
+        assert_int_equal(state_raise_floor(s, 2, "2.0", 10), 1);
+        assert_int_equal(state_raise_floor(s, 2, "2.1", 11), 0);
+        assert_int_equal(state_raise_floor(s, 1, "1.0", 12), 0);
+        assert_true(s->floor.valid);
+        assert_int_equal(s->floor.security_version, 2);
+        assert_string_equal(s->floor.version, "2.0");
+        assert_int_equal(s->floor.time, 10);
+        assert_int_equal(state_raise_floor(s, 5, NULL, 13), 1);
+        assert_int_equal(s->floor.security_version, 5);
+        assert_null(s->floor.version);
+        assert_int_equal(state_raise_floor(s, 6, "6.0", 14), 1);
+
+        /* An install forgets the slot's old security version; the floor stays. */
+        state_set_security_version(s, SLOT_B, 6);
+        assert_int_equal(state_install_begin(s, SLOT_B, "7.0", 15), 0);
+        assert_false(s->slots[SLOT_B].sv_known);
+        state_set_security_version(s, SLOT_B, 7);
+        state_set_security_version(s, SLOT_A, 0);
+
+        assert_int_equal(state_to_json_string(s, &text), 0);
+        assert_non_null(strstr(text, "\"security_floor\""));
+        assert_int_equal(state_from_json_string(text, &t), 0);
+        assert_true(t->floor.valid);
+        assert_int_equal(t->floor.security_version, 6);
+        assert_string_equal(t->floor.version, "6.0");
+        assert_int_equal(t->floor.time, 14);
+        assert_true(t->slots[SLOT_B].sv_known);
+        assert_int_equal(t->slots[SLOT_B].security_version, 7);
+        assert_true(t->slots[SLOT_A].sv_known);
+        assert_int_equal(t->slots[SLOT_A].security_version, 0);
+        free(text);
+        state_free(t);
         state_free(s);
 }
 
@@ -284,6 +339,7 @@ int main(void) {
                 cmocka_unit_test(test_json_roundtrip),
                 cmocka_unit_test(test_output_truncated),
                 cmocka_unit_test(test_json_corrupt),
+                cmocka_unit_test(test_floor),
                 cmocka_unit_test(test_strings),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
