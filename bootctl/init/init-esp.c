@@ -9,7 +9,13 @@
 
 #include "basic/error.h"
 #include "boot/efivars.h"
+#include "init-log.h"
+#include "slot/run-bounded.h"
 #include "slot/slot-discover.h"
+
+#define FSCK_TIMEOUT_MS (30 * 1000)
+#define FSCK_OUTPUT_MAX 4096
+#define FSCK_LINES_MAX 12
 
 int init_efi_setup(char **ret_esp_uuid) {
         _cleanup_free_ char *uuid = NULL;
@@ -34,6 +40,55 @@ int init_efi_setup(char **ret_esp_uuid) {
         return 1;
 }
 
+/* Logs what fsck.fat said, line by line (bounded), under the ESP's name. */
+static void log_output(const char *device, const char *output) {
+        _cleanup_free_ char *copy = strdup(output ?: "");
+        char *save = NULL;
+        unsigned n = 0;
+
+        if (!copy)
+                return;
+        for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                while (*line == ' ')
+                        line++;
+                if (!*line)
+                        continue;
+                if (++n > FSCK_LINES_MAX) {
+                        init_log("ESP %s: fsck.fat: ...", device);
+                        break;
+                }
+                init_log("ESP %s: fsck.fat: %s", device, line);
+        }
+}
+
+InitEspCheck init_check_esp(const char *fsck, const char *device) {
+        _cleanup_(run_result_done) RunResult res = {};
+        _cleanup_free_ char *how = NULL;
+        char *argv[] = { (char *) fsck, (char *) "-a", (char *) device, NULL };
+
+        if (access(fsck, X_OK) < 0) {
+                init_log("ESP %s: no %s in the initramfs: not checked", device, fsck);
+                return INIT_ESP_UNCHECKED;
+        }
+        int r = run_bounded(argv, NULL, FSCK_TIMEOUT_MS, FSCK_OUTPUT_MAX, &res);
+        if (r < 0) {
+                init_log("ESP %s: cannot run %s: %s", device, fsck, err_message(r));
+                return INIT_ESP_UNCHECKED;
+        }
+        if (!res.timed_out && res.signal == 0 && res.exit_status == 0) {
+                init_log("ESP %s: fsck.fat: clean", device);
+                return INIT_ESP_CLEAN;
+        }
+        log_output(device, res.output);
+        if (!res.timed_out && res.signal == 0 && res.exit_status == 1) {
+                init_log("ESP %s: fsck.fat: repaired", device);
+                return INIT_ESP_REPAIRED;
+        }
+        (void) run_result_describe(&res, FSCK_TIMEOUT_MS, &how);
+        init_log("ESP %s: fsck.fat -a failed (%s); mounting it read-only anyway", device, how ?: "?");
+        return INIT_ESP_FAILED;
+}
+
 int init_mount_esp(const AbideConfig *c, const char *sysroot, const char *esp_uuid, char **ret_device) {
         _cleanup_free_ char *where = NULL;
         SlotPartition p = {};
@@ -54,7 +109,12 @@ int init_mount_esp(const AbideConfig *c, const char *sysroot, const char *esp_uu
                 slot_partition_done(&p);
                 return err_set(ENODEV, "ESP %s has no device node of its own", esp_uuid);
         }
-        if (mount(p.path, where, "vfat", MS_NOSUID | MS_NODEV | MS_NOEXEC, "umask=0077,iocharset=utf8") < 0) {
+        /* Its own budget: a slow check must not count against the root's mount, and never
+         * reaches it (FSCK_TIMEOUT_MS), so a damaged ESP cannot fail the boot. */
+        init_step_deadline("esp", FSCK_TIMEOUT_MS / 1000 + 30);
+        (void) init_check_esp(INIT_FSCK_FAT, p.path);
+        /* Read-only: abidectl remounts it writable only while it writes (lib/boot/esp-mount.h). */
+        if (mount(p.path, where, "vfat", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "umask=0077,iocharset=utf8") < 0) {
                 r = err_set(errno, "cannot mount the ESP %s on %s: %m", p.path, where);
                 slot_partition_done(&p);
                 return r;

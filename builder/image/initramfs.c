@@ -81,6 +81,25 @@ static int install_init(const char *tree, const char *init_path) {
         return 0;
 }
 
+/* abide-init checks the ESP with it before mounting it (bootctl/init/init-esp.h INIT_FSCK_FAT). */
+#define INITRAMFS_FSCK_FAT "/usr/sbin/fsck.fat"
+
+static int install_fsck_fat(const char *tree) {
+        static const char *const candidates[] = { "/usr/sbin/fsck.fat", "/sbin/fsck.fat" };
+
+        for (size_t i = 0; i < ELEMENTSOF(candidates); i++) {
+                _cleanup_free_ char *real = realpath(candidates[i], NULL);
+                if (!real)
+                        continue;
+                int r = staging_copy_binary_to(real, INITRAMFS_FSCK_FAT, tree);
+                if (r < 0)
+                        return err_prefix(r, "initramfs: fsck.fat");
+                return 0;
+        }
+        return err_set(ENOENT, "initramfs: no fsck.fat on this machine (%s; package dosfstools): "
+                       "abide-init checks the ESP with it", candidates[0]);
+}
+
 /* The host's modules.order, keeping only the modules we carry (depmod orders by it). */
 static int write_modules_order(const char *tree, const char *rel, const char *modules_dir, const InitramfsModuleList *mods) {
         _cleanup_free_ char *src = NULL, *host = NULL, *out = NULL, *orel = NULL;
@@ -241,6 +260,9 @@ int initramfs_build(const InitramfsOptions *o, const char *out_path) {
                         return r;
         }
         r = install_init(tree, o->init_path);
+        if (r < 0)
+                return r;
+        r = install_fsck_fat(tree);
         if (r < 0)
                 return r;
 

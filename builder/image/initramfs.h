@@ -6,6 +6,7 @@
 /*
  * The initramfs abide-init boots from:
  *   /init                       abide-init, with its shared libraries and loader
+ *   /usr/sbin/fsck.fat          dosfstools' checker, for the ESP (with its libraries)
  *   /etc/abide/keys/ca.pem      the release CA that signs root hashes
  *   /lib/modules/KVER/...       the modules below and their dependencies, with
  *                               modules.dep & co. made by depmod for this set

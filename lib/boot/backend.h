@@ -19,6 +19,9 @@ typedef struct BootBackendOps {
         int (*get_next)(BootBackend *b, Slot *ret_default, Slot *ret_once);
         int (*kernel_dir)(BootBackend *b, Slot slot, char **ret);
         const char *(*location)(const BootBackend *b);
+        /* The boot storage is writable between these (nested, counted); NULL: always writable. */
+        int (*writable_begin)(BootBackend *b);
+        int (*writable_end)(BootBackend *b);
 } BootBackendOps;
 
 struct BootBackend {

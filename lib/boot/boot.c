@@ -100,3 +100,15 @@ int boot_kernel_dir(BootBackend *b, Slot slot, char **ret) {
 const char *boot_location(const BootBackend *b) {
         return b->ops->location(b);
 }
+
+int boot_writable_begin(BootBackend *b, BootBackend **ret_scope) {
+        int r = b->ops->writable_begin ? b->ops->writable_begin(b) : 0;
+        if (r < 0)
+                return r;
+        *ret_scope = b;
+        return 0;
+}
+
+int boot_writable_end(BootBackend *b) {
+        return b->ops->writable_end ? b->ops->writable_end(b) : 0;
+}

@@ -50,3 +50,18 @@ int boot_get_next(BootBackend *b, Slot *ret_default, Slot *ret_once);
 int boot_kernel_dir(BootBackend *b, Slot slot, char **ret);
 /* The directory of the entries, for messages and tests. */
 const char *boot_location(const BootBackend *b);
+
+/*
+ * Boot storage (the ESP) is read-only except while written: every backend
+ * operation that writes opens its own scope, and a caller writing files of
+ * its own there (the kernel and initrd into boot_kernel_dir()) brackets
+ * them with these. Scopes nest; *ret_scope = b on success, for the cleanup
+ * helper. Errors name the storage (e.g. an ESP the kernel forced read-only).
+ */
+int boot_writable_begin(BootBackend *b, BootBackend **ret_scope);
+/* <0 only when the storage could not be made read-only again (it is synced). */
+int boot_writable_end(BootBackend *b);
+static inline void boot_writable_endp(BootBackend **b) {
+        if (*b)
+                (void) boot_writable_end(*b);
+}

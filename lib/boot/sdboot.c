@@ -14,6 +14,7 @@
 #include "basic/fileio.h"
 #include "boot/backend.h"
 #include "boot/efivars.h"
+#include "boot/esp-mount.h"
 #include "slot/slot-discover.h"
 
 #define ENTRY_FILE_MAX (64 * 1024)
@@ -23,6 +24,7 @@ typedef struct SdBoot {
         char *entries;
         char *efivars;
         char *cmdline;
+        EspMount mount;   /* read-only except inside a write scope */
 } SdBoot;
 
 static SdBoot *sd(const BootBackend *b) {
@@ -37,6 +39,7 @@ static void sdboot_close(BootBackend *b) {
         free(s->entries);
         free(s->efivars);
         free(s->cmdline);
+        esp_mount_done(&s->mount);
         free(s);
         b->data = NULL;
 }
@@ -84,9 +87,12 @@ static int sdboot_open(BootBackend *b, const AbideConfig *c) {
         SdBoot *s = calloc(1, sizeof *s);
         if (!s)
                 return -ENOMEM;
+        s->mount.lock_fd = -EBADF;
         b->data = s;
 
         int r = find_esp(c, &s->esp);
+        if (r >= 0)
+                r = esp_mount_init(&s->mount, s->esp);
         if (r < 0) {
                 sdboot_close(b);
                 return r;
@@ -232,12 +238,40 @@ static int entry_path(SdBoot *s, const char *name, char **ret) {
         return asprintf(ret, "%s/%s", s->entries, name) < 0 ? -ENOMEM : 0;
 }
 
+/* Temporaries of an entry write a power cut interrupted (".#abide-b+3.conf.XXXXXX": not *.conf, so the
+ * loader never reads them); inside a write scope, which no other writer shares. */
+static int clean_temporaries(SdBoot *s) {
+        _cleanup_(closedirp) DIR *d = opendir(s->entries);
+        struct dirent *de;
+        bool removed = false;
+
+        if (!d)
+                return errno == ENOENT ? 0 : err_set(errno, "cannot read %s: %m", s->entries);
+        while ((de = readdir(d))) {
+                if (strncmp(de->d_name, ".#" BOOT_ENTRY_PREFIX, strlen(".#" BOOT_ENTRY_PREFIX)) != 0)
+                        continue;
+                if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT)
+                        return err_set(errno, "cannot remove %s/%s: %m", s->entries, de->d_name);
+                removed = true;
+        }
+        if (removed && fsync(dirfd(d)) < 0)
+                return err_set(errno, "cannot sync %s: %m", s->entries);
+        return 0;
+}
+
 static int sdboot_remove(BootBackend *b, Slot slot) {
+        _cleanup_(esp_writable_endp) EspMount *scope = NULL;
         SdBoot *s = sd(b);
         BootEntryInfo e[_SLOT_MAX];
         _cleanup_free_ char *path = NULL;
 
-        int r = scan(s, e);
+        int r = esp_writable_begin(&s->mount, &scope);
+        if (r < 0)
+                return r;
+        r = clean_temporaries(s);
+        if (r < 0)
+                return r;
+        r = scan(s, e);
         if (r < 0)
                 return r;
         if (e[slot].file) {
@@ -267,6 +301,7 @@ static int mkdir_p(const char *path) {
 }
 
 static int sdboot_write(BootBackend *b, Slot slot, const BootEntrySpec *spec) {
+        _cleanup_(esp_writable_endp) EspMount *scope = NULL;
         SdBoot *s = sd(b);
         _cleanup_free_ char *text = NULL, *path = NULL;
         char name[BOOT_ENTRY_NAME_MAX];
@@ -282,6 +317,9 @@ static int sdboot_write(BootBackend *b, Slot slot, const BootEntrySpec *spec) {
         r = boot_entry_name_format(slot, &c, name);
         if (r < 0)
                 return err_set(EINVAL, "cannot name the boot entry");
+        r = esp_writable_begin(&s->mount, &scope);
+        if (r < 0)
+                return r;
         r = mkdir_p(s->entries);
         if (r < 0)
                 return r;
@@ -292,6 +330,8 @@ static int sdboot_write(BootBackend *b, Slot slot, const BootEntrySpec *spec) {
         r = entry_path(s, name, &path);
         if (r < 0)
                 return r;
+        /* A temporary in the same directory, fsynced, renamed over the name, the directory fsynced;
+         * the scope's end syncs the whole file system. */
         r = write_file_atomic(path, text, strlen(text), 0644);
         if (r < 0)
                 return err_set(r, "cannot write boot entry %s: %s", path, strerror(-r));
@@ -300,6 +340,7 @@ static int sdboot_write(BootBackend *b, Slot slot, const BootEntrySpec *spec) {
 
 /* Renames the slot's entry to carry counter c. */
 static int rename_entry(SdBoot *s, Slot slot, BootCounter c) {
+        _cleanup_(esp_writable_endp) EspMount *scope = NULL;
         BootEntryInfo e[_SLOT_MAX];
         _cleanup_free_ char *from = NULL, *to = NULL;
         char name[BOOT_ENTRY_NAME_MAX];
@@ -312,12 +353,15 @@ static int rename_entry(SdBoot *s, Slot slot, BootCounter c) {
         else if (boot_entry_name_format(slot, &c, name) < 0)
                 r = err_set(EINVAL, "cannot name the boot entry");
         else if (!streq(name, e[slot].file)) {
+                /* One rename is the counter's whole change, as when the loader counts a try. */
                 if (entry_path(s, e[slot].file, &from) < 0 || entry_path(s, name, &to) < 0)
                         r = -ENOMEM;
-                else if (rename(from, to) < 0)
-                        r = err_set(errno, "cannot rename %s to %s: %m", from, name);
-                else if ((r = fsync_directory_of(to)) < 0)
-                        r = err_set(r, "cannot sync %s: %s", s->entries, strerror(-r));
+                else if ((r = esp_writable_begin(&s->mount, &scope)) >= 0) {
+                        if (rename(from, to) < 0)
+                                r = err_set(errno, "cannot rename %s to %s: %m", from, name);
+                        else if ((r = fsync_directory_of(to)) < 0)
+                                r = err_set(r, "cannot sync %s: %s", s->entries, strerror(-r));
+                }
         }
         boot_entry_infos_done(e);
         return r;
@@ -396,14 +440,28 @@ static int sdboot_set_next(BootBackend *b, Slot slot, bool once) {
 }
 
 static int sdboot_kernel_dir(BootBackend *b, Slot slot, char **ret) {
+        _cleanup_(esp_writable_endp) EspMount *scope = NULL;
         _cleanup_free_ char *dir = NULL;
         if (asprintf(&dir, "%s/abide/%s", sd(b)->esp, slot_to_string(slot)) < 0)
                 return -ENOMEM;
-        int r = mkdir_p(dir);
-        if (r < 0)
-                return r;
+        if (!is_dir(dir)) {
+                int r = esp_writable_begin(&sd(b)->mount, &scope);
+                if (r >= 0)
+                        r = mkdir_p(dir);
+                if (r < 0)
+                        return r;
+        }
         *ret = TAKE_PTR(dir);
         return 0;
+}
+
+static int sdboot_writable_begin(BootBackend *b) {
+        EspMount *scope;
+        return esp_writable_begin(&sd(b)->mount, &scope);
+}
+
+static int sdboot_writable_end(BootBackend *b) {
+        return esp_writable_end(&sd(b)->mount);
 }
 
 const BootBackendOps boot_backend_systemd_boot = {
@@ -421,4 +479,6 @@ const BootBackendOps boot_backend_systemd_boot = {
         .get_next = sdboot_get_next,
         .kernel_dir = sdboot_kernel_dir,
         .location = sdboot_location,
+        .writable_begin = sdboot_writable_begin,
+        .writable_end = sdboot_writable_end,
 };

@@ -192,10 +192,15 @@ static int stream_all(Install *in) {
                         continue;
                 }
 
+                /* The ESP is writable for this file only; the temporary goes (cleanup order) before the scope ends. */
+                _cleanup_(boot_writable_endp) BootBackend *esp = NULL;
                 _cleanup_(atomic_file_freep) AtomicFile *f = NULL;
                 _cleanup_free_ char *path = NULL;
                 if (asprintf(&path, "%s/%s", in->kernel_dir, role_file(p->role)) < 0)
                         return -ENOMEM;
+                r = boot_writable_begin(in->boot, &esp);
+                if (r < 0)
+                        return r;
                 r = atomic_file_open(path, 0644, &f);
                 if (r < 0)
                         return err_set(r, "cannot create %s: %s", path, strerror(-r));
@@ -370,6 +375,11 @@ int install_run(const AbideConfig *c, BootBackend *boot, int fd, const InstallOp
         if (r < 0)
                 return err_set(EINVAL, "cannot name slot %s's boot entry with %u tries", slot_to_string(in.target), tries);
 
+        /* An ESP that cannot be written fails here, before anything is. */
+        _cleanup_(boot_writable_endp) BootBackend *esp = NULL;
+        r = boot_writable_begin(boot, &esp);
+        if (r < 0)
+                return r;
         /* From here on the target is written: first make it unbootable. */
         r = state_update(&in, m, false);
         if (r < 0)
@@ -380,6 +390,7 @@ int install_run(const AbideConfig *c, BootBackend *boot, int fd, const InstallOp
         r = clean_kernel_dir(in.kernel_dir);
         if (r < 0)
                 return r;
+        (void) boot_writable_end(TAKE_PTR(esp));
 
         r = stream_all(&in);
         if (r < 0)
