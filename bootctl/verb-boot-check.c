@@ -10,6 +10,7 @@
 
 #include "basic/error.h"
 #include "basic/process.h"
+#include "ctl-floor.h"
 #include "ctl.h"
 #include "slot/health.h"
 #include "slot/run-bounded.h"
@@ -174,7 +175,26 @@ static void reboot_now(Ctl *ctl) {
         (void) reboot(RB_AUTOBOOT);
 }
 
-static int trial(Ctl *ctl, Slot booted, const BootEntryInfo *entry, AbideState *st, bool *ret_healthy) {
+/* An image below the anti-rollback floor is never blessed: recorded, marked bad, rebooted away from. */
+static int reject_below_floor(Ctl *ctl, Slot booted, AbideState *st, int reason) {
+        _cleanup_free_ char *why = strdup(err_message(reason));
+        if (!why)
+                return -ENOMEM;
+        int r = state_set_failure(st, booted, "security-floor", why, ctl_now());
+        if (r >= 0) {
+                state_set_bad(st, booted);
+                r = ctl_state_save(ctl, st);
+        }
+        if (r < 0)
+                ctl_warn("cannot record the failure: %s", err_message(r));
+        r = boot_mark_bad(ctl->boot, booted);
+        if (r < 0)
+                return r;
+        return err_set(EPERM, "%s; marked bad%s", why, arg_no_reboot ? "" : ", rebooting");
+}
+
+static int trial(Ctl *ctl, Slot booted, const BootEntryInfo *entry, AbideState *st, const CtlImage *img,
+                 bool *ret_healthy) {
         const AbideConfig *c = ctl->config;
         HealthFailure failure = {};
         unsigned timeout = arg_timeout_sec ?: c->health_timeout_sec;
@@ -187,6 +207,10 @@ static int trial(Ctl *ctl, Slot booted, const BootEntryInfo *entry, AbideState *
                 .retry_ms = 1000,
         };
         int r;
+
+        r = ctl_floor_check_booted(ctl, st, booted, img);
+        if (r < 0)
+                return reject_below_floor(ctl, booted, st, r);
 
         printf("Slot %s is on trial (%u tries left): waiting up to %u s for the health checks\n",
                slot_to_string(booted), entry->counter.left, timeout);
@@ -203,6 +227,7 @@ static int trial(Ctl *ctl, Slot booted, const BootEntryInfo *entry, AbideState *
                 if (entry->version && !st->slots[booted].version)
                         st->slots[booted].version = strdup(entry->version);
                 printf("Slot %s is healthy: marked good\n", slot_to_string(booted));
+                (void) ctl_floor_bless(ctl, st, booted, img);
                 *ret_healthy = true;
                 return ctl_state_save(ctl, st);
         }
@@ -234,6 +259,7 @@ static int trial(Ctl *ctl, Slot booted, const BootEntryInfo *entry, AbideState *
 int verb_boot_check(int argc, char *argv[]) {
         _cleanup_(ctl_done) Ctl ctl = {};
         _cleanup_(state_freep) AbideState *st = NULL;
+        _cleanup_(ctl_image_done) CtlImage img = {};
         BootEntryInfo e[_SLOT_MAX];
         Slot booted;
         CheckPlan p;
@@ -258,11 +284,12 @@ int verb_boot_check(int argc, char *argv[]) {
 
         BootCounter counters[_SLOT_MAX] = { e[0].counter, e[1].counter };
         slot_check_plan(booted, counters, st, &p);
+        ctl_running_image(&ctl, &img);
 
         switch (p.action) {
         case CHECK_RUN_HEALTH: {
                 bool healthy = false;
-                r = trial(&ctl, booted, &e[booted], st, &healthy);
+                r = trial(&ctl, booted, &e[booted], st, &img, &healthy);
                 boot_entry_infos_done(e);
                 if (r < 0) {
                         if (!arg_no_reboot) {
@@ -274,20 +301,39 @@ int verb_boot_check(int argc, char *argv[]) {
                 }
                 break;
         }
-        case CHECK_NOTHING:
+        case CHECK_NOTHING: {
+                /* Booted although below the floor (an initramfs that did not see it): no bless stands. */
+                r = ctl_floor_check_booted(&ctl, st, booted, &img);
+                if (r < 0) {
+                        boot_entry_infos_done(e);
+                        r = reject_below_floor(&ctl, booted, st, r);
+                        if (!arg_no_reboot) {
+                                fprintf(stderr, "abidectl: boot-check: %s\n", err_message(r));
+                                reboot_now(&ctl);
+                                return 1;
+                        }
+                        return r;
+                }
+                bool save = p.sync_booted_good;
                 if (p.sync_booted_good) {
                         state_set_good(st, booted);
                         if (e[booted].version) {
                                 free(st->slots[booted].version);
                                 st->slots[booted].version = strdup(e[booted].version);
                         }
-                        r = ctl_state_save(&ctl, st);
                 }
-                printf("Slot %s is good: nothing to check\n", slot_to_string(booted));
                 boot_entry_infos_done(e);
-                if (r < 0)
-                        return r;
+                printf("Slot %s is good: nothing to check\n", slot_to_string(booted));
+                /* A good slot was blessed: the floor is at least its security version. */
+                if (ctl_floor_bless(&ctl, st, booted, &img))
+                        save = true;
+                if (save) {
+                        r = ctl_state_save(&ctl, st);
+                        if (r < 0)
+                                return r;
+                }
                 break;
+        }
         case CHECK_BOOTED_BAD:
                 printf("Slot %s was booted although marked bad: leaving it as it is\n", slot_to_string(booted));
                 boot_entry_infos_done(e);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "basic/error.h"
+#include "ctl-floor.h"
 #include "ctl.h"
 #include "verbs.h"
 
@@ -10,7 +11,8 @@ int verb_rollback(int argc, char *argv[]) {
         int r;
 
         if (argc > 1 && (streq(argv[1], "--help") || streq(argv[1], "-h"))) {
-                printf("Usage: abidectl rollback\n\nMakes the other slot, which must be good, the one that boots from now on.\n");
+                printf("Usage: abidectl rollback\n\nMakes the other slot, which must be good and not below the anti-rollback\n"
+                       "floor, the one that boots from now on.\n");
                 return 0;
         }
         if (argc > 1)
@@ -23,6 +25,10 @@ int verb_rollback(int argc, char *argv[]) {
         if (r < 0)
                 return r;
         Slot other = slot_other(booted);
+        /* Before the entry's state: the reason that will not go away comes first. */
+        r = ctl_floor_check_switch(&ctl, other);
+        if (r < 0)
+                return err_prefix(r, "cannot roll back");
         r = ctl_entries(&ctl, e);
         if (r < 0)
                 return r;

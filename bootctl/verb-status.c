@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <getopt.h>
+#include <inttypes.h>
 #include <json-c/json.h>
 #include <time.h>
 
 #include "basic/error.h"
+#include "ctl-floor.h"
 #include "ctl.h"
 #include "status.h"
 #include "verbs.h"
@@ -63,10 +65,16 @@ static json_object *slot_json(Slot s, const BootEntryInfo *e, const SlotRecord *
                 json_object_object_add(f, "time", time_or_null(r->failure.time));
         }
         json_object_object_add(o, "last_failure", f);
+        json_object_object_add(o, "security_version", r->sv_known ? json_object_new_int64((int64_t) r->security_version) : NULL);
         return o;
 }
 
-static int print_json(Slot booted, Slot def, Slot once, const BootEntryInfo e[], const AbideState *st, const char *backend) {
+static json_object *copy_or_null(const FloorCopy *c) {
+        return c->have ? json_object_new_int64((int64_t) c->value) : NULL;
+}
+
+static int print_json(Slot booted, Slot def, Slot once, const BootEntryInfo e[], const AbideState *st, const char *backend,
+                      const SecurityFloor *floor) {
         _cleanup_(json_putp) json_object *root = json_object_new_object();
         if (!root)
                 return -ENOMEM;
@@ -96,6 +104,14 @@ static int print_json(Slot booted, Slot def, Slot once, const BootEntryInfo e[],
         }
         json_object_object_add(root, "last_rollback", rb);
 
+        json_object *fl = json_object_new_object();
+        json_object_object_add(fl, "security_version", json_object_new_int64((int64_t) floor->value));
+        json_object_object_add(fl, "source", json_object_new_string(floor_source_to_string(floor->source)));
+        json_object_object_add(fl, "efi", copy_or_null(&floor->efi));
+        json_object_object_add(fl, "state", copy_or_null(&floor->state));
+        json_object_object_add(fl, "version", str_or_null(floor->version));
+        json_object_object_add(root, "security_floor", fl);
+
         puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
         return 0;
 }
@@ -108,7 +124,8 @@ static const char *fmt_time(uint64_t t, char buf[static 32]) {
         return buf;
 }
 
-static void print_human(Slot booted, Slot def, Slot once, const BootEntryInfo e[], const AbideState *st) {
+static void print_human(Slot booted, Slot def, Slot once, const BootEntryInfo e[], const AbideState *st,
+                        const SecurityFloor *floor) {
         char tbuf[32];
 
         printf("Booted:    %s\n", booted >= 0 ? slot_to_string(booted) : "unknown");
@@ -131,7 +148,10 @@ static void print_human(Slot booted, Slot def, Slot once, const BootEntryInfo e[
                         printf(" (%u tries left, %u done)", e[i].counter.left, e[i].counter.done);
                 else if (s == SLOT_STATE_BAD)
                         printf(" (%u tries done)", e[i].counter.done);
-                printf("\n  Version:   %s\n", v ?: "-");
+                printf("\n  Version:   %s", v ?: "-");
+                if (r->sv_known)
+                        printf(" (security version %" PRIu64 ")", r->security_version);
+                printf("\n");
                 printf("  Entry:     %s\n", e[i].file ?: "-");
                 if (r->installed)
                         printf("  Installed: %s\n", fmt_time(r->installed, tbuf));
@@ -139,6 +159,13 @@ static void print_human(Slot booted, Slot def, Slot once, const BootEntryInfo e[
                         printf("  Failure:   check '%s' at %s: %s\n", r->failure.check, fmt_time(r->failure.time, tbuf),
                                r->failure.output ?: "");
         }
+
+        printf("\nSecurity floor: %" PRIu64, floor->value);
+        if (floor->version)
+                printf(" (raised when %s was blessed)", floor->version);
+        else if (floor->source == FLOOR_SOURCE_NONE)
+                printf(" (none yet)");
+        printf("\n");
 
         if (st->rollback.valid) {
                 const RollbackEvent *ev = &st->rollback;
@@ -162,7 +189,8 @@ int verb_status(int argc, char *argv[]) {
                 switch (c) {
                 case 'h':
                         printf("Usage: abidectl status [--json]\n\nShows both slots (state, version, entry, install time,\n"
-                               "last failure), the booted slot, the next boot and the last rollback.\n"
+                               "last failure, security version), the booted slot, the next boot, the\n"
+                               "anti-rollback floor and the last rollback.\n"
                                "The JSON form is documented in docs/status-json.md.\n");
                         return 0;
                 case 'j':
@@ -197,10 +225,12 @@ int verb_status(int argc, char *argv[]) {
                 return r;
         }
 
+        SecurityFloor floor;
+        ctl_floor(&ctl, st, &floor);
         if (json)
-                r = print_json(booted, def, once, e, st, boot_backend_name(ctl.boot));
+                r = print_json(booted, def, once, e, st, boot_backend_name(ctl.boot), &floor);
         else
-                print_human(booted, def, once, e, st);
+                print_human(booted, def, once, e, st, &floor);
         boot_entry_infos_done(e);
         return r;
 }

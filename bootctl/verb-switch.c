@@ -2,6 +2,7 @@
 #include <getopt.h>
 
 #include "basic/error.h"
+#include "ctl-floor.h"
 #include "ctl.h"
 #include "verbs.h"
 
@@ -22,7 +23,8 @@ int verb_switch(int argc, char *argv[]) {
                 switch (c) {
                 case 'h':
                         printf("Usage: abidectl switch SLOT [--once]\n\nBoots SLOT next: from now on (a good slot), or once\n"
-                               "(LoaderEntryOneShot; a good or pending slot).\n");
+                               "(LoaderEntryOneShot; a good or pending slot). Refused for a slot whose image\n"
+                               "is below the anti-rollback floor.\n");
                         return 0;
                 case 'o':
                         once = true;
@@ -40,5 +42,9 @@ int verb_switch(int argc, char *argv[]) {
         r = ctl_open(&ctl);
         if (r < 0)
                 return r;
+        /* abide-init would refuse it on every boot: a pinned slot below the floor never comes up. */
+        r = ctl_floor_check_switch(&ctl, slot);
+        if (r < 0)
+                return err_prefix(r, "refusing to switch to slot %s", slot_to_string(slot));
         return ctl_switch_to(&ctl, slot, once);
 }

@@ -8,6 +8,17 @@ need jq iconv
 make_device
 # The system's variable store is this directory: libefivar reads and writes it.
 export EFIVARFS_PATH=$T/efivars/
+# The running image's identity (in the verified root on a device).
+printf '[Paths]\nImageInfo=%s/image.json\n' "$T" >>"$T/abide.conf"
+# running VERSION SV: what the booted slot's image.json says
+running() {
+        printf '{"format":1,"name":"edge","version":"%s","compatible":"x","security_version":%s,"build_id":"t"}\n' \
+                "$1" "$2" >"$T/image.json"
+}
+running 1.0 0
+FVAR=$T/efivars/AbideSecurityFloor-28932f22-23ff-4f25-8a72-e3e6bc8b620f
+get_floor() { [ ! -e "$FVAR" ] || python3 -c 'import struct,sys; print(struct.unpack("<IQ", open(sys.argv[1],"rb").read())[1])' "$FVAR"; }
+set_floor() { python3 -c 'import struct,sys; open(sys.argv[1],"wb").write(struct.pack("<IQ", 7, int(sys.argv[2])))' "$FVAR" "$1"; }
 
 note "healthy trial: entry loses its counter, state good"
 "$HELPER" install b 1.1 3
@@ -132,6 +143,48 @@ grep -q "warning: state file .*corrupt.*moved aside" "$T/err" || die "no warning
 [ "$(entry_of b)" = "abide-b.conf" ] || die "corrupt state: entry is $(entry_of b)"
 [ -e "$T/var/lib/abide/state.json.corrupt" ] || die "corrupt file not kept"
 [ "$(state_json | jq -r .slots.b.state)" = good ] || die "state not rebuilt"
+
+note "anti-rollback floor: a trial below it is never blessed, at it is"
+# b is good and booted. The floor is 5 (EFI variable only: written through libefivar here).
+set_floor 5
+"$HELPER" install a 9.0 3
+loader_boot a
+running 9.0 4
+expect_fail "^abidectl: boot-check: slot a \(9.0\) has security version 4, below this device's floor 5 \(kept in the EFI variable AbideSecurityFloor\); marked bad$" \
+        "$ABIDECTL" boot-check --timeout 5 --no-reboot
+[ "$(entry_of a)" = "abide-a+0-1.conf" ] || die "below the floor: entry is $(entry_of a)"
+state_json | jq -e '.slots.a.state == "bad" and .slots.a.failure.check == "security-floor"
+        and (.slots.a.failure.output | test("below this device.s floor 5"))' >/dev/null || die "state: $(state_json)"
+[ "$(get_floor)" = 5 ] || die "floor changed: $(get_floor)"
+# Without --no-reboot: rebooted at once (the loader then falls back to b).
+"$HELPER" install a 9.0 3
+loader_boot a
+rm -f "$T/reboots"
+"$ABIDECTL" boot-check --timeout 5 >/dev/null 2>"$T/err" && die "boot-check below the floor exited 0"
+[ "$(cat "$T/reboots")" = rebooted ] || die "no reboot below the floor"
+grep -q "below this device's floor 5" "$T/err" || die "reason: $(cat "$T/err")"
+# A good entry booted below the floor (an initramfs that did not enforce it) loses its bless too.
+"$HELPER" install a 9.0 3
+loader_boot a
+"$ABIDECTL" mark-good >/dev/null 2>&1 && die "mark-good blessed an image below the floor"
+mv "$ENTRIES/abide-a+2-1.conf" "$ENTRIES/abide-a.conf"
+expect_fail "boot-check: slot a \(9.0\) has security version 4, below this device's floor 5 .*; marked bad$" \
+        "$ABIDECTL" boot-check --no-reboot
+[ "$(entry_of a)" = "abide-a+0.conf" ] || die "good entry below the floor: $(entry_of a)"
+# At the floor: blessed, the floor stays; above it: raised in both copies.
+"$HELPER" install a 9.1 3
+loader_boot a
+running 9.1 5
+"$ABIDECTL" boot-check --timeout 5 --no-reboot | grep -q "Slot a is healthy: marked good" || die "at the floor: not blessed"
+[ "$(get_floor)" = 5 ] && [ "$(state_json | jq .security_floor.security_version)" = 5 ] || die "floor at 5: $(get_floor) $(state_json)"
+"$HELPER" install b 9.2 3
+loader_boot b
+running 9.2 6
+"$ABIDECTL" boot-check --timeout 5 --no-reboot | grep -q "^Security floor raised to 6$" || die "not raised"
+[ "$(get_floor)" = 6 ] || die "EFI floor: $(get_floor)"
+state_json | jq -e '.security_floor.security_version == 6 and .security_floor.version == "9.2" and .slots.b.security_version == 6
+        and .slots.a.security_version == 5 and .slots.a.state == "bad"' >/dev/null || die "state: $(state_json)"
+[ "$(entry_of a)" = "abide-a+0.conf" ] || die "a (5) below the floor 6 not marked bad: $(entry_of a)"
 
 note "which slot booted: LoaderEntrySelected with or without .conf, else LoaderBootCountPath, else abide.slot="
 rm -f "$T/efivars/"Loader*

@@ -8,6 +8,18 @@ need jq iconv sfdisk losetup
 make_device
 # No EFIVARFS_PATH: abide.conf's EfiVars= directory is read and written directly.
 unset EFIVARFS_PATH
+# The running image's identity (in the verified root on a device).
+printf '[Paths]\nImageInfo=%s/image.json\n' "$T" >>"$T/abide.conf"
+# running VERSION SV: what the booted slot's image.json says
+running() {
+        printf '{"format":1,"name":"edge","version":"%s","compatible":"x","security_version":%s,"build_id":"t"}\n' \
+                "$1" "$2" >"$T/image.json"
+}
+running 1.0 0
+FVAR=$T/efivars/AbideSecurityFloor-28932f22-23ff-4f25-8a72-e3e6bc8b620f
+# The anti-rollback floor's EFI variable: NV|BS|RT, a little-endian uint64; empty when unset.
+get_floor() { [ ! -e "$FVAR" ] || python3 -c 'import struct,sys; a,v = struct.unpack("<IQ", open(sys.argv[1],"rb").read()); assert a == 7; print(v)' "$FVAR"; }
+set_floor() { python3 -c 'import struct,sys; open(sys.argv[1],"wb").write(struct.pack("<IQ", 7, int(sys.argv[2])))' "$FVAR" "$1"; }
 
 "$HELPER" install b 1.1 3
 loader_boot a
@@ -78,6 +90,87 @@ note "install leaves no entry behind a removed one; write replaces"
 [ "$(ls "$ENTRIES" | grep -c '^abide-b')" -eq 1 ] || die "more than one entry for b: $(ls "$ENTRIES")"
 [ "$(entry_of b)" = "abide-b+5.conf" ] || die "install: $(entry_of b)"
 ls -a "$ENTRIES" | grep -q '^\.#' && die "temporary files left in $ENTRIES"
+
+note "anti-rollback floor: a bless raises it, to the blessed image's security version"
+# a is good and booted (1.0, security version 0), b on trial (2.1).
+"$ABIDECTL" mark-good >/dev/null
+[ -z "$(get_floor)" ] || die "a floor of 0 was written: $(get_floor)"
+[ "$(state_json | jq -c '[.security_floor, .slots.a.security_version]')" = '[null,0]' ] || die "state: $(state_json)"
+running 1.0 1
+out=$("$ABIDECTL" mark-good)
+echo "$out" | grep -q "^Security floor raised to 1$" || die "mark-good did not raise the floor: $out"
+[ "$(get_floor)" = 1 ] || die "EFI floor after mark-good: $(get_floor)"
+state_json | jq -e '.security_floor.security_version == 1 and .security_floor.version == "1.0" and .slots.a.security_version == 1' \
+        >/dev/null || die "state floor after mark-good: $(state_json)"
+status_json | jq -e '.security_floor == {"security_version": 1, "source": "state", "efi": 1, "state": 1, "version": "1.0"}
+        and .slots.a.security_version == 1 and .slots.b.security_version == null' >/dev/null || die "status: $(status_json)"
+
+note "b (security version 3) passes its trial: the floor follows, a below it is marked bad"
+loader_boot b
+running 2.1 3
+out=$("$ABIDECTL" boot-check --timeout 5 --no-reboot)
+echo "$out"
+echo "$out" | grep -q "^Security floor raised to 3$" || die "no raise: $out"
+echo "$out" | grep -q "^Slot a (security version 1) is below the floor 3 now: marked bad$" || die "a not stranded: $out"
+[ "$(entry_of a)" = "abide-a+0.conf" ] || die "a's entry: $(entry_of a)"
+[ "$(entry_of b)" = "abide-b.conf" ] || die "b's entry: $(entry_of b)"
+[ "$(get_floor)" = 3 ] || die "EFI floor: $(get_floor)"
+"$ABIDECTL" status | grep -q "^Security floor: 3 (raised when 2.1 was blessed)$" || die "human status: $("$ABIDECTL" status)"
+# Once more on the good slot: nothing changes, nothing is written.
+cp "$FVAR" "$T/floor.before"; cp "$T/var/lib/abide/state.json" "$T/state.before"
+"$ABIDECTL" boot-check --no-reboot >/dev/null
+same_file "$T/floor.before" "$FVAR"
+same_file "$T/state.before" "$T/var/lib/abide/state.json"
+
+note "switch and rollback never send the device into a slot below the floor"
+expect_fail "^abidectl: rollback: cannot roll back: slot a \(1.0\) has security version 1, below this device's floor 3 \(raised when 2.1 was blessed\)$" \
+        "$ABIDECTL" rollback
+expect_fail "^abidectl: switch: refusing to switch to slot a: slot a \(1.0\) has security version 1, below this device's floor 3" \
+        "$ABIDECTL" switch a --once
+[ -z "$(get_var LoaderEntryOneShot)$(get_var LoaderEntryDefault)" ] || die "a refused switch set a loader variable"
+# A slot at the floor may be pinned.
+"$ABIDECTL" switch b | grep -q "Slot b boots next from now on" || die "switch to the slot at the floor"
+"$ABIDECTL" mark-good >/dev/null
+# A slot whose security version was never recorded is refused while there is a floor.
+jq '.slots.a.security_version = null' "$T/var/lib/abide/state.json" >"$T/s" && mv "$T/s" "$T/var/lib/abide/state.json"
+expect_fail "switch: refusing to switch to slot a: slot a \(1.0\) has no known security version, and this device's floor is 3" \
+        "$ABIDECTL" switch a --once
+
+note "the floor never drops: a lower image booted by hand is not blessed, whichever copy is lowered"
+loader_boot a
+running 1.0 1
+expect_fail "^abidectl: mark-good: refusing to mark slot a good: slot a \(1.0\) has security version 1, below this device's floor 3 \(raised when 2.1 was blessed\)$" \
+        "$ABIDECTL" mark-good
+[ "$(entry_of a)" = "abide-a+0.conf" ] || die "refused mark-good changed a: $(entry_of a)"
+# The state file edited down: the EFI variable still holds.
+jq '.security_floor.security_version = 0' "$T/var/lib/abide/state.json" >"$T/s" && mv "$T/s" "$T/var/lib/abide/state.json"
+expect_fail "mark-good: .*security version 1, below this device's floor 3 \(kept in the EFI variable AbideSecurityFloor\)$" \
+        "$ABIDECTL" mark-good
+[ "$(status_json | jq -r .security_floor.source)" = efi ] || die "status source: $(status_json | jq -c .security_floor)"
+# The EFI variable deleted (NVRAM cleared): the state file still holds.
+jq '.security_floor.security_version = 3' "$T/var/lib/abide/state.json" >"$T/s" && mv "$T/s" "$T/var/lib/abide/state.json"
+rm "$FVAR"
+expect_fail "mark-good: .*security version 1, below this device's floor 3 \(raised when 2.1 was blessed\)$" "$ABIDECTL" mark-good
+# A lower EFI variable does not lower it either.
+set_floor 1
+expect_fail "mark-good: .*below this device's floor 3" "$ABIDECTL" mark-good
+[ "$(get_floor)" = 1 ] || die "a refused mark-good wrote the floor"
+# Back on b: its bless brings the lowered copy back up.
+loader_boot b
+running 2.1 3
+"$ABIDECTL" boot-check --no-reboot >/dev/null
+[ "$(get_floor)" = 3 ] || die "EFI floor not restored: $(get_floor)"
+# Both copies lowered (NVRAM cleared and the disk edited, which needs the firmware): then, and only then, it goes.
+rm "$FVAR"
+jq '.security_floor = null' "$T/var/lib/abide/state.json" >"$T/s" && mv "$T/s" "$T/var/lib/abide/state.json"
+loader_boot a
+running 1.0 1
+"$ABIDECTL" mark-good >/dev/null
+[ "$(get_floor)" = 1 ] || die "floor after both copies were cleared: $(get_floor)"
+# Leave the device as the rest expects it: a good and booted, no floor.
+rm "$FVAR"
+jq '.security_floor = null' "$T/var/lib/abide/state.json" >"$T/s" && mv "$T/s" "$T/var/lib/abide/state.json"
+running 1.0 0
 
 note "bad input: one-line errors"
 expect_fail "switch: unknown slot 'c' \(expected a or b\)" "$ABIDECTL" switch c
