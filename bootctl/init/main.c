@@ -7,13 +7,16 @@
  * never a shell and never an unverified root.
  */
 #include <getopt.h>
+#include <inttypes.h>
 #include <sys/stat.h>
 
 #include "basic/error.h"
 #include "basic/fileio.h"
+#include "boot/efivars.h"
 #include "init-cmdline.h"
 #include "init-discover.h"
 #include "init-esp.h"
+#include "init-floor.h"
 #include "init-log.h"
 #include "init-modules.h"
 #include "init-mount.h"
@@ -128,6 +131,14 @@ _noreturn_ static void boot(int argc, char *argv[]) {
         if (r < 0)
                 init_fail("abide-data: %s", err_message(r));
         init_log("root (%s) read-only on %s, abide-data on /var and under /etc", type, INIT_SYSROOT);
+
+        /* An older, validly signed image written into the slot is refused here (docs/anti-rollback.md). */
+        InitFloor fl;
+        r = init_floor_check(INIT_SYSROOT, EFIVARS_DEFAULT_DIR, &fl);
+        if (r < 0)
+                init_fail("slot %s: %s", s, err_message(r));
+        init_log("slot %s: security version %" PRIu64 ", floor %" PRIu64 " (%s)", s, fl.sv, fl.floor,
+                 floor_source_to_string(fl.source));
 
         /* Not fatal: the slot is verified and mounted; without the ESP the booted
          * system cannot bless itself, so a trial runs out and is rolled back. */
