@@ -59,7 +59,9 @@ const char *boot_location(const BootBackend *b);
  * helper. Errors name the storage (e.g. an ESP the kernel forced read-only).
  */
 int boot_writable_begin(BootBackend *b, BootBackend **ret_scope);
-/* <0 only when the storage could not be made read-only again (it is synced). */
+/* -EROFS (with a message) when the storage turned read-only while written (the kernel
+ * found errors): what was written may not have landed, the writer must fail. Other
+ * errors: it could not be made read-only again, which only costs the rule until reboot. */
 int boot_writable_end(BootBackend *b);
 static inline void boot_writable_endp(BootBackend **b) {
         if (*b)

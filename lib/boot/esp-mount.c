@@ -201,8 +201,8 @@ int esp_writable_end(EspMount *m) {
                 /* Read-only though nobody remounted it: the kernel found errors (FAT: errors=remount-ro),
                  * and the write that failed says only "Read-only file system". Name the cause. */
                 _cleanup_free_ char *src = mount_source(m->path);
-                r = err_prefix(EROFS, "the ESP %s (%s) was forced read-only by the kernel (errors in its file system; "
-                               "the next boot repairs it with fsck.fat)", m->path, src ?: "?");
+                r = err_set(EROFS, "the ESP %s (%s) was forced read-only by the kernel while written: errors in its "
+                            "file system; the next boot repairs it (fsck.fat)", m->path, src ?: "?");
                 marker_clear(m);
                 m->remounted = false;
         }

@@ -50,11 +50,12 @@ void esp_mount_done(EspMount *m);
  */
 int esp_writable_begin(EspMount *m, EspMount **ret_scope);
 /*
- * Closes a scope. <0 when the ESP could not be synced or made read-only
- * again (it stays writable until the next boot, which mounts it read-only);
- * no message is recorded for those, as this runs on cleanup paths. One
- * exception: -EROFS when the kernel forced the ESP read-only inside the
- * scope records that cause in front of the failed write's message.
+ * Closes a scope. -EROFS, with a message naming the ESP, when the kernel
+ * forced it read-only inside the scope (FAT errors=remount-ro): what was
+ * written may not have landed, so a writer must fail. Other errors (the
+ * ESP could not be synced or made read-only again: it stays writable until
+ * the next boot, which mounts it read-only) record no message, as this
+ * runs on cleanup paths.
  */
 int esp_writable_end(EspMount *m);
 

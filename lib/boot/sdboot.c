@@ -282,6 +282,8 @@ static int sdboot_remove(BootBackend *b, Slot slot) {
                         r = err_set(r, "cannot sync %s: %s", s->entries, strerror(-r));
         }
         boot_entry_infos_done(e);
+        if (r >= 0 && esp_writable_end(TAKE_PTR(scope)) == -EROFS)
+                r = -EROFS;
         return r;
 }
 
@@ -335,7 +337,8 @@ static int sdboot_write(BootBackend *b, Slot slot, const BootEntrySpec *spec) {
         r = write_file_atomic(path, text, strlen(text), 0644);
         if (r < 0)
                 return err_set(r, "cannot write boot entry %s: %s", path, strerror(-r));
-        return 0;
+        r = esp_writable_end(TAKE_PTR(scope));
+        return r == -EROFS ? r : 0;
 }
 
 /* Renames the slot's entry to carry counter c. */
@@ -361,6 +364,8 @@ static int rename_entry(SdBoot *s, Slot slot, BootCounter c) {
                                 r = err_set(errno, "cannot rename %s to %s: %m", from, name);
                         else if ((r = fsync_directory_of(to)) < 0)
                                 r = err_set(r, "cannot sync %s: %s", s->entries, strerror(-r));
+                        else if (esp_writable_end(TAKE_PTR(scope)) == -EROFS)
+                                r = -EROFS;
                 }
         }
         boot_entry_infos_done(e);

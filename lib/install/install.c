@@ -210,6 +210,9 @@ static int stream_all(Install *in) {
                 r = atomic_file_commit(f);
                 if (r < 0)
                         return err_set(r, "cannot write %s: %s", path, strerror(-r));
+                r = boot_writable_end(TAKE_PTR(esp));
+                if (r == -EROFS)
+                        return r;
         }
 }
 
@@ -390,7 +393,9 @@ int install_run(const AbideConfig *c, BootBackend *boot, int fd, const InstallOp
         r = clean_kernel_dir(in.kernel_dir);
         if (r < 0)
                 return r;
-        (void) boot_writable_end(TAKE_PTR(esp));
+        r = boot_writable_end(TAKE_PTR(esp));
+        if (r == -EROFS)
+                return r;
 
         r = stream_all(&in);
         if (r < 0)
