@@ -3,13 +3,46 @@
 
 #include "basic/error.h"
 
+static bool key_is(const char *w, size_t key, const char *name) {
+        return key == strlen(name) && strncmp(w, name, key) == 0;
+}
+
+/* As abide-init reads them: decimal digits only, at most max. */
+static bool is_seconds(const char *v, size_t n, unsigned max) {
+        unsigned long x = 0;
+
+        if (n == 0)
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                if (v[i] < '0' || v[i] > '9')
+                        return false;
+                x = x * 10 + (unsigned) (v[i] - '0');
+                if (x > max)
+                        return false;
+        }
+        return true;
+}
+
 static int check_word(const char *what, const char *w, size_t n) {
+        static const struct {
+                const char *key;
+                unsigned max;
+        } seconds[] = {
+                { "abide.watchdog", CMDLINE_WATCHDOG_MAX_SEC },
+                { "abide.wait", CMDLINE_WAIT_MAX_SEC },
+        };
         size_t key = strcspn(w, "= ");
 
         if (key > n)
                 key = n;
-        if (key == strlen("abide.slot") && strncmp(w, "abide.slot", key) == 0)
+        if (key_is(w, key, "abide.slot"))
                 return err_set(EINVAL, "%s must not set abide.slot= (abidectl adds it)", what);
+        for (size_t i = 0; i < ELEMENTSOF(seconds); i++)
+                if (key_is(w, key, seconds[i].key) &&
+                    (key == n || !is_seconds(w + key + 1, n - key - 1, seconds[i].max)))
+                        return err_set(EINVAL,
+                                       "%s must not set %.*s: abide-init takes %s=SECONDS, 0..%u, and would not boot",
+                                       what, (int) MIN(n, (size_t) 64), w, seconds[i].key, seconds[i].max);
         if (n == 2 && strncmp(w, "--", 2) == 0)
                 return err_set(EINVAL, "%s must not contain a '--' word (the kernel hands what follows it to init)",
                                what);

@@ -12,11 +12,18 @@
  *    hide the abide.slot= that follows;
  *  - no quotes (" '), no backslash: they change how the kernel and abide-init
  *    split words;
- *  - printable ASCII only: no control characters (tab, newline, 0x7f, ...).
- * Words are separated by spaces. Other keys, abide.slotx=1 or abide.watchdog=
- * included, are the image's business. The empty command line is fine.
+ *  - printable ASCII only: no control characters (tab, newline, 0x7f, ...);
+ *  - abide.watchdog= and abide.wait= only with a value abide-init takes (a
+ *    decimal number of seconds up to the maximum below): abide-init refuses
+ *    to boot on any other, so the image could never boot.
+ * Words are separated by spaces. Other keys, abide.slotx=1 included, are the
+ * image's business. The empty command line is fine.
  *
  * Pure. On a refusal records "<what> must not ..." (what names the field,
  * e.g. "manifest: boot.cmdline") and returns -EINVAL.
  */
+/* The upper bounds abide-init applies (bootctl/init/init-cmdline.h, checked equal there by the fuzz target). */
+#define CMDLINE_WATCHDOG_MAX_SEC 86400
+#define CMDLINE_WAIT_MAX_SEC 3600
+
 int cmdline_check(const char *what, const char *cmdline);

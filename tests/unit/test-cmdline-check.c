@@ -55,6 +55,24 @@ static void test_end_of_options_refused(void **state) {
         expect_refused("quiet -- ", "'--' word");
 }
 
+/* abide-init refuses to boot on these (found by fuzz-cmdline: "abide.wait=30m"). */
+static void test_init_values_refused(void **state) {
+        static const char *const cases[] = {
+                "abide.wait=30m", "abide.wait=", "abide.wait", "abide.wait=3601", "abide.wait=-1",
+                "abide.watchdog=x", "abide.watchdog", "abide.watchdog=86401", "abide.watchdog=99999999999999999999",
+                "abide.watchdog=+5", "console=ttyS0 abide.watchdog=1.5 quiet",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+                expect_refused(cases[i], "abide-init takes abide.");
+        expect_refused("abide.wait=30m", "boot.cmdline must not set abide.wait=30m: abide-init takes abide.wait=SECONDS, 0..3600");
+        expect_refused("abide.watchdog=x", "abide.watchdog=SECONDS, 0..86400");
+
+        static const char *const ok[] = { "abide.wait=0", "abide.wait=3600", "abide.wait=007", "abide.watchdog=0",
+                                          "abide.watchdog=86400", "abide.waitx=30m", "abide.watchdogs" };
+        for (size_t i = 0; i < ELEMENTSOF(ok); i++)
+                expect_accepted(ok[i]);
+}
+
 static void test_characters_refused(void **state) {
         expect_refused("console=\"ttyS0\"", "quote character (\")");
         expect_refused("x='a b'", "quote character (')");
@@ -101,6 +119,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_slot_refused),
                 cmocka_unit_test(test_end_of_options_refused),
+                cmocka_unit_test(test_init_values_refused),
                 cmocka_unit_test(test_characters_refused),
                 cmocka_unit_test(test_neighbours_accepted),
                 cmocka_unit_test(test_null),
