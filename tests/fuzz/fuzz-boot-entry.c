@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Boot entry names as the loader renames them ("abide-b+2-1.conf") and
+ * entry text: a name that parses formats to a name that parses the same,
+ * and only names of ours parse. */
+#include "fuzz-util.h"
+
+#include "boot/boot-entry.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        _cleanup_free_ char *s = fuzz_strndup(data, size), *version = NULL;
+        char buf[BOOT_ENTRY_NAME_MAX];
+        BootCounter c, c2;
+        Slot slot, slot2;
+
+        if (!s)
+                return 0;
+        (void) boot_entry_name_is_ours(s);
+        (void) boot_entry_parse_version(s, &version);
+
+        if (boot_entry_name_parse(s, &slot, &c) < 0)
+                return 0;
+        FUZZ_ASSERT(boot_entry_name_is_ours(s));
+        FUZZ_ASSERT(boot_entry_name_format(slot, &c, buf) >= 0);
+        FUZZ_ASSERT(boot_entry_name_parse(buf, &slot2, &c2) >= 0);
+        FUZZ_ASSERT(slot == slot2 && memcmp(&c, &c2, sizeof c) == 0);
+        return 0;
+}
