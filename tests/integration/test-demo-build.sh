@@ -1,8 +1,10 @@
 #!/bin/bash
 # Builds recipes/demo.conf the way scripts/demo.sh does, then looks inside:
 # the root image has the agent, its start-up, its health.d probe, image.json,
-# abidectl and the boot-check hook; the initramfs has abide-init, the modules
-# with their dependencies and the CA. Two builds are byte-identical.
+# abidectl and the boot-check hook, and not the QEMU test console (only
+# --set Content.Layer=tree:../images/demo/testing brings it); the initramfs
+# has abide-init, fsck.fat, the modules with their dependencies and the CA.
+# Two builds are byte-identical.
 source "$(dirname "$0")/lib.sh"
 need bsdtar zstd modprobe mkfs.erofs
 : "${ABIDE_BUILDDIR:?}"
@@ -42,6 +44,10 @@ for f in usr/sbin/sentinel etc/sentinel/content.def etc/init.d/S50abide-agent-se
         [ -e "$R/$f" ] || die "/$f missing from the root image"
 done
 [ -x "$R/usr/lib/abide/health.d/50-agent-sentinel" ] || die "health probe not executable"
+# The QEMU harness's command channel ships only in test images (layer images/demo/testing).
+[ ! -e "$R/usr/lib/abide/test-console.sh" ] || die "the default demo build carries the test console"
+leak=$(grep -rlF org.abide.test "$R" 2>/dev/null || true)
+[ -z "$leak" ] || die "the default demo build has the test console's port name in: $leak"
 grep -q "sentinel --health" "$R/usr/lib/abide/health.d/50-agent-sentinel" || die "probe does not run the Health= command"
 grep -q "sentinel --daemon" "$R/etc/init.d/S50abide-agent-sentinel" || die "start-up does not run Exec="
 grep -q '"version": "1.0.0"' "$R/usr/lib/abide/image.json" || die "image.json: $(cat "$R/usr/lib/abide/image.json")"
@@ -63,7 +69,7 @@ zstd -dc "$T/x1/initrd" >"$T/initrd.cpio" || die "initrd is not zstd"
 bsdtar -tf "$T/initrd.cpio" | sed 's|^\./||' | sort >"$T/initrd.list"
 # /lib may be a link to usr/lib in the initramfs, as on the build machine
 in_initrd() { grep -qx "$1" "$T/initrd.list" || grep -qx "usr/$1" "$T/initrd.list"; }
-for f in init etc/abide/keys/ca.pem etc/abide/modules.load "lib/modules/$kver/modules.dep"; do
+for f in init usr/sbin/fsck.fat etc/abide/keys/ca.pem etc/abide/modules.load "lib/modules/$kver/modules.dep"; do
         in_initrd "$f" || die "/$f missing from the initramfs"
 done
 grep -q "ld-linux-x86-64.so.2" "$T/initrd.list" || die "no dynamic loader in the initramfs"
@@ -79,13 +85,15 @@ for mod in virtio_blk dm_mod dm_verity erofs squashfs ext4 overlay efivarfs i630
                 die "modules.load does not list $mod"
 done
 
-note "variants and versions through --set"
-b2=$(demo_build "$T/out2" --set Content.Layer=tree:../images/demo/content/crash --set Image.Version=1.0.1)
+note "variants, versions and the test layer through --set"
+b2=$(demo_build "$T/out2" --set Content.Layer=tree:../images/demo/content/crash --set Image.Version=1.0.1 \
+        --set Content.Layer=tree:../images/demo/testing)
 [ "$(basename "$b2")" = abide-demo-1.0.1.abide ] || die "version not set: $b2"
 mkdir "$T/x2" && tar -xf "$b2" -C "$T/x2"
 mount -o ro,loop "$T/x2/root.img" "$T/mnt" || die "cannot mount crash root.img"
 cleanup_hooks+=("umount '$T/mnt'")
 chroot "$T/mnt" /usr/sbin/sentinel --check-content | grep -q "variant crash$" || die "crash variant not applied"
+[ -x "$T/mnt/usr/lib/abide/test-console.sh" ] || die "the test layer did not bring /usr/lib/abide/test-console.sh"
 umount "$T/mnt"
 cleanup_hooks=()
 

@@ -122,6 +122,7 @@ def _inputs_key(ca_pem):
     _hash_tree(h, os.path.abspath(__file__))
     for p in (ABIDE_BUILD, ABIDECTL, ABIDE_INIT, AGENT_ROOT, RECIPE, ca_pem, newest_kernel(), "/bin/busybox",
               os.path.join(SRC, "images", "demo", "rootfs"), os.path.join(SRC, "images", "demo", "content"),
+              os.path.join(SRC, "images", "demo", "testing"),
               os.path.join(SRC, "bootctl", "image-root")):
         if not os.path.exists(p):
             raise ScenarioError("%s is missing (build the project first)" % p)
@@ -160,6 +161,9 @@ class Prepared:
         return BUNDLES[name][0]
 
 
+# The test console (qemu/README.md), relative to the recipe.
+TEST_LAYER = "tree:../images/demo/testing"
+
 # The scenarios' settings on top of recipes/demo.conf (see WATCHDOG_SEC).
 TEST_SETTINGS = ["Boot.Cmdline=" + CMDLINE, "Boot.Tries=%d" % TRIES, "Agent.HealthTimeoutSec=%d" % HEALTH_TIMEOUT_SEC]
 
@@ -170,7 +174,9 @@ def build_command(keys, out, version, variant, settings=TEST_SETTINGS):
             "--ca", keys + "/ca.pem", "--init", ABIDE_INIT,
             "--set", "Agent.Source=" + AGENT_ROOT,
             "--set", "Content.Binary=%s:/usr/sbin/abidectl" % ABIDECTL,
-            "--set", "Image.Version=" + version]
+            "--set", "Image.Version=" + version,
+            # The harness's command channel: test images only, never in the recipe's default build.
+            "--set", "Content.Layer=" + TEST_LAYER]
     for s in settings:
         args += ["--set", s]
     if variant != "good":

@@ -68,7 +68,7 @@ def make_initrd(work):
         found = glob.glob("/lib/modules/%s/kernel/**/%s.ko" % (kver, m), recursive=True)
         check(len(found) == 1, "module %s not found for %s" % (m, kver))
         shutil.copy(found[0], os.path.join(root, "lib/modules"))
-    shutil.copy(os.path.join(SRC, "images/demo/rootfs/usr/lib/abide/test-console.sh"),
+    shutil.copy(os.path.join(SRC, "images/demo/testing/usr/lib/abide/test-console.sh"),
                 os.path.join(root, "usr/lib/abide/test-console.sh"))
     with open(os.path.join(root, "init"), "w") as f:
         f.write(INIT)

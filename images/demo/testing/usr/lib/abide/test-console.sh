@@ -6,6 +6,8 @@
 # only when the harness's QEMU command line adds it; without that port this
 # script exits at once and does nothing. The device's console stays without
 # a shell. rcS starts it in the background: /usr/lib/abide/test-console.sh &
+# It ships only in test images: the layer images/demo/testing, which
+# recipes/demo.conf leaves out and the QEMU scenarios add.
 NAME=org.abide.test.0
 
 log() { echo "abide-test-console: $*" >/dev/console 2>/dev/null || echo "abide-test-console: $*" >&2; }
