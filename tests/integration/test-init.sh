@@ -25,7 +25,7 @@ cp "$T/other/ca.pem" "$T/otherca/"
 "$B" build "$ABIDE_SRCDIR/recipes/demo.conf" --key "$T/keys/signing.key" --cert "$T/keys/signing.crt" \
         --ca "$T/keys/ca.pem" --init "$INIT" \
         --set "Agent.Source=$BD/images/demo/agent-root" \
-        --set "Content.Binary=$BD/bootctl/abidectl:/usr/sbin/abidectl" -o "$T/out" >/dev/null
+        --set "Content.Binary=$BD/bootctl/abidectl:/usr/sbin/abidectl" --set Image.SecurityVersion=2 -o "$T/out" >/dev/null
 BUNDLE=$(echo "$T"/out/*.abide)
 [ -f "$BUNDLE" ] || die "no bundle"
 "$B" disk "$BUNDLE" --cert "$T/keys/ca.pem" -o "$T/disk.img" >/dev/null
@@ -193,6 +193,47 @@ printf '%s\n' "$out" | grep -q "root ${LOOP}p2, verity ${LOOP}p3, signature ${LO
 for h in "${cleanup_hooks[@]}"; do eval "$h"; done
 cleanup_hooks=()
 
+note "the floor step on a tree: the EFI variable, the state file, their maximum"
+FH=$ABIDE_TEST_HELPERS/helper-init-floor
+R=$T/fsroot E=$T/fefivars
+mkdir -p "$R/usr/lib/abide" "$R/var/lib/abide" "$E"
+FVAR=$E/AbideSecurityFloor-28932f22-23ff-4f25-8a72-e3e6bc8b620f
+printf '{"format":1,"name":"abide-demo","version":"1.0.0","compatible":"x","security_version":2,"build_id":"t"}\n' \
+        >"$R/usr/lib/abide/image.json"
+set_floor() { python3 -c 'import struct,sys; open(sys.argv[1],"wb").write(struct.pack("<IQ", 7, int(sys.argv[2])))' "$FVAR" "$1"; }
+state_floor() { printf '{"format":1,"security_floor":{"security_version":%s,"version":"%s","time":1}}\n' "$1" "$2" \
+        >"$R/var/lib/abide/state.json"; }
+# Factory: no copy, floor 0.
+[ "$("$FH" "$R" "$E")" = "sv=2 floor=0 source=none efi=0 state=0" ] || die "no floor: $("$FH" "$R" "$E" 2>&1)"
+set_floor 2
+[ "$("$FH" "$R" "$E")" = "sv=2 floor=2 source=efi efi=1 state=0" ] || die "EFI floor at the image: $("$FH" "$R" "$E" 2>&1)"
+set_floor 3
+expect_fail "^abide-init: image 1.0.0 has security version 2, below this device's floor 3 \(kept in the EFI variable AbideSecurityFloor\)$" \
+        "$FH" "$R" "$E"
+# The state file edited down changes nothing; the EFI variable deleted leaves the state's copy.
+state_floor 1 1.0.0
+expect_fail "below this device's floor 3 \(kept in the EFI variable" "$FH" "$R" "$E"
+rm "$FVAR"
+state_floor 4 4.0
+expect_fail "^abide-init: image 1.0.0 has security version 2, below this device's floor 4 \(raised when 4.0 was blessed\)$" \
+        "$FH" "$R" "$E"
+# A corrupt EFI variable or state file counts as absent, not as a floor of 0 for both.
+printf '\007\000\000\000\005' >"$FVAR"
+expect_fail "below this device's floor 4" "$FH" "$R" "$E"
+set_floor 5
+echo '{"format":1,"security_floor":' >"$R/var/lib/abide/state.json"
+expect_fail "below this device's floor 5 \(kept in the EFI variable" "$FH" "$R" "$E"
+state_floor 2 1.0.0
+set_floor 2
+[ "$("$FH" "$R" "$E")" = "sv=2 floor=2 source=state efi=1 state=1" ] || die "equal copies: $("$FH" "$R" "$E" 2>&1)"
+# No EFI variables at all (booted without UEFI): the state file alone.
+[ "$("$FH" "$R" "$T/no-efivars")" = "sv=2 floor=2 source=state efi=0 state=1" ] || die "no efivarfs: $("$FH" "$R" "$T/no-efivars" 2>&1)"
+# An image without image.json boots only without a floor.
+rm "$R/usr/lib/abide/image.json"
+expect_fail "^abide-init: image \(no image.json\) has no known security version, and this device's floor is 2" "$FH" "$R" "$E"
+rm -f "$FVAR" "$R/var/lib/abide/state.json"
+[ "$("$FH" "$R" "$E")" = "sv=unknown floor=0 source=none efi=0 state=0" ] || die "no image.json, no floor: $("$FH" "$R" "$E" 2>&1)"
+
 note "QEMU: the demo disk boots through abide-init to /sbin/init"
 KERNEL=$(ls /boot/vmlinuz-* | sort -V | tail -n 1)
 mcopy -i "$D@@1M" ::/abide/a/initrd "$T/initrd"
@@ -228,7 +269,25 @@ boot() {
 log_has() { tr -d '\r' <"$T/$1.log" | grep -aEq -- "$2" || die "$1: console lacks /$2/ (log: $T/$1.log)"; }
 log_lacks() { ! tr -d '\r' <"$T/$1.log" | grep -aEq -- "$2" || die "$1: console shows /$2/ (log: $T/$1.log)"; }
 
+# put_floor IMG N: the anti-rollback floor N in the state file on IMG's abide-data (raised by a bless of 9.9).
+# Without OVMF there are no EFI variables: the state file's copy is the one abide-init reads.
+put_floor() {
+        local img=$1 s n
+        read -r s n < <(part abide-data "$img")
+        dd if="$img" of="$T/floor-data.ext4" bs=1M iflag=skip_bytes,count_bytes skip="$s" count="$n" status=none
+        printf '{"format":1,"security_floor":{"security_version":%s,"version":"9.9","time":1}}\n' "$2" >"$T/floor-state.json"
+        printf 'mkdir /var\nmkdir /var/lib\nmkdir /var/lib/abide\nrm /var/lib/abide/state.json\nwrite %s /var/lib/abide/state.json\n' \
+                "$T/floor-state.json" >"$T/floor.cmds"
+        debugfs -w -f "$T/floor.cmds" "$T/floor-data.ext4" >/dev/null 2>&1
+        debugfs -R "cat /var/lib/abide/state.json" "$T/floor-data.ext4" 2>/dev/null | grep -q "\"security_version\":$2" ||
+                die "put_floor: state file not written on abide-data"
+        dd if="$T/floor-data.ext4" of="$img" bs=1M oflag=seek_bytes seek="$s" conv=notrunc,fsync status=none
+}
+
 # Lingers past ext4's 5 s journal commit, so what the boot wrote on abide-data is on the disk.
+# The floor equals the image's security version (2): it boots.
+cp --reflink=auto "$D" "$T/good.img"
+put_floor "$T/good.img" 2
 boot good "abide.slot=a abide.watchdog=90" '^rcS: .*"name":"abide-demo"' 240 8
 log_has good '^abide-init: slot a, watchdog 90 s, disk wait 30 s'
 log_has good '^abide-init: modules: [0-9]+ loaded'
@@ -237,6 +296,7 @@ log_has good "^abide-init: slot a: root /dev/vda[0-9]+, verity /dev/vda[0-9]+, s
 log_has good "^abide-init: slot a: root hash ${RH:0:12}\.\.\. signed by .*CN=abide demo signing key"
 log_has good '^abide-init: slot a: dm-verity active on /dev/(mapper/abide-root|dm-0)'
 log_has good '^abide-init: root \(erofs\) read-only on /sysroot'
+log_has good '^abide-init: slot a: security version 2, floor 2 \(state\)$'
 log_has good '^abide-init: switching to /sbin/init'
 log_has good '^rcS: .*"name":"abide-demo"'
 log_lacks good 'Kernel panic|timed out'
@@ -252,6 +312,16 @@ dd if="$T/good.img" of="$T/data.ext4" bs=1M iflag=skip_bytes,count_bytes skip="$
 e2fsck -fy "$T/data.ext4" >/dev/null 2>&1 || [ $? -le 1 ] || die "abide-data of the booted disk is damaged"
 debugfs -R "stat /etc-overlay/work/work" "$T/data.ext4" 2>/dev/null | grep -q "Type: directory" ||
         die "abide-data has no etc-overlay/work/work: the /etc overlay was not mounted from it"
+
+note "QEMU: a floor above the image's security version: one line, then a reboot"
+# As if a validly signed older image had been written into the slot by someone with the disk.
+cp --reflink=auto "$D" "$T/floor.img"
+put_floor "$T/floor.img" 3
+boot floor "abide.slot=a" '^rcS: ' 240
+log_has floor '^abide-init: slot a: dm-verity active'
+log_has floor "^abide-init: slot a: image [^ ]+ has security version 2, below this device's floor 3 \(raised when 9.9 was blessed\)$"
+log_has floor 'reboot: Restarting system'
+log_lacks floor 'switching to|^rcS'
 
 note "QEMU: an empty slot, no abide.slot=, a corrupt root block: one line, then a reboot"
 boot emptyslot "abide.slot=b abide.wait=5" '^rcS: ' 240
