@@ -68,6 +68,10 @@ static bool strand_other(Ctl *ctl, AbideState *st, Slot other, const SecurityFlo
                 return false;
         }
         state_set_bad(st, other);
+        char why[128];
+        snprintf(why, sizeof why, "security version %" PRIu64 ", below the floor %" PRIu64, rec->security_version, f->value);
+        if (state_set_failure(st, other, "security-floor", why, ctl_now()) < 0)
+                ctl_warn("cannot record why slot %s was marked bad", slot_to_string(other));
         printf("Slot %s (security version %" PRIu64 ") is below the floor %" PRIu64 " now: marked bad\n",
                slot_to_string(other), rec->security_version, f->value);
         return true;
