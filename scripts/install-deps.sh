@@ -8,6 +8,8 @@ packages=(
         gcc libc6-dev meson ninja-build pkg-config
         libarchive-dev libssl-dev libblkid-dev libefivar-dev libcryptsetup-dev
         libjson-c-dev libinih-dev libkmod-dev libcmocka-dev
+        # fuzzing (scripts/fuzz.sh, the test suite 'fuzz'): clang and libFuzzer
+        clang libclang-rt-dev
         # image tools
         erofs-utils squashfs-tools cryptsetup-bin openssl kmod
         fdisk e2fsprogs mtools dosfstools util-linux mount binutils

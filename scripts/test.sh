@@ -1,10 +1,12 @@
 #!/bin/bash
 # Builds abide and runs every test suite (unit, integration, qemu), then the
-# unit and integration suites again under ASan+UBSan. Installs missing
-# dependencies first (needs root, as the integration tests do).
+# unit and integration suites again under ASan+UBSan, then each libFuzzer
+# target (suite fuzz, a clang build of its own) for $ABIDE_FUZZ_SECONDS
+# (default 30) seconds. Installs missing dependencies first (needs root, as
+# the integration tests do).
 #
 #   scripts/test.sh            # everything
-#   scripts/test.sh unit       # only the named suites
+#   scripts/test.sh unit       # only the named suites (unit integration qemu fuzz)
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,19 +16,27 @@ cd "$top"
 
 builddir=${ABIDE_BUILDDIR:-build}
 asandir=${ABIDE_ASAN_BUILDDIR:-build-asan}
+fuzzdir=${ABIDE_FUZZ_BUILDDIR:-build-fuzz}
 # Totals below count only this run.
-rm -f "$builddir/meson-logs/testlog.json" "$asandir/meson-logs/testlog.json"
+rm -f "$builddir/meson-logs/testlog.json" "$asandir/meson-logs/testlog.json" "$fuzzdir/meson-logs/testlog.json"
 
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(unit integration qemu)
+[ ${#suites[@]} -gt 0 ] || suites=(unit integration qemu fuzz)
 suite_args=()
-for s in "${suites[@]}"; do suite_args+=(--suite "$s"); done
-
-[ -f "$builddir/build.ninja" ] || meson setup "$builddir"
-ninja -C "$builddir"
+fuzz=0
+for s in "${suites[@]}"; do
+        case $s in
+        fuzz) fuzz=1 ;;
+        *) suite_args+=(--suite "$s") ;;
+        esac
+done
 
 rc=0
-meson test -C "$builddir" --print-errorlogs "${suite_args[@]}" || rc=$?
+if [ ${#suite_args[@]} -gt 0 ]; then
+        [ -f "$builddir/build.ninja" ] || meson setup "$builddir"
+        ninja -C "$builddir"
+        meson test -C "$builddir" --print-errorlogs "${suite_args[@]}" || rc=$?
+fi
 
 # Sanitizer pass over the fast suites (qemu runs the plain build's binaries in guests).
 asan_suites=()
@@ -40,8 +50,16 @@ if [ ${#asan_suites[@]} -gt 0 ] && [ "${ABIDE_SKIP_ASAN:-0}" != 1 ]; then
                 meson test -C "$asandir" --print-errorlogs "${asan_suites[@]}" || rc=$?
 fi
 
+# The fuzz targets: a clang build with libFuzzer, each target one test.
+if [ $fuzz = 1 ]; then
+        [ -f "$fuzzdir/build.ninja" ] ||
+                CC=clang meson setup "$fuzzdir" -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false
+        ninja -C "$fuzzdir"
+        ABIDE_FUZZ_SECONDS=${ABIDE_FUZZ_SECONDS:-30} meson test -C "$fuzzdir" --print-errorlogs --suite fuzz || rc=$?
+fi
+
 # One line of totals over every run above, from meson's JSON logs.
-python3 - "$builddir" "$asandir" <<'PY'
+python3 - "$builddir" "$asandir" "$fuzzdir" <<'PY'
 import json, os, sys
 passed = failed = skipped = 0
 for d in sys.argv[1:]:
