@@ -133,6 +133,10 @@ static int build(const BuildArgs *a) {
         r = signer_load(a->key, a->cert, &signer);
         if (r < 0)
                 return r;
+        /* Devices refuse anything else; fail the pipeline, not the fleet. */
+        r = signer_check_release(signer);
+        if (r < 0)
+                return r;
         r = recipe_load(a->recipe, a->sets, &recipe);
         if (r < 0)
                 return r;

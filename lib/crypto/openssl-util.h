@@ -36,5 +36,10 @@ int x509_subject_string(X509 *cert, char **ret);
 /* Copies a memory BIO's contents into a malloc'ed buffer. */
 int bio_mem_take(BIO *bio, uint8_t **ret, size_t *ret_size);
 
+/* Whether cert is a release signer (docs/trust.md): v3, not a CA, keyUsage
+ * digitalSignature, extendedKeyUsage codeSigning (or eku when not NULL).
+ * The message names only the reason ("key usage lacks digitalSignature"). */
+int x509_check_release_signer(X509 *cert, const ASN1_OBJECT *eku);
+
 /* Reads all PEM certificates of a file; -ENOENT-like errors are recorded. */
 int pem_read_certs(const char *path, STACK_OF(X509) **ret);

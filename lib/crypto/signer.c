@@ -118,6 +118,20 @@ int signer_sign_pkcs7(Signer *s, const void *data, size_t len, uint8_t **ret_der
         return bio_mem_take(out, ret_der, ret_len);
 }
 
+int signer_check_release(Signer *s) {
+        _cleanup_free_ char *subject = NULL;
+        int r;
+
+        r = x509_check_release_signer(s->cert, NULL);
+        if (r < 0) {
+                int k = x509_subject_string(s->cert, &subject);
+                if (k < 0)
+                        return k;
+                return err_prefix(r, "signing certificate %s", subject);
+        }
+        return 0;
+}
+
 int signer_cert_fingerprint(Signer *s, char ret_hex[SHA256_HEX_SIZE]) {
         uint8_t md[EVP_MAX_MD_SIZE];
         unsigned n = 0;

@@ -24,5 +24,10 @@ int signer_sign_cms(Signer *s, const void *data, size_t len, uint8_t **ret_der, 
  * systemd's verity-sig expect (no signed attributes, certificate embedded). */
 int signer_sign_pkcs7(Signer *s, const void *data, size_t len, uint8_t **ret_der, size_t *ret_len);
 
+/* Whether the certificate is one devices accept as a release signer
+ * (docs/trust.md); e.g. "signing certificate CN=x: key usage lacks
+ * digitalSignature". The builder checks this before it builds anything. */
+int signer_check_release(Signer *s);
+
 /* SHA-256 of the signer's DER certificate, lowercase hex. */
 int signer_cert_fingerprint(Signer *s, char ret_hex[SHA256_HEX_SIZE]);

@@ -268,36 +268,33 @@ int trust_store_load(const char *path, TrustStore **ret) {
  * emailProtection may stand beside codeSigning (OpenSSL's CMS tools want it),
  * never alone: an S/MIME certificate is a person's, not a release key.
  */
-static int check_leaf_usage(const TrustStore *t, X509 *cert, const char *subject) {
+int x509_check_release_signer(X509 *cert, const ASN1_OBJECT *eku) {
         uint32_t flags = X509_get_extension_flags(cert);
 
         if ((flags & EXFLAG_INVALID) != 0)
-                return err_set(EBADMSG, "signature not trusted: signer %s: invalid certificate extensions", subject);
+                return err_set(EBADMSG, "invalid certificate extensions");
         if (X509_get_version(cert) != X509_VERSION_3 || X509_get_ext_count(cert) == 0)
                 return err_set(EKEYREJECTED,
-                               "signature not trusted: signer %s: certificate has no extensions (a release signer needs keyUsage digitalSignature and extendedKeyUsage codeSigning)",
-                               subject);
+                               "certificate has no extensions (a release signer needs keyUsage digitalSignature and extendedKeyUsage codeSigning)");
         if ((flags & EXFLAG_CA) != 0)
-                return err_set(EKEYREJECTED, "signature not trusted: signer %s: is a CA certificate, not a release signer",
-                               subject);
+                return err_set(EKEYREJECTED, "is a CA certificate, not a release signer");
         if ((flags & EXFLAG_KUSAGE) == 0 || (X509_get_key_usage(cert) & KU_DIGITAL_SIGNATURE) == 0)
-                return err_set(EKEYREJECTED, "signature not trusted: signer %s: key usage lacks digitalSignature", subject);
+                return err_set(EKEYREJECTED, "key usage lacks digitalSignature");
         if ((flags & EXFLAG_XKUSAGE) == 0)
-                return err_set(EKEYREJECTED, "signature not trusted: signer %s: certificate has no extended key usage (needs %s)",
-                               subject, t->signer_eku ? "the configured [Trust] SignerEKU=" : "codeSigning");
+                return err_set(EKEYREJECTED, "certificate has no extended key usage (needs %s)",
+                               eku ? "the configured [Trust] SignerEKU=" : "codeSigning");
 
-        if (t->signer_eku) {
+        if (eku) {
                 EXTENDED_KEY_USAGE *ekus = X509_get_ext_d2i(cert, NID_ext_key_usage, NULL, NULL);
                 bool found = false;
                 for (int i = 0; ekus && i < sk_ASN1_OBJECT_num(ekus); i++)
-                        if (OBJ_cmp(sk_ASN1_OBJECT_value(ekus, i), t->signer_eku) == 0)
+                        if (OBJ_cmp(sk_ASN1_OBJECT_value(ekus, i), eku) == 0)
                                 found = true;
                 EXTENDED_KEY_USAGE_free(ekus);
                 if (!found) {
                         char oid[80];
-                        OBJ_obj2txt(oid, sizeof oid, t->signer_eku, 1);
-                        return err_set(EKEYREJECTED, "signature not trusted: signer %s: extended key usage lacks %s ([Trust] SignerEKU=)",
-                                       subject, oid);
+                        OBJ_obj2txt(oid, sizeof oid, eku, 1);
+                        return err_set(EKEYREJECTED, "extended key usage lacks %s ([Trust] SignerEKU=)", oid);
                 }
                 return 0;
         }
@@ -307,9 +304,8 @@ static int check_leaf_usage(const TrustStore *t, X509 *cert, const char *subject
                 return 0;
         if ((xku & XKU_SMIME) != 0)
                 return err_set(EKEYREJECTED,
-                               "signature not trusted: signer %s: an S/MIME-only certificate (emailProtection without codeSigning) is not a release signer",
-                               subject);
-        return err_set(EKEYREJECTED, "signature not trusted: signer %s: extended key usage lacks codeSigning", subject);
+                               "an S/MIME-only certificate (emailProtection without codeSigning) is not a release signer");
+        return err_set(EKEYREJECTED, "extended key usage lacks codeSigning");
 }
 
 static int cert_fingerprint(X509 *cert, Fingerprint ret) {
@@ -420,9 +416,9 @@ static int check_chain(TrustStore *t, X509 *signer, STACK_OF(X509) *untrusted, c
                                X509_verify_cert_error_string(e));
         }
 
-        r = check_leaf_usage(t, signer, subject);
+        r = x509_check_release_signer(signer, t->signer_eku);
         if (r < 0)
-                return r;
+                return err_prefix(r, "signature not trusted: signer %s", subject);
         r = check_chain_policy(t, X509_STORE_CTX_get0_chain(ctx), subject);
         if (r < 0)
                 return r;

@@ -79,11 +79,31 @@ head -c 100000 /dev/urandom >"$T/kernel/vmlinuz-$KVER"
 head -c $((2 * 1024 * 1024)) /dev/urandom >"$T/payload/blob"
 V1=$(build_bundle "$T/b1" --set Image.Version=1.0)
 GOOD=$(build_bundle "$T/b2" --set Image.Version=2.0)
+# abide-build refuses to sign with anything but a release signer (one line, no output) ...
+for s in smime noext noeku nodigsig oid; do
+        mkdir -p "$T/b-$s"
+        expect_fail "^abide-build: build: signing certificate CN ?= ?$s: " \
+                "$ABIDE_BUILD" build --key "$T/$s.key" --cert "$T/$s.crt" -o "$T/b-$s" --ca "$CA" --init "$INIT" \
+                --set "Boot.Kernel=$T/kernel/vmlinuz-$KVER" --set "Content.Layer=tree:$T/payload" "$ABIDE_SRCDIR/recipes/example.conf"
+        [ -z "$(ls -A "$T/b-$s")" ] || die "abide-build left output after refusing signer $s: $(ls "$T/b-$s")"
+done
+# ... so the devices' side is tested on GOOD with its manifest signed again by each
+# (openssl cms: detached DER, signer certificate embedded, as abide-build makes it).
+resign() {
+        local key=$1 cert=$2 out=$3 x=$T/resign
+        rm -rf "$x" && mkdir -p "$x" && tar -C "$x" -xf "$GOOD"
+        openssl cms -sign -binary -outform DER -in "$x/manifest.json" -signer "$cert" -inkey "$key" \
+                -out "$x/manifest.json.sig" || die "openssl cms -sign with $cert"
+        (cd "$x" && tar --format=posix -cf "$out" $(tar -tf "$GOOD")) || die "repacking $out"
+        echo "$out"
+}
 declare -A B
 for s in smime noext noeku nodigsig oid expired future; do
-        B[$s]=$(KEY=$T/$s.key CERT=$T/$s.crt build_bundle "$T/b-$s" --set Image.Version=2.0)
+        B[$s]=$(resign "$T/$s.key" "$T/$s.crt" "$T/$s.abide")
 done
-B[other]=$(KEY=$T/other/signing.key CERT=$T/other/signing.crt build_bundle "$T/b-other" --set Image.Version=2.0)
+B[other]=$(resign "$T/other/signing.key" "$T/other/signing.crt" "$T/other.abide")
+# The repacked bundle itself is sound: re-signed by the release key, it installs.
+B[good]=$(resign "$T/keys/signing.key" "$T/keys/signing.crt" "$T/good-resigned.abide")
 
 make_disk 8 1
 make_config
@@ -120,6 +140,7 @@ refused "signer CN ?= ?nodigsig: key usage lacks digitalSignature" "${B[nodigsig
 refused "signer CN ?= ?oid: extended key usage lacks codeSigning" "${B[oid]}"
 refused "signature not trusted: signer .*unable to get local issuer certificate" "${B[other]}"
 accepted "$GOOD" "codeSigning release signer"
+accepted "${B[good]}" "the release key's signature made by openssl cms"
 # A configured OID replaces codeSigning, both ways.
 conf "SignerEKU=1.3.6.1.4.1.55555.7"
 accepted "${B[oid]}" "SignerEKU= names its OID"

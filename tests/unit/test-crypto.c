@@ -376,6 +376,31 @@ static void test_cms_intermediate_and_usage(void **state) {
         assert_non_null(strstr(err_message(-EINVAL), "is not a dotted OID"));
 }
 
+/* The builder's check before it signs: the same rules as the verifier's. */
+static void test_signer_check_release(void **state) {
+        static const struct {
+                Signer **signer;
+                const char *want;
+        } cases[] = {
+                { &smime_only, "signing certificate CN=SMIME: an S/MIME-only certificate" },
+                { &no_ext, "signing certificate CN=No Extensions: certificate has no extensions" },
+                { &no_eku, "signing certificate CN=No EKU: certificate has no extended key usage" },
+                { &ca_signer, "signing certificate CN=CA Signer: is a CA certificate" },
+                { &wrong_eku, "signing certificate CN=Server: extended key usage lacks codeSigning" },
+        };
+
+        assert_int_equal(signer_check_release(good), 0);
+        assert_int_equal(signer_check_release(via_intermediate), 0);
+        assert_int_equal(signer_check_release(expired), 0);
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                err_clear();
+                int r = signer_check_release(*cases[i].signer);
+                assert_true(r < 0);
+                if (!strstr(err_message(r), cases[i].want))
+                        fail_msg("\"%s\" lacks \"%s\"", err_message(r), cases[i].want);
+        }
+}
+
 static void sha256_cert_hex(X509 *c, char hex[SHA256_HEX_SIZE]) {
         unsigned char *der = NULL;
         uint8_t md[SHA256_DIGEST_SIZE];
@@ -892,6 +917,7 @@ int main(void) {
                 cmocka_unit_test(test_cms_clock),
                 cmocka_unit_test(test_cms_pins_and_deny),
                 cmocka_unit_test(test_cms_crl),
+                cmocka_unit_test(test_signer_check_release),
                 cmocka_unit_test(test_cms_reject_modified),
                 cmocka_unit_test(test_trust_store_errors),
                 cmocka_unit_test(test_signer_load_errors),
