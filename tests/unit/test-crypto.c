@@ -145,43 +145,37 @@ static int setup(void **state) {
         write_pem("bundle.pem", NULL, ca2, ca);
 
         good = make_signer("good", k, good_cert, NULL);
-        X509 *c = new_cert("Self", k, NULL, NULL, false, -1, 30, "codeSigning");
-        selfsigned = make_signer("self", k, c, NULL);
-        X509_free(c);
-        c = new_cert("Expired", k, ca, ca_key, false, -30, -1, "codeSigning");
-        expired = make_signer("expired", k, c, NULL);
-        X509_free(c);
-        c = new_cert("Future", k, ca, ca_key, false, 2, 30, "codeSigning");
-        notyet = make_signer("future", k, c, NULL);
-        X509_free(c);
-        c = new_cert("Other", k, ca2, ca2_key, false, -1, 30, "codeSigning");
-        other = make_signer("other", k, c, NULL);
-        X509_free(c);
-        c = new_v1_cert("No Extensions", k, ca, ca_key);
-        no_ext = make_signer("noext", k, c, NULL);
-        X509_free(c);
-        c = new_cert("No EKU", k, ca, ca_key, false, -1, 30, NULL);
-        no_eku = make_signer("noeku", k, c, NULL);
-        X509_free(c);
-        c = new_cert("CA Signer", k, ca, ca_key, true, -1, 30, "codeSigning");
-        ca_signer = make_signer("casigner", k, c, NULL);
-        X509_free(c);
-        c = new_cert("Custom EKU", k, ca, ca_key, false, -1, 30, "1.3.6.1.4.1.55555.1.1");
-        custom_eku = make_signer("customeku", k, c, NULL);
-        X509_free(c);
-        c = new_cert("Server", k, ca, ca_key, false, -1, 30, "serverAuth");
-        wrong_eku = make_signer("server", k, c, NULL);
-        X509_free(c);
-        c = new_cert("Under Leaf", k, good_cert, k, false, -1, 30, "codeSigning");
-        under_leaf = make_signer("underleaf", k, c, good_cert);
-        X509_free(c);
-        c = new_cert("Via Intermediate", k, inter, int_key, false, -1, 30, "codeSigning");
-        via_intermediate = make_signer("viaint", k, c, inter);
-        X509_free(c);
-
-        c = new_cert("SMIME", k, ca, ca_key, false, -1, 30, "emailProtection");
-        smime_only = make_signer("smime", k, c, NULL);
-        X509_free(c);
+        /* One signer per way a certificate can be (un)fit to sign releases. */
+        const struct {
+                Signer **ret;
+                const char *file, *cn;
+                X509 *issuer;
+                EVP_PKEY *issuer_key;
+                bool ca, v1;
+                long from, to;
+                const char *eku;
+                X509 *extra;
+        } signers[] = {
+                { &selfsigned, "self", "Self", NULL, NULL, false, false, -1, 30, "codeSigning", NULL },
+                { &expired, "expired", "Expired", ca, ca_key, false, false, -30, -1, "codeSigning", NULL },
+                { &notyet, "future", "Future", ca, ca_key, false, false, 2, 30, "codeSigning", NULL },
+                { &other, "other", "Other", ca2, ca2_key, false, false, -1, 30, "codeSigning", NULL },
+                { &no_ext, "noext", "No Extensions", ca, ca_key, false, true, -1, 30, NULL, NULL },
+                { &no_eku, "noeku", "No EKU", ca, ca_key, false, false, -1, 30, NULL, NULL },
+                { &ca_signer, "casigner", "CA Signer", ca, ca_key, true, false, -1, 30, "codeSigning", NULL },
+                { &custom_eku, "customeku", "Custom EKU", ca, ca_key, false, false, -1, 30, "1.3.6.1.4.1.55555.1.1", NULL },
+                { &wrong_eku, "server", "Server", ca, ca_key, false, false, -1, 30, "serverAuth", NULL },
+                { &under_leaf, "underleaf", "Under Leaf", good_cert, k, false, false, -1, 30, "codeSigning", good_cert },
+                { &via_intermediate, "viaint", "Via Intermediate", inter, int_key, false, false, -1, 30, "codeSigning", inter },
+                { &smime_only, "smime", "SMIME", ca, ca_key, false, false, -1, 30, "emailProtection", NULL },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(signers); i++) {
+                X509 *c = signers[i].v1 ? new_v1_cert(signers[i].cn, k, signers[i].issuer, signers[i].issuer_key)
+                                        : new_cert(signers[i].cn, k, signers[i].issuer, signers[i].issuer_key, signers[i].ca,
+                                                   signers[i].from, signers[i].to, signers[i].eku);
+                *signers[i].ret = make_signer(signers[i].file, k, c, signers[i].extra);
+                X509_free(c);
+        }
 
         BIO *in = BIO_new_mem_buf(data, sizeof data - 1);
         CMS_ContentInfo *cms = CMS_sign(good_cert, k, NULL, in, CMS_BINARY);
