@@ -7,13 +7,15 @@ packages=(
         # build
         gcc libc6-dev meson ninja-build pkg-config
         libarchive-dev libssl-dev libblkid-dev libefivar-dev libcryptsetup-dev
-        libjson-c-dev libinih-dev libkmod-dev libcmocka-dev
+        libjson-c-dev libinih-dev libkmod-dev libcmocka-dev libcurl4-openssl-dev
         # fuzzing (scripts/fuzz.sh, the test suite 'fuzz'): clang and libFuzzer
         clang libclang-rt-dev
         # image tools
         erofs-utils squashfs-tools cryptsetup-bin openssl kmod
         fdisk e2fsprogs mtools dosfstools util-linux mount binutils
         zstd xz-utils gzip cpio libarchive-tools attr dpkg-dev python3 bc jq
+        # network install tests (tests/integration/test-http.sh): a real web server
+        nginx-light curl
         # demo image inputs: busybox, a kernel, the loader
         busybox-static linux-image-amd64 systemd-boot-efi
         # whole-system tests
