@@ -52,7 +52,7 @@ class Machine:
 
     def __init__(self, disk, log=None, memory=1024, cpus=2, no_reboot=True, max_boots=1,
                  deadline=900, test_console=True, extra_args=(), extra_drives=(), ovmf_code=OVMF_CODE,
-                 ovmf_vars=OVMF_VARS, boot_line=r"Linux version \d"):
+                 ovmf_vars=OVMF_VARS, boot_line=r"Linux version \d", disk_options=""):
         self.disk = os.path.abspath(disk)
         self.log = os.path.abspath(log or self.disk + ".console.log")
         self.vars = vars_path_for(self.disk)
@@ -66,6 +66,8 @@ class Machine:
         # Read-only raw virtio disks after the boot disk (vdb, vdc, ... in the
         # guest), e.g. bundles to install without a network.
         self.extra_drives = [os.path.abspath(d) for d in extra_drives]
+        # More -drive options for the boot disk, e.g. "throttling.bps-write=6291456".
+        self.disk_options = disk_options
         self.ovmf_code = ovmf_code
         self.ovmf_vars_template = ovmf_vars
         self.boot_line = re.compile(boot_line)
@@ -96,7 +98,8 @@ class Machine:
             "-device", "i6300esb", "-action", "watchdog=reset",
             "-drive", "if=pflash,format=raw,unit=0,readonly=on,file=" + self.ovmf_code,
             "-drive", "if=pflash,format=raw,unit=1,file=" + self.vars,
-            "-drive", "file=%s,format=raw,if=virtio,cache=unsafe" % self.disk,
+            "-drive", "file=%s,format=raw,if=virtio,cache=unsafe%s" % (self.disk,
+                                                                      "," + self.disk_options if self.disk_options else ""),
             "-chardev", "file,id=serial0,path=%s,append=on" % self.log,
             "-serial", "chardev:serial0",
             "-monitor", "none",
@@ -168,6 +171,17 @@ class Machine:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+    def power_cut(self):
+        """Cuts the power: SIGKILL to QEMU, no shutdown, no flush of the guest's
+        caches (what QEMU already wrote to the disk file stays, as on a real
+        disk). The harness then starts the next boot, as after a reboot,
+        while max_boots allows."""
+        with self._lock:
+            proc = self.proc
+            self._note("[abide-qemu] power cut")
+        if proc and proc.poll() is None:
+            proc.kill()
 
     def stop(self):
         self._stop.set()

@@ -15,7 +15,7 @@
 
 #define FSCK_TIMEOUT_MS (30 * 1000)
 #define FSCK_OUTPUT_MAX 4096
-#define FSCK_LINES_MAX 12
+#define FSCK_LINES_MAX 20
 
 int init_efi_setup(char **ret_esp_uuid) {
         _cleanup_free_ char *uuid = NULL;
@@ -40,7 +40,8 @@ int init_efi_setup(char **ret_esp_uuid) {
         return 1;
 }
 
-/* Logs what fsck.fat said, line by line (bounded), under the ESP's name. */
+/* Logs what fsck.fat said, line by line (bounded), under the ESP's name; not its banner, nor that
+ * the initramfs has no iconv modules (it falls back to its own CP850 table). */
 static void log_output(const char *device, const char *output) {
         _cleanup_free_ char *copy = strdup(output ?: "");
         char *save = NULL;
@@ -51,13 +52,14 @@ static void log_output(const char *device, const char *output) {
         for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
                 while (*line == ' ')
                         line++;
-                if (!*line)
+                if (!*line || strncmp(line, "fsck.fat ", 9) == 0 || strncmp(line, "Cannot initialize conversion", 28) == 0 ||
+                    strncmp(line, "Using internal CP", 17) == 0)
                         continue;
                 if (++n > FSCK_LINES_MAX) {
-                        init_log("ESP %s: fsck.fat: ...", device);
+                        init_log("ESP %s: fsck.fat> ...", device);
                         break;
                 }
-                init_log("ESP %s: fsck.fat: %s", device, line);
+                init_log("ESP %s: fsck.fat> %s", device, line);
         }
 }
 
@@ -85,7 +87,7 @@ InitEspCheck init_check_esp(const char *fsck, const char *device) {
                 return INIT_ESP_REPAIRED;
         }
         (void) run_result_describe(&res, FSCK_TIMEOUT_MS, &how);
-        init_log("ESP %s: fsck.fat -a failed (%s); mounting it read-only anyway", device, how ?: "?");
+        init_log("ESP %s: fsck.fat: failed (%s); mounting it read-only anyway", device, how ?: "?");
         return INIT_ESP_FAILED;
 }
 
