@@ -18,13 +18,17 @@ trap 'rm -rf "$work"' EXIT
 cp -r "$seeds/." "$work/corpus"
 mkdir -p "$artifacts/$name"
 log=$work/log
+# A dictionary of the format's tokens, when the target has one (tests/fuzz/<target>.dict).
+dict=()
+d=$(dirname "$(dirname "$seeds")")/${name#fuzz-}.dict
+[ -f "$d" ] && dict=(-dict="$d")
 
 # -timeout: one input running past 10 s is a hang; the outer timeout bounds a
 # fuzzer that stops answering altogether.
 ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:allocator_may_return_null=1} \
 UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1} \
 timeout --kill-after=10 $((secs + 120)) "$target" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
-        -print_final_stats=1 -artifact_prefix="$artifacts/$name/" "$work/corpus" >"$log" 2>&1
+        -print_final_stats=1 -artifact_prefix="$artifacts/$name/" "${dict[@]}" "$work/corpus" >"$log" 2>&1
 rc=$?
 
 runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
