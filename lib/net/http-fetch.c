@@ -1,0 +1,561 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "http-fetch.h"
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <time.h>
+
+#include "basic/error.h"
+#include "basic/fileio.h"
+#include "net/http-policy.h"
+
+/* libcurl's receive buffer; a cut costs at most this much (docs/network.md). */
+#define FETCH_BUFFER (512 * 1024)
+/* Larger than the default 64 KiB: fewer wake-ups of the reader. */
+#define FETCH_PIPE_SIZE (1024 * 1024)
+#define ERROR_BODY_MAX 2048
+#define HEADERS_FILE_MAX (64 * 1024)
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct curl_slist *, curl_slist_free_all);
+
+struct HttpFetch {
+        char *url;
+        HttpFetchOptions o;
+        char *ca_file, *client_cert, *client_key;
+        struct curl_slist *headers;
+        bool curl_initialized;
+
+        int fd;                         /* the pipe's write end, the thread's */
+        pthread_t thread;
+        bool running;
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        bool stop;                      /* set by the caller; atomic reads in callbacks */
+
+        int result;
+        char message[1024];
+        HttpFetchStats stats;
+
+        /* The fetch thread's alone. */
+        HttpResource res;
+        uint64_t offset;                /* bytes delivered */
+        uint64_t start_ms;
+        char range[32];
+        char if_range[320];
+        /* The current attempt. */
+        HttpResponse resp;
+        bool planned, error_body, reader_gone, stalled, deadline_hit;
+        uint64_t skip;
+        int plan_r;
+        HttpFailure plan_failure;
+        char plan_message[512];
+        char body[ERROR_BODY_MAX];
+        size_t body_len;
+        uint64_t last_activity_ms;
+        char errbuf[CURL_ERROR_SIZE];
+};
+
+static uint64_t now_ms(void) {
+        struct timespec ts;
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+static bool stopped(HttpFetch *f) {
+        return __atomic_load_n(&f->stop, __ATOMIC_ACQUIRE);
+}
+
+static void plan(HttpFetch *f, CURL *c) {
+        if (f->planned)
+                return;
+        f->planned = true;
+        if (f->resp.status == 0) {
+                long code = 0;
+                (void) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+                f->resp.status = code;
+        }
+        f->plan_r = http_response_plan(&f->res, f->offset, &f->resp, &f->skip, &f->plan_failure);
+        if (f->plan_r < 0) {
+                (void) snprintf(f->plan_message, sizeof f->plan_message, "%s", err_message(f->plan_r));
+                /* An error page is read for its title; anything else ends the attempt. */
+                f->error_body = f->plan_failure == HTTP_FAILURE_STATUS;
+        } else if (f->skip > 0)
+                f->stats.restarts++;
+        if (f->res.known)
+                f->stats.size = f->res.size;
+}
+
+typedef struct Callback {
+        HttpFetch *f;
+        CURL *c;
+} Callback;
+
+static size_t on_header(char *data, size_t size, size_t n, void *userdata) {
+        HttpFetch *f = ((Callback *) userdata)->f;
+        size_t len = size * n;
+
+        f->last_activity_ms = now_ms();
+        if (http_response_header(&f->resp, data, len) < 0) {
+                f->planned = true;
+                f->plan_r = -EBADMSG;
+                f->plan_failure = HTTP_FAILURE_PROTOCOL;
+                (void) snprintf(f->plan_message, sizeof f->plan_message, "%s", err_message(-EBADMSG));
+                return 0;
+        }
+        return len;
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *userdata) {
+        Callback *cb = userdata;
+        HttpFetch *f = cb->f;
+        size_t len = size * n, all = len;
+
+        plan(f, cb->c);
+        if (f->error_body) {
+                size_t k = MIN(len, sizeof f->body - f->body_len);
+                memcpy(f->body + f->body_len, data, k);
+                f->body_len += k;
+                return all;
+        }
+        if (f->plan_r < 0)
+                return 0;
+
+        f->stats.received += len;
+        if (f->skip > 0) {
+                size_t k = (size_t) MIN((uint64_t) len, f->skip);
+                f->skip -= k;
+                data += k;
+                len -= k;
+        }
+        while (len > 0) {
+                ssize_t k = write(f->fd, data, len);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0) {
+                        /* EPIPE: the reader is done (a refused bundle, or an error of its own). */
+                        f->reader_gone = true;
+                        return 0;
+                }
+                data += k;
+                len -= (size_t) k;
+                f->offset += (uint64_t) k;
+                f->stats.delivered += (uint64_t) k;
+        }
+        /* Time blocked on a full pipe is the reader's, not a stall of the server. */
+        f->last_activity_ms = now_ms();
+        return all;
+}
+
+static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
+        HttpFetch *f = userdata;
+        uint64_t now = now_ms();
+
+        if (stopped(f))
+                return 1;
+        if (f->o.timeout_sec > 0 && now - f->start_ms >= (uint64_t) f->o.timeout_sec * 1000) {
+                f->deadline_hit = true;
+                return 1;
+        }
+        if (f->o.stall_timeout_sec > 0 && now - f->last_activity_ms >= (uint64_t) f->o.stall_timeout_sec * 1000) {
+                f->stalled = true;
+                return 1;
+        }
+        return 0;
+}
+
+static HttpFailure curl_failure(CURLcode cc) {
+        switch (cc) {
+        case CURLE_COULDNT_RESOLVE_PROXY:
+        case CURLE_COULDNT_RESOLVE_HOST:
+        case CURLE_COULDNT_CONNECT:
+        case CURLE_OPERATION_TIMEDOUT:
+        case CURLE_SSL_CONNECT_ERROR:
+                return HTTP_FAILURE_CONNECT;
+        case CURLE_PARTIAL_FILE:
+        case CURLE_RECV_ERROR:
+        case CURLE_SEND_ERROR:
+        case CURLE_GOT_NOTHING:
+        case CURLE_HTTP2:
+        case CURLE_HTTP2_STREAM:
+        case CURLE_WEIRD_SERVER_REPLY:
+                return HTTP_FAILURE_DROP;
+        case CURLE_PEER_FAILED_VERIFICATION:
+        case CURLE_SSL_CACERT_BADFILE:
+        case CURLE_SSL_CERTPROBLEM:
+        case CURLE_SSL_CIPHER:
+        case CURLE_SSL_CRL_BADFILE:
+        case CURLE_SSL_ISSUER_ERROR:
+        case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+        case CURLE_SSL_INVALIDCERTSTATUS:
+        case CURLE_SSL_CLIENTCERT:
+        case CURLE_SSL_ENGINE_NOTFOUND:
+        case CURLE_SSL_ENGINE_SETFAILED:
+        case CURLE_SSL_ENGINE_INITFAILED:
+                return HTTP_FAILURE_TLS;
+        case CURLE_TOO_MANY_REDIRECTS:
+                return HTTP_FAILURE_REDIRECTS;
+        default:
+                return HTTP_FAILURE_OTHER;
+        }
+}
+
+static char *size_text(uint64_t size, char *buf, size_t n) {
+        if (size == HTTP_SIZE_UNKNOWN)
+                (void) snprintf(buf, n, "?");
+        else
+                (void) snprintf(buf, n, "%" PRIu64, size);
+        return buf;
+}
+
+/* One request from f->offset on. 0: every byte delivered; else the failure, with a message. */
+static int attempt(HttpFetch *f, CURL *c, HttpFailure *ret_failure, long *ret_status) {
+        _cleanup_(curl_slist_free_allp) struct curl_slist *list = NULL;
+        char total[32];
+
+        f->resp = (HttpResponse) { .content_length = HTTP_SIZE_UNKNOWN, .range_total = HTTP_SIZE_UNKNOWN };
+        f->planned = f->error_body = f->stalled = f->deadline_hit = false;
+        f->skip = 0;
+        f->plan_r = 0;
+        f->body_len = 0;
+        f->errbuf[0] = 0;
+        f->last_activity_ms = now_ms();
+        *ret_status = 0;
+
+        for (struct curl_slist *h = f->headers; h; h = h->next) {
+                struct curl_slist *l = curl_slist_append(list, h->data);
+                if (!l)
+                        return -ENOMEM;
+                list = l;
+        }
+        const char *validator = f->offset > 0 ? http_if_range(&f->res) : NULL;
+        if (validator) {
+                (void) snprintf(f->if_range, sizeof f->if_range, "If-Range: %s", validator);
+                struct curl_slist *l = curl_slist_append(list, f->if_range);
+                if (!l)
+                        return -ENOMEM;
+                list = l;
+        }
+        (void) snprintf(f->range, sizeof f->range, "%" PRIu64 "-", f->offset);
+        if (curl_easy_setopt(c, CURLOPT_RANGE, f->offset > 0 ? f->range : NULL) != CURLE_OK ||
+            curl_easy_setopt(c, CURLOPT_HTTPHEADER, list) != CURLE_OK)
+                return err_set(ENOMEM, "cannot set up the request");
+
+        f->stats.requests++;
+        CURLcode cc = curl_easy_perform(c);
+        (void) curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+
+        if (f->reader_gone || stopped(f))
+                return -ECANCELED;
+        if (f->plan_r < 0 && !f->error_body) {
+                *ret_failure = f->plan_failure;
+                return err_set(f->plan_failure == HTTP_FAILURE_CHANGED ? ESTALE : EBADMSG, "%s", f->plan_message);
+        }
+        if (f->deadline_hit) {
+                *ret_failure = HTTP_FAILURE_DEADLINE;
+                return err_set(ETIMEDOUT, "TimeoutSec=%u reached at byte %" PRIu64 " of %s", f->o.timeout_sec, f->offset,
+                               size_text(f->res.size, total, sizeof total));
+        }
+        if (f->stalled) {
+                *ret_failure = HTTP_FAILURE_STALL;
+                return err_set(ETIMEDOUT, "no byte for StallTimeoutSec=%u at byte %" PRIu64 " of %s", f->o.stall_timeout_sec,
+                               f->offset, size_text(f->res.size, total, sizeof total));
+        }
+        if (cc != CURLE_OK) {
+                const char *what = f->errbuf[0] ? f->errbuf : curl_easy_strerror(cc);
+                HttpFailure failure = curl_failure(cc);
+                long redirects = 0;
+                (void) curl_easy_getinfo(c, CURLINFO_REDIRECT_COUNT, &redirects);
+                if (cc == CURLE_UNSUPPORTED_PROTOCOL && redirects > 0)
+                        failure = HTTP_FAILURE_REDIRECTS;
+                *ret_failure = failure;
+                switch (failure) {
+                case HTTP_FAILURE_TLS:
+                        return err_set(EPERM, "TLS: %s (%s%s)", what, f->ca_file ? "CAFile=" : "the system CA store",
+                                       f->ca_file ?: "");
+                case HTTP_FAILURE_REDIRECTS:
+                        if (cc == CURLE_TOO_MANY_REDIRECTS)
+                                return err_set(ELOOP, "more than MaxRedirects=%u redirects", f->o.max_redirects);
+                        return err_set(EPERM, "redirected to a URL not allowed: %s", what);
+                case HTTP_FAILURE_DROP:
+                        return err_set(EIO, "connection lost at byte %" PRIu64 " of %s: %s", f->offset,
+                                       size_text(f->res.size, total, sizeof total), what);
+                default:
+                        return err_set(EIO, "%s", what);
+                }
+        }
+
+        plan(f, c);
+        *ret_status = f->resp.status;
+        if (f->plan_r < 0) {
+                char title[256];
+                *ret_failure = f->plan_failure;
+                http_error_title(f->body, f->body_len, title, sizeof title);
+                if (title[0])
+                        return err_set(f->resp.status == 404 ? ENOENT : EPROTO, "HTTP %ld (%s)", f->resp.status, title);
+                return err_set(f->plan_r, "%s", f->plan_message);
+        }
+        if (f->skip > 0) {
+                *ret_failure = HTTP_FAILURE_CHANGED;
+                return err_set(ESTALE, "the bundle changed on the server between requests (it ends before byte %" PRIu64 ")",
+                               f->offset);
+        }
+        if (f->res.size != HTTP_SIZE_UNKNOWN && f->offset != f->res.size) {
+                *ret_failure = HTTP_FAILURE_DROP;
+                return err_set(EIO, "the response ended at byte %" PRIu64 " of %" PRIu64, f->offset, f->res.size);
+        }
+        return 0;
+}
+
+static bool sleep_ms(HttpFetch *f, uint64_t ms) {
+        struct timespec ts;
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += (time_t) (ms / 1000);
+        ts.tv_nsec += (long) (ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&f->lock);
+        while (!f->stop)
+                if (pthread_cond_timedwait(&f->cond, &f->lock, &ts) == ETIMEDOUT)
+                        break;
+        bool s = f->stop;
+        pthread_mutex_unlock(&f->lock);
+        return s;
+}
+
+static int setup(HttpFetch *f, CURL *c, Callback *cb) {
+        const char *protocols = f->o.allow_http ? "http,https" : "https";
+        bool ok = curl_easy_setopt(c, CURLOPT_URL, f->url) == CURLE_OK &&
+                  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
+                  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, protocols) == CURLE_OK &&
+                  curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, protocols) == CURLE_OK &&
+                  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L) == CURLE_OK &&
+                  curl_easy_setopt(c, CURLOPT_MAXREDIRS, (long) f->o.max_redirects) == CURLE_OK &&
+                  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK &&
+                  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK &&
+                  curl_easy_setopt(c, CURLOPT_USERAGENT, "abidectl/" ABIDE_VERSION) == CURLE_OK &&
+                  curl_easy_setopt(c, CURLOPT_BUFFERSIZE, (long) FETCH_BUFFER) == CURLE_OK &&
+                  curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L) == CURLE_OK &&
+                  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, f->errbuf) == CURLE_OK &&
+                  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header) == CURLE_OK &&
+                  curl_easy_setopt(c, CURLOPT_HEADERDATA, cb) == CURLE_OK &&
+                  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body) == CURLE_OK &&
+                  curl_easy_setopt(c, CURLOPT_WRITEDATA, cb) == CURLE_OK &&
+                  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress) == CURLE_OK &&
+                  curl_easy_setopt(c, CURLOPT_XFERINFODATA, f) == CURLE_OK &&
+                  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L) == CURLE_OK;
+        /* No CURLOPT_PROXY: libcurl takes http_proxy, https_proxy and no_proxy from the environment.
+         * No Accept-Encoding: the offsets of Range are the bundle's bytes. */
+        if (ok && f->o.connect_timeout_sec > 0)
+                ok = curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long) f->o.connect_timeout_sec) == CURLE_OK;
+        if (ok && f->ca_file)
+                /* CAFile= replaces the system store: the default CA directory goes too. */
+                ok = curl_easy_setopt(c, CURLOPT_CAINFO, f->ca_file) == CURLE_OK &&
+                     curl_easy_setopt(c, CURLOPT_CAPATH, NULL) == CURLE_OK;
+        if (ok && f->client_cert)
+                ok = curl_easy_setopt(c, CURLOPT_SSLCERT, f->client_cert) == CURLE_OK &&
+                     curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM") == CURLE_OK &&
+                     curl_easy_setopt(c, CURLOPT_SSLKEY, f->client_key) == CURLE_OK;
+        return ok ? 0 : err_set(ENOTSUP, "libcurl refused an option (https support missing?)");
+}
+
+static int run(HttpFetch *f, CURL *c) {
+        HttpRetryPolicy policy = { .retries = f->o.retries, .deadline_ms = (uint64_t) f->o.timeout_sec * 1000 };
+        HttpRetryState rs = {};
+        Callback cb = { .f = f, .c = c };
+        char reason[1024];
+        int r;
+
+        r = setup(f, c, &cb);
+        if (r < 0)
+                return r;
+        for (;;) {
+                HttpFailure failure = HTTP_FAILURE_OTHER;
+                uint64_t before = f->offset, delay = 0;
+                long status = 0;
+
+                r = attempt(f, c, &failure, &status);
+                if (r == 0 || r == -ECANCELED)
+                        return r;
+                (void) snprintf(reason, sizeof reason, "%s", err_message(r));
+                switch (http_retry_decide(&policy, &rs, failure, status, f->offset > before, now_ms() - f->start_ms, &delay)) {
+                case HTTP_GIVE_UP_FATAL:
+                        return r;
+                case HTTP_GIVE_UP_RETRIES:
+                        return err_set(r, "%s; gave up after %u attempts (Retries=%u)", reason, rs.attempts, f->o.retries);
+                case HTTP_GIVE_UP_DEADLINE:
+                        return err_set(r, "%s; gave up after %u attempts: the next would start past TimeoutSec=%u", reason,
+                                       rs.attempts, f->o.timeout_sec);
+                case HTTP_RETRY:
+                        break;
+                }
+                if (f->o.on_retry)
+                        f->o.on_retry(&(HttpRetryEvent) { .reason = reason, .offset = f->offset, .size = f->res.size,
+                                                          .retry = rs.attempts, .delay_ms = delay }, f->o.userdata);
+                if (sleep_ms(f, delay))
+                        return -ECANCELED;
+        }
+}
+
+static void *fetch_thread(void *userdata) {
+        HttpFetch *f = userdata;
+        CURL *c = curl_easy_init();
+        int r;
+
+        if (!c)
+                r = err_set(ENOMEM, "cannot start libcurl");
+        else
+                r = run(f, c);
+        if (r < 0 && r != -ECANCELED)
+                (void) snprintf(f->message, sizeof f->message, "%s", err_message(r));
+        f->result = r;
+        if (c)
+                curl_easy_cleanup(c);
+        /* The reader sees the end only after the result is recorded. */
+        f->fd = safe_close(f->fd);
+        return NULL;
+}
+
+static int load_headers(HttpFetch *f, const char *path) {
+        _cleanup_free_ char *text = NULL;
+        unsigned line = 0;
+        int r;
+
+        r = read_full_file(path, HEADERS_FILE_MAX, &text, NULL);
+        if (r < 0)
+                return err_set(r, "cannot read HeadersFile=%s: %s", path, strerror(-r));
+        for (char *p = text, *next; p && *p; p = next) {
+                next = strchr(p, '\n');
+                if (next)
+                        *next++ = 0;
+                size_t len = strlen(p);
+                if (len > 0 && p[len - 1] == '\r')
+                        p[len - 1] = 0;
+                line++;
+                r = http_header_line_check(p);
+                if (r < 0)
+                        return err_prefix(r, "HeadersFile=%s:%u", path, line);
+                if (r == 0)
+                        continue;
+                struct curl_slist *l = curl_slist_append(f->headers, p);
+                if (!l)
+                        return -ENOMEM;
+                f->headers = l;
+        }
+        return 0;
+}
+
+static int check_readable(const char *key, const char *path) {
+        if (path && access(path, R_OK) < 0)
+                return err_set(errno, "cannot read %s=%s: %m", key, path);
+        return 0;
+}
+
+static int dup_opt(const char *s, char **ret) {
+        *ret = NULL;
+        if (s && !(*ret = strdup(s)))
+                return -ENOMEM;
+        return 0;
+}
+
+int http_fetch_start(const char *url, const HttpFetchOptions *o, HttpFetch **ret, int *ret_fd) {
+        _cleanup_(http_fetch_freep) HttpFetch *f = NULL;
+        int pipefd[2], r;
+
+        r = http_url_check(url, o->allow_http);
+        if (r < 0)
+                return r;
+        if (!o->client_cert != !o->client_key)
+                return err_set(EINVAL, "[Network] ClientCertificate= and ClientKey= go together");
+        r = check_readable("CAFile", o->ca_file);
+        if (r >= 0)
+                r = check_readable("ClientCertificate", o->client_cert);
+        if (r >= 0)
+                r = check_readable("ClientKey", o->client_key);
+        if (r < 0)
+                return r;
+
+        f = calloc(1, sizeof *f);
+        if (!f)
+                return -ENOMEM;
+        f->fd = -EBADF;
+        f->o = *o;
+        f->o.ca_file = f->o.client_cert = f->o.client_key = f->o.headers_file = NULL;
+        f->res.size = f->stats.size = HTTP_SIZE_UNKNOWN;
+        if (!(f->url = strdup(url)) || dup_opt(o->ca_file, &f->ca_file) < 0 || dup_opt(o->client_cert, &f->client_cert) < 0 ||
+            dup_opt(o->client_key, &f->client_key) < 0)
+                return -ENOMEM;
+        pthread_mutex_init(&f->lock, NULL);
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&f->cond, &ca);
+        pthread_condattr_destroy(&ca);
+
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+                return err_set(ENOMEM, "cannot initialize libcurl");
+        f->curl_initialized = true;
+        if (o->headers_file) {
+                r = load_headers(f, o->headers_file);
+                if (r < 0)
+                        return r;
+        }
+
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                return err_set(errno, "cannot make a pipe: %m");
+        _cleanup_close_ int rfd = pipefd[0];
+        f->fd = pipefd[1];
+        (void) fcntl(f->fd, F_SETPIPE_SZ, FETCH_PIPE_SIZE);
+
+        f->start_ms = now_ms();
+        r = -pthread_create(&f->thread, NULL, fetch_thread, f);
+        if (r < 0)
+                return err_set(r, "cannot start the download thread: %s", strerror(-r));
+        f->running = true;
+        *ret_fd = TAKE_FD(rfd);
+        *ret = TAKE_PTR(f);
+        return 0;
+}
+
+static void stop_and_join(HttpFetch *f) {
+        if (!f->running)
+                return;
+        pthread_mutex_lock(&f->lock);
+        __atomic_store_n(&f->stop, true, __ATOMIC_RELEASE);
+        pthread_cond_broadcast(&f->cond);
+        pthread_mutex_unlock(&f->lock);
+        pthread_join(f->thread, NULL);
+        f->running = false;
+}
+
+int http_fetch_finish(HttpFetch *f, HttpFetchStats *ret_stats) {
+        stop_and_join(f);
+        if (ret_stats)
+                *ret_stats = f->stats;
+        if (f->result == -ECANCELED)
+                return -ECANCELED;
+        if (f->result < 0)
+                return err_set(f->result, "%s", f->message);
+        return 0;
+}
+
+HttpFetch *http_fetch_free(HttpFetch *f) {
+        if (!f)
+                return NULL;
+        stop_and_join(f);
+        safe_close(f->fd);
+        curl_slist_free_all(f->headers);
+        if (f->curl_initialized)
+                curl_global_cleanup();
+        pthread_cond_destroy(&f->cond);
+        pthread_mutex_destroy(&f->lock);
+        free(f->url);
+        free(f->ca_file);
+        free(f->client_cert);
+        free(f->client_key);
+        free(f);
+        return NULL;
+}

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "basic/macro.h"
+
+/*
+ * A resumable HTTP(S) download into a pipe (docs/network.md): a thread runs
+ * libcurl and writes the body to the pipe's write end; the caller reads the
+ * read end as it would read a file. After a drop, a stall or a 5xx it asks
+ * again for the bytes from the offset it reached (Range + If-Range), so the
+ * reader sees one unbroken stream; a server that ignores Range sends
+ * everything again and the bytes already delivered are dropped. A bundle
+ * that changed between requests ends the stream with an error. The caller
+ * must ignore SIGPIPE: closing the read end early stops the fetch.
+ */
+
+typedef struct HttpRetryEvent {
+        const char *reason;         /* why the attempt failed, one line */
+        uint64_t offset;            /* bytes delivered so far */
+        uint64_t size;              /* of the whole body, HTTP_SIZE_UNKNOWN when not known */
+        unsigned retry;             /* 1 for the first retry */
+        uint64_t delay_ms;          /* before the next attempt */
+} HttpRetryEvent;
+
+typedef struct HttpFetchOptions {
+        unsigned stall_timeout_sec;     /* no byte for this long: reconnect; 0: never */
+        unsigned retries;               /* consecutive attempts without progress before giving up */
+        unsigned timeout_sec;           /* the whole fetch, all attempts; 0: none */
+        unsigned connect_timeout_sec;   /* connect + TLS handshake; 0: libcurl's */
+        unsigned max_redirects;
+        bool allow_http;
+        const char *ca_file;            /* NULL: the system store */
+        const char *client_cert;        /* PEM, with client_key; both or neither */
+        const char *client_key;
+        const char *headers_file;       /* "Name: value" lines sent with every request */
+        /* Called from the fetch thread before each retry. */
+        void (*on_retry)(const HttpRetryEvent *e, void *userdata);
+        void *userdata;
+} HttpFetchOptions;
+
+typedef struct HttpFetchStats {
+        uint64_t received;          /* body bytes over all connections, dropped ones included */
+        uint64_t delivered;         /* into the pipe */
+        uint64_t size;              /* HTTP_SIZE_UNKNOWN when the server did not say */
+        unsigned requests;
+        unsigned restarts;          /* 200 answers to a Range request */
+} HttpFetchStats;
+
+typedef struct HttpFetch HttpFetch;
+
+/*
+ * Checks url and o (scheme policy, readable files, HeadersFile= lines),
+ * starts the fetch and returns the read end of its pipe (the caller owns
+ * it). Nothing is sent before this returns.
+ */
+int http_fetch_start(const char *url, const HttpFetchOptions *o, HttpFetch **ret, int *ret_fd);
+
+/*
+ * Called once the reader is done (it saw the end, or stopped on an error of
+ * its own): stops the fetch if it still runs and waits for it. Returns 0
+ * when every byte was delivered, -ECANCELED when it was stopped or the
+ * reader closed the read end first, or the failure that ended the fetch
+ * with its message (err_message()): the reader then saw a cut stream, and
+ * this is the cause to report.
+ */
+int http_fetch_finish(HttpFetch *f, HttpFetchStats *ret_stats);
+
+/* Stops a fetch not finished, frees it. */
+HttpFetch *http_fetch_free(HttpFetch *f);
+DEFINE_TRIVIAL_CLEANUP_FUNC(HttpFetch *, http_fetch_free);
