@@ -58,6 +58,17 @@ static const ConfigKey config_keys[] = {
         { "Trust", "Deny", KEY_LIST, offsetof(AbideConfig, trust_deny), 0, 0, false },
         { "Trust", "SignerEKU", KEY_STRING, offsetof(AbideConfig, trust_signer_eku), 0, 0, false },
         PATH_KEY("Trust", "CRL", trust_crl),
+        /* Per device (a client certificate, a token): on abide-data. The signature decides trust, not TLS. */
+        { "Network", "StallTimeoutSec", KEY_UINT, offsetof(AbideConfig, net_stall_timeout_sec), 0, 86400, true },
+        { "Network", "Retries", KEY_UINT, offsetof(AbideConfig, net_retries), 0, 100000, true },
+        { "Network", "TimeoutSec", KEY_UINT, offsetof(AbideConfig, net_timeout_sec), 0, 7 * 86400, true },
+        { "Network", "ConnectTimeoutSec", KEY_UINT, offsetof(AbideConfig, net_connect_timeout_sec), 1, 3600, true },
+        { "Network", "MaxRedirects", KEY_UINT, offsetof(AbideConfig, net_max_redirects), 0, 50, true },
+        { "Network", "AllowHTTP", KEY_BOOL, offsetof(AbideConfig, net_allow_http), 0, 0, true },
+        LOCAL_PATH_KEY("Network", "CAFile", net_ca_file),
+        LOCAL_PATH_KEY("Network", "ClientCertificate", net_client_cert),
+        LOCAL_PATH_KEY("Network", "ClientKey", net_client_key),
+        LOCAL_PATH_KEY("Network", "HeadersFile", net_headers_file),
 };
 
 static int set_string(char **field, const char *value) {
@@ -93,6 +104,11 @@ int config_new_default(AbideConfig **ret) {
         c->tries = 3;
         c->health_timeout_sec = 60;
         c->check_timeout_sec = 30;
+        c->net_stall_timeout_sec = 60;
+        c->net_retries = 10;
+        c->net_connect_timeout_sec = 30;
+        c->net_max_redirects = 5;
+        c->net_allow_http = true;
         *ret = TAKE_PTR(c);
         return 0;
 }
@@ -277,6 +293,10 @@ AbideConfig *config_free(AbideConfig *c) {
         free(c->trust_deny);
         free(c->trust_signer_eku);
         free(c->trust_crl);
+        free(c->net_ca_file);
+        free(c->net_client_cert);
+        free(c->net_client_key);
+        free(c->net_headers_file);
         for (size_t i = 0; i < c->n_ignored; i++)
                 free(c->ignored[i]);
         free(c->ignored);

@@ -37,6 +37,17 @@ typedef struct AbideConfig {
         char *trust_deny;
         char *trust_signer_eku;
         char *trust_crl;
+        /* [Network]: abidectl install URL (docs/network.md). Local: TLS is not what decides trust. */
+        unsigned net_stall_timeout_sec;    /* 0: never */
+        unsigned net_retries;
+        unsigned net_timeout_sec;          /* the whole download; 0: none */
+        unsigned net_connect_timeout_sec;
+        unsigned net_max_redirects;
+        bool net_allow_http;
+        char *net_ca_file;                 /* NULL: the system store */
+        char *net_client_cert;
+        char *net_client_key;
+        char *net_headers_file;
         /* "FILE: [Section] Key=" of keys the local file may not set, ignored. */
         char **ignored;
         size_t n_ignored;

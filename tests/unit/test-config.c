@@ -139,12 +139,51 @@ static void test_bad_values(void **state) {
         assert_int_equal(config_load_layered(vendor, local, &c), -EINVAL);
 }
 
+/* [Network] is per device: the local file on abide-data sets every key. */
+static void test_network_local(void **state) {
+        _cleanup_(config_freep) AbideConfig *d = NULL, *c = NULL;
+
+        assert_int_equal(config_new_default(&d), 0);
+        assert_int_equal(d->net_stall_timeout_sec, 60);
+        assert_int_equal(d->net_retries, 10);
+        assert_int_equal(d->net_timeout_sec, 0);
+        assert_int_equal(d->net_connect_timeout_sec, 30);
+        assert_int_equal(d->net_max_redirects, 5);
+        assert_true(d->net_allow_http);
+        assert_null(d->net_ca_file);
+
+        write_conf(vendor, "[Network]\nAllowHTTP=yes\nRetries=3\n");
+        write_conf(local, "[Network]\nStallTimeoutSec=5\nRetries=0\nTimeoutSec=600\nConnectTimeoutSec=7\n"
+                          "MaxRedirects=0\nAllowHTTP=no\nCAFile=/data/ca.pem\nClientCertificate=/data/dev.crt\n"
+                          "ClientKey=/data/dev.key\nHeadersFile=/data/headers\n");
+        assert_int_equal(config_load_layered(vendor, local, &c), 0);
+        assert_int_equal(c->n_ignored, 0);
+        assert_int_equal(c->net_stall_timeout_sec, 5);
+        assert_int_equal(c->net_retries, 0);
+        assert_int_equal(c->net_timeout_sec, 600);
+        assert_int_equal(c->net_connect_timeout_sec, 7);
+        assert_int_equal(c->net_max_redirects, 0);
+        assert_false(c->net_allow_http);
+        assert_string_equal(c->net_ca_file, "/data/ca.pem");
+        assert_string_equal(c->net_client_cert, "/data/dev.crt");
+        assert_string_equal(c->net_client_key, "/data/dev.key");
+        assert_string_equal(c->net_headers_file, "/data/headers");
+
+        AbideConfig *bad = NULL;
+        write_conf(local, "[Network]\nConnectTimeoutSec=0\n");
+        assert_int_equal(config_load_layered(vendor, local, &bad), -EINVAL);
+        write_conf(local, "[Network]\nCAFile=ca.pem\n");
+        assert_int_equal(config_load_layered(vendor, local, &bad), -EINVAL);
+        assert_null(bad);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_defaults_are_verified_storage),
                 cmocka_unit_test(test_local_cannot_set_trust),
                 cmocka_unit_test(test_vendor_sets_trust),
                 cmocka_unit_test(test_bad_values),
+                cmocka_unit_test(test_network_local),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
