@@ -5,6 +5,8 @@
 #include "basic/error.h"
 #include "ctl.h"
 #include "install/install.h"
+#include "install-url.h"
+#include "net/http-policy.h"
 #include "verbs.h"
 
 static int parse_tries(const char *s, unsigned *ret) {
@@ -27,6 +29,7 @@ int verb_install(int argc, char *argv[]) {
         _cleanup_(ctl_done) Ctl ctl = {};
         _cleanup_(install_result_done) InstallResult res = {};
         _cleanup_close_ int fd = -EBADF;
+        _cleanup_(install_url_freep) InstallUrl *url = NULL;
         InstallOptions o = {};
         int c, r;
 
@@ -35,8 +38,9 @@ int verb_install(int argc, char *argv[]) {
         while ((c = getopt_long(argc, argv, "ht:f", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
-                        printf("Usage: abidectl install BUNDLE|- [--tries N] [--force]\n\n"
-                               "Installs a signed bundle (a file, or '-' for standard input) into the slot\n"
+                        printf("Usage: abidectl install BUNDLE|-|URL [--tries N] [--force]\n\n"
+                               "Installs a signed bundle (a file, '-' for standard input, or an http(s) URL,\n"
+                               "resumed after drops as abide.conf's [Network] says) into the slot\n"
                                "that was not booted, verifies what landed, and makes it bootable on trial.\n\n"
                                "  --tries N          boot tries of the new slot (default: the bundle's, else Tries=)\n"
                                "  --force            install even the version that is running\n\n"
@@ -62,23 +66,31 @@ int verb_install(int argc, char *argv[]) {
                 return err_set(EINVAL, "unexpected argument '%s'", argv[optind + 1]);
 
         const char *path = argv[optind];
+        bool remote = http_is_url(path);
         if (streq(path, "-"))
                 fd = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
-        else
+        else if (!remote)
                 fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
+        if (fd < 0 && !remote)
                 return err_set(errno, "cannot open %s: %m", streq(path, "-") ? "standard input" : path);
-        if (!streq(path, "-"))
+        if (!streq(path, "-") && !remote)
                 (void) posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 
         r = ctl_open(&ctl);
         if (r < 0)
                 return r;
+        /* A URL: the download's pipe, read as standard input is (docs/network.md). */
+        if (remote && (r = install_url_open(ctl.config, path, &url, &fd)) < 0)
+                return r;
         r = install_run(ctl.config, ctl.boot, fd, &o, &res);
+        if (url)
+                r = install_url_finish(url, &fd, r);
         if (r < 0)
                 return r;
         if (res.state_error < 0)
                 ctl_warn("%s", res.state_message ?: "cannot update the state file");
         printf("Installed %s into slot %s (%s)\n", res.version, slot_to_string(res.slot), res.entry);
+        if (url)
+                install_url_print_stats(url);
         return 0;
 }
