@@ -187,7 +187,8 @@ for idx in 2 3 6; do
 done
 
 note "target partition mounted, or held open exclusively"
-mkfs.ext4 -q "$ROOT_B"
+# No lazy init: the kernel would zero inode tables in the background while b is fingerprinted.
+mkfs.ext4 -q -E lazy_itable_init=0,lazy_journal_init=0 "$ROOT_B"
 mkdir -p "$T/mnt"
 mount "$ROOT_B" "$T/mnt"
 cleanup_hooks=("umount '$T/mnt' 2>/dev/null" "${cleanup_hooks[@]}")
