@@ -6,7 +6,7 @@
 #include <string.h>
 
 void json_scan(const char *json, size_t len, JsonScan *ret) {
-        JsonScan s = { .nul_escape = SIZE_MAX, .single_quote = SIZE_MAX };
+        JsonScan s = { .nul_escape = SIZE_MAX, .single_quote = SIZE_MAX, .comment = SIZE_MAX };
         bool in_string = false;
 
         for (size_t i = 0; i < len; i++) {
@@ -24,6 +24,8 @@ void json_scan(const char *json, size_t len, JsonScan *ret) {
                         s.name_separators++;
                 else if (c == '\'' && s.single_quote == SIZE_MAX)
                         s.single_quote = i;
+                else if (c == '/' && s.comment == SIZE_MAX)
+                        s.comment = i;
         }
         *ret = s;
 }

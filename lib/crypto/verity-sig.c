@@ -168,9 +168,16 @@ int verity_sig_parse(const char *buf, size_t size, VeritySig *ret) {
         if (!json_object_is_type(o, json_type_object))
                 return err_set(EBADMSG, "verity signature: JSON is not an object");
         /* json-c cuts a key at \u0000 ("rootHash\u0000x" would read as
-         * rootHash); no string of this format holds a NUL, so refuse any. */
+         * rootHash); no string of this format holds a NUL, so refuse any.
+         * A comment or a single-quoted string (json-c takes both) could hide
+         * one from the scan, and neither is JSON. */
         JsonScan scan;
         json_scan(buf, n, &scan);
+        if (scan.single_quote != SIZE_MAX)
+                return err_set(EBADMSG, "verity signature: not valid JSON: single-quoted string at byte %zu",
+                               scan.single_quote);
+        if (scan.comment != SIZE_MAX)
+                return err_set(EBADMSG, "verity signature: not valid JSON: comment at byte %zu", scan.comment);
         if (scan.nul_escape != SIZE_MAX)
                 return err_set(EBADMSG, "verity signature: byte %zu: a string contains a NUL character (\\u0000)",
                                scan.nul_escape);

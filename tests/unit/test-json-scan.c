@@ -13,7 +13,7 @@
 #include "crypto/verity-sig.h"
 
 static JsonScan scan(const char *s) {
-        JsonScan j = { .name_separators = 12345, .nul_escape = 1, .single_quote = 1 };
+        JsonScan j = { .name_separators = 12345, .nul_escape = 1, .single_quote = 1, .comment = 1 };
         json_scan(s, strlen(s), &j);
         return j;
 }
@@ -42,9 +42,13 @@ static void test_separators_and_quotes(void **state) {
         JsonScan j = scan("{\"a\": {\"b:c\": 1, \"d\": [\"e:\", {\"f\": 2}]}}");
         assert_int_equal(j.name_separators, 4);
         assert_int_equal(j.single_quote, SIZE_MAX);
+        assert_int_equal(j.comment, SIZE_MAX);
         assert_int_equal(scan("{\"a\\\":\": 1}").name_separators, 1);
         assert_int_equal(scan("{'a': 1}").single_quote, 1);
         assert_int_equal(scan("{\"it's\": 1}").single_quote, SIZE_MAX);
+        assert_int_equal(scan("{/* x */\"a\": 1}").comment, 1);
+        assert_int_equal(scan("[1] // x").comment, 4);
+        assert_int_equal(scan("{\"a/b\": \"c//d\"}").comment, SIZE_MAX);
         j = scan("");
         assert_int_equal(j.name_separators, 0);
         assert_int_equal(j.nul_escape, SIZE_MAX);
@@ -72,6 +76,15 @@ static void test_verity_sig_nul_key(void **state) {
                       "\",\"signature\":\"AAAA\",\"x\\u0000\":1}");
         assert_int_equal(r, -EBADMSG);
         assert_non_null(strstr(err_message(r), "contains a NUL character"));
+        /* A comment or single quotes must not hide one from the scan. */
+        r = parse_sig("{/*\"*/\"rootHash\\u0000x\":\"" H64 "\",\"certificateFingerprint\":\"" H64
+                      "\",\"signature\":\"AAAA\"}");
+        assert_int_equal(r, -EBADMSG);
+        assert_non_null(strstr(err_message(r), "verity signature: not valid JSON: comment at byte 1"));
+        r = parse_sig("{'rootHash\\u0000x':\"" H64 "\",\"certificateFingerprint\":\"" H64
+                      "\",\"signature\":\"AAAA\"}");
+        assert_int_equal(r, -EBADMSG);
+        assert_non_null(strstr(err_message(r), "verity signature: not valid JSON: single-quoted string at byte 1"));
         /* An extra key holding an escaped backslash and u0000 is fine. */
         assert_int_equal(parse_sig("{\"rootHash\":\"" H64 "\",\"certificateFingerprint\":\"" H64
                                    "\",\"signature\":\"AAAA\",\"x\\\\u0000\":1}"),
