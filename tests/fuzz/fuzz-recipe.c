@@ -3,13 +3,13 @@
  * (the parser reads a path and resolves values relative to it). */
 #include "fuzz-util.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <unistd.h>
 
 #include "recipe.h"
 
-static char dir[] = "/tmp/fuzz-recipe.XXXXXX";
-static char path[sizeof dir + 16];
+static char dir[PATH_MAX], path[PATH_MAX + 16];
 
 static void remove_dir(void) {
         (void) unlink(path);
@@ -25,6 +25,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 return 0;
 
         if (!path[0]) {
+                /* Under $TMPDIR: the runner points it at its work directory,
+                 * which it removes even when the fuzzer dies. */
+                const char *tmp = getenv("TMPDIR");
+                snprintf(dir, sizeof dir, "%s/fuzz-recipe.XXXXXX", tmp && *tmp ? tmp : "/tmp");
                 FUZZ_ASSERT(mkdtemp(dir));
                 snprintf(path, sizeof path, "%s/r.conf", dir);
                 atexit(remove_dir);

@@ -25,7 +25,7 @@ d=$(dirname "$(dirname "$seeds")")/${name#fuzz-}.dict
 
 # -timeout: one input running past 10 s is a hang; the outer timeout bounds a
 # fuzzer that stops answering altogether.
-ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:allocator_may_return_null=1} \
+TMPDIR=$work ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:allocator_may_return_null=1} \
 UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1} \
 timeout --kill-after=10 $((secs + 120)) "$target" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="$artifacts/$name/" "${dict[@]}" "$work/corpus" >"$log" 2>&1
