@@ -11,7 +11,7 @@
 static int tty = -1;
 static const char *cur_label;
 static uint64_t cur_total;
-static struct timespec last, start;
+static struct timespec last, start, step_start;
 static bool drawn;
 
 static double elapsed(void) {
@@ -44,6 +44,7 @@ void progress_begin(const char *label, uint64_t total) {
         cur_label = label;
         cur_total = total;
         drawn = false;
+        (void) clock_gettime(CLOCK_MONOTONIC, &step_start);
         progress_update(0);
 }
 
@@ -59,11 +60,23 @@ void progress_update(uint64_t done) {
                 return;
         last = now;
         drawn = true;
+        /* Rate and time left of this step, once there is something to measure. */
+        char rate[64] = "";
+        double secs = (double) (now.tv_sec - step_start.tv_sec) + (double) (now.tv_nsec - step_start.tv_nsec) / 1e9;
+        if (secs >= 0.1 && done > 0) {
+                double bps = (double) done / secs;
+                int n = snprintf(rate, sizeof rate, " %.1f MiB/s", bps / 1048576);
+                if (cur_total > done && n > 0) {
+                        uint64_t left = (uint64_t) ((double) (cur_total - done) / bps);
+                        (void) snprintf(rate + n, sizeof rate - (size_t) n, ", %" PRIu64 ":%02" PRIu64 " left", left / 60,
+                                        left % 60);
+                }
+        }
         if (cur_total > 0)
-                (void) fprintf(stderr, "\r%s %3" PRIu64 "%% (%" PRIu64 "/%" PRIu64 " MiB)\033[K", cur_label,
-                               done * 100 / cur_total, done >> 20, cur_total >> 20);
+                (void) fprintf(stderr, "\r%s %3" PRIu64 "%% (%" PRIu64 "/%" PRIu64 " MiB)%s\033[K", cur_label,
+                               done * 100 / cur_total, done >> 20, cur_total >> 20, rate);
         else
-                (void) fprintf(stderr, "\r%s %" PRIu64 " MiB\033[K", cur_label, done >> 20);
+                (void) fprintf(stderr, "\r%s %" PRIu64 " MiB%s\033[K", cur_label, done >> 20, rate);
 }
 
 void progress_end(void) {
