@@ -69,8 +69,11 @@ int install_url_finish(InstallUrl *u, int *fd, int r) {
 }
 
 void install_url_print_stats(InstallUrl *u) {
-        printf("Fetched %" PRIu64 " bytes in %u requests for a %" PRIu64 "-byte bundle\n", u->stats.received,
+        printf("Fetched %" PRIu64 " bytes in %u requests for a %" PRIu64 "-byte bundle", u->stats.received,
                u->stats.requests, u->stats.size != HTTP_SIZE_UNKNOWN ? u->stats.size : u->stats.delivered);
+        if (u->stats.restarts > 0)
+                printf(" (the server ignored Range %u times: restarted from byte 0)", u->stats.restarts);
+        printf("\n");
 }
 
 InstallUrl *install_url_free(InstallUrl *u) {

@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""A TCP proxy for tests, between abidectl and a local web server, that
+injects faults into the server-to-client direction. 127.0.0.1 only.
+
+  fault-proxy.py --upstream PORT --port-file FILE --stats FILE
+                 [--cut-every BYTES [--cut-limit N] [--on-cut CMD]]
+                 [--stall-at BYTES --stall-sec S]
+
+Counts the bytes sent to clients over all connections (--stats, JSON,
+rewritten at every event). --cut-every closes the connection each time that
+count crosses a multiple of BYTES (at most --cut-limit times); --on-cut runs
+a shell command after the first cut, before the client can reconnect (to
+swap the file on the server). --stall-at holds the connection once, sends
+nothing for --stall-sec seconds, then closes it.
+"""
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--upstream", type=int, required=True)
+ap.add_argument("--port-file", required=True)
+ap.add_argument("--stats", required=True)
+ap.add_argument("--cut-every", type=int, default=0)
+ap.add_argument("--cut-limit", type=int, default=0)
+ap.add_argument("--on-cut", default="")
+ap.add_argument("--stall-at", type=int, default=0)
+ap.add_argument("--stall-sec", type=float, default=0)
+args = ap.parse_args()
+
+BUF = 64 * 1024
+st = {"bytes": 0, "connections": 0, "cuts": 0, "stalls": 0}
+next_cut = args.cut_every
+
+
+def save():
+    tmp = args.stats + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(st, f)
+    os.replace(tmp, args.stats)
+
+
+async def send(w, data):
+    w.write(data)
+    await w.drain()
+    st["bytes"] += len(data)
+
+
+async def up(r, w):
+    try:
+        while data := await r.read(BUF):
+            w.write(data)
+            await w.drain()
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        w.close()
+
+
+async def down(r, w):
+    global next_cut
+    try:
+        while data := await r.read(BUF):
+            cutting = args.cut_every and st["bytes"] + len(data) >= next_cut and \
+                (not args.cut_limit or st["cuts"] < args.cut_limit)
+            if cutting:
+                await send(w, data[:next_cut - st["bytes"]])
+                next_cut += args.cut_every
+                st["cuts"] += 1
+                save()
+                if args.on_cut and st["cuts"] == 1:
+                    subprocess.run(args.on_cut, shell=True, check=True)
+                return
+            if args.stall_at and not st["stalls"] and st["bytes"] + len(data) >= args.stall_at:
+                await send(w, data[:args.stall_at - st["bytes"]])
+                st["stalls"] += 1
+                save()
+                await asyncio.sleep(args.stall_sec)
+                return
+            await send(w, data)
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        save()
+        w.close()
+
+
+async def handle(cr, cw):
+    st["connections"] += 1
+    save()
+    try:
+        sr, sw = await asyncio.open_connection("127.0.0.1", args.upstream)
+    except OSError:
+        cw.close()
+        return
+    t_up = asyncio.create_task(up(cr, sw))
+    await down(sr, cw)
+    # A cut or a stall ends both directions at once.
+    sw.close()
+    t_up.cancel()
+
+
+async def main():
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    server = await asyncio.start_server(handle, sock=sock)
+    save()
+    with open(args.port_file + ".tmp", "w") as f:
+        f.write(str(sock.getsockname()[1]))
+    os.replace(args.port_file + ".tmp", args.port_file)
+    async with server:
+        await server.serve_forever()
+
+asyncio.run(main())

@@ -1,0 +1,200 @@
+#!/bin/bash
+# abidectl install URL against nginx on 127.0.0.1 (https with a CA made
+# here, mutual TLS, http), through a proxy that cuts the connection every
+# 8 MiB and stalls once: the install completes, slot b byte-identical to a
+# file install, and no more bytes fetched than the bundle plus one read
+# buffer per cut. Refused with one line, slot a untouched and b not
+# bootable: 404, 500 until the deadline, a redirect loop, the wrong CA, a
+# host name mismatch, no client certificate, a bundle swapped on the server
+# after a cut, a truncated body, http:// with AllowHTTP=no.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/bootctl-lib.sh"
+. "$(dirname "$0")/install-lib.sh"
+. "$(dirname "$0")/nginx-lib.sh"
+need tar cmp script
+
+# libcurl's receive buffer in lib/net/http-fetch.c: what a cut may cost.
+READ_BUFFER=$((512 * 1024))
+CUT=$((8 * 1024 * 1024))
+
+note "keys, bundles, disk, CA, nginx"
+"$ABIDE_BUILD" keygen -o "$T/keys" >/dev/null
+mkdir -p "$T/kernel" "$T/payload"
+head -c 300000 /dev/urandom >"$T/kernel/vmlinuz-$KVER"
+head -c 100000 /dev/urandom >"$T/payload/blob"
+V1=$(build_bundle "$T/b1" --set Image.Version=1.0)
+head -c $((40 * 1024 * 1024)) /dev/urandom >"$T/payload/blob"
+GOOD=$(build_bundle "$T/b2" --set Image.Version=2.0)
+head -c $((40 * 1024 * 1024 + 4096)) /dev/urandom >"$T/payload/blob"
+OTHER=$(build_bundle "$T/b3" --set Image.Version=2.1)
+SIZE=$(stat -c %s "$GOOD")
+make_disk 48 2
+make_config
+fill_slot_a "$V1"
+write_image_info 1.0 0
+cp "$T/abide.conf" "$T/abide.base"
+slot_a_print >"$T/a.before"
+
+make_ca ca
+make_ca other-ca
+make_cert ca server IP:127.0.0.1 serverAuth
+make_cert ca device DNS:device-1 clientAuth
+mkdir -p "$WWW"
+cp "$GOOD" "$WWW/b.abide"
+head -c $((SIZE / 2)) "$GOOD" >"$WWW/truncated.abide"
+printf '# the fleet token\nAuthorization: Bearer s3cret\n' >"$T/headers"
+nginx_start
+HTTPS=https://127.0.0.1:$HTTPS_PORT
+
+# net_conf KEY=VALUE...: abide.conf with these [Network] keys.
+net_conf() {
+        cp "$T/abide.base" "$T/abide.conf"
+        printf '[Network]\n' >>"$T/abide.conf"
+        printf '%s\n' "$@" >>"$T/abide.conf"
+}
+check_a() {
+        slot_a_print >"$T/a.now"
+        cmp -s "$T/a.before" "$T/a.now" || die "slot a changed ($1): $(diff "$T/a.before" "$T/a.now")"
+}
+b_print() {
+        sha256sum "$ROOT_B" "$VERITY_B" "$SIG_B" "$T/esp/abide/b/vmlinuz" "$T/esp/abide/b/initrd" | awk '{print $1}'
+        entry_of b
+}
+# fetched: the byte count of "Fetched N bytes in K requests" in $T/out
+fetched() { sed -n 's/^Fetched \([0-9]*\) bytes in \([0-9]*\) requests for a \([0-9]*\)-byte bundle.*/\1/p' "$T/out"; }
+
+note "reference: the file install"
+"$ABIDECTL" install "$GOOD" >/dev/null
+b_print >"$T/b.file"
+check_a "file install"
+
+# install_url URL: succeeds, b byte-identical to the file install, a untouched.
+install_url() {
+        rm -f "$ENTRIES"/abide-b*.conf
+        "$ABIDECTL" install --force "$1" >"$T/out" 2>"$T/err" || die "install $1 failed: $(cat "$T/err")"
+        grep -qx "Installed 2.0 into slot b (abide-b+3.conf)" "$T/out" || die "install $1: $(cat "$T/out")"
+        b_print | cmp -s "$T/b.file" - || die "slot b after installing $1 differs from the file install"
+        check_a "install $1"
+        echo "   $(tail -n 1 "$T/out")"
+}
+
+# refuse_net PATTERN URL [untouched]: refused; stderr is retry lines, then one line naming the URL and the cause
+# (the bundle reader's refusals, PATTERN "bundle: ...", read as a file install's);
+# a untouched, b without a bootable entry (a refusal before the first write leaves b's partitions alone).
+refuse_net() {
+        local pat=$1 url=$2 rc=0 shown
+        rm -f "$ENTRIES"/abide-b*.conf
+        sha256sum "$ROOT_B" "$VERITY_B" "$SIG_B" >"$T/bparts.before"
+        "$ABIDECTL" install --force "$url" >/dev/null 2>"$T/err" || rc=$?
+        [ $rc -ne 0 ] || die "install $url succeeded, expected a refusal /$pat/"
+        # The download's failures name the URL; the bundle reader's are a file install's.
+        shown="${url//./\\.}: "
+        [ "${pat#bundle: }" = "$pat" ] || shown=
+        tail -n 1 "$T/err" | grep -Eq -- "^abidectl: install: $shown($pat)" ||
+                die "install $url: last line does not match /$pat/: $(cat "$T/err")"
+        head -n -1 "$T/err" | grep -v '; retry [0-9]* in [0-9.]* s from byte ' &&
+                die "install $url: more than retry lines before the error: $(cat "$T/err")"
+        echo "   refused as expected: $(tail -n 1 "$T/err")"
+        check_a "refused $url"
+        b_not_bootable || die "b bootable after a refused install of $url: $(entry_of b)"
+        if [ "${3:-}" = untouched ]; then
+                sha256sum "$ROOT_B" "$VERITY_B" "$SIG_B" | cmp -s "$T/bparts.before" - || die "b written although $url was refused up front"
+        fi
+}
+
+note "https with CAFile=, a bearer token from HeadersFile="
+net_conf "CAFile=$TLS/ca.pem" "HeadersFile=$T/headers"
+install_url "$HTTPS/private/b.abide"
+[ ! -s "$T/err" ] || die "stderr not empty in a pipe without retries: $(cat "$T/err")"
+[ "$(fetched)" -eq "$SIZE" ] || die "fetched $(fetched) bytes for a $SIZE-byte bundle"
+grep -q "Bearer" "$NGX/access.log" && die "the token reached the access log"
+net_conf "CAFile=$TLS/ca.pem"
+refuse_net "HTTP 403 \(Forbidden\)$" "$HTTPS/private/b.abide" untouched
+
+note "mutual TLS"
+net_conf "CAFile=$TLS/ca.pem" "ClientCertificate=$TLS/device.crt" "ClientKey=$TLS/device.key"
+install_url "https://127.0.0.1:$MTLS_PORT/b.abide"
+net_conf "CAFile=$TLS/ca.pem"
+refuse_net "HTTP 400 \(No required SSL certificate was sent\)$" "https://127.0.0.1:$MTLS_PORT/b.abide" untouched
+
+note "cut every 8 MiB, one stall longer than StallTimeoutSec=2, over https"
+net_conf "CAFile=$TLS/ca.pem" "StallTimeoutSec=2" "Retries=3"
+proxy_start "$HTTPS_PORT" --cut-every $CUT --stall-at $((SIZE / 2 + 12345)) --stall-sec 6
+install_url "https://127.0.0.1:$PROXY_PORT/b.abide"
+cuts=$(proxy_stat cuts) stalls=$(proxy_stat stalls)
+[ "$cuts" -ge 4 ] && [ "$stalls" -eq 1 ] || die "the proxy cut $cuts times and stalled $stalls times"
+[ "$(grep -c '; retry [0-9]* in [0-9.]* s from byte ' "$T/err")" -eq $((cuts + stalls)) ] ||
+        die "expected $((cuts + stalls)) retry lines: $(cat "$T/err")"
+grep -q "no byte for StallTimeoutSec=2 at byte" "$T/err" || die "no stall reported: $(cat "$T/err")"
+grep -q "connection lost at byte" "$T/err" || die "no drop reported: $(cat "$T/err")"
+bound=$((SIZE + (cuts + stalls) * READ_BUFFER))
+echo "   bundle $SIZE bytes, $cuts cuts + $stalls stall: abidectl fetched $(fetched) bytes in $(sed -n 's/.* in \([0-9]*\) requests.*/\1/p' "$T/out") requests (bound $bound); the proxy sent $(proxy_stat bytes) bytes (TLS included)"
+[ "$(fetched)" -le "$bound" ] || die "fetched $(fetched) bytes, more than $bound"
+[ "$(fetched)" -ge "$SIZE" ] || die "fetched $(fetched) bytes, less than the bundle"
+
+note "the same over http: the proxy's own count (headers included) stays in the bound"
+net_conf "StallTimeoutSec=2"
+proxy_start "$HTTP_PORT" --cut-every $CUT --stall-at $((SIZE / 3)) --stall-sec 6
+install_url "http://127.0.0.1:$PROXY_PORT/b.abide"
+cuts=$(proxy_stat cuts) stalls=$(proxy_stat stalls)
+bound=$((SIZE + (cuts + stalls + 1) * READ_BUFFER))
+echo "   bundle $SIZE bytes, $cuts cuts + $stalls stall: the proxy sent $(proxy_stat bytes) bytes over $(proxy_stat connections) connections (bound $bound)"
+[ "$(proxy_stat bytes)" -le "$bound" ] || die "the proxy sent $(proxy_stat bytes) bytes, more than $bound"
+
+note "a server that ignores Range: restarted from byte 0, the delivered bytes dropped"
+proxy_start "$HTTP_PORT" --cut-every $CUT --cut-limit 1
+install_url "http://127.0.0.1:$PROXY_PORT/norange/b.abide"
+grep -q "the server ignored Range 1 times" "$T/out" || die "no restart reported: $(cat "$T/out")"
+[ "$(fetched)" -gt "$SIZE" ] || die "fetched only $(fetched) bytes although the server sent everything twice"
+
+note "proxy from the environment (http_proxy=): the URL's port has nothing listening"
+net_conf
+http_proxy=http://127.0.0.1:$HTTP_PORT install_url "http://127.0.0.1:1/b.abide"
+grep -q '"GET http://127.0.0.1:1/b.abide HTTP/1.1"' "$NGX/access.log" || die "the request did not go through the proxy"
+
+note "refused"
+net_conf "CAFile=$TLS/ca.pem" "TimeoutSec=3" "Retries=100"
+refuse_net "HTTP 404 \(Not Found\)$" "$HTTPS/missing.abide" untouched
+refuse_net "HTTP 500 \(Internal Server Error\); gave up after [0-9]+ attempts: the next would start past TimeoutSec=3$" \
+        "$HTTPS/fail/b.abide" untouched
+[ "$(grep -c '; retry ' "$T/err")" -ge 2 ] || die "500s were not retried: $(cat "$T/err")"
+refuse_net "more than MaxRedirects=5 redirects$" "$HTTPS/loop" untouched
+net_conf "CAFile=$TLS/ca.pem" "MaxRedirects=0"
+refuse_net "more than MaxRedirects=0 redirects$" "$HTTPS/tohttp" untouched
+net_conf "CAFile=$TLS/ca.pem" "AllowHTTP=no"
+refuse_net "redirected to a URL not allowed" "$HTTPS/tohttp" untouched
+refuse_net "http:// is not allowed \(AllowHTTP=no in \[Network\]\); use https://$" "http://127.0.0.1:$HTTP_PORT/b.abide" untouched
+net_conf "CAFile=$TLS/other-ca.pem"
+refuse_net "TLS: SSL certificate problem: unable to get local issuer certificate \(CAFile=$TLS/other-ca.pem\)$" \
+        "$HTTPS/b.abide" untouched
+net_conf
+refuse_net "TLS: SSL certificate problem: unable to get local issuer certificate \(the system CA store\)$" \
+        "$HTTPS/b.abide" untouched
+net_conf "CAFile=$TLS/ca.pem"
+refuse_net "TLS: SSL: no alternative certificate subject name matches target host name 'localhost'" \
+        "https://localhost:$HTTPS_PORT/b.abide" untouched
+refuse_net "bundle: .*([Tt]runcated|unexpected end)" "$HTTPS/truncated.abide"
+refuse_net "unsupported URL scheme 'ftp'" "ftp://127.0.0.1:$HTTP_PORT/b.abide" untouched
+net_conf "CAFile=$TLS/ca.pem" "HeadersFile=$T/nothing"
+refuse_net "cannot read HeadersFile=$T/nothing" "$HTTPS/b.abide" untouched
+
+note "a bundle swapped on the server after a cut"
+cp "$GOOD" "$WWW/swap.abide"
+touch -d '2020-01-01' "$WWW/swap.abide"
+net_conf "CAFile=$TLS/ca.pem" "StallTimeoutSec=5"
+proxy_start "$HTTPS_PORT" --cut-every $CUT --cut-limit 1 --on-cut "cp '$OTHER' '$WWW/swap.tmp' && mv '$WWW/swap.tmp' '$WWW/swap.abide'"
+refuse_net "the bundle changed on the server between requests \(ETag \"[0-9a-f-]+\", now \"[0-9a-f-]+\"\)$" \
+        "https://127.0.0.1:$PROXY_PORT/swap.abide"
+proxy_stop
+
+note "a refused bundle stops the download (the reader closes the pipe early)"
+cp "$WWW/b.abide" "$WWW/flip.abide"
+printf 'X' | dd of="$WWW/flip.abide" bs=1 seek=700 conv=notrunc status=none
+refuse_net "bundle: " "$HTTPS/flip.abide" untouched
+
+note "progress on a terminal"
+script -qec "$ABIDECTL install --force $HTTPS/b.abide" "$T/typescript" >/dev/null
+grep -q "Writing root.img to abide-root-b 100% ([0-9]*/[0-9]* MiB)" "$T/typescript" || die "no progress: $(cat -A "$T/typescript")"
+grep -Eq "[0-9.]+ MiB/s" "$T/typescript" || die "no rate in the progress: $(cat -A "$T/typescript")"
+check_a "install on a terminal"
+note "ok"
