@@ -27,6 +27,9 @@ head -c $((40 * 1024 * 1024)) /dev/urandom >"$T/payload/blob"
 GOOD=$(build_bundle "$T/b2" --set Image.Version=2.0)
 head -c $((40 * 1024 * 1024 + 4096)) /dev/urandom >"$T/payload/blob"
 OTHER=$(build_bundle "$T/b3" --set Image.Version=2.1)
+# Another 2.0 of the very same size: no validator tells it from GOOD when its time is the same.
+head -c $((40 * 1024 * 1024)) /dev/urandom >"$T/payload/blob"
+TWIN=$(build_bundle "$T/b4" --set Image.Version=2.0)
 SIZE=$(stat -c %s "$GOOD")
 make_disk 48 2
 make_config
@@ -185,6 +188,15 @@ net_conf "CAFile=$TLS/ca.pem" "StallTimeoutSec=5"
 proxy_start "$HTTPS_PORT" --cut-every $CUT --cut-limit 1 --on-cut "cp '$OTHER' '$WWW/swap.tmp' && mv '$WWW/swap.tmp' '$WWW/swap.abide'"
 refuse_net "the bundle changed on the server between requests \(ETag \"[0-9a-f-]+\", now \"[0-9a-f-]+\"\)$" \
         "https://127.0.0.1:$PROXY_PORT/swap.abide"
+
+note "the same swap where no validator can tell (same size, same time): the hashes refuse it"
+[ "$(stat -c %s "$TWIN")" -eq "$SIZE" ] || die "the twin bundle is $(stat -c %s "$TWIN") bytes, not $SIZE"
+cp "$GOOD" "$WWW/twin.abide"
+cp "$TWIN" "$T/twin.abide"
+touch -d '2020-01-01' "$WWW/twin.abide" "$T/twin.abide"
+proxy_start "$HTTPS_PORT" --cut-every $CUT --cut-limit 1 --on-cut "cp -p '$T/twin.abide' '$WWW/twin.tmp' && mv '$WWW/twin.tmp' '$WWW/twin.abide'"
+refuse_net "bundle: member 3 'root.img': sha256 mismatch" "https://127.0.0.1:$PROXY_PORT/twin.abide"
+[ "$(proxy_stat cuts)" -eq 1 ] || die "the proxy did not cut"
 proxy_stop
 
 note "a refused bundle stops the download (the reader closes the pipe early)"

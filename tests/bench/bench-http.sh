@@ -1,0 +1,81 @@
+#!/bin/bash
+# Benchmark: `abidectl install URL` of a ~1 GiB bundle from nginx on
+# 127.0.0.1 (http and https) against, in the same run, `curl -o /dev/null`
+# of the same URL and the file install of the same bundle. Prints both
+# ratios (target: network install <= 1.10 x max(curl, file install)).
+# Not a test. Runs as root (loop devices, nginx).
+#
+#   tests/bench/bench-http.sh [BUILDDIR] [SIZE_MIB] [ROUNDS]
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+builddir=$(cd "${1:-$top/build}" && pwd)
+size_mib=${2:-1024}
+rounds=${3:-3}
+export ABIDE_BUILD=$builddir/builder/abide-build ABIDECTL=$builddir/bootctl/abidectl ABIDE_SRCDIR=$top \
+        ABIDE_TEST_HELPERS=$builddir/tests/integration
+[ -x "$ABIDECTL" ] && [ -x "$ABIDE_BUILD" ] || { echo "bench: build abide first (ninja -C $builddir)" >&2; exit 1; }
+. "$top/tests/integration/lib.sh"
+. "$top/tests/integration/bootctl-lib.sh"
+. "$top/tests/integration/install-lib.sh"
+. "$top/tests/integration/nginx-lib.sh"
+need curl
+
+echo "bench: a ${size_mib} MiB bundle in $T"
+"$ABIDE_BUILD" keygen -o "$T/keys" >/dev/null
+mkdir -p "$T/kernel" "$T/payload"
+head -c 8M /dev/urandom >"$T/kernel/vmlinuz-$KVER"
+head -c 1M /dev/urandom >"$T/payload/f0"
+V1=$(build_bundle "$T/b1" --set Image.Version=1.0)
+for i in $(seq 1 $((size_mib / 64))); do head -c 64M /dev/urandom >"$T/payload/f$i"; done
+BIG=$(build_bundle "$T/b2" --set Image.Version=2.0)
+rm -rf "$T/payload"
+root_mib=$(( $(manifest_field "$BIG" "['payloads'][0]['size']") / 1048576 + 8 ))
+make_disk "$root_mib" 16
+make_config
+fill_slot_a "$V1"
+write_image_info 1.0 0
+make_ca ca
+make_cert ca server IP:127.0.0.1 serverAuth
+mkdir -p "$WWW"
+ln "$BIG" "$WWW/b.abide" 2>/dev/null || cp "$BIG" "$WWW/b.abide"
+printf '[Network]\nCAFile=%s\n' "$TLS/ca.pem" >>"$T/abide.conf"
+nginx_start
+bundle_bytes=$(stat -c %s "$BIG")
+
+now() { date +%s.%N; }
+timed() { local t0; t0=$(now); "$@" >/dev/null; python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.3f}')" "$t0" "$(now)"; }
+run_file() { "$ABIDECTL" install --force "$BIG"; }
+run_url() { "$ABIDECTL" install --force "$1"; }
+run_curl() { curl -sS --fail --cacert "$TLS/ca.pem" -o /dev/null "$1"; }
+HTTP=http://127.0.0.1:$HTTP_PORT/b.abide
+HTTPS=https://127.0.0.1:$HTTPS_PORT/b.abide
+
+# The bundle in the page cache and the partition written once, so no side pays for that.
+cat "$WWW/b.abide" >/dev/null
+run_file >/dev/null
+declare -A best=([file]=999 [http]=999 [curl_http]=999 [https]=999 [curl_https]=999)
+for r in $(seq 1 "$rounds"); do
+        t_file=$(timed run_file)
+        t_http=$(timed run_url "$HTTP")
+        t_curl_http=$(timed run_curl "$HTTP")
+        t_https=$(timed run_url "$HTTPS")
+        t_curl_https=$(timed run_curl "$HTTPS")
+        echo "round $r: file install ${t_file}s; http: install ${t_http}s, curl ${t_curl_http}s; https: install ${t_https}s, curl ${t_curl_https}s"
+        for k in file http curl_http https curl_https; do
+                v=t_$k
+                best[$k]=$(python3 -c "print(min(${best[$k]}, ${!v}))")
+        done
+done
+echo "best of $rounds rounds (load: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs):"
+python3 - "$bundle_bytes" "${best[file]}" "${best[http]}" "${best[curl_http]}" "${best[https]}" "${best[curl_https]}" <<'PY'
+import sys
+bb = int(sys.argv[1])
+tf, th, tch, ts, tcs = map(float, sys.argv[2:7])
+mib = bb / 2**20
+print(f"file install:          {mib:.0f} MiB in {tf:.3f} s = {mib / tf:.0f} MiB/s")
+for name, ti, tc in (("http", th, tch), ("https", ts, tcs)):
+    ref = max(tc, tf)
+    print(f"{name + ':':6} install URL {ti:.3f} s = {mib / ti:.0f} MiB/s; curl -o /dev/null {tc:.3f} s = {mib / tc:.0f} MiB/s")
+    print(f"       ratio install URL / curl: {ti / tc:.2f}; install URL / file install: {ti / tf:.2f}; "
+          f"install URL / max(curl, file install): {ti / ref:.2f}  (target <= 1.10)")
+PY
