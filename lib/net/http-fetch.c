@@ -4,6 +4,7 @@
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <pthread.h>
 #include <time.h>
 
@@ -97,6 +98,13 @@ static size_t on_header(char *data, size_t size, size_t n, void *userdata) {
         size_t len = size * n;
 
         f->last_activity_ms = now_ms();
+        /* A new response (after a redirect or a proxy's CONNECT): nothing decided on the last one holds. */
+        if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+                f->planned = f->error_body = false;
+                f->plan_r = 0;
+                f->skip = 0;
+                f->body_len = 0;
+        }
         if (http_response_header(&f->resp, data, len) < 0) {
                 f->planned = true;
                 f->plan_r = -EBADMSG;
@@ -133,6 +141,15 @@ static size_t on_body(char *data, size_t size, size_t n, void *userdata) {
                 ssize_t k = write(f->fd, data, len);
                 if (k < 0 && errno == EINTR)
                         continue;
+                if (k < 0 && errno == EAGAIN) {
+                        /* A full pipe: wait for the reader, but not past a stop. */
+                        if (stopped(f)) {
+                                f->reader_gone = true;
+                                return 0;
+                        }
+                        (void) poll(&(struct pollfd) { .fd = f->fd, .events = POLLOUT }, 1, 250);
+                        continue;
+                }
                 if (k <= 0) {
                         /* EPIPE: the reader is done (a refused bundle, or an error of its own). */
                         f->reader_gone = true;
@@ -508,6 +525,9 @@ int http_fetch_start(const char *url, const HttpFetchOptions *o, HttpFetch **ret
                 return err_set(errno, "cannot make a pipe: %m");
         _cleanup_close_ int rfd = pipefd[0];
         f->fd = pipefd[1];
+        /* The write end does not block: a stop is seen even while the reader reads nothing. */
+        if (fcntl(f->fd, F_SETFL, O_NONBLOCK) < 0)
+                return err_set(errno, "cannot make the pipe non-blocking: %m");
         (void) fcntl(f->fd, F_SETPIPE_SZ, FETCH_PIPE_SIZE);
 
         f->start_ms = now_ms();

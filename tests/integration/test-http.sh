@@ -114,6 +114,10 @@ grep -q "Bearer" "$NGX/access.log" && die "the token reached the access log"
 net_conf "CAFile=$TLS/ca.pem"
 refuse_net "HTTP 403 \(Forbidden\)$" "$HTTPS/private/b.abide" untouched
 
+note "a redirect is followed; the response's headers are the final one's"
+install_url "$HTTPS/redirect"
+[ "$(fetched)" -eq "$SIZE" ] || die "fetched $(fetched) bytes for a $SIZE-byte bundle after a redirect"
+
 note "mutual TLS"
 net_conf "CAFile=$TLS/ca.pem" "ClientCertificate=$TLS/device.crt" "ClientKey=$TLS/device.key"
 install_url "https://127.0.0.1:$MTLS_PORT/b.abide"
