@@ -6,6 +6,7 @@
 
 #include "basic/error.h"
 #include "basic/fileio.h"
+#include "basic/json-scan.h"
 
 #define STATE_FILE_MAX (1024 * 1024)
 #define STATE_FORMAT 1
@@ -316,6 +317,17 @@ int state_from_json_string(const char *text, AbideState **ret) {
         _cleanup_json_ json_object *root = json_tokener_parse_verbose(text, &jerr);
         if (!root)
                 return err_set(EBADMSG, "not valid JSON: %s", json_tokener_error_desc(jerr));
+        /* json-c cuts keys at \u0000 and would cut our copies of values
+         * there too; abidectl never writes one, nor a comment or single
+         * quotes that could hide one from the scan. */
+        JsonScan scan;
+        json_scan(text, strlen(text), &scan);
+        if (scan.nul_escape != SIZE_MAX)
+                return err_set(EBADMSG, "byte %zu: a string contains a NUL character (\\u0000)", scan.nul_escape);
+        if (scan.single_quote != SIZE_MAX || scan.comment != SIZE_MAX)
+                return err_set(EBADMSG, "not valid JSON: %s at byte %zu",
+                               scan.comment != SIZE_MAX ? "comment" : "single-quoted string",
+                               MIN(scan.comment, scan.single_quote));
         r = state_new(&s);
         if (r < 0)
                 return r;

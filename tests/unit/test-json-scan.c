@@ -11,6 +11,7 @@
 #include "basic/error.h"
 #include "basic/json-scan.h"
 #include "crypto/verity-sig.h"
+#include "slot/state.h"
 
 static JsonScan scan(const char *s) {
         JsonScan j = { .name_separators = 12345, .nul_escape = 1, .single_quote = 1, .comment = 1 };
@@ -91,11 +92,37 @@ static void test_verity_sig_nul_key(void **state) {
                          0);
 }
 
+/* The state file on abide-data: "version":"2.0\u0000x" read as "2.0". */
+static void test_state_nul(void **state) {
+        static const char *const bad[] = {
+                "{\"format\":1,\"slots\":{\"a\":{\"state\":\"good\",\"version\":\"2.0\\u0000x\"}}}",
+                "{\"format\":1,\"slots\":{\"a\":{\"state\\u0000x\":\"good\"}}}",
+                "{\"format\":1,\"rollback\":{\"from\":\"b\",\"to\":\"a\",\"reason\":\"x\\u0000\"}}",
+                "{/*\"*/\"format\\u0000\":1}",
+                "{'format':1}",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                AbideState *s = NULL;
+                err_clear();
+                int r = state_from_json_string(bad[i], &s);
+                if (r != -EBADMSG)
+                        fail_msg("accepted (%d): %s", r, bad[i]);
+                assert_null(s);
+        }
+        _cleanup_(state_freep) AbideState *s = NULL;
+        assert_int_equal(state_from_json_string("{\"format\":1,\"slots\":{\"a\":{\"state\":\"good\","
+                                                "\"version\":\"2.0\\\\u0000x\"}}}",
+                                                &s),
+                         0);
+        assert_string_equal(s->slots[SLOT_A].version, "2.0\\u0000x");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_nul_escape),
                 cmocka_unit_test(test_separators_and_quotes),
                 cmocka_unit_test(test_verity_sig_nul_key),
+                cmocka_unit_test(test_state_nul),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
