@@ -166,6 +166,15 @@ refuse_net "HTTP 500 \(Internal Server Error\); gave up after [0-9]+ attempts: t
         "$HTTPS/fail/b.abide" untouched
 [ "$(grep -c '; retry ' "$T/err")" -ge 2 ] || die "500s were not retried: $(cat "$T/err")"
 refuse_net "more than MaxRedirects=5 redirects$" "$HTTPS/loop" untouched
+closed=$(free_port)
+net_conf "Retries=2"
+refuse_net "Failed to connect to 127.0.0.1 port $closed .*; gave up after 3 attempts \(Retries=2\)$" \
+        "http://127.0.0.1:$closed/b.abide" untouched
+[ "$(grep -c '; retry ' "$T/err")" -eq 2 ] || die "expected 2 retry lines: $(cat "$T/err")"
+net_conf "StallTimeoutSec=0" "TimeoutSec=3"
+proxy_start "$HTTP_PORT" --stall-at $((SIZE / 4)) --stall-sec 30
+refuse_net "TimeoutSec=3 reached at byte [0-9]+ of $SIZE$" "http://127.0.0.1:$PROXY_PORT/b.abide"
+proxy_stop
 net_conf "CAFile=$TLS/ca.pem" "MaxRedirects=0"
 refuse_net "more than MaxRedirects=0 redirects$" "$HTTPS/tohttp" untouched
 net_conf "CAFile=$TLS/ca.pem" "AllowHTTP=no"
