@@ -286,6 +286,11 @@ static int attempt(HttpFetch *f, CURL *c, HttpFailure *ret_failure, long *ret_st
                 (void) curl_easy_getinfo(c, CURLINFO_REDIRECT_COUNT, &redirects);
                 if (cc == CURLE_UNSUPPORTED_PROTOCOL && redirects > 0)
                         failure = HTTP_FAILURE_REDIRECTS;
+                /* A server that wants a client certificate in the handshake (TLS 1.3 "certificate
+                 * required", "bad certificate", "unknown ca") says so with an alert: trying again cannot help. */
+                if ((failure == HTTP_FAILURE_CONNECT || failure == HTTP_FAILURE_DROP) && strstr(what, "alert") &&
+                    (strstr(what, "certificate") || strstr(what, "unknown ca")))
+                        failure = HTTP_FAILURE_TLS;
                 *ret_failure = failure;
                 switch (failure) {
                 case HTTP_FAILURE_TLS:

@@ -124,6 +124,17 @@ install_url "https://127.0.0.1:$MTLS_PORT/b.abide"
 net_conf "CAFile=$TLS/ca.pem"
 refuse_net "HTTP 400 \(No required SSL certificate was sent\)$" "https://127.0.0.1:$MTLS_PORT/b.abide" untouched
 
+note "a server that wants the client certificate in the handshake (openssl s_server): refused at once"
+SPORT=$(free_port)
+openssl s_server -quiet -accept "127.0.0.1:$SPORT" -cert "$TLS/server.crt" -key "$TLS/server.key" -CAfile "$TLS/ca.pem" \
+        -Verify 1 -verify_return_error -www >/dev/null 2>&1 &
+SPID=$!
+cleanup_hooks+=("kill $SPID")
+wait_port "$SPORT"
+refuse_net "TLS: .*alert certificate required.* \(CAFile=$TLS/ca.pem\)$" "https://127.0.0.1:$SPORT/b.abide" untouched
+grep -q '; retry ' "$T/err" && die "a handshake refused for want of a client certificate was retried: $(cat "$T/err")"
+kill "$SPID"
+
 note "cut every 8 MiB, one stall longer than StallTimeoutSec=2, over https"
 net_conf "CAFile=$TLS/ca.pem" "StallTimeoutSec=2" "Retries=3"
 proxy_start "$HTTPS_PORT" --cut-every $CUT --stall-at $((SIZE / 2 + 12345)) --stall-sec 6
