@@ -105,6 +105,8 @@ def cut_install(sc, vm, esp, moment):
     sc.say("%s: power cut %.1f s into the install; ESP being written: %s; last progress: %s"
            % (moment, secs, "yes" if dirty else "no", last))
     sc.figure("%s: cut after" % moment, secs, "s")
+    if moment == "scope1":
+        check("abide-root-a" not in vm.console(off), "scope1: the cut came after the root stream started")
     if moment in ESP_MOMENTS:
         check(dirty, "%s: the cut did not hit an ESP write (dirty bit clear; last progress %r)" % (moment, last))
     else:
