@@ -42,11 +42,23 @@ printf '[Network]\nCAFile=%s\n' "$TLS/ca.pem" >>"$T/abide.conf"
 nginx_start
 bundle_bytes=$(stat -c %s "$BIG")
 
-now() { date +%s.%N; }
-timed() { local t0; t0=$(now); "$@" >/dev/null; python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.3f}')" "$t0" "$(now)"; }
+# timed CMD...: the wall time; the CPU time (user + system) of CMD goes to $T/cpu.
+timed() {
+        python3 - "$T/cpu" "$@" <<'PY'
+import resource, subprocess, sys, time
+t0 = time.monotonic()
+subprocess.run(sys.argv[2:], stdout=subprocess.DEVNULL, check=True)
+wall = time.monotonic() - t0
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+open(sys.argv[1], "w").write(f"{r.ru_utime + r.ru_stime:.2f}")
+print(f"{wall:.3f}")
+PY
+}
 run_file() { "$ABIDECTL" install --force "$BIG"; }
 run_url() { "$ABIDECTL" install --force "$1"; }
 run_curl() { curl -sS --fail --cacert "$TLS/ca.pem" -o /dev/null "$1"; }
+export -f run_file run_url run_curl
+export ABIDECTL BIG TLS
 HTTP=http://127.0.0.1:$HTTP_PORT/b.abide
 HTTPS=https://127.0.0.1:$HTTPS_PORT/b.abide
 
@@ -54,15 +66,17 @@ HTTPS=https://127.0.0.1:$HTTPS_PORT/b.abide
 cat "$WWW/b.abide" >/dev/null
 run_file >/dev/null
 # On a shared machine the rounds differ more than the programs do: each round's own ratio is printed too,
-# and their median, next to the ratio of the best times.
+# and their median, next to the ratio of the best times; and the CPU time of each run, which the
+# neighbours' load changes less than the wall time.
 round_ratios=()
 declare -A best=([file]=999 [http]=999 [curl_http]=999 [https]=999 [curl_https]=999)
 for r in $(seq 1 "$rounds"); do
-        t_file=$(timed run_file)
-        t_http=$(timed run_url "$HTTP")
-        t_curl_http=$(timed run_curl "$HTTP")
-        t_https=$(timed run_url "$HTTPS")
-        t_curl_https=$(timed run_curl "$HTTPS")
+        t_file=$(timed bash -c run_file); c_file=$(cat "$T/cpu")
+        t_http=$(timed bash -c 'run_url "$0"' "$HTTP"); c_http=$(cat "$T/cpu")
+        t_curl_http=$(timed bash -c 'run_curl "$0"' "$HTTP"); c_curl_http=$(cat "$T/cpu")
+        t_https=$(timed bash -c 'run_url "$0"' "$HTTPS"); c_https=$(cat "$T/cpu")
+        t_curl_https=$(timed bash -c 'run_curl "$0"' "$HTTPS"); c_curl_https=$(cat "$T/cpu")
+        echo "round $r CPU seconds (user+system): file install $c_file; http: install $c_http, curl $c_curl_http; https: install $c_https, curl $c_curl_https"
         ratios=$(python3 -c "print(f'{$t_http / max($t_curl_http, $t_file):.2f} {$t_https / max($t_curl_https, $t_file):.2f}')")
         echo "round $r: file install ${t_file}s; http: install ${t_http}s, curl ${t_curl_http}s; https: install ${t_https}s, curl ${t_curl_https}s; install URL / max(curl, file install): http ${ratios% *}, https ${ratios#* }"
         round_ratios+=("$ratios")
