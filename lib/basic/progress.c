@@ -63,7 +63,9 @@ void progress_update(uint64_t done) {
         /* Rate and time left of this step, once there is something to measure. */
         char rate[64] = "";
         double secs = (double) (now.tv_sec - step_start.tv_sec) + (double) (now.tv_nsec - step_start.tv_nsec) / 1e9;
-        if (secs >= 0.1 && done > 0) {
+        /* The last draw of a step of a MiB or more always says its average rate, however fast it was. */
+        bool last_draw = cur_total > 0 && done == cur_total && done >= (1U << 20);
+        if (secs > 0 && done > 0 && (secs >= 0.1 || last_draw)) {
                 double bps = (double) done / secs;
                 int n = snprintf(rate, sizeof rate, " %.1f MiB/s", bps / 1048576);
                 if (cur_total > done && n > 0) {

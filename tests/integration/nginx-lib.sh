@@ -57,8 +57,16 @@ PY
 # /missing.abide (404), /fail/ (500), /loop (a redirect loop), /redirect (to /b.abide), /tohttp (a redirect to http://),
 # /norange/ (Range ignored: 200 with everything), /private/ (403 without "Authorization: Bearer s3cret").
 nginx_start() {
-        HTTP_PORT=$(free_port) HTTPS_PORT=$(free_port) MTLS_PORT=$(free_port)
+        HTTP_PORT=$(free_port) HTTPS_PORT=$(free_port) MTLS_PORT=$(free_port) NAME_PORT=$(free_port)
         mkdir -p "$NGX/tmp" "$WWW"
+        # With $TLS/wrong-name.crt: https on $NAME_PORT with a certificate for another name.
+        local wrong_name=
+        [ ! -e "$TLS/wrong-name.crt" ] || wrong_name="server {
+                listen 127.0.0.1:$NAME_PORT ssl;
+                ssl_certificate $TLS/wrong-name.crt;
+                ssl_certificate_key $TLS/wrong-name.key;
+                root $WWW;
+        }"
         local common="
                 root $WWW;
                 location /fail/ { return 500; }
@@ -103,6 +111,7 @@ http {
                 ssl_verify_client on;
                 $common
         }
+        $wrong_name
 }
 CONF
         nginx -t -q -p "$NGX" -c "$NGX/nginx.conf" -e "$NGX/error.log" || die "nginx refused $NGX/nginx.conf: $(cat "$NGX/error.log")"
@@ -111,6 +120,7 @@ CONF
         wait_port "$HTTP_PORT"
         wait_port "$HTTPS_PORT"
         wait_port "$MTLS_PORT"
+        [ -z "$wrong_name" ] || wait_port "$NAME_PORT"
 }
 
 PROXY_PID=

@@ -42,6 +42,7 @@ make_ca ca
 make_ca other-ca
 make_cert ca server IP:127.0.0.1 serverAuth
 make_cert ca device DNS:device-1 clientAuth
+make_cert ca wrong-name DNS:other.example serverAuth
 mkdir -p "$WWW"
 cp "$GOOD" "$WWW/b.abide"
 head -c $((SIZE / 2)) "$GOOD" >"$WWW/truncated.abide"
@@ -198,8 +199,8 @@ net_conf
 refuse_net "TLS: SSL certificate problem: unable to get local issuer certificate \(the system CA store\)$" \
         "$HTTPS/b.abide" untouched
 net_conf "CAFile=$TLS/ca.pem"
-refuse_net "TLS: SSL: no alternative certificate subject name matches target host name 'localhost'" \
-        "https://localhost:$HTTPS_PORT/b.abide" untouched
+refuse_net "TLS: SSL: no alternative certificate subject name matches target host name '127.0.0.1'" \
+        "https://127.0.0.1:$NAME_PORT/b.abide" untouched
 refuse_net "bundle: .*([Tt]runcated|unexpected end)" "$HTTPS/truncated.abide"
 refuse_net "unsupported URL scheme 'ftp'" "ftp://127.0.0.1:$HTTP_PORT/b.abide" untouched
 net_conf "CAFile=$TLS/ca.pem" "HeadersFile=$T/nothing"
@@ -231,6 +232,7 @@ refuse_net "bundle: " "$HTTPS/flip.abide" untouched
 note "progress on a terminal"
 script -qec "$ABIDECTL install --force $HTTPS/b.abide" "$T/typescript" >/dev/null
 grep -q "Writing root.img to abide-root-b 100% ([0-9]*/[0-9]* MiB)" "$T/typescript" || die "no progress: $(cat -A "$T/typescript")"
-grep -Eq "[0-9.]+ MiB/s" "$T/typescript" || die "no rate in the progress: $(cat -A "$T/typescript")"
+grep -Eq "Writing root.img to abide-root-b 100% \([0-9]+/[0-9]+ MiB\) [0-9.]+ MiB/s" "$T/typescript" ||
+        die "no rate in the progress: $(cat -A "$T/typescript")"
 check_a "install on a terminal"
 note "ok"
