@@ -52,9 +52,9 @@ typedef struct HttpFetchStats {
 typedef struct HttpFetch HttpFetch;
 
 /*
- * Checks url and o (scheme policy, readable files, HeadersFile= lines),
- * starts the fetch and returns the read end of its pipe (the caller owns
- * it). Nothing is sent before this returns.
+ * Checks url and o (scheme policy, readable files, HeadersFile= lines)
+ * before anything is sent, then starts the fetch thread and returns the
+ * read end of its pipe (the caller owns it).
  */
 int http_fetch_start(const char *url, const HttpFetchOptions *o, HttpFetch **ret, int *ret_fd);
 
