@@ -28,7 +28,7 @@ bool init_log_test_mode(void) {
         return test_mode;
 }
 
-static void vlog(int test_fd, const char *fmt, va_list ap) {
+_printf_(2, 0) static void vlog(int test_fd, const char *fmt, va_list ap) {
         char line[1024];
         int n = snprintf(line, sizeof line, "abide-init: ");
         int k = vsnprintf(line + n, sizeof line - (size_t) n - 1, fmt, ap);

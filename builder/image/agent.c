@@ -137,7 +137,7 @@ static int write_health_timeout(const RecipeAgent *a, const char *staging) {
 }
 
 static int bake_systemd(const RecipeAgent *a, const char *staging) {
-        _cleanup_free_ char *unit = NULL, *rel = NULL, *wants = NULL, *link = NULL, *target = NULL;
+        _cleanup_free_ char *unit = NULL, *rel = NULL, *link = NULL, *target = NULL;
         int r;
 
         r = agent_unit_format(a, &unit);

@@ -131,7 +131,7 @@ static int write_modules_order(const char *tree, const char *rel, const char *mo
 
 static int install_modules(const char *tree, const char *kver, const char *modules_dir, const char *const *extra) {
         _cleanup_(initramfs_module_list_done) InitramfsModuleList mods = {};
-        _cleanup_free_ char *rel = NULL, *order = NULL, *names_buf = NULL;
+        _cleanup_free_ char *rel = NULL, *order = NULL;
         const char *names[64];
         size_t n = 0, order_len = 0;
         int r;

@@ -5,6 +5,7 @@
 
 #include "basic/error.h"
 #include "basic/fileio.h"
+#include "basic/json-scan.h"
 
 #define IMAGE_INFO_MAX (64 * 1024)
 
@@ -40,11 +41,19 @@ int image_identity_parse(const char *json, size_t len, ImageIdentity *ret) {
         json_object *v;
         int r;
 
+        if (len > IMAGE_INFO_MAX)
+                return err_set(EBADMSG, "image.json: larger than %d bytes", IMAGE_INFO_MAX);
+        /* json-c cuts keys at \u0000 and takes comments: "compatible\u0000x" would read as "compatible". */
+        JsonScan scan;
+        json_scan(json, len, &scan);
+        if (scan.nul_escape != SIZE_MAX)
+                return err_set(EBADMSG, "image.json: byte %zu: a string contains a NUL character (\\u0000)", scan.nul_escape);
+        if (scan.single_quote != SIZE_MAX || scan.comment != SIZE_MAX)
+                return err_set(EBADMSG, "image.json: not valid JSON: %s at byte %zu",
+                               scan.comment != SIZE_MAX ? "comment" : "single-quoted string", MIN(scan.comment, scan.single_quote));
         tok = json_tokener_new();
         if (!tok)
                 return -ENOMEM;
-        if (len > IMAGE_INFO_MAX)
-                return err_set(EBADMSG, "image.json: larger than %d bytes", IMAGE_INFO_MAX);
         o = json_tokener_parse_ex(tok, json, (int) len);
         enum json_tokener_error jerr = json_tokener_get_error(tok);
         size_t end = json_tokener_get_parse_end(tok);

@@ -45,6 +45,10 @@ static void test_identity_bad(void **state) {
         expect_bad("{\"format\": 1,", "not valid JSON");
         expect_bad("{} x", "not valid JSON");
         expect_bad("[1]", "not a JSON object");
+        char big[64 * 1024 + 2];
+        memset(big, ' ', sizeof big - 1);
+        big[sizeof big - 1] = 0;
+        expect_bad(big, "larger than");
         expect_bad("{\"name\":\"a\",\"version\":\"1\",\"compatible\":\"c\",\"security_version\":1}", "'format'");
 }
 
@@ -55,7 +59,10 @@ static void test_identity_fields(void **state) {
         expect_bad("{\"format\": 1, \"name\":\"a\",\"version\":\"1\",\"security_version\":1}", "'compatible'");
         expect_bad("{\"format\": 1, \"name\":\"a\",\"version\":1,\"compatible\":\"c\",\"security_version\":1}", "'version'");
         expect_bad("{\"format\": 1, \"name\":\"a\",\"version\":\"\",\"compatible\":\"c\",\"security_version\":1}", "'version'");
-        expect_bad("{\"format\": 1, \"name\":\"a\",\"version\":\"1\",\"compatible\":\"c\\u0000d\",\"security_version\":1}", "'compatible'");
+        expect_bad("{\"format\": 1, \"name\":\"a\",\"version\":\"1\",\"compatible\":\"c\\u0000d\",\"security_version\":1}", "NUL character");
+        /* json-c would cut the key at the NUL and take it for "compatible". */
+        expect_bad("{\"format\": 1, \"name\":\"a\",\"version\":\"1\",\"compatible\\u0000x\":\"c\",\"security_version\":1}", "NUL character");
+        expect_bad("{\"format\": 1, /* x */ \"name\":\"a\",\"version\":\"1\",\"compatible\":\"c\",\"security_version\":1}", "comment");
         expect_bad("{\"format\": 1, \"name\":\"a\",\"version\":\"1\",\"compatible\":\"c\"}", "'security_version'");
         expect_bad("{\"format\": 1, \"name\":\"a\",\"version\":\"1\",\"compatible\":\"c\",\"security_version\":\"7\"}", "'security_version'");
         expect_bad("{\"format\": 1, \"name\":\"a\",\"version\":\"1\",\"compatible\":\"c\",\"security_version\":1.5}", "'security_version'");
