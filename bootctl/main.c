@@ -24,7 +24,7 @@ static void help(FILE *f) {
                    "Installs signed abide bundles into the inactive A/B slot and keeps the\n"
                    "device on a healthy slot.\n\nVerbs:\n"
                    "  status [--json]                    show the slots and the last rollback\n"
-                   "  install BUNDLE|- [--tries N] [--force]\n"
+                   "  install BUNDLE|-|URL [--tries N] [--force]\n"
                    "                                     install into the slot not booted\n"
                    "  boot-check [--timeout S] [--no-reboot]\n"
                    "                                     run the health checks, mark good or bad\n"

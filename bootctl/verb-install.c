@@ -61,7 +61,7 @@ int verb_install(int argc, char *argv[]) {
                         return err_set(EINVAL, "unknown option '%s' (see --help)", argv[optind - 1]);
                 }
         if (optind >= argc)
-                return err_set(EINVAL, "missing BUNDLE (usage: abidectl install BUNDLE|- [--tries N] [--force])");
+                return err_set(EINVAL, "missing BUNDLE (usage: abidectl install BUNDLE|-|URL [--tries N] [--force])");
         if (optind + 1 < argc)
                 return err_set(EINVAL, "unexpected argument '%s'", argv[optind + 1]);
 
