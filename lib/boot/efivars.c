@@ -62,8 +62,8 @@ static int encode(const char *value, uint8_t **ret, size_t *ret_size) {
         return 0;
 }
 
-static int var_path(const char *dir, const char *name, char **ret) {
-        return asprintf(ret, "%s/%s-" EFI_LOADER_GUID, dir, name) < 0 ? -ENOMEM : 0;
+static int var_path_guid(const char *dir, const char *guid_str, const char *name, char **ret) {
+        return asprintf(ret, "%s/%s-%s", dir, name, guid_str) < 0 ? -ENOMEM : 0;
 }
 
 static int guid(efi_guid_t *ret) {
@@ -71,39 +71,13 @@ static int guid(efi_guid_t *ret) {
 }
 
 int efivars_get_string(const char *dir, const char *name, char **ret) {
-        int r;
+        _cleanup_free_ void *data = NULL;
+        size_t size = 0;
 
-        /* libefivar picks its backend when it loads; a process that mounts
-         * efivarfs itself afterwards (abide-init) reads the files directly. */
-        if (through_libefivar(dir) && !efi_variables_supported() && access(dir, F_OK) < 0)
-                return -EOPNOTSUPP;
-        if (through_libefivar(dir) && efi_variables_supported()) {
-                efi_guid_t g;
-                uint8_t *data = NULL;
-                size_t size = 0;
-                uint32_t attrs = 0;
-
-                if ((r = guid(&g)) < 0)
-                        return r;
-                if (efi_get_variable(g, name, &data, &size, &attrs) < 0)
-                        return errno == ENOENT ? -ENOENT : err_set(errno ?: EIO, "cannot read EFI variable %s: %m", name);
-                r = decode(data, size, ret);
-                free(data);
-                return r;
-        }
-
-        _cleanup_free_ char *path = NULL, *buf = NULL;
-        size_t size;
-        if ((r = var_path(dir, name, &path)) < 0)
-                return r;
-        r = read_full_file(path, EFIVAR_MAX, &buf, &size);
-        if (r == -ENOENT)
-                return r;
+        int r = efivars_get_data(dir, EFI_LOADER_GUID, name, &data, &size);
         if (r < 0)
-                return err_set(r, "cannot read EFI variable %s: %s", path, strerror(-r));
-        if (size < 4)
-                return err_set(EBADMSG, "EFI variable %s: truncated (%zu bytes)", path, size);
-        return decode((const uint8_t *) buf + 4, size - 4, ret);
+                return r;
+        return decode(data, size, ret);
 }
 
 int efivars_set_string(const char *dir, const char *name, const char *value) {
@@ -114,32 +88,7 @@ int efivars_set_string(const char *dir, const char *name, const char *value) {
         r = encode(value, &data, &size);
         if (r < 0)
                 return err_set(r, "EFI variable %s: value is not ASCII", name);
-
-        if (through_libefivar(dir)) {
-                efi_guid_t g;
-                if (!efi_variables_supported())
-                        return err_set(EOPNOTSUPP, "cannot set EFI variable %s: no EFI variables on this system", name);
-                if ((r = guid(&g)) < 0)
-                        return r;
-                if (efi_set_variable(g, name, data, size, EFI_ATTRS, 0644) < 0)
-                        return err_set(errno ?: EIO, "cannot set EFI variable %s: %m", name);
-                return 0;
-        }
-
-        _cleanup_free_ char *path = NULL;
-        _cleanup_free_ uint8_t *file = malloc(size + 4);
-        if (!file)
-                return -ENOMEM;
-        uint32_t attrs = EFI_ATTRS;
-        for (int i = 0; i < 4; i++)
-                file[i] = (uint8_t) (attrs >> (8 * i));
-        memcpy(file + 4, data, size);
-        if ((r = var_path(dir, name, &path)) < 0)
-                return r;
-        r = write_file_atomic(path, file, size + 4, 0644);
-        if (r < 0)
-                return err_set(r, "cannot set EFI variable %s: %s", path, strerror(-r));
-        return 0;
+        return efivars_set_data(dir, EFI_LOADER_GUID, name, data, size);
 }
 
 int efivars_delete(const char *dir, const char *name) {
@@ -157,21 +106,18 @@ int efivars_delete(const char *dir, const char *name) {
         }
 
         _cleanup_free_ char *path = NULL;
-        if ((r = var_path(dir, name, &path)) < 0)
+        if ((r = var_path_guid(dir, EFI_LOADER_GUID, name, &path)) < 0)
                 return r;
         if (unlink(path) < 0 && errno != ENOENT)
                 return err_set(errno, "cannot delete EFI variable %s: %m", path);
         return 0;
 }
 
-static int var_path_guid(const char *dir, const char *guid_str, const char *name, char **ret) {
-        return asprintf(ret, "%s/%s-%s", dir, name, guid_str) < 0 ? -ENOMEM : 0;
-}
-
 int efivars_get_data(const char *dir, const char *guid_str, const char *name, void **ret, size_t *ret_size) {
         int r;
 
-        /* As efivars_get_string(): abide-init mounts efivarfs after libefivar loaded. */
+        /* libefivar picks its backend when it loads; a process that mounts
+         * efivarfs itself afterwards (abide-init) reads the files directly. */
         if (through_libefivar(dir) && !efi_variables_supported() && access(dir, F_OK) < 0)
                 return -EOPNOTSUPP;
         if (through_libefivar(dir) && efi_variables_supported()) {
