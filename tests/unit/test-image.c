@@ -244,8 +244,8 @@ static void test_bake_errors(void **state) {
 static void test_kernel_version(void **state) {
         char *v = NULL;
 
-        assert_int_equal(initramfs_kernel_version("/boot/vmlinuz-6.1.0-56-amd64", &v), 0);
-        assert_string_equal(v, "6.1.0-56-amd64");
+        assert_int_equal(initramfs_kernel_version("/boot/vmlinuz-9.9.0-56-fake", &v), 0);
+        assert_string_equal(v, "9.9.0-56-fake");
         free(v);
         assert_int_equal(initramfs_kernel_version("vmlinuz-6.12.1+deb13", &v), 0);
         assert_string_equal(v, "6.12.1+deb13");

@@ -40,9 +40,9 @@ static int setup(void **state) {
         touch("pkg_1.2_amd64.deb", 0644);
         touch("pkg_1.10_amd64.deb", 0644);
         touch("pkg_1.9_amd64.deb", 0644);
-        touch("vmlinuz-6.1.0-9-amd64", 0644);
-        touch("vmlinuz-6.1.0-10-amd64", 0644);
-        touch("vmlinuz-6.1.0-2-amd64", 0644);
+        touch("vmlinuz-9.9.0-9-fake", 0644);
+        touch("vmlinuz-9.9.0-10-fake", 0644);
+        touch("vmlinuz-9.9.0-2-fake", 0644);
         snprintf(recipe_path, sizeof recipe_path, "%s/demo.conf", tmpdir);
         return 0;
 }
@@ -162,7 +162,7 @@ static void test_full(void **state) {
         assert_int_equal(r->agent.health_timeout_sec, 30);
 
         assert_true(r->boot.present);
-        snprintf(path, sizeof path, "%s/vmlinuz-6.1.0-10-amd64", tmpdir);
+        snprintf(path, sizeof path, "%s/vmlinuz-9.9.0-10-fake", tmpdir);
         assert_string_equal(r->boot.kernel, path);
         assert_string_equal(r->boot.cmdline, "console=ttyS0 panic=5");
         assert_int_equal(r->boot.tries, 5);
@@ -228,7 +228,7 @@ static void test_set_overrides(void **state) {
                 (char *) "Image.Version=2.0.77",
                 (char *) "Content.Layer=tar:base.tar.gz",
                 (char *) "Boot.Tries=9",
-                (char *) "Boot.Kernel=vmlinuz-6.1.0-2-amd64",
+                (char *) "Boot.Kernel=vmlinuz-9.9.0-2-fake",
                 NULL,
         };
         _cleanup_(recipe_freep) Recipe *r = load_ok(IMAGE CONTENT, sets);
@@ -340,7 +340,7 @@ static void test_long_line(void **state) {
 
         memset(cmdline, 'x', sizeof cmdline - 1);
         cmdline[sizeof cmdline - 1] = 0;
-        snprintf(text, sizeof text, IMAGE CONTENT "[Boot]\nKernel=vmlinuz-6.1.0-2-amd64\nCmdline=%s\nTries=2\n", cmdline);
+        snprintf(text, sizeof text, IMAGE CONTENT "[Boot]\nKernel=vmlinuz-9.9.0-2-fake\nCmdline=%s\nTries=2\n", cmdline);
         _cleanup_(recipe_freep) Recipe *r = load_ok(text, NULL);
         assert_string_equal(r->boot.cmdline, cmdline);
         assert_int_equal(r->boot.tries, 2);
@@ -370,18 +370,18 @@ static void test_cmdline_rule(void **state) {
         char text[1024];
 
         for (size_t i = 0; i < ELEMENTSOF(refused); i++) {
-                snprintf(text, sizeof text, IMAGE CONTENT "[Boot]\nCmdline=%s\nKernel=vmlinuz-6.1.0-2-amd64\n",
+                snprintf(text, sizeof text, IMAGE CONTENT "[Boot]\nCmdline=%s\nKernel=vmlinuz-9.9.0-2-fake\n",
                          refused[i].cmdline);
                 load_fails(text, NULL, refused[i].msg);
         }
 
         char *const set[] = { (char *) "Boot.Cmdline=quiet abide.slot=b", NULL };
-        load_fails(IMAGE CONTENT "[Boot]\nKernel=vmlinuz-6.1.0-2-amd64\n", set,
+        load_fails(IMAGE CONTENT "[Boot]\nKernel=vmlinuz-9.9.0-2-fake\n", set,
                    ": --set Boot.Cmdline must not set abide.slot=");
 
         const char *accepted[] = { "console=ttyS0 panic=5", "abide.slotx=1", "abide.watchdog=60", "---", "" };
         for (size_t i = 0; i < ELEMENTSOF(accepted); i++) {
-                snprintf(text, sizeof text, IMAGE CONTENT "[Boot]\nCmdline=%s\nKernel=vmlinuz-6.1.0-2-amd64\n",
+                snprintf(text, sizeof text, IMAGE CONTENT "[Boot]\nCmdline=%s\nKernel=vmlinuz-9.9.0-2-fake\n",
                          accepted[i]);
                 _cleanup_(recipe_freep) Recipe *r = load_ok(text, NULL);
                 assert_string_equal(r->boot.cmdline, accepted[i]);
