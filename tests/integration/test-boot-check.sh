@@ -8,17 +8,7 @@ need jq iconv
 make_device
 # The system's variable store is this directory: libefivar reads and writes it.
 export EFIVARFS_PATH=$T/efivars/
-# The running image's identity (in the verified root on a device).
-printf '[Paths]\nImageInfo=%s/image.json\n' "$T" >>"$T/abide.conf"
-# running VERSION SV: what the booted slot's image.json says
-running() {
-        printf '{"format":1,"name":"edge","version":"%s","compatible":"x","security_version":%s,"build_id":"t"}\n' \
-                "$1" "$2" >"$T/image.json"
-}
-running 1.0 0
-FVAR=$T/efivars/AbideSecurityFloor-28932f22-23ff-4f25-8a72-e3e6bc8b620f
-get_floor() { [ ! -e "$FVAR" ] || python3 -c 'import struct,sys; print(struct.unpack("<IQ", open(sys.argv[1],"rb").read())[1])' "$FVAR"; }
-set_floor() { python3 -c 'import struct,sys; open(sys.argv[1],"wb").write(struct.pack("<IQ", 7, int(sys.argv[2])))' "$FVAR" "$1"; }
+use_image_info
 
 note "healthy trial: entry loses its counter, state good"
 "$HELPER" install b 1.1 3

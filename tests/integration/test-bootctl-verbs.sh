@@ -8,18 +8,7 @@ need jq iconv sfdisk losetup
 make_device
 # No EFIVARFS_PATH: abide.conf's EfiVars= directory is read and written directly.
 unset EFIVARFS_PATH
-# The running image's identity (in the verified root on a device).
-printf '[Paths]\nImageInfo=%s/image.json\n' "$T" >>"$T/abide.conf"
-# running VERSION SV: what the booted slot's image.json says
-running() {
-        printf '{"format":1,"name":"edge","version":"%s","compatible":"x","security_version":%s,"build_id":"t"}\n' \
-                "$1" "$2" >"$T/image.json"
-}
-running 1.0 0
-FVAR=$T/efivars/AbideSecurityFloor-28932f22-23ff-4f25-8a72-e3e6bc8b620f
-# The anti-rollback floor's EFI variable: NV|BS|RT, a little-endian uint64; empty when unset.
-get_floor() { [ ! -e "$FVAR" ] || python3 -c 'import struct,sys; a,v = struct.unpack("<IQ", open(sys.argv[1],"rb").read()); assert a == 7; print(v)' "$FVAR"; }
-set_floor() { python3 -c 'import struct,sys; open(sys.argv[1],"wb").write(struct.pack("<IQ", 7, int(sys.argv[2])))' "$FVAR" "$1"; }
+use_image_info
 
 "$HELPER" install b 1.1 3
 loader_boot a
