@@ -80,9 +80,8 @@ status_json() { "$ABIDECTL" status --json; }
 
 # use_image_info: the running image's identity comes from $T/image.json
 # (ImageInfo=; in the verified root on a device), version 1.0 at security
-# version 0; running VERSION SV changes it. FVAR is the anti-rollback
-# floor's EFI variable: NV|BS|RT and a little-endian uint64, read with
-# get_floor (empty when unset) and written with set_floor VALUE.
+# version 0; running VERSION SV changes it. FVAR: the floor's EFI variable
+# in the device's efivars directory (get_floor, set_floor: lib.sh).
 use_image_info() {
         printf '[Paths]\nImageInfo=%s/image.json\n' "$T" >>"$T/abide.conf"
         running 1.0 0
@@ -91,6 +90,4 @@ running() {
         printf '{"format":1,"name":"edge","version":"%s","compatible":"x","security_version":%s,"build_id":"t"}\n' \
                 "$1" "$2" >"$T/image.json"
 }
-FVAR=$T/efivars/AbideSecurityFloor-28932f22-23ff-4f25-8a72-e3e6bc8b620f
-get_floor() { [ ! -e "$FVAR" ] || python3 -c 'import struct,sys; a,v = struct.unpack("<IQ", open(sys.argv[1],"rb").read()); assert a == 7; print(v)' "$FVAR"; }
-set_floor() { python3 -c 'import struct,sys; open(sys.argv[1],"wb").write(struct.pack("<IQ", 7, int(sys.argv[2])))' "$FVAR" "$1"; }
+FVAR=$T/efivars/$FLOOR_VAR

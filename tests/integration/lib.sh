@@ -36,6 +36,13 @@ host_kernel_version() {
         die "no kernel with a modules tree installed (/boot/vmlinuz-*, /lib/modules/*/modules.dep); run scripts/install-deps.sh"
 }
 
+# The anti-rollback floor's EFI variable (efivarfs format: NV|BS|RT, then a
+# little-endian uint64) at $FVAR, which the test sets: get_floor prints it
+# (nothing when unset), set_floor VALUE writes it.
+FLOOR_VAR=AbideSecurityFloor-28932f22-23ff-4f25-8a72-e3e6bc8b620f
+get_floor() { [ ! -e "$FVAR" ] || python3 -c 'import struct,sys; a,v = struct.unpack("<IQ", open(sys.argv[1],"rb").read()); assert a == 7; print(v)' "$FVAR"; }
+set_floor() { python3 -c 'import struct,sys; open(sys.argv[1],"wb").write(struct.pack("<IQ", 7, int(sys.argv[2])))' "$FVAR" "$1"; }
+
 # expect_fail PATTERN CMD...: CMD must exit non-zero with a one-line stderr matching PATTERN.
 expect_fail() {
         local pat=$1; shift

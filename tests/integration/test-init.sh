@@ -197,10 +197,9 @@ note "the floor step on a tree: the EFI variable, the state file, their maximum"
 FH=$ABIDE_TEST_HELPERS/helper-init-floor
 R=$T/fsroot E=$T/fefivars
 mkdir -p "$R/usr/lib/abide" "$R/var/lib/abide" "$E"
-FVAR=$E/AbideSecurityFloor-28932f22-23ff-4f25-8a72-e3e6bc8b620f
+FVAR=$E/$FLOOR_VAR
 printf '{"format":1,"name":"abide-demo","version":"1.0.0","compatible":"x","security_version":2,"build_id":"t"}\n' \
         >"$R/usr/lib/abide/image.json"
-set_floor() { python3 -c 'import struct,sys; open(sys.argv[1],"wb").write(struct.pack("<IQ", 7, int(sys.argv[2])))' "$FVAR" "$1"; }
 state_floor() { printf '{"format":1,"security_floor":{"security_version":%s,"version":"%s","time":1}}\n' "$1" "$2" \
         >"$R/var/lib/abide/state.json"; }
 # Factory: no copy, floor 0.

@@ -126,11 +126,6 @@ refuse_untouched "missing BUNDLE" "$ABIDECTL" install
 note "anti-rollback floor: survives a rollback to a lower slot"
 # As after: b with 2.0 (security version 6) blessed, then a rollback to a (1.0, security version 5):
 # running a again, the state file and the EFI variable remember the floor 6.
-FGUID=28932f22-23ff-4f25-8a72-e3e6bc8b620f
-FVAR=$T/efivars/AbideSecurityFloor-$FGUID
-# set_floor N: the EFI variable, efivarfs format (NV|BS|RT, little-endian uint64)
-set_floor() { python3 -c 'import struct,sys; open(sys.argv[1],"wb").write(struct.pack("<IQ", 7, int(sys.argv[2])))' "$FVAR" "$1"; }
-get_floor() { python3 -c 'import struct,sys; print(struct.unpack("<IQ", open(sys.argv[1],"rb").read())[1])' "$FVAR"; }
 # state_floor N [VERSION]: the state file's copy
 state_floor() {
         python3 - "$T/var/state.json" "$1" "${2:-}" <<'PY'
