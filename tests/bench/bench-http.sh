@@ -6,41 +6,16 @@
 # Not a test. Runs as root (loop devices, nginx).
 #
 #   tests/bench/bench-http.sh [BUILDDIR] [SIZE_MIB] [ROUNDS]
-set -euo pipefail
-top=$(cd "$(dirname "$0")/../.." && pwd)
-builddir=$(cd "${1:-$top/build}" && pwd)
-size_mib=${2:-1024}
-rounds=${3:-3}
-export ABIDE_BUILD=$builddir/builder/abide-build ABIDECTL=$builddir/bootctl/abidectl ABIDE_SRCDIR=$top \
-        ABIDE_TEST_HELPERS=$builddir/tests/integration
-[ -x "$ABIDECTL" ] && [ -x "$ABIDE_BUILD" ] || { echo "bench: build abide first (ninja -C $builddir)" >&2; exit 1; }
-. "$top/tests/integration/lib.sh"
-. "$top/tests/integration/bootctl-lib.sh"
-. "$top/tests/integration/install-lib.sh"
+. "$(dirname "$0")/bench-lib.sh"
 . "$top/tests/integration/nginx-lib.sh"
 need curl
-
-echo "bench: a ${size_mib} MiB bundle in $T"
-"$ABIDE_BUILD" keygen -o "$T/keys" >/dev/null
-mkdir -p "$T/kernel" "$T/payload"
-head -c 8M /dev/urandom >"$T/kernel/vmlinuz-$KVER"
-head -c 1M /dev/urandom >"$T/payload/f0"
-V1=$(build_bundle "$T/b1" --set Image.Version=1.0)
-for i in $(seq 1 $((size_mib / 64))); do head -c 64M /dev/urandom >"$T/payload/f$i"; done
-BIG=$(build_bundle "$T/b2" --set Image.Version=2.0)
-rm -rf "$T/payload"
-root_mib=$(( $(manifest_field "$BIG" "['payloads'][0]['size']") / 1048576 + 8 ))
-make_disk "$root_mib" 16
-make_config
-fill_slot_a "$V1"
-write_image_info 1.0 0
+bench_device
 make_ca ca
 make_cert ca server IP:127.0.0.1 serverAuth
 mkdir -p "$WWW"
 ln "$BIG" "$WWW/b.abide" 2>/dev/null || cp "$BIG" "$WWW/b.abide"
 printf '[Network]\nCAFile=%s\n' "$TLS/ca.pem" >>"$T/abide.conf"
 nginx_start
-bundle_bytes=$(stat -c %s "$BIG")
 
 # timed CMD...: the wall time; the CPU time (user + system) of CMD goes to $T/cpu.
 timed() {
