@@ -359,6 +359,16 @@ class Scenario:
         return 0 if ok else 1
 
 
+def main(prefix, names, body):
+    """A scenario program's entry: its one argument, one of names, runs
+    body(scenario, name) as the scenario PREFIX-NAME; exit status 2 on usage."""
+    if len(sys.argv) != 2 or sys.argv[1] not in names:
+        print("usage: %s {%s}" % (os.path.basename(sys.argv[0]), ",".join(names)), file=sys.stderr)
+        return 2
+    name = sys.argv[1]
+    return Scenario("%s-%s" % (prefix, name)).run(lambda sc: body(sc, name))
+
+
 def status(vm, timeout=60):
     rc, out = vm.run("abidectl status --json", timeout=timeout)
     check(rc == 0, "abidectl status --json exited %d: %s" % (rc, out.strip()))

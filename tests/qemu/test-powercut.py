@@ -194,13 +194,5 @@ def body(sc, name):
         vm.stop()
 
 
-def main():
-    if len(sys.argv) != 2 or sys.argv[1] not in SCENARIOS:
-        print("usage: test-powercut.py {%s}" % ",".join(SCENARIOS), file=sys.stderr)
-        return 2
-    name = sys.argv[1]
-    return S.Scenario("powercut-" + name).run(lambda sc: body(sc, name))
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(S.main("powercut", SCENARIOS, body))
