@@ -101,7 +101,8 @@ int build_context_compose(BuildContext *c) {
                         return k;
         }
         for (size_t i = 0; i < r->n_binaries; i++) {
-                k = staging_copy_binary_to(r->binaries[i].source, r->binaries[i].dest, c->staging);
+                k = r->binaries[i].plain ? staging_copy_file_to(r->binaries[i].source, r->binaries[i].dest, c->staging)
+                                         : staging_copy_binary_to(r->binaries[i].source, r->binaries[i].dest, c->staging);
                 if (k < 0)
                         return k;
         }

@@ -35,3 +35,6 @@ int staging_copy_binary(const char *path, const char *staging_dir);
 /* Same, but the program lands at dest (absolute, inside the image); its
  * libraries still land at their own paths. */
 int staging_copy_binary_to(const char *path, const char *dest, const char *staging_dir);
+/* Copies the file at path to dest in the staging tree as it is (Binary='s
+ * copy without the ELF check and the library closure; Recipe File=). */
+int staging_copy_file_to(const char *path, const char *dest, const char *staging_dir);

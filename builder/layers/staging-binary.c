@@ -341,3 +341,24 @@ int staging_copy_binary_to(const char *path, const char *dest, const char *stagi
 int staging_copy_binary(const char *path, const char *staging_dir) {
         return staging_copy_binary_to(path, path, staging_dir);
 }
+
+int staging_copy_file_to(const char *path, const char *dest, const char *staging_dir) {
+        _cleanup_close_ int root_fd = -EBADF;
+        int r;
+
+        if (path[0] != '/' || dest[0] != '/')
+                return err_set(EINVAL, "file %s: paths must be absolute", path);
+        root_fd = open(staging_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (root_fd < 0)
+                return err_set(errno, "staging directory %s: %m", staging_dir);
+        _cleanup_free_ char *src = strdup(path);
+        _cleanup_free_ char *dst = strdup(dest);
+        if (!src || !dst)
+                return err_set(ENOMEM, "out of memory");
+        path_simplify(src);
+        path_simplify(dst);
+        r = copy_path(root_fd, src, dst, 0);
+        if (r < 0)
+                return err_prefix(r, "file %s", path);
+        return 0;
+}

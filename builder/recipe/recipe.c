@@ -325,21 +325,29 @@ static int parse_layer(Parser *p, const RecipeKey *k, const char *value) {
         return 0;
 }
 
-static void recipe_binaries_clear(Recipe *rc) {
+/* Drops the Binary= (plain false) or File= (plain true) entries. */
+static void recipe_binaries_clear(Recipe *rc, bool plain) {
+        size_t kept = 0;
         for (size_t i = 0; i < rc->n_binaries; i++) {
+                if (rc->binaries[i].plain != plain) {
+                        rc->binaries[kept++] = rc->binaries[i];
+                        continue;
+                }
                 free(rc->binaries[i].source);
                 free(rc->binaries[i].dest);
         }
-        rc->binaries = mfree(rc->binaries);
-        rc->n_binaries = 0;
+        rc->n_binaries = kept;
+        if (kept == 0)
+                rc->binaries = mfree(rc->binaries);
 }
 
 static int parse_binary(Parser *p, const RecipeKey *k, const char *value) {
         Recipe *rc = p->recipe;
+        bool plain = streq(k->key, "File");
         struct stat st;
 
         if (!*value) {
-                recipe_binaries_clear(rc);
+                recipe_binaries_clear(rc, plain);
                 return 0;
         }
         /* SOURCE[:DEST]: without DEST the program lands at its own path in the image. */
@@ -362,14 +370,16 @@ static int parse_binary(Parser *p, const RecipeKey *k, const char *value) {
                 return parser_error(p, k->section, k->key, EINVAL, "'%s': globs are not allowed here", value);
         if (stat(value, &st) < 0)
                 return parser_error(p, k->section, k->key, errno, "'%s': %m", value);
-        if (!S_ISREG(st.st_mode) || access(value, X_OK) < 0)
+        if (plain && !S_ISREG(st.st_mode))
+                return parser_error(p, k->section, k->key, EINVAL, "'%s' is not a regular file", value);
+        if (!plain && (!S_ISREG(st.st_mode) || access(value, X_OK) < 0))
                 return parser_error(p, k->section, k->key, EINVAL, "'%s' is not an executable file", value);
 
         RecipeBinary *n = reallocarray(rc->binaries, rc->n_binaries + 1, sizeof *n);
         if (!n)
                 return err_set(ENOMEM, "out of memory");
         rc->binaries = n;
-        RecipeBinary b = { .source = strdup(source), .dest = strdup(dest) };
+        RecipeBinary b = { .source = strdup(source), .dest = strdup(dest), .plain = plain };
         if (!b.source || !b.dest) {
                 free(b.source);
                 free(b.dest);
@@ -388,6 +398,7 @@ static const RecipeKey keys[] = {
         { "Image",   "SecurityVersion",  false, false, parse_u64,        F(security_version), 0, UINT64_MAX },
         { "Content", "Layer",            true,  true,  parse_layer,      0 },
         { "Content", "Binary",           true,  true,  parse_binary,     0 },
+        { "Content", "File",             true,  true,  parse_binary,     0 },
         { "Agent",   "Name",             false, false, parse_name,       F(agent.name) },
         { "Agent",   "Source",           false, false, parse_dir,        F(agent.source) },
         { "Agent",   "Exec",             false, false, parse_command,    F(agent.exec) },
@@ -651,7 +662,8 @@ Recipe *recipe_free(Recipe *r) {
         for (size_t i = 0; i < r->n_layers; i++)
                 free(r->layers[i].path);
         free(r->layers);
-        recipe_binaries_clear(r);
+        recipe_binaries_clear(r, false);
+        recipe_binaries_clear(r, true);
         free(r->agent.name);
         free(r->agent.source);
         free(r->agent.exec);

@@ -27,6 +27,7 @@ typedef struct RecipeLayer {
 typedef struct RecipeBinary {
         char *source;      /* absolute path on the build machine */
         char *dest;        /* absolute path in the image; the source path when not given */
+        bool plain;        /* File=: copied as it is, no library closure */
 } RecipeBinary;
 
 typedef struct RecipeAgent {
@@ -56,7 +57,7 @@ typedef struct Recipe {
         /* [Content] */
         RecipeLayer *layers;
         size_t n_layers;
-        RecipeBinary *binaries; /* Binary=SOURCE[:DEST] */
+        RecipeBinary *binaries; /* Binary= and File=SOURCE[:DEST], in order */
         size_t n_binaries;
         RecipeAgent agent;
         RecipeBoot boot;

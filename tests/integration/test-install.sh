@@ -185,7 +185,9 @@ note "target partition mounted, or held open exclusively"
 # No lazy init: the kernel would zero inode tables in the background while b is fingerprinted.
 mkfs.ext4 -q -E lazy_itable_init=0,lazy_journal_init=0 "$ROOT_B"
 mkdir -p "$T/mnt"
-mount "$ROOT_B" "$T/mnt"
+# Read-only, no journal replay: a writable ext4 commits its journal and superblock
+# in the background, which would change b's bytes under the fingerprint.
+mount -o ro,noload "$ROOT_B" "$T/mnt"
 cleanup_hooks=("umount '$T/mnt' 2>/dev/null" "${cleanup_hooks[@]}")
 refuse_untouched "target partition abide-root-b \($ROOT_B\) is mounted on $T/mnt" install "$GOOD"
 umount "$T/mnt"

@@ -216,6 +216,31 @@ static void test_binary_destination(void **state) {
                    ":7: [Content] Binary: '/usr/../../x': the destination must be an absolute file path in the image");
 }
 
+static void test_file_entries(void **state) {
+        /* File= takes any regular file (no executable bit), kept in order with Binary=;
+         * an empty File= drops only the File= entries. */
+        _cleanup_(recipe_freep) Recipe *r = load_ok(IMAGE "[Content]\nLayer=tree:rootfs\n"
+                                                    "File=/etc/passwd:/etc/x.crt\nBinary=/bin/ls\nFile=/etc/group\n", NULL);
+        assert_int_equal(r->n_binaries, 3);
+        assert_true(r->binaries[0].plain);
+        assert_string_equal(r->binaries[0].dest, "/etc/x.crt");
+        assert_false(r->binaries[1].plain);
+        assert_true(r->binaries[2].plain);
+        assert_string_equal(r->binaries[2].dest, "/etc/group");
+
+        _cleanup_(recipe_freep) Recipe *e = load_ok(IMAGE "[Content]\nLayer=tree:rootfs\n"
+                                                    "File=/etc/passwd\nBinary=/bin/ls\nFile=\n", NULL);
+        assert_int_equal(e->n_binaries, 1);
+        assert_string_equal(e->binaries[0].source, "/bin/ls");
+
+        load_fails(IMAGE "[Content]\nLayer=tree:rootfs\nFile=/etc\n", NULL,
+                   ":7: [Content] File: '/etc' is not a regular file");
+        load_fails(IMAGE "[Content]\nLayer=tree:rootfs\nFile=/etc/passwd:etc/x\n", NULL,
+                   ":7: [Content] File: 'etc/x': the destination must be an absolute file path in the image");
+        load_fails(IMAGE "[Content]\nLayer=tree:rootfs\nBinary=/etc/passwd\n", NULL,
+                   ":7: [Content] Binary: '/etc/passwd' is not an executable file");
+}
+
 static void test_empty_resets_list(void **state) {
         _cleanup_(recipe_freep) Recipe *r = load_ok(
                 IMAGE "[Content]\nLayer=tree:rootfs\nLayer=\nLayer=tar:base.tar.gz\n", NULL);
@@ -419,6 +444,7 @@ int main(void) {
                 cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_repeatable_order),
                 cmocka_unit_test(test_binary_destination),
+                cmocka_unit_test(test_file_entries),
                 cmocka_unit_test(test_empty_resets_list),
                 cmocka_unit_test(test_set_overrides),
                 cmocka_unit_test(test_set_last_wins),
