@@ -52,7 +52,7 @@ class Machine:
 
     def __init__(self, disk, log=None, memory=1024, cpus=2, no_reboot=True, max_boots=1,
                  deadline=900, test_console=True, extra_args=(), extra_drives=(), ovmf_code=OVMF_CODE,
-                 ovmf_vars=OVMF_VARS, boot_line=r"Linux version \d", disk_options=""):
+                 ovmf_vars=OVMF_VARS, boot_line=r"Linux version \d", disk_options="", network=False):
         self.disk = os.path.abspath(disk)
         self.log = os.path.abspath(log or self.disk + ".console.log")
         self.vars = vars_path_for(self.disk)
@@ -68,6 +68,9 @@ class Machine:
         self.extra_drives = [os.path.abspath(d) for d in extra_drives]
         # More -drive options for the boot disk, e.g. "throttling.bps-write=6291456".
         self.disk_options = disk_options
+        # A virtio NIC on QEMU's user-mode network: the guest gets 10.0.2.15 by
+        # DHCP and reaches the host's loopback at 10.0.2.2. Off by default.
+        self.network = network
         self.ovmf_code = ovmf_code
         self.ovmf_vars_template = ovmf_vars
         self.boot_line = re.compile(boot_line)
@@ -106,6 +109,9 @@ class Machine:
         ]
         for d in self.extra_drives:
             args += ["-drive", "file=%s,format=raw,if=virtio,readonly=on" % d]
+        if self.network:
+            args += ["-netdev", "user,id=net0,net=10.0.2.0/24,host=10.0.2.2,ipv6=off",
+                     "-device", "virtio-net-pci,netdev=net0"]
         if self.no_reboot:
             args.append("-no-reboot")
         if self.test_console:
@@ -403,6 +409,8 @@ def main(argv=None):
                    help="after the --until lines, run CMD in the guest and print its output (repeatable)")
     p.add_argument("--drive", action="append", default=[], metavar="FILE",
                    help="attach FILE as an extra read-only virtio disk (vdb, vdc, ...; repeatable)")
+    p.add_argument("--net", action="store_true",
+                   help="a virtio NIC on QEMU's user-mode network (the host's loopback is 10.0.2.2 in the guest)")
     p.add_argument("--no-test-console", action="store_true")
     p.add_argument("--fresh-vars", action="store_true", help="start from a new copy of OVMF_VARS")
     p.add_argument("--follow", action="store_true", help="copy the console to stdout")
@@ -410,7 +418,7 @@ def main(argv=None):
 
     vm = Machine(a.disk, log=a.log, memory=a.memory, cpus=a.cpus, no_reboot=not a.in_place,
                  max_boots=a.boots, deadline=a.timeout, test_console=not a.no_test_console,
-                 extra_drives=a.drive)
+                 extra_drives=a.drive, network=a.net)
     if a.fresh_vars and os.path.exists(vm.vars):
         os.unlink(vm.vars)
     t0 = time.monotonic()

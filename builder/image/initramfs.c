@@ -26,6 +26,7 @@ const char *const initramfs_standard_modules[] = {
         "i6300esb",                                     /* the watchdog armed before switch_root */
         "vfat", "nls_cp437", "nls_utf8",                /* the ESP */
         "virtio_console",                               /* the QEMU test harness's channel */
+        "virtio_net",                                   /* the QEMU NIC, for installs from a URL */
         NULL,
 };
 

@@ -336,8 +336,8 @@ class Scenario:
         self.figures.append(line.rstrip())
         print("FIGURE %s %s" % (self.name, line.rstrip()), flush=True)
 
-    def machine(self, disk, drives=(), max_boots=1, deadline=600):
-        return Machine(disk, log=self.log, max_boots=max_boots, deadline=deadline, extra_drives=drives)
+    def machine(self, disk, drives=(), max_boots=1, deadline=600, **kw):
+        return Machine(disk, log=self.log, max_boots=max_boots, deadline=deadline, extra_drives=drives, **kw)
 
     def run(self, body):
         """Runs body(self); exit status 0 when it held, 1 otherwise (logs kept)."""

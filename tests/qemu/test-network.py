@@ -1,0 +1,262 @@
+#!/usr/bin/python3
+"""Issue 10: a device installs v2 from a web server. Usage: test-network.py {https,cuts}
+
+On the host: a CA made here and a server certificate for IP:10.0.2.2 (the
+host's loopback as the guest sees it through QEMU's user-mode network);
+nginx (Debian's nginx-light) on 127.0.0.1 at a free port with a config
+written here, serving the v2 bundle over https; for `cuts`, the test's fault
+proxy (tests/integration/fault-proxy.py) in front of nginx, cutting the
+connection twice in the middle of the download. Both are stopped by PID.
+
+In the guest (a factory v1 disk with a virtio NIC; the demo image's
+S10network gets its address by DHCP):
+  https  the system CA store (the demo image's ca-certificates bundle) does
+         not know the test's CA: the install is refused with one line, slot B
+         stays unbootable. With [Network] CAFile= the test CA in
+         /etc/abide/abide.conf: install, reboot, v2 blessed.
+  cuts   the same install through the proxy: two "retry" lines, each resumed
+         from the byte reached; no more fetched than the bundle plus one read
+         buffer per cut; reboot, v2 blessed.
+No traffic leaves the host: the guest talks to 10.0.2.2 only.
+"""
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import scenarios as S  # noqa: E402
+from scenarios import check, expect_slot  # noqa: E402
+
+HOST = "10.0.2.2"
+READ_BUFFER = 512 * 1024          # abidectl's libcurl buffer (tests/integration/test-http.sh)
+FAULT_PROXY = os.path.join(S.SRC, "tests", "integration", "fault-proxy.py")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, what):
+    for _ in range(200):
+        if proc.poll() is not None:
+            raise S.ScenarioError("%s exited %d before listening" % (what, proc.returncode))
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise S.ScenarioError("%s does not listen on 127.0.0.1:%d" % (what, port))
+
+
+def make_tls(d):
+    """A CA and a server certificate for 10.0.2.2 (and 127.0.0.1) in d."""
+    os.makedirs(d, exist_ok=True)
+    S.sh("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+         "-days", "3650", "-subj", "/CN=abide test web CA",
+         "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+         "-keyout", d + "/ca.key", "-out", d + "/ca.pem")
+    S.sh("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+         "-subj", "/CN=" + HOST, "-keyout", d + "/server.key", "-out", d + "/server.csr")
+    with open(d + "/server.ext", "w") as f:
+        f.write("subjectAltName=IP:%s,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n" % HOST)
+    S.sh("openssl", "x509", "-req", "-in", d + "/server.csr", "-CA", d + "/ca.pem", "-CAkey", d + "/ca.key",
+         "-CAcreateserial", "-days", "3650", "-extfile", d + "/server.ext", "-out", d + "/server.crt")
+
+
+class Nginx:
+    """nginx on 127.0.0.1:port over TLS, serving www; config, pid and logs in d."""
+
+    def __init__(self, d, www, tls):
+        self.d, self.port = d, free_port()
+        os.makedirs(d + "/tmp", exist_ok=True)
+        self.conf = d + "/nginx.conf"
+        self.access = d + "/access.log"
+        with open(self.conf, "w") as f:
+            f.write("""user root;
+worker_processes 1;
+pid %(d)s/nginx.pid;
+error_log %(d)s/error.log info;
+events { worker_connections 64; }
+http {
+        access_log %(d)s/access.log;
+        client_body_temp_path %(d)s/tmp/body;
+        proxy_temp_path %(d)s/tmp/proxy;
+        fastcgi_temp_path %(d)s/tmp/fastcgi;
+        uwsgi_temp_path %(d)s/tmp/uwsgi;
+        scgi_temp_path %(d)s/tmp/scgi;
+        default_type application/octet-stream;
+        server {
+                listen 127.0.0.1:%(port)d ssl;
+                ssl_certificate %(tls)s/server.crt;
+                ssl_certificate_key %(tls)s/server.key;
+                root %(www)s;
+        }
+}
+""" % {"d": d, "port": self.port, "tls": tls, "www": www})
+        S.sh("nginx", "-t", "-q", "-p", d, "-c", self.conf, "-e", d + "/error.log")
+        self.proc = subprocess.Popen(["nginx", "-p", d, "-c", self.conf, "-e", d + "/error.log",
+                                      "-g", "daemon off;"], stdin=subprocess.DEVNULL)
+        wait_port(self.port, self.proc, "nginx")
+
+    def requests(self):
+        with open(self.access) as f:
+            return [l.strip() for l in f if l.strip()]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+class Proxy:
+    """The test's fault proxy in front of upstream port."""
+
+    def __init__(self, d, upstream, *opts):
+        self.portfile, self.stats = d + "/proxy.port", d + "/proxy.json"
+        self.proc = subprocess.Popen([sys.executable, FAULT_PROXY, "--upstream", str(upstream),
+                                      "--port-file", self.portfile, "--stats", self.stats] + list(opts),
+                                     stdin=subprocess.DEVNULL)
+        for _ in range(200):
+            if os.path.exists(self.portfile) and os.path.getsize(self.portfile):
+                break
+            check(self.proc.poll() is None, "the fault proxy exited %s" % self.proc.returncode)
+            time.sleep(0.05)
+        with open(self.portfile) as f:
+            self.port = int(f.read())
+
+    def stat(self, key):
+        with open(self.stats) as f:
+            return json.load(f)[key]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+def guest_write(vm, path, text):
+    """Writes text (printable lines, no single quotes) to path in the guest."""
+    check("'" not in text, "guest_write: quote in the text")
+    lines = " ".join("'%s'" % l for l in text.rstrip("\n").split("\n"))
+    vm.run("mkdir -p %s && printf '%%s\\n' %s >%s" % (os.path.dirname(path), lines, path), timeout=60, check=True)
+
+
+def guest_install(sc, vm, url, timeout=600):
+    """abidectl install URL in the guest; returns (rc, output, seconds)."""
+    t = time.monotonic()
+    rc, out = vm.run("abidectl install %s" % url, timeout=timeout)
+    secs = time.monotonic() - t
+    sc.say("abidectl install %s: exit %d after %.1f s" % (url, rc, secs))
+    return rc, out, secs
+
+
+def installed(sc, vm, out, rc, size):
+    """The install succeeded into slot B; returns the bytes it fetched."""
+    check(rc == 0, "install exited %d: %s" % (rc, out.strip()[-800:]))
+    want = "Installed 2.0.0 into slot b (abide-b+%d.conf)" % S.TRIES
+    check(want in out, "install said %r, expected %r" % (out.strip()[-800:], want))
+    m = re.search(r"^Fetched (\d+) bytes in (\d+) requests for a (\d+)-byte bundle", out, re.M)
+    check(m, "no 'Fetched ...' line: %r" % out.strip()[-800:])
+    check(int(m.group(3)) == size, "abidectl saw a %s-byte bundle, the file has %d" % (m.group(3), size))
+    st = S.status(vm)
+    expect_slot(st, "b", state="pending", version="2.0.0", tries_left=S.TRIES, booted=False)
+    expect_slot(st, "a", state="good", booted=True, version="1.0.0")
+    return int(m.group(1)), int(m.group(2))
+
+
+def body(sc, name):
+    prep = S.prepare(sc.say)
+    bundle = prep.bundles["v2"]
+    size = os.path.getsize(bundle)
+    www = os.path.join(sc.work, "www")
+    os.makedirs(www)
+    try:
+        os.link(bundle, os.path.join(www, "v2.abide"))
+    except OSError:
+        shutil.copyfile(bundle, os.path.join(www, "v2.abide"))
+    tls = os.path.join(sc.work, "tls")
+    make_tls(tls)
+    with open(tls + "/ca.pem") as f:
+        ca_pem = f.read()
+    disk = S.factory_disk(prep, os.path.join(sc.work, "disk.img"))
+    servers = []
+    try:
+        ngx = Nginx(os.path.join(sc.work, "nginx"), www, tls)
+        servers.append(ngx)
+        port = ngx.port
+        proxy = None
+        if name == "cuts":
+            # Two cuts, at about a third and two thirds of the bundle.
+            proxy = Proxy(sc.work, ngx.port, "--cut-every", str(size // 3 + 4096), "--cut-limit", "2")
+            servers.append(proxy)
+            port = proxy.port
+        url = "https://%s:%d/v2.abide" % (HOST, port)
+        with sc.machine(disk, max_boots=2, deadline=900, network=True) as vm:
+            S.healthy_boot(sc, vm, 1, "a", "1.0.0")
+            m = vm.wait_for(r"^network: eth0 (\S+) via (\S+)", 60, since=vm.boot_offsets[0])
+            check(m.group(1) == "10.0.2.15/24" and m.group(2) == HOST, "DHCP lease: %s via %s" % m.groups())
+            sc.say("guest network: eth0 %s via %s" % m.groups())
+
+            if name == "https":
+                # Trust in the other direction: the system store does not know the test CA.
+                rc, out, _ = guest_install(sc, vm, url)
+                lines = [l for l in out.strip().splitlines() if l.strip()]
+                check(rc != 0, "installed from a server whose CA the device does not trust: %r" % out)
+                check(len(lines) == 1 and lines[0].startswith("abidectl: install: %s: " % url)
+                      and "certificate" in lines[0], "refusal not one line naming the URL and the certificate: %r" % out)
+                sc.say("refused as expected: %s" % lines[0])
+                st = S.status(vm)
+                check(st["slots"]["b"]["entry"] is None, "slot b has an entry after a refused install: %r"
+                      % st["slots"]["b"])
+                expect_slot(st, "a", state="good", booted=True, version="1.0.0")
+
+            guest_write(vm, "/etc/abide/web-ca.pem", ca_pem)
+            guest_write(vm, "/etc/abide/abide.conf", "[Network]\nCAFile=/etc/abide/web-ca.pem\n")
+            rc, out, secs = guest_install(sc, vm, url)
+            fetched, requests = installed(sc, vm, out, rc, size)
+            sc.figure("abidectl install %s (%d bytes, %d requests)" % (name, size, requests), secs, "s")
+            gets = [l for l in ngx.requests() if '"GET /v2.abide ' in l]
+            check(gets, "nginx logged no GET of the bundle: %r" % ngx.requests())
+            if name == "https":
+                check(fetched == size and requests == 1, "fetched %d bytes in %d requests for a %d-byte bundle"
+                      % (fetched, requests, size))
+                check(len(gets) == 1 and re.search(r'" 200 %d ' % size, gets[0]),
+                      "nginx: expected one whole GET: %r" % gets)
+            else:
+                cuts = proxy.stat("cuts")
+                retries = re.findall(r"^abidectl: install: %s: (.*); retry (\d+) in [0-9.]+ s from byte (\d+) of "
+                                     % re.escape(url), out, re.M)
+                check(cuts == 2, "the proxy cut %d times, expected 2" % cuts)
+                check(len(retries) == 2, "expected 2 retry lines: %r" % out.strip()[-1500:])
+                for why, _, offset in retries:
+                    check(why.startswith("connection lost at byte") and 0 < int(offset) < size,
+                          "retry line: %r from byte %s" % (why, offset))
+                    sc.say("resumed after: %s (from byte %s)" % (why, offset))
+                ranged = [l for l in gets if '" 206 ' in l]
+                check(len(ranged) == 2, "nginx: expected two Range requests (206): %r" % gets)
+                bound = size + cuts * READ_BUFFER
+                check(size <= fetched <= bound, "fetched %d bytes for a %d-byte bundle (bound %d)"
+                      % (fetched, size, bound))
+                sc.figure("bytes fetched over %d connections (bundle %d, bound %d)" % (requests, size, bound),
+                          fetched)
+            S.reboot(vm)
+            _, text = S.healthy_boot(sc, vm, 2, "b", "2.0.0")
+            check("Slot b is healthy: marked good" in text, "boot 2: slot b not marked good")
+            st = S.status(vm)
+            expect_slot(st, "b", state="good", booted=True, version="2.0.0")
+            expect_slot(st, "a", state="good", booted=False, version="1.0.0")
+    finally:
+        for s in servers:
+            s.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(S.main("network", ["https", "cuts"], body))
