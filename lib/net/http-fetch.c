@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "basic/error.h"
@@ -390,6 +391,10 @@ static int run(HttpFetch *f, CURL *c) {
         Callback cb = { .f = f, .c = c };
         char reason[1024];
         int r;
+
+        /* Jittered backoff; without randomness (never on Linux >= 3.17) the exact doubling. */
+        if (getrandom(&rs.jitter, sizeof rs.jitter, GRND_NONBLOCK) != (ssize_t) sizeof rs.jitter)
+                rs.jitter = 0;
 
         r = setup(f, c, &cb);
         if (r < 0)

@@ -359,6 +359,18 @@ uint64_t http_backoff_ms(unsigned failures) {
         return MIN((uint64_t) 500 << (failures - 1), (uint64_t) 30000);
 }
 
+uint64_t http_backoff_jitter_ms(uint64_t backoff, uint64_t *state) {
+        if (*state == 0 || backoff < 2)
+                return backoff;
+        uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
+        z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+        z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+        z ^= z >> 31;
+        if (*state == 0)
+                *state = 1;
+        return backoff / 2 + z % (backoff - backoff / 2 + 1);
+}
+
 HttpRetry http_retry_decide(const HttpRetryPolicy *p, HttpRetryState *s, HttpFailure f, long status, bool progressed,
                             uint64_t now_ms, uint64_t *ret_delay_ms) {
         s->attempts++;
@@ -367,7 +379,7 @@ HttpRetry http_retry_decide(const HttpRetryPolicy *p, HttpRetryState *s, HttpFai
         s->failures = progressed ? 1 : s->failures + 1;
         if (s->failures > p->retries)
                 return HTTP_GIVE_UP_RETRIES;
-        uint64_t delay = progressed ? 0 : http_backoff_ms(s->failures);
+        uint64_t delay = progressed ? 0 : http_backoff_jitter_ms(http_backoff_ms(s->failures), &s->jitter);
         if (p->deadline_ms > 0 && now_ms + delay >= p->deadline_ms)
                 return HTTP_GIVE_UP_DEADLINE;
         *ret_delay_ms = delay;

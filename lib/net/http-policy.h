@@ -112,6 +112,7 @@ typedef struct HttpRetryPolicy {
 typedef struct HttpRetryState {
         unsigned failures;          /* consecutive failed attempts, 1 after one that made progress */
         unsigned attempts;
+        uint64_t jitter;            /* random state for the backoff's jitter; 0: none (the exact doubling) */
 } HttpRetryState;
 
 typedef enum HttpRetry {
@@ -123,6 +124,11 @@ typedef enum HttpRetry {
 
 /* Backoff before the n-th consecutive retry without progress: 0.5 s doubling, at most 30 s. */
 uint64_t http_backoff_ms(unsigned failures);
+
+/* With jitter: a uniformly random delay in [backoff / 2, backoff], so a fleet
+ * that lost its server at once does not come back in step. *state advances
+ * (splitmix64); a zero *state gives backoff itself. */
+uint64_t http_backoff_jitter_ms(uint64_t backoff, uint64_t *state);
 
 /*
  * After a failed attempt (progressed: it delivered new bytes) at now_ms

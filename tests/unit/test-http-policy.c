@@ -373,6 +373,29 @@ static void test_backoff(void **state) {
         assert_true(http_backoff_ms(UINT32_MAX) == 30000);
 }
 
+static void test_backoff_jitter(void **state) {
+        uint64_t none = 0;
+        assert_true(http_backoff_jitter_ms(8000, &none) == 8000);
+        assert_true(none == 0);
+
+        /* Within [backoff/2, backoff], spread over it, and not in step across seeds. */
+        uint64_t lo = UINT64_MAX, hi = 0, same = 0;
+        for (uint64_t seed = 1; seed <= 2000; seed++) {
+                uint64_t s = seed, t = seed * 7919;
+                uint64_t d = http_backoff_jitter_ms(8000, &s);
+                assert_true(d >= 4000 && d <= 8000);
+                assert_true(s != seed && s != 0);
+                lo = MIN(lo, d);
+                hi = MAX(hi, d);
+                same += d == http_backoff_jitter_ms(8000, &t);
+        }
+        assert_true(lo < 4400 && hi > 7600);
+        assert_true(same < 20);
+        uint64_t one = 1;
+        assert_true(http_backoff_jitter_ms(1, &one) == 1);
+        assert_true(http_backoff_jitter_ms(30000, &one) <= 30000);
+}
+
 static void test_retry(void **state) {
         HttpRetryPolicy p = { .retries = 3 };
         HttpRetryState s = {};
@@ -435,6 +458,7 @@ int main(void) {
                 cmocka_unit_test(test_header_lines),
                 cmocka_unit_test(test_transient),
                 cmocka_unit_test(test_backoff),
+                cmocka_unit_test(test_backoff_jitter),
                 cmocka_unit_test(test_retry),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
