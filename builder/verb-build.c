@@ -190,6 +190,10 @@ static int build(const BuildArgs *a) {
 
         progress_step("abide-build: computing dm-verity");
         verity_params_derive(root_digest, &m->verity);
+        /* One salt per product line, so delta installs can match blocks across releases by leaf hash. */
+        r = verity_params_set_salt_for(&m->verity, recipe->compatible);
+        if (r < 0)
+                return r;
         r = verity_format(ctx->root_path, ctx->verity_path, &m->verity);
         if (r < 0)
                 return r;

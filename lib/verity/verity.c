@@ -89,6 +89,16 @@ void verity_params_derive(const uint8_t image_sha256[SHA256_DIGEST_SIZE], Verity
         *ret = p;
 }
 
+int verity_params_set_salt_for(VerityParams *p, const char *name) {
+        uint8_t d[SHA256_DIGEST_SIZE];
+        int r = sha256_buf(name, strlen(name), d);
+        if (r < 0)
+                return r;
+        derive_bytes("abide verity salt", d, p->salt);
+        p->salt_size = VERITY_SALT_SIZE;
+        return 0;
+}
+
 static int data_file_size(const char *path, uint64_t *ret) {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
         struct stat st;

@@ -24,6 +24,12 @@ typedef struct VerityParams {
  * image's SHA-256, so the same image gives the same verity output. */
 void verity_params_derive(const uint8_t image_sha256[SHA256_DIGEST_SIZE], VerityParams *ret);
 
+/* Sets the salt from a name that stays the same across releases (the image's
+ * Compatible=), not from the image: identical blocks of two releases then
+ * have identical leaf hashes, which is what delta installs match on
+ * (docs/delta.md). The salt still differs between product lines. */
+int verity_params_set_salt_for(VerityParams *p, const char *name);
+
 /* Writes the hash tree (with superblock, veritysetup format) for data_path
  * into hash_path (created or truncated), using params' algorithm, block
  * sizes, salt and UUID. data_path's size must be a multiple of the data

@@ -46,6 +46,26 @@ static void test_derive_deterministic(void **state) {
         assert_string_equal(a.root_hash, "");
 }
 
+static void test_salt_for_compatible(void **state) {
+        uint8_t d1[SHA256_DIGEST_SIZE], d2[SHA256_DIGEST_SIZE];
+        VerityParams a, b, c;
+
+        /* Two releases of one product line share the salt (delta installs match leaf hashes)... */
+        digest_fill(d1, 1);
+        digest_fill(d2, 2);
+        verity_params_derive(d1, &a);
+        verity_params_derive(d2, &b);
+        verity_params_derive(d2, &c);
+        assert_int_equal(verity_params_set_salt_for(&a, "abide-demo-x86_64"), 0);
+        assert_int_equal(verity_params_set_salt_for(&b, "abide-demo-x86_64"), 0);
+        assert_int_equal(verity_params_set_salt_for(&c, "abide-demo-arm64"), 0);
+        assert_memory_equal(a.salt, b.salt, VERITY_SALT_SIZE);
+        assert_int_equal(a.salt_size, VERITY_SALT_SIZE);
+        /* ...the UUID stays the image's, and another line gets another salt. */
+        assert_string_not_equal(a.uuid, b.uuid);
+        assert_memory_not_equal(b.salt, c.salt, VERITY_SALT_SIZE);
+}
+
 static void test_derive_differs(void **state) {
         uint8_t d1[SHA256_DIGEST_SIZE], d2[SHA256_DIGEST_SIZE];
         VerityParams a, b;
@@ -100,6 +120,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_derive_deterministic),
                 cmocka_unit_test(test_derive_differs),
+                cmocka_unit_test(test_salt_for_compatible),
                 cmocka_unit_test(test_derive_separated),
                 cmocka_unit_test(test_derive_uuid_valid),
         };
