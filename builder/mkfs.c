@@ -33,11 +33,20 @@ int mkfs_image(const char *filesystem, const char *dir, const char *out_path, ti
                 char topt[40];
                 (void) snprintf(topt, sizeof topt, "-T%s", ts);
                 (void) snprintf(uuidopt, sizeof uuidopt, "-U%s", uuid);
-                char *argv[] = { "mkfs.erofs", "--quiet", topt, uuidopt, (char *) out_path, (char *) dir, NULL };
+                /* noinline_data: every file's data starts on its own 4 KiB block, tails
+                 * included, so an unchanged file keeps identical blocks when a file before
+                 * it grows or is added (inline tails live among the inodes and all shift),
+                 * and a delta install finds them by their verity leaf hash. Measured in
+                 * docs/recipe.md, "Delta-friendly images". */
+                char *argv[] = { "mkfs.erofs", "--quiet", "-Enoinline_data", topt, uuidopt, (char *) out_path,
+                                 (char *) dir, NULL };
                 return process_run(argv, NULL, NULL);
         }
         if (streq(filesystem, "squashfs")) {
-                /* Default 4 KiB padding keeps the image a whole number of verity blocks. */
+                /* Default 4 KiB padding keeps the image a whole number of verity blocks.
+                 * squashfs packs compressed blocks back to back, so one changed file shifts
+                 * everything after it off the 4 KiB grid; no mksquashfs 4.5 option helps
+                 * deltas measurably (docs/recipe.md, "Delta-friendly images"). */
                 char *argv[] = { "mksquashfs", (char *) dir, (char *) out_path, "-noappend", "-quiet",
                                  "-no-progress", "-comp", "zstd", "-mkfs-time", ts, "-all-time", ts,
                                  "-reproducible", NULL };
