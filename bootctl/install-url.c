@@ -27,18 +27,8 @@ static void on_retry(const HttpRetryEvent *e, void *userdata) {
                        size);
 }
 
-int install_url_open(const AbideConfig *c, const char *url, InstallUrl **ret, int *ret_fd) {
-        _cleanup_(install_url_freep) InstallUrl *u = calloc(1, sizeof *u);
-        int r;
-
-        if (!u)
-                return -ENOMEM;
-        http_url_display(url, u->display, sizeof u->display);
-        u->tty = isatty(STDERR_FILENO);
-        /* A refused bundle closes the pipe early: the download then stops on EPIPE, not on a signal. */
-        (void) signal(SIGPIPE, SIG_IGN);
-
-        HttpFetchOptions o = {
+static void fetch_options(const AbideConfig *c, InstallUrl *u, HttpFetchOptions *ret) {
+        *ret = (HttpFetchOptions) {
                 .stall_timeout_sec = c->net_stall_timeout_sec,
                 .retries = c->net_retries,
                 .timeout_sec = c->net_timeout_sec,
@@ -52,6 +42,79 @@ int install_url_open(const AbideConfig *c, const char *url, InstallUrl **ret, in
                 .on_retry = on_retry,
                 .userdata = u,
         };
+}
+
+static int url_new(const char *url, InstallUrl **ret) {
+        InstallUrl *u = calloc(1, sizeof *u);
+        if (!u)
+                return -ENOMEM;
+        http_url_display(url, u->display, sizeof u->display);
+        u->tty = isatty(STDERR_FILENO);
+        /* A refused bundle closes the pipe early: the download then stops on EPIPE, not on a signal. */
+        (void) signal(SIGPIPE, SIG_IGN);
+        *ret = u;
+        return 0;
+}
+
+int install_url_delta_open(const AbideConfig *c, const char *url, InstallUrl **ret, DeltaSource **ret_src) {
+        _cleanup_(install_url_freep) InstallUrl *u = NULL;
+        HttpFetchOptions o;
+        int r;
+
+        r = url_new(url, &u);
+        if (r < 0)
+                return r;
+        fetch_options(c, u, &o);
+        r = delta_source_open_url(url, &o, ret_src);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(u);
+        return 0;
+}
+
+void install_delta_print(DeltaSource *src, const InstallResult *res, bool dry_run) {
+        const DeltaSummary *s = &res->summary;
+        DeltaStats st;
+        bool url = delta_source_is_url(src);
+
+        delta_source_stats(src, &st);
+        uint64_t bytes = st.fetched;
+        unsigned requests = st.requests;
+        if (dry_run) {
+                /* What is read already (headers, manifest, root.verity), and what the install would add. */
+                bytes += s->to_fetch * 4096 + s->other_fetch;
+                requests += (unsigned) (s->fetch_ranges + s->other_fetch_count);
+                printf("Would %s %" PRIu64 " bytes", url ? "fetch" : "read", bytes);
+        } else
+                printf("%s %" PRIu64 " bytes", url ? "Fetched" : "Read", bytes);
+        if (url)
+                printf(" in %u requests", requests);
+        printf(" for a %" PRIu64 "-byte bundle\n", st.size);
+        printf("Delta into slot %s: root.img %" PRIu64 " blocks: %" PRIu64 " %sfetched in %" PRIu64 " ranges, %" PRIu64
+               " already in place, %" PRIu64 " copied from the running slot, %" PRIu64 " moved within slot %s; "
+               "root.verity %" PRIu64 " bytes; other payloads %" PRIu64 " bytes %sfetched, %" PRIu64 " bytes from the ESP\n",
+               slot_to_string(res->slot), s->blocks, s->to_fetch, dry_run ? "to be " : "", s->fetch_ranges, s->in_place,
+               s->from_running, s->from_target, slot_to_string(res->slot), s->verity_bytes, s->other_fetch,
+               dry_run ? "to be " : "", s->other_local);
+        if (s->refetched > 0)
+                printf("%" PRIu64 " local block(s) did not match their leaf hash and were fetched instead\n", s->refetched);
+        if (s->refetched_remote > 0)
+                printf("%" PRIu64 " fetched block(s) did not match their leaf hash and were fetched again\n", s->refetched_remote);
+        if (s->running_tree)
+                printf("Running slot's blocks not used: %s\n", s->running_tree);
+        if (s->target_tree)
+                printf("Slot %s's old blocks not used: %s\n", slot_to_string(res->slot), s->target_tree);
+}
+
+int install_url_open(const AbideConfig *c, const char *url, InstallUrl **ret, int *ret_fd) {
+        _cleanup_(install_url_freep) InstallUrl *u = NULL;
+        HttpFetchOptions o;
+        int r;
+
+        r = url_new(url, &u);
+        if (r < 0)
+                return r;
+        fetch_options(c, u, &o);
         r = http_fetch_start(url, &o, &u->fetch, ret_fd);
         if (r < 0)
                 return err_prefix(r, "%s", u->display);

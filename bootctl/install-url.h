@@ -2,6 +2,8 @@
 #pragma once
 
 #include "basic/macro.h"
+#include "install/delta-source.h"
+#include "install/install.h"
 #include "slot/config.h"
 
 /* `abidectl install URL`: the bundle read from a download's pipe (docs/network.md). */
@@ -19,6 +21,12 @@ int install_url_finish(InstallUrl *u, int *fd, int r);
 
 /* "Fetched N bytes in K requests for a S-byte bundle", on stdout. */
 void install_url_print_stats(InstallUrl *u);
+
+/* A delta install's source (docs/delta.md): the URL read with Range requests, with [Network]'s settings. */
+int install_url_delta_open(const AbideConfig *c, const char *url, InstallUrl **ret, DeltaSource **ret_src);
+
+/* What a delta install did, or (dry run) would do: "Fetched ..." / "Would fetch ...", on stdout. */
+void install_delta_print(DeltaSource *src, const InstallResult *res, bool dry_run);
 
 InstallUrl *install_url_free(InstallUrl *u);
 DEFINE_TRIVIAL_CLEANUP_FUNC(InstallUrl *, install_url_free);

@@ -24,13 +24,18 @@ int verb_install(int argc, char *argv[]) {
                 { "help", no_argument, NULL, 'h' },
                 { "tries", required_argument, NULL, 't' },
                 { "force", no_argument, NULL, 'f' },
+                { "delta", no_argument, NULL, 'D' },
+                { "full", no_argument, NULL, 'F' },
+                { "dry-run", no_argument, NULL, 'n' },
                 {}
         };
         _cleanup_(ctl_done) Ctl ctl = {};
         _cleanup_(install_result_done) InstallResult res = {};
         _cleanup_close_ int fd = -EBADF;
         _cleanup_(install_url_freep) InstallUrl *url = NULL;
+        _cleanup_(delta_source_freep) DeltaSource *src = NULL;
         InstallOptions o = {};
+        bool want_delta = false, full = false;
         int c, r;
 
         optind = 0;
@@ -38,12 +43,18 @@ int verb_install(int argc, char *argv[]) {
         while ((c = getopt_long(argc, argv, "ht:f", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
-                        printf("Usage: abidectl install BUNDLE|-|URL [--tries N] [--force]\n\n"
+                        printf("Usage: abidectl install BUNDLE|-|URL [--tries N] [--force] [--delta|--full] [--dry-run]\n\n"
                                "Installs a signed bundle (a file, '-' for standard input, or an http(s) URL,\n"
                                "resumed after drops as abide.conf's [Network] says) into the slot\n"
-                               "that was not booted, verifies what landed, and makes it bootable on trial.\n\n"
+                               "that was not booted, verifies what landed, and makes it bootable on trial.\n"
+                               "From a URL only the blocks of the new root image the device does not have\n"
+                               "are fetched, found by dm-verity leaf hash (docs/delta.md).\n\n"
                                "  --tries N          boot tries of the new slot (default: the bundle's, else Tries=)\n"
-                               "  --force            install even the version that is running\n\n"
+                               "  --force            install even the version that is running\n"
+                               "  --delta            a file or block device too: copy local blocks, read the rest\n"
+                               "  --full             a URL: stream the whole bundle (as [Network] Delta=no)\n"
+                               "  --dry-run          verify and plan a delta install, say what it would fetch,\n"
+                               "                     write nothing\n\n"
                                "Refused: another Compatible=, or a security version below the running image's\n"
                                "or this device's anti-rollback floor (docs/anti-rollback.md).\n");
                         return 0;
@@ -54,6 +65,15 @@ int verb_install(int argc, char *argv[]) {
                         break;
                 case 'f':
                         o.force = true;
+                        break;
+                case 'D':
+                        want_delta = true;
+                        break;
+                case 'F':
+                        full = true;
+                        break;
+                case 'n':
+                        o.dry_run = true;
                         break;
                 case ':':
                         return err_set(EINVAL, "option '%s' needs a value", argv[optind - 1]);
@@ -67,6 +87,46 @@ int verb_install(int argc, char *argv[]) {
 
         const char *path = argv[optind];
         bool remote = http_is_url(path);
+        if (full && (want_delta || o.dry_run))
+                return err_set(EINVAL, "--full does not go with --delta or --dry-run");
+        if ((want_delta || o.dry_run) && streq(path, "-"))
+                return err_set(EINVAL, "a delta install reads the bundle at offsets: not from standard input");
+
+        r = ctl_open(&ctl);
+        if (r < 0)
+                return r;
+        bool delta = remote ? ctl.config->net_delta && !full : want_delta;
+        if (o.dry_run)
+                delta = true;
+        if (delta) {
+                if (remote)
+                        r = install_url_delta_open(ctl.config, path, &url, &src);
+                else
+                        r = delta_source_open_file(path, &src);
+                if (r >= 0)
+                        r = install_run_delta(ctl.config, ctl.boot, src, &o, &res);
+                if (r == -EOPNOTSUPP && remote && !o.dry_run) {
+                        /* Nothing of the slot depends on the attempt: the stream starts over. */
+                        char shown[1024];
+                        http_url_display(path, shown, sizeof shown);
+                        ctl_warn("%s: %s; fetching the whole bundle", shown, err_message(r));
+                        err_clear();
+                        install_result_done(&res);
+                        src = delta_source_free(src);
+                        url = install_url_free(url);
+                        delta = false;
+                } else {
+                        if (r < 0)
+                                return r;
+                        if (res.state_error < 0)
+                                ctl_warn("%s", res.state_message ?: "cannot update the state file");
+                        if (!o.dry_run)
+                                printf("Installed %s into slot %s (%s)\n", res.version, slot_to_string(res.slot), res.entry);
+                        install_delta_print(src, &res, o.dry_run);
+                        return 0;
+                }
+        }
+
         if (streq(path, "-"))
                 fd = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
         else if (!remote)
@@ -76,9 +136,6 @@ int verb_install(int argc, char *argv[]) {
         if (!streq(path, "-") && !remote)
                 (void) posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 
-        r = ctl_open(&ctl);
-        if (r < 0)
-                return r;
         /* A URL: the download's pipe, read as standard input is (docs/network.md). */
         if (remote && (r = install_url_open(ctl.config, path, &url, &fd)) < 0)
                 return r;

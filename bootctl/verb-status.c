@@ -66,6 +66,15 @@ static json_object *slot_json(Slot s, const BootEntryInfo *e, const SlotRecord *
         }
         json_object_object_add(o, "last_failure", f);
         json_object_object_add(o, "security_version", r->sv_known ? json_object_new_int64((int64_t) r->security_version) : NULL);
+        json_object *fe = NULL;
+        if (r->fetch_known) {
+                fe = json_object_new_object();
+                json_object_object_add(fe, "delta", json_object_new_boolean(r->delta));
+                json_object_object_add(fe, "bytes", json_object_new_int64((int64_t) r->fetched));
+                json_object_object_add(fe, "bundle_size", json_object_new_int64((int64_t) r->bundle_size));
+        }
+        /* What the install of this slot read from its bundle: all of it, or (delta) what the device lacked. */
+        json_object_object_add(o, "fetch", fe);
         return o;
 }
 

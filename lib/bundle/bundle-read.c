@@ -8,6 +8,12 @@
 #include "bundle/bundle.h"
 
 #define READ_BLOCK (1024 * 1024)
+/* Reads through a BundleSource (each a Range request for a URL): the first
+ * window holds the manifest and the signature; after a skipped member's data
+ * only a header is needed. */
+#define SOURCE_WINDOW (64 * 1024)
+#define SOURCE_HEADER_WINDOW 4096
+#define TAR_BLOCK 512
 
 struct BundleReader {
         struct archive *archive;
@@ -24,6 +30,14 @@ struct BundleReader {
         bool current_verified;
         bool at_end;
         int failed;              /* sticky: once < 0, nothing more is yielded */
+
+        /* bundle_reader_open_source() */
+        BundleSource src;
+        bool has_src;
+        uint64_t pos;
+        uint8_t *window;
+        bool skipped;            /* the last move was a skip: read a header's worth */
+        int src_error;           /* the source's own failure, reported instead of libarchive's */
 };
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive *, archive_read_free);
@@ -37,6 +51,7 @@ BundleReader *bundle_reader_free(BundleReader *b) {
         manifest_free(b->manifest);
         free(b->signer);
         sha256_free(b->hash);
+        free(b->window);
         free(b);
         return NULL;
 }
@@ -47,6 +62,8 @@ static int fail(BundleReader *b, int r) {
 }
 
 static int archive_fail(BundleReader *b, const char *name) {
+        if (b->src_error < 0)
+                return fail(b, b->src_error);
         const char *e = archive_error_string(b->archive);
         int errnum = archive_errno(b->archive);
         /* libarchive reports format problems with private codes (EILSEQ, -1):
@@ -171,16 +188,38 @@ static int read_small_member(BundleReader *b, const char *name, size_t max, uint
         return 0;
 }
 
-int bundle_reader_open(int fd, TrustStore *trust, BundleReader **ret) {
-        _cleanup_(bundle_reader_freep) BundleReader *b = NULL;
-        _cleanup_free_ uint8_t *sig = NULL;
-        uint8_t *json = NULL;
-        size_t sig_len = 0;
-        int r;
+static la_ssize_t source_read(struct archive *a, void *userdata, const void **ret) {
+        BundleReader *b = userdata;
+        size_t n = (size_t) MIN((uint64_t) (b->skipped ? SOURCE_HEADER_WINDOW : SOURCE_WINDOW), b->src.size - b->pos);
+        (void) a;
 
-        if (fd < 0 || !ret)
-                return -EINVAL;
-        b = calloc(1, sizeof *b);
+        b->skipped = false;
+        if (n == 0)
+                return 0;
+        int r = b->src.read_at(b->src.userdata, b->pos, b->window, n);
+        if (r < 0) {
+                b->src_error = r;
+                archive_set_error(a, EIO, "%s", err_message(r));
+                return -1;
+        }
+        b->pos += n;
+        *ret = b->window;
+        return (la_ssize_t) n;
+}
+
+static la_int64_t source_skip(struct archive *a, void *userdata, la_int64_t request) {
+        BundleReader *b = userdata;
+        (void) a;
+        if (request <= 0)
+                return 0;
+        uint64_t k = MIN((uint64_t) request, b->src.size - b->pos);
+        b->pos += k;
+        b->skipped = true;
+        return (la_int64_t) k;
+}
+
+static int reader_new(BundleReader **ret) {
+        _cleanup_(bundle_reader_freep) BundleReader *b = calloc(1, sizeof *b);
         if (!b)
                 return -ENOMEM;
         b->archive = archive_read_new();
@@ -190,8 +229,111 @@ int bundle_reader_open(int fd, TrustStore *trust, BundleReader **ret) {
          * and nothing but tar framing between the bytes and our checks. */
         if (archive_read_support_format_tar(b->archive) != ARCHIVE_OK)
                 return archive_fail(b, NULL);
+        *ret = TAKE_PTR(b);
+        return 0;
+}
+
+static int read_manifest(BundleReader *b, TrustStore *trust);
+
+int bundle_reader_open(int fd, TrustStore *trust, BundleReader **ret) {
+        _cleanup_(bundle_reader_freep) BundleReader *b = NULL;
+        int r;
+
+        if (fd < 0 || !ret)
+                return -EINVAL;
+        r = reader_new(&b);
+        if (r < 0)
+                return r;
         if (archive_read_open_fd(b->archive, fd, READ_BLOCK) != ARCHIVE_OK)
                 return err_set(EBADMSG, "bundle: not a tar archive: %s", archive_error_string(b->archive));
+        r = read_manifest(b, trust);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(b);
+        return 0;
+}
+
+int bundle_reader_open_source(const BundleSource *src, TrustStore *trust, BundleReader **ret) {
+        _cleanup_(bundle_reader_freep) BundleReader *b = NULL;
+        int r;
+
+        if (!src || !src->read_at || !ret)
+                return -EINVAL;
+        r = reader_new(&b);
+        if (r < 0)
+                return r;
+        b->src = *src;
+        b->has_src = true;
+        b->window = malloc(SOURCE_WINDOW);
+        if (!b->window)
+                return -ENOMEM;
+        if (archive_read_open2(b->archive, b, NULL, source_read, source_skip, NULL) != ARCHIVE_OK) {
+                if (b->src_error < 0)
+                        return b->src_error;
+                return err_set(EBADMSG, "bundle: not a tar archive: %s", archive_error_string(b->archive));
+        }
+        r = read_manifest(b, trust);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(b);
+        return 0;
+}
+
+int bundle_reader_index(BundleReader *b, uint64_t *ret_offsets) {
+        const Manifest *m;
+        struct archive_entry *e = NULL;
+        int r;
+
+        if (!b || !b->has_src || !ret_offsets || b->current)
+                return -EINVAL;
+        if (b->failed < 0)
+                return b->failed;
+        m = b->manifest;
+        _cleanup_free_ uint64_t *headers = calloc(m->n_payloads + 1, sizeof *headers);
+        if (!headers)
+                return -ENOMEM;
+        for (size_t i = 0; i <= m->n_payloads; i++) {
+                r = next_header(b, &e);
+                if (r < 0)
+                        return r;
+                /* Where this header (or the archive's end) starts: the previous member's data ends there. */
+                headers[i] = (uint64_t) archive_read_header_position(b->archive);
+                if (i == m->n_payloads) {
+                        if (r > 0) {
+                                const char *name = archive_entry_pathname(e);
+                                return fail(b, err_set(EBADMSG, "bundle: member %u '%.256s': unexpected member after the last payload",
+                                                       b->member, name ? name : ""));
+                        }
+                        break;
+                }
+                const Payload *p = &m->payloads[i];
+                if (r == 0)
+                        return fail(b, err_set(EBADMSG, "bundle: member %u '%s': missing (archive ends)", b->member + 1, p->name));
+                r = check_member(b, e, p->name, p->size, true);
+                if (r < 0)
+                        return r;
+                b->next++;
+                if (archive_read_data_skip(b->archive) != ARCHIVE_OK)
+                        return archive_fail(b, p->name);
+        }
+        for (size_t i = 0; i < m->n_payloads; i++) {
+                uint64_t padded = (m->payloads[i].size + TAR_BLOCK - 1) / TAR_BLOCK * TAR_BLOCK;
+                /* At least one header block before the data, and the data inside the bundle. */
+                if (headers[i + 1] < padded || headers[i + 1] - padded < headers[i] + TAR_BLOCK ||
+                    headers[i + 1] - padded + m->payloads[i].size > b->src.size)
+                        return fail(b, err_set(EBADMSG, "bundle: member %u '%s': cannot place its data (header at %" PRIu64
+                                               ", next at %" PRIu64 ")", (unsigned) i + 3, m->payloads[i].name, headers[i], headers[i + 1]));
+                ret_offsets[i] = headers[i + 1] - padded;
+        }
+        b->at_end = true;
+        return 0;
+}
+
+static int read_manifest(BundleReader *b, TrustStore *trust) {
+        _cleanup_free_ uint8_t *sig = NULL;
+        uint8_t *json = NULL;
+        size_t sig_len = 0;
+        int r;
 
         r = read_small_member(b, BUNDLE_MANIFEST_NAME, MANIFEST_MAX_SIZE, &json, &b->manifest_len);
         if (r < 0)
@@ -212,8 +354,6 @@ int bundle_reader_open(int fd, TrustStore *trust, BundleReader **ret) {
         r = manifest_parse(b->manifest_json, b->manifest_len, &b->manifest);
         if (r < 0)
                 return err_prefix(r, "bundle: member 1 '%s'", BUNDLE_MANIFEST_NAME);
-
-        *ret = TAKE_PTR(b);
         return 0;
 }
 
@@ -227,6 +367,11 @@ const char *bundle_reader_manifest_json(BundleReader *b, size_t *ret_len) {
         if (ret_len)
                 *ret_len = b->manifest_len;
         return b->manifest_json;
+}
+
+uint64_t bundle_reader_bytes(BundleReader *b) {
+        la_int64_t n = b && b->archive ? archive_filter_bytes(b->archive, -1) : 0;
+        return n > 0 ? (uint64_t) n : 0;
 }
 
 const char *bundle_reader_signer(BundleReader *b) {

@@ -57,5 +57,35 @@ int bundle_reader_next(BundleReader *b, const Payload **ret);
  */
 ssize_t bundle_reader_read(BundleReader *b, void *buf, size_t n);
 
+/* A bundle that can be read at any offset: a file, a block device, or a URL
+ * through Range requests. */
+typedef struct BundleSource {
+        uint64_t size;
+        /* Reads exactly n bytes at offset (offset + n <= size), or fails with a message. */
+        int (*read_at)(void *userdata, uint64_t offset, void *buf, size_t n);
+        void *userdata;
+} BundleSource;
+
+/*
+ * bundle_reader_open() over a source read at offsets: libarchive reads the
+ * member headers and the manifest and signature through src in small
+ * windows and skips member data without reading it. Then
+ * bundle_reader_index() walks the rest.
+ */
+int bundle_reader_open_source(const BundleSource *src, TrustStore *trust, BundleReader **ret);
+
+/*
+ * After bundle_reader_open_source(): walks the payload members' headers
+ * (each checked as bundle_reader_next() does, in manifest order, with the
+ * manifest's size, and nothing after the last) without reading their data,
+ * and gives the offset of each payload's data in the bundle: ret_offsets[i]
+ * for manifest payload i. Derived from the tar layout: a member's data ends,
+ * padded to 512 bytes, where the next header (or the archive's end) starts.
+ */
+int bundle_reader_index(BundleReader *b, uint64_t *ret_offsets);
+
+/* Bytes of the bundle read so far (the whole bundle once bundle_reader_next() returned 0). */
+uint64_t bundle_reader_bytes(BundleReader *b);
+
 BundleReader *bundle_reader_free(BundleReader *b);
 DEFINE_TRIVIAL_CLEANUP_FUNC(BundleReader *, bundle_reader_free);

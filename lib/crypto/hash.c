@@ -33,6 +33,15 @@ int sha256_new(Sha256 **ret) {
         return 0;
 }
 
+int sha256_reset(Sha256 *h) {
+        if (!h)
+                return -EINVAL;
+        if (EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1)
+                return err_set(EIO, "sha256: cannot initialize digest");
+        h->finalized = false;
+        return 0;
+}
+
 int sha256_update(Sha256 *h, const void *data, size_t n) {
         if (!h || h->finalized)
                 return -EINVAL;

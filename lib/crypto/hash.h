@@ -14,6 +14,8 @@ typedef struct Sha256 Sha256;
 
 int sha256_new(Sha256 **ret);
 int sha256_update(Sha256 *h, const void *data, size_t n);
+/* Starts over, as after sha256_new(): one context for many small digests. */
+int sha256_reset(Sha256 *h);
 /* Writes the digest; the context may not be updated afterwards. */
 int sha256_final(Sha256 *h, uint8_t ret[SHA256_DIGEST_SIZE]);
 Sha256 *sha256_free(Sha256 *h);

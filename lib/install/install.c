@@ -34,12 +34,19 @@ typedef struct Install {
         char *kernel_dir;
         BundleReader *reader;
         AbideState *state;
+        DeltaSource *src;         /* a delta install: not owned */
+        uint64_t *offsets;
+        DeltaPlan *plan;
+        char *running_kernel_dir;
 } Install;
 
 static void install_done(Install *in) {
         for (int i = 0; i < _SLOT_PART_MAX; i++)
                 install_target_done(&in->parts[i]);
         free(in->kernel_dir);
+        free(in->offsets);
+        delta_plan_free(in->plan);
+        free(in->running_kernel_dir);
         bundle_reader_free(in->reader);
         state_free(in->state);
 }
@@ -216,6 +223,109 @@ static int stream_all(Install *in) {
         }
 }
 
+/* Writes len bytes of data to a target partition (padded with zeros for O_DIRECT), synced. */
+static int write_buffer(InstallTarget *t, const uint8_t *data, size_t len) {
+        size_t padded = (len + INSTALL_ALIGN - 1) / INSTALL_ALIGN * INSTALL_ALIGN;
+        _cleanup_free_ uint8_t *buf = NULL;
+        if (padded == 0)
+                return 0;
+        if (posix_memalign((void **) &buf, INSTALL_ALIGN, padded) != 0)
+                return -ENOMEM;
+        memcpy(buf, data, len);
+        memset(buf + len, 0, padded - len);
+        size_t n = t->direct ? padded : len;
+        for (size_t done = 0; done < n;) {
+                ssize_t k = pwrite(t->fd, buf + done, n - done, (off_t) done);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        return err_set(k < 0 ? errno : ENOSPC, "cannot write %s: %s", t->label, strerror(k < 0 ? errno : ENOSPC));
+                done += (size_t) k;
+        }
+        if (fdatasync(t->fd) < 0)
+                return err_set(errno, "cannot sync %s: %m", t->label);
+        return 0;
+}
+
+/* stream_all() of a delta install: root from the plan, the others from memory. */
+static int delta_all(Install *in, const Manifest *m) {
+        int r;
+
+        for (size_t i = 0; i < m->n_payloads; i++) {
+                const Payload *p = &m->payloads[i];
+                SlotPart part = role_part(p->role);
+                if (part == SLOT_PART_ROOT) {
+                        InstallTarget *t = &in->parts[part];
+                        r = delta_write_root(in->plan, t->fd, t->direct, t->label);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                const uint8_t *data;
+                size_t len;
+                r = delta_payload(in->plan, p, &data, &len);
+                if (r < 0)
+                        return r;
+                if (part >= 0) {
+                        InstallTarget *t = &in->parts[part];
+                        r = write_buffer(t, data, len);
+                        if (r >= 0 && part == SLOT_PART_VERITY_SIG) {
+                                uint64_t from = (p->size + INSTALL_ALIGN - 1) / INSTALL_ALIGN * INSTALL_ALIGN;
+                                r = install_zero_range(t->fd, t->direct, from, t->size, t->label);
+                        }
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                _cleanup_(boot_writable_endp) BootBackend *esp = NULL;
+                _cleanup_(atomic_file_freep) AtomicFile *f = NULL;
+                _cleanup_free_ char *path = NULL;
+                if (asprintf(&path, "%s/%s", in->kernel_dir, role_file(p->role)) < 0)
+                        return -ENOMEM;
+                r = boot_writable_begin(in->boot, &esp);
+                if (r < 0)
+                        return r;
+                r = atomic_file_open(path, 0644, &f);
+                if (r < 0)
+                        return err_set(r, "cannot create %s: %s", path, strerror(-r));
+                r = loop_write(f->fd, data, len);
+                if (r < 0)
+                        return err_set(r, "cannot write %s: %s", path, strerror(-r));
+                r = atomic_file_commit(f);
+                if (r < 0)
+                        return err_set(r, "cannot write %s: %s", path, strerror(-r));
+                r = boot_writable_end(TAKE_PTR(esp));
+                if (r == -EROFS)
+                        return r;
+        }
+        return 0;
+}
+
+/* Before anything is written: root.verity fetched and checked, the local trees read, every block planned. */
+static int delta_prepare(Install *in, const Manifest *m) {
+        SlotPartition running[_SLOT_PART_MAX] = {};
+        bool have_running = slot_partitions_find(in->config, in->booted, running) >= 0;
+        int r;
+
+        err_clear();
+        if (boot_kernel_dir(in->boot, in->booted, &in->running_kernel_dir) < 0) {
+                err_clear();
+                in->running_kernel_dir = NULL;
+        }
+        DeltaInputs di = {
+                .manifest = m,
+                .offsets = in->offsets,
+                .running = have_running ? running : NULL,
+                .target_root_fd = in->parts[SLOT_PART_ROOT].fd,
+                .target_verity_fd = in->parts[SLOT_PART_VERITY].fd,
+                .running_kernel_dir = in->running_kernel_dir,
+        };
+        r = delta_plan(in->src, &di, &in->plan);
+        for (int i = 0; i < _SLOT_PART_MAX; i++)
+                slot_partition_done(&running[i]);
+        return r;
+}
+
 typedef struct VerityJob {
         const char *data, *hash;
         const VerityParams *params;
@@ -301,6 +411,14 @@ static int state_update(Install *in, const Manifest *m, bool done) {
                         state_set_security_version(in->state, in->target, m->security_version);
         } else {
                 state_install_done(in->state, in->target, (uint64_t) time(NULL));
+                if (in->src) {
+                        DeltaStats st;
+                        delta_source_stats(in->src, &st);
+                        state_set_fetch(in->state, in->target, true, st.fetched, st.size);
+                } else {
+                        uint64_t n = bundle_reader_bytes(in->reader);
+                        state_set_fetch(in->state, in->target, false, n, n);
+                }
                 r = 0;
         }
         if (r >= 0)
@@ -311,8 +429,9 @@ static int state_update(Install *in, const Manifest *m, bool done) {
         return 0;
 }
 
-int install_run(const AbideConfig *c, BootBackend *boot, int fd, const InstallOptions *o, InstallResult *ret) {
-        _cleanup_(install_done) Install in = { .config = c, .boot = boot, .opts = o };
+static int run(const AbideConfig *c, BootBackend *boot, int fd, DeltaSource *src, const InstallOptions *o,
+               InstallResult *ret) {
+        _cleanup_(install_done) Install in = { .config = c, .boot = boot, .opts = o, .src = src };
         _cleanup_(trust_store_freep) TrustStore *trust = NULL;
         _cleanup_(image_identity_done) ImageIdentity running = {};
         InstallResult res = {};
@@ -340,7 +459,16 @@ int install_run(const AbideConfig *c, BootBackend *boot, int fd, const InstallOp
         if (r < 0)
                 return err_prefix(r, "abide.conf");
         /* Verifies the manifest's signature; nothing is written before this. */
-        r = bundle_reader_open(fd, trust, &in.reader);
+        if (src) {
+                r = bundle_reader_open_source(delta_source_bundle(src), trust, &in.reader);
+                if (r < 0)
+                        return r;
+                in.offsets = calloc(MANIFEST_PAYLOADS_MAX, sizeof *in.offsets);
+                if (!in.offsets)
+                        return -ENOMEM;
+                r = bundle_reader_index(in.reader, in.offsets);
+        } else
+                r = bundle_reader_open(fd, trust, &in.reader);
         if (r < 0)
                 return r;
         const Manifest *m = bundle_reader_manifest(in.reader);
@@ -378,6 +506,22 @@ int install_run(const AbideConfig *c, BootBackend *boot, int fd, const InstallOp
         if (r < 0)
                 return err_set(EINVAL, "cannot name slot %s's boot entry with %u tries", slot_to_string(in.target), tries);
 
+        if (src) {
+                r = delta_prepare(&in, m);
+                if (r < 0)
+                        return r;
+                res.delta = true;
+                delta_summary(in.plan, &res.summary);
+                if (o->dry_run) {
+                        res.slot = in.target;
+                        res.version = strdup(m->version);
+                        if (!res.version)
+                                return -ENOMEM;
+                        *ret = res;
+                        return 0;
+                }
+        }
+
         /* An ESP that cannot be written fails here, before anything is. */
         _cleanup_(boot_writable_endp) BootBackend *esp = NULL;
         r = boot_writable_begin(boot, &esp);
@@ -397,9 +541,11 @@ int install_run(const AbideConfig *c, BootBackend *boot, int fd, const InstallOp
         if (r == -EROFS)
                 return r;
 
-        r = stream_all(&in);
+        r = src ? delta_all(&in, m) : stream_all(&in);
         if (r < 0)
                 return r;
+        if (src)
+                delta_summary(in.plan, &res.summary);
         r = verify_all(&in, m);
         if (r < 0)
                 return r;
@@ -422,4 +568,13 @@ int install_run(const AbideConfig *c, BootBackend *boot, int fd, const InstallOp
                 res.state_message = strdup(err_message(res.state_error));
         *ret = res;
         return 0;
+}
+
+int install_run(const AbideConfig *c, BootBackend *boot, int fd, const InstallOptions *o, InstallResult *ret) {
+        return run(c, boot, fd, NULL, o, ret);
+}
+
+int install_run_delta(const AbideConfig *c, BootBackend *boot, DeltaSource *src, const InstallOptions *o,
+                      InstallResult *ret) {
+        return run(c, boot, -EBADF, src, o, ret);
 }

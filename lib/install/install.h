@@ -5,11 +5,13 @@
 
 #include "boot/boot.h"
 #include "slot/config.h"
+#include "install/install-delta.h"
 #include "slot/slot.h"
 
 typedef struct InstallOptions {
         unsigned tries;           /* 0: the manifest's, else the config's */
         bool force;               /* allow installing the version already running */
+        bool dry_run;             /* delta only: verify, plan and say what would be fetched; write nothing */
 } InstallOptions;
 
 typedef struct InstallResult {
@@ -20,6 +22,8 @@ typedef struct InstallResult {
         /* < 0: the slot is installed and bootable, but recording it in the state file failed. */
         int state_error;
         char *state_message;
+        bool delta;               /* install_run_delta(): what the plan did */
+        DeltaSummary summary;
 } InstallResult;
 
 void install_result_done(InstallResult *r);
@@ -35,3 +39,16 @@ void install_result_done(InstallResult *r);
  * slot and its entry are untouched and the target has no entry.
  */
 int install_run(const AbideConfig *c, BootBackend *boot, int fd, const InstallOptions *o, InstallResult *ret);
+
+/*
+ * The same install from a bundle read at offsets (install-delta.h,
+ * docs/delta.md): the same checks and order, but the root image is filled
+ * from the blocks the device has and only the rest is read from src; every
+ * block is checked against its dm-verity leaf hash and the whole slot
+ * still read back and verified before its entry is written. With
+ * o->dry_run nothing is written: the result's summary says what would be
+ * fetched. -EOPNOTSUPP (before anything is written) when the bundle does
+ * not allow a delta.
+ */
+int install_run_delta(const AbideConfig *c, BootBackend *boot, DeltaSource *src, const InstallOptions *o,
+                      InstallResult *ret);

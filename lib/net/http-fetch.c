@@ -42,9 +42,12 @@ struct HttpFetch {
 
         /* The fetch thread's alone. */
         HttpResource res;
-        uint64_t offset;                /* bytes delivered */
+        uint64_t offset;                /* bytes delivered; in ranges mode, the position in the resource */
+        uint64_t end;                   /* ranges mode: the current range's end; else HTTP_SIZE_UNKNOWN */
+        HttpByteRange *ranges;
+        size_t n_ranges;
         uint64_t start_ms;
-        char range[32];
+        char range[48];
         char if_range[320];
         /* The current attempt. */
         HttpResponse resp;
@@ -77,6 +80,18 @@ static void plan(HttpFetch *f, CURL *c) {
                 long code = 0;
                 (void) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
                 f->resp.status = code;
+        }
+        if (f->ranges && f->resp.status == 200) {
+                /* Asked for a range, got everything: another bundle (If-Range), or a server without Range. */
+                if (f->res.known && http_resource_changed(&f->res, &f->resp)) {
+                        f->plan_r = err_set(ESTALE, "the bundle changed on the server between requests");
+                        f->plan_failure = HTTP_FAILURE_CHANGED;
+                } else {
+                        f->plan_r = err_set(EOPNOTSUPP, "the server ignores Range requests (HTTP 200 to a Range request)");
+                        f->plan_failure = HTTP_FAILURE_PROTOCOL;
+                }
+                (void) snprintf(f->plan_message, sizeof f->plan_message, "%s", err_message(f->plan_r));
+                return;
         }
         f->plan_r = http_response_plan(&f->res, f->offset, &f->resp, &f->skip, &f->plan_failure);
         if (f->plan_r < 0) {
@@ -132,6 +147,13 @@ static size_t on_body(char *data, size_t size, size_t n, void *userdata) {
                 return 0;
 
         f->stats.received += len;
+        if (f->ranges && len > f->end - f->offset) {
+                f->plan_r = err_set(EBADMSG, "the server sent more than the range asked for (bytes %" PRIu64 "-%" PRIu64 ")",
+                                    f->offset, f->end - 1);
+                f->plan_failure = HTTP_FAILURE_PROTOCOL;
+                (void) snprintf(f->plan_message, sizeof f->plan_message, "%s", err_message(f->plan_r));
+                return 0;
+        }
         if (f->skip > 0) {
                 size_t k = (size_t) MIN((uint64_t) len, f->skip);
                 f->skip -= k;
@@ -247,7 +269,7 @@ static int attempt(HttpFetch *f, CURL *c, HttpFailure *ret_failure, long *ret_st
                         return -ENOMEM;
                 list = l;
         }
-        const char *validator = f->offset > 0 ? http_if_range(&f->res) : NULL;
+        const char *validator = f->offset > 0 || f->ranges ? http_if_range(&f->res) : NULL;
         if (validator) {
                 (void) snprintf(f->if_range, sizeof f->if_range, "If-Range: %s", validator);
                 struct curl_slist *l = curl_slist_append(list, f->if_range);
@@ -255,8 +277,11 @@ static int attempt(HttpFetch *f, CURL *c, HttpFailure *ret_failure, long *ret_st
                         return -ENOMEM;
                 list = l;
         }
-        (void) snprintf(f->range, sizeof f->range, "%" PRIu64 "-", f->offset);
-        if (curl_easy_setopt(c, CURLOPT_RANGE, f->offset > 0 ? f->range : NULL) != CURLE_OK ||
+        if (f->ranges)
+                (void) snprintf(f->range, sizeof f->range, "%" PRIu64 "-%" PRIu64, f->offset, f->end - 1);
+        else
+                (void) snprintf(f->range, sizeof f->range, "%" PRIu64 "-", f->offset);
+        if (curl_easy_setopt(c, CURLOPT_RANGE, f->offset > 0 || f->ranges ? f->range : NULL) != CURLE_OK ||
             curl_easy_setopt(c, CURLOPT_HTTPHEADER, list) != CURLE_OK)
                 return err_set(ENOMEM, "cannot set up the request");
 
@@ -268,7 +293,8 @@ static int attempt(HttpFetch *f, CURL *c, HttpFailure *ret_failure, long *ret_st
                 return -ECANCELED;
         if (f->plan_r < 0 && !f->error_body) {
                 *ret_failure = f->plan_failure;
-                return err_set(f->plan_failure == HTTP_FAILURE_CHANGED ? ESTALE : EBADMSG, "%s", f->plan_message);
+                return err_set(f->plan_failure == HTTP_FAILURE_CHANGED ? ESTALE : f->plan_r == -EOPNOTSUPP ? EOPNOTSUPP : EBADMSG,
+                               "%s", f->plan_message);
         }
         if (f->deadline_hit) {
                 *ret_failure = HTTP_FAILURE_DEADLINE;
@@ -324,7 +350,12 @@ static int attempt(HttpFetch *f, CURL *c, HttpFailure *ret_failure, long *ret_st
                 return err_set(ESTALE, "the bundle changed on the server between requests (it ends before byte %" PRIu64 ")",
                                f->offset);
         }
-        if (f->res.size != HTTP_SIZE_UNKNOWN && f->offset != f->res.size) {
+        if (f->ranges && f->offset != f->end) {
+                *ret_failure = HTTP_FAILURE_DROP;
+                return err_set(EIO, "the response ended at byte %" PRIu64 " of the range %" PRIu64 "-%" PRIu64, f->offset,
+                               f->end - f->offset, f->end - 1);
+        }
+        if (!f->ranges && f->res.size != HTTP_SIZE_UNKNOWN && f->offset != f->res.size) {
                 *ret_failure = HTTP_FAILURE_DROP;
                 return err_set(EIO, "the response ended at byte %" PRIu64 " of %" PRIu64, f->offset, f->res.size);
         }
@@ -399,12 +430,23 @@ static int run(HttpFetch *f, CURL *c) {
         r = setup(f, c, &cb);
         if (r < 0)
                 return r;
+        size_t range = 0;
+        if (f->ranges) {
+                f->offset = f->ranges[0].start;
+                f->end = f->ranges[0].start + f->ranges[0].length;
+        }
         for (;;) {
                 HttpFailure failure = HTTP_FAILURE_OTHER;
                 uint64_t before = f->offset, delay = 0;
                 long status = 0;
 
                 r = attempt(f, c, &failure, &status);
+                if (r == 0 && f->ranges && ++range < f->n_ranges) {
+                        /* The next range, on the same connection. */
+                        f->offset = f->ranges[range].start;
+                        f->end = f->ranges[range].start + f->ranges[range].length;
+                        continue;
+                }
                 if (r == 0 || r == -ECANCELED)
                         return r;
                 (void) snprintf(reason, sizeof reason, "%s", err_message(r));
@@ -512,6 +554,24 @@ int http_fetch_start(const char *url, const HttpFetchOptions *o, HttpFetch **ret
         f->o = *o;
         f->o.ca_file = f->o.client_cert = f->o.client_key = f->o.headers_file = NULL;
         f->res.size = f->stats.size = HTTP_SIZE_UNKNOWN;
+        f->end = HTTP_SIZE_UNKNOWN;
+        f->o.ranges = NULL;
+        f->o.resource = NULL;
+        if (o->resource)
+                f->res = *o->resource;
+        if (o->ranges) {
+                if (o->n_ranges == 0)
+                        return err_set(EINVAL, "no range to fetch");
+                f->ranges = malloc(o->n_ranges * sizeof *o->ranges);
+                if (!f->ranges)
+                        return -ENOMEM;
+                memcpy(f->ranges, o->ranges, o->n_ranges * sizeof *o->ranges);
+                f->n_ranges = o->n_ranges;
+                for (size_t i = 0; i < o->n_ranges; i++)
+                        if (o->ranges[i].length == 0 || o->ranges[i].start + o->ranges[i].length < o->ranges[i].start)
+                                return err_set(EINVAL, "bad range %" PRIu64 "+%" PRIu64, o->ranges[i].start,
+                                               o->ranges[i].length);
+        }
         if (!(f->url = strdup(url)) || dup_opt(o->ca_file, &f->ca_file) < 0 || dup_opt(o->client_cert, &f->client_cert) < 0 ||
             dup_opt(o->client_key, &f->client_key) < 0)
                 return -ENOMEM;
@@ -572,6 +632,10 @@ int http_fetch_finish(HttpFetch *f, HttpFetchStats *ret_stats) {
         return 0;
 }
 
+void http_fetch_resource(HttpFetch *f, HttpResource *ret) {
+        *ret = f->res;
+}
+
 HttpFetch *http_fetch_free(HttpFetch *f) {
         if (!f)
                 return NULL;
@@ -583,6 +647,7 @@ HttpFetch *http_fetch_free(HttpFetch *f) {
         pthread_cond_destroy(&f->cond);
         pthread_mutex_destroy(&f->lock);
         free(f->url);
+        free(f->ranges);
         free(f->ca_file);
         free(f->client_cert);
         free(f->client_key);

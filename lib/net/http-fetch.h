@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "basic/macro.h"
+#include "net/http-policy.h"
 
 /*
  * A resumable HTTP(S) download into a pipe (docs/network.md): a thread runs
@@ -25,6 +26,11 @@ typedef struct HttpRetryEvent {
         uint64_t delay_ms;          /* before the next attempt */
 } HttpRetryEvent;
 
+/* Bytes [start, start + length) of the resource. */
+typedef struct HttpByteRange {
+        uint64_t start, length;
+} HttpByteRange;
+
 typedef struct HttpFetchOptions {
         unsigned stall_timeout_sec;     /* no byte for this long: reconnect; 0: never */
         unsigned retries;               /* consecutive attempts without progress before giving up */
@@ -36,6 +42,15 @@ typedef struct HttpFetchOptions {
         const char *client_cert;        /* PEM, with client_key; both or neither */
         const char *client_key;
         const char *headers_file;       /* "Name: value" lines sent with every request */
+        /* Ranges mode (delta installs): only these ranges, in this order, one
+         * Range request each on one connection, their bytes back to back in
+         * the pipe; a server that ignores Range fails the fetch with
+         * -EOPNOTSUPP. NULL: the whole body. */
+        const HttpByteRange *ranges;
+        size_t n_ranges;
+        /* The resource as an earlier fetch saw it (validators, size): any
+         * other version is refused as changed. NULL: whatever comes first. */
+        const HttpResource *resource;
         /* Called from the fetch thread before each retry. */
         void (*on_retry)(const HttpRetryEvent *e, void *userdata);
         void *userdata;
@@ -67,6 +82,9 @@ int http_fetch_start(const char *url, const HttpFetchOptions *o, HttpFetch **ret
  * this is the cause to report.
  */
 int http_fetch_finish(HttpFetch *f, HttpFetchStats *ret_stats);
+
+/* The resource as the fetch saw it (validators and size), for a later fetch's resource. */
+void http_fetch_resource(HttpFetch *f, HttpResource *ret);
 
 /* Stops a fetch not finished, frees it. */
 HttpFetch *http_fetch_free(HttpFetch *f);

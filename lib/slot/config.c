@@ -65,6 +65,7 @@ static const ConfigKey config_keys[] = {
         { "Network", "ConnectTimeoutSec", KEY_UINT, offsetof(AbideConfig, net_connect_timeout_sec), 1, 3600, true },
         { "Network", "MaxRedirects", KEY_UINT, offsetof(AbideConfig, net_max_redirects), 0, 50, true },
         { "Network", "AllowHTTP", KEY_BOOL, offsetof(AbideConfig, net_allow_http), 0, 0, true },
+        { "Network", "Delta", KEY_BOOL, offsetof(AbideConfig, net_delta), 0, 0, true },
         LOCAL_PATH_KEY("Network", "CAFile", net_ca_file),
         LOCAL_PATH_KEY("Network", "ClientCertificate", net_client_cert),
         LOCAL_PATH_KEY("Network", "ClientKey", net_client_key),
@@ -109,6 +110,7 @@ int config_new_default(AbideConfig **ret) {
         c->net_connect_timeout_sec = 30;
         c->net_max_redirects = 5;
         c->net_allow_http = true;
+        c->net_delta = true;
         *ret = TAKE_PTR(c);
         return 0;
 }

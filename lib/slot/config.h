@@ -44,6 +44,7 @@ typedef struct AbideConfig {
         unsigned net_connect_timeout_sec;
         unsigned net_max_redirects;
         bool net_allow_http;
+        bool net_delta;            /* install URL: fetch only the blocks the device lacks (docs/delta.md) */
         char *net_ca_file;                 /* NULL: the system store */
         char *net_client_cert;
         char *net_client_key;

@@ -113,7 +113,17 @@ int state_to_json_string(const AbideState *s, char **ret) {
                 return -ENOMEM;
         for (int i = 0; i < _SLOT_MAX; i++) {
                 const SlotRecord *r = &s->slots[i];
-                json_object *o = json_object_new_object(), *f = NULL;
+                json_object *o = json_object_new_object(), *f = NULL, *fe = NULL;
+                if (r->fetch_known) {
+                        fe = json_object_new_object();
+                        if (!fe || add(fe, "delta", json_object_new_boolean(r->delta)) < 0 ||
+                            add(fe, "bytes", json_object_new_int64((int64_t) r->fetched)) < 0 ||
+                            add(fe, "bundle_size", json_object_new_int64((int64_t) r->bundle_size)) < 0) {
+                                json_object_put(fe);
+                                json_object_put(o);
+                                return -ENOMEM;
+                        }
+                }
                 if (add(slots, slot_to_string((Slot) i), o) < 0 ||
                     add(o, "state", json_object_new_string(slot_state_to_string(r->state))) < 0 ||
                     add_string_or_null(o, "version", r->version) < 0 ||
@@ -122,8 +132,11 @@ int state_to_json_string(const AbideState *s, char **ret) {
                     failure_to_json(&r->failure, &f) < 0 ||
                     add_nullable(o, "failure", r->failure.check, f) < 0 ||
                     add_nullable(o, "security_version", r->sv_known,
-                                 r->sv_known ? json_object_new_int64((int64_t) r->security_version) : NULL) < 0)
+                                 r->sv_known ? json_object_new_int64((int64_t) r->security_version) : NULL) < 0 ||
+                    add_nullable(o, "fetch", r->fetch_known, TAKE_PTR(fe)) < 0) {
+                        json_object_put(fe);
                         return -ENOMEM;
+                }
         }
         if (add(root, "slots", TAKE_PTR(slots)) < 0)
                 return -ENOMEM;
@@ -243,6 +256,14 @@ static int record_from_json(json_object *o, SlotRecord *r) {
                 if ((k = get_time(o, "security_version", &r->security_version)) < 0)
                         return k;
                 r->sv_known = true;
+        }
+        if ((k = get_member(o, "fetch", json_type_object, &v)) < 0)
+                return k;
+        if (k > 0) {
+                if ((k = get_bool(v, "delta", &r->delta)) < 0 || (k = get_time(v, "bytes", &r->fetched)) < 0 ||
+                    (k = get_time(v, "bundle_size", &r->bundle_size)) < 0)
+                        return err_prefix(k, "fetch");
+                r->fetch_known = true;
         }
 
         if ((k = get_member(o, "failure", json_type_object, &v)) < 0)
@@ -432,6 +453,13 @@ void state_set_good(AbideState *s, Slot slot) {
 
 void state_set_bad(AbideState *s, Slot slot) {
         s->slots[slot].state = SLOT_STATE_BAD;
+}
+
+void state_set_fetch(AbideState *s, Slot slot, bool delta, uint64_t fetched, uint64_t bundle_size) {
+        s->slots[slot].fetch_known = true;
+        s->slots[slot].delta = delta;
+        s->slots[slot].fetched = fetched;
+        s->slots[slot].bundle_size = bundle_size;
 }
 
 void state_set_security_version(AbideState *s, Slot slot, uint64_t sv) {

@@ -30,6 +30,11 @@ typedef struct SlotRecord {
         /* The image's security version (manifest at install, image.json at bless). */
         bool sv_known;
         uint64_t security_version;
+        /* What the install that wrote this slot read from its bundle (docs/delta.md). */
+        bool fetch_known;
+        bool delta;                 /* a delta install: only the blocks the device did not have */
+        uint64_t fetched;           /* bytes read from the source (HTTP bodies, retries included) */
+        uint64_t bundle_size;
 } SlotRecord;
 
 typedef struct RollbackEvent {
@@ -76,6 +81,7 @@ int state_set_failure(AbideState *s, Slot slot, const char *check, const char *o
 void state_set_good(AbideState *s, Slot slot);
 void state_set_bad(AbideState *s, Slot slot);
 void state_set_security_version(AbideState *s, Slot slot, uint64_t sv);
+void state_set_fetch(AbideState *s, Slot slot, bool delta, uint64_t fetched, uint64_t bundle_size);
 /* Raises this file's floor to sv, blessed as version; never lowers it. 1: raised, 0: already there. */
 int state_raise_floor(AbideState *s, uint64_t sv, const char *version, uint64_t now);
 /* Records the rollback away from "from" and closes its trial (so it is recorded once). */

@@ -5,13 +5,17 @@ injects faults into the server-to-client direction. 127.0.0.1 only.
   fault-proxy.py --upstream PORT --port-file FILE --stats FILE
                  [--cut-every BYTES [--cut-limit N] [--on-cut CMD]]
                  [--stall-at BYTES --stall-sec S]
+                 [--flip HEX [--flip-limit N]]
 
 Counts the bytes sent to clients over all connections (--stats, JSON,
 rewritten at every event). --cut-every closes the connection each time that
 count crosses a multiple of BYTES (at most --cut-limit times); --on-cut runs
 a shell command after the first cut, before the client can reconnect (to
 swap the file on the server). --stall-at holds the connection once, sends
-nothing for --stall-sec seconds, then closes it.
+nothing for --stall-sec seconds, then closes it. --flip inverts the first
+byte of each of the first --flip-limit occurrences (all when 0) of the byte
+string HEX in what the server sends (wrong bytes in a response, with the
+length and the connection intact; "flips" in the stats).
 """
 import argparse
 import asyncio
@@ -29,10 +33,13 @@ ap.add_argument("--cut-limit", type=int, default=0)
 ap.add_argument("--on-cut", default="")
 ap.add_argument("--stall-at", type=int, default=0)
 ap.add_argument("--stall-sec", type=float, default=0)
+ap.add_argument("--flip", default="")
+ap.add_argument("--flip-limit", type=int, default=0)
 args = ap.parse_args()
+FLIP = bytes.fromhex(args.flip)
 
 BUF = 64 * 1024
-st = {"bytes": 0, "connections": 0, "cuts": 0, "stalls": 0}
+st = {"bytes": 0, "connections": 0, "cuts": 0, "stalls": 0, "flips": 0}
 next_cut = args.cut_every
 
 
@@ -60,10 +67,33 @@ async def up(r, w):
         w.close()
 
 
+def flip(data, carry):
+    """data with the pattern's first byte inverted where it occurs; carry: the
+    bytes already sent just before data (a pattern may straddle two reads,
+    then only its part in data can change: the first byte of it there)."""
+    if not FLIP or (args.flip_limit and st["flips"] >= args.flip_limit):
+        return data
+    buf = bytearray(carry + data)
+    start = 0
+    while (i := bytes(buf).find(FLIP, start)) >= 0:
+        if args.flip_limit and st["flips"] >= args.flip_limit:
+            break
+        j = max(i, len(carry))
+        buf[j] ^= 0xFF
+        st["flips"] += 1
+        start = i + 1
+    return bytes(buf[len(carry):])
+
+
 async def down(r, w):
     global next_cut
+    carry = b""
     try:
         while data := await r.read(BUF):
+            if FLIP:
+                sent = data
+                data = flip(data, carry)
+                carry = (carry + sent)[-(len(FLIP) - 1):] if len(FLIP) > 1 else b""
             cutting = args.cut_every and st["bytes"] + len(data) >= next_cut and \
                 (not args.cut_limit or st["cuts"] < args.cut_limit)
             if cutting:

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "basic/macro.h"
+#include "bundle/bundle.h"
+#include "net/http-fetch.h"
+
+/*
+ * A bundle read at offsets for a delta install (docs/delta.md): a file or
+ * block device (pread), or a URL (HTTP Range requests, each checked against
+ * the size and validators of the first answer, so the bundle cannot change
+ * under the install). Ranges of payload bytes come back to back, from one
+ * connection for a URL.
+ */
+typedef struct DeltaSource DeltaSource;
+
+typedef struct DeltaStats {
+        uint64_t fetched;       /* bytes read from the source (HTTP bodies, dropped ones included) */
+        unsigned requests;      /* HTTP requests; 0 for a file */
+        uint64_t size;          /* of the bundle */
+} DeltaStats;
+
+/* Asks for the first bytes: -EOPNOTSUPP when the server does not answer Range requests (use the stream). */
+int delta_source_open_url(const char *url, const HttpFetchOptions *o, DeltaSource **ret);
+int delta_source_open_file(const char *path, DeltaSource **ret);
+const BundleSource *delta_source_bundle(DeltaSource *s);
+const char *delta_source_display(DeltaSource *s);
+bool delta_source_is_url(DeltaSource *s);
+int delta_source_read_at(DeltaSource *s, uint64_t offset, void *buf, size_t n);
+/* Then exactly the sum of the ranges' lengths through ranges_read, in order. */
+int delta_source_ranges_begin(DeltaSource *s, const HttpByteRange *ranges, size_t n);
+int delta_source_ranges_read(DeltaSource *s, void *buf, size_t n);
+int delta_source_ranges_end(DeltaSource *s);
+void delta_source_stats(DeltaSource *s, DeltaStats *ret);
+DeltaSource *delta_source_free(DeltaSource *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(DeltaSource *, delta_source_free);

@@ -1,0 +1,663 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "install-delta.h"
+
+#include <endian.h>
+#include <fcntl.h>
+#include <inttypes.h>
+
+#include "basic/error.h"
+#include "basic/fileio.h"
+#include "basic/progress.h"
+#include "crypto/hash.h"
+#include "install/install-target.h"
+
+#define BLOCK 4096U
+#define DIGEST SHA256_DIGEST_SIZE
+#define HASHES_PER_BLOCK_BITS 7           /* 4096 / 32 = 128 digests per hash block */
+#define BATCH_BLOCKS 256U                 /* 1 MiB per read, check and write */
+#define PAYLOAD_MAX (512ULL * 1024 * 1024)  /* kernel, initrd, verity-sig held in memory */
+
+enum {
+        SRC_FETCH,
+        SRC_RUNNING,
+        SRC_TARGET,
+        SRC_IN_PLACE,
+};
+
+typedef struct Held {
+        const Payload *payload;
+        uint8_t *data;
+        size_t len;
+} Held;
+
+struct DeltaPlan {
+        DeltaSource *src;
+        const Manifest *m;
+        const Payload *root;
+        uint64_t root_offset;            /* of root.img's data in the bundle */
+        const uint64_t *offsets;
+        const char *running_kernel_dir;
+        uint8_t *verity;                 /* the new root.verity */
+        size_t verity_len;
+        const uint8_t *leaves;           /* in verity */
+        uint64_t n;                      /* blocks */
+        uint8_t *kind;
+        uint64_t *from;
+        int running_fd;
+        uint64_t running_offset, running_size;
+        int target_fd;                   /* the target root, for reading (its old content) */
+        Sha256 *h;
+        DeltaSummary sum;
+        Held held[MANIFEST_PAYLOADS_MAX];
+        size_t n_held;
+};
+
+DeltaPlan *delta_plan_free(DeltaPlan *p) {
+        if (!p)
+                return NULL;
+        free(p->verity);
+        free(p->kind);
+        free(p->from);
+        safe_close(p->running_fd);
+        sha256_free(p->h);
+        for (size_t i = 0; i < p->n_held; i++)
+                free(p->held[i].data);
+        free(p);
+        return NULL;
+}
+
+int delta_leaf_offset(uint64_t data_blocks, uint64_t *ret) {
+        unsigned levels = 0;
+        uint64_t position = 1;           /* the superblock takes the first hash block */
+        uint64_t level_block[16];
+
+        if (data_blocks == 0)
+                return -EINVAL;
+        while (HASHES_PER_BLOCK_BITS * levels < 64 && ((data_blocks - 1) >> (HASHES_PER_BLOCK_BITS * levels)))
+                levels++;
+        if (levels == 0)
+                return -EOPNOTSUPP;
+        for (int i = (int) levels - 1; i >= 0; i--) {
+                unsigned shift = (unsigned) (i + 1) * HASHES_PER_BLOCK_BITS;
+                if (shift > 63)
+                        return -EOVERFLOW;
+                level_block[i] = position;
+                position += (data_blocks + ((uint64_t) 1 << shift) - 1) >> shift;
+        }
+        *ret = level_block[0] * BLOCK;
+        return 0;
+}
+
+/* veritysetup's superblock (format 1), little endian. */
+typedef struct VeritySuper {
+        uint64_t data_blocks;
+        uint8_t salt[256];
+        uint16_t salt_size;
+} VeritySuper;
+
+static int super_parse(const uint8_t *b, size_t len, VeritySuper *ret) {
+        uint32_t v32;
+        uint64_t v64;
+        uint16_t v16;
+
+        if (len < 512 || memcmp(b, "verity\0\0", 8) != 0)
+                return err_set(EBADMSG, "no verity superblock");
+        memcpy(&v32, b + 8, 4);
+        if (le32toh(v32) != 1)
+                return err_set(EBADMSG, "verity superblock version %u", le32toh(v32));
+        memcpy(&v32, b + 12, 4);
+        if (le32toh(v32) != 1)
+                return err_set(EBADMSG, "verity hash type %u (not 1)", le32toh(v32));
+        if (strncmp((const char *) b + 32, "sha256", 32) != 0)
+                return err_set(EBADMSG, "verity hash algorithm is not sha256");
+        memcpy(&v32, b + 64, 4);
+        uint32_t dbs = le32toh(v32);
+        memcpy(&v32, b + 68, 4);
+        if (dbs != BLOCK || le32toh(v32) != BLOCK)
+                return err_set(EBADMSG, "verity block sizes %u/%u (not 4096)", dbs, le32toh(v32));
+        memcpy(&v64, b + 72, 8);
+        memcpy(&v16, b + 80, 2);
+        ret->data_blocks = le64toh(v64);
+        ret->salt_size = le16toh(v16);
+        if (ret->salt_size > sizeof ret->salt)
+                return err_set(EBADMSG, "verity salt of %u bytes", ret->salt_size);
+        memcpy(ret->salt, b + 88, ret->salt_size);
+        return 0;
+}
+
+static int pread_exact(int fd, void *buf, size_t n, uint64_t offset) {
+        size_t done = 0;
+        while (done < n) {
+                ssize_t k = pread(fd, (uint8_t *) buf + done, n - done, (off_t) (offset + done));
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return -errno;
+                if (k == 0)
+                        return -EIO;
+                done += (size_t) k;
+        }
+        return 0;
+}
+
+/* Reads [offset, offset + n) through an aligned bounce buffer: fd may be O_DIRECT. */
+static int read_any(int fd, void *buf, size_t n, uint64_t offset) {
+        uint64_t start = offset / BLOCK * BLOCK, end = (offset + n + BLOCK - 1) / BLOCK * BLOCK;
+        _cleanup_free_ uint8_t *b = NULL;
+        if (posix_memalign((void **) &b, BLOCK, (size_t) (end - start)) != 0)
+                return -ENOMEM;
+        int r = pread_exact(fd, b, (size_t) (end - start), start);
+        if (r < 0)
+                return r;
+        memcpy(buf, b + (offset - start), n);
+        return 0;
+}
+
+/* The leaf hashes of an old slot's tree (its own superblock says how many blocks), or why not. */
+static int old_leaves(int fd, uint64_t offset, const VerityParams *want, uint8_t **ret, uint64_t *ret_n, const char **why) {
+        uint8_t sb[512];
+        VeritySuper s;
+        uint64_t leaf;
+
+        *ret = NULL;
+        *ret_n = 0;
+        if (read_any(fd, sb, sizeof sb, offset) < 0) {
+                *why = "its verity partition cannot be read";
+                return 0;
+        }
+        if (super_parse(sb, sizeof sb, &s) < 0) {
+                err_clear();
+                *why = "no valid verity superblock (empty or interrupted)";
+                return 0;
+        }
+        if (s.salt_size != want->salt_size || memcmp(s.salt, want->salt, s.salt_size) != 0) {
+                *why = "another verity salt (built before salts were per Compatible=, or another product)";
+                return 0;
+        }
+        if (delta_leaf_offset(s.data_blocks, &leaf) < 0 || s.data_blocks > (UINT64_C(1) << 40)) {
+                *why = "a tree without levels";
+                return 0;
+        }
+        _cleanup_free_ uint8_t *l = malloc((size_t) s.data_blocks * DIGEST);
+        if (!l)
+                return -ENOMEM;
+        if (read_any(fd, l, (size_t) s.data_blocks * DIGEST, offset + leaf) < 0) {
+                *why = "its hash tree cannot be read";
+                return 0;
+        }
+        *ret = TAKE_PTR(l);
+        *ret_n = s.data_blocks;
+        *why = NULL;
+        return 0;
+}
+
+/* Open addressing over digests: slot values are block numbers + 1. */
+typedef struct DigestMap {
+        uint64_t *slots;
+        uint64_t mask;
+        const uint8_t *digests;
+} DigestMap;
+
+static uint64_t digest_key(const uint8_t *d) {
+        uint64_t k;
+        memcpy(&k, d, sizeof k);
+        return k;
+}
+
+static int map_build(DigestMap *m, const uint8_t *digests, uint64_t n, bool keep_last) {
+        uint64_t cap = 1;
+        while (cap < n * 2)
+                cap <<= 1;
+        m->slots = calloc(cap, sizeof *m->slots);
+        if (!m->slots)
+                return -ENOMEM;
+        m->mask = cap - 1;
+        m->digests = digests;
+        for (uint64_t j = 0; j < n; j++) {
+                const uint8_t *d = digests + j * DIGEST;
+                for (uint64_t s = digest_key(d) & m->mask;; s = (s + 1) & m->mask) {
+                        if (m->slots[s] == 0) {
+                                m->slots[s] = j + 1;
+                                break;
+                        }
+                        if (memcmp(digests + (m->slots[s] - 1) * DIGEST, d, DIGEST) == 0) {
+                                if (keep_last)
+                                        m->slots[s] = j + 1;
+                                break;
+                        }
+                }
+        }
+        return 0;
+}
+
+/* Block number + 1 of d, 0 when absent. */
+static uint64_t map_find(const DigestMap *m, const uint8_t *d) {
+        if (!m->slots)
+                return 0;
+        for (uint64_t s = digest_key(d) & m->mask;; s = (s + 1) & m->mask) {
+                if (m->slots[s] == 0)
+                        return 0;
+                if (memcmp(m->digests + (m->slots[s] - 1) * DIGEST, d, DIGEST) == 0)
+                        return m->slots[s];
+        }
+}
+
+static void map_done(DigestMap *m) {
+        free(m->slots);
+        m->slots = NULL;
+}
+
+static int block_digest(DeltaPlan *p, const uint8_t *block, uint8_t out[DIGEST]) {
+        int r = sha256_reset(p->h);
+        if (r >= 0)
+                r = sha256_update(p->h, p->m->verity.salt, p->m->verity.salt_size);
+        if (r >= 0)
+                r = sha256_update(p->h, block, BLOCK);
+        if (r >= 0)
+                r = sha256_final(p->h, out);
+        return r;
+}
+
+/* Whether block holds new block i's content. */
+static int block_ok(DeltaPlan *p, uint64_t i, const uint8_t *block) {
+        uint8_t d[DIGEST];
+        int r = block_digest(p, block, d);
+        if (r < 0)
+                return r;
+        return memcmp(d, p->leaves + i * DIGEST, DIGEST) == 0;
+}
+
+static const Payload *find_role(const Manifest *m, PayloadRole role, size_t *ret_index) {
+        for (size_t i = 0; i < m->n_payloads; i++)
+                if (m->payloads[i].role == role) {
+                        if (ret_index)
+                                *ret_index = i;
+                        return &m->payloads[i];
+                }
+        return NULL;
+}
+
+int delta_plan(DeltaSource *src, const DeltaInputs *in, DeltaPlan **ret) {
+        _cleanup_(delta_plan_freep) DeltaPlan *p = calloc(1, sizeof *p);
+        const Manifest *m = in->manifest;
+        size_t ri = 0, vi = 0;
+        uint8_t digest[DIGEST];
+        int r;
+
+        if (!p)
+                return -ENOMEM;
+        p->running_fd = -EBADF;
+        p->src = src;
+        p->m = m;
+        p->offsets = in->offsets;
+        p->running_kernel_dir = in->running_kernel_dir;
+        p->target_fd = in->target_root_fd;
+        r = sha256_new(&p->h);
+        if (r < 0)
+                return r;
+
+        p->root = find_role(m, PAYLOAD_ROOT, &ri);
+        const Payload *vp = find_role(m, PAYLOAD_VERITY, &vi);
+        if (!p->root || !vp)
+                return err_set(EBADMSG, "bundle: no root or verity payload");
+        p->root_offset = in->offsets[ri];
+        if (!streq(m->verity.hash_algorithm, "sha256") || m->verity.data_block_size != BLOCK ||
+            m->verity.hash_block_size != BLOCK)
+                return err_set(EOPNOTSUPP, "delta: dm-verity with %s and %u/%u-byte blocks (needs sha256, 4096)",
+                               m->verity.hash_algorithm, m->verity.data_block_size, m->verity.hash_block_size);
+        p->n = m->verity.data_blocks;
+        if (p->n == 0 || p->root->size != p->n * BLOCK)
+                return err_set(EBADMSG, "delta: root.img is %" PRIu64 " bytes, dm-verity covers %" PRIu64 " blocks",
+                               p->root->size, p->n);
+        if (vp->size > PAYLOAD_MAX)
+                return err_set(EFBIG, "delta: root.verity of %" PRIu64 " bytes", vp->size);
+
+        /* The new tree, bound to the signed manifest before anything of it is used. */
+        p->verity_len = (size_t) vp->size;
+        p->verity = malloc(p->verity_len);
+        if (!p->verity)
+                return -ENOMEM;
+        progress_step("Fetching root.verity (%" PRIu64 " bytes)", vp->size);
+        r = delta_source_read_at(src, in->offsets[vi], p->verity, p->verity_len);
+        if (r < 0)
+                return r;
+        r = sha256_buf(p->verity, p->verity_len, digest);
+        if (r < 0)
+                return r;
+        if (memcmp(digest, vp->sha256, DIGEST) != 0)
+                return err_set(EBADMSG, "bundle: '%s': sha256 mismatch with the manifest", vp->name);
+        VeritySuper s;
+        uint64_t leaf;
+        r = super_parse(p->verity, p->verity_len, &s);
+        if (r < 0)
+                return err_prefix(r, "bundle: '%s'", vp->name);
+        if (s.data_blocks != p->n || s.salt_size != m->verity.salt_size || memcmp(s.salt, m->verity.salt, s.salt_size) != 0)
+                return err_set(EBADMSG, "bundle: '%s': superblock does not match the manifest", vp->name);
+        r = delta_leaf_offset(p->n, &leaf);
+        if (r < 0)
+                return err_set(r, "delta: a root image of %" PRIu64 " block(s) has no hash tree levels", p->n);
+        if (leaf + p->n * DIGEST > p->verity_len)
+                return err_set(EBADMSG, "bundle: '%s': shorter than its tree", vp->name);
+        p->leaves = p->verity + leaf;
+        p->sum.blocks = p->n;
+        p->sum.verity_bytes = vp->size;
+
+        /* The trees of what the device has. */
+        _cleanup_free_ uint8_t *run_leaves = NULL, *tgt_leaves = NULL;
+        uint64_t run_n = 0, tgt_n = 0;
+        p->sum.running_tree = "no running slot partitions";
+        if (in->running) {
+                p->running_fd = open(in->running[SLOT_PART_ROOT].path, O_RDONLY | O_CLOEXEC);
+                _cleanup_close_ int vfd = open(in->running[SLOT_PART_VERITY].path, O_RDONLY | O_CLOEXEC);
+                if (p->running_fd < 0 || vfd < 0)
+                        p->sum.running_tree = "its partitions cannot be opened";
+                else {
+                        p->running_offset = in->running[SLOT_PART_ROOT].offset;
+                        r = old_leaves(vfd, in->running[SLOT_PART_VERITY].offset, &m->verity, &run_leaves, &run_n,
+                                       &p->sum.running_tree);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        r = old_leaves(in->target_verity_fd, 0, &m->verity, &tgt_leaves, &tgt_n, &p->sum.target_tree);
+        if (r < 0)
+                return r;
+
+        p->kind = calloc(p->n, 1);
+        p->from = calloc(p->n, sizeof *p->from);
+        if (!p->kind || !p->from)
+                return -ENOMEM;
+        DigestMap rm = {}, tm = {};
+        r = map_build(&rm, run_leaves, run_n, false);
+        if (r >= 0)
+                r = map_build(&tm, tgt_leaves, tgt_n, true);
+        if (r < 0) {
+                map_done(&rm);
+                map_done(&tm);
+                return r;
+        }
+        for (uint64_t i = 0; i < p->n; i++) {
+                const uint8_t *d = p->leaves + i * DIGEST;
+                uint64_t j;
+                if (i < tgt_n && memcmp(tgt_leaves + i * DIGEST, d, DIGEST) == 0) {
+                        p->kind[i] = SRC_IN_PLACE;
+                        p->from[i] = i;
+                        p->sum.in_place++;
+                } else if ((j = map_find(&rm, d))) {
+                        p->kind[i] = SRC_RUNNING;
+                        p->from[i] = j - 1;
+                        p->sum.from_running++;
+                } else if ((j = map_find(&tm, d)) && j - 1 > i) {
+                        /* Blocks are written in order: only a target block not yet overwritten is a source. */
+                        p->kind[i] = SRC_TARGET;
+                        p->from[i] = j - 1;
+                        p->sum.from_target++;
+                } else {
+                        p->kind[i] = SRC_FETCH;
+                        p->sum.to_fetch++;
+                        if (i == 0 || p->kind[i - 1] != SRC_FETCH)
+                                p->sum.fetch_ranges++;
+                }
+        }
+        map_done(&rm);
+        map_done(&tm);
+
+        /* Kernel, initrd: the running slot's copy on the ESP when it is the same. */
+        for (size_t i = 0; i < m->n_payloads; i++) {
+                const Payload *pl = &m->payloads[i];
+                if (pl->role == PAYLOAD_ROOT || pl->role == PAYLOAD_VERITY)
+                        continue;
+                bool local = false;
+                if ((pl->role == PAYLOAD_KERNEL || pl->role == PAYLOAD_INITRD) && in->running_kernel_dir) {
+                        _cleanup_free_ char *path = NULL;
+                        uint64_t size = 0;
+                        if (asprintf(&path, "%s/%s", in->running_kernel_dir,
+                                     pl->role == PAYLOAD_KERNEL ? "vmlinuz" : "initrd") < 0)
+                                return -ENOMEM;
+                        local = sha256_file(path, digest, &size) >= 0 && size == pl->size &&
+                                memcmp(digest, pl->sha256, DIGEST) == 0;
+                        err_clear();
+                }
+                if (local)
+                        p->sum.other_local += pl->size;
+                else {
+                        p->sum.other_fetch += pl->size;
+                        p->sum.other_fetch_count++;
+                }
+        }
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
+void delta_summary(DeltaPlan *p, DeltaSummary *ret) {
+        *ret = p->sum;
+}
+
+static int write_run(int fd, const uint8_t *buf, uint64_t first, uint64_t count, const char *label) {
+        size_t n = (size_t) (count * BLOCK);
+        for (size_t done = 0; done < n;) {
+                ssize_t k = pwrite(fd, buf + done, n - done, (off_t) (first * BLOCK + done));
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        return err_set(k < 0 ? errno : ENOSPC, "cannot write %s at offset %" PRIu64 ": %s", label,
+                                       first * BLOCK + done, strerror(k < 0 ? errno : ENOSPC));
+                done += (size_t) k;
+        }
+        return 0;
+}
+
+/* Writes the blocks of [first, first + count) marked in ready (their data at buf + (i - first) * BLOCK), in runs. */
+static int write_ready(int fd, const uint8_t *buf, uint64_t first, uint64_t count, const bool *ready, const char *label) {
+        for (uint64_t k = 0; k < count;) {
+                if (!ready[k]) {
+                        k++;
+                        continue;
+                }
+                uint64_t e = k;
+                while (e < count && ready[e])
+                        e++;
+                int r = write_run(fd, buf + k * BLOCK, first + k, e - k, label);
+                if (r < 0)
+                        return r;
+                k = e;
+        }
+        return 0;
+}
+
+/* The local phase: every block with a local source, read (in runs), checked, written. Failures become fetches. */
+static int copy_local(DeltaPlan *p, int fd, const char *label, uint8_t *buf) {
+        bool ready[BATCH_BLOCKS];
+
+        for (uint64_t first = 0; first < p->n; first += BATCH_BLOCKS) {
+                uint64_t count = MIN((uint64_t) BATCH_BLOCKS, p->n - first);
+                memset(ready, 0, sizeof ready);
+                for (uint64_t k = 0; k < count;) {
+                        uint64_t i = first + k;
+                        uint8_t kind = p->kind[i];
+                        if (kind == SRC_FETCH) {
+                                k++;
+                                continue;
+                        }
+                        /* A run of consecutive source blocks of one kind. */
+                        uint64_t e = k + 1;
+                        while (e < count && p->kind[first + e] == kind && p->from[first + e] == p->from[i] + (e - k))
+                                e++;
+                        int sfd = kind == SRC_RUNNING ? p->running_fd : p->target_fd;
+                        uint64_t base = kind == SRC_RUNNING ? p->running_offset : 0;
+                        int r = read_any(sfd, buf + k * BLOCK, (size_t) ((e - k) * BLOCK), base + p->from[i] * BLOCK);
+                        for (uint64_t t = k; t < e; t++) {
+                                int ok = r < 0 ? 0 : block_ok(p, first + t, buf + t * BLOCK);
+                                if (ok < 0)
+                                        return ok;
+                                if (!ok) {
+                                        /* Bit rot, an interrupted install, a stale tree: fetched instead. */
+                                        if (p->kind[first + t] == SRC_IN_PLACE)
+                                                p->sum.in_place--;
+                                        else if (p->kind[first + t] == SRC_RUNNING)
+                                                p->sum.from_running--;
+                                        else
+                                                p->sum.from_target--;
+                                        p->kind[first + t] = SRC_FETCH;
+                                        p->sum.to_fetch++;
+                                        p->sum.refetched++;
+                                } else if (kind != SRC_IN_PLACE)
+                                        ready[t] = true;
+                        }
+                        k = e;
+                }
+                int r = write_ready(fd, buf, first, count, ready, label);
+                if (r < 0)
+                        return r;
+                progress_update((first + count) * BLOCK);
+        }
+        return 0;
+}
+
+/* Runs of blocks of kind FETCH among [0, n), as bundle ranges. */
+static int fetch_ranges(DeltaPlan *p, HttpByteRange **ret, size_t *ret_n) {
+        size_t n = 0, cap = 0;
+        HttpByteRange *v = NULL;
+
+        for (uint64_t i = 0; i < p->n;) {
+                if (p->kind[i] != SRC_FETCH) {
+                        i++;
+                        continue;
+                }
+                uint64_t e = i;
+                while (e < p->n && p->kind[e] == SRC_FETCH)
+                        e++;
+                if (n == cap) {
+                        cap = cap ? cap * 2 : 64;
+                        HttpByteRange *nv = reallocarray(v, cap, sizeof *v);
+                        if (!nv) {
+                                free(v);
+                                return -ENOMEM;
+                        }
+                        v = nv;
+                }
+                v[n++] = (HttpByteRange) { p->root_offset + i * BLOCK, (e - i) * BLOCK };
+                i = e;
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+/* One pass over the FETCH blocks: those that arrive right are written and marked done. Returns how many came wrong. */
+static int fetch_pass(DeltaPlan *p, int fd, const char *label, uint8_t *buf, uint64_t *ret_bad) {
+        _cleanup_free_ HttpByteRange *ranges = NULL;
+        size_t n = 0;
+        bool ready[BATCH_BLOCKS];
+        int r;
+
+        *ret_bad = 0;
+        r = fetch_ranges(p, &ranges, &n);
+        if (r < 0 || n == 0)
+                return r;
+        r = delta_source_ranges_begin(p->src, ranges, n);
+        if (r < 0)
+                return r;
+        for (size_t q = 0; q < n && r >= 0; q++) {
+                uint64_t first = (ranges[q].start - p->root_offset) / BLOCK, total = ranges[q].length / BLOCK;
+                for (uint64_t done = 0; done < total && r >= 0; done += BATCH_BLOCKS) {
+                        uint64_t count = MIN((uint64_t) BATCH_BLOCKS, total - done);
+                        r = delta_source_ranges_read(p->src, buf, (size_t) (count * BLOCK));
+                        if (r < 0)
+                                break;
+                        for (uint64_t t = 0; t < count && r >= 0; t++) {
+                                int ok = block_ok(p, first + done + t, buf + t * BLOCK);
+                                if (ok < 0)
+                                        r = ok;
+                                ready[t] = ok > 0;
+                                if (ok == 0)
+                                        (*ret_bad)++;
+                        }
+                        if (r >= 0)
+                                r = write_ready(fd, buf, first + done, count, ready, label);
+                        for (uint64_t t = 0; t < count && r >= 0; t++)
+                                if (ready[t])
+                                        p->kind[first + done + t] = SRC_IN_PLACE;  /* done */
+                }
+        }
+        int k = delta_source_ranges_end(p->src);
+        return r < 0 ? r : k;
+}
+
+int delta_write_root(DeltaPlan *p, int fd, bool direct, const char *label) {
+        _cleanup_free_ uint8_t *buf = NULL;
+        uint64_t bad = 0;
+        int r;
+
+        (void) direct;
+        if (posix_memalign((void **) &buf, BLOCK, BATCH_BLOCKS * BLOCK) != 0)
+                return -ENOMEM;
+        char title[512];
+        snprintf(title, sizeof title, "Copying local blocks of %s to %s", p->root->name, label);
+        progress_begin(title, p->root->size);
+        r = copy_local(p, fd, label, buf);
+        progress_end();
+        if (r < 0)
+                return r;
+        if (p->sum.to_fetch > 0) {
+                snprintf(title, sizeof title, "Fetching %" PRIu64 " blocks of %s", p->sum.to_fetch, p->root->name);
+                progress_step("%s", title);
+        }
+        r = fetch_pass(p, fd, label, buf, &bad);
+        if (r < 0)
+                return r;
+        if (bad > 0) {
+                /* Wrong bytes from the network: once more, then give up. */
+                p->sum.refetched_remote = bad;
+                r = fetch_pass(p, fd, label, buf, &bad);
+                if (r < 0)
+                        return r;
+                if (bad > 0)
+                        return err_set(EBADMSG, "bundle: %" PRIu64 " block(s) of '%s' fetched twice do not match their dm-verity leaf hashes",
+                                       bad, p->root->name);
+        }
+        if (fdatasync(fd) < 0)
+                return err_set(errno, "cannot sync %s: %m", label);
+        return 0;
+}
+
+int delta_payload(DeltaPlan *p, const Payload *pl, const uint8_t **ret, size_t *ret_len) {
+        uint8_t digest[DIGEST];
+        size_t index = (size_t) (pl - p->m->payloads);
+        int r;
+
+        if (pl->role == PAYLOAD_VERITY) {
+                *ret = p->verity;
+                *ret_len = p->verity_len;
+                return 0;
+        }
+        if (pl->size > PAYLOAD_MAX || p->n_held >= MANIFEST_PAYLOADS_MAX || index >= p->m->n_payloads)
+                return err_set(EFBIG, "bundle: '%s': %" PRIu64 " bytes", pl->name, pl->size);
+        _cleanup_free_ uint8_t *data = malloc(MAX((size_t) pl->size, (size_t) 1));
+        if (!data)
+                return -ENOMEM;
+        bool local = false;
+        if ((pl->role == PAYLOAD_KERNEL || pl->role == PAYLOAD_INITRD) && p->running_kernel_dir) {
+                _cleanup_free_ char *path = NULL;
+                if (asprintf(&path, "%s/%s", p->running_kernel_dir, pl->role == PAYLOAD_KERNEL ? "vmlinuz" : "initrd") < 0)
+                        return -ENOMEM;
+                _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+                local = fd >= 0 && pread_exact(fd, data, (size_t) pl->size, 0) >= 0 && sha256_buf(data, pl->size, digest) >= 0 &&
+                        memcmp(digest, pl->sha256, DIGEST) == 0;
+        }
+        if (!local) {
+                r = delta_source_read_at(p->src, p->offsets[index], data, (size_t) pl->size);
+                if (r < 0)
+                        return r;
+                r = sha256_buf(data, pl->size, digest);
+                if (r < 0)
+                        return r;
+                if (memcmp(digest, pl->sha256, DIGEST) != 0)
+                        return err_set(EBADMSG, "bundle: '%s': sha256 mismatch with the manifest", pl->name);
+        }
+        p->held[p->n_held] = (Held) { .payload = pl, .data = TAKE_PTR(data), .len = (size_t) pl->size };
+        *ret = p->held[p->n_held].data;
+        *ret_len = p->held[p->n_held].len;
+        p->n_held++;
+        return 0;
+}

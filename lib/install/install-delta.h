@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "basic/macro.h"
+#include "bundle/manifest.h"
+#include "install/delta-source.h"
+#include "slot/slot-discover.h"
+
+/*
+ * A delta install of the root image driven by dm-verity (docs/delta.md):
+ * the new root.verity (bound to the signed manifest by its SHA-256) gives
+ * the salted SHA-256 of every 4 KiB block of the new root; the running
+ * slot's and the target slot's own hash trees give those of the blocks the
+ * device already has (same salt: one per Compatible=). Blocks found
+ * locally are copied (each checked against its new leaf hash when read),
+ * the rest fetched with Range requests, coalesced into runs.
+ */
+
+/* What the plan does with the blocks of the new root image. */
+typedef struct DeltaSummary {
+        uint64_t blocks;            /* of the new root image */
+        uint64_t in_place;          /* already right in the target: not written */
+        uint64_t from_running;      /* copied from the running slot */
+        uint64_t from_target;       /* moved within the target */
+        uint64_t to_fetch;
+        uint64_t fetch_ranges;      /* runs of blocks to fetch */
+        uint64_t verity_bytes;      /* root.verity, always fetched */
+        uint64_t other_fetch;       /* verity-sig, kernel, initrd fetched */
+        uint64_t other_fetch_count;
+        uint64_t other_local;       /* kernel, initrd found on the ESP */
+        uint64_t refetched;         /* blocks whose local copy did not match (found while writing) */
+        uint64_t refetched_remote;  /* fetched blocks that did not match and were fetched again */
+        const char *running_tree;   /* NULL: used; else why the running slot's tree was not */
+        const char *target_tree;    /* same for the target's */
+} DeltaSummary;
+
+typedef struct DeltaPlan DeltaPlan;
+
+typedef struct DeltaInputs {
+        const Manifest *manifest;
+        const uint64_t *offsets;            /* of each payload's data in the bundle */
+        const SlotPartition *running;       /* the running slot's partitions (root, verity), NULL: none */
+        int target_root_fd, target_verity_fd;   /* the target's, held open for the install */
+        const char *running_kernel_dir;     /* the running slot's kernel and initrd, NULL: none */
+} DeltaInputs;
+
+/* Fetches root.verity and checks it against the manifest, reads the local trees, plans every block. */
+int delta_plan(DeltaSource *src, const DeltaInputs *in, DeltaPlan **ret);
+void delta_summary(DeltaPlan *p, DeltaSummary *ret);
+/* Fills the target's root: local blocks first, then the fetched runs; every block checked; synced. */
+int delta_write_root(DeltaPlan *p, int fd, bool direct, const char *label);
+/* The bytes of a payload other than root (root.verity from the plan; the others fetched or read
+ * from the running slot's ESP files), checked against the manifest's SHA-256. The plan owns them. */
+int delta_payload(DeltaPlan *p, const Payload *pl, const uint8_t **ret, size_t *ret_len);
+DeltaPlan *delta_plan_free(DeltaPlan *p);
+DEFINE_TRIVIAL_CLEANUP_FUNC(DeltaPlan *, delta_plan_free);
+
+/* The geometry of a veritysetup hash device (superblock, 4 KiB hash blocks, SHA-256):
+ * the byte offset of the leaf level. -EOPNOTSUPP for a tree without levels. Pure, for tests. */
+int delta_leaf_offset(uint64_t data_blocks, uint64_t *ret);

@@ -1,0 +1,182 @@
+#!/bin/bash
+# Delta installs driven by dm-verity (docs/delta.md), against nginx on
+# 127.0.0.1. Slot a runs 1.0; 2.0 changes 1 MiB of one file.
+# - From a URL into an empty slot b: only the blocks the device does not have
+#   are fetched (bounded by the changed blocks + root.verity + the small
+#   payloads + headers); b byte-identical to a file install; status --json
+#   records the bytes fetched.
+# - --dry-run: says what would be fetched, writes nothing.
+# - Slot b's old content corrupted: those blocks are fetched instead.
+# - The proxy rewrites one byte of a fetched block: fetched again; rewrites
+#   it every time: refused cleanly (a untouched, b not bootable).
+# - A server without Range: the whole bundle, streamed.
+# - --delta from a file: local blocks copied, the rest read.
+# - Bad invocations: one line, non-zero.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/bootctl-lib.sh"
+. "$(dirname "$0")/install-lib.sh"
+. "$(dirname "$0")/nginx-lib.sh"
+need tar cmp
+
+note "keys, bundles 1.0 and 2.0 (1 MiB of one file changed), disk, nginx"
+"$ABIDE_BUILD" keygen -o "$T/keys" >/dev/null
+mkdir -p "$T/kernel" "$T/payload"
+head -c 300000 /dev/urandom >"$T/kernel/vmlinuz-$KVER"
+for f in one two three; do head -c $((6 * 1024 * 1024)) /dev/urandom >"$T/payload/$f"; done
+V1=$(build_bundle "$T/b1" --set Image.Version=1.0)
+# 2.0: bytes 2..3 MiB of 'two' replaced; the marker opens the new content (the proxy looks for it).
+MARKER=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+{ head -c $((2 * 1024 * 1024)) "$T/payload/two"; printf "$(echo "$MARKER" | sed 's/../\\x&/g')"
+  head -c $((1024 * 1024 - 16)) /dev/urandom; tail -c $((3 * 1024 * 1024)) "$T/payload/two"; } >"$T/two.new"
+mv "$T/two.new" "$T/payload/two"
+V2=$(build_bundle "$T/b2" --set Image.Version=2.0)
+SIZE=$(stat -c %s "$V2")
+make_disk 48 2
+make_config
+fill_slot_a "$V1"
+write_image_info 1.0 0
+slot_a_print >"$T/a.before"
+make_ca ca
+make_cert ca server IP:127.0.0.1 serverAuth
+mkdir -p "$WWW"
+cp "$V2" "$WWW/b.abide"
+nginx_start
+printf '[Network]\nCAFile=%s\n' "$TLS/ca.pem" >>"$T/abide.conf"
+URL=https://127.0.0.1:$HTTPS_PORT/b.abide
+
+# The 4 KiB blocks of 2.0's root image that 1.0's does not have anywhere: what a delta must fetch at least.
+mkdir -p "$T/x1" "$T/x2"
+tar -C "$T/x1" -xf "$V1"
+tar -C "$T/x2" -xf "$V2"
+CHANGED=$(python3 - "$T/x1/root.img" "$T/x2/root.img" <<'PY'
+import hashlib, sys
+def blocks(p):
+    with open(p, "rb") as f:
+        while b := f.read(4096):
+            yield hashlib.sha256(b).digest()
+old = set(blocks(sys.argv[1]))
+print(sum(1 for d in blocks(sys.argv[2]) if d not in old))
+PY
+)
+VERITY=$(stat -c %s "$T/x2/root.verity")
+SMALL=$(( $(stat -c %s "$T/x2/root.verity-sig" 2>/dev/null || echo 0) ))
+echo "   bundle $SIZE bytes; root.img blocks not in 1.0: $CHANGED; root.verity $VERITY bytes"
+
+check_a() {
+        slot_a_print >"$T/a.now"
+        cmp -s "$T/a.before" "$T/a.now" || die "slot a changed ($1): $(diff "$T/a.before" "$T/a.now")"
+}
+b_print() {
+        sha256sum "$ROOT_B" "$VERITY_B" "$SIG_B" "$T/esp/abide/b/vmlinuz" "$T/esp/abide/b/initrd" | awk '{print $1}'
+        entry_of b
+}
+install() { "$ABIDECTL" install "$@"; }
+# num WHAT: the number after WHAT in $T/out
+num() { sed -n "s/.*$1 \([0-9]*\).*/\1/p" "$T/out" | head -n 1; }
+
+note "delta from the URL into an empty slot b"
+"$ABIDECTL" install "$URL" >"$T/out" 2>"$T/err" || die "delta install failed: $(cat "$T/err")"
+cat "$T/out" | sed 's/^/   /'
+grep -qx "Installed 2.0 into slot b (abide-b+3.conf)" "$T/out" || die "delta install: $(cat "$T/out")"
+fetched=$(num Fetched)
+to_fetch=$(sed -n 's/.*root.img [0-9]* blocks: \([0-9]*\) fetched in.*/\1/p' "$T/out")
+[ -n "$fetched" ] && [ -n "$to_fetch" ] || die "no figures: $(cat "$T/out")"
+[ "$to_fetch" -ge "$CHANGED" ] || die "fetched $to_fetch blocks, $CHANGED differ"
+# The bound: changed blocks (2 % slack) + root.verity + the signature and kernel/initrd + 64 KiB per header window.
+bound=$(( CHANGED * 4096 * 102 / 100 + VERITY + 2 * 1024 * 1024 ))
+echo "   fetched $fetched of $SIZE bytes ($(( fetched * 100 / SIZE )) %); bound $bound"
+[ "$fetched" -le "$bound" ] || die "fetched $fetched bytes, more than $bound"
+b_print >"$T/b.delta"
+check_a "delta install"
+st=$("$ABIDECTL" status --json)
+python3 - "$fetched" "$SIZE" <<PY || die "status --json: fetch of slot b: $st"
+import json, sys
+f = json.loads('''$st''')["slots"]["b"]["fetch"]
+assert f == {"delta": True, "bytes": int(sys.argv[1]), "bundle_size": int(sys.argv[2])}, f
+PY
+
+note "the file install gives the same slot b"
+"$ABIDECTL" install --force "$V2" >/dev/null
+b_print | cmp -s "$T/b.delta" - || die "slot b after the delta install differs from the file install"
+st=$("$ABIDECTL" status --json)
+python3 -c 'import json,sys; f = json.loads(sys.argv[1])["slots"]["b"]["fetch"]; assert f["delta"] is False and f["bytes"] >= f["bundle_size"] - 10240, f' "$st" ||
+        die "status --json after a file install: $st"
+
+note "--dry-run: b already holds 2.0, so nothing of root.img is fetched; nothing written"
+b_print >"$T/b.before"
+"$ABIDECTL" install --force --dry-run "$URL" >"$T/out" 2>"$T/err" || die "dry run failed: $(cat "$T/err")"
+cat "$T/out" | sed 's/^/   /'
+grep -q "^Would fetch [0-9]* bytes in [0-9]* requests for a $SIZE-byte bundle$" "$T/out" || die "dry run: $(cat "$T/out")"
+grep -q "root.img [0-9]* blocks: 0 to be fetched in 0 ranges" "$T/out" || die "dry run fetches root blocks: $(cat "$T/out")"
+grep -q "^Installed" "$T/out" && die "dry run installed"
+b_print | cmp -s "$T/b.before" - || die "dry run wrote slot b"
+check_a "dry run"
+
+note "slot b's old content corrupted: those blocks are fetched instead"
+python3 - "$ROOT_B" <<'PY'
+import sys
+with open(sys.argv[1], "r+b") as f:
+    for block in (3, 700, 1500):
+        f.seek(block * 4096 + 100)
+        b = f.read(1)
+        f.seek(block * 4096 + 100)
+        f.write(bytes([b[0] ^ 0xFF]))
+PY
+"$ABIDECTL" install --force "$URL" >"$T/out" 2>"$T/err" || die "install over a corrupted b failed: $(cat "$T/err")"
+grep -q "^[0-9]* local block(s) did not match their leaf hash and were fetched instead$" "$T/out" ||
+        die "no local mismatch reported: $(cat "$T/out")"
+echo "   $(grep 'did not match' "$T/out")"
+b_print | cmp -s "$T/b.delta" - || die "slot b after repairing corrupt blocks differs"
+check_a "corrupted b"
+
+note "the proxy rewrites one byte of a fetched block once: fetched again"
+# b gets 1.0 (from a's content it is all local), so 2.0's changed blocks go over the proxy.
+"$ABIDECTL" install --force "$V1" >/dev/null
+# Over http: the proxy must see the bytes (the bundle is signed; TLS is not what protects them).
+proxy_start "$HTTP_PORT" --flip "$MARKER" --flip-limit 1
+"$ABIDECTL" install --force "http://127.0.0.1:$PROXY_PORT/b.abide" >"$T/out" 2>"$T/err" ||
+        die "install with one wrong byte failed: $(cat "$T/err")"
+[ "$(proxy_stat flips)" -eq 1 ] || die "the proxy flipped $(proxy_stat flips) times"
+grep -q "^1 fetched block(s) did not match their leaf hash and were fetched again$" "$T/out" ||
+        die "no refetch reported: $(cat "$T/out")"
+b_print | cmp -s "$T/b.delta" - || die "slot b after a refetch differs"
+check_a "one wrong byte"
+
+note "the proxy rewrites it every time: refused, b not bootable"
+"$ABIDECTL" install --force "$V1" >/dev/null
+proxy_start "$HTTP_PORT" --flip "$MARKER"
+rm -f "$ENTRIES"/abide-b*.conf
+expect_fail "bundle: 1 block\(s\) of 'root.img' fetched twice do not match their dm-verity leaf hashes" \
+        install --force "http://127.0.0.1:$PROXY_PORT/b.abide"
+b_not_bootable || die "b bootable after a refused delta: $(entry_of b)"
+check_a "wrong bytes every time"
+proxy_stop
+
+note "a server without Range: the whole bundle, streamed"
+"$ABIDECTL" install --force "https://127.0.0.1:$HTTPS_PORT/norange/b.abide" >"$T/out" 2>"$T/err" ||
+        die "install from a server without Range failed: $(cat "$T/err")"
+grep -q "the server ignores Range requests .*; fetching the whole bundle$" "$T/err" || die "no fallback said: $(cat "$T/err")"
+grep -q "^Fetched $SIZE bytes in 1 requests for a $SIZE-byte bundle$" "$T/out" || die "not a full stream: $(cat "$T/out")"
+b_print | cmp -s "$T/b.delta" - || die "slot b after the fallback differs"
+
+note "--delta from a file; Delta=no and --full stream"
+"$ABIDECTL" install --force "$V1" >/dev/null
+"$ABIDECTL" install --force --delta "$V2" >"$T/out" 2>"$T/err" || die "--delta FILE failed: $(cat "$T/err")"
+grep -q "^Read [0-9]* bytes for a $SIZE-byte bundle$" "$T/out" || die "--delta FILE: $(cat "$T/out")"
+b_print | cmp -s "$T/b.delta" - || die "slot b after --delta FILE differs"
+"$ABIDECTL" install --force --full "$URL" >"$T/out" 2>"$T/err" || die "--full failed: $(cat "$T/err")"
+grep -q "^Fetched $SIZE bytes in 1 requests" "$T/out" || die "--full: $(cat "$T/out")"
+printf 'Delta=no\n' >>"$T/abide.conf"
+"$ABIDECTL" install --force "$URL" >"$T/out" 2>"$T/err" || die "Delta=no failed: $(cat "$T/err")"
+grep -q "^Fetched $SIZE bytes in 1 requests" "$T/out" || die "Delta=no: $(cat "$T/out")"
+check_a "file and full"
+
+note "bad invocations"
+expect_fail "a delta install reads the bundle at offsets: not from standard input" install --delta - </dev/null
+expect_fail "a delta install reads the bundle at offsets: not from standard input" install --dry-run - </dev/null
+expect_fail "--full does not go with --delta or --dry-run" install --full --dry-run "$URL"
+expect_fail "cannot open $T/missing.abide: No such file or directory" install --delta "$T/missing.abide"
+head -c $((SIZE / 2)) "$V2" >"$T/half.abide"
+expect_fail "bundle: " install --force --delta "$T/half.abide"
+check_a "bad invocations"
+note "OK"
