@@ -11,8 +11,8 @@
 /* Reads through a BundleSource (each a Range request for a URL): the first
  * window holds the manifest and the signature; after a skipped member's data
  * only a header is needed. */
-#define SOURCE_WINDOW (64 * 1024)
-#define SOURCE_HEADER_WINDOW 4096
+#define SOURCE_WINDOW (8 * 1024)
+#define SOURCE_HEADER_WINDOW 1024
 #define TAR_BLOCK 512
 
 struct BundleReader {

@@ -12,6 +12,9 @@
 #include "basic/fileio.h"
 #include "net/http-policy.h"
 
+/* As SOURCE_WINDOW in lib/bundle/bundle-read.c: its first read is answered from here. */
+#define HEAD_SIZE (8 * 1024)
+
 struct DeltaSource {
         bool url;
         char display[1024];
@@ -30,6 +33,9 @@ struct DeltaSource {
 
         BundleSource bundle;
         DeltaStats stats;
+        /* The first bytes, asked for once: the manifest, the signature and the first headers are in them. */
+        uint8_t head[HEAD_SIZE];
+        size_t head_len;
 };
 
 static ssize_t pread_full(int fd, void *buf, size_t n, off_t offset) {
@@ -95,6 +101,13 @@ static int file_read_at(DeltaSource *s, uint64_t offset, void *buf, size_t n) {
 
 static int source_read_at(void *userdata, uint64_t offset, void *buf, size_t n) {
         DeltaSource *s = userdata;
+        if (s->url && offset < s->head_len) {
+                size_t k = (size_t) MIN((uint64_t) n, s->head_len - offset);
+                memcpy(buf, s->head + offset, k);
+                if (k == n)
+                        return 0;
+                return url_read_at(s, offset + k, (uint8_t *) buf + k, n - k);
+        }
         return s->url ? url_read_at(s, offset, buf, n) : file_read_at(s, offset, buf, n);
 }
 
@@ -113,11 +126,12 @@ int delta_source_open_url(const char *url, const HttpFetchOptions *o, DeltaSourc
         s->http = *o;
         s->http.on_retry = NULL;
         (void) signal(SIGPIPE, SIG_IGN);
-        /* The first 512 bytes: the first tar header, the size, the validators every later request must match. */
-        uint8_t head[512];
-        r = url_read_at(s, 0, head, sizeof head);
+        /* The first bytes: the size, the validators every later request must match, and what the
+         * bundle reader needs first (a bundle is never smaller: it holds a kernel). */
+        r = url_read_at(s, 0, s->head, sizeof s->head);
         if (r < 0)
                 return r;
+        s->head_len = sizeof s->head;
         s->bundle = (BundleSource) { .size = s->res.size, .read_at = source_read_at, .userdata = s };
         s->http.on_retry = o->on_retry;
         *ret = TAKE_PTR(s);
