@@ -16,6 +16,8 @@ packages=(
         zstd xz-utils gzip cpio libarchive-tools attr dpkg-dev python3 bc jq
         # network install tests (tests/integration/test-http.sh): a real web server
         nginx-light curl
+        # delta benchmark (tests/bench/bench-delta.sh): casync as the reference, apt for .deb downloads
+        casync apt
         # demo image inputs: busybox, a kernel, the loader
         busybox-static linux-image-amd64 systemd-boot-efi
         # whole-system tests
