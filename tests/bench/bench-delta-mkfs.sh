@@ -8,13 +8,13 @@
 # that matches blocks by their dm-verity leaf hash must fetch. Also checks
 # that each option set is byte-reproducible. Not a test; prints figures.
 #
-#   tests/bench/bench-delta-mkfs.sh [TREE_SOURCE...]   (default: /usr/lib/python3.11 /usr/share/perl)
+#   tests/bench/bench-delta-mkfs.sh [TREE_SOURCE...]   (default: Python's standard library and /usr/share/perl)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 die() { echo "bench: $*" >&2; exit 1; }
 need() { for t in "$@"; do command -v "$t" >/dev/null || die "required tool '$t' not found (run scripts/install-deps.sh)"; done; }
 need mkfs.erofs mksquashfs python3
-[ $# -gt 0 ] || set -- /usr/lib/python3.11 /usr/share/perl
+[ $# -gt 0 ] || set -- "$(python3 -c 'import sysconfig; print(sysconfig.get_path("stdlib"))')" /usr/share/perl
 W=$(mktemp -d /var/tmp/abide-bench-mkfs.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 epoch=1721362140

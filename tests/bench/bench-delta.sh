@@ -69,12 +69,15 @@ fetch() {
         echo "$f"
 }
 # A small Debian userland around the kernel; the kernel package's modules make
-# most of the size.
+# most of the size. Python and Perl come in as the dependencies of their
+# unversioned packages (two levels down), so no version is named here.
 base_pkgs=(libc6 libgcc-s1 libstdc++6 zlib1g libzstd1 liblzma5 libbz2-1.0 libcrypt1 libacl1 libattr1 libselinux1
-        libpcre2-8-0 coreutils bash dash perl-base perl-modules-5.36 libperl5.36 python3.11-minimal
-        libpython3.11-minimal libpython3.11-stdlib libexpat1 libffi8 libsqlite3-0 libncursesw6 libtinfo6
-        busybox-static ca-certificates systemd libsystemd-shared libsystemd0 libkmod2 libcryptsetup12
-        libdevmapper1.02.1 libblkid1 libmount1 libuuid1 kmod util-linux)
+        coreutils bash dash busybox-static ca-certificates systemd libsystemd-shared libsystemd0 kmod util-linux
+        libssl3)
+deps() { apt-cache depends "$@" | sed -n 's/^ *\(Pre\)\{0,1\}Depends: \([a-z0-9][a-z0-9.+-]*\)$/\2/p' | sort -u; }
+mapfile -t lang < <(deps perl python3-minimal libpython3-stdlib)
+mapfile -t -O ${#base_pkgs[@]} base_pkgs < <(printf '%s\n' "${lang[@]}"; deps "${lang[@]}")
+mapfile -t base_pkgs < <(printf '%s\n' "${base_pkgs[@]}" | sort -u)
 # The upgraded package of (b): the first of these with two versions on offer.
 upgrade_pkg=
 for p in libssl3 openssl libc6 systemd; do
