@@ -208,11 +208,13 @@ pair() {  # pair LABEL OLD NEW
         device_runs "$old"
         rc=0; out=$("$ABIDECTL" install --dry-run "$url" 2>&1) || rc=$?
         line=$(printf '%s\n' "$out" | grep -m 1 '^Would fetch [0-9]* bytes in [0-9]* requests' || true)
+        local would=
         if [ $rc -ne 0 ] || [ -z "$line" ]; then
                 echo "   abide --dry-run: FAILED (exit $rc): $(printf '%s\n' "$out" | tail -n 1)"
                 failed=1
         else
                 echo "   abide --dry-run: $line"
+                would=$(echo "$line" | awk '{print $3}')
         fi
         : >"$ACCESS"
         t0=$(now)
@@ -229,6 +231,8 @@ pair() {  # pair LABEL OLD NEW
         fi
         fetched=$(echo "$line" | awk '{print $2}') reqs=$(echo "$line" | awk '{print $5}')
         printf '   abide install: %s  [%.2f s; nginx sent %d bytes in %d requests]\n' "$line" "$at" "$sb" "$sn"
+        [ -z "$would" ] || [ "$would" = "$fetched" ] ||
+                echo "   NOTE: the install fetched $((fetched - would)) bytes more than --dry-run said it would"
         cmp -s -n "$(stat -c %s "$new_root")" "$ROOT_B" "$new_root" || die "slot b does not hold the new root image after the install"
         python3 - "$label" "$fetched" "$cbytes" "$verity" "$cz" "$ci" "$nb" "$at" "$ct" <<'PY' | tee "$T/ratios"
 import sys
