@@ -110,8 +110,10 @@ class Machine:
         for d in self.extra_drives:
             args += ["-drive", "file=%s,format=raw,if=virtio,readonly=on" % d]
         if self.network:
+            # A fixed PCI slot, away from the automatic ones: the disks keep their
+            # device paths, so OVMF boot options recorded without a NIC still match.
             args += ["-netdev", "user,id=net0,net=10.0.2.0/24,host=10.0.2.2,ipv6=off",
-                     "-device", "virtio-net-pci,netdev=net0"]
+                     "-device", "virtio-net-pci,netdev=net0,addr=0x10"]
         if self.no_reboot:
             args.append("-no-reboot")
         if self.test_console:

@@ -32,6 +32,9 @@ for v in good crash panic hang; do
         echo "   $out"
         [[ "$out" == *"variant $v"* ]] || die "--check-content does not report variant $v: $out"
 done
+# The content update the delta scenario ships: a newer good file.
+out=$("$S" --check-content --content "$C/update/etc/sentinel/content.def")
+[[ "$out" == *"5 rules, variant good"* ]] || die "content/update: $out"
 
 note "good: starts, healthy, heartbeat advances, stops cleanly"
 start good

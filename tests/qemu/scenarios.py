@@ -63,6 +63,8 @@ BUNDLES = {
     "v3-panic": ("3.0.0", "panic"),
     "v3-hang": ("3.0.0", "hang"),
     "v4": ("4.0.0", "good"),
+    # v3 with one agent content file changed (a newer rules file): the delta scenario's update.
+    "v3-update": ("3.0.0", "update"),
 }
 
 class ScenarioError(Exception):

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Issue 10: a device installs v2 from a web server. Usage: test-network.py {https,cuts}
+"""Issues 10 and 11: a device installs from a web server. Usage: test-network.py {https,cuts,delta}
 
 On the host: a CA made here and a server certificate for IP:10.0.2.2 (the
 host's loopback as the guest sees it through QEMU's user-mode network);
@@ -17,6 +17,12 @@ S10network gets its address by DHCP):
   cuts   the same install through the proxy: two "retry" lines, each resumed
          from the byte reached; no more fetched than the bundle plus one read
          buffer per cut; reboot, v2 blessed.
+  (both stream the whole bundle: [Network] Delta=no)
+  delta  from the v2-blessed base disk (slot b runs 2.0.0), v3 with one agent
+         content file changed, as a delta ([Network] Delta= default): a dry
+         run first (nothing written), then the install fetches only the
+         blocks the device lacks (a few % of the bundle, printed), reboot,
+         v3 boots in slot a and is blessed.
 No traffic leaves the host: the guest talks to 10.0.2.2 only.
 """
 
@@ -186,6 +192,8 @@ def body(sc, name):
     make_tls(tls)
     with open(tls + "/ca.pem") as f:
         ca_pem = f.read()
+    if name == "delta":
+        return delta_body(sc, prep, tls, ca_pem)
     disk = S.factory_disk(prep, os.path.join(sc.work, "disk.img"))
     servers = []
     try:
@@ -219,7 +227,7 @@ def body(sc, name):
                 expect_slot(st, "a", state="good", booted=True, version="1.0.0")
 
             guest_write(vm, "/etc/abide/web-ca.pem", ca_pem)
-            guest_write(vm, "/etc/abide/abide.conf", "[Network]\nCAFile=/etc/abide/web-ca.pem\n")
+            guest_write(vm, "/etc/abide/abide.conf", "[Network]\nCAFile=/etc/abide/web-ca.pem\nDelta=no\n")
             rc, out, secs = guest_install(sc, vm, url)
             fetched, requests = installed(sc, vm, out, rc, size)
             sc.figure("abidectl install %s (%d bytes, %d requests)" % (name, size, requests), secs, "s")
@@ -258,5 +266,69 @@ def body(sc, name):
             s.stop()
 
 
+def delta_body(sc, prep, tls, ca_pem):
+    bundle = prep.bundles["v3-update"]
+    size = os.path.getsize(bundle)
+    www = os.path.join(sc.work, "www")
+    try:
+        os.link(bundle, os.path.join(www, "v3.abide"))
+    except OSError:
+        shutil.copyfile(bundle, os.path.join(www, "v3.abide"))
+    disk = os.path.join(sc.work, "disk.img")
+    S.base_v2_blessed(prep, disk)
+    ngx = Nginx(os.path.join(sc.work, "nginx"), www, tls)
+    url = "https://%s:%d/v3.abide" % (HOST, ngx.port)
+    try:
+        with sc.machine(disk, max_boots=2, deadline=900, network=True) as vm:
+            S.healthy_boot(sc, vm, 1, "b", "2.0.0")
+            vm.wait_for(r"^network: eth0 10\.0\.2\.15/24 via ", 60, since=vm.boot_offsets[0])
+            guest_write(vm, "/etc/abide/web-ca.pem", ca_pem)
+            guest_write(vm, "/etc/abide/abide.conf", "[Network]\nCAFile=/etc/abide/web-ca.pem\n")
+
+            rc, out = vm.run("abidectl install --dry-run %s" % url, timeout=300)
+            check(rc == 0, "dry run exited %d: %s" % (rc, out.strip()[-800:]))
+            m = re.search(r"^Would fetch (\d+) bytes in (\d+) requests for a (\d+)-byte bundle$", out, re.M)
+            check(m and int(m.group(3)) == size, "dry run: %r" % out.strip()[-800:])
+            would = int(m.group(1))
+            sc.say("dry run: %s" % m.group(0))
+            st = S.status(vm)
+            expect_slot(st, "a", state="good", version="1.0.0", booted=False)
+
+            rc, out, secs = guest_install(sc, vm, url)
+            check(rc == 0, "install exited %d: %s" % (rc, out.strip()[-800:]))
+            want = "Installed 3.0.0 into slot a (abide-a+%d.conf)" % S.TRIES
+            check(want in out, "install said %r, expected %r" % (out.strip()[-800:], want))
+            m = re.search(r"^Fetched (\d+) bytes in (\d+) requests for a (\d+)-byte bundle$", out, re.M)
+            check(m and int(m.group(3)) == size, "no 'Fetched ...' line: %r" % out.strip()[-800:])
+            fetched, requests = int(m.group(1)), int(m.group(2))
+            for line in out.strip().splitlines():
+                sc.say("  " + line)
+            plan = re.search(r"root\.img (\d+) blocks: (\d+) fetched in (\d+) ranges", out)
+            check(plan, "no delta summary: %r" % out)
+            check(fetched == would, "fetched %d bytes, the dry run said %d" % (fetched, would))
+            check(fetched * 20 < size, "fetched %d of %d bytes: not a delta" % (fetched, size))
+            sc.figure("delta: bytes fetched (bundle %d bytes, %d requests)" % (size, requests), fetched)
+            sc.figure("delta: per mille of the bundle", round(fetched * 1000 / size, 1))
+            sc.figure("delta: root.img blocks fetched of %s" % plan.group(1), int(plan.group(2)))
+            sc.figure("abidectl install (delta)", secs, "s")
+            gets = [l for l in ngx.requests() if '"GET /v3.abide ' in l]
+            check(gets and all('" 206 ' in l for l in gets), "nginx: not all Range requests: %r" % gets)
+            st = S.status(vm)
+            expect_slot(st, "a", state="pending", version="3.0.0", booted=False)
+            check(st["slots"]["a"]["fetch"] == {"delta": True, "bytes": fetched, "bundle_size": size},
+                  "status: fetch of slot a: %r" % st["slots"]["a"].get("fetch"))
+
+            S.reboot(vm)
+            _, text = S.healthy_boot(sc, vm, 2, "a", "3.0.0")
+            check("Slot a is healthy: marked good" in text, "boot 2: slot a not marked good")
+            check("version 2024.07.19-0409" in text or "2024.07.19-0409" in vm.run("cat /etc/sentinel/content.def")[1],
+                  "boot 2: the new content file is not there")
+            st = S.status(vm)
+            expect_slot(st, "a", state="good", booted=True, version="3.0.0")
+            expect_slot(st, "b", state="good", booted=False, version="2.0.0")
+    finally:
+        ngx.stop()
+
+
 if __name__ == "__main__":
-    sys.exit(S.main("network", ["https", "cuts"], body))
+    sys.exit(S.main("network", ["https", "cuts", "delta"], body))
