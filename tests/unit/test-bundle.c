@@ -519,6 +519,74 @@ static void edit_remove(Members *ms, size_t i) {
         members_remove(ms, i);
 }
 
+/* A BundleSource over a file, counting reads. */
+typedef struct FileSource {
+        int fd;
+        unsigned reads;
+        uint64_t bytes;
+} FileSource;
+
+static int file_read_at(void *userdata, uint64_t offset, void *buf, size_t n) {
+        FileSource *s = userdata;
+        s->reads++;
+        s->bytes += n;
+        ssize_t k = pread(s->fd, buf, n, (off_t) offset);
+        return k == (ssize_t) n ? 0 : err_set(EIO, "short read at %llu", (unsigned long long) offset);
+}
+
+/* Opens path as a source and indexes it; 0 and the offsets, or the error. */
+static int index_file(const char *path, uint64_t *offsets, FileSource *src) {
+        _cleanup_(bundle_reader_freep) BundleReader *b = NULL;
+        struct stat st;
+        src->fd = open(path, O_RDONLY | O_CLOEXEC);
+        assert_true(src->fd >= 0);
+        assert_int_equal(fstat(src->fd, &st), 0);
+        BundleSource bs = { .size = (uint64_t) st.st_size, .read_at = file_read_at, .userdata = src };
+        int r = bundle_reader_open_source(&bs, NULL, &b);
+        if (r >= 0)
+                r = bundle_reader_index(b, offsets);
+        return r;
+}
+
+static void test_index(void **state) {
+        uint64_t offsets[N_PAYLOADS];
+        FileSource src = {};
+        int r = index_file(fx.bundle, offsets, &src);
+        if (r < 0)
+                fail_msg("%s", err_message(r));
+        /* Every payload's bytes at its offset; the data itself was never read (only headers). */
+        for (size_t i = 0; i < N_PAYLOADS; i++) {
+                _cleanup_free_ uint8_t *buf = malloc(payload_sizes[i] + 1);
+                assert_non_null(buf);
+                assert_true(pread(src.fd, buf, payload_sizes[i], (off_t) offsets[i]) == (ssize_t) payload_sizes[i]);
+                assert_memory_equal(buf, fx.data[i], payload_sizes[i]);
+        }
+        struct stat st;
+        assert_int_equal(fstat(src.fd, &st), 0);
+        assert_true(src.bytes < (uint64_t) st.st_size / 4);
+        close(src.fd);
+
+        /* The member checks of the stream reader hold for the index too. */
+        _cleanup_free_ char *s1 = tampered(fx.bundle, "iswap", edit_swap, 2);
+        src = (FileSource) {};
+        r = index_file(s1, offsets, &src);
+        close(src.fd);
+        assert_true(r < 0);
+        assert_non_null(strstr(err_message(r), "bundle: member 3 'root.verity': member out of order (expected 'root.erofs')"));
+        _cleanup_free_ char *a1 = tampered(fx.bundle, "iappend", edit_append, 0);
+        src = (FileSource) {};
+        r = index_file(a1, offsets, &src);
+        close(src.fd);
+        assert_true(r < 0);
+        assert_non_null(strstr(err_message(r), "member 8 'extra': unexpected member after the last payload"));
+        _cleanup_free_ char *r3 = tampered(fx.bundle, "iremove", edit_remove, 6);
+        src = (FileSource) {};
+        r = index_file(r3, offsets, &src);
+        close(src.fd);
+        assert_true(r < 0);
+        assert_non_null(strstr(err_message(r), "member 7 'initrd.img': missing (archive ends)"));
+}
+
 static void test_order(void **state) {
         _cleanup_free_ char *s1 = tampered(fx.bundle, "swap", edit_swap, 2);
         expect_fail(s1, NULL, "bundle: member 3 'root.verity': member out of order (expected 'root.erofs')", 0);
@@ -801,6 +869,7 @@ int main(void) {
                 cmocka_unit_test(test_flip_each_member),
                 cmocka_unit_test(test_truncated),
                 cmocka_unit_test(test_order),
+                cmocka_unit_test(test_index),
                 cmocka_unit_test(test_names),
                 cmocka_unit_test(test_sizes),
                 cmocka_unit_test(test_member_types),
