@@ -82,7 +82,7 @@ void install_delta_print(DeltaSource *src, const InstallResult *res, bool dry_ru
         unsigned requests = st.requests;
         if (dry_run) {
                 /* What is read already (headers, manifest, root.verity), and what the install would add. */
-                bytes += s->to_fetch * 4096 + s->other_fetch;
+                bytes += (s->to_fetch + s->gap_blocks) * 4096 + s->other_fetch;
                 requests += (unsigned) (s->fetch_ranges + s->other_fetch_count);
                 printf("Would %s %" PRIu64 " bytes", url ? "fetch" : "read", bytes);
         } else
@@ -96,6 +96,9 @@ void install_delta_print(DeltaSource *src, const InstallResult *res, bool dry_ru
                slot_to_string(res->slot), s->blocks, s->to_fetch, dry_run ? "to be " : "", s->fetch_ranges, s->in_place,
                s->from_running, s->from_target, slot_to_string(res->slot), s->verity_bytes, s->other_fetch,
                dry_run ? "to be " : "", s->other_local);
+        if (s->gap_blocks > 0)
+                printf("%" PRIu64 " block(s) the device has %s fetched as well, to join runs into fewer requests\n",
+                       s->gap_blocks, dry_run ? "would be" : "were");
         if (s->refetched > 0)
                 printf("%" PRIu64 " local block(s) did not match their leaf hash and were fetched instead\n", s->refetched);
         if (s->refetched_remote > 0)

@@ -277,6 +277,8 @@ static const Payload *find_role(const Manifest *m, PayloadRole role, size_t *ret
         return NULL;
 }
 
+static int fetch_ranges(DeltaPlan *p, HttpByteRange **ret, size_t *ret_n, uint64_t *ret_gap_blocks);
+
 int delta_plan(DeltaSource *src, const DeltaInputs *in, DeltaPlan **ret) {
         _cleanup_(delta_plan_freep) DeltaPlan *p = calloc(1, sizeof *p);
         const Manifest *m = in->manifest;
@@ -395,12 +397,16 @@ int delta_plan(DeltaSource *src, const DeltaInputs *in, DeltaPlan **ret) {
                 } else {
                         p->kind[i] = SRC_FETCH;
                         p->sum.to_fetch++;
-                        if (i == 0 || p->kind[i - 1] != SRC_FETCH)
-                                p->sum.fetch_ranges++;
                 }
         }
         map_done(&rm);
         map_done(&tm);
+        _cleanup_free_ HttpByteRange *ranges = NULL;
+        size_t n_ranges = 0;
+        r = fetch_ranges(p, &ranges, &n_ranges, &p->sum.gap_blocks);
+        if (r < 0)
+                return r;
+        p->sum.fetch_ranges = n_ranges;
 
         /* Kernel, initrd: the running slot's copy on the ESP when it is the same. */
         for (size_t i = 0; i < m->n_payloads; i++) {
@@ -514,10 +520,21 @@ static int copy_local(DeltaPlan *p, int fd, const char *label, uint8_t *buf) {
         return 0;
 }
 
-/* Runs of blocks of kind FETCH among [0, n), as bundle ranges. */
-static int fetch_ranges(DeltaPlan *p, HttpByteRange **ret, size_t *ret_n) {
-        size_t n = 0, cap = 0;
-        HttpByteRange *v = NULL;
+static int cmp_u64(const void *a, const void *b) {
+        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+        return x < y ? -1 : x > y;
+}
+
+/*
+ * Runs of blocks of kind FETCH among [0, n), as bundle ranges. Each range is
+ * a request, and on a slow link a round trip: neighbouring runs are joined
+ * across their smallest gaps while the joined gaps stay within 1 % of the
+ * blocks to fetch (the gap's blocks are fetched and dropped).
+ */
+static int fetch_ranges(DeltaPlan *p, HttpByteRange **ret, size_t *ret_n, uint64_t *ret_gap_blocks) {
+        _cleanup_free_ uint64_t *starts = NULL, *ends = NULL, *gaps = NULL;
+        size_t runs = 0, cap = 0, n = 0;
+        uint64_t fetch = 0, gap_blocks = 0;
 
         for (uint64_t i = 0; i < p->n;) {
                 if (p->kind[i] != SRC_FETCH) {
@@ -527,20 +544,59 @@ static int fetch_ranges(DeltaPlan *p, HttpByteRange **ret, size_t *ret_n) {
                 uint64_t e = i;
                 while (e < p->n && p->kind[e] == SRC_FETCH)
                         e++;
-                if (n == cap) {
+                if (runs == cap) {
                         cap = cap ? cap * 2 : 64;
-                        HttpByteRange *nv = reallocarray(v, cap, sizeof *v);
-                        if (!nv) {
-                                free(v);
+                        uint64_t *ns = reallocarray(starts, cap, sizeof *ns);
+                        if (!ns)
                                 return -ENOMEM;
-                        }
-                        v = nv;
+                        starts = ns;
+                        uint64_t *ne = reallocarray(ends, cap, sizeof *ne);
+                        if (!ne)
+                                return -ENOMEM;
+                        ends = ne;
                 }
-                v[n++] = (HttpByteRange) { p->root_offset + i * BLOCK, (e - i) * BLOCK };
+                starts[runs] = i;
+                ends[runs++] = e;
+                fetch += e - i;
                 i = e;
+        }
+        *ret = NULL;
+        *ret_n = 0;
+        *ret_gap_blocks = 0;
+        if (runs == 0)
+                return 0;
+
+        /* The largest gap still worth joining: the smallest gaps first, within the budget. */
+        uint64_t budget = fetch / 100, limit = 0;
+        if (runs > 1) {
+                gaps = malloc((runs - 1) * sizeof *gaps);
+                if (!gaps)
+                        return -ENOMEM;
+                for (size_t k = 0; k + 1 < runs; k++)
+                        gaps[k] = starts[k + 1] - ends[k];
+                qsort(gaps, runs - 1, sizeof *gaps, cmp_u64);
+                for (size_t k = 0; k + 1 < runs && gaps[k] <= budget; k++) {
+                        budget -= gaps[k];
+                        limit = gaps[k];
+                }
+        }
+        HttpByteRange *v = calloc(runs, sizeof *v);
+        if (!v)
+                return -ENOMEM;
+        uint64_t left = fetch / 100;
+        for (size_t k = 0; k < runs; k++) {
+                uint64_t gap = k > 0 ? starts[k] - ends[k - 1] : 0;
+                if (k > 0 && limit > 0 && gap <= limit && gap <= left) {
+                        left -= gap;
+                        gap_blocks += gap;
+                        v[n - 1].length = (ends[k] - (v[n - 1].start - p->root_offset) / BLOCK) * BLOCK;
+                        continue;
+                }
+                v[n++] = (HttpByteRange) { p->root_offset + starts[k] * BLOCK, (ends[k] - starts[k]) * BLOCK };
         }
         *ret = v;
         *ret_n = n;
+        *ret_gap_blocks = gap_blocks;
         return 0;
 }
 
@@ -548,11 +604,12 @@ static int fetch_ranges(DeltaPlan *p, HttpByteRange **ret, size_t *ret_n) {
 static int fetch_pass(DeltaPlan *p, int fd, const char *label, uint8_t *buf, uint64_t *ret_bad) {
         _cleanup_free_ HttpByteRange *ranges = NULL;
         size_t n = 0;
+        uint64_t gap = 0;
         bool ready[BATCH_BLOCKS];
         int r;
 
         *ret_bad = 0;
-        r = fetch_ranges(p, &ranges, &n);
+        r = fetch_ranges(p, &ranges, &n, &gap);
         if (r < 0 || n == 0)
                 return r;
         r = delta_source_ranges_begin(p->src, ranges, n);
@@ -566,6 +623,11 @@ static int fetch_pass(DeltaPlan *p, int fd, const char *label, uint8_t *buf, uin
                         if (r < 0)
                                 break;
                         for (uint64_t t = 0; t < count && r >= 0; t++) {
+                                /* A joined gap's block: the device has it already. */
+                                if (p->kind[first + done + t] != SRC_FETCH) {
+                                        ready[t] = false;
+                                        continue;
+                                }
                                 int ok = block_ok(p, first + done + t, buf + t * BLOCK);
                                 if (ok < 0)
                                         r = ok;

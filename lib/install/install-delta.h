@@ -26,7 +26,8 @@ typedef struct DeltaSummary {
         uint64_t from_running;      /* copied from the running slot */
         uint64_t from_target;       /* moved within the target */
         uint64_t to_fetch;
-        uint64_t fetch_ranges;      /* runs of blocks to fetch */
+        uint64_t fetch_ranges;      /* runs of blocks to fetch (each a request), near ones joined */
+        uint64_t gap_blocks;        /* blocks the device has, fetched and dropped to join runs (<= 1 %) */
         uint64_t verity_bytes;      /* root.verity, always fetched */
         uint64_t other_fetch;       /* verity-sig, kernel, initrd fetched */
         uint64_t other_fetch_count;

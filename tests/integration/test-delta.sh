@@ -155,6 +155,30 @@ b_not_bootable || die "b bootable after a refused delta: $(entry_of b)"
 check_a "wrong bytes every time"
 proxy_stop
 
+note "root.verity changed on the server (the manifest still signed): refused before anything is written"
+python3 - "$V2" "$WWW/bad-tree.abide" <<'PY'
+import sys, tarfile
+data = bytearray(open(sys.argv[1], "rb").read())
+with tarfile.open(sys.argv[1]) as t:
+    m = t.getmember("root.verity")
+data[m.offset_data + 8192 + 40] ^= 0xFF     # a leaf digest
+open(sys.argv[2], "wb").write(data)
+PY
+"$ABIDECTL" install --force "$V1" >/dev/null
+rm -f "$ENTRIES"/abide-b*.conf
+sha256sum "$ROOT_B" "$VERITY_B" "$SIG_B" >"$T/bparts.before"
+expect_fail "bundle: 'root.verity': sha256 mismatch with the manifest" install --force "https://127.0.0.1:$HTTPS_PORT/bad-tree.abide"
+sha256sum "$ROOT_B" "$VERITY_B" "$SIG_B" | cmp -s "$T/bparts.before" - || die "b written although its new tree was refused"
+b_not_bootable || die "b bootable after a refused tree"
+check_a "bad tree"
+
+note "a bundle signed by a CA the device does not trust: refused before anything is read but headers"
+"$ABIDE_BUILD" keygen -o "$T/other" >/dev/null
+cp "$(KEY=$T/other/signing.key CERT=$T/other/signing.crt build_bundle "$T/b-other" --set Image.Version=2.0)" "$WWW/other.abide"
+expect_fail "bundle: manifest.json.sig: signature (does not match|not trusted)" install --force "https://127.0.0.1:$HTTPS_PORT/other.abide"
+sha256sum "$ROOT_B" "$VERITY_B" "$SIG_B" | cmp -s "$T/bparts.before" - || die "b written for an untrusted bundle"
+b_not_bootable || die "b bootable after an untrusted bundle"
+
 note "a server without Range: the whole bundle, streamed"
 "$ABIDECTL" install --force "https://127.0.0.1:$HTTPS_PORT/norange/b.abide" >"$T/out" 2>"$T/err" ||
         die "install from a server without Range failed: $(cat "$T/err")"
