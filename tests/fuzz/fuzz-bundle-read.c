@@ -2,12 +2,43 @@
 /* The bundle reader's tar and manifest handling on any bytes, read from a
  * memfd as from a file. No trust store: the signature's bytes are OpenSSL's
  * business, the structure around them is ours. Every payload is read to
- * its end, where the reader checks size and SHA-256. */
+ * its end, where the reader checks size and SHA-256. The same bytes also go
+ * through the delta path's reader (bundle_reader_open_source() and
+ * bundle_reader_index(), libarchive skipping data over a source read at
+ * offsets): every offset it gives must lie inside the input. */
 #include "fuzz-util.h"
 
 #include <sys/mman.h>
 
 #include "bundle/bundle.h"
+
+typedef struct Mem {
+        const uint8_t *data;
+        size_t size;
+} Mem;
+
+static int mem_read_at(void *userdata, uint64_t offset, void *buf, size_t n) {
+        Mem *m = userdata;
+        FUZZ_ASSERT(offset <= m->size && n <= m->size - offset);
+        memcpy(buf, m->data + offset, n);
+        return 0;
+}
+
+static void indexed(const uint8_t *data, size_t size) {
+        _cleanup_(bundle_reader_freep) BundleReader *b = NULL;
+        Mem mem = { data, size };
+        BundleSource src = { .size = size, .read_at = mem_read_at, .userdata = &mem };
+        uint64_t offsets[MANIFEST_PAYLOADS_MAX];
+
+        if (bundle_reader_open_source(&src, NULL, &b) < 0)
+                return;
+        const Manifest *m = bundle_reader_manifest(b);
+        FUZZ_ASSERT(m && manifest_validate(m) == 0);
+        if (bundle_reader_index(b, offsets) < 0)
+                return;
+        for (size_t i = 0; i < m->n_payloads; i++)
+                FUZZ_ASSERT(offsets[i] <= size && m->payloads[i].size <= size - offsets[i]);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_(bundle_reader_freep) BundleReader *b = NULL;
@@ -24,6 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 done += (size_t) k;
         }
         FUZZ_ASSERT(lseek(fd, 0, SEEK_SET) == 0);
+        indexed(data, size);
 
         if (bundle_reader_open(fd, NULL, &b) < 0)
                 return 0;
