@@ -150,11 +150,14 @@ PY
 }
 now() { date +%s.%N; }
 
-# device_runs OLD: slot a holds OLD and is booted, slot b is zeroed, no state.
+# device_runs OLD: slot a holds OLD and is booted, slot b is zeroed (root, verity and signature: a
+# stale tree over a zeroed root would promise blocks in place that are not there), no state.
 device_runs() {
-        local m=$T/x/$(basename "$1" .abide)/manifest.json
+        local m=$T/x/$(basename "$1" .abide)/manifest.json p
         fill_slot_a "$1"
-        dd if=/dev/zero of="$ROOT_B" bs=4M conv=fsync status=none 2>/dev/null || true
+        for p in "$ROOT_B" "$VERITY_B" "$SIG_B"; do
+                dd if=/dev/zero of="$p" bs=4M conv=fsync status=none 2>/dev/null || true
+        done
         rm -f "$ENTRIES"/abide-b*.conf
         rm -rf "$T/var" && mkdir -p "$T/var"
         python3 - "$m" >"$T/image.json" <<'PY'
