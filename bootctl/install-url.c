@@ -92,9 +92,10 @@ void install_delta_print(DeltaSource *src, const InstallResult *res, bool dry_ru
         printf(" for a %" PRIu64 "-byte bundle\n", st.size);
         printf("Delta into slot %s: root.img %" PRIu64 " blocks: %" PRIu64 " %sfetched in %" PRIu64 " ranges, %" PRIu64
                " already in place, %" PRIu64 " copied from the running slot, %" PRIu64 " moved within slot %s; "
-               "root.verity %" PRIu64 " bytes; other payloads %" PRIu64 " bytes %sfetched, %" PRIu64 " bytes from the ESP\n",
+               "root.verity %" PRIu64 " bytes %sfetched, %" PRIu64 " from the device's trees; other payloads %" PRIu64 " bytes %sfetched, %" PRIu64 " bytes from the ESP\n",
                slot_to_string(res->slot), s->blocks, s->to_fetch, dry_run ? "to be " : "", s->fetch_ranges, s->in_place,
-               s->from_running, s->from_target, slot_to_string(res->slot), s->verity_bytes, s->other_fetch,
+               s->from_running, s->from_target, slot_to_string(res->slot), s->verity_bytes, dry_run ? "to be " : "",
+               s->verity_local, s->other_fetch,
                dry_run ? "to be " : "", s->other_local);
         if (s->gap_blocks > 0)
                 printf("%" PRIu64 " block(s) the device has %s fetched as well, to join runs into fewer requests\n",

@@ -66,10 +66,10 @@ DeltaPlan *delta_plan_free(DeltaPlan *p) {
         return NULL;
 }
 
-int delta_leaf_offset(uint64_t data_blocks, uint64_t *ret) {
+/* Hash block numbers of the levels of a tree over data_blocks (level 0: the leaves); the number of levels. */
+static int tree_levels(uint64_t data_blocks, uint64_t level_block[static 16], unsigned *ret_levels) {
         unsigned levels = 0;
         uint64_t position = 1;           /* the superblock takes the first hash block */
-        uint64_t level_block[16];
 
         if (data_blocks == 0)
                 return -EINVAL;
@@ -84,6 +84,16 @@ int delta_leaf_offset(uint64_t data_blocks, uint64_t *ret) {
                 level_block[i] = position;
                 position += (data_blocks + ((uint64_t) 1 << shift) - 1) >> shift;
         }
+        *ret_levels = levels;
+        return 0;
+}
+
+int delta_leaf_offset(uint64_t data_blocks, uint64_t *ret) {
+        uint64_t level_block[16];
+        unsigned levels;
+        int r = tree_levels(data_blocks, level_block, &levels);
+        if (r < 0)
+                return r;
         *ret = level_block[0] * BLOCK;
         return 0;
 }
@@ -178,10 +188,12 @@ static int old_leaves(int fd, uint64_t offset, const VerityParams *want, uint8_t
                 *why = "a tree without levels";
                 return 0;
         }
-        _cleanup_free_ uint8_t *l = malloc((size_t) s.data_blocks * DIGEST);
+        /* Whole hash blocks (the last one zero-padded, as dm-verity writes it): they are matched as blocks too. */
+        size_t len = (size_t) ((s.data_blocks * DIGEST + BLOCK - 1) / BLOCK * BLOCK);
+        _cleanup_free_ uint8_t *l = malloc(len);
         if (!l)
                 return -ENOMEM;
-        if (read_any(fd, l, (size_t) s.data_blocks * DIGEST, offset + leaf) < 0) {
+        if (read_any(fd, l, len, offset + leaf) < 0) {
                 *why = "its hash tree cannot be read";
                 return 0;
         }
@@ -279,6 +291,97 @@ static const Payload *find_role(const Manifest *m, PayloadRole role, size_t *ret
 
 static int fetch_ranges(DeltaPlan *p, HttpByteRange **ret, size_t *ret_n, uint64_t *ret_gap_blocks);
 
+/* The old trees' leaf-level blocks, each under the salted hash dm-verity's level above gives it. */
+typedef struct OldTrees {
+        const uint8_t *blocks[2];
+        uint64_t n[2];                  /* leaf-level hash blocks */
+} OldTrees;
+
+static int fetch_whole_tree(DeltaPlan *p, const Payload *vp, uint64_t offset) {
+        progress_step("Fetching root.verity (%" PRIu64 " bytes)", vp->size);
+        p->sum.verity_bytes = vp->size;
+        p->sum.verity_local = 0;
+        return delta_source_read_at(p->src, offset, p->verity, p->verity_len);
+}
+
+/*
+ * The new root.verity into p->verity. Its superblock and upper levels are
+ * fetched; the level right above the leaves holds the salted hash of every
+ * leaf-level hash block, so leaf-level blocks found in an old tree (the
+ * same salted hash) are copied from there and only the others fetched.
+ * Nothing of it is trusted yet: the caller checks the whole against the
+ * signed manifest (and fetches it whole once when a server lied about the
+ * upper levels).
+ */
+static int fetch_tree(DeltaPlan *p, const Payload *vp, uint64_t offset, const OldTrees *old) {
+        uint64_t level_block[16];
+        unsigned levels;
+        int r;
+
+        r = tree_levels(p->n, level_block, &levels);
+        if (r < 0)
+                return r;
+        uint64_t leaf0 = level_block[0], nleaf = (p->n * DIGEST + BLOCK - 1) / BLOCK;
+        if (levels < 2 || (leaf0 + nleaf) * BLOCK != vp->size || (!old->n[0] && !old->n[1]))
+                return fetch_whole_tree(p, vp, offset);
+
+        /* The superblock and the upper levels. */
+        progress_step("Fetching root.verity's upper levels (%" PRIu64 " bytes)", leaf0 * BLOCK);
+        r = delta_source_read_at(p->src, offset, p->verity, (size_t) (leaf0 * BLOCK));
+        if (r < 0)
+                return r;
+        const uint8_t *above = p->verity + level_block[1] * BLOCK;
+
+        /* The old leaf-level blocks by their salted hash. */
+        uint64_t total = old->n[0] + old->n[1];
+        _cleanup_free_ uint8_t *digests = malloc(total * DIGEST);
+        if (!digests)
+                return -ENOMEM;
+        for (uint64_t j = 0; j < total; j++) {
+                const uint8_t *b = j < old->n[0] ? old->blocks[0] + j * BLOCK : old->blocks[1] + (j - old->n[0]) * BLOCK;
+                r = block_digest(p, b, digests + j * DIGEST);
+                if (r < 0)
+                        return r;
+        }
+        DigestMap map = {};
+        r = map_build(&map, digests, total, false);
+        if (r < 0)
+                return r;
+        _cleanup_free_ HttpByteRange *ranges = calloc(nleaf, sizeof *ranges);
+        if (!ranges) {
+                map_done(&map);
+                return -ENOMEM;
+        }
+        size_t n = 0;
+        uint64_t local = 0;
+        for (uint64_t k = 0; k < nleaf; k++) {
+                uint64_t j = map_find(&map, above + k * DIGEST);
+                if (j) {
+                        j--;
+                        const uint8_t *b = j < old->n[0] ? old->blocks[0] + j * BLOCK : old->blocks[1] + (j - old->n[0]) * BLOCK;
+                        memcpy(p->verity + (leaf0 + k) * BLOCK, b, BLOCK);
+                        local++;
+                        continue;
+                }
+                uint64_t at = offset + (leaf0 + k) * BLOCK;
+                if (n > 0 && ranges[n - 1].start + ranges[n - 1].length == at)
+                        ranges[n - 1].length += BLOCK;
+                else
+                        ranges[n++] = (HttpByteRange) { at, BLOCK };
+        }
+        map_done(&map);
+        p->sum.verity_local = local * BLOCK;
+        p->sum.verity_bytes = vp->size - local * BLOCK;
+        if (n == 0)
+                return 0;
+        progress_step("Fetching %" PRIu64 " of root.verity's %" PRIu64 " leaf blocks", nleaf - local, nleaf);
+        r = delta_source_ranges_begin(p->src, ranges, n);
+        for (size_t q = 0; q < n && r >= 0; q++)
+                r = delta_source_ranges_read(p->src, p->verity + (ranges[q].start - offset), (size_t) ranges[q].length);
+        int k = delta_source_ranges_end(p->src);
+        return r < 0 ? r : k;
+}
+
 int delta_plan(DeltaSource *src, const DeltaInputs *in, DeltaPlan **ret) {
         _cleanup_(delta_plan_freep) DeltaPlan *p = calloc(1, sizeof *p);
         const Manifest *m = in->manifest;
@@ -314,36 +417,6 @@ int delta_plan(DeltaSource *src, const DeltaInputs *in, DeltaPlan **ret) {
         if (vp->size > PAYLOAD_MAX)
                 return err_set(EFBIG, "delta: root.verity of %" PRIu64 " bytes", vp->size);
 
-        /* The new tree, bound to the signed manifest before anything of it is used. */
-        p->verity_len = (size_t) vp->size;
-        p->verity = malloc(p->verity_len);
-        if (!p->verity)
-                return -ENOMEM;
-        progress_step("Fetching root.verity (%" PRIu64 " bytes)", vp->size);
-        r = delta_source_read_at(src, in->offsets[vi], p->verity, p->verity_len);
-        if (r < 0)
-                return r;
-        r = sha256_buf(p->verity, p->verity_len, digest);
-        if (r < 0)
-                return r;
-        if (memcmp(digest, vp->sha256, DIGEST) != 0)
-                return err_set(EBADMSG, "bundle: '%s': sha256 mismatch with the manifest", vp->name);
-        VeritySuper s;
-        uint64_t leaf;
-        r = super_parse(p->verity, p->verity_len, &s);
-        if (r < 0)
-                return err_prefix(r, "bundle: '%s'", vp->name);
-        if (s.data_blocks != p->n || s.salt_size != m->verity.salt_size || memcmp(s.salt, m->verity.salt, s.salt_size) != 0)
-                return err_set(EBADMSG, "bundle: '%s': superblock does not match the manifest", vp->name);
-        r = delta_leaf_offset(p->n, &leaf);
-        if (r < 0)
-                return err_set(r, "delta: a root image of %" PRIu64 " block(s) has no hash tree levels", p->n);
-        if (leaf + p->n * DIGEST > p->verity_len)
-                return err_set(EBADMSG, "bundle: '%s': shorter than its tree", vp->name);
-        p->leaves = p->verity + leaf;
-        p->sum.blocks = p->n;
-        p->sum.verity_bytes = vp->size;
-
         /* The trees of what the device has. */
         _cleanup_free_ uint8_t *run_leaves = NULL, *tgt_leaves = NULL;
         uint64_t run_n = 0, tgt_n = 0;
@@ -364,6 +437,47 @@ int delta_plan(DeltaSource *src, const DeltaInputs *in, DeltaPlan **ret) {
         r = old_leaves(in->target_verity_fd, 0, &m->verity, &tgt_leaves, &tgt_n, &p->sum.target_tree);
         if (r < 0)
                 return r;
+
+        /* The new tree, bound to the signed manifest before anything of it is used. */
+        p->verity_len = (size_t) vp->size;
+        p->verity = malloc(p->verity_len);
+        if (!p->verity)
+                return -ENOMEM;
+        OldTrees old = {
+                .blocks = { run_leaves, tgt_leaves },
+                .n = { (run_n * DIGEST + BLOCK - 1) / BLOCK, (tgt_n * DIGEST + BLOCK - 1) / BLOCK },
+        };
+        r = fetch_tree(p, vp, in->offsets[vi], &old);
+        if (r < 0)
+                return r;
+        r = sha256_buf(p->verity, p->verity_len, digest);
+        if (r < 0)
+                return r;
+        if (memcmp(digest, vp->sha256, DIGEST) != 0 && p->sum.verity_local > 0) {
+                /* Upper levels that do not lead to the signed tree: all of it from the server, once. */
+                r = fetch_whole_tree(p, vp, in->offsets[vi]);
+                if (r < 0)
+                        return r;
+                r = sha256_buf(p->verity, p->verity_len, digest);
+                if (r < 0)
+                        return r;
+        }
+        if (memcmp(digest, vp->sha256, DIGEST) != 0)
+                return err_set(EBADMSG, "bundle: '%s': sha256 mismatch with the manifest", vp->name);
+        VeritySuper s;
+        uint64_t leaf;
+        r = super_parse(p->verity, p->verity_len, &s);
+        if (r < 0)
+                return err_prefix(r, "bundle: '%s'", vp->name);
+        if (s.data_blocks != p->n || s.salt_size != m->verity.salt_size || memcmp(s.salt, m->verity.salt, s.salt_size) != 0)
+                return err_set(EBADMSG, "bundle: '%s': superblock does not match the manifest", vp->name);
+        r = delta_leaf_offset(p->n, &leaf);
+        if (r < 0)
+                return err_set(r, "delta: a root image of %" PRIu64 " block(s) has no hash tree levels", p->n);
+        if (leaf + p->n * DIGEST > p->verity_len)
+                return err_set(EBADMSG, "bundle: '%s': shorter than its tree", vp->name);
+        p->leaves = p->verity + leaf;
+        p->sum.blocks = p->n;
 
         p->kind = calloc(p->n, 1);
         p->from = calloc(p->n, sizeof *p->from);

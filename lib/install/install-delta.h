@@ -28,7 +28,8 @@ typedef struct DeltaSummary {
         uint64_t to_fetch;
         uint64_t fetch_ranges;      /* runs of blocks to fetch (each a request), near ones joined */
         uint64_t gap_blocks;        /* blocks the device has, fetched and dropped to join runs (<= 1 %) */
-        uint64_t verity_bytes;      /* root.verity, always fetched */
+        uint64_t verity_bytes;      /* of root.verity fetched: its upper levels and the leaf blocks the device lacks */
+        uint64_t verity_local;      /* of root.verity copied from the device's own trees */
         uint64_t other_fetch;       /* verity-sig, kernel, initrd fetched */
         uint64_t other_fetch_count;
         uint64_t other_local;       /* kernel, initrd found on the ESP */

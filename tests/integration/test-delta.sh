@@ -161,7 +161,7 @@ import sys, tarfile
 data = bytearray(open(sys.argv[1], "rb").read())
 with tarfile.open(sys.argv[1]) as t:
     m = t.getmember("root.verity")
-data[m.offset_data + 8192 + 40] ^= 0xFF     # a leaf digest
+data[m.offset_data + 4096 + 40] ^= 0xFF     # the level above the leaves: what the tree fetch trusts least
 open(sys.argv[2], "wb").write(data)
 PY
 "$ABIDECTL" install --force "$V1" >/dev/null
