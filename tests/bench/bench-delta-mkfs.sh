@@ -14,7 +14,8 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 die() { echo "bench: $*" >&2; exit 1; }
 need() { for t in "$@"; do command -v "$t" >/dev/null || die "required tool '$t' not found (run scripts/install-deps.sh)"; done; }
 need mkfs.erofs mksquashfs python3
-[ $# -gt 0 ] || set -- "$(python3 -c 'import sysconfig; print(sysconfig.get_path("stdlib"))')" /usr/share/perl
+# Debian's Python (not one a user put first in PATH).
+[ $# -gt 0 ] || set -- "$(/usr/bin/python3 -c 'import sysconfig; print(sysconfig.get_path("stdlib"))')" /usr/share/perl
 W=$(mktemp -d /var/tmp/abide-bench-mkfs.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 epoch=1721362140
@@ -31,7 +32,7 @@ done
 mapfile -t mid < <(cd "$W/old" && find . -type f -size +16k -size -64k | LC_ALL=C sort)
 [ ${#mid[@]} -gt 10 ] || die "the tree has too few files of 16-64 KiB"
 victim=${mid[$(( ${#mid[@]} / 10 ))]}
-firstdir=$(cd "$W/old" && find . -mindepth 2 -type d | LC_ALL=C sort | head -n 1)
+firstdir=$(cd "$W/old" && find . -mindepth 2 -type d | LC_ALL=C sort | sed -n 1p)
 for c in edit grow add; do cp -a "$W/old" "$W/$c"; done
 # edit: one byte flipped in the middle; grow: 6000 bytes appended; add: a new 50 KiB file.
 python3 - "$W/edit/$victim" <<'PY'
