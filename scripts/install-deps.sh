@@ -7,7 +7,7 @@ packages=(
         # build
         gcc libc6-dev meson ninja-build pkg-config
         libarchive-dev libssl-dev libblkid-dev libefivar-dev libcryptsetup-dev
-        libjson-c-dev libinih-dev libkmod-dev libcmocka-dev libcurl4-openssl-dev
+        libjson-c-dev libinih-dev libkmod-dev libcmocka-dev libcurl4-openssl-dev libubootenv-dev libubootenv-tool u-boot-tools
         # fuzzing (scripts/fuzz.sh, the test suite 'fuzz'): clang and libFuzzer
         clang libclang-rt-dev
         # image tools
