@@ -59,14 +59,15 @@ PY
 versions() { apt-cache madison "$1" | awk -F'|' '{gsub(/ /, "", $2); print $2}' | sort -u -V -r; }
 # fetch PKG VERSION: the .deb's path in $debs (downloaded once).
 fetch() {
-        local f
-        f=$(ls "$debs/$1_$(echo "$2" | sed 's/:/%3a/')_"*.deb 2>/dev/null | head -n 1)
-        if [ -z "$f" ]; then
+        # apt-get download names it PKG_VERSION_ARCH.deb, an epoch's ':' as %3a.
+        local f=("$debs/$1_${2//:/%3a}_"*.deb)
+        if [ ! -e "${f[0]}" ]; then
                 (cd "$debs" && apt-get download -q "$1=$2" >/dev/null 2>"$T/apt.err") ||
                         die "apt-get download $1=$2: $(tail -n 1 "$T/apt.err")"
-                f=$(ls "$debs/$1_$(echo "$2" | sed 's/:/%3a/')_"*.deb | head -n 1)
+                f=("$debs/$1_${2//:/%3a}_"*.deb)
+                [ -e "${f[0]}" ] || die "apt-get download $1=$2 left no $debs/$1_${2//:/%3a}_*.deb"
         fi
-        echo "$f"
+        echo "${f[0]}"
 }
 # A small Debian userland around the kernel; the kernel package's modules make
 # most of the size. Python and Perl come in as the dependencies of their
