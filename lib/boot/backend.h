@@ -30,3 +30,4 @@ struct BootBackend {
 };
 
 extern const BootBackendOps boot_backend_systemd_boot;
+extern const BootBackendOps boot_backend_uboot;

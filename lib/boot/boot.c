@@ -4,9 +4,10 @@
 #include "basic/error.h"
 #include "boot/backend.h"
 
-/* U-Boot and GRUB environment backends join this table. */
+/* The GRUB environment backend joins this table. */
 static const BootBackendOps *const backends[] = {
         &boot_backend_systemd_boot,
+        &boot_backend_uboot,
 };
 
 void boot_entry_info_done(BootEntryInfo *e) {

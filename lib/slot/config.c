@@ -49,6 +49,7 @@ static const ConfigKey config_keys[] = {
         LOCAL_PATH_KEY("Slots", "Data", data_partition),
         { "Boot", "Backend", KEY_STRING, offsetof(AbideConfig, backend), 0, 0, false },
         { "Boot", "Tries", KEY_UINT, offsetof(AbideConfig, tries), 1, 99, true },
+        PATH_KEY("Boot", "UBootEnvConfig", uboot_env_config),
         { "Boot", "RebootCommand", KEY_STRING, offsetof(AbideConfig, reboot_command), 0, 0, false },
         { "Health", "Agent", KEY_STRING, offsetof(AbideConfig, agent_probe), 0, 0, false },
         { "Health", "TimeoutSec", KEY_UINT, offsetof(AbideConfig, health_timeout_sec), 1, 86400, true },
@@ -100,6 +101,7 @@ int config_new_default(AbideConfig **ret) {
             set_string(&c->cmdline, "/proc/cmdline") < 0 ||
             set_string(&c->image_info, "/usr/lib/abide/image.json") < 0 ||
             set_string(&c->backend, "systemd-boot") < 0 ||
+            set_string(&c->uboot_env_config, "/etc/fw_env.config") < 0 ||
             set_string(&c->reboot_command, "reboot") < 0)
                 return -ENOMEM;
         c->tries = 3;
@@ -289,6 +291,7 @@ AbideConfig *config_free(AbideConfig *c) {
                         free(c->partitions[s][p]);
         free(c->data_partition);
         free(c->backend);
+        free(c->uboot_env_config);
         free(c->reboot_command);
         free(c->agent_probe);
         free(c->trust_signers);

@@ -26,6 +26,7 @@ typedef struct AbideConfig {
         char *partitions[_SLOT_MAX][_SLOT_PART_MAX]; /* overrides; NULL: by PARTLABEL */
         char *data_partition;      /* override; NULL: by PARTLABEL abide-data */
         char *backend;             /* boot backend name */
+        char *uboot_env_config;    /* uboot backend: fw_env.config naming the environment's two copies */
         unsigned tries;
         char *reboot_command;
         char *agent_probe;         /* command line of the agent's health probe; NULL: none */

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "uboot-env.h"
+
+#include <fcntl.h>
+#include <libuboot.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "basic/error.h"
+
+struct UBootEnv {
+        struct uboot_ctx *ctx;
+        bool opened;
+        int lock_fd;
+        char *config;
+};
+
+UBootEnv *uboot_env_free(UBootEnv *e) {
+        if (!e)
+                return NULL;
+        if (e->ctx) {
+                if (e->opened)
+                        libuboot_close(e->ctx);
+                libuboot_exit(e->ctx);
+        }
+        if (e->lock_fd >= 0)
+                close(e->lock_fd);
+        free(e->config);
+        free(e);
+        return NULL;
+}
+
+int uboot_env_open(const char *config, UBootEnv **ret) {
+        _cleanup_(uboot_env_freep) UBootEnv *e = calloc(1, sizeof *e);
+        int r;
+
+        if (!e)
+                return -ENOMEM;
+        e->lock_fd = -EBADF;
+        if (!(e->config = strdup(config)))
+                return -ENOMEM;
+        e->lock_fd = open(config, O_RDONLY | O_CLOEXEC);
+        if (e->lock_fd < 0)
+                return err_set(errno, "U-Boot environment: cannot open %s: %m", config);
+        if (flock(e->lock_fd, LOCK_EX) < 0)
+                return err_set(errno, "U-Boot environment: cannot lock %s: %m", config);
+        if (libuboot_initialize(&e->ctx, NULL) < 0)
+                return -ENOMEM;
+        r = libuboot_read_config(e->ctx, config);
+        if (r < 0)
+                return err_set(EINVAL, "U-Boot environment: %s: not a valid fw_env.config (device offset size, one line per copy)",
+                               config);
+        r = libuboot_open(e->ctx);
+        if (r == -ENODATA) {
+                libuboot_close(e->ctx);
+                return err_set(ENODATA, "U-Boot environment (%s): no valid copy (never saved, or both copies damaged); "
+                               "run saveenv in U-Boot or seed it with fw_setenv -c %s -f FILE", config, config);
+        }
+        if (r < 0)
+                return err_set(r == -EIO ? EIO : -r, "U-Boot environment (%s): cannot read it: %s", config, strerror(-r));
+        e->opened = true;
+        *ret = TAKE_PTR(e);
+        return 0;
+}
+
+char *uboot_env_get(UBootEnv *e, const char *name) {
+        return libuboot_get_env(e->ctx, name);
+}
+
+int uboot_env_set(UBootEnv *e, const char *name, const char *value) {
+        int r = libuboot_set_env(e->ctx, name, value);
+        if (r < 0)
+                return err_set(-r, "U-Boot environment: cannot set %s: %s", name, strerror(-r));
+        return 0;
+}
+
+int uboot_env_store(UBootEnv *e) {
+        int r = libuboot_env_store(e->ctx);
+        if (r != 0) {
+                /* A short write comes back as a byte count, a failed write(2) as -1. */
+                int errnum = r < -1 ? -r : EIO;
+                return err_set(errnum, "U-Boot environment (%s): cannot write it: %s", e->config, strerror(errnum));
+        }
+        return 0;
+}

@@ -1,0 +1,338 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * U-Boot: the boot script builder/uboot/boot.cmd reads RAUC's variables
+ * (BOOT_ORDER, BOOT_A_LEFT, BOOT_B_LEFT) from the U-Boot environment and
+ * counts the tries; abidectl reads and writes them through libubootenv
+ * (uboot-env.c) with the state machine of uboot-state.c. Per slot the
+ * environment also holds abide_cmdline_<slot> (the kernel options before
+ * abide.slot=) and abide_version_<slot>. Kernel and initrd live on the boot
+ * partition under abide/<slot>/, as with systemd-boot. docs/uboot.md.
+ */
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "basic/error.h"
+#include "basic/fileio.h"
+#include "boot/backend.h"
+#include "boot/esp-mount.h"
+#include "boot/uboot-env.h"
+#include "boot/uboot-state.h"
+
+typedef struct UBoot {
+        char *boot;        /* the mounted boot partition */
+        char *env_config;  /* fw_env.config */
+        char *cmdline;
+        EspMount mount;
+} UBoot;
+
+static UBoot *ub(const BootBackend *b) {
+        return b->data;
+}
+
+static void uboot_close(BootBackend *b) {
+        UBoot *u = ub(b);
+        if (!u)
+                return;
+        free(u->boot);
+        free(u->env_config);
+        free(u->cmdline);
+        esp_mount_done(&u->mount);
+        free(u);
+        b->data = NULL;
+}
+
+static bool is_dir(const char *path) {
+        struct stat st;
+        return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* [Paths] ESP= names the boot partition; else the first standard mount point holding abide/ or boot.scr. */
+static int find_boot(const AbideConfig *c, char **ret) {
+        static const char *const candidates[] = { "/boot", "/efi", "/boot/efi" };
+
+        if (c->esp) {
+                if (!is_dir(c->esp))
+                        return err_set(ENOENT, "boot partition %s: not a directory", c->esp);
+                return (*ret = strdup(c->esp)) ? 0 : -ENOMEM;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(candidates); i++) {
+                char a[64], s[64];
+                snprintf(a, sizeof a, "%s/abide", candidates[i]);
+                snprintf(s, sizeof s, "%s/boot.scr", candidates[i]);
+                if (is_dir(a) || access(s, F_OK) == 0)
+                        return (*ret = strdup(candidates[i])) ? 0 : -ENOMEM;
+        }
+        return err_set(ENOENT, "no boot partition found (/boot, /efi, /boot/efi with abide/ or boot.scr); set ESP= in abide.conf");
+}
+
+static int uboot_open(BootBackend *b, const AbideConfig *c) {
+        UBoot *u = calloc(1, sizeof *u);
+        if (!u)
+                return -ENOMEM;
+        u->mount.lock_fd = -EBADF;
+        b->data = u;
+
+        int r = find_boot(c, &u->boot);
+        if (r >= 0)
+                r = esp_mount_init(&u->mount, u->boot);
+        if (r >= 0 && (!(u->env_config = strdup(c->uboot_env_config)) || !(u->cmdline = strdup(c->cmdline))))
+                r = -ENOMEM;
+        if (r < 0) {
+                uboot_close(b);
+                return r;
+        }
+        return 0;
+}
+
+static const char *uboot_location(const BootBackend *b) {
+        return ub(b)->env_config;
+}
+
+static const char *const left_names[_SLOT_MAX] = { "BOOT_A_LEFT", "BOOT_B_LEFT" };
+static const char *const cmdline_names[_SLOT_MAX] = { "abide_cmdline_a", "abide_cmdline_b" };
+static const char *const version_names[_SLOT_MAX] = { "abide_version_a", "abide_version_b" };
+
+static void free_strings(char **v, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(v[i]);
+}
+
+/* Opens (and locks) the environment and parses the state. */
+static int load(UBoot *u, UBootEnv **ret_env, UBootState *ret) {
+        _cleanup_(uboot_env_freep) UBootEnv *e = NULL;
+        char *v[6] = {};
+
+        int r = uboot_env_open(u->env_config, &e);
+        if (r < 0)
+                return r;
+        v[0] = uboot_env_get(e, "BOOT_ORDER");
+        v[1] = uboot_env_get(e, left_names[SLOT_A]);
+        v[2] = uboot_env_get(e, left_names[SLOT_B]);
+        v[3] = uboot_env_get(e, "abide_once");
+        v[4] = uboot_env_get(e, "abide_default");
+        v[5] = uboot_env_get(e, "abide_good");
+        r = uboot_state_parse(v[0], (const char *[]) { v[1], v[2] }, v[3], v[4], v[5], ret);
+        if (r < 0)
+                r = err_set(EINVAL, "U-Boot environment (%s): BOOT_A_LEFT=%s BOOT_B_LEFT=%s: tries left must be 0..%u or unset",
+                            u->env_config, v[1] ?: "", v[2] ?: "", UBOOT_TRIES_MAX);
+        free_strings(v, ELEMENTSOF(v));
+        if (r < 0)
+                return r;
+        *ret_env = TAKE_PTR(e);
+        return 0;
+}
+
+/* Writes the state's variables and stores the environment: one write of one copy, so all or nothing. */
+static int save(UBootEnv *e, const UBootState *s) {
+        char order[8], left[4];
+        int r;
+
+        uboot_state_format_order(s, order);
+        /* U-Boot reads an empty variable as unset; keep the file tidy. */
+        r = uboot_env_set(e, "BOOT_ORDER", order[0] ? order : NULL);
+        for (Slot i = 0; r >= 0 && i < _SLOT_MAX; i++)
+                r = uboot_env_set(e, left_names[i], uboot_state_format_left(s, i, left) ? left : NULL);
+        if (r >= 0)
+                r = uboot_env_set(e, "abide_once", s->once >= 0 ? uboot_slot_name(s->once) : NULL);
+        if (r >= 0)
+                r = uboot_env_set(e, "abide_default", s->pinned >= 0 ? uboot_slot_name(s->pinned) : NULL);
+        if (r >= 0)
+                r = uboot_env_set(e, "abide_good", s->good >= 0 ? uboot_slot_name(s->good) : NULL);
+        return r < 0 ? r : uboot_env_store(e);
+}
+
+static int uboot_booted_slot(BootBackend *b, Slot *ret) {
+        UBoot *u = ub(b);
+        _cleanup_free_ char *text = NULL;
+
+        /* The boot script appends abide.slot= to the slot's options; nothing else tells. */
+        if (read_full_file(u->cmdline, 64 * 1024, &text, NULL) < 0)
+                return err_set(ENXIO, "cannot tell the booted slot: cannot read %s", u->cmdline);
+        Slot found = _SLOT_INVALID;
+        for (char *w = strtok(text, " \t\n"); w; w = strtok(NULL, " \t\n"))
+                if (strncmp(w, "abide.slot=", 11) == 0) {
+                        found = slot_from_string(w + 11);
+                        if (found < 0)
+                                return err_set(ENXIO, "%s: invalid %s", u->cmdline, w);
+                }
+        if (found < 0)
+                return err_set(ENXIO, "cannot tell the booted slot: no abide.slot= in %s", u->cmdline);
+        *ret = found;
+        return 0;
+}
+
+static int uboot_list(BootBackend *b, BootEntryInfo ret[static _SLOT_MAX]) {
+        _cleanup_(uboot_env_freep) UBootEnv *e = NULL;
+        BootEntryInfo out[_SLOT_MAX] = {};
+        UBootState s;
+
+        int r = load(ub(b), &e, &s);
+        if (r < 0)
+                return r;
+        for (Slot i = 0; i < _SLOT_MAX; i++) {
+                out[i].counter = uboot_state_counter(&s, i);
+                if (out[i].counter.state == BOOT_COUNTER_MISSING)
+                        continue;
+                out[i].version = uboot_env_get(e, version_names[i]);
+                if (!(out[i].file = strdup(uboot_slot_name(i)))) {
+                        boot_entry_infos_done(out);
+                        return -ENOMEM;
+                }
+        }
+        memcpy(ret, out, sizeof out);
+        return 0;
+}
+
+static int uboot_remove(BootBackend *b, Slot slot) {
+        _cleanup_(uboot_env_freep) UBootEnv *e = NULL;
+        UBootState s;
+
+        int r = load(ub(b), &e, &s);
+        if (r < 0)
+                return r;
+        uboot_state_remove(&s, slot);
+        r = uboot_env_set(e, cmdline_names[slot], NULL);
+        if (r >= 0)
+                r = uboot_env_set(e, version_names[slot], NULL);
+        return r < 0 ? r : save(e, &s);
+}
+
+static int uboot_write(BootBackend *b, Slot slot, const BootEntrySpec *spec) {
+        _cleanup_(uboot_env_freep) UBootEnv *e = NULL;
+        _cleanup_free_ char *text = NULL;
+        UBootState s;
+
+        if (spec->tries > UBOOT_TRIES_MAX)
+                return err_set(EINVAL, "too many tries for U-Boot: %u (at most %u: the boot script counts with one digit)",
+                               spec->tries, UBOOT_TRIES_MAX);
+        /* The same checks of version and options as a loader entry's. */
+        int r = boot_entry_format(slot, spec, &text);
+        if (r < 0)
+                return r;
+        r = load(ub(b), &e, &s);
+        if (r < 0)
+                return r;
+        r = uboot_state_write(&s, slot, spec->tries);
+        if (r >= 0)
+                r = uboot_env_set(e, cmdline_names[slot], spec->cmdline && *spec->cmdline ? spec->cmdline : NULL);
+        if (r >= 0)
+                r = uboot_env_set(e, version_names[slot], spec->version && *spec->version ? spec->version : NULL);
+        return r < 0 ? r : save(e, &s);
+}
+
+typedef int (*Transition)(UBootState *s, Slot slot);
+
+static int transition(BootBackend *b, Slot slot, Transition t) {
+        _cleanup_(uboot_env_freep) UBootEnv *e = NULL;
+        UBootState s;
+
+        int r = load(ub(b), &e, &s);
+        if (r < 0)
+                return r;
+        r = t(&s, slot);
+        if (r == -ENOENT)
+                return err_set(ENOENT, "slot %s is not in BOOT_ORDER (%s)", slot_to_string(slot), ub(b)->env_config);
+        return r < 0 ? r : save(e, &s);
+}
+
+static int uboot_mark_good(BootBackend *b, Slot slot) {
+        return transition(b, slot, uboot_state_mark_good);
+}
+
+static int uboot_mark_bad(BootBackend *b, Slot slot) {
+        return transition(b, slot, uboot_state_mark_bad);
+}
+
+static int set_next_once(UBootState *s, Slot slot) {
+        return uboot_state_set_next(s, slot, true);
+}
+
+static int set_next_default(UBootState *s, Slot slot) {
+        return uboot_state_set_next(s, slot, false);
+}
+
+static int uboot_set_next(BootBackend *b, Slot slot, bool once) {
+        return transition(b, slot, once ? set_next_once : set_next_default);
+}
+
+static int uboot_clear_next(BootBackend *b, bool once) {
+        _cleanup_(uboot_env_freep) UBootEnv *e = NULL;
+        UBootState s;
+
+        int r = load(ub(b), &e, &s);
+        if (r < 0)
+                return r;
+        uboot_state_clear_next(&s, once);
+        return save(e, &s);
+}
+
+static int uboot_get_next(BootBackend *b, Slot *ret_default, Slot *ret_once) {
+        _cleanup_(uboot_env_freep) UBootEnv *e = NULL;
+        UBootState s;
+
+        int r = load(ub(b), &e, &s);
+        if (r < 0)
+                return r;
+        uboot_state_get_next(&s, ret_default, ret_once);
+        return 0;
+}
+
+static int mkdir_p(const char *path) {
+        _cleanup_free_ char *p = strdup(path);
+        if (!p)
+                return -ENOMEM;
+        for (char *slash = p + 1;; slash++) {
+                slash = strchr(slash, '/');
+                if (slash)
+                        *slash = 0;
+                if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                        return err_set(errno, "cannot create %s: %m", p);
+                if (!slash)
+                        return 0;
+                *slash = '/';
+        }
+}
+
+static int uboot_kernel_dir(BootBackend *b, Slot slot, char **ret) {
+        _cleanup_(esp_writable_endp) EspMount *scope = NULL;
+        _cleanup_free_ char *dir = NULL;
+        if (asprintf(&dir, "%s/abide/%s", ub(b)->boot, slot_to_string(slot)) < 0)
+                return -ENOMEM;
+        if (!is_dir(dir)) {
+                int r = esp_writable_begin(&ub(b)->mount, &scope);
+                if (r >= 0)
+                        r = mkdir_p(dir);
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(dir);
+        return 0;
+}
+
+static int uboot_writable_begin(BootBackend *b) {
+        EspMount *scope;
+        return esp_writable_begin(&ub(b)->mount, &scope);
+}
+
+static int uboot_writable_end(BootBackend *b) {
+        return esp_writable_end(&ub(b)->mount);
+}
+
+const BootBackendOps boot_backend_uboot = {
+        .name = "uboot",
+        .open = uboot_open,
+        .close = uboot_close,
+        .booted_slot = uboot_booted_slot,
+        .list = uboot_list,
+        .remove = uboot_remove,
+        .write = uboot_write,
+        .mark_good = uboot_mark_good,
+        .mark_bad = uboot_mark_bad,
+        .set_next = uboot_set_next,
+        .clear_next = uboot_clear_next,
+        .get_next = uboot_get_next,
+        .kernel_dir = uboot_kernel_dir,
+        .location = uboot_location,
+        .writable_begin = uboot_writable_begin,
+        .writable_end = uboot_writable_end,
+};
