@@ -1,0 +1,143 @@
+#!/bin/bash
+# The U-Boot backend on a device made of a loop disk and an environment file
+# with two copies: abidectl install into the inactive slot, the boot script
+# (builder/uboot/boot.cmd, run by uboot-lib.sh) counting the trial, boot-check,
+# mark-bad, rollback, switch, status --json, fw_printenv/fw_setenv
+# cross-checks, and torn writes of either copy.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/bootctl-lib.sh"
+. "$(dirname "$0")/install-lib.sh"
+. "$(dirname "$0")/uboot-lib.sh"
+need jq tar
+
+note "boot script compiles"
+"$ABIDE_SRCDIR/builder/uboot/mkbootscr.sh" "$T/boot.scr"
+dumpimage -l "$T/boot.scr" | grep -q 'AArch64 Linux Script' || die "boot.scr: $(dumpimage -l "$T/boot.scr")"
+
+note "keys, bundle, disk, slot a from the factory"
+"$ABIDE_BUILD" keygen -o "$T/keys" >/dev/null
+mkdir -p "$T/kernel" "$T/payload"
+head -c 200000 /dev/urandom >"$T/kernel/vmlinuz-$KVER"
+head -c 1000000 /dev/urandom >"$T/payload/blob"
+V1=$(build_bundle "$T/b1" --set Image.Version=1.0)
+V2=$(build_bundle "$T/b2" --set Image.Version=2.0)
+make_disk 8 1
+make_config
+fill_slot_a "$V1"
+rm -rf "$ENTRIES"   # no loader entries on a U-Boot board
+write_image_info 1.0 0
+mkdir -p "$T/health.d" "$T/etc-health.d"
+make_env
+cat >>"$T/abide.conf" <<CONF
+Backend=uboot
+UBootEnvConfig=$ENV_CFG
+[Paths]
+VendorHealthDir=$T/health.d
+HealthDir=$T/etc-health.d
+State=$T/var/state.json
+[Boot]
+RebootCommand=/bin/true
+CONF
+
+note "an environment never saved: read as an error, never written over U-Boot's defaults"
+expect_fail "U-Boot environment \($ENV_CFG\): no valid copy" "$ABIDECTL" status
+printf 'bootcmd=run distro_bootcmd\nbootdelay=2\n' >"$T/default.env"
+# libubootenv's script format is U-Boot's "env import -t": NAME=VALUE, a bare NAME= unsets.
+fw_setenv -c "$ENV_CFG" -f "$T/default.env" -s - <<'SEED'
+BOOT_ORDER=A
+abide_good=A
+abide_cmdline_a=console=ttyS0
+abide_version_a=1.0
+SEED
+[ "$(uboot_boot)" = a ] || die "factory boot: $(cat "$T/uboot.log")"
+grep -qx 'console=ttyS0 abide.slot=a' "$T/cmdline" || die "factory cmdline: $(cat "$T/cmdline")"
+st=$("$ABIDECTL" status --json)
+[ "$(jq -r '.slots.a.state, .slots.a.booted, .slots.b.state' <<<"$st" | tr '\n' ' ')" = "good true empty " ] ||
+        die "factory status: $st"
+
+note "install into b: on trial, first in BOOT_ORDER, options and version in the environment"
+"$ABIDECTL" install "$V2" >/dev/null
+[ "$(env_get BOOT_ORDER)" = "B A" ] || die "BOOT_ORDER after install: $(env_get BOOT_ORDER)"
+[ "$(env_get BOOT_B_LEFT)" = 3 ] || die "BOOT_B_LEFT after install (the bundle's 3 tries): $(env_get BOOT_B_LEFT)"
+[ "$(env_get abide_cmdline_b)" = "console=ttyS0 quiet" ] || die "abide_cmdline_b: $(env_get abide_cmdline_b)"
+[ "$(env_get abide_version_b)" = 2.0 ] || die "abide_version_b: $(env_get abide_version_b)"
+[ "$(env_get bootcmd)" = "run distro_bootcmd" ] || die "install lost U-Boot's own variables"
+[ -z "$(env_get BOOT_A_LEFT)" ] || die "slot a got a counter"
+cmp -s "$T/kernel/vmlinuz-$KVER" "$T/esp/abide/b/vmlinuz" || die "kernel not in the boot partition's abide/b"
+[ -s "$T/esp/abide/b/initrd" ] || die "no initrd in abide/b"
+copy_info | grep -c crc-ok | grep -qx 2 || die "both copies should be valid: $(copy_info)"
+
+note "the script boots b and counts the try before the kernel"
+[ "$(uboot_boot)" = b ] || die "trial boot: $(cat "$T/uboot.log")"
+grep -qx 'console=ttyS0 quiet abide.slot=b' "$T/cmdline" || die "trial cmdline: $(cat "$T/cmdline")"
+[ "$(env_get BOOT_B_LEFT)" = 2 ] || die "BOOT_B_LEFT after a boot: $(env_get BOOT_B_LEFT)"
+[ -z "$(env_get abide_slot)$(env_get abide_order)$(env_get BOOT_SLOT)" ] || die "scratch variables saved"
+st=$("$ABIDECTL" status --json)
+[ "$(jq -r '.slots.b.state, .slots.b.booted, .slots.b.tries_left, .slots.b.version, .slots.b.entry' <<<"$st" | tr '\n' ' ')" = "pending true 2 2.0 B " ] ||
+        die "status on trial: $st"
+
+note "boot-check on the trial slot: good"
+"$ABIDECTL" boot-check --timeout 10 --no-reboot >/dev/null
+[ -z "$(env_get BOOT_B_LEFT)" ] || die "BOOT_B_LEFT after boot-check: $(env_get BOOT_B_LEFT)"
+[ "$(env_get abide_good)" = B ] || die "abide_good: $(env_get abide_good)"
+[ "$(uboot_boot)" = b ] && [ -z "$(env_get BOOT_B_LEFT)" ] || die "a good slot is counted"
+
+note "rollback to a, switch --once to b, back to a"
+"$ABIDECTL" rollback >/dev/null
+[ "$(env_get BOOT_ORDER)" = "A B" ] && [ "$(env_get abide_default)" = A ] || die "rollback: $(fw_printenv -c "$ENV_CFG")"
+[ "$(jq -r .next.default <<<"$("$ABIDECTL" status --json)")" = a ] || die "status next after rollback: $("$ABIDECTL" status --json)"
+[ "$(uboot_boot)" = a ] || die "after rollback"
+"$ABIDECTL" switch b --once >/dev/null
+[ "$(env_get abide_once)" = B ] || die "switch --once: $(env_get abide_once)"
+[ "$(uboot_boot)" = b ] || die "once"
+[ -z "$(env_get abide_once)" ] || die "abide_once not spent"
+[ "$(uboot_boot)" = a ] || die "after once"
+
+note "mark-bad b: 0 tries, last in order, never chosen, switch refused"
+"$ABIDECTL" mark-bad b >/dev/null
+[ "$(env_get BOOT_B_LEFT)" = 0 ] && [ "$(env_get BOOT_ORDER)" = "A B" ] || die "mark-bad: $(fw_printenv -c "$ENV_CFG")"
+expect_fail "slot b is marked bad" "$ABIDECTL" switch b --once
+[ "$(uboot_boot)" = a ] || die "bad b booted"
+st=$("$ABIDECTL" status --json)
+[ "$(jq -r '.slots.a.state, .slots.b.state' <<<"$st" | tr '\n' ' ')" = "good bad " ] || die "status: $st"
+[ "$(jq -r .backend <<<"$st")" = uboot ] || die "status backend: $st"
+
+note "a new trial of b that never comes up: tries run out, a boots again"
+"$ABIDECTL" install --tries 2 "$V2" >/dev/null
+[ "$(env_get BOOT_ORDER)" = "B A" ] && [ -z "$(env_get abide_default)" ] || die "install after a pin: $(fw_printenv -c "$ENV_CFG")"
+[ "$(uboot_boot)" = b ] && [ "$(uboot_boot)" = b ] || die "trial"
+[ "$(uboot_boot)" = a ] || die "no tries left: b still booted"
+[ "$(env_get BOOT_B_LEFT)" = 0 ] || die "BOOT_B_LEFT: $(env_get BOOT_B_LEFT)"
+"$ABIDECTL" mark-good >/dev/null   # a is the booted, good slot; a no-op that writes
+
+note "torn write of the stale copy: the current one is read, the next write repairs it"
+echo "   copies: $(copy_info | tr '\n' ';')"
+before=$(fw_printenv -c "$ENV_CFG" | sort)
+s=$(stale_copy)
+tear "$s"
+copy_info | grep -q "^$s crc-bad" || die "tear did not break copy $s"
+[ "$(fw_printenv -c "$ENV_CFG" | sort)" = "$before" ] || die "the torn stale copy changed what is read"
+[ "$(jq -r '.slots.a.state, .slots.b.state' <<<"$("$ABIDECTL" status --json)" | tr '\n' ' ')" = "good bad " ] ||
+        die "status with a torn copy"
+"$ABIDECTL" switch a >/dev/null
+copy_info | grep -c crc-ok | grep -qx 2 || die "the write did not repair copy $s: $(copy_info)"
+[ "$(current_copy)" = "$s" ] || die "the write went to the wrong copy: $(copy_info)"
+
+note "torn write of the newest copy: the write before it is read (install's removal of b: b unbootable)"
+"$ABIDECTL" switch b --once 2>/dev/null && die "switch to bad b accepted"
+"$ABIDECTL" install --tries 3 "$V2" >/dev/null
+[ "$(env_get BOOT_B_LEFT)" = 3 ] || die "install"
+tear "$(current_copy)"
+[ "$(env_get BOOT_ORDER)" = A ] && [ -z "$(env_get BOOT_B_LEFT)" ] || die "older copy not read: $(fw_printenv -c "$ENV_CFG")"
+[ "$(uboot_boot)" = a ] || die "boot with the newest copy torn"
+copy_info | grep -q crc-bad || die "a good slot's boot saved the environment"
+"$ABIDECTL" install --tries 3 "$V2" >/dev/null
+copy_info | grep -c crc-ok | grep -qx 2 || die "install did not repair: $(copy_info)"
+[ "$(env_get BOOT_ORDER)" = "B A" ] && [ "$(env_get BOOT_B_LEFT)" = 3 ] || die "install after the torn copy"
+
+note "both copies torn: abidectl refuses to write"
+tear 0; tear 1
+expect_fail "no valid copy" "$ABIDECTL" mark-good
+expect_fail "no valid copy" "$ABIDECTL" status
+
+note "OK"

@@ -1,0 +1,89 @@
+# Sourced by the U-Boot tests after lib.sh: a U-Boot environment in a file
+# (two copies, fw_env.config) and a stand-in for U-Boot running
+# builder/uboot/boot.cmd. The script's syntax (if/elif/for, test, ||) is
+# valid bash as well as U-Boot hush, so bash runs the very file the builder
+# compiles, with U-Boot's commands (setenv, setexpr, saveenv, load, booti,
+# reset) as functions over the environment read with fw_printenv.
+need fw_printenv fw_setenv mkimage dumpimage python3
+ENV_IMG=$T/uboot-env.img
+ENV_CFG=$T/fw_env.config
+ENV_SIZE=16384
+BOOT_CMD=$ABIDE_SRCDIR/builder/uboot/boot.cmd
+
+# make_env: two empty (invalid) copies at 0 and 0x4000 of one file, as on an eMMC boot area.
+make_env() {
+        truncate -s $((2 * ENV_SIZE)) "$ENV_IMG"
+        printf '%s 0x0 0x4000\n%s 0x4000 0x4000\n' "$ENV_IMG" "$ENV_IMG" >"$ENV_CFG"
+}
+
+env_get() { fw_printenv -c "$ENV_CFG" -n "$1" 2>/dev/null || true; }
+
+# copy_info: per copy "N crc-ok|crc-bad FLAGS" (the redundant layout: CRC32, flags byte, data).
+copy_info() {
+        python3 - "$ENV_IMG" "$ENV_SIZE" <<'PY'
+import struct, sys, zlib
+img, size = open(sys.argv[1], "rb").read(), int(sys.argv[2])
+for i in range(2):
+    c = img[i * size:(i + 1) * size]
+    crc, flags = struct.unpack("<IB", c[:5])
+    print(i, "crc-ok" if zlib.crc32(c[5:]) == crc else "crc-bad", flags)
+PY
+}
+
+# current_copy / stale_copy: the copy libubootenv reads (valid, higher flag) and the other one.
+current_copy() { copy_info | awk '$2 == "crc-ok" {print $3, $1}' | sort -n | tail -1 | awk '{print $2}'; }
+stale_copy() { echo $((1 - $(current_copy))); }
+
+# tear COPY: a write of COPY cut short: the start of its variables is garbage, the header intact.
+tear() {
+        head -c 64 /dev/urandom | dd of="$ENV_IMG" bs=1 seek=$(($1 * ENV_SIZE + 5)) conv=notrunc status=none
+}
+
+# uboot_boot: what U-Boot does on power-on: runs boot.cmd; the kernel's command line is written
+# to $T/cmdline (abidectl's Cmdline=), the slot (abide.slot=) to $T/booted and stdout.
+uboot_boot() {
+        rm -f "$T/booted"
+        (
+                set +eu
+                declare -A U=()
+                while IFS= read -r line; do
+                        U[${line%%=*}]=${line#*=}
+                done < <(fw_printenv -c "$ENV_CFG")
+                names=" "
+                for k in "${!U[@]}"; do
+                        [[ $k =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || continue
+                        printf -v "$k" '%s' "${U[$k]}"
+                        names+="$k "
+                done
+                setenv() {
+                        [[ $names == *" $1 "* ]] || names+="$1 "
+                        if [ $# -ge 2 ]; then printf -v "$1" '%s' "$2"; else unset "$1"; fi
+                }
+                # setexpr is hexadecimal: one digit is what abide writes.
+                setexpr() { [ "$3" = - ] && [[ $2 =~ ^[0-9]$ ]] || { echo "setexpr: $*" >&2; exit 9; }; setenv "$1" $(($2 - $4)); }
+                saveenv() {
+                        local n
+                        for n in $names; do
+                                if [ -n "${!n+x}" ]; then printf '%s=%s\n' "$n" "${!n}"; else printf '%s=\n' "$n"; fi
+                        done >"$T/saveenv.script"
+                        fw_setenv -c "$ENV_CFG" -s "$T/saveenv.script" || exit 8
+                }
+                load() {
+                        [ "$1 $2" = "mmc 0:1" ] || { echo "load from $1 $2" >&2; return 1; }
+                        [ -f "$T/esp$4" ] || { echo "load: no $4" >&2; return 1; }
+                }
+                booti() {
+                        [ -z "${abide_slot+x}" ] || { echo "abide_slot still set at booti" >&2; exit 5; }
+                        printf '%s\n' "$bootargs" >"$T/cmdline"
+                        echo "${bootargs##*abide.slot=}" >"$T/booted"
+                        exit 0
+                }
+                reset() { echo "U-Boot: reset" >&2; exit 7; }
+                devtype=mmc devnum=0 distro_bootpart=1 kernel_addr_r=0x40400000 ramdisk_addr_r=0x44000000
+                fdtcontroladdr=0x7ff00000
+                # shellcheck disable=SC1090
+                . "$BOOT_CMD"
+                exit 6
+        ) >"$T/uboot.log" 2>&1 || { cat "$T/uboot.log" >&2; die "boot script did not boot (see above)"; }
+        cat "$T/booted"
+}
