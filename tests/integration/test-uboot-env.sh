@@ -14,6 +14,39 @@ note "boot script compiles"
 "$ABIDE_SRCDIR/builder/uboot/mkbootscr.sh" "$T/boot.scr"
 dumpimage -l "$T/boot.scr" | grep -q 'AArch64 Linux Script' || die "boot.scr: $(dumpimage -l "$T/boot.scr")"
 
+note "the script and lib/boot/uboot-state.c agree on every environment"
+mkdir -p "$T/esp/abide/a" "$T/esp/abide/b"
+touch "$T/esp/abide/a/vmlinuz" "$T/esp/abide/a/initrd" "$T/esp/abide/b/vmlinuz" "$T/esp/abide/b/initrd"
+n=0
+for order in - A B "A B" "B A"; do for la in - 0 1 3; do for lb in - 0 1 3; do for once in - A B; do for good in - A B; do
+        {
+                [ "$order" = - ] || echo "BOOT_ORDER=$order"
+                [ "$la" = - ] || echo "BOOT_A_LEFT=$la"
+                [ "$lb" = - ] || echo "BOOT_B_LEFT=$lb"
+                [ "$once" = - ] || echo "abide_once=$once"
+                [ "$good" = - ] || echo "abide_good=$good"
+                echo "abide_cmdline_a=console=ttyS0 x=a"
+                echo "abide_cmdline_b=console=ttyS0 x=b"
+        } >"$T/env.in"
+        run_boot_cmd "$T/env.in" "$T/env.saved"
+        slot=$(cat "$T/booted")
+        grep -qx "console=ttyS0 x=$slot abide.slot=$slot" "$T/cmdline" || die "cmdline: $(cat "$T/cmdline")"
+        after=$T/env.in
+        [ ! -e "$T/env.saved" ] || after=$T/env.saved
+        val() { local v; v=$(sed -n "s/^$1=//p" "$after"); echo "${v:--}"; }
+        fb=0; grep -q "falling back" "$T/uboot.log" && fb=1
+        got="slot=$slot fallback=$fb A=$(val BOOT_A_LEFT) B=$(val BOOT_B_LEFT) once=$(val abide_once)"
+        want=$("$ABIDE_TEST_HELPERS/helper-uboot" "$order" "$la" "$lb" "$once" "$good")
+        [ "$got" = "$want" ] || die "order='$order' A=$la B=$lb once=$once good=$good: script: $got; state machine: $want"
+        # Saved without scratch variables.
+        if [ -e "$T/env.saved" ] && grep -v '=$' "$T/env.saved" | grep -q '^\(abide_slot\|abide_order\|abide_fb\|abide_save\|BOOT_SLOT\)='; then
+                die "scratch variables saved: $(cat "$T/env.saved")"
+        fi
+        n=$((n + 1))
+done; done; done; done; done
+echo "   $n environments"
+rm -rf "$T/esp"
+
 note "keys, bundle, disk, slot a from the factory"
 "$ABIDE_BUILD" keygen -o "$T/keys" >/dev/null
 mkdir -p "$T/kernel" "$T/payload"

@@ -39,22 +39,20 @@ tear() {
         head -c 64 /dev/urandom | dd of="$ENV_IMG" bs=1 seek=$(($1 * ENV_SIZE + 5)) conv=notrunc status=none
 }
 
-# uboot_boot: what U-Boot does on power-on: runs boot.cmd; the kernel's command line is written
-# to $T/cmdline (abidectl's Cmdline=), the slot (abide.slot=) to $T/booted and stdout.
-uboot_boot() {
-        rm -f "$T/booted"
+# run_boot_cmd ENV_IN SAVED: runs boot.cmd over the NAME=VALUE lines of ENV_IN; saveenv writes the
+# whole environment to SAVED (NAME= for an unset one); booti writes the kernel's command line
+# to $T/cmdline (abidectl's Cmdline=) and its abide.slot= to $T/booted. Log in $T/uboot.log.
+run_boot_cmd() {
+        rm -f "$T/booted" "$2"
         (
                 set +eu
-                declare -A U=()
-                while IFS= read -r line; do
-                        U[${line%%=*}]=${line#*=}
-                done < <(fw_printenv -c "$ENV_CFG")
                 names=" "
-                for k in "${!U[@]}"; do
+                while IFS= read -r line; do
+                        k=${line%%=*}
                         [[ $k =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || continue
-                        printf -v "$k" '%s' "${U[$k]}"
+                        printf -v "$k" '%s' "${line#*=}"
                         names+="$k "
-                done
+                done <"$1"
                 setenv() {
                         [[ $names == *" $1 "* ]] || names+="$1 "
                         if [ $# -ge 2 ]; then printf -v "$1" '%s' "$2"; else unset "$1"; fi
@@ -65,8 +63,7 @@ uboot_boot() {
                         local n
                         for n in $names; do
                                 if [ -n "${!n+x}" ]; then printf '%s=%s\n' "$n" "${!n}"; else printf '%s=\n' "$n"; fi
-                        done >"$T/saveenv.script"
-                        fw_setenv -c "$ENV_CFG" -s "$T/saveenv.script" || exit 8
+                        done >"$SAVED"
                 }
                 load() {
                         [ "$1 $2" = "mmc 0:1" ] || { echo "load from $1 $2" >&2; return 1; }
@@ -79,11 +76,19 @@ uboot_boot() {
                         exit 0
                 }
                 reset() { echo "U-Boot: reset" >&2; exit 7; }
+                SAVED=$2
                 devtype=mmc devnum=0 distro_bootpart=1 kernel_addr_r=0x40400000 ramdisk_addr_r=0x44000000
                 fdtcontroladdr=0x7ff00000
                 # shellcheck disable=SC1090
                 . "$BOOT_CMD"
                 exit 6
         ) >"$T/uboot.log" 2>&1 || { cat "$T/uboot.log" >&2; die "boot script did not boot (see above)"; }
+}
+
+# uboot_boot: what U-Boot does on power-on, on the environment file; prints the booted slot.
+uboot_boot() {
+        fw_printenv -c "$ENV_CFG" >"$T/env.in"
+        run_boot_cmd "$T/env.in" "$T/env.saved"
+        [ ! -e "$T/env.saved" ] || fw_setenv -c "$ENV_CFG" -s "$T/env.saved" || die "fw_setenv -s failed"
         cat "$T/booted"
 }

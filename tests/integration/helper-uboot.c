@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * helper-uboot ORDER A_LEFT B_LEFT ONCE GOOD   ("-": unset)
+ * What lib/boot/uboot-state.c says the boot script does with that
+ * environment: "slot=<a|b> fallback=<0|1> A=<BOOT_A_LEFT> B=<BOOT_B_LEFT>
+ * once=<abide_once>" after the boot ("-": unset). test-uboot-env.sh runs the
+ * script itself on the same environments and compares.
+ */
+#include <stdio.h>
+
+#include "boot/uboot-state.h"
+
+static const char *arg(const char *s) {
+        return s[0] == '-' && !s[1] ? NULL : s;
+}
+
+int main(int argc, char *argv[]) {
+        UBootState s;
+        UBootBoot b;
+        char left[_SLOT_MAX][4];
+
+        if (argc != 6) {
+                fprintf(stderr, "usage: helper-uboot ORDER A_LEFT B_LEFT ONCE GOOD\n");
+                return 2;
+        }
+        if (uboot_state_parse(arg(argv[1]), (const char *[]) { arg(argv[2]), arg(argv[3]) }, arg(argv[4]), NULL,
+                              arg(argv[5]), &s) < 0) {
+                fprintf(stderr, "helper-uboot: invalid environment\n");
+                return 1;
+        }
+        uboot_state_boot(&s, &b);
+        /* Parsed for every slot; the script touches only the one it counts. */
+        for (Slot i = 0; i < _SLOT_MAX; i++)
+                if (s.left[i] == UBOOT_LEFT_GOOD)
+                        snprintf(left[i], sizeof left[i], "-");
+                else
+                        snprintf(left[i], sizeof left[i], "%d", s.left[i]);
+        printf("slot=%s fallback=%d A=%s B=%s once=%s\n", slot_to_string(b.slot), b.fallback, left[SLOT_A], left[SLOT_B],
+               s.once >= 0 ? uboot_slot_name(s.once) : "-");
+        return 0;
+}
