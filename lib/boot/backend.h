@@ -6,6 +6,7 @@
 
 typedef struct BootBackendOps {
         const char *name;
+        unsigned max_tries;   /* the most tries an entry can count; 0: BOOT_COUNTER_MAX */
         int (*open)(BootBackend *b, const AbideConfig *c);
         void (*close)(BootBackend *b);
         int (*booted_slot)(BootBackend *b, Slot *ret);

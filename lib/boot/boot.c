@@ -74,6 +74,13 @@ int boot_write(BootBackend *b, Slot slot, const BootEntrySpec *spec) {
         return check_slot(slot) ?: b->ops->write(b, slot, spec);
 }
 
+int boot_check_tries(BootBackend *b, unsigned tries) {
+        unsigned max = b->ops->max_tries ?: BOOT_COUNTER_MAX;
+        if (tries > max)
+                return err_set(EINVAL, "too many tries for %s: %u (at most %u)", b->ops->name, tries, max);
+        return 0;
+}
+
 int boot_mark_good(BootBackend *b, Slot slot) {
         return check_slot(slot) ?: b->ops->mark_good(b, slot);
 }

@@ -36,6 +36,8 @@ int boot_list(BootBackend *b, BootEntryInfo ret[static _SLOT_MAX]);
 int boot_remove(BootBackend *b, Slot slot);
 /* Writes the slot's entry atomically with spec->tries tries (0: good). Replaces an older entry. */
 int boot_write(BootBackend *b, Slot slot, const BootEntrySpec *spec);
+/* -EINVAL with a message when the backend cannot count that many tries (install checks before writing). */
+int boot_check_tries(BootBackend *b, unsigned tries);
 /* Drops the counter: the slot is good. */
 int boot_mark_good(BootBackend *b, Slot slot);
 /* Tries left to 0: the loader sorts it last; a next-boot choice naming it is cleared. */

@@ -320,6 +320,7 @@ static int uboot_writable_end(BootBackend *b) {
 
 const BootBackendOps boot_backend_uboot = {
         .name = "uboot",
+        .max_tries = UBOOT_TRIES_MAX,
         .open = uboot_open,
         .close = uboot_close,
         .booted_slot = uboot_booted_slot,

@@ -505,6 +505,9 @@ static int run(const AbideConfig *c, BootBackend *boot, int fd, DeltaSource *src
         r = boot_entry_name_format(in.target, &counter, entry);
         if (r < 0)
                 return err_set(EINVAL, "cannot name slot %s's boot entry with %u tries", slot_to_string(in.target), tries);
+        r = boot_check_tries(boot, tries);
+        if (r < 0)
+                return r;
 
         if (src) {
                 r = delta_prepare(&in, m);

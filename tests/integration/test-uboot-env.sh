@@ -135,6 +135,11 @@ st=$("$ABIDECTL" status --json)
 [ "$(jq -r '.slots.a.state, .slots.b.state' <<<"$st" | tr '\n' ' ')" = "good bad " ] || die "status: $st"
 [ "$(jq -r .backend <<<"$st")" = uboot ] || die "status backend: $st"
 
+note "more tries than the script counts: refused before anything is written"
+before=$(fw_printenv -c "$ENV_CFG")
+expect_fail "too many tries for uboot: 12 \(at most 9\)" "$ABIDECTL" install --tries 12 "$V2"
+[ "$(fw_printenv -c "$ENV_CFG")" = "$before" ] || die "a refused install changed the environment"
+
 note "a new trial of b that never comes up: tries run out, a boots again"
 "$ABIDECTL" install --tries 2 "$V2" >/dev/null
 [ "$(env_get BOOT_ORDER)" = "B A" ] && [ -z "$(env_get abide_default)" ] || die "install after a pin: $(fw_printenv -c "$ENV_CFG")"
