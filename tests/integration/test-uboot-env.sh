@@ -148,6 +148,20 @@ note "a new trial of b that never comes up: tries run out, a boots again"
 [ "$(env_get BOOT_B_LEFT)" = 0 ] || die "BOOT_B_LEFT: $(env_get BOOT_B_LEFT)"
 "$ABIDECTL" mark-good >/dev/null   # a is the booted, good slot; a no-op that writes
 
+note "a trial whose health check fails: boot-check marks it bad, a boots next and records the rollback"
+"$ABIDECTL" install --tries 3 "$V2" >/dev/null
+[ "$(uboot_boot)" = b ] || die "trial"
+printf '#!/bin/sh\necho "agent down" >&2\nexit 3\n' >"$T/etc-health.d/20-probe"
+chmod +x "$T/etc-health.d/20-probe"
+expect_fail "check '20-probe' failed: exit 3: agent down; marked bad$" "$ABIDECTL" boot-check --timeout 2 --no-reboot
+[ "$(env_get BOOT_B_LEFT)" = 0 ] && [ "$(env_get BOOT_ORDER)" = "A B" ] || die "failed boot-check: $(fw_printenv -c "$ENV_CFG")"
+rm "$T/etc-health.d/20-probe"
+[ "$(uboot_boot)" = a ] || die "after the failed trial"
+"$ABIDECTL" boot-check --timeout 5 --no-reboot >/dev/null
+st=$("$ABIDECTL" status --json)
+[ "$(jq -r '.last_rollback.from, .last_rollback.to, .last_rollback.version' <<<"$st" | tr '\n' ' ')" = "b a 2.0 " ] ||
+        die "rollback not recorded: $st"
+
 note "torn write of the stale copy: the current one is read, the next write repairs it"
 echo "   copies: $(copy_info | tr '\n' ';')"
 before=$(fw_printenv -c "$ENV_CFG" | sort)
