@@ -22,6 +22,15 @@ packages=(
         busybox-static linux-image-amd64 systemd-boot-efi
         # whole-system tests
         qemu-system-x86 ovmf systemd-container
+        # arm64 cross builds (cross/aarch64-linux-gnu.ini, scripts/build-arm64.sh): the cross
+        # compiler and the :arm64 -dev packages abide links (multiarch, beside the amd64 ones).
+        # The arm64 demo's busybox-static, dosfstools and kernel are not installed: the recipe
+        # takes them as deb: layers fetched with `apt-get download` (busybox-static:arm64
+        # would replace the build machine's busybox).
+        crossbuild-essential-arm64
+        libarchive-dev:arm64 libssl-dev:arm64 libblkid-dev:arm64 libefivar-dev:arm64 libcryptsetup-dev:arm64
+        libjson-c-dev:arm64 libinih-dev:arm64 libkmod-dev:arm64 libcmocka-dev:arm64 libcurl4-openssl-dev:arm64
+        libubootenv-dev:arm64
 )
 
 missing=()
@@ -40,5 +49,9 @@ fi
 
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# The :arm64 packages (and `apt-get download PKG:arm64`) need arm64 in dpkg's architectures.
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+        dpkg --add-architecture arm64
+fi
 apt-get update -q
 apt-get install -y -q --no-install-recommends "${missing[@]}"
