@@ -11,6 +11,7 @@
 struct UBootEnv {
         struct uboot_ctx *ctx;
         bool opened;
+        unsigned copies;
         int lock_fd;
         char *config;
 };
@@ -28,6 +29,20 @@ UBootEnv *uboot_env_free(UBootEnv *e) {
         free(e->config);
         free(e);
         return NULL;
+}
+
+/* The device lines of a fw_env.config, as libubootenv reads them ("DEVICE OFFSET SIZE ..."; # comments). */
+static unsigned count_copies(const char *config) {
+        _cleanup_fclose_ FILE *f = fopen(config, "re");
+        char line[512], dev[256];
+        long long offset;
+        unsigned long size;
+        unsigned n = 0;
+
+        while (f && fgets(line, sizeof line, f))
+                if (line[0] != '#' && sscanf(line, "%255s %lli %lx", dev, &offset, &size) == 3)
+                        n++;
+        return n;
 }
 
 int uboot_env_open(const char *config, UBootEnv **ret) {
@@ -50,15 +65,15 @@ int uboot_env_open(const char *config, UBootEnv **ret) {
         if (r < 0)
                 return err_set(EINVAL, "U-Boot environment: %s: not a valid fw_env.config (device offset size, one line per copy)",
                                config);
+        e->copies = count_copies(config);
         r = libuboot_open(e->ctx);
-        if (r == -ENODATA) {
-                libuboot_close(e->ctx);
+        /* Even a failed open holds libubootenv's lock and may have read variables: free closes it. */
+        e->opened = true;
+        if (r == -ENODATA)
                 return err_set(ENODATA, "U-Boot environment (%s): no valid copy (never saved, or both copies damaged); "
                                "run saveenv in U-Boot or seed it with fw_setenv -c %s -f FILE", config, config);
-        }
         if (r < 0)
                 return err_set(r == -EIO ? EIO : -r, "U-Boot environment (%s): cannot read it: %s", config, strerror(-r));
-        e->opened = true;
         *ret = TAKE_PTR(e);
         return 0;
 }
@@ -75,6 +90,9 @@ int uboot_env_set(UBootEnv *e, const char *name, const char *value) {
 }
 
 int uboot_env_store(UBootEnv *e) {
+        if (e->copies < 2)
+                return err_set(EOPNOTSUPP, "U-Boot environment (%s): one copy only; a power cut while writing it would lose the "
+                               "whole environment: list two copies (redundant environment, docs/uboot.md)", e->config);
         int r = libuboot_env_store(e->ctx);
         if (r != 0) {
                 /* A short write comes back as a byte count, a failed write(2) as -1. */

@@ -26,5 +26,6 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(UBootEnv *, uboot_env_free);
 char *uboot_env_get(UBootEnv *e, const char *name);
 /* value NULL: unset. */
 int uboot_env_set(UBootEnv *e, const char *name, const char *value);
-/* Writes the other copy; the environment read so far stays valid until it has landed. */
+/* Writes the other copy; the environment read so far stays valid until it has landed.
+ * -EOPNOTSUPP with a message for a config naming one copy only: a torn write would lose it all. */
 int uboot_env_store(UBootEnv *e);

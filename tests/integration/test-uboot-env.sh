@@ -162,6 +162,18 @@ st=$("$ABIDECTL" status --json)
 [ "$(jq -r '.last_rollback.from, .last_rollback.to, .last_rollback.version' <<<"$st" | tr '\n' ' ')" = "b a 2.0 " ] ||
         die "rollback not recorded: $st"
 
+note "a fw_env.config with one copy: read, never written"
+cp "$ENV_CFG" "$T/fw_env.config.two"
+truncate -s "$ENV_SIZE" "$T/single.img"
+echo "$T/single.img 0x0 0x4000" >"$ENV_CFG"
+printf 'BOOT_ORDER=A\nabide_good=A\n' | fw_setenv -c "$ENV_CFG" -f "$T/default.env" -s - 2>/dev/null
+st=$("$ABIDECTL" status --json) || die "status with one copy"
+[ "$(jq -r '.slots.a.state, .slots.b.state' <<<"$st" | tr '\n' ' ')" = "good empty " ] || die "status with one copy: $st"
+before=$(fw_printenv -c "$ENV_CFG")
+expect_fail "one copy only; a power cut while writing it would lose" "$ABIDECTL" switch a
+[ "$(fw_printenv -c "$ENV_CFG")" = "$before" ] || die "written with one copy"
+cp "$T/fw_env.config.two" "$ENV_CFG"
+
 note "torn write of the stale copy: the current one is read, the next write repairs it"
 echo "   copies: $(copy_info | tr '\n' ';')"
 before=$(fw_printenv -c "$ENV_CFG" | sort)
