@@ -2,6 +2,7 @@
 #include "uboot-state.h"
 
 #include <stdio.h>
+#include <string.h>
 
 const char *uboot_slot_name(Slot s) {
         return s == SLOT_A ? "A" : s == SLOT_B ? "B" : NULL;
@@ -42,13 +43,13 @@ int uboot_state_parse(const char *order, const char *left[static _SLOT_MAX], con
                       const char *pinned, const char *good, UBootState *ret) {
         UBootState s = { .once = uboot_slot_from_name(once), .pinned = uboot_slot_from_name(pinned),
                          .good = uboot_slot_from_name(good) };
-        char word[8];
-        int n;
-
-        for (const char *p = order ?: ""; sscanf(p, " %7s%n", word, &n) == 1; p += n) {
-                Slot slot = uboot_slot_from_name(word);
-                if (slot >= 0)
-                        append(&s, slot);
+        /* Words as hush splits them (spaces, tabs, newlines); only the one-letter words A and B are slots. */
+        for (const char *p = order ?: ""; *p;) {
+                size_t n = strcspn(p, " \t\n");
+                if (n == 1 && (p[0] == 'A' || p[0] == 'B'))
+                        append(&s, p[0] == 'A' ? SLOT_A : SLOT_B);
+                p += n;
+                p += strspn(p, " \t\n");
         }
         for (Slot i = 0; i < _SLOT_MAX; i++)
                 if (parse_left(left[i], &s.left[i]) < 0)

@@ -274,6 +274,10 @@ static void test_parse_bad(void **state) {
         assert_int_equal(s.once, _SLOT_INVALID);
         assert_int_equal(s.pinned, _SLOT_INVALID);
         assert_int_equal(s.good, _SLOT_INVALID);
+        /* Only whole words: "xxxxxxxxB", "AB" and "B," are not slots (the script compares whole words too). */
+        assert_int_equal(uboot_state_parse("xxxxxxxxB AB B, \tA\n", (const char *[]) { NULL, NULL }, NULL, NULL, NULL, &s), 0);
+        assert_int_equal(s.n_order, 1);
+        assert_int_equal(s.order[0], SLOT_A);
 }
 
 /* A full life: factory A good; install B (3 tries); B blessed; install A, it fails its trials; B stays. */
