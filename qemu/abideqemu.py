@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Boots an abide disk image under OVMF + systemd-boot in QEMU (TCG) for tests.
+"""Boots an abide disk image in QEMU (TCG) for tests: x86-64 under OVMF +
+systemd-boot, or arm64 (virt, cortex-a57) under Debian's U-Boot (qemu_arm64).
 
 Python 3 standard library only. See qemu/README.md for the command line,
 the log format and the test console protocol.
@@ -22,6 +23,13 @@ import time
 
 OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
 OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
+# Debian's u-boot-qemu. It keeps its environment in the second CFI flash bank
+# (CONFIG_ENV_IS_IN_FLASH at 0x04000000: offset 0 of pflash unit 1, 0x40000
+# bytes, one copy, CRC32 + NUL-separated text); the bank must be 64 MiB.
+UBOOT_ARM64 = "/usr/lib/u-boot/qemu_arm64/u-boot.bin"
+UBOOT_ENV_FLASH_SIZE = 64 * 1024 * 1024
+UBOOT_ENV_OFFSET = 0
+UBOOT_ENV_SIZE = 0x40000
 # The name of the virtio-serial port the guest's test console listens on.
 TEST_PORT_NAME = "org.abide.test.0"
 BOOT_MARKER = "[abide-qemu] boot %d started"
@@ -37,8 +45,66 @@ def vars_path_for(disk):
     return disk + ".vars.fd"
 
 
+def env_path_for(disk):
+    """arm64: the U-Boot environment flash (pflash unit 1) kept next to a disk."""
+    return disk + ".env.fd"
+
+
+def uboot_env_image(variables, uboot=UBOOT_ARM64, defaults=True):
+    """An environment flash image (bytes, UBOOT_ENV_FLASH_SIZE long) that U-Boot
+    loads instead of its built-in default: U-Boot's own defaults (read from
+    u-boot.bin, so bootcmd and the distro boot variables stay) with
+    variables (a dict; None unsets) on top."""
+    import zlib
+    env = {}
+    if defaults:
+        with open(uboot, "rb") as f:
+            blob = f.read()
+        # The default environment is NUL-separated text from bootcmd= on, ending in two NULs.
+        start = blob.rfind(b"\0bootcmd=", 0, blob.find(b"\0arch=arm\0")) + 1
+        if start <= 0:
+            raise MachineError("no default environment found in %s" % uboot)
+        end = blob.index(b"\0\0", start)
+        for item in blob[start:end].split(b"\0"):
+            k, _, v = item.decode().partition("=")
+            env[k] = v
+    for k, v in variables.items():
+        if v is None:
+            env.pop(k, None)
+        else:
+            env[k] = str(v)
+    data = b"".join(("%s=%s" % (k, env[k])).encode() + b"\0" for k in sorted(env)) + b"\0"
+    if len(data) > UBOOT_ENV_SIZE - 4:
+        raise MachineError("environment too large")
+    data += b"\0" * (UBOOT_ENV_SIZE - 4 - len(data))
+    image = zlib.crc32(data).to_bytes(4, "little") + data
+    return image + b"\0" * (UBOOT_ENV_FLASH_SIZE - len(image))
+
+
+def read_uboot_env(path):
+    """The variables in an environment flash image, or None when its CRC is bad
+    (U-Boot then runs on its built-in default)."""
+    import zlib
+    with open(path, "rb") as f:
+        f.seek(UBOOT_ENV_OFFSET)
+        image = f.read(UBOOT_ENV_SIZE)
+    if len(image) < UBOOT_ENV_SIZE or zlib.crc32(image[4:]) != int.from_bytes(image[:4], "little"):
+        return None
+    env = {}
+    for item in image[4:].split(b"\0\0", 1)[0].split(b"\0"):
+        if item:
+            k, _, v = item.decode(errors="replace").partition("=")
+            env[k] = v
+    return env
+
+
 class Machine:
     """One disk, booted as often as it takes.
+
+    arch="x86-64" (default): q35 + OVMF + systemd-boot, VARS in DISK.vars.fd.
+    arch="arm64": virt + cortex-a57 + Debian's U-Boot (-bios), its environment
+    flash in DISK.env.fd (created from uboot_env, a file, when missing; else
+    empty: U-Boot's built-in default), the console on the PL011 (ttyAMA0).
 
     no_reboot=True: QEMU runs with -no-reboot, so a guest reboot (or a
     watchdog reset, or panic=N) ends QEMU; the harness starts it again with
@@ -52,10 +118,16 @@ class Machine:
 
     def __init__(self, disk, log=None, memory=1024, cpus=2, no_reboot=True, max_boots=1,
                  deadline=900, test_console=True, extra_args=(), extra_drives=(), ovmf_code=OVMF_CODE,
-                 ovmf_vars=OVMF_VARS, boot_line=r"Linux version \d", disk_options="", network=False):
+                 ovmf_vars=OVMF_VARS, boot_line=r"Linux version \d", disk_options="", network=False,
+                 arch="x86-64", uboot=UBOOT_ARM64, uboot_env=None):
+        if arch not in ("x86-64", "arm64"):
+            raise ValueError("arch: x86-64 or arm64, not %r" % arch)
+        self.arch = arch
         self.disk = os.path.abspath(disk)
         self.log = os.path.abspath(log or self.disk + ".console.log")
-        self.vars = vars_path_for(self.disk)
+        self.vars = vars_path_for(self.disk) if arch == "x86-64" else env_path_for(self.disk)
+        self.uboot = uboot
+        self.uboot_env_template = uboot_env
         self.memory = memory
         self.cpus = cpus
         self.no_reboot = no_reboot
@@ -91,16 +163,25 @@ class Machine:
     # ---- lifecycle -------------------------------------------------------
 
     def command_line(self):
-        for f in [self.ovmf_code, self.disk] + self.extra_drives:
+        firmware = self.ovmf_code if self.arch == "x86-64" else self.uboot
+        for f in [firmware, self.disk] + self.extra_drives:
             if not os.path.exists(f):
                 raise MachineError("%s not found" % f)
-        args = [
-            "qemu-system-x86_64", "-accel", "tcg", "-machine", "q35",
+        if self.arch == "x86-64":
+            args = ["qemu-system-x86_64", "-accel", "tcg", "-machine", "q35"]
+            firmware_args = [
+                "-drive", "if=pflash,format=raw,unit=0,readonly=on,file=" + self.ovmf_code,
+                "-drive", "if=pflash,format=raw,unit=1,file=" + self.vars]
+        else:
+            # -bios puts U-Boot in flash bank 0; bank 1 holds its environment.
+            args = ["qemu-system-aarch64", "-accel", "tcg", "-machine", "virt", "-cpu", "cortex-a57"]
+            firmware_args = ["-bios", self.uboot,
+                             "-drive", "if=pflash,format=raw,unit=1,file=" + self.vars]
+        args += [
             "-m", str(self.memory), "-smp", str(self.cpus),
             "-nographic", "-nodefaults", "-no-user-config",
             "-device", "i6300esb", "-action", "watchdog=reset",
-            "-drive", "if=pflash,format=raw,unit=0,readonly=on,file=" + self.ovmf_code,
-            "-drive", "if=pflash,format=raw,unit=1,file=" + self.vars,
+        ] + firmware_args + [
             "-drive", "file=%s,format=raw,if=virtio,cache=unsafe%s" % (self.disk,
                                                                       "," + self.disk_options if self.disk_options else ""),
             "-chardev", "file,id=serial0,path=%s,append=on" % self.log,
@@ -128,7 +209,14 @@ class Machine:
 
     def _start_one(self):
         if not os.path.exists(self.vars):
-            shutil.copyfile(self.ovmf_vars_template, self.vars)
+            if self.arch == "x86-64":
+                shutil.copyfile(self.ovmf_vars_template, self.vars)
+            elif self.uboot_env_template:
+                shutil.copyfile(self.uboot_env_template, self.vars)
+            else:
+                # Empty (bad CRC): U-Boot runs on its built-in default environment.
+                with open(self.vars, "wb") as f:
+                    f.truncate(UBOOT_ENV_FLASH_SIZE)
         try:
             os.unlink(self.sock_path)
         except FileNotFoundError:
@@ -396,8 +484,13 @@ class Machine:
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description="Boot an abide disk under OVMF + systemd-boot (QEMU TCG).")
+    p = argparse.ArgumentParser(description="Boot an abide disk under OVMF + systemd-boot, or U-Boot on arm64 "
+                                "(QEMU TCG).")
     p.add_argument("disk")
+    p.add_argument("--arch", choices=("x86-64", "arm64"), default="x86-64",
+                   help="arm64: virt + cortex-a57 + Debian's U-Boot, environment in DISK.env.fd")
+    p.add_argument("--uboot-env", metavar="FILE",
+                   help="arm64: the first DISK.env.fd is a copy of FILE (default: empty, U-Boot's built-in)")
     p.add_argument("--log", help="console log (appended; default DISK.console.log)")
     p.add_argument("--memory", type=int, default=1024)
     p.add_argument("--cpus", type=int, default=2)
@@ -414,13 +507,14 @@ def main(argv=None):
     p.add_argument("--net", action="store_true",
                    help="a virtio NIC on QEMU's user-mode network (the host's loopback is 10.0.2.2 in the guest)")
     p.add_argument("--no-test-console", action="store_true")
-    p.add_argument("--fresh-vars", action="store_true", help="start from a new copy of OVMF_VARS")
+    p.add_argument("--fresh-vars", action="store_true",
+                   help="start from a new copy of OVMF_VARS (arm64: a new U-Boot environment)")
     p.add_argument("--follow", action="store_true", help="copy the console to stdout")
     a = p.parse_args(argv)
 
     vm = Machine(a.disk, log=a.log, memory=a.memory, cpus=a.cpus, no_reboot=not a.in_place,
                  max_boots=a.boots, deadline=a.timeout, test_console=not a.no_test_console,
-                 extra_drives=a.drive, network=a.net)
+                 extra_drives=a.drive, network=a.net, arch=a.arch, uboot_env=a.uboot_env)
     if a.fresh_vars and os.path.exists(vm.vars):
         os.unlink(vm.vars)
     t0 = time.monotonic()
