@@ -22,6 +22,8 @@ packages=(
         busybox-static linux-image-amd64 systemd-boot-efi
         # whole-system tests
         qemu-system-x86 ovmf systemd-container
+        # arm64 whole-system tests (qemu/abideqemu.py arch=arm64): QEMU aarch64 and Debian's U-Boot (qemu_arm64)
+        qemu-system-arm u-boot-qemu
         # arm64 cross builds (cross/aarch64-linux-gnu.ini, scripts/build-arm64.sh): the cross
         # compiler and the :arm64 -dev packages abide links (multiarch, beside the amd64 ones).
         # The arm64 demo's busybox-static, dosfstools and kernel are not installed: the recipe
