@@ -11,7 +11,9 @@
 #include "basic/rm-rf.h"
 #include "basic/fileio.h"
 #include "image/agent.h"
+#include "basic/process.h"
 #include "image/initramfs.h"
+#include "image/kernel-image.h"
 #include "layers.h"
 
 int build_context_new(const char *outdir, const Recipe *recipe, time_t epoch, BuildContext **ret) {
@@ -85,6 +87,21 @@ static int install_ca(const char *ca_path, const char *staging) {
         return write_file_atomic(dest, pem, len, 0644);
 }
 
+/* A kernel package's modules come without the indexes its postinst makes:
+ * depmod them in the staged tree (libkmod reads them; the image keeps them). */
+static int staged_depmod(const char *staging, const char *kver, const char *modules_dir) {
+        _cleanup_free_ char *dep = NULL;
+        if (asprintf(&dep, "%s/modules.dep.bin", modules_dir) < 0)
+                return -ENOMEM;
+        if (access(dep, F_OK) == 0)
+                return 0;
+        int k = process_run((char *const[]) { (char *) "depmod", (char *) "-b", (char *) staging, (char *) kver, NULL },
+                            NULL, NULL);
+        if (k < 0)
+                return err_prefix(k, "depmod of the image's /lib/modules/%s", kver);
+        return 0;
+}
+
 int build_context_compose(BuildContext *c) {
         const Recipe *r = c->recipe;
         int k;
@@ -118,7 +135,18 @@ int build_context_compose(BuildContext *c) {
         if (!r->boot.present)
                 return 0;
         /* verb-build checked ca_path and init_path before anything was staged. */
-        c->kernel_path = strdup(r->boot.kernel);
+        const ArchInfo *arch = arch_info(r->architecture);
+        _cleanup_(kernel_image_done) KernelImage kimg = {};
+        if (r->boot.kernel_in_image) {
+                k = kernel_image_from_staging(c->staging, r->boot.kernel, arch, c->workdir, &kimg);
+                if (k < 0)
+                        return k;
+                k = staged_depmod(c->staging, kimg.version, kimg.modules_dir);
+                if (k < 0)
+                        return k;
+                c->kernel_path = strdup(kimg.path);
+        } else
+                c->kernel_path = strdup(r->boot.kernel);
         if (asprintf(&c->initrd_path, "%s/initrd", c->workdir) < 0) {
                 c->initrd_path = NULL;
                 return -ENOMEM;
@@ -128,8 +156,12 @@ int build_context_compose(BuildContext *c) {
         progress_step("abide-build: building the initramfs");
         InitramfsOptions o = {
                 .kernel_path = r->boot.kernel,
+                .kernel_version = kimg.version,
+                .modules_dir = kimg.modules_dir,
                 .init_path = c->init_path,
                 .ca_cert_path = c->ca_path,
+                .arch_modules = arch->initramfs_modules,
+                .tools_root = r->architecture != architecture_native() ? c->staging : NULL,
                 .epoch = c->epoch,
         };
         return initramfs_build(&o, c->initrd_path);

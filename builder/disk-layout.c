@@ -10,24 +10,38 @@
 #include "crypto/hash.h"
 
 #define TYPE_ESP "c12a7328-f81f-11d2-ba4b-00a0c93ec93b"
-#define TYPE_ROOT_X86_64 "4f68bce3-e8cd-4db1-96e7-fbcaf984b709"
-#define TYPE_ROOT_VERITY_X86_64 "2c7357ed-ebd2-46d9-aec1-23d437ec2bf5"
-#define TYPE_ROOT_VERITY_SIG_X86_64 "41092b05-9fc8-4523-994f-2def0408b176"
 #define TYPE_VAR "4d21b016-b534-45c2-a9fb-5c16e091fd2d"
+
+/* The root, verity and verity-sig types are the bundle's architecture's (lib/basic/arch.c). */
+typedef enum PartKind { PART_FIXED, PART_ROOT, PART_VERITY, PART_VERITY_SIG } PartKind;
 
 static const struct {
         const char *label;
-        const char *type;
+        PartKind kind;
+        const char *type;       /* PART_FIXED */
 } part_table[_DISK_PART_MAX] = {
-        [DISK_PART_ESP] = { "esp", TYPE_ESP },
-        [DISK_PART_ROOT_A] = { "abide-root-a", TYPE_ROOT_X86_64 },
-        [DISK_PART_VERITY_A] = { "abide-verity-a", TYPE_ROOT_VERITY_X86_64 },
-        [DISK_PART_VERITY_SIG_A] = { "abide-verity-sig-a", TYPE_ROOT_VERITY_SIG_X86_64 },
-        [DISK_PART_ROOT_B] = { "abide-root-b", TYPE_ROOT_X86_64 },
-        [DISK_PART_VERITY_B] = { "abide-verity-b", TYPE_ROOT_VERITY_X86_64 },
-        [DISK_PART_VERITY_SIG_B] = { "abide-verity-sig-b", TYPE_ROOT_VERITY_SIG_X86_64 },
-        [DISK_PART_DATA] = { "abide-data", TYPE_VAR },
+        [DISK_PART_ESP] = { "esp", PART_FIXED, TYPE_ESP },
+        [DISK_PART_ROOT_A] = { "abide-root-a", PART_ROOT },
+        [DISK_PART_VERITY_A] = { "abide-verity-a", PART_VERITY },
+        [DISK_PART_VERITY_SIG_A] = { "abide-verity-sig-a", PART_VERITY_SIG },
+        [DISK_PART_ROOT_B] = { "abide-root-b", PART_ROOT },
+        [DISK_PART_VERITY_B] = { "abide-verity-b", PART_VERITY },
+        [DISK_PART_VERITY_SIG_B] = { "abide-verity-sig-b", PART_VERITY_SIG },
+        [DISK_PART_DATA] = { "abide-data", PART_FIXED, TYPE_VAR },
 };
+
+static const char *part_type(size_t i, const ArchInfo *a) {
+        switch (part_table[i].kind) {
+        case PART_ROOT:
+                return a->dps_root;
+        case PART_VERITY:
+                return a->dps_root_verity;
+        case PART_VERITY_SIG:
+                return a->dps_root_verity_sig;
+        default:
+                return part_table[i].type;
+        }
+}
 
 int disk_parse_size(const char *s, uint64_t *ret) {
         static const char units[] = "KMGT";
@@ -115,9 +129,12 @@ int disk_layout_compute(const Manifest *m, const DiskSizes *req, DiskLayout *ret
         const Payload *sig = manifest_find_role(m, PAYLOAD_VERITY_SIG);
         const Payload *kernel = manifest_find_role(m, PAYLOAD_KERNEL);
         const Payload *initrd = manifest_find_role(m, PAYLOAD_INITRD);
+        const ArchInfo *arch = arch_info(m->architecture);
         DiskLayout l = {};
         int r;
 
+        if (!arch)
+                return err_set(EINVAL, "bundle has an unknown architecture");
         if (!root || !verity || !sig)
                 return err_set(EINVAL, "bundle lacks a root, verity or verity-sig payload");
         if (!kernel || !initrd)
@@ -177,7 +194,7 @@ int disk_layout_compute(const Manifest *m, const DiskSizes *req, DiskLayout *ret
         for (size_t i = 0; i < _DISK_PART_MAX; i++) {
                 DiskPart *p = &l.parts[i];
                 p->label = part_table[i].label;
-                p->type = part_table[i].type;
+                p->type = part_type(i, arch);
                 p->offset = offset;
                 p->size = sizes[i];
                 offset += sizes[i];

@@ -85,11 +85,14 @@ static int install_init(const char *tree, const char *init_path) {
 /* abide-init checks the ESP with it before mounting it (bootctl/init/init-esp.h INIT_FSCK_FAT). */
 #define INITRAMFS_FSCK_FAT "/usr/sbin/fsck.fat"
 
-static int install_fsck_fat(const char *tree) {
+static int install_fsck_fat(const char *tree, const char *tools_root) {
         static const char *const candidates[] = { "/usr/sbin/fsck.fat", "/sbin/fsck.fat" };
 
         for (size_t i = 0; i < ELEMENTSOF(candidates); i++) {
-                _cleanup_free_ char *real = realpath(candidates[i], NULL);
+                _cleanup_free_ char *p = NULL;
+                if (asprintf(&p, "%s%s", tools_root ?: "", candidates[i]) < 0)
+                        return -ENOMEM;
+                _cleanup_free_ char *real = realpath(p, NULL);
                 if (!real)
                         continue;
                 int r = staging_copy_binary_to(real, INITRAMFS_FSCK_FAT, tree);
@@ -97,6 +100,9 @@ static int install_fsck_fat(const char *tree) {
                         return err_prefix(r, "initramfs: fsck.fat");
                 return 0;
         }
+        if (tools_root)
+                return err_set(ENOENT, "initramfs: no fsck.fat in the image (%s; a deb: layer of dosfstools for "
+                               "its architecture): abide-init checks the ESP with it", candidates[0]);
         return err_set(ENOENT, "initramfs: no fsck.fat on this machine (%s; package dosfstools): "
                        "abide-init checks the ESP with it", candidates[0]);
 }
@@ -130,7 +136,8 @@ static int write_modules_order(const char *tree, const char *rel, const char *mo
         return image_write_file_below(tree, orel, out, 0644);
 }
 
-static int install_modules(const char *tree, const char *kver, const char *modules_dir, const char *const *extra) {
+static int install_modules(const char *tree, const char *kver, const char *modules_dir, const char *const *arch_mods,
+                           const char *const *extra) {
         _cleanup_(initramfs_module_list_done) InitramfsModuleList mods = {};
         _cleanup_free_ char *rel = NULL, *order = NULL;
         const char *names[64];
@@ -139,6 +146,11 @@ static int install_modules(const char *tree, const char *kver, const char *modul
 
         for (const char *const *s = initramfs_standard_modules; *s; s++)
                 names[n++] = *s;
+        for (const char *const *s = arch_mods; s && *s; s++) {
+                if (n >= ELEMENTSOF(names) - 1)
+                        return err_set(E2BIG, "initramfs: too many modules");
+                names[n++] = *s;
+        }
         for (const char *const *s = extra; s && *s; s++) {
                 if (n >= ELEMENTSOF(names) - 1)
                         return err_set(E2BIG, "initramfs: too many extra modules");
@@ -263,7 +275,7 @@ int initramfs_build(const InitramfsOptions *o, const char *out_path) {
         r = install_init(tree, o->init_path);
         if (r < 0)
                 return r;
-        r = install_fsck_fat(tree);
+        r = install_fsck_fat(tree, o->tools_root);
         if (r < 0)
                 return r;
 
@@ -275,7 +287,7 @@ int initramfs_build(const InitramfsOptions *o, const char *out_path) {
         if (r < 0)
                 return r;
 
-        r = install_modules(tree, kver, mdir, o->extra_modules);
+        r = install_modules(tree, kver, mdir, o->arch_modules, o->extra_modules);
         if (r < 0)
                 return r;
 

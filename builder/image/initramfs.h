@@ -22,6 +22,9 @@ typedef struct InitramfsOptions {
         const char *init_path;          /* the abide-init binary */
         const char *ca_cert_path;       /* PEM */
         const char *const *extra_modules; /* optional, NULL-terminated: loaded after the standard set */
+        const char *const *arch_modules;  /* optional, NULL-terminated: the architecture's own (lib/basic/arch.c) */
+        const char *tools_root;         /* optional: fsck.fat is taken from this tree (the staged image, for
+                                         * another architecture), not from the build machine */
         time_t epoch;                   /* every mtime (SOURCE_DATE_EPOCH) */
 } InitramfsOptions;
 

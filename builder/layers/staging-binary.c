@@ -4,9 +4,11 @@
 #include <limits.h>
 #include <sys/stat.h>
 
+#include "basic/arch.h"
 #include "basic/error.h"
 #include "basic/fileio.h"
 #include "basic/process.h"
+#include "elf-deps.h"
 #include "layers.h"
 #include "staging-path.h"
 
@@ -297,6 +299,22 @@ static int ldd_closure(const char *path, char ***ret, size_t *ret_n) {
         return 0;
 }
 
+/* ldd for the build machine's programs; for another architecture's (an arm64
+ * abide-init on an x86-64 build machine), which ldd cannot run, the ELF
+ * DT_NEEDED walk over that architecture's multiarch library directories. */
+static int shared_closure(const char *path, char ***ret, size_t *ret_n) {
+        uint16_t machine;
+        int r = elf_machine(path, &machine);
+        if (r < 0)
+                return r;
+        if (machine == arch_info(architecture_native())->elf_machine)
+                return ldd_closure(path, ret, ret_n);
+        for (Architecture a = 0; a < _ARCH_MAX; a++)
+                if (arch_info(a)->elf_machine == machine)
+                        return elf_needed_closure(path, arch_info(a)->lib_dirs, ret, ret_n);
+        return err_set(ENOEXEC, "%s: ELF machine %u is no architecture abide builds for", path, machine);
+}
+
 int staging_copy_binary_to(const char *path, const char *dest, const char *staging_dir) {
         _cleanup_close_ int root_fd = -EBADF;
         char **libs = NULL;
@@ -314,7 +332,7 @@ int staging_copy_binary_to(const char *path, const char *dest, const char *stagi
         if (r < 0)
                 return err_prefix(r, "binary %s", path);
         if (dynamic) {
-                r = ldd_closure(path, &libs, &n_libs);
+                r = shared_closure(path, &libs, &n_libs);
                 if (r < 0)
                         return err_prefix(r, "binary %s", path);
         }

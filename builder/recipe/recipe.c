@@ -270,11 +270,37 @@ static int parse_dir(Parser *p, const RecipeKey *k, const char *value) {
         return set_string(p, k, path);
 }
 
+static int parse_architecture(Parser *p, const RecipeKey *k, const char *value) {
+        Architecture a = architecture_from_string(value);
+        if (a < 0)
+                return parser_error(p, k->section, k->key, EINVAL, "unknown architecture '%s' (expected %s, %s)", value,
+                                    architecture_to_string(ARCH_X86_64), architecture_to_string(ARCH_ARM64));
+        p->recipe->architecture = a;
+        return 0;
+}
+
+#define KERNEL_IMAGE_PREFIX "image:"
+
+/* Kernel=image:/boot/vmlinuz-*: a path inside the image, looked up once the layers are staged. */
 static int parse_kernel(Parser *p, const RecipeKey *k, const char *value) {
         char *path;
-        int r = parse_file(p, k, value, S_IFREG, &path);
+        int r;
+
+        if (strncmp(value, KERNEL_IMAGE_PREFIX, strlen(KERNEL_IMAGE_PREFIX)) == 0) {
+                const char *in = value + strlen(KERNEL_IMAGE_PREFIX);
+                size_t n = strlen(in);
+                if (in[0] != '/' || strstr(in, "/../") || (n >= 3 && streq(in + n - 3, "/..")))
+                        return parser_error(p, k->section, k->key, EINVAL,
+                                            "'%s': the kernel must be an absolute path inside the image", value);
+                if (!(path = strdup(in)))
+                        return err_set(ENOMEM, "out of memory");
+                p->recipe->boot.kernel_in_image = true;
+                return set_string(p, k, path);
+        }
+        r = parse_file(p, k, value, S_IFREG, &path);
         if (r < 0)
                 return r;
+        p->recipe->boot.kernel_in_image = false;
         return set_string(p, k, path);
 }
 
@@ -395,6 +421,7 @@ static const RecipeKey keys[] = {
         { "Image",   "Version",          false, false, parse_name,       F(version) },
         { "Image",   "Compatible",       false, false, parse_name,       F(compatible) },
         { "Image",   "Filesystem",       false, false, parse_filesystem, F(filesystem) },
+        { "Image",   "Architecture",     false, false, parse_architecture, 0 },
         { "Image",   "SecurityVersion",  false, false, parse_u64,        F(security_version), 0, UINT64_MAX },
         { "Content", "Layer",            true,  true,  parse_layer,      0 },
         { "Content", "Binary",           true,  true,  parse_binary,     0 },
@@ -547,6 +574,11 @@ static int recipe_check(Parser *p) {
                                        required[i].key);
         if (rc->n_layers == 0)
                 return err_set(EINVAL, "%s: [Content] at least one Layer= is required", p->display);
+        /* The build machine's kernel has the build machine's modules: both must come from the layers. */
+        if (rc->boot.present && !rc->boot.kernel_in_image && rc->architecture != architecture_native())
+                return err_set(EINVAL, "%s: [Boot] Kernel= must be image:PATH (a kernel from the layers) "
+                               "when [Image] Architecture=%s is not the build machine's", p->display,
+                               architecture_to_string(rc->architecture));
         return 0;
 }
 
@@ -575,6 +607,7 @@ int recipe_load(const char *path, char *const *overrides, Recipe **ret) {
         rc = calloc(1, sizeof *rc);
         if (!rc)
                 return err_set(ENOMEM, "out of memory");
+        rc->architecture = architecture_native();
         rc->path = strdup(path);
         if (!rc->path)
                 return err_set(ENOMEM, "out of memory");

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "basic/arch.h"
 #include "basic/macro.h"
 
 typedef enum LayerType {
@@ -41,7 +42,9 @@ typedef struct RecipeAgent {
 
 typedef struct RecipeBoot {
         bool present;
-        char *kernel;      /* absolute, glob resolved to the newest match */
+        char *kernel;      /* absolute, glob resolved to the newest match; with kernel_in_image,
+                            * the pattern inside the image, resolved once the layers are staged */
+        bool kernel_in_image; /* Kernel=image:PATTERN: the kernel and /lib/modules come from the layers */
         char *cmdline;
         unsigned tries;
 } RecipeBoot;
@@ -53,6 +56,7 @@ typedef struct Recipe {
         char *version;
         char *compatible;
         char *filesystem;       /* erofs (default) | squashfs */
+        Architecture architecture; /* x86-64 | arm64; default: the build machine's */
         uint64_t security_version;
         /* [Content] */
         RecipeLayer *layers;

@@ -225,7 +225,7 @@ static int parse_payload(json_object *o, size_t i, Payload *pl) {
 
 static int parse_object(json_object *root, Manifest *m) {
         static const char *const keys[] = { "format",     "name",     "version", "compatible", "build_date",
-                                            "security_version", "filesystem", "boot", "verity", "payloads",
+                                            "security_version", "filesystem", "architecture", "boot", "verity", "payloads",
                                             NULL };
         json_object *v = NULL;
         uint64_t u;
@@ -261,6 +261,16 @@ static int parse_object(json_object *root, Manifest *m) {
         r = get_string(root, "", "filesystem", MANIFEST_STRING_MAX, &m->filesystem);
         if (r < 0)
                 return r;
+        if (json_object_object_get_ex(root, "architecture", NULL)) {
+                _cleanup_free_ char *arch = NULL;
+                r = get_string(root, "", "architecture", MANIFEST_STRING_MAX, &arch);
+                if (r < 0)
+                        return r;
+                m->architecture = architecture_from_string(arch);
+                if (m->architecture < 0)
+                        return err_set(EINVAL, "manifest: architecture: unknown architecture '%.64s'", arch);
+        } else
+                m->architecture = ARCH_X86_64;
 
         r = get_member(root, "", "boot", json_type_object, "an object", &v);
         if (r < 0)

@@ -177,6 +177,8 @@ int manifest_validate(const Manifest *m) {
                 return r;
         if (m->security_version > INT64_MAX)
                 return err_set(EINVAL, "manifest: security_version: not an integer in 0..2^63-1");
+        if (!arch_info(m->architecture))
+                return err_set(EINVAL, "manifest: architecture: unknown");
         if (!m->filesystem)
                 return err_set(EINVAL, "manifest: filesystem: missing");
         if (!streq(m->filesystem, "erofs") && !streq(m->filesystem, "squashfs"))
@@ -302,6 +304,9 @@ int manifest_to_json(const Manifest *m, char **ret, size_t *ret_len) {
         TRY(add_str(root, "build_date", m->build_date));
         TRY(add_u63(root, "security_version", m->security_version));
         TRY(add_str(root, "filesystem", m->filesystem));
+        /* Only when not x86-64: devices whose abidectl predates the key refuse unknown keys. */
+        if (m->architecture != ARCH_X86_64)
+                TRY(add_str(root, "architecture", architecture_to_string(m->architecture)));
 
         json_object *boot = json_object_new_object();
         TRY(add(root, "boot", boot));

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "basic/arch.h"
 #include "basic/macro.h"
 #include "crypto/hash.h"
 #include "verity/verity.h"
@@ -43,6 +44,7 @@ typedef struct Manifest {
         char *build_date;        /* RFC 3339 UTC, e.g. 2024-07-19T04:09:00Z */
         uint64_t security_version;
         char *filesystem;        /* "erofs" or "squashfs" */
+        Architecture architecture; /* "architecture"; absent in JSON means x86-64 */
         char *cmdline;           /* kernel command line (without abide.slot=) */
         unsigned tries;          /* boot tries for the loader's counter, 1..16 */
         VerityParams verity;
