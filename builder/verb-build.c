@@ -210,6 +210,7 @@ static int build(const BuildArgs *a) {
         if (!m->name || !m->version || !m->compatible || !m->filesystem || !m->cmdline)
                 return -ENOMEM;
         m->security_version = recipe->security_version;
+        m->architecture = recipe->architecture;
         m->tries = recipe->boot.present && recipe->boot.tries > 0 ? recipe->boot.tries : 3;
         r = format_date(epoch, &m->build_date);
         if (r < 0)

@@ -53,6 +53,7 @@ static void print_human(const char *path, const Manifest *m, const char *signer)
         printf("Build date:       %s\n", m->build_date);
         printf("Security version: %" PRIu64 "\n", m->security_version);
         printf("Filesystem:       %s\n", m->filesystem);
+        printf("Architecture:     %s\n", architecture_to_string(m->architecture));
         printf("Cmdline:          %s\n", m->cmdline);
         printf("Tries:            %u\n", m->tries);
         printf("Verity:           %s, %" PRIu32 "/%" PRIu32 " byte blocks, %" PRIu64 " data blocks\n",
