@@ -81,14 +81,16 @@ def uboot_env_image(variables, uboot=UBOOT_ARM64, defaults=True):
     return image + b"\0" * (UBOOT_ENV_FLASH_SIZE - len(image))
 
 
-def read_uboot_env(path):
+def read_uboot_env(path, check_crc=True):
     """The variables in an environment flash image, or None when its CRC is bad
-    (U-Boot then runs on its built-in default)."""
+    (U-Boot then runs on its built-in default). check_crc=False parses the
+    text anyway (what a torn saveenv left)."""
     import zlib
     with open(path, "rb") as f:
         f.seek(UBOOT_ENV_OFFSET)
         image = f.read(UBOOT_ENV_SIZE)
-    if len(image) < UBOOT_ENV_SIZE or zlib.crc32(image[4:]) != int.from_bytes(image[:4], "little"):
+    if check_crc and (len(image) < UBOOT_ENV_SIZE
+                      or zlib.crc32(image[4:]) != int.from_bytes(image[:4], "little")):
         return None
     env = {}
     for item in image[4:].split(b"\0\0", 1)[0].split(b"\0"):
