@@ -14,10 +14,10 @@ void kernel_image_done(KernelImage *k);
 /*
  * Kernel=image:PATTERN: the newest match of PATTERN inside the staged tree,
  * its modules from the same tree's /lib/modules/KVER (or /usr/lib/modules),
- * never the build machine's. In the architecture's boot format: an arm64
- * kernel is an uncompressed Image (Debian ships it gzip-compressed and
- * U-Boot's booti takes it only uncompressed without kernel_comp_addr_r), so
- * a compressed one is decompressed to workdir/vmlinuz.
+ * never the build machine's. Checked for the architecture's boot format. An
+ * arm64 kernel must be an uncompressed Image: U-Boot's booti takes a
+ * compressed one only with kernel_comp_addr_r set. Debian 12's arm64 vmlinuz
+ * already is one; a gzip-compressed one is decompressed to workdir/vmlinuz.
  */
 int kernel_image_from_staging(const char *staging, const char *pattern, const ArchInfo *arch, const char *workdir,
                               KernelImage *ret);
