@@ -50,11 +50,28 @@ def env_path_for(disk):
     return disk + ".env.fd"
 
 
-def uboot_env_image(variables, uboot=UBOOT_ARM64, defaults=True):
+# Debian 12's QEMU (7.2+dfsg-7+deb12u4 and later) has "hw/pflash: implement update
+# buffer for block writes" without its fix (QEMU issue 2343): the write buffer is
+# placed at the address of the buffer-size write, which U-Boot issues at the
+# erase block's start, so only the first write block (4 KiB here) of each erase
+# block keeps U-Boot's data; later buffers are dropped. saveenv then leaves the
+# environment's first 4 KiB written and the rest erased: a bad CRC.
+UBOOT_FLASH_WRITEBLOCK = 4096
+# Default variables for boot targets other than virtio0 (and the network): dropped
+# by uboot_env_image(defaults="virtio") so the environment text fits in that 4 KiB.
+_UBOOT_NON_VIRTIO = ("bootcmd_qfw", "bootcmd_usb0", "bootcmd_scsi0", "bootcmd_nvme0", "bootcmd_dhcp",
+                     "usb_boot", "scsi_init", "scsi_boot", "nvme_init", "nvme_boot", "boot_net_usb_start",
+                     "boot_script_dhcp", "pxefile_addr_r")
+
+
+def uboot_env_image(variables, uboot=UBOOT_ARM64, defaults="all"):
     """An environment flash image (bytes, UBOOT_ENV_FLASH_SIZE long) that U-Boot
     loads instead of its built-in default: U-Boot's own defaults (read from
     u-boot.bin, so bootcmd and the distro boot variables stay) with
-    variables (a dict; None unsets) on top."""
+    variables (a dict; None unsets) on top. defaults="virtio": only distro
+    boot from virtio disks (boot_targets=virtio0), small enough that a
+    saveenv survives this QEMU's flash (see complete_torn_saveenv); None: no
+    defaults at all."""
     import zlib
     env = {}
     if defaults:
@@ -68,6 +85,10 @@ def uboot_env_image(variables, uboot=UBOOT_ARM64, defaults=True):
         for item in blob[start:end].split(b"\0"):
             k, _, v = item.decode().partition("=")
             env[k] = v
+        if defaults == "virtio":
+            for k in _UBOOT_NON_VIRTIO:
+                env.pop(k, None)
+            env["boot_targets"] = "virtio0"
     for k, v in variables.items():
         if v is None:
             env.pop(k, None)
@@ -79,6 +100,34 @@ def uboot_env_image(variables, uboot=UBOOT_ARM64, defaults=True):
     data += b"\0" * (UBOOT_ENV_SIZE - 4 - len(data))
     image = zlib.crc32(data).to_bytes(4, "little") + data
     return image + b"\0" * (UBOOT_ENV_FLASH_SIZE - len(image))
+
+
+def complete_torn_saveenv(path):
+    """Completes a saveenv that this QEMU's flash tore (see UBOOT_FLASH_WRITEBLOCK):
+    when the environment's CRC is bad but the text (up to its closing NULs) lies
+    in the first write block and the stored CRC is exactly that of the text
+    followed by zeros -- what U-Boot wrote -- the zeros are written back. The
+    CRC proves the result is U-Boot's own environment; anything else is left
+    alone (U-Boot then uses its default, as on a board). Returns True when it
+    completed one."""
+    import zlib
+    with open(path, "r+b") as f:
+        f.seek(UBOOT_ENV_OFFSET)
+        image = f.read(UBOOT_ENV_SIZE)
+        if len(image) < UBOOT_ENV_SIZE:
+            return False
+        stored = int.from_bytes(image[:4], "little")
+        if zlib.crc32(image[4:]) == stored:
+            return False
+        end = image.find(b"\0\0", 4)
+        if end < 0 or end + 2 > UBOOT_FLASH_WRITEBLOCK:
+            return False
+        data = image[4:end + 2] + b"\0" * (UBOOT_ENV_SIZE - end - 2)
+        if zlib.crc32(data) != stored:
+            return False
+        f.seek(UBOOT_ENV_OFFSET + 4)
+        f.write(data)
+    return True
 
 
 def read_uboot_env(path, check_crc=True):
@@ -121,7 +170,7 @@ class Machine:
     def __init__(self, disk, log=None, memory=1024, cpus=2, no_reboot=True, max_boots=1,
                  deadline=900, test_console=True, extra_args=(), extra_drives=(), ovmf_code=OVMF_CODE,
                  ovmf_vars=OVMF_VARS, boot_line=r"Linux version \d", disk_options="", network=False,
-                 arch="x86-64", uboot=UBOOT_ARM64, uboot_env=None):
+                 arch="x86-64", uboot=UBOOT_ARM64, uboot_env=None, fix_torn_saveenv=True):
         if arch not in ("x86-64", "arm64"):
             raise ValueError("arch: x86-64 or arm64, not %r" % arch)
         self.arch = arch
@@ -130,6 +179,8 @@ class Machine:
         self.vars = vars_path_for(self.disk) if arch == "x86-64" else env_path_for(self.disk)
         self.uboot = uboot
         self.uboot_env_template = uboot_env
+        # arm64: after each QEMU exit, complete a saveenv torn by QEMU's flash (complete_torn_saveenv).
+        self.fix_torn_saveenv = fix_torn_saveenv
         self.memory = memory
         self.cpus = cpus
         self.no_reboot = no_reboot
@@ -247,6 +298,9 @@ class Machine:
                 self.exits.append(rc)
                 self._drop_conn()
                 self._note(EXIT_MARKER % (self.boots, rc, time.monotonic() - self._started_at))
+                if self.arch == "arm64" and self.fix_torn_saveenv and complete_torn_saveenv(self.vars):
+                    self._note("[abide-qemu] U-Boot environment: completed a saveenv torn by QEMU's flash "
+                               "(QEMU issue 2343; CRC verified)")
                 if self._stop.is_set() or not self.no_reboot or self.boots >= self.max_boots \
                         or time.monotonic() >= self.deadline:
                     return

@@ -21,10 +21,13 @@ Checks:
 Known limitation, reported and not hidden: Debian 12's QEMU (7.2+dfsg-7+deb12u4
 and later) carries "hw/pflash: implement update buffer for block writes"
 without its fix (QEMU issue 2343, "u-boot can do block writes to the first
-flash block only"), so U-Boot's saveenv fails there ("Flash buffer write
-timeout") and nothing is persisted. The test detects exactly that signature,
-checks that boot 2 then saw the unchanged environment (slot a, counted from
-1 again), prints "KNOWN-LIMITATION ..." and passes; any other outcome fails.
+flash block only"): U-Boot's saveenv reports "Flash buffer write timeout" and
+only the first 4 KiB of the environment reach the flash. The environment is
+seeded small enough (distro boot from virtio only) to lie in those 4 KiB, and
+the harness completes the torn write after QEMU exits when U-Boot's own CRC
+proves the result (abideqemu.complete_torn_saveenv). The test checks that the
+harness did exactly that, prints "KNOWN-LIMITATION ..." and otherwise checks
+the same as with a working flash; any other outcome fails.
 
 The kernel and busybox are `apt-get download`ed (linux-image-arm64's current
 ABI package, busybox-static:arm64; needs `dpkg --add-architecture arm64`)
@@ -206,7 +209,8 @@ def main():
     template = os.path.join(work, "env-initial.fd")
     with open(template, "wb") as f:
         f.write(uboot_env_image({"BOOT_ORDER": "A B", "BOOT_A_LEFT": "1", "abide_good": "B",
-                                 "abide_cmdline_a": CMDLINE, "abide_cmdline_b": CMDLINE, "bootdelay": "0"}))
+                                 "abide_cmdline_a": CMDLINE, "abide_cmdline_b": CMDLINE, "bootdelay": "0"},
+                                defaults="virtio"))
     log = os.path.join(work, "console.log")
     figures = []
     ok = False
@@ -255,6 +259,7 @@ def main():
             t_init = time.monotonic() - t0
             figures.append((t_uboot, t_kernel, t_init))
             rc, out = vm.run("cat /proc/cmdline", timeout=120, check=True)
+            log_text = vm.console(0)
             slot2 = m.group(1) or m.group(2)
             fell_back = m.group(2) is not None
             bad_crc2 = "Loading Environment from Flash... *** Warning - bad CRC" in vm.console(off2)
@@ -262,26 +267,24 @@ def main():
         env = read_uboot_env(disk + ".env.fd")
         raw = read_uboot_env(disk + ".env.fd", check_crc=False)
         print("watchdog reset: %.1f s from arming (heartbeat 5 s) to QEMU start 2" % t_reset)
-        if saved == "ok":
-            check(env is not None, "DISK.env.fd has no valid environment after two boots")
-            check(slot2 == "b" and not fell_back, "saveenv said OK but boot 2 booted slot %s, not b" % slot2)
-            check(env.get("BOOT_A_LEFT") == "0" and "BOOT_B_LEFT" not in env,
-                  "saved environment: BOOT_A_LEFT=%r BOOT_B_LEFT=%r" % (env.get("BOOT_A_LEFT"), env.get("BOOT_B_LEFT")))
-            print("environment persisted: boot 1 counted A 1 -> 0 and saved; boot 2 skipped A (bad), booted b")
-        elif saved == "qemu-2343":
-            # The torn write left the script's new text (CRC bad): the try was counted before saveenv.
-            check(raw.get("BOOT_A_LEFT") == "0" and raw.get("BOOT_ORDER") == "A B",
-                  "torn flash text: BOOT_A_LEFT=%r BOOT_ORDER=%r" % (raw.get("BOOT_A_LEFT"), raw.get("BOOT_ORDER")))
-            check(env is None and bad_crc2 and fell_back and slot2 == "a",
-                  "after the torn saveenv boot 2 should run on U-Boot's default environment and fall back to a: "
-                  "crc ok %s, U-Boot bad CRC %s, fell back %s, slot %s" % (env is not None, bad_crc2, fell_back, slot2))
-            print("KNOWN-LIMITATION: U-Boot's saveenv failed with 'Flash buffer write timeout' (this QEMU's CFI "
-                  "flash accepts U-Boot's block writes only in the first write block after the erase-block address "
-                  "it names; QEMU issue 2343, unfixed in Debian 12's qemu 7.2): the flash holds the script's counted "
-                  "text (BOOT_A_LEFT=0) with a bad CRC, so boot 2 ran on U-Boot's built-in environment and the "
-                  "script fell back to slot a (docs/uboot.md: never-saved environment)")
-        else:
+        if saved not in ("ok", "qemu-2343"):
             fail("saveenv: %s (see %s)" % (saved, log))
+        completed = "[abide-qemu] U-Boot environment: completed a saveenv torn" in log_text
+        if saved == "qemu-2343":
+            check(completed, "saveenv torn by QEMU's flash and not completed by the harness (see %s)" % log)
+            print("KNOWN-LIMITATION: U-Boot's saveenv reported 'Flash buffer write timeout' (Debian 12's QEMU "
+                  "keeps only the first 4 KiB of each erase block U-Boot writes; QEMU issue 2343); the harness "
+                  "completed the write after QEMU exited, verified by U-Boot's CRC")
+        check(env is not None and raw is not None, "DISK.env.fd has no valid environment after two boots")
+        check(not bad_crc2, "boot 2: U-Boot found no valid environment")
+        check(slot2 == "b" and not fell_back, "boot 2 booted slot %s (fell back: %s), not b" % (slot2, fell_back))
+        check(env.get("BOOT_A_LEFT") == "0" and "BOOT_B_LEFT" not in env and env.get("BOOT_ORDER") == "A B",
+              "saved environment: BOOT_ORDER=%r BOOT_A_LEFT=%r BOOT_B_LEFT=%r"
+              % (env.get("BOOT_ORDER"), env.get("BOOT_A_LEFT"), env.get("BOOT_B_LEFT")))
+        check(not any(k in env for k in ("abide_slot", "abide_save", "abide_order", "abide_fb", "BOOT_SLOT")),
+              "scratch variables saved: %s" % sorted(k for k in env if k.startswith("abide_") or k == "BOOT_SLOT"))
+        print("environment persisted across the QEMU restart: boot 1 counted A 1 -> 0 and saved; "
+              "boot 2 read it, skipped A (0: bad) and booted b")
         ok = True
     except MachineError as e:
         fail(str(e))
