@@ -285,6 +285,20 @@ def main():
               "scratch variables saved: %s" % sorted(k for k in env if k.startswith("abide_") or k == "BOOT_SLOT"))
         print("environment persisted across the QEMU restart: boot 1 counted A 1 -> 0 and saved; "
               "boot 2 read it, skipped A (0: bad) and booted b")
+
+        # ---- no listed slot can boot (both at 0): the script falls back to abide_good, uncounted.
+        os.unlink(disk + ".env.fd")
+        with open(template, "wb") as f:
+            f.write(uboot_env_image({"BOOT_ORDER": "A B", "BOOT_A_LEFT": "0", "BOOT_B_LEFT": "0", "abide_good": "B",
+                                     "abide_cmdline_a": CMDLINE, "abide_cmdline_b": CMDLINE, "bootdelay": "0"},
+                                    defaults="virtio"))
+        with Machine(disk, log=log, arch="arm64", uboot_env=template, max_boots=1, deadline=300,
+                     test_console=False) as vm:
+            off = vm.wait_boot(1, timeout=30)
+            vm.wait_for(r"^abide: no slot in BOOT_ORDER .* falling back to slot b$", timeout=120, since=off)
+            vm.wait_for(r"Kernel command line: .*abide\.slot=b", timeout=240, since=off)
+            check("Saving Environment" not in vm.console(off), "the fallback boot saved the environment")
+        print("fallback: BOOT_A_LEFT=0 BOOT_B_LEFT=0 abide_good=B -> slot b, nothing saved")
         ok = True
     except MachineError as e:
         fail(str(e))
