@@ -156,11 +156,45 @@ static void test_sfdisk_script(void **state) {
         free(s);
 }
 
+/* The root, verity and verity-sig types are the manifest's architecture's DPS types; the rest are fixed. */
+static void test_layout_architecture(void **state) {
+        static const struct {
+                Architecture arch;
+                const char *root, *verity, *sig;
+        } cases[] = {
+                { ARCH_X86_64, "4f68bce3-e8cd-4db1-96e7-fbcaf984b709", "2c7357ed-ebd2-46d9-aec1-23d437ec2bf5",
+                  "41092b05-9fc8-4523-994f-2def0408b176" },
+                { ARCH_ARM64, "b921b045-1df0-41c3-af44-4c6f280d3fae", "df3300ce-d69f-4c92-978c-9bfb0f38d820",
+                  "6db69de6-29f4-4758-a7a5-962190f00ce3" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                Manifest m;
+                DiskLayout l;
+                manifest_init(&m, ELEMENTSOF(payloads));
+                m.architecture = cases[i].arch;
+                assert_int_equal(disk_layout_compute(&m, &(DiskSizes) {}, &l), 0);
+                assert_string_equal(l.parts[DISK_PART_ROOT_A].type, cases[i].root);
+                assert_string_equal(l.parts[DISK_PART_ROOT_B].type, cases[i].root);
+                assert_string_equal(l.parts[DISK_PART_VERITY_A].type, cases[i].verity);
+                assert_string_equal(l.parts[DISK_PART_VERITY_B].type, cases[i].verity);
+                assert_string_equal(l.parts[DISK_PART_VERITY_SIG_A].type, cases[i].sig);
+                assert_string_equal(l.parts[DISK_PART_VERITY_SIG_B].type, cases[i].sig);
+                assert_string_equal(l.parts[DISK_PART_ESP].type, "c12a7328-f81f-11d2-ba4b-00a0c93ec93b");
+                assert_string_equal(l.parts[DISK_PART_DATA].type, "4d21b016-b534-45c2-a9fb-5c16e091fd2d");
+        }
+        Manifest m;
+        DiskLayout l;
+        manifest_init(&m, ELEMENTSOF(payloads));
+        m.architecture = _ARCH_MAX;
+        assert_true(disk_layout_compute(&m, &(DiskSizes) {}, &l) < 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_size),        cmocka_unit_test(test_verity_hash_size),
                 cmocka_unit_test(test_layout_default),    cmocka_unit_test(test_layout_sizes),
                 cmocka_unit_test(test_layout_needs_kernel), cmocka_unit_test(test_sfdisk_script),
+                cmocka_unit_test(test_layout_architecture),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

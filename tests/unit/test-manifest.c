@@ -555,6 +555,32 @@ static void test_validate_in_memory(void **state) {
         assert_int_equal(manifest_validate(m), 0);
 }
 
+/* "architecture": absent = x86-64 (and left out when writing x86-64, for older
+ * devices that refuse unknown keys), "arm64" round-trips, anything else is refused. */
+static void test_architecture(void **state) {
+        _cleanup_(manifest_freep) Manifest *m = NULL, *a = NULL, *back = NULL;
+        _cleanup_free_ char *j = NULL, *ja = NULL, *jarm = NULL;
+
+        assert_int_equal(manifest_parse(valid, strlen(valid), &m), 0);
+        assert_int_equal(m->architecture, ARCH_X86_64);
+        assert_int_equal(manifest_to_json(m, &j, NULL), 0);
+        assert_null(strstr(j, "architecture"));
+
+        ja = mutate("\"filesystem\": \"erofs\", ", "\"filesystem\": \"erofs\", \"architecture\": \"arm64\", ");
+        assert_int_equal(manifest_parse(ja, strlen(ja), &a), 0);
+        assert_int_equal(a->architecture, ARCH_ARM64);
+        assert_int_equal(manifest_to_json(a, &jarm, NULL), 0);
+        assert_non_null(strstr(jarm, "\"architecture\": \"arm64\""));
+        assert_int_equal(manifest_parse(jarm, strlen(jarm), &back), 0);
+        assert_int_equal(back->architecture, ARCH_ARM64);
+
+        expect_mutation_ok("\"filesystem\": \"erofs\", ", "\"filesystem\": \"erofs\", \"architecture\": \"x86-64\", ");
+        expect_mutation_fails("\"filesystem\": \"erofs\", ", "\"filesystem\": \"erofs\", \"architecture\": \"sparc\", ",
+                              "manifest: architecture: unknown architecture 'sparc'");
+        expect_mutation_fails("\"filesystem\": \"erofs\", ", "\"filesystem\": \"erofs\", \"architecture\": 64, ",
+                              "architecture");
+}
+
 static void test_roles(void **state) {
         for (PayloadRole r = 0; r < _PAYLOAD_ROLE_MAX; r++)
                 assert_int_equal(payload_role_from_string(payload_role_to_string(r)), r);
@@ -585,6 +611,7 @@ int main(void) {
                 cmocka_unit_test(test_not_json),
                 cmocka_unit_test(test_oversized_document),
                 cmocka_unit_test(test_validate_in_memory),
+                cmocka_unit_test(test_architecture),
                 cmocka_unit_test(test_roles),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

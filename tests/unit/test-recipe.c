@@ -179,6 +179,37 @@ static void test_defaults(void **state) {
         assert_int_equal(r->n_binaries, 0);
 }
 
+static void test_architecture(void **state) {
+        _cleanup_(recipe_freep) Recipe *native = load_ok(IMAGE CONTENT, NULL);
+        assert_int_equal(native->architecture, architecture_native());
+
+        _cleanup_(recipe_freep) Recipe *a = load_ok(IMAGE "Architecture=arm64\n" CONTENT
+                                                    "[Boot]\nKernel=image:/boot/vmlinuz-*\n", NULL);
+        assert_int_equal(a->architecture, ARCH_ARM64);
+        assert_true(a->boot.kernel_in_image);
+        /* Resolved later, in the staged tree: kept as the pattern. */
+        assert_string_equal(a->boot.kernel, "/boot/vmlinuz-*");
+
+        /* A build-machine path after image: (a later --set) switches back. */
+        char *set[] = { (char *) "Boot.Kernel=vmlinuz-*", NULL };
+        _cleanup_(recipe_freep) Recipe *h = load_ok(IMAGE CONTENT "[Boot]\nKernel=image:/boot/vmlinuz-*\n", set);
+        assert_false(h->boot.kernel_in_image);
+        assert_non_null(strstr(h->boot.kernel, "vmlinuz-9.9.0-10-fake"));
+
+        load_fails(IMAGE "Architecture=sparc\n" CONTENT, NULL,
+                   ":5: [Image] Architecture: unknown architecture 'sparc' (expected x86-64, arm64)");
+        load_fails(IMAGE CONTENT "[Boot]\nKernel=image:boot/vmlinuz\n", NULL,
+                   ":8: [Boot] Kernel: 'image:boot/vmlinuz': the kernel must be an absolute path inside the image");
+        load_fails(IMAGE CONTENT "[Boot]\nKernel=image:/boot/../../vmlinuz\n", NULL,
+                   ":8: [Boot] Kernel: 'image:/boot/../../vmlinuz': the kernel must be an absolute path inside the image");
+
+        /* Another architecture's image cannot take the build machine's kernel and modules. */
+        const char *other = architecture_to_string(architecture_native() == ARCH_ARM64 ? ARCH_X86_64 : ARCH_ARM64);
+        char text[512];
+        snprintf(text, sizeof text, IMAGE "Architecture=%s\n" CONTENT "[Boot]\nKernel=vmlinuz-*\n", other);
+        load_fails(text, NULL, ": [Boot] Kernel= must be image:PATH");
+}
+
 static void test_repeatable_order(void **state) {
         _cleanup_(recipe_freep) Recipe *r = load_ok(
                 IMAGE
@@ -442,6 +473,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_full),
                 cmocka_unit_test(test_defaults),
+                cmocka_unit_test(test_architecture),
                 cmocka_unit_test(test_repeatable_order),
                 cmocka_unit_test(test_binary_destination),
                 cmocka_unit_test(test_file_entries),
