@@ -57,6 +57,9 @@ def env_path_for(disk):
 # block keeps U-Boot's data; later buffers are dropped. saveenv then leaves the
 # environment's first 4 KiB written and the rest erased: a bad CRC.
 UBOOT_FLASH_WRITEBLOCK = 4096
+# The serial of the environment's virtio disk (Machine(uboot_env_disk=True)):
+# /sys/block/vdX/serial in the guest.
+UBOOT_ENV_DISK_SERIAL = "abide-uboot-env"
 # Default variables for boot targets other than virtio0 (and the network): dropped
 # by uboot_env_image(defaults="virtio") so the environment text fits in that 4 KiB.
 _UBOOT_NON_VIRTIO = ("bootcmd_qfw", "bootcmd_usb0", "bootcmd_scsi0", "bootcmd_nvme0", "bootcmd_dhcp",
@@ -170,7 +173,8 @@ class Machine:
     def __init__(self, disk, log=None, memory=1024, cpus=2, no_reboot=True, max_boots=1,
                  deadline=900, test_console=True, extra_args=(), extra_drives=(), ovmf_code=OVMF_CODE,
                  ovmf_vars=OVMF_VARS, boot_line=r"Linux version \d", disk_options="", network=False,
-                 arch="x86-64", uboot=UBOOT_ARM64, uboot_env=None, fix_torn_saveenv=True):
+                 arch="x86-64", uboot=UBOOT_ARM64, uboot_env=None, fix_torn_saveenv=True,
+                 uboot_env_disk=False):
         if arch not in ("x86-64", "arm64"):
             raise ValueError("arch: x86-64 or arm64, not %r" % arch)
         self.arch = arch
@@ -181,6 +185,10 @@ class Machine:
         self.uboot_env_template = uboot_env
         # arm64: after each QEMU exit, complete a saveenv torn by QEMU's flash (complete_torn_saveenv).
         self.fix_torn_saveenv = fix_torn_saveenv
+        # arm64: the environment flash file also as a raw virtio disk (serial
+        # UBOOT_ENV_DISK_SERIAL), the guest's stand-in for the /dev/mtdN that
+        # Debian's arm64 kernel cannot provide (no CFI flash driver).
+        self.uboot_env_disk = uboot_env_disk
         self.memory = memory
         self.cpus = cpus
         self.no_reboot = no_reboot
@@ -228,8 +236,11 @@ class Machine:
         else:
             # -bios puts U-Boot in flash bank 0; bank 1 holds its environment.
             args = ["qemu-system-aarch64", "-accel", "tcg", "-machine", "virt", "-cpu", "cortex-a57"]
+            # With the environment disk both views share the file: locking off. U-Boot reads
+            # the flash when QEMU starts; the guest's writes reach it at the next QEMU start.
+            shared = ",file.locking=off" if self.uboot_env_disk else ""
             firmware_args = ["-bios", self.uboot,
-                             "-drive", "if=pflash,format=raw,unit=1,file=" + self.vars]
+                             "-drive", "if=pflash,format=raw,unit=1,file=" + self.vars + shared]
         args += [
             "-m", str(self.memory), "-smp", str(self.cpus),
             "-nographic", "-nodefaults", "-no-user-config",
@@ -243,6 +254,11 @@ class Machine:
         ]
         for d in self.extra_drives:
             args += ["-drive", "file=%s,format=raw,if=virtio,readonly=on" % d]
+        if self.arch == "arm64" and self.uboot_env_disk:
+            # In the last PCI slot, so it is enumerated after the boot disk (U-Boot's virtio 0,
+            # the guest's vda) and the extra drives (vdb, vdc, ...); found in the guest by its serial.
+            args += ["-drive", "if=none,id=ubootenv,format=raw,cache=writethrough,file.locking=off,file=" + self.vars,
+                     "-device", "virtio-blk-pci,drive=ubootenv,addr=0x1f,serial=" + UBOOT_ENV_DISK_SERIAL]
         if self.network:
             # A fixed PCI slot, away from the automatic ones: the disks keep their
             # device paths, so OVMF boot options recorded without a NIC still match.
@@ -293,6 +309,11 @@ class Machine:
                     self._kill()
                     self._note("[abide-qemu] deadline reached, qemu killed")
                     return
+                if self.arch == "arm64" and self.fix_torn_saveenv and self.uboot_env_disk \
+                        and complete_torn_saveenv(self.vars):
+                    # While QEMU runs too, so the guest reads U-Boot's saved environment on this boot.
+                    self._note("[abide-qemu] U-Boot environment: completed a saveenv torn by QEMU's flash "
+                               "(QEMU issue 2343; CRC verified)")
                 continue
             with self._lock:
                 self.exits.append(rc)
@@ -563,6 +584,9 @@ def main(argv=None):
     p.add_argument("--net", action="store_true",
                    help="a virtio NIC on QEMU's user-mode network (the host's loopback is 10.0.2.2 in the guest)")
     p.add_argument("--no-test-console", action="store_true")
+    p.add_argument("--uboot-env-disk", action="store_true",
+                   help="arm64: DISK.env.fd also as a virtio disk with serial %s (the guest's fw_env device)"
+                   % UBOOT_ENV_DISK_SERIAL)
     p.add_argument("--fresh-vars", action="store_true",
                    help="start from a new copy of OVMF_VARS (arm64: a new U-Boot environment)")
     p.add_argument("--follow", action="store_true", help="copy the console to stdout")
@@ -570,7 +594,8 @@ def main(argv=None):
 
     vm = Machine(a.disk, log=a.log, memory=a.memory, cpus=a.cpus, no_reboot=not a.in_place,
                  max_boots=a.boots, deadline=a.timeout, test_console=not a.no_test_console,
-                 extra_drives=a.drive, network=a.net, arch=a.arch, uboot_env=a.uboot_env)
+                 extra_drives=a.drive, network=a.net, arch=a.arch, uboot_env=a.uboot_env,
+                 uboot_env_disk=a.uboot_env_disk)
     if a.fresh_vars and os.path.exists(vm.vars):
         os.unlink(vm.vars)
     t0 = time.monotonic()

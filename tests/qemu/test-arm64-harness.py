@@ -15,8 +15,14 @@ Checks:
 - the i6300esb watchdog: the driver binds on the virt machine's PCIe,
   /dev/watchdog appears, and an unfed watchdog resets the guest (with
   -no-reboot QEMU ends and the harness starts boot 2);
+- the guest reads U-Boot's saved BOOT_A_LEFT=0 through the environment's
+  virtio view (Machine(uboot_env_disk=True), serial abide-uboot-env);
 - boot 2 reads the environment back: with saveenv persisted, A is bad (0)
-  and the script boots slot b; and the host reads BOOT_A_LEFT=0 in DISK.env.fd.
+  and the script boots slot b; and the host reads BOOT_A_LEFT=0 in DISK.env.fd;
+- the guest writes an environment (A on trial, 2 tries) through the virtio
+  view and reboots; boot 3's U-Boot boots a, counts and saves 1, and the
+  guest reads 1 back;
+- both slots at 0 with abide_good=B: the script falls back to b, unsaved.
 
 Known limitation, reported and not hidden: Debian 12's QEMU (7.2+dfsg-7+deb12u4
 and later) carries "hw/pflash: implement update buffer for block writes"
@@ -47,13 +53,16 @@ import time
 
 SRC = os.environ.get("ABIDE_SRCDIR") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(SRC, "qemu"))
-from abideqemu import (Machine, MachineError, UBOOT_ARM64, read_uboot_env,  # noqa: E402
-                       uboot_env_image)
+from abideqemu import (Machine, MachineError, UBOOT_ARM64, UBOOT_ENV_DISK_SERIAL,  # noqa: E402
+                       UBOOT_ENV_SIZE, read_uboot_env, uboot_env_image)
 
 BUILDDIR = os.environ.get("ABIDE_BUILDDIR", "")
 CACHE_ROOT = os.path.join(BUILDDIR, "tests", "qemu", "cache") if BUILDDIR else \
     os.path.join(tempfile.gettempdir(), "abide-arm64-harness-cache")
-MODULES = ["virtio_pci_legacy_dev", "virtio_pci_modern_dev", "virtio_pci", "virtio_console", "i6300esb"]
+MODULES = ["virtio_pci_legacy_dev", "virtio_pci_modern_dev", "virtio_pci", "virtio_console", "virtio_blk",
+           "i6300esb"]
+# What the guest writes into the environment on boot 2 (as abidectl install would: A on trial again).
+GUEST_ENV = {"BOOT_ORDER": "A B", "BOOT_A_LEFT": "2", "abide_good": "B", "bootdelay": "0"}
 CMDLINE = "console=ttyAMA0 panic=5"
 INIT = """#!/bin/sh
 /bin/busybox --install -s /bin
@@ -61,7 +70,7 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 mount -t tmpfs run /run
-for m in virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_console; do
+for m in virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_console virtio_blk; do
         insmod /lib/modules/$m.ko
 done
 echo "arm64-guest: up, cmdline: $(cat /proc/cmdline)"
@@ -147,6 +156,9 @@ def build_disk(cache, kdeb, bbdeb):
         shutil.copy(found[0], os.path.join(root, "lib/modules"))
     shutil.copy(os.path.join(SRC, "images/demo/testing/usr/lib/abide/test-console.sh"),
                 os.path.join(root, "usr/lib/abide/test-console.sh"))
+    env = dict(GUEST_ENV, abide_cmdline_a=CMDLINE, abide_cmdline_b=CMDLINE)
+    with open(os.path.join(root, "guest-env.bin"), "wb") as f:
+        f.write(uboot_env_image(env, defaults="virtio")[:UBOOT_ENV_SIZE])
     with open(os.path.join(root, "init"), "w") as f:
         f.write(INIT)
     os.chmod(os.path.join(root, "init"), 0o755)
@@ -215,7 +227,10 @@ def main():
     figures = []
     ok = False
     try:
-        with Machine(disk, log=log, arch="arm64", uboot_env=template, max_boots=2, deadline=900) as vm:
+        envdev = ("$(for d in /sys/block/vd*; do [ \"$(cat $d/serial)\" = %s ] && echo /dev/${d##*/}; done)"
+                  % UBOOT_ENV_DISK_SERIAL)
+        with Machine(disk, log=log, arch="arm64", uboot_env=template, uboot_env_disk=True, max_boots=3,
+                     deadline=900) as vm:
             # ---- boot 1: slot a on trial, its last try counted and saved.
             off1 = vm.wait_boot(1, timeout=30)
             t0 = vm.boot_started[0]
@@ -235,6 +250,10 @@ def main():
             rc, out = vm.run("cat /proc/cmdline", timeout=120, check=True)
             check("abide.slot=a" in out.split(), "kernel command line: %r" % out)
             check(CMDLINE in out, "abide_cmdline_a not passed: %r" % out)
+            # The guest's view of the environment (the flash file as a virtio disk): U-Boot's save.
+            rc, out = vm.run("dd if=%s bs=4096 count=1 2>/dev/null | tail -c +5 | tr '\\0' '\\n' | grep -a ^BOOT_" % envdev,
+                             timeout=60)
+            check(rc == 0 and "BOOT_A_LEFT=0" in out.split(), "guest reads the environment: %r" % out)
 
             # ---- the watchdog: i6300esb on the virt machine's PCIe, then left unfed.
             rc, out = vm.run("insmod /lib/modules/i6300esb.ko heartbeat=5 && ls /dev/watchdog0 && "
@@ -259,13 +278,25 @@ def main():
             t_init = time.monotonic() - t0
             figures.append((t_uboot, t_kernel, t_init))
             rc, out = vm.run("cat /proc/cmdline", timeout=120, check=True)
+            out2 = out
             log_text = vm.console(0)
             slot2 = m.group(1) or m.group(2)
             fell_back = m.group(2) is not None
             bad_crc2 = "Loading Environment from Flash... *** Warning - bad CRC" in vm.console(off2)
-            check("abide.slot=%s" % slot2 in out.split(), "boot 2 command line %r, script chose %s" % (out, slot2))
-        env = read_uboot_env(disk + ".env.fd")
-        raw = read_uboot_env(disk + ".env.fd", check_crc=False)
+            check("abide.slot=%s" % slot2 in out2.split(), "boot 2 command line %r, script chose %s" % (out2, slot2))
+            # Boot 2's environment, as boot 1 saved it (slot b is good: boot 2 saves nothing).
+            env = read_uboot_env(disk + ".env.fd")
+            raw = read_uboot_env(disk + ".env.fd", check_crc=False)
+
+            # ---- boot 3: the guest wrote the environment (A on trial, 2 tries); U-Boot must use it.
+            vm.run("dd if=/guest-env.bin of=%s bs=4096 conv=fsync 2>&1" % envdev, timeout=60, check=True)
+            vm.send("sync; reboot -f", timeout=30)
+            off3 = vm.wait_boot(3, timeout=120)
+            vm.wait_for(r"^abide: slot a \(BOOT_A_LEFT=", timeout=180, since=off3)
+            vm.wait_for(r"Kernel command line: .*abide\.slot=a", timeout=240, since=off3)
+            rc, out = vm.run("dd if=%s bs=4096 count=1 2>/dev/null | tail -c +5 | tr '\\0' '\\n' | grep -a ^BOOT_" % envdev,
+                             timeout=120)
+            check("BOOT_A_LEFT=1" in out.split(), "boot 3: guest reads %r, not the counted BOOT_A_LEFT=1" % out)
         print("watchdog reset: %.1f s from arming (heartbeat 5 s) to QEMU start 2" % t_reset)
         if saved not in ("ok", "qemu-2343"):
             fail("saveenv: %s (see %s)" % (saved, log))
@@ -274,7 +305,7 @@ def main():
             check(completed, "saveenv torn by QEMU's flash and not completed by the harness (see %s)" % log)
             print("KNOWN-LIMITATION: U-Boot's saveenv reported 'Flash buffer write timeout' (Debian 12's QEMU "
                   "keeps only the first 4 KiB of each erase block U-Boot writes; QEMU issue 2343); the harness "
-                  "completed the write after QEMU exited, verified by U-Boot's CRC")
+                  "completed the write, verified by U-Boot's CRC, while QEMU ran (the guest read it) and after it exited")
         check(env is not None and raw is not None, "DISK.env.fd has no valid environment after two boots")
         check(not bad_crc2, "boot 2: U-Boot found no valid environment")
         check(slot2 == "b" and not fell_back, "boot 2 booted slot %s (fell back: %s), not b" % (slot2, fell_back))
@@ -285,6 +316,10 @@ def main():
               "scratch variables saved: %s" % sorted(k for k in env if k.startswith("abide_") or k == "BOOT_SLOT"))
         print("environment persisted across the QEMU restart: boot 1 counted A 1 -> 0 and saved; "
               "boot 2 read it, skipped A (0: bad) and booted b")
+        env3 = read_uboot_env(disk + ".env.fd")
+        check(env3 and env3.get("BOOT_A_LEFT") == "1", "after boot 3: %r" % (env3 or {}).get("BOOT_A_LEFT"))
+        print("guest -> U-Boot: boot 2 wrote BOOT_A_LEFT=2 through the virtio view (serial %s); boot 3's U-Boot "
+              "read it, booted a and saved 1, which the guest read back" % UBOOT_ENV_DISK_SERIAL)
 
         # ---- no listed slot can boot (both at 0): the script falls back to abide_good, uncounted.
         os.unlink(disk + ".env.fd")
