@@ -67,7 +67,7 @@ if test -z "${abide_slot}"; then
 	else
 		setenv abide_slot a
 	fi
-	echo "abide: no slot in BOOT_ORDER '${BOOT_ORDER}' has tries left; falling back to slot ${abide_slot}"
+	echo "abide: no slot in BOOT_ORDER (${BOOT_ORDER}) has tries left; falling back to slot ${abide_slot}"
 fi
 
 # Scratch variables must not reach the saved environment, abide_slot included: each branch
@@ -78,7 +78,7 @@ setenv BOOT_SLOT
 if test "x${abide_slot}" = "xa"; then
 	setenv abide_slot
 	setenv bootargs "${abide_cmdline_a} abide.slot=a"
-	echo "abide: slot a (BOOT_A_LEFT='${BOOT_A_LEFT}')"
+	echo "abide: slot a (BOOT_A_LEFT=${BOOT_A_LEFT})"
 	if test -n "${abide_save}"; then
 		setenv abide_save
 		saveenv
@@ -89,7 +89,7 @@ if test "x${abide_slot}" = "xa"; then
 else
 	setenv abide_slot
 	setenv bootargs "${abide_cmdline_b} abide.slot=b"
-	echo "abide: slot b (BOOT_B_LEFT='${BOOT_B_LEFT}')"
+	echo "abide: slot b (BOOT_B_LEFT=${BOOT_B_LEFT})"
 	if test -n "${abide_save}"; then
 		setenv abide_save
 		saveenv
