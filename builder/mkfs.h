@@ -7,7 +7,8 @@
 /* Makes a read-only filesystem image of dir with mkfs.erofs or mksquashfs,
  * reproducibly: every timestamp is `epoch`, the erofs UUID is `uuid`. erofs
  * images are delta-friendly: each file's data on its own 4 KiB blocks. */
-int mkfs_image(const char *filesystem, const char *dir, const char *out_path, time_t epoch, const char *uuid);
+int mkfs_image(const char *filesystem, const char *compression, const char *dir, const char *out_path, time_t epoch,
+               const char *uuid);
 
 /* A UUID for the filesystem, derived from the staging tree's names, modes,
  * owners and sizes plus seed, so the same input gives the same UUID. */

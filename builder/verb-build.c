@@ -173,7 +173,7 @@ static int build(const BuildArgs *a) {
         if (r < 0)
                 return r;
         progress_step("abide-build: making the %s image", recipe->filesystem);
-        r = mkfs_image(recipe->filesystem, ctx->staging, ctx->root_path, epoch, uuid);
+        r = mkfs_image(recipe->filesystem, recipe->compression, ctx->staging, ctx->root_path, epoch, uuid);
         if (r < 0)
                 return r;
 

@@ -218,6 +218,13 @@ static int parse_filesystem(Parser *p, const RecipeKey *k, const char *value) {
         return parse_string(p, k, value);
 }
 
+static int parse_compression(Parser *p, const RecipeKey *k, const char *value) {
+        if (!streq(value, "none") && !streq(value, "lz4") && !streq(value, "lz4hc"))
+                return parser_error(p, k->section, k->key, EINVAL,
+                                    "unknown compression '%s' (expected none, lz4, lz4hc)", value);
+        return parse_string(p, k, value);
+}
+
 static int parse_number(Parser *p, const RecipeKey *k, const char *value, uint64_t *ret) {
         char *end;
 
@@ -421,6 +428,7 @@ static const RecipeKey keys[] = {
         { "Image",   "Version",          false, false, parse_name,       F(version) },
         { "Image",   "Compatible",       false, false, parse_name,       F(compatible) },
         { "Image",   "Filesystem",       false, false, parse_filesystem, F(filesystem) },
+        { "Image",   "Compression",      false, false, parse_compression, F(compression) },
         { "Image",   "Architecture",     false, false, parse_architecture, 0 },
         { "Image",   "SecurityVersion",  false, false, parse_u64,        F(security_version), 0, UINT64_MAX },
         { "Content", "Layer",            true,  true,  parse_layer,      0 },
@@ -675,6 +683,11 @@ int recipe_load(const char *path, char *const *overrides, Recipe **ret) {
                 r = err_set(ENOMEM, "out of memory");
                 goto finish;
         }
+        /* squashfs is always zstd-compressed (and no option helps its deltas: docs/recipe.md). */
+        if (rc->compression && !streq(rc->compression, "none") && !streq(rc->filesystem, "erofs")) {
+                r = err_set(EINVAL, "%s: [Image] Compression=%s needs Filesystem=erofs", rc->path, rc->compression);
+                goto finish;
+        }
 
         *ret = TAKE_PTR(rc);
         r = 0;
@@ -692,6 +705,7 @@ Recipe *recipe_free(Recipe *r) {
         free(r->version);
         free(r->compatible);
         free(r->filesystem);
+        free(r->compression);
         for (size_t i = 0; i < r->n_layers; i++)
                 free(r->layers[i].path);
         free(r->layers);

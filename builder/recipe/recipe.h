@@ -56,6 +56,7 @@ typedef struct Recipe {
         char *version;
         char *compatible;
         char *filesystem;       /* erofs (default) | squashfs */
+        char *compression;      /* erofs: NULL or "none" (default), "lz4", "lz4hc" */
         Architecture architecture; /* x86-64 | arm64; default: the build machine's */
         uint64_t security_version;
         /* [Content] */

@@ -54,6 +54,26 @@ for f in root.img root.verity manifest.json; do
         same_file "$T/x1/$f" "$T/x2/$f"
 done
 
+note "Compression=lz4hc: a compressed erofs with the same tree, reproducible, verity over it"
+for n in z1 z2; do
+        bz=$("$B" build "$recipe" "${K[@]}" -o "$T/$n" --set Image.Compression=lz4hc)
+        mkdir "$T/x-$n"
+        tar -xf "$bz" -C "$T/x-$n"
+done
+same_file "$T/x-z1/root.img" "$T/x-z2/root.img"
+dump.erofs "$T/x-z1/root.img" 2>/dev/null | grep -qi "lz4" || fsck.erofs "$T/x-z1/root.img" >/dev/null 2>&1 ||
+        die "fsck.erofs rejects the lz4hc image"
+zhash=$(sed -n 's/.*"root_hash": *"\([0-9a-f]*\)".*/\1/p' "$T/x-z1/manifest.json")
+veritysetup verify "$T/x-z1/root.img" "$T/x-z1/root.verity" "$zhash" || die "veritysetup verify rejects the lz4hc image"
+mount -o ro,loop "$T/x-z1/root.img" "$T/mnt" || die "cannot loop-mount the lz4hc erofs image"
+cleanup_hooks+=("umount '$T/mnt'")
+cmp "$T/mnt/usr/bin/hello" "$ABIDE_SRCDIR/images/example/rootfs/usr/bin/hello" || die "lz4hc image content differs from the tree"
+umount "$T/mnt"
+cleanup_hooks=()
+cmp -s "$T/x1/root.img" "$T/x-z1/root.img" && die "Compression=lz4hc made the same image as none"
+expect_fail "Compression=lz4 needs Filesystem=erofs" "$B" build "$recipe" "${K[@]}" -o "$T/z3" \
+        --set Image.Filesystem=squashfs --set Image.Compression=lz4
+
 note "--set overrides the version"
 b3=$("$B" build "$recipe" "${K[@]}" -o "$T/out3" --set Image.Version=1.0.1)
 [ "$(basename "$b3")" = abide-example-1.0.1.abide ] || die "--set Image.Version ignored: $b3"

@@ -272,6 +272,19 @@ static void test_file_entries(void **state) {
                    ":7: [Content] Binary: '/etc/passwd' is not an executable file");
 }
 
+static void test_compression(void **state) {
+        _cleanup_(recipe_freep) Recipe *d = load_ok(IMAGE "[Content]\nLayer=tree:rootfs\n", NULL);
+        assert_null(d->compression);
+        _cleanup_(recipe_freep) Recipe *z = load_ok(IMAGE "Compression=lz4hc\n[Content]\nLayer=tree:rootfs\n", NULL);
+        assert_string_equal(z->compression, "lz4hc");
+        _cleanup_(recipe_freep) Recipe *n = load_ok(IMAGE "Filesystem=squashfs\nCompression=none\n[Content]\nLayer=tree:rootfs\n", NULL);
+        assert_string_equal(n->compression, "none");
+        load_fails(IMAGE "Compression=gzip\n[Content]\nLayer=tree:rootfs\n", NULL,
+                   ":5: [Image] Compression: unknown compression 'gzip' (expected none, lz4, lz4hc)");
+        load_fails(IMAGE "Filesystem=squashfs\nCompression=lz4\n[Content]\nLayer=tree:rootfs\n", NULL,
+                   ": [Image] Compression=lz4 needs Filesystem=erofs");
+}
+
 static void test_empty_resets_list(void **state) {
         _cleanup_(recipe_freep) Recipe *r = load_ok(
                 IMAGE "[Content]\nLayer=tree:rootfs\nLayer=\nLayer=tar:base.tar.gz\n", NULL);
@@ -477,6 +490,7 @@ int main(void) {
                 cmocka_unit_test(test_repeatable_order),
                 cmocka_unit_test(test_binary_destination),
                 cmocka_unit_test(test_file_entries),
+                cmocka_unit_test(test_compression),
                 cmocka_unit_test(test_empty_resets_list),
                 cmocka_unit_test(test_set_overrides),
                 cmocka_unit_test(test_set_last_wins),
