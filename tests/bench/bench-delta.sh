@@ -18,6 +18,7 @@
 # devices, nginx) and needs the Debian archive (apt-get download) for (b), (c).
 #
 #   tests/bench/bench-delta.sh [BUILDDIR]
+#   ABIDE_BENCH_COMPRESSION=lz4hc tests/bench/bench-delta.sh [BUILDDIR]   # compressed erofs roots
 #
 # The .deb files are kept in BUILDDIR/bench-delta-debs between runs.
 . "$(dirname "$0")/bench-lib.sh"
@@ -31,6 +32,9 @@ mkdir -p "$debs"
 
 "$ABIDE_BUILD" keygen -o "$T/keys" >/dev/null
 K=(--key "$T/keys/signing.key" --cert "$T/keys/signing.crt" --ca "$T/keys/ca.pem" --init "$INIT")
+# [Image] Compression= of every image of the run (docs/recipe.md); default: the recipes' (none).
+[ -z "${ABIDE_BENCH_COMPRESSION:-}" ] || K+=(--set "Image.Compression=$ABIDE_BENCH_COMPRESSION")
+echo "bench: root images with Compression=${ABIDE_BENCH_COMPRESSION:-none}"
 
 # --- the release pairs ------------------------------------------------------
 
