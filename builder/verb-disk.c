@@ -17,6 +17,7 @@
 #include "disk-data.h"
 #include "disk-esp.h"
 #include "disk-layout.h"
+#include "disk-uboot.h"
 #include "verb.h"
 
 #define COPY_CHUNK (1024 * 1024)
@@ -27,13 +28,18 @@ static void help(void) {
                "initrd and boot entry; slot A written from the bundle; slot B empty; abide-data\n"
                "(ext4) with /etc/abide/abide.conf (the image carries its own CA). The bundle's\n"
                "signature is checked against CA and every payload's size and SHA-256 as it is\n"
-               "written; on any error no DISK is left behind.\n\n"
+               "written; on any error no DISK is left behind.\n"
+               "An arm64 bundle boots through U-Boot instead: the first partition holds\n"
+               "/boot.scr and slot A's kernel and initrd under /abide/a/, and U-Boot's initial\n"
+               "environment is written to DISK.env.fd (docs/uboot.md).\n\n"
                "  --cert CA        trusted CA certificate(s) the bundle is checked against\n"
                "  -o, --output F   the disk image to write\n"
                "  --size S         whole disk (K, M, G, T suffixes); abide-data takes the rest\n"
                "  --esp-size S     ESP size (default: room for two slots' kernels to double)\n"
                "  --slot-size S    each root partition (default: the root image plus half)\n"
-               "  --data-size S    abide-data when --size is not given (default 256M)\n");
+               "  --data-size S    abide-data when --size is not given (default 256M)\n"
+               "  --uboot-defaults F  arm64: the board's default U-Boot environment (VAR=VALUE\n"
+               "                   lines; default builder/uboot/qemu-virt.env, QEMU virt's)\n");
 }
 
 typedef struct Workdir {
@@ -168,6 +174,7 @@ static int write_partition_table(const DiskLayout *l, const char *image, const c
 typedef struct DiskArgs {
         const char *bundle, *cert, *output;
         DiskSizes sizes;
+        const char *uboot_defaults;
 } DiskArgs;
 
 static int parse_args(int argc, char *argv[], DiskArgs *a) {
@@ -179,6 +186,7 @@ static int parse_args(int argc, char *argv[], DiskArgs *a) {
                 { "esp-size", required_argument, NULL, 'E' },
                 { "slot-size", required_argument, NULL, 'S' },
                 { "data-size", required_argument, NULL, 'D' },
+                { "uboot-defaults", required_argument, NULL, 'U' },
                 {},
         };
         int c, r;
@@ -196,6 +204,9 @@ static int parse_args(int argc, char *argv[], DiskArgs *a) {
                         continue;
                 case 'o':
                         a->output = optarg;
+                        continue;
+                case 'U':
+                        a->uboot_defaults = optarg;
                         continue;
                 case 's':
                         size = &a->sizes.disk;
@@ -237,6 +248,7 @@ int verb_disk(int argc, char *argv[]) {
         _cleanup_(workdir_done) Workdir work = {};
         _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *kernel = NULL, *initrd = NULL, *esp = NULL, *data = NULL;
+        _cleanup_free_ char *boot_scr = NULL, *uboot_defaults = NULL, *env_path = NULL;
         DiskArgs a = {};
         DiskLayout l;
         const Payload *p;
@@ -260,6 +272,22 @@ int verb_disk(int argc, char *argv[]) {
         r = disk_layout_compute(m, &a.sizes, &l);
         if (r < 0)
                 return err_prefix(r, "%s", a.bundle);
+
+        /* arm64 boots through U-Boot: find its files before writing anything. */
+        bool uboot = m->architecture == ARCH_ARM64;
+        if (uboot) {
+                r = disk_uboot_find("boot.scr", &boot_scr);
+                if (r < 0)
+                        return r;
+                if (a.uboot_defaults)
+                        uboot_defaults = strdup(a.uboot_defaults);
+                else
+                        r = disk_uboot_find("qemu-virt.env", &uboot_defaults);
+                if (r < 0)
+                        return r;
+                if (!uboot_defaults || asprintf(&env_path, "%s.env.fd", a.output) < 0)
+                        return -ENOMEM;
+        }
 
         r = atomic_file_open(a.output, 0644, &out);
         if (r < 0)
@@ -307,9 +335,12 @@ int verb_disk(int argc, char *argv[]) {
         if (r < 0)
                 return err_prefix(r, "%s", a.bundle);
 
-        progress_step("ESP");
+        progress_step(uboot ? "boot partition (U-Boot)" : "ESP");
         const DiskPart *pe = &l.parts[DISK_PART_ESP], *pd = &l.parts[DISK_PART_DATA];
-        r = disk_esp_make(esp, pe->size, pe->uuid, m, kernel, initrd, work.path);
+        if (uboot)
+                r = disk_uboot_boot_make(esp, pe->size, pe->uuid, boot_scr, kernel, initrd);
+        else
+                r = disk_esp_make(esp, pe->size, pe->uuid, m, kernel, initrd, work.path);
         if (r < 0)
                 return r;
         r = copy_file_at(esp, out->fd, pe->offset, pe->size);
@@ -324,9 +355,18 @@ int verb_disk(int argc, char *argv[]) {
         if (r < 0)
                 return r;
 
+        if (uboot) {
+                progress_step("U-Boot environment");
+                r = disk_uboot_env_write(env_path, m, uboot_defaults);
+                if (r < 0)
+                        return r;
+        }
+
         r = atomic_file_commit(out);
         if (r < 0)
                 return err_set(-r, "%s: %m", a.output);
+        if (uboot)
+                printf("%s: U-Boot environment (BOOT_ORDER=A, abide_good=A)\n", env_path);
         printf("%s: %s %s in slot a, %" PRIu64 " MiB\n", a.output, m->name, m->version, l.disk_size >> 20);
         return 0;
 }
