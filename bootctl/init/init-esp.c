@@ -97,19 +97,21 @@ int init_mount_esp(const AbideConfig *c, const char *sysroot, const char *esp_uu
         struct stat st;
         int r;
 
-        if (!esp_uuid)
+        /* Without EFI (U-Boot) no loader names its partition: the one labelled "esp". Under EFI
+         * without LoaderDevicePartUUID nothing is mounted, as before. */
+        if (!esp_uuid && stat("/sys/firmware/efi", &st) == 0)
                 return 0;
         if (asprintf(&where, "%s%s", sysroot, INIT_ESP_DIR) < 0)
                 return -ENOMEM;
         if (stat(where, &st) < 0 || !S_ISDIR(st.st_mode))
                 return 0;
 
-        r = slot_partition_find_by_uuid(c, esp_uuid, &p);
+        r = esp_uuid ? slot_partition_find_by_uuid(c, esp_uuid, &p) : slot_boot_partition_find(c, &p);
         if (r < 0)
-                return err_prefix(r, "ESP %s", esp_uuid);
+                return err_prefix(r, "ESP %s", esp_uuid ?: "(PARTLABEL esp)");
         if (p.offset != 0 || p.size != 0) {
                 slot_partition_done(&p);
-                return err_set(ENODEV, "ESP %s has no device node of its own", esp_uuid);
+                return err_set(ENODEV, "ESP %s has no device node of its own", esp_uuid ?: "(PARTLABEL esp)");
         }
         /* Its own budget: a slow check must not count against the root's mount, and never
          * reaches it (FSCK_TIMEOUT_MS), so a damaged ESP cannot fail the boot. */

@@ -187,6 +187,10 @@ int slot_data_partition_find(const AbideConfig *c, SlotPartition *ret) {
         return search(c, match_label, "abide-data", "PARTLABEL", ret);
 }
 
+int slot_boot_partition_find(const AbideConfig *c, SlotPartition *ret) {
+        return search(c, match_label, "esp", "PARTLABEL", ret);
+}
+
 int slot_partition_find_by_uuid(const AbideConfig *c, const char *uuid, SlotPartition *ret) {
         return search(c, match_uuid, uuid, "PARTUUID", ret);
 }

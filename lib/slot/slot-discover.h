@@ -32,6 +32,9 @@ int slot_partition_find(const AbideConfig *c, Slot slot, SlotPart part, SlotPart
 int slot_partitions_find(const AbideConfig *c, Slot slot, SlotPartition ret[static _SLOT_PART_MAX]);
 /* abide-data. */
 int slot_data_partition_find(const AbideConfig *c, SlotPartition *ret);
+/* The boot partition by PARTLABEL "esp" (what abide-build disk names it), for boot loaders that
+ * name no partition (U-Boot); same search. */
+int slot_boot_partition_find(const AbideConfig *c, SlotPartition *ret);
 /* By PARTUUID (e.g. LoaderDevicePartUUID), same search; -ENOENT when absent. */
 int slot_partition_find_by_uuid(const AbideConfig *c, const char *uuid, SlotPartition *ret);
 
