@@ -12,6 +12,7 @@ struct UBootEnv {
         struct uboot_ctx *ctx;
         bool opened;
         unsigned copies;
+        bool single_copy_ok;
         int lock_fd;
         char *config;
 };
@@ -89,8 +90,12 @@ int uboot_env_set(UBootEnv *e, const char *name, const char *value) {
         return 0;
 }
 
+void uboot_env_allow_single_copy(UBootEnv *e) {
+        e->single_copy_ok = true;
+}
+
 int uboot_env_store(UBootEnv *e) {
-        if (e->copies < 2)
+        if (e->copies < 2 && !e->single_copy_ok)
                 return err_set(EOPNOTSUPP, "U-Boot environment (%s): one copy only; a power cut while writing it would lose the "
                                "whole environment: list two copies (redundant environment, docs/uboot.md)", e->config);
         int r = libuboot_env_store(e->ctx);

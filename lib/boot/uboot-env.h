@@ -29,3 +29,6 @@ int uboot_env_set(UBootEnv *e, const char *name, const char *value);
 /* Writes the other copy; the environment read so far stays valid until it has landed.
  * -EOPNOTSUPP with a message for a config naming one copy only: a torn write would lose it all. */
 int uboot_env_store(UBootEnv *e);
+/* Lets uboot_env_store() write a one-copy environment ([Boot] UBootEnvSingleCopy=yes): for boards
+ * whose U-Boot keeps one copy only (QEMU virt's flash), accepting that a torn write loses it. */
+void uboot_env_allow_single_copy(UBootEnv *e);

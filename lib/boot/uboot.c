@@ -23,6 +23,7 @@ typedef struct UBoot {
         char *env_config;  /* fw_env.config */
         char *cmdline;
         EspMount mount;
+        bool single_copy;  /* [Boot] UBootEnvSingleCopy= */
 } UBoot;
 
 static UBoot *ub(const BootBackend *b) {
@@ -75,6 +76,7 @@ static int uboot_open(BootBackend *b, const AbideConfig *c) {
         int r = find_boot(c, &u->boot);
         if (r >= 0)
                 r = esp_mount_init(&u->mount, u->boot);
+        u->single_copy = c->uboot_env_single_copy;
         if (r >= 0 && (!(u->env_config = strdup(c->uboot_env_config)) || !(u->cmdline = strdup(c->cmdline))))
                 r = -ENOMEM;
         if (r < 0) {
@@ -105,6 +107,8 @@ static int load(UBoot *u, UBootEnv **ret_env, UBootState *ret) {
         int r = uboot_env_open(u->env_config, &e);
         if (r < 0)
                 return r;
+        if (u->single_copy)
+                uboot_env_allow_single_copy(e);
         v[0] = uboot_env_get(e, "BOOT_ORDER");
         v[1] = uboot_env_get(e, left_names[SLOT_A]);
         v[2] = uboot_env_get(e, left_names[SLOT_B]);

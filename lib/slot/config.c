@@ -50,6 +50,8 @@ static const ConfigKey config_keys[] = {
         { "Boot", "Backend", KEY_STRING, offsetof(AbideConfig, backend), 0, 0, false },
         { "Boot", "Tries", KEY_UINT, offsetof(AbideConfig, tries), 1, 99, true },
         PATH_KEY("Boot", "UBootEnvConfig", uboot_env_config),
+        /* Vendor only: a board whose U-Boot keeps one copy (QEMU virt); a power cut while writing loses it. */
+        { "Boot", "UBootEnvSingleCopy", KEY_BOOL, offsetof(AbideConfig, uboot_env_single_copy), 0, 0, false },
         { "Boot", "RebootCommand", KEY_STRING, offsetof(AbideConfig, reboot_command), 0, 0, false },
         { "Health", "Agent", KEY_STRING, offsetof(AbideConfig, agent_probe), 0, 0, false },
         { "Health", "TimeoutSec", KEY_UINT, offsetof(AbideConfig, health_timeout_sec), 1, 86400, true },

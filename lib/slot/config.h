@@ -27,6 +27,7 @@ typedef struct AbideConfig {
         char *data_partition;      /* override; NULL: by PARTLABEL abide-data */
         char *backend;             /* boot backend name */
         char *uboot_env_config;    /* uboot backend: fw_env.config naming the environment's two copies */
+        bool uboot_env_single_copy; /* uboot backend: a one-copy environment may be written (QEMU virt) */
         unsigned tries;
         char *reboot_command;
         char *agent_probe;         /* command line of the agent's health probe; NULL: none */
