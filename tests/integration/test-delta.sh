@@ -179,6 +179,20 @@ expect_fail "bundle: manifest.json.sig: signature (does not match|not trusted)" 
 sha256sum "$ROOT_B" "$VERITY_B" "$SIG_B" | cmp -s "$T/bparts.before" - || die "b written for an untrusted bundle"
 b_not_bootable || die "b bootable after an untrusted bundle"
 
+note "the bundle replaced on the server between two of the delta's requests: refused"
+cp "$V2" "$WWW/swap.abide"
+# The proxy cuts once and swaps the file before the retry; stderr: the retry line, then the refusal.
+proxy_start "$HTTP_PORT" --cut-every 12000 --cut-limit 1 --on-cut "cp '$V1' '$WWW/swap.abide'"
+rm -f "$ENTRIES"/abide-b*.conf
+"$ABIDECTL" install --force "http://127.0.0.1:$PROXY_PORT/swap.abide" >/dev/null 2>"$T/err" && die "a swapped bundle installed"
+tail -n 1 "$T/err" | grep -q "^abidectl: install: http://127.0.0.1:$PROXY_PORT/swap.abide: the bundle changed on the server between requests$" ||
+        die "swapped bundle: $(cat "$T/err")"
+head -n -1 "$T/err" | grep -v '; retry [0-9]* in [0-9.]* s from byte ' && die "more than retry lines: $(cat "$T/err")"
+echo "   refused as expected: $(tail -n 1 "$T/err")"
+b_not_bootable || die "b bootable after a bundle swapped mid-install"
+check_a "swapped bundle"
+proxy_stop
+
 note "a server without Range: the whole bundle, streamed"
 "$ABIDECTL" install --force "https://127.0.0.1:$HTTPS_PORT/norange/b.abide" >"$T/out" 2>"$T/err" ||
         die "install from a server without Range failed: $(cat "$T/err")"
