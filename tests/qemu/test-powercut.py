@@ -65,11 +65,11 @@ class EspWatch:
     def __init__(self, disk):
         self.disk = disk
         self.offset = S.partitions(disk)["esp"][0]
+        # Kept open: a poll is one pread, so a short write scope (the entry's) is not missed.
+        self.fd = os.open(disk, os.O_RDONLY)
 
     def dirty(self):
-        with open(self.disk, "rb") as f:
-            f.seek(self.offset + FAT32_STATE)
-            return f.read(1)[0] & 1
+        return os.pread(self.fd, 1, self.offset + FAT32_STATE)[0] & 1
 
 
 def progress_lines(text):
@@ -94,7 +94,8 @@ def cut_install(sc, vm, esp, moment):
             seen = True
         if seen and (not want_scope or esp.dirty()):
             break
-        time.sleep(0.01)
+        # Waiting for a write scope: poll the dirty bit closely (the entry's scope lasts tens of ms).
+        time.sleep(0.001 if seen and want_scope else 0.01)
     if delay:
         time.sleep(delay)
     dirty = esp.dirty()
