@@ -181,6 +181,10 @@ b_not_bootable || die "b bootable after an untrusted bundle"
 
 note "the bundle replaced on the server between two of the delta's requests: refused"
 cp "$V2" "$WWW/swap.abide"
+# 1.0 and 2.0 have the same size: nginx's ETag (mtime-size) tells them apart only by the mtime,
+# so the served copy gets an old one (a copy within the same second would keep the ETag; the
+# signed hashes would still refuse it, with another message).
+touch -d @1700000000 "$WWW/swap.abide"
 # The proxy cuts once and swaps the file before the retry; stderr: the retry line, then the refusal.
 proxy_start "$HTTP_PORT" --cut-every 12000 --cut-limit 1 --on-cut "cp '$V1' '$WWW/swap.abide'"
 rm -f "$ENTRIES"/abide-b*.conf
