@@ -174,6 +174,47 @@ static int clean_kernel_dir(const char *dir) {
         return fsync_directory_of(dir) < 0 ? err_set(EIO, "cannot sync %s", dir) : 0;
 }
 
+/* Nothing of an older signature may follow the new one. */
+static int clear_after_signature(InstallTarget *t, SlotPart part, const Payload *p) {
+        if (part != SLOT_PART_VERITY_SIG)
+                return 0;
+        uint64_t from = (p->size + INSTALL_ALIGN - 1) / INSTALL_ALIGN * INSTALL_ALIGN;
+        return install_zero_range(t->fd, t->direct, from, t->size, t->label);
+}
+
+/* The kernel or initrd into the slot's kernel dir, atomically: streamed from the bundle
+ * reader, or (data) from memory. The ESP is writable for this file only; the temporary
+ * goes (cleanup order) before the scope ends. */
+static int write_kernel_file(Install *in, const Payload *p, const uint8_t *data, size_t len) {
+        _cleanup_(boot_writable_endp) BootBackend *esp = NULL;
+        _cleanup_(atomic_file_freep) AtomicFile *f = NULL;
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        if (asprintf(&path, "%s/%s", in->kernel_dir, role_file(p->role)) < 0)
+                return -ENOMEM;
+        r = boot_writable_begin(in->boot, &esp);
+        if (r < 0)
+                return r;
+        r = atomic_file_open(path, 0644, &f);
+        if (r < 0)
+                return err_set(r, "cannot create %s: %s", path, strerror(-r));
+        if (data) {
+                r = loop_write(f->fd, data, len);
+                if (r < 0)
+                        return err_set(r, "cannot write %s: %s", path, strerror(-r));
+        } else {
+                r = install_stream_payload(in->reader, p, f->fd, false, path);
+                if (r < 0)
+                        return r;
+        }
+        r = atomic_file_commit(f);
+        if (r < 0)
+                return err_set(r, "cannot write %s: %s", path, strerror(-r));
+        r = boot_writable_end(TAKE_PTR(esp));
+        return r == -EROFS ? r : 0;
+}
+
 static int stream_all(Install *in) {
         for (;;) {
                 const Payload *p = NULL;
@@ -187,38 +228,14 @@ static int stream_all(Install *in) {
                 if (part >= 0) {
                         InstallTarget *t = &in->parts[part];
                         r = install_stream_payload(in->reader, p, t->fd, t->direct, t->label);
+                        if (r >= 0)
+                                r = clear_after_signature(t, part, p);
                         if (r < 0)
                                 return r;
-                        /* Nothing of an older signature may follow the new one. */
-                        if (part == SLOT_PART_VERITY_SIG) {
-                                uint64_t from = (p->size + INSTALL_ALIGN - 1) / INSTALL_ALIGN * INSTALL_ALIGN;
-                                r = install_zero_range(t->fd, t->direct, from, t->size, t->label);
-                                if (r < 0)
-                                        return r;
-                        }
                         continue;
                 }
-
-                /* The ESP is writable for this file only; the temporary goes (cleanup order) before the scope ends. */
-                _cleanup_(boot_writable_endp) BootBackend *esp = NULL;
-                _cleanup_(atomic_file_freep) AtomicFile *f = NULL;
-                _cleanup_free_ char *path = NULL;
-                if (asprintf(&path, "%s/%s", in->kernel_dir, role_file(p->role)) < 0)
-                        return -ENOMEM;
-                r = boot_writable_begin(in->boot, &esp);
+                r = write_kernel_file(in, p, NULL, 0);
                 if (r < 0)
-                        return r;
-                r = atomic_file_open(path, 0644, &f);
-                if (r < 0)
-                        return err_set(r, "cannot create %s: %s", path, strerror(-r));
-                r = install_stream_payload(in->reader, p, f->fd, false, path);
-                if (r < 0)
-                        return r;
-                r = atomic_file_commit(f);
-                if (r < 0)
-                        return err_set(r, "cannot write %s: %s", path, strerror(-r));
-                r = boot_writable_end(TAKE_PTR(esp));
-                if (r == -EROFS)
                         return r;
         }
 }
@@ -269,33 +286,11 @@ static int delta_all(Install *in, const Manifest *m) {
                 if (part >= 0) {
                         InstallTarget *t = &in->parts[part];
                         r = write_buffer(t, data, len);
-                        if (r >= 0 && part == SLOT_PART_VERITY_SIG) {
-                                uint64_t from = (p->size + INSTALL_ALIGN - 1) / INSTALL_ALIGN * INSTALL_ALIGN;
-                                r = install_zero_range(t->fd, t->direct, from, t->size, t->label);
-                        }
-                        if (r < 0)
-                                return r;
-                        continue;
-                }
-                _cleanup_(boot_writable_endp) BootBackend *esp = NULL;
-                _cleanup_(atomic_file_freep) AtomicFile *f = NULL;
-                _cleanup_free_ char *path = NULL;
-                if (asprintf(&path, "%s/%s", in->kernel_dir, role_file(p->role)) < 0)
-                        return -ENOMEM;
-                r = boot_writable_begin(in->boot, &esp);
+                        if (r >= 0)
+                                r = clear_after_signature(t, part, p);
+                } else
+                        r = write_kernel_file(in, p, data, len);
                 if (r < 0)
-                        return r;
-                r = atomic_file_open(path, 0644, &f);
-                if (r < 0)
-                        return err_set(r, "cannot create %s: %s", path, strerror(-r));
-                r = loop_write(f->fd, data, len);
-                if (r < 0)
-                        return err_set(r, "cannot write %s: %s", path, strerror(-r));
-                r = atomic_file_commit(f);
-                if (r < 0)
-                        return err_set(r, "cannot write %s: %s", path, strerror(-r));
-                r = boot_writable_end(TAKE_PTR(esp));
-                if (r == -EROFS)
                         return r;
         }
         return 0;
