@@ -1,12 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <fcntl.h>
 #include <getopt.h>
 
 #include "basic/error.h"
 #include "ctl.h"
-#include "install/install.h"
-#include "install-url.h"
-#include "net/http-policy.h"
+#include "ctl-install.h"
 #include "verbs.h"
 
 static int parse_tries(const char *s, unsigned *ret) {
@@ -30,10 +27,6 @@ int verb_install(int argc, char *argv[]) {
                 {}
         };
         _cleanup_(ctl_done) Ctl ctl = {};
-        _cleanup_(install_result_done) InstallResult res = {};
-        _cleanup_close_ int fd = -EBADF;
-        _cleanup_(install_url_freep) InstallUrl *url = NULL;
-        _cleanup_(delta_source_freep) DeltaSource *src = NULL;
         InstallOptions o = {};
         bool want_delta = false, full = false;
         int c, r;
@@ -86,7 +79,6 @@ int verb_install(int argc, char *argv[]) {
                 return err_set(EINVAL, "unexpected argument '%s'", argv[optind + 1]);
 
         const char *path = argv[optind];
-        bool remote = http_is_url(path);
         if (full && (want_delta || o.dry_run))
                 return err_set(EINVAL, "--full does not go with --delta or --dry-run");
         if ((want_delta || o.dry_run) && streq(path, "-"))
@@ -95,59 +87,5 @@ int verb_install(int argc, char *argv[]) {
         r = ctl_open(&ctl);
         if (r < 0)
                 return r;
-        bool delta = remote ? ctl.config->net_delta && !full : want_delta;
-        if (o.dry_run)
-                delta = true;
-        if (delta) {
-                if (remote)
-                        r = install_url_delta_open(ctl.config, path, &url, &src);
-                else
-                        r = delta_source_open_file(path, &src);
-                if (r >= 0)
-                        r = install_run_delta(ctl.config, ctl.boot, src, &o, &res);
-                if (r == -EOPNOTSUPP && remote && !o.dry_run) {
-                        /* Nothing of the slot depends on the attempt: the stream starts over. */
-                        char shown[1024];
-                        http_url_display(path, shown, sizeof shown);
-                        ctl_warn("%s: %s; fetching the whole bundle", shown, err_message(r));
-                        err_clear();
-                        install_result_done(&res);
-                        src = delta_source_free(src);
-                        url = install_url_free(url);
-                        delta = false;
-                } else {
-                        if (r < 0)
-                                return r;
-                        if (res.state_error < 0)
-                                ctl_warn("%s", res.state_message ?: "cannot update the state file");
-                        if (!o.dry_run)
-                                printf("Installed %s into slot %s (%s)\n", res.version, slot_to_string(res.slot), res.entry);
-                        install_delta_print(src, &res, o.dry_run);
-                        return 0;
-                }
-        }
-
-        if (streq(path, "-"))
-                fd = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
-        else if (!remote)
-                fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0 && !remote)
-                return err_set(errno, "cannot open %s: %m", streq(path, "-") ? "standard input" : path);
-        if (!streq(path, "-") && !remote)
-                (void) posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-
-        /* A URL: the download's pipe, read as standard input is (docs/network.md). */
-        if (remote && (r = install_url_open(ctl.config, path, &url, &fd)) < 0)
-                return r;
-        r = install_run(ctl.config, ctl.boot, fd, &o, &res);
-        if (url)
-                r = install_url_finish(url, &fd, r);
-        if (r < 0)
-                return r;
-        if (res.state_error < 0)
-                ctl_warn("%s", res.state_message ?: "cannot update the state file");
-        printf("Installed %s into slot %s (%s)\n", res.version, slot_to_string(res.slot), res.entry);
-        if (url)
-                install_url_print_stats(url);
-        return 0;
+        return ctl_install(&ctl, path, &o, want_delta, full, NULL);
 }
