@@ -73,6 +73,20 @@ static const ConfigKey config_keys[] = {
         LOCAL_PATH_KEY("Network", "ClientCertificate", net_client_cert),
         LOCAL_PATH_KEY("Network", "ClientKey", net_client_key),
         LOCAL_PATH_KEY("Network", "HeadersFile", net_headers_file),
+        /* Which channel a device follows and where it reports are per device; the signatures decide trust. */
+        { "Update", "Channel", KEY_STRING, offsetof(AbideConfig, update_channel), 0, 0, true },
+        { "Update", "Reboot", KEY_STRING, offsetof(AbideConfig, update_reboot), 0, 0, true },
+        LOCAL_PATH_KEY("Update", "MachineIdFile", update_machine_id),
+        LOCAL_PATH_KEY("Update", "State", update_state),
+        { "Update", "IntervalSec", KEY_UINT, offsetof(AbideConfig, update_interval_sec), 60, 30 * 86400, true },
+        { "Update", "RandomDelaySec", KEY_UINT, offsetof(AbideConfig, update_random_delay_sec), 0, 30 * 86400, true },
+        { "Report", "URL", KEY_STRING, offsetof(AbideConfig, report_url), 0, 0, true },
+        { "Report", "Method", KEY_STRING, offsetof(AbideConfig, report_method), 0, 0, true },
+        LOCAL_PATH_KEY("Report", "Spool", report_spool),
+        LOCAL_PATH_KEY("Report", "CAFile", report_ca_file),
+        LOCAL_PATH_KEY("Report", "ClientCertificate", report_client_cert),
+        LOCAL_PATH_KEY("Report", "ClientKey", report_client_key),
+        LOCAL_PATH_KEY("Report", "HeadersFile", report_headers_file),
 };
 
 static int set_string(char **field, const char *value) {
@@ -104,7 +118,12 @@ int config_new_default(AbideConfig **ret) {
             set_string(&c->image_info, "/usr/lib/abide/image.json") < 0 ||
             set_string(&c->backend, "systemd-boot") < 0 ||
             set_string(&c->uboot_env_config, "/etc/fw_env.config") < 0 ||
-            set_string(&c->reboot_command, "reboot") < 0)
+            set_string(&c->reboot_command, "reboot") < 0 ||
+            set_string(&c->update_reboot, "now") < 0 ||
+            set_string(&c->update_machine_id, "/etc/machine-id") < 0 ||
+            set_string(&c->update_state, "/var/lib/abide/update.json") < 0 ||
+            set_string(&c->report_method, "PUT") < 0 ||
+            set_string(&c->report_spool, "/var/lib/abide/reports") < 0)
                 return -ENOMEM;
         c->tries = 3;
         c->health_timeout_sec = 60;
@@ -115,6 +134,8 @@ int config_new_default(AbideConfig **ret) {
         c->net_max_redirects = 5;
         c->net_allow_http = true;
         c->net_delta = true;
+        c->update_interval_sec = 3600;
+        c->update_random_delay_sec = 600;
         *ret = TAKE_PTR(c);
         return 0;
 }
@@ -217,6 +238,19 @@ static int handler(void *user, const char *section, const char *key, const char 
         return 0;
 }
 
+static bool one_of(const char *v, const char *a, const char *b, const char *c) {
+        return v && (streq(v, a) || streq(v, b) || (c && streq(v, c)));
+}
+
+/* Values of a closed set, checked once both files are read. */
+static int config_validate(const AbideConfig *c) {
+        if (!one_of(c->update_reboot, "now", "window", "never"))
+                return err_set(EINVAL, "[Update] Reboot= must be now, window or never: %s", c->update_reboot ?: "(empty)");
+        if (!one_of(c->report_method, "PUT", "POST", NULL))
+                return err_set(EINVAL, "[Report] Method= must be PUT or POST: %s", c->report_method ?: "(empty)");
+        return 0;
+}
+
 static int config_parse_file(AbideConfig *c, const char *path, bool must_exist, bool local) {
         _cleanup_fclose_ FILE *f = fopen(path, "re");
         if (!f) {
@@ -254,6 +288,9 @@ int config_load(const char *path, AbideConfig **ret) {
         r = config_parse_file(c, path, true, false);
         if (r < 0)
                 return r;
+        r = config_validate(c);
+        if (r < 0)
+                return r;
 
         *ret = TAKE_PTR(c);
         return 0;
@@ -269,6 +306,9 @@ int config_load_layered(const char *vendor_path, const char *local_path, AbideCo
         if (vendor_path && (r = config_parse_file(c, vendor_path, false, false)) < 0)
                 return r;
         if (local_path && (r = config_parse_file(c, local_path, false, true)) < 0)
+                return r;
+        r = config_validate(c);
+        if (r < 0)
                 return r;
 
         *ret = TAKE_PTR(c);
@@ -304,6 +344,17 @@ AbideConfig *config_free(AbideConfig *c) {
         free(c->net_client_cert);
         free(c->net_client_key);
         free(c->net_headers_file);
+        free(c->update_channel);
+        free(c->update_reboot);
+        free(c->update_machine_id);
+        free(c->update_state);
+        free(c->report_url);
+        free(c->report_method);
+        free(c->report_spool);
+        free(c->report_ca_file);
+        free(c->report_client_cert);
+        free(c->report_client_key);
+        free(c->report_headers_file);
         for (size_t i = 0; i < c->n_ignored; i++)
                 free(c->ignored[i]);
         free(c->ignored);

@@ -51,6 +51,21 @@ typedef struct AbideConfig {
         char *net_client_cert;
         char *net_client_key;
         char *net_headers_file;
+        /* [Update]: abidectl update (docs/channel.md). Local: the channel's signature decides trust. */
+        char *update_channel;              /* URL of channel.json; NULL: abidectl update refuses */
+        char *update_reboot;               /* "now", "window" or "never" */
+        char *update_machine_id;           /* file holding the rollout identity */
+        char *update_state;                /* last serial seen, last decision, failures */
+        unsigned update_interval_sec;      /* the timer's period */
+        unsigned update_random_delay_sec;  /* spread over the fleet */
+        /* [Report]: events sent as JSON (docs/report.md). Local. */
+        char *report_url;                  /* NULL: events are spooled and kept */
+        char *report_method;               /* "PUT" (one file per event under report_url) or "POST" */
+        char *report_spool;
+        char *report_ca_file;
+        char *report_client_cert;
+        char *report_client_key;
+        char *report_headers_file;
         /* "FILE: [Section] Key=" of keys the local file may not set, ignored. */
         char **ignored;
         size_t n_ignored;

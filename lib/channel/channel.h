@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "basic/macro.h"
+#include "crypto/hash.h"
+
+/*
+ * The fleet channel (docs/channel.md): channel.json, signed by a release
+ * signer in channel.json.sig (CMS, detached, DER, as the manifest), served
+ * by any static web server. Per `compatible`, the release devices should
+ * run. Parse, serialize and decide are pure (no I/O, no clock: the caller
+ * passes the time), so unit tests cover every branch.
+ */
+
+#define CHANNEL_FORMAT 1
+/* A channel file larger than this is refused before it is parsed. */
+#define CHANNEL_MAX_SIZE (1024 * 1024)
+
+typedef struct ChannelWindow {
+        bool set;
+        /* Minutes after 00:00 UTC, [start, end); end < start wraps midnight. */
+        unsigned start_min, end_min;
+} ChannelWindow;
+
+typedef struct ChannelRelease {
+        char *compatible;
+        char *version;
+        uint64_t security_version;
+        char *bundle;                       /* URL, or a path relative to channel.json's URL */
+        uint64_t size;                      /* bundle bytes */
+        uint8_t manifest_sha256[SHA256_DIGEST_SIZE];
+        /* Rollout: devices whose bucket is below percent_bp take the release
+         * (basis points, 0..10000: 25 % is 2500). */
+        unsigned percent_bp;
+        unsigned *stages_bp;                /* the planned stages, ascending, last 10000; may be empty */
+        size_t n_stages;
+        bool halted;
+        char *halt_reason;                  /* NULL when not halted or none given */
+        ChannelWindow window;
+        uint64_t published;                 /* when this release was added (Unix s, the publisher's clock) */
+} ChannelRelease;
+
+typedef struct Channel {
+        uint64_t serial;                    /* grows with every change of the file */
+        uint64_t updated;                   /* the publisher's clock at the last change */
+        ChannelRelease *releases;           /* at most one per compatible */
+        size_t n_releases;
+} Channel;
+
+Channel *channel_free(Channel *c);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Channel *, channel_free);
+
+/* Strict: unknown keys, wrong types, duplicate compatibles, a bad window or
+ * percentage are errors naming the key. */
+int channel_parse(const char *json, size_t len, Channel **ret);
+/* Canonical JSON (sorted keys, two-space indent, trailing newline): the bytes that get signed. */
+int channel_serialize(const Channel *c, char **ret, size_t *ret_len);
+
+ChannelRelease *channel_find(const Channel *c, const char *compatible);
+
+/* The device's bucket for a release: SHA-256("abide-rollout\0" machine_id "\0"
+ * compatible "\0" version), first 8 bytes big-endian, modulo 10000. Stable
+ * per device and release, so raising the percentage only adds devices. */
+unsigned channel_bucket(const char *machine_id, const char *compatible, const char *version);
+
+/* Whether time (Unix s, UTC) is inside the window; always when unset. */
+bool channel_window_contains(const ChannelWindow *w, uint64_t time);
+/* "HH:MM-HH:MM" <-> window. */
+int channel_window_parse(const char *s, ChannelWindow *ret);
+void channel_window_format(const ChannelWindow *w, char ret[static 12]);
+
+/* What the device knows when it decides. */
+typedef struct ChannelDevice {
+        const char *machine_id;
+        const char *compatible;             /* of the running image */
+        const char *running_version;
+        uint64_t floor;                     /* anti-rollback floor (security version) */
+        uint64_t last_serial;               /* highest serial seen and accepted; 0: none */
+        const char *other_version;          /* the other slot's image, NULL when empty */
+        bool other_pending;                 /* it is installed and on trial, not yet blessed or bad */
+        bool other_bad;                     /* it was marked bad or rolled back from */
+        uint64_t now;                       /* the device's clock, Unix s; 0: not trusted */
+} ChannelDevice;
+
+typedef enum ChannelVerdict {
+        CHANNEL_INSTALL,           /* install this release now */
+        CHANNEL_UP_TO_DATE,        /* the release is what runs */
+        CHANNEL_NO_RELEASE,        /* none for this compatible */
+        CHANNEL_HALTED,
+        CHANNEL_NOT_IN_ROLLOUT,
+        CHANNEL_OUTSIDE_WINDOW,
+        CHANNEL_ALREADY_PENDING,   /* installed in the other slot, waiting for its trial boot */
+        CHANNEL_FAILED_HERE,       /* this release failed on this device (bad / rolled back): not again */
+        CHANNEL_BELOW_FLOOR,
+        CHANNEL_REPLAY,            /* serial below the last one seen: refused */
+        _CHANNEL_VERDICT_MAX,
+} ChannelVerdict;
+
+const char *channel_verdict_to_string(ChannelVerdict v);  /* "install", "up-to-date", ... */
+
+typedef struct ChannelDecision {
+        ChannelVerdict verdict;
+        const ChannelRelease *release;      /* NULL for NO_RELEASE and REPLAY */
+        unsigned bucket;                    /* the device's bucket, when a release was found */
+        char reason[256];                   /* one line, for --dry-run and the reports */
+} ChannelDecision;
+
+/* Pure: the verdict for this device, checks in the order of the enum's comments. */
+void channel_decide(const Channel *c, const ChannelDevice *d, ChannelDecision *ret);
