@@ -78,7 +78,7 @@ static const ConfigKey config_keys[] = {
         { "Update", "Reboot", KEY_STRING, offsetof(AbideConfig, update_reboot), 0, 0, true },
         LOCAL_PATH_KEY("Update", "MachineIdFile", update_machine_id),
         LOCAL_PATH_KEY("Update", "State", update_state),
-        { "Update", "IntervalSec", KEY_UINT, offsetof(AbideConfig, update_interval_sec), 60, 30 * 86400, true },
+        { "Update", "IntervalSec", KEY_UINT, offsetof(AbideConfig, update_interval_sec), 10, 30 * 86400, true },
         { "Update", "RandomDelaySec", KEY_UINT, offsetof(AbideConfig, update_random_delay_sec), 0, 30 * 86400, true },
         { "Report", "URL", KEY_STRING, offsetof(AbideConfig, report_url), 0, 0, true },
         { "Report", "Method", KEY_STRING, offsetof(AbideConfig, report_method), 0, 0, true },
