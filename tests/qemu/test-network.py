@@ -35,16 +35,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import scenarios as S  # noqa: E402
 from scenarios import check, expect_slot  # noqa: E402
-from webserver import HOST, Nginx, Proxy, make_tls  # noqa: E402
+from webserver import HOST, Nginx, Proxy, guest_write, make_tls  # noqa: E402
 
 READ_BUFFER = 512 * 1024          # abidectl's libcurl buffer (tests/integration/test-http.sh)
-
-
-def guest_write(vm, path, text):
-    """Writes text (printable lines, no single quotes) to path in the guest."""
-    check("'" not in text, "guest_write: quote in the text")
-    lines = " ".join("'%s'" % l for l in text.rstrip("\n").split("\n"))
-    vm.run("mkdir -p %s && printf '%%s\\n' %s >%s" % (os.path.dirname(path), lines, path), timeout=60, check=True)
 
 
 def guest_install(sc, vm, url, timeout=600):

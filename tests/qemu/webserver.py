@@ -54,9 +54,10 @@ def make_tls(d):
 class Nginx:
     """nginx on 127.0.0.1:port over TLS, serving www; config, pid and logs in d."""
 
-    def __init__(self, d, www, tls, dav=None):
-        """dav: a URL path prefix (e.g. "/reports/") where PUT stores files under www."""
-        self.d, self.port = d, free_port()
+    def __init__(self, d, www, tls, dav=None, port=None):
+        """dav: a URL path prefix (e.g. "/reports/") where PUT stores files under www.
+        port: that port again (a server restarted where the devices expect it)."""
+        self.d, self.port = d, port or free_port()
         os.makedirs(d + "/tmp", exist_ok=True)
         self.conf = d + "/nginx.conf"
         self.access = d + "/access.log"
@@ -127,3 +128,10 @@ class Proxy:
             self.proc.wait(timeout=10)
 
 
+
+
+def guest_write(vm, path, text):
+    """Writes text (printable lines, no single quotes) to path in the guest."""
+    check("'" not in text, "guest_write: quote in the text")
+    lines = " ".join("'%s'" % l for l in text.rstrip("\n").split("\n"))
+    vm.run("mkdir -p %s && printf '%%s\\n' %s >%s" % (os.path.dirname(path), lines, path), timeout=60, check=True)
