@@ -19,6 +19,10 @@
 #define CHANNEL_FORMAT 1
 /* A channel file larger than this is refused before it is parsed. */
 #define CHANNEL_MAX_SIZE (1024 * 1024)
+/* At most this many releases (compatibles) in one channel. */
+#define CHANNEL_RELEASES_MAX 4096
+/* Rollout buckets: basis points. */
+#define CHANNEL_BUCKETS 10000
 
 typedef struct ChannelWindow {
         bool set;
@@ -62,6 +66,15 @@ int channel_serialize(const Channel *c, char **ret, size_t *ret_len);
 
 ChannelRelease *channel_find(const Channel *c, const char *compatible);
 
+/* Added after the first draft (the names above are unchanged):
+ * Replaces the release of rel->compatible, or appends one, taking ownership of
+ * rel's strings and stages (rel is zeroed); -EINVAL names a bad field. */
+int channel_set_release(Channel *c, ChannelRelease *rel);
+/* "25", "25%", "12.5", "0.01" <-> basis points 0..10000; at most two decimals.
+ * Format writes the JSON spelling ("25", "12.5", "0.01"). */
+int channel_percent_parse(const char *s, unsigned *ret_bp);
+void channel_percent_format(unsigned bp, char ret[static 8]);
+
 /* The device's bucket for a release: SHA-256("abide-rollout\0" machine_id "\0"
  * compatible "\0" version), first 8 bytes big-endian, modulo 10000. Stable
  * per device and release, so raising the percentage only adds devices. */
@@ -69,7 +82,7 @@ unsigned channel_bucket(const char *machine_id, const char *compatible, const ch
 
 /* Whether time (Unix s, UTC) is inside the window; always when unset. */
 bool channel_window_contains(const ChannelWindow *w, uint64_t time);
-/* "HH:MM-HH:MM" <-> window. */
+/* "HH:MM-HH:MM" <-> window (00:00..23:59, start != end; unset formats as ""). */
 int channel_window_parse(const char *s, ChannelWindow *ret);
 void channel_window_format(const ChannelWindow *w, char ret[static 12]);
 
@@ -101,6 +114,7 @@ typedef enum ChannelVerdict {
 } ChannelVerdict;
 
 const char *channel_verdict_to_string(ChannelVerdict v);  /* "install", "up-to-date", ... */
+int channel_verdict_from_string(const char *s);          /* a ChannelVerdict, or -EINVAL */
 
 typedef struct ChannelDecision {
         ChannelVerdict verdict;
