@@ -5,7 +5,10 @@
  * counts the tries; abidectl reads and writes them through libubootenv
  * (uboot-env.c) with the state machine of uboot-state.c. Per slot the
  * environment also holds abide_cmdline_<slot> (the kernel options before
- * abide.slot=) and abide_version_<slot>. Kernel and initrd live on the boot
+ * abide.slot=), abide_version_<slot> and, while the slot is on trial or bad,
+ * abide_tries_<slot> (the tries counted plus those left, so status and a
+ * rollback's reason tell the boots tried, which RAUC's BOOT_x_LEFT alone
+ * cannot). Kernel and initrd live on the boot
  * partition under abide/<slot>/, as with systemd-boot. docs/uboot.md.
  */
 #include <fcntl.h>
@@ -92,7 +95,30 @@ static const char *uboot_location(const BootBackend *b) {
 
 static const char *const left_names[_SLOT_MAX] = { "BOOT_A_LEFT", "BOOT_B_LEFT" };
 static const char *const cmdline_names[_SLOT_MAX] = { "abide_cmdline_a", "abide_cmdline_b" };
+static const char *const tries_names[_SLOT_MAX] = { "abide_tries_a", "abide_tries_b" };
 static const char *const version_names[_SLOT_MAX] = { "abide_version_a", "abide_version_b" };
+
+/* abide_tries_<slot>: the trial's tries, counted plus left; -1 when unset or not a count. */
+static int given_tries(UBootEnv *e, Slot slot) {
+        _cleanup_free_ char *v = uboot_env_get(e, tries_names[slot]);
+        if (!v || v[0] < '0' || v[0] > '0' + (int) UBOOT_TRIES_MAX || v[1])
+                return -1;
+        return v[0] - '0';
+}
+
+/* The boots a trial or bad slot has used: its tries less those left (0 when not known). */
+static unsigned tries_done(UBootEnv *e, Slot slot, const BootCounter *c) {
+        if (c->state != BOOT_COUNTER_PENDING && c->state != BOOT_COUNTER_BAD)
+                return 0;
+        int given = given_tries(e, slot);
+        return given >= (int) c->left ? (unsigned) given - c->left : 0;
+}
+
+static int set_tries(UBootEnv *e, Slot slot, unsigned tries) {
+        char v[4];
+        snprintf(v, sizeof v, "%u", tries);
+        return uboot_env_set(e, tries_names[slot], tries > 0 ? v : NULL);
+}
 
 static void free_strings(char **v, size_t n) {
         for (size_t i = 0; i < n; i++)
@@ -177,6 +203,7 @@ static int uboot_list(BootBackend *b, BootEntryInfo ret[static _SLOT_MAX]) {
                 out[i].counter = uboot_state_counter(&s, i);
                 if (out[i].counter.state == BOOT_COUNTER_MISSING)
                         continue;
+                out[i].counter.done = tries_done(e, i, &out[i].counter);
                 out[i].version = uboot_env_get(e, version_names[i]);
                 if (!(out[i].file = strdup(uboot_slot_name(i)))) {
                         boot_entry_infos_done(out);
@@ -198,6 +225,8 @@ static int uboot_remove(BootBackend *b, Slot slot) {
         r = uboot_env_set(e, cmdline_names[slot], NULL);
         if (r >= 0)
                 r = uboot_env_set(e, version_names[slot], NULL);
+        if (r >= 0)
+                r = set_tries(e, slot, 0);
         return r < 0 ? r : save(e, &s);
 }
 
@@ -221,6 +250,8 @@ static int uboot_write(BootBackend *b, Slot slot, const BootEntrySpec *spec) {
                 r = uboot_env_set(e, cmdline_names[slot], spec->cmdline && *spec->cmdline ? spec->cmdline : NULL);
         if (r >= 0)
                 r = uboot_env_set(e, version_names[slot], spec->version && *spec->version ? spec->version : NULL);
+        if (r >= 0)
+                r = set_tries(e, slot, spec->tries);
         return r < 0 ? r : save(e, &s);
 }
 
@@ -233,9 +264,20 @@ static int transition(BootBackend *b, Slot slot, Transition t) {
         int r = load(ub(b), &e, &s);
         if (r < 0)
                 return r;
+        BootCounter before[_SLOT_MAX];
+        for (Slot i = 0; i < _SLOT_MAX; i++)
+                before[i] = uboot_state_counter(&s, i);
         r = t(&s, slot);
         if (r == -ENOENT)
                 return err_set(ENOENT, "slot %s is not in BOOT_ORDER (%s)", slot_to_string(slot), ub(b)->env_config);
+        /* A trial ended bad keeps the tries it used as its tries (none left); a good slot has none. */
+        for (Slot i = 0; r >= 0 && i < _SLOT_MAX; i++) {
+                BootCounter now = uboot_state_counter(&s, i);
+                if (now.state != BOOT_COUNTER_PENDING && now.state != BOOT_COUNTER_BAD)
+                        r = set_tries(e, i, 0);
+                else if (before[i].state == BOOT_COUNTER_PENDING && now.state == BOOT_COUNTER_BAD)
+                        r = set_tries(e, i, tries_done(e, i, &before[i]));
+        }
         return r < 0 ? r : save(e, &s);
 }
 

@@ -92,6 +92,7 @@ note "install into b: on trial, first in BOOT_ORDER, options and version in the 
 "$ABIDECTL" install "$V2" >/dev/null
 [ "$(env_get BOOT_ORDER)" = "B A" ] || die "BOOT_ORDER after install: $(env_get BOOT_ORDER)"
 [ "$(env_get BOOT_B_LEFT)" = 3 ] || die "BOOT_B_LEFT after install (the bundle's 3 tries): $(env_get BOOT_B_LEFT)"
+[ "$(env_get abide_tries_b)" = 3 ] || die "abide_tries_b after install: $(env_get abide_tries_b)"
 [ "$(env_get abide_cmdline_b)" = "console=ttyS0 quiet" ] || die "abide_cmdline_b: $(env_get abide_cmdline_b)"
 [ "$(env_get abide_version_b)" = 2.0 ] || die "abide_version_b: $(env_get abide_version_b)"
 [ "$(env_get bootcmd)" = "run distro_bootcmd" ] || die "install lost U-Boot's own variables"
@@ -106,12 +107,13 @@ grep -qx 'console=ttyS0 quiet abide.slot=b' "$T/cmdline" || die "trial cmdline: 
 [ "$(env_get BOOT_B_LEFT)" = 2 ] || die "BOOT_B_LEFT after a boot: $(env_get BOOT_B_LEFT)"
 [ -z "$(env_get abide_slot)$(env_get abide_order)$(env_get BOOT_SLOT)" ] || die "scratch variables saved"
 st=$("$ABIDECTL" status --json)
-[ "$(jq -r '.slots.b.state, .slots.b.booted, .slots.b.tries_left, .slots.b.version, .slots.b.entry' <<<"$st" | tr '\n' ' ')" = "pending true 2 2.0 B " ] ||
+[ "$(jq -r '.slots.b.state, .slots.b.booted, .slots.b.tries_left, .slots.b.tries_done, .slots.b.version, .slots.b.entry' <<<"$st" | tr '\n' ' ')" = "pending true 2 1 2.0 B " ] ||
         die "status on trial: $st"
 
 note "boot-check on the trial slot: good"
 "$ABIDECTL" boot-check --timeout 10 --no-reboot >/dev/null
 [ -z "$(env_get BOOT_B_LEFT)" ] || die "BOOT_B_LEFT after boot-check: $(env_get BOOT_B_LEFT)"
+[ -z "$(env_get abide_tries_b)" ] || die "abide_tries_b after boot-check: $(env_get abide_tries_b)"
 [ "$(env_get abide_good)" = B ] || die "abide_good: $(env_get abide_good)"
 [ "$(uboot_boot)" = b ] && [ -z "$(env_get BOOT_B_LEFT)" ] || die "a good slot is counted"
 
@@ -146,7 +148,10 @@ note "a new trial of b that never comes up: tries run out, a boots again"
 [ "$(uboot_boot)" = b ] && [ "$(uboot_boot)" = b ] || die "trial"
 [ "$(uboot_boot)" = a ] || die "no tries left: b still booted"
 [ "$(env_get BOOT_B_LEFT)" = 0 ] || die "BOOT_B_LEFT: $(env_get BOOT_B_LEFT)"
+st=$("$ABIDECTL" status --json)
+[ "$(jq -r '.slots.b.state, .slots.b.tries_done' <<<"$st" | tr '\n' ' ')" = "bad 2 " ] || die "status, tries run out: $st"
 "$ABIDECTL" mark-good >/dev/null   # a is the booted, good slot; a no-op that writes
+[ "$(env_get abide_tries_b)" = 2 ] || die "abide_tries_b after an unrelated write: $(env_get abide_tries_b)"
 
 note "a trial whose health check fails: boot-check marks it bad, a boots next and records the rollback"
 "$ABIDECTL" install --tries 3 "$V2" >/dev/null
@@ -155,12 +160,15 @@ printf '#!/bin/sh\necho "agent down" >&2\nexit 3\n' >"$T/etc-health.d/20-probe"
 chmod +x "$T/etc-health.d/20-probe"
 expect_fail "check '20-probe' failed: exit 3: agent down; marked bad$" "$ABIDECTL" boot-check --timeout 2 --no-reboot
 [ "$(env_get BOOT_B_LEFT)" = 0 ] && [ "$(env_get BOOT_ORDER)" = "A B" ] || die "failed boot-check: $(fw_printenv -c "$ENV_CFG")"
+[ "$(env_get abide_tries_b)" = 1 ] || die "a trial marked bad after one boot keeps 1 try: $(env_get abide_tries_b)"
 rm "$T/etc-health.d/20-probe"
 [ "$(uboot_boot)" = a ] || die "after the failed trial"
 "$ABIDECTL" boot-check --timeout 5 --no-reboot >/dev/null
 st=$("$ABIDECTL" status --json)
 [ "$(jq -r '.last_rollback.from, .last_rollback.to, .last_rollback.version' <<<"$st" | tr '\n' ' ')" = "b a 2.0 " ] ||
         die "rollback not recorded: $st"
+[ "$(jq -r '.slots.b.state, .slots.b.tries_done, .last_rollback.reason' <<<"$st" | tr '\n' ' ')" = "bad 1 check '20-probe' failed: exit 3: agent down " ] ||
+        die "status after the failed trial: $st"
 
 note "a fw_env.config with one copy: read, never written"
 cp "$ENV_CFG" "$T/fw_env.config.two"
