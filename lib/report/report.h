@@ -82,3 +82,15 @@ typedef struct ReportEvent {
  * send is recorded for `abidectl status` and `abidectl report list`).
  */
 int report_emit(const AbideConfig *c, const ReportEvent *e, unsigned budget_ms);
+
+/*
+ * Sends the spool now for at most budget_ms (`abidectl report send`, and
+ * abidectl update at each poll, so a spool left by a dead network drains).
+ * 0 when the spool is empty afterwards; else a negative errno with one
+ * line: the event not accepted and why, or that [Report] URL= is not set.
+ * ret_sent, ret_remaining may be NULL.
+ */
+int report_send_now(const AbideConfig *c, unsigned budget_ms, size_t *ret_sent, size_t *ret_remaining);
+
+/* For status: the spool's length and why the last send stopped (NULL: it did not). */
+int report_queue(const AbideConfig *c, size_t *ret_queue, char **ret_last_error);

@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "report-spool.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include "basic/error.h"
+#include "basic/fileio.h"
+
+#define SEQ_FILE "seq"
+#define ERROR_FILE "last-error"
+#define ERROR_MAX 1024
+
+static void closedirp(DIR **d) {
+        if (*d)
+                (void) closedir(*d);
+}
+
+static int mkdir_parents(const char *path) {
+        _cleanup_free_ char *dir = strdup(path);
+        if (!dir)
+                return -ENOMEM;
+        /* Like mkdir -p: a fresh abide-data has no /var/lib/abide/reports yet. */
+        for (char *p = dir + 1;; p++) {
+                if (*p != '/' && *p != 0)
+                        continue;
+                char c = *p;
+                *p = 0;
+                if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                        return err_set(errno, "cannot create %s: %m", dir);
+                *p = c;
+                if (!c)
+                        break;
+        }
+        return 0;
+}
+
+static char *path_join(const char *dir, const char *name) {
+        char *p;
+        return asprintf(&p, "%s/%s", dir, name) < 0 ? NULL : p;
+}
+
+int report_spool_lock(const char *dir, const char *which, bool wait, int *ret_fd) {
+        _cleanup_free_ char *path = path_join(dir, which);
+        int r;
+
+        if (!path)
+                return -ENOMEM;
+        r = mkdir_parents(dir);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0)
+                return err_set(errno, "cannot open %s: %m", path);
+        if (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0)
+                return errno == EWOULDBLOCK ? -EAGAIN : err_set(errno, "cannot lock %s: %m", path);
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+static int read_seq(const char *dir, uint64_t *ret) {
+        _cleanup_free_ char *path = path_join(dir, SEQ_FILE), *text = NULL;
+        int r;
+
+        if (!path)
+                return -ENOMEM;
+        r = read_full_file(path, 64, &text, NULL);
+        if (r == -ENOENT) {
+                *ret = 0;
+                return 0;
+        }
+        if (r < 0)
+                return err_set(r, "cannot read %s: %s", path, strerror(-r));
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(text, &end, 10);
+        if (errno || end == text || (*end && *end != '\n') || text[0] == '-')
+                /* A broken counter must not stop the reports: the spool's files and the id's random part carry on. */
+                v = 0;
+        *ret = v;
+        return 0;
+}
+
+int report_spool_list(const char *dir, ReportSpoolEntry **ret, size_t *ret_n) {
+        _cleanup_(closedirp) DIR *d = opendir(dir);
+        _cleanup_free_ ReportSpoolEntry *list = NULL;
+        size_t n = 0, alloc = 0;
+
+        if (!d) {
+                if (errno != ENOENT)
+                        return err_set(errno, "cannot read the report spool %s: %m", dir);
+                *ret = NULL;
+                *ret_n = 0;
+                return 0;
+        }
+        for (struct dirent *de; (errno = 0, de = readdir(d));) {
+                ReportSpoolEntry e = {};
+                if (report_spool_name_parse(de->d_name, &e.seq, &e.type) < 0 ||
+                    strlen(de->d_name) >= sizeof e.name)
+                        continue;
+                strcpy(e.name, de->d_name);
+                if (n == alloc) {
+                        alloc = alloc ? alloc * 2 : 16;
+                        ReportSpoolEntry *l = reallocarray(list, alloc, sizeof *l);
+                        if (!l)
+                                return -ENOMEM;
+                        list = l;
+                }
+                list[n++] = e;
+        }
+        if (errno)
+                return err_set(errno, "cannot read the report spool %s: %m", dir);
+        if (n > 0)
+                qsort(list, n, sizeof *list, report_spool_entry_compare);
+        *ret = TAKE_PTR(list);
+        *ret_n = n;
+        return 0;
+}
+
+/* Temporary files a power cut left behind (atomic_file_open's ".#NAME.XXXXXX"); only under the lock. */
+static void remove_stale_temporaries(const char *dir) {
+        _cleanup_(closedirp) DIR *d = opendir(dir);
+        if (!d)
+                return;
+        for (struct dirent *de; (de = readdir(d));)
+                if (strncmp(de->d_name, ".#", 2) == 0)
+                        (void) unlinkat(dirfd(d), de->d_name, 0);
+}
+
+int report_spool_add(const char *dir, const ReportEvent *e, uint32_t random, uint64_t *ret_seq) {
+        _cleanup_close_ int lock = -EBADF;
+        _cleanup_free_ ReportSpoolEntry *list = NULL;
+        _cleanup_free_ char *json = NULL, *seq_path = path_join(dir, SEQ_FILE), *path = NULL;
+        char name[REPORT_SPOOL_NAME_MAX], text[32];
+        size_t n = 0, len;
+        uint64_t seq = 0;
+        int r;
+
+        if (!seq_path)
+                return -ENOMEM;
+        r = report_spool_lock(dir, REPORT_SPOOL_LOCK_ADD, true, &lock);
+        if (r < 0)
+                return r;
+        remove_stale_temporaries(dir);
+        r = read_seq(dir, &seq);
+        if (r < 0)
+                return r;
+        r = report_spool_list(dir, &list, &n);
+        if (r < 0)
+                return r;
+        /* Only grows, even if the counter file was lost while events were queued. */
+        if (n > 0 && list[n - 1].seq > seq)
+                seq = list[n - 1].seq;
+        if (seq >= UINT64_MAX / 2)
+                return err_set(EOVERFLOW, "report spool %s: sequence number exhausted", dir);
+        seq++;
+
+        r = report_event_to_json(e, seq, random, &json, &len);
+        if (r < 0)
+                return r;
+        /* The counter first: a power cut in between leaves a gap, never a reused number. */
+        int k = snprintf(text, sizeof text, "%" PRIu64 "\n", seq);
+        r = write_file_atomic(seq_path, text, (size_t) k, 0644);
+        if (r < 0)
+                return err_set(r, "cannot write %s: %s", seq_path, strerror(-r));
+        report_spool_name_format(seq, e->type, name);
+        path = path_join(dir, name);
+        if (!path)
+                return -ENOMEM;
+        r = write_file_atomic(path, json, len, 0644);
+        if (r < 0)
+                return err_set(r, "cannot write %s: %s", path, strerror(-r));
+        if (ret_seq)
+                *ret_seq = seq;
+        return 0;
+}
+
+int report_spool_read(const char *dir, const ReportSpoolEntry *e, char **ret, size_t *ret_len) {
+        _cleanup_free_ char *path = path_join(dir, e->name);
+        if (!path)
+                return -ENOMEM;
+        int r = read_full_file(path, REPORT_MAX_SIZE, ret, ret_len);
+        if (r < 0)
+                return err_set(r, "cannot read %s: %s", path, strerror(-r));
+        return 0;
+}
+
+int report_spool_remove(const char *dir, const ReportSpoolEntry *e) {
+        _cleanup_free_ char *path = path_join(dir, e->name);
+        if (!path)
+                return -ENOMEM;
+        if (unlink(path) < 0 && errno != ENOENT)
+                return err_set(errno, "cannot remove %s: %m", path);
+        int r = fsync_directory_of(path);
+        if (r < 0)
+                return err_set(r, "cannot sync the directory of %s: %s", path, strerror(-r));
+        return 0;
+}
+
+int report_spool_set_error(const char *dir, const char *msg) {
+        _cleanup_free_ char *path = path_join(dir, ERROR_FILE), *text = NULL;
+        int r;
+
+        if (!path)
+                return -ENOMEM;
+        if (!msg) {
+                if (unlink(path) < 0 && errno != ENOENT)
+                        return err_set(errno, "cannot remove %s: %m", path);
+                return 0;
+        }
+        if (asprintf(&text, "%.*s\n", ERROR_MAX, msg) < 0)
+                return -ENOMEM;
+        for (char *p = text; p[1]; p++)
+                if (*p == '\n')
+                        *p = ' ';
+        r = mkdir_parents(dir);
+        if (r < 0)
+                return r;
+        r = write_file_atomic(path, text, strlen(text), 0644);
+        if (r < 0)
+                return err_set(r, "cannot write %s: %s", path, strerror(-r));
+        return 0;
+}
+
+int report_spool_last_error(const char *dir, char **ret) {
+        _cleanup_free_ char *path = path_join(dir, ERROR_FILE), *text = NULL;
+        int r;
+
+        if (!path)
+                return -ENOMEM;
+        r = read_full_file(path, ERROR_MAX + 16, &text, NULL);
+        if (r == -ENOENT) {
+                *ret = NULL;
+                return 0;
+        }
+        if (r < 0)
+                return err_set(r, "cannot read %s: %s", path, strerror(-r));
+        size_t n = strlen(text);
+        while (n > 0 && text[n - 1] == '\n')
+                text[--n] = 0;
+        *ret = TAKE_PTR(text);
+        return 0;
+}
