@@ -14,6 +14,7 @@ static const struct {
         { "inspect", verb_inspect, "BUNDLE [--cert CA] [--json]              show (and verify) a bundle" },
         { "disk", verb_disk, "BUNDLE --cert CA -o disk.img [--size S]   make a factory disk image" },
         { "keygen", verb_keygen, "-o DIR                                   make a demo CA and signing key" },
+        { "channel", verb_channel, "init|add|rollout|halt|resume|show|watch DIR ...  publish a fleet channel" },
 };
 
 static void help(FILE *f) {
