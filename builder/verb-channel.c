@@ -63,7 +63,9 @@ static int parse_args(int argc, char *argv[], Args *a) {
         };
         int c;
 
+        /* One error line: ours, not getopt's as well. */
         optind = 0;
+        opterr = 0;
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
@@ -81,7 +83,8 @@ static int parse_args(int argc, char *argv[], Args *a) {
                 case 'f': a->force = true; break;
                 case 'j': a->json = true; break;
                 default:
-                        return err_set(EINVAL, "bad option (see abide-build channel --help)");
+                        return err_set(EINVAL, "bad option '%s' (see abide-build channel --help)",
+                                       argv[optind - 1 < argc ? optind - 1 : argc - 1]);
                 }
         a->pos = argv + optind;
         a->n_pos = argc - optind;
@@ -482,6 +485,8 @@ int verb_channel(int argc, char *argv[]) {
                                 return err_set(EINVAL, "rollout: '%s' is not a percentage in 0..100 (two decimals at most)",
                                                a.pos[2]);
                 } else if (streq(sub, "halt")) {
+                        if (a.reason && (strlen(a.reason) > 1024 || strpbrk(a.reason, "\n\r\t")))
+                                return err_set(EINVAL, "halt: --reason: one line of at most 1024 bytes, please");
                         rel->halted = true;
                         free(rel->halt_reason);
                         rel->halt_reason = NULL;

@@ -516,10 +516,12 @@ static void test_decide_pending_and_failed(void **state) {
         /* Before the floor check. */
         f->d.floor = 99;
         decide(f, CHANNEL_FAILED_HERE, "failed here");
-        /* Another version in the other slot does not matter. */
+        /* Another version in the other slot does not matter, pending or bad. */
         f->d.other_version = "1.5";
         f->d.floor = 3;
         f->r->halted = false;
+        decide(f, CHANNEL_INSTALL, "install");
+        f->d.other_pending = true;
         decide(f, CHANNEL_INSTALL, "install");
 }
 
@@ -548,6 +550,11 @@ static void test_decide_rollout(void **state) {
         char want[80];
         (void) snprintf(want, sizeof want, "not in rollout: bucket %u >= 2500 (25.00 %%)", dec.bucket);
         assert_string_equal(dec.reason, want);
+        /* The boundary: a device is in when its bucket is below percent_bp. */
+        f->r->percent_bp = dec.bucket;
+        decide(f, CHANNEL_NOT_IN_ROLLOUT, "not in rollout");
+        f->r->percent_bp = dec.bucket + 1;
+        decide(f, CHANNEL_OUTSIDE_WINDOW, "outside window");
         f->r->percent_bp = 0;
         f->d.machine_id = f->id_in;
         decide(f, CHANNEL_NOT_IN_ROLLOUT, ">= 0 (0.00 %)");

@@ -1,0 +1,220 @@
+#!/bin/bash
+# abide-build channel: init, add, rollout, halt, resume, show on a channel
+# directory. Every change grows the serial by one and is signed so that
+# openssl verifies it; every bad input fails with one line and leaves the
+# channel byte-identical (docs/channel.md).
+source "$(dirname "$0")/lib.sh"
+need openssl tar python3 sha256sum mkfs.erofs veritysetup
+
+B=$ABIDE_BUILD
+recipe=$ABIDE_SRCDIR/recipes/example.conf
+export SOURCE_DATE_EPOCH=1721362140
+D=$T/ch
+
+note "keys and bundles (2.0 and 3.0 at security version 2, 1.5 at 1; one from another CA)"
+"$B" keygen -o "$T/keys" >/dev/null
+"$B" keygen -o "$T/other" >/dev/null
+K=(--key "$T/keys/signing.key" --cert "$T/keys/signing.crt")
+CA=(--ca "$T/keys/ca.pem")
+b20=$("$B" build "$recipe" "${K[@]}" -o "$T/b" --set Image.Version=2.0 --set Image.SecurityVersion=2)
+b30=$("$B" build "$recipe" "${K[@]}" -o "$T/b" --set Image.Version=3.0 --set Image.SecurityVersion=2)
+b15=$("$B" build "$recipe" "${K[@]}" -o "$T/b" --set Image.Version=1.5 --set Image.SecurityVersion=1)
+bother=$("$B" build "$recipe" --key "$T/other/signing.key" --cert "$T/other/signing.crt" -o "$T/o" \
+        --set Image.Version=9.0 --set Image.SecurityVersion=9)
+COMPAT=abide-example-x86_64
+
+# field NAME [COMPATIBLE]: a top-level field, or one of COMPATIBLE's release.
+field() {
+        python3 - "$D/channel.json" "$@" <<'EOF'
+import json, sys
+c = json.load(open(sys.argv[1]))
+if len(sys.argv) == 3:
+    v = c[sys.argv[2]]
+else:
+    rel = [r for r in c["releases"] if r["compatible"] == sys.argv[3]]
+    v = rel[0].get(sys.argv[2]) if rel else "NO-RELEASE"
+print(json.dumps(v) if not isinstance(v, str) else v)
+EOF
+}
+
+verify_sig() {
+        openssl cms -verify -binary -inform DER -in "$D/channel.json.sig" -content "$D/channel.json" \
+                -CAfile "$T/keys/ca.pem" -purpose any -out /dev/null 2>"$T/cms.err" ||
+                die "openssl cms rejects channel.json.sig: $(cat "$T/cms.err")"
+}
+
+serial=0
+# changed: the serial grew by exactly one, the signature verifies, nothing temporary is left.
+changed() {
+        local s
+        s=$(field serial)
+        [ "$s" = $((serial + 1)) ] || die "serial $s after a change from $serial"
+        serial=$s
+        verify_sig
+        [ -z "$(find "$D" -maxdepth 1 -name '.#*')" ] || die "temporary files left in $D: $(ls -a "$D")"
+}
+
+note "init: an empty signed channel, serial 1"
+"$B" channel init "$D" "${K[@]}" >/dev/null
+changed
+[ "$(field releases)" = "[]" ] || die "init: releases $(field releases)"
+[ "$(field updated)" = "$SOURCE_DATE_EPOCH" ] || die "init: updated is not SOURCE_DATE_EPOCH"
+[ "$(field format)" = 1 ] || die "init: format"
+expect_fail "already exists" "$B" channel init "$D" "${K[@]}"
+[ "$(field serial)" = 1 ] || die "a second init changed the channel"
+
+note "add --copy --stages --window: fields from the verified bundle"
+"$B" channel add "$D" "$b20" "${K[@]}" "${CA[@]}" --copy --stages 1,10,50,100 --window 22:00-04:00 >/dev/null
+changed
+want_sha=$(tar -xOf "$b20" manifest.json | sha256sum | cut -d' ' -f1)
+[ "$(field manifest_sha256 $COMPAT)" = "$want_sha" ] || die "manifest_sha256 is not the SHA-256 of manifest.json as stored"
+[ "$(field size $COMPAT)" = "$(stat -c %s "$b20")" ] || die "size"
+[ "$(field version $COMPAT)" = 2.0 ] || die "version"
+[ "$(field security_version $COMPAT)" = 2 ] || die "security_version"
+[ "$(field bundle $COMPAT)" = "bundles/$(basename "$b20")" ] || die "bundle path $(field bundle $COMPAT)"
+same_file "$b20" "$D/bundles/$(basename "$b20")"
+[ "$(field percent $COMPAT)" = 1 ] || die "the first stage is the starting percentage"
+[ "$(field stages $COMPAT)" = "[1, 10, 50, 100]" ] || die "stages $(field stages $COMPAT)"
+[ "$(field window $COMPAT)" = "22:00-04:00" ] || die "window"
+[ "$(field halted $COMPAT)" = false ] || die "halted"
+[ "$(field published $COMPAT)" = "$SOURCE_DATE_EPOCH" ] || die "published"
+
+note "canonical: parsing and re-serialising (show --json) gives the signed bytes"
+"$B" channel show "$D" "${CA[@]}" --json >"$T/show.json"
+python3 - "$T/show.json" "$D/channel.json" <<'EOF' || die "show --json disagrees with channel.json"
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["verified"] is True and "abide demo" in s["signer"], s
+assert s["channel"] == json.load(open(sys.argv[2]))
+EOF
+"$B" channel show "$D" "${CA[@]}" | grep -q "^Signature: verified" || die "show --ca does not say verified"
+"$B" channel show "$D" | grep -q "^Signature: not verified" || die "show without --ca claims a verification"
+
+note "add without --copy: the path relative to DIR; outside DIR it needs --copy or --url"
+mkdir -p "$D/pool"
+cp "$b30" "$D/pool/"
+"$B" channel add "$D" "$D/pool/$(basename "$b30")" "${K[@]}" "${CA[@]}" --percent 5 >/dev/null
+changed
+[ "$(field bundle $COMPAT)" = "pool/$(basename "$b30")" ] || die "relative bundle path $(field bundle $COMPAT)"
+[ "$(field version $COMPAT)" = 3.0 ] || die "add did not replace the release"
+[ "$(field stages $COMPAT)" = "[]" ] || die "stages of the replaced release kept"
+[ "$(field window $COMPAT)" = null ] || die "window of the replaced release kept"
+[ "$(field percent $COMPAT)" = 5 ] || die "--percent"
+[ "$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["releases"]))' "$D/channel.json")" = 1 ] ||
+        die "one release per compatible"
+
+note "add --url"
+"$B" channel add "$D" "$b30" "${K[@]}" "${CA[@]}" --url https://cdn.example/os/3.0.abide >/dev/null
+changed
+[ "$(field bundle $COMPAT)" = https://cdn.example/os/3.0.abide ] || die "--url"
+[ "$(field percent $COMPAT)" = 100 ] || die "default percentage without --stages is 100"
+
+note "rollout, halt, resume"
+"$B" channel rollout "$D" $COMPAT 25 "${K[@]}" >/dev/null
+changed
+[ "$(field percent $COMPAT)" = 25 ] || die "rollout 25"
+"$B" channel rollout "$D" $COMPAT 12.5 "${K[@]}" >/dev/null
+changed
+[ "$(field percent $COMPAT)" = 12.5 ] || die "rollout 12.5"
+"$B" channel halt "$D" $COMPAT --reason "3 of 40 rolled back" "${K[@]}" >/dev/null
+changed
+[ "$(field halted $COMPAT)" = true ] || die "halt"
+[ "$(field halt_reason $COMPAT)" = "3 of 40 rolled back" ] || die "halt reason"
+"$B" channel show "$D" | grep -q "HALTED: 3 of 40 rolled back" || die "show does not say halted"
+"$B" channel resume "$D" $COMPAT "${K[@]}" >/dev/null
+changed
+[ "$(field halted $COMPAT)" = false ] || die "resume"
+[ "$(field halt_reason $COMPAT)" = null ] || die "resume kept the halt reason"
+[ "$(field percent $COMPAT)" = 12.5 ] || die "resume changed the percentage"
+
+note "updated is the clock without SOURCE_DATE_EPOCH"
+before=$(date +%s)
+SOURCE_DATE_EPOCH= "$B" channel rollout "$D" $COMPAT 20 "${K[@]}" >/dev/null
+changed
+u=$(field updated)
+[ "$u" -ge "$before" ] && [ "$u" -le "$(date +%s)" ] || die "updated $u is not now"
+
+note "security version: lower refused, --force publishes it"
+cp "$D/channel.json" "$T/before.json"
+cp "$D/channel.json.sig" "$T/before.sig"
+expect_fail "security version 1 < 2 .*--force" "$B" channel add "$D" "$b15" "${K[@]}" "${CA[@]}" --copy
+same_file "$D/channel.json" "$T/before.json"
+[ ! -e "$D/bundles/$(basename "$b15")" ] || die "a refused add left its bundle copy"
+"$B" channel add "$D" "$b15" "${K[@]}" "${CA[@]}" --copy --force >/dev/null
+changed
+[ "$(field version $COMPAT)" = 1.5 ] || die "--force"
+
+note "concurrent publishers serialise on the directory lock"
+pids=()
+for p in 1 2 3 4 5; do
+        "$B" channel rollout "$D" $COMPAT $p "${K[@]}" >/dev/null &
+        pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || die "a concurrent rollout failed"; done
+[ "$(field serial)" = $((serial + 5)) ] || die "concurrent changes lost: serial $(field serial), want $((serial + 5))"
+serial=$((serial + 5))
+verify_sig
+
+note "bad inputs: one line, non-zero, channel byte-identical"
+cp "$D/channel.json" "$T/before.json"
+cp "$D/channel.json.sig" "$T/before.sig"
+snapshot() { find "$D" -printf '%p %y %s %T@ %m\n' | sort; }
+snapshot >"$T/before.ls"
+mkdir "$T/u"
+tar -xf "$b20" -C "$T/u"
+(cd "$T/u" && tar --format=gnu -cf "$T/unsigned.abide" manifest.json root.img root.verity root.verity-sig)
+head -c 3000 "$b20" >"$T/truncated.abide"
+echo "not a bundle" >"$T/garbage.abide"
+cp "$b20" "$T/flipped.abide"
+printf 'X' | dd of="$T/flipped.abide" bs=1 seek=$((512 + 100)) conv=notrunc status=none
+unchanged() {
+        same_file "$D/channel.json" "$T/before.json"
+        same_file "$D/channel.json.sig" "$T/before.sig"
+        snapshot | cmp -s - "$T/before.ls" || die "the channel directory changed: $(snapshot | diff "$T/before.ls" -)"
+}
+bad() { expect_fail "$@"; unchanged; }
+bad "unsigned.abide.*manifest.json.sig" "$B" channel add "$D" "$T/unsigned.abide" "${K[@]}" "${CA[@]}" --copy
+bad "truncated.abide" "$B" channel add "$D" "$T/truncated.abide" "${K[@]}" "${CA[@]}" --copy
+bad "garbage.abide" "$B" channel add "$D" "$T/garbage.abide" "${K[@]}" "${CA[@]}" --copy
+bad "flipped.abide" "$B" channel add "$D" "$T/flipped.abide" "${K[@]}" "${CA[@]}" --copy
+bad "not trusted|signature" "$B" channel add "$D" "$bother" "${K[@]}" "${CA[@]}" --copy
+bad "no-such.abide" "$B" channel add "$D" "$T/no-such.abide" "${K[@]}" "${CA[@]}"
+bad "not inside .*--copy or --url" "$B" channel add "$D" "$b20" "${K[@]}" "${CA[@]}"
+bad "--ca CA is required" "$B" channel add "$D" "$b20" "${K[@]}" --copy
+bad "--url and --copy" "$B" channel add "$D" "$b20" "${K[@]}" "${CA[@]}" --copy --url http://x/y
+bad "--percent '101'" "$B" channel add "$D" "$b20" "${K[@]}" "${CA[@]}" --copy --percent 101
+bad "--window '25:00-01:00'" "$B" channel add "$D" "$b20" "${K[@]}" "${CA[@]}" --copy --window 25:00-01:00
+bad "--window '01:00-01:00'" "$B" channel add "$D" "$b20" "${K[@]}" "${CA[@]}" --copy --window 01:00-01:00
+bad "--stages" "$B" channel add "$D" "$b20" "${K[@]}" "${CA[@]}" --copy --stages 10,5,100
+bad "--stages" "$B" channel add "$D" "$b20" "${K[@]}" "${CA[@]}" --copy --stages 1,10,50
+bad "does not belong to the key" "$B" channel rollout "$D" $COMPAT 50 --key "$T/other/signing.key" --cert "$T/keys/signing.crt"
+bad "does not belong to the key" "$B" channel add "$D" "$b20" --key "$T/other/signing.key" --cert "$T/keys/signing.crt" "${CA[@]}" --copy
+bad "--key and --cert" "$B" channel halt "$D" $COMPAT
+bad "'101' is not a percentage" "$B" channel rollout "$D" $COMPAT 101 "${K[@]}"
+bad "'-1' is not a percentage|bad option" "$B" channel rollout "$D" $COMPAT -1 "${K[@]}"
+bad "'1.234' is not a percentage" "$B" channel rollout "$D" $COMPAT 1.234 "${K[@]}"
+bad "no release for compatible 'nope'" "$B" channel rollout "$D" nope 50 "${K[@]}"
+bad "no release for compatible 'nope'" "$B" channel halt "$D" nope --reason x "${K[@]}"
+bad "no release for compatible 'nope'" "$B" channel resume "$D" nope "${K[@]}"
+bad "--reason: one line" "$B" channel halt "$D" $COMPAT --reason "$(printf 'two\nlines')" "${K[@]}"
+bad "expected DIR COMPATIBLE PERCENT" "$B" channel rollout "$D" $COMPAT "${K[@]}"
+bad "unknown subcommand" "$B" channel publish "$D" "${K[@]}"
+bad "SOURCE_DATE_EPOCH" env SOURCE_DATE_EPOCH=yesterday "$B" channel rollout "$D" $COMPAT 50 "${K[@]}"
+expect_fail "$T/missing.*No such file" "$B" channel rollout "$T/missing" $COMPAT 50 "${K[@]}"
+expect_fail "$T/missing.*No such file" "$B" channel add "$T/missing" "$b20" "${K[@]}" "${CA[@]}" --copy
+[ ! -e "$T/missing" ] || die "a failed change created the missing DIR"
+expect_fail "no channel here" "$B" channel show "$T/keys"
+
+note "show --ca refuses a tampered or foreign-signed channel"
+cp -a "$D" "$T/tampered"
+sed -i 's/"halted": false/"halted": true/' "$T/tampered/channel.json"
+expect_fail "channel.json.sig.*(not match|signature)" "$B" channel show "$T/tampered" "${CA[@]}"
+expect_fail "channel.json.sig.*(trusted|signature)" "$B" channel show "$D" --ca "$T/other/ca.pem"
+openssl cms -verify -binary -inform DER -in "$T/tampered/channel.json.sig" -content "$T/tampered/channel.json" \
+        -CAfile "$T/keys/ca.pem" -purpose any -out /dev/null 2>/dev/null && die "openssl accepts a tampered channel"
+cp "$T/before.json" "$T/tampered/channel.json"
+echo '{"format": 1, "serial": 1, "updated": 1, "releases": [], "extra": 1}' >"$T/tampered/channel.json"
+expect_fail "extra: unknown key" "$B" channel show "$T/tampered"
+expect_fail "extra: unknown key" "$B" channel rollout "$T/tampered" $COMPAT 50 "${K[@]}"
+
+note "OK"
