@@ -14,14 +14,16 @@ const char *check_action_to_string(CheckAction a) {
         return check_action_table[a];
 }
 
-static CheckAction action_for(BootCounterState s) {
+static CheckAction action_for(BootCounterState s, const SlotRecord *me) {
         switch (s) {
         case BOOT_COUNTER_GOOD:
                 return CHECK_NOTHING;
         case BOOT_COUNTER_PENDING:
                 return CHECK_RUN_HEALTH;
         case BOOT_COUNTER_BAD:
-                return CHECK_BOOTED_BAD;
+                /* The loader counts before it boots, so a trial's last try runs with no tries left;
+                 * nothing marked it bad (still pending on trial), so it may still be blessed. */
+                return me->state == SLOT_STATE_PENDING && me->trial ? CHECK_RUN_HEALTH : CHECK_BOOTED_BAD;
         case BOOT_COUNTER_MISSING:
         default:
                 return CHECK_NO_ENTRY;
@@ -32,7 +34,7 @@ void slot_check_plan(Slot booted, const BootCounter entries[static _SLOT_MAX], c
                      CheckPlan *ret) {
         Slot other = slot_other(booted);
         const SlotRecord *me = &state->slots[booted], *them = &state->slots[other];
-        CheckPlan p = { .action = action_for(entries[booted].state) };
+        CheckPlan p = { .action = action_for(entries[booted].state, me) };
 
         if (entries[booted].state == BOOT_COUNTER_GOOD) {
                 p.sync_booted_good = me->state != SLOT_STATE_GOOD || me->trial;

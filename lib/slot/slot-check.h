@@ -13,7 +13,9 @@
 
 typedef enum CheckAction {
         CHECK_NOTHING,      /* booted entry is good: nothing to assess */
-        CHECK_RUN_HEALTH,   /* booted entry is on trial: run the checks, then mark good or bad */
+        CHECK_RUN_HEALTH,   /* booted entry is on trial, or out of tries on this very boot (its
+                             * last try; the state file still says pending on trial): run the
+                             * checks, then mark good or bad */
         CHECK_BOOTED_BAD,   /* booted an entry marked bad (picked by hand): leave it alone */
         CHECK_NO_ENTRY,     /* booted slot has no entry: nothing to mark */
         _CHECK_ACTION_MAX,

@@ -40,9 +40,11 @@ static CheckPlan oracle(Slot booted, const BootCounter e[], const AbideState *s)
         Slot other = slot_other(booted);
         CheckPlan p = {};
 
+        /* The loader spent the trial's last try on this boot: nothing marked it bad. */
+        bool last_try = s->slots[booted].state == SLOT_STATE_PENDING && s->slots[booted].trial;
         p.action = e[booted].state == BOOT_COUNTER_GOOD      ? CHECK_NOTHING
                    : e[booted].state == BOOT_COUNTER_PENDING ? CHECK_RUN_HEALTH
-                   : e[booted].state == BOOT_COUNTER_BAD     ? CHECK_BOOTED_BAD
+                   : e[booted].state == BOOT_COUNTER_BAD     ? (last_try ? CHECK_RUN_HEALTH : CHECK_BOOTED_BAD)
                                                              : CHECK_NO_ENTRY;
         bool blessed = e[booted].state == BOOT_COUNTER_GOOD;
         p.sync_booted_good = blessed && !(s->slots[booted].state == SLOT_STATE_GOOD && !s->slots[booted].trial);
@@ -142,6 +144,18 @@ static void test_story(void **unused) {
         slot_check_plan(SLOT_B, e, s, &p);
         assert_int_equal(p.action, CHECK_RUN_HEALTH);
         assert_int_equal(p.rollback, ROLLBACK_NONE);
+        /* Its last try (the loader counted it to 0 before booting, e.g. after power cuts):
+         * still on trial, so still checked; marked bad by hand, it is left alone. */
+        BootCounter trial = e[SLOT_B];
+        e[SLOT_B] = (BootCounter) { BOOT_COUNTER_BAD, 0, 3 };
+        slot_check_plan(SLOT_B, e, s, &p);
+        assert_int_equal(p.action, CHECK_RUN_HEALTH);
+        assert_int_equal(p.rollback, ROLLBACK_NONE);
+        state_set_bad(s, SLOT_B);
+        slot_check_plan(SLOT_B, e, s, &p);
+        assert_int_equal(p.action, CHECK_BOOTED_BAD);
+        s->slots[SLOT_B].state = SLOT_STATE_PENDING;
+        e[SLOT_B] = trial;
         /* Failed: failure recorded, state bad, entry bad. */
         assert_int_equal(state_set_failure(s, SLOT_B, "probe", "agent not running\n", 102), 0);
         state_set_bad(s, SLOT_B);
