@@ -4,6 +4,7 @@
 #include <fcntl.h>
 
 #include "basic/error.h"
+#include "ctl-report.h"
 #include "install-url.h"
 #include "net/http-policy.h"
 
@@ -69,10 +70,60 @@ static int install_delta(Ctl *ctl, const char *path, bool remote, const InstallO
         return 1;
 }
 
-int ctl_install(Ctl *ctl, const char *path, const InstallOptions *o, bool want_delta, bool full, InstallResult *ret) {
+/* What the install reports (docs/report.md): started once the manifest was accepted, then installed or failed. */
+typedef struct InstallReport {
+        Ctl *ctl;
+        const InstallOptions *caller;
+        bool started;
+        Slot slot;
+        char *version;
+        unsigned tries;
+} InstallReport;
+
+static void report_begin(Slot target, const char *version, unsigned tries, void *userdata) {
+        InstallReport *ir = userdata;
+
+        if (ir->caller->on_begin)
+                ir->caller->on_begin(target, version, tries, ir->caller->userdata);
+        /* A delta the server could not serve starts over as a stream: one start. */
+        if (ir->started)
+                return;
+        ir->started = true;
+        ir->slot = target;
+        ir->tries = tries;
+        ir->version = strdup(version);
+        ctl_report(ir->ctl, &(ReportEvent) {
+                .type = REPORT_INSTALL_STARTED, .to_version = version, .slot = target });
+}
+
+static void report_end(InstallReport *ir, int r, const InstallResult *res) {
+        if (r >= 0) {
+                ctl_report(ir->ctl, &(ReportEvent) {
+                        .type = REPORT_INSTALLED, .to_version = res->version, .slot = res->slot,
+                        .tries_left_set = true, .tries_left = ir->tries });
+                return;
+        }
+        _cleanup_free_ char *why = strdup(err_message(r));
+        ctl_report(ir->ctl, &(ReportEvent) {
+                .type = REPORT_INSTALL_FAILED, .to_version = ir->version, .slot = ir->started ? ir->slot : _SLOT_INVALID,
+                .reason = why ?: "install failed" });
+        /* The verb reports the cause once, as it was. */
+        (void) err_set(-r, "%s", why ?: "install failed");
+}
+
+int ctl_install(Ctl *ctl, const char *path, const InstallOptions *caller, bool want_delta, bool full, InstallResult *ret) {
         _cleanup_(install_result_done) InstallResult res = {};
+        InstallReport ir = { .ctl = ctl, .caller = caller, .slot = _SLOT_INVALID };
+        InstallOptions opts = *caller;
+        const InstallOptions *o = &opts;
         bool remote = http_is_url(path);
         int r = 0;
+
+        /* A dry run is no install: nothing is reported. */
+        if (!caller->dry_run) {
+                opts.on_begin = report_begin;
+                opts.userdata = &ir;
+        }
 
         bool delta = remote ? ctl->config->net_delta && !full : want_delta;
         if (o->dry_run)
@@ -81,6 +132,9 @@ int ctl_install(Ctl *ctl, const char *path, const InstallOptions *o, bool want_d
                 r = install_delta(ctl, path, remote, o, &res);
         if (r == 0)
                 r = install_from_stream(ctl, path, remote, o, &res);
+        if (!o->dry_run)
+                report_end(&ir, r, &res);
+        free(ir.version);
         if (r < 0)
                 return r;
         if (ret) {

@@ -17,6 +17,7 @@ static const struct {
         { "mark-bad", verb_mark_bad },
         { "rollback", verb_rollback },
         { "switch", verb_switch },
+        { "report", verb_report },
 };
 
 static void help(FILE *f) {
@@ -30,7 +31,9 @@ static void help(FILE *f) {
                    "                                     run the health checks, mark good or bad\n"
                    "  mark-good | mark-bad [SLOT]        set the booted (or given) slot's state\n"
                    "  rollback                           make the other good slot primary\n"
-                   "  switch SLOT [--once]               boot SLOT next (once, or from now on)\n\n"
+                   "  switch SLOT [--once]               boot SLOT next (once, or from now on)\n"
+                   "  report send [--timeout S] | list [--json]\n"
+                   "                                     send or show the queued reports\n\n"
                    "Options:\n"
                    "  --config FILE   configuration (default $ABIDE_CONF, /etc/abide/abide.conf)\n"
                    "  --help          this help; VERB --help for a verb's\n"

@@ -11,6 +11,7 @@
 #include "basic/error.h"
 #include "basic/process.h"
 #include "ctl-floor.h"
+#include "ctl-report.h"
 #include "ctl.h"
 #include "slot/health.h"
 #include "slot/run-bounded.h"
@@ -152,6 +153,12 @@ static int handle_rollback(Ctl *ctl, Slot booted, AbideState *st) {
                 r = ctl_state_save(ctl, st);
                 if (r < 0)
                         return r;
+                /* Spooled now, sent when the network lets it: a device that rolled back
+                 * while offline still says why. */
+                ctl_report(ctl, &(ReportEvent) {
+                        .type = REPORT_ROLLED_BACK, .from_version = st->slots[booted].version,
+                        .to_version = st->rollback.version, .slot = other, .tries_done = counters[other].done,
+                        .tries_left_set = true, .tries_left = 0, .reason = reason });
         }
         if (!p.report_rollback)
                 return 0;
@@ -190,6 +197,9 @@ static int reject_below_floor(Ctl *ctl, Slot booted, AbideState *st, int reason)
         r = boot_mark_bad(ctl->boot, booted);
         if (r < 0)
                 return r;
+        ctl_report(ctl, &(ReportEvent) {
+                .type = REPORT_MARKED_BAD, .from_version = st->slots[slot_other(booted)].version,
+                .to_version = st->slots[booted].version, .slot = booted, .check = "security-floor", .reason = why });
         return err_set(EPERM, "%s; marked bad%s", why, arg_no_reboot ? "" : ", rebooting");
 }
 
@@ -229,7 +239,13 @@ static int trial(Ctl *ctl, Slot booted, const BootEntryInfo *entry, AbideState *
                 printf("Slot %s is healthy: marked good\n", slot_to_string(booted));
                 (void) ctl_floor_bless(ctl, st, booted, img);
                 *ret_healthy = true;
-                return ctl_state_save(ctl, st);
+                r = ctl_state_save(ctl, st);
+                /* The only success a report ever says: after the trial, never at install. */
+                ctl_report(ctl, &(ReportEvent) {
+                        .type = REPORT_BLESSED, .from_version = st->slots[slot_other(booted)].version,
+                        .to_version = st->slots[booted].version ?: entry->version, .slot = booted,
+                        .tries_done = entry->counter.done, .tries_left_set = true, .tries_left = entry->counter.left });
+                return r;
         }
 
         /* History first: if we die before the entry is marked, the loader still counts down. */
@@ -241,6 +257,12 @@ static int trial(Ctl *ctl, Slot booted, const BootEntryInfo *entry, AbideState *
         if (r < 0)
                 ctl_warn("cannot record the failure: %s", err_message(r));
         int k = boot_mark_bad(ctl->boot, booted);
+        if (k >= 0)
+                ctl_report(ctl, &(ReportEvent) {
+                        .type = REPORT_MARKED_BAD, .from_version = st->slots[slot_other(booted)].version,
+                        .to_version = st->slots[booted].version ?: entry->version, .slot = booted,
+                        .tries_done = entry->counter.done, .tries_left_set = true, .tries_left = 0,
+                        .check = failure.check, .reason = failure.output });
         _cleanup_free_ char *msg = NULL;
         if (asprintf(&msg, "slot %s is not healthy: check '%s' failed: %s", slot_to_string(booted), failure.check,
                      failure.output) < 0)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "basic/error.h"
+#include "ctl-report.h"
 #include "ctl.h"
 #include "verbs.h"
 
@@ -34,6 +35,8 @@ int verb_mark_bad(int argc, char *argv[]) {
         if (r < 0)
                 return r;
         BootCounterState mine = e[slot].counter.state, theirs = e[slot_other(slot)].counter.state;
+        BootCounter counter = e[slot].counter;
+        _cleanup_free_ char *entry_version = e[slot].version ? strdup(e[slot].version) : NULL;
         boot_entry_infos_done(e);
 
         if (mine == BOOT_COUNTER_MISSING)
@@ -57,5 +60,11 @@ int verb_mark_bad(int argc, char *argv[]) {
         if (r < 0)
                 return r;
         printf("Slot %s marked bad\n", slot_to_string(slot));
+        fflush(stdout);
+        ctl_report(&ctl, &(ReportEvent) {
+                .type = REPORT_MARKED_BAD, .from_version = st->slots[slot_other(slot)].version,
+                .to_version = st->slots[slot].version ?: entry_version, .slot = slot, .tries_done = counter.done,
+                .tries_left_set = true, .tries_left = 0, .check = "mark-bad",
+                .reason = "marked bad with abidectl mark-bad" });
         return 0;
 }

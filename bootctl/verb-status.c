@@ -6,6 +6,7 @@
 
 #include "basic/error.h"
 #include "ctl-floor.h"
+#include "ctl-report.h"
 #include "ctl.h"
 #include "status.h"
 #include "verbs.h"
@@ -83,7 +84,7 @@ static json_object *copy_or_null(const FloorCopy *c) {
 }
 
 static int print_json(Slot booted, Slot def, Slot once, const BootEntryInfo e[], const AbideState *st, const char *backend,
-                      const SecurityFloor *floor) {
+                      const SecurityFloor *floor, const AbideConfig *config) {
         _cleanup_(json_putp) json_object *root = json_object_new_object();
         if (!root)
                 return -ENOMEM;
@@ -120,6 +121,7 @@ static int print_json(Slot booted, Slot def, Slot once, const BootEntryInfo e[],
         json_object_object_add(fl, "state", copy_or_null(&floor->state));
         json_object_object_add(fl, "version", str_or_null(floor->version));
         json_object_object_add(root, "security_floor", fl);
+        json_object_object_add(root, "report", ctl_report_status_json(config));
 
         puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
         return 0;
@@ -134,7 +136,7 @@ static const char *fmt_time(uint64_t t, char buf[static 32]) {
 }
 
 static void print_human(Slot booted, Slot def, Slot once, const BootEntryInfo e[], const AbideState *st,
-                        const SecurityFloor *floor) {
+                        const SecurityFloor *floor, const AbideConfig *config) {
         char tbuf[32];
 
         printf("Booted:    %s\n", booted >= 0 ? slot_to_string(booted) : "unknown");
@@ -181,6 +183,7 @@ static void print_human(Slot booted, Slot def, Slot once, const BootEntryInfo e[
                 printf("\nLast rollback: %s, from slot %s (version %s) to slot %s: %s\n", fmt_time(ev->time, tbuf),
                        slot_to_string(ev->from), ev->version ?: "-", slot_to_string(ev->to), ev->reason ?: "");
         }
+        ctl_report_status_print(config);
 }
 
 int verb_status(int argc, char *argv[]) {
@@ -237,9 +240,9 @@ int verb_status(int argc, char *argv[]) {
         SecurityFloor floor;
         ctl_floor(&ctl, st, &floor);
         if (json)
-                r = print_json(booted, def, once, e, st, boot_backend_name(ctl.boot), &floor);
+                r = print_json(booted, def, once, e, st, boot_backend_name(ctl.boot), &floor, ctl.config);
         else
-                print_human(booted, def, once, e, st, &floor);
+                print_human(booted, def, once, e, st, &floor, ctl.config);
         boot_entry_infos_done(e);
         return r;
 }

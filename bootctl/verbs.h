@@ -13,3 +13,4 @@ int verb_mark_good(int argc, char *argv[]);
 int verb_mark_bad(int argc, char *argv[]);
 int verb_rollback(int argc, char *argv[]);
 int verb_switch(int argc, char *argv[]);
+int verb_report(int argc, char *argv[]);

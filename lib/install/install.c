@@ -525,6 +525,8 @@ static int run(const AbideConfig *c, BootBackend *boot, int fd, DeltaSource *src
         r = boot_writable_begin(boot, &esp);
         if (r < 0)
                 return r;
+        if (o->on_begin)
+                o->on_begin(in.target, m->version, tries, o->userdata);
         /* From here on the target is written: first make it unbootable. */
         r = state_update(&in, m, false);
         if (r < 0)

@@ -12,6 +12,10 @@ typedef struct InstallOptions {
         unsigned tries;           /* 0: the manifest's, else the config's */
         bool force;               /* allow installing the version already running */
         bool dry_run;             /* delta only: verify, plan and say what would be fetched; write nothing */
+        /* Called once the signed manifest was accepted, just before the target is
+         * first written (not for dry_run): the install-started report. May be NULL. */
+        void (*on_begin)(Slot target, const char *version, unsigned tries, void *userdata);
+        void *userdata;
 } InstallOptions;
 
 typedef struct InstallResult {
