@@ -79,6 +79,10 @@ same_file "$b20" "$D/bundles/$(basename "$b20")"
 [ "$(field halted $COMPAT)" = false ] || die "halted"
 [ "$(field published $COMPAT)" = "$SOURCE_DATE_EPOCH" ] || die "published"
 
+"$B" channel add "$D" "$b20" "${K[@]}" "${CA[@]}" --copy --stages 1,10,50,100 --window 22:00-04:00 >/dev/null
+changed
+same_file "$b20" "$D/bundles/$(basename "$b20")"
+
 note "canonical: parsing and re-serialising (show --json) gives the signed bytes"
 "$B" channel show "$D" "${CA[@]}" --json >"$T/show.json"
 python3 - "$T/show.json" "$D/channel.json" <<'EOF' || die "show --json disagrees with channel.json"
@@ -159,6 +163,7 @@ note "bad inputs: one line, non-zero, channel byte-identical"
 cp "$D/channel.json" "$T/before.json"
 cp "$D/channel.json.sig" "$T/before.sig"
 snapshot() { find "$D" -printf '%p %y %s %T@ %m\n' | sort; }
+echo "another build" >"$D/bundles/$(basename "$b30")"
 snapshot >"$T/before.ls"
 mkdir "$T/u"
 tar -xf "$b20" -C "$T/u"
@@ -173,6 +178,7 @@ unchanged() {
         snapshot | cmp -s - "$T/before.ls" || die "the channel directory changed: $(snapshot | diff "$T/before.ls" -)"
 }
 bad() { expect_fail "$@"; unchanged; }
+bad "exists with other content; not replaced" "$B" channel add "$D" "$b30" "${K[@]}" "${CA[@]}" --copy
 bad "unsigned.abide.*manifest.json.sig" "$B" channel add "$D" "$T/unsigned.abide" "${K[@]}" "${CA[@]}" --copy
 bad "truncated.abide" "$B" channel add "$D" "$T/truncated.abide" "${K[@]}" "${CA[@]}" --copy
 bad "garbage.abide" "$B" channel add "$D" "$T/garbage.abide" "${K[@]}" "${CA[@]}" --copy
@@ -204,6 +210,17 @@ expect_fail "$T/missing.*No such file" "$B" channel rollout "$T/missing" $COMPAT
 expect_fail "$T/missing.*No such file" "$B" channel add "$T/missing" "$b20" "${K[@]}" "${CA[@]}" --copy
 [ ! -e "$T/missing" ] || die "a failed change created the missing DIR"
 expect_fail "no channel here" "$B" channel show "$T/keys"
+
+note "a failed write leaves no bundle copy behind"
+cp -a "$D" "$T/nosig"
+rm "$T/nosig/channel.json.sig"
+mkdir "$T/nosig/channel.json.sig"
+rm "$T/nosig/bundles/$(basename "$b30")"
+cp "$T/nosig/channel.json" "$T/nosig.json"
+expect_fail "channel.json.sig" "$B" channel add "$T/nosig" "$b30" "${K[@]}" "${CA[@]}" --copy
+same_file "$T/nosig/channel.json" "$T/nosig.json"
+[ ! -e "$T/nosig/bundles/$(basename "$b30")" ] || die "a failed add left its bundle copy"
+[ -z "$(find "$T/nosig" -name '.#*')" ] || die "a failed add left temporary files: $(find "$T/nosig" -name '.#*')"
 
 note "show --ca refuses a tampered or foreign-signed channel"
 cp -a "$D" "$T/tampered"
