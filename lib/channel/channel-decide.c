@@ -99,11 +99,9 @@ static void percent_text(unsigned bp, char ret[static 8]) {
         (void) snprintf(ret, 8, "%u.%02u", bp / 100 % 1000, bp % 100);
 }
 
-void channel_decide(const Channel *c, const ChannelDevice *d, ChannelDecision *ret) {
+static void decide_one(const Channel *c, const ChannelDevice *d, ChannelDecision *ret) {
         const ChannelRelease *rel;
         char pct[8], w[12];
-
-        *ret = (ChannelDecision) {};
 
         if (c->serial < d->last_serial) {
                 ret->verdict = CHANNEL_REPLAY;
@@ -190,4 +188,14 @@ void channel_decide(const Channel *c, const ChannelDevice *d, ChannelDecision *r
                                 d->now == 0 ? "unset" : "before the channel's last update");
         else
                 (void) snprintf(ret->reason + n, sizeof ret->reason - (size_t) n, "; inside window %s", w);
+}
+
+void channel_decide(const Channel *c, const ChannelDevice *d, ChannelDecision *ret) {
+        *ret = (ChannelDecision) {};
+        decide_one(c, d, ret);
+        /* The channel's strings were checked; the device's (its compatible,
+         * its running version) were not, and the reason stays one line. */
+        for (char *p = ret->reason; *p; p++)
+                if ((unsigned char) *p < 0x20 || *p == 0x7f)
+                        *p = '?';
 }

@@ -462,6 +462,9 @@ static void test_decide_install(void **state) {
         /* Versions are not ordered: the channel may name an older one. */
         f->d.running_version = "9.0";
         decide(f, CHANNEL_INSTALL, "install 2.0 (running 9.0)");
+        /* The device's own strings cannot break the reason's line. */
+        f->d.running_version = "9.0\nforged";
+        decide(f, CHANNEL_INSTALL, "install 2.0 (running 9.0?forged)");
         /* At the floor is fine. */
         f->d.floor = 3;
         decide(f, CHANNEL_INSTALL, "install");
