@@ -275,7 +275,6 @@ static int sub_add(const char *dir, const char *bundle, const Args *a, Channel *
                                a->window);
         rel.published = now;
 
-        _cleanup_free_ char *copy_to = NULL;
         if (a->url)
                 rel.bundle = strdup(a->url);
         else if (a->copy) {
