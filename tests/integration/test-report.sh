@@ -5,10 +5,13 @@
 # install; the JSON the server stored; no URL -> kept and counted; endpoint
 # down -> spooled, boot-check not held up, then sent in order; HTTP 500 ->
 # kept; POST; mutual TLS; a torn temporary file left by a power cut.
+# abide-build channel watch on a channel directory and stored fixture
+# reports: waits, advances a stage on blessed, halts on failures, leaves a
+# halted release alone, skips malformed reports, refuses bad arguments.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/bootctl-lib.sh"
 . "$(dirname "$0")/nginx-lib.sh"
-need jq iconv curl
+need jq iconv openssl mkfs.erofs veritysetup
 
 make_device
 export EFIVARFS_PATH=$T/efivars/
@@ -265,5 +268,153 @@ rm "$SPOOL/seq"
 "$HELPER" install a 1.8 3
 "$ABIDECTL" mark-bad a >/dev/null 2>&1
 [ "$(spooled | tr '\n' ' ')" = "00000009-marked-bad.json 00000010-marked-bad.json " ] || die "spool: $(spooled)"
+
+
+note "watch: a channel with 2.0 for abide-example-x86_64 planned at 5, 25, 100 %"
+B=$ABIDE_BUILD
+CH=$T/channel
+R=$T/stored
+export SOURCE_DATE_EPOCH=1721362140
+"$B" keygen -o "$T/keys" >/dev/null
+K=(--key "$T/keys/signing.key" --cert "$T/keys/signing.crt")
+b20=$("$B" build "$ABIDE_SRCDIR/recipes/example.conf" "${K[@]}" -o "$T/b" --set Image.Version=2.0)
+bo=$("$B" build "$ABIDE_SRCDIR/recipes/example.conf" "${K[@]}" -o "$T/o" --set Image.Version=7.0 \
+        --set Image.Compatible=other-board)
+"$B" channel init "$CH" "${K[@]}" >/dev/null
+"$B" channel add "$CH" "$b20" "${K[@]}" --ca "$T/keys/ca.pem" --url https://cdn.example/b20.abide --stages 5,25,100 >/dev/null
+"$B" channel add "$CH" "$bo" "${K[@]}" --ca "$T/keys/ca.pem" --url https://cdn.example/bo.abide --stages 50,100 >/dev/null
+COMPAT=abide-example-x86_64
+mkdir -p "$R"
+rel() { jq -c --arg c "$1" '.releases[] | select(.compatible == $c) | {percent, halted, halt_reason}' "$CH/channel.json"; }
+serial() { jq .serial "$CH/channel.json"; }
+verify_sig() {
+        openssl cms -verify -binary -inform DER -in "$CH/channel.json.sig" -content "$CH/channel.json" \
+                -CAfile "$T/keys/ca.pem" -purpose any -out /dev/null 2>"$T/cms.err" ||
+                die "openssl cms rejects channel.json.sig: $(cat "$T/cms.err")"
+}
+watch() { "$B" channel watch "$CH" --reports "$R" "${K[@]}" "$@"; }
+
+# fixture DEVICE SEQ EVENT [VERSION [COMPATIBLE]]: a report as a device sends it (docs/report.md), stored as <id>.json.
+fixture() {
+        local mid seq id
+        mid=$(printf 'dev%029d' "$1"); seq=$(printf '%08d' "$2")
+        id=$mid-$seq-$(printf '%08x' $((RANDOM * RANDOM)))
+        jq -n -c --arg id "$id" --arg ev "$3" --arg mid "$mid" --arg to "${4:-2.0}" --arg c "${5:-$COMPAT}" \
+                '{format: 1, id: $id, event: $ev, time: 1721362200, machine_id: $mid, compatible: $c,
+                  from_version: "1.0", to_version: $to, slot: "b", boot: {tries_done: 1, tries_left: 2},
+                  reason: (if $ev == "rolled-back" then "no healthy boot in 3 tries" else null end),
+                  check: null, channel_serial: 3}' >"$R/$id.json"
+}
+# took N FIRST: devices FIRST..FIRST+N-1 started and installed 2.0.
+took() { local i; for i in $(seq "$2" $(($2 + $1 - 1))); do fixture "$i" 1 install-started; fixture "$i" 2 installed; done; }
+blessed() { local i; for i in $(seq "$2" $(($2 + $1 - 1))); do fixture "$i" 3 blessed; done; }
+
+note "watch: no reports yet -> no change, nothing written"
+s0=$(serial); cp "$CH/channel.json" "$T/ch.before"
+out=$(watch)
+echo "$out"
+echo "$out" | grep -q "^$COMPAT 2.0: no change: no device took it yet (stage 5%)$" || die "watch: $out"
+echo "$out" | grep -q "^other-board 7.0: no change: no device took it yet" || die "watch: $out"
+same_file "$T/ch.before" "$CH/channel.json"
+
+note "watch: 10 took it, 5 blessed, update-found alone and other releases' reports do not count -> waiting"
+took 10 1
+blessed 5 1
+fixture 50 1 update-found
+fixture 51 1 install-started 1.9
+fixture 51 2 rolled-back 1.9
+fixture 52 1 rolled-back 7.0 other-board
+out=$(watch)
+echo "$out" | grep -q "^$COMPAT 2.0: no change: waiting at stage 5%: 5 of 10 blessed (needs 90% and at least 1), 0 failed$" ||
+        die "watch: $out"
+echo "$out" | grep -q "^other-board 7.0: halt: 1 of 1 devices that took it failed" ||
+        die "other-board's rollback not counted for its own release: $out"
+# The other board's halt was written; 2.0 stayed where it was.
+[ "$(serial)" = $((s0 + 1)) ] || die "serial $(serial) after the other board's halt"
+verify_sig
+[ "$(rel $COMPAT)" = '{"percent":5,"halted":false,"halt_reason":null}' ] || die "2.0: $(rel $COMPAT)"
+rel other-board | jq -e '.halted == true and (.halt_reason | test("^watch: 1 of 1 devices that took it failed \\(1 rolled back"))' >/dev/null ||
+        die "other-board: $(rel other-board)"
+
+note "watch: 9 of 10 blessed (90 %), --min-devices 10 -> still waiting; --dry-run says advance, writes nothing"
+blessed 4 6
+s1=$(serial); cp "$CH/channel.json" "$T/ch.before"
+out=$(watch --min-devices 10)
+echo "$out" | grep -q "^$COMPAT 2.0: no change: waiting at stage 5%: 9 of 10 blessed (needs 90% and at least 10)" || die "watch: $out"
+out=$("$B" channel watch "$CH" --reports "$R" --dry-run)
+echo "$out" | grep -q "^$COMPAT 2.0: advance 5% -> 25%: 9 of 10 blessed, 0 failed" || die "dry run: $out"
+echo "$out" | grep -q "^other-board 7.0: no change: halted already" || die "dry run: $out"
+echo "$out" | grep -q "not written" || die "dry run: $out"
+same_file "$T/ch.before" "$CH/channel.json"
+
+note "watch: advances 5 -> 25 %, serial + 1, signed"
+out=$(watch --ca "$T/keys/ca.pem")
+echo "$out"
+echo "$out" | grep -q "^$COMPAT 2.0: advance 5% -> 25%: 9 of 10 blessed, 0 failed: stage 5% -> 25%$" || die "watch: $out"
+[ "$(serial)" = $((s1 + 1)) ] || die "serial $(serial) after the advance from $s1"
+verify_sig
+[ "$(rel $COMPAT)" = '{"percent":25,"halted":false,"halt_reason":null}' ] || die "2.0 after the advance: $(rel $COMPAT)"
+
+note "watch: at 25 %: 20 took it, 1 failed (5 %, not more) -> no halt; a failed install retried and blessed is a success"
+took 10 11
+blessed 8 11
+fixture 20 3 install-failed
+fixture 21 1 install-started; fixture 21 2 install-failed; fixture 21 3 install-started; fixture 21 4 blessed
+out=$(watch)
+echo "$out" | grep -q "^$COMPAT 2.0: no change: waiting at stage 25%: 18 of 21 blessed (needs 90% and at least 1), 1 failed$" ||
+        die "watch: $out"
+
+note "watch: 2 of 22 failed (9 %) -> halted, with the counts, serial + 1"
+took 1 22
+fixture 22 3 marked-bad
+s2=$(serial)
+out=$(watch)
+echo "$out" | grep -q "^$COMPAT 2.0: halt: 2 of 22 devices that took it failed (0 rolled back, 1 marked bad, 1 install failed), more than 5% at stage 25%$" ||
+        die "watch: $out"
+[ "$(serial)" = $((s2 + 1)) ] || die "serial $(serial) after the halt"
+verify_sig
+rel $COMPAT | jq -e '.percent == 25 and .halted == true and (.halt_reason | test("^watch: 2 of 22 devices"))' >/dev/null ||
+        die "2.0 after the halt: $(rel $COMPAT)"
+"$B" channel show "$CH" --ca "$T/keys/ca.pem" --json | jq -e '.verified == true' >/dev/null || die "show does not verify"
+
+note "watch: a halted release is left alone, even when more devices blessed it"
+fixture 10 3 blessed; fixture 19 3 blessed
+cp "$CH/channel.json" "$T/ch.before"
+out=$(watch)
+echo "$out" | grep -q "^$COMPAT 2.0: no change: halted already" || die "watch: $out"
+same_file "$T/ch.before" "$CH/channel.json"
+
+note "watch: malformed, oversized, foreign and linked files are skipped with a warning"
+printf '{"format":1,"id":' >"$R/torn.json"
+printf '{"format":2}' >"$R/future.json"
+echo '[]' >"$R/array.json"
+head -c 70000 /dev/zero | tr '\0' ' ' >"$R/big.json"
+fixture 90 1 install-started
+jq -c '.machine_id = "someone-else"' "$R"/dev*90-00000001-*.json >"$R/forged.json"
+ln -s /etc/passwd "$R/link.json"
+echo "not a report" >"$R/README.txt"
+"$B" channel resume "$CH" $COMPAT "${K[@]}" >/dev/null
+out=$(watch --dry-run 2>"$T/err")
+echo "$out" | head -1
+cat "$T/err"
+[ "$(grep -c "warning: .*skipped$" "$T/err")" = 6 ] || die "expected 6 skipped files: $(cat "$T/err")"
+grep -q "torn.json: report: not valid JSON (truncated), skipped" "$T/err" || die "torn: $(cat "$T/err")"
+grep -q "future.json: report: format 2 is not 1, skipped" "$T/err" || die "future: $(cat "$T/err")"
+grep -q "big.json: larger than a report, skipped" "$T/err" || die "big: $(cat "$T/err")"
+grep -q "forged.json: report id .* is not of machine-id someone-else, skipped" "$T/err" || die "forged: $(cat "$T/err")"
+grep -q "link.json: not a regular file, skipped" "$T/err" || die "link: $(cat "$T/err")"
+echo "$out" | grep -q "(6 skipped)" || die "watch: $out"
+echo "$out" | grep -q "^$COMPAT 2.0: halt: 2 of 23 devices" || die "after resume, the failures still count: $out"
+
+note "watch: bad arguments fail with one line, the channel untouched"
+cp "$CH/channel.json" "$T/ch.before"
+expect_fail "watch: cannot read the reports directory $T/none: No such file" watch --reports "$T/none"
+expect_fail "watch: .*$T/no-channel" "$B" channel watch "$T/no-channel" --reports "$R" "${K[@]}"
+expect_fail "watch: --key and --cert are required" "$B" channel watch "$CH" --reports "$R"
+expect_fail "watch: --reports RDIR is required" "$B" channel watch "$CH" "${K[@]}"
+expect_fail "watch: invalid --max-failure-percent '101'" watch --max-failure-percent 101
+"$B" keygen -o "$T/other" >/dev/null
+expect_fail "watch: " watch --ca "$T/other/ca.pem"
+same_file "$T/ch.before" "$CH/channel.json"
 
 echo "PASS"
