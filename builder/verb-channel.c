@@ -13,10 +13,6 @@
 #include "channel-dir.h"
 #include "verb.h"
 
-/* builder/verb-channel-watch.c is written alongside; until it is linked in,
- * 'channel watch' says so instead of failing the link. */
-int verb_channel_watch(int argc, char *argv[]) __attribute__((weak));
-
 static void help(void) {
         printf("Usage: abide-build channel SUBCOMMAND DIR ...\n\n"
                "Publishes a fleet channel: DIR/channel.json, signed in DIR/channel.json.sig,\n"
@@ -409,11 +405,8 @@ int verb_channel(int argc, char *argv[]) {
                 return 0;
         }
         const char *sub = argv[1];
-        if (streq(sub, "watch")) {
-                if (!verb_channel_watch)
-                        return err_set(ENOSYS, "watch: not built into this abide-build");
+        if (streq(sub, "watch"))
                 return verb_channel_watch(argc, argv);
-        }
         if (!streq(sub, "init") && !streq(sub, "add") && !streq(sub, "rollout") && !streq(sub, "halt") &&
             !streq(sub, "resume") && !streq(sub, "show"))
                 return err_set(EINVAL, "unknown subcommand '%s' (see abide-build channel --help)", sub);
