@@ -1,112 +1,105 @@
 #!/usr/bin/python3
 """Issue 12: the arm64 demo under QEMU aarch64 + Debian's U-Boot + builder/uboot/boot.cmd.
+Usage: test-arm64.py {update,powercut-trial}
 
 update: the factory disk (abide-build disk of recipes/demo-arm64.conf v1:
 boot.scr, slot a, DISK.env.fd with BOOT_ORDER=A) boots slot a healthy;
 `abidectl install /dev/vdb` (v2 on an extra drive) from inside; reboot:
 U-Boot counts slot b's try (BOOT_B_LEFT), boot-check blesses it; status:
-b good and booted, a good. Prints seconds per boot (FIGURE lines).
+b good and booted, a good. Prints seconds per boot (FIGURE lines). Its disk
+becomes the rollback scenarios' v2-blessed base when none is cached yet.
 
-Bundles are built with scripts/build-demo-arm64.sh (a cross build under
-BUILDDIR/arm64-cross, Debian's arm64 debs) and cached under
-BUILDDIR/tests/qemu/cache/arm64-<inputs hash>.
+powercut-trial (issue 12 item 3, docs/uboot.md "Power cuts during a
+trial"): the same install, then the power is cut (QEMU killed) twice during
+slot b's trial, before boot-check could bless it: once when the kernel has
+started, once when abide-init has activated dm-verity. Each cut burns one
+try (BOOT_B_LEFT 2, 1, then 0 on the third boot), and that third boot is
+still blessed. Prints the tries burnt per cut and the time to the blessing.
+
+Bundles, factory and base disks: tests/qemu/scenarios_arm64.py.
 """
 
-import hashlib
 import os
-import subprocess
+import re
+import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import scenarios as S  # noqa: E402
+import scenarios_arm64 as A  # noqa: E402
 from scenarios import check, expect_slot  # noqa: E402
 
-TRIES = 3
-CMDLINE = "console=ttyAMA0 panic=5 abide.watchdog=%d" % S.WATCHDOG_SEC
-SETTINGS = ["Boot.Cmdline=" + CMDLINE, "Boot.Tries=%d" % TRIES, "Agent.HealthTimeoutSec=%d" % S.HEALTH_TIMEOUT_SEC,
-            "Content.Layer=" + S.TEST_LAYER]
+# Where slot b's trial boots lose their power: after U-Boot counted the try and saved it.
+CUTS = [
+    (r"Kernel command line: .*abide\.slot=b", "the kernel started"),
+    (r"abide-init: slot b: dm-verity active", "abide-init activated dm-verity"),
+]
 
 
-def _inputs_key():
-    """A hash of the sources the arm64 bundles come from (not the debs: apt's versions)."""
-    h = hashlib.sha256()
-    for d in ("bootctl", "lib", "builder", "images", "recipes", "cross", "scripts"):
-        S._hash_tree(h, os.path.join(S.SRC, d))
-    h.update(repr(SETTINGS).encode())
-    return h.hexdigest()[:16]
-
-
-def prepare(say):
-    cache = os.path.join(S.CACHE, "arm64-" + _inputs_key())
-    cross = os.path.join(S.BUILDDIR, "arm64-cross")
-    bundles = {}
-    with S._Lock("arm64"):
-        for version in ("1.0.0", "2.0.0"):
-            b = os.path.join(cache, "abide-demo-arm64-%s.abide" % version)
-            if not os.path.exists(b):
-                say("building the arm64 bundle %s (scripts/build-demo-arm64.sh)" % version)
-                cmd = [os.path.join(S.SRC, "scripts", "build-demo-arm64.sh"), S.ABIDE_BUILD, cross, cache,
-                       "--set", "Image.Version=" + version]
-                for s in SETTINGS:
-                    cmd += ["--set", s]
-                subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-            bundles[version] = b
-        disk = os.path.join(cache, "factory.img")
-        if not os.path.exists(disk + ".done"):
-            subprocess.run([S.ABIDE_BUILD, "disk", bundles["1.0.0"], "--cert", os.path.join(cache, "keys", "ca.pem"),
-                            "-o", disk], check=True, stdout=subprocess.DEVNULL)
-            open(disk + ".done", "w").close()
-        drive = os.path.join(cache, "v2.drive")
-        if not os.path.exists(drive):
-            S.pad_as_disk(bundles["2.0.0"], drive + ".tmp")
-            os.rename(drive + ".tmp", drive)
-    return disk, drive
-
-
-def body(sc):
-    factory, drive = prepare(sc.say)
+def update(sc):
+    prep = A.prepare(sc.say, ("v1", "v2"))
     disk = os.path.join(sc.work, "disk.img")
-    for a, b in ((factory, disk), (factory + ".env.fd", disk + ".env.fd")):
-        subprocess.run(["cp", "--sparse=always", a, b], check=True)
-    boots = []
-    with sc.machine(disk, drives=[drive], max_boots=2, deadline=900, arch="arm64", uboot_env_disk=True) as vm:
-        secs, text = S.healthy_boot(sc, vm, 1, "a", "1.0.0")
-        boots.append(secs)
-        check("abide: slot a (BOOT_A_LEFT=)" in text, "boot 1: U-Boot's script did not boot slot a uncounted")
-        check("fw-env: U-Boot environment on /dev/vdc" in text, "boot 1: the environment disk is not /dev/vdc")
-        st = S.status(vm)
-        check(st["booted"] == "a", "status: booted %r" % st["booted"])
-        expect_slot(st, "a", state="good", booted=True, version="1.0.0")
-        expect_slot(st, "b", state="empty", booted=False)
+    A.factory_disk(prep, disk, sc.say)
+    boots = A.update(sc, disk, prep)
+    for i, s in enumerate(boots, 1):
+        sc.figure("boot %d: QEMU start -> boot-check done" % i, s, "s")
+    sc.figure("seconds per boot (mean of %d)" % len(boots), sum(boots) / len(boots), "s")
+    A.keep_as_base(prep, disk)
 
-        t = S.time.monotonic()
-        rc, out = vm.run("abidectl install /dev/vdb", timeout=600)
-        secs = S.time.monotonic() - t
-        check(rc == 0, "abidectl install /dev/vdb exited %d: %s" % (rc, out.strip()))
-        sc.say("install: %s" % out.strip().replace("\n", " | "))
-        sc.figure("install v2 (abidectl install /dev/vdb)", secs, "s")
-        st = S.status(vm)
-        expect_slot(st, "b", state="pending", version="2.0.0", booted=False)
+
+def powercut_trial(sc):
+    prep = A.prepare(sc.say, ("v1", "v2"))
+    disk = os.path.join(sc.work, "disk.img")
+    A.factory_disk(prep, disk, sc.say)
+    blessed = 2 + len(CUTS)
+    with sc.machine(disk, drives=[prep.drives["v2"]], max_boots=blessed, deadline=900, **A.MACHINE) as vm:
+        S.healthy_boot(sc, vm, 1, "a", "1.0.0")
+        S.install(sc, vm, "/dev/vdb", "2.0.0", "b", timeout=600)
         S.reboot(vm)
-
-        secs, text = S.healthy_boot(sc, vm, 2, "b", "2.0.0")
-        boots.append(secs)
-        check("abide: slot b (BOOT_B_LEFT=%d)" % (TRIES - 1) in text,
-              "boot 2: U-Boot did not count slot b's try: %s" % S.re.findall(r"abide: .*", text))
-        check("Slot b is healthy: marked good" in text, "boot 2: slot b not marked good: %s"
-              % S.re.findall(r"Slot .*|abidectl: .*", text))
-        sc.figure("abidectl install v2 -> slot b blessed", vm.boot_started[1] - t + secs, "s")
+        lefts = []
+        for i, (rx, what) in enumerate(CUTS):
+            n = 2 + i
+            off = vm.wait_boot(n, 300)
+            vm.wait_for(rx, 300, since=off)
+            vm.power_cut()
+            secs = S.time.monotonic() - vm.boot_started[n - 1]
+            vm.wait_boot(n + 1, 60)
+            text = S.boot_text(vm, n)
+            check("abide-boot-check: finished" not in text and "marked good" not in text,
+                  "boot %d: boot-check ran before the power cut" % n)
+            lines = A.uboot_lines(text)
+            m = re.fullmatch(r"abide: slot b \(BOOT_B_LEFT=(\d)\)", lines[0]) if len(lines) == 1 else None
+            check(m, "boot %d: U-Boot's script said %s, expected slot b counted" % (n, lines))
+            lefts.append(int(m.group(1)))
+            sc.say("boot %d: slot b on trial (BOOT_B_LEFT=%d), power cut after %s, %.1f s after QEMU start"
+                   % (n, lefts[-1], what, secs))
+        secs, text = S.healthy_boot(sc, vm, blessed, "b", "2.0.0")
+        lines = A.uboot_lines(text)
+        m = re.fullmatch(r"abide: slot b \(BOOT_B_LEFT=(\d)\)", lines[0]) if len(lines) == 1 else None
+        check(m, "boot %d: U-Boot's script said %s, expected slot b counted" % (blessed, lines))
+        lefts.append(int(m.group(1)))
+        check("Slot b is healthy: marked good" in text, "boot %d: slot b not marked good: %s"
+              % (blessed, re.findall(r"Slot .*|abidectl: .*", text)))
+        check(lefts == list(range(S.TRIES - 1, S.TRIES - 2 - len(CUTS), -1)),
+              "BOOT_B_LEFT per trial boot %s, expected one try burnt per boot" % lefts)
         st = S.status(vm)
         check(st["booted"] == "b", "status: booted %r" % st["booted"])
         expect_slot(st, "b", state="good", booted=True, version="2.0.0")
         expect_slot(st, "a", state="good", booted=False, version="1.0.0")
-    for i, s in enumerate(boots, 1):
-        sc.figure("boot %d: QEMU start -> boot-check done" % i, s, "s")
-    sc.figure("seconds per boot (mean of %d)" % len(boots), sum(boots) / len(boots), "s")
+        check(st["last_rollback"] is None, "status: a rollback after power cuts: %r" % st["last_rollback"])
+        t_blessed = vm.boot_started[blessed - 1] + secs
+        sc.say("boot %d: slot b blessed on its last try (BOOT_B_LEFT=%d)" % (blessed, lefts[-1]))
+        sc.figure("tries burnt by %d power cuts during the trial (Tries=%d)" % (len(CUTS), S.TRIES),
+                  lefts[0] - lefts[-1])
+        sc.figure("power cuts during a trial of Tries=%d, slot still blessed" % S.TRIES, len(CUTS))
+        sc.figure("first trial boot -> slot b blessed, with %d power cuts" % len(CUTS),
+                  t_blessed - vm.boot_started[1], "s")
 
+
+SCENARIOS = {"update": update, "powercut-trial": powercut_trial}
 
 if __name__ == "__main__":
-    if sys.argv[1:] != ["update"]:
-        print("usage: test-arm64.py update", file=sys.stderr)
+    if len(sys.argv) != 2 or sys.argv[1] not in SCENARIOS:
+        print("usage: test-arm64.py {%s}" % ",".join(SCENARIOS), file=sys.stderr)
         sys.exit(2)
-    sys.exit(S.Scenario("arm64-update").run(body))
+    sys.exit(S.Scenario("arm64-" + sys.argv[1]).run(SCENARIOS[sys.argv[1]]))

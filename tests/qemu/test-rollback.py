@@ -18,6 +18,13 @@ inside the guest, and reboots with no further input:
               abide-init refuses the slot; B runs.
 
 Then (issue 6 item 6) a fixed v4 is installed from inside and boots.
+
+arm64-panic, arm64-hang, arm64-crash (issue 12): the same on the arm64 demo
+under QEMU aarch64 + U-Boot + builder/uboot/boot.cmd (tests/qemu/
+scenarios_arm64.py), with the boot script's lines checked per boot
+(BOOT_A_LEFT counting down, then slot b) and its environment afterwards;
+no v4 step (CI time).
+
 Prints per scenario: bad boots and seconds from the first boot of the bad
 image to the healthy previous slot.
 """
@@ -29,15 +36,68 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import scenarios as S  # noqa: E402
+import scenarios_arm64 as A  # noqa: E402
 from scenarios import check, expect_slot  # noqa: E402
 
-# scenario -> (bundle installed as v3, boots of v3 before B runs again)
+
+class X86:
+    """q35 + OVMF + systemd-boot: bundles and base disk of scenarios.py."""
+    machine = {}
+    fix = "v4"
+
+    @staticmethod
+    def prepare(say, bundle):
+        return S.prepare(say)
+
+    base_v2_blessed = staticmethod(S.base_v2_blessed)
+
+    @staticmethod
+    def check_loader(n, text, want):
+        pass
+
+    @staticmethod
+    def check_after(disk, name, bad):
+        pass
+
+
+class Arm64:
+    """QEMU virt + U-Boot + boot.cmd: scenarios_arm64.py."""
+    machine = A.MACHINE
+    fix = None
+
+    @staticmethod
+    def prepare(say, bundle):
+        return A.prepare(say, ("v1", "v2", bundle))
+
+    base_v2_blessed = staticmethod(A.base_v2_blessed)
+
+    @staticmethod
+    def check_loader(n, text, want):
+        """The boot script's lines of boot n: want, one line, and never its fallback
+        (slot b is listed and good, so the script picks it in BOOT_ORDER)."""
+        got = A.uboot_lines(text)
+        check(got == [want], "boot %d: U-Boot's script said %s, expected %r" % (n, got, want))
+
+    @staticmethod
+    def check_after(disk, name, bad):
+        """Slot a's counter at 0 with the tries it used; b first and the good one."""
+        env = A.read_env(disk)
+        want = {"BOOT_ORDER": "A B" if name != "crash" else "B A", "BOOT_A_LEFT": "0", "abide_tries_a": str(bad),
+                "abide_good": "B"}
+        check(all(env.get(k) == v for k, v in want.items()) and "BOOT_B_LEFT" not in env,
+              "U-Boot environment after the rollback: %s, expected %s" % (A.env_summary(env), want))
+
+
+# scenario -> (bundle installed as v3, boots of v3 before B runs again, platform)
 SCENARIOS = {
-    "panic": ("v3-panic", S.TRIES),
-    "crash": ("v3-crash", 1),
-    "hang": ("v3-hang", S.TRIES),
-    "corruption": ("v3-good", S.TRIES),
-    "badsig": ("v3-good", S.TRIES),
+    "panic": ("v3-panic", S.TRIES, X86),
+    "crash": ("v3-crash", 1, X86),
+    "hang": ("v3-hang", S.TRIES, X86),
+    "corruption": ("v3-good", S.TRIES, X86),
+    "badsig": ("v3-good", S.TRIES, X86),
+    "arm64-panic": ("v3-panic", S.TRIES, Arm64),
+    "arm64-crash": ("v3-crash", 1, Arm64),
+    "arm64-hang": ("v3-hang", S.TRIES, Arm64),
 }
 # What a boot of the bad v3 must show on the console, per scenario.
 SIGNS = {
@@ -94,18 +154,32 @@ def exit_secs(text):
     return float(m.group(1)) if m else None
 
 
-def body(sc, name):
-    bundle, want_bad = SCENARIOS[name]
-    prep = S.prepare(sc.say)
+def fix_step(sc, vm, n):
+    """Item 6: a fixed v4 installs into the bad slot a and boots (after boot n, slot b)."""
+    t_install, isecs = S.install(sc, vm, "/dev/vdc", "4.0.0", "a")
+    S.reboot(vm)
+    hsecs, text = S.healthy_boot(sc, vm, n + 1, "a", "4.0.0")
+    check("Slot a is healthy: marked good" in text, "boot %d: v4 not marked good" % (n + 1))
+    st = S.status(vm)
+    check(st["booted"] == "a", "status after v4: booted %r" % st["booted"])
+    expect_slot(st, "a", state="good", booted=True, version="4.0.0", last_failure=None)
+    expect_slot(st, "b", state="good", booted=False, version="2.0.0")
+    sc.figure("abidectl install v4 -> slot a blessed", vm.boot_started[n] - t_install + hsecs, "s")
+
+
+def body(sc, scenario):
+    bundle, want_bad, plat = SCENARIOS[scenario]
+    name = scenario[len("arm64-"):] if scenario.startswith("arm64-") else scenario
+    prep = plat.prepare(sc.say, bundle)
     disk = os.path.join(sc.work, "disk.img")
-    S.base_v2_blessed(prep, disk)
+    plat.base_v2_blessed(prep, disk)
     sc.say("base disk: factory v1 + v2 blessed, copied")
-    v3, v4 = prep.drives[bundle], prep.drives["v4"]
-    max_boots = 1 + want_bad + 2 + 1
+    drives = [prep.drives[bundle]] + ([prep.drives[plat.fix]] if plat.fix else [])
+    max_boots = 1 + want_bad + 1 + (2 if plat.fix else 0)
     first = 1    # the harness's boot number of the first boot of v3
     if name in ("corruption", "badsig"):
         # Install v3, shut down, tamper with the disk from the host, boot again.
-        with sc.machine(disk, drives=[v3, v4], max_boots=1, deadline=300) as vm:
+        with sc.machine(disk, drives=drives, max_boots=1, deadline=300, **plat.machine) as vm:
             S.healthy_boot(sc, vm, 1, "b", "2.0.0")
             S.install(sc, vm, "/dev/vdb", "3.0.0", "a")
             vm.send("sync; poweroff")
@@ -123,9 +197,9 @@ def body(sc, name):
             sc.say("abide-verity-sig-a: root hash %s... now signed by the untrusted CA (%s... instead of %s...)"
                    % (root_hash[:12], fp_new[:12], fp_old[:12]))
             sc.note("host: replaced abide-verity-sig-a")
-        vm = sc.machine(disk, drives=[v3, v4], max_boots=max_boots - 1, deadline=900)
+        vm = sc.machine(disk, drives=drives, max_boots=max_boots - 1, deadline=900, **plat.machine)
     else:
-        vm = sc.machine(disk, drives=[v3, v4], max_boots=max_boots, deadline=900)
+        vm = sc.machine(disk, drives=drives, max_boots=max_boots, deadline=900, **plat.machine)
         vm.start()
         S.healthy_boot(sc, vm, 1, "b", "2.0.0")
         S.install(sc, vm, "/dev/vdb", "3.0.0", "a")
@@ -143,12 +217,14 @@ def body(sc, name):
                   % (n, n - first, want_bad))
             text = wait_boot_end(vm, n, timeout=S.WATCHDOG_SEC + 240)
             bad_boot_checks(name, n, text, vm)
+            plat.check_loader(n, text, "abide: slot a (BOOT_A_LEFT=%d)" % (S.TRIES - 1 - (n - first)))
             sc.say("boot %d: slot a (v3) failed after %s s" % (n, exit_secs(text)))
             n += 1
         bad = n - first
         check(bad == want_bad, "slot b came back after %d boots of v3, expected %d" % (bad, want_bad))
         rc, t_done, text = S.wait_check_done(vm, n, timeout=240)
         check(rc == 0, "boot %d (slot b): boot-check exited %d" % (n, rc))
+        plat.check_loader(n, text, "abide: slot b (BOOT_B_LEFT=)")
         m = re.search(r"Rolled back from slot a \(version 3\.0\.0\) to slot b: (.*)", text)
         check(m, "boot %d: boot-check did not report the rollback: %s" % (n, re.findall(r"Slot .*|abidectl: .*", text)))
         reason = m.group(1).strip()
@@ -178,19 +254,21 @@ def body(sc, name):
             check(reason == "no healthy boot in %d tries" % S.TRIES, "rollback reason %r" % reason)
             check(lf is None, "status: slot a has a health failure, though no boot-check ran: %r" % lf)
 
-        # Item 6: a fixed v4 installs into the bad slot and boots.
-        t_install, isecs = S.install(sc, vm, "/dev/vdc", "4.0.0", "a")
-        S.reboot(vm)
-        hsecs, text = S.healthy_boot(sc, vm, n + 1, "a", "4.0.0")
-        check("Slot a is healthy: marked good" in text, "boot %d: v4 not marked good" % (n + 1))
-        st = S.status(vm)
-        check(st["booted"] == "a", "status after v4: booted %r" % st["booted"])
-        expect_slot(st, "a", state="good", booted=True, version="4.0.0", last_failure=None)
-        expect_slot(st, "b", state="good", booted=False, version="2.0.0")
-        sc.figure("abidectl install v4 -> slot a blessed", vm.boot_started[n] - t_install + hsecs, "s")
+        if plat.fix:
+            fix_step(sc, vm, n)
     finally:
         vm.stop()
+    plat.check_after(disk, name, bad)
+
+
+def main():
+    if len(sys.argv) != 2 or sys.argv[1] not in SCENARIOS:
+        print("usage: test-rollback.py {%s}" % ",".join(SCENARIOS), file=sys.stderr)
+        return 2
+    name = sys.argv[1]
+    # arm64-*: the scenario (and its log directory) is named as the test.
+    return S.Scenario(name if name.startswith("arm64-") else "rollback-" + name).run(lambda sc: body(sc, name))
 
 
 if __name__ == "__main__":
-    sys.exit(S.main("rollback", SCENARIOS, body))
+    sys.exit(main())
