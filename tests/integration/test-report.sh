@@ -8,9 +8,12 @@
 # abide-build channel watch on a channel directory and stored fixture
 # reports: waits, advances a stage on blessed, halts on failures, leaves a
 # halted release alone, skips malformed reports, refuses bad arguments.
+# A real install on a loop device: install-started and installed (not for
+# --dry-run), install-failed for a bundle of another signer.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/bootctl-lib.sh"
 . "$(dirname "$0")/nginx-lib.sh"
+. "$(dirname "$0")/install-lib.sh"
 need jq iconv openssl mkfs.erofs veritysetup
 
 make_device
@@ -31,8 +34,8 @@ report_conf() {
         printf '%s\n' "$@" >>"$T/abide.conf"
 }
 queue() { "$ABIDECTL" status --json | jq -r .report.queue; }
-spooled() { (cd "$SPOOL" && ls -1 -- *.json 2>/dev/null) || true; }
-stored() { (cd "$DAV/reports" && ls -1 -- *.json 2>/dev/null) || true; }
+spooled() { (cd "$SPOOL" 2>/dev/null && ls -1 -- *.json 2>/dev/null) || true; }
+stored() { (cd "$DAV/reports" 2>/dev/null && ls -1 -- *.json 2>/dev/null) || true; }
 # stored_event EVENT: the one stored report of that event.
 stored_event() {
         local f n
@@ -416,5 +419,44 @@ expect_fail "watch: invalid --max-failure-percent '101'" watch --max-failure-per
 "$B" keygen -o "$T/other" >/dev/null
 expect_fail "watch: " watch --ca "$T/other/ca.pem"
 same_file "$T/ch.before" "$CH/channel.json"
+
+note "install: a real install on a loop device reports install-started, then installed (pending); --dry-run nothing"
+rm -rf "$T/esp" "$T/efivars" "$T/var"
+mkdir -p "$T/kernel" "$T/payload"
+head -c 300000 /dev/urandom >"$T/kernel/vmlinuz-$KVER"
+head -c 100000 /dev/urandom >"$T/payload/blob"
+V1=$(build_bundle "$T/i1" --set Image.Version=1.0)
+V2=$(build_bundle "$T/i2" --set Image.Version=2.0)
+FOREIGN=$(KEY=$T/other/signing.key CERT=$T/other/signing.crt build_bundle "$T/i3" --set Image.Version=2.1)
+make_disk 24 2
+make_config
+fill_slot_a "$V1"
+write_image_info 1.0 0
+MID2=fedcba9876543210fedcba9876543210
+echo "$MID2" >"$T/machine-id"
+SPOOL=$T/var/reports
+printf '[Update]\nMachineIdFile=%s/machine-id\n[Report]\nSpool=%s\nURL=%s/reports/\nCAFile=%s/ca.pem\n' \
+        "$T" "$SPOOL" "$HTTPS" "$TLS" >>"$T/abide.conf"
+dav_start
+mine() { grep -l "\"machine_id\":\"$MID2\"" "$DAV"/reports/*.json 2>/dev/null | xargs -r cat | jq -c -s 'sort_by(.id)'; }
+"$ABIDECTL" install --dry-run "$V2" >/dev/null
+[ "$(mine)" = "[]" ] && [ -z "$(spooled)" ] || die "--dry-run reported: $(mine) $(spooled)"
+"$ABIDECTL" install "$V2" >"$T/out"
+cat "$T/out"
+entry=$(entry_of b)
+left=${entry#abide-b+}; left=${left%.conf}
+mine | jq -e --arg m "$MID2" --argjson left "$left" 'length == 2
+        and (.[0] | .event == "install-started" and .to_version == "2.0" and .from_version == "1.0" and .slot == "b"
+                and .compatible == "abide-example-x86_64" and (.id | test("^" + $m + "-00000001-")))
+        and (.[1] | .event == "installed" and .to_version == "2.0" and .slot == "b" and .boot.tries_left == $left
+                and .boot.tries_done == 0)' >/dev/null || die "install reports: $(mine)"
+[ -z "$(spooled)" ] || die "spool after the install: $(spooled)"
+
+note "install: a bundle of another signer reports install-failed with the error, nothing started"
+"$ABIDECTL" install "$FOREIGN" >/dev/null 2>"$T/err" && die "foreign bundle installed"
+err=$(sed -n 's/^abidectl: install: //p' "$T/err")
+[ -n "$err" ] || die "no error line: $(cat "$T/err")"
+mine | jq -e --arg e "$err" 'length == 3 and (.[2] | .event == "install-failed" and .to_version == null
+        and .slot == null and .reason == $e)' >/dev/null || die "install-failed: $(mine) (error: $err)"
 
 echo "PASS"
