@@ -18,6 +18,7 @@ static const struct {
         { "rollback", verb_rollback },
         { "switch", verb_switch },
         { "report", verb_report },
+        { "update", verb_update },
 };
 
 static void help(FILE *f) {
@@ -33,7 +34,9 @@ static void help(FILE *f) {
                    "  rollback                           make the other good slot primary\n"
                    "  switch SLOT [--once]               boot SLOT next (once, or from now on)\n"
                    "  report send [--timeout S] | list [--json]\n"
-                   "                                     send or show the queued reports\n\n"
+                   "                                     send or show the queued reports\n"
+                   "  update [--dry-run] [--json] [--reboot now|window|never] [--timer]\n"
+                   "                                     follow the signed channel: decide, install, reboot\n\n"
                    "Options:\n"
                    "  --config FILE   configuration (default $ABIDE_CONF, /etc/abide/abide.conf)\n"
                    "  --help          this help; VERB --help for a verb's\n"

@@ -9,6 +9,7 @@
 #include "ctl-report.h"
 #include "ctl.h"
 #include "status.h"
+#include "update.h"
 #include "verbs.h"
 
 SlotState status_slot_state(const BootEntryInfo *e, const SlotRecord *r) {
@@ -122,6 +123,7 @@ static int print_json(Slot booted, Slot def, Slot once, const BootEntryInfo e[],
         json_object_object_add(fl, "version", str_or_null(floor->version));
         json_object_object_add(root, "security_floor", fl);
         json_object_object_add(root, "report", ctl_report_status_json(config));
+        json_object_object_add(root, "update", update_status_json(config));
 
         puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
         return 0;

@@ -14,3 +14,4 @@ int verb_mark_bad(int argc, char *argv[]);
 int verb_rollback(int argc, char *argv[]);
 int verb_switch(int argc, char *argv[]);
 int verb_report(int argc, char *argv[]);
+int verb_update(int argc, char *argv[]);

@@ -424,6 +424,42 @@ static int state_update(Install *in, const Manifest *m, bool done) {
         return 0;
 }
 
+int install_trust_load(const AbideConfig *c, TrustStore **ret) {
+        _cleanup_(trust_store_freep) TrustStore *trust = NULL;
+        int r;
+
+        r = trust_store_load(c->keys_dir, &trust);
+        if (r < 0)
+                return err_prefix(r, "trusted keys %s", c->keys_dir);
+        r = trust_store_set_policy(trust, &(TrustPolicy) {
+                .check_time = c->trust_check_time, .signer_eku = c->trust_signer_eku,
+                .signer_pins = c->trust_signers, .deny = c->trust_deny, .crl_path = c->trust_crl });
+        if (r < 0)
+                return err_prefix(r, "abide.conf");
+        *ret = TAKE_PTR(trust);
+        return 0;
+}
+
+/* The manifest bytes as stored in the bundle (the member manifest.json), whose signature was just verified. */
+static int check_manifest_sha256(BundleReader *reader, const uint8_t *expect) {
+        uint8_t got[SHA256_DIGEST_SIZE];
+        char got_hex[2 * SHA256_DIGEST_SIZE + 1], want_hex[2 * SHA256_DIGEST_SIZE + 1];
+        size_t len;
+        int r;
+
+        if (!expect)
+                return 0;
+        const char *json = bundle_reader_manifest_json(reader, &len);
+        r = sha256_buf(json, len, got);
+        if (r < 0)
+                return r;
+        if (memcmp(got, expect, SHA256_DIGEST_SIZE) == 0)
+                return 0;
+        hex_encode(got, SHA256_DIGEST_SIZE, got_hex);
+        hex_encode(expect, SHA256_DIGEST_SIZE, want_hex);
+        return err_set(EBADMSG, "bundle: manifest SHA-256 %s is not the channel's %s", got_hex, want_hex);
+}
+
 static int run(const AbideConfig *c, BootBackend *boot, int fd, DeltaSource *src, const InstallOptions *o,
                InstallResult *ret) {
         _cleanup_(install_done) Install in = { .config = c, .boot = boot, .opts = o, .src = src };
@@ -445,14 +481,9 @@ static int run(const AbideConfig *c, BootBackend *boot, int fd, DeltaSource *src
         if (r < 0)
                 return r;
 
-        r = trust_store_load(c->keys_dir, &trust);
+        r = install_trust_load(c, &trust);
         if (r < 0)
-                return err_prefix(r, "trusted keys %s", c->keys_dir);
-        r = trust_store_set_policy(trust, &(TrustPolicy) {
-                .check_time = c->trust_check_time, .signer_eku = c->trust_signer_eku,
-                .signer_pins = c->trust_signers, .deny = c->trust_deny, .crl_path = c->trust_crl });
-        if (r < 0)
-                return err_prefix(r, "abide.conf");
+                return r;
         /* Verifies the manifest's signature; nothing is written before this. */
         if (src) {
                 r = bundle_reader_open_source(delta_source_bundle(src), trust, &in.reader);
@@ -464,6 +495,9 @@ static int run(const AbideConfig *c, BootBackend *boot, int fd, DeltaSource *src
                 r = bundle_reader_index(in.reader, in.offsets);
         } else
                 r = bundle_reader_open(fd, trust, &in.reader);
+        if (r < 0)
+                return r;
+        r = check_manifest_sha256(in.reader, o->expect_manifest_sha256);
         if (r < 0)
                 return r;
         const Manifest *m = bundle_reader_manifest(in.reader);

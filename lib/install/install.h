@@ -4,6 +4,7 @@
 #include <stdbool.h>
 
 #include "boot/boot.h"
+#include "crypto/trust.h"
 #include "slot/config.h"
 #include "install/install-delta.h"
 #include "slot/slot.h"
@@ -16,6 +17,9 @@ typedef struct InstallOptions {
          * first written (not for dry_run): the install-started report. May be NULL. */
         void (*on_begin)(Slot target, const char *version, unsigned tries, void *userdata);
         void *userdata;
+        /* The SHA-256 the bundle's manifest.json bytes must have (abidectl update: the signed
+         * channel's manifest_sha256); another manifest is refused before anything is written. NULL: any. */
+        const uint8_t *expect_manifest_sha256;
 } InstallOptions;
 
 typedef struct InstallResult {
@@ -31,6 +35,9 @@ typedef struct InstallResult {
 } InstallResult;
 
 void install_result_done(InstallResult *r);
+
+/* The release trust store: [Paths] Keys= with [Trust]'s policy, as every install verifies with. */
+int install_trust_load(const AbideConfig *c, TrustStore **ret);
 
 /*
  * Installs the bundle read from fd (a file or a pipe) into the slot that

@@ -1,0 +1,413 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <getopt.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "basic/error.h"
+#include "basic/fileio.h"
+#include "basic/process.h"
+#include "channel/channel.h"
+#include "ctl-floor.h"
+#include "ctl-install.h"
+#include "ctl.h"
+#include "net/http-get.h"
+#include "report/report.h"
+#include "slot/image-identity.h"
+#include "slot/update-state.h"
+#include "status.h"
+#include "update.h"
+#include "verbs.h"
+
+/* The channel fetch tries this often at most: the timer's backoff covers longer outages. */
+#define CHANNEL_FETCH_RETRIES 2
+#define CHANNEL_SIG_MAX (64 * 1024)
+/* A clock before this has never been set (dead RTC): windows cannot be judged by it. */
+#define CLOCK_PLAUSIBLE 1577836800 /* 2020-01-01 */
+
+typedef enum RebootPolicy {
+        REBOOT_NOW,
+        REBOOT_WINDOW,
+        REBOOT_NEVER,
+} RebootPolicy;
+
+typedef struct Args {
+        bool dry_run, json, timer;
+        const char *reboot;
+} Args;
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+static int reboot_policy_from_string(const char *s, RebootPolicy *ret) {
+        if (streq(s, "now"))
+                *ret = REBOOT_NOW;
+        else if (streq(s, "window"))
+                *ret = REBOOT_WINDOW;
+        else if (streq(s, "never"))
+                *ret = REBOOT_NEVER;
+        else
+                return err_set(EINVAL, "--reboot must be now, window or never: %s", s);
+        return 0;
+}
+
+/* Reads and verifies channel.json against the release trust store, then parses it. */
+static int channel_fetch(Ctl *ctl, Channel **ret, char **ret_signer) {
+        const AbideConfig *c = ctl->config;
+        _cleanup_free_ char *json = NULL, *sig = NULL, *sig_url = NULL, *signer = NULL;
+        _cleanup_(trust_store_freep) TrustStore *trust = NULL;
+        _cleanup_(channel_freep) Channel *ch = NULL;
+        size_t json_len, sig_len;
+        char shown[1024];
+        int r;
+
+        HttpFetchOptions o = {
+                .stall_timeout_sec = c->net_stall_timeout_sec,
+                .retries = MIN(c->net_retries, (unsigned) CHANNEL_FETCH_RETRIES),
+                .timeout_sec = c->net_timeout_sec,
+                .connect_timeout_sec = c->net_connect_timeout_sec,
+                .max_redirects = c->net_max_redirects,
+                .allow_http = c->net_allow_http,
+                .ca_file = c->net_ca_file,
+                .client_cert = c->net_client_cert,
+                .client_key = c->net_client_key,
+                .headers_file = c->net_headers_file,
+        };
+        http_url_display(c->update_channel, shown, sizeof shown);
+        if (asprintf(&sig_url, "%s.sig", c->update_channel) < 0)
+                return -ENOMEM;
+
+        /* The keys first: a device without them cannot accept any channel, so fetch nothing. */
+        r = install_trust_load(c, &trust);
+        if (r < 0)
+                return r;
+        const char *urls[2] = { c->update_channel, sig_url };
+        const size_t max[2] = { CHANNEL_MAX_SIZE, CHANNEL_SIG_MAX };
+        char *bodies[2];
+        size_t lens[2];
+        r = http_get_all(urls, max, 2, &o, bodies, lens);
+        if (r < 0)
+                return err_prefix(r, "channel");
+        json = bodies[0], json_len = lens[0];
+        sig = bodies[1], sig_len = lens[1];
+        r = trust_verify_cms(trust, json, json_len, (const uint8_t *) sig, sig_len, &signer);
+        if (r < 0)
+                return err_prefix(r, "channel %s", shown);
+        /* Only signed bytes are parsed. */
+        r = channel_parse(json, json_len, &ch);
+        if (r < 0)
+                return err_prefix(r, "channel %s", shown);
+        *ret = TAKE_PTR(ch);
+        *ret_signer = TAKE_PTR(signer);
+        return 0;
+}
+
+static int machine_id_load(const char *path, char ret[static 33]) {
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        int r;
+
+        r = read_full_file(path, 4096, &text, &len);
+        if (r < 0)
+                return err_set(r, "machine-id %s: %s", path, strerror(-r));
+        while (len > 0 && text[len - 1] == '\n')
+                len--;
+        bool ok = len == 32;
+        for (size_t i = 0; ok && i < len; i++)
+                ok = (text[i] >= '0' && text[i] <= '9') || (text[i] >= 'a' && text[i] <= 'f');
+        if (!ok)
+                return err_set(EINVAL, "machine-id %s: not 32 lowercase hex digits", path);
+        memcpy(ret, text, 32);
+        ret[32] = '\0';
+        return 0;
+}
+
+int update_device_load(Ctl *ctl, UpdateDevice *d, const UpdateState *us) {
+        _cleanup_(state_freep) AbideState *st = NULL;
+        BootEntryInfo e[_SLOT_MAX];
+        Slot booted;
+        int r;
+
+        r = machine_id_load(ctl->config->update_machine_id, d->machine_id);
+        if (r < 0)
+                return r;
+        r = image_identity_load(ctl->config->image_info ?: IMAGE_INFO_PATH, &d->image);
+        if (r < 0)
+                return r;
+        r = ctl_state_load(ctl, &st);
+        if (r < 0)
+                return r;
+        SecurityFloor floor;
+        ctl_floor(ctl, st, &floor);
+        r = ctl_booted(ctl, &booted);
+        if (r < 0)
+                return r;
+        r = ctl_entries(ctl, e);
+        if (r < 0)
+                return r;
+
+        Slot other = slot_other(booted);
+        d->other = other;
+        d->other_state = status_slot_state(&e[other], &st->slots[other]);
+        const char *v = d->other_state == SLOT_STATE_EMPTY ? NULL : status_slot_version(&e[other], &st->slots[other]);
+        r = v && !(d->other_version = strdup(v)) ? -ENOMEM : 0;
+        boot_entry_infos_done(e);
+        if (r < 0)
+                return r;
+
+        uint64_t now = (uint64_t) time(NULL);
+        d->dev = (ChannelDevice) {
+                .machine_id = d->machine_id,
+                .compatible = d->image.compatible,
+                .running_version = d->image.version,
+                .floor = floor.value,
+                .last_serial = us->last_serial,
+                .other_version = d->other_version,
+                .other_pending = d->other_state == SLOT_STATE_PENDING,
+                .other_bad = d->other_state == SLOT_STATE_BAD,
+                .now = now >= CLOCK_PLAUSIBLE ? now : 0,
+        };
+        return 0;
+}
+
+void update_device_done(UpdateDevice *d) {
+        image_identity_done(&d->image);
+        free(d->other_version);
+        d->other_version = NULL;
+}
+
+static int reboot_run(Ctl *ctl) {
+        char *argv[] = { ctl->config->reboot_command, NULL };
+        fflush(stdout);
+        int r = process_run(argv, NULL, NULL);
+        if (r < 0)
+                return err_prefix(r, "reboot");
+        return 0;
+}
+
+/* Installs the release from its bundle URL, with the channel's manifest SHA-256 enforced. */
+static int update_install(Ctl *ctl, const Channel *ch, const ChannelDecision *dec, bool json) {
+        const ChannelRelease *rel = dec->release;
+        _cleanup_free_ char *url = NULL;
+        int r;
+
+        r = http_url_resolve(ctl->config->update_channel, rel->bundle, &url);
+        if (r < 0)
+                return err_prefix(r, "release %s", rel->version);
+
+        ReportEvent ev = {
+                .type = REPORT_UPDATE_FOUND,
+                .to_version = rel->version,
+                .slot = _SLOT_INVALID,
+                .channel_serial = ch->serial,
+                .channel_serial_set = true,
+        };
+        r = report_emit(ctl->config, &ev, REPORT_SEND_BUDGET_MS);
+        if (r < 0)
+                ctl_warn("cannot spool the report: %s", err_message(r));
+
+        /* With --json, stdout carries one JSON object: the install's lines go to stderr. */
+        int saved = -EBADF;
+        fflush(stdout);
+        if (json && (saved = dup(STDOUT_FILENO)) >= 0)
+                (void) dup2(STDERR_FILENO, STDOUT_FILENO);
+        InstallOptions o = { .expect_manifest_sha256 = rel->manifest_sha256 };
+        r = ctl_install(ctl, url, &o, false, false, NULL);
+        fflush(stdout);
+        if (saved >= 0) {
+                (void) dup2(saved, STDOUT_FILENO);
+                close(saved);
+        }
+        if (r < 0)
+                return err_prefix(r, "release %s", rel->version);
+        return 0;
+}
+
+static int run(Ctl *ctl, const Args *a, RebootPolicy policy, UpdateState *us, UpdateReport *rep) {
+        _cleanup_(channel_freep) Channel *ch = NULL;
+        _cleanup_(update_device_done) UpdateDevice dev = {};
+        ChannelDecision dec;
+        int r;
+
+        uint64_t t0 = now_usec();
+        r = channel_fetch(ctl, &ch, &rep->signer);
+        if (r < 0)
+                return r;
+        rep->fetch_usec = now_usec() - t0;
+
+        r = update_device_load(ctl, &dev, us);
+        if (r < 0)
+                return r;
+        channel_decide(ch, &dev.dev, &dec);
+        rep->decide_usec = now_usec() - t0;
+        const ChannelRelease *rel = dec.release;
+
+        r = update_report_decision(rep, ctl->config, ch, &dev, &dec, a->dry_run, a->json);
+        if (r < 0)
+                return r;
+        if (a->dry_run)
+                return 0;
+
+        /* Accepted (signed, not a replay): its serial is the new replay floor. */
+        if (dec.verdict != CHANNEL_REPLAY && ch->serial > us->last_serial)
+                us->last_serial = ch->serial;
+        r = update_state_set_decision(us, channel_verdict_to_string(dec.verdict), dec.reason, rel ? rel->version : NULL);
+        if (r < 0)
+                return r;
+        if (dec.verdict == CHANNEL_REPLAY)
+                return err_set(ESTALE, "channel serial %" PRIu64 " is below %" PRIu64 ", the last one accepted: refused as a replay",
+                               ch->serial, us->last_serial);
+
+        bool reboot = false;
+        if (dec.verdict == CHANNEL_INSTALL) {
+                r = update_install(ctl, ch, &dec, a->json);
+                if (r < 0)
+                        return r;
+                rep->installed = true;
+                free(us->reboot_deferred);
+                us->reboot_deferred = NULL;
+                reboot = true;
+        } else if (dec.verdict == CHANNEL_ALREADY_PENDING && policy == REBOOT_WINDOW && us->reboot_deferred &&
+                   streq(us->reboot_deferred, rel->version))
+                /* Installed earlier outside the window: the reboot waited for it. */
+                reboot = true;
+        if (!reboot)
+                return 0;
+
+        /* As the decision treats the window: a clock known to be wrong does not hold the device back. */
+        uint64_t now = dev.dev.now;
+        bool clock_wrong = now == 0 || now < ch->updated;
+        if (policy == REBOOT_NEVER)
+                rep->reboot = "never";
+        else if (policy == REBOOT_WINDOW && !clock_wrong && !channel_window_contains(&rel->window, now)) {
+                rep->reboot = "deferred";
+                us->reboot_deferred = strdup(rel->version);
+                if (!us->reboot_deferred)
+                        return -ENOMEM;
+        } else {
+                free(us->reboot_deferred);
+                us->reboot_deferred = NULL;
+                rep->reboot = "now";
+                rep->reboot_pending = true;
+        }
+        return 0;
+}
+
+static uint64_t random_u64(void) {
+        uint64_t v = 0;
+        if (getrandom(&v, sizeof v, GRND_NONBLOCK) != (ssize_t) sizeof v)
+                v = now_usec();
+        return v;
+}
+
+int verb_update(int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "dry-run", no_argument, NULL, 'n' },
+                { "json", no_argument, NULL, 'j' },
+                { "timer", no_argument, NULL, 'T' },
+                { "reboot", required_argument, NULL, 'r' },
+                {}
+        };
+        _cleanup_(ctl_done) Ctl ctl = {};
+        _cleanup_(update_state_done) UpdateState us = {};
+        _cleanup_(update_report_done) UpdateReport rep = {};
+        Args a = {};
+        RebootPolicy policy;
+        int c, r;
+
+        optind = 0;
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "hnj", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        printf("Usage: abidectl update [--dry-run] [--json] [--reboot now|window|never] [--timer]\n\n"
+                               "Fetches the channel ([Update] Channel=) and its signature, verifies it against\n"
+                               "the release keys, refuses a serial below the last one accepted, decides for\n"
+                               "this device (release, floor, rollout bucket, window, the other slot) and\n"
+                               "installs the release into the slot not booted, then reboots as [Update]\n"
+                               "Reboot= says (docs/channel.md).\n\n"
+                               "  --dry-run          print the decision and why, install nothing, record nothing\n"
+                               "  --json             the decision as one JSON object on stdout\n"
+                               "  --reboot POLICY    now, window (only inside the release's window) or never\n"
+                               "  --timer            as the timer runs it: nothing before the backoff's next\n"
+                               "                     attempt, nothing when no channel is configured\n");
+                        return 0;
+                case 'n':
+                        a.dry_run = true;
+                        break;
+                case 'j':
+                        a.json = true;
+                        break;
+                case 'T':
+                        a.timer = true;
+                        break;
+                case 'r':
+                        a.reboot = optarg;
+                        break;
+                case ':':
+                        return err_set(EINVAL, "option '%s' needs a value", argv[optind - 1]);
+                default:
+                        return err_set(EINVAL, "unknown option '%s' (see --help)", argv[optind - 1]);
+                }
+        if (optind < argc)
+                return err_set(EINVAL, "unexpected argument '%s'", argv[optind]);
+        if (a.reboot && (r = reboot_policy_from_string(a.reboot, &policy)) < 0)
+                return r;
+
+        r = ctl_open(&ctl);
+        if (r < 0)
+                return r;
+        const AbideConfig *cf = ctl.config;
+        if (!a.reboot && (r = reboot_policy_from_string(cf->update_reboot, &policy)) < 0)
+                return err_prefix(r, "[Update] Reboot=");
+        if (!cf->update_channel) {
+                if (a.timer) {
+                        printf("No [Update] Channel= configured: nothing to do\n");
+                        return 0;
+                }
+                return err_set(EINVAL, "no channel: set [Update] Channel= in abide.conf");
+        }
+        r = update_state_load(cf->update_state, &us);
+        if (r < 0)
+                return r;
+
+        uint64_t now = (uint64_t) time(NULL);
+        if (a.timer && us.next_attempt > now) {
+                printf("Backing off after %u failure(s): next attempt in %" PRIu64 " s (%s)\n", us.failures,
+                       us.next_attempt - now, us.last_error ?: "");
+                return 0;
+        }
+
+        r = run(&ctl, &a, policy, &us, &rep);
+        if (a.dry_run) {
+                if (r < 0)
+                        return r;
+                update_report_finish(&rep, a.json);
+                return 0;
+        }
+
+        /* Recorded whatever happened, and before the reboot. */
+        _cleanup_free_ char *why = r < 0 ? strdup(err_message(r)) : NULL;
+        us.last_check = now;
+        int q = 0;
+        if (r < 0)
+                q = update_state_fail(&us, why ?: "out of memory", now, cf->update_interval_sec, random_u64());
+        else
+                update_state_succeed(&us);
+        if (q >= 0)
+                q = update_state_save(&us, cf->update_state);
+        if (q < 0)
+                ctl_warn("cannot record the update state: %s", err_message(q));
+        if (r < 0)
+                return err_set(r, "%s", why ?: "out of memory");
+
+        update_report_finish(&rep, a.json);
+        if (rep.reboot_pending)
+                return reboot_run(&ctl);
+        return 0;
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "basic/macro.h"
+
+/*
+ * What `abidectl update` remembers between runs ([Update] State=, on
+ * abide-data; docs/channel.md): the highest channel serial accepted (the
+ * replay guard), the last check and decision, and the failures that set
+ * the timer's backoff. Written atomically (temp file, fsync, rename).
+ */
+
+#define UPDATE_STATE_FORMAT 1
+/* The backoff never waits longer than this, whatever the interval. */
+#define UPDATE_BACKOFF_MAX_SEC (24 * 3600)
+
+typedef struct UpdateState {
+        uint64_t last_serial;        /* 0: no channel accepted yet */
+        uint64_t last_check;         /* Unix s of the last run that fetched (or tried to); 0: never */
+        bool have_decision;
+        char *verdict;               /* channel_verdict_to_string(), or "error" */
+        char *reason;
+        char *version;               /* the release decided on; NULL: none */
+        unsigned failures;           /* consecutive failed runs */
+        char *last_error;            /* the last failure's message; NULL after a success */
+        uint64_t next_attempt;       /* --timer runs before this are skipped; 0: any time */
+        char *reboot_deferred;       /* version installed with Reboot=window outside the window; NULL: none */
+} UpdateState;
+
+void update_state_done(UpdateState *s);
+
+/* A missing file is an empty state; a corrupt one is -EBADMSG naming the key. */
+int update_state_load(const char *path, UpdateState *ret);
+int update_state_save(const UpdateState *s, const char *path);
+int update_state_to_json_string(const UpdateState *s, char **ret);
+int update_state_from_json_string(const char *text, UpdateState *ret);
+
+/* Records the run's decision (strings copied; version may be NULL). */
+int update_state_set_decision(UpdateState *s, const char *verdict, const char *reason, const char *version);
+
+/*
+ * The delay after the n-th consecutive failure (n >= 1): the interval
+ * doubled per failure beyond the first, at most UPDATE_BACKOFF_MAX_SEC
+ * (or the interval when that is longer), then jittered uniformly into
+ * [delay / 2, delay] by random (any 64-bit value), so devices that failed
+ * together do not come back together. Pure.
+ */
+uint64_t update_backoff_sec(unsigned failures, unsigned interval_sec, uint64_t random);
+
+/* A failed run at now: failures + 1, last_error, next_attempt from update_backoff_sec(). */
+int update_state_fail(UpdateState *s, const char *error, uint64_t now, unsigned interval_sec, uint64_t random);
+/* A successful run: failures and backoff cleared. */
+void update_state_succeed(UpdateState *s);

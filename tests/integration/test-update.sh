@@ -1,0 +1,291 @@
+#!/bin/bash
+# abidectl update against nginx on 127.0.0.1 serving a channel directory made
+# by abide-build channel (channel.json + channel.json.sig, the bundles in
+# bundles/). Slot a runs 1.0.
+# - Trust, both directions: a channel signed by the release key is accepted;
+#   a flipped signature byte, a changed channel.json, no channel.json.sig and
+#   a channel signed under another CA are refused, nothing installed.
+# - Replay: an older channel, correctly signed, served again: refused.
+# - Decisions, both directions, each with its reason: rollout (bucket just
+#   below / at the percentage, 0 %), halted, window (inside / outside).
+# - --dry-run prints the facts and the verdict, installs and records nothing.
+# - The server's bundle swapped for another 2.0 signed by the same key (not
+#   the build the channel names by manifest_sha256): refused before anything
+#   is written (delta and full stream), slot b untouched.
+# - The install: 2.0 pending in slot b, RebootCommand run; then
+#   already-pending (nothing), a replayed older serial (refused, non-zero),
+#   Reboot=never (installed, no reboot).
+# - 404 and 500 for the channel: one line, non-zero, failures and the
+#   backoff recorded, --timer skips until it is due.
+# - status --json's "update" object.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/bootctl-lib.sh"
+. "$(dirname "$0")/install-lib.sh"
+. "$(dirname "$0")/nginx-lib.sh"
+need tar cmp openssl
+
+note "keys, bundles 1.0 and 2.0, disk, nginx"
+export SOURCE_DATE_EPOCH=1721362140
+"$ABIDE_BUILD" keygen -o "$T/keys" >/dev/null
+"$ABIDE_BUILD" keygen -o "$T/evil" >/dev/null
+mkdir -p "$T/kernel" "$T/payload"
+head -c 300000 /dev/urandom >"$T/kernel/vmlinuz-$KVER"
+head -c $((4 * 1024 * 1024)) /dev/urandom >"$T/payload/blob"
+V1=$(build_bundle "$T/b1" --set Image.Version=1.0)
+head -c $((1024 * 1024)) /dev/urandom | dd of="$T/payload/blob" conv=notrunc status=none
+V2=$(build_bundle "$T/b2" --set Image.Version=2.0)
+# Another 2.0, as validly signed: only the channel's manifest_sha256 tells them apart.
+head -c $((1024 * 1024)) /dev/urandom | dd of="$T/payload/blob" conv=notrunc status=none
+TWIN=$(build_bundle "$T/b3" --set Image.Version=2.0)
+make_disk 48 2
+make_config
+fill_slot_a "$V1"
+write_image_info 1.0 0
+slot_a_print >"$T/a.before"
+COMPAT=$(manifest_field "$V2" "['compatible']")
+
+make_ca ca
+make_cert ca server IP:127.0.0.1 serverAuth
+CH=$WWW/chan
+KEY=(--key "$T/keys/signing.key" --cert "$T/keys/signing.crt")
+mkdir -p "$CH"
+"$ABIDE_BUILD" channel init "$CH" "${KEY[@]}" >/dev/null
+nginx_start
+CHAN=https://127.0.0.1:$HTTPS_PORT/chan/channel.json
+
+MID=0123456789abcdef0123456789abcdef
+echo "$MID" >"$T/machine-id"
+cat >"$T/reboot" <<SH
+#!/bin/sh
+echo rebooted >>"$T/rebooted"
+SH
+chmod +x "$T/reboot"
+cat >>"$T/abide.conf" <<CONF
+[Boot]
+RebootCommand=$T/reboot
+[Network]
+CAFile=$TLS/ca.pem
+Retries=1
+[Update]
+MachineIdFile=$T/machine-id
+State=$T/var/update.json
+Reboot=now
+CONF
+cp "$T/abide.conf" "$T/abide.nochannel"
+printf 'Channel=%s\n' "$CHAN" >>"$T/abide.conf"
+cp "$T/abide.conf" "$T/abide.base"
+
+# The device's rollout bucket for 2.0 (lib/channel/channel.h): the channel's own formula, computed here.
+BUCKET=$(python3 - "$MID" "$COMPAT" 2.0 <<'PY'
+import hashlib, sys
+d = hashlib.sha256(b"abide-rollout\0" + b"\0".join(a.encode() for a in sys.argv[1:4])).digest()
+print(int.from_bytes(d[:8], "big") % 10000)
+PY
+)
+MSHA=$(tar -xOf "$V2" manifest.json | sha256sum | cut -d' ' -f1)
+now_min() { echo $(( $(date -u +%s) % 86400 / 60 )); }
+hhmm() { printf '%02d:%02d' $(( ($1 + 1440) % 1440 / 60 )) $(( ($1 + 1440) % 60 )); }
+INSIDE="$(hhmm $(( $(now_min) - 60 )))-$(hhmm $(( $(now_min) + 60 )))"
+OUTSIDE="$(hhmm $(( $(now_min) + 120 )))-$(hhmm $(( $(now_min) + 180 )))"
+
+# chan SUBCOMMAND ARGS...: abide-build channel SUBCOMMAND $CH ARGS with the release key.
+chan() { local sub=$1; shift; "$ABIDE_BUILD" channel "$sub" "$CH" "$@" "${KEY[@]}" >/dev/null || die "channel $sub $* failed"; }
+add() { chan add "$V2" --ca "$T/keys/ca.pem" --copy --force "$@"; }
+serial() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["serial"])' "$CH/channel.json"; }
+save_channel() { cp "$CH/channel.json" "$T/$1.json"; cp "$CH/channel.json.sig" "$T/$1.sig"; }
+restore_channel() { cp "$T/$1.json" "$CH/channel.json"; cp "$T/$1.sig" "$CH/channel.json.sig"; }
+pct() { python3 -c "print($1 / 100)"; }
+
+conf() { cp "$T/abide.base" "$T/abide.conf"; printf '%s\n' "$@" >>"$T/abide.conf"; }
+b_print() { sha256sum "$ROOT_B" "$VERITY_B" "$SIG_B" | awk '{print $1}'; entry_of b; }
+check_a() { slot_a_print | cmp -s "$T/a.before" - || die "slot a changed ($1)"; }
+# nothing_happened WHAT: b as before, not bootable, a untouched, no reboot.
+nothing_happened() {
+        b_print | cmp -s "$T/b.before" - || die "slot b changed ($1)"
+        b_not_bootable || die "slot b bootable after $1: $(entry_of b)"
+        check_a "$1"
+        [ ! -e "$T/rebooted" ] || die "rebooted after $1"
+}
+ustate() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval("d"+sys.argv[2]))' "$T/var/update.json" "$1"; }
+# decide VERDICT [ARGS]: update exits 0 with "Verdict:  VERDICT: ...", nothing installed.
+decide() {
+        local v=$1; shift
+        "$ABIDECTL" update "$@" >"$T/out" 2>"$T/err" || die "update $* ($v) failed: $(cat "$T/err")"
+        grep -q "^Verdict:  $v: " "$T/out" || die "update $*: expected verdict $v: $(cat "$T/out" "$T/err")"
+        echo "   $(grep '^Verdict' "$T/out")"
+}
+refuse() {
+        local pat=$1; shift
+        expect_fail "^abidectl: update: ($pat)" "$ABIDECTL" update "$@"
+}
+b_print >"$T/b.before"
+
+note "no channel configured: refused; --timer: nothing to do"
+cp "$T/abide.nochannel" "$T/abide.conf"
+refuse "no channel: set \[Update\] Channel="
+"$ABIDECTL" update --timer | grep -q "No \[Update\] Channel= configured" || die "--timer without a channel"
+conf
+
+note "--dry-run: the facts and the verdict, nothing installed or recorded"
+add --window "$INSIDE"
+S=$(serial)
+"$ABIDECTL" update --dry-run >"$T/out" 2>"$T/err" || die "dry run failed: $(cat "$T/err")"
+sed 's/^/   /' "$T/out"
+for l in "^Channel:  https://127.0.0.1:$HTTPS_PORT/chan/channel.json serial $S, signed by .*CN=" \
+        "^Device:   $COMPAT 1.0, floor 0, machine-id $MID; slot b empty" \
+        "^Release:  2.0 \(security version 0\), bundles/[^ ]*\.abide, $(stat -c %s "$V2") bytes" \
+        "^Rollout:  bucket $BUCKET < 10000 \(100.00 %\): in" "^Window:   $INSIDE UTC, now [0-9:]* UTC: inside" \
+        "^Verdict:  install: " "^Decided in [0-9.]* ms"; do
+        grep -Eq "$l" "$T/out" || die "dry run lacks /$l/"
+done
+[ ! -e "$T/var/update.json" ] || die "a dry run recorded the update state"
+"$ABIDECTL" update --dry-run --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["verdict"] == "install" and d["serial"] == int(sys.argv[2]) and d["release"]["version"] == "2.0", d
+assert d["release"]["manifest_sha256"] == sys.argv[3], d
+assert d["bucket"] == int(sys.argv[1]) and d["in_rollout"] and d["window_open"] and d["dry_run"], d
+assert d["installed"] is False and d["reboot"] is None, d' "$BUCKET" "$S" "$MSHA" || die "--dry-run --json"
+nothing_happened "--dry-run"
+
+note "trust: the channel's signature, both directions"
+save_channel good
+python3 - "$CH/channel.json.sig" <<'PY'
+import sys
+b = bytearray(open(sys.argv[1], "rb").read()); b[-10] ^= 1; open(sys.argv[1], "wb").write(b)
+PY
+refuse "channel https://127.0.0.1:$HTTPS_PORT/chan/channel.json: signature"
+restore_channel good
+sed -i 's/"percent": 100/"percent": 99/' "$CH/channel.json"
+grep -q '"percent": 99' "$CH/channel.json" || die "the channel was not changed"
+refuse "channel https://127.0.0.1:$HTTPS_PORT/chan/channel.json: signature does not match"
+restore_channel good
+rm "$CH/channel.json.sig"
+refuse "channel: https://127.0.0.1:$HTTPS_PORT/chan/channel.json.sig: HTTP 404"
+restore_channel good
+"$ABIDE_BUILD" channel rollout "$CH" "$COMPAT" 0 --key "$T/evil/signing.key" --cert "$T/evil/signing.crt" >/dev/null
+refuse "channel https://127.0.0.1:$HTTPS_PORT/chan/channel.json: signature not trusted"
+nothing_happened "refused channels"
+# The same change, signed by the release key: accepted.
+restore_channel good
+chan rollout "$COMPAT" 0
+decide not-in-rollout
+[ "$(ustate "['last_serial']")" = "$(serial)" ] || die "serial $(serial) not recorded"
+[ "$(ustate "['last_decision']['verdict']")" = not-in-rollout ] || die "decision not recorded"
+
+note "wrong compatible: no release"
+cp "$T/image.json" "$T/image.keep"
+sed -i "s/\"compatible\": \"$COMPAT\"/\"compatible\": \"other-board\"/" "$T/image.json"
+decide no-release
+grep -q "no release for compatible 'other-board'" "$T/out" || die "no-release reason: $(cat "$T/out")"
+cp "$T/image.keep" "$T/image.json"
+
+note "rollout: bucket $BUCKET at $BUCKET bp (out) and $((BUCKET + 1)) bp (in); window; halted"
+chan rollout "$COMPAT" "$(pct "$BUCKET")"
+decide not-in-rollout
+grep -q "not in rollout: bucket $BUCKET >= $BUCKET" "$T/out" || die "the reason names the bucket: $(cat "$T/out")"
+add --percent "$(pct $((BUCKET + 1)))" --window "$OUTSIDE"
+decide outside-window
+grep -q "^Rollout:  bucket $BUCKET < $((BUCKET + 1)) .*: in" "$T/out" || die "rollout line: $(cat "$T/out")"
+grep -q "^Window:   $OUTSIDE UTC, now [0-9:]* UTC: outside" "$T/out" || die "window line: $(cat "$T/out")"
+add --window "$INSIDE"
+chan halt "$COMPAT" --reason "rolled back on 3 of 40"
+decide halted
+grep -q "halted: 2.0: rolled back on 3 of 40" "$T/out" || die "halt reason: $(cat "$T/out")"
+nothing_happened "decisions that install nothing"
+save_channel old
+
+note "the server's bundle swapped for another 2.0 of the same signer: refused before anything is written"
+chan resume "$COMPAT"
+BFILE=$CH/$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["releases"][0]["bundle"])' "$CH/channel.json")
+cp "$BFILE" "$T/v2.served"
+cp "$TWIN" "$BFILE"
+TSHA=$(tar -xOf "$TWIN" manifest.json | sha256sum | cut -d' ' -f1)
+refuse "release 2.0: bundle: manifest SHA-256 $TSHA is not the channel's $MSHA"
+nothing_happened "a swapped bundle (delta)"
+conf "[Network]" "Delta=no"
+refuse "release 2.0: bundle: manifest SHA-256 $TSHA is not the channel's $MSHA"
+nothing_happened "a swapped bundle (stream)"
+[ "$(ustate "['failures']")" = 2 ] || die "failures not counted: $(cat "$T/var/update.json")"
+conf
+cp "$T/v2.served" "$BFILE"
+
+note "install: 2.0 into slot b, pending, RebootCommand run"
+decide install
+grep -q "^Installed 2.0 into slot b (abide-b+3.conf)" "$T/out" || die "install line: $(cat "$T/out")"
+grep -q "^Reboot:   now" "$T/out" || die "reboot line: $(cat "$T/out")"
+[ "$(cat "$T/rebooted")" = rebooted ] || die "RebootCommand not run once"
+rm "$T/rebooted"
+[ "$(entry_of b)" = "abide-b+3.conf" ] || die "slot b not pending: $(entry_of b)"
+check_a "install"
+[ "$(ustate "['failures']")" = 0 ] && [ "$(ustate "['next_attempt']")" = None ] || die "failures not cleared"
+[ "$(ustate "['last_decision']['version']")" = 2.0 ] || die "version not recorded"
+status_json | python3 -c '
+import json, sys
+u = json.load(sys.stdin)["update"]
+assert u["channel"].endswith("/chan/channel.json") and u["serial"] == int(sys.argv[1]) and u["failures"] == 0, u
+assert u["last_decision"]["verdict"] == "install" and u["last_decision"]["version"] == "2.0" and u["last_check"] > 0, u' "$(serial)" ||
+        die "status --json update: $(status_json)"
+b_print >"$T/b.before"
+
+note "already pending: nothing; a replayed older channel (correctly signed): refused"
+chan rollout "$COMPAT" 100
+S=$(serial)
+decide already-pending
+[ ! -e "$T/rebooted" ] || die "rebooted while already pending"
+save_channel latest
+restore_channel old
+refuse "channel serial $(serial) is below $S, the last one accepted: refused as a replay"
+b_print | cmp -s "$T/b.before" - || die "slot b changed by a replay"
+[ "$(ustate "['last_serial']")" = "$S" ] || die "a replay lowered the serial"
+[ "$(ustate "['last_decision']['verdict']")" = replay ] || die "replay not recorded"
+restore_channel latest
+
+note "Reboot=never: installed, not rebooted"
+rm -f "$ENTRIES"/abide-b*.conf
+conf "[Update]" "Reboot=never"
+decide install
+grep -q "^Reboot:   never" "$T/out" || die "Reboot=never line: $(cat "$T/out")"
+[ ! -e "$T/rebooted" ] || die "rebooted with Reboot=never"
+[ "$(entry_of b)" = "abide-b+3.conf" ] || die "slot b not pending: $(entry_of b)"
+rm -f "$ENTRIES"/abide-b*.conf
+conf
+"$ABIDECTL" update --reboot never >"$T/out" || die "--reboot never"
+grep -q "^Reboot:   never" "$T/out" || die "--reboot never line: $(cat "$T/out")"
+[ ! -e "$T/rebooted" ] || die "rebooted with --reboot never"
+
+note "the server fails: one line, non-zero, backoff recorded; --timer waits for it"
+rm -f "$ENTRIES"/abide-b*.conf
+b_print >"$T/b.before"
+conf "[Update]" "IntervalSec=600"
+sed -i "s|^Channel=.*|Channel=https://127.0.0.1:$HTTPS_PORT/chan/missing.json|" "$T/abide.conf"
+refuse "channel: https://127.0.0.1:$HTTPS_PORT/chan/missing.json: HTTP 404"
+[ "$(ustate "['failures']")" = 1 ] || die "404 not counted"
+NEXT=$(ustate "['next_attempt']") NOW=$(date +%s)
+[ "$NEXT" -ge $((NOW + 299)) ] && [ "$NEXT" -le $((NOW + 601)) ] || die "backoff after 1 failure not in [300, 600] s: $((NEXT - NOW))"
+sed -i "s|^Channel=.*|Channel=https://127.0.0.1:$HTTPS_PORT/fail/channel.json|" "$T/abide.conf"
+refuse "channel: https://127.0.0.1:$HTTPS_PORT/fail/channel.json: .*500"
+[ "$(ustate "['failures']")" = 2 ] || die "500 not counted"
+NEXT=$(ustate "['next_attempt']") NOW=$(date +%s)
+[ "$NEXT" -ge $((NOW + 599)) ] && [ "$NEXT" -le $((NOW + 1201)) ] || die "backoff after 2 failures not in [600, 1200] s: $((NEXT - NOW))"
+ustate "['last_error']" | grep -q 500 || die "last_error: $(cat "$T/var/update.json")"
+"$ABIDECTL" update --timer >"$T/out" || die "--timer in backoff failed"
+grep -q "^Backing off after 2 failure(s): next attempt in [0-9]* s" "$T/out" || die "--timer did not wait: $(cat "$T/out")"
+[ "$(ustate "['failures']")" = 2 ] || die "--timer in backoff tried"
+# Due: the timer tries again (and the working channel clears the failures).
+python3 - "$T/var/update.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1])); d["next_attempt"] = 1; json.dump(d, open(sys.argv[1], "w"))
+PY
+sed -i "s|^Channel=.*|Channel=$CHAN|" "$T/abide.conf"
+chan rollout "$COMPAT" 0
+"$ABIDECTL" update --timer >"$T/out" || die "--timer when due failed"
+grep -q "^Verdict:  not-in-rollout" "$T/out" || die "--timer when due: $(cat "$T/out")"
+[ "$(ustate "['failures']")" = 0 ] || die "a success did not clear the failures"
+nothing_happened "failing servers"
+
+note "a machine-id that is not 32 hex digits: refused"
+echo "not-a-machine-id" >"$T/machine-id"
+refuse "machine-id $T/machine-id: not 32 lowercase hex digits"
+echo "$MID" >"$T/machine-id"
+echo "ok"
