@@ -42,7 +42,7 @@ static json_object *release_json(const ChannelRelease *rel) {
 }
 
 int update_report_decision(UpdateReport *rep, const AbideConfig *c, const Channel *ch, const UpdateDevice *dev,
-                           const ChannelDecision *dec, bool dry_run, bool json) {
+                           const ChannelDecision *dec, const char *verdict, const char *reason, bool dry_run, bool json) {
         const ChannelRelease *rel = dec->release;
         const ChannelDevice *d = &dev->dev;
         char shown[1024], pct[16], w[12];
@@ -69,8 +69,8 @@ int update_report_decision(UpdateReport *rep, const AbideConfig *c, const Channe
         json_object_object_add(o, "in_rollout", rel ? json_object_new_boolean(dec->bucket < rel->percent_bp) : NULL);
         json_object_object_add(o, "window_open", rel ? json_object_new_boolean(d->now && channel_window_contains(&rel->window, d->now)) : NULL);
         json_object_object_add(o, "now", d->now ? json_object_new_int64((int64_t) d->now) : NULL);
-        json_object_object_add(o, "verdict", json_object_new_string(channel_verdict_to_string(dec->verdict)));
-        json_object_object_add(o, "reason", json_object_new_string(dec->reason));
+        json_object_object_add(o, "verdict", json_object_new_string(verdict));
+        json_object_object_add(o, "reason", json_object_new_string(reason));
         json_object_object_add(o, "dry_run", json_object_new_boolean(dry_run));
         json_object_object_add(o, "decision_ms", json_object_new_double((double) rep->decide_usec / 1000));
         rep->json = o;
@@ -103,7 +103,7 @@ int update_report_decision(UpdateReport *rep, const AbideConfig *c, const Channe
                         printf("Window:   none (any time)\n");
         } else
                 printf("Release:  none for %s\n", d->compatible);
-        printf("Verdict:  %s: %s\n", channel_verdict_to_string(dec->verdict), dec->reason);
+        printf("Verdict:  %s: %s\n", verdict, reason);
         printf("Decided in %.1f ms (channel fetched and verified in %.1f ms)\n", (double) rep->decide_usec / 1000,
                (double) rep->fetch_usec / 1000);
         fflush(stdout);

@@ -12,6 +12,9 @@
 typedef struct UpdateDevice {
         char machine_id[33];
         ImageIdentity image;
+        Slot booted;
+        SlotState booted_state;
+        unsigned booted_tries_left;
         Slot other;
         SlotState other_state;
         char *other_version;
@@ -33,9 +36,10 @@ typedef struct UpdateReport {
 
 void update_report_done(UpdateReport *r);
 
-/* The facts of the decision: lines on stdout (human), and rep->json. */
+/* The facts of the decision, with its verdict and reason (the channel's, or the verb's own
+ * "booted-on-trial"): lines on stdout (human), and rep->json. */
 int update_report_decision(UpdateReport *rep, const AbideConfig *c, const Channel *ch, const UpdateDevice *dev,
-                           const ChannelDecision *dec, bool dry_run, bool json);
+                           const ChannelDecision *dec, const char *verdict, const char *reason, bool dry_run, bool json);
 
 /* After the run: the reboot line (human), or the whole JSON object. */
 void update_report_finish(UpdateReport *rep, bool json);

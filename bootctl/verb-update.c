@@ -150,6 +150,9 @@ int update_device_load(Ctl *ctl, UpdateDevice *d, const UpdateState *us) {
         if (r < 0)
                 return r;
 
+        d->booted = booted;
+        d->booted_state = status_slot_state(&e[booted], &st->slots[booted]);
+        d->booted_tries_left = e[booted].counter.left;
         Slot other = slot_other(booted);
         d->other = other;
         d->other_state = status_slot_state(&e[other], &st->slots[other]);
@@ -246,7 +249,19 @@ static int run(Ctl *ctl, const Args *a, RebootPolicy policy, UpdateState *us, Up
         rep->decide_usec = now_usec() - t0;
         const ChannelRelease *rel = dec.release;
 
-        r = update_report_decision(rep, ctl->config, ch, &dev, &dec, a->dry_run, a->json);
+        /* A boot on trial is not blessed yet: the other slot is its fallback, never overwritten before the bless. */
+        const char *verdict = channel_verdict_to_string(dec.verdict);
+        char reason[sizeof dec.reason + 128];
+        bool on_trial = dec.verdict == CHANNEL_INSTALL && dev.booted_state == SLOT_STATE_PENDING;
+        if (on_trial) {
+                verdict = "booted-on-trial";
+                (void) snprintf(reason, sizeof reason,
+                                "booted slot %s is on trial (%u tries left), slot %s is its fallback: %s waits for the bless",
+                                slot_to_string(dev.booted), dev.booted_tries_left, slot_to_string(dev.other), rel->version);
+        } else
+                (void) snprintf(reason, sizeof reason, "%s", dec.reason);
+
+        r = update_report_decision(rep, ctl->config, ch, &dev, &dec, verdict, reason, a->dry_run, a->json);
         if (r < 0)
                 return r;
         if (a->dry_run)
@@ -255,7 +270,7 @@ static int run(Ctl *ctl, const Args *a, RebootPolicy policy, UpdateState *us, Up
         /* Accepted (signed, not a replay): its serial is the new replay floor. */
         if (dec.verdict != CHANNEL_REPLAY && ch->serial > us->last_serial)
                 us->last_serial = ch->serial;
-        r = update_state_set_decision(us, channel_verdict_to_string(dec.verdict), dec.reason, rel ? rel->version : NULL);
+        r = update_state_set_decision(us, verdict, reason, rel ? rel->version : NULL);
         if (r < 0)
                 return r;
         if (dec.verdict == CHANNEL_REPLAY)
@@ -263,6 +278,8 @@ static int run(Ctl *ctl, const Args *a, RebootPolicy policy, UpdateState *us, Up
                                ch->serial, us->last_serial);
 
         bool reboot = false;
+        if (on_trial)
+                return 0;
         if (dec.verdict == CHANNEL_INSTALL) {
                 r = update_install(ctl, ch, &dec, a->json);
                 if (r < 0)

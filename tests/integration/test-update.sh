@@ -15,6 +15,7 @@
 # - The install: 2.0 pending in slot b, RebootCommand run; then
 #   already-pending (nothing), a replayed older serial (refused, non-zero),
 #   Reboot=never (installed, no reboot).
+# - Booted on trial (not yet blessed): the other slot is the fallback, not written.
 # - 404 and 500 for the channel: one line, non-zero, failures and the
 #   backoff recorded, --timer skips until it is due.
 # - status --json's "update" object.
@@ -147,6 +148,14 @@ assert d["release"]["manifest_sha256"] == sys.argv[3], d
 assert d["bucket"] == int(sys.argv[1]) and d["in_rollout"] and d["window_open"] and d["dry_run"], d
 assert d["installed"] is False and d["reboot"] is None, d' "$BUCKET" "$S" "$MSHA" || die "--dry-run --json"
 nothing_happened "--dry-run"
+
+note "booted slot on trial: its fallback is not overwritten"
+mv "$ENTRIES/abide-a.conf" "$ENTRIES/abide-a+2-1.conf"
+decide booted-on-trial
+grep -q "booted slot a is on trial (2 tries left), slot b is its fallback" "$T/out" || die "trial reason: $(cat "$T/out")"
+mv "$ENTRIES/abide-a+2-1.conf" "$ENTRIES/abide-a.conf"
+nothing_happened "an update on trial"
+rm "$T/var/update.json"
 
 note "trust: the channel's signature, both directions"
 save_channel good
