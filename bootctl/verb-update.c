@@ -302,6 +302,7 @@ static int run(Ctl *ctl, const Args *a, RebootPolicy policy, UpdateState *us, Up
                 rep->reboot = "never";
         else if (policy == REBOOT_WINDOW && !clock_wrong && !channel_window_contains(&rel->window, now)) {
                 rep->reboot = "deferred";
+                free(us->reboot_deferred);
                 us->reboot_deferred = strdup(rel->version);
                 if (!us->reboot_deferred)
                         return -ENOMEM;

@@ -14,7 +14,8 @@
 #   is written (delta and full stream), slot b untouched.
 # - The install: 2.0 pending in slot b, RebootCommand run; then
 #   already-pending (nothing), a replayed older serial (refused, non-zero),
-#   Reboot=never (installed, no reboot).
+#   Reboot=never (installed, no reboot); Reboot=window (a reboot left for the
+#   window waits outside it and happens inside it).
 # - Booted on trial (not yet blessed): the other slot is the fallback, not written.
 # - 404 and 500 for the channel: one line, non-zero, failures and the
 #   backoff recorded, --timer skips until it is due.
@@ -242,6 +243,28 @@ chan rollout "$COMPAT" 100
 S=$(serial)
 decide already-pending
 [ ! -e "$T/rebooted" ] || die "rebooted while already pending"
+
+note "Reboot=window: a reboot left for the window waits outside it, happens inside it"
+conf "[Update]" "Reboot=window"
+python3 - "$T/var/update.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1])); d["reboot_deferred"] = "2.0"; json.dump(d, open(sys.argv[1], "w"))
+PY
+add --window "$OUTSIDE"
+decide already-pending
+grep -q "^Reboot:   deferred" "$T/out" || die "deferred reboot line: $(cat "$T/out")"
+[ ! -e "$T/rebooted" ] || die "rebooted outside the window"
+[ "$(ustate "['reboot_deferred']")" = 2.0 ] || die "the deferred reboot was forgotten"
+add --window "$INSIDE"
+decide already-pending
+grep -q "^Reboot:   now" "$T/out" || die "reboot inside the window: $(cat "$T/out")"
+[ "$(cat "$T/rebooted")" = rebooted ] || die "not rebooted inside the window"
+rm "$T/rebooted"
+[ "$(ustate "['reboot_deferred']")" = None ] || die "the deferred reboot was not cleared"
+conf
+decide already-pending
+[ ! -e "$T/rebooted" ] || die "rebooted again for the same install"
+S=$(serial)
 save_channel latest
 restore_channel old
 refuse "channel serial $(serial) is below $S, the last one accepted: refused as a replay"
