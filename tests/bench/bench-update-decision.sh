@@ -41,8 +41,8 @@ KEY=(--key "$T/keys/signing.key" --cert "$T/keys/signing.crt")
 "$ABIDE_BUILD" channel add "$WWW/chan" "$V2" --ca "$T/keys/ca.pem" --copy "${KEY[@]}" >/dev/null
 nginx_start
 echo 0123456789abcdef0123456789abcdef >"$T/machine-id"
-printf '[Network]\nCAFile=%s\n[Update]\nMachineIdFile=%s\nState=%s\n' "$TLS/ca.pem" "$T/machine-id" "$T/update.json" \
-        >>"$T/abide.conf"
+printf '[Network]\nCAFile=%s\n[Update]\nMachineIdFile=%s\nState=%s\n[Report]\nSpool=%s\n' "$TLS/ca.pem" "$T/machine-id" \
+        "$T/update.json" "$T/reports" >>"$T/abide.conf"
 cp "$T/abide.conf" "$T/abide.base"
 
 # run SCHEME: n dry runs; prints "mean median max decided_mean" in ms.

@@ -68,6 +68,8 @@ RebootCommand=$T/reboot
 [Network]
 CAFile=$TLS/ca.pem
 Retries=1
+[Report]
+Spool=$T/reports
 [Update]
 MachineIdFile=$T/machine-id
 State=$T/var/update.json
@@ -224,6 +226,12 @@ note "install: 2.0 into slot b, pending, RebootCommand run"
 decide install
 grep -q "^Installed 2.0 into slot b (abide-b+3.conf)" "$T/out" || die "install line: $(cat "$T/out")"
 grep -q "^Reboot:   now" "$T/out" || die "reboot line: $(cat "$T/out")"
+# The update-found event, spooled ([Report] URL= is not set): the channel's serial and the version found.
+python3 - "$T/reports" "$(serial)" <<'PY' || die "no update-found report for 2.0 in $T/reports: $(ls "$T/reports")"
+import glob, json, sys
+evs = [json.load(open(f)) for f in sorted(glob.glob(sys.argv[1] + "/*-update-found.json"))]
+assert evs and evs[-1]["to_version"] == "2.0" and evs[-1]["channel_serial"] == int(sys.argv[2]), evs
+PY
 [ "$(cat "$T/rebooted")" = rebooted ] || die "RebootCommand not run once"
 rm "$T/rebooted"
 [ "$(entry_of b)" = "abide-b+3.conf" ] || die "slot b not pending: $(entry_of b)"
