@@ -32,7 +32,13 @@ RebootCommand=$T/fake-reboot
 [Health]
 TimeoutSec=30
 CheckTimeoutSec=10
+[Update]
+MachineIdFile=$T/machine-id
+[Report]
+Spool=$T/var/lib/abide/reports
 CONF
+        # The verbs spool reports (docs/report.md): here, never in the host's /var/lib/abide.
+        echo 0123456789abcdef0123456789abcdef >"$T/machine-id"
         printf '#!/bin/sh\necho rebooted >>%s/reboots\n' "$T" >"$T/fake-reboot"
         chmod +x "$T/fake-reboot"
         echo "console=ttyS0" >"$T/cmdline"

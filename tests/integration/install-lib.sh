@@ -66,7 +66,13 @@ Cmdline=$T/cmdline
 ImageInfo=$T/image.json
 [Boot]
 Tries=5
+[Update]
+MachineIdFile=$T/machine-id
+[Report]
+Spool=$T/var/reports
 CONF
+        # The verbs spool reports (docs/report.md): here, never in the host's /var/lib/abide.
+        echo 0123456789abcdef0123456789abcdef >"$T/machine-id"
         echo "console=ttyS0" >"$T/cmdline"
         export ABIDE_CONF=$T/abide.conf EFIVARFS_PATH=$T/efivars/
 }
