@@ -383,6 +383,11 @@ int verb_update(int argc, char *argv[]) {
         const AbideConfig *cf = ctl.config;
         if (!a.reboot && (r = reboot_policy_from_string(cf->update_reboot, &policy)) < 0)
                 return err_prefix(r, "[Update] Reboot=");
+        /* Reports a dead network left in the spool (a rollback's) drain on the timer's schedule (docs/report.md). */
+        if (a.timer && !a.dry_run && cf->report_url) {
+                (void) report_send_now(cf, REPORT_SEND_BUDGET_MS, NULL, NULL);
+                err_clear();
+        }
         if (!cf->update_channel) {
                 if (a.timer) {
                         printf("No [Update] Channel= configured: nothing to do\n");

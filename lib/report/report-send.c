@@ -12,6 +12,8 @@
 
 #define HEADERS_FILE_MAX (64 * 1024)
 #define CONNECT_TIMEOUT_MS 5000
+/* A retry is not started with less time than this left. */
+#define MIN_ATTEMPT_MS 500
 #define ERROR_BODY_MAX 4096
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct curl_slist *, curl_slist_free_all);
@@ -157,10 +159,14 @@ static int send_one(Sender *s, const char *url, const char *json, size_t len, ui
         const ReportSendOptions *o = s->o;
         HttpRetryPolicy policy = { .retries = UINT32_MAX, .deadline_ms = o->budget_ms };
         HttpRetryState st = { .jitter = *jitter };
-        int r;
+        int r = 0;
 
         for (;;) {
                 uint64_t elapsed = now_ms() - s->start_ms;
+                /* An attempt cut short by the budget would say "timed out" instead of
+                 * what the endpoint said: the last real answer is the cause to keep. */
+                if (r < 0 && elapsed + MIN_ATTEMPT_MS > o->budget_ms)
+                        return r;
                 if (elapsed >= o->budget_ms)
                         return err_set(ETIMEDOUT, "no time left to send (%u ms budget)", o->budget_ms);
                 HttpFailure f;
