@@ -315,6 +315,15 @@ static int run(Ctl *ctl, const Args *a, RebootPolicy policy, UpdateState *us, Up
         return 0;
 }
 
+/* Each poll drains what an outage left in the report spool (docs/report.md); it never fails the run. */
+static void send_reports(const AbideConfig *c) {
+        if (!c->report_url)
+                return;
+        int r = report_send_now(c, REPORT_SEND_BUDGET_MS, NULL, NULL);
+        if (r < 0)
+                ctl_warn("reports kept in %s: %s", c->report_spool, err_message(r));
+}
+
 static uint64_t random_u64(void) {
         uint64_t v = 0;
         if (getrandom(&v, sizeof v, GRND_NONBLOCK) != (ssize_t) sizeof v)
@@ -340,7 +349,7 @@ int verb_update(int argc, char *argv[]) {
 
         optind = 0;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, "hnj", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, ":hnj", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         printf("Usage: abidectl update [--dry-run] [--json] [--reboot now|window|never] [--timer]\n\n"
@@ -403,6 +412,8 @@ int verb_update(int argc, char *argv[]) {
         if (a.timer && us.next_attempt > now) {
                 printf("Backing off after %u failure(s): next attempt in %" PRIu64 " s (%s)\n", us.failures,
                        us.next_attempt - now, us.last_error ?: "");
+                fflush(stdout);
+                send_reports(cf);
                 return 0;
         }
 
@@ -426,10 +437,13 @@ int verb_update(int argc, char *argv[]) {
                 q = update_state_save(&us, cf->update_state);
         if (q < 0)
                 ctl_warn("cannot record the update state: %s", err_message(q));
+        if (r >= 0)
+                update_report_finish(&rep, a.json);
+        fflush(stdout);
+        send_reports(cf);
         if (r < 0)
                 return err_set(r, "%s", why ?: "out of memory");
 
-        update_report_finish(&rep, a.json);
         if (rep.reboot_pending)
                 return reboot_run(&ctl);
         return 0;

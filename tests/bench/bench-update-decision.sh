@@ -41,8 +41,8 @@ KEY=(--key "$T/keys/signing.key" --cert "$T/keys/signing.crt")
 "$ABIDE_BUILD" channel add "$WWW/chan" "$V2" --ca "$T/keys/ca.pem" --copy "${KEY[@]}" >/dev/null
 nginx_start
 echo 0123456789abcdef0123456789abcdef >"$T/machine-id"
-printf '[Network]\nCAFile=%s\n[Update]\nMachineIdFile=%s\nState=%s\n[Report]\nSpool=%s\n' "$TLS/ca.pem" "$T/machine-id" \
-        "$T/update.json" "$T/reports" >>"$T/abide.conf"
+printf '[Network]\nCAFile=%s\n[Report]\nSpool=%s\n[Update]\nMachineIdFile=%s\nState=%s\n' "$TLS/ca.pem" "$T/reports" \
+        "$T/machine-id" "$T/update.json" >>"$T/abide.conf"
 cp "$T/abide.conf" "$T/abide.base"
 
 # run SCHEME: n dry runs; prints "mean median max decided_mean" in ms.
@@ -82,8 +82,9 @@ PY
 
 for s in http https; do
         port=$HTTP_PORT; [ $s = http ] || port=$HTTPS_PORT
-        read -r mean median max decided <<<"$(run $s $port)"
-        ref=$(reference $s $port)
+        res=$(run $s $port) || exit 1
+        read -r mean median max decided <<<"$res"
+        ref=$(reference $s $port) || exit 1
         echo "$s: abidectl update --dry-run x$n: mean ${mean} ms, median ${median} ms, max ${max} ms (process start to exit);" \
                 "'Decided in' (fetch + verify + parse + device facts + decide) mean ${decided} ms;" \
                 "curl + openssl cms -verify mean ${ref} ms; ratio $(python3 -c "print(f'{$mean / $ref:.2f}')")"

@@ -19,7 +19,8 @@
 # - Booted on trial (not yet blessed): the other slot is the fallback, not written.
 # - 404 and 500 for the channel: one line, non-zero, failures and the
 #   backoff recorded, --timer skips until it is due.
-# - status --json's "update" object.
+# - status --json's "update" object; each poll (in backoff too) sends the
+#   report spool to nginx's dav module; a refusing endpoint never fails it.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/bootctl-lib.sh"
 . "$(dirname "$0")/install-lib.sh"
@@ -100,6 +101,39 @@ save_channel() { cp "$CH/channel.json" "$T/$1.json"; cp "$CH/channel.json.sig" "
 restore_channel() { cp "$T/$1.json" "$CH/channel.json"; cp "$T/$1.sig" "$CH/channel.json.sig"; }
 pct() { python3 -c "print($1 / 100)"; }
 
+# dav_start: a second nginx on 127.0.0.1:$DAV_PORT storing PUTs under $T/dav/reports/ (its dav module),
+# /nodav/ refusing them (405).
+DAV_PID=
+dav_stop() { [ -z "$DAV_PID" ] || { kill "$DAV_PID" 2>/dev/null; wait "$DAV_PID" 2>/dev/null; DAV_PID=; }; }
+cleanup_hooks+=(dav_stop)
+dav_start() {
+        local d=$T/ndav
+        DAV_PORT=$(free_port)
+        mkdir -p "$d/tmp" "$T/dav/reports" "$T/dav/nodav"
+        cat >"$d/nginx.conf" <<CONF
+user root;
+worker_processes 1;
+pid $d/nginx.pid;
+error_log $d/error.log info;
+events { worker_connections 16; }
+http {
+        access_log $d/access.log;
+        client_body_temp_path $d/tmp/body;
+        proxy_temp_path $d/tmp/proxy;
+        fastcgi_temp_path $d/tmp/fastcgi;
+        uwsgi_temp_path $d/tmp/uwsgi;
+        scgi_temp_path $d/tmp/scgi;
+        server {
+                listen 127.0.0.1:$DAV_PORT;
+                root $T/dav;
+                location /reports/ { dav_methods PUT; dav_access user:rw all:r; }
+        }
+}
+CONF
+        nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log" -g 'daemon off;' &
+        DAV_PID=$!
+        wait_port "$DAV_PORT"
+}
 conf() { cp "$T/abide.base" "$T/abide.conf"; printf '%s\n' "$@" >>"$T/abide.conf"; }
 b_print() { sha256sum "$ROOT_B" "$VERITY_B" "$SIG_B" | awk '{print $1}'; entry_of b; }
 check_a() { slot_a_print | cmp -s "$T/a.before" - || die "slot a changed ($1)"; }
@@ -312,6 +346,26 @@ ustate "['last_error']" | grep -q 500 || die "last_error: $(cat "$T/var/update.j
 "$ABIDECTL" update --timer >"$T/out" || die "--timer in backoff failed"
 grep -q "^Backing off after 2 failure(s): next attempt in [0-9]* s" "$T/out" || die "--timer did not wait: $(cat "$T/out")"
 [ "$(ustate "['failures']")" = 2 ] || die "--timer in backoff tried"
+
+note "each poll sends the report spool, in backoff too; an endpoint that refuses never fails the run"
+queued() { ls "$T/reports" | grep -c '\.json$' || true; }
+Q=$(queued)
+[ "$Q" -ge 2 ] || die "expected the update-found events queued, found $Q"
+dav_start
+printf '[Report]\nURL=http://127.0.0.1:%s/nodav/\n' "$DAV_PORT" >>"$T/abide.conf"
+"$ABIDECTL" update --timer >"$T/out" 2>"$T/err" || die "--timer with a refusing endpoint failed: $(cat "$T/err")"
+grep -q "^abidectl: update: warning: reports kept in $T/reports: .*HTTP 405" "$T/err" || die "no warning for the refusing endpoint: $(cat "$T/err")"
+[ "$(queued)" = "$Q" ] || die "reports lost to a refusing endpoint"
+sed -i "s|/nodav/|/reports/|" "$T/abide.conf"
+"$ABIDECTL" update --timer >"$T/out" 2>"$T/err" || die "--timer with the endpoint failed: $(cat "$T/err")"
+[ ! -s "$T/err" ] || die "stderr when the reports were accepted: $(cat "$T/err")"
+[ "$(queued)" = 0 ] || die "the spool did not drain: $(ls "$T/reports")"
+python3 - "$T/dav/reports" "$Q" <<'PY' || die "the endpoint stored: $(ls "$T/dav/reports")"
+import glob, json, sys
+evs = [json.load(open(f))["event"] for f in glob.glob(sys.argv[1] + "/*.json")]
+assert len(evs) == int(sys.argv[2]) and "update-found" in evs and "installed" in evs, evs
+PY
+[ "$(ustate "['failures']")" = 2 ] || die "--timer in backoff tried the channel"
 # Due: the timer tries again (and the working channel clears the failures).
 python3 - "$T/var/update.json" <<'PY'
 import json, sys
