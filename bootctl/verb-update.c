@@ -412,8 +412,6 @@ int verb_update(int argc, char *argv[]) {
         if (a.timer && us.next_attempt > now) {
                 printf("Backing off after %u failure(s): next attempt in %" PRIu64 " s (%s)\n", us.failures,
                        us.next_attempt - now, us.last_error ?: "");
-                fflush(stdout);
-                send_reports(cf);
                 return 0;
         }
 
@@ -439,8 +437,11 @@ int verb_update(int argc, char *argv[]) {
                 ctl_warn("cannot record the update state: %s", err_message(q));
         if (r >= 0)
                 update_report_finish(&rep, a.json);
-        fflush(stdout);
-        send_reports(cf);
+        /* A run by hand sends the spool too (the timer's did before the channel). */
+        if (!a.timer) {
+                fflush(stdout);
+                send_reports(cf);
+        }
         if (r < 0)
                 return err_set(r, "%s", why ?: "out of memory");
 

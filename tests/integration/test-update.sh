@@ -354,8 +354,17 @@ Q=$(queued)
 dav_start
 printf '[Report]\nURL=http://127.0.0.1:%s/nodav/\n' "$DAV_PORT" >>"$T/abide.conf"
 "$ABIDECTL" update --timer >"$T/out" 2>"$T/err" || die "--timer with a refusing endpoint failed: $(cat "$T/err")"
+[ "$(queued)" = "$Q" ] || die "reports lost to a refusing endpoint"
+grep -q "nodav/.* 405 " "$T/ndav/access.log" || die "--timer in backoff did not try to send"
+# By hand: the channel fails (404 here, still in backoff's config), the send is tried and warns, one line each.
+rc=0; "$ABIDECTL" update >"$T/out" 2>"$T/err" || rc=$?
+[ $rc -ne 0 ] || die "update by hand with the failing channel succeeded"
 grep -q "^abidectl: update: warning: reports kept in $T/reports: .*HTTP 405" "$T/err" || die "no warning for the refusing endpoint: $(cat "$T/err")"
 [ "$(queued)" = "$Q" ] || die "reports lost to a refusing endpoint"
+python3 - "$T/var/update.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1])); d["next_attempt"] = 4102444800; d["failures"] = 2; json.dump(d, open(sys.argv[1], "w"))
+PY
 sed -i "s|/nodav/|/reports/|" "$T/abide.conf"
 "$ABIDECTL" update --timer >"$T/out" 2>"$T/err" || die "--timer with the endpoint failed: $(cat "$T/err")"
 [ ! -s "$T/err" ] || die "stderr when the reports were accepted: $(cat "$T/err")"
