@@ -40,7 +40,8 @@ cleanup_hooks+=("umount '$T/mnt'")
 R=$T/mnt
 for f in usr/sbin/sentinel etc/sentinel/content.def etc/init.d/S50abide-agent-sentinel \
         usr/lib/abide/health.d/50-agent-sentinel usr/lib/abide/image.json usr/sbin/abidectl \
-        usr/lib/abide/abide-boot-check.sh bin/busybox sbin/init etc/inittab etc/init.d/rcS usr/lib/abide/keys/ca.pem; do
+        usr/lib/abide/abide-boot-check.sh bin/busybox sbin/init etc/inittab etc/init.d/rcS usr/lib/abide/keys/ca.pem \
+        etc/init.d/S60abide-update usr/lib/systemd/system/abide-update.timer; do
         [ -e "$R/$f" ] || die "/$f missing from the root image"
 done
 [ -x "$R/usr/lib/abide/health.d/50-agent-sentinel" ] || die "health probe not executable"

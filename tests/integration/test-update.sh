@@ -21,6 +21,8 @@
 #   backoff recorded, --timer skips until it is due.
 # - status --json's "update" object; each poll (in backoff too) sends the
 #   report spool to nginx's dav module; a refusing endpoint never fails it.
+# - The demo's S60abide-update: polls with --timer every IntervalSec=, and
+#   not at all without [Update] Channel=.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/bootctl-lib.sh"
 . "$(dirname "$0")/install-lib.sh"
@@ -386,6 +388,24 @@ chan rollout "$COMPAT" 0
 grep -q "^Verdict:  not-in-rollout" "$T/out" || die "--timer when due: $(cat "$T/out")"
 [ "$(ustate "['failures']")" = 0 ] || die "a success did not clear the failures"
 nothing_happened "failing servers"
+
+note "the demo's busybox timer (S60abide-update): polls with --timer every IntervalSec=, only with a channel"
+S60=$ABIDE_SRCDIR/images/demo/rootfs/etc/init.d/S60abide-update
+mkdir -p "$T/s60"
+printf '#!/bin/sh\necho "$*" >>%s/s60/calls\necho $PPID >%s/s60/loop.pid\n' "$T" "$T" >"$T/s60/abidectl"
+chmod +x "$T/s60/abidectl"
+printf '[Update]\nIntervalSec=1\nRandomDelaySec=1\n[Network]\nChannel=x\n' >"$T/s60/none.conf"
+ABIDE_CONF=$T/s60/none.conf ABIDECTL=$T/s60/abidectl ABIDE_CONSOLE=$T/s60/console sh "$S60" start || die "S60 start failed"
+sleep 2.5
+[ ! -e "$T/s60/calls" ] && [ ! -e "$T/s60/console" ] || die "S60 polled without [Update] Channel="
+printf '[Update]\nChannel=%s\nIntervalSec=1\nRandomDelaySec=1\n' "$CHAN" >"$T/s60/on.conf"
+ABIDE_CONF=$T/s60/on.conf ABIDECTL=$T/s60/abidectl ABIDE_CONSOLE=$T/s60/console sh "$S60" start || die "S60 start failed"
+sleep 4.5
+kill "$(cat "$T/s60/loop.pid")" || die "the S60 loop is not running"
+grep -q "^abide-update: every 1s after a random delay of up to 1s" "$T/s60/console" || die "S60 console: $(cat "$T/s60/console")"
+n=$(grep -c '^update --timer$' "$T/s60/calls")
+[ "$n" -ge 2 ] && [ "$n" -le 5 ] || die "S60 polled $n times in 4.5 s (IntervalSec=1, RandomDelaySec=1): $(cat "$T/s60/calls")"
+[ "$(sort -u "$T/s60/calls")" = "update --timer" ] || die "S60 ran: $(cat "$T/s60/calls")"
 
 note "a machine-id that is not 32 hex digits: refused"
 echo "not-a-machine-id" >"$T/machine-id"
