@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "basic/error.h"
 #include "basic/fileio.h"
@@ -149,6 +150,10 @@ _noreturn_ static void boot(int argc, char *argv[]) {
         else if (r > 0)
                 init_log("ESP %s on %s", esp, INIT_ESP_DIR);
 
+        /* CLOCK_BOOTTIME starts with the kernel's timekeeping: the time the boot spent before userspace ran. */
+        struct timespec now;
+        if (clock_gettime(CLOCK_BOOTTIME, &now) == 0)
+                init_log("switch_root after %.2f s since kernel start", (double) now.tv_sec + (double) now.tv_nsec / 1e9);
         init_log("switching to %s", INIT_PATH);
         init_step_deadline("switch_root", 30);
         argv[0] = (char *) INIT_PATH;

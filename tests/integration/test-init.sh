@@ -296,6 +296,7 @@ log_has good "^abide-init: slot a: root hash ${RH:0:12}\.\.\. signed by .*CN=abi
 log_has good '^abide-init: slot a: dm-verity active on /dev/(mapper/abide-root|dm-0)'
 log_has good '^abide-init: root \(erofs\) read-only on /sysroot'
 log_has good '^abide-init: slot a: security version 2, floor 2 \(state\)$'
+log_has good '^abide-init: switch_root after [0-9]+\.[0-9]{2} s since kernel start$'
 log_has good '^abide-init: switching to /sbin/init'
 log_has good '^rcS: .*"name":"abide-demo"'
 log_lacks good 'Kernel panic|timed out'
