@@ -6,8 +6,10 @@
 #include <pthread.h>
 
 #include "basic/error.h"
+#include "basic/fileio.h"
 #include "basic/progress.h"
 #include "install/install-target.h"
+#include "verity/verity-tree.h"
 
 typedef struct Chunk {
         uint8_t *buf;
@@ -25,6 +27,16 @@ typedef struct Pipeline {
         int fd;
         int error;              /* errno of the failed write */
         uint64_t error_offset;
+        uint64_t written;       /* bytes from offset 0 written (the writer goes in order) */
+        bool writer_done;
+
+        /* The read-back while writing (install_stream_payload()'s leaves). */
+        VerityLeafHasher *hasher;
+        uint8_t *leaves;
+        uint64_t size;
+        uint64_t verified;      /* bytes read back and hashed */
+        int readback_error;     /* < 0 */
+        uint64_t readback_offset;
 } Pipeline;
 
 static void *writer_thread(void *userdata) {
@@ -56,11 +68,67 @@ static void *writer_thread(void *userdata) {
                         p->error = error;
                         p->error_offset = c.offset;
                         p->abort = true;
-                }
+                } else
+                        p->written = c.offset + c.len;
                 p->head = (p->head + 1) % INSTALL_CHUNKS;
                 p->count--;
                 pthread_cond_broadcast(&p->cond);
         }
+        p->writer_done = true;
+        pthread_cond_broadcast(&p->cond);
+        pthread_mutex_unlock(&p->lock);
+        return NULL;
+}
+
+/*
+ * Reads back what the writer has written, from the device (the fd is
+ * O_DIRECT), and hashes each 4 KiB block as a dm-verity leaf, while later
+ * chunks are being written: the install's one pass over the data after it
+ * was written (install.c: verify_all()).
+ */
+static void *readback_thread(void *userdata) {
+        Pipeline *p = userdata;
+        _cleanup_free_ uint8_t *buf = NULL;
+        int r = 0;
+
+        if (posix_memalign((void **) &buf, INSTALL_ALIGN, INSTALL_CHUNK) != 0)
+                r = -ENOMEM;
+        for (uint64_t o = 0; r >= 0 && o < p->size;) {
+                pthread_mutex_lock(&p->lock);
+                while (p->written < MIN(o + INSTALL_CHUNK, p->size) && !p->writer_done && !p->abort)
+                        pthread_cond_wait(&p->cond, &p->lock);
+                uint64_t avail = MIN(p->written, p->size);
+                bool stop = p->abort || (avail <= o && p->writer_done);
+                pthread_mutex_unlock(&p->lock);
+                if (stop)
+                        break;
+                if (avail <= o)
+                        continue;
+
+                size_t n = (size_t) MIN(avail - o, (uint64_t) INSTALL_CHUNK);
+                ssize_t k = pread(p->fd, buf, n, (off_t) o);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        r = -errno;
+                else if (k == 0 || (size_t) k % VERITY_BLOCK_SIZE != 0)
+                        r = -EIO;
+                else
+                        r = verity_leaf_hash(p->hasher, buf, (uint64_t) k / VERITY_BLOCK_SIZE,
+                                             p->leaves + o / VERITY_BLOCK_SIZE * SHA256_DIGEST_SIZE);
+                if (r < 0)
+                        break;
+                o += (uint64_t) k;
+                p->verified = o;
+        }
+
+        pthread_mutex_lock(&p->lock);
+        if (r < 0) {
+                p->readback_error = r;
+                p->readback_offset = p->verified;
+                p->abort = true;
+        }
+        pthread_cond_broadcast(&p->cond);
         pthread_mutex_unlock(&p->lock);
         return NULL;
 }
@@ -86,9 +154,11 @@ static ssize_t fill(BundleReader *b, uint8_t *buf, size_t size, bool *ret_end) {
         return (ssize_t) got;
 }
 
-int install_stream_payload(BundleReader *b, const Payload *pl, int fd, bool direct, const char *target) {
-        Pipeline p = { .fd = fd };
-        pthread_t thread;
+int install_stream_payload(BundleReader *b, const Payload *pl, int fd, bool direct, const char *target,
+                           VerityLeafHasher *hasher, uint8_t *leaves) {
+        Pipeline p = { .fd = fd, .hasher = hasher, .leaves = leaves, .size = pl->size };
+        pthread_t thread, reader;
+        bool readback = leaves && direct && pl->size % VERITY_BLOCK_SIZE == 0;
         uint64_t offset = 0;
         unsigned tail = 0;
         bool end = false;
@@ -105,6 +175,18 @@ int install_stream_payload(BundleReader *b, const Payload *pl, int fd, bool dire
         if (r < 0) {
                 free_chunks(&p);
                 return err_set(r, "cannot start the writer thread: %s", strerror(-r));
+        }
+        if (readback) {
+                r = -pthread_create(&reader, NULL, readback_thread, &p);
+                if (r < 0) {
+                        pthread_mutex_lock(&p.lock);
+                        p.abort = true;
+                        pthread_cond_broadcast(&p.cond);
+                        pthread_mutex_unlock(&p.lock);
+                        pthread_join(thread, NULL);
+                        free_chunks(&p);
+                        return err_set(r, "cannot start the read-back thread: %s", strerror(-r));
+                }
         }
 
         char label[512];
@@ -151,6 +233,8 @@ int install_stream_payload(BundleReader *b, const Payload *pl, int fd, bool dire
         pthread_cond_broadcast(&p.cond);
         pthread_mutex_unlock(&p.lock);
         pthread_join(thread, NULL);
+        if (readback)
+                pthread_join(reader, NULL);
         progress_end();
         free_chunks(&p);
         pthread_cond_destroy(&p.cond);
@@ -161,11 +245,17 @@ int install_stream_payload(BundleReader *b, const Payload *pl, int fd, bool dire
         if (p.error)
                 return err_set(p.error, "cannot write %s at offset %" PRIu64 ": %s", target, p.error_offset,
                                strerror(p.error));
+        if (p.readback_error < 0)
+                return err_set(p.readback_error, "read back: %s at offset %" PRIu64 ": %s", target, p.readback_offset,
+                               strerror(-p.readback_error));
         if (!end)
                 return err_set(EIO, "%s: write stopped early", target);
+        if (readback && p.verified != pl->size)
+                return err_set(EIO, "read back: %s: %" PRIu64 " of %" PRIu64 " bytes read back", target, p.verified,
+                               pl->size);
         if (fdatasync(fd) < 0)
                 return err_set(errno, "cannot sync %s: %m", target);
-        return 0;
+        return readback ? 1 : 0;
 }
 
 int install_zero_range(int fd, bool direct, uint64_t from, uint64_t to, const char *target) {
@@ -248,4 +338,42 @@ int install_readback_sha256(int fd, bool direct, uint64_t size, uint8_t ret[SHA2
                 o += use;
         }
         return sha256_final(h, ret);
+}
+
+int install_readback_tree(int fd, bool direct, const Payload *vp, const VerityParams *params, const uint8_t *leaves) {
+        _cleanup_free_ uint8_t *buf = NULL;
+        uint8_t digest[SHA256_DIGEST_SIZE];
+        char want[SHA256_HEX_SIZE], got[SHA256_HEX_SIZE];
+        int r;
+
+        if (vp->size > SIZE_MAX - INSTALL_ALIGN)
+                return -EFBIG;
+        size_t padded = (size_t) (vp->size + INSTALL_ALIGN - 1) / INSTALL_ALIGN * INSTALL_ALIGN;
+        if (posix_memalign((void **) &buf, INSTALL_ALIGN, MAX(padded, (size_t) INSTALL_ALIGN)) != 0)
+                return -ENOMEM;
+        if (!direct)
+                install_drop_cache(fd);
+        for (size_t o = 0; o < vp->size;) {
+                ssize_t k = pread(fd, buf + o, direct ? padded - o : (size_t) vp->size - o, (off_t) o);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return err_set(errno, "read back at offset %zu: %m", o);
+                if (k == 0)
+                        return err_set(EIO, "read back: ends at offset %zu of %" PRIu64, o, vp->size);
+                o += (size_t) k;
+        }
+        r = sha256_buf(buf, (size_t) vp->size, digest);
+        if (r < 0)
+                return r;
+        if (memcmp(digest, vp->sha256, SHA256_DIGEST_SIZE) != 0) {
+                hex_encode(vp->sha256, SHA256_DIGEST_SIZE, want);
+                hex_encode(digest, SHA256_DIGEST_SIZE, got);
+                return err_set(EBADMSG, "read back: holds sha256 %s over %" PRIu64 " bytes, the manifest says %s for '%s'",
+                               got, vp->size, want, vp->name);
+        }
+        r = verity_tree_check(params, buf, (size_t) vp->size, leaves);
+        if (r < 0)
+                return err_prefix(r, "read back");
+        return 0;
 }

@@ -6,6 +6,7 @@
 
 #include "bundle/bundle.h"
 #include "crypto/hash.h"
+#include "verity/verity-tree.h"
 
 /* Large aligned chunks, several in flight: reading+hashing overlaps writing. */
 #define INSTALL_CHUNK (4U * 1024 * 1024)
@@ -16,10 +17,25 @@
  * thread reads (the reader hashes), a writer thread writes. With direct
  * (fd opened O_DIRECT) a last partial block is padded with zeros to
  * INSTALL_ALIGN, so the caller must have checked that this fits. Ends with
- * fdatasync. Returns 0 only when the reader confirmed the payload's size
+ * fdatasync. Returns >= 0 only when the reader confirmed the payload's size
  * and SHA-256 and every byte was written and synced.
+ *
+ * With leaves (p->size / 4096 digests) and a direct fd, a third thread
+ * reads every written chunk back from the device while later ones are
+ * written and stores the dm-verity leaf digest of each block in leaves;
+ * then it returns 1. Else (buffered: the page cache would answer) 0, and
+ * leaves is not filled.
  */
-int install_stream_payload(BundleReader *b, const Payload *p, int fd, bool direct, const char *target);
+int install_stream_payload(BundleReader *b, const Payload *p, int fd, bool direct, const char *target,
+                           VerityLeafHasher *hasher, uint8_t *leaves);
+
+/*
+ * The verity payload vp as the device holds it, read whole: its SHA-256
+ * against the manifest, then the tree (superblock, every level up to the
+ * signed root hash in params) with leaves, the data's digests as read back
+ * by install_stream_payload().
+ */
+int install_readback_tree(int fd, bool direct, const Payload *vp, const VerityParams *params, const uint8_t *leaves);
 
 /* Writes zeros over [from, to) of fd (from aligned to INSTALL_ALIGN when direct), then fdatasync. */
 int install_zero_range(int fd, bool direct, uint64_t from, uint64_t to, const char *target);

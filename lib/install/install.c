@@ -38,6 +38,9 @@ typedef struct Install {
         uint64_t *offsets;
         DeltaPlan *plan;
         char *running_kernel_dir;
+        VerityLeafHasher *hasher;
+        uint8_t *leaves;          /* root's dm-verity leaf digests, as read back while it was written */
+        bool have_leaves;
 } Install;
 
 static void install_done(Install *in) {
@@ -47,6 +50,8 @@ static void install_done(Install *in) {
         free(in->offsets);
         delta_plan_free(in->plan);
         free(in->running_kernel_dir);
+        verity_leaf_hasher_free(in->hasher);
+        free(in->leaves);
         bundle_reader_free(in->reader);
         state_free(in->state);
 }
@@ -204,7 +209,7 @@ static int write_kernel_file(Install *in, const Payload *p, const uint8_t *data,
                 if (r < 0)
                         return err_set(r, "cannot write %s: %s", path, strerror(-r));
         } else {
-                r = install_stream_payload(in->reader, p, f->fd, false, path);
+                r = install_stream_payload(in->reader, p, f->fd, false, path, NULL, NULL);
                 if (r < 0)
                         return r;
         }
@@ -215,10 +220,26 @@ static int write_kernel_file(Install *in, const Payload *p, const uint8_t *data,
         return r == -EROFS ? r : 0;
 }
 
+/* Root is read back while it is written when its tree is one verity-tree.c checks. */
+static int prepare_leaves(Install *in) {
+        const VerityParams *v = &bundle_reader_manifest(in->reader)->verity;
+        if (!in->parts[SLOT_PART_ROOT].direct || verity_tree_supported(v) < 0)
+                return 0;
+        if (v->data_blocks > SIZE_MAX / SHA256_DIGEST_SIZE)
+                return 0;
+        in->leaves = malloc((size_t) v->data_blocks * SHA256_DIGEST_SIZE);
+        if (!in->leaves)
+                return -ENOMEM;
+        return verity_leaf_hasher_new(v, &in->hasher);
+}
+
 static int stream_all(Install *in) {
+        int r = prepare_leaves(in);
+        if (r < 0)
+                return r;
         for (;;) {
                 const Payload *p = NULL;
-                int r = bundle_reader_next(in->reader, &p);
+                r = bundle_reader_next(in->reader, &p);
                 if (r < 0)
                         return r;
                 if (r == 0)
@@ -227,7 +248,11 @@ static int stream_all(Install *in) {
                 SlotPart part = role_part(p->role);
                 if (part >= 0) {
                         InstallTarget *t = &in->parts[part];
-                        r = install_stream_payload(in->reader, p, t->fd, t->direct, t->label);
+                        bool root = part == SLOT_PART_ROOT && in->leaves;
+                        r = install_stream_payload(in->reader, p, t->fd, t->direct, t->label,
+                                                   root ? in->hasher : NULL, root ? in->leaves : NULL);
+                        if (root && r > 0)
+                                in->have_leaves = true;
                         if (r >= 0)
                                 r = clear_after_signature(t, part, p);
                         if (r < 0)
@@ -369,13 +394,21 @@ static int readback_one(Install *in, const Payload *p) {
         return 0;
 }
 
-/* What landed, read back from the devices: every payload's sha256, and dm-verity over root (in parallel). */
+/*
+ * What landed, read back from the devices, in one pass over root: dm-verity
+ * proves root and its tree against the signed root hash (the manifest binds
+ * root's size to verity.data_blocks, so every byte of it is covered);
+ * hashing root again for its sha256 would prove nothing more. Root was read
+ * back while it was written (install_stream_payload()'s leaves): then the
+ * tree is read back and checked here with those leaves (verity-tree.c).
+ * Else (a buffered target, a delta) libcryptsetup reads root and the tree
+ * now, as `veritysetup verify` does. The payloads the tree does not cover
+ * (the signature, kernel and initrd; the verity partition's bytes) are read
+ * back for their sha256.
+ */
 static int verify_all(Install *in, const Manifest *m) {
-        VerityJob job = {
-                .data = in->parts[SLOT_PART_ROOT].path,
-                .hash = in->parts[SLOT_PART_VERITY].path,
-                .params = &m->verity,
-        };
+        const InstallTarget *root = &in->parts[SLOT_PART_ROOT], *verity = &in->parts[SLOT_PART_VERITY];
+        VerityJob job = { .data = root->path, .hash = verity->path, .params = &m->verity };
         pthread_t thread;
         int r;
 
@@ -384,12 +417,24 @@ static int verify_all(Install *in, const Manifest *m) {
         for (int i = 0; i < _SLOT_PART_MAX; i++)
                 if (!in->parts[i].direct)
                         install_drop_cache(in->parts[i].fd);
-        r = -pthread_create(&thread, NULL, verity_thread, &job);
-        if (r < 0)
-                return err_set(r, "cannot start the verity check: %s", strerror(-r));
+        if (in->have_leaves) {
+                const Payload *vp = manifest_find_role(m, PAYLOAD_VERITY);
+                r = install_readback_tree(verity->fd, verity->direct, vp, &m->verity, in->leaves);
+                if (r < 0)
+                        return err_prefix(r, "%s and %s", root->label, verity->label);
+        } else {
+                r = -pthread_create(&thread, NULL, verity_thread, &job);
+                if (r < 0)
+                        return err_set(r, "cannot start the verity check: %s", strerror(-r));
+        }
         r = 0;
-        for (size_t i = 0; i < m->n_payloads && r >= 0; i++)
-                r = readback_one(in, &m->payloads[i]);
+        for (size_t i = 0; i < m->n_payloads && r >= 0; i++) {
+                PayloadRole role = m->payloads[i].role;
+                if (role != PAYLOAD_ROOT && !(role == PAYLOAD_VERITY && in->have_leaves))
+                        r = readback_one(in, &m->payloads[i]);
+        }
+        if (in->have_leaves)
+                return r;
         pthread_join(thread, NULL);
         if (r < 0)
                 return r;

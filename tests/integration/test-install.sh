@@ -102,6 +102,28 @@ for name in $members; do
 done
 [ $i -ge 7 ] || die "only $i members in the bundle"
 
+note "a byte the device stores wrong is caught by the read-back"
+# The shim flips one byte on its way to the device; the streamed bundle is intact. The one
+# read-back (each root chunk as it is written, then the tree) must refuse the slot.
+shim=$ABIDE_TEST_HELPERS/helper-corrupt-write.so
+[ -f "$shim" ] || die "not built: $shim"
+corrupt() {
+        local dev=$1 offset=$2 pat=$3
+        install "$GOOD" --force >/dev/null
+        refuse "$pat" env LD_PRELOAD="$shim" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+                ABIDE_TEST_CORRUPT_DEV="$dev" ABIDE_TEST_CORRUPT_OFFSET="$offset" "$ABIDECTL" install --force "$GOOD"
+}
+corrupt "$ROOT_B" $((4096 * 1000 + 77)) \
+        "^abidectl: install: abide-root-b and abide-verity-b: read back: verity: data block 1000 does not match its leaf hash$"
+corrupt "$ROOT_B" $(( $(manifest_field "$GOOD" "['payloads'][0]['size']") - 1 )) "read back: verity: data block [0-9]+ does not match"
+corrupt "$VERITY_B" $((4096 + 3)) "^abidectl: install: abide-root-b and abide-verity-b: read back: holds sha256 [0-9a-f]{64} over"
+corrupt "$SIG_B" 10 "^abidectl: install: read back: abide-verity-sig-b holds sha256 [0-9a-f]{64}"
+# Without the shim's fault the same install passes (the shim itself changes nothing else).
+env LD_PRELOAD="$shim" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+        ABIDE_TEST_CORRUPT_DEV="$ROOT_B" ABIDE_TEST_CORRUPT_OFFSET=$((1 << 40)) "$ABIDECTL" install --force "$GOOD" >/dev/null
+[ "$(entry_of b)" = "abide-b+3.conf" ] || die "install under the idle shim: b's entry is '$(entry_of b)'"
+check_a "install under the idle shim"
+
 note "refused up front"
 # A bundle refused before the first write leaves an installed b exactly as it was.
 install "$GOOD" --force >/dev/null
