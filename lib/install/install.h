@@ -45,8 +45,9 @@ int install_trust_load(const AbideConfig *c, TrustStore **ret);
  * exclusively, signature verified before anything is written, compatible
  * and version policy checked, the target's boot entry removed before the
  * first write, payloads streamed and hashed, synced, read back and
- * verified (sha256 of every payload, dm-verity of root against verity),
- * and only then the entry abide-X+N.conf written. On failure the running
+ * verified once (dm-verity of root against the signed root hash, sha256 of
+ * every other payload; docs/install.md), and only then the entry
+ * abide-X+N.conf written. On failure the running
  * slot and its entry are untouched and the target has no entry.
  */
 int install_run(const AbideConfig *c, BootBackend *boot, int fd, const InstallOptions *o, InstallResult *ret);
