@@ -220,12 +220,15 @@ static int write_kernel_file(Install *in, const Payload *p, const uint8_t *data,
         return r == -EROFS ? r : 0;
 }
 
+/* The leaves, and the tree read back with them, are held in memory: up to 32 MiB each (a 4 GiB root). */
+#define LEAVES_MAX (32U * 1024 * 1024)
+
 /* Root is read back while it is written when its tree is one verity-tree.c checks. */
 static int prepare_leaves(Install *in) {
         const VerityParams *v = &bundle_reader_manifest(in->reader)->verity;
         if (!in->parts[SLOT_PART_ROOT].direct || verity_tree_supported(v) < 0)
                 return 0;
-        if (v->data_blocks > SIZE_MAX / SHA256_DIGEST_SIZE)
+        if (v->data_blocks > LEAVES_MAX / SHA256_DIGEST_SIZE)
                 return 0;
         in->leaves = malloc((size_t) v->data_blocks * SHA256_DIGEST_SIZE);
         if (!in->leaves)
