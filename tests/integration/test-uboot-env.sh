@@ -62,6 +62,7 @@ write_image_info 1.0 0
 mkdir -p "$T/health.d" "$T/etc-health.d"
 make_env
 cat >>"$T/abide.conf" <<CONF
+[Boot]
 Backend=uboot
 UBootEnvConfig=$ENV_CFG
 [Paths]
