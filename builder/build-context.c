@@ -102,11 +102,39 @@ static int staged_depmod(const char *staging, const char *kver, const char *modu
         return 0;
 }
 
+/* One tree layer: link it instead of copying it (layer_link_tree()). Anything
+ * that keeps it from linking (another file system, protected hard links, a
+ * socket) falls back to the copy. */
+static int stage_linked(BuildContext *c) {
+        const Recipe *r = c->recipe;
+
+        if (r->n_layers != 1 || r->layers[0].type != LAYER_TREE)
+                return 0;
+        progress_step("abide-build: layer 1/1 tree:%s (linked)", r->layers[0].path);
+        int k = layer_link_tree(&r->layers[0], c->staging);
+        if (k >= 0) {
+                c->staging_linked = true;
+                return 1;
+        }
+        if (k != -EXDEV && k != -EPERM && k != -EMLINK && k != -EOPNOTSUPP)
+                return k;
+        err_clear();
+        k = rm_rf(c->staging);
+        if (k < 0)
+                return err_prefix(k, "cannot empty %s", c->staging);
+        if (mkdir(c->staging, 0755) < 0)
+                return err_set(errno, "cannot create %s: %m", c->staging);
+        return 0;
+}
+
 int build_context_compose(BuildContext *c) {
         const Recipe *r = c->recipe;
         int k;
 
-        for (size_t i = 0; i < r->n_layers; i++) {
+        k = stage_linked(c);
+        if (k < 0)
+                return k;
+        for (size_t i = 0; !c->staging_linked && i < r->n_layers; i++) {
                 _cleanup_free_ char *label = NULL;
                 if (asprintf(&label, "abide-build: layer %zu/%zu %s:%s", i + 1, r->n_layers,
                              layer_type_to_string(r->layers[i].type), r->layers[i].path) < 0)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdbool.h>
 #include <time.h>
 
 #include "basic/macro.h"
@@ -19,6 +20,7 @@ typedef struct BuildContext {
         const char *init_path;  /* abide-init, for the initramfs */
         char *workdir;
         char *staging;
+        bool staging_linked;    /* the staging tree's files are hard links to the layer's */
         char *root_path;
         char *verity_path;
         char *verity_sig_path;

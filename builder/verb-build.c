@@ -123,7 +123,7 @@ static int build(const BuildArgs *a) {
         _cleanup_(build_context_freep) BuildContext *ctx = NULL;
         _cleanup_free_ char *json = NULL, *bundle_path = NULL, *seed = NULL;
         _cleanup_free_ uint8_t *sig = NULL;
-        uint8_t root_digest[SHA256_DIGEST_SIZE];
+        uint8_t root_digest[SHA256_DIGEST_SIZE] = {};
         char uuid[37];
         size_t json_len, sig_len;
         time_t epoch = 0;
@@ -173,13 +173,10 @@ static int build(const BuildArgs *a) {
         if (r < 0)
                 return r;
         progress_step("abide-build: making the %s image", recipe->filesystem);
-        r = mkfs_image(recipe->filesystem, recipe->compression, ctx->staging, ctx->root_path, epoch, uuid);
+        r = mkfs_image(recipe->filesystem, recipe->compression, ctx->staging, ctx->staging_linked,
+                       ctx->root_path, epoch, uuid);
         if (r < 0)
                 return r;
-
-        r = sha256_file(ctx->root_path, root_digest, NULL);
-        if (r < 0)
-                return err_prefix(r, "hashing %s", ctx->root_path);
 
         m = calloc(1, sizeof *m);
         if (!m)
@@ -189,12 +186,14 @@ static int build(const BuildArgs *a) {
                 return -ENOMEM;
 
         progress_step("abide-build: computing dm-verity");
+        /* Block sizes and algorithm; the UUID comes from the image digest, which
+         * is computed beside the tree (verity_format_derive_uuid()). */
         verity_params_derive(root_digest, &m->verity);
         /* One salt per product line, so delta installs can match blocks across releases by leaf hash. */
         r = verity_params_set_salt_for(&m->verity, recipe->compatible);
         if (r < 0)
                 return r;
-        r = verity_format(ctx->root_path, ctx->verity_path, &m->verity);
+        r = verity_format_derive_uuid(ctx->root_path, ctx->verity_path, &m->verity, root_digest);
         if (r < 0)
                 return r;
         r = write_verity_sig(signer, m->verity.root_hash, ctx->verity_sig_path);

@@ -26,6 +26,16 @@ typedef void (*LayerProgressFn)(const char *layer, const char *entry, uint64_t n
  * is the staging tree; it is restored before returning. Not thread-safe. */
 int layer_apply(const RecipeLayer *l, const char *staging_dir, LayerProgressFn progress, void *userdata);
 
+/* Stages a tree layer (the image's only one) into the empty staging_dir without
+ * copying data: directories are made anew with the layer's mode, owner and
+ * xattrs, everything else is hard-linked, so the staging tree shares its files'
+ * inodes with the layer. Whoever writes into it afterwards must replace files
+ * (rename, unlink first), never write through them, and must not change their
+ * metadata: mkfs_image() fixes the times with the file system tool's options.
+ * -EXDEV when the layer is on another file system; on any failure staging_dir
+ * holds a partial tree to remove before falling back to layer_apply(). */
+int layer_link_tree(const RecipeLayer *l, const char *staging_dir);
+
 /* Copies the program at path (an absolute path on the build machine) to the
  * same path in staging_dir, with its shared-library closure (from ldd) and the
  * dynamic loader, each at its own path; symlinks on the way (/lib64/ld-linux...,

@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <libcryptsetup.h>
 #include <linux/fs.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <strings.h>
 #include <sys/ioctl.h>
@@ -65,6 +66,22 @@ static void derive_bytes(const char *domain, const uint8_t digest[SHA256_DIGEST_
                 abort();
 }
 
+/* The UUID's 16 bytes: the start of a domain-separated digest of the image. */
+static void derive_uuid(const uint8_t image_sha256[SHA256_DIGEST_SIZE], uint8_t u[SHA256_DIGEST_SIZE]) {
+        derive_bytes("abide verity uuid", image_sha256, u);
+
+        /* Hash-derived IDs get the random-UUID bits, as systemd does for
+         * its app-specific IDs: version 4, variant RFC 4122. */
+        u[6] = (u[6] & 0x0f) | 0x40;
+        u[8] = (u[8] & 0x3f) | 0x80;
+}
+
+static void uuid_format(const uint8_t u[16], char ret[37]) {
+        (void) snprintf(ret, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                        u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7],
+                        u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+}
+
 void verity_params_derive(const uint8_t image_sha256[SHA256_DIGEST_SIZE], VerityParams *ret) {
         uint8_t u[SHA256_DIGEST_SIZE];
         VerityParams p = {
@@ -76,16 +93,8 @@ void verity_params_derive(const uint8_t image_sha256[SHA256_DIGEST_SIZE], Verity
 
         /* Domain separation: neither value is the image digest itself, nor each other. */
         derive_bytes("abide verity salt", image_sha256, p.salt);
-        derive_bytes("abide verity uuid", image_sha256, u);
-
-        /* Hash-derived IDs get the random-UUID bits, as systemd does for
-         * its app-specific IDs: version 4, variant RFC 4122. */
-        u[6] = (u[6] & 0x0f) | 0x40;
-        u[8] = (u[8] & 0x3f) | 0x80;
-        (void) snprintf(p.uuid, sizeof p.uuid,
-                        "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                        u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7],
-                        u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+        derive_uuid(image_sha256, u);
+        uuid_format(u, p.uuid);
         *ret = p;
 }
 
@@ -132,7 +141,49 @@ static int params_check(const VerityParams *p) {
         return 0;
 }
 
-int verity_format(const char *data_path, const char *hash_path, VerityParams *params) {
+/* The whole data file's SHA-256, computed on a second thread while
+ * libcryptsetup builds the tree: both read the same (cached) file. */
+typedef struct DigestJob {
+        const char *path;
+        pthread_t thread;
+        bool started;
+        int r;
+        uint8_t digest[SHA256_DIGEST_SIZE];
+} DigestJob;
+
+static void *digest_job_run(void *userdata) {
+        DigestJob *j = userdata;
+        j->r = sha256_file(j->path, j->digest, NULL);
+        return NULL;
+}
+
+static int digest_job_wait(DigestJob *j) {
+        if (!j->started)
+                return 0;
+        j->started = false;
+        (void) pthread_join(j->thread, NULL);
+        if (j->r < 0)
+                return err_set(j->r, "verity: cannot hash %s: %s", j->path, strerror(-j->r));
+        return 0;
+}
+
+/* The superblock veritysetup writes at offset 0 of the hash file (struct
+ * verity_sb in cryptsetup's lib/verity/verity.c): "verity\0\0", version,
+ * hash type, then the UUID's 16 bytes. The root hash does not cover it. */
+#define VERITY_SB_SIGNATURE "verity\0\0"
+#define VERITY_SB_UUID_OFFSET 16
+
+static int superblock_set_uuid(int fd, const char *path, const uint8_t uuid[16]) {
+        uint8_t sig[8];
+
+        if (pread(fd, sig, sizeof sig, 0) != (ssize_t) sizeof sig || memcmp(sig, VERITY_SB_SIGNATURE, sizeof sig) != 0)
+                return err_set(EIO, "verity: %s does not start with a verity superblock", path);
+        if (pwrite(fd, uuid, 16, VERITY_SB_UUID_OFFSET) != 16)
+                return err_set(errno ?: EIO, "verity: cannot write the UUID into %s: %m", path);
+        return 0;
+}
+
+static int format_tree(const char *data_path, const char *hash_path, VerityParams *params, DigestJob *job) {
         _cleanup_(crypt_freep) struct crypt_device *cd = NULL;
         _cleanup_(atomic_file_freep) AtomicFile *f = NULL;
         char root[64];
@@ -185,12 +236,50 @@ int verity_format(const char *data_path, const char *hash_path, VerityParams *pa
 
         /* Close libcryptsetup's descriptors before the rename. */
         crypt_free(TAKE_PTR(cd));
+        if (job) {
+                uint8_t u[SHA256_DIGEST_SIZE];
+
+                r = digest_job_wait(job);
+                if (r < 0)
+                        return r;
+                derive_uuid(job->digest, u);
+                r = superblock_set_uuid(f->fd, f->tmp_path, u);
+                if (r < 0)
+                        return r;
+                uuid_format(u, params->uuid);
+        }
         r = atomic_file_commit(f);
         if (r < 0)
                 return err_set(r, "verity: cannot write hash file %s: %s", hash_path, strerror(-r));
 
         params->data_blocks = vp.data_size;
         hex_encode((const uint8_t *) root, root_size, params->root_hash);
+        return 0;
+}
+
+int verity_format(const char *data_path, const char *hash_path, VerityParams *params) {
+        return format_tree(data_path, hash_path, params, NULL);
+}
+
+int verity_format_derive_uuid(const char *data_path, const char *hash_path, VerityParams *params,
+                              uint8_t ret_sha256[SHA256_DIGEST_SIZE]) {
+        DigestJob job = { .path = data_path };
+        VerityParams p = *params;
+
+        /* A placeholder for libcryptsetup; the superblock gets the real one. */
+        (void) snprintf(p.uuid, sizeof p.uuid, "00000000-0000-4000-8000-000000000000");
+        int r = -pthread_create(&job.thread, NULL, digest_job_run, &job);
+        if (r < 0)
+                return err_set(r, "verity: cannot start a thread: %s", strerror(-r));
+        job.started = true;
+        r = format_tree(data_path, hash_path, &p, &job);
+        int k = digest_job_wait(&job);
+        if (r < 0)
+                return r;
+        if (k < 0)
+                return k;
+        *params = p;
+        memcpy(ret_sha256, job.digest, SHA256_DIGEST_SIZE);
         return 0;
 }
 

@@ -36,6 +36,14 @@ int verity_params_set_salt_for(VerityParams *p, const char *name);
  * block size. Fills params->data_blocks and params->root_hash. */
 int verity_format(const char *data_path, const char *hash_path, VerityParams *params);
 
+/* verity_format() with the UUID verity_params_derive() gives for the data's
+ * SHA-256, in one pass of wall time: the digest (into ret_sha256) is computed
+ * on a second thread while the tree is built, and the UUID is put in the
+ * superblock afterwards. params->uuid is not read. Same bytes as
+ * verity_params_derive()'s UUID followed by verity_format(). */
+int verity_format_derive_uuid(const char *data_path, const char *hash_path, VerityParams *params,
+                              uint8_t ret_sha256[SHA256_DIGEST_SIZE]);
+
 /* Checks every data and hash block of data_path against hash_path in
  * userspace (no device-mapper needed), as `veritysetup verify` does. The
  * hash file's superblock must match params (algorithm, block sizes, data

@@ -4,6 +4,13 @@
 # Prints both times and the ratio (target: at most 1.10). Not a test.
 #
 #   tests/bench/bench-build.sh [BUILDDIR] [SIZE_MIB]
+#
+# ROUNDS=5 runs per measurement. Each round times the plain steps and then
+# abide-build back to back, so a round's ratio compares runs made under the
+# same load; the summary gives the median of those ratios and the medians of
+# the times (and, as before, the best of each). The load average is printed
+# at the start and the end: on a shared machine say which figures were taken
+# under load.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 builddir=$(cd "${1:-$top/build}" && pwd)
@@ -62,17 +69,27 @@ ours() {
 }
 
 min() { if [ -z "$1" ] || [ "$(echo "$2 < $1" | bc)" = 1 ]; then echo "$2"; else echo "$1"; fi; }
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+rounds=${ROUNDS:-5}
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+echo "bench: $(nproc) CPUs, load average $(load) before the first round"
 best_narrow=; best_full=; best_ours=
-for round in 1 2 3; do
+all_narrow=() all_full=() all_ours=() ratios=() ratios_full=()
+for round in $(seq 1 "$rounds"); do
         plain
         ours
-        echo "bench: round $round: mkfs+veritysetup+cms ${narrow}s, all plain steps ${full}s, abide-build ${mine}s"
+        echo "bench: round $round: mkfs+veritysetup+cms ${narrow}s, all plain steps ${full}s, abide-build ${mine}s" \
+                "(ratio $(printf %.3f "$(echo "$mine / $narrow" | bc -l)"), load $(load)"
         best_narrow=$(min "$best_narrow" "$narrow")
         best_full=$(min "$best_full" "$full")
         best_ours=$(min "$best_ours" "$mine")
+        all_narrow+=("$narrow") all_full+=("$full") all_ours+=("$mine")
+        ratios+=("$(echo "$mine / $narrow" | bc -l)") ratios_full+=("$(echo "$mine / $full" | bc -l)")
 done
-printf 'bench-build: %d MiB tree, best of 3: abide-build build %.2fs\n' "$size_mib" "$best_ours"
-printf 'bench-build:   vs mkfs.erofs + veritysetup format + openssl cms   %.2fs  ratio %.3f (target <= 1.10)\n' \
-        "$best_narrow" "$(echo "$best_ours / $best_narrow" | bc -l)"
-printf 'bench-build:   vs the same plus cp -a, sha256sum, tar (same work)  %.2fs  ratio %.3f\n' \
-        "$best_full" "$(echo "$best_ours / $best_full" | bc -l)"
+m_ours=$(median "${all_ours[@]}") m_narrow=$(median "${all_narrow[@]}") m_full=$(median "${all_full[@]}")
+printf 'bench-build: %d MiB tree, %d rounds, %d CPUs, load average at the end %s\n' "$size_mib" "$rounds" "$(nproc)" "$(load)"
+printf 'bench-build: abide-build build: median %.2fs, best %.2fs\n' "$m_ours" "$best_ours"
+printf 'bench-build:   vs mkfs.erofs + veritysetup format + openssl cms   median %.2fs best %.2fs  ratio: median of rounds %.3f, of medians %.3f, of bests %.3f (target <= 1.10)\n' \
+        "$m_narrow" "$best_narrow" "$(median "${ratios[@]}")" "$(echo "$m_ours / $m_narrow" | bc -l)" "$(echo "$best_ours / $best_narrow" | bc -l)"
+printf 'bench-build:   vs the same plus cp -a, sha256sum, tar (same work)  median %.2fs best %.2fs  ratio: median of rounds %.3f, of bests %.3f\n' \
+        "$m_full" "$best_full" "$(median "${ratios_full[@]}")" "$(echo "$best_ours / $best_full" | bc -l)"
