@@ -30,7 +30,7 @@ int mkfs_image(const char *filesystem, const char *compression, const char *dir,
          * (mkfs.erofs -T, mksquashfs -all-time), and the tree's own times are set
          * too where they are ours. Inodes shared with a linked layer are not: their
          * times are the layer's files' times. tests/integration/test-build.sh checks
-         * that the image does not depend on them. */
+         * that the image does not depend on them, older or newer than epoch. */
         fix_times[0] = fix_times[1] = (struct timespec) { .tv_sec = epoch };
         fix_dirs_only = shared_inodes;
         if (nftw(dir, fix_one, 64, FTW_PHYS | FTW_MOUNT) != 0)
@@ -58,7 +58,11 @@ int mkfs_image(const char *filesystem, const char *compression, const char *dir,
                 size_t n = zopt[0] ? 6 : 5;
                 argv[n] = (char *) out_path;
                 argv[n + 1] = (char *) dir;
-                return process_run(argv, NULL, NULL);
+                /* With SOURCE_DATE_EPOCH in its environment mkfs.erofs (1.5) only
+                 * clamps newer times to -T and keeps older ones; without it, -T is
+                 * every inode's time. A linked tree's file times are not ours to set. */
+                char *env[] = { "SOURCE_DATE_EPOCH", NULL };
+                return process_run(argv, env, NULL);
         }
         if (streq(filesystem, "squashfs")) {
                 /* Default 4 KiB padding keeps the image a whole number of verity blocks.
@@ -68,7 +72,9 @@ int mkfs_image(const char *filesystem, const char *compression, const char *dir,
                 char *argv[] = { "mksquashfs", (char *) dir, (char *) out_path, "-noappend", "-quiet",
                                  "-no-progress", "-comp", "zstd", "-mkfs-time", ts, "-all-time", ts,
                                  "-reproducible", NULL };
-                return process_run(argv, NULL, NULL);
+                /* mksquashfs refuses SOURCE_DATE_EPOCH beside -mkfs-time/-all-time. */
+                char *env[] = { "SOURCE_DATE_EPOCH", NULL };
+                return process_run(argv, env, NULL);
         }
         return err_set(EINVAL, "unknown filesystem '%s' (expected erofs or squashfs)", filesystem);
 }

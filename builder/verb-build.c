@@ -100,6 +100,41 @@ static int add_payload(Manifest *m, const char *name, PayloadRole role, const ch
         return 0;
 }
 
+/* Signs the manifest, padded (bundle_manifest_pad()) so that the root image
+ * starts on a file system block inside the bundle: bundle_write_in_place() then
+ * builds the bundle around the image instead of copying it. Returns 1 when
+ * aligned, 0 when not (the bundle is then copied, same format). */
+static int sign_manifest(Signer *s, const Manifest *m, char **json, size_t *json_len, uint8_t **sig,
+                         size_t *sig_len) {
+        int r;
+
+        for (unsigned tries = 0;; tries++) {
+                uint64_t off;
+
+                free(*sig);
+                *sig = NULL;
+                r = signer_sign_cms(s, *json, *json_len, sig, sig_len);
+                if (r < 0)
+                        return err_prefix(r, "signing the manifest");
+                r = bundle_first_payload_offset(m, *json_len, *sig_len, &off);
+                if (r < 0)
+                        return r;
+                if (off % BUNDLE_INSERT_ALIGN == 0)
+                        return 1;
+                /* A signature of another size can move it again (ECDSA's DER
+                 * integers vary by a byte): a few tries. */
+                if (tries == 3)
+                        return 0;
+                r = bundle_manifest_pad(json, json_len, off, BUNDLE_INSERT_ALIGN);
+                if (r == -EFBIG) {
+                        err_clear();
+                        return 0;
+                }
+                if (r < 0)
+                        return r;
+        }
+}
+
 static int format_date(time_t t, char **ret) {
         struct tm tm;
         char buf[32];
@@ -241,12 +276,18 @@ static int build(const BuildArgs *a) {
         r = manifest_to_json(m, &json, &json_len);
         if (r < 0)
                 return r;
-        r = signer_sign_cms(signer, json, json_len, &sig, &sig_len);
-        if (r < 0)
-                return err_prefix(r, "signing the manifest");
+        int aligned = sign_manifest(signer, m, &json, &json_len, &sig, &sig_len);
+        if (aligned < 0)
+                return aligned;
 
         progress_step("abide-build: writing %s", bundle_path);
-        r = bundle_write(bundle_path, m, json, json_len, sig, sig_len, paths);
+        r = -EOPNOTSUPP;
+        if (aligned)
+                r = bundle_write_in_place(bundle_path, m, json, json_len, sig, sig_len, paths);
+        if (r == -EOPNOTSUPP) {
+                err_clear();
+                r = bundle_write(bundle_path, m, json, json_len, sig, sig_len, paths);
+        }
         if (r < 0)
                 return r;
 

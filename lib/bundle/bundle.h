@@ -24,6 +24,39 @@
 int bundle_write(const char *out_path, const Manifest *m, const char *manifest_json, size_t manifest_len,
                  const uint8_t *sig, size_t sig_len, const char *const *payload_paths);
 
+/* The tar record: members and their data start on multiples of it. */
+#define BUNDLE_RECORD 512
+/* A file system block size the first payload's data can be aligned to,
+ * for bundle_write_in_place(). */
+#define BUNDLE_INSERT_ALIGN 4096
+
+/* Where the first payload's data starts in a bundle of m with a manifest of
+ * manifest_len bytes and a signature of sig_len bytes. */
+int bundle_first_payload_offset(const Manifest *m, size_t manifest_len, size_t sig_len, uint64_t *ret);
+
+/*
+ * Pads the manifest JSON *json (of *len bytes, realloc'd) with spaces before
+ * its final newline so that the first payload, now at first_payload_offset,
+ * starts on a multiple of align (a multiple of BUNDLE_RECORD). Returns 0 when
+ * it already does, 1 when padded. Sign the padded manifest, then check again:
+ * another signature size can move the payload.
+ */
+int bundle_manifest_pad(char **json, size_t *len, uint64_t first_payload_offset, uint64_t align);
+
+/*
+ * bundle_write() without copying the first payload: its file (a temporary
+ * that is ours, on the output's file system) becomes the bundle. The members
+ * before it are inserted in front of its data (FALLOC_FL_INSERT_RANGE: ext4
+ * and XFS move extents), the rest appended, then the file is synced and
+ * renamed to out_path. The same bytes as bundle_write(). Needs the first
+ * payload's data at a multiple of the file system's block size
+ * (bundle_manifest_pad()); -EOPNOTSUPP with the file untouched when that or
+ * the file system refuses, and the caller falls back to bundle_write(). On
+ * any other error the payload file is lost.
+ */
+int bundle_write_in_place(const char *out_path, const Manifest *m, const char *manifest_json, size_t manifest_len,
+                          const uint8_t *sig, size_t sig_len, const char *const *payload_paths);
+
 typedef struct BundleReader BundleReader;
 
 /*

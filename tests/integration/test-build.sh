@@ -54,6 +54,66 @@ for f in root.img root.verity manifest.json; do
         same_file "$T/x1/$f" "$T/x2/$f"
 done
 
+note "one tree layer is linked, not copied: the tree is left as it was, the image is the copy's"
+# The recipe's single tree layer is hard-linked into the staging tree (layer_link_tree()):
+# the build must not change the layer (times, links), every time in the image must be
+# SOURCE_DATE_EPOCH whatever the layer's (hello is older than it, the rest newer), and
+# the image must be the one the copying path makes: the same tree given twice is copied.
+before=$(cd "$T/example-copy" && find . -printf '%p %y %m %U %G %n %T@ %s\n' | sort)
+bundle3=$("$B" build "$T/copy.conf" "${K[@]}" -o "$T/out-linked")
+after=$(cd "$T/example-copy" && find . -printf '%p %y %m %U %G %n %T@ %s\n' | sort)
+[ "$before" = "$after" ] || die "building changed the layer's tree: $(diff <(echo "$before") <(echo "$after") | head -5)"
+[ "$(stat -c %Y "$T/example-copy/rootfs/usr/bin/hello")" = 1000000000 ] || die "the build touched the layer's file times"
+sed 's|^Layer=tree:.*|Layer=tree:'"$T"'/example-copy/rootfs\nLayer=tree:'"$T"'/example-copy/rootfs|' "$recipe" >"$T/twice.conf"
+[ "$(grep -c '^Layer=' "$T/twice.conf")" = 2 ] || die "twice.conf: expected two layers"
+bundle4=$("$B" build "$T/twice.conf" "${K[@]}" -o "$T/out-copied")
+mkdir "$T/x-linked" "$T/x-copied"
+tar -xf "$bundle3" -C "$T/x-linked"
+tar -xf "$bundle4" -C "$T/x-copied"
+for f in root.img root.verity manifest.json; do
+        same_file "$T/x1/$f" "$T/x-linked/$f"
+        same_file "$T/x-linked/$f" "$T/x-copied/$f"
+done
+mount -o ro,loop "$T/x-linked/root.img" "$T/mnt" || die "cannot loop-mount the linked build's image"
+cleanup_hooks+=("umount '$T/mnt'")
+odd=$(find "$T/mnt" ! -newermt "@$SOURCE_DATE_EPOCH" -newermt "@$((SOURCE_DATE_EPOCH - 1))" -o -print | head -3)
+[ -z "$odd" ] || die "image entries with a time other than SOURCE_DATE_EPOCH: $odd"
+umount "$T/mnt"
+cleanup_hooks=()
+
+note "the root image is the bundle's file (no copy): its data starts on a 4 KiB block"
+blk=$(tar -tvR -f "$bundle3" | sed -n 's/^block \([0-9]*\): .* root\.img$/\1/p')
+[ -n "$blk" ] || die "no root.img member in $(tar -tvR -f "$bundle3")"
+[ $(((blk + 1) * 512 % 4096)) = 0 ] || die "root.img data at byte $(((blk + 1) * 512)), not on a 4 KiB block"
+
+note "on tmpfs (no hard link to the layer, no FALLOC_FL_INSERT_RANGE): the same bundle, copied"
+mkdir "$T/tmpfs"
+mount -t tmpfs -o size=64M tmpfs "$T/tmpfs" || die "cannot mount a tmpfs"
+cleanup_hooks+=("umount '$T/tmpfs'")
+bundle5=$("$B" build "$T/copy.conf" "${K[@]}" -o "$T/tmpfs/out")
+mkdir "$T/x-tmpfs"
+tar -xf "$bundle5" -C "$T/x-tmpfs"
+for f in root.img root.verity manifest.json; do
+        same_file "$T/x-linked/$f" "$T/x-tmpfs/$f"
+done
+[ "$(tar -tvR -f "$bundle5" | sed 's/ \+/ /g')" = "$(tar -tvR -f "$bundle3" | sed 's/ \+/ /g')" ] ||
+        die "the copied bundle's layout differs from the in-place one"
+[ -z "$(ls -A "$T/tmpfs/out" | grep -v '\.abide$')" ] || die "left behind in the output: $(ls -A "$T/tmpfs/out")"
+umount "$T/tmpfs"
+cleanup_hooks=()
+
+note "Filesystem=squashfs with SOURCE_DATE_EPOCH set: reproducible from a linked tree"
+for n in s1 s2; do
+        src=$ABIDE_SRCDIR/images/example/rootfs
+        [ "$n" = s1 ] || src=$T/example-copy/rootfs
+        sed 's|^Layer=tree:.*|Layer=tree:'"$src"'|' "$recipe" >"$T/$n.conf"
+        bs=$("$B" build "$T/$n.conf" "${K[@]}" -o "$T/$n" --set Image.Filesystem=squashfs)
+        mkdir "$T/x-$n"
+        tar -xf "$bs" -C "$T/x-$n"
+done
+same_file "$T/x-s1/root.img" "$T/x-s2/root.img"
+[ "$(head -c 4 "$T/x-s1/root.img")" = hsqs ] || die "Filesystem=squashfs did not make a squashfs image"
+
 note "Compression=lz4hc: a compressed erofs with the same tree, reproducible, verity over it"
 for n in z1 z2; do
         bz=$("$B" build "$recipe" "${K[@]}" -o "$T/$n" --set Image.Compression=lz4hc)
