@@ -6,7 +6,7 @@
 #
 #   tests/bench/bench-rauc.sh [BUILDDIR] [SIZE_MIB] [ROUNDS]
 #
-# Defaults: build/, 1024 MiB, 3 rounds. RAUC is only needed here, not by any
+# Defaults: build/, 1024 MiB, 3 rounds; RAUC_COMPARE= another copy of the script. RAUC is only needed here, not by any
 # test suite, so the Debian packages it takes (rauc, rauc-service, dbus) are
 # installed by this script when missing rather than by scripts/install-deps.sh.
 # Scratch: about 6x SIZE_MIB under /tmp/rauc-bench. Every timing there is a
@@ -17,7 +17,12 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 builddir=$(cd "${1:-$top/build}" && pwd)
 size_mib=${2:-1024}
 rounds=${3:-3}
-compare=$top/../shared/bench/rauc-compare.sh
+# Beside the repository; from a git worktree elsewhere, beside its main checkout.
+compare=${RAUC_COMPARE:-$top/../shared/bench/rauc-compare.sh}
+if [ ! -r "$compare" ] && [ -z "${RAUC_COMPARE:-}" ]; then
+        common=$(git -C "$top" rev-parse --path-format=absolute --git-common-dir 2>/dev/null || true)
+        [ -z "$common" ] || compare=$(dirname "$common")/../shared/bench/rauc-compare.sh
+fi
 
 [ "$(id -u)" = 0 ] || { echo "bench-rauc: run as root (loop devices, drop_caches)" >&2; exit 1; }
 [ -r "$compare" ] || { echo "bench-rauc: $compare not found (the shared benchmark, beside the repository)" >&2; exit 1; }
