@@ -18,8 +18,10 @@ packages=(
         nginx-light curl
         # delta benchmark (tests/bench/bench-delta.sh): casync as the reference, apt for .deb downloads
         casync apt
-        # demo image inputs: busybox, a kernel, the loader
+        # demo image inputs: busybox, a kernel, the loader (and its linuxx64.efi.stub for UKIs)
         busybox-static linux-image-amd64 systemd-boot-efi
+        # Secure Boot (docs/secure-boot.md): keygen --secure-boot's .auth files, signing and checking EFI binaries
+        efitools sbsigntool
         # whole-system tests
         qemu-system-x86 ovmf systemd-container
         # arm64 whole-system tests (qemu/abideqemu.py arch=arm64): QEMU aarch64 and Debian's U-Boot (qemu_arm64)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "crypto/keygen.h"
+#include "crypto/keygen-util.h"
 
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -33,8 +34,8 @@ static const struct {
         [FILE_SIGNING_CERT] = { "signing.crt", 0644 },
 };
 
-static int new_key(EVP_PKEY **ret) {
-        EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t) KEYGEN_RSA_BITS);
+int keygen_new_key(unsigned bits, EVP_PKEY **ret) {
+        EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t) bits);
         if (!k)
                 return err_set(EIO, "key generation failed: %s", openssl_error_reason());
         *ret = k;
@@ -51,8 +52,7 @@ static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value) {
         return 0;
 }
 
-/* issuer/issuer_key NULL: self-signed. */
-static int new_cert(EVP_PKEY *key, const char *cn, long days, X509 *issuer, EVP_PKEY *issuer_key,
+int keygen_new_cert(EVP_PKEY *key, const char *cn, long days, X509 *issuer, EVP_PKEY *issuer_key,
                     const char *const exts[][2], X509 **ret) {
         _cleanup_(X509_freep) X509 *cert = X509_new();
         _cleanup_(ASN1_INTEGER_freep) ASN1_INTEGER *serial = NULL;
@@ -89,7 +89,7 @@ static int new_cert(EVP_PKEY *key, const char *cn, long days, X509 *issuer, EVP_
         return 0;
 }
 
-static int pem_key(EVP_PKEY *key, uint8_t **ret, size_t *ret_size) {
+int keygen_pem_key(EVP_PKEY *key, uint8_t **ret, size_t *ret_size) {
         _cleanup_(BIO_free_allp) BIO *bio = BIO_new(BIO_s_mem());
         if (!bio)
                 return -ENOMEM;
@@ -98,7 +98,7 @@ static int pem_key(EVP_PKEY *key, uint8_t **ret, size_t *ret_size) {
         return bio_mem_take(bio, ret, ret_size);
 }
 
-static int pem_cert(X509 *cert, uint8_t **ret, size_t *ret_size) {
+int keygen_pem_cert(X509 *cert, uint8_t **ret, size_t *ret_size) {
         _cleanup_(BIO_free_allp) BIO *bio = BIO_new(BIO_s_mem());
         if (!bio)
                 return -ENOMEM;
@@ -189,14 +189,14 @@ int keygen_demo(const char *dir) {
         else if (errno != EEXIST)
                 return err_set(errno, "%s: cannot create directory: %s", dir, strerror(errno));
 
-        if ((r = new_key(&ca_key)) < 0 ||
-            (r = new_cert(ca_key, "abide demo CA", CA_DAYS, NULL, NULL, ca_exts, &ca)) < 0 ||
-            (r = new_key(&signing_key)) < 0 ||
-            (r = new_cert(signing_key, "abide demo signing key", SIGNING_DAYS, ca, ca_key, signing_exts, &signing)) < 0 ||
-            (r = pem_cert(ca, &data[FILE_CA_CERT], &size[FILE_CA_CERT])) < 0 ||
-            (r = pem_key(ca_key, &data[FILE_CA_KEY], &size[FILE_CA_KEY])) < 0 ||
-            (r = pem_key(signing_key, &data[FILE_SIGNING_KEY], &size[FILE_SIGNING_KEY])) < 0 ||
-            (r = pem_cert(signing, &data[FILE_SIGNING_CERT], &size[FILE_SIGNING_CERT])) < 0)
+        if ((r = keygen_new_key(KEYGEN_RSA_BITS, &ca_key)) < 0 ||
+            (r = keygen_new_cert(ca_key, "abide demo CA", CA_DAYS, NULL, NULL, ca_exts, &ca)) < 0 ||
+            (r = keygen_new_key(KEYGEN_RSA_BITS, &signing_key)) < 0 ||
+            (r = keygen_new_cert(signing_key, "abide demo signing key", SIGNING_DAYS, ca, ca_key, signing_exts, &signing)) < 0 ||
+            (r = keygen_pem_cert(ca, &data[FILE_CA_CERT], &size[FILE_CA_CERT])) < 0 ||
+            (r = keygen_pem_key(ca_key, &data[FILE_CA_KEY], &size[FILE_CA_KEY])) < 0 ||
+            (r = keygen_pem_key(signing_key, &data[FILE_SIGNING_KEY], &size[FILE_SIGNING_KEY])) < 0 ||
+            (r = keygen_pem_cert(signing, &data[FILE_SIGNING_CERT], &size[FILE_SIGNING_CERT])) < 0)
                 goto finish;
 
         r = write_all(dir, data, size);
