@@ -16,6 +16,7 @@
 #include "crypto/verity-sig.h"
 #include "image/image-info.h"
 #include "mkfs.h"
+#include "uki.h"
 #include "verb.h"
 #include "verity/verity.h"
 
@@ -31,7 +32,11 @@ static void help(void) {
                "                   the initramfs; needed when the recipe has [Boot]\n"
                "  --init PATH      abide-init for the initramfs (default $ABIDE_INIT, then\n"
                "                   " ABIDE_INIT_DEFAULT ")\n"
-               "  --set S.K=V      override a recipe key, e.g. --set Image.Version=1.2.3\n\n"
+               "  --set S.K=V      override a recipe key, e.g. --set Image.Version=1.2.3\n"
+               "  --secure-boot-key KEY, --secure-boot-cert CERT\n"
+               "                   Secure Boot db key and certificate (keygen --secure-boot):\n"
+               "                   with [Boot] UKI=yes, a signed UKI per slot goes in the bundle\n"
+               "                   (abide-a.efi, abide-b.efi; docs/secure-boot.md)\n\n"
                "SOURCE_DATE_EPOCH, when set, fixes every timestamp: equal inputs give equal output.\n");
 }
 
@@ -149,14 +154,55 @@ typedef struct BuildArgs {
         const char *recipe;
         char **sets;
         const char *key, *cert, *ca, *init, *outdir;
+        const char *sb_key, *sb_cert;
 } BuildArgs;
+
+/* The signed UKIs of both slots, in the work directory, as payloads uki-a and uki-b. */
+static int add_ukis(Manifest *m, const BuildContext *ctx, const BuildArgs *a, const char *stub,
+                    char *ret_paths[static 2]) {
+        static const struct {
+                const char *slot, *name;
+                PayloadRole role;
+        } ukis[] = {
+                { "a", "abide-a.efi", PAYLOAD_UKI_A },
+                { "b", "abide-b.efi", PAYLOAD_UKI_B },
+        };
+        _cleanup_free_ char *osrel = NULL;
+        int r;
+
+        r = uki_os_release(ctx->recipe->name, ctx->recipe->version, &osrel);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < ELEMENTSOF(ukis); i++) {
+                UkiInputs in = {
+                        .stub = stub,
+                        .kernel = ctx->kernel_path,
+                        .initrd = ctx->initrd_path,
+                        .cmdline = ctx->recipe->boot.cmdline,
+                        .os_release = osrel,
+                        .key = a->sb_key,
+                        .cert = a->sb_cert,
+                };
+                if (asprintf(&ret_paths[i], "%s/%s", ctx->workdir, ukis[i].name) < 0)
+                        return -ENOMEM;
+                progress_step("abide-build: signed UKI for slot %s", ukis[i].slot);
+                r = uki_build(&in, ukis[i].slot, ctx->workdir, ret_paths[i]);
+                if (r < 0)
+                        return err_prefix(r, "UKI for slot %s", ukis[i].slot);
+                r = add_payload(m, ukis[i].name, ukis[i].role, ret_paths[i], NULL);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
 
 static int build(const BuildArgs *a) {
         _cleanup_(signer_freep) Signer *signer = NULL;
         _cleanup_(recipe_freep) Recipe *recipe = NULL;
         _cleanup_(manifest_freep) Manifest *m = NULL;
         _cleanup_(build_context_freep) BuildContext *ctx = NULL;
-        _cleanup_free_ char *json = NULL, *bundle_path = NULL, *seed = NULL;
+        _cleanup_free_ char *json = NULL, *bundle_path = NULL, *seed = NULL, *stub = NULL;
+        _cleanup_free_ char *uki_paths[2] = {};
         _cleanup_free_ uint8_t *sig = NULL;
         uint8_t root_digest[SHA256_DIGEST_SIZE] = {};
         char uuid[37];
@@ -179,6 +225,17 @@ static int build(const BuildArgs *a) {
                 return err_set(EINVAL, "the recipe has [Boot]: --ca is needed for the initramfs");
         if (recipe->boot.present && access(a->init, X_OK) < 0)
                 return err_set(errno, "abide-init %s: %m (set --init or $ABIDE_INIT)", a->init);
+        if (recipe->boot.uki != !!a->sb_key || !a->sb_key != !a->sb_cert)
+                return err_set(EINVAL, recipe->boot.uki
+                                               ? "the recipe has [Boot] UKI=yes: --secure-boot-key and --secure-boot-cert are needed"
+                                               : "--secure-boot-key and --secure-boot-cert go together, with [Boot] UKI=yes in the recipe");
+        if (recipe->boot.uki) {
+                r = uki_find_stub(recipe->architecture, &stub);
+                if (r < 0)
+                        return r;
+                if (access(a->sb_key, R_OK) < 0 || access(a->sb_cert, R_OK) < 0)
+                        return err_set(errno, "Secure Boot key %s or certificate %s: %m", a->sb_key, a->sb_cert);
+        }
         r = build_date_now(&epoch);
         if (r < 0)
                 return r;
@@ -267,6 +324,12 @@ static int build(const BuildArgs *a) {
                 paths[m->n_payloads] = ctx->initrd_path;
                 r = add_payload(m, "initrd", PAYLOAD_INITRD, ctx->initrd_path, NULL);
         }
+        if (r >= 0 && recipe->boot.uki) {
+                size_t first = m->n_payloads;
+                r = add_ukis(m, ctx, a, stub, uki_paths);
+                for (size_t i = 0; r >= 0 && i < ELEMENTSOF(uki_paths); i++)
+                        paths[first + i] = uki_paths[i];
+        }
         if (r < 0)
                 return r;
 
@@ -304,6 +367,8 @@ int verb_build(int argc, char *argv[]) {
                 { "set", required_argument, NULL, 's' },
                 { "ca", required_argument, NULL, 'C' },
                 { "init", required_argument, NULL, 'i' },
+                { "secure-boot-key", required_argument, NULL, 'K' },
+                { "secure-boot-cert", required_argument, NULL, 'E' },
                 {},
         };
         _cleanup_free_ char **sets = calloc((size_t) argc + 1, sizeof(char *));
@@ -333,6 +398,12 @@ int verb_build(int argc, char *argv[]) {
                         break;
                 case 'o':
                         a.outdir = optarg;
+                        break;
+                case 'K':
+                        a.sb_key = optarg;
+                        break;
+                case 'E':
+                        a.sb_cert = optarg;
                         break;
                 case 's':
                         sets[n_sets++] = optarg;

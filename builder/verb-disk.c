@@ -247,7 +247,7 @@ int verb_disk(int argc, char *argv[]) {
         _cleanup_(atomic_file_freep) AtomicFile *out = NULL;
         _cleanup_(workdir_done) Workdir work = {};
         _cleanup_close_ int fd = -EBADF;
-        _cleanup_free_ char *kernel = NULL, *initrd = NULL, *esp = NULL, *data = NULL;
+        _cleanup_free_ char *kernel = NULL, *initrd = NULL, *esp = NULL, *data = NULL, *uki_a = NULL, *uki_b = NULL;
         _cleanup_free_ char *boot_scr = NULL, *uboot_defaults = NULL, *env_path = NULL;
         DiskArgs a = {};
         DiskLayout l;
@@ -303,6 +303,7 @@ int verb_disk(int argc, char *argv[]) {
                 return r;
 
         if (asprintf(&kernel, "%s/vmlinuz", work.path) < 0 || asprintf(&initrd, "%s/initrd", work.path) < 0 ||
+            asprintf(&uki_a, "%s/abide-a.efi", work.path) < 0 || asprintf(&uki_b, "%s/abide-b.efi", work.path) < 0 ||
             asprintf(&esp, "%s/esp.img", work.path) < 0 || asprintf(&data, "%s/data.img", work.path) < 0)
                 return -ENOMEM;
 
@@ -323,6 +324,12 @@ int verb_disk(int argc, char *argv[]) {
                         break;
                 case PAYLOAD_INITRD:
                         r = stream_payload_to_file(b, p, initrd);
+                        break;
+                case PAYLOAD_UKI_A:
+                case PAYLOAD_UKI_B:
+                        /* Checked against the manifest like every payload; the factory ESP still boots
+                         * slot a from vmlinuz and initrd (type #1) until enrollment is done (docs/secure-boot.md). */
+                        r = stream_payload_to_file(b, p, p->role == PAYLOAD_UKI_A ? uki_a : uki_b);
                         break;
                 default:
                         return err_set(EBADMSG, "%s: payload %s has an unknown role", a.bundle, p->name);

@@ -203,6 +203,17 @@ static int parse_cmdline(Parser *p, const RecipeKey *k, const char *value) {
         return parse_string(p, k, value);
 }
 
+static int parse_bool(Parser *p, const RecipeKey *k, const char *value) {
+        bool *f = (bool *) ((uint8_t *) p->recipe + k->offset);
+        if (streq(value, "yes") || streq(value, "true") || streq(value, "1"))
+                *f = true;
+        else if (streq(value, "no") || streq(value, "false") || streq(value, "0"))
+                *f = false;
+        else
+                return parser_error(p, k->section, k->key, EINVAL, "'%s' is not a boolean (yes or no)", value);
+        return 0;
+}
+
 /* A command line run inside the image: its program must be an absolute path there. */
 static int parse_command(Parser *p, const RecipeKey *k, const char *value) {
         if (value[0] != '/')
@@ -442,6 +453,7 @@ static const RecipeKey keys[] = {
         { "Boot",    "Kernel",           false, false, parse_kernel,     F(boot.kernel) },
         { "Boot",    "Cmdline",          false, true,  parse_cmdline,    F(boot.cmdline) },
         { "Boot",    "Tries",            false, false, parse_unsigned,   F(boot.tries), 1, 16 },
+        { "Boot",    "UKI",              false, false, parse_bool,       F(boot.uki) },
 };
 #undef F
 

@@ -47,6 +47,7 @@ typedef struct RecipeBoot {
         bool kernel_in_image; /* Kernel=image:PATTERN: the kernel and /lib/modules come from the layers */
         char *cmdline;
         unsigned tries;
+        bool uki;          /* UKI=yes: a signed unified kernel image per slot (docs/secure-boot.md) */
 } RecipeBoot;
 
 typedef struct Recipe {

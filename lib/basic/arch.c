@@ -24,6 +24,7 @@ static const ArchInfo table[_ARCH_MAX] = {
                 .kernel_format = KERNEL_FORMAT_BZIMAGE,
                 .initramfs_modules = no_modules,
                 .qemu_machine = "q35",
+                .efi_arch = "x64",
         },
         [ARCH_ARM64] = {
                 .name = "arm64",
@@ -36,6 +37,7 @@ static const ArchInfo table[_ARCH_MAX] = {
                 .kernel_format = KERNEL_FORMAT_IMAGE,
                 .initramfs_modules = arm64_modules,
                 .qemu_machine = "virt",
+                .efi_arch = "aa64",
         },
 };
 

@@ -30,6 +30,7 @@ typedef struct ArchInfo {
         KernelFormat kernel_format;
         const char *const *initramfs_modules;   /* NULL-terminated, loaded after the common set */
         const char *qemu_machine;
+        const char *efi_arch;           /* UEFI's file name suffix: "x64" (BOOTX64.EFI, linuxx64.efi.stub), "aa64" */
 } ArchInfo;
 
 const ArchInfo *arch_info(Architecture a);

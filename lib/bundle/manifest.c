@@ -18,6 +18,8 @@ static const char *const role_names[_PAYLOAD_ROLE_MAX] = {
         [PAYLOAD_VERITY_SIG] = "verity-sig",
         [PAYLOAD_KERNEL] = "kernel",
         [PAYLOAD_INITRD] = "initrd",
+        [PAYLOAD_UKI_A] = "uki-a",
+        [PAYLOAD_UKI_B] = "uki-b",
 };
 
 const char *payload_role_to_string(PayloadRole r) {
@@ -242,6 +244,11 @@ int manifest_validate(const Manifest *m) {
                 if (!seen_role[role])
                         return err_set(EINVAL, "manifest: payloads: no payload with role '%s'",
                                        payload_role_to_string(role));
+        /* A slot's UKI carries its abide.slot=: a bundle serves both slots or neither. */
+        if (seen_role[PAYLOAD_UKI_A] != seen_role[PAYLOAD_UKI_B])
+                return err_set(EINVAL, "manifest: payloads: role '%s' without '%s'",
+                               payload_role_to_string(seen_role[PAYLOAD_UKI_A] ? PAYLOAD_UKI_A : PAYLOAD_UKI_B),
+                               payload_role_to_string(seen_role[PAYLOAD_UKI_A] ? PAYLOAD_UKI_B : PAYLOAD_UKI_A));
 
         /* dm-verity covers the whole root image, so both must agree on its size. */
         const Payload *root = manifest_find_role(m, PAYLOAD_ROOT);

@@ -22,6 +22,8 @@ typedef enum PayloadRole {
         PAYLOAD_VERITY_SIG,
         PAYLOAD_KERNEL,
         PAYLOAD_INITRD,
+        PAYLOAD_UKI_A,           /* signed unified kernel images, one per slot (docs/secure-boot.md) */
+        PAYLOAD_UKI_B,
         _PAYLOAD_ROLE_MAX,
         _PAYLOAD_ROLE_INVALID = -EINVAL,
 } PayloadRole;
@@ -56,7 +58,8 @@ typedef struct Manifest {
  * Parses and validates manifest JSON. Rejects (with err_set naming the field):
  * missing fields, wrong types, unknown format versions, numbers outside
  * 0..2^63-1, oversized strings, unsafe payload names, duplicate names,
- * missing root/verity/verity-sig payloads or duplicate roles, bad hex,
+ * missing root/verity/verity-sig payloads or duplicate roles, one of
+ * uki-a/uki-b without the other, bad hex,
  * unknown or duplicate keys, NUL bytes. The format is in docs/manifest.md.
  */
 int manifest_parse(const char *json, size_t len, Manifest **ret);

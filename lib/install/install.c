@@ -129,6 +129,10 @@ static int check_payloads(Install *in, const Manifest *m) {
 
         for (size_t i = 0; i < m->n_payloads; i++) {
                 const Payload *p = &m->payloads[i];
+                /* Refused before anything is written: writing UKIs as type #2 entries is still to come. */
+                if (p->role == PAYLOAD_UKI_A || p->role == PAYLOAD_UKI_B)
+                        return err_set(EOPNOTSUPP, "payload '%s' is a signed UKI (%s); installing Secure Boot bundles is not supported yet (docs/secure-boot.md)",
+                                       p->name, payload_role_to_string(p->role));
                 SlotPart part = role_part(p->role);
                 if (part < 0) {
                         esp_need += p->size;

@@ -581,10 +581,44 @@ static void test_architecture(void **state) {
                               "architecture");
 }
 
+static void test_uki_roles(void **state) {
+        static const char kernel[] = "{\"name\": \"vmlinuz\", \"role\": \"kernel\", \"size\": 0, \"sha256\": \"" H64("4") "\"}";
+        static const char ukis[] =
+                "{\"name\": \"vmlinuz\", \"role\": \"kernel\", \"size\": 0, \"sha256\": \"" H64("4") "\"}, "
+                "{\"name\": \"abide-a.efi\", \"role\": \"uki-a\", \"size\": 10, \"sha256\": \"" H64("5") "\"}, "
+                "{\"name\": \"abide-b.efi\", \"role\": \"uki-b\", \"size\": 11, \"sha256\": \"" H64("6") "\"}";
+        _cleanup_(manifest_freep) Manifest *m = NULL, *m2 = NULL;
+        _cleanup_free_ char *j = mutate(kernel, ukis), *out = NULL;
+        size_t len = 0;
+
+        /* Both slots' UKIs: accepted, found by role, written back as they came. */
+        assert_int_equal(manifest_parse(j, strlen(j), &m), 0);
+        assert_int_equal(m->n_payloads, 6);
+        assert_ptr_equal(manifest_find_role(m, PAYLOAD_UKI_A), &m->payloads[4]);
+        assert_ptr_equal(manifest_find_role(m, PAYLOAD_UKI_B), &m->payloads[5]);
+        assert_string_equal(manifest_find_role(m, PAYLOAD_UKI_B)->name, "abide-b.efi");
+        assert_int_equal(manifest_to_json(m, &out, &len), 0);
+        assert_non_null(strstr(out, "\"role\": \"uki-a\""));
+        assert_int_equal(manifest_parse(out, len, &m2), 0);
+        assert_manifest_equal(m, m2);
+
+        /* One slot's UKI alone, a duplicate, a misspelt role. */
+        free(j);
+        j = mutate(kernel, "{\"name\": \"abide-a.efi\", \"role\": \"uki-a\", \"size\": 10, \"sha256\": \"" H64("5") "\"}");
+        expect_parse_fail(j, "payloads: role 'uki-a' without 'uki-b'");
+        free(j);
+        j = mutate(kernel, "{\"name\": \"abide-b.efi\", \"role\": \"uki-b\", \"size\": 10, \"sha256\": \"" H64("5") "\"}");
+        expect_parse_fail(j, "payloads: role 'uki-b' without 'uki-a'");
+        expect_mutation_fails("\"role\": \"kernel\"", "\"role\": \"uki\"", "payloads[3].role: unknown role 'uki'");
+        expect_mutation_fails("\"role\": \"kernel\"", "\"role\": \"uki-c\"", "unknown role 'uki-c'");
+}
+
 static void test_roles(void **state) {
         for (PayloadRole r = 0; r < _PAYLOAD_ROLE_MAX; r++)
                 assert_int_equal(payload_role_from_string(payload_role_to_string(r)), r);
         assert_string_equal(payload_role_to_string(PAYLOAD_VERITY_SIG), "verity-sig");
+        assert_string_equal(payload_role_to_string(PAYLOAD_UKI_A), "uki-a");
+        assert_string_equal(payload_role_to_string(PAYLOAD_UKI_B), "uki-b");
         assert_null(payload_role_to_string(_PAYLOAD_ROLE_MAX));
         assert_null(payload_role_to_string(_PAYLOAD_ROLE_INVALID));
         assert_int_equal(payload_role_from_string("rootfs"), _PAYLOAD_ROLE_INVALID);
@@ -613,6 +647,7 @@ int main(void) {
                 cmocka_unit_test(test_validate_in_memory),
                 cmocka_unit_test(test_architecture),
                 cmocka_unit_test(test_roles),
+                cmocka_unit_test(test_uki_roles),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,155 @@
+#!/bin/bash
+# [Boot] UKI=yes: abide-build build puts a signed unified kernel image per slot
+# in the bundle (abide-a.efi, abide-b.efi; docs/secure-boot.md). sbverify takes
+# them with db.crt and refuses a flipped byte or another key's signature; the
+# sections are systemd's stub's; each carries its slot's abide.slot=; bundles
+# without UKI=yes are unchanged; abidectl refuses to install them for now.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/bootctl-lib.sh"
+. "$(dirname "$0")/install-lib.sh"
+need objcopy objdump sbsign sbverify sbattach tar python3 cert-to-efi-sig-list sign-efi-sig-list
+
+STUB=/usr/lib/systemd/boot/efi/linuxx64.efi.stub
+[ -r "$STUB" ] || die "systemd's stub $STUB is missing (install systemd-boot-efi)"
+export SOURCE_DATE_EPOCH=1721362140
+
+note "keys: a release key, a Secure Boot key set, and another Secure Boot key set"
+"$ABIDE_BUILD" keygen -o "$T/keys" >/dev/null
+"$ABIDE_BUILD" keygen --secure-boot -o "$T/sb" >/dev/null
+"$ABIDE_BUILD" keygen --secure-boot -o "$T/sb-other" >/dev/null
+mkdir -p "$T/kernel" "$T/payload"
+cp "$(ls /boot/vmlinuz-"$KVER")" "$T/kernel/vmlinuz-$KVER"
+head -c 100000 /dev/urandom >"$T/payload/blob"
+SB=(--secure-boot-key "$T/sb/db.key" --secure-boot-cert "$T/sb/db.crt")
+
+# build_only OUTDIR [ARGS...]: build_bundle's build, for the ones that must fail.
+build_only() {
+        local out=$1; shift
+        "$ABIDE_BUILD" build --key "$T/keys/signing.key" --cert "$T/keys/signing.crt" -o "$out" \
+                --ca "$T/keys/ca.pem" --init "$INIT" \
+                --set "Boot.Kernel=$T/kernel/vmlinuz-$KVER" --set "Boot.Cmdline=console=ttyS0 quiet" \
+                --set "Content.Layer=tree:$T/payload" "$@" "$ABIDE_SRCDIR/recipes/example.conf"
+}
+
+note "UKI=yes and the Secure Boot key go together"
+expect_fail "UKI=yes: --secure-boot-key and --secure-boot-cert are needed" build_only "$T/bad1" --set Boot.UKI=yes
+expect_fail "go together, with \[Boot\] UKI=yes" build_only "$T/bad2" "${SB[@]}"
+expect_fail "--secure-boot-key and --secure-boot-cert are needed" build_only "$T/bad3" --set Boot.UKI=yes --secure-boot-key "$T/sb/db.key"
+expect_fail "Boot.UKI: 'maybe' is not a boolean" build_only "$T/bad4" --set Boot.UKI=maybe
+expect_fail "Secure Boot key $T/nokey" build_only "$T/bad5" --set Boot.UKI=yes \
+        --secure-boot-key "$T/nokey" --secure-boot-cert "$T/sb/db.crt"
+for d in bad1 bad2 bad3 bad4 bad5; do
+        [ -z "$(ls -A "$T/$d" 2>/dev/null)" ] || die "a refused build left files in $d: $(ls -A "$T/$d")"
+done
+
+note "a UKI bundle: abide-a.efi and abide-b.efi as payloads uki-a and uki-b"
+UKI=$(build_bundle "$T/u1" --set Boot.UKI=yes "${SB[@]}")
+"$ABIDE_BUILD" inspect "$UKI" --cert "$T/keys/ca.pem" >"$T/inspect"
+grep -q "Signature: *verified.*all payloads match" "$T/inspect" || die "UKI bundle not verified: $(cat "$T/inspect")"
+grep -Eq '^ *abide-a\.efi +uki-a ' "$T/inspect" || die "inspect lacks abide-a.efi (uki-a): $(cat "$T/inspect")"
+grep -Eq '^ *abide-b\.efi +uki-b ' "$T/inspect" || die "inspect lacks abide-b.efi (uki-b): $(cat "$T/inspect")"
+[ "$(tar -tf "$UKI" | tr '\n' ' ')" = \
+  "manifest.json manifest.json.sig root.img root.verity root.verity-sig vmlinuz initrd abide-a.efi abide-b.efi " ] ||
+        die "unexpected members: $(tar -tf "$UKI" | tr '\n' ' ')"
+mkdir "$T/x"
+tar -xf "$UKI" -C "$T/x"
+
+note "sbverify: db.crt accepts both; a flipped byte, another db key, KEK.crt and no signature are refused"
+for s in a b; do
+        sbverify --cert "$T/sb/db.crt" "$T/x/abide-$s.efi" >"$T/sbv" 2>&1 || die "sbverify refuses abide-$s.efi: $(cat "$T/sbv")"
+done
+sbverify --cert "$T/sb/KEK.crt" "$T/x/abide-a.efi" >/dev/null 2>&1 && die "sbverify accepts the UKI with KEK.crt"
+# A byte in the middle of the kernel section, and one in the PE header: both covered by the signature.
+for off in $(($(stat -c %s "$T/x/abide-a.efi") / 2)) 200; do
+        cp "$T/x/abide-a.efi" "$T/flip.efi"
+        b=$(od -An -tu1 -j "$off" -N1 "$T/flip.efi" | tr -d ' ')
+        printf "\\$(printf %03o $(((b ^ 1) & 255)))" | dd of="$T/flip.efi" bs=1 seek="$off" conv=notrunc status=none
+        cmp -s "$T/flip.efi" "$T/x/abide-a.efi" && die "the byte at $off did not change"
+        sbverify --cert "$T/sb/db.crt" "$T/flip.efi" >/dev/null 2>&1 && die "sbverify accepts a UKI with byte $off flipped"
+done
+OTHER=$(build_bundle "$T/u-other" --set Boot.UKI=yes --secure-boot-key "$T/sb-other/db.key" \
+        --secure-boot-cert "$T/sb-other/db.crt")
+tar -xOf "$OTHER" abide-a.efi >"$T/other-a.efi"
+sbverify --cert "$T/sb-other/db.crt" "$T/other-a.efi" >/dev/null 2>&1 || die "the other key's UKI does not verify with its own db.crt"
+sbverify --cert "$T/sb/db.crt" "$T/other-a.efi" >/dev/null 2>&1 && die "sbverify accepts a UKI signed by another db key"
+sbattach --remove "$T/x/abide-a.efi" --output "$T/unsigned.efi" 2>/dev/null ||
+        { cp "$T/x/abide-a.efi" "$T/unsigned.efi"; sbattach --remove "$T/unsigned.efi" 2>/dev/null; }
+sbverify --cert "$T/sb/db.crt" "$T/unsigned.efi" >/dev/null 2>&1 && die "sbverify accepts the UKI with its signature removed"
+
+note "the sections: systemd's stub plus .osrel, .cmdline, .linux, .initrd after its last section"
+objdump -h "$T/x/abide-a.efi" >"$T/sections"
+python3 - "$T/sections" "$STUB" <<'PY' || die "section layout wrong: $(cat "$T/sections")"
+import re, subprocess, sys
+def sections(text):
+    out = []
+    for m in re.finditer(r"^\s*\d+\s+(\S+)\s+([0-9a-f]+)\s+([0-9a-f]+)\s", text, re.M):
+        out.append((m.group(1), int(m.group(2), 16), int(m.group(3), 16)))
+    return out
+uki = sections(open(sys.argv[1]).read())
+stub = sections(subprocess.run(["objdump", "-h", sys.argv[2]], capture_output=True, text=True, check=True).stdout)
+names = [s[0] for s in uki]
+assert names[:len(stub)] == [s[0] for s in stub], f"the stub's sections are not kept: {names}"
+added = uki[len(stub):]
+assert [s[0] for s in added] == [".osrel", ".cmdline", ".linux", ".initrd"], f"added sections: {added}"
+end = max(vma + size for _, size, vma in stub)
+for name, size, vma in added:
+    assert vma >= end, f"{name} at {vma:#x} overlaps what ends at {end:#x}"
+    assert vma % 4096 == 0, f"{name} at {vma:#x} is not page aligned"
+    end = vma + size
+PY
+dump() { objcopy --dump-section "$2=$T/$3" "$1" "$T/junk.efi"; }
+for s in a b; do
+        dump "$T/x/abide-$s.efi" .cmdline "cmdline-$s"
+        [ "$(cat "$T/cmdline-$s")" = "console=ttyS0 quiet abide.slot=$s" ] ||
+                die "abide-$s.efi's command line is '$(cat "$T/cmdline-$s")'"
+done
+dump "$T/x/abide-a.efi" .osrel osrel
+grep -qx 'IMAGE_VERSION=1.0.0' "$T/osrel" || die "no IMAGE_VERSION in .osrel: $(cat "$T/osrel")"
+grep -qx 'IMAGE_ID=abide-example' "$T/osrel" || die "no IMAGE_ID in .osrel: $(cat "$T/osrel")"
+# The kernel and initrd inside are the bundle's own (the dump is padded to the file alignment).
+dump "$T/x/abide-a.efi" .linux linux
+dump "$T/x/abide-b.efi" .initrd initrd
+cmp -s -n "$(stat -c %s "$T/x/vmlinuz")" "$T/linux" "$T/x/vmlinuz" || die ".linux is not the bundle's vmlinuz"
+cmp -s -n "$(stat -c %s "$T/x/initrd")" "$T/initrd" "$T/x/initrd" || die ".initrd is not the bundle's initrd"
+
+note "reproducible: the same inputs give the same UKIs up to the signature's signing time"
+UKI2=$(build_bundle "$T/u2" --set Boot.UKI=yes "${SB[@]}")
+for s in a b; do
+        tar -xOf "$UKI2" "abide-$s.efi" >"$T/again-$s.efi"
+        sbattach --remove "$T/again-$s.efi"
+        cp "$T/x/abide-$s.efi" "$T/first-$s.efi"
+        sbattach --remove "$T/first-$s.efi"
+        cmp -s "$T/first-$s.efi" "$T/again-$s.efi" || die "abide-$s.efi differs between two equal builds (unsigned)"
+done
+
+note "without UKI=yes nothing changes: UKI=no gives the bundle of a recipe without the key"
+# Equal but for the CMS signature's signing time, as test-build.sh's reproducibility check.
+PLAIN=$(build_bundle "$T/p1")
+NO=$(build_bundle "$T/p2" --set Boot.UKI=no)
+mkdir "$T/xp1" "$T/xp2"
+tar -xf "$PLAIN" -C "$T/xp1"
+tar -xf "$NO" -C "$T/xp2"
+[ "$(tar -tf "$PLAIN")" = "$(tar -tf "$NO")" ] || die "UKI=no changed the bundle's members"
+for f in $(tar -tf "$PLAIN" | grep -vx manifest.json.sig); do
+        cmp -s "$T/xp1/$f" "$T/xp2/$f" || die "UKI=no changed $f"
+done
+tar -xOf "$PLAIN" manifest.json | grep -q uki && die "a bundle without UKI=yes mentions a UKI"
+[ "$(tar -tf "$PLAIN" | tail -1)" = initrd ] || die "a bundle without UKI=yes has other members: $(tar -tf "$PLAIN")"
+
+note "factory disk from a UKI bundle (type #1 entries still boot it)"
+"$ABIDE_BUILD" disk "$UKI" --cert "$T/keys/ca.pem" -o "$T/factory.img" >/dev/null 2>"$T/err" ||
+        die "disk refuses a UKI bundle: $(cat "$T/err")"
+
+note "abidectl install refuses a UKI bundle for now, before writing anything"
+make_disk 24 2
+make_config
+fill_slot_a "$PLAIN"
+write_image_info 1.0.0 0
+NEXT=$(build_bundle "$T/u3" --set Image.Version=1.1 --set Boot.UKI=yes "${SB[@]}")
+rootb=$(sha256sum <"$ROOT_B")
+expect_fail "payload 'abide-a.efi' is a signed UKI \(uki-a\); installing Secure Boot bundles is not supported yet" \
+        "$ABIDECTL" install "$NEXT"
+b_not_bootable || die "slot b has a bootable entry after a refused install: $(entry_of b)"
+[ "$(sha256sum <"$ROOT_B")" = "$rootb" ] || die "a refused install wrote slot b's root"
+[ ! -e "$T/esp/abide/b/vmlinuz" ] || die "a refused install wrote slot b's kernel"
+echo PASS
