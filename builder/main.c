@@ -13,7 +13,7 @@ static const struct {
         { "build", verb_build, "RECIPE --key K --cert C [-o DIR] [--set S.K=V]  build a signed bundle" },
         { "inspect", verb_inspect, "BUNDLE [--cert CA] [--json]              show (and verify) a bundle" },
         { "disk", verb_disk, "BUNDLE --cert CA -o disk.img [--size S]   make a factory disk image" },
-        { "keygen", verb_keygen, "-o DIR                                   make a demo CA and signing key" },
+        { "keygen", verb_keygen, "[--secure-boot] -o DIR                   make a demo CA and signing key, or Secure Boot keys" },
         { "channel", verb_channel, "init|add|rollout|halt|resume|show|watch DIR ...  publish a fleet channel" },
 };
 
