@@ -114,3 +114,18 @@ int ctl_switch_to(Ctl *ctl, Slot slot, bool once) {
         printf("Slot %s boots next%s\n", slot_to_string(slot), once ? " (once)" : " from now on");
         return 0;
 }
+
+void ctl_fetch_options(const AbideConfig *c, HttpFetchOptions *ret) {
+        *ret = (HttpFetchOptions) {
+                .stall_timeout_sec = c->net_stall_timeout_sec,
+                .retries = c->net_retries,
+                .timeout_sec = c->net_timeout_sec,
+                .connect_timeout_sec = c->net_connect_timeout_sec,
+                .max_redirects = c->net_max_redirects,
+                .allow_http = c->net_allow_http,
+                .ca_file = c->net_ca_file,
+                .client_cert = c->net_client_cert,
+                .client_key = c->net_client_key,
+                .headers_file = c->net_headers_file,
+        };
+}

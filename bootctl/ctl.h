@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "boot/boot.h"
+#include "net/http-fetch.h"
 #include "slot/config.h"
 #include "slot/slot.h"
 #include "slot/state.h"
@@ -18,6 +19,9 @@ typedef struct Ctl {
 } Ctl;
 
 int ctl_open(Ctl *ret);
+
+/* [Network]'s settings as fetch options (install URL, update's channel); callbacks unset. */
+void ctl_fetch_options(const AbideConfig *c, HttpFetchOptions *ret);
 void ctl_done(Ctl *c);
 
 /* The state file; a corrupt one is an error naming the file. */

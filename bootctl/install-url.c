@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include "basic/error.h"
+#include "ctl.h"
 #include "net/http-fetch.h"
 #include "net/http-policy.h"
 
@@ -28,20 +29,9 @@ static void on_retry(const HttpRetryEvent *e, void *userdata) {
 }
 
 static void fetch_options(const AbideConfig *c, InstallUrl *u, HttpFetchOptions *ret) {
-        *ret = (HttpFetchOptions) {
-                .stall_timeout_sec = c->net_stall_timeout_sec,
-                .retries = c->net_retries,
-                .timeout_sec = c->net_timeout_sec,
-                .connect_timeout_sec = c->net_connect_timeout_sec,
-                .max_redirects = c->net_max_redirects,
-                .allow_http = c->net_allow_http,
-                .ca_file = c->net_ca_file,
-                .client_cert = c->net_client_cert,
-                .client_key = c->net_client_key,
-                .headers_file = c->net_headers_file,
-                .on_retry = on_retry,
-                .userdata = u,
-        };
+        ctl_fetch_options(c, ret);
+        ret->on_retry = on_retry;
+        ret->userdata = u;
 }
 
 static int url_new(const char *url, InstallUrl **ret) {

@@ -65,18 +65,9 @@ static int channel_fetch(Ctl *ctl, Channel **ret, char **ret_signer) {
         char shown[1024];
         int r;
 
-        HttpFetchOptions o = {
-                .stall_timeout_sec = c->net_stall_timeout_sec,
-                .retries = MIN(c->net_retries, (unsigned) CHANNEL_FETCH_RETRIES),
-                .timeout_sec = c->net_timeout_sec,
-                .connect_timeout_sec = c->net_connect_timeout_sec,
-                .max_redirects = c->net_max_redirects,
-                .allow_http = c->net_allow_http,
-                .ca_file = c->net_ca_file,
-                .client_cert = c->net_client_cert,
-                .client_key = c->net_client_key,
-                .headers_file = c->net_headers_file,
-        };
+        HttpFetchOptions o;
+        ctl_fetch_options(c, &o);
+        o.retries = MIN(c->net_retries, (unsigned) CHANNEL_FETCH_RETRIES);
         http_url_display(c->update_channel, shown, sizeof shown);
         if (asprintf(&sig_url, "%s.sig", c->update_channel) < 0)
                 return -ENOMEM;

@@ -488,14 +488,14 @@ static void *fetch_thread(void *userdata) {
         return NULL;
 }
 
-static int load_headers(HttpFetch *f, const char *path) {
+int http_headers_load(const char *path, const char *key, struct curl_slist **list) {
         _cleanup_free_ char *text = NULL;
         unsigned line = 0;
         int r;
 
         r = read_full_file(path, HEADERS_FILE_MAX, &text, NULL);
         if (r < 0)
-                return err_set(r, "cannot read HeadersFile=%s: %s", path, strerror(-r));
+                return err_set(r, "cannot read %s=%s: %s", key, path, strerror(-r));
         for (char *p = text, *next; p && *p; p = next) {
                 next = strchr(p, '\n');
                 if (next)
@@ -506,13 +506,13 @@ static int load_headers(HttpFetch *f, const char *path) {
                 line++;
                 r = http_header_line_check(p);
                 if (r < 0)
-                        return err_prefix(r, "HeadersFile=%s:%u", path, line);
+                        return err_prefix(r, "%s=%s:%u", key, path, line);
                 if (r == 0)
                         continue;
-                struct curl_slist *l = curl_slist_append(f->headers, p);
+                struct curl_slist *l = curl_slist_append(*list, p);
                 if (!l)
                         return -ENOMEM;
-                f->headers = l;
+                *list = l;
         }
         return 0;
 }
@@ -586,7 +586,7 @@ int http_fetch_start(const char *url, const HttpFetchOptions *o, HttpFetch **ret
                 return err_set(ENOMEM, "cannot initialize libcurl");
         f->curl_initialized = true;
         if (o->headers_file) {
-                r = load_headers(f, o->headers_file);
+                r = http_headers_load(o->headers_file, "HeadersFile", &f->headers);
                 if (r < 0)
                         return r;
         }

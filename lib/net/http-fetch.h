@@ -86,6 +86,11 @@ int http_fetch_finish(HttpFetch *f, HttpFetchStats *ret_stats);
 /* The resource as the fetch saw it (validators and size), for a later fetch's resource. */
 void http_fetch_resource(HttpFetch *f, HttpResource *ret);
 
+/* Appends path's "Name: value" lines ([Network] or [Report] HeadersFile=,
+ * checked by http_header_line_check()) to list; errors name key=path:line. */
+struct curl_slist;
+int http_headers_load(const char *path, const char *key, struct curl_slist **list);
+
 /* Stops a fetch not finished, frees it. */
 HttpFetch *http_fetch_free(HttpFetch *f);
 DEFINE_TRIVIAL_CLEANUP_FUNC(HttpFetch *, http_fetch_free);

@@ -7,10 +7,10 @@
 
 #include "basic/error.h"
 #include "basic/fileio.h"
+#include "net/http-fetch.h"
 #include "net/http-policy.h"
 #include "report-spool.h"
 
-#define HEADERS_FILE_MAX (64 * 1024)
 #define CONNECT_TIMEOUT_MS 5000
 /* A retry is not started with less time than this left. */
 #define MIN_ATTEMPT_MS 500
@@ -36,36 +36,6 @@ static void sleep_ms(uint64_t ms) {
         struct timespec ts = { .tv_sec = (time_t) (ms / 1000), .tv_nsec = (long) (ms % 1000) * 1000000 };
         while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
                 ;
-}
-
-/* HeadersFile= lines, checked by http-policy as the fetch checks them. */
-static int load_headers(const char *path, struct curl_slist **list) {
-        _cleanup_free_ char *text = NULL;
-        unsigned line = 0;
-        int r;
-
-        r = read_full_file(path, HEADERS_FILE_MAX, &text, NULL);
-        if (r < 0)
-                return err_set(r, "cannot read [Report] HeadersFile=%s: %s", path, strerror(-r));
-        for (char *p = text, *next; p && *p; p = next) {
-                next = strchr(p, '\n');
-                if (next)
-                        *next++ = 0;
-                size_t len = strlen(p);
-                if (len > 0 && p[len - 1] == '\r')
-                        p[len - 1] = 0;
-                line++;
-                r = http_header_line_check(p);
-                if (r < 0)
-                        return err_prefix(r, "[Report] HeadersFile=%s:%u", path, line);
-                if (r == 0)
-                        continue;
-                struct curl_slist *l = curl_slist_append(*list, p);
-                if (!l)
-                        return -ENOMEM;
-                *list = l;
-        }
-        return 0;
 }
 
 typedef struct Body {
@@ -188,7 +158,7 @@ static int sender_setup(Sender *s) {
         const char *protocols = o->allow_http ? "http,https" : "https";
         int r;
 
-        if (o->headers_file && (r = load_headers(o->headers_file, &s->headers)) < 0)
+        if (o->headers_file && (r = http_headers_load(o->headers_file, "[Report] HeadersFile", &s->headers)) < 0)
                 return r;
         struct curl_slist *l = curl_slist_append(s->headers, "Content-Type: application/json");
         if (l)
