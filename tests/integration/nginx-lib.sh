@@ -78,6 +78,17 @@ nginx_start() {
                         alias $WWW/;
                         if (\$http_authorization != \"Bearer s3cret\") { return 403; }
                 }"
+        nginx_serve "$common" "" "$wrong_name"
+        [ -z "$wrong_name" ] || wait_port "$NAME_PORT"
+}
+
+# nginx_serve COMMON [LOG_FORMAT] [EXTRA]: nginx for $NGX with COMMON (root and locations) on three
+# servers, http $HTTP_PORT, https $HTTPS_PORT and https with client certificates required
+# $MTLS_PORT (server certificate $TLS/server.crt); EXTRA: more server blocks; LOG_FORMAT: the
+# access log's format instead of nginx's. Waits until the three listen; its PID in NGINX_PID.
+nginx_serve() {
+        local common=$1 fmt=${2:-} extra=${3:-}
+        mkdir -p "$NGX/tmp"
         cat >"$NGX/nginx.conf" <<CONF
 user root;
 worker_processes 1;
@@ -85,7 +96,8 @@ pid $NGX/nginx.pid;
 error_log $NGX/error.log info;
 events { worker_connections 64; }
 http {
-        access_log $NGX/access.log;
+        ${fmt:+log_format test '$fmt';}
+        access_log $NGX/access.log${fmt:+ test};
         client_body_temp_path $NGX/tmp/body;
         proxy_temp_path $NGX/tmp/proxy;
         fastcgi_temp_path $NGX/tmp/fastcgi;
@@ -111,7 +123,7 @@ http {
                 ssl_verify_client on;
                 $common
         }
-        $wrong_name
+        $extra
 }
 CONF
         nginx -t -q -p "$NGX" -c "$NGX/nginx.conf" -e "$NGX/error.log" || die "nginx refused $NGX/nginx.conf: $(cat "$NGX/error.log")"
@@ -120,7 +132,6 @@ CONF
         wait_port "$HTTP_PORT"
         wait_port "$HTTPS_PORT"
         wait_port "$MTLS_PORT"
-        [ -z "$wrong_name" ] || wait_port "$NAME_PORT"
 }
 
 PROXY_PID=

@@ -65,46 +65,7 @@ dav_start() {
                         proxy_pass http://127.0.0.1:$HTTP_PORT/accepted;
                 }
                 location = /accepted { return 201; }"
-        cat >"$NGX/nginx.conf" <<CONF
-user root;
-worker_processes 1;
-pid $NGX/nginx.pid;
-error_log $NGX/error.log info;
-events { worker_connections 64; }
-http {
-        log_format reports '\$request_method \$uri \$status';
-        access_log $NGX/access.log reports;
-        client_body_temp_path $NGX/tmp/body;
-        proxy_temp_path $NGX/tmp/proxy;
-        fastcgi_temp_path $NGX/tmp/fastcgi;
-        uwsgi_temp_path $NGX/tmp/uwsgi;
-        scgi_temp_path $NGX/tmp/scgi;
-        server {
-                listen 127.0.0.1:$HTTP_PORT;
-                $common
-        }
-        server {
-                listen 127.0.0.1:$HTTPS_PORT ssl;
-                ssl_certificate $TLS/server.crt;
-                ssl_certificate_key $TLS/server.key;
-                $common
-        }
-        server {
-                listen 127.0.0.1:$MTLS_PORT ssl;
-                ssl_certificate $TLS/server.crt;
-                ssl_certificate_key $TLS/server.key;
-                ssl_client_certificate $TLS/ca.pem;
-                ssl_verify_client on;
-                $common
-        }
-}
-CONF
-        nginx -t -q -p "$NGX" -c "$NGX/nginx.conf" -e "$NGX/error.log" || die "nginx refused $NGX/nginx.conf: $(cat "$NGX/error.log")"
-        nginx -p "$NGX" -c "$NGX/nginx.conf" -e "$NGX/error.log" -g 'daemon off;' &
-        NGINX_PID=$!
-        wait_port "$HTTP_PORT"
-        wait_port "$HTTPS_PORT"
-        wait_port "$MTLS_PORT"
+        nginx_serve "$common" '$request_method $uri $status'
 }
 
 note "nginx-light stores PUTs (dav module)"
