@@ -8,97 +8,12 @@
 #include "basic/error.h"
 #include "basic/fileio.h"
 #include "basic/json-scan.h"
+#include "basic/json-strict.h"
 #include "bundle/manifest.h"
 
 /* The manifest is signed, so anything the format does not define is an
  * error rather than something to skip: a verifier and a later reader must
  * never disagree on what was signed. */
-
-static void json_object_putp(json_object **o) {
-        if (*o)
-                json_object_put(*o);
-}
-
-static void json_tokener_freep(json_tokener **t) {
-        if (*t)
-                json_tokener_free(*t);
-}
-
-static size_t count_members(json_object *o) {
-        size_t n = 0;
-
-        if (json_object_is_type(o, json_type_object)) {
-                json_object_object_foreach(o, key, val) {
-                        (void) key;
-                        n += 1 + count_members(val);
-                }
-        } else if (json_object_is_type(o, json_type_array))
-                for (size_t i = 0; i < json_object_array_length(o); i++)
-                        n += count_members(json_object_array_get_idx(o, i));
-        return n;
-}
-
-static int check_keys(json_object *o, const char *prefix, const char *const *allowed) {
-        json_object_object_foreach(o, key, val) {
-                bool ok = false;
-                (void) val;
-                for (const char *const *a = allowed; *a; a++)
-                        if (streq(*a, key)) {
-                                ok = true;
-                                break;
-                        }
-                if (!ok)
-                        return err_set(EINVAL, "manifest: %s%.64s: unknown key", prefix, key);
-        }
-        return 0;
-}
-
-static int get_member(json_object *o, const char *prefix, const char *key, json_type type, const char *what,
-                      json_object **ret) {
-        json_object *v = NULL;
-
-        if (!json_object_object_get_ex(o, key, &v))
-                return err_set(EINVAL, "manifest: %s%s: missing", prefix, key);
-        if (!json_object_is_type(v, type))
-                return err_set(EINVAL, "manifest: %s%s: not %s", prefix, key, what);
-        *ret = v;
-        return 0;
-}
-
-static int get_u63(json_object *o, const char *prefix, const char *key, uint64_t *ret) {
-        json_object *v = NULL;
-
-        /* json-c stores integers as int64 or uint64 and clamps on access:
-         * read both views to spot negative values and values past INT64_MAX
-         * (2^64 and beyond arrive as UINT64_MAX). Doubles are not integers. */
-        if (!json_object_object_get_ex(o, key, &v))
-                return err_set(EINVAL, "manifest: %s%s: missing", prefix, key);
-        if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0 ||
-            json_object_get_uint64(v) > INT64_MAX)
-                return err_set(EINVAL, "manifest: %s%s: not an integer in 0..2^63-1", prefix, key);
-        *ret = json_object_get_uint64(v);
-        return 0;
-}
-
-static int get_string(json_object *o, const char *prefix, const char *key, size_t max, char **ret) {
-        json_object *v = NULL;
-        int r;
-
-        r = get_member(o, prefix, key, json_type_string, "a string", &v);
-        if (r < 0)
-                return r;
-        const char *s = json_object_get_string(v);
-        size_t n = (size_t) json_object_get_string_len(v);
-        if (memchr(s, 0, n))
-                return err_set(EINVAL, "manifest: %s%s: contains a NUL character", prefix, key);
-        if (n > max)
-                return err_set(EINVAL, "manifest: %s%s: longer than %zu bytes", prefix, key, max);
-        char *c = strdup(s);
-        if (!c)
-                return -ENOMEM;
-        *ret = c;
-        return 0;
-}
 
 /* Reads a string of exactly len lowercase hex digits into out (len/2 bytes). */
 static int get_hex(json_object *o, const char *prefix, const char *key, size_t len, uint8_t *out) {
@@ -107,7 +22,7 @@ static int get_hex(json_object *o, const char *prefix, const char *key, size_t l
         size_t n = 0;
         int r;
 
-        r = get_string(o, prefix, key, MANIFEST_STRING_MAX, &s);
+        r = json_strict_get_string("manifest", o, prefix, key, MANIFEST_STRING_MAX, &s);
         if (r < 0)
                 return r;
         bool ok = strlen(s) == len;
@@ -127,7 +42,7 @@ static int get_fixed(json_object *o, const char *prefix, const char *key, char *
         _cleanup_free_ char *s = NULL;
         int r;
 
-        r = get_string(o, prefix, key, MANIFEST_STRING_MAX, &s);
+        r = json_strict_get_string("manifest", o, prefix, key, MANIFEST_STRING_MAX, &s);
         if (r < 0)
                 return r;
         if (strlen(s) >= size)
@@ -141,16 +56,16 @@ static int parse_boot(json_object *o, Manifest *m) {
         uint64_t u;
         int r;
 
-        r = check_keys(o, "boot.", keys);
+        r = json_strict_check_keys("manifest", o, "boot.", keys);
         if (r < 0)
                 return r;
-        r = get_string(o, "boot.", "cmdline", MANIFEST_CMDLINE_MAX, &m->cmdline);
+        r = json_strict_get_string("manifest", o, "boot.", "cmdline", MANIFEST_CMDLINE_MAX, &m->cmdline);
         if (r < 0)
                 return r;
         json_object *v = NULL;
         if (!json_object_object_get_ex(o, "tries", &v))
                 return err_set(EINVAL, "manifest: boot.tries: missing");
-        r = get_u63(o, "boot.", "tries", &u);
+        r = json_strict_get_u63("manifest", o, "boot.", "tries", &u);
         if (r < 0 || u < 1 || u > 16)
                 return err_set(EINVAL, "manifest: boot.tries: not an integer in 1..16");
         m->tries = (unsigned) u;
@@ -164,26 +79,26 @@ static int parse_verity(json_object *o, VerityParams *v) {
         uint64_t u;
         int r;
 
-        r = check_keys(o, p, keys);
+        r = json_strict_check_keys("manifest", o, p, keys);
         if (r < 0)
                 return r;
         r = get_fixed(o, p, "hash_algorithm", v->hash_algorithm, sizeof v->hash_algorithm);
         if (r < 0)
                 return r;
         /* Checked here, before narrowing to 32 bits. */
-        r = get_u63(o, p, "data_block_size", &u);
+        r = json_strict_get_u63("manifest", o, p, "data_block_size", &u);
         if (r < 0)
                 return r;
         if (u != VERITY_BLOCK_SIZE)
                 return err_set(EINVAL, "manifest: verity.data_block_size: must be %d", VERITY_BLOCK_SIZE);
         v->data_block_size = (uint32_t) u;
-        r = get_u63(o, p, "hash_block_size", &u);
+        r = json_strict_get_u63("manifest", o, p, "hash_block_size", &u);
         if (r < 0)
                 return r;
         if (u != VERITY_BLOCK_SIZE)
                 return err_set(EINVAL, "manifest: verity.hash_block_size: must be %d", VERITY_BLOCK_SIZE);
         v->hash_block_size = (uint32_t) u;
-        r = get_u63(o, p, "data_blocks", &v->data_blocks);
+        r = json_strict_get_u63("manifest", o, p, "data_blocks", &v->data_blocks);
         if (r < 0)
                 return r;
         r = get_hex(o, p, "salt", VERITY_SALT_SIZE * 2, v->salt);
@@ -205,19 +120,19 @@ static int parse_payload(json_object *o, size_t i, Payload *pl) {
         (void) snprintf(p, sizeof p, "payloads[%zu].", i);
         if (!json_object_is_type(o, json_type_object))
                 return err_set(EINVAL, "manifest: payloads[%zu]: not an object", i);
-        r = check_keys(o, p, keys);
+        r = json_strict_check_keys("manifest", o, p, keys);
         if (r < 0)
                 return r;
-        r = get_string(o, p, "name", MANIFEST_STRING_MAX, &pl->name);
+        r = json_strict_get_string("manifest", o, p, "name", MANIFEST_STRING_MAX, &pl->name);
         if (r < 0)
                 return r;
-        r = get_string(o, p, "role", MANIFEST_STRING_MAX, &role);
+        r = json_strict_get_string("manifest", o, p, "role", MANIFEST_STRING_MAX, &role);
         if (r < 0)
                 return r;
         pl->role = payload_role_from_string(role);
         if (pl->role < 0)
                 return err_set(EINVAL, "manifest: %srole: unknown role '%.64s'", p, role);
-        r = get_u63(o, p, "size", &pl->size);
+        r = json_strict_get_u63("manifest", o, p, "size", &pl->size);
         if (r < 0)
                 return r;
         return get_hex(o, p, "sha256", SHA256_DIGEST_SIZE * 2, pl->sha256);
@@ -232,7 +147,7 @@ static int parse_object(json_object *root, Manifest *m) {
         int r;
 
         /* The format comes first: a future format may use other keys. */
-        r = get_u63(root, "", "format", &u);
+        r = json_strict_get_u63("manifest", root, "", "format", &u);
         if (r < 0)
                 return r;
         if (u != MANIFEST_FORMAT)
@@ -240,30 +155,30 @@ static int parse_object(json_object *root, Manifest *m) {
                                u, MANIFEST_FORMAT);
         m->format = (unsigned) u;
 
-        r = check_keys(root, "", keys);
+        r = json_strict_check_keys("manifest", root, "", keys);
         if (r < 0)
                 return r;
-        r = get_string(root, "", "name", MANIFEST_STRING_MAX, &m->name);
+        r = json_strict_get_string("manifest", root, "", "name", MANIFEST_STRING_MAX, &m->name);
         if (r < 0)
                 return r;
-        r = get_string(root, "", "version", MANIFEST_STRING_MAX, &m->version);
+        r = json_strict_get_string("manifest", root, "", "version", MANIFEST_STRING_MAX, &m->version);
         if (r < 0)
                 return r;
-        r = get_string(root, "", "compatible", MANIFEST_STRING_MAX, &m->compatible);
+        r = json_strict_get_string("manifest", root, "", "compatible", MANIFEST_STRING_MAX, &m->compatible);
         if (r < 0)
                 return r;
-        r = get_string(root, "", "build_date", MANIFEST_STRING_MAX, &m->build_date);
+        r = json_strict_get_string("manifest", root, "", "build_date", MANIFEST_STRING_MAX, &m->build_date);
         if (r < 0)
                 return r;
-        r = get_u63(root, "", "security_version", &m->security_version);
+        r = json_strict_get_u63("manifest", root, "", "security_version", &m->security_version);
         if (r < 0)
                 return r;
-        r = get_string(root, "", "filesystem", MANIFEST_STRING_MAX, &m->filesystem);
+        r = json_strict_get_string("manifest", root, "", "filesystem", MANIFEST_STRING_MAX, &m->filesystem);
         if (r < 0)
                 return r;
         if (json_object_object_get_ex(root, "architecture", NULL)) {
                 _cleanup_free_ char *arch = NULL;
-                r = get_string(root, "", "architecture", MANIFEST_STRING_MAX, &arch);
+                r = json_strict_get_string("manifest", root, "", "architecture", MANIFEST_STRING_MAX, &arch);
                 if (r < 0)
                         return r;
                 m->architecture = architecture_from_string(arch);
@@ -272,21 +187,21 @@ static int parse_object(json_object *root, Manifest *m) {
         } else
                 m->architecture = ARCH_X86_64;
 
-        r = get_member(root, "", "boot", json_type_object, "an object", &v);
+        r = json_strict_get_member("manifest", root, "", "boot", json_type_object, "an object", &v);
         if (r < 0)
                 return r;
         r = parse_boot(v, m);
         if (r < 0)
                 return r;
 
-        r = get_member(root, "", "verity", json_type_object, "an object", &v);
+        r = json_strict_get_member("manifest", root, "", "verity", json_type_object, "an object", &v);
         if (r < 0)
                 return r;
         r = parse_verity(v, &m->verity);
         if (r < 0)
                 return r;
 
-        r = get_member(root, "", "payloads", json_type_array, "an array", &v);
+        r = json_strict_get_member("manifest", root, "", "payloads", json_type_array, "an array", &v);
         if (r < 0)
                 return r;
         size_t n = json_object_array_length(v);
@@ -349,7 +264,7 @@ int manifest_parse(const char *json, size_t len, Manifest **ret) {
         json_scan(json, len, &scan);
         if (scan.single_quote != SIZE_MAX)
                 return err_set(EINVAL, "manifest: not valid JSON at byte %zu: single-quoted string", scan.single_quote);
-        if (scan.name_separators != count_members(root))
+        if (scan.name_separators != json_strict_count_members(root))
                 return err_set(EINVAL, "manifest: not valid JSON: an object has a duplicate key");
 
         m = calloc(1, sizeof *m);

@@ -8,6 +8,7 @@
 #include "basic/error.h"
 #include "basic/fileio.h"
 #include "basic/json-scan.h"
+#include "basic/json-strict.h"
 #include "channel/channel.h"
 
 /* The channel is signed, so anything the format does not define is an error
@@ -17,16 +18,6 @@
 #define CHANNEL_STRING_MAX 256
 #define CHANNEL_BUNDLE_MAX 4096
 #define CHANNEL_REASON_MAX 1024
-
-static void json_object_putp(json_object **o) {
-        if (*o)
-                json_object_put(*o);
-}
-
-static void json_tokener_freep(json_tokener **t) {
-        if (*t)
-                json_tokener_free(*t);
-}
 
 static void channel_release_done(ChannelRelease *r) {
         free(r->compatible);
@@ -151,80 +142,17 @@ static int channel_validate(const Channel *c) {
         return 0;
 }
 
-static size_t count_members(json_object *o) {
-        size_t n = 0;
-
-        if (json_object_is_type(o, json_type_object)) {
-                json_object_object_foreach(o, key, val) {
-                        (void) key;
-                        n += 1 + count_members(val);
-                }
-        } else if (json_object_is_type(o, json_type_array))
-                for (size_t i = 0; i < json_object_array_length(o); i++)
-                        n += count_members(json_object_array_get_idx(o, i));
-        return n;
-}
-
-static int check_keys(json_object *o, const char *prefix, const char *const *allowed) {
-        json_object_object_foreach(o, key, val) {
-                bool ok = false;
-                (void) val;
-                for (const char *const *a = allowed; *a; a++)
-                        if (streq(*a, key)) {
-                                ok = true;
-                                break;
-                        }
-                if (!ok)
-                        return err_set(EINVAL, "channel: %s%.64s: unknown key", prefix, key);
-        }
-        return 0;
-}
-
-static int get_member(json_object *o, const char *prefix, const char *key, json_type type, const char *what,
-                      json_object **ret) {
-        json_object *v = NULL;
-
-        if (!json_object_object_get_ex(o, key, &v))
-                return err_set(EINVAL, "channel: %s%s: missing", prefix, key);
-        if (!json_object_is_type(v, type))
-                return err_set(EINVAL, "channel: %s%s: not %s", prefix, key, what);
-        *ret = v;
-        return 0;
-}
-
-static int get_u63(json_object *o, const char *prefix, const char *key, uint64_t *ret) {
-        json_object *v = NULL;
-
-        /* json-c clamps on access: read both views to spot negative values and
-         * values past INT64_MAX. Doubles are not integers. */
-        if (!json_object_object_get_ex(o, key, &v))
-                return err_set(EINVAL, "channel: %s%s: missing", prefix, key);
-        if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0 ||
-            json_object_get_uint64(v) > INT64_MAX)
-                return err_set(EINVAL, "channel: %s%s: not an integer in 0..2^63-1", prefix, key);
-        *ret = json_object_get_uint64(v);
-        return 0;
-}
-
+/* A string as json_strict_get_string() reads it, without control characters. */
 static int get_string(json_object *o, const char *prefix, const char *key, size_t max, char **ret) {
-        json_object *v = NULL;
+        _cleanup_free_ char *s = NULL;
         int r;
 
-        r = get_member(o, prefix, key, json_type_string, "a string", &v);
+        r = json_strict_get_string("channel", o, prefix, key, max, &s);
         if (r < 0)
                 return r;
-        const char *s = json_object_get_string(v);
-        size_t n = (size_t) json_object_get_string_len(v);
-        if (memchr(s, 0, n))
-                return err_set(EINVAL, "channel: %s%s: contains a NUL character", prefix, key);
-        if (n > max)
-                return err_set(EINVAL, "channel: %s%s: longer than %zu bytes", prefix, key, max);
         if (!string_ok(s))
                 return err_set(EINVAL, "channel: %s%s: contains a control character", prefix, key);
-        char *c = strdup(s);
-        if (!c)
-                return -ENOMEM;
-        *ret = c;
+        *ret = TAKE_PTR(s);
         return 0;
 }
 
@@ -263,7 +191,7 @@ static int parse_release(json_object *o, size_t i, ChannelRelease *rel) {
         (void) snprintf(p, sizeof p, "releases[%zu].", i);
         if (!json_object_is_type(o, json_type_object))
                 return err_set(EINVAL, "channel: releases[%zu]: not an object", i);
-        r = check_keys(o, p, keys);
+        r = json_strict_check_keys("channel", o, p, keys);
         if (r < 0)
                 return r;
         r = get_string(o, p, "compatible", CHANNEL_STRING_MAX, &rel->compatible);
@@ -272,16 +200,16 @@ static int parse_release(json_object *o, size_t i, ChannelRelease *rel) {
         r = get_string(o, p, "version", CHANNEL_STRING_MAX, &rel->version);
         if (r < 0)
                 return r;
-        r = get_u63(o, p, "security_version", &rel->security_version);
+        r = json_strict_get_u63("channel", o, p, "security_version", &rel->security_version);
         if (r < 0)
                 return r;
         r = get_string(o, p, "bundle", CHANNEL_BUNDLE_MAX, &rel->bundle);
         if (r < 0)
                 return r;
-        r = get_u63(o, p, "size", &rel->size);
+        r = json_strict_get_u63("channel", o, p, "size", &rel->size);
         if (r < 0)
                 return r;
-        r = get_u63(o, p, "published", &rel->published);
+        r = json_strict_get_u63("channel", o, p, "published", &rel->published);
         if (r < 0)
                 return r;
 
@@ -306,7 +234,7 @@ static int parse_release(json_object *o, size_t i, ChannelRelease *rel) {
         if (r < 0)
                 return r;
 
-        r = get_member(o, p, "stages", json_type_array, "an array", &v);
+        r = json_strict_get_member("channel", o, p, "stages", json_type_array, "an array", &v);
         if (r < 0)
                 return r;
         size_t n = json_object_array_length(v);
@@ -324,7 +252,7 @@ static int parse_release(json_object *o, size_t i, ChannelRelease *rel) {
                 rel->n_stages = k + 1;
         }
 
-        r = get_member(o, p, "halted", json_type_boolean, "a boolean", &v);
+        r = json_strict_get_member("channel", o, p, "halted", json_type_boolean, "a boolean", &v);
         if (r < 0)
                 return r;
         rel->halted = json_object_get_boolean(v);
@@ -353,22 +281,22 @@ static int parse_object(json_object *root, Channel *c) {
         int r;
 
         /* The format comes first: a future format may use other keys. */
-        r = get_u63(root, "", "format", &u);
+        r = json_strict_get_u63("channel", root, "", "format", &u);
         if (r < 0)
                 return r;
         if (u != CHANNEL_FORMAT)
                 return err_set(EPROTONOSUPPORT, "channel: format: unsupported version %" PRIu64 " (expected %d)", u,
                                CHANNEL_FORMAT);
-        r = check_keys(root, "", keys);
+        r = json_strict_check_keys("channel", root, "", keys);
         if (r < 0)
                 return r;
-        r = get_u63(root, "", "serial", &c->serial);
+        r = json_strict_get_u63("channel", root, "", "serial", &c->serial);
         if (r < 0)
                 return r;
-        r = get_u63(root, "", "updated", &c->updated);
+        r = json_strict_get_u63("channel", root, "", "updated", &c->updated);
         if (r < 0)
                 return r;
-        r = get_member(root, "", "releases", json_type_array, "an array", &v);
+        r = json_strict_get_member("channel", root, "", "releases", json_type_array, "an array", &v);
         if (r < 0)
                 return r;
         size_t n = json_object_array_length(v);
@@ -432,7 +360,7 @@ int channel_parse(const char *json, size_t len, Channel **ret) {
         json_scan(json, len, &scan);
         if (scan.single_quote != SIZE_MAX)
                 return err_set(EINVAL, "channel: not valid JSON at byte %zu: single-quoted string", scan.single_quote);
-        if (scan.name_separators != count_members(root))
+        if (scan.name_separators != json_strict_count_members(root))
                 return err_set(EINVAL, "channel: not valid JSON: an object has a duplicate key");
         /* Before the keys are checked: a key cut at \u0000 may look known. */
         if (scan.nul_escape != SIZE_MAX)
