@@ -10,6 +10,7 @@ typedef struct BootBackendOps {
         int (*open)(BootBackend *b, const AbideConfig *c);
         void (*close)(BootBackend *b);
         int (*booted_slot)(BootBackend *b, Slot *ret);
+        int (*selected_slot)(BootBackend *b, Slot *ret);   /* NULL: the loader does not say */
         int (*list)(BootBackend *b, BootEntryInfo ret[static _SLOT_MAX]);
         int (*remove)(BootBackend *b, Slot slot);
         int (*write)(BootBackend *b, Slot slot, const BootEntrySpec *spec);

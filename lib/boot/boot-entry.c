@@ -22,18 +22,42 @@ static int parse_count(const char **p, unsigned *ret) {
         return 0;
 }
 
-bool boot_entry_name_is_ours(const char *name) {
-        size_t n = strlen(name), ls = strlen(BOOT_ENTRY_SUFFIX);
-        return strncmp(name, BOOT_ENTRY_PREFIX, strlen(BOOT_ENTRY_PREFIX)) == 0 && n >= ls &&
-               streq(name + n - ls, BOOT_ENTRY_SUFFIX);
+static const char *const type_suffix[_BOOT_ENTRY_TYPE_MAX] = {
+        [BOOT_ENTRY_TYPE1] = BOOT_ENTRY_SUFFIX,
+        [BOOT_ENTRY_TYPE2] = BOOT_UKI_SUFFIX,
+};
+
+const char *boot_entry_type_suffix(BootEntryType t) {
+        return t >= 0 && t < _BOOT_ENTRY_TYPE_MAX ? type_suffix[t] : NULL;
 }
 
-int boot_entry_name_parse(const char *name, Slot *ret_slot, BootCounter *ret_counter) {
+static bool ends_with(const char *s, const char *suffix) {
+        size_t n = strlen(s), ls = strlen(suffix);
+        return n >= ls && streq(s + n - ls, suffix);
+}
+
+BootEntryType boot_entry_name_type(const char *name) {
+        for (BootEntryType t = 0; t < _BOOT_ENTRY_TYPE_MAX; t++)
+                if (ends_with(name, type_suffix[t]))
+                        return t;
+        return _BOOT_ENTRY_TYPE_INVALID;
+}
+
+bool boot_entry_name_is_ours_type(const char *name, BootEntryType type) {
+        const char *suffix = boot_entry_type_suffix(type);
+        return suffix && strncmp(name, BOOT_ENTRY_PREFIX, strlen(BOOT_ENTRY_PREFIX)) == 0 && ends_with(name, suffix);
+}
+
+bool boot_entry_name_is_ours(const char *name) {
+        return boot_entry_name_is_ours_type(name, BOOT_ENTRY_TYPE1);
+}
+
+int boot_entry_name_parse_type(const char *name, BootEntryType type, Slot *ret_slot, BootCounter *ret_counter) {
         BootCounter c = { .state = BOOT_COUNTER_GOOD };
-        const char *p = name;
+        const char *p = name, *suffix = boot_entry_type_suffix(type);
         char slot_name[2] = {};
 
-        if (strncmp(p, BOOT_ENTRY_PREFIX, strlen(BOOT_ENTRY_PREFIX)) != 0)
+        if (!suffix || strncmp(p, BOOT_ENTRY_PREFIX, strlen(BOOT_ENTRY_PREFIX)) != 0)
                 return -EINVAL;
         p += strlen(BOOT_ENTRY_PREFIX);
         slot_name[0] = *p;
@@ -53,7 +77,7 @@ int boot_entry_name_parse(const char *name, Slot *ret_slot, BootCounter *ret_cou
                 }
                 c.state = c.left > 0 ? BOOT_COUNTER_PENDING : BOOT_COUNTER_BAD;
         }
-        if (!streq(p, BOOT_ENTRY_SUFFIX))
+        if (!streq(p, suffix))
                 return -EINVAL;
 
         if (c.state == BOOT_COUNTER_BAD)
@@ -63,15 +87,30 @@ int boot_entry_name_parse(const char *name, Slot *ret_slot, BootCounter *ret_cou
         return 0;
 }
 
-int boot_entry_name_format(Slot slot, const BootCounter *counter, char buf[static BOOT_ENTRY_NAME_MAX]) {
-        const char *s = slot_to_string(slot);
+int boot_entry_name_parse(const char *name, Slot *ret_slot, BootCounter *ret_counter) {
+        return boot_entry_name_parse_type(name, BOOT_ENTRY_TYPE1, ret_slot, ret_counter);
+}
+
+int boot_entry_name_parse_any(const char *name, Slot *ret_slot, BootCounter *ret_counter, BootEntryType *ret_type) {
+        BootEntryType t = boot_entry_name_type(name);
+        if (t < 0)
+                return -EINVAL;
+        int r = boot_entry_name_parse_type(name, t, ret_slot, ret_counter);
+        if (r >= 0 && ret_type)
+                *ret_type = t;
+        return r;
+}
+
+int boot_entry_name_format_type(Slot slot, const BootCounter *counter, BootEntryType type,
+                                char buf[static BOOT_ENTRY_NAME_MAX]) {
+        const char *s = slot_to_string(slot), *suffix = boot_entry_type_suffix(type);
         int n;
 
-        if (!s)
+        if (!s || !suffix)
                 return -EINVAL;
         switch (counter->state) {
         case BOOT_COUNTER_GOOD:
-                n = snprintf(buf, BOOT_ENTRY_NAME_MAX, BOOT_ENTRY_PREFIX "%s" BOOT_ENTRY_SUFFIX, s);
+                n = snprintf(buf, BOOT_ENTRY_NAME_MAX, BOOT_ENTRY_PREFIX "%s%s", s, suffix);
                 break;
         case BOOT_COUNTER_PENDING:
         case BOOT_COUNTER_BAD: {
@@ -80,16 +119,20 @@ int boot_entry_name_format(Slot slot, const BootCounter *counter, char buf[stati
                     (counter->state == BOOT_COUNTER_PENDING && left == 0))
                         return -EINVAL;
                 if (counter->done > 0)
-                        n = snprintf(buf, BOOT_ENTRY_NAME_MAX, BOOT_ENTRY_PREFIX "%s+%u-%u" BOOT_ENTRY_SUFFIX,
-                                     s, left, counter->done);
+                        n = snprintf(buf, BOOT_ENTRY_NAME_MAX, BOOT_ENTRY_PREFIX "%s+%u-%u%s", s, left, counter->done,
+                                     suffix);
                 else
-                        n = snprintf(buf, BOOT_ENTRY_NAME_MAX, BOOT_ENTRY_PREFIX "%s+%u" BOOT_ENTRY_SUFFIX, s, left);
+                        n = snprintf(buf, BOOT_ENTRY_NAME_MAX, BOOT_ENTRY_PREFIX "%s+%u%s", s, left, suffix);
                 break;
         }
         default:
                 return -EINVAL;
         }
         return n > 0 && n < BOOT_ENTRY_NAME_MAX ? 0 : -EINVAL;
+}
+
+int boot_entry_name_format(Slot slot, const BootCounter *counter, char buf[static BOOT_ENTRY_NAME_MAX]) {
+        return boot_entry_name_format_type(slot, counter, BOOT_ENTRY_TYPE1, buf);
 }
 
 static bool printable_line(const char *s) {

@@ -62,6 +62,10 @@ int boot_booted_slot(BootBackend *b, Slot *ret) {
         return b->ops->booted_slot(b, ret);
 }
 
+int boot_selected_slot(BootBackend *b, Slot *ret) {
+        return b->ops->selected_slot ? b->ops->selected_slot(b, ret) : -ENOENT;
+}
+
 int boot_list(BootBackend *b, BootEntryInfo ret[static _SLOT_MAX]) {
         return b->ops->list(b, ret);
 }

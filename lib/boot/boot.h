@@ -15,6 +15,7 @@ typedef struct BootBackend BootBackend;
 
 typedef struct BootEntryInfo {
         BootCounter counter;   /* MISSING when the slot has no entry */
+        BootEntryType type;    /* systemd-boot: type #1 (.conf) or #2 (the slot's UKI) */
         char *file;            /* entry file name; NULL when missing */
         char *version;         /* "version" line; may be NULL */
 } BootEntryInfo;
@@ -30,6 +31,10 @@ const char *boot_backend_name(const BootBackend *b);
 
 /* The slot the loader started (-ENXIO with a message when it cannot tell). */
 int boot_booted_slot(BootBackend *b, Slot *ret);
+/* The slot whose entry the loader selected at this boot; -ENOENT when the loader does not say
+ * (U-Boot). It differs from boot_booted_slot() when the firmware refused the selected image
+ * and started another slot's itself. */
+int boot_selected_slot(BootBackend *b, Slot *ret);
 /* Both slots' entries; malformed entry names of ours are errors. */
 int boot_list(BootBackend *b, BootEntryInfo ret[static _SLOT_MAX]);
 /* Removes the slot's entry (all of its counter forms); the slot is not bootable after this. */

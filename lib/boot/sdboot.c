@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * systemd-boot: BLS type #1 entries in <ESP>/loader/entries/ whose names
- * carry the loader's boot counter, loader interface EFI variables.
- * Every entry has "sort-key abide" and "version <image version>", so the
- * loader's default is the newest entry that is not bad (entries with no
- * tries left sort last); LoaderEntryDefault/LoaderEntryOneShot override it.
+ * systemd-boot: BLS type #1 entries in <ESP>/loader/entries/, or type #2
+ * entries (the slot's signed UKI) in <ESP>/EFI/Linux/, whose names carry
+ * the loader's boot counter; loader interface EFI variables. Every entry
+ * sorts by "abide" (type #1: "sort-key abide"; type #2: the UKI's .osrel
+ * ID=abide, no IMAGE_ID) and then by version, so the loader's default is
+ * the newest entry that is not bad (entries with no tries left sort last);
+ * LoaderEntryDefault/LoaderEntryOneShot override it. A slot has one entry
+ * of either type, never both.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -15,6 +18,7 @@
 #include "boot/backend.h"
 #include "boot/efivars.h"
 #include "boot/esp-mount.h"
+#include "boot/uki-osrel.h"
 #include "slot/slot-discover.h"
 
 #define ENTRY_FILE_MAX (64 * 1024)
@@ -22,6 +26,7 @@
 typedef struct SdBoot {
         char *esp;
         char *entries;
+        char *linux_dir;   /* type #2 entries: <ESP>/EFI/Linux */
         char *efivars;
         char *cmdline;
         EspMount mount;   /* read-only except inside a write scope */
@@ -37,6 +42,7 @@ static void sdboot_close(BootBackend *b) {
                 return;
         free(s->esp);
         free(s->entries);
+        free(s->linux_dir);
         free(s->efivars);
         free(s->cmdline);
         esp_mount_done(&s->mount);
@@ -99,9 +105,11 @@ static int sdboot_open(BootBackend *b, const AbideConfig *c) {
         }
         if (asprintf(&s->entries, "%s/loader/entries", s->esp) < 0)
                 s->entries = NULL;
+        if (asprintf(&s->linux_dir, "%s/EFI/Linux", s->esp) < 0)
+                s->linux_dir = NULL;
         s->efivars = strdup(c->efivars);
         s->cmdline = strdup(c->cmdline);
-        if (!s->entries || !s->efivars || !s->cmdline) {
+        if (!s->entries || !s->linux_dir || !s->efivars || !s->cmdline) {
                 sdboot_close(b);
                 return -ENOMEM;
         }
@@ -116,7 +124,7 @@ static int slot_from_entry_name(const char *name, Slot *ret) {
         _cleanup_free_ char *with_suffix = NULL;
         BootCounter c;
 
-        if (boot_entry_name_parse(name, ret, &c) >= 0)
+        if (boot_entry_name_parse_any(name, ret, &c, NULL) >= 0)
                 return 0;
         /* systemd-boot 252 reports the file name; later versions may drop the suffix. */
         if (asprintf(&with_suffix, "%s" BOOT_ENTRY_SUFFIX, name) < 0)
@@ -139,15 +147,35 @@ static int slot_from_cmdline(const char *path, Slot *ret) {
         return -ENOENT;
 }
 
+/* The entry the loader selected at this boot (LoaderEntrySelected, volatile: this boot's). */
+static int sdboot_selected_slot(BootBackend *b, Slot *ret) {
+        _cleanup_free_ char *selected = NULL;
+        int r = efivars_get_string(sd(b)->efivars, "LoaderEntrySelected", &selected);
+        if (r < 0)
+                return r == -EOPNOTSUPP ? -ENOENT : r;
+        if (slot_from_entry_name(selected, ret) < 0)
+                return err_set(ENXIO, "booted entry '%s' is not an abide slot entry", selected);
+        return 0;
+}
+
+/*
+ * abide-init mounted the root that abide.slot= names, so the command line
+ * is what runs: with Secure Boot it comes from inside the signed UKI, and
+ * when the firmware refused the entry the loader selected and started
+ * another slot's UKI itself (docs/secure-boot.md, "Firmware fallback
+ * options"), LoaderEntrySelected still names the refused one. Without
+ * abide.slot= (a host, tests), the loader's variables tell.
+ */
 static int sdboot_booted_slot(BootBackend *b, Slot *ret) {
         SdBoot *s = sd(b);
-        _cleanup_free_ char *selected = NULL, *count_path = NULL;
+        _cleanup_free_ char *count_path = NULL;
 
-        if (efivars_get_string(s->efivars, "LoaderEntrySelected", &selected) >= 0) {
-                if (slot_from_entry_name(selected, ret) < 0)
-                        return err_set(ENXIO, "booted entry '%s' is not an abide slot entry", selected);
-                return 0;
-        }
+        int r = slot_from_cmdline(s->cmdline, ret);
+        if (r != -ENOENT)
+                return r;
+        r = sdboot_selected_slot(b, ret);
+        if (r != -ENOENT)
+                return r;
         /* The path of the entry file as the loader renamed it: \loader\entries\abide-b+2-1.conf */
         if (efivars_get_string(s->efivars, "LoaderBootCountPath", &count_path) >= 0) {
                 const char *base = strrchr(count_path, '\\');
@@ -155,11 +183,8 @@ static int sdboot_booted_slot(BootBackend *b, Slot *ret) {
                         return err_set(ENXIO, "booted entry '%s' is not an abide slot entry", count_path);
                 return 0;
         }
-        int r = slot_from_cmdline(s->cmdline, ret);
-        if (r == -ENOENT)
-                return err_set(ENXIO, "cannot tell the booted slot: no LoaderEntrySelected in %s, no abide.slot= in %s",
-                               s->efivars, s->cmdline);
-        return r;
+        return err_set(ENXIO, "cannot tell the booted slot: no abide.slot= in %s, no LoaderEntrySelected in %s",
+                       s->cmdline, s->efivars);
 }
 
 static void closedirp(DIR **d) {
@@ -167,39 +192,41 @@ static void closedirp(DIR **d) {
                 (void) closedir(*d);
 }
 
-/* Scans the entries; ret[slot].file names each slot's entry. A missing directory is no entries. */
-static int scan(SdBoot *s, BootEntryInfo ret[static _SLOT_MAX]) {
-        BootEntryInfo found[_SLOT_MAX] = {};
-        int r = 0;
+static const char *type_dir(const SdBoot *s, BootEntryType t) {
+        return t == BOOT_ENTRY_TYPE2 ? s->linux_dir : s->entries;
+}
 
-        _cleanup_(closedirp) DIR *d = opendir(s->entries);
-        if (!d) {
-                if (errno != ENOENT)
-                        return err_set(errno, "cannot read %s: %m", s->entries);
-                memcpy(ret, found, sizeof found);
-                return 0;
-        }
+/* Scans one type's directory into found[]; a missing directory is no entries. */
+static int scan_dir(SdBoot *s, BootEntryType type, BootEntryInfo found[static _SLOT_MAX]) {
+        const char *dir = type_dir(s, type);
+        _cleanup_(closedirp) DIR *d = opendir(dir);
+        if (!d)
+                return errno == ENOENT ? 0 : err_set(errno, "cannot read %s: %m", dir);
         struct dirent *de;
         while ((de = readdir(d))) {
                 Slot slot;
                 BootCounter c;
-                if (!boot_entry_name_is_ours(de->d_name))
+                if (!boot_entry_name_is_ours_type(de->d_name, type))
                         continue;
-                if (boot_entry_name_parse(de->d_name, &slot, &c) < 0) {
-                        r = err_set(EINVAL, "malformed boot entry name %s/%s", s->entries, de->d_name);
-                        break;
-                }
-                if (found[slot].file) {
-                        r = err_set(ENOTUNIQ, "two boot entries for slot %s in %s: %s and %s",
-                                    slot_to_string(slot), s->entries, found[slot].file, de->d_name);
-                        break;
-                }
+                if (boot_entry_name_parse_type(de->d_name, type, &slot, &c) < 0)
+                        return err_set(EINVAL, "malformed boot entry name %s/%s", dir, de->d_name);
+                if (found[slot].file)
+                        return err_set(ENOTUNIQ, "two boot entries for slot %s: %s/%s and %s", slot_to_string(slot),
+                                       type_dir(s, found[slot].type), found[slot].file, de->d_name);
                 found[slot].counter = c;
-                if (!(found[slot].file = strdup(de->d_name))) {
-                        r = -ENOMEM;
-                        break;
-                }
+                found[slot].type = type;
+                if (!(found[slot].file = strdup(de->d_name)))
+                        return -ENOMEM;
         }
+        return 0;
+}
+
+/* Scans the entries of both types; ret[slot].file names each slot's entry. */
+static int scan(SdBoot *s, BootEntryInfo ret[static _SLOT_MAX]) {
+        BootEntryInfo found[_SLOT_MAX] = {};
+        int r = scan_dir(s, BOOT_ENTRY_TYPE1, found);
+        if (r >= 0)
+                r = scan_dir(s, BOOT_ENTRY_TYPE2, found);
         if (r < 0) {
                 boot_entry_infos_done(found);
                 return r;
@@ -219,9 +246,15 @@ static int sdboot_list(BootBackend *b, BootEntryInfo ret[static _SLOT_MAX]) {
                 _cleanup_free_ char *path = NULL, *text = NULL;
                 if (!e[i].file)
                         continue;
-                if (asprintf(&path, "%s/%s", s->entries, e[i].file) < 0) {
+                if (asprintf(&path, "%s/%s", type_dir(s, e[i].type), e[i].file) < 0) {
                         boot_entry_infos_done(e);
                         return -ENOMEM;
+                }
+                if (e[i].type == BOOT_ENTRY_TYPE2) {
+                        /* What the loader shows and sorts by; an unreadable one is no version, not an error. */
+                        if (uki_read_version(path, &e[i].version) < 0)
+                                err_clear();
+                        continue;
                 }
                 r = read_full_file(path, ENTRY_FILE_MAX, &text, NULL);
                 if (r < 0) {
@@ -234,29 +267,37 @@ static int sdboot_list(BootBackend *b, BootEntryInfo ret[static _SLOT_MAX]) {
         return 0;
 }
 
+/* The entry's path: its type is in its name. */
 static int entry_path(SdBoot *s, const char *name, char **ret) {
-        return asprintf(ret, "%s/%s", s->entries, name) < 0 ? -ENOMEM : 0;
+        BootEntryType t = boot_entry_name_type(name);
+        return asprintf(ret, "%s/%s", type_dir(s, t < 0 ? BOOT_ENTRY_TYPE1 : t), name) < 0 ? -ENOMEM : 0;
 }
 
 /* Temporaries of an entry write a power cut interrupted (".#abide-b+3.conf.XXXXXX": not *.conf, so the
- * loader never reads them); inside a write scope, which no other writer shares. */
-static int clean_temporaries(SdBoot *s) {
-        _cleanup_(closedirp) DIR *d = opendir(s->entries);
+ * loader never reads them; it skips EFI/Linux's dot files too); inside a write scope, which no other
+ * writer shares. */
+static int clean_temporaries_in(const char *dir) {
+        _cleanup_(closedirp) DIR *d = opendir(dir);
         struct dirent *de;
         bool removed = false;
 
         if (!d)
-                return errno == ENOENT ? 0 : err_set(errno, "cannot read %s: %m", s->entries);
+                return errno == ENOENT ? 0 : err_set(errno, "cannot read %s: %m", dir);
         while ((de = readdir(d))) {
                 if (strncmp(de->d_name, ".#" BOOT_ENTRY_PREFIX, strlen(".#" BOOT_ENTRY_PREFIX)) != 0)
                         continue;
                 if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT)
-                        return err_set(errno, "cannot remove %s/%s: %m", s->entries, de->d_name);
+                        return err_set(errno, "cannot remove %s/%s: %m", dir, de->d_name);
                 removed = true;
         }
         if (removed && fsync(dirfd(d)) < 0)
-                return err_set(errno, "cannot sync %s: %m", s->entries);
+                return err_set(errno, "cannot sync %s: %m", dir);
         return 0;
+}
+
+static int clean_temporaries(SdBoot *s) {
+        int r = clean_temporaries_in(s->entries);
+        return r < 0 ? r : clean_temporaries_in(s->linux_dir);
 }
 
 static int sdboot_remove(BootBackend *b, Slot slot) {
@@ -279,7 +320,7 @@ static int sdboot_remove(BootBackend *b, Slot slot) {
                 if (r >= 0 && unlink(path) < 0 && errno != ENOENT)
                         r = err_set(errno, "cannot remove boot entry %s: %m", path);
                 if (r >= 0 && (r = fsync_directory_of(path)) < 0)
-                        r = err_set(r, "cannot sync %s: %s", s->entries, strerror(-r));
+                        r = err_set(r, "cannot sync %s: %s", type_dir(s, e[slot].type), strerror(-r));
         }
         boot_entry_infos_done(e);
         if (r >= 0 && esp_writable_end(TAKE_PTR(scope)) == -EROFS)
@@ -307,22 +348,25 @@ static int sdboot_write(BootBackend *b, Slot slot, const BootEntrySpec *spec) {
         SdBoot *s = sd(b);
         _cleanup_free_ char *text = NULL, *path = NULL;
         char name[BOOT_ENTRY_NAME_MAX];
+        BootEntryType type = spec->uki ? BOOT_ENTRY_TYPE2 : BOOT_ENTRY_TYPE1;
         BootCounter c = spec->tries > 0 ? (BootCounter) { .state = BOOT_COUNTER_PENDING, .left = spec->tries }
                                         : (BootCounter) { .state = BOOT_COUNTER_GOOD };
         int r;
 
         if (spec->tries > BOOT_COUNTER_MAX)
                 return err_set(EINVAL, "too many tries: %u (at most %u)", spec->tries, BOOT_COUNTER_MAX);
-        r = boot_entry_format(slot, spec, &text);
-        if (r < 0)
-                return r;
-        r = boot_entry_name_format(slot, &c, name);
+        if (!spec->uki) {
+                r = boot_entry_format(slot, spec, &text);
+                if (r < 0)
+                        return r;
+        }
+        r = boot_entry_name_format_type(slot, &c, type, name);
         if (r < 0)
                 return err_set(EINVAL, "cannot name the boot entry");
         r = esp_writable_begin(&s->mount, &scope);
         if (r < 0)
                 return r;
-        r = mkdir_p(s->entries);
+        r = mkdir_p(type_dir(s, type));
         if (r < 0)
                 return r;
         /* Old entry first: a crash in between leaves the slot without an entry, never two. */
@@ -332,11 +376,21 @@ static int sdboot_write(BootBackend *b, Slot slot, const BootEntrySpec *spec) {
         r = entry_path(s, name, &path);
         if (r < 0)
                 return r;
-        /* A temporary in the same directory, fsynced, renamed over the name, the directory fsynced;
-         * the scope's end syncs the whole file system. */
-        r = write_file_atomic(path, text, strlen(text), 0644);
-        if (r < 0)
-                return err_set(r, "cannot write boot entry %s: %s", path, strerror(-r));
+        if (spec->uki) {
+                /* The UKI was written, synced and verified where it is (the same file system): one
+                 * rename makes it the entry, as the loader's own counting does. */
+                if (rename(spec->uki, path) < 0)
+                        return err_set(errno, "cannot rename %s to %s: %m", spec->uki, path);
+                r = fsync_directory_of(path);
+                if (r < 0)
+                        return err_set(r, "cannot sync %s: %s", s->linux_dir, strerror(-r));
+        } else {
+                /* A temporary in the same directory, fsynced, renamed over the name, the directory fsynced;
+                 * the scope's end syncs the whole file system. */
+                r = write_file_atomic(path, text, strlen(text), 0644);
+                if (r < 0)
+                        return err_set(r, "cannot write boot entry %s: %s", path, strerror(-r));
+        }
         r = esp_writable_end(TAKE_PTR(scope));
         return r == -EROFS ? r : 0;
 }
@@ -352,8 +406,8 @@ static int rename_entry(SdBoot *s, Slot slot, BootCounter c) {
         if (r < 0)
                 return r;
         if (!e[slot].file)
-                r = err_set(ENOENT, "slot %s has no boot entry in %s", slot_to_string(slot), s->entries);
-        else if (boot_entry_name_format(slot, &c, name) < 0)
+                r = err_set(ENOENT, "slot %s has no boot entry in %s or %s", slot_to_string(slot), s->entries, s->linux_dir);
+        else if (boot_entry_name_format_type(slot, &c, e[slot].type, name) < 0)
                 r = err_set(EINVAL, "cannot name the boot entry");
         else if (!streq(name, e[slot].file)) {
                 /* One rename is the counter's whole change, as when the loader counts a try. */
@@ -363,7 +417,7 @@ static int rename_entry(SdBoot *s, Slot slot, BootCounter c) {
                         if (rename(from, to) < 0)
                                 r = err_set(errno, "cannot rename %s to %s: %m", from, name);
                         else if ((r = fsync_directory_of(to)) < 0)
-                                r = err_set(r, "cannot sync %s: %s", s->entries, strerror(-r));
+                                r = err_set(r, "cannot sync %s: %s", type_dir(s, e[slot].type), strerror(-r));
                         else if (esp_writable_end(TAKE_PTR(scope)) == -EROFS)
                                 r = -EROFS;
                 }
@@ -474,6 +528,7 @@ const BootBackendOps boot_backend_systemd_boot = {
         .open = sdboot_open,
         .close = sdboot_close,
         .booted_slot = sdboot_booted_slot,
+        .selected_slot = sdboot_selected_slot,
         .list = sdboot_list,
         .remove = sdboot_remove,
         .write = sdboot_write,

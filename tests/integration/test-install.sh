@@ -190,7 +190,7 @@ state_floor 0
 note "running slot unknown"
 mkdir "$T/vars-aside"
 mv "$T/efivars/"Loader* "$T/vars-aside/"
-refuse_untouched "^abidectl: install: cannot tell the booted slot: no LoaderEntrySelected" install "$GOOD"
+refuse_untouched "^abidectl: install: cannot tell the booted slot: no abide.slot= in .*, no LoaderEntrySelected" install "$GOOD"
 mv "$T/vars-aside/"* "$T/efivars/"
 
 note "truncated streams"
