@@ -65,21 +65,22 @@ static void layer_progress(const char *layer, const char *entry, uint64_t n_entr
         progress_update(n_bytes);
 }
 
-static int install_ca(const char *ca_path, const char *staging) {
+/* A certificate file into the staged tree at DIR/NAME under /usr/lib/abide, which the dm-verity root
+ * covers and the /etc overlay on abide-data cannot shadow. */
+static int install_cert(const char *what, const char *src, const char *staging, const char *subdir, const char *name) {
         _cleanup_free_ char *pem = NULL, *dir = NULL, *dest = NULL;
         size_t len;
         int r;
 
-        r = read_full_file(ca_path, 1024 * 1024, &pem, &len);
+        r = read_full_file(src, 1024 * 1024, &pem, &len);
         if (r < 0)
-                return err_set(r, "CA certificate %s: %s", ca_path, strerror(-r));
-        /* In /usr, which the dm-verity root covers and the /etc overlay on abide-data cannot shadow. */
-        if (asprintf(&dir, "%s/usr/lib/abide/keys", staging) < 0 || asprintf(&dest, "%s/ca.pem", dir) < 0)
+                return err_set(r, "%s %s: %s", what, src, strerror(-r));
+        if (asprintf(&dir, "%s/usr/lib/abide/%s", staging, subdir) < 0 || asprintf(&dest, "%s/%s", dir, name) < 0)
                 return -ENOMEM;
-        const char *parts[] = { "/usr", "/usr/lib", "/usr/lib/abide", "/usr/lib/abide/keys" };
-        for (size_t i = 0; i < ELEMENTSOF(parts); i++) {
+        const char *parts[] = { "/usr", "/usr/lib", "/usr/lib/abide" };
+        for (size_t i = 0; i <= ELEMENTSOF(parts); i++) {
                 _cleanup_free_ char *p = NULL;
-                if (asprintf(&p, "%s%s", staging, parts[i]) < 0)
+                if (i < ELEMENTSOF(parts) ? asprintf(&p, "%s%s", staging, parts[i]) < 0 : !(p = strdup(dir)))
                         return -ENOMEM;
                 if (mkdir(p, 0755) < 0 && errno != EEXIST)
                         return err_set(errno, "cannot create %s: %m", p);
@@ -155,7 +156,13 @@ int build_context_compose(BuildContext *c) {
         if (k < 0)
                 return k;
         if (c->ca_path) {
-                k = install_ca(c->ca_path, c->staging);
+                k = install_cert("CA certificate", c->ca_path, c->staging, "keys", "ca.pem");
+                if (k < 0)
+                        return k;
+        }
+        /* What abidectl checks the UKIs of later bundles against ([Paths] SecureBootCert=). */
+        if (c->secure_boot_cert_path) {
+                k = install_cert("Secure Boot certificate", c->secure_boot_cert_path, c->staging, "secure-boot", "db.crt");
                 if (k < 0)
                         return k;
         }

@@ -17,6 +17,7 @@ typedef struct BuildContext {
         const Recipe *recipe;
         time_t epoch;
         const char *ca_path;    /* release CA: baked into the image and the initramfs */
+        const char *secure_boot_cert_path;   /* Secure Boot db certificate: baked into the image; may be NULL */
         const char *init_path;  /* abide-init, for the initramfs */
         char *workdir;
         char *staging;

@@ -116,10 +116,11 @@ int uki_find_stub(Architecture arch, char **ret) {
 }
 
 int uki_os_release(const char *name, const char *version, char **ret) {
-        /* Recipe names and versions are [A-Za-z0-9._+~-]: nothing to quote or escape. */
-        if (asprintf(ret,
-                     "NAME=\"%s\"\nID=abide\nPRETTY_NAME=\"%s %s\"\nVERSION_ID=%s\nIMAGE_ID=%s\nIMAGE_VERSION=%s\n",
-                     name, name, version, version, name, version) < 0)
+        /* Recipe names and versions are [A-Za-z0-9._+~-]: nothing to quote or escape. No IMAGE_ID:
+         * systemd-boot sorts type #2 entries by IMAGE_ID, else ID, and type #1 entries by their
+         * sort-key; "abide" for both keeps the slots in one order, by version, whatever their type. */
+        if (asprintf(ret, "NAME=\"%s\"\nID=abide\nPRETTY_NAME=\"%s %s\"\nVERSION_ID=%s\nIMAGE_VERSION=%s\n", name, name,
+                     version, version, version) < 0)
                 return -ENOMEM;
         return 0;
 }

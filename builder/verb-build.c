@@ -249,6 +249,7 @@ static int build(const BuildArgs *a) {
                 return r;
 
         ctx->ca_path = a->ca;
+        ctx->secure_boot_cert_path = a->sb_cert;
         ctx->init_path = a->init;
         r = build_context_compose(ctx);
         if (r < 0)

@@ -34,6 +34,7 @@ static const ConfigKey config_keys[] = {
         PATH_KEY("Paths", "EfiVars", efivars),
         LOCAL_PATH_KEY("Paths", "State", state_file),
         PATH_KEY("Paths", "Keys", keys_dir),
+        PATH_KEY("Paths", "SecureBootCert", secure_boot_cert),
         PATH_KEY("Paths", "VendorHealthDir", health_dirs[0]),
         LOCAL_PATH_KEY("Paths", "HealthDir", health_dirs[1]),
         PATH_KEY("Paths", "RollbackHooks", rollback_hooks_dir),
@@ -111,6 +112,7 @@ int config_new_default(AbideConfig **ret) {
         if (set_string(&c->efivars, "/sys/firmware/efi/efivars") < 0 ||
             set_string(&c->state_file, "/var/lib/abide/state.json") < 0 ||
             set_string(&c->keys_dir, "/usr/lib/abide/keys") < 0 ||
+            set_string(&c->secure_boot_cert, "/usr/lib/abide/secure-boot/db.crt") < 0 ||
             set_string(&c->health_dirs[0], "/usr/lib/abide/health.d") < 0 ||
             set_string(&c->health_dirs[1], "/etc/abide/health.d") < 0 ||
             set_string(&c->rollback_hooks_dir, "/usr/lib/abide/on-rollback.d") < 0 ||
@@ -322,6 +324,7 @@ AbideConfig *config_free(AbideConfig *c) {
         free(c->efivars);
         free(c->state_file);
         free(c->keys_dir);
+        free(c->secure_boot_cert);
         free(c->health_dirs[0]);
         free(c->health_dirs[1]);
         free(c->rollback_hooks_dir);

@@ -18,6 +18,7 @@ typedef struct AbideConfig {
         char *efivars;             /* efivarfs directory */
         char *state_file;          /* on abide-data */
         char *keys_dir;
+        char *secure_boot_cert;   /* the Secure Boot db certificate(s) UKIs must verify against (docs/secure-boot.md) */
         char *health_dirs[2];      /* each may be NULL */
         char *rollback_hooks_dir;
         char *disk;                /* disk or disk image holding the slots; NULL: every block device */

@@ -5,6 +5,7 @@
  *   helper-slot install SLOT VERSION TRIES   the slot/boot steps of an install, no payloads
  *   helper-slot partitions SLOT              "<label> <path> <offset> <size>" per partition
  *   helper-slot data                         the same for abide-data
+ *   helper-slot uki-version FILE             the version in a UKI's .osrel, as status shows it
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 
 #include "basic/error.h"
 #include "boot/boot.h"
+#include "boot/uki-osrel.h"
 #include "slot/config.h"
 #include "slot/slot-discover.h"
 #include "slot/state.h"
@@ -32,6 +34,13 @@ int main(int argc, char *argv[]) {
 
         if (argc < 2)
                 return 2;
+        if (streq(argv[1], "uki-version") && argc == 3) {
+                _cleanup_free_ char *v = NULL;
+                if ((r = uki_read_version(argv[2], &v)) < 0)
+                        return fail(r);
+                printf("%s\n", v);
+                return 0;
+        }
         r = config_load(NULL, &c);
         if (r < 0)
                 return fail(r);

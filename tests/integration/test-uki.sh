@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/bootctl-lib.sh"
 . "$(dirname "$0")/install-lib.sh"
-need objcopy objdump sbsign sbverify sbattach tar python3 cert-to-efi-sig-list sign-efi-sig-list
+need objcopy objdump sbsign sbverify sbattach tar python3 cert-to-efi-sig-list sign-efi-sig-list fsck.erofs
 
 STUB=/usr/lib/systemd/boot/efi/linuxx64.efi.stub
 [ -r "$STUB" ] || die "systemd's stub $STUB is missing (install systemd-boot-efi)"
@@ -105,7 +105,17 @@ for s in a b; do
 done
 dump "$T/x/abide-a.efi" .osrel osrel
 grep -qx 'IMAGE_VERSION=1.0.0' "$T/osrel" || die "no IMAGE_VERSION in .osrel: $(cat "$T/osrel")"
-grep -qx 'IMAGE_ID=abide-example' "$T/osrel" || die "no IMAGE_ID in .osrel: $(cat "$T/osrel")"
+grep -qx 'ID=abide' "$T/osrel" || die "no ID=abide in .osrel: $(cat "$T/osrel")"
+# systemd-boot sorts type #2 entries by IMAGE_ID, else ID: none, so both slots sort as "abide" by version.
+! grep -q '^IMAGE_ID=' "$T/osrel" || die "IMAGE_ID in .osrel would sort the slots apart: $(cat "$T/osrel")"
+# What status shows: the version abidectl reads back out of the UKI.
+[ "$("$ABIDE_TEST_HELPERS/helper-slot" uki-version "$T/x/abide-a.efi")" = 1.0.0 ] ||
+        die "the UKI's version as abidectl reads it is not 1.0.0"
+# The root carries the db certificate that abidectl checks later bundles' UKIs against.
+fsck.erofs --extract="$T/root-x" "$T/x/root.img" >/dev/null || die "cannot extract root.img"
+cmp -s "$T/root-x/usr/lib/abide/secure-boot/db.crt" "$T/sb/db.crt" ||
+        die "root.img has no /usr/lib/abide/secure-boot/db.crt equal to the db certificate"
+
 # The kernel and initrd inside are the bundle's own (the dump is padded to the file alignment).
 dump "$T/x/abide-a.efi" .linux linux
 dump "$T/x/abide-b.efi" .initrd initrd
