@@ -39,7 +39,15 @@ static void help(void) {
                "  --slot-size S    each root partition (default: the root image plus half)\n"
                "  --data-size S    abide-data when --size is not given (default 256M)\n"
                "  --uboot-defaults F  arm64: the board's default U-Boot environment (VAR=VALUE\n"
-               "                   lines; default builder/uboot/qemu-virt.env, QEMU virt's)\n");
+               "                   lines; default builder/uboot/qemu-virt.env, QEMU virt's)\n"
+               "  --secure-boot DIR  a Secure Boot disk (docs/secure-boot.md): the bundle must\n"
+               "                   carry signed UKIs ([Boot] UKI=yes) that DIR/db.crt verifies;\n"
+               "                   the ESP gets systemd-boot signed with DIR/db.key, slot A's UKI\n"
+               "                   as /EFI/Linux/abide-a.efi (no type #1 entry), and\n"
+               "                   DIR/loader/keys/abide/{PK,KEK,db}.auth, which systemd-boot\n"
+               "                   enrolls at the first boot (loader.conf: secure-boot-enroll\n"
+               "                   force). DIR is keygen --secure-boot's output; only db.key,\n"
+               "                   db.crt and those three .auth files are read\n");
 }
 
 typedef struct Workdir {
@@ -175,6 +183,7 @@ typedef struct DiskArgs {
         const char *bundle, *cert, *output;
         DiskSizes sizes;
         const char *uboot_defaults;
+        const char *secure_boot;
 } DiskArgs;
 
 static int parse_args(int argc, char *argv[], DiskArgs *a) {
@@ -187,6 +196,7 @@ static int parse_args(int argc, char *argv[], DiskArgs *a) {
                 { "slot-size", required_argument, NULL, 'S' },
                 { "data-size", required_argument, NULL, 'D' },
                 { "uboot-defaults", required_argument, NULL, 'U' },
+                { "secure-boot", required_argument, NULL, 'B' },
                 {},
         };
         int c, r;
@@ -207,6 +217,9 @@ static int parse_args(int argc, char *argv[], DiskArgs *a) {
                         continue;
                 case 'U':
                         a->uboot_defaults = optarg;
+                        continue;
+                case 'B':
+                        a->secure_boot = optarg;
                         continue;
                 case 's':
                         size = &a->sizes.disk;
@@ -288,6 +301,17 @@ int verb_disk(int argc, char *argv[]) {
                 if (!uboot_defaults || asprintf(&env_path, "%s.env.fd", a.output) < 0)
                         return -ENOMEM;
         }
+        if (a.secure_boot) {
+                if (uboot)
+                        return err_set(EINVAL, "--secure-boot: %s is an arm64 bundle, which boots through U-Boot",
+                                       a.bundle);
+                if (!manifest_find_role(m, PAYLOAD_UKI_A))
+                        return err_set(EINVAL, "--secure-boot: %s has no signed UKIs (uki-a, uki-b; build it with "
+                                       "[Boot] UKI=yes)", a.bundle);
+                r = disk_esp_secure_boot_check(a.secure_boot);
+                if (r < 0)
+                        return r;
+        }
 
         r = atomic_file_open(a.output, 0644, &out);
         if (r < 0)
@@ -327,8 +351,8 @@ int verb_disk(int argc, char *argv[]) {
                         break;
                 case PAYLOAD_UKI_A:
                 case PAYLOAD_UKI_B:
-                        /* Checked against the manifest like every payload; the factory ESP still boots
-                         * slot a from vmlinuz and initrd (type #1) until enrollment is done (docs/secure-boot.md). */
+                        /* Checked against the manifest like every payload; only --secure-boot puts slot a's
+                         * on the ESP, else slot a boots from vmlinuz and initrd (type #1). */
                         r = stream_payload_to_file(b, p, p->role == PAYLOAD_UKI_A ? uki_a : uki_b);
                         break;
                 default:
@@ -342,12 +366,23 @@ int verb_disk(int argc, char *argv[]) {
         if (r < 0)
                 return err_prefix(r, "%s", a.bundle);
 
+        if (a.secure_boot)
+                /* Both: slot b's is what a later install of this release would write. */
+                for (int i = 0; i < 2; i++) {
+                        r = disk_esp_secure_boot_verify(a.secure_boot, i == 0 ? uki_a : uki_b,
+                                                        i == 0 ? "abide-a.efi (uki-a)" : "abide-b.efi (uki-b)");
+                        if (r < 0)
+                                return err_prefix(r, "%s", a.bundle);
+                }
+
         progress_step(uboot ? "boot partition (U-Boot)" : "ESP");
         const DiskPart *pe = &l.parts[DISK_PART_ESP], *pd = &l.parts[DISK_PART_DATA];
         if (uboot)
                 r = disk_uboot_boot_make(esp, pe->size, pe->uuid, boot_scr, kernel, initrd);
         else
-                r = disk_esp_make(esp, pe->size, pe->uuid, m, kernel, initrd, work.path);
+                r = disk_esp_make(esp, pe->size, pe->uuid, m, kernel, initrd,
+                                  a.secure_boot ? &(DiskSecureBoot) { .dir = a.secure_boot, .uki_a = uki_a } : NULL,
+                                  work.path);
         if (r < 0)
                 return r;
         r = copy_file_at(esp, out->fd, pe->offset, pe->size);
@@ -374,6 +409,7 @@ int verb_disk(int argc, char *argv[]) {
                 return err_set(-r, "%s: %m", a.output);
         if (uboot)
                 printf("%s: U-Boot environment (BOOT_ORDER=A, abide_good=A)\n", env_path);
-        printf("%s: %s %s in slot a, %" PRIu64 " MiB\n", a.output, m->name, m->version, l.disk_size >> 20);
+        printf("%s: %s %s in slot a, %" PRIu64 " MiB%s\n", a.output, m->name, m->version, l.disk_size >> 20,
+               a.secure_boot ? ", Secure Boot (keys enrolled at the first boot)" : "");
         return 0;
 }
