@@ -23,9 +23,12 @@ static const char loader_conf[] = "timeout 0\n"
                                   "console-mode keep\n";
 
 /*
- * Secure Boot: systemd-boot enrolls /loader/keys/abide/ by itself when the
- * firmware is in setup mode (after a countdown), then resets; in user mode
- * it ignores the line.
+ * Secure Boot: with "force", systemd-boot enrolls the keys under
+ * /loader/keys/auto/ by itself when the firmware is in setup mode (after a
+ * countdown a key press aborts), then resets; in user mode it does nothing.
+ * Only a directory named "auto" is enrolled unattended (systemd-boot 252's
+ * secure_boot_discover_keys); any other name is only a menu entry, which
+ * "timeout 0" hides. So keygen's loader/keys/abide/ goes to /loader/keys/auto/.
  */
 static const char loader_conf_secure_boot[] = "secure-boot-enroll force\n";
 
@@ -109,13 +112,13 @@ static int esp_make_secure_boot(const char *path, const char *conf_path, const D
         r = sign_loader(sb->dir, workdir, &loader);
         if (r < 0)
                 return r;
-        char *mmd[] = { "mmd", "-i", (char *) path, "::/EFI/Linux", "::/loader/keys", "::/loader/keys/abide", NULL };
+        char *mmd[] = { "mmd", "-i", (char *) path, "::/EFI/Linux", "::/loader/keys", "::/loader/keys/auto", NULL };
         r = process_run(mmd, mtools_env, NULL);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < ELEMENTSOF(secure_boot_auth); i++)
                 if (asprintf(&auth[i], "%s/loader/keys/abide/%s.auth", sb->dir, secure_boot_auth[i]) < 0 ||
-                    asprintf(&auth_dst[i], "/loader/keys/abide/%s.auth", secure_boot_auth[i]) < 0)
+                    asprintf(&auth_dst[i], "/loader/keys/auto/%s.auth", secure_boot_auth[i]) < 0)
                         return -ENOMEM;
 
         const struct {

@@ -27,7 +27,8 @@ int disk_esp_secure_boot_verify(const char *dir, const char *efi, const char *na
  * /loader/entries/abide-a.conf. workdir holds scratch files.
  * With sb: systemd-boot signed by sb->dir's db key (sbsign), slot A's UKI
  * as the type #2 entry /EFI/Linux/abide-a.efi instead of the kernel, initrd
- * and type #1 entry, sb->dir's /loader/keys/abide/{PK,KEK,db}.auth, and
+ * and type #1 entry, sb->dir's loader/keys/abide/{PK,KEK,db}.auth as
+ * /loader/keys/auto/ (what systemd-boot enrolls unattended), and
  * loader.conf with "secure-boot-enroll force".
  */
 int disk_esp_make(const char *path, uint64_t size, const char *volume_uuid, const Manifest *m,

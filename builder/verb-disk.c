@@ -44,10 +44,11 @@ static void help(void) {
                "                   carry signed UKIs ([Boot] UKI=yes) that DIR/db.crt verifies;\n"
                "                   the ESP gets systemd-boot signed with DIR/db.key, slot A's UKI\n"
                "                   as /EFI/Linux/abide-a.efi (no type #1 entry), and\n"
-               "                   DIR/loader/keys/abide/{PK,KEK,db}.auth, which systemd-boot\n"
-               "                   enrolls at the first boot (loader.conf: secure-boot-enroll\n"
-               "                   force). DIR is keygen --secure-boot's output; only db.key,\n"
-               "                   db.crt and those three .auth files are read\n");
+               "                   DIR/loader/keys/abide/{PK,KEK,db}.auth as /loader/keys/auto/,\n"
+               "                   which systemd-boot enrolls at the first boot (loader.conf:\n"
+               "                   secure-boot-enroll force). DIR is keygen --secure-boot's\n"
+               "                   output; only db.key, db.crt and those three .auth files\n"
+               "                   are read\n");
 }
 
 typedef struct Workdir {

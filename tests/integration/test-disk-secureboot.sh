@@ -2,7 +2,8 @@
 # abide-build disk --secure-boot DIR (docs/secure-boot.md): the factory ESP
 # holds systemd-boot signed with DIR/db.key, slot a's signed UKI as the
 # blessed type #2 entry /EFI/Linux/abide-a.efi and no type #1 entry,
-# /loader/keys/abide/{PK,KEK,db}.auth and loader.conf with
+# keygen's loader/keys/abide/{PK,KEK,db}.auth as /loader/keys/auto/ (the
+# one directory systemd-boot enrolls unattended) and loader.conf with
 # "secure-boot-enroll force". Refused, one line and nothing written: a
 # bundle without UKIs, a key directory missing a file, UKIs that DIR/db.crt
 # does not verify, an arm64 bundle is not tried (no cross tree here).
@@ -60,10 +61,10 @@ cat >"$T/want" <<EOF
 ::/loader/
 ::/loader/entries/
 ::/loader/keys/
-::/loader/keys/abide/
-::/loader/keys/abide/KEK.auth
-::/loader/keys/abide/PK.auth
-::/loader/keys/abide/db.auth
+::/loader/keys/auto/
+::/loader/keys/auto/KEK.auth
+::/loader/keys/auto/PK.auth
+::/loader/keys/auto/db.auth
 ::/loader/loader.conf
 EOF
 sort -o "$T/want" "$T/want"
@@ -94,8 +95,8 @@ objcopy --dump-section ".cmdline=$T/cmdline" "$T/esp-a.efi" "$T/junk.efi"
 
 note "the .auth files and loader.conf"
 for k in PK KEK db; do
-        mcopy -n -i "$E" "::/loader/keys/abide/$k.auth" "$T/$k.auth"
-        cmp -s "$T/$k.auth" "$T/sb/loader/keys/abide/$k.auth" || die "/loader/keys/abide/$k.auth is not keygen's"
+        mcopy -n -i "$E" "::/loader/keys/auto/$k.auth" "$T/$k.auth"
+        cmp -s "$T/$k.auth" "$T/sb/loader/keys/abide/$k.auth" || die "/loader/keys/auto/$k.auth is not keygen's"
 done
 mtype -i "$E" ::/loader/loader.conf | tr -d '\r' >"$T/loader.conf"
 printf 'timeout 0\neditor no\nauto-entries no\nauto-firmware no\nconsole-mode keep\nsecure-boot-enroll force\n' >"$T/want.conf"
