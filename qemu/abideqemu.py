@@ -23,6 +23,11 @@ import time
 
 OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
 OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
+# QEMU's firmware descriptors (docs/interop/firmware.json): where the Secure
+# Boot build of OVMF is found without naming a package or its version.
+FIRMWARE_DESCRIPTORS = ("/usr/share/qemu/firmware", "/etc/qemu/firmware")
+# Debian's paths, used when no descriptor names a Secure Boot firmware.
+OVMF_SECBOOT_CODE = "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd"
 # Debian's u-boot-qemu. It keeps its environment in the second CFI flash bank
 # (CONFIG_ENV_IS_IN_FLASH at 0x04000000: offset 0 of pflash unit 1, 0x40000
 # bytes, one copy, CRC32 + NUL-separated text); the bank must be 64 MiB.
@@ -38,6 +43,41 @@ EXIT_MARKER = "[abide-qemu] boot %d ended: qemu exit %s after %.1f s"
 
 class MachineError(Exception):
     """A wait or command that did not succeed; the message names the log."""
+
+
+def find_secure_boot_ovmf():
+    """(code, blank vars) of an x86-64 q35 OVMF with Secure Boot and SMM whose
+    variable store starts empty (setup mode: no keys enrolled), from QEMU's
+    firmware descriptors; Debian's paths when none matches."""
+    import glob
+    import json
+    candidates = []
+    for d in FIRMWARE_DESCRIPTORS:
+        for path in sorted(glob.glob(os.path.join(d, "*.json"))):
+            try:
+                with open(path) as f:
+                    desc = json.load(f)
+                mapping = desc["mapping"]
+                features = set(desc.get("features", ()))
+                targets = desc.get("targets", ())
+                code = mapping["executable"]["filename"]
+                template = mapping["nvram-template"]["filename"]
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            if "uefi" not in desc.get("interface-types", ()) or mapping.get("device") != "flash":
+                continue
+            # enrolled-keys: a store with Microsoft's keys, not setup mode.
+            if "secure-boot" not in features or "enrolled-keys" in features:
+                continue
+            if not any(t.get("architecture") == "x86_64" and any(m.startswith("pc-q35") for m in t.get("machines", ()))
+                       for t in targets):
+                continue
+            if os.path.exists(code) and os.path.exists(template):
+                candidates.append((os.path.basename(path), code, template))
+    if candidates:
+        # Descriptors are ordered by their names' priority prefix.
+        return candidates[0][1], candidates[0][2]
+    return OVMF_SECBOOT_CODE, OVMF_VARS
 
 
 def vars_path_for(disk):
@@ -174,9 +214,16 @@ class Machine:
                  deadline=900, test_console=True, extra_args=(), extra_drives=(), ovmf_code=OVMF_CODE,
                  ovmf_vars=OVMF_VARS, boot_line=r"Linux version \d", disk_options="", network=False,
                  arch="x86-64", uboot=UBOOT_ARM64, uboot_env=None, fix_torn_saveenv=True,
-                 uboot_env_disk=False):
+                 uboot_env_disk=False, secure_boot=False):
         if arch not in ("x86-64", "arm64"):
             raise ValueError("arch: x86-64 or arm64, not %r" % arch)
+        if secure_boot and arch != "x86-64":
+            raise ValueError("secure_boot: x86-64 only")
+        # OVMF's Secure Boot build: SMM protects its variable store, so the
+        # machine needs SMM and a flash the guest's OS cannot write directly.
+        self.secure_boot = secure_boot
+        if secure_boot and ovmf_code == OVMF_CODE and ovmf_vars == OVMF_VARS:
+            ovmf_code, ovmf_vars = find_secure_boot_ovmf()
         self.arch = arch
         self.disk = os.path.abspath(disk)
         self.log = os.path.abspath(log or self.disk + ".console.log")
@@ -229,7 +276,11 @@ class Machine:
             if not os.path.exists(f):
                 raise MachineError("%s not found" % f)
         if self.arch == "x86-64":
-            args = ["qemu-system-x86_64", "-accel", "tcg", "-machine", "q35"]
+            args = ["qemu-system-x86_64", "-accel", "tcg", "-machine", "q35,smm=on" if self.secure_boot else "q35"]
+            if self.secure_boot:
+                # Only SMM code may write the variable flash, so the OS cannot bypass
+                # the authenticated variables (PK, KEK, db) by writing the flash itself.
+                args += ["-global", "driver=cfi.pflash01,property=secure,value=on"]
             firmware_args = [
                 "-drive", "if=pflash,format=raw,unit=0,readonly=on,file=" + self.ovmf_code,
                 "-drive", "if=pflash,format=raw,unit=1,file=" + self.vars]
@@ -587,6 +638,8 @@ def main(argv=None):
     p.add_argument("--uboot-env-disk", action="store_true",
                    help="arm64: DISK.env.fd also as a virtio disk with serial %s (the guest's fw_env device)"
                    % UBOOT_ENV_DISK_SERIAL)
+    p.add_argument("--secure-boot", action="store_true",
+                   help="OVMF's Secure Boot build (SMM), its variables from a blank store (setup mode)")
     p.add_argument("--fresh-vars", action="store_true",
                    help="start from a new copy of OVMF_VARS (arm64: a new U-Boot environment)")
     p.add_argument("--follow", action="store_true", help="copy the console to stdout")
@@ -595,7 +648,7 @@ def main(argv=None):
     vm = Machine(a.disk, log=a.log, memory=a.memory, cpus=a.cpus, no_reboot=not a.in_place,
                  max_boots=a.boots, deadline=a.timeout, test_console=not a.no_test_console,
                  extra_drives=a.drive, network=a.net, arch=a.arch, uboot_env=a.uboot_env,
-                 uboot_env_disk=a.uboot_env_disk)
+                 uboot_env_disk=a.uboot_env_disk, secure_boot=a.secure_boot)
     if a.fresh_vars and os.path.exists(vm.vars):
         os.unlink(vm.vars)
     t0 = time.monotonic()
