@@ -483,3 +483,105 @@ def base_v2_blessed(prep, dest):
             shutil.rmtree(sc.work, ignore_errors=True)
         copy_disk(disk, dest)
     return dest
+
+
+# ---- Secure Boot (issue 15) -----------------------------------------------
+
+# The UKI bundles the secureboot scenarios use, as in BUNDLES.
+SB_BUNDLES = ("v1", "v2", "v3-panic", "v3-good")
+# efivarfs: 4 bytes of attributes, then the value; SecureBoot and SetupMode are one byte.
+EFI_GLOBAL = "8be4df61-93ca-11d2-aa0d-00e098032b8c"
+
+
+class PreparedSB(Prepared):
+    """Prepared, with UKI bundles and the Secure Boot keys that signed them."""
+
+    def __init__(self, keys, other_keys, bundles, drives, key, sb):
+        super().__init__(keys, other_keys, bundles, drives, key)
+        self.sb = sb                  # keygen --secure-boot's output: db.key, db.crt, loader/keys/abide/
+
+
+def prepare_secureboot(log=print, names=SB_BUNDLES):
+    """The release keys of prepare(), a Secure Boot key set (keygen
+    --secure-boot) and [Boot] UKI=yes bundles of names signed with its db
+    key, built once per set of inputs (cache/sb-bundles-KEY)."""
+    with _Lock("prepare"):
+        keys = os.path.join(CACHE, "keys")
+        other = os.path.join(CACHE, "keys-other")
+        for d in (keys, other):
+            if not os.path.exists(os.path.join(d, "ca.pem")):
+                shutil.rmtree(d, ignore_errors=True)
+                sh(ABIDE_BUILD, "keygen", "-o", d)
+        sb = os.path.join(CACHE, "keys-secureboot")
+        if not os.path.exists(os.path.join(sb, "loader", "keys", "abide", "db.auth")):
+            shutil.rmtree(sb, ignore_errors=True)
+            sh(ABIDE_BUILD, "keygen", "--secure-boot", "-o", sb)
+        h = hashlib.sha256(_inputs_key(os.path.join(keys, "ca.pem")).encode())
+        _hash_tree(h, os.path.join(sb, "db.crt"))
+        key = h.hexdigest()[:16]
+        out = os.path.join(CACHE, "sb-bundles-" + key)
+        for old in glob.glob(os.path.join(CACHE, "sb-bundles-*")):
+            if old != out:
+                shutil.rmtree(old, ignore_errors=True)
+        bundles, drives = {}, {}
+        for name in names:
+            d = os.path.join(out, name)
+            if not os.path.exists(os.path.join(d, "done")):
+                shutil.rmtree(d, ignore_errors=True)
+                os.makedirs(d)
+                t0 = time.monotonic()
+                version, variant = BUNDLES[name]
+                args = build_command(keys, d, version, variant) + [
+                    "--set", "Boot.UKI=yes", "--secure-boot-key", os.path.join(sb, "db.key"),
+                    "--secure-boot-cert", os.path.join(sb, "db.crt")]
+                sh(*args, env=dict(os.environ, SOURCE_DATE_EPOCH=SOURCE_DATE_EPOCH))
+                log("built the UKI bundle %s in %.1f s (cached in %s)" % (name, time.monotonic() - t0, d))
+            found = glob.glob(os.path.join(d, "*.abide"))
+            check(len(found) == 1, "cache %s: expected one bundle, found %s" % (d, found))
+            bundles[name] = found[0]
+            drives[name] = found[0] + ".disk"
+            if not os.path.exists(drives[name]):
+                pad_as_disk(found[0], drives[name] + ".tmp")
+                os.rename(drives[name] + ".tmp", drives[name])
+            open(os.path.join(d, "done"), "a").close()
+        return PreparedSB(keys, other, bundles, drives, key, sb)
+
+
+def sh_rc(*cmd):
+    """A host command's exit status, its output dropped (for commands that must fail)."""
+    return subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+
+
+def factory_disk_secureboot(prep, path, bundle="v1"):
+    """A fresh Secure Boot factory disk (abide-build disk --secure-boot) with
+    blank OVMF VARS: the first boot enrolls the keys."""
+    for f in (path, path + ".vars.fd"):
+        if os.path.exists(f):
+            os.unlink(f)
+    sh(ABIDE_BUILD, "disk", prep.bundles[bundle], "--cert", prep.ca, "-o", path, "--secure-boot", prep.sb)
+    return path
+
+
+def efi_secure_boot_state(vm, timeout=60):
+    """(SecureBoot, SetupMode) as the guest reads them from efivarfs: the last byte of each."""
+    vals = []
+    for name in ("SecureBoot", "SetupMode"):
+        path = "/sys/firmware/efi/efivars/%s-%s" % (name, EFI_GLOBAL)
+        rc, out = vm.run("od -An -tu1 %s" % path, timeout=timeout)
+        check(rc == 0, "reading %s in the guest: exit %d: %s" % (path, rc, out.strip()))
+        nums = out.split()
+        check(len(nums) == 5, "%s: %r, expected 4 attribute bytes and one value" % (path, out))
+        vals.append(int(nums[-1]))
+    return tuple(vals)
+
+
+def esp_offset(disk):
+    """The ESP's byte offset in the disk image, for mtools' IMAGE@@OFFSET."""
+    return partitions(disk)["esp"][0]
+
+
+def esp_files(disk):
+    """Every path on the disk's ESP (mdir -/ -b), without the '::' prefix."""
+    out = sh("mdir", "-/", "-b", "-i", "%s@@%d" % (disk, esp_offset(disk)), "::",
+             env=dict(os.environ, MTOOLS_SKIP_CHECK="1"))
+    return sorted(l[3:].rstrip("/") for l in out.splitlines() if l.startswith("::/"))
