@@ -2,9 +2,12 @@
 /* The only file that calls libefivar. */
 #include "efivars.h"
 
+#include <dirent.h>
 #include <efivar.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
+#include <strings.h>
 
 #include "basic/error.h"
 #include "basic/fileio.h"
@@ -183,5 +186,51 @@ int efivars_set_data(const char *dir, const char *guid_str, const char *name, co
         r = write_file_atomic(path, file, size + 4, 0644);
         if (r < 0)
                 return err_set(r, "cannot set EFI variable %s: %s", path, strerror(-r));
+        return 0;
+}
+
+static void closedirp(DIR **d) {
+        if (*d)
+                (void) closedir(*d);
+}
+
+int efivars_foreach(const char *dir, const char *guid_str, void (*fn)(const char *name, void *userdata), void *userdata) {
+        efi_guid_t want;
+
+        if (efi_str_to_guid(guid_str, &want) < 0)
+                return err_set(EINVAL, "bad EFI vendor GUID %s", guid_str);
+
+        if (through_libefivar(dir) && !efi_variables_supported() && access(dir, F_OK) < 0)
+                return err_set(EOPNOTSUPP, "cannot list EFI variables: no EFI variables on this system");
+        if (through_libefivar(dir) && efi_variables_supported()) {
+                efi_guid_t *g = NULL;
+                char *name = NULL;
+                int r;
+
+                /* libefivar keeps the directory open until the walk ends: always walk to the end. */
+                while ((r = efi_get_next_variable_name(&g, &name)) > 0)
+                        if (efi_guid_cmp(g, &want) == 0)
+                                fn(name, userdata);
+                if (r < 0)
+                        return err_set(errno ?: EIO, "cannot list EFI variables: %m");
+                return 0;
+        }
+
+        _cleanup_(closedirp) DIR *d = opendir(dir);
+        if (!d)
+                return err_set(errno, "cannot list EFI variables in %s: %m", dir);
+        size_t glen = strlen(guid_str);
+        struct dirent *de;
+        while ((errno = 0, de = readdir(d))) {
+                size_t n = strlen(de->d_name);
+                if (n < glen + 2 || de->d_name[n - glen - 1] != '-' || strcasecmp(de->d_name + n - glen, guid_str) != 0)
+                        continue;
+                char name[NAME_MAX + 1];
+                memcpy(name, de->d_name, n - glen - 1);
+                name[n - glen - 1] = 0;
+                fn(name, userdata);
+        }
+        if (errno != 0)
+                return err_set(errno, "cannot list EFI variables in %s: %m", dir);
         return 0;
 }

@@ -6,6 +6,8 @@
 /* The systemd-boot loader interface vendor GUID. */
 #define EFI_LOADER_GUID "4a67b082-0a4c-41cf-b6c7-440b29bb8c4f"
 #define EFIVARS_DEFAULT_DIR "/sys/firmware/efi/efivars"
+/* The UEFI global variables (Boot####, BootOrder, BootCurrent). */
+#define EFIVARS_GLOBAL_GUID "8be4df61-93ca-11d2-aa0d-00e098032b8c"
 
 /*
  * String variables of the loader interface (UTF-16LE, ASCII content) in an
@@ -30,3 +32,9 @@ int efivars_delete(const char *dir, const char *name);
  */
 int efivars_get_data(const char *dir, const char *guid, const char *name, void **ret, size_t *ret_size);
 int efivars_set_data(const char *dir, const char *guid, const char *name, const void *data, size_t size);
+
+/*
+ * Calls fn with the name (without "-<GUID>") of every variable under guid in
+ * the store, in no particular order. -EOPNOTSUPP without EFI variables.
+ */
+int efivars_foreach(const char *dir, const char *guid, void (*fn)(const char *name, void *userdata), void *userdata);
