@@ -108,8 +108,8 @@ static uint16_t le16(const uint8_t *p) {
 
 /*
  * libefiboot 37 trusts the frame of what it parses: efi_loadopt_is_valid()
- * searches for the description's NUL past the end of the variable, and
- * efidp_is_valid() loops forever on an End node of length 0. So the frame of
+ * searches for the description's NUL past the end of the variable, and never
+ * returns for a path that starts with an End node of length 0. So the frame of
  * a variable is checked here before libefiboot reads it: a description with
  * its NUL, then FilePathListLength bytes of nodes that end in End Entire.
  */

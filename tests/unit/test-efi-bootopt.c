@@ -412,6 +412,8 @@ static void test_malformed_option(void **state) {
         n = option_bytes(o, sizeof o, "abide slot a", "\\EFI\\Linux\\abide-a.efi");
         o[n - 2] = 0;
         put_raw("Boot0002", o, n);
+        /* A path that is only an End node of length 0: efi_loadopt_is_valid() of libefiboot 37 never returns. */
+        put_raw("Boot0009", ((uint8_t[]) { 1, 0, 0, 0, 4, 0, 'a', 0, 0, 0, 0x7f, 0xff, 0, 0 }), 14);
         /* FilePathListLength past the end. */
         n = option_bytes(o, sizeof o, "abide slot b", "\\EFI\\Linux\\abide-b.efi");
         o[4] = 0xff;
@@ -441,7 +443,7 @@ static void test_malformed_option(void **state) {
 
         /* The malformed ones are exactly as they were. */
         const char *names[] = { "Boot0000", "Boot0001", "Boot0002", "Boot0003", "Boot0004", "Boot0005", "Boot0006",
-                                "Boot000a", "Boot00007" };
+                                "Boot0009", "Boot000a", "Boot00007" };
         for (size_t i = 0; i < ELEMENTSOF(names); i++) {
                 _cleanup_free_ char *p = var_path(names[i]);
                 char line[128];
