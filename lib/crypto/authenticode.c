@@ -460,6 +460,16 @@ static int verify_signature(const Source *s, const PeLayout *l, const uint8_t *h
         STACK_OF(PKCS7_SIGNER_INFO) *sis = PKCS7_get_signer_info(p7);
         if (sk_PKCS7_SIGNER_INFO_num(sis) != 1)
                 return err_set(EBADMSG, "%d signer infos, Authenticode has exactly one", sk_PKCS7_SIGNER_INFO_num(sis));
+        /* Known to PKCS7_verify(), which otherwise leaks its copy of the content (OpenSSL 3.0). */
+        for (int i = 0; i < sk_X509_ALGOR_num(p7->d.sign->md_algs); i++) {
+                const ASN1_OBJECT *o;
+                X509_ALGOR_get0(&o, NULL, NULL, sk_X509_ALGOR_value(p7->d.sign->md_algs, i));
+                if (!digest_from_nid(OBJ_obj2nid(o))) {
+                        char oid[80];
+                        OBJ_obj2txt(oid, sizeof oid, o, 1);
+                        return err_set(EOPNOTSUPP, "unsupported SignedData digest algorithm %s", oid);
+                }
+        }
         STACK_OF(X509) *signers = PKCS7_get0_signers(p7, NULL, 0);
         if (!signers || sk_X509_num(signers) != 1) {
                 sk_X509_free(signers);
