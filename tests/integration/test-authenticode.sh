@@ -107,6 +107,18 @@ refuse "signer CN=test leaf: neither it nor" "$T/leaf.efi" "$DB"
 sbsign --key "$T/leaf.key" --cert "$T/leaf.crt" --output "$T/leaf-only.efi" "$STUB" 2>/dev/null
 accept "$T/leaf-only.efi" "$T/ca.crt"
 
+note "PE32: a tiny image (fuzz-authenticode's seed) signed by db.key"
+sbsign --key "$T/sb/db.key" --cert "$DB" --output "$T/pe32.efi" "$ABIDE_SRCDIR/tests/fuzz/corpus/authenticode/pe32.efi" 2>/dev/null
+accept "$T/pe32.efi" "$DB"
+for what in section timestamp; do
+        cp "$T/pe32.efi" "$T/pe32-$what.efi"
+        flip "$T/pe32-$what.efi" "$(pe_field "$T/pe32.efi" $what)"
+        refuse "image was modified after signing" "$T/pe32-$what.efi" "$DB"
+done
+cp "$T/pe32.efi" "$T/pe32-checksum.efi"
+flip "$T/pe32-checksum.efi" "$(pe_field "$T/pe32.efi" checksum)"
+accept "$T/pe32-checksum.efi" "$DB"
+
 note "no signature: sbattach --remove"
 cp "$T/good.efi" "$T/removed.efi"
 sbattach --remove "$T/removed.efi" 2>/dev/null
