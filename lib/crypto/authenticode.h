@@ -34,6 +34,7 @@
  *   -EOPNOTSUPP    only signatures with an unsupported digest or type
  *   -EKEYREJECTED  a valid signature by a signer db does not trust
  *   -EFBIG         headers or certificate table larger than abide reads
+ *   -EBADFD        fd is not a regular file; other errors of fstat() and pread()
  *
  * The file is read once, so verify the copy you will install, not a path
  * someone may rewrite in between.
