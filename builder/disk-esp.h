@@ -16,7 +16,7 @@ typedef struct DiskSecureBoot {
 /* The files of DIR that --secure-boot needs are readable; else an error naming the first missing one. */
 int disk_esp_secure_boot_check(const char *dir);
 
-/* sbverify with DIR/db.crt accepts efi (name: what to call it in the error). */
+/* efi's Authenticode signature is trusted by DIR/db.crt (name: what to call it in the error). */
 int disk_esp_secure_boot_verify(const char *dir, const char *efi, const char *name);
 
 /*
