@@ -10,6 +10,7 @@
 
 #include "basic/error.h"
 #include "basic/process.h"
+#include "ctl-fallback.h"
 #include "ctl-floor.h"
 #include "ctl-report.h"
 #include "ctl.h"
@@ -172,6 +173,55 @@ static int handle_rollback(Ctl *ctl, Slot booted, AbideState *st) {
         return ctl_state_save(ctl, st);
 }
 
+/*
+ * The loader selected one slot's entry and another slot runs: the firmware
+ * refused to start the selected image (with Secure Boot, a UKI not signed
+ * for its db: tampered, damaged or unsigned) and started the other slot's
+ * UKI itself through abide's fallback boot options (docs/secure-boot.md).
+ * The selected slot cannot boot; it is marked bad, so the loader stops
+ * choosing it, and the fallback is recorded and reported as a rollback.
+ */
+static int handle_firmware_fallback(Ctl *ctl, Slot booted, AbideState *st) {
+        BootEntryInfo e[_SLOT_MAX];
+        Slot selected;
+
+        int r = boot_selected_slot(ctl->boot, &selected);
+        if (r < 0) {
+                err_clear();
+                return 0;
+        }
+        if (selected == booted)
+                return 0;
+        r = ctl_entries(ctl, e);
+        if (r < 0)
+                return r;
+        BootCounterState was = e[selected].counter.state;
+        _cleanup_free_ char *file = e[selected].file ? strdup(e[selected].file) : NULL;
+        boot_entry_infos_done(e);
+        if (was == BOOT_COUNTER_MISSING || was == BOOT_COUNTER_BAD)
+                return 0;
+
+        _cleanup_free_ char *reason = NULL;
+        if (asprintf(&reason, "the firmware did not start slot %s's image %s (selected by the loader); it started slot %s",
+                     slot_to_string(selected), file ?: "", slot_to_string(booted)) < 0)
+                return -ENOMEM;
+        r = boot_mark_bad(ctl->boot, selected);
+        if (r < 0)
+                return r;
+        r = state_set_failure(st, selected, "firmware", reason, ctl_now());
+        if (r >= 0)
+                r = state_record_rollback(st, selected, reason, ctl_now());
+        if (r >= 0)
+                r = ctl_state_save(ctl, st);
+        if (r < 0)
+                return r;
+        ctl_report(ctl, &(ReportEvent) {
+                .type = REPORT_ROLLED_BACK, .from_version = st->slots[booted].version,
+                .to_version = st->rollback.version, .slot = selected, .tries_left_set = true, .tries_left = 0,
+                .check = "firmware", .reason = reason });
+        return 0;
+}
+
 static void reboot_now(Ctl *ctl) {
         char *argv[] = { ctl->config->reboot_command, NULL };
         fflush(stdout);
@@ -300,6 +350,10 @@ int verb_boot_check(int argc, char *argv[]) {
         r = load_state(&ctl, &st);
         if (r < 0)
                 return r;
+        /* Before the plan: a slot the firmware refused is bad whatever its counter said. */
+        r = handle_firmware_fallback(&ctl, booted, st);
+        if (r < 0)
+                ctl_warn("cannot record the firmware's fallback: %s", err_message(r));
         r = ctl_entries(&ctl, e);
         if (r < 0)
                 return r;
@@ -367,5 +421,7 @@ int verb_boot_check(int argc, char *argv[]) {
                 break;
         }
 
+        /* The firmware's way to a good slot when a UKI it is given is refused; kept every boot. */
+        ctl_fallback_options(&ctl);
         return handle_rollback(&ctl, booted, st);
 }

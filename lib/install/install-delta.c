@@ -525,7 +525,7 @@ int delta_plan(DeltaSource *src, const DeltaInputs *in, DeltaPlan **ret) {
         /* Kernel, initrd: the running slot's copy on the ESP when it is the same. */
         for (size_t i = 0; i < m->n_payloads; i++) {
                 const Payload *pl = &m->payloads[i];
-                if (pl->role == PAYLOAD_ROOT || pl->role == PAYLOAD_VERITY)
+                if (pl->role == PAYLOAD_ROOT || pl->role == PAYLOAD_VERITY || (in->needed && !in->needed[i]))
                         continue;
                 bool local = false;
                 if ((pl->role == PAYLOAD_KERNEL || pl->role == PAYLOAD_INITRD) && in->running_kernel_dir) {

@@ -47,6 +47,7 @@ typedef struct DeltaInputs {
         const SlotPartition *running;       /* the running slot's partitions (root, verity), NULL: none */
         int target_root_fd, target_verity_fd;   /* the target's, held open for the install */
         const char *running_kernel_dir;     /* the running slot's kernel and initrd, NULL: none */
+        const bool *needed;                 /* per payload: written by this device (NULL: all); the others are not fetched */
 } DeltaInputs;
 
 /* Fetches root.verity and checks it against the manifest, reads the local trees, plans every block. */

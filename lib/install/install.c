@@ -15,6 +15,7 @@
 #include "boot/boot-entry.h"
 #include "boot/floor-store.h"
 #include "bundle/bundle.h"
+#include "crypto/authenticode.h"
 #include "crypto/trust.h"
 #include "install/install-policy.h"
 #include "install/install-stream.h"
@@ -41,6 +42,7 @@ typedef struct Install {
         VerityLeafHasher *hasher;
         uint8_t *leaves;          /* root's dm-verity leaf digests, as read back while it was written */
         bool have_leaves;
+        bool uki;                 /* the device boots signed UKIs: [Paths] SecureBootCert= exists */
 } Install;
 
 static void install_done(Install *in) {
@@ -79,8 +81,41 @@ static SlotPart role_part(PayloadRole role) {
         }
 }
 
+/* The file a boot payload is written to in the target's kernel dir. The UKI is staged there,
+ * verified, and then renamed into place as the slot's type #2 entry (boot_write()). */
+#define UKI_STAGED "uki.efi"
+
 static const char *role_file(PayloadRole role) {
-        return role == PAYLOAD_KERNEL ? "vmlinuz" : role == PAYLOAD_INITRD ? "initrd" : NULL;
+        switch (role) {
+        case PAYLOAD_KERNEL:
+                return "vmlinuz";
+        case PAYLOAD_INITRD:
+                return "initrd";
+        case PAYLOAD_UKI_A:
+        case PAYLOAD_UKI_B:
+                return UKI_STAGED;
+        default:
+                return NULL;
+        }
+}
+
+/*
+ * What this device writes of a payload: every slot partition; the kernel
+ * and initrd for a type #1 entry, or (Secure Boot) only the target slot's
+ * UKI, whose command line names that slot. The others are still read and
+ * checked against the manifest, as every member is, but not written.
+ */
+static bool payload_needed(const Install *in, PayloadRole role) {
+        switch (role) {
+        case PAYLOAD_KERNEL:
+        case PAYLOAD_INITRD:
+                return !in->uki;
+        case PAYLOAD_UKI_A:
+        case PAYLOAD_UKI_B:
+                return in->uki && role == (in->target == SLOT_A ? PAYLOAD_UKI_A : PAYLOAD_UKI_B);
+        default:
+                return true;
+        }
 }
 
 static int open_targets(Install *in) {
@@ -129,10 +164,8 @@ static int check_payloads(Install *in, const Manifest *m) {
 
         for (size_t i = 0; i < m->n_payloads; i++) {
                 const Payload *p = &m->payloads[i];
-                /* Refused before anything is written: writing UKIs as type #2 entries is still to come. */
-                if (p->role == PAYLOAD_UKI_A || p->role == PAYLOAD_UKI_B)
-                        return err_set(EOPNOTSUPP, "payload '%s' is a signed UKI (%s); installing Secure Boot bundles is not supported yet (docs/secure-boot.md)",
-                                       p->name, payload_role_to_string(p->role));
+                if (!payload_needed(in, p->role))
+                        continue;
                 SlotPart part = role_part(p->role);
                 if (part < 0) {
                         esp_need += p->size;
@@ -143,21 +176,28 @@ static int check_payloads(Install *in, const Manifest *m) {
                         return err_set(EFBIG, "payload '%s' (%" PRIu64 " bytes) does not fit %s (%s, %" PRIu64 " bytes)",
                                        p->name, p->size, t->label, t->path, t->size);
         }
-        for (PayloadRole role = PAYLOAD_KERNEL; role <= PAYLOAD_INITRD; role++)
-                if (!manifest_find_role(m, role))
-                        return err_set(ENOENT, "bundle has no %s payload; slot %s's boot entry needs %s/%s",
-                                       payload_role_to_string(role), slot_to_string(in->target), in->kernel_dir,
-                                       role_file(role));
+        if (in->uki) {
+                /* The manifest has both UKIs or neither (manifest_validate()). */
+                if (!manifest_find_role(m, PAYLOAD_UKI_A))
+                        return err_set(ENOENT, "this device boots signed UKIs (%s exists) and the bundle has none: "
+                                               "build it with [Boot] UKI=yes (docs/secure-boot.md)",
+                                       in->config->secure_boot_cert);
+        } else
+                for (PayloadRole role = PAYLOAD_KERNEL; role <= PAYLOAD_INITRD; role++)
+                        if (!manifest_find_role(m, role))
+                                return err_set(ENOENT, "bundle has no %s payload; slot %s's boot entry needs %s/%s",
+                                               payload_role_to_string(role), slot_to_string(in->target),
+                                               in->kernel_dir, role_file(role));
 
         /* The slot's old kernel and initrd go before the new ones are written. */
         struct statvfs sv;
         if (statvfs(in->kernel_dir, &sv) < 0)
                 return err_set(errno, "cannot stat the file system of %s: %m", in->kernel_dir);
         uint64_t avail = (uint64_t) sv.f_bavail * sv.f_frsize + file_size_at(in->kernel_dir, "vmlinuz") +
-                         file_size_at(in->kernel_dir, "initrd");
+                         file_size_at(in->kernel_dir, "initrd") + file_size_at(in->kernel_dir, UKI_STAGED);
         if (avail < esp_need || avail - esp_need < ESP_SLACK)
-                return err_set(ENOSPC, "kernel and initrd (%" PRIu64 " bytes) do not fit %s (%" PRIu64 " bytes free)",
-                               esp_need, in->kernel_dir, avail);
+                return err_set(ENOSPC, "%s (%" PRIu64 " bytes) do not fit %s (%" PRIu64 " bytes free)",
+                               in->uki ? "the UKI" : "kernel and initrd", esp_need, in->kernel_dir, avail);
         return 0;
 }
 
@@ -166,7 +206,7 @@ static void closedirp(DIR **d) {
                 (void) closedir(*d);
 }
 
-/* The target's old kernel, initrd and temporaries of an interrupted install. */
+/* The target's old kernel, initrd, staged UKI and temporaries of an interrupted install. */
 static int clean_kernel_dir(const char *dir) {
         _cleanup_(closedirp) DIR *d = opendir(dir);
         struct dirent *de;
@@ -174,7 +214,7 @@ static int clean_kernel_dir(const char *dir) {
         if (!d)
                 return err_set(errno, "cannot open %s: %m", dir);
         while ((de = readdir(d))) {
-                if (!streq(de->d_name, "vmlinuz") && !streq(de->d_name, "initrd") &&
+                if (!streq(de->d_name, "vmlinuz") && !streq(de->d_name, "initrd") && !streq(de->d_name, UKI_STAGED) &&
                     strncmp(de->d_name, ".#", 2) != 0)
                         continue;
                 if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT)
@@ -266,6 +306,9 @@ static int stream_all(Install *in) {
                                 return r;
                         continue;
                 }
+                /* Not written here: bundle_reader_next() reads and checks it. */
+                if (!payload_needed(in, p->role))
+                        continue;
                 r = write_kernel_file(in, p, NULL, 0);
                 if (r < 0)
                         return r;
@@ -310,6 +353,8 @@ static int delta_all(Install *in, const Manifest *m) {
                                 return r;
                         continue;
                 }
+                if (!payload_needed(in, p->role))
+                        continue;
                 const uint8_t *data;
                 size_t len;
                 r = delta_payload(in->plan, p, &data, &len);
@@ -339,7 +384,11 @@ static int delta_prepare(Install *in, const Manifest *m) {
                 err_clear();
                 in->running_kernel_dir = NULL;
         }
+        bool needed[MANIFEST_PAYLOADS_MAX] = {};
+        for (size_t i = 0; i < m->n_payloads && i < MANIFEST_PAYLOADS_MAX; i++)
+                needed[i] = payload_needed(in, m->payloads[i].role);
         DeltaInputs di = {
+                .needed = needed,
                 .manifest = m,
                 .offsets = in->offsets,
                 .running = have_running ? running : NULL,
@@ -437,7 +486,7 @@ static int verify_all(Install *in, const Manifest *m) {
         r = 0;
         for (size_t i = 0; i < m->n_payloads && r >= 0; i++) {
                 PayloadRole role = m->payloads[i].role;
-                if (role != PAYLOAD_ROOT && !(role == PAYLOAD_VERITY && in->have_leaves))
+                if (role != PAYLOAD_ROOT && !(role == PAYLOAD_VERITY && in->have_leaves) && payload_needed(in, role))
                         r = readback_one(in, &m->payloads[i]);
         }
         if (in->have_leaves)
@@ -447,6 +496,29 @@ static int verify_all(Install *in, const Manifest *m) {
                 return r;
         if (job.r < 0)
                 return err_set(job.r, "read back: %s", job.message);
+        return 0;
+}
+
+/*
+ * The staged UKI, as read back, against the db certificate(s) in the running
+ * image: a UKI the firmware would refuse is refused here, before it becomes
+ * the slot's entry (docs/secure-boot.md, "How abidectl checks a UKI").
+ */
+static int check_uki(Install *in, char **ret_path) {
+        _cleanup_free_ char *path = NULL, *subject = NULL;
+        if (asprintf(&path, "%s/" UKI_STAGED, in->kernel_dir) < 0)
+                return -ENOMEM;
+        int r = authenticode_verify_file(path, in->config->secure_boot_cert, &subject);
+        if (r < 0) {
+                _cleanup_free_ char *why = strdup(err_message(r));
+                /* Not left on the ESP: it is no entry, and it could never become one. */
+                _cleanup_(boot_writable_endp) BootBackend *esp = NULL;
+                if (boot_writable_begin(in->boot, &esp) >= 0)
+                        (void) unlink(path);
+                return err_set(-r, "slot %s's UKI is not signed for this device's Secure Boot db (%s): %s",
+                               slot_to_string(in->target), in->config->secure_boot_cert, why ?: "refused");
+        }
+        *ret_path = TAKE_PTR(path);
         return 0;
 }
 
@@ -576,6 +648,8 @@ static int run(const AbideConfig *c, BootBackend *boot, int fd, DeltaSource *src
         r = boot_kernel_dir(boot, in.target, &in.kernel_dir);
         if (r < 0)
                 return r;
+        /* A device whose verified root carries the Secure Boot db certificate boots signed UKIs. */
+        in.uki = c->secure_boot_cert && access(c->secure_boot_cert, F_OK) == 0;
         r = check_payloads(&in, m);
         if (r < 0)
                 return r;
@@ -583,7 +657,7 @@ static int run(const AbideConfig *c, BootBackend *boot, int fd, DeltaSource *src
         unsigned tries = install_policy_tries(o->tries, m->tries, c->tries);
         BootCounter counter = { .state = BOOT_COUNTER_PENDING, .left = tries };
         char entry[BOOT_ENTRY_NAME_MAX];
-        r = boot_entry_name_format(in.target, &counter, entry);
+        r = boot_entry_name_format_type(in.target, &counter, in.uki ? BOOT_ENTRY_TYPE2 : BOOT_ENTRY_TYPE1, entry);
         if (r < 0)
                 return err_set(EINVAL, "cannot name slot %s's boot entry with %u tries", slot_to_string(in.target), tries);
         r = boot_check_tries(boot, tries);
@@ -636,7 +710,13 @@ static int run(const AbideConfig *c, BootBackend *boot, int fd, DeltaSource *src
         if (r < 0)
                 return r;
 
-        BootEntrySpec spec = { .version = m->version, .cmdline = m->cmdline, .tries = tries };
+        _cleanup_free_ char *uki = NULL;
+        if (in.uki) {
+                r = check_uki(&in, &uki);
+                if (r < 0)
+                        return r;
+        }
+        BootEntrySpec spec = { .version = m->version, .cmdline = m->cmdline, .tries = tries, .uki = uki };
         r = boot_write(boot, in.target, &spec);
         if (r < 0)
                 return err_prefix(r, "slot %s verified, but its boot entry", slot_to_string(in.target));

@@ -3,7 +3,9 @@
 # in the bundle (abide-a.efi, abide-b.efi; docs/secure-boot.md). sbverify takes
 # them with db.crt and refuses a flipped byte or another key's signature; the
 # sections are systemd's stub's; each carries its slot's abide.slot=; bundles
-# without UKI=yes are unchanged; abidectl refuses to install them for now.
+# without UKI=yes are unchanged. abidectl installs the target slot's UKI as its
+# type #2 entry on a device whose root has the db certificate, after checking
+# its signature; the firmware's fallback to the other slot is recorded.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/bootctl-lib.sh"
 . "$(dirname "$0")/install-lib.sh"
@@ -150,16 +152,93 @@ note "factory disk from a UKI bundle (type #1 entries still boot it)"
 "$ABIDE_BUILD" disk "$UKI" --cert "$T/keys/ca.pem" -o "$T/factory.img" >/dev/null 2>"$T/err" ||
         die "disk refuses a UKI bundle: $(cat "$T/err")"
 
-note "abidectl install refuses a UKI bundle for now, before writing anything"
+note "a device without a Secure Boot certificate installs a UKI bundle's kernel and initrd (type #1)"
 make_disk 24 2
 make_config
 fill_slot_a "$PLAIN"
 write_image_info 1.0.0 0
 NEXT=$(build_bundle "$T/u3" --set Image.Version=1.1 --set Boot.UKI=yes "${SB[@]}")
+"$ABIDECTL" install "$NEXT" >"$T/out" 2>&1 || die "a UKI bundle does not install as type #1: $(cat "$T/out")"
+[[ $(entry_of b) =~ ^abide-b\+[0-9]+\.conf$ ]] || die "slot b's entry is '$(entry_of b)', not a type #1 entry"
+[ -s "$T/esp/abide/b/vmlinuz" ] && [ -s "$T/esp/abide/b/initrd" ] || die "no kernel and initrd for slot b"
+[ ! -e "$T/esp/EFI/Linux" ] || die "a device without SecureBootCert got UKIs: $(ls -R "$T/esp/EFI")"
+
+note "a Secure Boot device ([Paths] SecureBootCert= exists): slot a boots its UKI"
+printf '[Paths]\nSecureBootCert=%s\n' "$T/sb/db.crt" >>"$T/abide.conf"
+rm -f "$ENTRIES"/abide-*.conf "$T/esp/abide/a/"* "$T/esp/abide/b/"*
+mkdir -p "$T/esp/EFI/Linux"
+cp "$T/x/abide-a.efi" "$T/esp/EFI/Linux/abide-a.efi"
+set_var LoaderEntrySelected abide-a.efi
+echo "console=ttyS0 quiet abide.slot=a" >"$T/cmdline"
+uki_of() { (cd "$T/esp/EFI/Linux" && ls abide-"$1".efi abide-"$1"+*.efi 2>/dev/null) || true; }
+"$ABIDECTL" status --json >"$T/st" || die "status fails on a type #2 device"
+python3 - "$T/st" <<'PY' || die "status of the type #2 device: $(cat "$T/st")"
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["booted"] == "a", s["booted"]
+a = s["slots"]["a"]
+assert a["entry"] == "abide-a.efi" and a["state"] == "good", a
+PY
+
 rootb=$(sha256sum <"$ROOT_B")
-expect_fail "payload 'abide-a.efi' is a signed UKI \(uki-a\); installing Secure Boot bundles is not supported yet" \
-        "$ABIDECTL" install "$NEXT"
-b_not_bootable || die "slot b has a bootable entry after a refused install: $(entry_of b)"
+note "refused before anything is written: a bundle without UKIs"
+PLAIN12=$(build_bundle "$T/p12" --set Image.Version=1.2)
+expect_fail "this device boots signed UKIs \($T/sb/db.crt exists\) and the bundle has none" "$ABIDECTL" install "$PLAIN12"
+[ -z "$(uki_of b)$(entry_of b)" ] || die "slot b has an entry after a refused install"
 [ "$(sha256sum <"$ROOT_B")" = "$rootb" ] || die "a refused install wrote slot b's root"
-[ ! -e "$T/esp/abide/b/vmlinuz" ] || die "a refused install wrote slot b's kernel"
+
+note "refused before the entry: UKIs signed by another db key (the release signature is fine)"
+OTHER13=$(build_bundle "$T/o13" --set Image.Version=1.3 --set Boot.UKI=yes --secure-boot-key "$T/sb-other/db.key" \
+        --secure-boot-cert "$T/sb-other/db.crt")
+expect_fail "slot b's UKI is not signed for this device's Secure Boot db \($T/sb/db.crt\)" "$ABIDECTL" install "$OTHER13"
+[ -z "$(uki_of b)$(entry_of b)" ] || die "slot b has an entry after its UKI was refused: $(uki_of b)$(entry_of b)"
+[ "$(uki_of a)" = abide-a.efi ] || die "slot a's entry changed"
+
+note "installed: slot b's UKI is its type #2 entry, nothing else on the ESP"
+"$ABIDECTL" install "$NEXT" >"$T/out" 2>&1 || die "the UKI bundle does not install: $(cat "$T/out")"
+grep -q "Installed 1.1 into slot b (abide-b+[0-9]*\.efi)" "$T/out" || die "install said: $(cat "$T/out")"
+eb=$(uki_of b)
+[[ $eb =~ ^abide-b\+([0-9]+)\.efi$ ]] || die "slot b's entry is '$eb'"
+tries=${BASH_REMATCH[1]}
+mkdir "$T/xn"
+tar -xf "$NEXT" -C "$T/xn" abide-b.efi
+cmp -s "$T/esp/EFI/Linux/$eb" "$T/xn/abide-b.efi" || die "$eb is not the bundle's abide-b.efi"
+sbverify --cert "$T/sb/db.crt" "$T/esp/EFI/Linux/$eb" >/dev/null 2>&1 || die "sbverify refuses the installed UKI"
+[ -z "$(entry_of b)" ] || die "a type #1 entry for slot b too: $(entry_of b)"
+[ -z "$(ls -A "$T/esp/abide/b")" ] || die "kernel files for slot b: $(ls -A "$T/esp/abide/b")"
+"$ABIDECTL" status --json >"$T/st"
+python3 - "$T/st" "$eb" <<'PY' || die "status after the install: $(cat "$T/st")"
+import json, sys
+b = json.load(open(sys.argv[1]))["slots"]["b"]
+assert b["entry"] == sys.argv[2] and b["state"] == "pending" and b["version"] == "1.1", b
+PY
+
+note "systemd-boot counts a try of slot b; mark-good renames it to abide-b.efi"
+mv "$T/esp/EFI/Linux/$eb" "$T/esp/EFI/Linux/abide-b+$((tries - 1))-1.efi"
+set_var LoaderEntrySelected "$eb"
+echo "console=ttyS0 quiet abide.slot=b" >"$T/cmdline"
+write_image_info 1.1 0
+"$ABIDECTL" mark-good >/dev/null || die "mark-good fails on slot b's UKI"
+[ "$(uki_of b)" = abide-b.efi ] || die "after mark-good slot b's entry is '$(uki_of b)'"
+
+note "the firmware refused the selected UKI and started the other slot: boot-check marks it bad, records the rollback"
+# systemd-boot selected b (the newest good entry); its UKI failed the firmware's check; the
+# firmware's fallback option started slot a's UKI (docs/secure-boot.md).
+set_var LoaderEntrySelected abide-b.efi
+echo "console=ttyS0 quiet abide.slot=a" >"$T/cmdline"
+write_image_info 1.0.0 0
+"$ABIDECTL" boot-check --no-reboot >"$T/out" 2>&1 || die "boot-check after a firmware fallback: $(cat "$T/out")"
+grep -q "Rolled back from slot b (version 1.1) to slot a: the firmware did not start slot b's image abide-b.efi" "$T/out" ||
+        die "boot-check said: $(cat "$T/out")"
+[ "$(uki_of b)" = "abide-b+0.efi" ] || die "slot b is '$(uki_of b)' after the firmware refused it, not bad"
+"$ABIDECTL" status --json >"$T/st"
+python3 - "$T/st" <<'PY' || die "status after the fallback: $(cat "$T/st")"
+import json, sys
+s = json.load(open(sys.argv[1]))
+r = s["last_rollback"]
+assert r["from"] == "b" and r["to"] == "a" and r["version"] == "1.1" and "firmware" in r["reason"], r
+assert s["slots"]["b"]["state"] == "bad", s["slots"]["b"]
+PY
+"$ABIDECTL" boot-check --no-reboot >"$T/out" 2>&1 || die "second boot-check: $(cat "$T/out")"
+! grep -q "Rolled back" "$T/out" || die "the rollback was reported twice: $(cat "$T/out")"
 echo PASS
