@@ -17,11 +17,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         (void) boot_entry_name_is_ours(s);
         (void) boot_entry_parse_version(s, &version);
 
-        if (boot_entry_name_parse(s, &slot, &c) < 0)
+        BootEntryType type;
+        if (boot_entry_name_parse_any(s, &slot, &c, &type) < 0) {
+                FUZZ_ASSERT(boot_entry_name_parse(s, &slot, &c) < 0);
                 return 0;
-        FUZZ_ASSERT(boot_entry_name_is_ours(s));
-        FUZZ_ASSERT(boot_entry_name_format(slot, &c, buf) >= 0);
-        FUZZ_ASSERT(boot_entry_name_parse(buf, &slot2, &c2) >= 0);
+        }
+        /* Type #1 (.conf) or #2 (.efi): the suffix decides, and round trips. */
+        FUZZ_ASSERT(boot_entry_name_is_ours_type(s, type));
+        FUZZ_ASSERT(boot_entry_name_type(s) == type);
+        FUZZ_ASSERT(boot_entry_name_format_type(slot, &c, type, buf) >= 0);
+        FUZZ_ASSERT(boot_entry_name_parse_type(buf, type, &slot2, &c2) >= 0);
         FUZZ_ASSERT(slot == slot2 && memcmp(&c, &c2, sizeof c) == 0);
+        FUZZ_ASSERT(streq(buf, s) || strchr(s, '+'));
         return 0;
 }
