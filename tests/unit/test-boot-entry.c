@@ -93,6 +93,48 @@ static void test_format_name(void **state) {
         assert_int_equal(boot_entry_name_format(_SLOT_MAX, &(BootCounter) { BOOT_COUNTER_GOOD, 0, 0 }, buf), -EINVAL);
 }
 
+/* Type #2: the slot's UKI in EFI/Linux, the same counter grammar with ".efi". */
+static void test_uki_names(void **state) {
+        char buf[BOOT_ENTRY_NAME_MAX];
+        BootEntryType t;
+        BootCounter c;
+        Slot s;
+
+        assert_int_equal(boot_entry_name_parse_any("abide-b+2-1.efi", &s, &c, &t), 0);
+        assert_int_equal(t, BOOT_ENTRY_TYPE2);
+        assert_int_equal(s, SLOT_B);
+        assert_int_equal(c.state, BOOT_COUNTER_PENDING);
+        assert_int_equal(c.left, 2);
+        assert_int_equal(c.done, 1);
+        assert_int_equal(boot_entry_name_parse_any("abide-a+0-3.efi", &s, &c, &t), 0);
+        assert_int_equal(c.state, BOOT_COUNTER_BAD);
+        assert_int_equal(boot_entry_name_parse_any("abide-a.conf", &s, &c, &t), 0);
+        assert_int_equal(t, BOOT_ENTRY_TYPE1);
+        assert_int_equal(c.state, BOOT_COUNTER_GOOD);
+
+        /* Each type's own parser takes only its suffix. */
+        assert_int_equal(boot_entry_name_parse("abide-a.efi", &s, &c), -EINVAL);
+        assert_int_equal(boot_entry_name_parse_type("abide-a.conf", BOOT_ENTRY_TYPE2, &s, &c), -EINVAL);
+        assert_int_equal(boot_entry_name_parse_any("abide-a.EFI", &s, &c, &t), -EINVAL);
+        assert_int_equal(boot_entry_name_parse_any("abide-a.efi.conf.efi", &s, &c, &t), -EINVAL);
+        assert_int_equal(boot_entry_name_parse_any("abide-a+3.efi~", &s, &c, &t), -EINVAL);
+        assert_int_equal(boot_entry_name_parse_any(".#abide-a+3.efi.XYZ123", &s, &c, &t), -EINVAL);
+        assert_int_equal(boot_entry_name_parse_type("abide-a.efi", _BOOT_ENTRY_TYPE_INVALID, &s, &c), -EINVAL);
+
+        assert_true(boot_entry_name_is_ours_type("abide-a+3.efi", BOOT_ENTRY_TYPE2));
+        assert_false(boot_entry_name_is_ours_type("abide-a+3.efi", BOOT_ENTRY_TYPE1));
+        assert_false(boot_entry_name_is_ours_type("linux-6.1.efi", BOOT_ENTRY_TYPE2));
+        assert_false(boot_entry_name_is_ours_type(".#abide-a+3.efi.XYZ123", BOOT_ENTRY_TYPE2));
+
+        assert_int_equal(boot_entry_name_format_type(SLOT_B, &(BootCounter) { BOOT_COUNTER_PENDING, 3, 0 }, BOOT_ENTRY_TYPE2, buf), 0);
+        assert_string_equal(buf, "abide-b+3.efi");
+        assert_int_equal(boot_entry_name_format_type(SLOT_A, &(BootCounter) { BOOT_COUNTER_GOOD, 0, 0 }, BOOT_ENTRY_TYPE2, buf), 0);
+        assert_string_equal(buf, "abide-a.efi");
+        assert_int_equal(boot_entry_name_format_type(SLOT_A, &(BootCounter) { BOOT_COUNTER_BAD, 0, 2 }, BOOT_ENTRY_TYPE2, buf), 0);
+        assert_string_equal(buf, "abide-a+0-2.efi");
+        assert_int_equal(boot_entry_name_format_type(SLOT_A, &(BootCounter) { BOOT_COUNTER_GOOD, 0, 0 }, _BOOT_ENTRY_TYPE_MAX, buf), -EINVAL);
+}
+
 static void test_entry_text(void **state) {
         char *text = NULL, *v = NULL;
 
@@ -144,6 +186,7 @@ int main(void) {
                 cmocka_unit_test(test_malformed),
                 cmocka_unit_test(test_is_ours),
                 cmocka_unit_test(test_format_name),
+                cmocka_unit_test(test_uki_names),
                 cmocka_unit_test(test_entry_text),
                 cmocka_unit_test(test_parse_version),
         };
