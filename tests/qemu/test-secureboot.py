@@ -23,6 +23,7 @@ made by whichever runs first and cached (cache/sb-base-KEY).
 Prints FIGUREs: enrollment time, seconds per boot with Secure Boot on.
 """
 
+import hashlib
 import os
 import re
 import shutil
@@ -121,7 +122,10 @@ def make_base(sc, prep, disk):
 
 def base_disk(sc, prep, dest):
     """dest: a copy of the cached base disk (made here when missing), with its VARS (enrolled keys)."""
-    cache = os.path.join(S.CACHE, "sb-base-" + prep.key)
+    # The bundles' inputs and how this file makes the base.
+    h = hashlib.sha256(prep.key.encode())
+    S._hash_tree(h, os.path.abspath(__file__))
+    cache = os.path.join(S.CACHE, "sb-base-" + h.hexdigest()[:16])
     disk = os.path.join(cache, "disk.img")
     with S._Lock("sb-base"):
         if not os.path.exists(os.path.join(cache, "done")):
