@@ -2,6 +2,7 @@
 #include "disk-esp.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -103,8 +104,9 @@ static int sign_loader(const char *dir, const char *workdir, char **ret_path) {
 
 static int esp_make_secure_boot(const char *path, const char *conf_path, const DiskSecureBoot *sb,
                                 const char *workdir) {
-        _cleanup_free_ char *loader = NULL, *auth[ELEMENTSOF(secure_boot_auth)] = {},
-                            *auth_dst[ELEMENTSOF(secure_boot_auth)] = {};
+        _cleanup_free_ char *loader = NULL;
+        /* Arrays, not _cleanup_free_ pointers: that attribute frees only an array's first element. */
+        char auth[ELEMENTSOF(secure_boot_auth)][PATH_MAX], auth_dst[ELEMENTSOF(secure_boot_auth)][64];
         int r;
 
         r = sign_loader(sb->dir, workdir, &loader);
@@ -115,9 +117,11 @@ static int esp_make_secure_boot(const char *path, const char *conf_path, const D
         if (r < 0)
                 return r;
         for (size_t i = 0; i < ELEMENTSOF(secure_boot_auth); i++)
-                if (asprintf(&auth[i], "%s/loader/keys/abide/%s.auth", sb->dir, secure_boot_auth[i]) < 0 ||
-                    asprintf(&auth_dst[i], "/loader/keys/auto/%s.auth", secure_boot_auth[i]) < 0)
-                        return -ENOMEM;
+                if (snprintf(auth[i], sizeof auth[i], "%s/loader/keys/abide/%s.auth", sb->dir, secure_boot_auth[i]) >=
+                            (int) sizeof auth[i] ||
+                    snprintf(auth_dst[i], sizeof auth_dst[i], "/loader/keys/auto/%s.auth", secure_boot_auth[i]) >=
+                            (int) sizeof auth_dst[i])
+                        return err_set(ENAMETOOLONG, "%s: path too long", sb->dir);
 
         const struct {
                 const char *src, *dst;
