@@ -159,6 +159,12 @@ static int copy_timestamp(const uint8_t *stub, size_t stub_size, const char *pat
         return 0;
 }
 
+/* _cleanup_free_ on an array frees only its first element. */
+static void free_adds(char *(*a)[_UKI_SECTION_MAX]) {
+        for (size_t i = 0; i < _UKI_SECTION_MAX; i++)
+                free((*a)[i]);
+}
+
 int uki_build(const UkiInputs *in, const char *slot, const char *workdir, const char *out) {
         _cleanup_free_ char *stub = NULL, *osrel = NULL, *cmdline_path = NULL, *cmdline = NULL, *unsigned_path = NULL;
         char vma[_UKI_SECTION_MAX][64];
@@ -198,7 +204,7 @@ int uki_build(const UkiInputs *in, const char *slot, const char *workdir, const 
         char *argv[3 + 4 * _UKI_SECTION_MAX + 1];
         size_t n = 0;
         argv[n++] = (char *) "objcopy";
-        _cleanup_free_ char *adds[_UKI_SECTION_MAX] = {};
+        _cleanup_(free_adds) char *adds[_UKI_SECTION_MAX] = {};
         for (UkiSection s = 0; s < _UKI_SECTION_MAX; s++) {
                 if (asprintf(&adds[s], "%s=%s", section_names[s], files[s]) < 0)
                         return -ENOMEM;

@@ -196,13 +196,19 @@ static int add_ukis(Manifest *m, const BuildContext *ctx, const BuildArgs *a, co
         return 0;
 }
 
+/* _cleanup_free_ on an array frees only its first element. */
+static void free_uki_paths(char *(*a)[2]) {
+        free((*a)[0]);
+        free((*a)[1]);
+}
+
 static int build(const BuildArgs *a) {
         _cleanup_(signer_freep) Signer *signer = NULL;
         _cleanup_(recipe_freep) Recipe *recipe = NULL;
         _cleanup_(manifest_freep) Manifest *m = NULL;
         _cleanup_(build_context_freep) BuildContext *ctx = NULL;
         _cleanup_free_ char *json = NULL, *bundle_path = NULL, *seed = NULL, *stub = NULL;
-        _cleanup_free_ char *uki_paths[2] = {};
+        _cleanup_(free_uki_paths) char *uki_paths[2] = {};
         _cleanup_free_ uint8_t *sig = NULL;
         uint8_t root_digest[SHA256_DIGEST_SIZE] = {};
         char uuid[37];
