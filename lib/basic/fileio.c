@@ -10,6 +10,24 @@
 
 #include "error.h"
 
+ssize_t pread_full(int fd, void *buf, size_t n, uint64_t offset) {
+        uint8_t *p = buf;
+        size_t done = 0;
+
+        while (done < n) {
+                ssize_t k = pread(fd, p + done, n - done, (off_t) (offset + done));
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (k == 0)
+                        break;
+                done += (size_t) k;
+        }
+        return (ssize_t) done;
+}
+
 ssize_t loop_read(int fd, void *buf, size_t n) {
         uint8_t *p = buf;
         size_t done = 0;

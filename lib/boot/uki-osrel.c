@@ -20,21 +20,6 @@ static uint32_t le32(const uint8_t *p) {
         return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 | (uint32_t) p[3] << 24;
 }
 
-static int read_at(int fd, void *buf, size_t len, uint64_t off, size_t *ret_got) {
-        size_t got = 0;
-        while (got < len) {
-                ssize_t k = pread(fd, (uint8_t *) buf + got, len - got, (off_t) (off + got));
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return -errno;
-                if (k == 0)
-                        break;
-                got += (size_t) k;
-        }
-        *ret_got = got;
-        return 0;
-}
 
 int uki_osrel_version(const char *text, size_t len, char **ret) {
         static const char *const keys[] = { "IMAGE_VERSION", "VERSION", "VERSION_ID", "BUILD_ID" };
@@ -70,9 +55,10 @@ int uki_read_version(const char *path, char **ret) {
         h = malloc(HEADERS_MAX);
         if (!h)
                 return -ENOMEM;
-        r = read_at(fd, h, HEADERS_MAX, 0, &got);
-        if (r < 0)
-                return err_set(r, "%s: %s", path, strerror(-r));
+        ssize_t k = pread_full(fd, h, HEADERS_MAX, 0);
+        if (k < 0)
+                return err_set((int) k, "%s: %s", path, strerror((int) -k));
+        got = (size_t) k;
         if (got < 0x40 || h[0] != 'M' || h[1] != 'Z')
                 return err_set(EBADMSG, "%s: not a PE image", path);
         uint32_t pe = le32(h + 0x3c);
@@ -93,10 +79,10 @@ int uki_read_version(const char *path, char **ret) {
                 osrel = malloc(size + 1);
                 if (!osrel)
                         return -ENOMEM;
-                r = read_at(fd, osrel, size, raw_off, &got);
-                if (r < 0)
-                        return err_set(r, "%s: %s", path, strerror(-r));
-                if (got != size)
+                k = pread_full(fd, osrel, size, raw_off);
+                if (k < 0)
+                        return err_set((int) k, "%s: %s", path, strerror((int) -k));
+                if ((size_t) k != size)
                         return err_set(EBADMSG, "%s: .osrel beyond the end of the file", path);
                 r = uki_osrel_version(osrel, size, ret);
                 return r == -ENOENT ? err_set(ENOENT, "%s: no version in .osrel", path) : r;

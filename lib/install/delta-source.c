@@ -38,20 +38,6 @@ struct DeltaSource {
         size_t head_len;
 };
 
-static ssize_t pread_full(int fd, void *buf, size_t n, off_t offset) {
-        size_t done = 0;
-        while (done < n) {
-                ssize_t k = pread(fd, (uint8_t *) buf + done, n - done, offset + (off_t) done);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return -errno;
-                if (k == 0)
-                        break;
-                done += (size_t) k;
-        }
-        return (ssize_t) done;
-}
 
 /* One range over HTTP, read whole: a fetch of its own (headers, manifest, root.verity, small payloads). */
 static int url_read_at(DeltaSource *s, uint64_t offset, void *buf, size_t n) {
@@ -90,7 +76,7 @@ static int url_read_at(DeltaSource *s, uint64_t offset, void *buf, size_t n) {
 }
 
 static int file_read_at(DeltaSource *s, uint64_t offset, void *buf, size_t n) {
-        ssize_t k = pread_full(s->fd, buf, n, (off_t) offset);
+        ssize_t k = pread_full(s->fd, buf, n, offset);
         if (k < 0)
                 return err_set((int) -k, "%s: cannot read at %" PRIu64 ": %s", s->display, offset, strerror((int) -k));
         if ((size_t) k != n)
