@@ -1,9 +1,10 @@
 #!/bin/bash
-# Builds abide and runs every test suite (unit, integration, qemu), then the
-# unit and integration suites again under ASan+UBSan, then each libFuzzer
+# Builds abide and runs every test suite (unit, integration, qemu), the
+# unit and integration suites again under ASan+UBSan, and each libFuzzer
 # target (suite fuzz, a clang build of its own) for $ABIDE_FUZZ_SECONDS
-# (default 30) seconds. Installs missing dependencies first (needs root, as
-# the integration tests do).
+# (default 30) seconds. The sanitizer and fuzz passes run beside the qemu
+# suite, whose scenarios keep one core busy at a time. Installs missing
+# dependencies first (needs root, as the integration tests do).
 #
 #   scripts/test.sh            # everything
 #   scripts/test.sh unit       # only the named suites (unit integration qemu fuzz)
@@ -18,52 +19,85 @@ builddir=${ABIDE_BUILDDIR:-build}
 asandir=${ABIDE_ASAN_BUILDDIR:-build-asan}
 fuzzdir=${ABIDE_FUZZ_BUILDDIR:-build-fuzz}
 # Totals below count only this run.
-rm -f "$builddir/meson-logs/testlog.json" "$asandir/meson-logs/testlog.json" "$fuzzdir/meson-logs/testlog.json"
+rm -f "$builddir/meson-logs/testlog.json" "$builddir/meson-logs/testlog-fast.json" \
+        "$asandir/meson-logs/testlog.json" "$fuzzdir/meson-logs/testlog.json"
 
 suites=("$@")
 [ ${#suites[@]} -gt 0 ] || suites=(unit integration qemu fuzz)
-suite_args=()
-fuzz=0
+fast_args=() asan_args=()
+qemu=0 fuzz=0
 for s in "${suites[@]}"; do
         case $s in
         fuzz) fuzz=1 ;;
-        *) suite_args+=(--suite "$s") ;;
+        qemu) qemu=1 ;;
+        unit|integration) fast_args+=(--suite "$s") asan_args+=(--suite "$s") ;;
+        *) echo "scripts/test.sh: unknown suite '$s' (unit integration qemu fuzz)" >&2; exit 2 ;;
         esac
 done
+[ "${ABIDE_SKIP_ASAN:-0}" != 1 ] || asan_args=()
 
-rc=0
-if [ ${#suite_args[@]} -gt 0 ]; then
-        [ -f "$builddir/build.ninja" ] || meson setup "$builddir"
-        ninja -C "$builddir"
-        meson test -C "$builddir" --print-errorlogs "${suite_args[@]}" || rc=$?
-fi
-
-# Sanitizer pass over the fast suites (qemu runs the plain build's binaries in guests).
-asan_suites=()
-for s in "${suites[@]}"; do
-        case $s in unit|integration) asan_suites+=(--suite "$s") ;; esac
-done
-if [ ${#asan_suites[@]} -gt 0 ] && [ "${ABIDE_SKIP_ASAN:-0}" != 1 ]; then
+# The sanitizer pass over the fast suites (qemu runs the plain build's binaries in guests).
+asan_pass() {
         [ -f "$asandir/build.ninja" ] || meson setup "$asandir" -Db_sanitize=address,undefined -Db_lundef=false
         ninja -C "$asandir"
         ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-                meson test -C "$asandir" --print-errorlogs "${asan_suites[@]}" || rc=$?
-fi
-
+                meson test -C "$asandir" --print-errorlogs "$@" "${asan_args[@]}"
+}
 # The fuzz targets: a clang build with libFuzzer, each target one test.
-if [ $fuzz = 1 ]; then
+fuzz_pass() {
         [ -f "$fuzzdir/build.ninja" ] ||
                 CC=clang meson setup "$fuzzdir" -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false
         ninja -C "$fuzzdir"
-        ABIDE_FUZZ_SECONDS=${ABIDE_FUZZ_SECONDS:-30} meson test -C "$fuzzdir" --print-errorlogs --suite fuzz || rc=$?
+        ABIDE_FUZZ_SECONDS=${ABIDE_FUZZ_SECONDS:-30} meson test -C "$fuzzdir" --print-errorlogs "$@" --suite fuzz
+}
+# Both, in this order; the status of the first that failed.
+side_passes() {
+        local rc=0
+        if [ ${#asan_args[@]} -gt 0 ]; then asan_pass "$@" || rc=$?; fi
+        if [ $fuzz = 1 ]; then fuzz_pass "$@" || rc=$?; fi
+        return $rc
+}
+
+rc=0
+if [ ${#fast_args[@]} -gt 0 ] || [ $qemu = 1 ]; then
+        [ -f "$builddir/build.ninja" ] || meson setup "$builddir"
+        ninja -C "$builddir"
+fi
+if [ ${#fast_args[@]} -gt 0 ]; then
+        meson test -C "$builddir" --print-errorlogs "${fast_args[@]}" || rc=$?
+        # The qemu suite's run below writes its own testlog.json.
+        [ $qemu = 0 ] || mv "$builddir/meson-logs/testlog.json" "$builddir/meson-logs/testlog-fast.json"
+fi
+if [ $qemu = 1 ]; then
+        # The scenarios run one at a time (is_parallel: false), one QEMU vCPU on one core:
+        # the sanitizer and fuzz passes take the other core meanwhile, niced so that the
+        # guests' timing is theirs, one test at a time. Their output follows the qemu suite's.
+        side_log="$builddir/meson-logs/side-passes.log"
+        side_pid=
+        if [ ${#asan_args[@]} -gt 0 ] || [ $fuzz = 1 ]; then
+                echo "scripts/test.sh: the ASan/UBSan and fuzz passes run beside the qemu suite (output: $side_log)"
+                nice -n 10 bash -c "$(declare -f asan_pass fuzz_pass side_passes); $(declare -p asan_args asandir fuzzdir fuzz); side_passes --num-processes 1" \
+                        >"$side_log" 2>&1 &
+                side_pid=$!
+        fi
+        meson test -C "$builddir" --print-errorlogs --suite qemu || rc=$?
+        if [ -n "$side_pid" ]; then
+                side_rc=0
+                wait "$side_pid" || side_rc=$?
+                echo "=== the ASan/UBSan and fuzz passes (beside the qemu suite): exit $side_rc ==="
+                cat "$side_log"
+                [ $side_rc = 0 ] || rc=$side_rc
+        fi
+else
+        side_passes || rc=$?
 fi
 
 # One line of totals over every run above, from meson's JSON logs.
 python3 - "$builddir" "$asandir" "$fuzzdir" <<'PY'
 import json, os, sys
 passed = failed = skipped = 0
-for d in sys.argv[1:]:
-    log = os.path.join(d, "meson-logs", "testlog.json")
+logs = [os.path.join(d, "meson-logs", f) for d in sys.argv[1:] for f in ("testlog-fast.json", "testlog.json")]
+for log in logs:
     if not os.path.exists(log):
         continue
     for line in open(log):

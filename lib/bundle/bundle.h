@@ -90,6 +90,17 @@ int bundle_reader_next(BundleReader *b, const Payload **ret);
  */
 ssize_t bundle_reader_read(BundleReader *b, void *buf, size_t n);
 
+/*
+ * Before the current payload's first byte is read: the caller proves its
+ * bytes itself, so bundle_reader_read() checks only its size, and its final
+ * 0 no longer means the SHA-256 matched. For one caller only: the install of
+ * root with the read-back as it is written, where every byte of what landed
+ * is checked against the signed dm-verity root hash (install.c,
+ * verify_all()) and a second SHA-256 pass over the stream proves nothing
+ * more (docs/install.md, "One pass over root").
+ */
+int bundle_reader_hand_over_digest(BundleReader *b);
+
 /* A bundle that can be read at any offset: a file, a block device, or a URL
  * through Range requests. */
 typedef struct BundleSource {

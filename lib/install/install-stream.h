@@ -18,13 +18,16 @@
  * (fd opened O_DIRECT) a last partial block is padded with zeros to
  * INSTALL_ALIGN, so the caller must have checked that this fits. Ends with
  * fdatasync. Returns >= 0 only when the reader confirmed the payload's size
- * and SHA-256 and every byte was written and synced.
+ * (and SHA-256, but see below) and every byte was written and synced.
  *
  * With leaves (p->size / 4096 digests) and a direct fd, a third thread
  * reads every written chunk back from the device while later ones are
  * written and stores the dm-verity leaf digest of each block in leaves;
- * then it returns 1. Else (buffered: the page cache would answer) 0, and
- * leaves is not filled.
+ * then it returns 1. Then the reader does not hash p (bundle_reader_
+ * hand_over_digest()): only its size is checked, and the caller must prove
+ * the leaves against the tree (install_readback_tree()) before it uses the
+ * slot. Else (buffered: the page cache would answer) 0, leaves is not
+ * filled, and the reader's SHA-256 is checked.
  */
 int install_stream_payload(BundleReader *b, const Payload *p, int fd, bool direct, const char *target,
                            VerityLeafHasher *hasher, uint8_t *leaves);

@@ -42,6 +42,7 @@ typedef struct Install {
         VerityLeafHasher *hasher;
         uint8_t *leaves;          /* root's dm-verity leaf digests, as read back while it was written */
         bool have_leaves;
+        bool tree_checked;        /* root and its tree, as read back, proven against the signed root hash */
         bool uki;                 /* the device boots signed UKIs: [Paths] SecureBootCert= exists */
 } Install;
 
@@ -280,6 +281,24 @@ static int prepare_leaves(Install *in) {
         return verity_leaf_hasher_new(v, &in->hasher);
 }
 
+/*
+ * Root's bytes were not hashed as they streamed (install_stream_payload()):
+ * its tree is checked as soon as it is written, so that a bad root (a
+ * corrupt bundle, or storage that keeps other bytes) is refused before the
+ * signature, kernel and initrd are written.
+ */
+static int check_tree_early(Install *in, const Payload *vp) {
+        const InstallTarget *root = &in->parts[SLOT_PART_ROOT], *verity = &in->parts[SLOT_PART_VERITY];
+        if (!in->have_leaves || !vp)
+                return 0;
+        int r = install_readback_tree(verity->fd, verity->direct, vp, &bundle_reader_manifest(in->reader)->verity,
+                                      in->leaves);
+        if (r < 0)
+                return err_prefix(r, "%s and %s", root->label, verity->label);
+        in->tree_checked = true;
+        return 0;
+}
+
 static int stream_all(Install *in) {
         int r = prepare_leaves(in);
         if (r < 0)
@@ -302,6 +321,8 @@ static int stream_all(Install *in) {
                                 in->have_leaves = true;
                         if (r >= 0)
                                 r = clear_after_signature(t, part, p);
+                        if (r >= 0 && part == SLOT_PART_VERITY)
+                                r = check_tree_early(in, p);
                         if (r < 0)
                                 return r;
                         continue;
@@ -474,10 +495,13 @@ static int verify_all(Install *in, const Manifest *m) {
                 if (!in->parts[i].direct)
                         install_drop_cache(in->parts[i].fd);
         if (in->have_leaves) {
-                const Payload *vp = manifest_find_role(m, PAYLOAD_VERITY);
-                r = install_readback_tree(verity->fd, verity->direct, vp, &m->verity, in->leaves);
-                if (r < 0)
-                        return err_prefix(r, "%s and %s", root->label, verity->label);
+                /* Usually checked as soon as the tree was written (check_tree_early()). */
+                if (!in->tree_checked) {
+                        const Payload *vp = manifest_find_role(m, PAYLOAD_VERITY);
+                        r = install_readback_tree(verity->fd, verity->direct, vp, &m->verity, in->leaves);
+                        if (r < 0)
+                                return err_prefix(r, "%s and %s", root->label, verity->label);
+                }
         } else {
                 r = -pthread_create(&thread, NULL, verity_thread, &job);
                 if (r < 0)

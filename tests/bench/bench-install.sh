@@ -12,8 +12,17 @@
 # hierarchy, else cgroup v1 blkio.throttle.write_bps_device (what a hybrid
 # host offers). Both throttle the bios submitted to the loop disk, so they
 # hold O_DIRECT writes (install's and dd's) to the rate.
+#
+# The loop device is buffered (losetup's default): its backing file's page
+# cache takes the writes and fsync writes them out, in the loop device's one
+# worker, as do reads and flushes. ABIDE_BENCH_LOOP_DIO=1 turns on its
+# direct I/O (losetup --direct-io=on): writes and reads go to the disk below.
 . "$(dirname "$0")/bench-lib.sh"
 bench_device
+if [ "${ABIDE_BENCH_LOOP_DIO:-0}" = 1 ]; then
+        losetup --direct-io=on "$LOOP"
+fi
+echo "loop device: $(losetup -n -O NAME,DIO,LOG-SEC "$LOOP") (NAME DIO LOG-SEC)"
 mkdir -p "$T/x"
 tar -C "$T/x" -xf "$BIG" root.img root.verity
 roothash=$(manifest_field "$BIG" "['verity']['root_hash']")
@@ -23,6 +32,7 @@ throttle_mbs=${ABIDE_BENCH_THROTTLE_MBS:-80}
 now() { date +%s.%N; }
 run_install() { "$ABIDECTL" install --force "$BIG" >/dev/null; }
 run_dd() { dd if="$T/x/root.img" of="$ROOT_B" bs=4M oflag=direct conv=fsync status=none; }
+run_readback() { dd if="$ROOT_B" of=/dev/null bs=4M iflag=direct,count_bytes count="$root_bytes" status=none; }
 run_verity() { veritysetup verify "$ROOT_B" "$VERITY_B" "$roothash"; }
 timed() { local t0; t0=$(now); "$@"; python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.3f}')" "$t0" "$(now)"; }
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
@@ -61,45 +71,52 @@ throttle_off() {
 cleanup_hooks+=(throttle_off)
 
 # rounds LABEL: ROUNDS pairs of install and dd; medians into $mi, $md.
+# The read-back is dd's read of the root it just wrote: what any install that reads back adds to dd.
 rounds() {
-        local ti td is=() ds=()
+        local ti td tr is=() ds=() rs=()
         for r in $(seq 1 "$rounds"); do
+                sync
                 ti=$(timed run_install)
                 td=$(timed run_dd)
-                echo "$1 round $r: install ${ti}s, dd ${td}s (load $(cut -d' ' -f1 /proc/loadavg))"
-                is+=("$ti") ds+=("$td")
+                tr=$(timed run_readback)
+                echo "$1 round $r: install ${ti}s, dd ${td}s, dd read-back ${tr}s (load $(cut -d' ' -f1 /proc/loadavg))"
+                is+=("$ti") ds+=("$td") rs+=("$tr")
         done
-        mi=$(median "${is[@]}") md=$(median "${ds[@]}")
+        mi=$(median "${is[@]}") md=$(median "${ds[@]}") mr=$(median "${rs[@]}")
 }
 report() {
-        python3 - "$1" "$bundle_bytes" "$root_bytes" "$mi" "$md" "$2" <<'PY'
+        python3 - "$1" "$bundle_bytes" "$root_bytes" "$mi" "$md" "$2" "$mr" <<'PY'
 import sys
-what, bb, rb, ti, td, target = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), sys.argv[6]
-ri, rd = bb / ti / 2**20, rb / td / 2**20
+what, bb, rb, ti, td, target, tr = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), sys.argv[6], float(sys.argv[7])
+ri, rd, rv = bb / ti / 2**20, rb / td / 2**20, rb / (td + tr) / 2**20
 print(f"{what}: abidectl install {bb / 2**20:.0f} MiB bundle in {ti:.3f} s = {ri:.0f} MiB/s; "
       f"dd oflag=direct conv=fsync {rb / 2**20:.0f} MiB root in {td:.3f} s = {rd:.0f} MiB/s")
 print(f"{what}: ratio install/dd throughput {ri / rd:.2f} (target >= {target}); time ratio dd/install {td / ti:.2f}")
+print(f"{what}: dd, then dd iflag=direct reading the root back ({tr:.3f} s): {td + tr:.3f} s = {rv:.0f} MiB/s; "
+      f"ratio install/(dd + read-back) {ri / rv:.2f}")
 PY
 }
 
-# Both inputs in the page cache and the partition written once, so neither side pays for that.
+# Both inputs in the page cache, the fixture's writes synced and the partition written once,
+# so neither side pays for that.
 cat "$BIG" "$T/x/root.img" >/dev/null
 run_dd
+sync
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs"
 rounds loop
-mi_loop=$mi md_loop=$md
+mi_loop=$mi md_loop=$md mr_loop=$mr
 tv=$(timed run_verity)
 if throttle_on; then
         rounds throttled
         throttle_off
-        mi_thr=$mi md_thr=$md
+        mi_thr=$mi md_thr=$md mr_thr=$mr
 else
         THROTTLE=
         echo "throttled: no cgroup io.max nor blkio throttle here, skipped"
 fi
 echo "medians of $rounds rounds (load after: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs):"
-mi=$mi_loop md=$md_loop report "loop device" 0.85
+mi=$mi_loop md=$md_loop mr=$mr_loop report "loop device" 0.85
 if [ -n "$THROTTLE" ]; then
-        mi=$mi_thr md=$md_thr report "throttled to $throttle_mbs MB/s ($THROTTLE)" 0.95
+        mi=$mi_thr md=$md_thr mr=$mr_thr report "throttled to $throttle_mbs MB/s ($THROTTLE)" 0.95
 fi
 echo "for context: veritysetup verify of the written slot (the read-back install makes) alone: ${tv}s"

@@ -222,7 +222,7 @@ cp "$GOOD" "$WWW/twin.abide"
 cp "$TWIN" "$T/twin.abide"
 touch -d '2020-01-01' "$WWW/twin.abide" "$T/twin.abide"
 proxy_start "$HTTPS_PORT" --cut-every $CUT --cut-limit 1 --on-cut "cp -p '$T/twin.abide' '$WWW/twin.tmp' && mv '$WWW/twin.tmp' '$WWW/twin.abide'"
-refuse_net "bundle: member 3 'root.img': sha256 mismatch" "https://127.0.0.1:$PROXY_PORT/twin.abide"
+refuse_net "bundle: member 4 'root.verity': sha256 mismatch" "https://127.0.0.1:$PROXY_PORT/twin.abide"
 [ "$(proxy_stat cuts)" -eq 1 ] || die "the proxy did not cut"
 proxy_stop
 

@@ -449,6 +449,76 @@ static void test_flip_each_member(void **state) {
         }
 }
 
+static char *resized(size_t member, size_t amount, bool shrink);
+
+/* Reads every payload of path, handing payload `unhashed` over to the caller; the reader's result. */
+static int read_handing_over(const char *path, size_t unhashed, size_t *ret_done) {
+        _cleanup_(bundle_reader_freep) BundleReader *b = NULL;
+        _cleanup_free_ uint8_t *buf = malloc(65536);
+        size_t done = 0;
+        int r;
+
+        err_clear();
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(bundle_reader_open(fd, NULL, &b), 0);
+        for (;;) {
+                const Payload *p = NULL;
+                r = bundle_reader_next(b, &p);
+                if (r <= 0)
+                        break;
+                if (done == unhashed)
+                        assert_int_equal(bundle_reader_hand_over_digest(b), 0);
+                ssize_t k = bundle_reader_read(b, buf, 4096);
+                /* Only before the payload's first byte. */
+                if (k > 0)
+                        assert_int_equal(bundle_reader_hand_over_digest(b), -EINVAL);
+                while (k > 0)
+                        k = bundle_reader_read(b, buf, 65536);
+                if (k < 0) {
+                        r = (int) k;
+                        break;
+                }
+                done++;
+        }
+        *ret_done = done;
+        return r;
+}
+
+static void test_hand_over_digest(void **state) {
+        size_t done = 0;
+        size_t root = 0; /* the first payload: root.img, as in a bundle abide-build writes */
+        assert_true(payload_sizes[root] > 0);
+        _cleanup_free_ char *flip_root = tampered(fx.bundle, "flip", edit_flip, root + 2);
+
+        /* Hashed: a flipped byte in root is refused at root's end. */
+        int r = read_handing_over(flip_root, SIZE_MAX, &done);
+        assert_true(r < 0);
+        assert_non_null(strstr(err_message(r), "'root.erofs': sha256 mismatch"));
+        assert_int_equal(done, root);
+        /* Handed over: only its size is checked; the caller proves the bytes. */
+        assert_int_equal(read_handing_over(flip_root, root, &done), 0);
+        assert_int_equal(done, N_PAYLOADS);
+        /* Only that payload: the next one's flipped byte is still refused. */
+        for (size_t i = root + 1; i < N_PAYLOADS; i++) {
+                if (payload_sizes[i] == 0)
+                        continue;
+                _cleanup_free_ char *f = tampered(fx.bundle, "flip", edit_flip, i + 2);
+                r = read_handing_over(f, root, &done);
+                assert_true(r < 0);
+                assert_non_null(strstr(err_message(r), "sha256 mismatch"));
+                assert_int_equal(done, i);
+                break;
+        }
+        /* A size other than the manifest's is still refused. */
+        _cleanup_free_ char *small = resized(root + 2, 4096, true);
+        r = read_handing_over(small, root, &done);
+        assert_true(r < 0);
+        assert_int_equal(done, root);
+        /* Not without a current payload. */
+        assert_int_equal(bundle_reader_hand_over_digest(NULL), -EINVAL);
+}
+
 static void truncate_copy(const char *src, const char *dst, off_t size) {
         _cleanup_free_ char *data = NULL;
         size_t n = 0;
@@ -867,6 +937,7 @@ int main(void) {
                 cmocka_unit_test(test_reproducible),
                 cmocka_unit_test(test_rewrite_harness),
                 cmocka_unit_test(test_flip_each_member),
+                cmocka_unit_test(test_hand_over_digest),
                 cmocka_unit_test(test_truncated),
                 cmocka_unit_test(test_order),
                 cmocka_unit_test(test_index),
