@@ -20,7 +20,8 @@ asandir=${ABIDE_ASAN_BUILDDIR:-build-asan}
 fuzzdir=${ABIDE_FUZZ_BUILDDIR:-build-fuzz}
 # Totals below count only this run.
 rm -f "$builddir/meson-logs/testlog.json" "$builddir/meson-logs/testlog-fast.json" \
-        "$asandir/meson-logs/testlog.json" "$fuzzdir/meson-logs/testlog.json"
+        "$asandir/meson-logs/testlog.json" "$fuzzdir/meson-logs/testlog.json" \
+        "$asandir/meson-logs/build-failed" "$fuzzdir/meson-logs/build-failed"
 
 suites=("$@")
 [ ${#suites[@]} -gt 0 ] || suites=(unit integration qemu fuzz)
@@ -36,18 +37,22 @@ for s in "${suites[@]}"; do
 done
 [ "${ABIDE_SKIP_ASAN:-0}" != 1 ] || asan_args=()
 
+# A build that failed counts as one failed test in the totals.
+build_failed() {
+        mkdir -p "$1/meson-logs" && echo "the build in $1 failed" >"$1/meson-logs/build-failed"
+}
 # The sanitizer pass over the fast suites (qemu runs the plain build's binaries in guests).
 asan_pass() {
-        [ -f "$asandir/build.ninja" ] || meson setup "$asandir" -Db_sanitize=address,undefined -Db_lundef=false
-        ninja -C "$asandir"
+        { [ -f "$asandir/build.ninja" ] || meson setup "$asandir" -Db_sanitize=address,undefined -Db_lundef=false; } &&
+                ninja -C "$asandir" || { build_failed "$asandir"; return 1; }
         ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
                 meson test -C "$asandir" --print-errorlogs "$@" "${asan_args[@]}"
 }
 # The fuzz targets: a clang build with libFuzzer, each target one test.
 fuzz_pass() {
-        [ -f "$fuzzdir/build.ninja" ] ||
-                CC=clang meson setup "$fuzzdir" -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false
-        ninja -C "$fuzzdir"
+        { [ -f "$fuzzdir/build.ninja" ] ||
+                CC=clang meson setup "$fuzzdir" -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false; } &&
+                ninja -C "$fuzzdir" || { build_failed "$fuzzdir"; return 1; }
         ABIDE_FUZZ_SECONDS=${ABIDE_FUZZ_SECONDS:-30} meson test -C "$fuzzdir" --print-errorlogs "$@" --suite fuzz
 }
 # Both, in this order; the status of the first that failed.
@@ -66,7 +71,7 @@ fi
 if [ ${#fast_args[@]} -gt 0 ]; then
         meson test -C "$builddir" --print-errorlogs "${fast_args[@]}" || rc=$?
         # The qemu suite's run below writes its own testlog.json.
-        [ $qemu = 0 ] || mv "$builddir/meson-logs/testlog.json" "$builddir/meson-logs/testlog-fast.json"
+        [ $qemu = 0 ] || mv "$builddir/meson-logs/testlog.json" "$builddir/meson-logs/testlog-fast.json" 2>/dev/null || true
 fi
 if [ $qemu = 1 ]; then
         # The scenarios run one at a time (is_parallel: false), one QEMU vCPU on one core:
@@ -76,7 +81,7 @@ if [ $qemu = 1 ]; then
         side_pid=
         if [ ${#asan_args[@]} -gt 0 ] || [ $fuzz = 1 ]; then
                 echo "scripts/test.sh: the ASan/UBSan and fuzz passes run beside the qemu suite (output: $side_log)"
-                nice -n 10 bash -c "$(declare -f asan_pass fuzz_pass side_passes); $(declare -p asan_args asandir fuzzdir fuzz); side_passes --num-processes 1" \
+                nice -n 10 bash -c "$(declare -f build_failed asan_pass fuzz_pass side_passes); $(declare -p asan_args asandir fuzzdir fuzz); side_passes --num-processes 1" \
                         >"$side_log" 2>&1 &
                 side_pid=$!
         fi
@@ -97,6 +102,9 @@ python3 - "$builddir" "$asandir" "$fuzzdir" <<'PY'
 import json, os, sys
 passed = failed = skipped = 0
 logs = [os.path.join(d, "meson-logs", f) for d in sys.argv[1:] for f in ("testlog-fast.json", "testlog.json")]
+for d in sys.argv[1:]:
+    if os.path.exists(os.path.join(d, "meson-logs", "build-failed")):
+        failed += 1
 for log in logs:
     if not os.path.exists(log):
         continue
