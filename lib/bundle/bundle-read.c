@@ -2,6 +2,9 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <inttypes.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "basic/error.h"
 #include "basic/fileio.h"
@@ -39,6 +42,12 @@ struct BundleReader {
         uint8_t *window;
         bool skipped;            /* the last move was a skip: read a header's worth */
         int src_error;           /* the source's own failure, reported instead of libarchive's */
+
+        /* bundle_reader_open() of a regular file: bundle_reader_map_payload() */
+        int fd;                  /* not owned; -EBADF when not a regular file */
+        uint64_t fd_base;        /* the file offset libarchive started reading at */
+        void *map;
+        size_t map_len;
 };
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive *, archive_read_free);
@@ -53,6 +62,8 @@ BundleReader *bundle_reader_free(BundleReader *b) {
         free(b->signer);
         sha256_free(b->hash);
         free(b->window);
+        if (b->map)
+                (void) munmap(b->map, b->map_len);
         free(b);
         return NULL;
 }
@@ -223,6 +234,7 @@ static int reader_new(BundleReader **ret) {
         _cleanup_(bundle_reader_freep) BundleReader *b = calloc(1, sizeof *b);
         if (!b)
                 return -ENOMEM;
+        b->fd = -EBADF;
         b->archive = archive_read_new();
         if (!b->archive)
                 return -ENOMEM;
@@ -245,6 +257,12 @@ int bundle_reader_open(int fd, TrustStore *trust, BundleReader **ret) {
         r = reader_new(&b);
         if (r < 0)
                 return r;
+        struct stat st;
+        off_t base = lseek(fd, 0, SEEK_CUR);
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && base >= 0) {
+                b->fd = fd;
+                b->fd_base = (uint64_t) base;
+        }
         if (archive_read_open_fd(b->archive, fd, READ_BLOCK) != ARCHIVE_OK)
                 return err_set(EBADMSG, "bundle: not a tar archive: %s", archive_error_string(b->archive));
         r = read_manifest(b, trust);
@@ -409,6 +427,45 @@ int bundle_reader_hand_over_digest(BundleReader *b) {
         return 0;
 }
 
+int bundle_reader_map_payload(BundleReader *b, const uint8_t **ret) {
+        long page = sysconf(_SC_PAGESIZE);
+        struct stat st;
+
+        if (!b || !ret || !b->current || !b->current_unhashed || b->done > 0 || b->current_verified)
+                return -EINVAL;
+        if (b->failed < 0)
+                return b->failed;
+        if (b->fd < 0 || b->current->size == 0 || b->current->size > SIZE_MAX || page <= 0)
+                return -EOPNOTSUPP;
+        /* Right after the member's header: libarchive has consumed exactly the headers before its data. */
+        la_int64_t consumed = archive_filter_bytes(b->archive, -1);
+        if (consumed < 0)
+                return -EOPNOTSUPP;
+        uint64_t offset = b->fd_base + (uint64_t) consumed;
+        if (offset % (uint64_t) page != 0)
+                return -EOPNOTSUPP;
+        const Payload *p = b->current;
+        if (fstat(b->fd, &st) < 0)
+                return fail(b, err_set(errno, "bundle: member %u '%s': %m", b->member, p->name));
+        if ((uint64_t) st.st_size < offset || (uint64_t) st.st_size - offset < p->size)
+                return fail(b, err_set(EBADMSG, "bundle: member %u '%s': truncated after %" PRIu64 " of %" PRIu64 " bytes",
+                                       b->member, p->name,
+                                       (uint64_t) st.st_size > offset ? (uint64_t) st.st_size - offset : 0, p->size));
+        void *m = mmap(NULL, (size_t) p->size, PROT_READ, MAP_SHARED, b->fd, (off_t) offset);
+        if (m == MAP_FAILED)
+                return -EOPNOTSUPP;
+        (void) madvise(m, (size_t) p->size, MADV_SEQUENTIAL);
+        if (b->map)
+                (void) munmap(b->map, b->map_len);
+        b->map = m;
+        b->map_len = (size_t) p->size;
+        /* Its size is the header's, checked against the manifest (check_member()); libarchive skips the data. */
+        b->done = p->size;
+        b->current_verified = true;
+        *ret = m;
+        return 0;
+}
+
 ssize_t bundle_reader_read(BundleReader *b, void *buf, size_t n) {
         if (!b || !buf || n == 0)
                 return -EINVAL;
@@ -448,6 +505,10 @@ int bundle_reader_next(BundleReader *b, const Payload **ret) {
                 return -EINVAL;
         if (b->failed < 0)
                 return b->failed;
+        if (b->map) {
+                (void) munmap(b->map, b->map_len);
+                b->map = NULL;
+        }
         if (b->at_end)
                 return 0;
 

@@ -101,6 +101,17 @@ ssize_t bundle_reader_read(BundleReader *b, void *buf, size_t n);
  */
 int bundle_reader_hand_over_digest(BundleReader *b);
 
+/*
+ * After bundle_reader_hand_over_digest(), before any byte was read: where
+ * the bundle was opened from a regular file and the payload's data starts
+ * on a page there (abide-build places root so), maps those bytes read-only
+ * and returns them, page aligned, for writing without a copy. The payload
+ * then counts as read to its end (size checked, digest handed over). Valid
+ * until the next bundle_reader_next() or bundle_reader_free().
+ * -EOPNOTSUPP where it cannot map: read with bundle_reader_read() instead.
+ */
+int bundle_reader_map_payload(BundleReader *b, const uint8_t **ret);
+
 /* A bundle that can be read at any offset: a file, a block device, or a URL
  * through Range requests. */
 typedef struct BundleSource {

@@ -519,6 +519,117 @@ static void test_hand_over_digest(void **state) {
         assert_int_equal(bundle_reader_hand_over_digest(NULL), -EINVAL);
 }
 
+static void truncate_copy(const char *src, const char *dst, off_t size);
+
+/* Opens path, advances to root and hands its digest over; then bundle_reader_map_payload()'s result. */
+static int map_root(const char *path, BundleReader **ret_b, int *ret_fd, const uint8_t **ret) {
+        const Payload *p = NULL;
+        *ret_fd = open(path, O_RDONLY | O_CLOEXEC);
+        assert_true(*ret_fd >= 0);
+        assert_int_equal(bundle_reader_open(*ret_fd, NULL, ret_b), 0);
+        assert_int_equal(bundle_reader_next(*ret_b, &p), 1);
+        assert_string_equal(p->name, payload_names[0]);
+        /* Only with the digest handed over. */
+        assert_int_equal(bundle_reader_map_payload(*ret_b, ret), -EINVAL);
+        assert_int_equal(bundle_reader_hand_over_digest(*ret_b), 0);
+        return bundle_reader_map_payload(*ret_b, ret);
+}
+
+static void test_map_payload(void **state) {
+        /* A bundle whose root starts on a page, as abide-build writes it: the manifest padded. */
+        _cleanup_free_ char *json = malloc(fx.json_len + 1), *aligned = path_in("aligned.abide");
+        size_t len = fx.json_len;
+        uint64_t off = 0;
+        memcpy(json, fx.json, fx.json_len);
+        assert_int_equal(bundle_first_payload_offset(fx.m, len, sizeof fake_sig, &off), 0);
+        assert_true(off % 4096 != 0); /* else the unaligned case below proves nothing */
+        assert_int_equal(bundle_manifest_pad(&json, &len, off, 4096), 1);
+        const char *paths[N_PAYLOADS];
+        for (size_t i = 0; i < N_PAYLOADS; i++)
+                paths[i] = fx.paths[i];
+        assert_int_equal(bundle_write(aligned, fx.m, json, len, fake_sig, sizeof fake_sig, paths), 0);
+
+        _cleanup_(bundle_reader_freep) BundleReader *b = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        const uint8_t *data = NULL;
+        const Payload *p = NULL;
+        assert_int_equal(map_root(aligned, &b, &fd, &data), 0);
+        assert_int_equal((uintptr_t) data % 4096, 0);
+        /* Root's bytes, where the reader would have read them; and it counts as read to its end. */
+        assert_memory_equal(data, fx.data[0], payload_sizes[0]);
+        uint8_t byte;
+        assert_int_equal(bundle_reader_read(b, &byte, 1), 0);
+        assert_int_equal(bundle_reader_map_payload(b, &data), -EINVAL);
+        /* The members after it are read and checked as ever. */
+        size_t n = 1;
+        uint8_t *buf = malloc(65536);
+        while (bundle_reader_next(b, &p) == 1) {
+                assert_string_equal(p->name, payload_names[n]);
+                ssize_t k;
+                while ((k = bundle_reader_read(b, buf, 65536)) > 0)
+                        ;
+                assert_int_equal(k, 0);
+                n++;
+        }
+        free(buf);
+        assert_int_equal(n, N_PAYLOADS);
+        b = bundle_reader_free(b);
+        fd = safe_close(fd);
+
+        /* A flipped byte in root is written as it is: the caller's read-back is what refuses it. */
+        _cleanup_free_ char *flip = tampered(aligned, "flip", edit_flip, 2);
+        assert_int_equal(map_root(flip, &b, &fd, &data), 0);
+        assert_true(memcmp(data, fx.data[0], payload_sizes[0]) != 0);
+        b = bundle_reader_free(b);
+        fd = safe_close(fd);
+
+        /* Not on a page (the fixture's unpadded bundle): the caller reads instead. */
+        assert_int_equal(map_root(fx.bundle, &b, &fd, &data), -EOPNOTSUPP);
+        assert_true(bundle_reader_read(b, &byte, 1) == 1);
+        b = bundle_reader_free(b);
+        fd = safe_close(fd);
+
+        /* Not a regular file: a pipe. */
+        int pfd[2];
+        assert_int_equal(pipe(pfd), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                close(pfd[0]);
+                _cleanup_free_ char *all = NULL;
+                size_t total = 0;
+                if (read_full_file(aligned, 64 << 20, &all, &total) < 0)
+                        _exit(1);
+                for (size_t o = 0; o < total;) {
+                        ssize_t k = write(pfd[1], all + o, total - o);
+                        if (k <= 0)
+                                _exit(1);
+                        o += (size_t) k;
+                }
+                _exit(0);
+        }
+        close(pfd[1]);
+        fd = pfd[0];
+        assert_int_equal(bundle_reader_open(fd, NULL, &b), 0);
+        assert_int_equal(bundle_reader_next(b, &p), 1);
+        assert_int_equal(bundle_reader_hand_over_digest(b), 0);
+        assert_int_equal(bundle_reader_map_payload(b, &data), -EOPNOTSUPP);
+        b = bundle_reader_free(b);
+        fd = safe_close(fd);
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+
+        /* Shorter than its header says: refused, nothing mapped. */
+        _cleanup_free_ char *cut = path_in("cut.abide");
+        truncate_copy(aligned, cut, (off_t) (off + payload_sizes[0] / 2));
+        err_clear();
+        int r = map_root(cut, &b, &fd, &data);
+        assert_true(r < 0 && r != -EOPNOTSUPP);
+        assert_non_null(strstr(err_message(r), "member 3 'root.erofs': truncated after"));
+        b = bundle_reader_free(b);
+        fd = safe_close(fd);
+}
+
 static void truncate_copy(const char *src, const char *dst, off_t size) {
         _cleanup_free_ char *data = NULL;
         size_t n = 0;
@@ -938,6 +1049,7 @@ int main(void) {
                 cmocka_unit_test(test_rewrite_harness),
                 cmocka_unit_test(test_flip_each_member),
                 cmocka_unit_test(test_hand_over_digest),
+                cmocka_unit_test(test_map_payload),
                 cmocka_unit_test(test_truncated),
                 cmocka_unit_test(test_order),
                 cmocka_unit_test(test_index),
