@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 
 #include "basic/error.h"
 #include "basic/fileio.h"
@@ -20,6 +21,24 @@ Sha256 *sha256_free(Sha256 *h) {
         return NULL;
 }
 
+/*
+ * SHA-256 fetched from the provider once. EVP_sha256() is fetched again at
+ * every EVP_DigestInit_ex(): at one init per 4 KiB dm-verity leaf that cost
+ * 9% of the hashing rate here (1.37 against 1.50 GB/s). Kept for the
+ * process's life; EVP_sha256() where the fetch fails.
+ */
+static const EVP_MD *fetched_sha256;
+static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
+
+static void fetch_sha256(void) {
+        fetched_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static const EVP_MD *md_sha256(void) {
+        (void) pthread_once(&fetch_once, fetch_sha256);
+        return fetched_sha256 ?: EVP_sha256();
+}
+
 int sha256_new(Sha256 **ret) {
         _cleanup_(sha256_freep) Sha256 *h = calloc(1, sizeof *h);
         if (!h)
@@ -27,7 +46,7 @@ int sha256_new(Sha256 **ret) {
         h->ctx = EVP_MD_CTX_new();
         if (!h->ctx)
                 return -ENOMEM;
-        if (EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1)
+        if (EVP_DigestInit_ex(h->ctx, md_sha256(), NULL) != 1)
                 return err_set(EIO, "sha256: cannot initialize digest");
         *ret = TAKE_PTR(h);
         return 0;
@@ -36,7 +55,7 @@ int sha256_new(Sha256 **ret) {
 int sha256_reset(Sha256 *h) {
         if (!h)
                 return -EINVAL;
-        if (EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1)
+        if (EVP_DigestInit_ex(h->ctx, md_sha256(), NULL) != 1)
                 return err_set(EIO, "sha256: cannot initialize digest");
         h->finalized = false;
         return 0;
@@ -69,7 +88,7 @@ int sha256_buf(const void *data, size_t n, uint8_t ret[SHA256_DIGEST_SIZE]) {
         uint8_t md[EVP_MAX_MD_SIZE];
         unsigned len = 0;
 
-        if (EVP_Digest(data, n, md, &len, EVP_sha256(), NULL) != 1 || len != SHA256_DIGEST_SIZE)
+        if (EVP_Digest(data, n, md, &len, md_sha256(), NULL) != 1 || len != SHA256_DIGEST_SIZE)
                 return err_set(EIO, "sha256: digest failed");
         memcpy(ret, md, SHA256_DIGEST_SIZE);
         return 0;
