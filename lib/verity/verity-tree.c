@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "verity/verity-tree.h"
 
+#include <ctype.h>
 #include <endian.h>
 #include <inttypes.h>
 
@@ -92,6 +93,21 @@ int verity_tree_supported(const VerityParams *p) {
         return tree_levels(p->data_blocks, first, count, &levels, &blocks);
 }
 
+/* The UUID's 16 bytes from its text form ("0123abcd-...", dashes where they fall). */
+static bool uuid_bytes(const char *text, uint8_t ret[16]) {
+        for (size_t i = 0, j = 0; i < 16; i++) {
+                if (text[j] == '-')
+                        j++;
+                unsigned x;
+                if (!isxdigit((unsigned char) text[j]) || !isxdigit((unsigned char) text[j + 1]) ||
+                    sscanf(text + j, "%2x", &x) != 1)
+                        return false;
+                ret[i] = (uint8_t) x;
+                j += 2;
+        }
+        return true;
+}
+
 /* The superblock as veritysetup writes it (format 1, little endian), compared field by field with p. */
 static int super_check(const VerityParams *p, const uint8_t *b) {
         uint8_t uuid[16];
@@ -105,16 +121,7 @@ static int super_check(const VerityParams *p, const uint8_t *b) {
         bool ok = le32toh(v32) == 1;
         memcpy(&v32, b + 12, 4);
         ok = ok && le32toh(v32) == 1;
-        /* The UUID as its 16 bytes, from p's text form. */
-        for (size_t i = 0, j = 0; ok && i < 16; i++) {
-                if (p->uuid[j] == '-')
-                        j++;
-                unsigned x;
-                ok = sscanf(p->uuid + j, "%2x", &x) == 1;
-                uuid[i] = (uint8_t) x;
-                j += 2;
-        }
-        ok = ok && memcmp(b + 16, uuid, 16) == 0;
+        ok = ok && uuid_bytes(p->uuid, uuid) && memcmp(b + 16, uuid, 16) == 0;
         ok = ok && strncmp((const char *) b + 32, p->hash_algorithm, 32) == 0;
         memcpy(&v32, b + 64, 4);
         ok = ok && le32toh(v32) == p->data_block_size;
@@ -179,5 +186,72 @@ int verity_tree_check(const VerityParams *p, const uint8_t *tree, size_t len, co
                                                i, lv);
                 }
         }
+        return 0;
+}
+
+/* veritysetup's superblock (struct verity_sb in cryptsetup's lib/verity/verity.c), what super_check() reads. */
+static int super_write(const VerityParams *p, uint8_t *b) {
+        uint8_t uuid[16];
+        uint32_t v32;
+        uint64_t v64;
+        uint16_t v16;
+
+        if (!uuid_bytes(p->uuid, uuid))
+                return err_set(EINVAL, "verity: UUID '%s' is not valid", p->uuid);
+        memcpy(b, "verity\0\0", 8);
+        v32 = htole32(1); /* version */
+        memcpy(b + 8, &v32, 4);
+        v32 = htole32(1); /* hash type: format 1 */
+        memcpy(b + 12, &v32, 4);
+        memcpy(b + 16, uuid, 16);
+        memcpy(b + 32, p->hash_algorithm, strnlen(p->hash_algorithm, sizeof p->hash_algorithm));
+        v32 = htole32(p->data_block_size);
+        memcpy(b + 64, &v32, 4);
+        v32 = htole32(p->hash_block_size);
+        memcpy(b + 68, &v32, 4);
+        v64 = htole64(p->data_blocks);
+        memcpy(b + 72, &v64, 8);
+        v16 = htole16((uint16_t) p->salt_size);
+        memcpy(b + 80, &v16, 2);
+        memcpy(b + 88, p->salt, p->salt_size);
+        return 0;
+}
+
+int verity_tree_build(const VerityParams *p, const uint8_t *leaves, uint8_t **ret_tree, size_t *ret_len,
+                      uint8_t ret_root[SHA256_DIGEST_SIZE]) {
+        _cleanup_(verity_leaf_hasher_freep) VerityLeafHasher *h = NULL;
+        uint64_t first[LEVELS_MAX], count[LEVELS_MAX], blocks;
+        unsigned levels;
+        int r;
+
+        r = verity_tree_supported(p);
+        if (r < 0)
+                return r;
+        (void) tree_levels(p->data_blocks, first, count, &levels, &blocks);
+        if (blocks > SIZE_MAX / BLOCK)
+                return -EFBIG;
+        _cleanup_free_ uint8_t *tree = calloc((size_t) blocks, BLOCK);
+        if (!tree)
+                return -ENOMEM;
+        r = super_write(p, tree);
+        if (r < 0)
+                return r;
+        r = verity_leaf_hasher_new(p, &h);
+        if (r < 0)
+                return r;
+
+        /* Level 0 holds the leaves; each level's blocks are hashed into the next, the top one's into the root. */
+        memcpy(tree + first[0] * BLOCK, leaves, p->data_blocks * SHA256_DIGEST_SIZE);
+        for (unsigned lv = 0; lv < levels; lv++) {
+                const uint8_t *blk = tree + first[lv] * BLOCK;
+                for (uint64_t i = 0; i < count[lv]; i++) {
+                        uint8_t *out = lv + 1 < levels ? tree + first[lv + 1] * BLOCK + i * SHA256_DIGEST_SIZE : ret_root;
+                        r = salted(h, blk + i * BLOCK, out);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        *ret_len = (size_t) blocks * BLOCK;
+        *ret_tree = TAKE_PTR(tree);
         return 0;
 }

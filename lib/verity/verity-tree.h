@@ -35,3 +35,13 @@ int verity_tree_supported(const VerityParams *p);
  * -EBADMSG with a message naming the first data block or level that differs.
  */
 int verity_tree_check(const VerityParams *p, const uint8_t *tree, size_t len, const uint8_t *leaves);
+
+/*
+ * Builds the hash device image for p (superblock with p's UUID and salt,
+ * then the levels, top first, as veritysetup lays them out) from the leaf
+ * digests of p->data_blocks data blocks. Returns the image (*ret_len bytes,
+ * freed by the caller) and the root digest. -EOPNOTSUPP where
+ * verity_tree_supported() says no.
+ */
+int verity_tree_build(const VerityParams *p, const uint8_t *leaves, uint8_t **ret_tree, size_t *ret_len,
+                      uint8_t ret_root[SHA256_DIGEST_SIZE]);

@@ -10,10 +10,12 @@
 #include <stdarg.h>
 #include <strings.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include "basic/error.h"
 #include "basic/fileio.h"
+#include "verity/verity-tree.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct crypt_device *, crypt_free);
 
@@ -261,14 +263,135 @@ int verity_format(const char *data_path, const char *hash_path, VerityParams *pa
         return format_tree(data_path, hash_path, params, NULL);
 }
 
+/* The data's SHA-256 over a mapping, on its own thread beside the leaves. */
+typedef struct MapDigest {
+        const uint8_t *data;
+        uint64_t size;
+        int r;
+        uint8_t digest[SHA256_DIGEST_SIZE];
+} MapDigest;
+
+static void *map_digest_run(void *userdata) {
+        MapDigest *j = userdata;
+        _cleanup_(sha256_freep) Sha256 *h = NULL;
+        const uint64_t step = 4 << 20;
+
+        int r = sha256_new(&h);
+        for (uint64_t o = 0; r >= 0 && o < j->size; o += step)
+                r = sha256_update(h, j->data + o, (size_t) MIN(step, j->size - o));
+        if (r >= 0)
+                r = sha256_final(h, j->digest);
+        j->r = r;
+        return NULL;
+}
+
+/* Past this the leaves and the tree held in memory would pass 256 MiB: libcryptsetup builds it instead. */
+#define ONE_PASS_MAX_DATA ((uint64_t) 16 << 30)
+
+/*
+ * One read of the data for both: the leaves on this thread, the whole
+ * file's SHA-256 on a second, then the UUID derived from that digest, the
+ * tree built from the leaves (verity_tree_build(), veritysetup's layout;
+ * test-verity.c compares the bytes with libcryptsetup's) and written.
+ * libcryptsetup's crypt_format() read the data again and took 1.10 s for
+ * 1 GiB here against 0.72 s for both hashes this way (docs/build.md).
+ * -EOPNOTSUPP where it does not apply: the caller uses libcryptsetup.
+ */
+static int format_one_pass(const char *data_path, const char *hash_path, VerityParams *p, uint64_t size,
+                           uint8_t ret_sha256[SHA256_DIGEST_SIZE]) {
+        _cleanup_(verity_leaf_hasher_freep) VerityLeafHasher *h = NULL;
+        _cleanup_(atomic_file_freep) AtomicFile *f = NULL;
+        _cleanup_free_ uint8_t *leaves = NULL, *tree = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        uint8_t root[SHA256_DIGEST_SIZE], u[SHA256_DIGEST_SIZE];
+        size_t tree_len = 0;
+        struct stat st;
+        int r;
+
+        if (p->data_block_size != VERITY_BLOCK_SIZE || size > ONE_PASS_MAX_DATA || size > SIZE_MAX)
+                return -EOPNOTSUPP;
+        p->data_blocks = size / VERITY_BLOCK_SIZE;
+        if (verity_tree_supported(p) < 0)
+                return -EOPNOTSUPP;
+        fd = open(data_path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return err_set(errno, "verity: cannot open data file %s: %s", data_path, strerror(errno));
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t) st.st_size != size)
+                return -EOPNOTSUPP;
+        leaves = malloc((size_t) p->data_blocks * SHA256_DIGEST_SIZE);
+        if (!leaves)
+                return -ENOMEM;
+        r = verity_leaf_hasher_new(p, &h);
+        if (r < 0)
+                return r;
+        void *m = mmap(NULL, (size_t) size, PROT_READ, MAP_SHARED, fd, 0);
+        if (m == MAP_FAILED)
+                return -EOPNOTSUPP;
+        (void) madvise(m, (size_t) size, MADV_SEQUENTIAL);
+
+        MapDigest job = { .data = m, .size = size };
+        pthread_t thread;
+        r = -pthread_create(&thread, NULL, map_digest_run, &job);
+        if (r < 0) {
+                (void) munmap(m, (size_t) size);
+                return err_set(r, "verity: cannot start a thread: %s", strerror(-r));
+        }
+        r = verity_leaf_hash(h, m, p->data_blocks, leaves);
+        (void) pthread_join(thread, NULL);
+        (void) munmap(m, (size_t) size);
+        if (r >= 0)
+                r = job.r;
+        if (r < 0)
+                return err_set(r, "verity: cannot hash %s: %s", data_path, strerror(-r));
+
+        derive_uuid(job.digest, u);
+        uuid_format(u, p->uuid);
+        r = verity_tree_build(p, leaves, &tree, &tree_len, root);
+        if (r < 0)
+                return err_set(r, "verity: cannot build the tree of %s: %s", data_path, strerror(-r));
+        r = atomic_file_open(hash_path, 0644, &f);
+        if (r < 0)
+                return err_set(r, "verity: cannot create hash file %s: %s", hash_path, strerror(-r));
+        r = loop_write(f->fd, tree, tree_len);
+        if (r >= 0)
+                r = atomic_file_commit(f);
+        if (r < 0)
+                return err_set(r, "verity: cannot write hash file %s: %s", hash_path, strerror(-r));
+        hex_encode(root, SHA256_DIGEST_SIZE, p->root_hash);
+        memcpy(ret_sha256, job.digest, SHA256_DIGEST_SIZE);
+        return 0;
+}
+
 int verity_format_derive_uuid(const char *data_path, const char *hash_path, VerityParams *params,
                               uint8_t ret_sha256[SHA256_DIGEST_SIZE]) {
         DigestJob job = { .path = data_path };
         VerityParams p = *params;
+        uint64_t size = 0;
 
         /* A placeholder for libcryptsetup; the superblock gets the real one. */
         (void) snprintf(p.uuid, sizeof p.uuid, "00000000-0000-4000-8000-000000000000");
-        int r = -pthread_create(&job.thread, NULL, digest_job_run, &job);
+        int r = params_check(&p);
+        if (r < 0)
+                return r;
+        r = data_file_size(data_path, &size);
+        if (r < 0)
+                return r;
+        if (size == 0)
+                return err_set(EINVAL, "verity: data file %s is empty", data_path);
+        if (size % p.data_block_size != 0)
+                return err_set(EINVAL, "verity: size of %s (%" PRIu64 " bytes) is not a multiple of the block size %" PRIu32,
+                               data_path, size, p.data_block_size);
+        r = format_one_pass(data_path, hash_path, &p, size, ret_sha256);
+        if (r >= 0) {
+                *params = p;
+                return 1;
+        }
+        if (r != -EOPNOTSUPP)
+                return r;
+
+        p.data_blocks = 0;
+        (void) snprintf(p.uuid, sizeof p.uuid, "00000000-0000-4000-8000-000000000000");
+        r = -pthread_create(&job.thread, NULL, digest_job_run, &job);
         if (r < 0)
                 return err_set(r, "verity: cannot start a thread: %s", strerror(-r));
         job.started = true;

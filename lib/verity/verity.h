@@ -37,10 +37,12 @@ int verity_params_set_salt_for(VerityParams *p, const char *name);
 int verity_format(const char *data_path, const char *hash_path, VerityParams *params);
 
 /* verity_format() with the UUID verity_params_derive() gives for the data's
- * SHA-256, in one pass of wall time: the digest (into ret_sha256) is computed
- * on a second thread while the tree is built, and the UUID is put in the
- * superblock afterwards. params->uuid is not read. Same bytes as
- * verity_params_derive()'s UUID followed by verity_format(). */
+ * SHA-256, in one pass over the data: the digest (into ret_sha256) on a
+ * second thread while the leaves are hashed, then the tree built from them
+ * with that UUID (verity_tree_build()). params->uuid is not read. Same bytes
+ * as verity_params_derive()'s UUID followed by verity_format(). Returns 1
+ * when built that way, 0 when libcryptsetup built it (a block device, or a
+ * tree verity_tree_build() does not make), the digest still beside it. */
 int verity_format_derive_uuid(const char *data_path, const char *hash_path, VerityParams *params,
                               uint8_t ret_sha256[SHA256_DIGEST_SIZE]);
 

@@ -127,6 +127,50 @@ static void test_refuses_another_root_hash_and_short_trees(void **state) {
         fixture_done(&f);
 }
 
+/* verity_tree_build() writes libcryptsetup's bytes: superblock, every level, the padding, the size; and its root. */
+static void test_build_writes_veritysetup_trees(void **state) {
+        size_t sizes[] = { 2, 127, 128, 129, 300, 128 * 128, 128 * 128 + 1 };
+        for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+                Fixture f;
+                _cleanup_free_ uint8_t *tree = NULL;
+                uint8_t root[SHA256_DIGEST_SIZE];
+                char hex[SHA256_HEX_SIZE];
+                size_t len = 0;
+
+                fixture_make(&f, sizes[i]);
+                leaves_of(&f);
+                assert_int_equal(verity_tree_build(&f.p, f.leaves, &tree, &len, root), 0);
+                assert_int_equal(len, f.tree_len);
+                assert_memory_equal(tree, f.tree, len);
+                hex_encode(root, SHA256_DIGEST_SIZE, hex);
+                assert_string_equal(hex, f.p.root_hash);
+                /* Another leaf gives another tree and root. */
+                f.leaves[(sizes[i] - 1) * SHA256_DIGEST_SIZE] ^= 1;
+                free(tree);
+                tree = NULL;
+                uint8_t other[SHA256_DIGEST_SIZE];
+                assert_int_equal(verity_tree_build(&f.p, f.leaves, &tree, &len, other), 0);
+                assert_memory_not_equal(root, other, SHA256_DIGEST_SIZE);
+                fixture_done(&f);
+        }
+
+        /* What it cannot build, it refuses: one block, another hash, a UUID that is not one. */
+        Fixture f;
+        _cleanup_free_ uint8_t *tree = NULL;
+        uint8_t root[SHA256_DIGEST_SIZE];
+        size_t len = 0;
+        fixture_make(&f, 2);
+        leaves_of(&f);
+        f.p.data_blocks = 1;
+        assert_int_equal(verity_tree_build(&f.p, f.leaves, &tree, &len, root), -EOPNOTSUPP);
+        f.p.data_blocks = 2;
+        snprintf(f.p.uuid, sizeof f.p.uuid, "not-a-uuid");
+        assert_int_equal(verity_tree_build(&f.p, f.leaves, &tree, &len, root), -EINVAL);
+        err_clear();
+        assert_null(tree);
+        fixture_done(&f);
+}
+
 static void test_unsupported_parameters(void **state) {
         Fixture f;
         fixture_make(&f, 2);
@@ -147,6 +191,7 @@ int main(void) {
                 cmocka_unit_test(test_refuses_a_changed_data_block),
                 cmocka_unit_test(test_refuses_a_changed_tree),
                 cmocka_unit_test(test_refuses_another_root_hash_and_short_trees),
+                cmocka_unit_test(test_build_writes_veritysetup_trees),
                 cmocka_unit_test(test_unsupported_parameters),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

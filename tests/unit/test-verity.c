@@ -122,23 +122,23 @@ static void test_derive_uuid_valid(void **state) {
         assert_uuid_valid(p.uuid);
 }
 
-/* The one-pass format (digest on a second thread, UUID set in the superblock
- * afterwards) writes the bytes of derive + verity_format, and the digest. */
-static void test_format_derive_uuid(void **state) {
-        char dir[] = "/var/tmp/test-verity.XXXXXX", *data = NULL, *h1 = NULL, *h2 = NULL;
-        _cleanup_free_ char *b1 = NULL, *b2 = NULL;
+/* The one-pass format (both hashes in one read, the tree built from the leaves
+ * with the derived UUID) writes the bytes of derive + verity_format
+ * (libcryptsetup), and the digest; a one-block root goes through
+ * libcryptsetup (verity_tree_build() does not make it) with the same result. */
+static void check_derive_uuid(const char *dir, size_t n, int expect) {
+        _cleanup_free_ char *data = NULL, *h1 = NULL, *h2 = NULL, *b1 = NULL, *b2 = NULL;
         uint8_t digest[SHA256_DIGEST_SIZE], got[SHA256_DIGEST_SIZE];
-        size_t n = 1024 * 1024, l1, l2;
+        size_t l1, l2;
         VerityParams a, b;
 
-        assert_non_null(mkdtemp(dir));
         assert_true(asprintf(&data, "%s/data", dir) > 0);
         assert_true(asprintf(&h1, "%s/h1", dir) > 0);
         assert_true(asprintf(&h2, "%s/h2", dir) > 0);
         uint8_t *buf = malloc(n);
         assert_non_null(buf);
         for (size_t i = 0; i < n; i++)
-                buf[i] = (uint8_t) (i * 2654435761u >> 13);
+                buf[i] = (uint8_t) ((i + n) * 2654435761u >> 13);
         assert_int_equal(write_file_atomic(data, buf, n, 0644), 0);
         assert_int_equal(sha256_buf(buf, n, digest), 0);
         free(buf);
@@ -151,6 +151,7 @@ static void test_format_derive_uuid(void **state) {
         int r = verity_format_derive_uuid(data, h2, &b, got);
         if (r < 0)
                 fail_msg("verity_format_derive_uuid: %s", err_message(r));
+        assert_int_equal(r, expect);
         assert_memory_equal(got, digest, SHA256_DIGEST_SIZE);
         assert_string_equal(b.uuid, a.uuid);
         assert_string_equal(b.root_hash, a.root_hash);
@@ -160,16 +161,29 @@ static void test_format_derive_uuid(void **state) {
         assert_int_equal(l1, l2);
         assert_memory_equal(b1, b2, l1);
         assert_int_equal(verity_verify(data, h2, &b), 0);
+}
+
+static void test_format_derive_uuid(void **state) {
+        char dir[] = "/var/tmp/test-verity.XXXXXX";
+        uint8_t got[SHA256_DIGEST_SIZE] = {};
+        VerityParams b = {};
+
+        assert_non_null(mkdtemp(dir));
+        /* One level, two, and three (128 * 128 + 1 blocks); one block: libcryptsetup. */
+        check_derive_uuid(dir, 2 * 4096, 1);
+        check_derive_uuid(dir, 129 * 4096, 1);
+        check_derive_uuid(dir, 1024 * 1024, 1);
+        check_derive_uuid(dir, (128 * 128 + 1) * 4096, 1);
+        check_derive_uuid(dir, 4096, 0);
 
         /* A missing data file fails (and the digest thread is joined: ASan would see it leak). */
         char *missing = NULL;
         assert_true(asprintf(&missing, "%s/missing", dir) > 0);
-        assert_true(verity_format_derive_uuid(missing, h2, &b, got) < 0);
+        verity_params_derive(got, &b);
+        assert_true(verity_format_derive_uuid(missing, missing, &b, got) < 0);
+        err_clear();
         free(missing);
         assert_int_equal(rm_rf(dir), 0);
-        free(data);
-        free(h1);
-        free(h2);
 }
 
 int main(void) {
