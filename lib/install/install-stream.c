@@ -4,52 +4,12 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdio.h>
-#include <sys/mman.h>
-#include <sys/resource.h>
 
 #include "basic/error.h"
 #include "basic/fileio.h"
 #include "basic/progress.h"
+#include "install/install-pipeline.h"
 #include "install/install-target.h"
-#include "verity/verity-tree.h"
-
-typedef struct Chunk {
-        uint8_t *buf;           /* owned */
-        const uint8_t *data;    /* what to write: buf, or the bundle's mapped bytes */
-        size_t len;
-        uint64_t offset;
-} Chunk;
-
-typedef struct Pipeline {
-        pthread_mutex_t lock;
-        pthread_cond_t cond;
-        Chunk chunks[INSTALL_CHUNKS];
-        unsigned head, count;   /* queue of filled chunks */
-        bool closed;            /* the producer has no more */
-        bool abort;
-        int fd;
-        int error;              /* errno of the failed write or sync */
-        bool error_sync;        /* ... of the sync */
-        bool synced;            /* everything written was synced */
-        uint64_t error_offset;
-        uint64_t written;       /* bytes from offset 0 written (the writer goes in order) */
-        bool writer_done;
-
-        /* The read-back while writing (install_stream_payload()'s leaves). */
-        bool readback;
-        VerityLeafHasher *hasher;
-        uint8_t *leaves;
-        uint64_t size;
-        int rfd;                /* the device again, buffered, read-only */
-        uint8_t *map;           /* rfd mapped, for the fetch; NULL: read into a scratch buffer */
-        uint64_t window;        /* how far the fetch may run ahead of the hashing */
-        uint64_t fetched;       /* bytes from offset 0 read from the device into the page cache */
-        bool fetch_done;
-        uint64_t verified;      /* bytes read back and hashed */
-        int readback_error;     /* < 0 */
-        uint64_t readback_offset;
-} Pipeline;
 
 static void *writer_thread(void *userdata) {
         Pipeline *p = userdata;
@@ -112,197 +72,6 @@ static void *writer_thread(void *userdata) {
         return NULL;
 }
 
-/*
- * The read-back, in two threads. The fetch thread reads each written chunk
- * from the device into the page cache right behind the writer, without a
- * copy (MADV_POPULATE_READ on a read-only mapping of the device; where the
- * kernel lacks it, a read into a scratch buffer). The hash thread then reads
- * those pages (pread on a buffered descriptor) and hashes each 4 KiB block
- * as a dm-verity leaf, and drops them. The writer's flush waits for the
- * fetch, not for the hashing: on a device that serves reads and the flush
- * in one queue (a loop device) the reads then never wait for the flush, and
- * the hashing overlaps it (docs/install.md, "Where the time goes").
- *
- * The O_DIRECT writes drop any cached copy of the range they write, and the
- * whole range is dropped before the first write: what the hash thread reads
- * came from the device after the write. Pages evicted before they are
- * hashed are read from the device again. The fetch runs at most window
- * bytes ahead of the hashing, a quarter of the memory available at the
- * start (at least INSTALL_CHUNK).
- */
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ 22
-#endif
-
-static void readback_fail(Pipeline *p, int r, uint64_t offset) {
-        /* Under p->lock. The first failure is the one reported. */
-        if (p->readback_error == 0) {
-                p->readback_error = r;
-                p->readback_offset = offset;
-        }
-        p->abort = true;
-        pthread_cond_broadcast(&p->cond);
-}
-
-static int fetch_range(Pipeline *p, uint8_t *scratch, uint64_t o, size_t n) {
-        if (p->map) {
-                if (madvise(p->map + o, n, MADV_POPULATE_READ) == 0)
-                        return 0;
-                /* EFAULT: a read of the device failed (what a SIGBUS would be on access). */
-                if (errno == EFAULT)
-                        return -EIO;
-                if (errno != EINVAL || o != 0)
-                        return -errno;
-                /* A kernel before 5.14: read instead. */
-                (void) munmap(p->map, p->size);
-                p->map = NULL;
-        }
-        for (size_t done = 0; done < n;) {
-                size_t k = MIN(n - done, (size_t) INSTALL_CHUNK);
-                ssize_t got = pread(p->rfd, scratch, k, (off_t) (o + done));
-                if (got < 0 && errno == EINTR)
-                        continue;
-                if (got < 0)
-                        return -errno;
-                if (got == 0)
-                        return -EIO;
-                done += (size_t) got;
-        }
-        return 0;
-}
-
-static void *fetch_thread(void *userdata) {
-        Pipeline *p = userdata;
-        _cleanup_free_ uint8_t *scratch = malloc(INSTALL_CHUNK);
-        uint64_t o = 0;
-
-        pthread_mutex_lock(&p->lock);
-        if (!scratch)
-                readback_fail(p, -ENOMEM, 0);
-        while (!p->abort && o < p->size) {
-                uint64_t end = MIN(o + INSTALL_CHUNK, p->size);
-                /* The writer holds a chunk until it is written: closed and none left means all was written. */
-                bool all_written = p->writer_done || (p->closed && p->count == 0);
-                if (p->written < end && !all_written) {
-                        pthread_cond_wait(&p->cond, &p->lock);
-                        continue;
-                }
-                if (p->written < end)
-                        break; /* the writes stopped early: the caller reports why */
-                if (end - p->verified > p->window) {
-                        pthread_cond_wait(&p->cond, &p->lock);
-                        continue;
-                }
-                pthread_mutex_unlock(&p->lock);
-                int r = fetch_range(p, scratch, o, (size_t) (end - o));
-                pthread_mutex_lock(&p->lock);
-                if (r < 0) {
-                        readback_fail(p, r, o);
-                        break;
-                }
-                o = end;
-                p->fetched = o;
-                pthread_cond_broadcast(&p->cond);
-        }
-        p->fetch_done = true;
-        pthread_cond_broadcast(&p->cond);
-        pthread_mutex_unlock(&p->lock);
-        return NULL;
-}
-
-static void *hash_thread(void *userdata) {
-        Pipeline *p = userdata;
-        _cleanup_free_ uint8_t *buf = NULL;
-        uint64_t o = 0;
-        int r = 0;
-
-        /*
-         * Lowest priority: the hashing takes the CPU the writes leave, and
-         * the flush leaves it all. At the same priority it slowed the
-         * reading and copying that feed the writes (docs/install.md).
-         */
-        (void) setpriority(PRIO_PROCESS, (id_t) gettid(), 19);
-        if (posix_memalign((void **) &buf, INSTALL_ALIGN, INSTALL_CHUNK) != 0)
-                r = -ENOMEM;
-        while (r >= 0 && o < p->size) {
-                pthread_mutex_lock(&p->lock);
-                while (p->fetched <= o && !p->fetch_done && !p->abort)
-                        pthread_cond_wait(&p->cond, &p->lock);
-                uint64_t avail = p->fetched;
-                bool stop = p->abort || avail <= o;
-                pthread_mutex_unlock(&p->lock);
-                if (stop)
-                        break;
-
-                size_t n = (size_t) MIN(avail - o, (uint64_t) INSTALL_CHUNK);
-                ssize_t k = pread(p->rfd, buf, n, (off_t) o);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        r = -errno;
-                else if (k == 0 || (size_t) k % VERITY_BLOCK_SIZE != 0)
-                        r = -EIO;
-                else
-                        r = verity_leaf_hash(p->hasher, buf, (uint64_t) k / VERITY_BLOCK_SIZE,
-                                             p->leaves + o / VERITY_BLOCK_SIZE * SHA256_DIGEST_SIZE);
-                if (r < 0)
-                        break;
-                /* Hashed: the cached copy goes (clean pages; unmapped first, or they would stay). */
-                if (p->map)
-                        (void) madvise(p->map + o, (size_t) k, MADV_DONTNEED);
-                (void) posix_fadvise(p->rfd, (off_t) o, (off_t) k, POSIX_FADV_DONTNEED);
-                o += (uint64_t) k;
-                pthread_mutex_lock(&p->lock);
-                p->verified = o;
-                pthread_cond_broadcast(&p->cond);
-                pthread_mutex_unlock(&p->lock);
-        }
-
-        pthread_mutex_lock(&p->lock);
-        if (r < 0)
-                readback_fail(p, r, o);
-        pthread_cond_broadcast(&p->cond);
-        pthread_mutex_unlock(&p->lock);
-        return NULL;
-}
-
-/* A quarter of MemAvailable, at least one chunk; one chunk where it cannot be read. */
-static uint64_t readback_window(void) {
-        _cleanup_fclose_ FILE *f = fopen("/proc/meminfo", "re");
-        char line[256];
-        unsigned long long kib;
-
-        while (f && fgets(line, sizeof line, f))
-                if (sscanf(line, "MemAvailable: %llu kB", &kib) == 1)
-                        return MAX((uint64_t) kib * 1024 / 4, (uint64_t) INSTALL_CHUNK);
-        return INSTALL_CHUNK;
-}
-
-/* Opens the read side: a second, buffered descriptor of the device, its cached copy of [0, size) dropped. */
-static int readback_open(Pipeline *p, int fd) {
-        char path[64];
-
-        (void) snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-        p->rfd = open(path, O_RDONLY | O_CLOEXEC);
-        if (p->rfd < 0)
-                return -errno;
-        (void) posix_fadvise(p->rfd, 0, (off_t) p->size, POSIX_FADV_DONTNEED);
-        void *m = mmap(NULL, p->size, PROT_READ, MAP_SHARED, p->rfd, 0);
-        p->map = m == MAP_FAILED ? NULL : m;
-        p->window = readback_window();
-        return 0;
-}
-
-static void readback_close(Pipeline *p) {
-        if (p->map) {
-                (void) munmap(p->map, p->size);
-                p->map = NULL;
-        }
-        if (p->rfd >= 0) {
-                (void) posix_fadvise(p->rfd, 0, (off_t) p->size, POSIX_FADV_DONTNEED);
-                p->rfd = safe_close(p->rfd);
-        }
-}
 
 static void free_chunks(Pipeline *p) {
         for (size_t i = 0; i < INSTALL_CHUNKS; i++)
@@ -346,14 +115,14 @@ int install_stream_payload(BundleReader *b, const Payload *pl, int fd, bool dire
                 r = bundle_reader_map_payload(b, &mapped);
                 if (r < 0 && r != -EOPNOTSUPP)
                         return r;
-                r = readback_open(&p, fd);
+                r = install_readback_open(&p, fd);
                 if (r < 0)
                         return err_set(r, "cannot open %s again to read it back: %s", target, strerror(-r));
         }
         for (size_t i = 0; i < INSTALL_CHUNKS; i++)
                 if (posix_memalign((void **) &p.chunks[i].buf, INSTALL_ALIGN, INSTALL_CHUNK) != 0) {
                         free_chunks(&p);
-                        readback_close(&p);
+                        install_readback_close(&p);
                         return -ENOMEM;
                 }
         pthread_mutex_init(&p.lock, NULL);
@@ -362,10 +131,10 @@ int install_stream_payload(BundleReader *b, const Payload *pl, int fd, bool dire
         r = -pthread_create(&thread, NULL, writer_thread, &p);
         if (r >= 0 && readback) {
                 started = 1;
-                r = -pthread_create(&fetcher, NULL, fetch_thread, &p);
+                r = -pthread_create(&fetcher, NULL, install_fetch_thread, &p);
                 if (r >= 0) {
                         started = 2;
-                        r = -pthread_create(&reader, NULL, hash_thread, &p);
+                        r = -pthread_create(&reader, NULL, install_hash_thread, &p);
                         if (r >= 0)
                                 started = 3;
                 }
@@ -380,7 +149,7 @@ int install_stream_payload(BundleReader *b, const Payload *pl, int fd, bool dire
                 if (started >= 2)
                         pthread_join(fetcher, NULL);
                 free_chunks(&p);
-                readback_close(&p);
+                install_readback_close(&p);
                 pthread_cond_destroy(&p.cond);
                 pthread_mutex_destroy(&p.lock);
                 return err_set(r, "cannot start the %s thread: %s", started == 0 ? "writer" : "read-back",
@@ -446,7 +215,7 @@ int install_stream_payload(BundleReader *b, const Payload *pl, int fd, bool dire
         }
         progress_end();
         free_chunks(&p);
-        readback_close(&p);
+        install_readback_close(&p);
         pthread_cond_destroy(&p.cond);
         pthread_mutex_destroy(&p.lock);
 

@@ -5,11 +5,17 @@
  * covers byte ABIDE_TEST_CORRUPT_OFFSET writes it flipped (a copy of the
  * buffer, aligned as O_DIRECT wants); the caller's buffer is untouched, so
  * only a read-back from the device can notice.
+ *
+ * With ABIDE_TEST_NO_POPULATE=FILE, madvise(MADV_POPULATE_READ) fails with
+ * EINVAL as on a kernel before 5.14, and each refusal appends a line to
+ * FILE, so a test can tell the install took its other way to read back.
  */
 /* Both symbols are defined below, so neither may be redirected to the other. */
 #undef _FILE_OFFSET_BITS
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,4 +61,28 @@ ssize_t pwrite64(int fd, const void *buf, size_t n, off_t offset) {
         if (!next)
                 next = (pwrite_fn) dlsym(RTLD_NEXT, "pwrite64");
         return corrupt_pwrite(next, fd, buf, n, offset);
+}
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+
+typedef int (*madvise_fn)(void *, size_t, int);
+
+int madvise(void *addr, size_t n, int advice) {
+        static madvise_fn next;
+        const char *log = getenv("ABIDE_TEST_NO_POPULATE");
+
+        if (!next)
+                next = (madvise_fn) dlsym(RTLD_NEXT, "madvise");
+        if (log && *log && advice == MADV_POPULATE_READ) {
+                int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+                if (fd >= 0) {
+                        (void) !write(fd, "refused\n", 8);
+                        close(fd);
+                }
+                errno = EINVAL;
+                return -1;
+        }
+        return next(addr, n, advice);
 }

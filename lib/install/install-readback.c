@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "install-pipeline.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "basic/fileio.h"
+#include "basic/macro.h"
+#include "install/install-stream.h"
+#include "install/install-target.h"
+
+/*
+ * The read-back, in two threads. The fetch thread reads each written chunk
+ * from the device into the page cache right behind the writer, without a
+ * copy (MADV_POPULATE_READ on a read-only mapping of the device; where the
+ * kernel lacks it, a read into a scratch buffer). The hash thread then reads
+ * those pages (pread on a buffered descriptor) and hashes each 4 KiB block
+ * as a dm-verity leaf, and drops them. The writer's flush waits for the
+ * fetch, not for the hashing: on a device that serves reads and the flush
+ * in one queue (a loop device) the reads then never wait for the flush, and
+ * the hashing overlaps it (docs/install.md, "Where the time goes").
+ *
+ * The O_DIRECT writes drop any cached copy of the range they write, and the
+ * whole range is dropped before the first write: what the hash thread reads
+ * came from the device after the write. Pages evicted before they are
+ * hashed are read from the device again. The fetch runs at most window
+ * bytes ahead of the hashing, a quarter of the memory available at the
+ * start (at least INSTALL_CHUNK).
+ */
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+
+static void readback_fail(Pipeline *p, int r, uint64_t offset) {
+        /* Under p->lock. The first failure is the one reported. */
+        if (p->readback_error == 0) {
+                p->readback_error = r;
+                p->readback_offset = offset;
+        }
+        p->abort = true;
+        pthread_cond_broadcast(&p->cond);
+}
+
+static int fetch_range(Pipeline *p, uint8_t *scratch, uint64_t o, size_t n) {
+        if (p->map) {
+                if (madvise(p->map + o, n, MADV_POPULATE_READ) == 0)
+                        return 0;
+                /* EFAULT: a read of the device failed (what a SIGBUS would be on access). */
+                if (errno == EFAULT)
+                        return -EIO;
+                if (errno != EINVAL || o != 0)
+                        return -errno;
+                /* A kernel before 5.14: read instead. */
+                (void) munmap(p->map, p->size);
+                p->map = NULL;
+        }
+        for (size_t done = 0; done < n;) {
+                size_t k = MIN(n - done, (size_t) INSTALL_CHUNK);
+                ssize_t got = pread(p->rfd, scratch, k, (off_t) (o + done));
+                if (got < 0 && errno == EINTR)
+                        continue;
+                if (got < 0)
+                        return -errno;
+                if (got == 0)
+                        return -EIO;
+                done += (size_t) got;
+        }
+        return 0;
+}
+
+void *install_fetch_thread(void *userdata) {
+        Pipeline *p = userdata;
+        _cleanup_free_ uint8_t *scratch = malloc(INSTALL_CHUNK);
+        uint64_t o = 0;
+
+        pthread_mutex_lock(&p->lock);
+        if (!scratch)
+                readback_fail(p, -ENOMEM, 0);
+        while (!p->abort && o < p->size) {
+                uint64_t end = MIN(o + INSTALL_CHUNK, p->size);
+                /* The writer holds a chunk until it is written: closed and none left means all was written. */
+                bool all_written = p->writer_done || (p->closed && p->count == 0);
+                if (p->written < end && !all_written) {
+                        pthread_cond_wait(&p->cond, &p->lock);
+                        continue;
+                }
+                if (p->written < end)
+                        break; /* the writes stopped early: the caller reports why */
+                if (end - p->verified > p->window) {
+                        pthread_cond_wait(&p->cond, &p->lock);
+                        continue;
+                }
+                pthread_mutex_unlock(&p->lock);
+                int r = fetch_range(p, scratch, o, (size_t) (end - o));
+                pthread_mutex_lock(&p->lock);
+                if (r < 0) {
+                        readback_fail(p, r, o);
+                        break;
+                }
+                o = end;
+                p->fetched = o;
+                pthread_cond_broadcast(&p->cond);
+        }
+        p->fetch_done = true;
+        pthread_cond_broadcast(&p->cond);
+        pthread_mutex_unlock(&p->lock);
+        return NULL;
+}
+
+void *install_hash_thread(void *userdata) {
+        Pipeline *p = userdata;
+        _cleanup_free_ uint8_t *buf = NULL;
+        uint64_t o = 0;
+        int r = 0;
+
+        /*
+         * Lowest priority: the hashing takes the CPU the writes leave, and
+         * the flush leaves it all. At the same priority it slowed the
+         * reading and copying that feed the writes (docs/install.md).
+         */
+        (void) setpriority(PRIO_PROCESS, (id_t) gettid(), 19);
+        if (posix_memalign((void **) &buf, INSTALL_ALIGN, INSTALL_CHUNK) != 0)
+                r = -ENOMEM;
+        while (r >= 0 && o < p->size) {
+                pthread_mutex_lock(&p->lock);
+                while (p->fetched <= o && !p->fetch_done && !p->abort)
+                        pthread_cond_wait(&p->cond, &p->lock);
+                uint64_t avail = p->fetched;
+                bool stop = p->abort || avail <= o;
+                pthread_mutex_unlock(&p->lock);
+                if (stop)
+                        break;
+
+                size_t n = (size_t) MIN(avail - o, (uint64_t) INSTALL_CHUNK);
+                ssize_t k = pread(p->rfd, buf, n, (off_t) o);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        r = -errno;
+                else if (k == 0 || (size_t) k % VERITY_BLOCK_SIZE != 0)
+                        r = -EIO;
+                else
+                        r = verity_leaf_hash(p->hasher, buf, (uint64_t) k / VERITY_BLOCK_SIZE,
+                                             p->leaves + o / VERITY_BLOCK_SIZE * SHA256_DIGEST_SIZE);
+                if (r < 0)
+                        break;
+                /* Hashed: the cached copy goes (clean pages; unmapped first, or they would stay). */
+                if (p->map)
+                        (void) madvise(p->map + o, (size_t) k, MADV_DONTNEED);
+                (void) posix_fadvise(p->rfd, (off_t) o, (off_t) k, POSIX_FADV_DONTNEED);
+                o += (uint64_t) k;
+                pthread_mutex_lock(&p->lock);
+                p->verified = o;
+                pthread_cond_broadcast(&p->cond);
+                pthread_mutex_unlock(&p->lock);
+        }
+
+        pthread_mutex_lock(&p->lock);
+        if (r < 0)
+                readback_fail(p, r, o);
+        pthread_cond_broadcast(&p->cond);
+        pthread_mutex_unlock(&p->lock);
+        return NULL;
+}
+
+/* A quarter of MemAvailable, at least one chunk; one chunk where it cannot be read. */
+static uint64_t readback_window(void) {
+        _cleanup_fclose_ FILE *f = fopen("/proc/meminfo", "re");
+        char line[256];
+        unsigned long long kib;
+
+        while (f && fgets(line, sizeof line, f))
+                if (sscanf(line, "MemAvailable: %llu kB", &kib) == 1)
+                        return MAX((uint64_t) kib * 1024 / 4, (uint64_t) INSTALL_CHUNK);
+        return INSTALL_CHUNK;
+}
+
+/* Opens the read side: a second, buffered descriptor of the device, its cached copy of [0, size) dropped. */
+int install_readback_open(Pipeline *p, int fd) {
+        char path[64];
+
+        (void) snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        p->rfd = open(path, O_RDONLY | O_CLOEXEC);
+        if (p->rfd < 0)
+                return -errno;
+        (void) posix_fadvise(p->rfd, 0, (off_t) p->size, POSIX_FADV_DONTNEED);
+        void *m = mmap(NULL, p->size, PROT_READ, MAP_SHARED, p->rfd, 0);
+        p->map = m == MAP_FAILED ? NULL : m;
+        p->window = readback_window();
+        return 0;
+}
+
+void install_readback_close(Pipeline *p) {
+        if (p->map) {
+                (void) munmap(p->map, p->size);
+                p->map = NULL;
+        }
+        if (p->rfd >= 0) {
+                (void) posix_fadvise(p->rfd, 0, (off_t) p->size, POSIX_FADV_DONTNEED);
+                p->rfd = safe_close(p->rfd);
+        }
+}
