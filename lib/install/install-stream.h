@@ -20,14 +20,16 @@
  * fdatasync. Returns >= 0 only when the reader confirmed the payload's size
  * (and SHA-256, but see below) and every byte was written and synced.
  *
- * With leaves (p->size / 4096 digests) and a direct fd, a third thread
- * reads every written chunk back from the device while later ones are
- * written and stores the dm-verity leaf digest of each block in leaves;
- * then it returns 1. Then the reader does not hash p (bundle_reader_
- * hand_over_digest()): only its size is checked, and the caller must prove
- * the leaves against the tree (install_readback_tree()) before it uses the
- * slot. Else (buffered: the page cache would answer) 0, leaves is not
- * filled, and the reader's SHA-256 is checked.
+ * With leaves (p->size / 4096 digests) and a direct fd, two more threads
+ * read every written chunk back from the device while later ones are
+ * written and store the dm-verity leaf digest of each block in leaves
+ * (install-readback.c); then it returns 1. Then the reader does not hash p
+ * (bundle_reader_hand_over_digest()): only its size is checked, and the
+ * caller must prove the leaves against the tree (install_readback_tree())
+ * before it uses the slot. p's bytes come straight from the bundle's
+ * mapped page cache where bundle_reader_map_payload() can map them. Else
+ * (buffered: the page cache would answer) 0, leaves is not filled, and the
+ * reader's SHA-256 is checked.
  */
 int install_stream_payload(BundleReader *b, const Payload *p, int fd, bool direct, const char *target,
                            VerityLeafHasher *hasher, uint8_t *leaves);
