@@ -10,7 +10,9 @@ C="$ABIDE_SRCDIR/images/demo/content"
 ROOT="$ABIDE_BUILDDIR/images/demo/agent-root"
 [ -x "$S" ] || die "missing $S"
 pids=()
-cleanup_hooks+=('for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done')
+# KILL: a hung variant ignores TERM (the scratch goes, so no daemon may outlive the test);
+# only a pid that is still a sentinel, not one reused since.
+cleanup_hooks+=('for p in "${pids[@]}"; do grep -qs sentinel "/proc/$p/cmdline" && kill -KILL "$p" 2>/dev/null; done')
 
 start() {   # start VARIANT: daemon with a private run dir, records its pid
         local v=$1
@@ -72,7 +74,11 @@ alive "$(pid_of hang)" || die "hang variant daemon is not running"
 [ $rc -eq 124 ] || die "hang variant: start returned ($rc) instead of blocking: $(cat "$T/start-hang")"
 grep -q "never ready" "$T/start-hang" || die "hang variant did not say so"
 expect_fail "unhealthy" "$S" --health --run-dir "$T/run-hang"
-kill "$(pid_of hang)"
+# Stuck for good: SIGTERM only sets its stop flag, which the stuck loop never reads. Only KILL ends it.
+p=$(pid_of hang)
+kill -KILL "$p"
+for _ in $(seq 1 50); do alive "$p" || break; sleep 0.1; done
+alive "$p" && die "hang variant daemon survived SIGKILL"
 
 note "panic: never run on the host; the content is recognised as panic above"
 grep -qx 'variant: panic' "$C/panic/etc/sentinel/content.def" || die "panic content does not say so"
