@@ -47,11 +47,11 @@ static void *writer_thread(void *userdata) {
                 pthread_cond_broadcast(&p->cond);
         }
         /*
-         * The flush, here while the read-back still hashes. Flushing every
-         * 32-512 MiB instead paid nothing: on the benchmark's loop device
-         * each flush stopped the writes (docs/install.md).
+         * The flush, once the read-back's fetch has read everything back
+         * (none of its reads then waits for it), while the hashing goes on.
+         * Flushing every 32-512 MiB instead paid nothing: on the benchmark's
+         * loop device each flush stopped the writes (docs/install.md).
          */
-        /* After the read-back's fetch, so that none of its reads waits for the flush. */
         while (p->readback && !p->fetch_done && !p->abort)
                 pthread_cond_wait(&p->cond, &p->lock);
         if (!p->abort && p->closed) {
