@@ -28,6 +28,13 @@ ssize_t pread_full(int fd, void *buf, size_t n, uint64_t offset) {
         return (ssize_t) done;
 }
 
+int pread_exact(int fd, void *buf, size_t n, uint64_t offset) {
+        ssize_t k = pread_full(fd, buf, n, offset);
+        if (k < 0)
+                return (int) k;
+        return (size_t) k == n ? 0 : -EIO;
+}
+
 ssize_t loop_read(int fd, void *buf, size_t n) {
         uint8_t *p = buf;
         size_t done = 0;

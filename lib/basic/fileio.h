@@ -14,6 +14,8 @@ int read_full_fd(int fd, size_t max, char **ret, size_t *ret_size);
 ssize_t loop_read(int fd, void *buf, size_t n);
 /* pread() until n bytes or the end of the file: the count read, or -errno. */
 ssize_t pread_full(int fd, void *buf, size_t n, uint64_t offset);
+/* pread_full() of exactly n bytes: 0, -EIO where the file ends first, or -errno. */
+int pread_exact(int fd, void *buf, size_t n, uint64_t offset);
 int loop_write(int fd, const void *buf, size_t n);
 
 int fsync_directory_of(const char *path);

@@ -135,21 +135,6 @@ static int super_parse(const uint8_t *b, size_t len, VeritySuper *ret) {
         return 0;
 }
 
-static int pread_exact(int fd, void *buf, size_t n, uint64_t offset) {
-        size_t done = 0;
-        while (done < n) {
-                ssize_t k = pread(fd, (uint8_t *) buf + done, n - done, (off_t) (offset + done));
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return -errno;
-                if (k == 0)
-                        return -EIO;
-                done += (size_t) k;
-        }
-        return 0;
-}
-
 /* Reads [offset, offset + n) through an aligned bounce buffer: fd may be O_DIRECT. */
 static int read_any(int fd, void *buf, size_t n, uint64_t offset) {
         uint64_t start = offset / BLOCK * BLOCK, end = (offset + n + BLOCK - 1) / BLOCK * BLOCK;

@@ -58,18 +58,8 @@ static int fetch_range(Pipeline *p, uint8_t *scratch, uint64_t o, size_t n) {
                 (void) munmap(p->map, p->size);
                 p->map = NULL;
         }
-        for (size_t done = 0; done < n;) {
-                size_t k = MIN(n - done, (size_t) INSTALL_CHUNK);
-                ssize_t got = pread(p->rfd, scratch, k, (off_t) (o + done));
-                if (got < 0 && errno == EINTR)
-                        continue;
-                if (got < 0)
-                        return -errno;
-                if (got == 0)
-                        return -EIO;
-                done += (size_t) got;
-        }
-        return 0;
+        /* n <= INSTALL_CHUNK, the scratch buffer's size. */
+        return pread_exact(p->rfd, scratch, n, o);
 }
 
 void *install_fetch_thread(void *userdata) {
