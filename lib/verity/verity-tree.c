@@ -83,14 +83,20 @@ static int tree_levels(uint64_t data_blocks, uint64_t first[static LEVELS_MAX], 
         return 0;
 }
 
+/* The tree of p, where this file can check or build it: its levels' places and sizes. */
+static int tree_layout(const VerityParams *p, uint64_t first[static LEVELS_MAX], uint64_t count[static LEVELS_MAX],
+                       unsigned *ret_levels, uint64_t *ret_blocks) {
+        if (!streq(p->hash_algorithm, "sha256") || p->data_block_size != BLOCK || p->hash_block_size != BLOCK ||
+            p->data_blocks == 0 || p->salt_size > VERITY_SALT_SIZE)
+                return -EOPNOTSUPP;
+        return tree_levels(p->data_blocks, first, count, ret_levels, ret_blocks);
+}
+
 int verity_tree_supported(const VerityParams *p) {
         uint64_t first[LEVELS_MAX], count[LEVELS_MAX], blocks;
         unsigned levels;
 
-        if (!streq(p->hash_algorithm, "sha256") || p->data_block_size != BLOCK || p->hash_block_size != BLOCK ||
-            p->data_blocks == 0 || p->salt_size > VERITY_SALT_SIZE)
-                return -EOPNOTSUPP;
-        return tree_levels(p->data_blocks, first, count, &levels, &blocks);
+        return tree_layout(p, first, count, &levels, &blocks);
 }
 
 /* The UUID's 16 bytes from its text form ("0123abcd-...", dashes where they fall). */
@@ -145,10 +151,9 @@ int verity_tree_check(const VerityParams *p, const uint8_t *tree, size_t len, co
         unsigned levels;
         int r;
 
-        r = verity_tree_supported(p);
+        r = tree_layout(p, first, count, &levels, &blocks);
         if (r < 0)
                 return r;
-        (void) tree_levels(p->data_blocks, first, count, &levels, &blocks);
         if (blocks > len / BLOCK)
                 return err_set(EBADMSG, "verity: the hash device holds %zu bytes, the tree needs %" PRIu64, len,
                                blocks * BLOCK);
@@ -224,10 +229,9 @@ int verity_tree_build(const VerityParams *p, const uint8_t *leaves, uint8_t **re
         unsigned levels;
         int r;
 
-        r = verity_tree_supported(p);
+        r = tree_layout(p, first, count, &levels, &blocks);
         if (r < 0)
                 return r;
-        (void) tree_levels(p->data_blocks, first, count, &levels, &blocks);
         if (blocks > SIZE_MAX / BLOCK)
                 return -EFBIG;
         _cleanup_free_ uint8_t *tree = calloc((size_t) blocks, BLOCK);

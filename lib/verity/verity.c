@@ -143,10 +143,13 @@ static int params_check(const VerityParams *p) {
         return 0;
 }
 
-/* The whole data file's SHA-256, computed on a second thread while
- * libcryptsetup builds the tree: both read the same (cached) file. */
+/* The whole data's SHA-256, on a second thread: beside libcryptsetup's
+ * tree (both read the same cached file, path), or beside the leaves (the
+ * mapped data, data and size). */
 typedef struct DigestJob {
         const char *path;
+        const uint8_t *data;
+        uint64_t size;
         pthread_t thread;
         bool started;
         int r;
@@ -155,8 +158,16 @@ typedef struct DigestJob {
 
 static void *digest_job_run(void *userdata) {
         DigestJob *j = userdata;
-        j->r = sha256_file(j->path, j->digest, NULL);
+        j->r = j->data ? sha256_buf(j->data, (size_t) j->size, j->digest) : sha256_file(j->path, j->digest, NULL);
         return NULL;
+}
+
+static int digest_job_start(DigestJob *j) {
+        int r = -pthread_create(&j->thread, NULL, digest_job_run, j);
+        if (r < 0)
+                return err_set(r, "verity: cannot start a thread: %s", strerror(-r));
+        j->started = true;
+        return 0;
 }
 
 static int digest_job_wait(DigestJob *j) {
@@ -263,28 +274,6 @@ int verity_format(const char *data_path, const char *hash_path, VerityParams *pa
         return format_tree(data_path, hash_path, params, NULL);
 }
 
-/* The data's SHA-256 over a mapping, on its own thread beside the leaves. */
-typedef struct MapDigest {
-        const uint8_t *data;
-        uint64_t size;
-        int r;
-        uint8_t digest[SHA256_DIGEST_SIZE];
-} MapDigest;
-
-static void *map_digest_run(void *userdata) {
-        MapDigest *j = userdata;
-        _cleanup_(sha256_freep) Sha256 *h = NULL;
-        const uint64_t step = 4 << 20;
-
-        int r = sha256_new(&h);
-        for (uint64_t o = 0; r >= 0 && o < j->size; o += step)
-                r = sha256_update(h, j->data + o, (size_t) MIN(step, j->size - o));
-        if (r >= 0)
-                r = sha256_final(h, j->digest);
-        j->r = r;
-        return NULL;
-}
-
 /* Past this the leaves and the tree held in memory would pass 256 MiB: libcryptsetup builds it instead. */
 #define ONE_PASS_MAX_DATA ((uint64_t) 16 << 30)
 
@@ -329,20 +318,19 @@ static int format_one_pass(const char *data_path, const char *hash_path, VerityP
                 return -EOPNOTSUPP;
         (void) madvise(m, (size_t) size, MADV_SEQUENTIAL);
 
-        MapDigest job = { .data = m, .size = size };
-        pthread_t thread;
-        r = -pthread_create(&thread, NULL, map_digest_run, &job);
+        DigestJob job = { .path = data_path, .data = m, .size = size };
+        r = digest_job_start(&job);
         if (r < 0) {
                 (void) munmap(m, (size_t) size);
-                return err_set(r, "verity: cannot start a thread: %s", strerror(-r));
+                return r;
         }
         r = verity_leaf_hash(h, m, p->data_blocks, leaves);
-        (void) pthread_join(thread, NULL);
+        int k = digest_job_wait(&job);
         (void) munmap(m, (size_t) size);
-        if (r >= 0)
-                r = job.r;
         if (r < 0)
                 return err_set(r, "verity: cannot hash %s: %s", data_path, strerror(-r));
+        if (k < 0)
+                return k;
 
         derive_uuid(job.digest, u);
         uuid_format(u, p->uuid);
@@ -391,10 +379,9 @@ int verity_format_derive_uuid(const char *data_path, const char *hash_path, Veri
 
         p.data_blocks = 0;
         (void) snprintf(p.uuid, sizeof p.uuid, "00000000-0000-4000-8000-000000000000");
-        r = -pthread_create(&job.thread, NULL, digest_job_run, &job);
+        r = digest_job_start(&job);
         if (r < 0)
-                return err_set(r, "verity: cannot start a thread: %s", strerror(-r));
-        job.started = true;
+                return r;
         r = format_tree(data_path, hash_path, &p, &job);
         int k = digest_job_wait(&job);
         if (r < 0)
