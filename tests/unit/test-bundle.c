@@ -238,9 +238,9 @@ static void test_round_trip(void **state) {
         assert_int_equal(bundle_reader_next(b, &p), 0);
 }
 
-static void test_from_pipe(void **state) {
+/* The read end of a pipe a child fills with path's bytes; *ret_pid to wait for. */
+static int pipe_of(const char *path, pid_t *ret_pid) {
         int pfd[2];
-        unsigned verified = 0;
         assert_int_equal(pipe(pfd), 0);
         pid_t pid = fork();
         assert_true(pid >= 0);
@@ -248,19 +248,27 @@ static void test_from_pipe(void **state) {
                 close(pfd[0]);
                 _cleanup_free_ char *data = NULL;
                 size_t n = 0;
-                if (read_full_file(fx.bundle, 64 << 20, &data, &n) < 0 || loop_write(pfd[1], data, n) < 0)
+                if (read_full_file(path, 64 << 20, &data, &n) < 0 || loop_write(pfd[1], data, n) < 0)
                         _exit(1);
                 _exit(0);
         }
         close(pfd[1]);
+        *ret_pid = pid;
+        return pfd[0];
+}
+
+static void test_from_pipe(void **state) {
+        unsigned verified = 0;
+        pid_t pid;
+        int fd = pipe_of(fx.bundle, &pid);
         _cleanup_(bundle_reader_freep) BundleReader *b = NULL;
-        assert_int_equal(bundle_reader_open(pfd[0], NULL, &b), 0);
+        assert_int_equal(bundle_reader_open(fd, NULL, &b), 0);
         const Payload *p = NULL;
         while ((verified < 10) && bundle_reader_next(b, &p) == 1)
                 verified++;
         assert_int_equal(verified, N_PAYLOADS);
         assert_int_equal(bundle_reader_next(b, &p), 0);
-        close(pfd[0]);
+        close(fd);
         int status = 0;
         assert_int_equal(waitpid(pid, &status, 0), pid);
 }
@@ -590,26 +598,8 @@ static void test_map_payload(void **state) {
         fd = safe_close(fd);
 
         /* Not a regular file: a pipe. */
-        int pfd[2];
-        assert_int_equal(pipe(pfd), 0);
-        pid_t pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) {
-                close(pfd[0]);
-                _cleanup_free_ char *all = NULL;
-                size_t total = 0;
-                if (read_full_file(aligned, 64 << 20, &all, &total) < 0)
-                        _exit(1);
-                for (size_t o = 0; o < total;) {
-                        ssize_t k = write(pfd[1], all + o, total - o);
-                        if (k <= 0)
-                                _exit(1);
-                        o += (size_t) k;
-                }
-                _exit(0);
-        }
-        close(pfd[1]);
-        fd = pfd[0];
+        pid_t pid;
+        fd = pipe_of(aligned, &pid);
         assert_int_equal(bundle_reader_open(fd, NULL, &b), 0);
         assert_int_equal(bundle_reader_next(b, &p), 1);
         assert_int_equal(bundle_reader_hand_over_digest(b), 0);
