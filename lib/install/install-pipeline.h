@@ -25,6 +25,8 @@ typedef struct Pipeline {
         bool closed;            /* the producer has no more */
         bool abort;
         int fd;
+        bool direct;            /* fd is O_DIRECT: chunks are padded to INSTALL_ALIGN */
+        bool sync;              /* the writer ends with fdatasync */
         int error;              /* errno of the failed write or sync */
         bool error_sync;        /* ... of the sync */
         bool synced;            /* everything written was synced */

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sys/mman.h>
 
 #include "basic/error.h"
 #include "basic/fileio.h"
@@ -52,9 +53,9 @@ static void *writer_thread(void *userdata) {
          * Flushing every 32-512 MiB instead paid nothing: on the benchmark's
          * loop device each flush stopped the writes (docs/install.md).
          */
-        while (p->readback && !p->fetch_done && !p->abort)
+        while (p->sync && p->readback && !p->fetch_done && !p->abort)
                 pthread_cond_wait(&p->cond, &p->lock);
-        if (!p->abort && p->closed) {
+        if (p->sync && !p->abort && p->closed) {
                 pthread_mutex_unlock(&p->lock);
                 int error = fdatasync(p->fd) < 0 ? errno : 0;
                 pthread_mutex_lock(&p->lock);
@@ -72,6 +73,17 @@ static void *writer_thread(void *userdata) {
         return NULL;
 }
 
+struct InstallStream {
+        Pipeline p;
+        pthread_t writer, fetcher, hasher;
+        unsigned started;       /* threads running: 1 the writer, 2 and the fetch, 3 and the hashing */
+        bool writer_joined;
+        const uint8_t *mapped;
+        uint64_t size;
+        bool end;               /* the reader confirmed the payload's end */
+        int r;                  /* the reader's error */
+        char *target;
+};
 
 static void free_chunks(Pipeline *p) {
         for (size_t i = 0; i < INSTALL_CHUNKS; i++)
@@ -94,93 +106,161 @@ static ssize_t fill(BundleReader *b, uint8_t *buf, size_t size, bool *ret_end) {
         return (ssize_t) got;
 }
 
-int install_stream_payload(BundleReader *b, const Payload *pl, int fd, bool direct, const char *target,
-                           VerityLeafHasher *hasher, uint8_t *leaves) {
-        Pipeline p = { .fd = fd, .hasher = hasher, .leaves = leaves, .size = pl->size, .rfd = -EBADF };
+/* Stops the threads still running (all of them with abort) and frees what they used; s itself stays. */
+static void stream_join(InstallStream *s, bool abort) {
+        Pipeline *p = &s->p;
+
+        pthread_mutex_lock(&p->lock);
+        if (abort)
+                p->abort = true;
+        p->closed = true;
+        pthread_cond_broadcast(&p->cond);
+        pthread_mutex_unlock(&p->lock);
+        if (s->started >= 1 && !s->writer_joined)
+                pthread_join(s->writer, NULL);
+        if (s->started >= 2)
+                pthread_join(s->fetcher, NULL);
+        if (s->started >= 3)
+                pthread_join(s->hasher, NULL);
+        s->started = 0;
+        s->writer_joined = true;
+        free_chunks(p);
+        install_readback_close(p);
+        pthread_cond_destroy(&p->cond);
+        pthread_mutex_destroy(&p->lock);
+}
+
+static void stream_free(InstallStream *s) {
+        free(s->target);
+        free(s);
+}
+
+/* After stream_join(): what went wrong first, or 1 (leaves filled) or 0. */
+static int stream_report(const InstallStream *s) {
+        const Pipeline *p = &s->p;
+        const char *target = s->target;
+
+        if (s->r < 0)
+                return s->r;
+        if (p->error && p->error_sync)
+                return err_set(p->error, "cannot sync %s: %s", target, strerror(p->error));
+        if (p->error == EFAULT && s->mapped)
+                return err_set(EIO, "cannot write %s at offset %" PRIu64 ": the bundle file shrank while it was read",
+                               target, p->error_offset);
+        if (p->error)
+                return err_set(p->error, "cannot write %s at offset %" PRIu64 ": %s", target, p->error_offset,
+                               strerror(p->error));
+        if (p->readback_error < 0)
+                return err_set(p->readback_error, "read back: %s at offset %" PRIu64 ": %s", target, p->readback_offset,
+                               strerror(-p->readback_error));
+        if (!s->end)
+                return err_set(EIO, "%s: write stopped early", target);
+        if (p->readback && p->verified != s->size)
+                return err_set(EIO, "read back: %s: %" PRIu64 " of %" PRIu64 " bytes read back", target, p->verified,
+                               s->size);
+        if (p->sync && !p->synced)
+                return err_set(EIO, "%s: not synced", target);
+        return p->readback ? 1 : 0;
+}
+
+int install_stream_finish(InstallStream *s) {
+        stream_join(s, false);
+        int r = stream_report(s);
+        stream_free(s);
+        return r;
+}
+
+void install_stream_abort(InstallStream *s) {
+        if (!s)
+                return;
+        stream_join(s, true);
+        stream_free(s);
+}
+
+void install_stream_wait_fetched(InstallStream *s) {
+        Pipeline *p = &s->p;
+        pthread_mutex_lock(&p->lock);
+        while (p->readback && !p->fetch_done && !p->abort)
+                pthread_cond_wait(&p->cond, &p->lock);
+        pthread_mutex_unlock(&p->lock);
+}
+
+/* Streams the payload with s's threads; returns once the writer is done (s->r, s->end set), or < 0 before any thread ran. */
+static int stream_run(InstallStream *s, BundleReader *b, const Payload *pl) {
+        Pipeline *p = &s->p;
         const uint8_t *mapped = NULL;
-        pthread_t thread, fetcher, reader;
-        bool readback = leaves && direct && pl->size % VERITY_BLOCK_SIZE == 0;
         uint64_t offset = 0;
         unsigned tail = 0;
-        bool end = false;
-        int r = 0;
+        int r;
 
         /* Every byte is proven by the read-back against the signed root hash: no second hash of the stream. */
-        if (readback) {
+        if (p->readback) {
                 r = bundle_reader_hand_over_digest(b);
                 if (r < 0)
                         return r;
-                p.readback = true;
                 /* Written straight from the bundle's page cache, without a copy, where it can be mapped. */
                 r = bundle_reader_map_payload(b, &mapped);
                 if (r < 0 && r != -EOPNOTSUPP)
                         return r;
-                r = install_readback_open(&p, fd);
+                s->mapped = mapped;
+                r = install_readback_open(p, p->fd);
                 if (r < 0)
-                        return err_set(r, "cannot open %s again to read it back: %s", target, strerror(-r));
+                        return err_set(r, "cannot open %s again to read it back: %s", s->target, strerror(-r));
         }
         for (size_t i = 0; i < INSTALL_CHUNKS; i++)
-                if (posix_memalign((void **) &p.chunks[i].buf, INSTALL_ALIGN, INSTALL_CHUNK) != 0) {
-                        free_chunks(&p);
-                        install_readback_close(&p);
+                if (posix_memalign((void **) &p->chunks[i].buf, INSTALL_ALIGN, INSTALL_CHUNK) != 0) {
+                        free_chunks(p);
+                        install_readback_close(p);
                         return -ENOMEM;
                 }
-        pthread_mutex_init(&p.lock, NULL);
-        pthread_cond_init(&p.cond, NULL);
-        unsigned started = 0;
-        r = -pthread_create(&thread, NULL, writer_thread, &p);
-        if (r >= 0 && readback) {
-                started = 1;
-                r = -pthread_create(&fetcher, NULL, install_fetch_thread, &p);
+        pthread_mutex_init(&p->lock, NULL);
+        pthread_cond_init(&p->cond, NULL);
+        r = -pthread_create(&s->writer, NULL, writer_thread, p);
+        if (r >= 0 && p->readback) {
+                s->started = 1;
+                r = -pthread_create(&s->fetcher, NULL, install_fetch_thread, p);
                 if (r >= 0) {
-                        started = 2;
-                        r = -pthread_create(&reader, NULL, install_hash_thread, &p);
-                        if (r >= 0)
-                                started = 3;
+                        s->started = 2;
+                        r = -pthread_create(&s->hasher, NULL, install_hash_thread, p);
                 }
         }
         if (r < 0) {
-                pthread_mutex_lock(&p.lock);
-                p.abort = true;
-                pthread_cond_broadcast(&p.cond);
-                pthread_mutex_unlock(&p.lock);
-                if (started >= 1)
-                        pthread_join(thread, NULL);
-                if (started >= 2)
-                        pthread_join(fetcher, NULL);
-                free_chunks(&p);
-                install_readback_close(&p);
-                pthread_cond_destroy(&p.cond);
-                pthread_mutex_destroy(&p.lock);
+                unsigned started = s->started;
+                stream_join(s, true);
                 return err_set(r, "cannot start the %s thread: %s", started == 0 ? "writer" : "read-back",
                                strerror(-r));
         }
+        s->started = p->readback ? 3 : 1;
 
         char label[512];
-        snprintf(label, sizeof label, "Writing %s to %s", pl->name, target);
+        snprintf(label, sizeof label, "Writing %s to %s", pl->name, s->target);
         progress_begin(label, pl->size);
-        while (!end) {
-                pthread_mutex_lock(&p.lock);
-                while (p.count == INSTALL_CHUNKS && !p.abort)
-                        pthread_cond_wait(&p.cond, &p.lock);
-                bool aborted = p.abort;
-                pthread_mutex_unlock(&p.lock);
+        while (!s->end) {
+                pthread_mutex_lock(&p->lock);
+                while (p->count == INSTALL_CHUNKS && !p->abort)
+                        pthread_cond_wait(&p->cond, &p->lock);
+                bool aborted = p->abort;
+                pthread_mutex_unlock(&p->lock);
                 if (aborted)
                         break;
 
-                Chunk *c = &p.chunks[tail];
+                Chunk *c = &p->chunks[tail];
                 ssize_t k;
+                /* The slot's last chunk was written: its mapped pages go now, rather than all at the munmap
+                 * after the last chunk (33 ms for 1 GiB here, then on the critical path). The page cache stays. */
+                if (mapped && c->len > 0)
+                        (void) madvise((void *) c->data, c->len, MADV_DONTNEED);
                 if (mapped) {
                         /* Page aligned, and the size a multiple of 4 KiB (readback): O_DIRECT takes it as it is. */
                         k = (ssize_t) MIN((uint64_t) INSTALL_CHUNK, pl->size - offset);
                         c->data = mapped + offset;
-                        end = offset + (uint64_t) k == pl->size;
+                        s->end = offset + (uint64_t) k == pl->size;
                 } else {
-                        k = fill(b, c->buf, INSTALL_CHUNK, &end);
+                        k = fill(b, c->buf, INSTALL_CHUNK, &s->end);
                         c->data = c->buf;
                 }
                 if (k < 0) {
-                        r = (int) k;
+                        s->r = (int) k;
                         break;
                 }
                 if (k == 0)
@@ -188,64 +268,90 @@ int install_stream_payload(BundleReader *b, const Payload *pl, int fd, bool dire
                 c->len = (size_t) k;
                 c->offset = offset;
                 offset += (uint64_t) k;
-                if (direct && c->len % INSTALL_ALIGN != 0) {
+                if (p->direct && c->len % INSTALL_ALIGN != 0) {
                         size_t padded = (c->len + INSTALL_ALIGN - 1) / INSTALL_ALIGN * INSTALL_ALIGN;
                         memset(c->buf + c->len, 0, padded - c->len);
                         c->len = padded;
                 }
 
-                pthread_mutex_lock(&p.lock);
-                p.count++;
-                pthread_cond_broadcast(&p.cond);
-                pthread_mutex_unlock(&p.lock);
+                pthread_mutex_lock(&p->lock);
+                p->count++;
+                pthread_cond_broadcast(&p->cond);
+                pthread_mutex_unlock(&p->lock);
                 tail = (tail + 1) % INSTALL_CHUNKS;
                 progress_update(offset);
         }
 
-        pthread_mutex_lock(&p.lock);
-        if (r < 0)
-                p.abort = true;
-        p.closed = true;
-        pthread_cond_broadcast(&p.cond);
-        pthread_mutex_unlock(&p.lock);
-        pthread_join(thread, NULL);
-        if (readback) {
-                pthread_join(fetcher, NULL);
-                pthread_join(reader, NULL);
-        }
+        pthread_mutex_lock(&p->lock);
+        if (s->r < 0)
+                p->abort = true;
+        p->closed = true;
+        pthread_cond_broadcast(&p->cond);
+        pthread_mutex_unlock(&p->lock);
+        pthread_join(s->writer, NULL);
+        s->writer_joined = true;
         progress_end();
-        free_chunks(&p);
-        install_readback_close(&p);
-        pthread_cond_destroy(&p.cond);
-        pthread_mutex_destroy(&p.lock);
-
-        if (r < 0)
-                return r;
-        if (p.error && p.error_sync)
-                return err_set(p.error, "cannot sync %s: %s", target, strerror(p.error));
-        if (p.error == EFAULT && mapped)
-                return err_set(EIO, "cannot write %s at offset %" PRIu64 ": the bundle file shrank while it was read",
-                               target, p.error_offset);
-        if (p.error)
-                return err_set(p.error, "cannot write %s at offset %" PRIu64 ": %s", target, p.error_offset,
-                               strerror(p.error));
-        if (p.readback_error < 0)
-                return err_set(p.readback_error, "read back: %s at offset %" PRIu64 ": %s", target, p.readback_offset,
-                               strerror(-p.readback_error));
-        if (!end)
-                return err_set(EIO, "%s: write stopped early", target);
-        if (readback && p.verified != pl->size)
-                return err_set(EIO, "read back: %s: %" PRIu64 " of %" PRIu64 " bytes read back", target, p.verified,
-                               pl->size);
-        if (!p.synced)
-                return err_set(EIO, "%s: not synced", target);
-        return readback ? 1 : 0;
+        return 0;
 }
 
-int install_zero_range(int fd, bool direct, uint64_t from, uint64_t to, const char *target) {
+static int stream_new(const Payload *pl, int fd, bool direct, bool sync, const char *target, VerityLeafHasher *hasher,
+                      uint8_t *leaves, InstallStream **ret) {
+        InstallStream *s = calloc(1, sizeof *s);
+        if (!s)
+                return -ENOMEM;
+        s->p = (Pipeline) { .fd = fd, .direct = direct, .sync = sync, .hasher = hasher, .leaves = leaves,
+                            .size = pl->size, .rfd = -EBADF };
+        s->p.readback = leaves && direct && pl->size % VERITY_BLOCK_SIZE == 0;
+        s->size = pl->size;
+        s->target = strdup(target);
+        if (!s->target) {
+                free(s);
+                return -ENOMEM;
+        }
+        *ret = s;
+        return 0;
+}
+
+int install_stream_payload(BundleReader *b, const Payload *pl, int fd, bool direct, bool sync, const char *target,
+                           VerityLeafHasher *hasher, uint8_t *leaves) {
+        InstallStream *s;
+        int r = stream_new(pl, fd, direct, sync, target, hasher, leaves, &s);
+        if (r < 0)
+                return r;
+        r = stream_run(s, b, pl);
+        if (r < 0) {
+                stream_free(s);
+                return r;
+        }
+        return install_stream_finish(s);
+}
+
+int install_stream_start(BundleReader *b, const Payload *pl, int fd, bool direct, const char *target,
+                         VerityLeafHasher *hasher, uint8_t *leaves, InstallStream **ret) {
+        InstallStream *s;
+        int r = stream_new(pl, fd, direct, false, target, hasher, leaves, &s);
+        if (r < 0)
+                return r;
+        r = stream_run(s, b, pl);
+        if (r < 0) {
+                stream_free(s);
+                return r;
+        }
+        /* Written, or failed: a failure is reported at once, with every thread stopped. */
+        pthread_mutex_lock(&s->p.lock);
+        bool failed = s->r < 0 || !s->end || s->p.abort;
+        pthread_mutex_unlock(&s->p.lock);
+        if (failed)
+                return install_stream_finish(s);
+        *ret = s;
+        return 0;
+}
+
+int install_zero_range(int fd, bool direct, bool sync, uint64_t from, uint64_t to, const char *target) {
         _cleanup_free_ uint8_t *zero = NULL;
         const size_t size = 1024 * 1024;
         int saved_flags = -1;
+        uint64_t buffered = to;
 
         if (from >= to)
                 return 0;
@@ -263,6 +369,7 @@ int install_zero_range(int fd, bool direct, uint64_t from, uint64_t to, const ch
                                         return err_set(errno, "cannot zero the end of %s: %m", target);
                                 direct = false;
                                 n = (size_t) (to - o);
+                                buffered = o;
                         }
                 }
                 ssize_t k = pwrite(fd, zero, n, (off_t) o);
@@ -273,7 +380,13 @@ int install_zero_range(int fd, bool direct, uint64_t from, uint64_t to, const ch
                                        strerror(k < 0 ? errno : ENOSPC));
                 o += (uint64_t) k;
         }
-        if (fdatasync(fd) < 0)
+        /* The buffered end is written out now even without sync (the caller's flush makes it durable), so
+         * that its cached copy can go and a read-back reads the device. */
+        if (!sync && saved_flags >= 0 &&
+            sync_file_range(fd, (off_t) buffered, (off_t) (to - buffered),
+                            SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER) < 0)
+                return err_set(errno, "cannot write out the end of %s: %m", target);
+        if (sync && fdatasync(fd) < 0)
                 return err_set(errno, "cannot sync %s: %m", target);
         if (saved_flags >= 0) {
                 install_drop_cache(fd);
@@ -324,7 +437,7 @@ int install_readback_sha256(int fd, bool direct, uint64_t size, uint8_t ret[SHA2
         return sha256_final(h, ret);
 }
 
-int install_readback_tree(int fd, bool direct, const Payload *vp, const VerityParams *params, const uint8_t *leaves) {
+int install_readback_verity(int fd, bool direct, const Payload *vp, uint8_t **ret) {
         _cleanup_free_ uint8_t *buf = NULL;
         uint8_t digest[SHA256_DIGEST_SIZE];
         char want[SHA256_HEX_SIZE], got[SHA256_HEX_SIZE];
@@ -356,10 +469,23 @@ int install_readback_tree(int fd, bool direct, const Payload *vp, const VerityPa
                 return err_set(EBADMSG, "read back: holds sha256 %s over %" PRIu64 " bytes, the manifest says %s for '%s'",
                                got, vp->size, want, vp->name);
         }
-        /* The tree is the bundle's (its SHA-256 above); the leaves are root's bytes, not hashed before. */
-        r = verity_tree_check(params, buf, (size_t) vp->size, leaves);
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+int install_check_tree(const VerityParams *params, const uint8_t *tree, size_t size, const uint8_t *leaves) {
+        /* The tree is the bundle's (its SHA-256 was checked); the leaves are root's bytes, not hashed before. */
+        int r = verity_tree_check(params, tree, size, leaves);
         if (r < 0)
                 return err_prefix(r, "read back: root does not match its signed dm-verity tree "
                                      "(a corrupt bundle, or storage that keeps other bytes)");
         return 0;
+}
+
+int install_readback_tree(int fd, bool direct, const Payload *vp, const VerityParams *params, const uint8_t *leaves) {
+        _cleanup_free_ uint8_t *tree = NULL;
+        int r = install_readback_verity(fd, direct, vp, &tree);
+        if (r < 0)
+                return r;
+        return install_check_tree(params, tree, (size_t) vp->size, leaves);
 }

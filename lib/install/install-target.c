@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "install-target.h"
 
+#include <blkid/blkid.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -95,6 +97,10 @@ int install_target_open(const SlotPartition *p, const char *label, InstallTarget
                 r = check_not_mounted(&t);
                 if (r < 0)
                         return r;
+                char name[PATH_MAX];
+                dev_t disk;
+                if (blkid_devno_to_wholedisk(t.devnum, name, sizeof name, &disk) == 0)
+                        t.disk = disk;
         }
 
         /* O_EXCL on a block device claims it: fails while mounted or held by dm. */

@@ -23,6 +23,7 @@ typedef struct InstallTarget {
         bool direct;
         bool blockdev;
         dev_t devnum;     /* st_rdev of a block device, st_dev of a file */
+        dev_t disk;       /* a partition's whole disk (one flush covers its partitions), or 0 */
         ino_t ino;        /* files only */
         uint64_t size;
 } InstallTarget;

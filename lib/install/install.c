@@ -26,6 +26,17 @@
 /* Room the ESP keeps beyond the new kernel and initrd (FAT clusters, directory entries). */
 #define ESP_SLACK (256U * 1024)
 
+/* The slot's partitions flushed in a thread, while the kernel and initrd are written to the ESP. */
+typedef struct Flush {
+        pthread_t thread;
+        bool running;
+        size_t n;
+        int fds[_SLOT_PART_MAX];
+        int parts[_SLOT_PART_MAX]; /* which target each fd is */
+        int error;                /* errno of the first fdatasync that failed */
+        size_t failed;
+} Flush;
+
 typedef struct Install {
         const AbideConfig *config;
         BootBackend *boot;
@@ -41,12 +52,21 @@ typedef struct Install {
         char *running_kernel_dir;
         VerityLeafHasher *hasher;
         uint8_t *leaves;          /* root's dm-verity leaf digests, as read back while it was written */
+        InstallStream *root_stream; /* root's read-back, still hashing after root was written */
         bool have_leaves;
+        uint8_t *tree;            /* root.verity, read back as soon as it was written */
+        size_t tree_size;
         bool tree_checked;        /* root and its tree, as read back, proven against the signed root hash */
+        bool unsynced[_SLOT_PART_MAX]; /* written, not yet flushed */
+        Flush flush;
         bool uki;                 /* the device boots signed UKIs: [Paths] SecureBootCert= exists */
 } Install;
 
 static void install_done(Install *in) {
+        if (in->flush.running)
+                pthread_join(in->flush.thread, NULL);
+        install_stream_abort(in->root_stream);
+        free(in->tree);
         for (int i = 0; i < _SLOT_PART_MAX; i++)
                 install_target_done(&in->parts[i]);
         free(in->kernel_dir);
@@ -225,11 +245,11 @@ static int clean_kernel_dir(const char *dir) {
 }
 
 /* Nothing of an older signature may follow the new one. */
-static int clear_after_signature(InstallTarget *t, SlotPart part, const Payload *p) {
+static int clear_after_signature(InstallTarget *t, SlotPart part, const Payload *p, bool sync) {
         if (part != SLOT_PART_VERITY_SIG)
                 return 0;
         uint64_t from = (p->size + INSTALL_ALIGN - 1) / INSTALL_ALIGN * INSTALL_ALIGN;
-        return install_zero_range(t->fd, t->direct, from, t->size, t->label);
+        return install_zero_range(t->fd, t->direct, sync, from, t->size, t->label);
 }
 
 /* The kernel or initrd into the slot's kernel dir, atomically: streamed from the bundle
@@ -254,7 +274,7 @@ static int write_kernel_file(Install *in, const Payload *p, const uint8_t *data,
                 if (r < 0)
                         return err_set(r, "cannot write %s: %s", path, strerror(-r));
         } else {
-                r = install_stream_payload(in->reader, p, f->fd, false, path, NULL, NULL);
+                r = install_stream_payload(in->reader, p, f->fd, false, true, path, NULL, NULL);
                 if (r < 0)
                         return r;
         }
@@ -281,22 +301,124 @@ static int prepare_leaves(Install *in) {
         return verity_leaf_hasher_new(v, &in->hasher);
 }
 
+static void *flush_thread(void *userdata) {
+        Flush *f = userdata;
+        for (size_t i = 0; i < f->n; i++)
+                if (fdatasync(f->fds[i]) < 0) {
+                        f->error = errno;
+                        f->failed = i;
+                        break;
+                }
+        return NULL;
+}
+
 /*
- * Root's bytes were not hashed as they streamed (install_stream_payload()):
- * its tree is checked as soon as it is written, so that a bad root (a
- * corrupt bundle, or storage that keeps other bytes) is refused before the
- * signature, kernel and initrd are written.
+ * Whether a flush already queued covers t: a partition written only with
+ * O_DIRECT (no dirty page cache: the signature partition's buffered end was
+ * written out with sync_file_range()) on the same disk as one flushed. A
+ * flush, fdatasync() of a block device, ends with a cache flush of its whole
+ * disk, and covers every write completed before it was issued; a partition's
+ * own fdatasync() would only repeat it (on the benchmark's loop device, each
+ * is a journal commit of the backing file, 20-50 ms).
  */
-static int check_tree_early(Install *in, const Payload *vp) {
-        const InstallTarget *root = &in->parts[SLOT_PART_ROOT], *verity = &in->parts[SLOT_PART_VERITY];
-        if (!in->have_leaves || !vp)
+static bool flush_covers(const Install *in, const Flush *f, const InstallTarget *t) {
+        if (!t->blockdev || !t->direct || t->disk == 0)
+                return false;
+        for (size_t j = 0; j < f->n; j++) {
+                const InstallTarget *o = &in->parts[f->parts[j]];
+                if (o->blockdev && o->disk == t->disk)
+                        return true;
+        }
+        return false;
+}
+
+/* Starts the flush of every partition written since the last one, unless one still runs. */
+static int flush_start(Install *in) {
+        Flush *f = &in->flush;
+        if (f->running)
                 return 0;
-        int r = install_readback_tree(verity->fd, verity->direct, vp, &bundle_reader_manifest(in->reader)->verity,
-                                      in->leaves);
+        f->n = 0;
+        f->error = 0;
+        for (int i = 0; i < _SLOT_PART_MAX; i++) {
+                if (!in->unsynced[i])
+                        continue;
+                in->unsynced[i] = false;
+                if (flush_covers(in, f, &in->parts[i]))
+                        continue;
+                f->fds[f->n] = in->parts[i].fd;
+                f->parts[f->n++] = i;
+        }
+        if (f->n == 0)
+                return 0;
+        if (pthread_create(&f->thread, NULL, flush_thread, f) == 0) {
+                f->running = true;
+                return 0;
+        }
+        flush_thread(f); /* no thread: here, now */
+        return f->error ? err_set(f->error, "cannot sync %s: %s", in->parts[f->parts[f->failed]].label,
+                                  strerror(f->error)) : 0;
+}
+
+/* Waits for the flush, then syncs what was written after it started: then everything written is on the devices. */
+static int flush_finish(Install *in) {
+        Flush *f = &in->flush;
+        if (f->running) {
+                pthread_join(f->thread, NULL);
+                f->running = false;
+                if (f->error)
+                        return err_set(f->error, "cannot sync %s: %s", in->parts[f->parts[f->failed]].label,
+                                       strerror(f->error));
+        }
+        for (int i = 0; i < _SLOT_PART_MAX; i++)
+                if (in->unsynced[i]) {
+                        if (fdatasync(in->parts[i].fd) < 0)
+                                return err_set(errno, "cannot sync %s: %m", in->parts[i].label);
+                        in->unsynced[i] = false;
+                }
+        return 0;
+}
+
+/*
+ * Root's bytes were not hashed as they streamed (install_stream_start()):
+ * its tree, read back as soon as it was written, is checked as soon as
+ * root's read-back is done, so that a bad root (a corrupt bundle, or
+ * storage that keeps other bytes) is refused before the kernel and initrd
+ * are written.
+ */
+static int check_tree_early(Install *in) {
+        const InstallTarget *root = &in->parts[SLOT_PART_ROOT], *verity = &in->parts[SLOT_PART_VERITY];
+        if (!in->have_leaves || !in->tree || in->tree_checked)
+                return 0;
+        int r = install_check_tree(&bundle_reader_manifest(in->reader)->verity, in->tree, in->tree_size, in->leaves);
         if (r < 0)
                 return err_prefix(r, "%s and %s", root->label, verity->label);
         in->tree_checked = true;
+        free(in->tree);
+        in->tree = NULL;
         return 0;
+}
+
+/*
+ * Before the ESP is written, and once all is streamed: the partitions
+ * written so far are flushed in a thread, once root's read-back has read
+ * everything (the flush then holds none of its reads); meanwhile root's
+ * hashing ends here, its tree is checked, and then the kernel and initrd
+ * are written beside the flush (docs/install.md, "Where the time goes").
+ */
+static int settle(Install *in) {
+        int r;
+        if (in->root_stream)
+                install_stream_wait_fetched(in->root_stream);
+        r = flush_start(in);
+        if (r < 0)
+                return r;
+        if (in->root_stream) {
+                r = install_stream_finish(TAKE_PTR(in->root_stream));
+                if (r < 0)
+                        return r;
+                in->have_leaves = r > 0;
+        }
+        return check_tree_early(in);
 }
 
 static int stream_all(Install *in) {
@@ -309,20 +431,29 @@ static int stream_all(Install *in) {
                 if (r < 0)
                         return r;
                 if (r == 0)
-                        return 0;
+                        return settle(in);
 
                 SlotPart part = role_part(p->role);
                 if (part >= 0) {
                         InstallTarget *t = &in->parts[part];
-                        bool root = part == SLOT_PART_ROOT && in->leaves;
-                        r = install_stream_payload(in->reader, p, t->fd, t->direct, t->label,
-                                                   root ? in->hasher : NULL, root ? in->leaves : NULL);
-                        if (root && r > 0)
-                                in->have_leaves = true;
+                        /* Unsynced: one flush for all of them, in settle(). */
+                        in->unsynced[part] = true;
+                        if (part == SLOT_PART_ROOT && in->leaves && !in->root_stream && !in->have_leaves)
+                                r = install_stream_start(in->reader, p, t->fd, t->direct, t->label, in->hasher,
+                                                         in->leaves, &in->root_stream);
+                        else
+                                r = install_stream_payload(in->reader, p, t->fd, t->direct, false, t->label, NULL, NULL);
                         if (r >= 0)
-                                r = clear_after_signature(t, part, p);
-                        if (r >= 0 && part == SLOT_PART_VERITY)
-                                r = check_tree_early(in, p);
+                                r = clear_after_signature(t, part, p, false);
+                        /* The tree as the device holds it, read before the flush is queued (a direct target:
+                         * the read is the device's), to be checked with root's leaves in settle(). */
+                        if (r >= 0 && part == SLOT_PART_VERITY && t->direct && in->leaves && !in->tree) {
+                                r = install_readback_verity(t->fd, t->direct, p, &in->tree);
+                                if (r < 0)
+                                        r = err_prefix(r, "%s and %s", in->parts[SLOT_PART_ROOT].label, t->label);
+                                else
+                                        in->tree_size = (size_t) p->size;
+                        }
                         if (r < 0)
                                 return r;
                         continue;
@@ -330,7 +461,9 @@ static int stream_all(Install *in) {
                 /* Not written here: bundle_reader_next() reads and checks it. */
                 if (!payload_needed(in, p->role))
                         continue;
-                r = write_kernel_file(in, p, NULL, 0);
+                r = settle(in);
+                if (r >= 0)
+                        r = write_kernel_file(in, p, NULL, 0);
                 if (r < 0)
                         return r;
         }
@@ -385,7 +518,7 @@ static int delta_all(Install *in, const Manifest *m) {
                         InstallTarget *t = &in->parts[part];
                         r = write_buffer(t, data, len);
                         if (r >= 0)
-                                r = clear_after_signature(t, part, p);
+                                r = clear_after_signature(t, part, p, true);
                 } else
                         r = write_kernel_file(in, p, data, len);
                 if (r < 0)
@@ -490,12 +623,24 @@ static int verify_all(Install *in, const Manifest *m) {
         int r;
 
         progress_step("Verifying slot %s", slot_to_string(in->target));
+        /* Kernel and initrd first: they were synced as they were written, and are read beside the flush. */
+        for (size_t i = 0; i < m->n_payloads; i++) {
+                PayloadRole role = m->payloads[i].role;
+                if (role_part(role) < 0 && payload_needed(in, role)) {
+                        r = readback_one(in, &m->payloads[i]);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        r = flush_finish(in);
+        if (r < 0)
+                return r;
         /* Buffered writes (file targets) left pages that would answer instead of the device. */
         for (int i = 0; i < _SLOT_PART_MAX; i++)
                 if (!in->parts[i].direct)
                         install_drop_cache(in->parts[i].fd);
         if (in->have_leaves) {
-                /* Usually checked as soon as the tree was written (check_tree_early()). */
+                /* Usually checked before the kernel was written (check_tree_early()). */
                 if (!in->tree_checked) {
                         const Payload *vp = manifest_find_role(m, PAYLOAD_VERITY);
                         r = install_readback_tree(verity->fd, verity->direct, vp, &m->verity, in->leaves);
@@ -510,7 +655,8 @@ static int verify_all(Install *in, const Manifest *m) {
         r = 0;
         for (size_t i = 0; i < m->n_payloads && r >= 0; i++) {
                 PayloadRole role = m->payloads[i].role;
-                if (role != PAYLOAD_ROOT && !(role == PAYLOAD_VERITY && in->have_leaves) && payload_needed(in, role))
+                if (role_part(role) >= 0 && role != PAYLOAD_ROOT && !(role == PAYLOAD_VERITY && in->have_leaves) &&
+                    payload_needed(in, role))
                         r = readback_one(in, &m->payloads[i]);
         }
         if (in->have_leaves)

@@ -9,6 +9,15 @@
  * With ABIDE_TEST_NO_POPULATE=FILE, madvise(MADV_POPULATE_READ) fails with
  * EINVAL as on a kernel before 5.14, and each refusal appends a line to
  * FILE, so a test can tell the install took its other way to read back.
+ *
+ * With ABIDE_TEST_IO_LOG=FILE, every pwrite(), sync_file_range() and
+ * fdatasync()/fsync() on a block device appends a line to FILE, in the
+ * order they return: "write MAJ:MIN direct|buffered", "range MAJ:MIN",
+ * "syncstart MAJ:MIN" as a sync is called and "sync MAJ:MIN" once it
+ * succeeded, and a sync of a file
+ * "syncfile PATH". With
+ * ABIDE_TEST_FAIL_SYNC_DEV=DEV, fdatasync() and fsync() of block device DEV
+ * fail with EIO (a device whose cache flush fails).
  */
 /* Both symbols are defined below, so neither may be redirected to the other. */
 #undef _FILE_OFFSET_BITS
@@ -19,10 +28,56 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 typedef ssize_t (*pwrite_fn)(int, const void *, size_t, off_t);
+
+/* The block device fd is, or 0. */
+static dev_t blockdev_of(int fd) {
+        struct stat st;
+        if (fstat(fd, &st) < 0 || !S_ISBLK(st.st_mode))
+                return 0;
+        return st.st_rdev;
+}
+
+static void io_log(const char *what, int fd, const char *extra) {
+        const char *log = getenv("ABIDE_TEST_IO_LOG");
+        dev_t dev;
+        char line[128];
+
+        if (!log || !*log || (dev = blockdev_of(fd)) == 0)
+                return;
+        int n = snprintf(line, sizeof line, "%s %u:%u%s%s\n", what, major(dev), minor(dev), extra ? " " : "",
+                         extra ? extra : "");
+        int lfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (lfd >= 0) {
+                (void) !write(lfd, line, (size_t) n); /* one write: lines from threads do not mix */
+                close(lfd);
+        }
+}
+
+static void file_log(int fd) {
+        const char *log = getenv("ABIDE_TEST_IO_LOG");
+        char proc[64], path[4096], line[4200];
+        if (!log || !*log)
+                return;
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        ssize_t k = readlink(proc, path, sizeof path - 1);
+        if (k <= 0)
+                return;
+        path[k] = 0;
+        int n = snprintf(line, sizeof line, "syncfile %s\n", path);
+        int lfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (lfd >= 0) {
+                (void) !write(lfd, line, (size_t) n);
+                close(lfd);
+        }
+}
+
+static ssize_t logged_pwrite(pwrite_fn next, int fd, const void *buf, size_t n, off_t offset);
 
 static ssize_t corrupt_pwrite(pwrite_fn next, int fd, const void *buf, size_t n, off_t offset) {
         const char *dev = getenv("ABIDE_TEST_CORRUPT_DEV"), *at = getenv("ABIDE_TEST_CORRUPT_OFFSET");
@@ -30,10 +85,10 @@ static ssize_t corrupt_pwrite(pwrite_fn next, int fd, const void *buf, size_t n,
 
         if (!dev || !at || stat(dev, &want) < 0 || fstat(fd, &got) < 0 || !S_ISBLK(got.st_mode) ||
             got.st_rdev != want.st_rdev)
-                return next(fd, buf, n, offset);
+                return logged_pwrite(next, fd, buf, n, offset);
         off_t o = (off_t) strtoull(at, NULL, 10);
         if (o < offset || o >= offset + (off_t) n)
-                return next(fd, buf, n, offset);
+                return logged_pwrite(next, fd, buf, n, offset);
 
         void *copy = NULL;
         if (posix_memalign(&copy, 4096, n ? n : 1) != 0) {
@@ -42,7 +97,7 @@ static ssize_t corrupt_pwrite(pwrite_fn next, int fd, const void *buf, size_t n,
         }
         memcpy(copy, buf, n);
         ((uint8_t *) copy)[o - offset] ^= 0x01;
-        ssize_t k = next(fd, copy, n, offset);
+        ssize_t k = logged_pwrite(next, fd, copy, n, offset);
         int saved = errno;
         free(copy);
         errno = saved;
@@ -85,4 +140,61 @@ int madvise(void *addr, size_t n, int advice) {
                 return -1;
         }
         return next(addr, n, advice);
+}
+
+static ssize_t logged_pwrite(pwrite_fn next, int fd, const void *buf, size_t n, off_t offset) {
+        ssize_t k = next(fd, buf, n, offset);
+        int saved = errno;
+        if (k > 0) {
+                int fl = fcntl(fd, F_GETFL);
+                io_log("write", fd, fl >= 0 && (fl & O_DIRECT) ? "direct" : "buffered");
+        }
+        errno = saved;
+        return k;
+}
+
+typedef int (*sync_fn)(int);
+
+static int failing_sync(const char *name, int fd) {
+        sync_fn next = (sync_fn) dlsym(RTLD_NEXT, name);
+        const char *dev = getenv("ABIDE_TEST_FAIL_SYNC_DEV");
+        struct stat want;
+        dev_t got = blockdev_of(fd);
+
+        if (dev && *dev && got != 0 && stat(dev, &want) == 0 && want.st_rdev == got) {
+                errno = EIO;
+                return -1;
+        }
+        if (got != 0)
+                io_log("syncstart", fd, NULL);
+        int r = next(fd);
+        int saved = errno;
+        if (r == 0 && got != 0)
+                io_log("sync", fd, NULL);
+        else if (r == 0)
+                file_log(fd);
+        errno = saved;
+        return r;
+}
+
+int fdatasync(int fd) {
+        return failing_sync("fdatasync", fd);
+}
+
+int fsync(int fd) {
+        return failing_sync("fsync", fd);
+}
+
+typedef int (*sync_file_range_fn)(int, off_t, off_t, unsigned);
+
+int sync_file_range(int fd, off_t offset, off_t n, unsigned flags) {
+        static sync_file_range_fn next;
+        if (!next)
+                next = (sync_file_range_fn) dlsym(RTLD_NEXT, "sync_file_range");
+        int r = next(fd, offset, n, flags);
+        int saved = errno;
+        if (r == 0 && (flags & SYNC_FILE_RANGE_WAIT_AFTER))
+                io_log("range", fd, NULL);
+        errno = saved;
+        return r;
 }

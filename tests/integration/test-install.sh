@@ -145,6 +145,51 @@ env LD_PRELOAD="$shim" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_
 [ "$(entry_of b)" = "abide-b+3.conf" ] || die "install under the idle shim: b's entry is '$(entry_of b)'"
 check_a "install under the idle shim"
 
+note "every write to the slot is flushed before b's entry is written; a failed flush is refused"
+# The shim logs, in order, each write to a block device, each flush (sync) of one, and each file
+# synced. The install writes root, the tree and the signature, then flushes once per disk while it
+# writes the kernel and initrd (docs/install.md): every partition written must then have a flush
+# of its disk begun after its last write and done before the entry is synced, and a buffered
+# write (the signature partition's end, not 4 KiB aligned here) must be written out after it.
+rm -f "$T/io.log"
+env LD_PRELOAD="$shim" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" ABIDE_TEST_IO_LOG="$T/io.log" \
+        "$ABIDECTL" install --force "$GOOD" >/dev/null || die "install with the I/O log failed"
+python3 - "$T/io.log" "$ROOT_B" "$VERITY_B" "$SIG_B" <<'PY' || die "flush order: $(uniq -c "$T/io.log")"
+import os, sys
+ev = [l.split(None, 2) for l in open(sys.argv[1]).read().splitlines()]
+def devnum(path):
+    st = os.stat(path)
+    return f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"
+def disk(dev):
+    p = os.path.realpath(f"/sys/dev/block/{dev}")
+    return open(os.path.join(os.path.dirname(p), "dev")).read().strip() if os.path.exists(os.path.join(p, "partition")) else dev
+entry = [i for i, e in enumerate(ev) if e[0] == "syncfile" and "/loader/entries/.#abide-b" in e[1]]
+assert entry, "b's entry was never synced"
+for path in sys.argv[2:]:
+    dev = devnum(path)
+    writes = [i for i, e in enumerate(ev) if e[0] == "write" and e[1] == dev]
+    assert writes, f"{path}: no write logged"
+    last = writes[-1]
+    starts = [i for i, e in enumerate(ev) if e[0] == "syncstart" and i > last and disk(e[1]) == disk(dev)]
+    assert starts, f"{path}: no flush of its disk after its last write"
+    done = [i for i, e in enumerate(ev) if e[0] == "sync" and i > starts[0] and disk(e[1]) == disk(dev)]
+    assert done and done[0] < entry[0], f"{path}: the entry was synced before the flush of its disk was done"
+    buffered = [i for i, e in enumerate(ev) if e[0] == "write" and e[1] == dev and e[2] == "buffered"]
+    if buffered:
+        assert any(e[0] in ("range", "sync") and e[1] == dev for e in ev[buffered[-1] + 1:]), \
+            f"{path}: its buffered write was never written out"
+assert any(e[0] == "write" and e[2] == "buffered" for e in ev), "no buffered write: the unaligned end went untested"
+PY
+check_a "install with the I/O log"
+# A flush that fails (the device's cache flush returns an error) fails the install: no entry.
+refuse "^abidectl: install: cannot sync abide-root-b: Input/output error$" \
+        env LD_PRELOAD="$shim" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+        ABIDE_TEST_FAIL_SYNC_DEV="$ROOT_B" "$ABIDECTL" install --force "$GOOD"
+[ -z "$(entry_of b)" ] || die "b has the entry $(entry_of b) after its flush failed"
+python3 -c 'import json,sys; b = json.load(open(sys.argv[1]))["slots"]["b"]; assert b["state"] == "installing", b' \
+        "$T/var/state.json" || die "state of b after a failed flush: $(cat "$T/var/state.json")"
+check_a "a failed flush"
+
 note "refused up front"
 # A bundle refused before the first write leaves an installed b exactly as it was.
 install "$GOOD" --force >/dev/null
