@@ -40,7 +40,7 @@ typedef struct Pipeline {
         uint8_t *leaves;
         uint64_t size;
         int rfd;                /* the device again, buffered, read-only */
-        uint8_t *map;           /* rfd mapped, for the fetch; NULL: read into a scratch buffer */
+        uint64_t fetch_piece;   /* bytes one POSIX_FADV_WILLNEED reads at most on rfd */
         uint64_t window;        /* how far the fetch may run ahead of the hashing */
         uint64_t fetched;       /* bytes from offset 0 read from the device into the page cache */
         bool fetch_done;

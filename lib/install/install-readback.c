@@ -3,8 +3,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <stdio.h>
-#include <sys/mman.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -14,26 +15,25 @@
 #include "install/install-target.h"
 
 /*
- * The read-back, in two threads. The fetch thread reads each written chunk
- * from the device into the page cache right behind the writer, without a
- * copy (MADV_POPULATE_READ on a read-only mapping of the device; where the
- * kernel lacks it, a read into a scratch buffer). The hash thread then reads
- * those pages (pread on a buffered descriptor) and hashes each 4 KiB block
- * as a dm-verity leaf, and drops them. The writer's flush waits for the
- * fetch, not for the hashing: on a device that serves reads and the flush
- * in one queue (a loop device) the reads then never wait for the flush, and
- * the hashing overlaps it (docs/install.md, "Where the time goes").
+ * The read-back, in two threads. The fetch thread has each written chunk
+ * read from the device into the page cache right behind the writer:
+ * POSIX_FADV_WILLNEED over it, in pieces of the device's read-ahead (the
+ * kernel reads at most that much per call), then a read of its last block,
+ * which waits for the reads. The hash thread then reads those pages (pread
+ * on a buffered descriptor), hashes each 4 KiB block as a dm-verity leaf,
+ * and drops them. The flush waits for the fetch, not for the hashing: on a
+ * device that serves reads and the flush in one queue (a loop device) the
+ * reads then never wait for the flush, and the hashing overlaps it
+ * (docs/install.md, "Where the time goes").
  *
  * The O_DIRECT writes drop any cached copy of the range they write, and the
  * whole range is dropped before the first write: what the hash thread reads
- * came from the device after the write. Pages evicted before they are
- * hashed are read from the device again. The fetch runs at most window
- * bytes ahead of the hashing, a quarter of the memory available at the
- * start (at least INSTALL_CHUNK).
+ * came from the device after the write. A page the fetch did not bring in
+ * (the kernel may skip read-ahead under memory pressure), or one evicted
+ * before it was hashed, is read from the device by the hash thread's
+ * pread. The fetch runs at most window bytes ahead of the hashing, a
+ * quarter of the memory available at the start (at least INSTALL_CHUNK).
  */
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ 22
-#endif
 
 static void readback_fail(Pipeline *p, int r, uint64_t offset) {
         /* Under p->lock. The first failure is the one reported. */
@@ -45,31 +45,23 @@ static void readback_fail(Pipeline *p, int r, uint64_t offset) {
         pthread_cond_broadcast(&p->cond);
 }
 
-static int fetch_range(Pipeline *p, uint8_t *scratch, uint64_t o, size_t n) {
-        if (p->map) {
-                if (madvise(p->map + o, n, MADV_POPULATE_READ) == 0)
-                        return 0;
-                /* EFAULT: a read of the device failed (what a SIGBUS would be on access). */
-                if (errno == EFAULT)
-                        return -EIO;
-                if (errno != EINVAL || o != 0)
-                        return -errno;
-                /* A kernel before 5.14: read instead. */
-                (void) munmap(p->map, p->size);
-                p->map = NULL;
+/* [o, o + n) into the page cache, n a multiple of VERITY_BLOCK_SIZE. */
+static int fetch_range(Pipeline *p, uint8_t block[static VERITY_BLOCK_SIZE], uint64_t o, size_t n) {
+        for (uint64_t q = o; q < o + n; q += p->fetch_piece) {
+                int r = posix_fadvise(p->rfd, (off_t) q, (off_t) MIN(p->fetch_piece, o + n - q), POSIX_FADV_WILLNEED);
+                if (r != 0)
+                        return -r;
         }
-        /* n <= INSTALL_CHUNK, the scratch buffer's size. */
-        return pread_exact(p->rfd, scratch, n, o);
+        /* Waits for the last piece (a read of it that fails is the device's error). */
+        return pread_exact(p->rfd, block, VERITY_BLOCK_SIZE, o + n - VERITY_BLOCK_SIZE);
 }
 
 void *install_fetch_thread(void *userdata) {
         Pipeline *p = userdata;
-        _cleanup_free_ uint8_t *scratch = malloc(INSTALL_CHUNK);
+        uint8_t block[VERITY_BLOCK_SIZE];
         uint64_t o = 0;
 
         pthread_mutex_lock(&p->lock);
-        if (!scratch)
-                readback_fail(p, -ENOMEM, 0);
         while (!p->abort && o < p->size) {
                 uint64_t end = MIN(o + INSTALL_CHUNK, p->size);
                 /* The writer holds a chunk until it is written: closed and none left means all was written. */
@@ -85,7 +77,7 @@ void *install_fetch_thread(void *userdata) {
                         continue;
                 }
                 pthread_mutex_unlock(&p->lock);
-                int r = fetch_range(p, scratch, o, (size_t) (end - o));
+                int r = fetch_range(p, block, o, (size_t) (end - o));
                 pthread_mutex_lock(&p->lock);
                 if (r < 0) {
                         readback_fail(p, r, o);
@@ -138,9 +130,7 @@ void *install_hash_thread(void *userdata) {
                                              p->leaves + o / VERITY_BLOCK_SIZE * SHA256_DIGEST_SIZE);
                 if (r < 0)
                         break;
-                /* Hashed: the cached copy goes (clean pages; unmapped first, or they would stay). */
-                if (p->map)
-                        (void) madvise(p->map + o, (size_t) k, MADV_DONTNEED);
+                /* Hashed: the cached copy goes (clean pages). */
                 (void) posix_fadvise(p->rfd, (off_t) o, (off_t) k, POSIX_FADV_DONTNEED);
                 o += (uint64_t) k;
                 pthread_mutex_lock(&p->lock);
@@ -169,6 +159,15 @@ static uint64_t readback_window(void) {
         return INSTALL_CHUNK;
 }
 
+/* The device's read-ahead, what one POSIX_FADV_WILLNEED reads at most: at least 128 KiB, at most a chunk. */
+static uint64_t fetch_piece(int fd) {
+        long sectors = 0;
+        uint64_t piece = 128 * 1024;
+        if (ioctl(fd, BLKRAGET, &sectors) == 0 && sectors > 0)
+                piece = MAX(piece, (uint64_t) sectors * 512);
+        return MIN(piece / VERITY_BLOCK_SIZE * VERITY_BLOCK_SIZE, (uint64_t) INSTALL_CHUNK);
+}
+
 /* Opens the read side: a second, buffered descriptor of the device, its cached copy of [0, size) dropped. */
 int install_readback_open(Pipeline *p, int fd) {
         char path[64];
@@ -178,17 +177,12 @@ int install_readback_open(Pipeline *p, int fd) {
         if (p->rfd < 0)
                 return -errno;
         (void) posix_fadvise(p->rfd, 0, (off_t) p->size, POSIX_FADV_DONTNEED);
-        void *m = mmap(NULL, p->size, PROT_READ, MAP_SHARED, p->rfd, 0);
-        p->map = m == MAP_FAILED ? NULL : m;
+        p->fetch_piece = fetch_piece(p->rfd);
         p->window = readback_window();
         return 0;
 }
 
 void install_readback_close(Pipeline *p) {
-        if (p->map) {
-                (void) munmap(p->map, p->size);
-                p->map = NULL;
-        }
         if (p->rfd >= 0) {
                 (void) posix_fadvise(p->rfd, 0, (off_t) p->size, POSIX_FADV_DONTNEED);
                 p->rfd = safe_close(p->rfd);
