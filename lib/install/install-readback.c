@@ -47,11 +47,9 @@ static void readback_fail(Pipeline *p, int r, uint64_t offset) {
 
 /* [o, o + n) into the page cache, n a multiple of VERITY_BLOCK_SIZE. */
 static int fetch_range(Pipeline *p, uint8_t block[static VERITY_BLOCK_SIZE], uint64_t o, size_t n) {
-        for (uint64_t q = o; q < o + n; q += p->fetch_piece) {
-                int r = posix_fadvise(p->rfd, (off_t) q, (off_t) MIN(p->fetch_piece, o + n - q), POSIX_FADV_WILLNEED);
-                if (r != 0)
-                        return -r;
-        }
+        /* A hint: what it does not bring in, the hash thread's reads do. */
+        for (uint64_t q = o; q < o + n; q += p->fetch_piece)
+                (void) posix_fadvise(p->rfd, (off_t) q, (off_t) MIN(p->fetch_piece, o + n - q), POSIX_FADV_WILLNEED);
         /* Waits for the last piece (a read of it that fails is the device's error). */
         return pread_exact(p->rfd, block, VERITY_BLOCK_SIZE, o + n - VERITY_BLOCK_SIZE);
 }
