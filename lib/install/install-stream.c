@@ -79,7 +79,6 @@ struct InstallStream {
         unsigned started;       /* threads running: 1 the writer, 2 and the fetch, 3 and the hashing */
         bool writer_joined;
         const uint8_t *mapped;
-        uint64_t size;
         bool end;               /* the reader confirmed the payload's end */
         int r;                  /* the reader's error */
         char *target;
@@ -155,9 +154,9 @@ static int stream_report(const InstallStream *s) {
                                strerror(-p->readback_error));
         if (!s->end)
                 return err_set(EIO, "%s: write stopped early", target);
-        if (p->readback && p->verified != s->size)
+        if (p->readback && p->verified != p->size)
                 return err_set(EIO, "read back: %s: %" PRIu64 " of %" PRIu64 " bytes read back", target, p->verified,
-                               s->size);
+                               p->size);
         if (p->sync && !p->synced)
                 return err_set(EIO, "%s: not synced", target);
         return p->readback ? 1 : 0;
@@ -302,7 +301,6 @@ static int stream_new(const Payload *pl, int fd, bool direct, bool sync, const c
         s->p = (Pipeline) { .fd = fd, .direct = direct, .sync = sync, .hasher = hasher, .leaves = leaves,
                             .size = pl->size, .rfd = -EBADF };
         s->p.readback = leaves && direct && pl->size % VERITY_BLOCK_SIZE == 0;
-        s->size = pl->size;
         s->target = strdup(target);
         if (!s->target) {
                 free(s);
@@ -312,8 +310,9 @@ static int stream_new(const Payload *pl, int fd, bool direct, bool sync, const c
         return 0;
 }
 
-int install_stream_payload(BundleReader *b, const Payload *pl, int fd, bool direct, bool sync, const char *target,
-                           VerityLeafHasher *hasher, uint8_t *leaves) {
+/* A stream for pl, run until its writer is done: *ret holds it (its read-back may still run). */
+static int stream_begin(BundleReader *b, const Payload *pl, int fd, bool direct, bool sync, const char *target,
+                        VerityLeafHasher *hasher, uint8_t *leaves, InstallStream **ret) {
         InstallStream *s;
         int r = stream_new(pl, fd, direct, sync, target, hasher, leaves, &s);
         if (r < 0)
@@ -323,20 +322,23 @@ int install_stream_payload(BundleReader *b, const Payload *pl, int fd, bool dire
                 stream_free(s);
                 return r;
         }
-        return install_stream_finish(s);
+        *ret = s;
+        return 0;
+}
+
+int install_stream_payload(BundleReader *b, const Payload *pl, int fd, bool direct, bool sync, const char *target,
+                           VerityLeafHasher *hasher, uint8_t *leaves) {
+        InstallStream *s;
+        int r = stream_begin(b, pl, fd, direct, sync, target, hasher, leaves, &s);
+        return r < 0 ? r : install_stream_finish(s);
 }
 
 int install_stream_start(BundleReader *b, const Payload *pl, int fd, bool direct, const char *target,
                          VerityLeafHasher *hasher, uint8_t *leaves, InstallStream **ret) {
         InstallStream *s;
-        int r = stream_new(pl, fd, direct, false, target, hasher, leaves, &s);
+        int r = stream_begin(b, pl, fd, direct, false, target, hasher, leaves, &s);
         if (r < 0)
                 return r;
-        r = stream_run(s, b, pl);
-        if (r < 0) {
-                stream_free(s);
-                return r;
-        }
         /* Written, or failed: a failure is reported at once, with every thread stopped. */
         pthread_mutex_lock(&s->p.lock);
         bool failed = s->r < 0 || !s->end || s->p.abort;

@@ -31,8 +31,7 @@ typedef struct Flush {
         pthread_t thread;
         bool running;
         size_t n;
-        int fds[_SLOT_PART_MAX];
-        int parts[_SLOT_PART_MAX]; /* which target each fd is */
+        int parts[_SLOT_PART_MAX]; /* the targets to flush */
         int error;                /* errno of the first fdatasync that failed */
         size_t failed;
 } Flush;
@@ -302,9 +301,10 @@ static int prepare_leaves(Install *in) {
 }
 
 static void *flush_thread(void *userdata) {
-        Flush *f = userdata;
+        Install *in = userdata;
+        Flush *f = &in->flush;
         for (size_t i = 0; i < f->n; i++)
-                if (fdatasync(f->fds[i]) < 0) {
+                if (fdatasync(in->parts[f->parts[i]].fd) < 0) {
                         f->error = errno;
                         f->failed = i;
                         break;
@@ -345,16 +345,15 @@ static int flush_start(Install *in) {
                 in->unsynced[i] = false;
                 if (flush_covers(in, f, &in->parts[i]))
                         continue;
-                f->fds[f->n] = in->parts[i].fd;
                 f->parts[f->n++] = i;
         }
         if (f->n == 0)
                 return 0;
-        if (pthread_create(&f->thread, NULL, flush_thread, f) == 0) {
+        if (pthread_create(&f->thread, NULL, flush_thread, in) == 0) {
                 f->running = true;
                 return 0;
         }
-        flush_thread(f); /* no thread: here, now */
+        flush_thread(in); /* no thread: here, now */
         return f->error ? err_set(f->error, "cannot sync %s: %s", in->parts[f->parts[f->failed]].label,
                                   strerror(f->error)) : 0;
 }

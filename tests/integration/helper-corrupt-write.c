@@ -12,19 +12,19 @@
  * tell the read-back's reads then came from the hash thread.
  *
  * With ABIDE_TEST_IO_LOG=FILE, every pwrite(), sync_file_range() and
- * fdatasync()/fsync() on a block device appends a line to FILE, in the
- * order they return: "write MAJ:MIN direct|buffered", "range MAJ:MIN",
+ * fdatasync()/fsync() on a block device appends a line to FILE, in order:
+ * "write MAJ:MIN direct|buffered" and "range MAJ:MIN" once they returned,
  * "syncstart MAJ:MIN" as a sync is called and "sync MAJ:MIN" once it
- * succeeded, and a sync of a file
- * "syncfile PATH". With
- * ABIDE_TEST_FAIL_SYNC_DEV=DEV, fdatasync() and fsync() of block device DEV
- * fail with EIO (a device whose cache flush fails).
+ * succeeded; a sync of a file that succeeded appends "syncfile PATH".
+ * With ABIDE_TEST_FAIL_SYNC_DEV=DEV, fdatasync() and fsync() of block
+ * device DEV fail with EIO (a device whose cache flush fails).
  */
 /* Both symbols are defined below, so neither may be redirected to the other. */
 #undef _FILE_OFFSET_BITS
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,33 +43,20 @@ static dev_t blockdev_of(int fd) {
         return st.st_rdev;
 }
 
-static void io_log(const char *what, int fd, const char *extra) {
-        const char *log = getenv("ABIDE_TEST_IO_LOG");
-        dev_t dev;
-        char line[128];
+/* Appends one line to the file the environment variable env names, if it is set: one write, so
+ * that lines from threads do not mix. */
+__attribute__((format(printf, 2, 3))) static void append_line(const char *env, const char *fmt, ...) {
+        const char *log = getenv(env);
+        char line[4200];
+        va_list ap;
 
-        if (!log || !*log || (dev = blockdev_of(fd)) == 0)
-                return;
-        int n = snprintf(line, sizeof line, "%s %u:%u%s%s\n", what, major(dev), minor(dev), extra ? " " : "",
-                         extra ? extra : "");
-        int lfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (lfd >= 0) {
-                (void) !write(lfd, line, (size_t) n); /* one write: lines from threads do not mix */
-                close(lfd);
-        }
-}
-
-static void file_log(int fd) {
-        const char *log = getenv("ABIDE_TEST_IO_LOG");
-        char proc[64], path[4096], line[4200];
         if (!log || !*log)
                 return;
-        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-        ssize_t k = readlink(proc, path, sizeof path - 1);
-        if (k <= 0)
+        va_start(ap, fmt);
+        int n = vsnprintf(line, sizeof line, fmt, ap);
+        va_end(ap);
+        if (n < 0 || (size_t) n >= sizeof line)
                 return;
-        path[k] = 0;
-        int n = snprintf(line, sizeof line, "syncfile %s\n", path);
         int lfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (lfd >= 0) {
                 (void) !write(lfd, line, (size_t) n);
@@ -77,14 +64,30 @@ static void file_log(int fd) {
         }
 }
 
+static void io_log(const char *what, dev_t dev, const char *extra) {
+        if (dev != 0)
+                append_line("ABIDE_TEST_IO_LOG", "%s %u:%u%s%s\n", what, major(dev), minor(dev), extra ? " " : "",
+                            extra ? extra : "");
+}
+
+static void file_log(int fd) {
+        char proc[64], path[4096];
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        ssize_t k = readlink(proc, path, sizeof path - 1);
+        if (k <= 0)
+                return;
+        path[k] = 0;
+        append_line("ABIDE_TEST_IO_LOG", "syncfile %s\n", path);
+}
+
 static ssize_t logged_pwrite(pwrite_fn next, int fd, const void *buf, size_t n, off_t offset);
 
 static ssize_t corrupt_pwrite(pwrite_fn next, int fd, const void *buf, size_t n, off_t offset) {
         const char *dev = getenv("ABIDE_TEST_CORRUPT_DEV"), *at = getenv("ABIDE_TEST_CORRUPT_OFFSET");
-        struct stat want, got;
+        struct stat want;
+        dev_t got = blockdev_of(fd);
 
-        if (!dev || !at || stat(dev, &want) < 0 || fstat(fd, &got) < 0 || !S_ISBLK(got.st_mode) ||
-            got.st_rdev != want.st_rdev)
+        if (!dev || !at || got == 0 || stat(dev, &want) < 0 || got != want.st_rdev)
                 return logged_pwrite(next, fd, buf, n, offset);
         off_t o = (off_t) strtoull(at, NULL, 10);
         if (o < offset || o >= offset + (off_t) n)
@@ -126,11 +129,7 @@ static int fadvise_shim(const char *name, int fd, off_t offset, off_t n, int adv
         const char *log = getenv("ABIDE_TEST_NO_WILLNEED");
 
         if (log && *log && advice == POSIX_FADV_WILLNEED) {
-                int lfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-                if (lfd >= 0) {
-                        (void) !write(lfd, "skipped\n", 8);
-                        close(lfd);
-                }
+                append_line("ABIDE_TEST_NO_WILLNEED", "skipped\n");
                 return 0;
         }
         return next(fd, offset, n, advice);
@@ -149,7 +148,7 @@ static ssize_t logged_pwrite(pwrite_fn next, int fd, const void *buf, size_t n, 
         int saved = errno;
         if (k > 0) {
                 int fl = fcntl(fd, F_GETFL);
-                io_log("write", fd, fl >= 0 && (fl & O_DIRECT) ? "direct" : "buffered");
+                io_log("write", blockdev_of(fd), fl >= 0 && (fl & O_DIRECT) ? "direct" : "buffered");
         }
         errno = saved;
         return k;
@@ -167,12 +166,11 @@ static int failing_sync(const char *name, int fd) {
                 errno = EIO;
                 return -1;
         }
-        if (got != 0)
-                io_log("syncstart", fd, NULL);
+        io_log("syncstart", got, NULL);
         int r = next(fd);
         int saved = errno;
         if (r == 0 && got != 0)
-                io_log("sync", fd, NULL);
+                io_log("sync", got, NULL);
         else if (r == 0)
                 file_log(fd);
         errno = saved;
@@ -196,7 +194,7 @@ int sync_file_range(int fd, off_t offset, off_t n, unsigned flags) {
         int r = next(fd, offset, n, flags);
         int saved = errno;
         if (r == 0 && (flags & SYNC_FILE_RANGE_WAIT_AFTER))
-                io_log("range", fd, NULL);
+                io_log("range", blockdev_of(fd), NULL);
         errno = saved;
         return r;
 }
