@@ -16,7 +16,7 @@ ninja -C "$builddir" bootctl/abidectl bootctl/init/abide-init images/demo/agent-
 
 for p in bootctl/abidectl bootctl/init/abide-init images/demo/agent-root/usr/sbin/sentinel; do
         f="$builddir/$p"
-        if ! file -b "$f" | grep -q 'ARM aarch64'; then
+        if ! file -b "$f" | grep 'ARM aarch64' >/dev/null; then
                 echo "build-arm64: $f is not an aarch64 ELF: $(file -b "$f")" >&2
                 exit 1
         fi

@@ -14,7 +14,7 @@ shift 3
 
 "$src/scripts/build-arm64.sh" "$arm64" >/dev/null
 
-if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+if ! dpkg --print-foreign-architectures | grep -x arm64 >/dev/null; then
         echo "build-demo-arm64: arm64 is not a dpkg architecture here (scripts/install-deps.sh adds it)" >&2
         exit 1
 fi

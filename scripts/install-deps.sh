@@ -39,7 +39,7 @@ packages=(
 
 missing=()
 for p in "${packages[@]}"; do
-        if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+        if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep '^install ok installed$' >/dev/null; then
                 missing+=("$p")
         fi
 done
@@ -54,7 +54,7 @@ fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 # The :arm64 packages (and `apt-get download PKG:arm64`) need arm64 in dpkg's architectures.
-if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+if ! dpkg --print-foreign-architectures | grep -x arm64 >/dev/null; then
         dpkg --add-architecture arm64
 fi
 apt-get update -q

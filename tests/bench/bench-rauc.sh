@@ -32,7 +32,7 @@ done
 
 missing=()
 for p in rauc rauc-service dbus; do
-        dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+        dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep '^install ok installed$' >/dev/null || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
         echo "bench-rauc: installing ${missing[*]}" >&2
@@ -47,7 +47,7 @@ trap 'rm -rf "$W"' EXIT
 # in through the config key it stands for, [Paths] ImageInfo=, by a wrapper
 # around the same abidectl binary in a build directory of links.
 dir=$builddir
-if ! "$builddir/bootctl/abidectl" install --help 2>&1 | grep -q -- --image-info; then
+if ! "$builddir/bootctl/abidectl" install --help 2>&1 | grep -- --image-info >/dev/null; then
         dir=$W/build
         mkdir -p "$dir/builder" "$dir/bootctl/init"
         ln -s "$builddir/builder/abide-build" "$dir/builder/abide-build"

@@ -50,7 +50,7 @@ run() {
         local url=$1://127.0.0.1:$2/chan/channel.json
         cp "$T/abide.base" "$T/abide.conf"
         printf 'Channel=%s\n' "$url" >>"$T/abide.conf"
-        "$ABIDECTL" update --dry-run | grep -q '^Verdict:  install: ' || die "the dry run does not decide install"
+        "$ABIDECTL" update --dry-run | grepq '^Verdict:  install: ' || die "the dry run does not decide install"
         python3 - "$n" "$ABIDECTL" <<'PY'
 import re, statistics, subprocess, sys, time
 n, ctl = int(sys.argv[1]), sys.argv[2]

@@ -12,6 +12,8 @@ on_exit() {
         for h in "${cleanup_hooks[@]}"; do eval "$h" || true; done
         if [ $rc -ne 0 ]; then
                 echo "FAILED (rc=$rc), scratch kept in $T" >&2
+        elif [ -n "${ABIDE_TEST_KEEP:-}" ]; then
+                echo "scratch kept in $T (ABIDE_TEST_KEEP)"
         else
                 rm -rf "$T"
         fi
@@ -20,6 +22,17 @@ trap on_exit EXIT
 
 die() { echo "FAIL: $*" >&2; exit 1; }
 note() { echo "== $*"; }
+
+# grepq ARGS...: "grep -q" as the last command of a pipeline. grep -q stops reading at its first
+# match; under pipefail a writer with more to write then dies of SIGPIPE, and the pipeline fails
+# (141) however the match went: at random, on a fast grep. grepq drains the rest of its input.
+# (test-pipe-lint.sh checks that no integration test pipes into grep -q.)
+grepq() {
+        local rc=0
+        grep -q "$@" || rc=$?
+        cat >/dev/null
+        return "$rc"
+}
 
 # The test needs a tool; in CI a missing tool is a failure, never a skip.
 need() { for t in "$@"; do command -v "$t" >/dev/null || die "required tool '$t' not found (run scripts/install-deps.sh)"; done; }
@@ -50,7 +63,7 @@ expect_fail() {
         out=$("$@" 2>&1 >/dev/null) || rc=$?
         [ $rc -ne 0 ] || die "expected failure but succeeded: $*"
         [ "$(printf '%s\n' "$out" | grep -c .)" -eq 1 ] || die "expected one error line from '$*', got: $out"
-        printf '%s\n' "$out" | grep -Eq -- "$pat" || die "error of '$*' does not match /$pat/: $out"
+        printf '%s\n' "$out" | grepq -E -- "$pat" || die "error of '$*' does not match /$pat/: $out"
         echo "   refused as expected: $out"
 }
 

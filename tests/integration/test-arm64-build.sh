@@ -11,9 +11,9 @@ need aarch64-linux-gnu-gcc apt-get apt-cache dpkg dpkg-deb file zstd cpio fsck.e
 B=$ABIDE_BUILD
 A64=$ABIDE_BUILDDIR/arm64-cross
 DEBS=$ABIDE_BUILDDIR/arm64-debs
-dpkg --print-foreign-architectures | grep -qx arm64 || die "arm64 is not a dpkg architecture (run scripts/install-deps.sh)"
+dpkg --print-foreign-architectures | grepq -x arm64 || die "arm64 is not a dpkg architecture (run scripts/install-deps.sh)"
 
-is_a64() { file -b "$1" | grep -q 'ARM aarch64' || die "$2 is not aarch64: $(file -b "$1")"; }
+is_a64() { file -b "$1" | grepq 'ARM aarch64' || die "$2 is not aarch64: $(file -b "$1")"; }
 
 note "the arm64 programs (cross build in $A64)"
 "$ABIDE_SRCDIR/scripts/build-arm64.sh" "$A64" >/dev/null
@@ -37,7 +37,7 @@ grep -q '^Signature: *verified' "$T/inspect.txt" || die "bundle not verified"
 note "kernel: a plain arm64 Image, the linux-image deb's"
 mkdir "$T/b"
 tar -xf "$BUNDLE" -C "$T/b" vmlinuz initrd root.img
-file -b "$T/b/vmlinuz" | grep -q 'ARM64 boot executable Image' || die "kernel is not an arm64 Image: $(file -b "$T/b/vmlinuz")"
+file -b "$T/b/vmlinuz" | grepq 'ARM64 boot executable Image' || die "kernel is not an arm64 Image: $(file -b "$T/b/vmlinuz")"
 KDEB=$(ls "$DEBS"/linux-image-*_arm64.deb | sort -V | tail -1)
 dpkg-deb -x "$KDEB" "$T/kdeb"
 KV=$(ls "$T/kdeb/boot" | sed -n 's/^vmlinuz-//p')
@@ -67,7 +67,7 @@ done <"$T/i/etc/abide/modules.load"
 for m in dm_verity erofs virtio_blk; do
         grep -qx "$m" "$T/i/etc/abide/modules.load" || die "$m not in modules.load"
 done
-if find "$T/i/lib/modules" -name "*.ko*" -exec file -b {} + | grep -qv 'ARM aarch64'; then
+if find "$T/i/lib/modules" -name "*.ko*" -exec file -b {} + | grepq -v 'ARM aarch64'; then
         die "a module in the initramfs is not aarch64"
 fi
 echo "   $n arm64 modules of $KV, each byte-equal to the deb's"
@@ -88,7 +88,7 @@ sfdisk -d "$T/disk.img" >"$T/gpt"
 for p in "abide-root-a B921B045-1DF0-41C3-AF44-4C6F280D3FAE" "abide-verity-a DF3300CE-D69F-4C92-978C-9BFB0F38D820" \
          "abide-verity-sig-a 6DB69DE6-29F4-4758-A7A5-962190F00CE3" "abide-root-b B921B045-1DF0-41C3-AF44-4C6F280D3FAE"; do
         set -- $p
-        grep "name=\"$1\"" "$T/gpt" | grep -qi "type=$2" || die "$1 is not of type $2: $(grep "name=\"$1\"" "$T/gpt")"
+        grep "name=\"$1\"" "$T/gpt" | grepq -i "type=$2" || die "$1 is not of type $2: $(grep "name=\"$1\"" "$T/gpt")"
 done
 grep -qi 4f68bce3 "$T/gpt" && die "an x86-64 root type on the arm64 disk"
 

@@ -23,7 +23,7 @@ echo "$out"
 [ "$(state_json | jq -r .slots.b.state)" = good ] || die "healthy: state not good"
 [ "$(status_json | jq -r '.slots.b.state, .slots.b.booted, .slots.b.version' | tr '\n' ' ')" = "good true 1.1 " ] ||
         die "status after the healthy trial: $(status_json)"
-echo "$out" | grep -q "Rolled back" && die "rollback reported on a healthy trial"
+echo "$out" | grepq "Rolled back" && die "rollback reported on a healthy trial"
 
 note "a second run on a good slot changes nothing"
 cp "$T/var/lib/abide/state.json" "$T/state.before"
@@ -40,7 +40,7 @@ expect_fail "check '20-probe' failed: exit 3: agent down: port 8080 closed; mark
 [ "$(entry_of a)" = "abide-a+0-1.conf" ] || die "failing: entry is $(entry_of a)"
 [ "$(state_json | jq -r .slots.a.state)" = bad ] || die "failing: state not bad"
 [ "$(state_json | jq -r .slots.a.failure.check)" = 20-probe ] || die "failing: check not recorded"
-state_json | jq -r .slots.a.failure.output | grep -q "agent down: port 8080 closed" || die "failing: output not recorded"
+state_json | jq -r .slots.a.failure.output | grepq "agent down: port 8080 closed" || die "failing: output not recorded"
 [ ! -e "$T/reboots" ] || die "rebooted despite --no-reboot"
 # Without --no-reboot the same failure reboots (the fake reboot command records it).
 "$HELPER" install a 1.2 3
@@ -61,16 +61,16 @@ loader_boot b
 out1=$("$ABIDECTL" boot-check --timeout 5 --no-reboot)
 out2=$("$ABIDECTL" boot-check --timeout 5 --no-reboot)
 echo "$out1"
-echo "$out1" | grep -q "^Rolled back from slot a (version 1.2) to slot b: check '20-probe' failed: exit 3: agent down" ||
+echo "$out1" | grepq "^Rolled back from slot a (version 1.2) to slot b: check '20-probe' failed: exit 3: agent down" ||
         die "first run did not report the rollback: $out1"
-echo "$out2" | grep -q "Rolled back" && die "second run reported the rollback again: $out2"
+echo "$out2" | grepq "Rolled back" && die "second run reported the rollback again: $out2"
 [ "$(wc -l <"$T/hook.log")" -eq 1 ] || die "hooks ran $(wc -l <"$T/hook.log") times"
 grep -q "^a b 1.2 check '20-probe' failed" "$T/hook.log" || die "hook environment: $(cat "$T/hook.log")"
 status_json | jq -e '.last_rollback | .from == "a" and .to == "b" and .version == "1.2" and .reported == true
         and (.reason | test("20-probe"))' >/dev/null || die "status --json rollback: $(status_json)"
 status_json | jq -e '.slots.a.state == "bad" and .slots.a.tries_done == 1 and .slots.a.last_failure.check == "20-probe"' \
         >/dev/null || die "status --json slot a: $(status_json)"
-"$ABIDECTL" status | grep -q "^Last rollback: .*from slot a (version 1.2) to slot b: check '20-probe'" ||
+"$ABIDECTL" status | grepq "^Last rollback: .*from slot a (version 1.2) to slot b: check '20-probe'" ||
         die "status does not show the rollback"
 
 note "a trial the loader burnt (no boot-check ran): no healthy boot in N tries"
@@ -80,9 +80,9 @@ loader_boot a
 [ "$(entry_of a)" = "abide-a+0-2.conf" ] || die "loader stand-in: $(entry_of a)"
 loader_boot b
 out=$("$ABIDECTL" boot-check --timeout 5 --no-reboot)
-echo "$out" | grep -q "^Rolled back from slot a (version 1.3) to slot b: no healthy boot in 2 tries$" ||
+echo "$out" | grepq "^Rolled back from slot a (version 1.3) to slot b: no healthy boot in 2 tries$" ||
         die "burnt trial not reported: $out"
-"$ABIDECTL" boot-check --timeout 5 --no-reboot | grep -q "Rolled back" && die "burnt trial reported twice"
+"$ABIDECTL" boot-check --timeout 5 --no-reboot | grepq "Rolled back" && die "burnt trial reported twice"
 [ "$(wc -l <"$T/hook.log")" -eq 2 ] || die "hooks: $(cat "$T/hook.log")"
 
 note "checks are bounded: a hanging check is killed with its process group"
@@ -166,12 +166,12 @@ expect_fail "boot-check: slot a \(9.0\) has security version 4, below this devic
 "$HELPER" install a 9.1 3
 loader_boot a
 running 9.1 5
-"$ABIDECTL" boot-check --timeout 5 --no-reboot | grep -q "Slot a is healthy: marked good" || die "at the floor: not blessed"
+"$ABIDECTL" boot-check --timeout 5 --no-reboot | grepq "Slot a is healthy: marked good" || die "at the floor: not blessed"
 [ "$(get_floor)" = 5 ] && [ "$(state_json | jq .security_floor.security_version)" = 5 ] || die "floor at 5: $(get_floor) $(state_json)"
 "$HELPER" install b 9.2 3
 loader_boot b
 running 9.2 6
-"$ABIDECTL" boot-check --timeout 5 --no-reboot | grep -q "^Security floor raised to 6$" || die "not raised"
+"$ABIDECTL" boot-check --timeout 5 --no-reboot | grepq "^Security floor raised to 6$" || die "not raised"
 [ "$(get_floor)" = 6 ] || die "EFI floor: $(get_floor)"
 state_json | jq -e '.security_floor.security_version == 6 and .security_floor.version == "9.2" and .slots.b.security_version == 6
         and .slots.a.security_version == 5 and .slots.a.state == "bad"' >/dev/null || die "state: $(state_json)"
@@ -180,7 +180,7 @@ state_json | jq -e '.security_floor.security_version == 6 and .security_floor.ve
 note "which slot booted: LoaderEntrySelected with or without .conf, else LoaderBootCountPath, else abide.slot="
 rm -f "$T/efivars/"Loader*
 set_var LoaderEntrySelected "abide-b"
-"$ABIDECTL" boot-check --no-reboot | grep -q "Slot b is good" || die "LoaderEntrySelected without .conf"
+"$ABIDECTL" boot-check --no-reboot | grepq "Slot b is good" || die "LoaderEntrySelected without .conf"
 rm -f "$T/efivars/"Loader*
 set_var LoaderBootCountPath '\loader\entries\abide-b.conf'
 [ "$(status_json | jq -r .booted)" = b ] || die "LoaderBootCountPath not used"
@@ -190,7 +190,7 @@ expect_fail "booted entry 'debian.conf' is not an abide slot entry" "$ABIDECTL" 
 rm -f "$T/efivars/"Loader*
 expect_fail "boot-check: cannot tell the booted slot" "$ABIDECTL" boot-check --no-reboot
 echo "console=ttyS0 abide.slot=b" >"$T/cmdline"
-"$ABIDECTL" boot-check --no-reboot | grep -q "Slot b is good" || die "abide.slot= on the command line not used"
+"$ABIDECTL" boot-check --no-reboot | grepq "Slot b is good" || die "abide.slot= on the command line not used"
 echo "abide.slot=c" >"$T/cmdline"
 expect_fail "invalid abide.slot=c" "$ABIDECTL" boot-check --no-reboot
 

@@ -19,7 +19,7 @@ status_json | jq -e '.booted == "a" and .backend == "systemd-boot" and .slots.a.
         and .slots.b.entry == "abide-b+3.conf" and .slots.b.version == "1.1" and .slots.b.installed > 0
         and .next.default == null and .next.once == null and .last_rollback == null' >/dev/null ||
         die "status: $(status_json)"
-"$ABIDECTL" status | grep -q "State:     pending (3 tries left, 0 done)" || die "human status"
+"$ABIDECTL" status | grepq "State:     pending (3 tries left, 0 done)" || die "human status"
 
 note "switch: a slot on trial only --once"
 expect_fail "switch: slot b is on trial \(3 tries left\); use --once" "$ABIDECTL" switch b
@@ -42,14 +42,14 @@ loader_boot b
 [ "$(get_var LoaderEntryDefault)" = "abide-a*" ] || die "LoaderEntryDefault is '$(get_var LoaderEntryDefault)'"
 "$ABIDECTL" switch b
 [ "$(status_json | jq -r .next.default)" = b ] || die "status next.default"
-"$ABIDECTL" rollback | grep -q "Slot a boots next from now on" || die "rollback output"
+"$ABIDECTL" rollback | grepq "Slot a boots next from now on" || die "rollback output"
 [ "$(get_var LoaderEntryDefault)" = "abide-a*" ] || die "rollback did not pin a"
 
 note "mark-bad of the other good slot: no rollback event, its pin is dropped"
 "$ABIDECTL" mark-bad a
 [ "$(entry_of a)" = "abide-a+0.conf" ] || die "mark-bad: entry is $(entry_of a)"
 [ -z "$(get_var LoaderEntryDefault)" ] || die "LoaderEntryDefault still pins the bad slot"
-"$ABIDECTL" boot-check --no-reboot | grep -q "Rolled back" && die "a hand-marked good slot counted as a rollback"
+"$ABIDECTL" boot-check --no-reboot | grepq "Rolled back" && die "a hand-marked good slot counted as a rollback"
 [ "$(status_json | jq -r .slots.a.state)" = bad ] || die "status a not bad"
 
 note "refusals that keep something bootable"
@@ -60,7 +60,7 @@ expect_fail "switch: slot a is marked bad" "$ABIDECTL" switch a --once
 
 note "booting a bad entry by hand; mark-good recovers it"
 loader_boot a
-"$ABIDECTL" boot-check --no-reboot | grep -q "booted although marked bad" || die "bad entry booted by hand"
+"$ABIDECTL" boot-check --no-reboot | grepq "booted although marked bad" || die "bad entry booted by hand"
 [ "$(entry_of a)" = "abide-a+0.conf" ] || die "boot-check touched a bad entry"
 "$ABIDECTL" mark-good
 [ "$(entry_of a)" = "abide-a.conf" ] || die "mark-good: entry is $(entry_of a)"
@@ -70,15 +70,15 @@ note "mark-bad of a slot on trial from the good slot is a rollback, reported onc
 "$HELPER" install b 2.0 3
 "$ABIDECTL" mark-bad b
 [ "$(entry_of b)" = "abide-b+0.conf" ] || die "mark-bad b: entry is $(entry_of b)"
-"$ABIDECTL" boot-check --no-reboot | grep -q "^Rolled back from slot b (version 2.0) to slot a: check 'mark-bad' failed" ||
+"$ABIDECTL" boot-check --no-reboot | grepq "^Rolled back from slot b (version 2.0) to slot a: check 'mark-bad' failed" ||
         die "mark-bad of a trial not reported"
-"$ABIDECTL" boot-check --no-reboot | grep -q "Rolled back" && die "reported twice"
+"$ABIDECTL" boot-check --no-reboot | grepq "Rolled back" && die "reported twice"
 
 note "install leaves no entry behind a removed one; write replaces"
 "$HELPER" install b 2.1 5
 [ "$(ls "$ENTRIES" | grep -c '^abide-b')" -eq 1 ] || die "more than one entry for b: $(ls "$ENTRIES")"
 [ "$(entry_of b)" = "abide-b+5.conf" ] || die "install: $(entry_of b)"
-ls -a "$ENTRIES" | grep -q '^\.#' && die "temporary files left in $ENTRIES"
+ls -a "$ENTRIES" | grepq '^\.#' && die "temporary files left in $ENTRIES"
 
 note "anti-rollback floor: a bless raises it, to the blessed image's security version"
 # a is good and booted (1.0, security version 0), b on trial (2.1).
@@ -87,7 +87,7 @@ note "anti-rollback floor: a bless raises it, to the blessed image's security ve
 [ "$(state_json | jq -c '[.security_floor, .slots.a.security_version]')" = '[null,0]' ] || die "state: $(state_json)"
 running 1.0 1
 out=$("$ABIDECTL" mark-good)
-echo "$out" | grep -q "^Security floor raised to 1$" || die "mark-good did not raise the floor: $out"
+echo "$out" | grepq "^Security floor raised to 1$" || die "mark-good did not raise the floor: $out"
 [ "$(get_floor)" = 1 ] || die "EFI floor after mark-good: $(get_floor)"
 state_json | jq -e '.security_floor.security_version == 1 and .security_floor.version == "1.0" and .slots.a.security_version == 1' \
         >/dev/null || die "state floor after mark-good: $(state_json)"
@@ -99,16 +99,16 @@ loader_boot b
 running 2.1 3
 out=$("$ABIDECTL" boot-check --timeout 5 --no-reboot)
 echo "$out"
-echo "$out" | grep -q "^Security floor raised to 3$" || die "no raise: $out"
-echo "$out" | grep -q "^Slot a (security version 1) is below the floor 3 now: marked bad$" || die "a not stranded: $out"
+echo "$out" | grepq "^Security floor raised to 3$" || die "no raise: $out"
+echo "$out" | grepq "^Slot a (security version 1) is below the floor 3 now: marked bad$" || die "a not stranded: $out"
 [ "$(entry_of a)" = "abide-a+0.conf" ] || die "a's entry: $(entry_of a)"
-echo "$out" | grep -q "Rolled back" && die "a slot marked bad for the floor reported as a rollback: $out"
+echo "$out" | grepq "Rolled back" && die "a slot marked bad for the floor reported as a rollback: $out"
 status_json | jq -e '.slots.a.state == "bad" and .slots.a.last_failure.check == "security-floor"
         and .slots.a.last_failure.output == "security version 1, below the floor 3"' >/dev/null ||
         die "status of the stranded slot: $(status_json | jq -c .slots.a)"
 [ "$(entry_of b)" = "abide-b.conf" ] || die "b's entry: $(entry_of b)"
 [ "$(get_floor)" = 3 ] || die "EFI floor: $(get_floor)"
-"$ABIDECTL" status | grep -q "^Security floor: 3 (raised when 2.1 was blessed)$" || die "human status: $("$ABIDECTL" status)"
+"$ABIDECTL" status | grepq "^Security floor: 3 (raised when 2.1 was blessed)$" || die "human status: $("$ABIDECTL" status)"
 # Once more on the good slot: nothing changes, nothing is written.
 cp "$FVAR" "$T/floor.before"; cp "$T/var/lib/abide/state.json" "$T/state.before"
 "$ABIDECTL" boot-check --no-reboot >/dev/null
@@ -122,7 +122,7 @@ expect_fail "^abidectl: switch: refusing to switch to slot a: slot a \(1.0\) has
         "$ABIDECTL" switch a --once
 [ -z "$(get_var LoaderEntryOneShot)$(get_var LoaderEntryDefault)" ] || die "a refused switch set a loader variable"
 # A slot at the floor may be pinned.
-"$ABIDECTL" switch b | grep -q "Slot b boots next from now on" || die "switch to the slot at the floor"
+"$ABIDECTL" switch b | grepq "Slot b boots next from now on" || die "switch to the slot at the floor"
 "$ABIDECTL" mark-good >/dev/null
 # A slot whose security version was never recorded is refused while there is a floor.
 jq '.slots.a.security_version = null' "$T/var/lib/abide/state.json" >"$T/s" && mv "$T/s" "$T/var/lib/abide/state.json"
@@ -230,7 +230,7 @@ want
 $want"
 # An override wins over the table.
 printf '[Paths]\nDisk=%s\n[Slots]\nRootB=/dev/null\n' "$T/disk.img" >"$T/disk2.conf"
-ABIDE_CONF=$T/disk2.conf "$HELPER" partitions b | grep -qx "abide-root-b /dev/null 0 0" || die "override ignored"
+ABIDE_CONF=$T/disk2.conf "$HELPER" partitions b | grepq -x "abide-root-b /dev/null 0 0" || die "override ignored"
 # Missing and duplicated labels.
 sfdisk -q --part-label "$T/disk.img" 5 something-else
 expect_fail "no partition with PARTLABEL abide-root-b on $T/disk.img" env ABIDE_CONF=$T/disk.conf "$HELPER" partitions b
@@ -254,8 +254,8 @@ else
         want_sig=$(sfdisk -J "$T/disk.img" | jq -r '.partitiontable.partitions[6] | "\(.name) '"$loop"' \(.start * 512) \(.size * 512)"')
         want_data=$(sfdisk -J "$T/disk.img" | jq -r '.partitiontable.partitions[7] | "\(.name) '"$loop"' \(.start * 512) \(.size * 512)"')
 fi
-ABIDE_CONF=$T/loop.conf "$HELPER" partitions b | grep -qxF "$want_sig" ||
+ABIDE_CONF=$T/loop.conf "$HELPER" partitions b | grepq -xF "$want_sig" ||
         die "loop: $(ABIDE_CONF=$T/loop.conf "$HELPER" partitions b), want $want_sig"
-ABIDE_CONF=$T/loop.conf "$HELPER" data | grep -qxF "$want_data" || die "loop: data, want $want_data"
+ABIDE_CONF=$T/loop.conf "$HELPER" data | grepq -xF "$want_data" || die "loop: data, want $want_data"
 
 echo "PASS"

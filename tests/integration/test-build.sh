@@ -16,8 +16,8 @@ K=(--key "$T/keys/signing.key" --cert "$T/keys/signing.crt")
 note "build and verify"
 bundle=$("$B" build "$recipe" "${K[@]}" -o "$T/out1")
 [ "$bundle" = "$T/out1/abide-example-1.0.0.abide" ] || die "unexpected bundle path $bundle"
-"$B" inspect "$bundle" --cert "$T/keys/ca.pem" | grep -q "Signature: *verified" || die "inspect --cert did not verify"
-"$B" inspect "$bundle" --cert "$T/keys" --json | grep -q '"verified": true' || die "inspect --json not verified"
+"$B" inspect "$bundle" --cert "$T/keys/ca.pem" | grepq "Signature: *verified" || die "inspect --cert did not verify"
+"$B" inspect "$bundle" --cert "$T/keys" --json | grepq '"verified": true' || die "inspect --json not verified"
 [ "$(tar -tf "$bundle" | tr '\n' ' ')" = "manifest.json manifest.json.sig root.img root.verity root.verity-sig " ] ||
         die "member order: $(tar -tf "$bundle" | tr '\n' ' ')"
 
@@ -121,7 +121,7 @@ for n in z1 z2; do
         tar -xf "$bz" -C "$T/x-$n"
 done
 same_file "$T/x-z1/root.img" "$T/x-z2/root.img"
-dump.erofs "$T/x-z1/root.img" 2>/dev/null | grep -qi "lz4" || fsck.erofs "$T/x-z1/root.img" >/dev/null 2>&1 ||
+dump.erofs "$T/x-z1/root.img" 2>/dev/null | grepq -i "lz4" || fsck.erofs "$T/x-z1/root.img" >/dev/null 2>&1 ||
         die "fsck.erofs rejects the lz4hc image"
 zhash=$(sed -n 's/.*"root_hash": *"\([0-9a-f]*\)".*/\1/p' "$T/x-z1/manifest.json")
 veritysetup verify "$T/x-z1/root.img" "$T/x-z1/root.verity" "$zhash" || die "veritysetup verify rejects the lz4hc image"

@@ -91,8 +91,8 @@ s = json.load(open(sys.argv[1]))
 assert s["verified"] is True and "abide demo" in s["signer"], s
 assert s["channel"] == json.load(open(sys.argv[2]))
 EOF
-"$B" channel show "$D" "${CA[@]}" | grep -q "^Signature: verified" || die "show --ca does not say verified"
-"$B" channel show "$D" | grep -q "^Signature: not verified" || die "show without --ca claims a verification"
+"$B" channel show "$D" "${CA[@]}" | grepq "^Signature: verified" || die "show --ca does not say verified"
+"$B" channel show "$D" | grepq "^Signature: not verified" || die "show without --ca claims a verification"
 
 note "add without --copy: the path relative to DIR; outside DIR it needs --copy or --url"
 mkdir -p "$D/pool"
@@ -124,7 +124,7 @@ changed
 changed
 [ "$(field halted $COMPAT)" = true ] || die "halt"
 [ "$(field halt_reason $COMPAT)" = "3 of 40 rolled back" ] || die "halt reason"
-"$B" channel show "$D" | grep -q "HALTED: 3 of 40 rolled back" || die "show does not say halted"
+"$B" channel show "$D" | grepq "HALTED: 3 of 40 rolled back" || die "show does not say halted"
 "$B" channel resume "$D" $COMPAT "${K[@]}" >/dev/null
 changed
 [ "$(field halted $COMPAT)" = false ] || die "resume"

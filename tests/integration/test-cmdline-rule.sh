@@ -31,7 +31,7 @@ expect_fail "r.conf:$line: \[Boot\] Cmdline must not set abide.slot= \(abidectl 
 
 note "a good bundle, then its manifest rewritten and signed again with the release key"
 bundle=$("$B" build "$recipe" "${K[@]}" -o "$T/out")
-"$B" inspect "$bundle" --cert "$T/keys/ca.pem" | grep -q "Signature: *verified" || die "good bundle not verified"
+"$B" inspect "$bundle" --cert "$T/keys/ca.pem" | grepq "Signature: *verified" || die "good bundle not verified"
 mkdir "$T/x"
 tar -xf "$bundle" -C "$T/x"
 members=$(tar -tf "$bundle")
@@ -63,7 +63,7 @@ resign nulkey 'text.replace("\"name\":", "\"name\\u0000x\":")'
 resign dupkey 'text.replace("\"name\":", "\"version\": \"9.9\", \"name\":")'
 # The neighbours pass, which shows the re-signing itself is sound.
 resign fine "$(with_cmdline)" 'console=ttyS0 panic=5 abide.slotx=1'
-"$B" inspect "$T/fine.abide" --cert "$T/keys/ca.pem" | grep -q "Cmdline: *console=ttyS0 panic=5 abide.slotx=1" ||
+"$B" inspect "$T/fine.abide" --cert "$T/keys/ca.pem" | grepq "Cmdline: *console=ttyS0 panic=5 abide.slotx=1" ||
         die "re-signed manifest with an accepted cmdline refused"
 
 expect_fail "manifest: boot.cmdline must not set abide.slot= \(abidectl adds it\)" \
@@ -91,5 +91,5 @@ for name in slot dashes nulkey; do
         expect_fail "$pat" "$ABIDECTL" install - <"$T/$name.abide"
 done
 sha256sum -c --quiet "$T/b.before" || die "a refused install wrote slot b"
-! ls "$ENTRIES" | grep -q '^abide-b' || die "a refused install left an entry for b: $(ls "$ENTRIES")"
+! ls "$ENTRIES" | grepq '^abide-b' || die "a refused install left an entry for b: $(ls "$ENTRIES")"
 echo "refused $n recipes and 6 re-signed manifests"

@@ -189,7 +189,7 @@ touch -d @1700000000 "$WWW/swap.abide"
 proxy_start "$HTTP_PORT" --cut-every 12000 --cut-limit 1 --on-cut "cp '$V1' '$WWW/swap.abide'"
 rm -f "$ENTRIES"/abide-b*.conf
 "$ABIDECTL" install --force "http://127.0.0.1:$PROXY_PORT/swap.abide" >/dev/null 2>"$T/err" && die "a swapped bundle installed"
-tail -n 1 "$T/err" | grep -q "^abidectl: install: http://127.0.0.1:$PROXY_PORT/swap.abide: the bundle changed on the server between requests$" ||
+tail -n 1 "$T/err" | grepq "^abidectl: install: http://127.0.0.1:$PROXY_PORT/swap.abide: the bundle changed on the server between requests$" ||
         die "swapped bundle: $(cat "$T/err")"
 head -n -1 "$T/err" | grep -v '; retry [0-9]* in [0-9.]* s from byte ' && die "more than retry lines: $(cat "$T/err")"
 echo "   refused as expected: $(tail -n 1 "$T/err")"

@@ -61,7 +61,7 @@ cmp -s "$R/usr/lib/abide/keys/ca.pem" "$T/keys/ca.pem" || die "the image's CA is
 mount -t proc proc "$R/proc" && cleanup_hooks=("umount '$R/proc'" "${cleanup_hooks[@]}")
 chroot "$R" /usr/sbin/abidectl --help >/dev/null || die "abidectl does not run inside the image"
 umount "$R/proc" && cleanup_hooks=("${cleanup_hooks[@]:1}")
-chroot "$R" /usr/sbin/sentinel --check-content | grep -q "variant good$" || die "sentinel does not see good content in the image: $(chroot "$R" /usr/sbin/sentinel --check-content 2>&1)"
+chroot "$R" /usr/sbin/sentinel --check-content | grepq "variant good$" || die "sentinel does not see good content in the image: $(chroot "$R" /usr/sbin/sentinel --check-content 2>&1)"
 umount "$R"
 cleanup_hooks=()
 
@@ -69,7 +69,7 @@ note "the initramfs"
 zstd -dc "$T/x1/initrd" >"$T/initrd.cpio" || die "initrd is not zstd"
 bsdtar -tf "$T/initrd.cpio" | sed 's|^\./||' | sort >"$T/initrd.list"
 # /lib may be a link to usr/lib in the initramfs, as on the build machine
-in_initrd() { grep -qx "$1" "$T/initrd.list" || grep -qx "usr/$1" "$T/initrd.list"; }
+in_initrd() { grep -qx "$1" "$T/initrd.list" || grepq -x "usr/$1" "$T/initrd.list"; }
 for f in init usr/sbin/fsck.fat etc/abide/keys/ca.pem etc/abide/modules.load "lib/modules/$kver/modules.dep"; do
         in_initrd "$f" || die "/$f missing from the initramfs"
 done
@@ -82,7 +82,7 @@ for mod in virtio_blk dm_mod dm_verity erofs squashfs ext4 overlay efivarfs i630
         modprobe -S "$kver" --show-depends "$mod" 2>/dev/null | awk '$1 == "insmod" { print $2 }' | while read -r ko; do
                 in_initrd "${ko#/}" || die "initramfs lacks $ko (needed by $mod)"
         done
-        grep -qx "$mod" "$T/ir/etc/abide/modules.load" || modprobe -S "$kver" --show-depends "$mod" | grep -q builtin ||
+        grep -qx "$mod" "$T/ir/etc/abide/modules.load" || modprobe -S "$kver" --show-depends "$mod" | grepq builtin ||
                 die "modules.load does not list $mod"
 done
 
@@ -93,7 +93,7 @@ b2=$(demo_build "$T/out2" --set Content.Layer=tree:../images/demo/content/crash 
 mkdir "$T/x2" && tar -xf "$b2" -C "$T/x2"
 mount -o ro,loop "$T/x2/root.img" "$T/mnt" || die "cannot mount crash root.img"
 cleanup_hooks+=("umount '$T/mnt'")
-chroot "$T/mnt" /usr/sbin/sentinel --check-content | grep -q "variant crash$" || die "crash variant not applied"
+chroot "$T/mnt" /usr/sbin/sentinel --check-content | grepq "variant crash$" || die "crash variant not applied"
 [ -x "$T/mnt/usr/lib/abide/test-console.sh" ] || die "the test layer did not bring /usr/lib/abide/test-console.sh"
 umount "$T/mnt"
 cleanup_hooks=()

@@ -112,7 +112,7 @@ P="$T/plain.img@@$poff"
 mdir -i "$P" ::/abide/a/vmlinuz >/dev/null 2>&1 || die "plain disk: no /abide/a/vmlinuz"
 mdir -i "$P" ::/EFI/Linux >/dev/null 2>&1 && die "plain disk: an /EFI/Linux"
 mdir -i "$P" ::/loader/keys >/dev/null 2>&1 && die "plain disk: /loader/keys"
-mtype -i "$P" ::/loader/loader.conf | grep -q secure-boot && die "plain disk: secure-boot in loader.conf"
+mtype -i "$P" ::/loader/loader.conf | grepq secure-boot && die "plain disk: secure-boot in loader.conf"
 mcopy -n -i "$P" ::/EFI/BOOT/BOOTX64.EFI "$T/plain-loader.efi"
 cmp -s "$T/plain-loader.efi" "$SDBOOT" || die "plain disk: BOOTX64.EFI is not systemd-boot-efi's"
 

@@ -130,15 +130,15 @@ note "abide-data"
 read -r data_off _ < <(part abide-data)
 DATA="$D?offset=$data_off"
 # No trust anchor on the writable partition: the image's verified /usr/lib/abide/keys is the one.
-debugfs -R "ls -p /etc-overlay/upper/abide" "$DATA" 2>/dev/null | grep -q '/keys/' && die "abide-data carries /etc/abide/keys"
+debugfs -R "ls -p /etc-overlay/upper/abide" "$DATA" 2>/dev/null | grepq '/keys/' && die "abide-data carries /etc/abide/keys"
 debugfs -R "cat /etc-overlay/upper/abide/abide.conf" "$DATA" 2>/dev/null >"$T/abide.conf"
 grep -qx "Tries=3" "$T/abide.conf" || die "abide.conf: $(cat "$T/abide.conf")"
 for dir in /var/lib/abide /etc-overlay/work /etc-overlay/upper/abide; do
-        debugfs -R "stat $dir" "$DATA" 2>/dev/null | grep -q "Type: directory" || die "abide-data lacks $dir"
+        debugfs -R "stat $dir" "$DATA" 2>/dev/null | grepq "Type: directory" || die "abide-data lacks $dir"
 done
 entries=$(debugfs -R "ls -p /etc-overlay/work" "$DATA" 2>/dev/null | awk -F/ 'NF > 5 && $6 != "." && $6 != ".." { print $6 }')
 [ -z "$entries" ] || die "overlay workdir not empty: $entries"
-debugfs -R "stat /etc-overlay/upper/abide/abide.conf" "$DATA" 2>/dev/null | grep -q "User:     0   Group:     0" ||
+debugfs -R "stat /etc-overlay/upper/abide/abide.conf" "$DATA" 2>/dev/null | grepq "User:     0   Group:     0" ||
         die "abide.conf not owned by root"
 
 note "slot A against veritysetup; slot B empty"

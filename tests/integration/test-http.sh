@@ -95,7 +95,7 @@ refuse_net() {
         # The download's failures name the URL; the bundle reader's are a file install's.
         shown="${url//./\\.}: "
         [ "${pat#bundle: }" = "$pat" ] || shown=
-        tail -n 1 "$T/err" | grep -Eq -- "^abidectl: install: $shown($pat)" ||
+        tail -n 1 "$T/err" | grepq -E -- "^abidectl: install: $shown($pat)" ||
                 die "install $url: last line does not match /$pat/: $(cat "$T/err")"
         head -n -1 "$T/err" | grep -v '; retry [0-9]* in [0-9.]* s from byte ' &&
                 die "install $url: more than retry lines before the error: $(cat "$T/err")"

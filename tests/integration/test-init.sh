@@ -188,7 +188,7 @@ for i in 1 2 3 4 5 6 7 8; do
 done
 out=$(verify a --disk "$LOOP" --keys "$T/ca" --wait 5) || die "loop device: $out"
 [ "$(printf '%s\n' "$out" | tail -n 1)" = "$RH" ] || die "loop device: wrong root hash: $out"
-printf '%s\n' "$out" | grep -q "root ${LOOP}p2, verity ${LOOP}p3, signature ${LOOP}p4, data ${LOOP}p8" ||
+printf '%s\n' "$out" | grepq "root ${LOOP}p2, verity ${LOOP}p3, signature ${LOOP}p4, data ${LOOP}p8" ||
         die "loop device: partitions not reported as their nodes: $out"
 for h in "${cleanup_hooks[@]}"; do eval "$h"; done
 cleanup_hooks=()
@@ -265,8 +265,8 @@ boot() {
         echo "   $name: $QSECS s, qemu exit $QRC"
 }
 # The serial console ends lines with CR LF.
-log_has() { tr -d '\r' <"$T/$1.log" | grep -aEq -- "$2" || die "$1: console lacks /$2/ (log: $T/$1.log)"; }
-log_lacks() { ! tr -d '\r' <"$T/$1.log" | grep -aEq -- "$2" || die "$1: console shows /$2/ (log: $T/$1.log)"; }
+log_has() { tr -d '\r' <"$T/$1.log" | grepq -aE -- "$2" || die "$1: console lacks /$2/ (log: $T/$1.log)"; }
+log_lacks() { ! tr -d '\r' <"$T/$1.log" | grepq -aE -- "$2" || die "$1: console shows /$2/ (log: $T/$1.log)"; }
 
 # put_floor IMG N: the anti-rollback floor N in the state file on IMG's abide-data (raised by a bless of 9.9).
 # Without OVMF there are no EFI variables: the state file's copy is the one abide-init reads.
@@ -278,7 +278,7 @@ put_floor() {
         printf 'mkdir /var\nmkdir /var/lib\nmkdir /var/lib/abide\nrm /var/lib/abide/state.json\nwrite %s /var/lib/abide/state.json\n' \
                 "$T/floor-state.json" >"$T/floor.cmds"
         debugfs -w -f "$T/floor.cmds" "$T/floor-data.ext4" >/dev/null 2>&1
-        debugfs -R "cat /var/lib/abide/state.json" "$T/floor-data.ext4" 2>/dev/null | grep -q "\"security_version\":$2" ||
+        debugfs -R "cat /var/lib/abide/state.json" "$T/floor-data.ext4" 2>/dev/null | grepq "\"security_version\":$2" ||
                 die "put_floor: state file not written on abide-data"
         dd if="$T/floor-data.ext4" of="$img" bs=1M oflag=seek_bytes seek="$s" conv=notrunc,fsync status=none
 }
@@ -303,14 +303,14 @@ log_lacks good 'Kernel panic|timed out'
 # overlayfs made its work/work directory on abide-data: /etc was overlaid from there.
 read -r s n < <(part abide-data)
 dd if="$D" of="$T/data0.ext4" bs=1M iflag=skip_bytes,count_bytes skip="$s" count="$n" status=none
-debugfs -R "stat /etc-overlay/work" "$T/data0.ext4" 2>/dev/null | grep -q "Type: directory" || die "factory abide-data lacks etc-overlay/work"
-! debugfs -R "stat /etc-overlay/work/work" "$T/data0.ext4" 2>/dev/null | grep -q "Type: directory" ||
+debugfs -R "stat /etc-overlay/work" "$T/data0.ext4" 2>/dev/null | grepq "Type: directory" || die "factory abide-data lacks etc-overlay/work"
+! debugfs -R "stat /etc-overlay/work/work" "$T/data0.ext4" 2>/dev/null | grepq "Type: directory" ||
         die "factory abide-data already has etc-overlay/work/work"
 read -r s n < <(part abide-data "$T/good.img")
 dd if="$T/good.img" of="$T/data.ext4" bs=1M iflag=skip_bytes,count_bytes skip="$s" count="$n" status=none
 # QEMU was stopped with abide-data mounted: replay its journal first.
 e2fsck -fy "$T/data.ext4" >/dev/null 2>&1 || [ $? -le 1 ] || die "abide-data of the booted disk is damaged"
-debugfs -R "stat /etc-overlay/work/work" "$T/data.ext4" 2>/dev/null | grep -q "Type: directory" ||
+debugfs -R "stat /etc-overlay/work/work" "$T/data.ext4" 2>/dev/null | grepq "Type: directory" ||
         die "abide-data has no etc-overlay/work/work: the /etc overlay was not mounted from it"
 
 note "QEMU: a floor above the image's security version: one line, then a reboot"

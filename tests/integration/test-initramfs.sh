@@ -81,7 +81,7 @@ grep -q 'not found' "$T/ldlist" && die "unresolved libraries: $(cat "$T/ldlist")
 note "the CA, the mount points, /dev/console"
 cmp -s "$T/x/etc/abide/keys/ca.pem" "$T/ca.pem" || die "CA missing or different"
 for d in dev proc sys sysroot run; do grep -qx "$d" "$T/list" || die "no /$d"; done
-grep -E ' dev/console$' "$T/listv" | grep -q '^crw-------.* 5, *1 ' || die "no /dev/console c 5 1: $(grep console "$T/listv")"
+grep -E ' dev/console$' "$T/listv" | grepq '^crw-------.* 5, *1 ' || die "no /dev/console c 5 1: $(grep console "$T/listv")"
 
 note "every required module and what modprobe would load with it"
 MDIR="$T/x/lib/modules/$KVER"

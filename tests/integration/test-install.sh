@@ -57,7 +57,7 @@ import json, sys
 b = json.load(open(sys.argv[1]))["slots"]["b"]
 assert b["state"] == "pending" and b["version"] == "2.0", b
 PY
-ls -A "$T/esp/abide/b" | grep -q '^\.#' && die "temporary files left in the ESP"
+ls -A "$T/esp/abide/b" | grepq '^\.#' && die "temporary files left in the ESP"
 
 note "progress on a terminal"
 script -qec "$ABIDECTL install --force $GOOD" "$T/typescript" >/dev/null
@@ -209,7 +209,7 @@ sed "s|^ImageInfo=.*|ImageInfo=$T/nothing.json|" "$T/abide.conf" >"$T/noinfo.con
 refuse_untouched "cannot read the running image's $T/nothing.json" env ABIDE_CONF="$T/noinfo.conf" "$ABIDECTL" install "$GOOD"
 # The running identity comes from the verified root (or an explicit config), never from an argument.
 refuse_untouched "^abidectl: install: unknown option '--image-info' \(see --help\)$" "$ABIDECTL" install --image-info "$T/image.json" "$GOOD"
-"$ABIDECTL" install --help | grep -q -- --image-info && die "install --help still offers --image-info"
+"$ABIDECTL" install --help | grepq -- --image-info && die "install --help still offers --image-info"
 refuse_untouched "missing BUNDLE" "$ABIDECTL" install
 
 note "anti-rollback floor: survives a rollback to a lower slot"

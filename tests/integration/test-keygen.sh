@@ -8,26 +8,26 @@ SIGN=$ABIDE_TEST_HELPERS/helper-sign
 [ -x "$SIGN" ] || die "helper-sign not built ($SIGN)"
 
 note "keygen writes the four files"
-"$ABIDE_BUILD" keygen --help | grep -q -- '-o, --output DIR' || die "keygen --help lacks -o"
+"$ABIDE_BUILD" keygen --help | grepq -- '-o, --output DIR' || die "keygen --help lacks -o"
 "$ABIDE_BUILD" keygen -o "$T/keys" >/dev/null
 for f in ca.pem ca.key signing.key signing.crt; do
         [ -s "$T/keys/$f" ] || die "keygen did not write $f"
 done
 [ "$(stat -c %a "$T/keys/signing.key")" = 600 ] || die "signing.key is not 0600"
 [ "$(stat -c %a "$T/keys/ca.key")" = 600 ] || die "ca.key is not 0600"
-ls -A "$T/keys" | grep -q '^\.#' && die "keygen left temporary files behind"
+ls -A "$T/keys" | grepq '^\.#' && die "keygen left temporary files behind"
 
 note "the certificates are what they claim"
 openssl verify -CAfile "$T/keys/ca.pem" "$T/keys/signing.crt" >/dev/null || die "signing.crt does not chain to ca.pem"
-openssl x509 -in "$T/keys/ca.pem" -noout -ext basicConstraints,keyUsage | grep -q 'CA:TRUE' || die "CA lacks CA:TRUE"
-openssl x509 -in "$T/keys/ca.pem" -noout -ext keyUsage | grep -q 'Certificate Sign' || die "CA lacks keyCertSign"
-openssl x509 -in "$T/keys/signing.crt" -noout -ext basicConstraints | grep -q 'CA:FALSE' || die "signing cert is a CA"
-openssl x509 -in "$T/keys/signing.crt" -noout -ext keyUsage | grep -q 'Digital Signature' || die "signing cert cannot sign"
-openssl x509 -in "$T/keys/signing.crt" -noout -ext extendedKeyUsage | grep -q 'Code Signing' || die "signing cert lacks codeSigning"
+openssl x509 -in "$T/keys/ca.pem" -noout -ext basicConstraints,keyUsage | grepq 'CA:TRUE' || die "CA lacks CA:TRUE"
+openssl x509 -in "$T/keys/ca.pem" -noout -ext keyUsage | grepq 'Certificate Sign' || die "CA lacks keyCertSign"
+openssl x509 -in "$T/keys/signing.crt" -noout -ext basicConstraints | grepq 'CA:FALSE' || die "signing cert is a CA"
+openssl x509 -in "$T/keys/signing.crt" -noout -ext keyUsage | grepq 'Digital Signature' || die "signing cert cannot sign"
+openssl x509 -in "$T/keys/signing.crt" -noout -ext extendedKeyUsage | grepq 'Code Signing' || die "signing cert lacks codeSigning"
 # RSA: what the kernel's PKCS#7 verifier (dm-verity root hash signatures) takes on every version.
 for f in ca.pem signing.crt; do
-        openssl x509 -in "$T/keys/$f" -noout -text | grep -q 'Public-Key: (3072 bit)' || die "$f is not RSA-3072"
-        openssl x509 -in "$T/keys/$f" -noout -text | grep -q 'rsaEncryption' || die "$f is not RSA"
+        openssl x509 -in "$T/keys/$f" -noout -text | grepq 'Public-Key: (3072 bit)' || die "$f is not RSA-3072"
+        openssl x509 -in "$T/keys/$f" -noout -text | grepq 'rsaEncryption' || die "$f is not RSA"
 done
 # The key files match their certificates.
 [ "$(openssl pkey -in "$T/keys/signing.key" -pubout)" = "$(openssl x509 -in "$T/keys/signing.crt" -noout -pubkey)" ] ||
@@ -41,13 +41,13 @@ printf '\r\n\n' >>"$T/data" # binary content: no line-ending conversion may happ
 "$SIGN" cms "$T/keys/signing.key" "$T/keys/signing.crt" "$T/data" "$T/data.cms"
 openssl cms -verify -binary -inform DER -in "$T/data.cms" -content "$T/data" -CAfile "$T/keys/ca.pem" \
         -out /dev/null 2>"$T/err" || die "openssl cms -verify rejects our signature: $(cat "$T/err")"
-openssl cms -cmsout -print -inform DER -in "$T/data.cms" | grep -q 'abide demo signing key' ||
+openssl cms -cmsout -print -inform DER -in "$T/data.cms" | grepq 'abide demo signing key' ||
         die "signer certificate not embedded in the CMS signature"
 cp "$T/data" "$T/data.other"
 printf x >>"$T/data.other"
 openssl cms -verify -binary -inform DER -in "$T/data.cms" -content "$T/data.other" -CAfile "$T/keys/ca.pem" \
         -out /dev/null 2>/dev/null && die "openssl accepted our signature over different bytes"
-"$SIGN" verify-cms "$T/keys" "$T/data" "$T/data.cms" | grep -q 'CN=abide demo signing key' ||
+"$SIGN" verify-cms "$T/keys" "$T/data" "$T/data.cms" | grepq 'CN=abide demo signing key' ||
         die "our verifier does not name the signer"
 expect_fail 'signature does not match the data' "$SIGN" verify-cms "$T/keys" "$T/data.other" "$T/data.cms"
 
@@ -60,9 +60,9 @@ openssl cms -verify -binary -inform DER -in "$T/roothash.p7s" -content "$T/rooth
         -out /dev/null 2>"$T/err" || die "openssl cms -verify rejects our PKCS#7: $(cat "$T/err")"
 # The kernel's form: no signed attributes at all.
 openssl pkcs7 -inform DER -in "$T/roothash.p7s" -print >"$T/p7.txt"
-grep -A1 ' auth_attr:' "$T/p7.txt" | grep -qE '<(ABSENT|EMPTY)>' || die "PKCS#7 signature carries signed attributes"
+grep -A1 ' auth_attr:' "$T/p7.txt" | grepq -E '<(ABSENT|EMPTY)>' || die "PKCS#7 signature carries signed attributes"
 grep -q messageDigest "$T/p7.txt" && die "PKCS#7 signature carries a messageDigest attribute"
-openssl pkcs7 -inform DER -in "$T/roothash.p7s" -print_certs | grep -q 'abide demo signing key' ||
+openssl pkcs7 -inform DER -in "$T/roothash.p7s" -print_certs | grepq 'abide demo signing key' ||
         die "signer certificate not embedded in the PKCS#7 signature"
 "$SIGN" verify-pkcs7 "$T/keys/ca.pem" "$T/roothash" "$T/roothash.p7s" >/dev/null
 printf '0%s' "$(cat "$T/roothash")" >"$T/roothash.other"

@@ -85,7 +85,7 @@ chmod 0700 "$PKG/usr/bin/debtool"
 echo "deb config" > "$PKG/etc/app/app.conf"
 for z in gzip xz zstd; do
         dpkg-deb -Z$z --build "$PKG" "$T/test-$z.deb" >/dev/null
-        ar t "$T/test-$z.deb" | grep -q "^data.tar" || die "dpkg-deb produced no data.tar member"
+        ar t "$T/test-$z.deb" | grepq "^data.tar" || die "dpkg-deb produced no data.tar member"
         fresh "$T/st"
         "$H" "$T/st" "tar:$T/base.tar.gz" "deb:$T/test-$z.deb"
         [ "$(cat "$T/st/usr/bin/debtool")" = "from deb" ] || die "deb ($z): debtool missing"

@@ -69,7 +69,7 @@ dav_start() {
 }
 
 note "nginx-light stores PUTs (dav module)"
-nginx -V 2>&1 | grep -q -- --with-http_dav_module || die "nginx has no dav module: $(nginx -V 2>&1 | tail -1)"
+nginx -V 2>&1 | grepq -- --with-http_dav_module || die "nginx has no dav module: $(nginx -V 2>&1 | tail -1)"
 make_ca ca
 make_cert ca server IP:127.0.0.1 serverAuth
 make_cert ca device DNS:device-1 clientAuth
@@ -84,8 +84,8 @@ loader_boot b
 [ "$(queue)" = 1 ] || die "status queue: $("$ABIDECTL" status --json | jq -c .report)"
 "$ABIDECTL" status --json | jq -e '.report.url == null and .report.last_error == null' >/dev/null ||
         die "status report: $("$ABIDECTL" status --json | jq -c .report)"
-"$ABIDECTL" status | grep -q "^Reports: 1 queued, kept (\[Report\] URL= not set)" || die "status: $("$ABIDECTL" status)"
-"$ABIDECTL" report list | grep -q "^00000001 blessed *1.1$" || die "report list: $("$ABIDECTL" report list)"
+"$ABIDECTL" status | grepq "^Reports: 1 queued, kept (\[Report\] URL= not set)" || die "status: $("$ABIDECTL" status)"
+"$ABIDECTL" report list | grepq "^00000001 blessed *1.1$" || die "report list: $("$ABIDECTL" report list)"
 "$ABIDECTL" report list --json | jq -e '.queue == 1 and .events[0].event == "blessed" and .events[0].seq == 1
         and .events[0].to_version == "1.1"' >/dev/null || die "report list --json: $("$ABIDECTL" report list --json)"
 expect_fail "^abidectl: report: 1 report not sent: 1 event queued in .*, and \[Report\] URL= is not set$" \
@@ -108,7 +108,7 @@ stored_event blessed | jq -e '.event == "blessed" and .to_version == "1.1" and .
 [ "$(queue)" = 0 ] || die "queue after the send: $(queue)"
 "$ABIDECTL" status --json | jq -e --arg u "$HTTPS/reports/" '.report.url == $u and .report.last_error == null' >/dev/null ||
         die "status report: $("$ABIDECTL" status --json | jq -c .report)"
-"$ABIDECTL" report list | grep -qx "No reports queued" || die "list of an empty spool: $("$ABIDECTL" report list)"
+"$ABIDECTL" report list | grepq -x "No reports queued" || die "list of an empty spool: $("$ABIDECTL" report list)"
 
 note "endpoint a black hole (accepts, never answers): a failed trial's marked-bad and the rollback are spooled, boot-check is not held up"
 nginx_stop
@@ -276,8 +276,8 @@ note "watch: no reports yet -> no change, nothing written"
 s0=$(serial); cp "$CH/channel.json" "$T/ch.before"
 out=$(watch)
 echo "$out"
-echo "$out" | grep -q "^$COMPAT 2.0: no change: no device took it yet (stage 5%)$" || die "watch: $out"
-echo "$out" | grep -q "^other-board 7.0: no change: no device took it yet" || die "watch: $out"
+echo "$out" | grepq "^$COMPAT 2.0: no change: no device took it yet (stage 5%)$" || die "watch: $out"
+echo "$out" | grepq "^other-board 7.0: no change: no device took it yet" || die "watch: $out"
 same_file "$T/ch.before" "$CH/channel.json"
 
 note "watch: 10 took it, 5 blessed, update-found alone and other releases' reports do not count -> waiting"
@@ -288,9 +288,9 @@ fixture 51 1 install-started 1.9
 fixture 51 2 rolled-back 1.9
 fixture 52 1 rolled-back 7.0 other-board
 out=$(watch)
-echo "$out" | grep -q "^$COMPAT 2.0: no change: waiting at stage 5%: 5 of 10 blessed (needs 90% and at least 1), 0 failed$" ||
+echo "$out" | grepq "^$COMPAT 2.0: no change: waiting at stage 5%: 5 of 10 blessed (needs 90% and at least 1), 0 failed$" ||
         die "watch: $out"
-echo "$out" | grep -q "^other-board 7.0: halt: 1 of 1 devices that took it failed" ||
+echo "$out" | grepq "^other-board 7.0: halt: 1 of 1 devices that took it failed" ||
         die "other-board's rollback not counted for its own release: $out"
 # The other board's halt was written; 2.0 stayed where it was.
 [ "$(serial)" = $((s0 + 1)) ] || die "serial $(serial) after the other board's halt"
@@ -303,17 +303,17 @@ note "watch: 9 of 10 blessed (90 %), --min-devices 10 -> still waiting; --dry-ru
 blessed 4 6
 s1=$(serial); cp "$CH/channel.json" "$T/ch.before"
 out=$(watch --min-devices 10)
-echo "$out" | grep -q "^$COMPAT 2.0: no change: waiting at stage 5%: 9 of 10 blessed (needs 90% and at least 10)" || die "watch: $out"
+echo "$out" | grepq "^$COMPAT 2.0: no change: waiting at stage 5%: 9 of 10 blessed (needs 90% and at least 10)" || die "watch: $out"
 out=$("$B" channel watch "$CH" --reports "$R" --dry-run)
-echo "$out" | grep -q "^$COMPAT 2.0: advance 5% -> 25%: 9 of 10 blessed, 0 failed" || die "dry run: $out"
-echo "$out" | grep -q "^other-board 7.0: no change: halted already" || die "dry run: $out"
-echo "$out" | grep -q "not written" || die "dry run: $out"
+echo "$out" | grepq "^$COMPAT 2.0: advance 5% -> 25%: 9 of 10 blessed, 0 failed" || die "dry run: $out"
+echo "$out" | grepq "^other-board 7.0: no change: halted already" || die "dry run: $out"
+echo "$out" | grepq "not written" || die "dry run: $out"
 same_file "$T/ch.before" "$CH/channel.json"
 
 note "watch: advances 5 -> 25 %, serial + 1, signed"
 out=$(watch --ca "$T/keys/ca.pem")
 echo "$out"
-echo "$out" | grep -q "^$COMPAT 2.0: advance 5% -> 25%: 9 of 10 blessed, 0 failed: stage 5% -> 25%$" || die "watch: $out"
+echo "$out" | grepq "^$COMPAT 2.0: advance 5% -> 25%: 9 of 10 blessed, 0 failed: stage 5% -> 25%$" || die "watch: $out"
 [ "$(serial)" = $((s1 + 1)) ] || die "serial $(serial) after the advance from $s1"
 verify_sig
 [ "$(rel $COMPAT)" = '{"percent":25,"halted":false,"halt_reason":null}' ] || die "2.0 after the advance: $(rel $COMPAT)"
@@ -324,7 +324,7 @@ blessed 8 11
 fixture 20 3 install-failed
 fixture 21 1 install-started; fixture 21 2 install-failed; fixture 21 3 install-started; fixture 21 4 blessed
 out=$(watch)
-echo "$out" | grep -q "^$COMPAT 2.0: no change: waiting at stage 25%: 18 of 21 blessed (needs 90% and at least 1), 1 failed$" ||
+echo "$out" | grepq "^$COMPAT 2.0: no change: waiting at stage 25%: 18 of 21 blessed (needs 90% and at least 1), 1 failed$" ||
         die "watch: $out"
 
 note "watch: 2 of 22 failed (9 %) -> halted, with the counts, serial + 1"
@@ -332,7 +332,7 @@ took 1 22
 fixture 22 3 marked-bad
 s2=$(serial)
 out=$(watch)
-echo "$out" | grep -q "^$COMPAT 2.0: halt: 2 of 22 devices that took it failed (0 rolled back, 1 marked bad, 1 install failed), more than 5% at stage 25%$" ||
+echo "$out" | grepq "^$COMPAT 2.0: halt: 2 of 22 devices that took it failed (0 rolled back, 1 marked bad, 1 install failed), more than 5% at stage 25%$" ||
         die "watch: $out"
 [ "$(serial)" = $((s2 + 1)) ] || die "serial $(serial) after the halt"
 verify_sig
@@ -344,7 +344,7 @@ note "watch: a halted release is left alone, even when more devices blessed it"
 fixture 10 3 blessed; fixture 19 3 blessed
 cp "$CH/channel.json" "$T/ch.before"
 out=$(watch)
-echo "$out" | grep -q "^$COMPAT 2.0: no change: halted already" || die "watch: $out"
+echo "$out" | grepq "^$COMPAT 2.0: no change: halted already" || die "watch: $out"
 same_file "$T/ch.before" "$CH/channel.json"
 
 note "watch: malformed, oversized, foreign and linked files are skipped with a warning"
@@ -366,8 +366,8 @@ grep -q "future.json: report: format 2 is not 1, skipped" "$T/err" || die "futur
 grep -q "big.json: larger than a report, skipped" "$T/err" || die "big: $(cat "$T/err")"
 grep -q "forged.json: report id .* is not of machine-id someone-else, skipped" "$T/err" || die "forged: $(cat "$T/err")"
 grep -q "link.json: not a regular file, skipped" "$T/err" || die "link: $(cat "$T/err")"
-echo "$out" | grep -q "(6 skipped)" || die "watch: $out"
-echo "$out" | grep -q "^$COMPAT 2.0: halt: 2 of 23 devices" || die "after resume, the failures still count: $out"
+echo "$out" | grepq "(6 skipped)" || die "watch: $out"
+echo "$out" | grepq "^$COMPAT 2.0: halt: 2 of 23 devices" || die "after resume, the failures still count: $out"
 
 note "watch: bad arguments fail with one line, the channel untouched"
 cp "$CH/channel.json" "$T/ch.before"

@@ -10,7 +10,7 @@ STUB_DIR=/usr/lib/systemd/boot/efi
 K=$T/sb
 
 note "keygen --secure-boot writes the keys, the lists and the .auth files"
-"$ABIDE_BUILD" keygen --help | grep -q -- '--secure-boot' || die "keygen --help lacks --secure-boot"
+"$ABIDE_BUILD" keygen --help | grepq -- '--secure-boot' || die "keygen --help lacks --secure-boot"
 "$ABIDE_BUILD" keygen --secure-boot -o "$K" >/dev/null
 for f in PK.key PK.crt PK.esl KEK.key KEK.crt KEK.esl db.key db.crt db.esl GUID \
         loader/keys/abide/PK.auth loader/keys/abide/KEK.auth loader/keys/abide/db.auth; do
@@ -27,8 +27,8 @@ guid=$(cat "$K/GUID")
 
 note "the certificates: self-signed RSA-2048, their keys match"
 for k in PK KEK db; do
-        openssl x509 -in "$K/$k.crt" -noout -text | grep -q 'Public-Key: (2048 bit)' || die "$k.crt is not RSA-2048"
-        openssl x509 -in "$K/$k.crt" -noout -subject | grep -q "CN *= *abide Secure Boot $k" || die "$k.crt has the wrong subject"
+        openssl x509 -in "$K/$k.crt" -noout -text | grepq 'Public-Key: (2048 bit)' || die "$k.crt is not RSA-2048"
+        openssl x509 -in "$K/$k.crt" -noout -subject | grepq "CN *= *abide Secure Boot $k" || die "$k.crt has the wrong subject"
         openssl verify -CAfile "$K/$k.crt" "$K/$k.crt" >/dev/null || die "$k.crt is not self-signed"
         [ "$(openssl pkey -in "$K/$k.key" -pubout)" = "$(openssl x509 -in "$K/$k.crt" -noout -pubkey)" ] ||
                 die "$k.key does not match $k.crt"

@@ -25,7 +25,7 @@ alive() { [ -r "/proc/$1/stat" ] && ! grep -q ') [ZX] ' "/proc/$1/stat"; }
 note "the agent's Source tree for recipes"
 [ -x "$ROOT/usr/sbin/sentinel" ] || die "agent-root/usr/sbin/sentinel missing"
 # Static: no program interpreter, so the busybox image needs no libraries for it.
-readelf -l "$ROOT/usr/sbin/sentinel" | grep -q 'Requesting program interpreter' && die "sentinel is not statically linked"
+readelf -l "$ROOT/usr/sbin/sentinel" | grepq 'Requesting program interpreter' && die "sentinel is not statically linked"
 cmp -s "$ROOT/usr/sbin/sentinel" "$S" && die "agent-root's sentinel is not stripped"
 
 note "every shipped variant passes --check-content and says which it is"

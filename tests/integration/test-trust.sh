@@ -209,7 +209,7 @@ device "$ABIDECTL" install --force "$GOOD" >/dev/null 2>"$T/err" || rc=$?
 grep -q "^abidectl: install: warning: /etc/abide/abide.conf: \[Paths\] Keys= ignored: trust and what runs as root are set only in /usr/lib/abide/abide.conf" "$T/err" ||
         die "no warning about the ignored Keys=: $(cat "$T/err")"
 grep -q "^abidectl: install: warning: /etc/abide/abide.conf: \[Trust\] Signer= ignored" "$T/err" || die "no warning about [Trust] Signer=: $(cat "$T/err")"
-tail -n 1 "$T/err" | grep -Eq "^abidectl: install: .*signature not trusted: signer .*unable to get local issuer certificate" ||
+tail -n 1 "$T/err" | grepq -E "^abidectl: install: .*signature not trusted: signer .*unable to get local issuer certificate" ||
         die "refusal: $(cat "$T/err")"
 check_untouched "CA only on abide-data"
 echo "   $(tail -n 1 "$T/err")"

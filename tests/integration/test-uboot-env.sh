@@ -12,7 +12,7 @@ need jq tar
 
 note "boot script compiles"
 "$ABIDE_SRCDIR/builder/uboot/mkbootscr.sh" "$T/boot.scr"
-dumpimage -l "$T/boot.scr" | grep -q 'AArch64 Linux Script' || die "boot.scr: $(dumpimage -l "$T/boot.scr")"
+dumpimage -l "$T/boot.scr" | grepq 'AArch64 Linux Script' || die "boot.scr: $(dumpimage -l "$T/boot.scr")"
 
 note "the script and lib/boot/uboot-state.c agree on every environment"
 mkdir -p "$T/esp/abide/a" "$T/esp/abide/b"
@@ -39,7 +39,7 @@ for order in - A B "A B" "B A"; do for la in - 0 1 3; do for lb in - 0 1 3; do f
         want=$("$ABIDE_TEST_HELPERS/helper-uboot" "$order" "$la" "$lb" "$once" "$good")
         [ "$got" = "$want" ] || die "order='$order' A=$la B=$lb once=$once good=$good: script: $got; state machine: $want"
         # Saved without scratch variables.
-        if [ -e "$T/env.saved" ] && grep -v '=$' "$T/env.saved" | grep -q '^\(abide_slot\|abide_order\|abide_fb\|abide_save\|BOOT_SLOT\)='; then
+        if [ -e "$T/env.saved" ] && grep -v '=$' "$T/env.saved" | grepq '^\(abide_slot\|abide_order\|abide_fb\|abide_save\|BOOT_SLOT\)='; then
                 die "scratch variables saved: $(cat "$T/env.saved")"
         fi
         n=$((n + 1))
@@ -100,7 +100,7 @@ note "install into b: on trial, first in BOOT_ORDER, options and version in the 
 [ -z "$(env_get BOOT_A_LEFT)" ] || die "slot a got a counter"
 cmp -s "$T/kernel/vmlinuz-$KVER" "$T/esp/abide/b/vmlinuz" || die "kernel not in the boot partition's abide/b"
 [ -s "$T/esp/abide/b/initrd" ] || die "no initrd in abide/b"
-copy_info | grep -c crc-ok | grep -qx 2 || die "both copies should be valid: $(copy_info)"
+copy_info | grep -c crc-ok | grepq -x 2 || die "both copies should be valid: $(copy_info)"
 
 note "the script boots b and counts the try before the kernel"
 [ "$(uboot_boot)" = b ] || die "trial boot: $(cat "$T/uboot.log")"
@@ -188,12 +188,12 @@ echo "   copies: $(copy_info | tr '\n' ';')"
 before=$(fw_printenv -c "$ENV_CFG" | sort)
 s=$(stale_copy)
 tear "$s"
-copy_info | grep -q "^$s crc-bad" || die "tear did not break copy $s"
+copy_info | grepq "^$s crc-bad" || die "tear did not break copy $s"
 [ "$(fw_printenv -c "$ENV_CFG" | sort)" = "$before" ] || die "the torn stale copy changed what is read"
 [ "$(jq -r '.slots.a.state, .slots.b.state' <<<"$("$ABIDECTL" status --json)" | tr '\n' ' ')" = "good bad " ] ||
         die "status with a torn copy"
 "$ABIDECTL" switch a >/dev/null
-copy_info | grep -c crc-ok | grep -qx 2 || die "the write did not repair copy $s: $(copy_info)"
+copy_info | grep -c crc-ok | grepq -x 2 || die "the write did not repair copy $s: $(copy_info)"
 [ "$(current_copy)" = "$s" ] || die "the write went to the wrong copy: $(copy_info)"
 
 note "torn write of the newest copy: the write before it is read (install's removal of b: b unbootable)"
@@ -203,9 +203,9 @@ note "torn write of the newest copy: the write before it is read (install's remo
 tear "$(current_copy)"
 [ "$(env_get BOOT_ORDER)" = A ] && [ -z "$(env_get BOOT_B_LEFT)" ] || die "older copy not read: $(fw_printenv -c "$ENV_CFG")"
 [ "$(uboot_boot)" = a ] || die "boot with the newest copy torn"
-copy_info | grep -q crc-bad || die "a good slot's boot saved the environment"
+copy_info | grepq crc-bad || die "a good slot's boot saved the environment"
 "$ABIDECTL" install --tries 3 "$V2" >/dev/null
-copy_info | grep -c crc-ok | grep -qx 2 || die "install did not repair: $(copy_info)"
+copy_info | grep -c crc-ok | grepq -x 2 || die "install did not repair: $(copy_info)"
 [ "$(env_get BOOT_ORDER)" = "B A" ] && [ "$(env_get BOOT_B_LEFT)" = 3 ] || die "install after the torn copy"
 
 note "both copies torn: abidectl refuses to write"

@@ -145,7 +145,7 @@ tar -xf "$NO" -C "$T/xp2"
 for f in $(tar -tf "$PLAIN" | grep -vx manifest.json.sig); do
         cmp -s "$T/xp1/$f" "$T/xp2/$f" || die "UKI=no changed $f"
 done
-tar -xOf "$PLAIN" manifest.json | grep -q uki && die "a bundle without UKI=yes mentions a UKI"
+tar -xOf "$PLAIN" manifest.json | grepq uki && die "a bundle without UKI=yes mentions a UKI"
 [ "$(tar -tf "$PLAIN" | tail -1)" = initrd ] || die "a bundle without UKI=yes has other members: $(tar -tf "$PLAIN")"
 
 note "factory disk from a UKI bundle (type #1 entries still boot it)"

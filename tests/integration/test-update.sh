@@ -163,7 +163,7 @@ b_print >"$T/b.before"
 note "no channel configured: refused; --timer: nothing to do"
 cp "$T/abide.nochannel" "$T/abide.conf"
 refuse "no channel: set \[Update\] Channel="
-"$ABIDECTL" update --timer | grep -q "No \[Update\] Channel= configured" || die "--timer without a channel"
+"$ABIDECTL" update --timer | grepq "No \[Update\] Channel= configured" || die "--timer without a channel"
 conf
 
 note "--dry-run: the facts and the verdict, nothing installed or recorded"
@@ -344,7 +344,7 @@ refuse "channel: https://127.0.0.1:$HTTPS_PORT/fail/channel.json: .*500"
 [ "$(ustate "['failures']")" = 2 ] || die "500 not counted"
 NEXT=$(ustate "['next_attempt']") NOW=$(date +%s)
 [ "$NEXT" -ge $((NOW + 599)) ] && [ "$NEXT" -le $((NOW + 1201)) ] || die "backoff after 2 failures not in [600, 1200] s: $((NEXT - NOW))"
-ustate "['last_error']" | grep -q 500 || die "last_error: $(cat "$T/var/update.json")"
+ustate "['last_error']" | grepq 500 || die "last_error: $(cat "$T/var/update.json")"
 "$ABIDECTL" update --timer >"$T/out" || die "--timer in backoff failed"
 grep -q "^Backing off after 2 failure(s): next attempt in [0-9]* s" "$T/out" || die "--timer did not wait: $(cat "$T/out")"
 [ "$(ustate "['failures']")" = 2 ] || die "--timer in backoff tried"
