@@ -18,6 +18,12 @@
  * succeeded; a sync of a file that succeeded appends "syncfile PATH".
  * With ABIDE_TEST_FAIL_SYNC_DEV=DEV, fdatasync() and fsync() of block
  * device DEV fail with EIO (a device whose cache flush fails).
+ *
+ * With ABIDE_TEST_SHRINK_FILE=PATH, the first pwrite() to a block device at
+ * an offset of ABIDE_TEST_SHRINK_OFFSET or more truncates PATH to
+ * ABIDE_TEST_SHRINK_TO bytes before it writes: a bundle file that shrinks
+ * while it is being installed (one that is mapped is then gone under the
+ * mapping).
  */
 /* Both symbols are defined below, so neither may be redirected to the other. */
 #undef _FILE_OFFSET_BITS
@@ -82,7 +88,20 @@ static void file_log(int fd) {
 
 static ssize_t logged_pwrite(pwrite_fn next, int fd, const void *buf, size_t n, off_t offset);
 
+static void shrink_once(int fd, off_t offset) {
+        static int done;
+        const char *path = getenv("ABIDE_TEST_SHRINK_FILE"), *at = getenv("ABIDE_TEST_SHRINK_OFFSET"),
+                   *to = getenv("ABIDE_TEST_SHRINK_TO");
+        if (!path || !at || !to || blockdev_of(fd) == 0 || offset < (off_t) strtoull(at, NULL, 10))
+                return;
+        if (__atomic_exchange_n(&done, 1, __ATOMIC_SEQ_CST))
+                return;
+        if (truncate(path, (off_t) strtoull(to, NULL, 10)) == 0)
+                append_line("ABIDE_TEST_SHRINK_LOG", "shrank %s\n", path);
+}
+
 static ssize_t corrupt_pwrite(pwrite_fn next, int fd, const void *buf, size_t n, off_t offset) {
+        shrink_once(fd, offset);
         const char *dev = getenv("ABIDE_TEST_CORRUPT_DEV"), *at = getenv("ABIDE_TEST_CORRUPT_OFFSET");
         struct stat want;
         dev_t got = blockdev_of(fd);

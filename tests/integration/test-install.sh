@@ -190,6 +190,16 @@ refuse "^abidectl: install: cannot sync abide-root-b: Input/output error$" \
 python3 -c 'import json,sys; b = json.load(open(sys.argv[1]))["slots"]["b"]; assert b["state"] == "installing", b' \
         "$T/var/state.json" || die "state of b after a failed flush: $(cat "$T/var/state.json")"
 check_a "a failed flush"
+# The bundle file shrinks under the install (root is written from its mapped pages, which are then
+# gone): one line, no crash, a untouched, no entry for b, b left "installing".
+cp "$GOOD" "$T/shrinking.bundle"
+refuse "^abidectl: install: cannot write abide-root-b at offset 4194304: the bundle file shrank while it was read$" \
+        env LD_PRELOAD="$shim" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+        ABIDE_TEST_SHRINK_FILE="$T/shrinking.bundle" ABIDE_TEST_SHRINK_OFFSET=4194304 ABIDE_TEST_SHRINK_TO=1048576 \
+        ABIDE_TEST_SHRINK_LOG="$T/shrink.log" "$ABIDECTL" install --force "$T/shrinking.bundle"
+grep -qxF "shrank $T/shrinking.bundle" "$T/shrink.log" || die "the bundle was not shrunk during the install"
+python3 -c 'import json,sys; b = json.load(open(sys.argv[1]))["slots"]["b"]; assert b["state"] == "installing", b' \
+        "$T/var/state.json" || die "state of b after the bundle shrank: $(cat "$T/var/state.json")"
 
 note "refused up front"
 # A bundle refused before the first write leaves an installed b exactly as it was.
