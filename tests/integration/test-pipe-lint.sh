@@ -12,7 +12,8 @@ paths=('tests/*.sh' 'scripts/*.sh' .ci/run)
 pattern='\|[[:space:]]*grep([[:space:]]+-[a-zA-Z]+)*[[:space:]]+-[a-zA-Z]*q'
 files=$(git ls-files -- "${paths[@]}")
 [ -n "$files" ] || die "git ls-files found no test scripts under $ABIDE_SRCDIR"
-hits=$(git grep -nE "$pattern" -- "${paths[@]}" || true)
+# This file names what it looks for: it is the one left out.
+hits=$(git grep -nE "$pattern" -- "${paths[@]}" ":!tests/integration/$(basename "$0")" || true)
 [ -z "$hits" ] || die "'| grep -q' in a test (use grepq): $(echo "$hits" | tr '\n' ' ')"
 
 # The pattern catches each spelling.
