@@ -41,6 +41,31 @@ BOOT_MARKER = "[abide-qemu] boot %d started"
 EXIT_MARKER = "[abide-qemu] boot %d ended: qemu exit %s after %.1f s"
 
 
+
+# The kernel prints its messages on the serial console straight to the UART,
+# while a process's line may still be in the tty's buffer: the message then
+# lands inside that line, as in
+#   abide-init: modu[    3.600358] watchdog: watchdog0: watchdog did not stop!
+#   les: 29 loaded, 2 for absent hardware
+# (the watchdog message was set off by abide-init's next step).
+# A message at 0.000000 s tears nothing: no process runs yet, and what comes
+# before it on its line is the boot loader's or firmware's (x86's "Probing
+# EDD ... ok" and a terminal reset, without a line end).
+_KMSG = r"\[ *[0-9]+\.[0-9]{6}\] "
+_KMSG_INSIDE = re.compile(r"^(?!%s)([^\r\n]+?)((?!\[ *0\.000000\] )%s[^\r\n]*\r?\n)" % (_KMSG, _KMSG), re.M)
+
+
+def untangle(text):
+    """text with each kernel message that landed inside a line moved out, before
+    that line, which is then whole again. Kernel messages are never torn (the
+    kernel writes each with the port locked), so a line that starts as one is
+    left as it is; only a process's lines are torn."""
+    while True:
+        new = _KMSG_INSIDE.sub(lambda m: m.group(2) + m.group(1), text)
+        if new == text:
+            return text
+        text = new
+
 class MachineError(Exception):
     """A wait or command that did not succeed; the message names the log."""
 
@@ -444,10 +469,12 @@ class Machine:
 
     # ---- console log -----------------------------------------------------
 
-    def console(self, since=0):
+    def console(self, since=0, until=None):
+        """The console log from byte offset since (to until), untangled (untangle())."""
         with open(self.log, "rb") as f:
             f.seek(since)
-            return f.read().decode("utf-8", "replace")
+            data = f.read() if until is None else f.read(max(0, until - since))
+        return untangle(data.decode("utf-8", "replace"))
 
     def boot_count(self):
         """Boots seen: QEMU starts with -no-reboot, else kernel banners in the log."""

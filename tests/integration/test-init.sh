@@ -252,7 +252,7 @@ boot() {
         cleanup_hooks+=("kill $QPID 2>/dev/null")
         local t0=$SECONDS
         while kill -0 "$QPID" 2>/dev/null; do
-                if grep -aEq -- "$until" "$T/$name.log"; then
+                if console_text "$T/$name.log" | grepq -aE -- "$until"; then
                         sleep "$linger"
                         kill "$QPID" 2>/dev/null || true
                         break
@@ -263,10 +263,17 @@ boot() {
         wait "$QPID" 2>/dev/null || QRC=$?
         QSECS=$((SECONDS - t0))
         echo "   $name: $QSECS s, qemu exit $QRC"
+        console_text "$T/$name.log" >"$T/$name.txt"
 }
-# The serial console ends lines with CR LF.
-log_has() { tr -d '\r' <"$T/$1.log" | grepq -aE -- "$2" || die "$1: console lacks /$2/ (log: $T/$1.log)"; }
-log_lacks() { ! tr -d '\r' <"$T/$1.log" | grepq -aE -- "$2" || die "$1: console shows /$2/ (log: $T/$1.log)"; }
+# $T/NAME.txt: the console as the QEMU harness reads it (untangle(): a kernel message that landed
+# inside a line moved out of it), without the serial line's CRs.
+console_text() {
+        python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import abideqemu
+sys.stdout.write(abideqemu.untangle(open(sys.argv[2], "rb").read().decode("utf-8", "replace")).replace("\r", ""))' \
+                "$ABIDE_SRCDIR/qemu" "$1"
+}
+log_has() { grep -aEq -- "$2" "$T/$1.txt" || die "$1: console lacks /$2/ (log: $T/$1.log)"; }
+log_lacks() { ! grep -aEq -- "$2" "$T/$1.txt" || die "$1: console shows /$2/ (log: $T/$1.log)"; }
 
 # put_floor IMG N: the anti-rollback floor N in the state file on IMG's abide-data (raised by a bless of 9.9).
 # Without OVMF there are no EFI variables: the state file's copy is the one abide-init reads.

@@ -391,10 +391,7 @@ def boot_text(vm, n):
     """The console of QEMU start n (1-based) so far."""
     start = vm.boot_offsets[n - 1]
     end = vm.boot_offsets[n] if len(vm.boot_offsets) > n else None
-    text = vm.console(start)
-    if end is not None:
-        text = text[:end - start]
-    return text
+    return vm.console(start, end)
 
 
 def boot_slot(vm, n, timeout=120):
