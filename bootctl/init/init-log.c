@@ -34,7 +34,9 @@ _printf_(2, 0) static void vlog(int test_fd, const char *fmt, va_list ap) {
         int k = vsnprintf(line + n, sizeof line - (size_t) n - 1, fmt, ap);
         size_t len = (size_t) n + (k < 0 ? 0 : MIN((size_t) k, sizeof line - (size_t) n - 2));
         line[len++] = '\n';
-        /* One write per line, so it is not torn by the kernel's messages. */
+        /* One write per line, so that lines never mix with each other. The kernel's messages can still
+         * land inside one on a serial console: they go to the UART at once, while the line may wait in
+         * the tty's buffer (the QEMU tests read the console through untangle(), qemu/abideqemu.py). */
         (void) !write(test_mode ? test_fd : console_fd, line, len);
 }
 
