@@ -41,7 +41,6 @@ BOOT_MARKER = "[abide-qemu] boot %d started"
 EXIT_MARKER = "[abide-qemu] boot %d ended: qemu exit %s after %.1f s"
 
 
-
 # The kernel prints its messages on the serial console straight to the UART,
 # while a process's line may still be in the tty's buffer: the message then
 # lands inside that line, as in
@@ -65,6 +64,7 @@ def untangle(text):
         if new == text:
             return text
         text = new
+
 
 class MachineError(Exception):
     """A wait or command that did not succeed; the message names the log."""

@@ -26,7 +26,7 @@ note() { echo "== $*"; }
 # grepq ARGS...: "grep -q" as the last command of a pipeline. grep -q stops reading at its first
 # match; under pipefail a writer with more to write then dies of SIGPIPE, and the pipeline fails
 # (141) however the match went: at random, on a fast grep. grepq drains the rest of its input.
-# (test-pipe-lint.sh checks that no integration test pipes into grep -q.)
+# (test-pipe-lint.sh checks that no test or script pipes into grep -q.)
 grepq() {
         local rc=0
         grep -q "$@" || rc=$?
