@@ -34,6 +34,14 @@ grepq() {
         return "$rc"
 }
 
+# untangle_console: stdin, a serial console's log, to stdout as the QEMU harness reads it:
+# untangle() of qemu/abideqemu.py (a kernel message that landed inside a line moved out of it).
+untangle_console() {
+        python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import abideqemu
+sys.stdout.buffer.write(abideqemu.untangle(sys.stdin.buffer.read().decode("utf-8", "replace")).encode("utf-8"))' \
+                "$ABIDE_SRCDIR/qemu"
+}
+
 # The test needs a tool; in CI a missing tool is a failure, never a skip.
 need() { for t in "$@"; do command -v "$t" >/dev/null || die "required tool '$t' not found (run scripts/install-deps.sh)"; done; }
 

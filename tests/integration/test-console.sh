@@ -1,5 +1,5 @@
 #!/bin/bash
-# untangle() (qemu/abideqemu.py), which every QEMU test reads the serial
+# untangle() (qemu/abideqemu.py; untangle_console in lib.sh), which every QEMU test reads the serial
 # console through: a kernel message that landed inside a process's line
 # (printk writes to the UART while the line is still in the tty's buffer)
 # is moved out, the line made whole; nothing else changes. Two CI runs of
@@ -7,16 +7,12 @@
 . "$(dirname "$0")/lib.sh"
 need python3 cmp
 
-untangle() {
-        python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import abideqemu
-sys.stdout.write(abideqemu.untangle(sys.stdin.read()))' "$ABIDE_SRCDIR/qemu"
-}
 # case NAME: stdin (printf format, CR LF as the console has them) must untangle to the second argument.
 case_is() {
         local name=$1 input=$2 want=$3
         printf "$input" >"$T/$name.in"
         printf "$want" >"$T/$name.want"
-        untangle <"$T/$name.in" >"$T/$name.got"
+        untangle_console <"$T/$name.in" >"$T/$name.got"
         cmp -s "$T/$name.want" "$T/$name.got" ||
                 die "$name: got $(od -c "$T/$name.got" | head -20), expected $(od -c "$T/$name.want" | head -20)"
         echo "   $name: ok"

@@ -265,13 +265,9 @@ boot() {
         echo "   $name: $QSECS s, qemu exit $QRC"
         console_text "$T/$name.log" >"$T/$name.txt"
 }
-# $T/NAME.txt: the console as the QEMU harness reads it (untangle(): a kernel message that landed
-# inside a line moved out of it), without the serial line's CRs.
-console_text() {
-        python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import abideqemu
-sys.stdout.write(abideqemu.untangle(open(sys.argv[2], "rb").read().decode("utf-8", "replace")).replace("\r", ""))' \
-                "$ABIDE_SRCDIR/qemu" "$1"
-}
+# $T/NAME.txt: the console as the QEMU harness reads it (untangle_console), without the serial
+# line's CRs.
+console_text() { untangle_console <"$1" | tr -d '\r'; }
 log_has() { grep -aEq -- "$2" "$T/$1.txt" || die "$1: console lacks /$2/ (log: $T/$1.log)"; }
 log_lacks() { ! grep -aEq -- "$2" "$T/$1.txt" || die "$1: console shows /$2/ (log: $T/$1.log)"; }
 
