@@ -3,7 +3,8 @@
 # unit and integration suites again under ASan+UBSan, and each libFuzzer
 # target (suite fuzz, a clang build of its own) for $ABIDE_FUZZ_SECONDS
 # (default 30) seconds. The sanitizer and fuzz passes run beside the qemu
-# suite, whose scenarios keep one core busy at a time. Installs missing
+# scenarios that run alone; the other scenarios then run two at a time
+# (ABIDE_QEMU_JOBS). Installs missing
 # dependencies first (needs root, as the integration tests do).
 #
 #   scripts/test.sh            # everything
@@ -19,7 +20,7 @@ builddir=${ABIDE_BUILDDIR:-build}
 asandir=${ABIDE_ASAN_BUILDDIR:-build-asan}
 fuzzdir=${ABIDE_FUZZ_BUILDDIR:-build-fuzz}
 # Totals below count only this run.
-rm -f "$builddir/meson-logs/testlog.json" "$builddir/meson-logs/testlog-fast.json" \
+rm -f "$builddir/meson-logs/testlog.json" "$builddir/meson-logs/testlog-fast.json" "$builddir/meson-logs/testlog-qemu-alone.json" \
         "$asandir/meson-logs/testlog.json" "$fuzzdir/meson-logs/testlog.json" \
         "$asandir/meson-logs/build-failed" "$fuzzdir/meson-logs/build-failed"
 
@@ -74,22 +75,27 @@ if [ ${#fast_args[@]} -gt 0 ]; then
         [ $qemu = 0 ] || mv "$builddir/meson-logs/testlog.json" "$builddir/meson-logs/testlog-fast.json" 2>/dev/null || true
 fi
 if [ $qemu = 1 ]; then
-        # The scenarios run one at a time (is_parallel: false), one QEMU vCPU on one core:
-        # the sanitizer and fuzz passes take the other core meanwhile, niced so that the
-        # guests' timing is theirs, one test at a time. Their output follows the qemu suite's.
+        # Two steps (tests/qemu/meson.build). First the scenarios that run alone, one
+        # at a time, while the sanitizer and fuzz passes take the other core, niced so
+        # that the guests' timing is theirs; then, with both cores free, the rest two at
+        # a time (ABIDE_QEMU_JOBS, default 2). The side passes' output follows.
         side_log="$builddir/meson-logs/side-passes.log"
         side_pid=
         if [ ${#asan_args[@]} -gt 0 ] || [ $fuzz = 1 ]; then
-                echo "scripts/test.sh: the ASan/UBSan and fuzz passes run beside the qemu suite (output: $side_log)"
+                echo "scripts/test.sh: the ASan/UBSan and fuzz passes run beside the qemu scenarios that run alone (output: $side_log)"
                 nice -n 10 bash -c "$(declare -f build_failed asan_pass fuzz_pass side_passes); $(declare -p asan_args asandir fuzzdir fuzz); side_passes --num-processes 1" \
                         >"$side_log" 2>&1 &
                 side_pid=$!
         fi
-        meson test -C "$builddir" --print-errorlogs --suite qemu || rc=$?
+        meson test -C "$builddir" --print-errorlogs --suite qemu --no-suite qemu-pairs || rc=$?
+        mv "$builddir/meson-logs/testlog.json" "$builddir/meson-logs/testlog-qemu-alone.json" 2>/dev/null || true
         if [ -n "$side_pid" ]; then
                 side_rc=0
                 wait "$side_pid" || side_rc=$?
-                echo "=== the ASan/UBSan and fuzz passes (beside the qemu suite): exit $side_rc ==="
+        fi
+        meson test -C "$builddir" --print-errorlogs --suite qemu-pairs --num-processes "${ABIDE_QEMU_JOBS:-2}" || rc=$?
+        if [ -n "$side_pid" ]; then
+                echo "=== the ASan/UBSan and fuzz passes (beside the qemu scenarios that run alone): exit $side_rc ==="
                 cat "$side_log"
                 [ $side_rc = 0 ] || rc=$side_rc
         fi
@@ -101,7 +107,7 @@ fi
 python3 - "$builddir" "$asandir" "$fuzzdir" <<'PY'
 import json, os, sys
 passed = failed = skipped = 0
-logs = [os.path.join(d, "meson-logs", f) for d in sys.argv[1:] for f in ("testlog-fast.json", "testlog.json")]
+logs = [os.path.join(d, "meson-logs", f) for d in sys.argv[1:] for f in ("testlog-fast.json", "testlog-qemu-alone.json", "testlog.json")]
 for d in sys.argv[1:]:
     if os.path.exists(os.path.join(d, "meson-logs", "build-failed")):
         failed += 1
