@@ -19,6 +19,16 @@ import time
 CHUNK = 4 << 20
 
 
+def read_back(fd, buf, size, device):
+    """Reads [0, size) of fd with O_DIRECT into buf, chunk by chunk: the seconds it took."""
+    t0 = time.monotonic()
+    for off in range(0, size, CHUNK):
+        n = min(CHUNK, size - off)
+        if os.preadv(fd, [memoryview(buf)[:n]], off) != n:
+            sys.exit(f"flush-probe: short read of {device} at {off}")
+    return time.monotonic() - t0
+
+
 def main():
     image, device = sys.argv[1], sys.argv[2]
     size = os.path.getsize(image) // 4096 * 4096
@@ -42,26 +52,23 @@ def main():
         t.start()
         time.sleep(0.02)
         r0 = time.monotonic()
-        for off in range(0, size, CHUNK):
-            n = min(CHUNK, size - off)
-            if os.preadv(fd, [memoryview(buf)[:n]], off) != n:
-                sys.exit(f"flush-probe: short read of {device} at {off}")
-        r1 = time.monotonic()
+        took = read_back(fd, buf, size, device)
         t.join()
         # The read again alone, the flush done: its own time on this device.
-        a0 = time.monotonic()
-        for off in range(0, size, CHUNK):
-            n = min(CHUNK, size - off)
-            os.preadv(fd, [memoryview(buf)[:n]], off)
-        alone = time.monotonic() - a0
+        alone = read_back(fd, buf, size, device)
     finally:
         os.close(fd)
         os.close(src)
-    after = r1 - flush['end']
-    waited = after > 0.5 * alone
+    after = r0 + took - flush['end']
+    if flush['end'] <= r0:
+        verdict = 'the flush was over before the read began: nothing shown'
+    elif after > 0.5 * alone:
+        verdict = 'reads wait for the flush here'
+    else:
+        verdict = 'reads go beside the flush here'
     print(f"flush probe: fdatasync {flush['end'] - flush['start']:.3f} s; an O_DIRECT read of the same "
-          f"{size >> 20} MiB issued 20 ms into it took {r1 - r0:.3f} s and ended {after:.3f} s after it "
-          f"({alone:.3f} s alone): {'reads wait for the flush here' if waited else 'reads go beside the flush here'}")
+          f"{size >> 20} MiB issued 20 ms into it took {took:.3f} s and ended {after:.3f} s after it "
+          f"({alone:.3f} s alone): {verdict}")
 
 
 if __name__ == '__main__':
