@@ -8,6 +8,8 @@ packages=(
         gcc libc6-dev meson ninja-build pkg-config
         libarchive-dev libssl-dev libblkid-dev libefivar-dev libefiboot-dev libcryptsetup-dev
         libjson-c-dev libinih-dev libkmod-dev libcmocka-dev libcurl4-openssl-dev libubootenv-dev libubootenv-tool u-boot-tools
+        # dm-verity leaves in several SHA-256 lanes (lib/crypto/sha256-many.c; x86-64 only, no :arm64)
+        libipsec-mb-dev
         # fuzzing (scripts/fuzz.sh, the test suite 'fuzz'): clang and libFuzzer
         clang libclang-rt-dev
         # image tools

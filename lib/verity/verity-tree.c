@@ -14,52 +14,41 @@
 #define LEVELS_MAX 16
 
 struct VerityLeafHasher {
-        Sha256 *h;
-        uint8_t salt[VERITY_SALT_SIZE];
-        size_t salt_size;
+        Sha256Many *m;
 };
 
 VerityLeafHasher *verity_leaf_hasher_free(VerityLeafHasher *h) {
         if (!h)
                 return NULL;
-        sha256_free(h->h);
+        sha256_many_free(h->m);
         free(h);
         return NULL;
 }
 
-int verity_leaf_hasher_new(const VerityParams *p, VerityLeafHasher **ret) {
+int verity_leaf_hasher_new_impl(const VerityParams *p, Sha256Impl impl, VerityLeafHasher **ret) {
         _cleanup_(verity_leaf_hasher_freep) VerityLeafHasher *h = calloc(1, sizeof *h);
         if (!h)
                 return -ENOMEM;
-        if (p->salt_size > sizeof h->salt)
+        if (p->salt_size > VERITY_SALT_SIZE)
                 return -EINVAL;
-        memcpy(h->salt, p->salt, p->salt_size);
-        h->salt_size = p->salt_size;
-        int r = sha256_new(&h->h);
+        /* The leaves are independent of each other: several at once where the CPU has the lanes. */
+        int r = sha256_many_new(impl, p->salt, p->salt_size, BLOCK, &h->m);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(h);
         return 0;
 }
 
-static int salted(VerityLeafHasher *h, const uint8_t *block, uint8_t out[SHA256_DIGEST_SIZE]) {
-        int r = sha256_reset(h->h);
-        if (r >= 0)
-                r = sha256_update(h->h, h->salt, h->salt_size);
-        if (r >= 0)
-                r = sha256_update(h->h, block, BLOCK);
-        if (r >= 0)
-                r = sha256_final(h->h, out);
-        return r;
+int verity_leaf_hasher_new(const VerityParams *p, VerityLeafHasher **ret) {
+        return verity_leaf_hasher_new_impl(p, SHA256_IMPL_AUTO, ret);
+}
+
+Sha256Impl verity_leaf_hasher_impl(const VerityLeafHasher *h) {
+        return sha256_many_impl(h->m);
 }
 
 int verity_leaf_hash(VerityLeafHasher *h, const uint8_t *blocks, uint64_t n, uint8_t *ret) {
-        for (uint64_t i = 0; i < n; i++) {
-                int r = salted(h, blocks + i * BLOCK, ret + i * SHA256_DIGEST_SIZE);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        return sha256_many(h->m, blocks, n, ret);
 }
 
 /* veritysetup's layout: the superblock takes hash block 0, then the levels from the top one down to the leaves. */
@@ -145,7 +134,6 @@ static int super_check(const VerityParams *p, const uint8_t *b) {
 int verity_tree_check(const VerityParams *p, const uint8_t *tree, size_t len, const uint8_t *leaves) {
         _cleanup_(verity_leaf_hasher_freep) VerityLeafHasher *h = NULL;
         uint64_t first[LEVELS_MAX], count[LEVELS_MAX], blocks;
-        uint8_t digest[SHA256_DIGEST_SIZE];
         _cleanup_free_ uint8_t *root = NULL;
         size_t root_size = 0;
         unsigned levels;
@@ -180,16 +168,18 @@ int verity_tree_check(const VerityParams *p, const uint8_t *tree, size_t len, co
         for (unsigned lv = 0; lv < levels; lv++) {
                 const uint8_t *blk = tree + first[lv] * BLOCK;
                 const uint8_t *up = lv + 1 < levels ? tree + first[lv + 1] * BLOCK : root;
-                for (uint64_t i = 0; i < count[lv]; i++) {
-                        r = salted(h, blk + i * BLOCK, digest);
-                        if (r < 0)
-                                return r;
-                        if (memcmp(digest, up + i * SHA256_DIGEST_SIZE, SHA256_DIGEST_SIZE) != 0)
+                _cleanup_free_ uint8_t *digests = malloc((size_t) count[lv] * SHA256_DIGEST_SIZE);
+                if (!digests)
+                        return -ENOMEM;
+                r = verity_leaf_hash(h, blk, count[lv], digests);
+                if (r < 0)
+                        return r;
+                for (uint64_t i = 0; i < count[lv]; i++)
+                        if (memcmp(digests + i * SHA256_DIGEST_SIZE, up + i * SHA256_DIGEST_SIZE, SHA256_DIGEST_SIZE) != 0)
                                 return err_set(EBADMSG, lv + 1 < levels ?
                                                "verity: hash block %" PRIu64 " of level %u does not match its digest one level up" :
                                                "verity: hash block %" PRIu64 " of level %u does not match the root hash",
                                                i, lv);
-                }
         }
         return 0;
 }
@@ -247,13 +237,11 @@ int verity_tree_build(const VerityParams *p, const uint8_t *leaves, uint8_t **re
         /* Level 0 holds the leaves; each level's blocks are hashed into the next, the top one's into the root. */
         memcpy(tree + first[0] * BLOCK, leaves, p->data_blocks * SHA256_DIGEST_SIZE);
         for (unsigned lv = 0; lv < levels; lv++) {
-                const uint8_t *blk = tree + first[lv] * BLOCK;
-                for (uint64_t i = 0; i < count[lv]; i++) {
-                        uint8_t *out = lv + 1 < levels ? tree + first[lv + 1] * BLOCK + i * SHA256_DIGEST_SIZE : ret_root;
-                        r = salted(h, blk + i * BLOCK, out);
-                        if (r < 0)
-                                return r;
-                }
+                /* The top level is one block, its digest the root. */
+                uint8_t *out = lv + 1 < levels ? tree + first[lv + 1] * BLOCK : ret_root;
+                r = verity_leaf_hash(h, tree + first[lv] * BLOCK, count[lv], out);
+                if (r < 0)
+                        return r;
         }
         *ret_len = (size_t) blocks * BLOCK;
         *ret_tree = TAKE_PTR(tree);
