@@ -7,7 +7,10 @@
 #include "basic/error.h"
 
 #if HAVE_IPSEC_MB
+#include <dlfcn.h>
 #include <intel-ipsec-mb.h>
+#include <pthread.h>
+#include <stdio.h>
 #endif
 
 /*
@@ -33,6 +36,55 @@ struct Sha256Many {
 #endif
 };
 
+#if HAVE_IPSEC_MB
+/*
+ * intel-ipsec-mb, opened once for the process where it is installed (never
+ * closed). The job calls go through the manager's own function pointers;
+ * these are the only symbols taken. Its soname carries the major version of
+ * the header built against, whose structures are used: a library of another
+ * major version, or an older one, is not used.
+ */
+static struct {
+        IMB_MGR *(*alloc_mb_mgr)(uint64_t flags);
+        void (*free_mb_mgr)(IMB_MGR *mgr);
+        void (*init_mb_mgr_sse)(IMB_MGR *mgr);
+        void (*init_mb_mgr_avx2)(IMB_MGR *mgr);
+        void (*init_mb_mgr_avx512)(IMB_MGR *mgr);
+        int (*imb_get_errno)(IMB_MGR *mgr);
+        const char *(*imb_get_strerror)(int errnum);
+        unsigned (*imb_get_version)(void);
+} imb;
+static bool imb_loaded;
+static pthread_once_t imb_once = PTHREAD_ONCE_INIT;
+
+static void imb_load(void) {
+        char soname[32];
+        (void) snprintf(soname, sizeof soname, "libIPSec_MB.so.%u", (unsigned) (IMB_VERSION_NUM >> 16));
+        void *dl = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+        if (!dl)
+                return;
+        void **slots[] = { (void **) &imb.alloc_mb_mgr, (void **) &imb.free_mb_mgr, (void **) &imb.init_mb_mgr_sse,
+                           (void **) &imb.init_mb_mgr_avx2, (void **) &imb.init_mb_mgr_avx512,
+                           (void **) &imb.imb_get_errno, (void **) &imb.imb_get_strerror,
+                           (void **) &imb.imb_get_version };
+        static const char *const names[] = { "alloc_mb_mgr", "free_mb_mgr", "init_mb_mgr_sse", "init_mb_mgr_avx2",
+                                             "init_mb_mgr_avx512", "imb_get_errno", "imb_get_strerror",
+                                             "imb_get_version" };
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                if (!(*slots[i] = dlsym(dl, names[i]))) {
+                        (void) dlclose(dl);
+                        return;
+                }
+        unsigned v = imb.imb_get_version();
+        if (v >> 16 != IMB_VERSION_NUM >> 16 || v < IMB_VERSION_NUM) {
+                (void) dlclose(dl);
+                return;
+        }
+        imb_loaded = true;
+}
+
+#endif
+
 const char *sha256_impl_name(Sha256Impl impl) {
         static const char *const names[_SHA256_IMPL_MAX] = {
                 [SHA256_IMPL_AUTO] = "auto",
@@ -50,7 +102,7 @@ Sha256Many *sha256_many_free(Sha256Many *m) {
         sha256_free(m->h);
 #if HAVE_IPSEC_MB
         if (m->mgr)
-                free_mb_mgr(m->mgr);
+                imb.free_mb_mgr(m->mgr);
         free(m->slots);
 #endif
         free(m);
@@ -83,7 +135,10 @@ static bool cpu_has(IMB_MGR *mgr, Sha256Impl impl) {
  * 1.21 GB/s with AVX2 against OpenSSL's 0.37 (docs/install.md).
  */
 static int mgr_open(Sha256Many *m, Sha256Impl want) {
-        m->mgr = alloc_mb_mgr(0);
+        (void) pthread_once(&imb_once, imb_load);
+        if (!imb_loaded)
+                return -EOPNOTSUPP;
+        m->mgr = imb.alloc_mb_mgr(0);
         if (!m->mgr)
                 return -ENOMEM;
 
@@ -98,12 +153,12 @@ static int mgr_open(Sha256Many *m, Sha256Impl want) {
                 return -EOPNOTSUPP;
 
         if (impl == SHA256_IMPL_SHANI)
-                init_mb_mgr_sse(m->mgr);
+                imb.init_mb_mgr_sse(m->mgr);
         else if (impl == SHA256_IMPL_AVX512)
-                init_mb_mgr_avx512(m->mgr);
+                imb.init_mb_mgr_avx512(m->mgr);
         else
-                init_mb_mgr_avx2(m->mgr);
-        if (imb_get_errno(m->mgr) != 0)
+                imb.init_mb_mgr_avx2(m->mgr);
+        if (imb.imb_get_errno(m->mgr) != 0)
                 return -EOPNOTSUPP;
 
         if (m->size > SIZE_MAX / ROUND / 2)
@@ -120,7 +175,7 @@ static int mgr_open(Sha256Many *m, Sha256Impl want) {
 
 static int job_done(Sha256Many *m, IMB_JOB *j, unsigned *done) {
         if (j->status != IMB_STATUS_COMPLETED)
-                return err_set(EIO, "sha256: intel-ipsec-mb job failed: %s", imb_get_strerror(imb_get_errno(m->mgr)));
+                return err_set(EIO, "sha256: intel-ipsec-mb job failed: %s", imb.imb_get_strerror(imb.imb_get_errno(m->mgr)));
         (*done)++;
         return 0;
 }
@@ -181,8 +236,8 @@ int sha256_many_new(Sha256Impl impl, const void *prefix, size_t prefix_size, siz
                         return r;
                 if (r < 0 && impl != SHA256_IMPL_AUTO)
                         return r;
-                if (r < 0) { /* AUTO on a CPU without the lanes: OpenSSL */
-                        free_mb_mgr(m->mgr);
+                if (r < 0 && m->mgr) { /* AUTO without the library or the lanes: OpenSSL */
+                        imb.free_mb_mgr(m->mgr);
                         m->mgr = NULL;
                 }
 #else

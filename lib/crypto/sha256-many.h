@@ -13,10 +13,11 @@
  * (sha256(salt || block) of every 4 KiB block), and they are independent of
  * each other, so several can be computed in the lanes of one core at once.
  *
- * With intel-ipsec-mb (Debian's libipsec-mb, x86-64) the messages go
- * through its multi-buffer manager: two SHA-NI lanes interleaved where the
- * CPU has SHA-NI, 8 or 16 AVX2/AVX-512 lanes where it does not. Otherwise,
- * and where the CPU has neither, OpenSSL hashes them one after another.
+ * Where intel-ipsec-mb is installed (Debian's libipsec-mb1, x86-64; opened
+ * at run time, so a build needs only its header) the messages go through
+ * its multi-buffer manager: two SHA-NI lanes interleaved where the CPU has
+ * SHA-NI, 8 or 16 AVX2/AVX-512 lanes where it does not. Otherwise, and
+ * where the CPU has neither, OpenSSL hashes them one after another.
  * The digests are the same either way (tests/unit/test-crypto.c compares
  * every implementation this CPU can run against OpenSSL);
  * docs/install.md "Leaves in several lanes" has the figures.
@@ -37,8 +38,8 @@ typedef struct Sha256Many Sha256Many;
 
 /*
  * prefix_size at most SHA256_MANY_PREFIX_MAX, size at least 1.
- * -EOPNOTSUPP where impl is not in this build or not on this CPU (never for
- * AUTO and OPENSSL).
+ * -EOPNOTSUPP where impl is not in this build, its library not installed or
+ * the CPU without it (never for AUTO and OPENSSL).
  */
 #define SHA256_MANY_PREFIX_MAX 64
 int sha256_many_new(Sha256Impl impl, const void *prefix, size_t prefix_size, size_t size, Sha256Many **ret);
