@@ -3,6 +3,10 @@
  * helper-verity format IMAGE HASHFILE [--salt HEX] [--uuid UUID]
  *     prints "root_hash salt uuid data_blocks"
  * helper-verity verify IMAGE HASHFILE ROOTHASH [--salt HEX] [--uuid UUID] [--data-blocks N]
+ * helper-verity format-derived IMAGE HASHFILE [--salt HEX]
+ *     abide-build's one pass (verity_format_derive_uuid(): the leaves through
+ *     crypto/sha256-many, the UUID from the image's SHA-256); prints
+ *     "root_hash salt uuid data_blocks one-pass|libcryptsetup"
  *
  * Salt and UUID default to the ones derived from the image's SHA-256,
  * data blocks to the image size in blocks.
@@ -18,7 +22,8 @@
 
 static _noreturn_ void usage(void) {
         fprintf(stderr, "usage: helper-verity format IMAGE HASHFILE [--salt HEX] [--uuid UUID]\n"
-                        "       helper-verity verify IMAGE HASHFILE ROOTHASH [--salt HEX] [--uuid UUID] [--data-blocks N]\n");
+                        "       helper-verity verify IMAGE HASHFILE ROOTHASH [--salt HEX] [--uuid UUID] [--data-blocks N]\n"
+                        "       helper-verity format-derived IMAGE HASHFILE [--salt HEX]\n");
         exit(2);
 }
 
@@ -57,15 +62,16 @@ int main(int argc, char **argv) {
         argc -= optind;
         if (argc < 3)
                 usage();
-        bool format = streq(argv[0], "format");
-        if ((format && (argc != 3 || blocks)) || (!format && (!streq(argv[0], "verify") || argc != 4)))
+        bool derived = streq(argv[0], "format-derived");
+        bool format = derived || streq(argv[0], "format");
+        if ((format && (argc != 3 || blocks || (derived && uuid))) || (!format && (!streq(argv[0], "verify") || argc != 4)))
                 usage();
         const char *image = argv[1], *hash = argv[2];
 
         /* Derivation only when something is left to derive: a missing image
          * must reach verity_format()'s own error. */
         memset(digest, 0, sizeof digest);
-        if (!salt || !uuid) {
+        if (!derived && (!salt || !uuid)) {
                 r = sha256_file(image, digest, NULL);
                 if (r < 0)
                         fail(r);
@@ -88,12 +94,13 @@ int main(int argc, char **argv) {
         }
 
         if (format) {
-                r = verity_format(image, hash, &p);
+                r = derived ? verity_format_derive_uuid(image, hash, &p, digest) : verity_format(image, hash, &p);
                 if (r < 0)
                         fail(r);
                 char salt_hex[VERITY_SALT_SIZE * 2 + 1];
                 hex_encode(p.salt, p.salt_size, salt_hex);
-                printf("%s %s %s %" PRIu64 "\n", p.root_hash, salt_hex, p.uuid, p.data_blocks);
+                printf("%s %s %s %" PRIu64 "%s\n", p.root_hash, salt_hex, p.uuid, p.data_blocks,
+                       !derived ? "" : r == 1 ? " one-pass" : " libcryptsetup");
                 return 0;
         }
 

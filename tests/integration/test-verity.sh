@@ -94,28 +94,54 @@ note "an existing hash file is replaced, not patched"
 head -c $((1024 * 1024)) /dev/urandom >"$T/erofs.img.ours"
 check_against_veritysetup "$T/erofs.img" "$erofs_blocks"
 
-note "the same bytes with intel-ipsec-mb hidden (OpenSSL hashes the leaves)"
+# check_derived IMAGE BLOCKS [RUNNER...]: abide-build's one pass (the leaves through
+# lib/crypto/sha256-many, the tree from them, the UUID from the image's SHA-256) must
+# write what veritysetup writes for the same salt and UUID.
+check_derived() {
+        local img=$1 blocks=$2 out root salt uuid n how ref_root; shift 2
+        out=$("$@" "$H" format-derived "$img" "$img.derived" --salt 5a17) || die "format-derived of $img failed"
+        read -r root salt uuid n how <<<"$out"
+        [ "$how" = one-pass ] && [ "$n" = "$blocks" ] || die "$img: format-derived said '$out'"
+        ref_root=$(veritysetup format --hash=sha256 --data-block-size=$BS --hash-block-size=$BS \
+                        --format=1 --salt="$salt" --uuid="$uuid" "$img" "$img.ref" |
+                   sed -n 's/^Root hash:[[:space:]]*//p')
+        [ "$root" = "$ref_root" ] || die "$img: one-pass root hash $root, veritysetup says $ref_root"
+        same_file "$img.derived" "$img.ref"
+        echo "   $blocks blocks, one pass${1:+, intel-ipsec-mb hidden}: $root"
+        rm -f "$img.ref" "$img.derived"
+}
+
+note "abide-build's one pass equals veritysetup"
+for blocks in 2 129 16385; do
+        make_image "$T/derived-$blocks" "$blocks"
+        check_derived "$T/derived-$blocks" "$blocks"
+done
+
+note "the trees built from leaves, with intel-ipsec-mb hidden (OpenSSL hashes the leaves)"
 # lib/crypto/sha256-many.c opens intel-ipsec-mb at run time where it is installed and the
-# CPU has the lanes (the runs above, on x86-64); /dev/null bound over the library in a
-# private mount namespace makes it unloadable for what runs there.
+# CPU has the lanes: the unit tests (test-verity-tree, test-verity: trees built from
+# leaves against libcryptsetup's) ran with them. Here /dev/null is bound over the
+# library in a private mount namespace, so that it cannot be loaded there, and the same
+# tests run on OpenSSL; test-sha256-many checks that the fallback happened.
 if [ "$(uname -m)" = x86_64 ]; then
         need unshare ldconfig
         ipsec_lib=$(ldconfig -p | awk '/libIPSec_MB\.so\.[0-9]+ /{ print $NF; exit }')
         [ -n "$ipsec_lib" ] || die "intel-ipsec-mb's library is not installed (run scripts/install-deps.sh)"
         ipsec_lib=$(readlink -f "$ipsec_lib")
-        hidden() { unshare -m --propagation private sh -c 'mount --bind /dev/null "$1" && shift && exec "$@"' sh "$ipsec_lib" "$@"; }
-        hidden_helper() { hidden "$ABIDE_TEST_HELPERS/helper-verity" "$@"; }
-        ABIDE_TEST_NO_IPSEC_MB=1 hidden "$ABIDE_BUILDDIR/tests/unit/test-sha256-many" >"$T/hidden.log" 2>&1 ||
-                die "sha256-many with intel-ipsec-mb hidden: $(grep -m1 -iE 'fail|error' "$T/hidden.log")"
-        grep "intel-ipsec-mb hidden; auto runs openssl" "$T/hidden.log" || die "the hidden run did not fall back to OpenSSL"
-        lanes_helper=$H H=hidden_helper
-        for blocks in 129 16385; do
-                make_image "$T/hidden-$blocks" "$blocks"
-                check_against_veritysetup "$T/hidden-$blocks" "$blocks"
+        for t in test-sha256-many test-verity-tree test-verity; do
+                ABIDE_TEST_NO_IPSEC_MB=1 unshare -m --propagation private \
+                        sh -c 'mount --bind /dev/null "$1" && exec "$2"' sh "$ipsec_lib" "$ABIDE_BUILDDIR/tests/unit/$t" \
+                        >"$T/hidden-$t.log" 2>&1 || die "$t with intel-ipsec-mb hidden failed: $(grep -m1 -E 'FAIL|rror' "$T/hidden-$t.log")"
+                echo "   $t: $(grep -m1 -E 'PASSED' "$T/hidden-$t.log")"
         done
-        H=$lanes_helper
+        grep "intel-ipsec-mb hidden; auto runs openssl" "$T/hidden-test-sha256-many.log" ||
+                die "the hidden run did not fall back to OpenSSL"
+        for blocks in 129 16385; do
+                check_derived "$T/derived-$blocks" "$blocks" unshare -m --propagation private \
+                        sh -c 'mount --bind /dev/null "$1" && shift && exec "$@"' sh "$ipsec_lib"
+        done
 else
-        echo "   $(uname -m): no intel-ipsec-mb lanes here; OpenSSL ran the checks above"
+        echo "   $(uname -m): no intel-ipsec-mb lanes here; OpenSSL ran the unit tests"
 fi
 
 note "our verify refuses corruption"
