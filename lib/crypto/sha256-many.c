@@ -110,12 +110,10 @@ Sha256Many *sha256_many_free(Sha256Many *m) {
 }
 
 #if HAVE_IPSEC_MB
-/* What this CPU can run, as intel-ipsec-mb detects it (its self-test passed). */
+/* What this CPU can run, as intel-ipsec-mb detects it. */
 static bool cpu_has(IMB_MGR *mgr, Sha256Impl impl) {
         uint64_t f = mgr->features;
 
-        if ((f & IMB_FEATURE_SELF_TEST) && !(f & IMB_FEATURE_SELF_TEST_PASS))
-                return false;
         switch (impl) {
         case SHA256_IMPL_SHANI:
                 return (f & IMB_CPUFLAGS_SSE_T2) == IMB_CPUFLAGS_SSE_T2;
@@ -158,7 +156,9 @@ static int mgr_open(Sha256Many *m, Sha256Impl want) {
                 imb.init_mb_mgr_avx512(m->mgr);
         else
                 imb.init_mb_mgr_avx2(m->mgr);
-        if (imb.imb_get_errno(m->mgr) != 0)
+        /* The manager runs its self-test in its init, where the library has one. */
+        uint64_t f = m->mgr->features;
+        if (imb.imb_get_errno(m->mgr) != 0 || ((f & IMB_FEATURE_SELF_TEST) && !(f & IMB_FEATURE_SELF_TEST_PASS)))
                 return -EOPNOTSUPP;
 
         if (m->size > SIZE_MAX / ROUND / 2)
@@ -181,12 +181,13 @@ static int job_done(Sha256Many *m, IMB_JOB *j, unsigned *done) {
 }
 
 static int many_mb(Sha256Many *m, const uint8_t *data, uint64_t n, uint8_t *ret) {
-        for (uint64_t first = 0; first < n; first += ROUND) {
+        int r = 0;
+
+        for (uint64_t first = 0; r >= 0 && first < n; first += ROUND) {
                 unsigned count = (unsigned) MIN(n - first, (uint64_t) ROUND), done = 0;
                 IMB_JOB *j;
-                int r;
 
-                for (unsigned i = 0; i < count; i++) {
+                for (unsigned i = 0; r >= 0 && i < count; i++) {
                         uint8_t *slot = m->slots + i * m->slot_size;
                         memcpy(slot + m->prefix_size, data + (first + i) * m->size, m->size);
 
@@ -201,18 +202,21 @@ static int many_mb(Sha256Many *m, const uint8_t *data, uint64_t n, uint8_t *ret)
                         j->msg_len_to_hash_in_bytes = m->prefix_size + m->size;
                         j->auth_tag_output = ret + (first + i) * SHA256_DIGEST_SIZE;
                         j->auth_tag_output_len_in_bytes = SHA256_DIGEST_SIZE;
-                        for (j = IMB_SUBMIT_JOB(m->mgr); j; j = IMB_GET_COMPLETED_JOB(m->mgr))
-                                if ((r = job_done(m, j, &done)) < 0)
-                                        return r;
+                        for (j = IMB_SUBMIT_JOB(m->mgr); r >= 0 && j; j = IMB_GET_COMPLETED_JOB(m->mgr))
+                                r = job_done(m, j, &done);
                 }
-                /* Every slot is free again only when every job of the round is back. */
+                /*
+                 * Every slot is free again only when every job of the round is
+                 * back; after a failed job too, so that the manager is empty for
+                 * the next call.
+                 */
                 while ((j = IMB_FLUSH_JOB(m->mgr)))
-                        if ((r = job_done(m, j, &done)) < 0)
-                                return r;
-                if (done != count)
-                        return err_set(EIO, "sha256: intel-ipsec-mb returned %u of %u jobs", done, count);
+                        if (r >= 0)
+                                r = job_done(m, j, &done);
+                if (r >= 0 && done != count)
+                        r = err_set(EIO, "sha256: intel-ipsec-mb returned %u of %u jobs", done, count);
         }
-        return 0;
+        return r;
 }
 #endif
 
