@@ -7,6 +7,7 @@
 
 #include "basic/error.h"
 #include "basic/fileio.h"
+#include "crypto/sha256-many.h"
 
 #define BLOCK VERITY_BLOCK_SIZE
 #define HASHES_PER_BLOCK (BLOCK / SHA256_DIGEST_SIZE)
@@ -25,26 +26,18 @@ VerityLeafHasher *verity_leaf_hasher_free(VerityLeafHasher *h) {
         return NULL;
 }
 
-int verity_leaf_hasher_new_impl(const VerityParams *p, Sha256Impl impl, VerityLeafHasher **ret) {
+int verity_leaf_hasher_new(const VerityParams *p, VerityLeafHasher **ret) {
         _cleanup_(verity_leaf_hasher_freep) VerityLeafHasher *h = calloc(1, sizeof *h);
         if (!h)
                 return -ENOMEM;
         if (p->salt_size > VERITY_SALT_SIZE)
                 return -EINVAL;
         /* The leaves are independent of each other: several at once where the CPU has the lanes. */
-        int r = sha256_many_new(impl, p->salt, p->salt_size, BLOCK, &h->m);
+        int r = sha256_many_new(SHA256_IMPL_AUTO, p->salt, p->salt_size, BLOCK, &h->m);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(h);
         return 0;
-}
-
-int verity_leaf_hasher_new(const VerityParams *p, VerityLeafHasher **ret) {
-        return verity_leaf_hasher_new_impl(p, SHA256_IMPL_AUTO, ret);
-}
-
-Sha256Impl verity_leaf_hasher_impl(const VerityLeafHasher *h) {
-        return sha256_many_impl(h->m);
 }
 
 int verity_leaf_hash(VerityLeafHasher *h, const uint8_t *blocks, uint64_t n, uint8_t *ret) {

@@ -4,7 +4,6 @@
 #include <stdint.h>
 
 #include "crypto/hash.h"
-#include "crypto/sha256-many.h"
 #include "verity/verity.h"
 
 /*
@@ -21,9 +20,6 @@ typedef struct VerityLeafHasher VerityLeafHasher;
 
 /* With the fastest SHA-256 this build and CPU have (crypto/sha256-many.h); one thread at a time. */
 int verity_leaf_hasher_new(const VerityParams *p, VerityLeafHasher **ret);
-/* With impl; -EOPNOTSUPP where this build or CPU does not have it. */
-int verity_leaf_hasher_new_impl(const VerityParams *p, Sha256Impl impl, VerityLeafHasher **ret);
-Sha256Impl verity_leaf_hasher_impl(const VerityLeafHasher *h);
 VerityLeafHasher *verity_leaf_hasher_free(VerityLeafHasher *h);
 DEFINE_TRIVIAL_CLEANUP_FUNC(VerityLeafHasher *, verity_leaf_hasher_free);
 
