@@ -18,7 +18,7 @@
  * its multi-buffer manager: two SHA-NI lanes interleaved where the CPU has
  * SHA-NI, 8 or 16 AVX2/AVX-512 lanes where it does not. Otherwise, and
  * where the CPU has neither, OpenSSL hashes them one after another.
- * The digests are the same either way (tests/unit/test-crypto.c compares
+ * The digests are the same either way (tests/unit/test-sha256-many.c compares
  * every implementation this CPU can run against OpenSSL);
  * docs/install.md "Leaves in several lanes" has the figures.
  *
