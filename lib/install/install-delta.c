@@ -10,6 +10,7 @@
 #include "basic/progress.h"
 #include "crypto/hash.h"
 #include "install/install-target.h"
+#include "verity/verity-tree.h"
 
 #define BLOCK 4096U
 #define DIGEST SHA256_DIGEST_SIZE
@@ -46,7 +47,7 @@ struct DeltaPlan {
         int running_fd;
         uint64_t running_offset, running_size;
         int target_fd;                   /* the target root, for reading (its old content) */
-        Sha256 *h;
+        VerityLeafHasher *leaf;          /* sha256(salt || block), several blocks at once */
         DeltaSummary sum;
         Held held[MANIFEST_PAYLOADS_MAX];
         size_t n_held;
@@ -59,7 +60,7 @@ DeltaPlan *delta_plan_free(DeltaPlan *p) {
         free(p->kind);
         free(p->from);
         safe_close(p->running_fd);
-        sha256_free(p->h);
+        verity_leaf_hasher_free(p->leaf);
         for (size_t i = 0; i < p->n_held; i++)
                 free(p->held[i].data);
         free(p);
@@ -244,24 +245,22 @@ static void map_done(DigestMap *m) {
         m->slots = NULL;
 }
 
-static int block_digest(DeltaPlan *p, const uint8_t *block, uint8_t out[DIGEST]) {
-        int r = sha256_reset(p->h);
-        if (r >= 0)
-                r = sha256_update(p->h, p->m->verity.salt, p->m->verity.salt_size);
-        if (r >= 0)
-                r = sha256_update(p->h, block, BLOCK);
-        if (r >= 0)
-                r = sha256_final(p->h, out);
-        return r;
-}
+/*
+ * Whether each of the n blocks at blocks holds new block i + t's content
+ * (ok[t]). Hashed in one call: where the CPU has the lanes several blocks go
+ * at once (crypto/sha256-many.h).
+ */
+static int blocks_ok(DeltaPlan *p, uint64_t i, const uint8_t *blocks, uint64_t n, bool *ok) {
+        uint8_t d[BATCH_BLOCKS * DIGEST];
 
-/* Whether block holds new block i's content. */
-static int block_ok(DeltaPlan *p, uint64_t i, const uint8_t *block) {
-        uint8_t d[DIGEST];
-        int r = block_digest(p, block, d);
+        if (n > BATCH_BLOCKS)
+                return -EINVAL;
+        int r = verity_leaf_hash(p->leaf, blocks, n, d);
         if (r < 0)
                 return r;
-        return memcmp(d, p->leaves + i * DIGEST, DIGEST) == 0;
+        for (uint64_t t = 0; t < n; t++)
+                ok[t] = memcmp(d + t * DIGEST, p->leaves + (i + t) * DIGEST, DIGEST) == 0;
+        return 0;
 }
 
 static const Payload *find_role(const Manifest *m, PayloadRole role, size_t *ret_index) {
@@ -322,9 +321,8 @@ static int fetch_tree(DeltaPlan *p, const Payload *vp, uint64_t offset, const Ol
         _cleanup_free_ uint8_t *digests = malloc(total * DIGEST);
         if (!digests)
                 return -ENOMEM;
-        for (uint64_t j = 0; j < total; j++) {
-                const uint8_t *b = j < old->n[0] ? old->blocks[0] + j * BLOCK : old->blocks[1] + (j - old->n[0]) * BLOCK;
-                r = block_digest(p, b, digests + j * DIGEST);
+        for (unsigned t = 0; t < 2; t++) {
+                r = verity_leaf_hash(p->leaf, old->blocks[t], old->n[t], digests + (t ? old->n[0] : 0) * DIGEST);
                 if (r < 0)
                         return r;
         }
@@ -382,10 +380,6 @@ int delta_plan(DeltaSource *src, const DeltaInputs *in, DeltaPlan **ret) {
         p->offsets = in->offsets;
         p->running_kernel_dir = in->running_kernel_dir;
         p->target_fd = in->target_root_fd;
-        r = sha256_new(&p->h);
-        if (r < 0)
-                return r;
-
         p->root = find_role(m, PAYLOAD_ROOT, &ri);
         const Payload *vp = find_role(m, PAYLOAD_VERITY, &vi);
         if (!p->root || !vp)
@@ -401,6 +395,9 @@ int delta_plan(DeltaSource *src, const DeltaInputs *in, DeltaPlan **ret) {
                                p->root->size, p->n);
         if (vp->size > PAYLOAD_MAX)
                 return err_set(EFBIG, "delta: root.verity of %" PRIu64 " bytes", vp->size);
+        r = verity_leaf_hasher_new(&m->verity, &p->leaf);
+        if (r < 0)
+                return r;
 
         /* The trees of what the device has. */
         _cleanup_free_ uint8_t *run_leaves = NULL, *tgt_leaves = NULL;
@@ -591,11 +588,14 @@ static int copy_local(DeltaPlan *p, int fd, const char *label, uint8_t *buf) {
                         int sfd = kind == SRC_RUNNING ? p->running_fd : p->target_fd;
                         uint64_t base = kind == SRC_RUNNING ? p->running_offset : 0;
                         int r = read_any(sfd, buf + k * BLOCK, (size_t) ((e - k) * BLOCK), base + p->from[i] * BLOCK);
+                        bool ok[BATCH_BLOCKS] = {};
+                        if (r >= 0) {   /* a failed read: every block of the run is fetched instead */
+                                r = blocks_ok(p, first + k, buf + k * BLOCK, e - k, ok);
+                                if (r < 0)
+                                        return r;
+                        }
                         for (uint64_t t = k; t < e; t++) {
-                                int ok = r < 0 ? 0 : block_ok(p, first + t, buf + t * BLOCK);
-                                if (ok < 0)
-                                        return ok;
-                                if (!ok) {
+                                if (!ok[t - k]) {
                                         /* Bit rot, an interrupted install, a stale tree: fetched instead. */
                                         if (p->kind[first + t] == SRC_IN_PLACE)
                                                 p->sum.in_place--;
@@ -721,18 +721,20 @@ static int fetch_pass(DeltaPlan *p, int fd, const char *label, uint8_t *buf, uin
                         r = delta_source_ranges_read(p->src, buf, (size_t) (count * BLOCK));
                         if (r < 0)
                                 break;
-                        for (uint64_t t = 0; t < count && r >= 0; t++) {
+                        for (uint64_t t = 0; t < count && r >= 0;) {
                                 /* A joined gap's block: the device has it already. */
                                 if (p->kind[first + done + t] != SRC_FETCH) {
-                                        ready[t] = false;
+                                        ready[t++] = false;
                                         continue;
                                 }
-                                int ok = block_ok(p, first + done + t, buf + t * BLOCK);
-                                if (ok < 0)
-                                        r = ok;
-                                ready[t] = ok > 0;
-                                if (ok == 0)
-                                        (*ret_bad)++;
+                                /* A run of fetched blocks, checked in one call. */
+                                uint64_t e = t + 1;
+                                while (e < count && p->kind[first + done + e] == SRC_FETCH)
+                                        e++;
+                                r = blocks_ok(p, first + done + t, buf + t * BLOCK, e - t, ready + t);
+                                for (; t < e && r >= 0; t++)
+                                        if (!ready[t])
+                                                (*ret_bad)++;
                         }
                         if (r >= 0)
                                 r = write_ready(fd, buf, first + done, count, ready, label);
