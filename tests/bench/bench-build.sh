@@ -3,8 +3,9 @@
 # as plain tools in the same run (mkfs.erofs, veritysetup format, openssl cms).
 # Prints both times and the ratio (target: at most 1.10). Not a test.
 # Also against the same steps followed by an fsync of the image and its
-# tree: abide-build's bundle is on the disk when it returns, the three plain
-# steps' output is not (docs/build.md, "What the image's writeback costs").
+# tree: abide-build syncs its bundle before it returns, the three plain
+# steps do not wait for their output to reach the disk (docs/build.md,
+# "What the image's writeback costs").
 #
 #   tests/bench/bench-build.sh [BUILDDIR] [SIZE_MIB]
 #
