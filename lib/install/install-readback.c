@@ -3,12 +3,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <linux/fs.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "basic/error.h"
 #include "basic/fileio.h"
 #include "basic/macro.h"
 #include "install/install-stream.h"
@@ -185,4 +189,135 @@ void install_readback_close(Pipeline *p) {
                 (void) posix_fadvise(p->rfd, 0, (off_t) p->size, POSIX_FADV_DONTNEED);
                 p->rfd = safe_close(p->rfd);
         }
+}
+
+/*
+ * The read-back after the writes (install_readback_leaves()): a reader
+ * thread fills a ring of INSTALL_CHUNKS buffers from the device, the caller
+ * hashes them, so that the reads of one chunk overlap the hashing of the
+ * one before.
+ */
+typedef struct Ring {
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        uint8_t *buf[INSTALL_CHUNKS];
+        size_t len[INSTALL_CHUNKS];
+        unsigned head, count;   /* filled buffers, in order */
+        bool done, abort;
+        int error;              /* errno of the failed read; EIO at an early end */
+        uint64_t error_offset;
+        int fd;
+        bool direct;
+        uint64_t size;
+} Ring;
+
+static void *ring_reader(void *userdata) {
+        Ring *g = userdata;
+        unsigned w = 0;
+        uint64_t o = 0;
+        int error = 0;
+
+        while (o < g->size) {
+                pthread_mutex_lock(&g->lock);
+                while (g->count == INSTALL_CHUNKS && !g->abort)
+                        pthread_cond_wait(&g->cond, &g->lock);
+                bool stop = g->abort;
+                pthread_mutex_unlock(&g->lock);
+                if (stop)
+                        break;
+
+                /* size is whole blocks, so with O_DIRECT every read is aligned. */
+                size_t n = (size_t) MIN((uint64_t) INSTALL_CHUNK, g->size - o), got = 0;
+                while (got < n) {
+                        ssize_t k = pread(g->fd, g->buf[w] + got, n - got, (off_t) (o + got));
+                        if (k < 0 && errno == EINTR)
+                                continue;
+                        if (k <= 0) {
+                                error = k < 0 ? errno : EIO;
+                                break;
+                        }
+                        got += (size_t) k;
+                }
+                if (error != 0)
+                        break;
+                pthread_mutex_lock(&g->lock);
+                g->len[w] = n;
+                g->count++;
+                pthread_cond_broadcast(&g->cond);
+                pthread_mutex_unlock(&g->lock);
+                w = (w + 1) % INSTALL_CHUNKS;
+                o += n;
+        }
+
+        pthread_mutex_lock(&g->lock);
+        if (error != 0) {
+                g->error = error;
+                g->error_offset = o;
+        }
+        g->done = true;
+        pthread_cond_broadcast(&g->cond);
+        pthread_mutex_unlock(&g->lock);
+        return NULL;
+}
+
+int install_readback_leaves(int fd, bool direct, uint64_t size, VerityLeafHasher *h, uint8_t *leaves) {
+        Ring g = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER, .fd = fd, .direct = direct,
+                   .size = size };
+        pthread_t thread;
+        uint64_t o = 0;
+        int r = 0;
+
+        if (size % VERITY_BLOCK_SIZE != 0)
+                return -EINVAL;
+        for (unsigned i = 0; i < INSTALL_CHUNKS; i++)
+                if (posix_memalign((void **) &g.buf[i], INSTALL_ALIGN, INSTALL_CHUNK) != 0) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+        if (!direct) {
+                /* Buffered: what the page cache holds would answer instead of the device. */
+                install_drop_cache(fd);
+                (void) posix_fadvise(fd, 0, (off_t) size, POSIX_FADV_SEQUENTIAL);
+        }
+        r = -pthread_create(&thread, NULL, ring_reader, &g);
+        if (r < 0)
+                goto out;
+
+        while (o < size) {
+                pthread_mutex_lock(&g.lock);
+                while (g.count == 0 && !g.done)
+                        pthread_cond_wait(&g.cond, &g.lock);
+                bool empty = g.count == 0;
+                unsigned i = g.head;
+                pthread_mutex_unlock(&g.lock);
+                if (empty)
+                        break; /* the reader stopped: g.error says why */
+
+                r = verity_leaf_hash(h, g.buf[i], g.len[i] / VERITY_BLOCK_SIZE,
+                                     leaves + o / VERITY_BLOCK_SIZE * SHA256_DIGEST_SIZE);
+                if (r < 0)
+                        break;
+                if (!direct)
+                        (void) posix_fadvise(fd, (off_t) o, (off_t) g.len[i], POSIX_FADV_DONTNEED);
+                o += g.len[i];
+                pthread_mutex_lock(&g.lock);
+                g.head = (g.head + 1) % INSTALL_CHUNKS;
+                g.count--;
+                pthread_cond_broadcast(&g.cond);
+                pthread_mutex_unlock(&g.lock);
+        }
+
+        pthread_mutex_lock(&g.lock);
+        g.abort = true;
+        pthread_cond_broadcast(&g.cond);
+        pthread_mutex_unlock(&g.lock);
+        pthread_join(thread, NULL);
+        if (r >= 0 && g.error != 0)
+                r = err_set(g.error, "read back at offset %" PRIu64 ": %s", g.error_offset, strerror(g.error));
+        else if (r >= 0 && o < size)
+                r = err_set(EIO, "read back: ends at offset %" PRIu64 " of %" PRIu64, o, size);
+out:
+        for (unsigned i = 0; i < INSTALL_CHUNKS; i++)
+                free(g.buf[i]);
+        return r;
 }

@@ -67,6 +67,13 @@ int install_readback_verity(int fd, bool direct, const Payload *vp, uint8_t **re
  */
 int install_check_tree(const VerityParams *params, const uint8_t *tree, size_t size, const uint8_t *leaves);
 
+/*
+ * Root's leaves (the dm-verity leaf digests of its size bytes, whole
+ * blocks) as the device holds them, into leaves: read as
+ * install_readback_sha256() reads, in a thread, and hashed here with h.
+ */
+int install_readback_leaves(int fd, bool direct, uint64_t size, VerityLeafHasher *h, uint8_t *leaves);
+
 /* Both: the check the kernel makes at boot, of what the devices hold. */
 int install_readback_tree(int fd, bool direct, const Payload *vp, const VerityParams *params, const uint8_t *leaves);
 

@@ -603,6 +603,46 @@ static int readback_one(Install *in, const Payload *p) {
         return 0;
 }
 
+typedef struct LeavesJob {
+        const InstallTarget *root;
+        uint64_t size;
+        VerityLeafHasher *hasher;
+        uint8_t *leaves;
+        int r;
+        char message[512];
+} LeavesJob;
+
+static void *leaves_thread(void *userdata) {
+        LeavesJob *j = userdata;
+        j->r = install_readback_leaves(j->root->fd, j->root->direct, j->size, j->hasher, j->leaves);
+        if (j->r < 0)
+                snprintf(j->message, sizeof j->message, "%s", err_message(j->r));
+        return NULL;
+}
+
+/*
+ * Root's leaves were not read back while it was written (a delta, a
+ * buffered target): they are read now, after the flush, unless the tree is
+ * one verity-tree.c does not check (then libcryptsetup does it all).
+ */
+static int leaves_after(Install *in, const VerityParams *v) {
+        if (!in->leaves) {
+                if (verity_tree_supported(v) < 0 || v->data_blocks > LEAVES_MAX / SHA256_DIGEST_SIZE) {
+                        err_clear();
+                        return 0;
+                }
+                in->leaves = malloc((size_t) v->data_blocks * SHA256_DIGEST_SIZE);
+                if (!in->leaves)
+                        return -ENOMEM;
+        }
+        if (!in->hasher) {
+                int r = verity_leaf_hasher_new(v, &in->hasher);
+                if (r < 0)
+                        return r;
+        }
+        return 1;
+}
+
 /*
  * What landed, read back from the devices, in one pass over root: dm-verity
  * proves root and its tree against the signed root hash (the manifest binds
@@ -610,14 +650,19 @@ static int readback_one(Install *in, const Payload *p) {
  * hashing root again for its sha256 would prove nothing more. Root was read
  * back while it was written (install_stream_payload()'s leaves): then the
  * tree is read back and checked here with those leaves (verity-tree.c).
- * Else (a buffered target, a delta) libcryptsetup reads root and the tree
- * now, as `veritysetup verify` does. The payloads the tree does not cover
- * (the signature, kernel and initrd; the verity partition's bytes) are read
- * back for their sha256.
+ * Else (a buffered target, a delta) root is read back now for its leaves,
+ * beside the other partitions, and the tree checked with them the same way;
+ * libcryptsetup reads root and the tree, as `veritysetup verify` does, only
+ * for a tree verity-tree.c does not check. The payloads the tree does not
+ * cover (the signature, kernel and initrd; the verity partition's bytes)
+ * are read back for their sha256.
  */
 static int verify_all(Install *in, const Manifest *m) {
         const InstallTarget *root = &in->parts[SLOT_PART_ROOT], *verity = &in->parts[SLOT_PART_VERITY];
+        const Payload *vp = manifest_find_role(m, PAYLOAD_VERITY);
         VerityJob job = { .data = root->path, .hash = verity->path, .params = &m->verity };
+        LeavesJob leaves_job = { .root = root, .size = m->verity.data_blocks * VERITY_BLOCK_SIZE };
+        bool leaves_now = false, threaded = false;
         pthread_t thread;
         int r;
 
@@ -641,30 +686,45 @@ static int verify_all(Install *in, const Manifest *m) {
         if (in->have_leaves) {
                 /* Usually checked before the kernel was written (check_tree_early()). */
                 if (!in->tree_checked) {
-                        const Payload *vp = manifest_find_role(m, PAYLOAD_VERITY);
                         r = install_readback_tree(verity->fd, verity->direct, vp, &m->verity, in->leaves);
                         if (r < 0)
                                 return err_prefix(r, "%s and %s", root->label, verity->label);
                 }
         } else {
-                r = -pthread_create(&thread, NULL, verity_thread, &job);
+                r = vp ? leaves_after(in, &m->verity) : 0;
+                if (r < 0)
+                        return r;
+                leaves_now = r > 0;
+                if (leaves_now) {
+                        leaves_job.hasher = in->hasher;
+                        leaves_job.leaves = in->leaves;
+                        r = -pthread_create(&thread, NULL, leaves_thread, &leaves_job);
+                } else
+                        r = -pthread_create(&thread, NULL, verity_thread, &job);
                 if (r < 0)
                         return err_set(r, "cannot start the verity check: %s", strerror(-r));
+                threaded = true;
         }
+        /* Beside root's read-back: the partitions it does not prove, and the tree, which the leaves' check reads. */
         r = 0;
         for (size_t i = 0; i < m->n_payloads && r >= 0; i++) {
                 PayloadRole role = m->payloads[i].role;
-                if (role_part(role) >= 0 && role != PAYLOAD_ROOT && !(role == PAYLOAD_VERITY && in->have_leaves) &&
-                    payload_needed(in, role))
+                if (role_part(role) >= 0 && role != PAYLOAD_ROOT &&
+                    !(role == PAYLOAD_VERITY && (in->have_leaves || leaves_now)) && payload_needed(in, role))
                         r = readback_one(in, &m->payloads[i]);
         }
-        if (in->have_leaves)
+        if (!threaded)
                 return r;
         pthread_join(thread, NULL);
         if (r < 0)
                 return r;
-        if (job.r < 0)
-                return err_set(job.r, "read back: %s", job.message);
+        if (!leaves_now)
+                return job.r < 0 ? err_set(job.r, "read back: %s", job.message) : 0;
+        if (leaves_job.r < 0)
+                return err_set(leaves_job.r, "%s: %s", root->label, leaves_job.message);
+        r = install_readback_tree(verity->fd, verity->direct, vp, &m->verity, in->leaves);
+        if (r < 0)
+                return err_prefix(r, "%s and %s", root->label, verity->label);
         return 0;
 }
 

@@ -11,6 +11,7 @@
 #   it every time: refused cleanly (a untouched, b not bootable).
 # - A server without Range: the whole bundle, streamed.
 # - --delta from a file: local blocks copied, the rest read.
+# - A byte the device stores wrong (root's, the tree's): refused by the read-back.
 # - Bad invocations: one line, non-zero.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/bootctl-lib.sh"
@@ -203,6 +204,42 @@ note "a server without Range: the whole bundle, streamed"
 grep -q "the server ignores Range requests .*; fetching the whole bundle$" "$T/err" || die "no fallback said: $(cat "$T/err")"
 grep -q "^Fetched $SIZE bytes in 1 requests for a $SIZE-byte bundle$" "$T/out" || die "not a full stream: $(cat "$T/out")"
 b_print | cmp -s "$T/b.delta" - || die "slot b after the fallback differs"
+
+note "a byte the device stores wrong is caught by the delta's read-back"
+# The shim flips one byte on its way to the device; what the delta fetched or copied and checked
+# is intact, so only the read-back after the writes (root's leaves, then its tree against the
+# signed root hash; the tree's own bytes against the manifest) can refuse the slot.
+shim=$ABIDE_TEST_HELPERS/helper-corrupt-write.so
+[ -f "$shim" ] || die "not built: $shim"
+# The last block where 2.0's root differs from 1.0's: one the delta writes over 1.0 in b.
+LAST=$(python3 - "$T/x1/root.img" "$T/x2/root.img" <<'PY'
+import sys
+with open(sys.argv[1], "rb") as a, open(sys.argv[2], "rb") as b:
+    i = last = 0
+    while (y := b.read(4096)):
+        if a.read(4096) != y:
+            last = i
+        i += 1
+print(last)
+PY
+)
+delta_corrupt() {
+        local dev=$1 offset=$2 pat=$3
+        "$ABIDECTL" install --force "$V1" >/dev/null
+        rm -f "$ENTRIES"/abide-b*.conf
+        expect_fail "$pat" env LD_PRELOAD="$shim" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+                ABIDE_TEST_CORRUPT_DEV="$dev" ABIDE_TEST_CORRUPT_OFFSET="$offset" "$ABIDECTL" install --force --delta "$V2"
+        b_not_bootable || die "b bootable after a delta the device stored wrong: $(entry_of b)"
+        check_a "delta stored wrong"
+}
+delta_corrupt "$ROOT_B" $((LAST * 4096 + 77)) \
+        "^abidectl: install: abide-root-b and abide-verity-b: read back: root does not match its signed dm-verity tree \(a corrupt bundle, or storage that keeps other bytes\): verity: data block $LAST does not match its leaf hash$"
+delta_corrupt "$VERITY_B" $((4096 + 3)) "^abidectl: install: abide-root-b and abide-verity-b: read back: holds sha256 [0-9a-f]{64} over"
+# The same shim, nothing flipped: the delta installs.
+"$ABIDECTL" install --force "$V1" >/dev/null
+env LD_PRELOAD="$shim" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+        "$ABIDECTL" install --force --delta "$V2" >/dev/null 2>"$T/err" || die "delta under the shim failed: $(cat "$T/err")"
+b_print | cmp -s "$T/b.delta" - || die "slot b after a delta under the shim differs"
 
 note "--delta from a file; Delta=no and --full stream"
 "$ABIDECTL" install --force "$V1" >/dev/null
