@@ -4,6 +4,7 @@
 #include <endian.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 
 #include "basic/error.h"
 #include "basic/fileio.h"
@@ -567,56 +568,165 @@ static int write_ready(int fd, const uint8_t *buf, uint64_t first, uint64_t coun
         return 0;
 }
 
-/* The local phase: every block with a local source, read (in runs), checked, written. Failures become fetches. */
-static int copy_local(DeltaPlan *p, int fd, const char *label, uint8_t *buf) {
-        bool ready[BATCH_BLOCKS];
+/*
+ * The local phase in two threads: a reader fills batches (BATCH_BLOCKS
+ * blocks each, a ring of LOCAL_AHEAD) with every block that has a local
+ * source, in runs; the caller checks each batch against the leaves and
+ * writes what it must while the next batches are read. Blocks are written in
+ * order and a block of the target is a source only for a block before it
+ * (delta_plan()), so the reader, ahead of the writes, reads each such block
+ * before it is overwritten.
+ */
+#define LOCAL_AHEAD 4U
 
-        for (uint64_t first = 0; first < p->n; first += BATCH_BLOCKS) {
-                uint64_t count = MIN((uint64_t) BATCH_BLOCKS, p->n - first);
-                memset(ready, 0, sizeof ready);
-                for (uint64_t k = 0; k < count;) {
-                        uint64_t i = first + k;
-                        uint8_t kind = p->kind[i];
-                        if (kind == SRC_FETCH) {
-                                k++;
-                                continue;
-                        }
-                        /* A run of consecutive source blocks of one kind. */
-                        uint64_t e = k + 1;
-                        while (e < count && p->kind[first + e] == kind && p->from[first + e] == p->from[i] + (e - k))
-                                e++;
-                        int sfd = kind == SRC_RUNNING ? p->running_fd : p->target_fd;
-                        uint64_t base = kind == SRC_RUNNING ? p->running_offset : 0;
-                        int r = read_any(sfd, buf + k * BLOCK, (size_t) ((e - k) * BLOCK), base + p->from[i] * BLOCK);
-                        bool ok[BATCH_BLOCKS] = {};
-                        if (r >= 0) {   /* a failed read: every block of the run is fetched instead */
-                                r = blocks_ok(p, first + k, buf + k * BLOCK, e - k, ok);
-                                if (r < 0)
-                                        return r;
-                        }
-                        for (uint64_t t = k; t < e; t++) {
-                                if (!ok[t - k]) {
-                                        /* Bit rot, an interrupted install, a stale tree: fetched instead. */
-                                        if (p->kind[first + t] == SRC_IN_PLACE)
-                                                p->sum.in_place--;
-                                        else if (p->kind[first + t] == SRC_RUNNING)
-                                                p->sum.from_running--;
-                                        else
-                                                p->sum.from_target--;
-                                        p->kind[first + t] = SRC_FETCH;
-                                        p->sum.to_fetch++;
-                                        p->sum.refetched++;
-                                } else if (kind != SRC_IN_PLACE)
-                                        ready[t] = true;
-                        }
-                        k = e;
+typedef struct LocalBatch {
+        uint8_t *buf;
+        bool read[BATCH_BLOCKS];        /* read from its source (a failed read: fetched instead) */
+} LocalBatch;
+
+typedef struct LocalRing {
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        LocalBatch batch[LOCAL_AHEAD];
+        unsigned filled;                /* batches read, from the start */
+        unsigned used;                  /* batches checked and written */
+        bool abort;
+        DeltaPlan *p;
+} LocalRing;
+
+/* Reads [offset, offset + n) of fd into buf, aligned for O_DIRECT: directly when it can. */
+static int read_blocks(int fd, uint8_t *buf, size_t n, uint64_t offset) {
+        if (offset % BLOCK == 0 && n % BLOCK == 0)
+                return pread_exact(fd, buf, n, offset);
+        return read_any(fd, buf, n, offset);
+}
+
+static void read_batch(DeltaPlan *p, uint64_t first, LocalBatch *b) {
+        uint64_t count = MIN((uint64_t) BATCH_BLOCKS, p->n - first);
+        memset(b->read, 0, sizeof b->read);
+        for (uint64_t k = 0; k < count;) {
+                uint64_t i = first + k;
+                uint8_t kind = p->kind[i];
+                if (kind == SRC_FETCH) {
+                        k++;
+                        continue;
                 }
-                int r = write_ready(fd, buf, first, count, ready, label);
+                /* A run of consecutive source blocks of one kind. */
+                uint64_t e = k + 1;
+                while (e < count && p->kind[first + e] == kind && p->from[first + e] == p->from[i] + (e - k))
+                        e++;
+                int sfd = kind == SRC_RUNNING ? p->running_fd : p->target_fd;
+                uint64_t base = kind == SRC_RUNNING ? p->running_offset : 0;
+                if (read_blocks(sfd, b->buf + k * BLOCK, (size_t) ((e - k) * BLOCK), base + p->from[i] * BLOCK) >= 0)
+                        for (uint64_t t = k; t < e; t++)
+                                b->read[t] = true;
+                else
+                        err_clear();
+                k = e;
+        }
+}
+
+static void *local_reader(void *userdata) {
+        LocalRing *g = userdata;
+        DeltaPlan *p = g->p;
+        unsigned n = 0;
+
+        for (uint64_t first = 0; first < p->n; first += BATCH_BLOCKS, n++) {
+                pthread_mutex_lock(&g->lock);
+                while (n - g->used == LOCAL_AHEAD && !g->abort)
+                        pthread_cond_wait(&g->cond, &g->lock);
+                bool stop = g->abort;
+                pthread_mutex_unlock(&g->lock);
+                if (stop)
+                        break;
+                /* Only this thread touches the batch until it is counted as filled. */
+                read_batch(p, first, &g->batch[n % LOCAL_AHEAD]);
+                pthread_mutex_lock(&g->lock);
+                g->filled = n + 1;
+                pthread_cond_broadcast(&g->cond);
+                pthread_mutex_unlock(&g->lock);
+        }
+        return NULL;
+}
+
+/* Checks a read batch against the leaves; what does not match becomes a fetch; writes the rest. */
+static int use_batch(DeltaPlan *p, int fd, const char *label, uint64_t first, const LocalBatch *b) {
+        uint64_t count = MIN((uint64_t) BATCH_BLOCKS, p->n - first);
+        bool ok[BATCH_BLOCKS] = {}, ready[BATCH_BLOCKS] = {};
+
+        for (uint64_t k = 0; k < count;) {
+                if (!b->read[k]) {
+                        k++;
+                        continue;
+                }
+                /* Every block read is checked, a stretch of them in one call. */
+                uint64_t e = k + 1;
+                while (e < count && b->read[e])
+                        e++;
+                int r = blocks_ok(p, first + k, b->buf + k * BLOCK, e - k, ok + k);
                 if (r < 0)
                         return r;
-                progress_update((first + count) * BLOCK);
+                k = e;
         }
-        return 0;
+        for (uint64_t t = 0; t < count; t++) {
+                uint8_t kind = p->kind[first + t];
+                if (kind == SRC_FETCH)
+                        continue;
+                if (!ok[t]) {
+                        /* Bit rot, an interrupted install, a stale tree, a failed read: fetched instead. */
+                        if (kind == SRC_IN_PLACE)
+                                p->sum.in_place--;
+                        else if (kind == SRC_RUNNING)
+                                p->sum.from_running--;
+                        else
+                                p->sum.from_target--;
+                        p->kind[first + t] = SRC_FETCH;
+                        p->sum.to_fetch++;
+                        p->sum.refetched++;
+                } else if (kind != SRC_IN_PLACE)
+                        ready[t] = true;
+        }
+        return write_ready(fd, b->buf, first, count, ready, label);
+}
+
+/* The local phase: every block with a local source, read (in runs), checked, written. Failures become fetches. */
+static int copy_local(DeltaPlan *p, int fd, const char *label) {
+        LocalRing g = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER, .p = p };
+        pthread_t thread;
+        unsigned n = 0;
+        int r = 0;
+
+        for (unsigned i = 0; i < LOCAL_AHEAD; i++)
+                if (posix_memalign((void **) &g.batch[i].buf, BLOCK, BATCH_BLOCKS * BLOCK) != 0) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+        r = -pthread_create(&thread, NULL, local_reader, &g);
+        if (r < 0)
+                goto out;
+        for (uint64_t first = 0; first < p->n; first += BATCH_BLOCKS, n++) {
+                pthread_mutex_lock(&g.lock);
+                while (g.filled <= n)
+                        pthread_cond_wait(&g.cond, &g.lock);
+                pthread_mutex_unlock(&g.lock);
+                r = use_batch(p, fd, label, first, &g.batch[n % LOCAL_AHEAD]);
+                if (r < 0)
+                        break;
+                pthread_mutex_lock(&g.lock);
+                g.used = n + 1;
+                pthread_cond_broadcast(&g.cond);
+                pthread_mutex_unlock(&g.lock);
+                progress_update(MIN(first + BATCH_BLOCKS, p->n) * BLOCK);
+        }
+        pthread_mutex_lock(&g.lock);
+        g.abort = true;
+        pthread_cond_broadcast(&g.cond);
+        pthread_mutex_unlock(&g.lock);
+        pthread_join(thread, NULL);
+out:
+        for (unsigned i = 0; i < LOCAL_AHEAD; i++)
+                free(g.batch[i].buf);
+        return r;
 }
 
 static int cmp_u64(const void *a, const void *b) {
@@ -758,7 +868,7 @@ int delta_write_root(DeltaPlan *p, int fd, bool direct, const char *label) {
         char title[512];
         snprintf(title, sizeof title, "Copying local blocks of %s to %s", p->root->name, label);
         progress_begin(title, p->root->size);
-        r = copy_local(p, fd, label, buf);
+        r = copy_local(p, fd, label);
         progress_end();
         if (r < 0)
                 return r;
