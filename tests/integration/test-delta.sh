@@ -12,6 +12,7 @@
 # - A server without Range: the whole bundle, streamed.
 # - --delta from a file: local blocks copied, the rest read.
 # - A byte the device stores wrong (root's, the tree's): refused by the read-back.
+# - Blocks moved within slot b: read before they are overwritten.
 # - Bad invocations: one line, non-zero.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/bootctl-lib.sh"
@@ -240,6 +241,51 @@ delta_corrupt "$VERITY_B" $((4096 + 3)) "^abidectl: install: abide-root-b and ab
 env LD_PRELOAD="$shim" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
         "$ABIDECTL" install --force --delta "$V2" >/dev/null 2>"$T/err" || die "delta under the shim failed: $(cat "$T/err")"
 b_print | cmp -s "$T/b.delta" - || die "slot b after a delta under the shim differs"
+
+note "blocks moved within slot b: read from b before they are overwritten"
+# b gets 0.9 (files a1, b2); 3.0 has b2, then a1's bytes as c3. Slot a's 1.0 has neither. b2's
+# blocks come earlier in 3.0's root than in b's: moved, read from b before they are overwritten.
+# c3's come later than a1's: b's copy is overwritten by then (blocks are written in order), so
+# they are fetched, not read (a plan that read them would count them as moved, and find them
+# changed or not depending on how far the reads run ahead of the writes).
+mv "$T/payload" "$T/payload.main"
+mkdir "$T/payload"
+head -c $((3 * 1024 * 1024)) /dev/urandom >"$T/payload/a1"
+head -c $((3 * 1024 * 1024)) /dev/urandom >"$T/payload/b2"
+V09=$(build_bundle "$T/b09" --set Image.Version=0.9)
+mv "$T/payload/a1" "$T/payload/c3"
+V30=$(build_bundle "$T/b30" --set Image.Version=3.0)
+rm -r "$T/payload"
+mv "$T/payload.main" "$T/payload"
+mkdir -p "$T/x09" "$T/x30"
+tar -C "$T/x09" -xf "$V09"
+tar -C "$T/x30" -xf "$V30"
+# What the plan must say (docs/delta.md, step 6): not in place, not in slot a, in b further on.
+read -r MOVED EARLIER < <(python3 - "$T/x1/root.img" "$T/x09/root.img" "$T/x30/root.img" <<'PY'
+import hashlib, sys
+def blocks(p):
+    with open(p, "rb") as f:
+        return [hashlib.sha256(b).digest() for b in iter(lambda: f.read(4096), b"")]
+running, old, new = (blocks(p) for p in sys.argv[1:])
+last = {d: j for j, d in enumerate(old)}
+have = set(running)
+# Neither in place nor in slot a: in b further on (moved), or only before (overwritten by then).
+other = [(i, last.get(d, -1)) for i, d in enumerate(new) if not (i < len(old) and old[i] == d) and d not in have]
+print(sum(1 for i, j in other if j > i), sum(1 for i, j in other if 0 <= j < i))
+PY
+)
+[ "$MOVED" -gt 0 ] || die "3.0 has no block that b's 0.9 holds further on: the images do not test moves"
+[ "$EARLIER" -gt 0 ] || die "3.0 has no block that b's 0.9 holds only before it: the images do not test overwritten sources"
+"$ABIDECTL" install --force "$V09" >/dev/null
+"$ABIDECTL" install --force --delta "$V30" >"$T/out" 2>"$T/err" || die "delta with moves failed: $(cat "$T/err")"
+moved=$(sed -n 's/.* \([0-9]*\) moved within slot b;.*/\1/p' "$T/out")
+[ "$moved" = "$MOVED" ] || die "$moved blocks moved within b, $MOVED expected: $(cat "$T/out")"
+grep -q "did not match" "$T/out" && die "moved blocks did not match their leaves (read after they were overwritten?): $(cat "$T/out")"
+echo "   $moved blocks moved within b; $EARLIER blocks that b held only before their place fetched"
+b_print >"$T/b.moved"
+"$ABIDECTL" install --force "$V30" >/dev/null
+b_print | cmp -s "$T/b.moved" - || die "slot b after a delta with moves differs from the file install"
+check_a "moves within b"
 
 note "--delta from a file; Delta=no and --full stream"
 "$ABIDECTL" install --force "$V1" >/dev/null
