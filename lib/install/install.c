@@ -705,7 +705,8 @@ static int verify_all(Install *in, const Manifest *m) {
                         return err_set(r, "cannot start the verity check: %s", strerror(-r));
                 threaded = true;
         }
-        /* Beside root's read-back: the partitions it does not prove, and the tree, which the leaves' check reads. */
+        /* Beside root's read-back: the partitions the tree does not prove (the verity partition itself is
+         * read below, for the tree check, where root's leaves are read back here). */
         r = 0;
         for (size_t i = 0; i < m->n_payloads && r >= 0; i++) {
                 PayloadRole role = m->payloads[i].role;
