@@ -137,8 +137,13 @@ static int super_parse(const uint8_t *b, size_t len, VeritySuper *ret) {
         return 0;
 }
 
-/* Reads [offset, offset + n) through an aligned bounce buffer: fd may be O_DIRECT. */
+/*
+ * Reads [offset, offset + n): fd may be O_DIRECT. Straight into buf where buf, offset and n are block
+ * aligned; else through an aligned bounce buffer.
+ */
 static int read_any(int fd, void *buf, size_t n, uint64_t offset) {
+        if ((uintptr_t) buf % BLOCK == 0 && offset % BLOCK == 0 && n % BLOCK == 0)
+                return pread_exact(fd, buf, n, offset);
         uint64_t start = offset / BLOCK * BLOCK, end = (offset + n + BLOCK - 1) / BLOCK * BLOCK;
         _cleanup_free_ uint8_t *b = NULL;
         if (posix_memalign((void **) &b, BLOCK, (size_t) (end - start)) != 0)
@@ -594,13 +599,6 @@ typedef struct LocalRing {
         DeltaPlan *p;
 } LocalRing;
 
-/* Reads [offset, offset + n) of fd into buf, aligned for O_DIRECT: directly when it can. */
-static int read_blocks(int fd, uint8_t *buf, size_t n, uint64_t offset) {
-        if (offset % BLOCK == 0 && n % BLOCK == 0)
-                return pread_exact(fd, buf, n, offset);
-        return read_any(fd, buf, n, offset);
-}
-
 static void read_batch(DeltaPlan *p, uint64_t first, LocalBatch *b) {
         uint64_t count = MIN((uint64_t) BATCH_BLOCKS, p->n - first);
         memset(b->read, 0, sizeof b->read);
@@ -617,7 +615,7 @@ static void read_batch(DeltaPlan *p, uint64_t first, LocalBatch *b) {
                         e++;
                 int sfd = kind == SRC_RUNNING ? p->running_fd : p->target_fd;
                 uint64_t base = kind == SRC_RUNNING ? p->running_offset : 0;
-                if (read_blocks(sfd, b->buf + k * BLOCK, (size_t) ((e - k) * BLOCK), base + p->from[i] * BLOCK) >= 0)
+                if (read_any(sfd, b->buf + k * BLOCK, (size_t) ((e - k) * BLOCK), base + p->from[i] * BLOCK) >= 0)
                         for (uint64_t t = k; t < e; t++)
                                 b->read[t] = true;
                 else

@@ -227,19 +227,12 @@ static void *ring_reader(void *userdata) {
                         break;
 
                 /* size is whole blocks, so with O_DIRECT every read is aligned. */
-                size_t n = (size_t) MIN((uint64_t) INSTALL_CHUNK, g->size - o), got = 0;
-                while (got < n) {
-                        ssize_t k = pread(g->fd, g->buf[w] + got, n - got, (off_t) (o + got));
-                        if (k < 0 && errno == EINTR)
-                                continue;
-                        if (k <= 0) {
-                                error = k < 0 ? errno : EIO;
-                                break;
-                        }
-                        got += (size_t) k;
-                }
-                if (error != 0)
+                size_t n = (size_t) MIN((uint64_t) INSTALL_CHUNK, g->size - o);
+                int r = pread_exact(g->fd, g->buf[w], n, o);
+                if (r < 0) {
+                        error = -r;
                         break;
+                }
                 pthread_mutex_lock(&g->lock);
                 g->len[w] = n;
                 g->count++;
