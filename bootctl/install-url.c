@@ -73,7 +73,7 @@ void install_delta_print(DeltaSource *src, const InstallResult *res, bool dry_ru
         if (dry_run) {
                 /* What is read already (headers, manifest, root.verity), and what the install would add. */
                 bytes += (s->to_fetch + s->gap_blocks) * 4096 + s->other_fetch;
-                requests += (unsigned) (s->fetch_ranges + s->other_fetch_count);
+                requests += (unsigned) (s->fetch_requests + s->other_fetch_count);
                 printf("Would %s %" PRIu64 " bytes", url ? "fetch" : "read", bytes);
         } else
                 printf("%s %" PRIu64 " bytes", url ? "Fetched" : "Read", bytes);
@@ -90,6 +90,8 @@ void install_delta_print(DeltaSource *src, const InstallResult *res, bool dry_ru
         if (s->gap_blocks > 0)
                 printf("%" PRIu64 " block(s) the device has %s fetched as well, to join runs into fewer requests\n",
                        s->gap_blocks, dry_run ? "would be" : "were");
+        if (st.one_range[0])
+                printf("The server did not answer several ranges in one request (%s): one range a request\n", st.one_range);
         if (s->refetched > 0)
                 printf("%" PRIu64 " local block(s) did not match their leaf hash and were fetched instead\n", s->refetched);
         if (s->refetched_remote > 0)

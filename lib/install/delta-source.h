@@ -21,6 +21,7 @@ typedef struct DeltaStats {
         uint64_t fetched;       /* bytes read from the source (HTTP bodies, dropped ones included) */
         unsigned requests;      /* HTTP requests; 0 for a file */
         uint64_t size;          /* of the bundle */
+        char one_range[256];    /* URL: why the server got one range a request ("" when several) */
 } DeltaStats;
 
 /* Asks for the first bytes: -EOPNOTSUPP when the server does not answer Range requests (use the stream). */

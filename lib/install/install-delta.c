@@ -509,6 +509,7 @@ int delta_plan(DeltaSource *src, const DeltaInputs *in, DeltaPlan **ret) {
         if (r < 0)
                 return r;
         p->sum.fetch_ranges = n_ranges;
+        p->sum.fetch_requests = http_ranges_requests(ranges, n_ranges);
 
         /* Kernel, initrd: the running slot's copy on the ESP when it is the same. */
         for (size_t i = 0; i < m->n_payloads; i++) {

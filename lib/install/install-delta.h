@@ -26,7 +26,8 @@ typedef struct DeltaSummary {
         uint64_t from_running;      /* copied from the running slot */
         uint64_t from_target;       /* moved within the target */
         uint64_t to_fetch;
-        uint64_t fetch_ranges;      /* runs of blocks to fetch (each a request), near ones joined */
+        uint64_t fetch_ranges;      /* runs of blocks to fetch, near ones joined */
+        uint64_t fetch_requests;    /* the requests for them, from a server that answers several ranges a request */
         uint64_t gap_blocks;        /* blocks the device has, fetched and dropped to join runs (<= 1 %) */
         uint64_t verity_bytes;      /* of root.verity fetched: its upper levels and the leaf blocks the device lacks */
         uint64_t verity_local;      /* of root.verity copied from the device's own trees */

@@ -18,6 +18,11 @@
 /* Larger than the default 64 KiB: fewer wake-ups of the reader. */
 #define FETCH_PIPE_SIZE (1024 * 1024)
 #define ERROR_BODY_MAX 2048
+/* Ranges mode: at most this many ranges in one request, and a Range value of at most this many
+ * characters: within Apache's default MaxRanges (200) and the request header limits of nginx and
+ * Apache (8 KiB a line). A server that wants fewer answers 200, and gets one range per request. */
+#define MULTI_RANGES_MAX 128
+#define RANGE_VALUE_MAX 4000
 #define HEADERS_FILE_MAX (64 * 1024)
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct curl_slist *, curl_slist_free_all);
@@ -46,12 +51,19 @@ struct HttpFetch {
         uint64_t end;                   /* ranges mode: the current range's end; else HTTP_SIZE_UNKNOWN */
         HttpByteRange *ranges;
         size_t n_ranges;
+        size_t range;                   /* ranges mode: the current range */
+        size_t batch_end;               /* ranges mode: after the last range of the current request */
+        bool multi;                     /* ranges mode: several ranges a request, until the server turns them down */
         uint64_t start_ms;
-        char range[48];
+        char range_value[RANGE_VALUE_MAX + 48];
         char if_range[320];
         /* The current attempt. */
         HttpResponse resp;
         bool planned, error_body, reader_gone, stalled, deadline_hit;
+        bool multi_failed;              /* the answer to several ranges was not usable: ask one range at a time */
+        bool multipart;                 /* the body is multipart/byteranges, parsed by mp */
+        HttpMultipart mp;
+        uint64_t part_offset;           /* a single-part answer: where its next byte belongs */
         uint64_t skip;
         int plan_r;
         HttpFailure plan_failure;
@@ -72,6 +84,149 @@ static bool stopped(HttpFetch *f) {
         return __atomic_load_n(&f->stop, __ATOMIC_ACQUIRE);
 }
 
+/*
+ * The Range value (in buf, RANGE_VALUE_MAX + 48 bytes; NULL: not written)
+ * for ranges[i] from offset on, then, with multi, the ranges after it as
+ * long as they follow in order without overlap (what a server answers in
+ * order, RFC 9110 14.2) and within the limits above. Returns the index after
+ * the last range in it.
+ */
+static size_t range_batch(const HttpByteRange *ranges, size_t n, size_t i, uint64_t offset, bool multi, char *buf) {
+        char one[48];
+        size_t len = (size_t) snprintf(one, sizeof one, "%" PRIu64 "-%" PRIu64, offset, ranges[i].start + ranges[i].length - 1);
+        if (buf)
+                memcpy(buf, one, len + 1);
+        size_t j = i + 1;
+        for (; multi && j < n && j - i < MULTI_RANGES_MAX; j++) {
+                const HttpByteRange *a = &ranges[j - 1], *b = &ranges[j];
+                if (b->start < a->start + a->length)
+                        break;
+                size_t k = (size_t) snprintf(one, sizeof one, ",%" PRIu64 "-%" PRIu64, b->start, b->start + b->length - 1);
+                if (len + k > RANGE_VALUE_MAX)
+                        break;
+                if (buf)
+                        memcpy(buf + len, one, k + 1);
+                len += k;
+        }
+        return j;
+}
+
+size_t http_ranges_requests(const HttpByteRange *ranges, size_t n) {
+        size_t requests = 0;
+        for (size_t i = 0; i < n; i = range_batch(ranges, n, i, ranges[i].start, true, NULL))
+                requests++;
+        return requests;
+}
+
+static bool batch_several(const HttpFetch *f) {
+        return f->batch_end - f->range > 1;
+}
+
+/* Records why the current attempt cannot go on; with several ranges asked for, a protocol failure
+ * means one range a request from now on. Returns r. */
+static int fail(HttpFetch *f, HttpFailure failure, int r) {
+        f->planned = true;
+        f->plan_r = r;
+        f->plan_failure = failure;
+        (void) snprintf(f->plan_message, sizeof f->plan_message, "%s", err_message(r));
+        if (failure == HTTP_FAILURE_PROTOCOL && f->ranges && batch_several(f))
+                f->multi_failed = true;
+        return r;
+}
+
+static void set_range(HttpFetch *f, size_t i) {
+        f->range = i;
+        f->offset = f->ranges[i].start;
+        f->end = f->ranges[i].start + f->ranges[i].length;
+}
+
+/* Every byte the current request asked for was delivered. */
+static bool batch_complete(const HttpFetch *f) {
+        return f->range + 1 == f->batch_end && f->offset == f->end;
+}
+
+/* 0, or -EPIPE when the reader is gone (or the fetch was stopped while the pipe was full). */
+static int write_pipe(HttpFetch *f, const uint8_t *data, size_t len) {
+        while (len > 0) {
+                ssize_t k = write(f->fd, data, len);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0 && errno == EAGAIN) {
+                        /* A full pipe: wait for the reader, but not past a stop. */
+                        if (stopped(f)) {
+                                f->reader_gone = true;
+                                return -EPIPE;
+                        }
+                        (void) poll(&(struct pollfd) { .fd = f->fd, .events = POLLOUT }, 1, 250);
+                        continue;
+                }
+                if (k <= 0) {
+                        /* EPIPE: the reader is done (a refused bundle, or an error of its own). */
+                        f->reader_gone = true;
+                        return -EPIPE;
+                }
+                data += k;
+                len -= (size_t) k;
+                f->offset += (uint64_t) k;
+                f->stats.delivered += (uint64_t) k;
+        }
+        return 0;
+}
+
+/*
+ * Ranges mode: n bytes of the answer that belong at offset at of the
+ * resource. Those of the current range go to the pipe; bytes before it (a
+ * gap the server joined to the ranges, bytes sent twice) are dropped. A
+ * range done, the next one of the request follows.
+ */
+static int deliver(HttpFetch *f, uint64_t at, const uint8_t *p, size_t n) {
+        f->stats.received += n;
+        while (n > 0) {
+                if (f->offset == f->end) {
+                        if (f->range + 1 >= f->batch_end)
+                                return fail(f, HTTP_FAILURE_PROTOCOL,
+                                            err_set(EBADMSG, "the server sent more than the ranges asked for (byte %" PRIu64 ")", at));
+                        set_range(f, f->range + 1);
+                }
+                if (at < f->offset) {
+                        size_t k = (size_t) MIN((uint64_t) n, f->offset - at);
+                        at += k;
+                        p += k;
+                        n -= k;
+                        continue;
+                }
+                if (at > f->offset)
+                        return fail(f, HTTP_FAILURE_PROTOCOL,
+                                    err_set(EBADMSG, "the server left out bytes %" PRIu64 "-%" PRIu64 " of the ranges asked for",
+                                            f->offset, at - 1));
+                size_t k = (size_t) MIN((uint64_t) n, f->end - f->offset);
+                int r = write_pipe(f, p, k);
+                if (r < 0)
+                        return r;
+                at += k;
+                p += k;
+                n -= k;
+        }
+        return 0;
+}
+
+static int on_part(void *userdata, uint64_t start, uint64_t end, uint64_t total) {
+        HttpFetch *f = userdata;
+        if (f->res.size == HTTP_SIZE_UNKNOWN)
+                f->res.size = f->stats.size = total;
+        else if (total != HTTP_SIZE_UNKNOWN && total != f->res.size)
+                return fail(f, HTTP_FAILURE_CHANGED,
+                            err_set(ESTALE, "the bundle changed on the server between requests (%" PRIu64 " bytes, now %" PRIu64 ")",
+                                    f->res.size, total));
+        return 0;
+}
+
+static int on_part_data(void *userdata, uint64_t offset, const uint8_t *p, size_t n) {
+        return deliver(userdata, offset, p, n);
+}
+
+static const HttpMultipartCallbacks part_callbacks = { .part = on_part, .data = on_part_data };
+
 static void plan(HttpFetch *f, CURL *c) {
         if (f->planned)
                 return;
@@ -82,24 +237,34 @@ static void plan(HttpFetch *f, CURL *c) {
                 f->resp.status = code;
         }
         if (f->ranges && f->resp.status == 200) {
-                /* Asked for a range, got everything: another bundle (If-Range), or a server without Range. */
-                if (f->res.known && http_resource_changed(&f->res, &f->resp)) {
-                        f->plan_r = err_set(ESTALE, "the bundle changed on the server between requests");
-                        f->plan_failure = HTTP_FAILURE_CHANGED;
-                } else {
-                        f->plan_r = err_set(EOPNOTSUPP, "the server ignores Range requests (HTTP 200 to a Range request)");
-                        f->plan_failure = HTTP_FAILURE_PROTOCOL;
-                }
-                (void) snprintf(f->plan_message, sizeof f->plan_message, "%s", err_message(f->plan_r));
+                /* Asked for ranges, got everything: another bundle (If-Range), a server that takes one
+                 * range a request at most, or a server without Range. */
+                if (f->res.known && http_resource_changed(&f->res, &f->resp))
+                        (void) fail(f, HTTP_FAILURE_CHANGED, err_set(ESTALE, "the bundle changed on the server between requests"));
+                else if (batch_several(f))
+                        (void) fail(f, HTTP_FAILURE_PROTOCOL,
+                                    err_set(EOPNOTSUPP, "HTTP 200 to a request for %zu ranges", f->batch_end - f->range));
+                else
+                        (void) fail(f, HTTP_FAILURE_PROTOCOL,
+                                    err_set(EOPNOTSUPP, "the server ignores Range requests (HTTP 200 to a Range request)"));
                 return;
         }
         f->plan_r = http_response_plan(&f->res, f->offset, &f->resp, &f->skip, &f->plan_failure);
         if (f->plan_r < 0) {
-                (void) snprintf(f->plan_message, sizeof f->plan_message, "%s", err_message(f->plan_r));
+                (void) fail(f, f->plan_failure, f->plan_r);
                 /* An error page is read for its title; anything else ends the attempt. */
                 f->error_body = f->plan_failure == HTTP_FAILURE_STATUS;
         } else if (f->skip > 0)
                 f->stats.restarts++;
+        else if (f->resp.status == 206 && f->resp.multipart) {
+                if (!f->ranges)
+                        (void) fail(f, HTTP_FAILURE_PROTOCOL, err_set(EBADMSG, "a multipart answer to a request for one range"));
+                else {
+                        http_multipart_init(&f->mp, f->resp.boundary);
+                        f->multipart = true;
+                }
+        } else if (f->ranges)
+                f->part_offset = f->resp.range_start;
         if (f->res.known)
                 f->stats.size = f->res.size;
 }
@@ -116,16 +281,14 @@ static size_t on_header(char *data, size_t size, size_t n, void *userdata) {
         f->last_activity_ms = now_ms();
         /* A new response (after a redirect or a proxy's CONNECT): nothing decided on the last one holds. */
         if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
-                f->planned = f->error_body = false;
+                f->planned = f->error_body = f->multipart = f->multi_failed = false;
                 f->plan_r = 0;
                 f->skip = 0;
                 f->body_len = 0;
         }
-        if (http_response_header(&f->resp, data, len) < 0) {
-                f->planned = true;
-                f->plan_r = -EBADMSG;
-                f->plan_failure = HTTP_FAILURE_PROTOCOL;
-                (void) snprintf(f->plan_message, sizeof f->plan_message, "%s", err_message(-EBADMSG));
+        int r = http_response_header(&f->resp, data, len);
+        if (r < 0) {
+                (void) fail(f, HTTP_FAILURE_PROTOCOL, r);
                 return 0;
         }
         return len;
@@ -146,42 +309,29 @@ static size_t on_body(char *data, size_t size, size_t n, void *userdata) {
         if (f->plan_r < 0)
                 return 0;
 
-        f->stats.received += len;
-        if (f->ranges && len > f->end - f->offset) {
-                f->plan_r = err_set(EBADMSG, "the server sent more than the range asked for (bytes %" PRIu64 "-%" PRIu64 ")",
-                                    f->offset, f->end - 1);
-                f->plan_failure = HTTP_FAILURE_PROTOCOL;
-                (void) snprintf(f->plan_message, sizeof f->plan_message, "%s", err_message(f->plan_r));
-                return 0;
-        }
-        if (f->skip > 0) {
-                size_t k = (size_t) MIN((uint64_t) len, f->skip);
-                f->skip -= k;
-                data += k;
-                len -= k;
-        }
-        while (len > 0) {
-                ssize_t k = write(f->fd, data, len);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0 && errno == EAGAIN) {
-                        /* A full pipe: wait for the reader, but not past a stop. */
-                        if (stopped(f)) {
-                                f->reader_gone = true;
-                                return 0;
-                        }
-                        (void) poll(&(struct pollfd) { .fd = f->fd, .events = POLLOUT }, 1, 250);
-                        continue;
+        if (f->ranges) {
+                int r;
+                if (f->multipart) {
+                        r = http_multipart_feed(&f->mp, (const uint8_t *) data, len, &part_callbacks, f);
+                        /* The parser's own complaints: a body that is not multipart/byteranges. */
+                        if (r < 0 && f->plan_r == 0 && !f->reader_gone)
+                                (void) fail(f, HTTP_FAILURE_PROTOCOL, r);
+                } else {
+                        r = deliver(f, f->part_offset, (const uint8_t *) data, len);
+                        f->part_offset += len;
                 }
-                if (k <= 0) {
-                        /* EPIPE: the reader is done (a refused bundle, or an error of its own). */
-                        f->reader_gone = true;
+                if (r < 0)
                         return 0;
+        } else {
+                f->stats.received += len;
+                if (f->skip > 0) {
+                        size_t k = (size_t) MIN((uint64_t) len, f->skip);
+                        f->skip -= k;
+                        data += k;
+                        len -= k;
                 }
-                data += k;
-                len -= (size_t) k;
-                f->offset += (uint64_t) k;
-                f->stats.delivered += (uint64_t) k;
+                if (write_pipe(f, (const uint8_t *) data, len) < 0)
+                        return 0;
         }
         /* Time blocked on a full pipe is the reader's, not a stall of the server. */
         f->last_activity_ms = now_ms();
@@ -255,7 +405,7 @@ static int attempt(HttpFetch *f, CURL *c, HttpFailure *ret_failure, long *ret_st
         char total[32];
 
         f->resp = (HttpResponse) { .content_length = HTTP_SIZE_UNKNOWN, .range_total = HTTP_SIZE_UNKNOWN };
-        f->planned = f->error_body = f->stalled = f->deadline_hit = false;
+        f->planned = f->error_body = f->stalled = f->deadline_hit = f->multi_failed = f->multipart = false;
         f->skip = 0;
         f->plan_r = 0;
         f->body_len = 0;
@@ -277,11 +427,14 @@ static int attempt(HttpFetch *f, CURL *c, HttpFailure *ret_failure, long *ret_st
                         return -ENOMEM;
                 list = l;
         }
-        if (f->ranges)
-                (void) snprintf(f->range, sizeof f->range, "%" PRIu64 "-%" PRIu64, f->offset, f->end - 1);
-        else
-                (void) snprintf(f->range, sizeof f->range, "%" PRIu64 "-", f->offset);
-        if (curl_easy_setopt(c, CURLOPT_RANGE, f->offset > 0 || f->ranges ? f->range : NULL) != CURLE_OK ||
+        if (f->ranges) {
+                /* A range finished just before a drop: the request starts with the next. */
+                if (f->offset == f->end)
+                        set_range(f, f->range + 1);
+                f->batch_end = range_batch(f->ranges, f->n_ranges, f->range, f->offset, f->multi, f->range_value);
+        } else
+                (void) snprintf(f->range_value, sizeof f->range_value, "%" PRIu64 "-", f->offset);
+        if (curl_easy_setopt(c, CURLOPT_RANGE, f->offset > 0 || f->ranges ? f->range_value : NULL) != CURLE_OK ||
             curl_easy_setopt(c, CURLOPT_HTTPHEADER, list) != CURLE_OK)
                 return err_set(ENOMEM, "cannot set up the request");
 
@@ -296,6 +449,10 @@ static int attempt(HttpFetch *f, CURL *c, HttpFailure *ret_failure, long *ret_st
                 return err_set(f->plan_failure == HTTP_FAILURE_CHANGED ? ESTALE : f->plan_r == -EOPNOTSUPP ? EOPNOTSUPP : EBADMSG,
                                "%s", f->plan_message);
         }
+        /* Every byte asked for is here: a cut or a stall after them (in a multipart answer's last
+         * delimiter, say) costs nothing. */
+        if (f->ranges && f->planned && batch_complete(f))
+                return 0;
         if (f->deadline_hit) {
                 *ret_failure = HTTP_FAILURE_DEADLINE;
                 return err_set(ETIMEDOUT, "TimeoutSec=%u reached at byte %" PRIu64 " of %s", f->o.timeout_sec, f->offset,
@@ -350,10 +507,19 @@ static int attempt(HttpFetch *f, CURL *c, HttpFailure *ret_failure, long *ret_st
                 return err_set(ESTALE, "the bundle changed on the server between requests (it ends before byte %" PRIu64 ")",
                                f->offset);
         }
-        if (f->ranges && f->offset != f->end) {
+        if (f->ranges && !batch_complete(f)) {
+                /* An answer that ended as it said it would (libcurl saw its length or last chunk)
+                 * without all the bytes asked for: with several ranges, the server's way with them,
+                 * not a drop (one range a request from now on). */
+                if (batch_several(f)) {
+                        *ret_failure = HTTP_FAILURE_PROTOCOL;
+                        return fail(f, HTTP_FAILURE_PROTOCOL,
+                                    err_set(EBADMSG, "the answer to %zu ranges ended before byte %" PRIu64,
+                                            f->batch_end - f->range, f->offset));
+                }
                 *ret_failure = HTTP_FAILURE_DROP;
                 return err_set(EIO, "the response ended at byte %" PRIu64 " of the range %" PRIu64 "-%" PRIu64, f->offset,
-                               f->end - f->offset, f->end - 1);
+                               f->ranges[f->range].start, f->end - 1);
         }
         if (!f->ranges && f->res.size != HTTP_SIZE_UNKNOWN && f->offset != f->res.size) {
                 *ret_failure = HTTP_FAILURE_DROP;
@@ -430,27 +596,30 @@ static int run(HttpFetch *f, CURL *c) {
         r = setup(f, c, &cb);
         if (r < 0)
                 return r;
-        size_t range = 0;
-        if (f->ranges) {
-                f->offset = f->ranges[0].start;
-                f->end = f->ranges[0].start + f->ranges[0].length;
-        }
+        if (f->ranges)
+                set_range(f, 0);
         for (;;) {
                 HttpFailure failure = HTTP_FAILURE_OTHER;
-                uint64_t before = f->offset, delay = 0;
+                uint64_t before = f->stats.delivered, delay = 0;
                 long status = 0;
 
                 r = attempt(f, c, &failure, &status);
-                if (r == 0 && f->ranges && ++range < f->n_ranges) {
-                        /* The next range, on the same connection. */
-                        f->offset = f->ranges[range].start;
-                        f->end = f->ranges[range].start + f->ranges[range].length;
+                if (r == 0 && f->ranges && f->batch_end < f->n_ranges) {
+                        /* The next ranges, on the same connection. */
+                        set_range(f, f->batch_end);
                         continue;
                 }
                 if (r == 0 || r == -ECANCELED)
                         return r;
+                if (f->multi_failed && f->multi) {
+                        /* What was delivered stays; the rest one range a request, at once. */
+                        f->multi = false;
+                        (void) snprintf(f->stats.one_range, sizeof f->stats.one_range, "%s", err_message(r));
+                        continue;
+                }
                 (void) snprintf(reason, sizeof reason, "%s", err_message(r));
-                switch (http_retry_decide(&policy, &rs, failure, status, f->offset > before, now_ms() - f->start_ms, &delay)) {
+                switch (http_retry_decide(&policy, &rs, failure, status, f->stats.delivered > before, now_ms() - f->start_ms,
+                                          &delay)) {
                 case HTTP_GIVE_UP_FATAL:
                         return r;
                 case HTTP_GIVE_UP_RETRIES:
@@ -567,6 +736,7 @@ int http_fetch_start(const char *url, const HttpFetchOptions *o, HttpFetch **ret
                         return -ENOMEM;
                 memcpy(f->ranges, o->ranges, o->n_ranges * sizeof *o->ranges);
                 f->n_ranges = o->n_ranges;
+                f->multi = true;
                 for (size_t i = 0; i < o->n_ranges; i++)
                         if (o->ranges[i].length == 0 || o->ranges[i].start + o->ranges[i].length < o->ranges[i].start)
                                 return err_set(EINVAL, "bad range %" PRIu64 "+%" PRIu64, o->ranges[i].start,

@@ -42,9 +42,12 @@ typedef struct HttpFetchOptions {
         const char *client_cert;        /* PEM, with client_key; both or neither */
         const char *client_key;
         const char *headers_file;       /* "Name: value" lines sent with every request */
-        /* Ranges mode (delta installs): only these ranges, in this order, one
-         * Range request each on one connection, their bytes back to back in
-         * the pipe; a server that ignores Range fails the fetch with
+        /* Ranges mode (delta installs): only these ranges, in this order,
+         * their bytes back to back in the pipe, on one connection. Ranges that
+         * follow each other in order go up to 128 in one request (a
+         * multipart/byteranges answer); after a server answers such a request
+         * with anything else (200, parts missing or malformed), one range a
+         * request. A server that ignores Range fails the fetch with
          * -EOPNOTSUPP. NULL: the whole body. */
         const HttpByteRange *ranges;
         size_t n_ranges;
@@ -57,14 +60,20 @@ typedef struct HttpFetchOptions {
 } HttpFetchOptions;
 
 typedef struct HttpFetchStats {
-        uint64_t received;          /* body bytes over all connections, dropped ones included */
+        /* Body bytes over all connections, dropped ones included; in ranges mode the bytes of
+         * the resource received (a multipart answer's delimiters and part headers not counted). */
+        uint64_t received;
         uint64_t delivered;         /* into the pipe */
         uint64_t size;              /* HTTP_SIZE_UNKNOWN when the server did not say */
         unsigned requests;
         unsigned restarts;          /* 200 answers to a Range request */
+        char one_range[256];        /* ranges mode: why one range a request ("" while several) */
 } HttpFetchStats;
 
 typedef struct HttpFetch HttpFetch;
+
+/* The requests a ranges fetch of these ranges makes from a server that answers several ranges a request. */
+size_t http_ranges_requests(const HttpByteRange *ranges, size_t n);
 
 /*
  * Checks url and o (scheme policy, readable files, HeadersFile= lines)

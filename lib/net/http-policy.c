@@ -190,6 +190,11 @@ int http_response_header(HttpResponse *r, const char *line, size_t len) {
                 if (k < 0)
                         return k;
                 r->has_range = true;
+        } else if (NAME_IS("Content-Type")) {
+                int k = http_multipart_boundary(v, vlen, r->boundary);
+                if (k < 0)
+                        return k;
+                r->multipart = k > 0;
         }
 #undef NAME_IS
         return 0;
@@ -257,6 +262,15 @@ int http_response_plan(HttpResource *res, uint64_t offset, const HttpResponse *r
                 return 0;
 
         case 206:
+                if (resp->multipart) {
+                        /* Several ranges (multipart/byteranges): each part's Content-Range is the caller's to check. */
+                        if (http_resource_changed(res, resp))
+                                return changed(res, resp, ret_failure);
+                        if (!res->known)
+                                *res = (HttpResource) { .known = true, .size = HTTP_SIZE_UNKNOWN, .v = resp->v };
+                        *ret_skip = 0;
+                        return 0;
+                }
                 if (!resp->has_range) {
                         *ret_failure = HTTP_FAILURE_PROTOCOL;
                         return err_set(EBADMSG, "HTTP 206 without Content-Range");

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "net/http-multipart.h"
+
 /*
  * The decisions of a resumable HTTP fetch, free of I/O (docs/network.md):
  * which URLs are allowed, what a response header says, whether a response
@@ -56,6 +58,8 @@ typedef struct HttpResponse {
         uint64_t content_length;    /* HTTP_SIZE_UNKNOWN when not sent */
         bool has_range;
         uint64_t range_start, range_end, range_total;  /* total HTTP_SIZE_UNKNOWN for '*' */
+        bool multipart;             /* Content-Type: multipart/byteranges, with boundary */
+        char boundary[HTTP_BOUNDARY_MAX + 1];
         HttpValidators v;
 } HttpResponse;
 
@@ -63,7 +67,8 @@ typedef struct HttpResponse {
  * Feeds one header line (with or without CRLF). A status line ("HTTP/1.1
  * 206 Partial Content", "HTTP/2 200") starts a new response: a redirect's
  * headers never mix with the final response's. Returns 0, or -EBADMSG for a
- * malformed status line, Content-Length or Content-Range.
+ * malformed status line, Content-Length or Content-Range, or a
+ * multipart/byteranges Content-Type without a usable boundary.
  */
 int http_response_header(HttpResponse *r, const char *line, size_t len);
 
@@ -89,7 +94,9 @@ bool http_resource_changed(const HttpResource *res, const HttpResponse *resp);
  * *ret_skip (bytes of the body already delivered, to drop: a server that
  * ignored Range sent everything again) and res updated, or a negative errno
  * with a message and *ret_failure: a status other than 200/206, a bundle
- * that changed, a range that does not start at offset.
+ * that changed, a range that does not start at offset. A 206
+ * multipart/byteranges answer is checked only for its validators: where
+ * its parts belong is the caller's to check.
  */
 int http_response_plan(HttpResource *res, uint64_t offset, const HttpResponse *resp, uint64_t *ret_skip,
                        HttpFailure *ret_failure);
