@@ -225,8 +225,11 @@ int delta_source_ranges_end(DeltaSource *s) {
         s->fetch = http_fetch_free(s->fetch);
         s->stats.fetched += st.received;
         s->stats.requests += st.requests;
-        if (st.one_range[0])
+        /* A server that turned several ranges down gets one a request from now on. */
+        if (st.one_range[0]) {
                 memcpy(s->stats.one_range, st.one_range, sizeof st.one_range);
+                s->http.one_range = true;
+        }
         if (r < 0 && r != -ECANCELED)
                 return err_prefix(r, "%s", s->display);
         return 0;

@@ -736,7 +736,7 @@ int http_fetch_start(const char *url, const HttpFetchOptions *o, HttpFetch **ret
                         return -ENOMEM;
                 memcpy(f->ranges, o->ranges, o->n_ranges * sizeof *o->ranges);
                 f->n_ranges = o->n_ranges;
-                f->multi = true;
+                f->multi = !o->one_range;
                 for (size_t i = 0; i < o->n_ranges; i++)
                         if (o->ranges[i].length == 0 || o->ranges[i].start + o->ranges[i].length < o->ranges[i].start)
                                 return err_set(EINVAL, "bad range %" PRIu64 "+%" PRIu64, o->ranges[i].start,

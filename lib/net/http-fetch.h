@@ -51,6 +51,7 @@ typedef struct HttpFetchOptions {
          * -EOPNOTSUPP. NULL: the whole body. */
         const HttpByteRange *ranges;
         size_t n_ranges;
+        bool one_range;                 /* ranges mode: one range a request from the start */
         /* The resource as an earlier fetch saw it (validators, size): any
          * other version is refused as changed. NULL: whatever comes first. */
         const HttpResource *resource;

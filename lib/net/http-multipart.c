@@ -216,8 +216,11 @@ int http_multipart_feed(HttpMultipart *m, const uint8_t *p, size_t n, const Http
                 while (len > 0 && (m->line[len - 1] == '\n' || m->line[len - 1] == '\r'))
                         len--;
                 m->line[len] = 0;
-                if (memchr(m->line, 0, len))
+                if (memchr(m->line, 0, len)) {
+                        if (m->state == HTTP_MULTIPART_PREAMBLE)
+                                continue;       /* no delimiter either */
                         return err_set(EBADMSG, "multipart: a NUL byte in a delimiter or part header");
+                }
                 r = line_done(m, m->line, len, cb, userdata);
                 if (r < 0)
                         return r;

@@ -10,6 +10,10 @@
 # - The proxy rewrites one byte of a fetched block: fetched again; rewrites
 #   it every time: refused cleanly (a untouched, b not bootable).
 # - A server without Range: the whole bundle, streamed.
+# - Blocks changed all over a file: several ranges a request (as many requests
+#   as the dry run says, nginx's log agrees); a server of one range a request
+#   (max_ranges 1), cuts inside multipart answers, a garbled delimiter: still
+#   the right slot.
 # - --delta from a file: local blocks copied, the rest read.
 # - A byte the device stores wrong (root's, the tree's): refused by the read-back.
 # - Blocks moved within slot b: read before they are overwritten.
@@ -205,6 +209,80 @@ note "a server without Range: the whole bundle, streamed"
 grep -q "the server ignores Range requests .*; fetching the whole bundle$" "$T/err" || die "no fallback said: $(cat "$T/err")"
 grep -q "^Fetched $SIZE bytes in 1 requests for a $SIZE-byte bundle$" "$T/out" || die "not a full stream: $(cat "$T/out")"
 b_print | cmp -s "$T/b.delta" - || die "slot b after the fallback differs"
+
+note "blocks changed all over a file: several ranges a request"
+# 4.0: every fourth 4 KiB block of 'three' rewritten, so its changed blocks make hundreds of runs.
+cp "$T/payload/three" "$T/three.orig"
+python3 - "$T/payload/three" <<'PY'
+import os, sys
+with open(sys.argv[1], "r+b") as f:
+    size = os.fstat(f.fileno()).st_size
+    for block in range(0, size // 4096, 4):
+        f.seek(block * 4096)
+        f.write(os.urandom(4096))
+PY
+V4=$(build_bundle "$T/b4" --set Image.Version=4.0)
+mv "$T/three.orig" "$T/payload/three"
+cp "$V4" "$WWW/b4.abide"
+"$ABIDECTL" install --force "$V4" >/dev/null
+b_print >"$T/b.v4"
+# log_gets: the GETs of b4.abide nginx logged since the last call, one status per line.
+log_gets() { grep -o '"GET /[a-z]*/*b4.abide HTTP/[0-9.]*" [0-9]*' "$NGX/access.log" | awk '{print $NF}'; : >"$NGX/access.log"; }
+"$ABIDECTL" install --force "$V1" >/dev/null
+"$ABIDECTL" install --force --dry-run "https://127.0.0.1:$HTTPS_PORT/b4.abide" >"$T/dry" 2>"$T/err" || die "dry run of 4.0: $(cat "$T/err")"
+read -r WOULD_BYTES WOULD_REQ < <(sed -n 's/^Would fetch \([0-9]*\) bytes in \([0-9]*\) requests.*/\1 \2/p' "$T/dry")
+RUNS=$(sed -n 's/.*root.img [0-9]* blocks: [0-9]* to be fetched in \([0-9]*\) ranges.*/\1/p' "$T/dry")
+[ "${RUNS:-0}" -gt 256 ] || die "4.0 differs from 1.0 in ${RUNS:-no} runs: the images do not test several ranges a request"
+: >"$NGX/access.log"
+"$ABIDECTL" install --force "https://127.0.0.1:$HTTPS_PORT/b4.abide" >"$T/out" 2>"$T/err" || die "delta of 4.0 failed: $(cat "$T/err")"
+read -r bytes requests < <(sed -n 's/^Fetched \([0-9]*\) bytes in \([0-9]*\) requests.*/\1 \2/p' "$T/out")
+echo "   $RUNS runs of root.img blocks: fetched $bytes bytes in $requests requests (the dry run: $WOULD_BYTES in $WOULD_REQ)"
+[ "$bytes" = "$WOULD_BYTES" ] && [ "$requests" = "$WOULD_REQ" ] || die "fetched $bytes bytes in $requests requests, the dry run said $WOULD_BYTES in $WOULD_REQ"
+[ "$requests" -lt $((RUNS / 16)) ] || die "$requests requests for $RUNS runs"
+grep -q "one range a request" "$T/out" && die "nginx was given one range a request: $(cat "$T/out")"
+gets=$(log_gets)
+[ "$(echo "$gets" | grep -c .)" = "$requests" ] && ! echo "$gets" | grep -qv 206 ||
+        die "nginx logged $(echo "$gets" | sort | uniq -c | tr '\n' ' ') for $requests requests"
+b_print | cmp -s "$T/b.v4" - || die "slot b after a delta of several ranges a request differs from the file install"
+
+note "a server that takes one range a request (nginx max_ranges 1): the rest one range a request"
+"$ABIDECTL" install --force "$V1" >/dev/null
+"$ABIDECTL" install --force "https://127.0.0.1:$HTTPS_PORT/onerange/b4.abide" >"$T/out" 2>"$T/err" ||
+        die "delta from a server of one range a request failed: $(cat "$T/err")"
+grep -qx "The server did not answer several ranges in one request (HTTP 200 to a request for [0-9]* ranges): one range a request" "$T/out" ||
+        die "no fallback said: $(cat "$T/out")"
+read -r bytes requests < <(sed -n 's/^Fetched \([0-9]*\) bytes in \([0-9]*\) requests.*/\1 \2/p' "$T/out")
+echo "   fetched $bytes bytes in $requests requests"
+[ "$bytes" = "$WOULD_BYTES" ] || die "fetched $bytes bytes, $WOULD_BYTES expected (the 200 is cut off unread)"
+[ "$requests" -gt "$RUNS" ] || die "$requests requests for $RUNS runs one at a time"
+gets=$(log_gets)
+[ "$(echo "$gets" | grep -c '^200$')" = 1 ] || die "nginx logged $(echo "$gets" | sort | uniq -c | tr '\n' ' ')"
+b_print | cmp -s "$T/b.v4" - || die "slot b after the fallback to one range a request differs"
+
+note "connections cut in multipart answers: resumed from the byte reached, several ranges a request"
+"$ABIDECTL" install --force "$V1" >/dev/null
+proxy_start "$HTTP_PORT" --cut-every 400000 --cut-limit 3
+"$ABIDECTL" install --force "http://127.0.0.1:$PROXY_PORT/b4.abide" >"$T/out" 2>"$T/err" || die "delta with cuts failed: $(cat "$T/err")"
+[ "$(proxy_stat cuts)" -eq 3 ] || die "the proxy cut $(proxy_stat cuts) times"
+[ "$(grep -c '; retry [0-9]* in [0-9.]* s from byte ' "$T/err")" = 3 ] || die "expected 3 retry lines: $(cat "$T/err")"
+grep -q "one range a request" "$T/out" && die "a cut turned several ranges a request off: $(cat "$T/out")"
+read -r bytes requests < <(sed -n 's/^Fetched \([0-9]*\) bytes in \([0-9]*\) requests.*/\1 \2/p' "$T/out")
+echo "   3 cuts: fetched $bytes bytes in $requests requests (without cuts: $WOULD_BYTES in $WOULD_REQ)"
+[ "$requests" -le $((WOULD_REQ + 3)) ] || die "$requests requests after 3 cuts"
+b_print | cmp -s "$T/b.v4" - || die "slot b after cuts in multipart answers differs"
+
+note "a multipart answer the proxy garbles (a delimiter): the rest one range a request, slot still right"
+"$ABIDECTL" install --force "$V1" >/dev/null
+# nginx's boundaries are counters ("00000000000000000042"): the first delimiter of the first multipart
+# answer loses its leading '-', so its first part is never found.
+proxy_start "$HTTP_PORT" --flip "$(printf -- '--000000000000' | od -An -tx1 | tr -d ' \n')" --flip-limit 1
+"$ABIDECTL" install --force "http://127.0.0.1:$PROXY_PORT/b4.abide" >"$T/out" 2>"$T/err" || die "delta with a garbled answer failed: $(cat "$T/err")"
+[ "$(proxy_stat flips)" -eq 1 ] || die "the proxy flipped $(proxy_stat flips) times"
+grep -qx "The server did not answer several ranges in one request (the server left out bytes [0-9]*-[0-9]* of the ranges asked for): one range a request" "$T/out" ||
+        die "no fallback said: $(cat "$T/out")"
+b_print | cmp -s "$T/b.v4" - || die "slot b after a garbled multipart answer differs"
+proxy_stop
+check_a "several ranges a request"
 
 note "a byte the device stores wrong is caught by the delta's read-back"
 # The shim flips one byte on its way to the device; what the delta fetched or copied and checked

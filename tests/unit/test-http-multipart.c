@@ -145,6 +145,15 @@ static void test_parts(void **state) {
                 assert_string_equal(s.log, "P0-2/-1 ");
                 assert_memory_equal(s.data, "xyz", 3);
         }
+        /* A preamble of binary bytes (what a garbled first delimiter leaves): skipped up to the next delimiter. */
+        static const char bin[] = "\r\n-X\0\r\n\0\0\r\n--b\r\nContent-Range: bytes 4-4/9\r\n\r\nZ\r\n--b--\r\n";
+        for (size_t step = 0; step <= sizeof bin - 1; step++) {
+                Seen s = {};
+                HttpMultipart m;
+                assert_int_equal(feed("b", bin, sizeof bin - 1, step, &s, &m), 0);
+                assert_true(http_multipart_done(&m));
+                assert_string_equal(s.log, "P4-4/9 ");
+        }
         /* A preamble line longer than any header line is skipped. */
         char pre[3000];
         memset(pre, 'x', 2000);
