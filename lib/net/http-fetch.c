@@ -249,6 +249,12 @@ static void plan(HttpFetch *f, CURL *c) {
                                     err_set(EOPNOTSUPP, "the server ignores Range requests (HTTP 200 to a Range request)"));
                 return;
         }
+        if (f->ranges && f->resp.status == 416 && batch_several(f)) {
+                /* Not one of the ranges is in the bundle, or a server that wants fewer of them: asked one
+                 * at a time, the first says which. */
+                (void) fail(f, HTTP_FAILURE_PROTOCOL, err_set(EBADMSG, "HTTP 416 to a request for %zu ranges", f->batch_end - f->range));
+                return;
+        }
         f->plan_r = http_response_plan(&f->res, f->offset, &f->resp, &f->skip, &f->plan_failure);
         if (f->plan_r < 0) {
                 (void) fail(f, f->plan_failure, f->plan_r);
@@ -444,15 +450,15 @@ static int attempt(HttpFetch *f, CURL *c, HttpFailure *ret_failure, long *ret_st
 
         if (f->reader_gone || stopped(f))
                 return -ECANCELED;
+        /* Every byte asked for is here, each checked as it came: whatever went wrong after them (a
+         * cut or a stall in a multipart answer's last delimiter, a garbled epilogue) costs nothing. */
+        if (f->ranges && batch_complete(f))
+                return 0;
         if (f->plan_r < 0 && !f->error_body) {
                 *ret_failure = f->plan_failure;
                 return err_set(f->plan_failure == HTTP_FAILURE_CHANGED ? ESTALE : f->plan_r == -EOPNOTSUPP ? EOPNOTSUPP : EBADMSG,
                                "%s", f->plan_message);
         }
-        /* Every byte asked for is here: a cut or a stall after them (in a multipart answer's last
-         * delimiter, say) costs nothing. */
-        if (f->ranges && f->planned && batch_complete(f))
-                return 0;
         if (f->deadline_hit) {
                 *ret_failure = HTTP_FAILURE_DEADLINE;
                 return err_set(ETIMEDOUT, "TimeoutSec=%u reached at byte %" PRIu64 " of %s", f->o.timeout_sec, f->offset,

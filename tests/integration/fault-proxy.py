@@ -6,6 +6,7 @@ injects faults into the server-to-client direction. 127.0.0.1 only.
                  [--cut-every BYTES [--cut-limit N] [--on-cut CMD]]
                  [--stall-at BYTES --stall-sec S]
                  [--flip HEX [--flip-limit N]]
+                 [--delay-ms MS]
 
 Counts the bytes sent to clients over all connections (--stats, JSON,
 rewritten at every event). --cut-every closes the connection each time that
@@ -15,7 +16,10 @@ swap the file on the server). --stall-at holds the connection once, sends
 nothing for --stall-sec seconds, then closes it. --flip inverts the first
 byte of each of the first --flip-limit occurrences (all when 0) of the byte
 string HEX in what the server sends (wrong bytes in a response, with the
-length and the connection intact; "flips" in the stats).
+length and the connection intact; "flips" in the stats). --delay-ms holds
+what the client sends for MS milliseconds before passing it on, so each
+request costs a round trip of a slower link ("requests" in the stats: the
+client's reads that were held).
 """
 import argparse
 import asyncio
@@ -35,11 +39,12 @@ ap.add_argument("--stall-at", type=int, default=0)
 ap.add_argument("--stall-sec", type=float, default=0)
 ap.add_argument("--flip", default="")
 ap.add_argument("--flip-limit", type=int, default=0)
+ap.add_argument("--delay-ms", type=float, default=0)
 args = ap.parse_args()
 FLIP = bytes.fromhex(args.flip)
 
 BUF = 64 * 1024
-st = {"bytes": 0, "connections": 0, "cuts": 0, "stalls": 0, "flips": 0}
+st = {"bytes": 0, "connections": 0, "cuts": 0, "stalls": 0, "flips": 0, "requests": 0}
 next_cut = args.cut_every
 
 
@@ -59,6 +64,9 @@ async def send(w, data):
 async def up(r, w):
     try:
         while data := await r.read(BUF):
+            if args.delay_ms:
+                st["requests"] += 1
+                await asyncio.sleep(args.delay_ms / 1000)
             w.write(data)
             await w.drain()
     except (ConnectionError, OSError):
