@@ -174,11 +174,12 @@ def delta_body(sc, prep, tls, ca_pem):
             check(rc == 0, "dry run exited %d: %s" % (rc, out.strip()[-800:]))
             m = re.search(r"^Would fetch (\d+) bytes in (\d+) requests for a (\d+)-byte bundle$", out, re.M)
             check(m and int(m.group(3)) == size, "dry run: %r" % out.strip()[-800:])
-            would = int(m.group(1))
+            would, would_requests = int(m.group(1)), int(m.group(2))
             sc.say("dry run: %s" % m.group(0))
             st = S.status(vm)
             expect_slot(st, "a", state="good", version="1.0.0", booted=False)
 
+            dry_gets = len([l for l in ngx.requests() if '"GET /v3.abide ' in l])
             rc, out, secs = guest_install(sc, vm, url)
             check(rc == 0, "install exited %d: %s" % (rc, out.strip()[-800:]))
             want = "Installed 3.0.0 into slot a (abide-a+%d.conf)" % S.TRIES
@@ -191,6 +192,8 @@ def delta_body(sc, prep, tls, ca_pem):
             plan = re.search(r"root\.img (\d+) blocks: (\d+) fetched in (\d+) ranges", out)
             check(plan, "no delta summary: %r" % out)
             check(fetched == would, "fetched %d bytes, the dry run said %d" % (fetched, would))
+            # nginx answers several ranges a request: as many requests as the dry run said.
+            check(requests == would_requests, "%d requests, the dry run said %d" % (requests, would_requests))
             check(fetched * 20 < size, "fetched %d of %d bytes: not a delta" % (fetched, size))
             sc.figure("delta: bytes fetched (bundle %d bytes, %d requests)" % (size, requests), fetched)
             sc.figure("delta: per mille of the bundle", round(fetched * 1000 / size, 1))
@@ -198,6 +201,8 @@ def delta_body(sc, prep, tls, ca_pem):
             sc.figure("abidectl install (delta)", secs, "s")
             gets = [l for l in ngx.requests() if '"GET /v3.abide ' in l]
             check(gets and all('" 206 ' in l for l in gets), "nginx: not all Range requests: %r" % gets)
+            check(len(gets) - dry_gets == requests,
+                  "nginx logged %d GETs for the install's %d requests: %r" % (len(gets) - dry_gets, requests, gets))
             st = S.status(vm)
             expect_slot(st, "a", state="pending", version="3.0.0", booted=False)
             check(st["slots"]["a"]["fetch"] == {"delta": True, "bytes": fetched, "bundle_size": size},
