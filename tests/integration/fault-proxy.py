@@ -134,6 +134,10 @@ async def handle(cr, cw):
     except OSError:
         cw.close()
         return
+    # No Nagle on either side: a response's last small segment must not wait for an ACK that the
+    # client delays (40 ms a request on Linux), or the proxy itself would be the slow link.
+    for w in (cw, sw):
+        w.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     t_up = asyncio.create_task(up(cr, sw))
     await down(sr, cw)
     # A cut or a stall ends both directions at once.
