@@ -216,10 +216,14 @@ int http_multipart_feed(HttpMultipart *m, const uint8_t *p, size_t n, const Http
                 while (len > 0 && (m->line[len - 1] == '\n' || m->line[len - 1] == '\r'))
                         len--;
                 m->line[len] = 0;
-                if (memchr(m->line, 0, len)) {
+                /* Delimiters and part headers are printable ASCII (so are the messages that quote them). */
+                bool printable = true;
+                for (size_t i = 0; printable && i < len; i++)
+                        printable = m->line[i] == '\t' || (m->line[i] >= 0x20 && m->line[i] < 0x7f);
+                if (!printable) {
                         if (m->state == HTTP_MULTIPART_PREAMBLE)
                                 continue;       /* no delimiter either */
-                        return err_set(EBADMSG, "multipart: a NUL byte in a delimiter or part header");
+                        return err_set(EBADMSG, "multipart: a control or non-ASCII byte in a delimiter or part header");
                 }
                 r = line_done(m, m->line, len, cb, userdata);
                 if (r < 0)
