@@ -39,7 +39,6 @@ run_dd() { dd if="$T/x/root.img" of="$ROOT_B" bs=4M oflag=direct conv=fsync stat
 run_readback() { dd if="$ROOT_B" of=/dev/null bs=4M iflag=direct,count_bytes count="$root_bytes" status=none; }
 run_verity() { veritysetup verify "$ROOT_B" "$VERITY_B" "$roothash"; }
 timed() { local t0; t0=$(now); "$@"; python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.3f}')" "$t0" "$(now)"; }
-median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
 # throttle_on: moves this shell into a cgroup whose writes to the loop disk are limited.
 CG=

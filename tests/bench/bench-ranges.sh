@@ -64,7 +64,6 @@ timed() {
         e=$(date +%s.%N)
         awk -v s="$s" -v e="$e" 'BEGIN {printf "%.3f\n", e - s}'
 }
-median() { sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 fetched() { sed -n 's/^Fetched \([0-9]*\) bytes in \([0-9]*\) requests.*/\1 bytes in \2 requests/p' "$T/out"; }
 
 "$ABIDECTL" install --force --dry-run "https://127.0.0.1:$HTTPS_PORT/b.abide" >"$T/dry" || die "dry run failed"
@@ -86,7 +85,7 @@ for d in $delays; do
                 timed curl -sS --fail --cacert "$TLS/ca.pem" -o /dev/null "$base/b.abide" >>"$T/curl"
                 echo "bench: delay $d ms, round $r: several ranges $(tail -n 1 "$T/multi") s ($m), one range a request $(tail -n 1 "$T/one") s ($o), curl of the bundle $(tail -n 1 "$T/curl") s"
         done
-        M=$(median <"$T/multi") O=$(median <"$T/one") C=$(median <"$T/curl")
+        M=$(median $(cat "$T/multi")) O=$(median $(cat "$T/one")) C=$(median $(cat "$T/curl"))
         echo "bench: delay $d ms, medians: several ranges a request $M s, one range a request $O s, curl of the whole bundle $C s"
         awk -v d="$d" -v m="$M" -v o="$O" -v c="$C" \
                 'BEGIN {printf "bench: delay %s ms: several/curl %.2f, one-range/curl %.2f, several/one-range %.2f\n", d, m / c, o / c, m / o}'

@@ -79,6 +79,8 @@ b_print() {
         entry_of b
 }
 install() { "$ABIDECTL" install "$@"; }
+# fetch_figures: "BYTES REQUESTS" of the "Fetched ..." line in $T/out
+fetch_figures() { sed -n 's/^Fetched \([0-9]*\) bytes in \([0-9]*\) requests.*/\1 \2/p' "$T/out"; }
 # num WHAT: the number after WHAT in $T/out
 num() { sed -n "s/.*$1 \([0-9]*\).*/\1/p" "$T/out" | head -n 1; }
 
@@ -235,7 +237,7 @@ RUNS=$(sed -n 's/.*root.img [0-9]* blocks: [0-9]* to be fetched in \([0-9]*\) ra
 [ "${RUNS:-0}" -gt 256 ] || die "4.0 differs from 1.0 in ${RUNS:-no} runs: the images do not test several ranges a request"
 : >"$NGX/access.log"
 "$ABIDECTL" install --force "https://127.0.0.1:$HTTPS_PORT/b4.abide" >"$T/out" 2>"$T/err" || die "delta of 4.0 failed: $(cat "$T/err")"
-read -r bytes requests < <(sed -n 's/^Fetched \([0-9]*\) bytes in \([0-9]*\) requests.*/\1 \2/p' "$T/out")
+read -r bytes requests < <(fetch_figures)
 echo "   $RUNS runs of root.img blocks: fetched $bytes bytes in $requests requests (the dry run: $WOULD_BYTES in $WOULD_REQ)"
 [ "$bytes" = "$WOULD_BYTES" ] && [ "$requests" = "$WOULD_REQ" ] || die "fetched $bytes bytes in $requests requests, the dry run said $WOULD_BYTES in $WOULD_REQ"
 [ "$requests" -lt $((RUNS / 16)) ] || die "$requests requests for $RUNS runs"
@@ -251,7 +253,7 @@ note "a server that takes one range a request (nginx max_ranges 1): the rest one
         die "delta from a server of one range a request failed: $(cat "$T/err")"
 grep -qx "The server did not answer several ranges in one request (HTTP 200 to a request for [0-9]* ranges): one range a request" "$T/out" ||
         die "no fallback said: $(cat "$T/out")"
-read -r bytes requests < <(sed -n 's/^Fetched \([0-9]*\) bytes in \([0-9]*\) requests.*/\1 \2/p' "$T/out")
+read -r bytes requests < <(fetch_figures)
 echo "   fetched $bytes bytes in $requests requests"
 [ "$bytes" = "$WOULD_BYTES" ] || die "fetched $bytes bytes, $WOULD_BYTES expected (the 200 is cut off unread)"
 [ "$requests" -gt "$RUNS" ] || die "$requests requests for $RUNS runs one at a time"
@@ -266,7 +268,7 @@ proxy_start "$HTTP_PORT" --cut-every 400000 --cut-limit 3
 [ "$(proxy_stat cuts)" -eq 3 ] || die "the proxy cut $(proxy_stat cuts) times"
 [ "$(grep -c '; retry [0-9]* in [0-9.]* s from byte ' "$T/err")" = 3 ] || die "expected 3 retry lines: $(cat "$T/err")"
 grep -q "one range a request" "$T/out" && die "a cut turned several ranges a request off: $(cat "$T/out")"
-read -r bytes requests < <(sed -n 's/^Fetched \([0-9]*\) bytes in \([0-9]*\) requests.*/\1 \2/p' "$T/out")
+read -r bytes requests < <(fetch_figures)
 echo "   3 cuts: fetched $bytes bytes in $requests requests (without cuts: $WOULD_BYTES in $WOULD_REQ)"
 [ "$requests" -le $((WOULD_REQ + 3)) ] || die "$requests requests after 3 cuts"
 b_print | cmp -s "$T/b.v4" - || die "slot b after cuts in multipart answers differs"
