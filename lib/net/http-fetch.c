@@ -54,13 +54,15 @@ struct HttpFetch {
         size_t range;                   /* ranges mode: the current range */
         size_t batch_end;               /* ranges mode: after the last range of the current request */
         bool multi;                     /* ranges mode: several ranges a request, until the server turns them down */
+        unsigned multi_garbled;         /* ranges mode: unusable answers to several ranges since the last complete request */
         uint64_t start_ms;
         char range_value[RANGE_VALUE_MAX + 48];
         char if_range[320];
         /* The current attempt. */
         HttpResponse resp;
         bool planned, error_body, reader_gone, stalled, deadline_hit;
-        bool multi_failed;              /* the answer to several ranges was not usable: ask one range at a time */
+        bool multi_failed;              /* the answer to several ranges was not usable */
+        bool multi_refused;             /* ... because the server turned them down (200, 416): one range a request at once */
         bool multipart;                 /* the body is multipart/byteranges, parsed by mp */
         HttpMultipart mp;
         uint64_t part_offset;           /* a single-part answer: where its next byte belongs */
@@ -123,7 +125,7 @@ static bool batch_several(const HttpFetch *f) {
 }
 
 /* Records why the current attempt cannot go on; with several ranges asked for, a protocol failure
- * means one range a request from now on. Returns r. */
+ * is an answer to them that cannot be used (run() decides what next). Returns r. */
 static int fail(HttpFetch *f, HttpFailure failure, int r) {
         f->planned = true;
         f->plan_r = r;
@@ -241,10 +243,11 @@ static void plan(HttpFetch *f, CURL *c) {
                  * range a request at most, or a server without Range. */
                 if (f->res.known && http_resource_changed(&f->res, &f->resp))
                         (void) fail(f, HTTP_FAILURE_CHANGED, err_set(ESTALE, "the bundle changed on the server between requests"));
-                else if (batch_several(f))
+                else if (batch_several(f)) {
                         (void) fail(f, HTTP_FAILURE_PROTOCOL,
                                     err_set(EOPNOTSUPP, "HTTP 200 to a request for %zu ranges", f->batch_end - f->range));
-                else
+                        f->multi_refused = true;
+                } else
                         (void) fail(f, HTTP_FAILURE_PROTOCOL,
                                     err_set(EOPNOTSUPP, "the server ignores Range requests (HTTP 200 to a Range request)"));
                 return;
@@ -253,6 +256,7 @@ static void plan(HttpFetch *f, CURL *c) {
                 /* Not one of the ranges is in the bundle, or a server that wants fewer of them: asked one
                  * at a time, the first says which. */
                 (void) fail(f, HTTP_FAILURE_PROTOCOL, err_set(EBADMSG, "HTTP 416 to a request for %zu ranges", f->batch_end - f->range));
+                f->multi_refused = true;
                 return;
         }
         f->plan_r = http_response_plan(&f->res, f->offset, &f->resp, &f->skip, &f->plan_failure);
@@ -287,7 +291,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *userdata) {
         f->last_activity_ms = now_ms();
         /* A new response (after a redirect or a proxy's CONNECT): nothing decided on the last one holds. */
         if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
-                f->planned = f->error_body = f->multipart = f->multi_failed = false;
+                f->planned = f->error_body = f->multipart = f->multi_failed = f->multi_refused = false;
                 f->plan_r = 0;
                 f->skip = 0;
                 f->body_len = 0;
@@ -411,7 +415,7 @@ static int attempt(HttpFetch *f, CURL *c, HttpFailure *ret_failure, long *ret_st
         char total[32];
 
         f->resp = (HttpResponse) { .content_length = HTTP_SIZE_UNKNOWN, .range_total = HTTP_SIZE_UNKNOWN };
-        f->planned = f->error_body = f->stalled = f->deadline_hit = f->multi_failed = f->multipart = false;
+        f->planned = f->error_body = f->stalled = f->deadline_hit = f->multi_failed = f->multi_refused = f->multipart = false;
         f->skip = 0;
         f->plan_r = 0;
         f->body_len = 0;
@@ -610,6 +614,8 @@ static int run(HttpFetch *f, CURL *c) {
                 long status = 0;
 
                 r = attempt(f, c, &failure, &status);
+                if (r == 0)
+                        f->multi_garbled = 0;
                 if (r == 0 && f->ranges && f->batch_end < f->n_ranges) {
                         /* The next ranges, on the same connection. */
                         set_range(f, f->batch_end);
@@ -617,13 +623,23 @@ static int run(HttpFetch *f, CURL *c) {
                 }
                 if (r == 0 || r == -ECANCELED)
                         return r;
+                (void) snprintf(reason, sizeof reason, "%s", err_message(r));
                 if (f->multi_failed && f->multi) {
-                        /* What was delivered stays; the rest one range a request, at once. */
-                        f->multi = false;
-                        (void) snprintf(f->stats.one_range, sizeof f->stats.one_range, "%s", err_message(r));
+                        /* What was delivered stays. A server that turned several ranges down, or that
+                         * garbled two answers in a row, gets the rest one range a request, at once; a
+                         * first garbled answer (a flaky link, a proxy's hiccup) is asked again as it was. */
+                        if (f->multi_refused || ++f->multi_garbled > 1) {
+                                f->multi = false;
+                                (void) snprintf(f->stats.one_range, sizeof f->stats.one_range, "%s", err_message(r));
+                                continue;
+                        }
+                        rs.attempts++;
+                        if (f->o.on_retry)
+                                f->o.on_retry(&(HttpRetryEvent) { .reason = reason, .offset = f->offset, .size = f->res.size,
+                                                                  .retry = rs.attempts },
+                                              f->o.userdata);
                         continue;
                 }
-                (void) snprintf(reason, sizeof reason, "%s", err_message(r));
                 switch (http_retry_decide(&policy, &rs, failure, status, f->stats.delivered > before, now_ms() - f->start_ms,
                                           &delay)) {
                 case HTTP_GIVE_UP_FATAL:

@@ -45,9 +45,11 @@ typedef struct HttpFetchOptions {
         /* Ranges mode (delta installs): only these ranges, in this order,
          * their bytes back to back in the pipe, on one connection. Ranges that
          * follow each other in order go up to 128 in one request (a
-         * multipart/byteranges answer); after a server answers such a request
-         * with anything else (200, parts missing or malformed), one range a
-         * request. A server that ignores Range fails the fetch with
+         * multipart/byteranges answer); after a server turns such a request
+         * down (200, 416), or garbles two answers to them in a row (parts
+         * missing or malformed), one range a request; a first garbled
+         * answer is asked for again (on_retry says so). A server that
+         * ignores Range fails the fetch with
          * -EOPNOTSUPP. NULL: the whole body. */
         const HttpByteRange *ranges;
         size_t n_ranges;

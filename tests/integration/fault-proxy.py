@@ -6,7 +6,7 @@ injects faults into the server-to-client direction. 127.0.0.1 only.
                  [--cut-every BYTES [--cut-limit N] [--on-cut CMD]]
                  [--stall-at BYTES --stall-sec S]
                  [--flip HEX [--flip-limit N]]
-                 [--delay-ms MS]
+                 [--delay-ms MS] [--status-multi CODE [--status-limit N]]
 
 Counts the bytes sent to clients over all connections (--stats, JSON,
 rewritten at every event). --cut-every closes the connection each time that
@@ -19,7 +19,10 @@ string HEX in what the server sends (wrong bytes in a response, with the
 length and the connection intact; "flips" in the stats). --delay-ms holds
 what the client sends for MS milliseconds before passing it on, so each
 request costs a round trip of a slower link ("requests" in the stats: the
-client's reads that were held).
+client's reads that were held). --status-multi gives the answer to a
+request for several ranges (a Range header with a comma) the status CODE
+instead of 206, for the first --status-limit such answers (all when 0;
+"statuses" in the stats): a server that turns several ranges down.
 """
 import argparse
 import asyncio
@@ -40,11 +43,13 @@ ap.add_argument("--stall-sec", type=float, default=0)
 ap.add_argument("--flip", default="")
 ap.add_argument("--flip-limit", type=int, default=0)
 ap.add_argument("--delay-ms", type=float, default=0)
+ap.add_argument("--status-multi", type=int, default=0)
+ap.add_argument("--status-limit", type=int, default=0)
 args = ap.parse_args()
 FLIP = bytes.fromhex(args.flip)
 
 BUF = 64 * 1024
-st = {"bytes": 0, "connections": 0, "cuts": 0, "stalls": 0, "flips": 0, "requests": 0}
+st = {"bytes": 0, "connections": 0, "cuts": 0, "stalls": 0, "flips": 0, "requests": 0, "statuses": 0}
 next_cut = args.cut_every
 
 
@@ -61,9 +66,18 @@ async def send(w, data):
     st["bytes"] += len(data)
 
 
-async def up(r, w):
+def several_ranges(request):
+    """Whether request's head asks for several ranges."""
+    head = request.split(b"\r\n\r\n", 1)[0]
+    return any(line.lower().startswith(b"range:") and b"," in line for line in head.split(b"\r\n"))
+
+
+async def up(r, w, conn):
     try:
         while data := await r.read(BUF):
+            # curl sends a request only after the last answer ended: the next answer is this one's.
+            conn["rewrite"] = bool(args.status_multi) and several_ranges(data) and \
+                (not args.status_limit or st["statuses"] < args.status_limit)
             if args.delay_ms:
                 st["requests"] += 1
                 await asyncio.sleep(args.delay_ms / 1000)
@@ -93,11 +107,15 @@ def flip(data, carry):
     return bytes(buf[len(carry):])
 
 
-async def down(r, w):
+async def down(r, w, conn):
     global next_cut
     carry = b""
     try:
         while data := await r.read(BUF):
+            if conn["rewrite"] and data.startswith(b"HTTP/1.1 206 "):
+                data = data[:9] + b"%03d" % args.status_multi + data[12:]
+                conn["rewrite"] = False
+                st["statuses"] += 1
             if FLIP:
                 sent = data
                 data = flip(data, carry)
@@ -138,8 +156,9 @@ async def handle(cr, cw):
     # client delays (40 ms a request on Linux), or the proxy itself would be the slow link.
     for w in (cw, sw):
         w.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    t_up = asyncio.create_task(up(cr, sw))
-    await down(sr, cw)
+    conn = {"rewrite": False}
+    t_up = asyncio.create_task(up(cr, sw, conn))
+    await down(sr, cw, conn)
     # A cut or a stall ends both directions at once.
     sw.close()
     t_up.cancel()

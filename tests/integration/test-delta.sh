@@ -12,8 +12,9 @@
 # - A server without Range: the whole bundle, streamed.
 # - Blocks changed all over a file: several ranges a request (as many requests
 #   as the dry run says, nginx's log agrees); a server of one range a request
-#   (max_ranges 1), cuts inside multipart answers, a garbled delimiter: still
-#   the right slot.
+#   (max_ranges 1), cuts inside multipart answers, a garbled delimiter (asked
+#   again once; garbled again, one range a request), a 416: still the right
+#   slot.
 # - --delta from a file: local blocks copied, the rest read.
 # - A byte the device stores wrong (root's, the tree's): refused by the read-back.
 # - Blocks moved within slot b: read before they are overwritten.
@@ -273,16 +274,50 @@ echo "   3 cuts: fetched $bytes bytes in $requests requests (without cuts: $WOUL
 [ "$requests" -le $((WOULD_REQ + 3)) ] || die "$requests requests after 3 cuts"
 b_print | cmp -s "$T/b.v4" - || die "slot b after cuts in multipart answers differs"
 
-note "a multipart answer the proxy garbles (a delimiter): the rest one range a request, slot still right"
+note "a multipart answer the proxy garbles once (a delimiter): asked again as it was, slot right"
 "$ABIDECTL" install --force "$V1" >/dev/null
 # nginx's boundaries are counters ("00000000000000000042"): the first delimiter of the first multipart
 # answer loses its leading '-', so its first part is never found.
-proxy_start "$HTTP_PORT" --flip "$(printf -- '--000000000000' | od -An -tx1 | tr -d ' \n')" --flip-limit 1
+DELIM_HEX=$(printf -- '--000000000000' | od -An -tx1 | tr -d ' \n')
+proxy_start "$HTTP_PORT" --flip "$DELIM_HEX" --flip-limit 1
 "$ABIDECTL" install --force "http://127.0.0.1:$PROXY_PORT/b4.abide" >"$T/out" 2>"$T/err" || die "delta with a garbled answer failed: $(cat "$T/err")"
 [ "$(proxy_stat flips)" -eq 1 ] || die "the proxy flipped $(proxy_stat flips) times"
-grep -qx "The server did not answer several ranges in one request (the server left out bytes [0-9]*-[0-9]* of the ranges asked for): one range a request" "$T/out" ||
-        die "no fallback said: $(cat "$T/out")"
+[ "$(grep -c '; retry [0-9]* in 0.0 s from byte ' "$T/err")" = 1 ] &&
+        grepq "the server left out bytes [0-9]*-[0-9]* of the ranges asked for; retry 1 in 0.0 s from byte [0-9]* of $(stat -c %s "$V4")$" <"$T/err" ||
+        die "expected one retry line for the garbled answer: $(cat "$T/err")"
+grep -q "one range a request" "$T/out" && die "one garbled answer turned several ranges a request off: $(cat "$T/out")"
+read -r bytes requests < <(fetch_figures)
+echo "   1 garbled answer: fetched $bytes bytes in $requests requests (the dry run: $WOULD_BYTES in $WOULD_REQ)"
+[ "$requests" = $((WOULD_REQ + 1)) ] || die "$requests requests after 1 garbled answer, $((WOULD_REQ + 1)) expected"
 b_print | cmp -s "$T/b.v4" - || die "slot b after a garbled multipart answer differs"
+proxy_stop
+
+note "every multipart answer garbled: asked again once, then one range a request, slot right"
+"$ABIDECTL" install --force "$V1" >/dev/null
+proxy_start "$HTTP_PORT" --flip "$DELIM_HEX"
+"$ABIDECTL" install --force "http://127.0.0.1:$PROXY_PORT/b4.abide" >"$T/out" 2>"$T/err" || die "delta with garbled answers failed: $(cat "$T/err")"
+# Every delimiter of an answer flipped: no part is found, the answer ends short.
+GARBLED="the answer to [0-9]* ranges ended before byte [0-9]*"
+[ "$(grep -c '; retry [0-9]* in 0.0 s from byte ' "$T/err")" = 1 ] && grepq "$GARBLED; retry 1 in 0.0 s from byte " <"$T/err" ||
+        die "expected one retry line: $(cat "$T/err")"
+grep -qx "The server did not answer several ranges in one request ($GARBLED): one range a request" "$T/out" ||
+        die "no fallback said: $(cat "$T/out")"
+read -r bytes requests < <(fetch_figures)
+[ "$requests" -gt "$RUNS" ] || die "$requests requests for $RUNS runs one at a time"
+b_print | cmp -s "$T/b.v4" - || die "slot b after garbled multipart answers differs"
+proxy_stop
+
+note "a 416 to several ranges (the proxy rewrites the status): one range a request at once, slot right"
+"$ABIDECTL" install --force "$V1" >/dev/null
+proxy_start "$HTTP_PORT" --status-multi 416 --status-limit 1
+"$ABIDECTL" install --force "http://127.0.0.1:$PROXY_PORT/b4.abide" >"$T/out" 2>"$T/err" || die "delta after a 416 failed: $(cat "$T/err")"
+[ "$(proxy_stat statuses)" -eq 1 ] || die "the proxy rewrote $(proxy_stat statuses) statuses"
+grep -q '; retry ' "$T/err" && die "a 416 to several ranges was retried: $(cat "$T/err")"
+grep -qx "The server did not answer several ranges in one request (HTTP 416 to a request for [0-9]* ranges): one range a request" "$T/out" ||
+        die "no fallback said: $(cat "$T/out")"
+read -r bytes requests < <(fetch_figures)
+[ "$requests" -gt "$RUNS" ] || die "$requests requests for $RUNS runs one at a time"
+b_print | cmp -s "$T/b.v4" - || die "slot b after a 416 differs"
 proxy_stop
 check_a "several ranges a request"
 
