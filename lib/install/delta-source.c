@@ -22,6 +22,7 @@ struct DeltaSource {
         int fd;
         /* a URL */
         char *href;
+        HttpSession *session;      /* one connection for all the fetches, while the server keeps it */
         HttpFetchOptions http;
         HttpResource res;
         /* ranges in progress */
@@ -109,7 +110,11 @@ int delta_source_open_url(const char *url, const HttpFetchOptions *o, DeltaSourc
         s->href = strdup(url);
         if (!s->href)
                 return -ENOMEM;
+        r = http_session_new(&s->session);
+        if (r < 0)
+                return r;
         s->http = *o;
+        s->http.session = s->session;
         s->http.on_retry = NULL;
         (void) signal(SIGPIPE, SIG_IGN);
         /* The first bytes: the size, the validators every later request must match, and what the
@@ -245,6 +250,7 @@ DeltaSource *delta_source_free(DeltaSource *s) {
                 return NULL;
         safe_close(s->pipe);
         http_fetch_free(s->fetch);
+        http_session_free(s->session);
         safe_close(s->fd);
         free(s->href);
         free(s);

@@ -660,9 +660,67 @@ static int run(HttpFetch *f, CURL *c) {
         }
 }
 
+struct HttpSession {
+        pthread_mutex_t lock;
+        CURL *curl;
+        bool busy;
+};
+
+int http_session_new(HttpSession **ret) {
+        HttpSession *s = calloc(1, sizeof *s);
+        if (!s)
+                return -ENOMEM;
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+                free(s);
+                return err_set(ENOMEM, "cannot initialize libcurl");
+        }
+        s->curl = curl_easy_init();
+        if (!s->curl) {
+                curl_global_cleanup();
+                free(s);
+                return err_set(ENOMEM, "cannot start libcurl");
+        }
+        pthread_mutex_init(&s->lock, NULL);
+        *ret = s;
+        return 0;
+}
+
+HttpSession *http_session_free(HttpSession *s) {
+        if (!s)
+                return NULL;
+        curl_easy_cleanup(s->curl);
+        curl_global_cleanup();
+        pthread_mutex_destroy(&s->lock);
+        free(s);
+        return NULL;
+}
+
+/* The session's handle when it is free (options cleared, connections kept), else NULL. */
+static CURL *session_take(HttpSession *s) {
+        CURL *c = NULL;
+        if (!s)
+                return NULL;
+        pthread_mutex_lock(&s->lock);
+        if (!s->busy) {
+                s->busy = true;
+                c = s->curl;
+        }
+        pthread_mutex_unlock(&s->lock);
+        return c;
+}
+
+/* Back to the session: no option left pointing into the fetch that is about to be freed. */
+static void session_put(HttpSession *s) {
+        curl_easy_reset(s->curl);
+        pthread_mutex_lock(&s->lock);
+        s->busy = false;
+        pthread_mutex_unlock(&s->lock);
+}
+
 static void *fetch_thread(void *userdata) {
         HttpFetch *f = userdata;
-        CURL *c = curl_easy_init();
+        CURL *shared = session_take(f->o.session);
+        CURL *c = shared ?: curl_easy_init();
         int r;
 
         if (!c)
@@ -672,7 +730,9 @@ static void *fetch_thread(void *userdata) {
         if (r < 0 && r != -ECANCELED)
                 (void) snprintf(f->message, sizeof f->message, "%s", err_message(r));
         f->result = r;
-        if (c)
+        if (shared)
+                session_put(f->o.session);
+        else if (c)
                 curl_easy_cleanup(c);
         /* The reader sees the end only after the result is recorded. */
         f->fd = safe_close(f->fd);

@@ -31,6 +31,18 @@ typedef struct HttpByteRange {
         uint64_t start, length;
 } HttpByteRange;
 
+/*
+ * A connection kept open from one fetch to the next (libcurl's connection
+ * and TLS session caches in one handle), for a caller that makes its fetches
+ * one after another to one server: each then skips the TCP and TLS
+ * handshakes when the server kept the connection open. A fetch that finds
+ * the session in use by another makes a connection of its own.
+ */
+typedef struct HttpSession HttpSession;
+int http_session_new(HttpSession **ret);
+HttpSession *http_session_free(HttpSession *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(HttpSession *, http_session_free);
+
 typedef struct HttpFetchOptions {
         unsigned stall_timeout_sec;     /* no byte for this long: reconnect; 0: never */
         unsigned retries;               /* consecutive attempts without progress before giving up */
@@ -57,6 +69,7 @@ typedef struct HttpFetchOptions {
         /* The resource as an earlier fetch saw it (validators, size): any
          * other version is refused as changed. NULL: whatever comes first. */
         const HttpResource *resource;
+        HttpSession *session;           /* NULL: a connection of the fetch's own, closed at its end */
         /* Called from the fetch thread before each retry. */
         void (*on_retry)(const HttpRetryEvent *e, void *userdata);
         void *userdata;

@@ -74,12 +74,14 @@ for d in $delays; do
         : >"$T/multi" >"$T/one" >"$T/curl"
         for r in $(seq 1 "$rounds"); do
                 fresh
+                c0=$(proxy_stat connections)
                 timed "$ABIDECTL" install --force "$base/b.abide" >>"$T/multi"
-                m=$(fetched)
+                m="$(fetched), $(($(proxy_stat connections) - c0)) connection(s)"
                 fresh
+                c0=$(proxy_stat connections)
                 timed "$ABIDECTL" install --force "$base/onerange/b.abide" >>"$T/one"
                 grep -q "one range a request" "$T/out" || die "/onerange/ was not one range a request: $(cat "$T/out")"
-                o=$(fetched)
+                o="$(fetched), $(($(proxy_stat connections) - c0)) connection(s)"
                 sync
                 echo 3 >/proc/sys/vm/drop_caches
                 timed curl -sS --fail --cacert "$TLS/ca.pem" -o /dev/null "$base/b.abide" >>"$T/curl"

@@ -11,7 +11,8 @@
 #   it every time: refused cleanly (a untouched, b not bootable).
 # - A server without Range: the whole bundle, streamed.
 # - Blocks changed all over a file: several ranges a request (as many requests
-#   as the dry run says, nginx's log agrees); a server of one range a request
+#   as the dry run says, nginx's log agrees), all of a delta's fetches on one
+#   connection (one more after each cut); a server of one range a request
 #   (max_ranges 1), cuts inside multipart answers, a garbled delimiter (asked
 #   again once; garbled again, one range a request), a 416: still the right
 #   slot.
@@ -248,6 +249,18 @@ gets=$(log_gets)
         die "nginx logged $(echo "$gets" | sort | uniq -c | tr '\n' ' ') for $requests requests"
 b_print | cmp -s "$T/b.v4" - || die "slot b after a delta of several ranges a request differs from the file install"
 
+note "the delta's fetches share one connection (https through the proxy, no faults)"
+"$ABIDECTL" install --force "$V1" >/dev/null
+proxy_start "$HTTPS_PORT"
+"$ABIDECTL" install --force "https://127.0.0.1:$PROXY_PORT/b4.abide" >"$T/out" 2>"$T/err" || die "delta through the proxy failed: $(cat "$T/err")"
+read -r bytes requests < <(fetch_figures)
+echo "   $requests requests in $(proxy_stat connections) connection(s)"
+[ "$requests" = "$WOULD_REQ" ] && [ "$(proxy_stat connections)" = 1 ] ||
+        die "$requests requests in $(proxy_stat connections) connections, $WOULD_REQ in 1 expected"
+b_print | cmp -s "$T/b.v4" - || die "slot b after a delta on one connection differs"
+proxy_stop
+: >"$NGX/access.log"
+
 note "a server that takes one range a request (nginx max_ranges 1): the rest one range a request"
 "$ABIDECTL" install --force "$V1" >/dev/null
 "$ABIDECTL" install --force "https://127.0.0.1:$HTTPS_PORT/onerange/b4.abide" >"$T/out" 2>"$T/err" ||
@@ -272,6 +285,8 @@ grep -q "one range a request" "$T/out" && die "a cut turned several ranges a req
 read -r bytes requests < <(fetch_figures)
 echo "   3 cuts: fetched $bytes bytes in $requests requests (without cuts: $WOULD_BYTES in $WOULD_REQ)"
 [ "$requests" -le $((WOULD_REQ + 3)) ] || die "$requests requests after 3 cuts"
+# One connection for all the fetches (the bundle's head, manifest, root.verity, root's runs), and one after each cut.
+[ "$(proxy_stat connections)" = 4 ] || die "$(proxy_stat connections) connections for a delta cut 3 times, 4 expected"
 b_print | cmp -s "$T/b.v4" - || die "slot b after cuts in multipart answers differs"
 
 note "a multipart answer the proxy garbles once (a delimiter): asked again as it was, slot right"
@@ -289,6 +304,8 @@ grep -q "one range a request" "$T/out" && die "one garbled answer turned several
 read -r bytes requests < <(fetch_figures)
 echo "   1 garbled answer: fetched $bytes bytes in $requests requests (the dry run: $WOULD_BYTES in $WOULD_REQ)"
 [ "$requests" = $((WOULD_REQ + 1)) ] || die "$requests requests after 1 garbled answer, $((WOULD_REQ + 1)) expected"
+# The garbled answer's connection is given up, the next one kept to the end.
+[ "$(proxy_stat connections)" = 2 ] || die "$(proxy_stat connections) connections for a delta with one garbled answer, 2 expected"
 b_print | cmp -s "$T/b.v4" - || die "slot b after a garbled multipart answer differs"
 proxy_stop
 
