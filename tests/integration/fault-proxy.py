@@ -22,7 +22,8 @@ request costs a round trip of a slower link ("requests" in the stats: the
 client's reads that were held). --status-multi gives the answer to a
 request for several ranges (a Range header with a comma) the status CODE
 instead of 206, for the first --status-limit such answers (all when 0;
-"statuses" in the stats): a server that turns several ranges down.
+"statuses" in the stats): a server that turns several ranges down. Like
+--flip, it sees into plain http only.
 """
 import argparse
 import asyncio
