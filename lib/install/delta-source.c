@@ -15,6 +15,22 @@
 /* As SOURCE_WINDOW in lib/bundle/bundle-read.c: its first read is answered from here. */
 #define HEAD_SIZE (8 * 1024)
 
+/*
+ * Fetches of ranges in flight at once, each on a connection of its own: the
+ * next request is on its way, and its answer waiting in its pipe and the
+ * socket's buffers, while the one before is read, so no round trip is
+ * waited for between requests (docs/delta.md, step 8).
+ */
+#define IN_FLIGHT 2
+
+/* One request's ranges (http_ranges_batch()): one fetch, its bytes back to back in its pipe. */
+typedef struct Piece {
+        HttpFetch *fetch;
+        int pipe;
+        uint64_t left;             /* bytes still to be read from the pipe */
+        bool several;              /* its first request asks for several ranges */
+} Piece;
+
 struct DeltaSource {
         bool url;
         char display[1024];
@@ -22,15 +38,18 @@ struct DeltaSource {
         int fd;
         /* a URL */
         char *href;
-        HttpSession *session;      /* one connection for all the fetches, while the server keeps it */
+        /* A connection kept for each fetch in flight at once, while the server keeps it; the first
+         * also for the fetches one at a time (the head, headers, manifest, payloads). */
+        HttpSession *session[IN_FLIGHT];
         HttpFetchOptions http;
         HttpResource res;
+        bool settled;              /* a request for several ranges came through: the server answers them */
         /* ranges in progress */
-        HttpFetch *fetch;
-        int pipe;
         const HttpByteRange *ranges;
-        size_t n_ranges, range;
+        size_t n_ranges, range;    /* URL: the first range no fetch has asked for yet */
         uint64_t at;               /* file: offset within the current range */
+        Piece piece[IN_FLIGHT];    /* URL: piece[(cur + i) % IN_FLIGHT] for i < in_flight, in the ranges' order */
+        size_t cur, in_flight;
 
         BundleSource bundle;
         DeltaStats stats;
@@ -52,6 +71,7 @@ static int url_read_at(DeltaSource *s, uint64_t offset, void *buf, size_t n) {
         o.ranges = &range;
         o.n_ranges = 1;
         o.resource = s->res.known ? &s->res : NULL;
+        o.session = s->session[0];
         r = http_fetch_start(s->href, &o, &f, &fd);
         if (r < 0)
                 return err_prefix(r, "%s", s->display);
@@ -104,17 +124,20 @@ int delta_source_open_url(const char *url, const HttpFetchOptions *o, DeltaSourc
 
         if (!s)
                 return -ENOMEM;
-        s->fd = s->pipe = -EBADF;
+        s->fd = -EBADF;
+        for (size_t i = 0; i < IN_FLIGHT; i++)
+                s->piece[i].pipe = -EBADF;
         s->url = true;
         http_url_display(url, s->display, sizeof s->display);
         s->href = strdup(url);
         if (!s->href)
                 return -ENOMEM;
-        r = http_session_new(&s->session);
-        if (r < 0)
-                return r;
+        for (size_t i = 0; i < IN_FLIGHT; i++) {
+                r = http_session_new(&s->session[i]);
+                if (r < 0)
+                        return r;
+        }
         s->http = *o;
-        s->http.session = s->session;
         s->http.on_retry = NULL;
         (void) signal(SIGPIPE, SIG_IGN);
         /* The first bytes: the size, the validators every later request must match, and what the
@@ -135,7 +158,8 @@ int delta_source_open_file(const char *path, DeltaSource **ret) {
 
         if (!s)
                 return -ENOMEM;
-        s->pipe = -EBADF;
+        for (size_t i = 0; i < IN_FLIGHT; i++)
+                s->piece[i].pipe = -EBADF;
         (void) snprintf(s->display, sizeof s->display, "%s", path);
         s->fd = open(path, O_RDONLY | O_CLOEXEC);
         if (s->fd < 0)
@@ -168,10 +192,80 @@ int delta_source_read_at(DeltaSource *s, uint64_t offset, void *buf, size_t n) {
         return source_read_at(s, offset, buf, n);
 }
 
-int delta_source_ranges_begin(DeltaSource *s, const HttpByteRange *ranges, size_t n) {
+/* Starts the fetch of the next request's ranges, behind those in flight. */
+static int piece_start(DeltaSource *s) {
+        size_t slot = (s->cur + s->in_flight) % IN_FLIGHT;
+        Piece *p = &s->piece[slot];
+        HttpFetchOptions o = s->http;
+        size_t end = http_ranges_batch(s->ranges, s->n_ranges, s->range);
         int r;
 
-        if (s->fetch || n == 0)
+        o.ranges = s->ranges + s->range;
+        o.n_ranges = end - s->range;
+        o.resource = &s->res;
+        o.session = s->session[slot];
+        r = http_fetch_start(s->href, &o, &p->fetch, &p->pipe);
+        if (r < 0)
+                return err_prefix(r, "%s", s->display);
+        p->several = o.n_ranges > 1 && !o.one_range;
+        p->left = 0;
+        for (size_t i = s->range; i < end; i++)
+                p->left += s->ranges[i].length;
+        s->range = end;
+        s->in_flight++;
+        return 0;
+}
+
+/*
+ * As many fetches in flight as allowed; only one until a request for several
+ * ranges has come through (or one range a request was settled on), so a
+ * server that turns several ranges down or garbles them is found out by one
+ * request, not by as many as are in flight.
+ */
+static int pieces_fill(DeltaSource *s) {
+        while (s->range < s->n_ranges && s->in_flight < (s->settled || s->http.one_range ? IN_FLIGHT : 1)) {
+                int r = piece_start(s);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/*
+ * Waits for the oldest fetch to end (after its last byte was read, so that
+ * it finishes rather than being cancelled; with read_end false it is
+ * cancelled) and frees it. Returns how it ended, -ECANCELED as 0.
+ */
+static int piece_end(DeltaSource *s, bool read_end) {
+        Piece *p = &s->piece[s->cur];
+        HttpFetchStats st = {};
+        uint8_t more;
+        int r;
+
+        if (read_end && p->pipe >= 0)
+                (void) loop_read(p->pipe, &more, 1);
+        p->pipe = safe_close(p->pipe);
+        r = http_fetch_finish(p->fetch, &st);
+        p->fetch = http_fetch_free(p->fetch);
+        if (r == 0 && p->several)
+                s->settled = true;
+        s->cur = (s->cur + 1) % IN_FLIGHT;
+        s->in_flight--;
+        s->stats.fetched += st.received;
+        s->stats.requests += st.requests;
+        /* A server that turned several ranges down gets one a request from now on. */
+        if (st.one_range[0]) {
+                if (!s->stats.one_range[0])
+                        memcpy(s->stats.one_range, st.one_range, sizeof st.one_range);
+                s->http.one_range = true;
+        }
+        if (r < 0 && r != -ECANCELED)
+                return err_prefix(r, "%s", s->display);
+        return 0;
+}
+
+int delta_source_ranges_begin(DeltaSource *s, const HttpByteRange *ranges, size_t n) {
+        if (s->in_flight > 0 || n == 0)
                 return -EINVAL;
         s->ranges = ranges;
         s->n_ranges = n;
@@ -179,35 +273,46 @@ int delta_source_ranges_begin(DeltaSource *s, const HttpByteRange *ranges, size_
         s->at = 0;
         if (!s->url)
                 return 0;
-        HttpFetchOptions o = s->http;
-        o.ranges = ranges;
-        o.n_ranges = n;
-        o.resource = &s->res;
-        r = http_fetch_start(s->href, &o, &s->fetch, &s->pipe);
-        if (r < 0)
-                return err_prefix(r, "%s", s->display);
-        return 0;
+        return pieces_fill(s);
 }
 
 int delta_source_ranges_read(DeltaSource *s, void *buf, size_t n) {
+        int r;
+
         if (s->url) {
-                ssize_t k = loop_read(s->pipe, buf, n);
-                if (k == (ssize_t) n)
-                        return 0;
-                /* The fetch knows why the bytes stopped. */
-                return delta_source_ranges_end(s) ?: err_set(EIO, "%s: the ranges ended early", s->display);
+                for (size_t done = 0; done < n;) {
+                        if (s->in_flight == 0)
+                                return err_set(EIO, "%s: read past the ranges", s->display);
+                        Piece *p = &s->piece[s->cur];
+                        size_t k = (size_t) MIN((uint64_t) (n - done), p->left);
+                        ssize_t got = loop_read(p->pipe, (uint8_t *) buf + done, k);
+                        /* The fetch knows why the bytes stopped. */
+                        if (got != (ssize_t) k)
+                                return piece_end(s, false) ?: err_set(EIO, "%s: the ranges ended early", s->display);
+                        done += k;
+                        p->left -= k;
+                        if (p->left == 0) {
+                                r = piece_end(s, true);
+                                if (r < 0)
+                                        return r;
+                                r = pieces_fill(s);
+                                if (r < 0)
+                                        return r;
+                        }
+                }
+                return 0;
         }
         for (size_t done = 0; done < n;) {
                 if (s->range >= s->n_ranges)
                         return err_set(EIO, "%s: read past the ranges", s->display);
-                const HttpByteRange *r = &s->ranges[s->range];
-                size_t k = (size_t) MIN((uint64_t) (n - done), r->length - s->at);
-                int e = file_read_at(s, r->start + s->at, (uint8_t *) buf + done, k);
-                if (e < 0)
-                        return e;
+                const HttpByteRange *q = &s->ranges[s->range];
+                size_t k = (size_t) MIN((uint64_t) (n - done), q->length - s->at);
+                r = file_read_at(s, q->start + s->at, (uint8_t *) buf + done, k);
+                if (r < 0)
+                        return r;
                 done += k;
                 s->at += k;
-                if (s->at == r->length) {
+                if (s->at == q->length) {
                         s->range++;
                         s->at = 0;
                 }
@@ -216,28 +321,17 @@ int delta_source_ranges_read(DeltaSource *s, void *buf, size_t n) {
 }
 
 int delta_source_ranges_end(DeltaSource *s) {
-        HttpFetchStats st = {};
-        int r;
+        int r = 0;
 
-        if (!s->fetch)
-                return 0;
-        /* After the last byte: wait for the end, so the fetch finishes rather than being cancelled. */
-        uint8_t more;
-        if (s->pipe >= 0)
-                (void) loop_read(s->pipe, &more, 1);
-        s->pipe = safe_close(s->pipe);
-        r = http_fetch_finish(s->fetch, &st);
-        s->fetch = http_fetch_free(s->fetch);
-        s->stats.fetched += st.received;
-        s->stats.requests += st.requests;
-        /* A server that turned several ranges down gets one a request from now on. */
-        if (st.one_range[0]) {
-                memcpy(s->stats.one_range, st.one_range, sizeof st.one_range);
-                s->http.one_range = true;
+        /* After the last byte they have all ended; before it (the reader stopped), they are cancelled,
+         * and only the oldest's failure is the cause to report: the others are ahead of the reader. */
+        for (bool first = true; s->in_flight > 0; first = false) {
+                int k = piece_end(s, false);
+                if (first)
+                        r = k;
         }
-        if (r < 0 && r != -ECANCELED)
-                return err_prefix(r, "%s", s->display);
-        return 0;
+        s->range = s->n_ranges = 0;
+        return r;
 }
 
 void delta_source_stats(DeltaSource *s, DeltaStats *ret) {
@@ -248,9 +342,11 @@ void delta_source_stats(DeltaSource *s, DeltaStats *ret) {
 DeltaSource *delta_source_free(DeltaSource *s) {
         if (!s)
                 return NULL;
-        safe_close(s->pipe);
-        http_fetch_free(s->fetch);
-        http_session_free(s->session);
+        for (size_t i = 0; i < IN_FLIGHT; i++) {
+                safe_close(s->piece[i].pipe);
+                http_fetch_free(s->piece[i].fetch);
+                http_session_free(s->session[i]);
+        }
         safe_close(s->fd);
         free(s->href);
         free(s);

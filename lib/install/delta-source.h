@@ -12,8 +12,9 @@
  * A bundle read at offsets for a delta install (docs/delta.md): a file or
  * block device (pread), or a URL (HTTP Range requests, each checked against
  * the size and validators of the first answer, so the bundle cannot change
- * under the install). Ranges of payload bytes come back to back, from one
- * connection for a URL.
+ * under the install). Ranges of payload bytes come back to back; from a
+ * URL, one request's ranges at a time, with the next request on its way
+ * beside it on a second connection.
  */
 typedef struct DeltaSource DeltaSource;
 

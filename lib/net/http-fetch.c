@@ -113,9 +113,13 @@ static size_t range_batch(const HttpByteRange *ranges, size_t n, size_t i, uint6
         return j;
 }
 
+size_t http_ranges_batch(const HttpByteRange *ranges, size_t n, size_t i) {
+        return range_batch(ranges, n, i, ranges[i].start, true, NULL);
+}
+
 size_t http_ranges_requests(const HttpByteRange *ranges, size_t n) {
         size_t requests = 0;
-        for (size_t i = 0; i < n; i = range_batch(ranges, n, i, ranges[i].start, true, NULL))
+        for (size_t i = 0; i < n; i = http_ranges_batch(ranges, n, i))
                 requests++;
         return requests;
 }

@@ -90,6 +90,8 @@ typedef struct HttpFetch HttpFetch;
 
 /* The requests a ranges fetch of these ranges makes from a server that answers several ranges a request. */
 size_t http_ranges_requests(const HttpByteRange *ranges, size_t n);
+/* The index after the last of the ranges that go in one request with ranges[i] (i < n), as above. */
+size_t http_ranges_batch(const HttpByteRange *ranges, size_t n, size_t i);
 
 /*
  * Checks url and o (scheme policy, readable files, HeadersFile= lines)

@@ -7,6 +7,7 @@ injects faults into the server-to-client direction. 127.0.0.1 only.
                  [--stall-at BYTES --stall-sec S]
                  [--flip HEX [--flip-limit N]]
                  [--delay-ms MS] [--status-multi CODE [--status-limit N]]
+                 [--hold-multi SEC]
 
 Counts the bytes sent to clients over all connections (--stats, JSON,
 rewritten at every event). --cut-every closes the connection each time that
@@ -22,8 +23,13 @@ request costs a round trip of a slower link ("requests" in the stats: the
 client's reads that were held). --status-multi gives the answer to a
 request for several ranges (a Range header with a comma) the status CODE
 instead of 206, for the first --status-limit such answers (all when 0;
-"statuses" in the stats): a server that turns several ranges down. Like
---flip, it sees into plain http only.
+"statuses" in the stats): a server that turns several ranges down.
+--hold-multi holds each answer to a request for several ranges, from the
+second such request on, until a request comes on another connection, at
+most SEC seconds: "overlaps" in the stats counts the answers so released,
+each one proof that a client had two requests on their way at once
+("hold_timeouts" the others). Like --flip, these two see into plain http
+only.
 """
 import argparse
 import asyncio
@@ -46,11 +52,15 @@ ap.add_argument("--flip-limit", type=int, default=0)
 ap.add_argument("--delay-ms", type=float, default=0)
 ap.add_argument("--status-multi", type=int, default=0)
 ap.add_argument("--status-limit", type=int, default=0)
+ap.add_argument("--hold-multi", type=float, default=0)
 args = ap.parse_args()
 FLIP = bytes.fromhex(args.flip)
 
 BUF = 64 * 1024
-st = {"bytes": 0, "connections": 0, "cuts": 0, "stalls": 0, "flips": 0, "requests": 0, "statuses": 0}
+st = {"bytes": 0, "connections": 0, "cuts": 0, "stalls": 0, "flips": 0, "requests": 0, "statuses": 0,
+      "multi": 0, "overlaps": 0, "hold_timeouts": 0}
+# --hold-multi: every request seen, in order, as (connection number, request number).
+seen = {"n": 0, "last": {}}
 next_cut = args.cut_every
 
 
@@ -77,8 +87,16 @@ async def up(r, w, conn):
     try:
         while data := await r.read(BUF):
             # curl sends a request only after the last answer ended: the next answer is this one's.
-            conn["rewrite"] = bool(args.status_multi) and several_ranges(data) and \
+            several = several_ranges(data)
+            conn["rewrite"] = bool(args.status_multi) and several and \
                 (not args.status_limit or st["statuses"] < args.status_limit)
+            if data.startswith((b"GET ", b"HEAD ")):
+                seen["n"] += 1
+                seen["last"][conn["id"]] = seen["n"]
+                conn["request"] = seen["n"]
+                if several:
+                    st["multi"] += 1
+                    conn["hold"] = bool(args.hold_multi) and st["multi"] > 1
             if args.delay_ms:
                 st["requests"] += 1
                 await asyncio.sleep(args.delay_ms / 1000)
@@ -108,11 +126,32 @@ def flip(data, carry):
     return bytes(buf[len(carry):])
 
 
+def other_since(conn):
+    """Whether a request came on another connection after conn's last one."""
+    return any(n > conn["request"] for c, n in seen["last"].items() if c != conn["id"])
+
+
+async def hold(conn):
+    conn["hold"] = False
+    loop = asyncio.get_running_loop()
+    end = loop.time() + args.hold_multi
+    while not other_since(conn):
+        if loop.time() >= end:
+            st["hold_timeouts"] += 1
+            save()
+            return
+        await asyncio.sleep(0.002)
+    st["overlaps"] += 1
+    save()
+
+
 async def down(r, w, conn):
     global next_cut
     carry = b""
     try:
         while data := await r.read(BUF):
+            if conn["hold"]:
+                await hold(conn)
             if conn["rewrite"] and data.startswith(b"HTTP/1.1 206 "):
                 data = data[:9] + b"%03d" % args.status_multi + data[12:]
                 conn["rewrite"] = False
@@ -157,7 +196,7 @@ async def handle(cr, cw):
     # client delays (40 ms a request on Linux), or the proxy itself would be the slow link.
     for w in (cw, sw):
         w.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    conn = {"rewrite": False}
+    conn = {"rewrite": False, "hold": False, "id": st["connections"], "request": 0}
     t_up = asyncio.create_task(up(cr, sw, conn))
     await down(sr, cw, conn)
     # A cut or a stall ends both directions at once.

@@ -11,8 +11,10 @@
 #   it every time: refused cleanly (a untouched, b not bootable).
 # - A server without Range: the whole bundle, streamed.
 # - Blocks changed all over a file: several ranges a request (as many requests
-#   as the dry run says, nginx's log agrees), all of a delta's fetches on one
-#   connection (one more after each cut); a server of one range a request
+#   as the dry run says, nginx's log agrees), two requests on their way at
+#   once (the proxy holds an answer until the next request comes), all of a
+#   delta's fetches on two connections (one more after each cut); a server
+#   of one range a request
 #   (max_ranges 1), cuts inside multipart answers, a garbled delimiter (asked
 #   again once; garbled again, one range a request), a 416: still the right
 #   slot.
@@ -249,15 +251,29 @@ gets=$(log_gets)
         die "nginx logged $(echo "$gets" | sort | uniq -c | tr '\n' ' ') for $requests requests"
 b_print | cmp -s "$T/b.v4" - || die "slot b after a delta of several ranges a request differs from the file install"
 
-note "the delta's fetches share one connection (https through the proxy, no faults)"
+note "the delta's fetches share two connections (https through the proxy, no faults)"
 "$ABIDECTL" install --force "$V1" >/dev/null
 proxy_start "$HTTPS_PORT"
 "$ABIDECTL" install --force "https://127.0.0.1:$PROXY_PORT/b4.abide" >"$T/out" 2>"$T/err" || die "delta through the proxy failed: $(cat "$T/err")"
 read -r bytes requests < <(fetch_figures)
 echo "   $requests requests in $(proxy_stat connections) connection(s)"
-[ "$requests" = "$WOULD_REQ" ] && [ "$(proxy_stat connections)" = 1 ] ||
-        die "$requests requests in $(proxy_stat connections) connections, $WOULD_REQ in 1 expected"
-b_print | cmp -s "$T/b.v4" - || die "slot b after a delta on one connection differs"
+[ "$requests" = "$WOULD_REQ" ] && [ "$(proxy_stat connections)" = 2 ] ||
+        die "$requests requests in $(proxy_stat connections) connections, $WOULD_REQ in 2 expected"
+b_print | cmp -s "$T/b.v4" - || die "slot b after a delta on two connections differs"
+proxy_stop
+
+note "two requests for several ranges on their way at once (the proxy holds each answer until another request comes)"
+"$ABIDECTL" install --force "$V1" >/dev/null
+# Without a second request on its way, a held answer is what the install waits for: nothing would
+# come to release it, and the proxy lets it go after 1 s as a hold timeout instead.
+proxy_start "$HTTP_PORT" --hold-multi 1
+"$ABIDECTL" install --force "http://127.0.0.1:$PROXY_PORT/b4.abide" >"$T/out" 2>"$T/err" || die "delta with held answers failed: $(cat "$T/err")"
+read -r bytes requests < <(fetch_figures)
+echo "   $(proxy_stat multi) requests for several ranges: $(proxy_stat overlaps) answers released by the next request, $(proxy_stat hold_timeouts) after 1 s"
+[ "$(proxy_stat multi)" -ge 3 ] || die "$(proxy_stat multi) requests for several ranges: too few to overlap"
+[ "$(proxy_stat overlaps)" -ge 1 ] || die "no request came while an answer was held: one request at a time"
+[ "$requests" = "$WOULD_REQ" ] || die "$requests requests with held answers, $WOULD_REQ expected"
+b_print | cmp -s "$T/b.v4" - || die "slot b after a delta with held answers differs"
 proxy_stop
 : >"$NGX/access.log"
 
@@ -292,8 +308,8 @@ grep -q "one range a request" "$T/out" && die "a cut turned several ranges a req
 read -r bytes requests < <(fetch_figures)
 echo "   3 cuts: fetched $bytes bytes in $requests requests (without cuts: $WOULD_BYTES in $WOULD_REQ)"
 [ "$requests" -le $((WOULD_REQ + 3)) ] || die "$requests requests after 3 cuts"
-# One connection for all the fetches (the bundle's head, manifest, root.verity, root's runs), and one after each cut.
-[ "$(proxy_stat connections)" = 4 ] || die "$(proxy_stat connections) connections for a delta cut 3 times, 4 expected"
+# Two connections for all the fetches (the bundle's head, manifest, root.verity, root's runs), and one after each cut.
+[ "$(proxy_stat connections)" = 5 ] || die "$(proxy_stat connections) connections for a delta cut 3 times, 5 expected"
 b_print | cmp -s "$T/b.v4" - || die "slot b after cuts in multipart answers differs"
 
 note "a multipart answer the proxy garbles once (a delimiter): asked again as it was, slot right"
@@ -311,8 +327,8 @@ grep -q "one range a request" "$T/out" && die "one garbled answer turned several
 read -r bytes requests < <(fetch_figures)
 echo "   1 garbled answer: fetched $bytes bytes in $requests requests (the dry run: $WOULD_BYTES in $WOULD_REQ)"
 [ "$requests" = $((WOULD_REQ + 1)) ] || die "$requests requests after 1 garbled answer, $((WOULD_REQ + 1)) expected"
-# The garbled answer's connection is given up, the next one kept to the end.
-[ "$(proxy_stat connections)" = 2 ] || die "$(proxy_stat connections) connections for a delta with one garbled answer, 2 expected"
+# The garbled answer's connection is given up, the next one kept to the end, beside the second.
+[ "$(proxy_stat connections)" = 3 ] || die "$(proxy_stat connections) connections for a delta with one garbled answer, 3 expected"
 b_print | cmp -s "$T/b.v4" - || die "slot b after a garbled multipart answer differs"
 proxy_stop
 
@@ -334,6 +350,51 @@ proxy_start "$HTTP_PORT" --status-multi 416 --status-limit 1
 [ "$(proxy_stat statuses)" -eq 1 ] || die "the proxy rewrote $(proxy_stat statuses) statuses"
 grep -q '; retry ' "$T/err" && die "a 416 to several ranges was retried: $(cat "$T/err")"
 one_range_after "HTTP 416 to a request for [0-9]* ranges" "a 416"
+proxy_stop
+
+note "the first request for several ranges goes alone: a server that turns them down sees one"
+# 5.0: a small root whose tree's blocks are fetched in one range, so its root's runs bring the first
+# requests for several ranges, more than one at the start: every other block of its one file is a
+# block of 1.0's 'three' (copied from slot a), the rest new.
+mv "$T/payload" "$T/payload.main"
+mkdir "$T/payload"
+python3 - "$T/payload.main/three" "$T/payload/five" <<'PY'
+import os, sys
+with open(sys.argv[1], "rb") as a, open(sys.argv[2], "wb") as out:
+    for block in range(640):
+        out.write(a.read(4096) if block % 2 == 0 else os.urandom(4096))
+        if block % 2 == 0:
+            continue
+        a.seek(4096, os.SEEK_CUR)
+PY
+V5=$(build_bundle "$T/b5" --set Image.Version=5.0)
+rm -r "$T/payload"
+mv "$T/payload.main" "$T/payload"
+cp "$V5" "$WWW/b5.abide"
+"$ABIDECTL" install --force --dry-run "http://127.0.0.1:$HTTP_PORT/b5.abide" >"$T/dry" 2>"$T/err" || die "dry run of 5.0: $(cat "$T/err")"
+RUNS5=$(sed -n 's/.*root.img [0-9]* blocks: [0-9]* to be fetched in \([0-9]*\) ranges.*/\1/p' "$T/dry")
+[ "${RUNS5:-0}" -gt 256 ] || die "5.0 has ${RUNS5:-no} runs to fetch: too few for two requests at the start"
+# From a server that answers several ranges: only root's requests ask for several.
+"$ABIDECTL" install --force "$V1" >/dev/null
+proxy_start "$HTTP_PORT"
+"$ABIDECTL" install --force "http://127.0.0.1:$PROXY_PORT/b5.abide" >"$T/out" 2>"$T/err" || die "delta of 5.0 failed: $(cat "$T/err")"
+[ "$(proxy_stat multi)" = $(((RUNS5 + 127) / 128)) ] ||
+        die "$(proxy_stat multi) requests for several ranges for 5.0's $RUNS5 runs: root.verity's blocks not in one range?"
+# nginx with max_ranges 1: one 200, then one range a request, two on their way at once.
+"$ABIDECTL" install --force "$V1" >/dev/null
+proxy_start "$HTTP_PORT"
+: >"$NGX/access.log"
+"$ABIDECTL" install --force "http://127.0.0.1:$PROXY_PORT/onerange/b5.abide" >"$T/out" 2>"$T/err" ||
+        die "delta of 5.0 from a server of one range a request failed: $(cat "$T/err")"
+grep -qx "The server did not answer several ranges in one request (HTTP 200 to a request for 128 ranges): one range a request" "$T/out" ||
+        die "no fallback said for 5.0: $(cat "$T/out")"
+gets=$(grep -o '"GET /onerange/b5.abide HTTP/[0-9.]*" [0-9]*' "$NGX/access.log" | awk '{print $NF}')
+[ "$(proxy_stat multi)" = 1 ] && [ "$(echo "$gets" | grep -c '^200$')" = 1 ] ||
+        die "$(proxy_stat multi) requests for several ranges, nginx logged $(echo "$gets" | sort | uniq -c | tr '\n' ' ')"
+echo "   5.0's $RUNS5 runs from nginx with max_ranges 1: 1 request for several ranges (a 200), then $(echo "$gets" | grep -c '^206$') of one range"
+b_print >"$T/b.v5.delta"
+"$ABIDECTL" install --force "$V5" >/dev/null
+b_print | cmp -s "$T/b.v5.delta" - || die "slot b after a delta of 5.0 differs from the file install"
 proxy_stop
 check_a "several ranges a request"
 
