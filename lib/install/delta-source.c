@@ -139,6 +139,8 @@ int delta_source_open_url(const char *url, const HttpFetchOptions *o, DeltaSourc
         }
         s->http = *o;
         s->http.on_retry = NULL;
+        /* TimeoutSec= bounds the delta's download, all of its fetches together. */
+        s->http.started_ms = http_now_ms();
         (void) signal(SIGPIPE, SIG_IGN);
         /* The first bytes: the size, the validators every later request must match, and what the
          * bundle reader needs first (a bundle is never smaller: it holds a kernel). */

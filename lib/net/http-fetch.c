@@ -82,6 +82,10 @@ static uint64_t now_ms(void) {
         return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
 }
 
+uint64_t http_now_ms(void) {
+        return now_ms();
+}
+
 static bool stopped(HttpFetch *f) {
         return __atomic_load_n(&f->stop, __ATOMIC_ACQUIRE);
 }
@@ -856,7 +860,7 @@ int http_fetch_start(const char *url, const HttpFetchOptions *o, HttpFetch **ret
                 return err_set(errno, "cannot make the pipe non-blocking: %m");
         (void) fcntl(f->fd, F_SETPIPE_SZ, FETCH_PIPE_SIZE);
 
-        f->start_ms = now_ms();
+        f->start_ms = f->o.started_ms > 0 ? f->o.started_ms : now_ms();
         r = -pthread_create(&f->thread, NULL, fetch_thread, f);
         if (r < 0)
                 return err_set(r, "cannot start the download thread: %s", strerror(-r));

@@ -47,6 +47,8 @@ typedef struct HttpFetchOptions {
         unsigned stall_timeout_sec;     /* no byte for this long: reconnect; 0: never */
         unsigned retries;               /* consecutive attempts without progress before giving up */
         unsigned timeout_sec;           /* the whole fetch, all attempts; 0: none */
+        uint64_t started_ms;            /* http_now_ms() when the download this fetch is a part of began:
+                                         * timeout_sec counts from there; 0: from this fetch's start */
         unsigned connect_timeout_sec;   /* connect + TLS handshake; 0: libcurl's */
         unsigned max_redirects;
         bool allow_http;
@@ -87,6 +89,9 @@ typedef struct HttpFetchStats {
 } HttpFetchStats;
 
 typedef struct HttpFetch HttpFetch;
+
+/* CLOCK_MONOTONIC in milliseconds, for started_ms. */
+uint64_t http_now_ms(void);
 
 /* The requests a ranges fetch of these ranges makes from a server that answers several ranges a request. */
 size_t http_ranges_requests(const HttpByteRange *ranges, size_t n);

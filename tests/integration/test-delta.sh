@@ -262,6 +262,24 @@ echo "   $requests requests in $(proxy_stat connections) connection(s)"
 b_print | cmp -s "$T/b.v4" - || die "slot b after a delta on two connections differs"
 proxy_stop
 
+note "TimeoutSec= bounds the delta's whole download, not each of its fetches"
+# Each request held 150 ms: every fetch alone ends well within 1 s, the 4.0's 13 requests do not.
+cp "$T/abide.conf" "$T/abide.conf.main"
+printf 'TimeoutSec=1\n' >>"$T/abide.conf"
+"$ABIDECTL" install --force "$V1" >/dev/null
+rm -f "$ENTRIES"/abide-b*.conf
+proxy_start "$HTTP_PORT" --delay-ms 150
+expect_fail "^abidectl: install: http://127.0.0.1:$PROXY_PORT/b4.abide: (TimeoutSec=1 reached at byte [0-9]+ of [0-9]+|.*: the next would start past TimeoutSec=1)$" \
+        "$ABIDECTL" install --force "http://127.0.0.1:$PROXY_PORT/b4.abide"
+b_not_bootable || die "b bootable after a delta past TimeoutSec=: $(entry_of b)"
+# The same with room: it installs.
+sed -i 's/^TimeoutSec=1$/TimeoutSec=60/' "$T/abide.conf"
+"$ABIDECTL" install --force "http://127.0.0.1:$PROXY_PORT/b4.abide" >"$T/out" 2>"$T/err" || die "delta within TimeoutSec=60 failed: $(cat "$T/err")"
+b_print | cmp -s "$T/b.v4" - || die "slot b after a delta within TimeoutSec= differs"
+proxy_stop
+mv "$T/abide.conf.main" "$T/abide.conf"
+check_a "TimeoutSec="
+
 note "two requests for several ranges on their way at once (the proxy holds each answer until another request comes)"
 "$ABIDECTL" install --force "$V1" >/dev/null
 # Without a second request on its way, a held answer is what the install waits for: nothing would
