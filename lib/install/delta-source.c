@@ -23,10 +23,23 @@
  */
 #define IN_FLIGHT 2
 
-/* One request's ranges (http_ranges_batch()): one fetch, its bytes back to back in its pipe. */
+/*
+ * The next request goes out once at most this much of the answer before it
+ * is left to read: early enough to hide a round trip (8 MiB take 67 ms at
+ * 1 Gbit/s), late enough that its answer does not wait in the sockets so
+ * long that the server gives it up (nginx's send_timeout, 60 s, is 8 MiB at
+ * 1.1 Mbit/s).
+ */
+#define AHEAD_BYTES (UINT64_C(8) * 1024 * 1024)
+
+/* One request's ranges (http_ranges_batch(), or one range): one fetch, its bytes back to back in its pipe. */
 typedef struct Piece {
         HttpFetch *fetch;
         int pipe;
+        size_t first;              /* its ranges: [first, first + n) of the caller's */
+        size_t n;
+        HttpByteRange rest;        /* with n == 1 and skip > 0: what is left of range first */
+        uint64_t skip;             /* bytes of range first delivered before it */
         uint64_t left;             /* bytes still to be read from the pipe */
         bool several;              /* its first request asks for several ranges */
 } Piece;
@@ -47,6 +60,7 @@ struct DeltaSource {
         /* ranges in progress */
         const HttpByteRange *ranges;
         size_t n_ranges, range;    /* URL: the first range no fetch has asked for yet */
+        uint64_t skip;             /* URL: bytes of that range already read */
         uint64_t at;               /* file: offset within the current range */
         Piece piece[IN_FLIGHT];    /* URL: piece[(cur + i) % IN_FLIGHT] for i < in_flight, in the ranges' order */
         size_t cur, in_flight;
@@ -199,33 +213,46 @@ static int piece_start(DeltaSource *s) {
         size_t slot = (s->cur + s->in_flight) % IN_FLIGHT;
         Piece *p = &s->piece[slot];
         HttpFetchOptions o = s->http;
-        size_t end = http_ranges_batch(s->ranges, s->n_ranges, s->range);
         int r;
 
-        o.ranges = s->ranges + s->range;
-        o.n_ranges = end - s->range;
+        p->first = s->range;
+        p->skip = s->skip;
+        /* One range a request: a fetch each, so that two of them are on their way at once, not two
+         * fetches of many requests whose second stops when its pipe is full. */
+        p->n = s->http.one_range || s->skip > 0 ? 1 : http_ranges_batch(s->ranges, s->n_ranges, s->range) - s->range;
+        if (p->skip > 0) {
+                p->rest = (HttpByteRange) { s->ranges[p->first].start + p->skip, s->ranges[p->first].length - p->skip };
+                o.ranges = &p->rest;
+        } else
+                o.ranges = s->ranges + p->first;
+        o.n_ranges = p->n;
         o.resource = &s->res;
         o.session = s->session[slot];
+        o.one_range_stop = true;
         r = http_fetch_start(s->href, &o, &p->fetch, &p->pipe);
         if (r < 0)
                 return err_prefix(r, "%s", s->display);
         p->several = o.n_ranges > 1 && !o.one_range;
         p->left = 0;
-        for (size_t i = s->range; i < end; i++)
-                p->left += s->ranges[i].length;
-        s->range = end;
+        for (size_t i = 0; i < o.n_ranges; i++)
+                p->left += o.ranges[i].length;
+        s->range = p->first + p->n;
+        s->skip = 0;
         s->in_flight++;
         return 0;
 }
 
 /*
- * As many fetches in flight as allowed; only one until a request for several
+ * As many fetches in flight as allowed, each next one once the answer before
+ * it is near its end (AHEAD_BYTES); only one until a request for several
  * ranges has come through (or one range a request was settled on), so a
  * server that turns several ranges down or garbles them is found out by one
  * request, not by as many as are in flight.
  */
 static int pieces_fill(DeltaSource *s) {
         while (s->range < s->n_ranges && s->in_flight < (s->settled || s->http.one_range ? IN_FLIGHT : 1)) {
+                if (s->in_flight > 0 && s->piece[(s->cur + s->in_flight - 1) % IN_FLIGHT].left > AHEAD_BYTES)
+                        break;
                 int r = piece_start(s);
                 if (r < 0)
                         return r;
@@ -233,33 +260,61 @@ static int pieces_fill(DeltaSource *s) {
         return 0;
 }
 
+/* Frees the oldest fetch (its pipe closed first: a fetch still running is cancelled), adds up its stats. */
+static int piece_free(DeltaSource *s, HttpFetchStats *st) {
+        Piece *p = &s->piece[s->cur];
+        p->pipe = safe_close(p->pipe);
+        int r = http_fetch_finish(p->fetch, st);
+        p->fetch = http_fetch_free(p->fetch);
+        s->cur = (s->cur + 1) % IN_FLIGHT;
+        s->in_flight--;
+        s->stats.fetched += st->received;
+        s->stats.requests += st->requests;
+        return r;
+}
+
 /*
  * Waits for the oldest fetch to end (after its last byte was read, so that
  * it finishes rather than being cancelled; with read_end false it is
- * cancelled) and frees it. Returns how it ended, -ECANCELED as 0.
+ * cancelled) and frees it. Returns how it ended, -ECANCELED as 0; 1 when the
+ * server gave up several ranges a request in it: its ranges from the byte
+ * reached, and those of the fetches after it (cancelled), are asked for again
+ * one range a request.
  */
 static int piece_end(DeltaSource *s, bool read_end) {
         Piece *p = &s->piece[s->cur];
         HttpFetchStats st = {};
         uint8_t more;
-        int r;
 
         if (read_end && p->pipe >= 0)
                 (void) loop_read(p->pipe, &more, 1);
-        p->pipe = safe_close(p->pipe);
-        r = http_fetch_finish(p->fetch, &st);
-        p->fetch = http_fetch_free(p->fetch);
-        if (r == 0 && p->several)
+        size_t first = p->first, n = p->n;
+        uint64_t read = p->skip;
+        for (size_t i = 0; i < n; i++)
+                read += s->ranges[first + i].length;
+        read -= p->left;
+        bool several = p->several;
+        int r = piece_free(s, &st);
+        if (r == 0 && several)
                 s->settled = true;
-        s->cur = (s->cur + 1) % IN_FLIGHT;
-        s->in_flight--;
-        s->stats.fetched += st.received;
-        s->stats.requests += st.requests;
-        /* A server that turned several ranges down gets one a request from now on. */
         if (st.one_range[0]) {
                 if (!s->stats.one_range[0])
                         memcpy(s->stats.one_range, st.one_range, sizeof st.one_range);
                 s->http.one_range = true;
+        }
+        if (r == -EPROTONOSUPPORT && st.one_range[0]) {
+                /* The rest from where the reader is, one range a request. */
+                while (s->in_flight > 0) {
+                        HttpFetchStats later = {};
+                        (void) piece_free(s, &later);
+                }
+                s->range = first;
+                while (s->range < first + n && read >= s->ranges[s->range].length) {
+                        read -= s->ranges[s->range].length;
+                        s->range++;
+                }
+                s->skip = s->range < first + n ? read : 0;
+                return 1;
         }
         if (r < 0 && r != -ECANCELED)
                 return err_prefix(r, "%s", s->display);
@@ -272,6 +327,7 @@ int delta_source_ranges_begin(DeltaSource *s, const HttpByteRange *ranges, size_
         s->ranges = ranges;
         s->n_ranges = n;
         s->range = 0;
+        s->skip = 0;
         s->at = 0;
         if (!s->url)
                 return 0;
@@ -288,19 +344,32 @@ int delta_source_ranges_read(DeltaSource *s, void *buf, size_t n) {
                         Piece *p = &s->piece[s->cur];
                         size_t k = (size_t) MIN((uint64_t) (n - done), p->left);
                         ssize_t got = loop_read(p->pipe, (uint8_t *) buf + done, k);
-                        /* The fetch knows why the bytes stopped. */
-                        if (got != (ssize_t) k)
-                                return piece_end(s, false) ?: err_set(EIO, "%s: the ranges ended early", s->display);
+                        if (got != (ssize_t) k) {
+                                /* The fetch knows why the bytes stopped; what came before stays. */
+                                if (got > 0) {
+                                        done += (size_t) got;
+                                        p->left -= (uint64_t) got;
+                                }
+                                r = piece_end(s, false);
+                                if (r < 0)
+                                        return r;
+                                if (r == 0)
+                                        return err_set(EIO, "%s: the ranges ended early", s->display);
+                                r = pieces_fill(s);
+                                if (r < 0)
+                                        return r;
+                                continue;
+                        }
                         done += k;
                         p->left -= k;
                         if (p->left == 0) {
                                 r = piece_end(s, true);
                                 if (r < 0)
                                         return r;
-                                r = pieces_fill(s);
-                                if (r < 0)
-                                        return r;
                         }
+                        r = pieces_fill(s);
+                        if (r < 0)
+                                return r;
                 }
                 return 0;
         }
@@ -330,9 +399,10 @@ int delta_source_ranges_end(DeltaSource *s) {
         for (bool first = true; s->in_flight > 0; first = false) {
                 int k = piece_end(s, false);
                 if (first)
-                        r = k;
+                        r = MIN(k, 0);
         }
         s->range = s->n_ranges = 0;
+        s->skip = 0;
         return r;
 }
 

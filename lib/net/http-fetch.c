@@ -639,6 +639,8 @@ static int run(HttpFetch *f, CURL *c) {
                         if (f->multi_refused || ++f->multi_garbled > 1) {
                                 f->multi = false;
                                 (void) snprintf(f->stats.one_range, sizeof f->stats.one_range, "%s", err_message(r));
+                                if (f->o.one_range_stop)
+                                        return err_set(EPROTONOSUPPORT, "%s", reason);
                                 continue;
                         }
                         rs.attempts++;

@@ -68,6 +68,10 @@ typedef struct HttpFetchOptions {
         const HttpByteRange *ranges;
         size_t n_ranges;
         bool one_range;                 /* ranges mode: one range a request from the start */
+        /* Ranges mode: where the fetch would go on one range a request (above), it ends instead
+         * with -EPROTONOSUPPORT, the bytes delivered so far in the pipe and the reason in the stats'
+         * one_range; the caller asks for the rest its own way. */
+        bool one_range_stop;
         /* The resource as an earlier fetch saw it (validators, size): any
          * other version is refused as changed. NULL: whatever comes first. */
         const HttpResource *resource;

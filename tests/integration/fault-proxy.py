@@ -6,8 +6,8 @@ injects faults into the server-to-client direction. 127.0.0.1 only.
                  [--cut-every BYTES [--cut-limit N] [--on-cut CMD]]
                  [--stall-at BYTES --stall-sec S]
                  [--flip HEX [--flip-limit N]]
-                 [--delay-ms MS] [--status-multi CODE [--status-limit N]]
-                 [--hold-multi SEC]
+                 [--delay-ms MS] [--status-multi CODE [--status-limit N] [--status-skip N]]
+                 [--hold-multi SEC] [--hold-one SEC]
 
 Counts the bytes sent to clients over all connections (--stats, JSON,
 rewritten at every event). --cut-every closes the connection each time that
@@ -23,13 +23,15 @@ request costs a round trip of a slower link ("requests" in the stats: the
 client's reads that were held). --status-multi gives the answer to a
 request for several ranges (a Range header with a comma) the status CODE
 instead of 206, for the first --status-limit such answers (all when 0;
-"statuses" in the stats): a server that turns several ranges down.
+"statuses" in the stats) after the first --status-skip: a server that
+turns several ranges down.
 --hold-multi holds each answer to a request for several ranges, from the
 second such request on, until a request comes on another connection, at
 most SEC seconds: "overlaps" in the stats counts the answers so released,
 each one proof that a client had two requests on their way at once
-("hold_timeouts" the others). Like --flip, these two see into plain http
-only.
+("hold_timeouts" the others). --hold-one does the same for each answer to
+a request for one range once an answer to several was a 200 (one range a
+request from then on). Like --flip, these three see into plain http only.
 """
 import argparse
 import asyncio
@@ -52,15 +54,18 @@ ap.add_argument("--flip-limit", type=int, default=0)
 ap.add_argument("--delay-ms", type=float, default=0)
 ap.add_argument("--status-multi", type=int, default=0)
 ap.add_argument("--status-limit", type=int, default=0)
+ap.add_argument("--status-skip", type=int, default=0)
 ap.add_argument("--hold-multi", type=float, default=0)
+ap.add_argument("--hold-one", type=float, default=0)
 args = ap.parse_args()
 FLIP = bytes.fromhex(args.flip)
 
 BUF = 64 * 1024
 st = {"bytes": 0, "connections": 0, "cuts": 0, "stalls": 0, "flips": 0, "requests": 0, "statuses": 0,
       "multi": 0, "overlaps": 0, "hold_timeouts": 0}
-# --hold-multi: every request seen, in order, as (connection number, request number).
-seen = {"n": 0, "last": {}}
+# --hold-multi, --hold-one: the number of each connection's last request (all counted in order); a 200
+# to several ranges seen.
+seen = {"n": 0, "last": {}, "refused": False}
 next_cut = args.cut_every
 
 
@@ -77,26 +82,32 @@ async def send(w, data):
     st["bytes"] += len(data)
 
 
-def several_ranges(request):
-    """Whether request's head asks for several ranges."""
+def range_header(request):
+    """The Range header line of request's head, lower case, or b""."""
     head = request.split(b"\r\n\r\n", 1)[0]
-    return any(line.lower().startswith(b"range:") and b"," in line for line in head.split(b"\r\n"))
+    return next((line.lower() for line in head.split(b"\r\n") if line.lower().startswith(b"range:")), b"")
 
 
 async def up(r, w, conn):
     try:
         while data := await r.read(BUF):
             # curl sends a request only after the last answer ended: the next answer is this one's.
-            several = several_ranges(data)
-            conn["rewrite"] = bool(args.status_multi) and several and \
-                (not args.status_limit or st["statuses"] < args.status_limit)
+            rng = range_header(data)
+            several = b"," in rng
             if data.startswith((b"GET ", b"HEAD ")):
                 seen["n"] += 1
                 seen["last"][conn["id"]] = seen["n"]
                 conn["request"] = seen["n"]
+                conn["several"] = several
+                conn["hold"] = 0
                 if several:
                     st["multi"] += 1
-                    conn["hold"] = bool(args.hold_multi) and st["multi"] > 1
+                    if st["multi"] > 1:
+                        conn["hold"] = args.hold_multi
+                elif rng and seen["refused"]:
+                    conn["hold"] = args.hold_one
+            conn["rewrite"] = bool(args.status_multi) and several and st["multi"] > args.status_skip and \
+                (not args.status_limit or st["statuses"] < args.status_limit)
             if args.delay_ms:
                 st["requests"] += 1
                 await asyncio.sleep(args.delay_ms / 1000)
@@ -132,9 +143,9 @@ def other_since(conn):
 
 
 async def hold(conn):
-    conn["hold"] = False
     loop = asyncio.get_running_loop()
-    end = loop.time() + args.hold_multi
+    end = loop.time() + conn["hold"]
+    conn["hold"] = 0
     while not other_since(conn):
         if loop.time() >= end:
             st["hold_timeouts"] += 1
@@ -150,6 +161,9 @@ async def down(r, w, conn):
     carry = b""
     try:
         while data := await r.read(BUF):
+            if conn["several"] and data.startswith(b"HTTP/1.1 200 "):
+                seen["refused"] = True
+            conn["several"] = False
             if conn["hold"]:
                 await hold(conn)
             if conn["rewrite"] and data.startswith(b"HTTP/1.1 206 "):
@@ -196,7 +210,7 @@ async def handle(cr, cw):
     # client delays (40 ms a request on Linux), or the proxy itself would be the slow link.
     for w in (cw, sw):
         w.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    conn = {"rewrite": False, "hold": False, "id": st["connections"], "request": 0}
+    conn = {"rewrite": False, "hold": 0, "several": False, "id": st["connections"], "request": 0}
     t_up = asyncio.create_task(up(cr, sw, conn))
     await down(sr, cw, conn)
     # A cut or a stall ends both directions at once.
