@@ -106,6 +106,8 @@ async def up(r, w, conn):
                         conn["hold"] = args.hold_multi
                 elif rng and seen["refused"]:
                     conn["hold"] = args.hold_one
+                # The stats as of each request: a test reads them as soon as its client is done.
+                save()
             conn["rewrite"] = bool(args.status_multi) and several and st["multi"] > args.status_skip and \
                 (not args.status_limit or st["statuses"] < args.status_limit)
             if args.delay_ms:
@@ -170,6 +172,7 @@ async def down(r, w, conn):
                 data = data[:9] + b"%03d" % args.status_multi + data[12:]
                 conn["rewrite"] = False
                 st["statuses"] += 1
+                save()
             if FLIP:
                 sent = data
                 data = flip(data, carry)
