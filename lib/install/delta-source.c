@@ -40,7 +40,8 @@ typedef struct Piece {
         size_t n;
         HttpByteRange rest;        /* with n == 1 and skip > 0: what is left of range first */
         uint64_t skip;             /* bytes of range first delivered before it */
-        uint64_t left;             /* bytes still to be read from the pipe */
+        uint64_t size;             /* bytes its fetch delivers */
+        uint64_t left;             /* of them, still to be read from the pipe */
         bool several;              /* its first request asks for several ranges */
 } Piece;
 
@@ -233,9 +234,10 @@ static int piece_start(DeltaSource *s) {
         if (r < 0)
                 return err_prefix(r, "%s", s->display);
         p->several = o.n_ranges > 1 && !o.one_range;
-        p->left = 0;
+        p->size = 0;
         for (size_t i = 0; i < o.n_ranges; i++)
-                p->left += o.ranges[i].length;
+                p->size += o.ranges[i].length;
+        p->left = p->size;
         s->range = p->first + p->n;
         s->skip = 0;
         s->in_flight++;
@@ -288,11 +290,9 @@ static int piece_end(DeltaSource *s, bool read_end) {
 
         if (read_end && p->pipe >= 0)
                 (void) loop_read(p->pipe, &more, 1);
+        /* Where the reader is in range first. */
         size_t first = p->first, n = p->n;
-        uint64_t read = p->skip;
-        for (size_t i = 0; i < n; i++)
-                read += s->ranges[first + i].length;
-        read -= p->left;
+        uint64_t read = p->skip + p->size - p->left;
         bool several = p->several;
         int r = piece_free(s, &st);
         if (r == 0 && several)
@@ -344,28 +344,18 @@ int delta_source_ranges_read(DeltaSource *s, void *buf, size_t n) {
                         Piece *p = &s->piece[s->cur];
                         size_t k = (size_t) MIN((uint64_t) (n - done), p->left);
                         ssize_t got = loop_read(p->pipe, (uint8_t *) buf + done, k);
-                        if (got != (ssize_t) k) {
-                                /* The fetch knows why the bytes stopped; what came before stays. */
-                                if (got > 0) {
-                                        done += (size_t) got;
-                                        p->left -= (uint64_t) got;
-                                }
-                                r = piece_end(s, false);
-                                if (r < 0)
-                                        return r;
-                                if (r == 0)
-                                        return err_set(EIO, "%s: the ranges ended early", s->display);
-                                r = pieces_fill(s);
-                                if (r < 0)
-                                        return r;
-                                continue;
+                        /* What came before an early end stays. */
+                        if (got > 0) {
+                                done += (size_t) got;
+                                p->left -= (uint64_t) got;
                         }
-                        done += k;
-                        p->left -= k;
-                        if (p->left == 0) {
-                                r = piece_end(s, true);
+                        if (got != (ssize_t) k || p->left == 0) {
+                                /* At an early end the fetch knows why the bytes stopped. */
+                                r = piece_end(s, got == (ssize_t) k);
                                 if (r < 0)
                                         return r;
+                                if (r == 0 && got != (ssize_t) k)
+                                        return err_set(EIO, "%s: the ranges ended early", s->display);
                         }
                         r = pieces_fill(s);
                         if (r < 0)

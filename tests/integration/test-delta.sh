@@ -232,8 +232,8 @@ mv "$T/three.orig" "$T/payload/three"
 cp "$V4" "$WWW/b4.abide"
 "$ABIDECTL" install --force "$V4" >/dev/null
 b_print >"$T/b.v4"
-# log_gets: the GETs of b4.abide nginx logged since the last call, one status per line.
-log_gets() { grep -o '"GET /[a-z]*/*b4.abide HTTP/[0-9.]*" [0-9]*' "$NGX/access.log" | awk '{print $NF}'; : >"$NGX/access.log"; }
+# log_gets [NAME]: the GETs of NAME (b4.abide) nginx logged since the last call, one status per line.
+log_gets() { grep -o "\"GET /[a-z]*/*${1:-b4.abide} HTTP/[0-9.]*\" [0-9]*" "$NGX/access.log" | awk '{print $NF}'; : >"$NGX/access.log"; }
 "$ABIDECTL" install --force "$V1" >/dev/null
 "$ABIDECTL" install --force --dry-run "https://127.0.0.1:$HTTPS_PORT/b4.abide" >"$T/dry" 2>"$T/err" || die "dry run of 4.0: $(cat "$T/err")"
 read -r WOULD_BYTES WOULD_REQ < <(sed -n 's/^Would fetch \([0-9]*\) bytes in \([0-9]*\) requests.*/\1 \2/p' "$T/dry")
@@ -415,7 +415,7 @@ proxy_start "$HTTP_PORT" --hold-one 0.2
         die "delta of 5.0 from a server of one range a request failed: $(cat "$T/err")"
 grep -qx "The server did not answer several ranges in one request (HTTP 200 to a request for 128 ranges): one range a request" "$T/out" ||
         die "no fallback said for 5.0: $(cat "$T/out")"
-gets=$(grep -o '"GET /onerange/b5.abide HTTP/[0-9.]*" [0-9]*' "$NGX/access.log" | awk '{print $NF}')
+gets=$(log_gets b5.abide)
 [ "$(proxy_stat multi)" = 1 ] && [ "$(echo "$gets" | grep -c '^200$')" = 1 ] ||
         die "$(proxy_stat multi) requests for several ranges, nginx logged $(echo "$gets" | sort | uniq -c | tr '\n' ' ')"
 echo "   5.0's $RUNS5 runs from nginx with max_ranges 1: 1 request for several ranges (a 200), then $(echo "$gets" | grep -c '^206$') of one range;" \
