@@ -55,7 +55,7 @@ int install_url_delta_open(const AbideConfig *c, const char *url, InstallUrl **r
         if (r < 0)
                 return r;
         fetch_options(c, u, &o);
-        r = delta_source_open_url(url, &o, ret_src);
+        r = delta_source_open_url(url, &o, c->net_delta_connections, ret_src);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(u);

@@ -16,15 +16,16 @@
 #define HEAD_SIZE (8 * 1024)
 
 /*
- * Fetches of ranges in flight at once, each on a connection of its own: the
- * next request is on its way, and its answer waiting in its pipe and the
- * socket's buffers, while the one before is read, so no round trip is
- * waited for between requests (docs/delta.md, step 8).
+ * Fetches of ranges in flight at once at the most (DeltaConnections=), each
+ * on a connection of its own: the next requests are on their way, their
+ * answers waiting in their pipes and the sockets' buffers, while the one
+ * before is read, so no round trip is waited for between requests
+ * (docs/delta.md, step 8).
  */
-#define IN_FLIGHT 2
+#define IN_FLIGHT_MAX 16
 
 /*
- * The next request goes out once at most this much of the answer before it
+ * The next request goes out once at most this much of the answers before it
  * is left to read: early enough to hide a round trip (8 MiB take 67 ms at
  * 1 Gbit/s), late enough that its answer does not wait in the sockets so
  * long that the server gives it up (nginx's send_timeout, 60 s, is 8 MiB at
@@ -54,7 +55,8 @@ struct DeltaSource {
         char *href;
         /* A connection kept for each fetch in flight at once, while the server keeps it; the first
          * also for the fetches one at a time (the head, headers, manifest, payloads). */
-        HttpSession *session[IN_FLIGHT];
+        HttpSession *session[IN_FLIGHT_MAX];
+        size_t max_in_flight;      /* DeltaConnections= */
         HttpFetchOptions http;
         HttpResource res;
         bool settled;              /* a request for several ranges came through: the server answers them */
@@ -63,7 +65,7 @@ struct DeltaSource {
         size_t n_ranges, range;    /* URL: the first range no fetch has asked for yet */
         uint64_t skip;             /* URL: bytes of that range already read */
         uint64_t at;               /* file: offset within the current range */
-        Piece piece[IN_FLIGHT];    /* URL: piece[(cur + i) % IN_FLIGHT] for i < in_flight, in the ranges' order */
+        Piece piece[IN_FLIGHT_MAX]; /* URL: piece[(cur + i) % max_in_flight] for i < in_flight, in the ranges' order */
         size_t cur, in_flight;
 
         BundleSource bundle;
@@ -133,21 +135,25 @@ static int source_read_at(void *userdata, uint64_t offset, void *buf, size_t n) 
         return s->url ? url_read_at(s, offset, buf, n) : file_read_at(s, offset, buf, n);
 }
 
-int delta_source_open_url(const char *url, const HttpFetchOptions *o, DeltaSource **ret) {
-        _cleanup_(delta_source_freep) DeltaSource *s = calloc(1, sizeof *s);
+int delta_source_open_url(const char *url, const HttpFetchOptions *o, unsigned connections, DeltaSource **ret) {
+        _cleanup_(delta_source_freep) DeltaSource *s = NULL;
         int r;
 
+        if (connections < 1 || connections > IN_FLIGHT_MAX)
+                return err_set(EINVAL, "DeltaConnections=%u: not between 1 and %d", connections, IN_FLIGHT_MAX);
+        s = calloc(1, sizeof *s);
         if (!s)
                 return -ENOMEM;
         s->fd = -EBADF;
-        for (size_t i = 0; i < IN_FLIGHT; i++)
+        for (size_t i = 0; i < IN_FLIGHT_MAX; i++)
                 s->piece[i].pipe = -EBADF;
+        s->max_in_flight = connections;
         s->url = true;
         http_url_display(url, s->display, sizeof s->display);
         s->href = strdup(url);
         if (!s->href)
                 return -ENOMEM;
-        for (size_t i = 0; i < IN_FLIGHT; i++) {
+        for (size_t i = 0; i < s->max_in_flight; i++) {
                 r = http_session_new(&s->session[i]);
                 if (r < 0)
                         return r;
@@ -175,8 +181,9 @@ int delta_source_open_file(const char *path, DeltaSource **ret) {
 
         if (!s)
                 return -ENOMEM;
-        for (size_t i = 0; i < IN_FLIGHT; i++)
+        for (size_t i = 0; i < IN_FLIGHT_MAX; i++)
                 s->piece[i].pipe = -EBADF;
+        s->max_in_flight = 1;
         (void) snprintf(s->display, sizeof s->display, "%s", path);
         s->fd = open(path, O_RDONLY | O_CLOEXEC);
         if (s->fd < 0)
@@ -211,15 +218,15 @@ int delta_source_read_at(DeltaSource *s, uint64_t offset, void *buf, size_t n) {
 
 /* Starts the fetch of the next request's ranges, behind those in flight. */
 static int piece_start(DeltaSource *s) {
-        size_t slot = (s->cur + s->in_flight) % IN_FLIGHT;
+        size_t slot = (s->cur + s->in_flight) % s->max_in_flight;
         Piece *p = &s->piece[slot];
         HttpFetchOptions o = s->http;
         int r;
 
         p->first = s->range;
         p->skip = s->skip;
-        /* One range a request: a fetch each, so that two of them are on their way at once, not two
-         * fetches of many requests whose second stops when its pipe is full. */
+        /* One range a request: a fetch each, so that several of them are on their way at once, not
+         * fetches of many requests each, whose second stops when its pipe is full. */
         p->n = s->http.one_range || s->skip > 0 ? 1 : http_ranges_batch(s->ranges, s->n_ranges, s->range) - s->range;
         if (p->skip > 0) {
                 p->rest = (HttpByteRange) { s->ranges[p->first].start + p->skip, s->ranges[p->first].length - p->skip };
@@ -245,15 +252,18 @@ static int piece_start(DeltaSource *s) {
 }
 
 /*
- * As many fetches in flight as allowed, each next one once the answer before
- * it is near its end (AHEAD_BYTES); only one until a request for several
- * ranges has come through (or one range a request was settled on), so a
- * server that turns several ranges down or garbles them is found out by one
- * request, not by as many as are in flight.
+ * As many fetches in flight as allowed, each next one once the answers
+ * before it are near their end (AHEAD_BYTES left in all); only one until a
+ * request for several ranges has come through (or one range a request was
+ * settled on), so a server that turns several ranges down or garbles them is
+ * found out by one request, not by as many as are in flight.
  */
 static int pieces_fill(DeltaSource *s) {
-        while (s->range < s->n_ranges && s->in_flight < (s->settled || s->http.one_range ? IN_FLIGHT : 1)) {
-                if (s->in_flight > 0 && s->piece[(s->cur + s->in_flight - 1) % IN_FLIGHT].left > AHEAD_BYTES)
+        while (s->range < s->n_ranges && s->in_flight < (s->settled || s->http.one_range ? s->max_in_flight : 1)) {
+                uint64_t ahead = 0;
+                for (size_t i = 0; i < s->in_flight; i++)
+                        ahead += s->piece[(s->cur + i) % s->max_in_flight].left;
+                if (ahead > AHEAD_BYTES)
                         break;
                 int r = piece_start(s);
                 if (r < 0)
@@ -268,7 +278,7 @@ static int piece_free(DeltaSource *s, HttpFetchStats *st) {
         p->pipe = safe_close(p->pipe);
         int r = http_fetch_finish(p->fetch, st);
         p->fetch = http_fetch_free(p->fetch);
-        s->cur = (s->cur + 1) % IN_FLIGHT;
+        s->cur = (s->cur + 1) % s->max_in_flight;
         s->in_flight--;
         s->stats.fetched += st->received;
         s->stats.requests += st->requests;
@@ -404,7 +414,7 @@ void delta_source_stats(DeltaSource *s, DeltaStats *ret) {
 DeltaSource *delta_source_free(DeltaSource *s) {
         if (!s)
                 return NULL;
-        for (size_t i = 0; i < IN_FLIGHT; i++) {
+        for (size_t i = 0; i < IN_FLIGHT_MAX; i++) {
                 safe_close(s->piece[i].pipe);
                 http_fetch_free(s->piece[i].fetch);
                 http_session_free(s->session[i]);

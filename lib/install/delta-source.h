@@ -13,8 +13,8 @@
  * block device (pread), or a URL (HTTP Range requests, each checked against
  * the size and validators of the first answer, so the bundle cannot change
  * under the install). Ranges of payload bytes come back to back; from a
- * URL, one request's ranges at a time, with the next request on its way
- * beside it on a second connection.
+ * URL, one request's ranges at a time, with the next requests on their way
+ * beside it, each on a connection of its own (up to DeltaConnections=).
  */
 typedef struct DeltaSource DeltaSource;
 
@@ -25,8 +25,9 @@ typedef struct DeltaStats {
         char one_range[256];    /* URL: why the server got one range a request ("" when several) */
 } DeltaStats;
 
-/* Asks for the first bytes: -EOPNOTSUPP when the server does not answer Range requests (use the stream). */
-int delta_source_open_url(const char *url, const HttpFetchOptions *o, DeltaSource **ret);
+/* Asks for the first bytes: -EOPNOTSUPP when the server does not answer Range requests (use the stream).
+ * connections: requests on their way at once at the most, 1 to 16 (DeltaConnections=). */
+int delta_source_open_url(const char *url, const HttpFetchOptions *o, unsigned connections, DeltaSource **ret);
 int delta_source_open_file(const char *path, DeltaSource **ret);
 const BundleSource *delta_source_bundle(DeltaSource *s);
 const char *delta_source_display(DeltaSource *s);

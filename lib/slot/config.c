@@ -70,6 +70,7 @@ static const ConfigKey config_keys[] = {
         { "Network", "MaxRedirects", KEY_UINT, offsetof(AbideConfig, net_max_redirects), 0, 50, true },
         { "Network", "AllowHTTP", KEY_BOOL, offsetof(AbideConfig, net_allow_http), 0, 0, true },
         { "Network", "Delta", KEY_BOOL, offsetof(AbideConfig, net_delta), 0, 0, true },
+        { "Network", "DeltaConnections", KEY_UINT, offsetof(AbideConfig, net_delta_connections), 1, 16, true },
         LOCAL_PATH_KEY("Network", "CAFile", net_ca_file),
         LOCAL_PATH_KEY("Network", "ClientCertificate", net_client_cert),
         LOCAL_PATH_KEY("Network", "ClientKey", net_client_key),
@@ -136,6 +137,7 @@ int config_new_default(AbideConfig **ret) {
         c->net_max_redirects = 5;
         c->net_allow_http = true;
         c->net_delta = true;
+        c->net_delta_connections = 4;
         c->update_interval_sec = 3600;
         c->update_random_delay_sec = 600;
         *ret = TAKE_PTR(c);

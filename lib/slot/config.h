@@ -48,6 +48,7 @@ typedef struct AbideConfig {
         unsigned net_max_redirects;
         bool net_allow_http;
         bool net_delta;            /* install URL: fetch only the blocks the device lacks (docs/delta.md) */
+        unsigned net_delta_connections; /* a delta's requests on their way at once at the most */
         char *net_ca_file;                 /* NULL: the system store */
         char *net_client_cert;
         char *net_client_key;

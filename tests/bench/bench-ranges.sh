@@ -5,7 +5,8 @@
 # which holds each thing the client sends for D ms (a round trip of a slower
 # link; D from ABIDE_BENCH_DELAYS, default "0 20"). For each D, in the same
 # run, rounds interleaved, slot b holding the old release and the page cache
-# dropped before each install:
+# dropped before each install, for each DeltaConnections= of
+# ABIDE_BENCH_CONNECTIONS (default "2 4": requests on their way at once):
 #   - `abidectl install URL`: up to 128 ranges a request (docs/delta.md, step 8);
 #   - the same from /onerange/ (nginx max_ranges 1): one range a request, as
 #     abide fetched before;
@@ -20,6 +21,8 @@ set -- "${1:-$(dirname "$0")/../../build}" "${2:-256}" "${3:-3}"
 . "$top/tests/integration/nginx-lib.sh"
 need curl
 delays=${ABIDE_BENCH_DELAYS:-0 20}
+# DeltaConnections= values, each measured in every round: the default (4), and 2 (what abide had before it).
+conns=${ABIDE_BENCH_CONNECTIONS:-2 4}
 export SOURCE_DATE_EPOCH=1721362140
 
 echo "bench: a ${size_mib} MiB root, every other 64 KiB of its files changed, in $T"
@@ -46,7 +49,7 @@ make_ca ca
 make_cert ca server IP:127.0.0.1 serverAuth
 mkdir -p "$WWW"
 ln "$V2" "$WWW/b.abide" 2>/dev/null || cp "$V2" "$WWW/b.abide"
-printf '[Network]\nCAFile=%s\n' "$TLS/ca.pem" >>"$T/abide.conf"
+printf '[Network]\nCAFile=%s\nDeltaConnections=4\n' "$TLS/ca.pem" >>"$T/abide.conf"
 nginx_start
 size=$(stat -c %s "$V2")
 
@@ -71,25 +74,34 @@ echo "bench: bundle $size bytes; $(grep -o 'root.img [0-9]* blocks: [0-9]* to be
 for d in $delays; do
         proxy_start "$HTTPS_PORT" --delay-ms "$d"
         base=https://127.0.0.1:$PROXY_PORT
-        : >"$T/multi" >"$T/one" >"$T/curl"
+        : >"$T/curl"
+        for c in $conns; do : >"$T/multi.$c" >"$T/one.$c"; done
         for r in $(seq 1 "$rounds"); do
-                fresh
-                c0=$(proxy_stat connections)
-                timed "$ABIDECTL" install --force "$base/b.abide" >>"$T/multi"
-                m="$(fetched), $(($(proxy_stat connections) - c0)) connection(s)"
-                fresh
-                c0=$(proxy_stat connections)
-                timed "$ABIDECTL" install --force "$base/onerange/b.abide" >>"$T/one"
-                grep -q "one range a request" "$T/out" || die "/onerange/ was not one range a request: $(cat "$T/out")"
-                o="$(fetched), $(($(proxy_stat connections) - c0)) connection(s)"
+                line="bench: delay $d ms, round $r:"
+                for c in $conns; do
+                        sed -i "s/^DeltaConnections=.*/DeltaConnections=$c/" "$T/abide.conf"
+                        fresh
+                        c0=$(proxy_stat connections)
+                        timed "$ABIDECTL" install --force "$base/b.abide" >>"$T/multi.$c"
+                        m="$(fetched), $(($(proxy_stat connections) - c0)) connection(s)"
+                        fresh
+                        c0=$(proxy_stat connections)
+                        timed "$ABIDECTL" install --force "$base/onerange/b.abide" >>"$T/one.$c"
+                        grep -q "one range a request" "$T/out" || die "/onerange/ was not one range a request: $(cat "$T/out")"
+                        o="$(fetched), $(($(proxy_stat connections) - c0)) connection(s)"
+                        line="$line DeltaConnections=$c: several ranges $(tail -n 1 "$T/multi.$c") s ($m), one range a request $(tail -n 1 "$T/one.$c") s ($o);"
+                done
                 sync
                 echo 3 >/proc/sys/vm/drop_caches
                 timed curl -sS --fail --cacert "$TLS/ca.pem" -o /dev/null "$base/b.abide" >>"$T/curl"
-                echo "bench: delay $d ms, round $r: several ranges $(tail -n 1 "$T/multi") s ($m), one range a request $(tail -n 1 "$T/one") s ($o), curl of the bundle $(tail -n 1 "$T/curl") s"
+                echo "$line curl of the bundle $(tail -n 1 "$T/curl") s"
         done
-        M=$(median $(cat "$T/multi")) O=$(median $(cat "$T/one")) C=$(median $(cat "$T/curl"))
-        echo "bench: delay $d ms, medians: several ranges a request $M s, one range a request $O s, curl of the whole bundle $C s"
-        awk -v d="$d" -v m="$M" -v o="$O" -v c="$C" \
-                'BEGIN {printf "bench: delay %s ms: several/curl %.2f, one-range/curl %.2f, several/one-range %.2f\n", d, m / c, o / c, m / o}'
+        C=$(median $(cat "$T/curl"))
+        for c in $conns; do
+                M=$(median $(cat "$T/multi.$c")) O=$(median $(cat "$T/one.$c"))
+                echo "bench: delay $d ms, DeltaConnections=$c, medians: several ranges a request $M s, one range a request $O s, curl of the whole bundle $C s"
+                awk -v d="$d" -v k="$c" -v m="$M" -v o="$O" -v c="$C" \
+                        'BEGIN {printf "bench: delay %s ms, DeltaConnections=%s: several/curl %.2f, one-range/curl %.2f, several/one-range %.2f\n", d, k, m / c, o / c, m / o}'
+        done
         proxy_stop
 done

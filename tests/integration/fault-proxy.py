@@ -7,7 +7,7 @@ injects faults into the server-to-client direction. 127.0.0.1 only.
                  [--stall-at BYTES --stall-sec S]
                  [--flip HEX [--flip-limit N]]
                  [--delay-ms MS] [--status-multi CODE [--status-limit N] [--status-skip N]]
-                 [--hold-multi SEC] [--hold-one SEC]
+                 [--hold-multi SEC] [--hold-one SEC] [--hold-depth K] [--hold-limit N]
 
 Counts the bytes sent to clients over all connections (--stats, JSON,
 rewritten at every event). --cut-every closes the connection each time that
@@ -31,7 +31,10 @@ most SEC seconds: "overlaps" in the stats counts the answers so released,
 each one proof that a client had two requests on their way at once
 ("hold_timeouts" the others). --hold-one does the same for each answer to
 a request for one range once an answer to several was a 200 (one range a
-request from then on). Like --flip, these three see into plain http only.
+request from then on). --hold-depth K releases a held answer only once
+requests came on K other connections after its own: each overlap then
+proves K + 1 requests on their way at once. --hold-limit N holds the first
+N answers only. Like --flip, these see into plain http only.
 """
 import argparse
 import asyncio
@@ -57,6 +60,8 @@ ap.add_argument("--status-limit", type=int, default=0)
 ap.add_argument("--status-skip", type=int, default=0)
 ap.add_argument("--hold-multi", type=float, default=0)
 ap.add_argument("--hold-one", type=float, default=0)
+ap.add_argument("--hold-depth", type=int, default=1)
+ap.add_argument("--hold-limit", type=int, default=0)
 args = ap.parse_args()
 FLIP = bytes.fromhex(args.flip)
 
@@ -65,7 +70,7 @@ st = {"bytes": 0, "connections": 0, "cuts": 0, "stalls": 0, "flips": 0, "request
       "multi": 0, "overlaps": 0, "hold_timeouts": 0}
 # --hold-multi, --hold-one: the number of each connection's last request (all counted in order); a 200
 # to several ranges seen.
-seen = {"n": 0, "last": {}, "refused": False}
+seen = {"n": 0, "last": {}, "refused": False, "holds": 0}
 next_cut = args.cut_every
 
 
@@ -106,6 +111,10 @@ async def up(r, w, conn):
                         conn["hold"] = args.hold_multi
                 elif rng and seen["refused"]:
                     conn["hold"] = args.hold_one
+                if args.hold_limit and seen["holds"] >= args.hold_limit:
+                    conn["hold"] = 0
+                if conn["hold"]:
+                    seen["holds"] += 1
                 # The stats as of each request: a test reads them as soon as its client is done.
                 save()
             conn["rewrite"] = bool(args.status_multi) and several and st["multi"] > args.status_skip and \
@@ -140,8 +149,8 @@ def flip(data, carry):
 
 
 def other_since(conn):
-    """Whether a request came on another connection after conn's last one."""
-    return any(n > conn["request"] for c, n in seen["last"].items() if c != conn["id"])
+    """Whether requests came on --hold-depth other connections after conn's last one."""
+    return sum(n > conn["request"] for c, n in seen["last"].items() if c != conn["id"]) >= args.hold_depth
 
 
 async def hold(conn):

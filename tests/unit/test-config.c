@@ -150,12 +150,14 @@ static void test_network_local(void **state) {
         assert_int_equal(d->net_connect_timeout_sec, 30);
         assert_int_equal(d->net_max_redirects, 5);
         assert_true(d->net_allow_http);
+        assert_true(d->net_delta);
+        assert_int_equal(d->net_delta_connections, 4);
         assert_null(d->net_ca_file);
 
         write_conf(vendor, "[Network]\nAllowHTTP=yes\nRetries=3\n");
         write_conf(local, "[Network]\nStallTimeoutSec=5\nRetries=0\nTimeoutSec=600\nConnectTimeoutSec=7\n"
                           "MaxRedirects=0\nAllowHTTP=no\nCAFile=/data/ca.pem\nClientCertificate=/data/dev.crt\n"
-                          "ClientKey=/data/dev.key\nHeadersFile=/data/headers\n");
+                          "ClientKey=/data/dev.key\nHeadersFile=/data/headers\nDelta=no\nDeltaConnections=1\n");
         assert_int_equal(config_load_layered(vendor, local, &c), 0);
         assert_int_equal(c->n_ignored, 0);
         assert_int_equal(c->net_stall_timeout_sec, 5);
@@ -168,10 +170,20 @@ static void test_network_local(void **state) {
         assert_string_equal(c->net_client_cert, "/data/dev.crt");
         assert_string_equal(c->net_client_key, "/data/dev.key");
         assert_string_equal(c->net_headers_file, "/data/headers");
+        assert_false(c->net_delta);
+        assert_int_equal(c->net_delta_connections, 1);
 
         AbideConfig *bad = NULL;
         write_conf(local, "[Network]\nConnectTimeoutSec=0\n");
         assert_int_equal(config_load_layered(vendor, local, &bad), -EINVAL);
+        write_conf(local, "[Network]\nDeltaConnections=0\n");
+        assert_int_equal(config_load_layered(vendor, local, &bad), -EINVAL);
+        write_conf(local, "[Network]\nDeltaConnections=17\n");
+        assert_int_equal(config_load_layered(vendor, local, &bad), -EINVAL);
+        write_conf(local, "[Network]\nDeltaConnections=16\n");
+        assert_int_equal(config_load_layered(vendor, local, &bad), 0);
+        assert_int_equal(bad->net_delta_connections, 16);
+        bad = config_free(bad);
         write_conf(local, "[Network]\nCAFile=ca.pem\n");
         assert_int_equal(config_load_layered(vendor, local, &bad), -EINVAL);
         assert_null(bad);
