@@ -47,9 +47,28 @@ now() { date +%s.%N; }
 # (A copy made just before also reads back faster than the tree on this
 # kind of VM: 0.26-0.4 s against 0.67-1.4 s for `cat` of 1 GiB, both cached,
 # measured 2026-12-02; that flattered the plain side when it read its copy.)
+# Before each side's timer starts, the same state for both (docs/build.md,
+# "Fresh memory on this VM"):
+# - prefault: ABIDE_BENCH_PREFAULT_MIB (default 4096) of memory touched and
+#   freed. On this kind of VM memory the guest has not used lately (freed
+#   pages are reported to the host, virtio-balloon's free page reporting)
+#   costs 2-3 s a GiB the first time it is touched: right after the plain
+#   chain, 2 GiB touched took 7.2 s (1.6-2.4 s otherwise), and abide-build
+#   5.8-6.3 s (2.7-2.9 s when it ran first; 2026-12-05). 0 turns it off.
+# - warm: the tree read into the page cache. The VM also runs DAMON with a
+#   pageout scheme (/sys/kernel/mm/damon), which reclaims cached pages idle
+#   for a minute.
+prefault_mib=${ABIDE_BENCH_PREFAULT_MIB:-4096}
+prefault() {
+        [ "$prefault_mib" -gt 0 ] || return 0
+        python3 -c "import sys; b = bytearray(int(sys.argv[1]) << 20); b[::4096] = b'x' * (len(b) // 4096)" "$prefault_mib"
+}
+warm() { find "$W/tree" -type f -exec cat {} + >/dev/null; }
 plain() {
         rm -rf "$W/plain" && mkdir "$W/plain"
         local t1 t2 t3 t4 t5 t5s t6
+        prefault
+        warm
         sync; t1=$(now)
         mkfs.erofs --quiet -T"$SOURCE_DATE_EPOCH" "$W/plain/root.img" "$W/tree"
         t2=$(now)
@@ -73,6 +92,8 @@ plain() {
 ours() {
         rm -rf "$W/ours" && mkdir "$W/ours"
         local t0 t1
+        prefault
+        warm
         sync; t0=$(now)
         "$B" build "$W/bench.conf" --key "$W/keys/signing.key" --cert "$W/keys/signing.crt" -o "$W/ours" >/dev/null
         sync; t1=$(now)
@@ -83,7 +104,11 @@ min() { if [ -z "$1" ] || [ "$(echo "$2 < $1" | bc)" = 1 ]; then echo "$2"; else
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 rounds=${ROUNDS:-5}
 load() { cut -d' ' -f1-3 /proc/loadavg; }
-echo "bench: $(nproc) CPUs, load average $(load) before the first round"
+echo "bench: $(nproc) CPUs, load average $(load) before the first round; ${prefault_mib} MiB prefaulted before each side"
+for k in /sys/kernel/mm/damon/admin/kdamonds/*/; do
+        [ -f "$k/state" ] && echo "bench: DAMON $(basename "$k") $(cat "$k/state")," \
+                "actions: $(cat "$k"/contexts/*/schemes/*/action 2>/dev/null | tr '\n' ' ')(the tree is read right before each side)"
+done
 best_narrow=; best_full=; best_ours=
 all_narrow=() all_full=() all_ours=() all_durable=() ratios=() ratios_full=() ratios_durable=()
 for round in $(seq 1 "$rounds"); do
