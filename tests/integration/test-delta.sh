@@ -426,41 +426,42 @@ echo "   5.0's $RUNS5 runs from nginx with max_ranges 1: 1 request for several r
 # All but the first and the last few (a hold that met a slow moment); one at a time, none.
 [ "$(proxy_stat overlaps)" -ge $((RUNS5 * 3 / 4)) ] || die "one range a request, but not two on their way at once"
 b_print | cmp -s "$T/b.v5.delta" - || die "slot b after a delta of 5.0 from max_ranges 1 differs"
+# onerange5 N WHAT PROXY_OPTION...: 5.0 from nginx with max_ranges 1 through the proxy, with
+# DeltaConnections=N (the key left out for "default"); slot b checked, the file put back.
+onerange5() {
+        local n=$1 what=$2
+        shift 2
+        cp "$T/abide.conf" "$T/abide.conf.main"
+        if [ "$n" = default ]; then
+                sed -i '/^DeltaConnections=/d' "$T/abide.conf"
+        else
+                sed -i "s/^DeltaConnections=.*/DeltaConnections=$n/" "$T/abide.conf"
+        fi
+        "$ABIDECTL" install --force "$V1" >/dev/null
+        proxy_start "$HTTP_PORT" "$@"
+        "$ABIDECTL" install --force "http://127.0.0.1:$PROXY_PORT/onerange/b5.abide" >"$T/out" 2>"$T/err" ||
+                die "delta of 5.0 $what failed: $(cat "$T/err")"
+        mv "$T/abide.conf.main" "$T/abide.conf"
+        b_print | cmp -s "$T/b.v5.delta" - || die "slot b after a delta of 5.0 $what differs"
+}
 # The default, DeltaConnections=4: each answer held until requests came on 3 other connections,
 # which only four on their way at once release (up to 1 s: the next of them goes out only once
 # the answer before it is read and written, which a slow moment of the machine's may delay).
-cp "$T/abide.conf" "$T/abide.conf.main"
-sed -i '/^DeltaConnections=/d' "$T/abide.conf"
-"$ABIDECTL" install --force "$V1" >/dev/null
-proxy_start "$HTTP_PORT" --hold-one 1 --hold-depth 3
-"$ABIDECTL" install --force "http://127.0.0.1:$PROXY_PORT/onerange/b5.abide" >"$T/out" 2>"$T/err" ||
-        die "delta of 5.0 on 4 connections failed: $(cat "$T/err")"
+onerange5 default "on 4 connections" --hold-one 1 --hold-depth 3
 echo "   5.0 on the default 4 connections: $(proxy_stat overlaps) answers released by requests on 3 other connections," \
         "$(proxy_stat hold_timeouts) after 1 s"
 [ "$(proxy_stat overlaps)" -ge $((RUNS5 * 3 / 4)) ] || die "DeltaConnections= unset, but not four requests on their way at once"
-b_print | cmp -s "$T/b.v5.delta" - || die "slot b after a delta of 5.0 on 4 connections differs"
-# DeltaConnections=2 (the file's): never four at once, every held answer waits its 0.2 s (20 of them).
-mv "$T/abide.conf.main" "$T/abide.conf"
-"$ABIDECTL" install --force "$V1" >/dev/null
-proxy_start "$HTTP_PORT" --hold-one 0.2 --hold-depth 3 --hold-limit 20
-"$ABIDECTL" install --force "http://127.0.0.1:$PROXY_PORT/onerange/b5.abide" >"$T/out" 2>"$T/err" ||
-        die "delta of 5.0 on 2 connections failed: $(cat "$T/err")"
+# DeltaConnections=2: never four at once, every held answer waits its 0.2 s (20 of them).
+onerange5 2 "on 2 connections" --hold-one 0.2 --hold-depth 3 --hold-limit 20
 [ "$(proxy_stat overlaps)" = 0 ] && [ "$(proxy_stat hold_timeouts)" = 20 ] ||
         die "DeltaConnections=2: $(proxy_stat overlaps) answers released by requests on 3 other connections, $(proxy_stat hold_timeouts) held 0.2 s"
 # DeltaConnections=1: one request at a time, all on one connection (and one more for the 200 cut
 # off); every held answer waits, even for one request on another connection.
-cp "$T/abide.conf" "$T/abide.conf.main"
-sed -i 's/^DeltaConnections=.*/DeltaConnections=1/' "$T/abide.conf"
-"$ABIDECTL" install --force "$V1" >/dev/null
-proxy_start "$HTTP_PORT" --hold-one 0.2 --hold-limit 20
-"$ABIDECTL" install --force "http://127.0.0.1:$PROXY_PORT/onerange/b5.abide" >"$T/out" 2>"$T/err" ||
-        die "delta of 5.0 on 1 connection failed: $(cat "$T/err")"
+onerange5 1 "on 1 connection" --hold-one 0.2 --hold-limit 20
 echo "   5.0 on 1 connection: $(proxy_stat connections) connection(s), $(proxy_stat overlaps) answers released by another request," \
         "$(proxy_stat hold_timeouts) after 0.2 s"
 [ "$(proxy_stat overlaps)" = 0 ] && [ "$(proxy_stat hold_timeouts)" = 20 ] && [ "$(proxy_stat connections)" = 2 ] ||
         die "DeltaConnections=1: $(proxy_stat connections) connections, $(proxy_stat overlaps) answers released by another request"
-b_print | cmp -s "$T/b.v5.delta" - || die "slot b after a delta of 5.0 on 1 connection differs"
-mv "$T/abide.conf.main" "$T/abide.conf"
 # A cut inside the first answer to several ranges, then a 416 to the request that resumes it from the
 # byte reached (inside a run): the rest one range a request, the first of them from that byte.
 "$ABIDECTL" install --force "$V1" >/dev/null
