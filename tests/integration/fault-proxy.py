@@ -69,7 +69,7 @@ BUF = 64 * 1024
 st = {"bytes": 0, "connections": 0, "cuts": 0, "stalls": 0, "flips": 0, "requests": 0, "statuses": 0,
       "multi": 0, "overlaps": 0, "hold_timeouts": 0}
 # --hold-multi, --hold-one: the number of each connection's last request (all counted in order); a 200
-# to several ranges seen.
+# to several ranges seen; the answers held so far (--hold-limit).
 seen = {"n": 0, "last": {}, "refused": False, "holds": 0}
 next_cut = args.cut_every
 
