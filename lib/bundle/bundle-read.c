@@ -15,7 +15,7 @@
  * window holds the manifest and the signature; after a skipped member's data
  * only a header is needed. */
 #define SOURCE_WINDOW (8 * 1024)
-#define SOURCE_HEADER_WINDOW 1024
+#define SOURCE_HEADER_WINDOW BUNDLE_HEADER_WINDOW
 #define TAR_BLOCK 512
 
 struct BundleReader {
@@ -41,6 +41,7 @@ struct BundleReader {
         uint64_t pos;
         uint8_t *window;
         bool skipped;            /* the last move was a skip: read a header's worth */
+        uint64_t after_signature; /* where the signature's data ends, padded, if its header was one block */
         int src_error;           /* the source's own failure, reported instead of libarchive's */
 
         /* bundle_reader_open() of a regular file: bundle_reader_map_payload() */
@@ -348,6 +349,23 @@ int bundle_reader_index(BundleReader *b, uint64_t *ret_offsets) {
         return 0;
 }
 
+int bundle_reader_guess_headers(BundleReader *b, uint64_t *ret_headers) {
+        if (!b || !b->has_src || !b->manifest || !ret_headers || b->member != 2 || b->after_signature == 0)
+                return -EINVAL;
+        const Manifest *m = b->manifest;
+        uint64_t at = b->after_signature;
+        for (size_t i = 0; i <= m->n_payloads; i++) {
+                ret_headers[i] = at;
+                if (i == m->n_payloads)
+                        break;
+                uint64_t padded = (m->payloads[i].size + TAR_BLOCK - 1) / TAR_BLOCK * TAR_BLOCK;
+                if (m->payloads[i].size > UINT64_MAX - TAR_BLOCK || padded > UINT64_MAX - TAR_BLOCK - at)
+                        return -EOVERFLOW;
+                at += TAR_BLOCK + padded;
+        }
+        return 0;
+}
+
 static int read_manifest(BundleReader *b, TrustStore *trust) {
         _cleanup_free_ uint8_t *sig = NULL;
         uint8_t *json = NULL;
@@ -363,6 +381,9 @@ static int read_manifest(BundleReader *b, TrustStore *trust) {
                 return r;
         if (sig_len == 0)
                 return err_set(EBADMSG, "bundle: member 2 '%s': empty", BUNDLE_SIGNATURE_NAME);
+        la_int64_t h = archive_read_header_position(b->archive);
+        if (h >= 0)
+                b->after_signature = (uint64_t) h + TAR_BLOCK + (sig_len + TAR_BLOCK - 1) / TAR_BLOCK * TAR_BLOCK;
 
         /* Nothing of the manifest is looked at before its signature verified. */
         if (trust) {

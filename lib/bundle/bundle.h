@@ -139,6 +139,20 @@ int bundle_reader_open_source(const BundleSource *src, TrustStore *trust, Bundle
  */
 int bundle_reader_index(BundleReader *b, uint64_t *ret_offsets);
 
+/* What the reader asks the source for at a header after a skipped member's data. */
+#define BUNDLE_HEADER_WINDOW 1024
+
+/*
+ * After bundle_reader_open_source(), before bundle_reader_index(): where the
+ * payloads' headers and the archive's end (ret_headers[0..n_payloads]) lie
+ * if each header is one 512-byte ustar block, as abide-build writes them
+ * (pax_restricted adds an extended header only for what ustar cannot hold:
+ * names over 100 bytes, members of 8 GiB or more). A guess from the signed
+ * manifest's sizes, for fetching ahead; bundle_reader_index() still reads
+ * and checks every header wherever it is.
+ */
+int bundle_reader_guess_headers(BundleReader *b, uint64_t *ret_headers);
+
 /* Bytes of the bundle read so far (the whole bundle once bundle_reader_next() returned 0). */
 uint64_t bundle_reader_bytes(BundleReader *b);
 

@@ -33,6 +33,9 @@
  */
 #define AHEAD_BYTES (UINT64_C(8) * 1024 * 1024)
 
+/* delta_source_prefetch() at the most: headers and root.verity's upper levels (for 1 GiB 68 KiB, for 64 GiB 4 MiB). */
+#define PREFETCH_MAX (UINT64_C(8) * 1024 * 1024)
+
 /* One request's ranges (http_ranges_batch(), or one range): one fetch, its bytes back to back in its pipe. */
 typedef struct Piece {
         HttpFetch *fetch;
@@ -73,6 +76,10 @@ struct DeltaSource {
         /* The first bytes, asked for once: the manifest, the signature and the first headers are in them. */
         uint8_t head[HEAD_SIZE];
         size_t head_len;
+        /* delta_source_prefetch(): ranges fetched ahead, back to back in ahead_data */
+        HttpByteRange *ahead;
+        size_t n_ahead;
+        uint8_t *ahead_data;
 };
 
 
@@ -125,6 +132,12 @@ static int file_read_at(DeltaSource *s, uint64_t offset, void *buf, size_t n) {
 
 static int source_read_at(void *userdata, uint64_t offset, void *buf, size_t n) {
         DeltaSource *s = userdata;
+        for (size_t i = 0, at = 0; i < s->n_ahead; at += (size_t) s->ahead[i].length, i++)
+                if (offset >= s->ahead[i].start && n <= s->ahead[i].length &&
+                    offset - s->ahead[i].start <= s->ahead[i].length - n) {
+                        memcpy(buf, s->ahead_data + at + (offset - s->ahead[i].start), n);
+                        return 0;
+                }
         if (s->url && offset < s->head_len) {
                 size_t k = (size_t) MIN((uint64_t) n, s->head_len - offset);
                 memcpy(buf, s->head + offset, k);
@@ -406,6 +419,46 @@ int delta_source_ranges_end(DeltaSource *s) {
         return r;
 }
 
+int delta_source_prefetch(DeltaSource *s, const HttpByteRange *ranges, size_t n) {
+        uint64_t total = 0;
+        size_t k = 0;
+        int r;
+
+        if (!s->url || s->n_ahead > 0)
+                return 0;
+        _cleanup_free_ HttpByteRange *keep = calloc(n ? n : 1, sizeof *keep);
+        if (!keep)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                const HttpByteRange *q = &ranges[i];
+                if (q->length == 0 || q->start >= s->bundle.size || q->length > s->bundle.size - q->start ||
+                    (k > 0 && q->start < keep[k - 1].start + keep[k - 1].length))
+                        return -EINVAL;
+                /* The head has these bytes already. */
+                if (q->start + q->length <= s->head_len)
+                        continue;
+                keep[k++] = *q;
+                total += q->length;
+                if (total > PREFETCH_MAX)
+                        return -E2BIG;
+        }
+        if (k == 0)
+                return 0;
+        _cleanup_free_ uint8_t *data = malloc((size_t) total);
+        if (!data)
+                return -ENOMEM;
+        r = delta_source_ranges_begin(s, keep, k);
+        for (size_t i = 0, at = 0; i < k && r >= 0; at += (size_t) keep[i].length, i++)
+                r = delta_source_ranges_read(s, data + at, (size_t) keep[i].length);
+        int e = delta_source_ranges_end(s);
+        if (r < 0 || e < 0)
+                return r < 0 ? r : e;
+        s->ahead = TAKE_PTR(keep);
+        s->n_ahead = k;
+        s->ahead_data = TAKE_PTR(data);
+        return 0;
+}
+
 void delta_source_stats(DeltaSource *s, DeltaStats *ret) {
         *ret = s->stats;
         ret->size = s->bundle.size;
@@ -421,6 +474,8 @@ DeltaSource *delta_source_free(DeltaSource *s) {
         }
         safe_close(s->fd);
         free(s->href);
+        free(s->ahead);
+        free(s->ahead_data);
         free(s);
         return NULL;
 }

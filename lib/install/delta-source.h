@@ -37,6 +37,15 @@ int delta_source_read_at(DeltaSource *s, uint64_t offset, void *buf, size_t n);
 int delta_source_ranges_begin(DeltaSource *s, const HttpByteRange *ranges, size_t n);
 int delta_source_ranges_read(DeltaSource *s, void *buf, size_t n);
 int delta_source_ranges_end(DeltaSource *s);
+/*
+ * A URL: fetches the ranges (in increasing order, not overlapping, at most
+ * 8 MiB in all) as delta_source_ranges_begin() does, several in one request,
+ * and keeps them; a later delta_source_read_at() that lies wholly inside
+ * one of them is answered from memory. The bytes are the bundle's as any
+ * other request's (the same validators), checked by whatever reads them.
+ * A file: nothing to do. Once per source.
+ */
+int delta_source_prefetch(DeltaSource *s, const HttpByteRange *ranges, size_t n);
 void delta_source_stats(DeltaSource *s, DeltaStats *ret);
 DeltaSource *delta_source_free(DeltaSource *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(DeltaSource *, delta_source_free);

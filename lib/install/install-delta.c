@@ -371,6 +371,36 @@ static int fetch_tree(DeltaPlan *p, const Payload *vp, uint64_t offset, const Ol
         return r < 0 ? r : k;
 }
 
+/* root.verity's superblock and upper levels fetched ahead at the most (64 GiB of root: 4 MiB). */
+#define PREFETCH_UPPER_MAX (UINT64_C(4) * 1024 * 1024)
+
+int delta_prefetch(DeltaSource *src, BundleReader *reader) {
+        const Manifest *m = bundle_reader_manifest(reader);
+        uint64_t headers[MANIFEST_PAYLOADS_MAX + 1], upper = 0;
+        HttpByteRange ranges[MANIFEST_PAYLOADS_MAX + 1];
+        uint64_t size = delta_source_bundle(src)->size;
+        size_t vi = SIZE_MAX, n = 0;
+
+        if (!delta_source_is_url(src) || !m || m->n_payloads > MANIFEST_PAYLOADS_MAX ||
+            bundle_reader_guess_headers(reader, headers) < 0)
+                return 0;
+        const Payload *vp = find_role(m, PAYLOAD_VERITY, &vi);
+        if (!vp || delta_leaf_offset(m->verity.data_blocks, &upper) < 0 || upper > vp->size || upper > PREFETCH_UPPER_MAX)
+                upper = 0;
+        for (size_t i = 0; i <= m->n_payloads && headers[i] < size; i++) {
+                uint64_t end = headers[i] + BUNDLE_HEADER_WINDOW;
+                /* root.verity's data starts after its one header block. */
+                if (i == vi && upper > 0)
+                        end = MAX(end, headers[i] + 512 + upper);
+                end = MIN(end, size);
+                if (n > 0 && headers[i] <= ranges[n - 1].start + ranges[n - 1].length)
+                        ranges[n - 1].length = MAX(ranges[n - 1].start + ranges[n - 1].length, end) - ranges[n - 1].start;
+                else
+                        ranges[n++] = (HttpByteRange) { headers[i], end - headers[i] };
+        }
+        return n > 0 ? delta_source_prefetch(src, ranges, n) : 0;
+}
+
 int delta_plan(DeltaSource *src, const DeltaInputs *in, DeltaPlan **ret) {
         _cleanup_(delta_plan_freep) DeltaPlan *p = calloc(1, sizeof *p);
         const Manifest *m = in->manifest;

@@ -51,6 +51,15 @@ typedef struct DeltaInputs {
         const bool *needed;                 /* per payload: written by this device (NULL: all); the others are not fetched */
 } DeltaInputs;
 
+/*
+ * A URL, after bundle_reader_open_source() and before bundle_reader_index():
+ * the payloads' headers where abide-build puts them (bundle_reader_guess_headers())
+ * and root.verity's superblock and upper levels, in one request instead of
+ * a round trip each (docs/delta.md, step 2). A wrong guess costs only those
+ * bytes: what is not held is asked for as before, and everything is checked
+ * where it is read, as before.
+ */
+int delta_prefetch(DeltaSource *src, BundleReader *reader);
 /* Fetches root.verity and checks it against the manifest, reads the local trees, plans every block. */
 int delta_plan(DeltaSource *src, const DeltaInputs *in, DeltaPlan **ret);
 void delta_summary(DeltaPlan *p, DeltaSummary *ret);

@@ -846,6 +846,9 @@ static int run(const AbideConfig *c, BootBackend *boot, int fd, DeltaSource *src
                 in.offsets = calloc(MANIFEST_PAYLOADS_MAX, sizeof *in.offsets);
                 if (!in.offsets)
                         return -ENOMEM;
+                r = delta_prefetch(src, in.reader);
+                if (r < 0)
+                        return r;
                 r = bundle_reader_index(in.reader, in.offsets);
         } else
                 r = bundle_reader_open(fd, trust, &in.reader);

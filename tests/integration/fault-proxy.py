@@ -212,6 +212,8 @@ async def down(r, w, conn):
 
 async def handle(cr, cw):
     st["connections"] += 1
+    # Its number now: connections accepted while this one waits for its upstream must not share it.
+    cid = st["connections"]
     save()
     try:
         sr, sw = await asyncio.open_connection("127.0.0.1", args.upstream)
@@ -222,7 +224,7 @@ async def handle(cr, cw):
     # client delays (40 ms a request on Linux), or the proxy itself would be the slow link.
     for w in (cw, sw):
         w.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    conn = {"rewrite": False, "hold": 0, "several": False, "id": st["connections"], "request": 0}
+    conn = {"rewrite": False, "hold": 0, "several": False, "id": cid, "request": 0}
     t_up = asyncio.create_task(up(cr, sw, conn))
     await down(sr, cw, conn)
     # A cut or a stall ends both directions at once.

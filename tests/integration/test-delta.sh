@@ -126,6 +126,9 @@ b_print >"$T/b.before"
 cat "$T/out" | sed 's/^/   /'
 grep -q "^Would fetch [0-9]* bytes in [0-9]* requests for a $SIZE-byte bundle$" "$T/out" || die "dry run: $(cat "$T/out")"
 grep -q "root.img [0-9]* blocks: 0 to be fetched in 0 ranges" "$T/out" || die "dry run fetches root blocks: $(cat "$T/out")"
+# The head; the payloads' headers with root.verity's superblock and upper levels, guessed from the
+# manifest's sizes and asked for in one request (docs/delta.md, step 2); the payload the ESP lacks.
+grep -q "^Would fetch [0-9]* bytes in 3 requests " "$T/out" || die "dry run: not 3 requests: $(cat "$T/out")"
 grep -q "^Installed" "$T/out" && die "dry run installed"
 b_print | cmp -s "$T/b.before" - || die "dry run wrote slot b"
 check_a "dry run"
@@ -254,6 +257,24 @@ gets=$(log_gets)
         die "nginx logged $(echo "$gets" | sort | uniq -c | tr '\n' ' ') for $requests requests"
 b_print | cmp -s "$T/b.v4" - || die "slot b after a delta of several ranges a request differs from the file install"
 
+note "a bundle whose headers are not where abide-build puts them (pax headers): each asked for on its own"
+# The same members and bytes, the signed manifest unchanged; an extended header in front of each
+# payload's moves every header after the first payload's from where the guess puts it.
+python3 - "$V4" "$WWW/pax.abide" <<'PY'
+import sys, tarfile
+with tarfile.open(sys.argv[1]) as src, tarfile.open(sys.argv[2], "w", format=tarfile.PAX_FORMAT) as out:
+    for m in src.getmembers():
+        if not m.name.startswith("manifest.json"):
+            m.pax_headers = {"comment": "not where abide-build puts it"}
+        out.addfile(m, src.extractfile(m))
+PY
+"$ABIDECTL" install --force "$V1" >/dev/null
+"$ABIDECTL" install --force "http://127.0.0.1:$HTTP_PORT/pax.abide" >"$T/out" 2>"$T/err" || die "delta of a bundle with pax headers failed: $(cat "$T/err")"
+read -r bytes pax_requests < <(fetch_figures)
+echo "   $pax_requests requests (as abide-build wrote it: $WOULD_REQ)"
+[ "$pax_requests" -gt "$WOULD_REQ" ] || die "$pax_requests requests for a bundle whose headers are elsewhere, $WOULD_REQ for the one abide-build wrote"
+b_print | cmp -s "$T/b.v4" - || die "slot b after a delta of a bundle with pax headers differs"
+
 note "the delta's fetches share two connections (https through the proxy, no faults)"
 "$ABIDECTL" install --force "$V1" >/dev/null
 proxy_start "$HTTPS_PORT"
@@ -266,12 +287,14 @@ b_print | cmp -s "$T/b.v4" - || die "slot b after a delta on two connections dif
 proxy_stop
 
 note "TimeoutSec= bounds the delta's whole download, not each of its fetches"
-# Each request held 150 ms: every fetch alone ends well within 1 s, the 4.0's 13 requests do not.
+# Each request held 300 ms: every fetch alone ends well within 1 s, the 4.0's 8 requests do not
+# (at least 5 one after another: the head, the headers with root.verity's upper levels, its leaf
+# blocks, root's runs, the kernel).
 cp "$T/abide.conf" "$T/abide.conf.main"
 printf 'TimeoutSec=1\n' >>"$T/abide.conf"
 "$ABIDECTL" install --force "$V1" >/dev/null
 rm -f "$ENTRIES"/abide-b*.conf
-proxy_start "$HTTP_PORT" --delay-ms 150
+proxy_start "$HTTP_PORT" --delay-ms 300
 expect_fail "^abidectl: install: http://127.0.0.1:$PROXY_PORT/b4.abide: (TimeoutSec=1 reached at byte [0-9]+ of [0-9]+|.*: the next would start past TimeoutSec=1)$" \
         "$ABIDECTL" install --force "http://127.0.0.1:$PROXY_PORT/b4.abide"
 b_not_bootable || die "b bootable after a delta past TimeoutSec=: $(entry_of b)"
@@ -393,11 +416,12 @@ cp "$V5" "$WWW/b5.abide"
 "$ABIDECTL" install --force --dry-run "http://127.0.0.1:$HTTP_PORT/b5.abide" >"$T/dry" 2>"$T/err" || die "dry run of 5.0: $(cat "$T/err")"
 RUNS5=$(sed -n 's/.*root.img [0-9]* blocks: [0-9]* to be fetched in \([0-9]*\) ranges.*/\1/p' "$T/dry")
 [ "${RUNS5:-0}" -gt 256 ] || die "5.0 has ${RUNS5:-no} runs to fetch: too few for two requests at the start"
-# From a server that answers several ranges: only root's requests ask for several.
+# From a server that answers several ranges: only root's requests ask for several, and the one
+# for the headers with root.verity's upper levels (docs/delta.md, step 2).
 "$ABIDECTL" install --force "$V1" >/dev/null
 proxy_start "$HTTP_PORT"
 "$ABIDECTL" install --force "http://127.0.0.1:$PROXY_PORT/b5.abide" >"$T/out" 2>"$T/err" || die "delta of 5.0 failed: $(cat "$T/err")"
-[ "$(proxy_stat multi)" = $(((RUNS5 + 127) / 128)) ] ||
+[ "$(proxy_stat multi)" = $(((RUNS5 + 127) / 128 + 1)) ] ||
         die "$(proxy_stat multi) requests for several ranges for 5.0's $RUNS5 runs: root.verity's blocks not in one range?"
 b_print >"$T/b.v5.delta"
 # Each answer held until another request comes: for answers of more than 8 MiB none comes (the next
@@ -416,7 +440,7 @@ proxy_start "$HTTP_PORT" --hold-one 0.2
 : >"$NGX/access.log"
 "$ABIDECTL" install --force "http://127.0.0.1:$PROXY_PORT/onerange/b5.abide" >"$T/out" 2>"$T/err" ||
         die "delta of 5.0 from a server of one range a request failed: $(cat "$T/err")"
-grep -qx "The server did not answer several ranges in one request (HTTP 200 to a request for 128 ranges): one range a request" "$T/out" ||
+grep -qx "The server did not answer several ranges in one request (HTTP 200 to a request for [0-9]* ranges): one range a request" "$T/out" ||
         die "no fallback said for 5.0: $(cat "$T/out")"
 gets=$(log_gets b5.abide)
 [ "$(proxy_stat multi)" = 1 ] && [ "$(echo "$gets" | grep -c '^200$')" = 1 ] ||
@@ -462,10 +486,11 @@ echo "   5.0 on 1 connection: $(proxy_stat connections) connection(s), $(proxy_s
         "$(proxy_stat hold_timeouts) after 0.2 s"
 [ "$(proxy_stat overlaps)" = 0 ] && [ "$(proxy_stat hold_timeouts)" = 20 ] && [ "$(proxy_stat connections)" = 2 ] ||
         die "DeltaConnections=1: $(proxy_stat connections) connections, $(proxy_stat overlaps) answers released by another request"
-# A cut inside the first answer to several ranges, then a 416 to the request that resumes it from the
-# byte reached (inside a run): the rest one range a request, the first of them from that byte.
+# A cut inside root's first answer to several ranges (the second request for several, after the
+# headers'), then a 416 to the request that resumes it from the byte reached (inside a run): the
+# rest one range a request, the first of them from that byte.
 "$ABIDECTL" install --force "$V1" >/dev/null
-proxy_start "$HTTP_PORT" --cut-every 2000000 --cut-limit 1 --status-multi 416 --status-skip 1 --status-limit 1
+proxy_start "$HTTP_PORT" --cut-every 2000000 --cut-limit 1 --status-multi 416 --status-skip 2 --status-limit 1
 "$ABIDECTL" install --force "http://127.0.0.1:$PROXY_PORT/b5.abide" >"$T/out" 2>"$T/err" || die "delta of 5.0 cut, then a 416, failed: $(cat "$T/err")"
 [ "$(proxy_stat cuts)" = 1 ] && [ "$(proxy_stat statuses)" = 1 ] || die "the proxy cut $(proxy_stat cuts) times, rewrote $(proxy_stat statuses) statuses"
 [ "$(grep -c '; retry [0-9]* in [0-9.]* s from byte ' "$T/err")" = 1 ] || die "expected one retry line (the cut): $(cat "$T/err")"

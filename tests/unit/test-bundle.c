@@ -758,6 +758,45 @@ static void test_index(void **state) {
         assert_non_null(strstr(err_message(r), "member 7 'initrd.img': missing (archive ends)"));
 }
 
+/* bundle_reader_guess_headers(): right for the bundles abide writes; only between open and index. */
+static void test_guess_headers(void **state) {
+        _cleanup_(bundle_reader_freep) BundleReader *b = NULL;
+        uint64_t guess[N_PAYLOADS + 1], offsets[N_PAYLOADS];
+        FileSource src = {};
+        struct stat st;
+
+        src.fd = open(fx.bundle, O_RDONLY | O_CLOEXEC);
+        assert_true(src.fd >= 0);
+        assert_int_equal(fstat(src.fd, &st), 0);
+        BundleSource bs = { .size = (uint64_t) st.st_size, .read_at = file_read_at, .userdata = &src };
+        assert_int_equal(bundle_reader_open_source(&bs, NULL, &b), 0);
+        unsigned reads = src.reads;
+        assert_int_equal(bundle_reader_guess_headers(b, guess), 0);
+        assert_int_equal(src.reads, reads);           /* a guess, nothing read */
+        assert_int_equal(bundle_reader_index(b, offsets), 0);
+        for (size_t i = 0; i < N_PAYLOADS; i++) {
+                assert_int_equal(guess[i] + 512, offsets[i]);
+                uint8_t h[512];
+                assert_true(pread(src.fd, h, sizeof h, (off_t) guess[i]) == (ssize_t) sizeof h);
+                assert_int_equal(h[0] != 0, 1);        /* a header, with a name */
+        }
+        /* The archive's end: two zero blocks, then only the padding of the last record. */
+        assert_true(guess[N_PAYLOADS] + 1024 <= (uint64_t) st.st_size);
+        uint8_t z[1024], zero[1024] = {};
+        assert_true(pread(src.fd, z, sizeof z, (off_t) guess[N_PAYLOADS]) == (ssize_t) sizeof z);
+        assert_memory_equal(z, zero, sizeof z);
+        assert_true(guess[N_PAYLOADS - 1] + 512 + payload_sizes[N_PAYLOADS - 1] <= guess[N_PAYLOADS]);
+        /* After the index the reader has moved on: no guess. */
+        assert_int_equal(bundle_reader_guess_headers(b, guess), -EINVAL);
+        b = bundle_reader_free(b);
+
+        /* A reader of a stream has no source to fetch ahead from. */
+        assert_true(lseek(src.fd, 0, SEEK_SET) == 0);
+        assert_int_equal(bundle_reader_open(src.fd, NULL, &b), 0);
+        assert_int_equal(bundle_reader_guess_headers(b, guess), -EINVAL);
+        close(src.fd);
+}
+
 static void test_order(void **state) {
         _cleanup_free_ char *s1 = tampered(fx.bundle, "swap", edit_swap, 2);
         expect_fail(s1, NULL, "bundle: member 3 'root.verity': member out of order (expected 'root.erofs')", 0);
@@ -1043,6 +1082,7 @@ int main(void) {
                 cmocka_unit_test(test_truncated),
                 cmocka_unit_test(test_order),
                 cmocka_unit_test(test_index),
+                cmocka_unit_test(test_guess_headers),
                 cmocka_unit_test(test_names),
                 cmocka_unit_test(test_sizes),
                 cmocka_unit_test(test_member_types),
