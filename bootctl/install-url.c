@@ -72,7 +72,7 @@ void install_delta_print(DeltaSource *src, const InstallResult *res, bool dry_ru
         unsigned requests = st.requests;
         if (dry_run) {
                 /* What is read already (headers, manifest, root.verity), and what the install would add. */
-                bytes += (s->to_fetch + s->gap_blocks) * 4096 + s->other_fetch;
+                bytes += (s->to_fetch + s->gap_blocks) * 4096 + s->other_fetch - s->other_held;
                 requests += (unsigned) (s->fetch_requests + s->other_fetch_count);
                 printf("Would %s %" PRIu64 " bytes", url ? "fetch" : "read", bytes);
         } else

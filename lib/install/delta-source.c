@@ -130,14 +130,22 @@ static int file_read_at(DeltaSource *s, uint64_t offset, void *buf, size_t n) {
         return 0;
 }
 
-static int source_read_at(void *userdata, uint64_t offset, void *buf, size_t n) {
-        DeltaSource *s = userdata;
+/* The bytes fetched ahead that hold [offset, offset + n) (delta_source_prefetch()), or NULL. */
+static const uint8_t *ahead_find(DeltaSource *s, uint64_t offset, uint64_t n) {
         for (size_t i = 0, at = 0; i < s->n_ahead; at += (size_t) s->ahead[i].length, i++)
                 if (offset >= s->ahead[i].start && n <= s->ahead[i].length &&
-                    offset - s->ahead[i].start <= s->ahead[i].length - n) {
-                        memcpy(buf, s->ahead_data + at + (offset - s->ahead[i].start), n);
-                        return 0;
-                }
+                    offset - s->ahead[i].start <= s->ahead[i].length - n)
+                        return s->ahead_data + at + (offset - s->ahead[i].start);
+        return NULL;
+}
+
+static int source_read_at(void *userdata, uint64_t offset, void *buf, size_t n) {
+        DeltaSource *s = userdata;
+        const uint8_t *held = ahead_find(s, offset, n);
+        if (held) {
+                memcpy(buf, held, n);
+                return 0;
+        }
         if (s->url && offset < s->head_len) {
                 size_t k = (size_t) MIN((uint64_t) n, s->head_len - offset);
                 memcpy(buf, s->head + offset, k);
@@ -223,6 +231,10 @@ const char *delta_source_display(DeltaSource *s) {
 
 bool delta_source_is_url(DeltaSource *s) {
         return s->url;
+}
+
+bool delta_source_holds(DeltaSource *s, uint64_t offset, uint64_t n) {
+        return ahead_find(s, offset, n) || (s->url && offset + n <= s->head_len);
 }
 
 int delta_source_read_at(DeltaSource *s, uint64_t offset, void *buf, size_t n) {

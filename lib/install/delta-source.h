@@ -33,6 +33,8 @@ const BundleSource *delta_source_bundle(DeltaSource *s);
 const char *delta_source_display(DeltaSource *s);
 bool delta_source_is_url(DeltaSource *s);
 int delta_source_read_at(DeltaSource *s, uint64_t offset, void *buf, size_t n);
+/* Whether delta_source_read_at() of these bytes is answered from memory (the head, what was fetched ahead). */
+bool delta_source_holds(DeltaSource *s, uint64_t offset, uint64_t n);
 /* Then exactly the sum of the ranges' lengths through ranges_read, in order. */
 int delta_source_ranges_begin(DeltaSource *s, const HttpByteRange *ranges, size_t n);
 int delta_source_ranges_read(DeltaSource *s, void *buf, size_t n);

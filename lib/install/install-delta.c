@@ -373,6 +373,8 @@ static int fetch_tree(DeltaPlan *p, const Payload *vp, uint64_t offset, const Ol
 
 /* root.verity's superblock and upper levels fetched ahead at the most (64 GiB of root: 4 MiB). */
 #define PREFETCH_UPPER_MAX (UINT64_C(4) * 1024 * 1024)
+/* A root.verity-sig fetched ahead at the most (a CMS signature: a few KiB). */
+#define PREFETCH_SIG_MAX (UINT64_C(64) * 1024)
 
 int delta_prefetch(DeltaSource *src, BundleReader *reader) {
         const Manifest *m = bundle_reader_manifest(reader);
@@ -389,9 +391,12 @@ int delta_prefetch(DeltaSource *src, BundleReader *reader) {
                 upper = 0;
         for (size_t i = 0; i <= m->n_payloads && headers[i] < size; i++) {
                 uint64_t end = headers[i] + BUNDLE_HEADER_WINDOW;
-                /* root.verity's data starts after its one header block. */
+                /* A payload's data starts after its one header block: root.verity's upper levels, and
+                 * root.verity-sig, which every install needs and no device has. */
                 if (i == vi && upper > 0)
                         end = MAX(end, headers[i] + 512 + upper);
+                if (i < m->n_payloads && m->payloads[i].role == PAYLOAD_VERITY_SIG && m->payloads[i].size <= PREFETCH_SIG_MAX)
+                        end = MAX(end, headers[i] + 512 + m->payloads[i].size);
                 end = MIN(end, size);
                 if (n > 0 && headers[i] <= ranges[n - 1].start + ranges[n - 1].length)
                         ranges[n - 1].length = MAX(ranges[n - 1].start + ranges[n - 1].length, end) - ranges[n - 1].start;
@@ -559,7 +564,10 @@ int delta_plan(DeltaSource *src, const DeltaInputs *in, DeltaPlan **ret) {
                 }
                 if (local)
                         p->sum.other_local += pl->size;
-                else {
+                else if (delta_source_holds(src, in->offsets[i], pl->size)) {
+                        p->sum.other_fetch += pl->size;
+                        p->sum.other_held += pl->size;
+                } else {
                         p->sum.other_fetch += pl->size;
                         p->sum.other_fetch_count++;
                 }

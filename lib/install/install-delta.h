@@ -32,7 +32,8 @@ typedef struct DeltaSummary {
         uint64_t verity_bytes;      /* of root.verity fetched: its upper levels and the leaf blocks the device lacks */
         uint64_t verity_local;      /* of root.verity copied from the device's own trees */
         uint64_t other_fetch;       /* verity-sig, kernel, initrd fetched */
-        uint64_t other_fetch_count;
+        uint64_t other_fetch_count;   /* requests for them */
+        uint64_t other_held;          /* of other_fetch, fetched with the headers already (root.verity-sig) */
         uint64_t other_local;       /* kernel, initrd found on the ESP */
         uint64_t refetched;         /* blocks whose local copy did not match (found while writing) */
         uint64_t refetched_remote;  /* fetched blocks that did not match and were fetched again */
