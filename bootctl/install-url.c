@@ -71,7 +71,8 @@ void install_delta_print(DeltaSource *src, const InstallResult *res, bool dry_ru
         uint64_t bytes = st.fetched;
         unsigned requests = st.requests;
         if (dry_run) {
-                /* What is read already (headers, manifest, root.verity), and what the install would add. */
+                /* What is read already (headers, manifest, root.verity, root.verity-sig when it came with the
+                 * headers), and what the install would add. */
                 bytes += (s->to_fetch + s->gap_blocks) * 4096 + s->other_fetch - s->other_held;
                 requests += (unsigned) (s->fetch_requests + s->other_fetch_count);
                 printf("Would %s %" PRIu64 " bytes", url ? "fetch" : "read", bytes);

@@ -33,7 +33,8 @@
  */
 #define AHEAD_BYTES (UINT64_C(8) * 1024 * 1024)
 
-/* delta_source_prefetch() at the most: headers and root.verity's upper levels (for 1 GiB 68 KiB, for 64 GiB 4 MiB). */
+/* delta_source_prefetch() at the most: headers, root.verity's upper levels (for 1 GiB of root 68 KiB, for 64 GiB
+ * 4 MiB) and root.verity-sig. */
 #define PREFETCH_MAX (UINT64_C(8) * 1024 * 1024)
 
 /* One request's ranges (http_ranges_batch(), or one range): one fetch, its bytes back to back in its pipe. */
@@ -234,7 +235,7 @@ bool delta_source_is_url(DeltaSource *s) {
 }
 
 bool delta_source_holds(DeltaSource *s, uint64_t offset, uint64_t n) {
-        return ahead_find(s, offset, n) || (s->url && offset + n <= s->head_len);
+        return ahead_find(s, offset, n) || (s->url && offset <= s->head_len && n <= s->head_len - offset);
 }
 
 int delta_source_read_at(DeltaSource *s, uint64_t offset, void *buf, size_t n) {
