@@ -101,7 +101,7 @@ ours() {
 }
 
 min() { if [ -z "$1" ] || [ "$(echo "$2 < $1" | bc)" = 1 ]; then echo "$2"; else echo "$1"; fi; }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+. "$top/tests/bench/median.sh"
 rounds=${ROUNDS:-5}
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 echo "bench: $(nproc) CPUs, load average $(load) before the first round; ${prefault_mib} MiB prefaulted before each side"

@@ -15,8 +15,7 @@ export ABIDE_BUILD=$builddir/builder/abide-build ABIDECTL=$builddir/bootctl/abid
 . "$top/tests/integration/bootctl-lib.sh"
 . "$top/tests/integration/install-lib.sh"
 
-# median X...: the median of the numbers.
-median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+. "$top/tests/bench/median.sh"
 
 bench_device() {
         echo "bench: a ${size_mib} MiB bundle in $T"

@@ -78,7 +78,7 @@ ROUNDS=$rounds ABIDE_BUILDDIR=$dir bash "$compare" "$size_mib" 2>&1 >"$W/out" | 
 rc=${PIPESTATUS[0]}
 set -e
 cat "$W/out"
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+. "$top/tests/bench/median.sh"
 echo
 if grep -q '^build: tree -> signed bundle' "$W/out"; then
         awk '/^build: tree -> signed bundle/ { printf "bench-rauc: build   abide/RAUC %s (abide %ss, RAUC %ss)\n", $(NF - 1), $6, $7 }
