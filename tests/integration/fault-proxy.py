@@ -8,6 +8,7 @@ injects faults into the server-to-client direction. 127.0.0.1 only.
                  [--flip HEX [--flip-limit N]]
                  [--delay-ms MS] [--status-multi CODE [--status-limit N] [--status-skip N]]
                  [--hold-multi SEC] [--hold-one SEC] [--hold-depth K] [--hold-limit N]
+                 [--drop-reuse N]
 
 Counts the bytes sent to clients over all connections (--stats, JSON,
 rewritten at every event). --cut-every closes the connection each time that
@@ -35,6 +36,9 @@ request from then on). --hold-depth K releases a held answer only once
 requests came on K other connections after its own: each overlap then
 proves K + 1 requests on their way at once. --hold-limit N holds the first
 N answers only. Like --flip, these see into plain http only.
+--drop-reuse N closes each connection when its request N + 1 comes,
+without passing it on or answering it: a server or middlebox that closed
+a kept connection just as the client reused it ("drops" in the stats).
 """
 import argparse
 import asyncio
@@ -62,12 +66,13 @@ ap.add_argument("--hold-multi", type=float, default=0)
 ap.add_argument("--hold-one", type=float, default=0)
 ap.add_argument("--hold-depth", type=int, default=1)
 ap.add_argument("--hold-limit", type=int, default=0)
+ap.add_argument("--drop-reuse", type=int, default=0)
 args = ap.parse_args()
 FLIP = bytes.fromhex(args.flip)
 
 BUF = 64 * 1024
 st = {"bytes": 0, "connections": 0, "cuts": 0, "stalls": 0, "flips": 0, "requests": 0, "statuses": 0,
-      "multi": 0, "overlaps": 0, "hold_timeouts": 0}
+      "multi": 0, "overlaps": 0, "hold_timeouts": 0, "drops": 0}
 # --hold-multi, --hold-one: the number of each connection's last request (all counted in order); a 200
 # to several ranges seen; the answers held so far (--hold-limit).
 seen = {"n": 0, "last": {}, "refused": False, "holds": 0}
@@ -100,6 +105,12 @@ async def up(r, w, conn):
             rng = range_header(data)
             several = b"," in rng
             if data.startswith((b"GET ", b"HEAD ")):
+                conn["served"] += 1
+                if args.drop_reuse and conn["served"] > args.drop_reuse:
+                    st["drops"] += 1
+                    save()
+                    conn["client"].close()
+                    return
                 seen["n"] += 1
                 seen["last"][conn["id"]] = seen["n"]
                 conn["request"] = seen["n"]
@@ -224,7 +235,7 @@ async def handle(cr, cw):
     # client delays (40 ms a request on Linux), or the proxy itself would be the slow link.
     for w in (cw, sw):
         w.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    conn = {"rewrite": False, "hold": 0, "several": False, "id": cid, "request": 0}
+    conn = {"rewrite": False, "hold": 0, "several": False, "id": cid, "request": 0, "served": 0, "client": cw}
     t_up = asyncio.create_task(up(cr, sw, conn))
     await down(sr, cw, conn)
     # A cut or a stall ends both directions at once.

@@ -287,6 +287,19 @@ echo "   $requests requests in $(proxy_stat connections) connection(s)"
 b_print | cmp -s "$T/b.v4" - || die "slot b after a delta on two connections differs"
 proxy_stop
 
+note "kept connections closed by the other end just as they are reused: asked again, slot right"
+# A server's keepalive_timeout, a NAT or load balancer that forgets idle connections: the proxy
+# closes each connection when its second request comes, unanswered.
+"$ABIDECTL" install --force "$V1" >/dev/null
+proxy_start "$HTTP_PORT" --drop-reuse 1
+"$ABIDECTL" install --force "http://127.0.0.1:$PROXY_PORT/b4.abide" >"$T/out" 2>"$T/err" || die "delta over dropped connections failed: $(cat "$T/err")"
+read -r bytes requests < <(fetch_figures)
+echo "   $(proxy_stat drops) requests dropped with their connection; $requests requests in $(proxy_stat connections) connections"
+[ "$(proxy_stat drops)" -ge 4 ] || die "the proxy dropped $(proxy_stat drops) requests: the test tests nothing"
+[ "$bytes" = "$WOULD_BYTES" ] || die "fetched $bytes bytes over dropped connections, $WOULD_BYTES expected"
+b_print | cmp -s "$T/b.v4" - || die "slot b after a delta over dropped connections differs"
+proxy_stop
+
 note "TimeoutSec= bounds the delta's whole download, not each of its fetches"
 # Each request held 300 ms: every fetch alone ends well within 1 s, the 4.0's 7 requests do not
 # (at least 4 one after another: the head, the headers with root.verity's upper levels, its leaf
