@@ -5,7 +5,9 @@
 #   are fetched (bounded by the changed blocks + root.verity + the small
 #   payloads + headers); b byte-identical to a file install; status --json
 #   records the bytes fetched.
-# - --dry-run: says what would be fetched, writes nothing.
+# - --dry-run: says what would be fetched, writes nothing; with nothing of root
+#   to fetch, 2 requests (the headers, root.verity's upper levels and its
+#   signature fetched ahead in one).
 # - Slot b's old content corrupted: those blocks are fetched instead.
 # - The proxy rewrites one byte of a fetched block: fetched again; rewrites
 #   it every time: refused cleanly (a untouched, b not bootable).
@@ -17,8 +19,9 @@
 #   their way at once by default (DeltaConnections=), one with 1; a server
 #   of one range a request
 #   (max_ranges 1), cuts inside multipart answers, a garbled delimiter (asked
-#   again once; garbled again, one range a request), a 416: still the right
-#   slot.
+#   again once; garbled again, one range a request), a 416, connections
+#   closed as they are reused: still the right slot. A bundle whose headers
+#   lie elsewhere (pax headers): the guess misses, still the right slot.
 # - --delta from a file: local blocks copied, the rest read.
 # - A byte the device stores wrong (root's, the tree's): refused by the read-back.
 # - Blocks moved within slot b: read before they are overwritten.
