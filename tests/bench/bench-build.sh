@@ -49,20 +49,17 @@ now() { date +%s.%N; }
 # measured 2026-12-02; that flattered the plain side when it read its copy.)
 # Before each side's timer starts, the same state for both (docs/build.md,
 # "Fresh memory on this VM"):
-# - prefault: ABIDE_BENCH_PREFAULT_MIB (default 4096) of memory touched and
-#   freed. On this kind of VM memory the guest has not used lately (freed
-#   pages are reported to the host, virtio-balloon's free page reporting)
-#   costs 2-3 s a GiB the first time it is touched: right after the plain
-#   chain, 2 GiB touched took 7.2 s (1.6-2.4 s otherwise), and abide-build
-#   5.8-6.3 s (2.7-2.9 s when it ran first; 2026-12-05). 0 turns it off.
+# - prefault (tests/bench/common.sh): ABIDE_BENCH_PREFAULT_MIB (default 4096)
+#   of memory touched and freed. On this kind of VM memory the guest has not
+#   used lately (freed pages are reported to the host, virtio-balloon's free
+#   page reporting) costs 2-3 s a GiB the first time it is touched: right
+#   after the plain chain, 2 GiB touched took 7.2 s (1.6-2.4 s otherwise),
+#   and abide-build 5.8-6.3 s (2.7-2.9 s when it ran first; 2026-12-05). 0
+#   turns it off.
 # - warm: the tree read into the page cache. The VM also runs DAMON with a
 #   pageout scheme (/sys/kernel/mm/damon), which reclaims cached pages idle
 #   for a minute.
-prefault_mib=${ABIDE_BENCH_PREFAULT_MIB:-4096}
-prefault() {
-        [ "$prefault_mib" -gt 0 ] || return 0
-        python3 -c "import sys; b = bytearray(int(sys.argv[1]) << 20); b[::4096] = b'x' * (len(b) // 4096)" "$prefault_mib"
-}
+. "$top/tests/bench/common.sh"
 warm() { find "$W/tree" -type f -exec cat {} + >/dev/null; }
 plain() {
         rm -rf "$W/plain" && mkdir "$W/plain"
@@ -101,7 +98,6 @@ ours() {
 }
 
 min() { if [ -z "$1" ] || [ "$(echo "$2 < $1" | bc)" = 1 ]; then echo "$2"; else echo "$1"; fi; }
-. "$top/tests/bench/median.sh"
 rounds=${ROUNDS:-5}
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 echo "bench: $(nproc) CPUs, load average $(load) before the first round; ${prefault_mib} MiB prefaulted before each side"

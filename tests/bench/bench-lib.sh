@@ -15,7 +15,7 @@ export ABIDE_BUILD=$builddir/builder/abide-build ABIDECTL=$builddir/bootctl/abid
 . "$top/tests/integration/bootctl-lib.sh"
 . "$top/tests/integration/install-lib.sh"
 
-. "$top/tests/bench/median.sh"
+. "$top/tests/bench/common.sh"
 
 bench_device() {
         echo "bench: a ${size_mib} MiB bundle in $T"

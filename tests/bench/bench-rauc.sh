@@ -78,7 +78,7 @@ ROUNDS=$rounds ABIDE_BUILDDIR=$dir bash "$compare" "$size_mib" 2>&1 >"$W/out" | 
 rc=${PIPESTATUS[0]}
 set -e
 cat "$W/out"
-. "$top/tests/bench/median.sh"
+. "$top/tests/bench/common.sh"
 echo
 if grep -q '^build: tree -> signed bundle' "$W/out"; then
         awk '/^build: tree -> signed bundle/ { printf "bench-rauc: build   abide/RAUC %s (abide %ss, RAUC %ss)\n", $(NF - 1), $6, $7 }
