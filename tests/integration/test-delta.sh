@@ -290,13 +290,22 @@ echo "   $requests requests in $(proxy_stat connections) connection(s)"
 b_print | cmp -s "$T/b.v4" - || die "slot b after a delta on two connections differs"
 proxy_stop
 
+# delta4 WHAT PROXY_OPTION...: slot b back to 1.0, then 4.0 from nginx (http) through the proxy
+# started with the options; its output in $T/out and $T/err, its figures in $bytes and $requests.
+delta4() {
+        local what=$1
+        shift
+        "$ABIDECTL" install --force "$V1" >/dev/null
+        proxy_start "$HTTP_PORT" "$@"
+        "$ABIDECTL" install --force "http://127.0.0.1:$PROXY_PORT/b4.abide" >"$T/out" 2>"$T/err" ||
+                die "delta $what failed: $(cat "$T/err")"
+        read -r bytes requests < <(fetch_figures)
+}
+
 note "kept connections closed by the other end just as they are reused: asked again, slot right"
 # A server's keepalive_timeout, a NAT or load balancer that forgets idle connections: the proxy
 # closes each connection when its second request comes, unanswered.
-"$ABIDECTL" install --force "$V1" >/dev/null
-proxy_start "$HTTP_PORT" --drop-reuse 1
-"$ABIDECTL" install --force "http://127.0.0.1:$PROXY_PORT/b4.abide" >"$T/out" 2>"$T/err" || die "delta over dropped connections failed: $(cat "$T/err")"
-read -r bytes requests < <(fetch_figures)
+delta4 "over dropped connections" --drop-reuse 1
 echo "   $(proxy_stat drops) requests dropped with their connection; $requests requests in $(proxy_stat connections) connections"
 [ "$(proxy_stat drops)" -ge 4 ] || die "the proxy dropped $(proxy_stat drops) requests: the test tests nothing"
 [ "$bytes" = "$WOULD_BYTES" ] || die "fetched $bytes bytes over dropped connections, $WOULD_BYTES expected"
@@ -324,12 +333,9 @@ mv "$T/abide.conf.main" "$T/abide.conf"
 check_a "TimeoutSec="
 
 note "two requests for several ranges on their way at once (the proxy holds each answer until another request comes)"
-"$ABIDECTL" install --force "$V1" >/dev/null
 # Without a second request on its way, a held answer is what the install waits for: nothing would
 # come to release it, and the proxy lets it go after 1 s as a hold timeout instead.
-proxy_start "$HTTP_PORT" --hold-multi 1
-"$ABIDECTL" install --force "http://127.0.0.1:$PROXY_PORT/b4.abide" >"$T/out" 2>"$T/err" || die "delta with held answers failed: $(cat "$T/err")"
-read -r bytes requests < <(fetch_figures)
+delta4 "with held answers" --hold-multi 1
 echo "   $(proxy_stat multi) requests for several ranges: $(proxy_stat overlaps) answers released by the next request, $(proxy_stat hold_timeouts) after 1 s"
 [ "$(proxy_stat multi)" -ge 3 ] || die "$(proxy_stat multi) requests for several ranges: too few to overlap"
 [ "$(proxy_stat overlaps)" -ge 1 ] || die "no request came while an answer was held: one request at a time"
@@ -360,13 +366,10 @@ gets=$(log_gets)
 [ "$(echo "$gets" | grep -c '^200$')" = 1 ] || die "nginx logged $(echo "$gets" | sort | uniq -c | tr '\n' ' ')"
 
 note "connections cut in multipart answers: resumed from the byte reached, several ranges a request"
-"$ABIDECTL" install --force "$V1" >/dev/null
-proxy_start "$HTTP_PORT" --cut-every 400000 --cut-limit 3
-"$ABIDECTL" install --force "http://127.0.0.1:$PROXY_PORT/b4.abide" >"$T/out" 2>"$T/err" || die "delta with cuts failed: $(cat "$T/err")"
+delta4 "with cuts" --cut-every 400000 --cut-limit 3
 [ "$(proxy_stat cuts)" -eq 3 ] || die "the proxy cut $(proxy_stat cuts) times"
 [ "$(grep -c '; retry [0-9]* in [0-9.]* s from byte ' "$T/err")" = 3 ] || die "expected 3 retry lines: $(cat "$T/err")"
 grep -q "one range a request" "$T/out" && die "a cut turned several ranges a request off: $(cat "$T/out")"
-read -r bytes requests < <(fetch_figures)
 echo "   3 cuts: fetched $bytes bytes in $requests requests (without cuts: $WOULD_BYTES in $WOULD_REQ)"
 [ "$requests" -le $((WOULD_REQ + 3)) ] || die "$requests requests after 3 cuts"
 # Two connections for all the fetches (the bundle's head, manifest, root.verity, root's runs), and one after each cut.
@@ -374,18 +377,15 @@ echo "   3 cuts: fetched $bytes bytes in $requests requests (without cuts: $WOUL
 b_print | cmp -s "$T/b.v4" - || die "slot b after cuts in multipart answers differs"
 
 note "a multipart answer the proxy garbles once (a delimiter): asked again as it was, slot right"
-"$ABIDECTL" install --force "$V1" >/dev/null
 # nginx's boundaries are counters ("00000000000000000042"): the first delimiter of the first multipart
 # answer loses its leading '-', so its first part is never found.
 DELIM_HEX=$(printf -- '--000000000000' | od -An -tx1 | tr -d ' \n')
-proxy_start "$HTTP_PORT" --flip "$DELIM_HEX" --flip-limit 1
-"$ABIDECTL" install --force "http://127.0.0.1:$PROXY_PORT/b4.abide" >"$T/out" 2>"$T/err" || die "delta with a garbled answer failed: $(cat "$T/err")"
+delta4 "with a garbled answer" --flip "$DELIM_HEX" --flip-limit 1
 [ "$(proxy_stat flips)" -eq 1 ] || die "the proxy flipped $(proxy_stat flips) times"
 [ "$(grep -c '; retry [0-9]* in 0.0 s from byte ' "$T/err")" = 1 ] &&
         grepq "the server left out bytes [0-9]*-[0-9]* of the ranges asked for; retry 1 in 0.0 s from byte [0-9]* of $(stat -c %s "$V4")$" <"$T/err" ||
         die "expected one retry line for the garbled answer: $(cat "$T/err")"
 grep -q "one range a request" "$T/out" && die "one garbled answer turned several ranges a request off: $(cat "$T/out")"
-read -r bytes requests < <(fetch_figures)
 echo "   1 garbled answer: fetched $bytes bytes in $requests requests (the dry run: $WOULD_BYTES in $WOULD_REQ)"
 [ "$requests" = $((WOULD_REQ + 1)) ] || die "$requests requests after 1 garbled answer, $((WOULD_REQ + 1)) expected"
 # The garbled answer's connection is given up, the next one kept to the end, beside the second.
@@ -394,9 +394,7 @@ b_print | cmp -s "$T/b.v4" - || die "slot b after a garbled multipart answer dif
 proxy_stop
 
 note "every multipart answer garbled: asked again once, then one range a request, slot right"
-"$ABIDECTL" install --force "$V1" >/dev/null
-proxy_start "$HTTP_PORT" --flip "$DELIM_HEX"
-"$ABIDECTL" install --force "http://127.0.0.1:$PROXY_PORT/b4.abide" >"$T/out" 2>"$T/err" || die "delta with garbled answers failed: $(cat "$T/err")"
+delta4 "with garbled answers" --flip "$DELIM_HEX"
 # Every delimiter of an answer flipped: no part is found, the answer ends short.
 GARBLED="the answer to [0-9]* ranges ended before byte [0-9]*"
 [ "$(grep -c '; retry [0-9]* in 0.0 s from byte ' "$T/err")" = 1 ] && grepq "$GARBLED; retry 1 in 0.0 s from byte " <"$T/err" ||
@@ -405,9 +403,7 @@ one_range_after "$GARBLED" "garbled multipart answers"
 proxy_stop
 
 note "a 416 to several ranges (the proxy rewrites the status): one range a request at once, slot right"
-"$ABIDECTL" install --force "$V1" >/dev/null
-proxy_start "$HTTP_PORT" --status-multi 416 --status-limit 1
-"$ABIDECTL" install --force "http://127.0.0.1:$PROXY_PORT/b4.abide" >"$T/out" 2>"$T/err" || die "delta after a 416 failed: $(cat "$T/err")"
+delta4 "after a 416" --status-multi 416 --status-limit 1
 [ "$(proxy_stat statuses)" -eq 1 ] || die "the proxy rewrote $(proxy_stat statuses) statuses"
 grep -q '; retry ' "$T/err" && die "a 416 to several ranges was retried: $(cat "$T/err")"
 one_range_after "HTTP 416 to a request for [0-9]* ranges" "a 416"
