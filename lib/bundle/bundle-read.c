@@ -16,7 +16,7 @@
  * only a header is needed. */
 #define SOURCE_WINDOW (8 * 1024)
 #define SOURCE_HEADER_WINDOW BUNDLE_HEADER_WINDOW
-#define TAR_BLOCK 512
+#define TAR_BLOCK BUNDLE_TAR_BLOCK
 
 struct BundleReader {
         struct archive *archive;
@@ -299,6 +299,11 @@ int bundle_reader_open_source(const BundleSource *src, TrustStore *trust, Bundle
         return 0;
 }
 
+/* n bytes of member data padded to whole tar blocks (n <= UINT64_MAX - TAR_BLOCK). */
+static uint64_t tar_padded(uint64_t n) {
+        return (n + TAR_BLOCK - 1) / TAR_BLOCK * TAR_BLOCK;
+}
+
 int bundle_reader_index(BundleReader *b, uint64_t *ret_offsets) {
         const Manifest *m;
         struct archive_entry *e = NULL;
@@ -337,7 +342,7 @@ int bundle_reader_index(BundleReader *b, uint64_t *ret_offsets) {
                         return archive_fail(b, p->name);
         }
         for (size_t i = 0; i < m->n_payloads; i++) {
-                uint64_t padded = (m->payloads[i].size + TAR_BLOCK - 1) / TAR_BLOCK * TAR_BLOCK;
+                uint64_t padded = tar_padded(m->payloads[i].size);
                 /* At least one header block before the data, and the data inside the bundle. */
                 if (headers[i + 1] < padded || headers[i + 1] - padded < headers[i] + TAR_BLOCK ||
                     headers[i + 1] - padded + m->payloads[i].size > b->src.size)
@@ -358,10 +363,10 @@ int bundle_reader_guess_headers(BundleReader *b, uint64_t *ret_headers) {
                 ret_headers[i] = at;
                 if (i == m->n_payloads)
                         break;
-                uint64_t padded = (m->payloads[i].size + TAR_BLOCK - 1) / TAR_BLOCK * TAR_BLOCK;
-                if (m->payloads[i].size > UINT64_MAX - TAR_BLOCK || padded > UINT64_MAX - TAR_BLOCK - at)
+                if (m->payloads[i].size > UINT64_MAX - TAR_BLOCK ||
+                    tar_padded(m->payloads[i].size) > UINT64_MAX - TAR_BLOCK - at)
                         return -EOVERFLOW;
-                at += TAR_BLOCK + padded;
+                at += TAR_BLOCK + tar_padded(m->payloads[i].size);
         }
         return 0;
 }
@@ -383,7 +388,7 @@ static int read_manifest(BundleReader *b, TrustStore *trust) {
                 return err_set(EBADMSG, "bundle: member 2 '%s': empty", BUNDLE_SIGNATURE_NAME);
         la_int64_t h = archive_read_header_position(b->archive);
         if (h >= 0)
-                b->after_signature = (uint64_t) h + TAR_BLOCK + (sig_len + TAR_BLOCK - 1) / TAR_BLOCK * TAR_BLOCK;
+                b->after_signature = (uint64_t) h + TAR_BLOCK + tar_padded(sig_len);
 
         /* Nothing of the manifest is looked at before its signature verified. */
         if (trust) {

@@ -141,6 +141,8 @@ int bundle_reader_index(BundleReader *b, uint64_t *ret_offsets);
 
 /* What the reader asks the source for at a header after a skipped member's data. */
 #define BUNDLE_HEADER_WINDOW 1024
+/* A tar block: a ustar header, the unit members' data is padded to. */
+#define BUNDLE_TAR_BLOCK 512
 
 /*
  * After bundle_reader_open_source(), before bundle_reader_index(): where the

@@ -375,8 +375,6 @@ static int fetch_tree(DeltaPlan *p, const Payload *vp, uint64_t offset, const Ol
 #define PREFETCH_UPPER_MAX (UINT64_C(4) * 1024 * 1024)
 /* A root.verity-sig fetched ahead at the most (a CMS signature: a few KiB). */
 #define PREFETCH_SIG_MAX (UINT64_C(64) * 1024)
-/* The ustar header block in front of a member's data. */
-#define TAR_HEADER 512U
 
 int delta_prefetch(DeltaSource *src, BundleReader *reader) {
         const Manifest *m = bundle_reader_manifest(reader);
@@ -396,9 +394,9 @@ int delta_prefetch(DeltaSource *src, BundleReader *reader) {
                 /* A payload's data starts after its one header block: root.verity's upper levels, and
                  * root.verity-sig, which every install needs and no device has. */
                 if (i == vi && upper > 0)
-                        end = MAX(end, headers[i] + TAR_HEADER + upper);
+                        end = MAX(end, headers[i] + BUNDLE_TAR_BLOCK + upper);
                 if (i < m->n_payloads && m->payloads[i].role == PAYLOAD_VERITY_SIG && m->payloads[i].size <= PREFETCH_SIG_MAX)
-                        end = MAX(end, headers[i] + TAR_HEADER + m->payloads[i].size);
+                        end = MAX(end, headers[i] + BUNDLE_TAR_BLOCK + m->payloads[i].size);
                 end = MIN(end, size);
                 if (n > 0 && headers[i] <= ranges[n - 1].start + ranges[n - 1].length)
                         ranges[n - 1].length = MAX(ranges[n - 1].start + ranges[n - 1].length, end) - ranges[n - 1].start;
@@ -566,12 +564,13 @@ int delta_plan(DeltaSource *src, const DeltaInputs *in, DeltaPlan **ret) {
                 }
                 if (local)
                         p->sum.other_local += pl->size;
-                else if (delta_source_holds(src, in->offsets[i], pl->size)) {
+                else {
                         p->sum.other_fetch += pl->size;
-                        p->sum.other_held += pl->size;
-                } else {
-                        p->sum.other_fetch += pl->size;
-                        p->sum.other_fetch_count++;
+                        /* root.verity-sig came with the headers (delta_prefetch()): no request of its own. */
+                        if (delta_source_holds(src, in->offsets[i], pl->size))
+                                p->sum.other_held += pl->size;
+                        else
+                                p->sum.other_fetch_count++;
                 }
         }
         *ret = TAKE_PTR(p);

@@ -54,9 +54,9 @@ typedef struct DeltaInputs {
 
 /*
  * A URL, after bundle_reader_open_source() and before bundle_reader_index():
- * the payloads' headers where abide-build puts them (bundle_reader_guess_headers())
- * and root.verity's superblock and upper levels, in one request instead of
- * a round trip each (docs/delta.md, step 2). A wrong guess costs only those
+ * the payloads' headers where abide-build puts them (bundle_reader_guess_headers()),
+ * root.verity's superblock and upper levels and root.verity-sig, in one
+ * request instead of a round trip each (docs/delta.md, step 2). A wrong guess costs only those
  * bytes: what is not held is asked for as before, and everything is checked
  * where it is read, as before.
  */
