@@ -97,6 +97,8 @@ void install_delta_print(DeltaSource *src, const InstallResult *res, bool dry_ru
                 printf("%" PRIu64 " local block(s) did not match their leaf hash and were fetched instead\n", s->refetched);
         if (s->refetched_remote > 0)
                 printf("%" PRIu64 " fetched block(s) did not match their leaf hash and were fetched again\n", s->refetched_remote);
+        if (s->refetched_other > 0)
+                printf("%" PRIu64 " fetched payload(s) did not match the manifest and were fetched again\n", s->refetched_other);
         if (s->running_tree)
                 printf("Running slot's blocks not used: %s\n", s->running_tree);
         if (s->target_tree)

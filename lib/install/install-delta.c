@@ -52,6 +52,14 @@ struct DeltaPlan {
         DeltaSummary sum;
         Held held[MANIFEST_PAYLOADS_MAX];
         size_t n_held;
+        /* The payloads other than root and root.verity that are fetched (needed, not on the ESP, not
+         * fetched ahead), in bundle order: asked for with root's last blocks when they follow root
+         * in the bundle, else together at the first delta_payload() (fetch_others()). */
+        HttpByteRange other[MANIFEST_PAYLOADS_MAX];
+        const Payload *other_payload[MANIFEST_PAYLOADS_MAX];
+        size_t n_other;
+        bool others_after_root;          /* every one of them after root's data */
+        bool others_tried;               /* fetched once: what was wrong is asked for alone */
 };
 
 DeltaPlan *delta_plan_free(DeltaPlan *p) {
@@ -280,6 +288,17 @@ static const Payload *find_role(const Manifest *m, PayloadRole role, size_t *ret
 }
 
 static int fetch_ranges(DeltaPlan *p, HttpByteRange **ret, size_t *ret_n, uint64_t *ret_gap_blocks);
+
+/* The other payloads' ranges behind root's (*ranges, *n). */
+static int append_others(const DeltaPlan *p, HttpByteRange **ranges, size_t *n) {
+        HttpByteRange *all = reallocarray(*ranges, *n + p->n_other, sizeof *all);
+        if (!all)
+                return -ENOMEM;
+        memcpy(all + *n, p->other, p->n_other * sizeof *all);
+        *ranges = all;
+        *n += p->n_other;
+        return 0;
+}
 
 /* The old trees' leaf-level blocks, each under the salted hash dm-verity's level above gives it. */
 typedef struct OldTrees {
@@ -569,10 +588,28 @@ int delta_plan(DeltaSource *src, const DeltaInputs *in, DeltaPlan **ret) {
                         /* root.verity-sig came with the headers (delta_prefetch()): no request of its own. */
                         if (delta_source_holds(src, in->offsets[i], pl->size))
                                 p->sum.other_held += pl->size;
-                        else
-                                p->sum.other_fetch_count++;
+                        else if (pl->size > 0) {
+                                /* In bundle order (manifest order is abide-build's; a repacked bundle's may differ). */
+                                size_t k = p->n_other++;
+                                for (; k > 0 && p->other[k - 1].start > in->offsets[i]; k--) {
+                                        p->other[k] = p->other[k - 1];
+                                        p->other_payload[k] = p->other_payload[k - 1];
+                                }
+                                p->other[k] = (HttpByteRange) { in->offsets[i], pl->size };
+                                p->other_payload[k] = pl;
+                        }
                 }
         }
+        /* With root's ranges when they all follow root: no round trip of their own (fetch_pass()). */
+        p->others_after_root = n_ranges > 0 && p->n_other > 0 && p->other[0].start >= p->root_offset + p->root->size;
+        if (p->others_after_root) {
+                size_t n_all = n_ranges;
+                r = append_others(p, &ranges, &n_all);
+                if (r < 0)
+                        return r;
+                p->sum.other_fetch_count = http_ranges_requests(ranges, n_all) - p->sum.fetch_requests;
+        } else if (p->n_other > 0)
+                p->sum.other_fetch_count = http_ranges_requests(p->other, p->n_other);
         *ret = TAKE_PTR(p);
         return 0;
 }
@@ -847,10 +884,65 @@ static int fetch_ranges(DeltaPlan *p, HttpByteRange **ret, size_t *ret_n, uint64
         return 0;
 }
 
-/* One pass over the FETCH blocks: those that arrive right are written and marked done. Returns how many came wrong. */
+static const Held *find_held(const DeltaPlan *p, const Payload *pl) {
+        for (size_t i = 0; i < p->n_held; i++)
+                if (p->held[i].payload == pl)
+                        return &p->held[i];
+        return NULL;
+}
+
+/* Fetched bytes of a payload: held when they match the manifest; else dropped (asked for again alone). */
+static int take_other(DeltaPlan *p, const Payload *pl, uint8_t **data) {
+        uint8_t digest[DIGEST];
+        int r = sha256_buf(*data, pl->size, digest);
+        if (r < 0)
+                return r;
+        if (memcmp(digest, pl->sha256, DIGEST) != 0)
+                p->sum.refetched_other++;
+        else if (p->n_held < MANIFEST_PAYLOADS_MAX)
+                p->held[p->n_held++] = (Held) { .payload = pl, .data = TAKE_PTR(*data), .len = (size_t) pl->size };
+        return 0;
+}
+
+/* The other payloads, next in the ranges asked for, read into memory. */
+static int read_others(DeltaPlan *p) {
+        int r = 0;
+
+        for (size_t k = 0; k < p->n_other && r >= 0; k++) {
+                const Payload *pl = p->other_payload[k];
+                if (pl->size > PAYLOAD_MAX)
+                        return err_set(EFBIG, "bundle: '%s': %" PRIu64 " bytes", pl->name, pl->size);
+                _cleanup_free_ uint8_t *data = malloc((size_t) pl->size);
+                if (!data)
+                        return -ENOMEM;
+                r = delta_source_ranges_read(p->src, data, (size_t) pl->size);
+                if (r >= 0)
+                        r = take_other(p, pl, &data);
+        }
+        return r;
+}
+
+/* The other payloads to fetch, in one request where the server answers several ranges. */
+static int fetch_others(DeltaPlan *p) {
+        p->others_tried = true;
+        if (p->n_other == 0)
+                return 0;
+        int r = delta_source_ranges_begin(p->src, p->other, p->n_other);
+        if (r < 0)
+                return r;
+        r = read_others(p);
+        int k = delta_source_ranges_end(p->src);
+        return r < 0 ? r : k;
+}
+
+/*
+ * One pass over the FETCH blocks: those that arrive right are written and
+ * marked done. Returns how many came wrong. The first pass asks for the
+ * other payloads to fetch behind root's last ranges, and holds them.
+ */
 static int fetch_pass(DeltaPlan *p, int fd, const char *label, uint8_t *buf, uint64_t *ret_bad) {
         _cleanup_free_ HttpByteRange *ranges = NULL;
-        size_t n = 0;
+        size_t n = 0, n_root;
         uint64_t gap = 0;
         bool ready[BATCH_BLOCKS];
         int r;
@@ -859,10 +951,17 @@ static int fetch_pass(DeltaPlan *p, int fd, const char *label, uint8_t *buf, uin
         r = fetch_ranges(p, &ranges, &n, &gap);
         if (r < 0 || n == 0)
                 return r;
+        n_root = n;
+        if (p->others_after_root && !p->others_tried) {
+                p->others_tried = true;
+                r = append_others(p, &ranges, &n);
+                if (r < 0)
+                        return r;
+        }
         r = delta_source_ranges_begin(p->src, ranges, n);
         if (r < 0)
                 return r;
-        for (size_t q = 0; q < n && r >= 0; q++) {
+        for (size_t q = 0; q < n_root && r >= 0; q++) {
                 uint64_t first = (ranges[q].start - p->root_offset) / BLOCK, total = ranges[q].length / BLOCK;
                 for (uint64_t done = 0; done < total && r >= 0; done += BATCH_BLOCKS) {
                         uint64_t count = MIN((uint64_t) BATCH_BLOCKS, total - done);
@@ -891,6 +990,8 @@ static int fetch_pass(DeltaPlan *p, int fd, const char *label, uint8_t *buf, uin
                                         p->kind[first + done + t] = SRC_IN_PLACE;  /* done */
                 }
         }
+        if (r >= 0 && n > n_root)
+                r = read_others(p);
         int k = delta_source_ranges_end(p->src);
         return r < 0 ? r : k;
 }
@@ -940,6 +1041,18 @@ int delta_payload(DeltaPlan *p, const Payload *pl, const uint8_t **ret, size_t *
         if (pl->role == PAYLOAD_VERITY) {
                 *ret = p->verity;
                 *ret_len = p->verity_len;
+                return 0;
+        }
+        /* Fetched with root's last ranges, or now with the others. */
+        if (!p->others_tried) {
+                r = fetch_others(p);
+                if (r < 0)
+                        return r;
+        }
+        const Held *h = find_held(p, pl);
+        if (h) {
+                *ret = h->data;
+                *ret_len = h->len;
                 return 0;
         }
         if (pl->size > PAYLOAD_MAX || p->n_held >= MANIFEST_PAYLOADS_MAX || index >= p->m->n_payloads)

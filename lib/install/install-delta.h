@@ -37,6 +37,7 @@ typedef struct DeltaSummary {
         uint64_t other_local;       /* kernel, initrd found on the ESP */
         uint64_t refetched;         /* blocks whose local copy did not match (found while writing) */
         uint64_t refetched_remote;  /* fetched blocks that did not match and were fetched again */
+        uint64_t refetched_other;   /* other payloads fetched with the rest that did not match, fetched again alone */
         const char *running_tree;   /* NULL: used; else why the running slot's tree was not */
         const char *target_tree;    /* same for the target's */
 } DeltaSummary;

@@ -8,6 +8,9 @@
 # - --dry-run: says what would be fetched, writes nothing; with nothing of root
 #   to fetch, 2 requests (the headers, root.verity's upper levels and its
 #   signature fetched ahead in one).
+# - A new kernel and initrd: no request of their own behind root's blocks, one
+#   request for both without; a byte wrong in the kernel once: fetched again
+#   alone; every time: refused.
 # - Slot b's old content corrupted: those blocks are fetched instead.
 # - The proxy rewrites one byte of a fetched block: fetched again; rewrites
 #   it every time: refused cleanly (a untouched, b not bootable).
@@ -175,6 +178,68 @@ expect_fail "bundle: 1 block\(s\) of 'root.img' fetched twice do not match their
         install --force "http://127.0.0.1:$PROXY_PORT/b.abide"
 b_not_bootable || die "b bootable after a refused delta: $(entry_of b)"
 check_a "wrong bytes every time"
+proxy_stop
+
+note "a new kernel and initrd: asked for behind root's last ranges, or together; no request each"
+# 2.1 twice, with the same root (reproducible) and only the kernel and initrd apart: the second's
+# kernel and initrd cost bytes, not requests.
+mkdir -p "$T/kernel-new"
+head -c 300000 /dev/urandom >"$T/kernel-new/vmlinuz-$KVER"
+cp "$INIT" "$T/init-new"
+printf '\n' >>"$T/init-new"        # another file in the initramfs: another initrd
+V21=$(build_bundle "$T/b21" --set Image.Version=2.1)
+V21K=$(build_bundle "$T/b21k" --set Image.Version=2.1 --set "Boot.Kernel=$T/kernel-new/vmlinuz-$KVER" --init "$T/init-new")
+python3 - "$V21" "$V21K" <<'PY' || die "2.1 and its new-kernel twin are not apart in the kernel and initrd only"
+import json, sys, tarfile
+def digests(path):
+    with tarfile.open(path) as t:
+        return {p["role"]: p["sha256"] for p in json.load(t.extractfile("manifest.json"))["payloads"]}
+a, b = digests(sys.argv[1]), digests(sys.argv[2])
+assert [r for r in a if a[r] != b[r]] == ["kernel", "initrd"], (a, b)
+PY
+cp "$V21" "$WWW/k0.abide"
+cp "$V21K" "$WWW/k1.abide"
+"$ABIDECTL" install --force "$V21K" >/dev/null
+b_print >"$T/b.k1"
+# delta_requests NAME: into a b that holds 1.0 (root blocks to fetch); the requests, checked against the dry run.
+delta_requests() {
+        "$ABIDECTL" install --force "$V1" >/dev/null
+        "$ABIDECTL" install --force --dry-run "https://127.0.0.1:$HTTPS_PORT/$1" >"$T/out" 2>"$T/err" || die "dry run of $1: $(cat "$T/err")"
+        local would; would=$(sed -n 's/^Would fetch [0-9]* bytes in \([0-9]*\) requests.*/\1/p' "$T/out")
+        "$ABIDECTL" install --force "https://127.0.0.1:$HTTPS_PORT/$1" >"$T/out" 2>"$T/err" || die "delta of $1 failed: $(cat "$T/err")"
+        read -r bytes requests < <(fetch_figures)
+        [ "$requests" = "$would" ] || die "$1: $requests requests, the dry run said $would"
+        echo "$requests"
+}
+k0=$(delta_requests k0.abide)
+k1=$(delta_requests k1.abide)
+b_print | cmp -s "$T/b.k1" - || die "slot b after a delta with a new kernel and initrd differs from the file install"
+echo "   root's blocks and the same kernel: $k0 requests; and a new kernel and initrd: $k1"
+[ "$k1" = "$k0" ] || die "a new kernel and initrd took $((k1 - k0)) request(s) of their own"
+# Nothing of root to fetch: the head, the headers, then the kernel and initrd in one request.
+"$ABIDECTL" install --force "$V21" >/dev/null
+"$ABIDECTL" install --force --dry-run "https://127.0.0.1:$HTTPS_PORT/k1.abide" >"$T/out" 2>"$T/err" || die "dry run: $(cat "$T/err")"
+grep -q "root.img [0-9]* blocks: 0 to be fetched" "$T/out" || die "2.1 over 2.1 fetches root blocks: $(cat "$T/out")"
+grep -q "^Would fetch [0-9]* bytes in 3 requests " "$T/out" || die "dry run: not 3 requests: $(cat "$T/out")"
+"$ABIDECTL" install --force "https://127.0.0.1:$HTTPS_PORT/k1.abide" >"$T/out" 2>"$T/err" || die "delta failed: $(cat "$T/err")"
+grep -q "^Fetched [0-9]* bytes in 3 requests " "$T/out" || die "not 3 requests: $(cat "$T/out")"
+b_print | cmp -s "$T/b.k1" - || die "slot b after a delta of the kernel and initrd alone differs from the file install"
+# A wrong byte in the kernel: the kernel alone again; wrong every time: refused.
+KMARK=$(od -An -tx1 -j 100000 -N 16 "$T/kernel-new/vmlinuz-$KVER" | tr -d ' \n')
+"$ABIDECTL" install --force "$V1" >/dev/null
+proxy_start "$HTTP_PORT" --flip "$KMARK" --flip-limit 1
+"$ABIDECTL" install --force "http://127.0.0.1:$PROXY_PORT/k1.abide" >"$T/out" 2>"$T/err" || die "one wrong byte in the kernel: $(cat "$T/err")"
+[ "$(proxy_stat flips)" -eq 1 ] || die "the proxy flipped $(proxy_stat flips) times"
+grep -q "^1 fetched payload(s) did not match the manifest and were fetched again$" "$T/out" || die "no refetch said: $(cat "$T/out")"
+read -r bytes requests < <(fetch_figures)
+[ "$requests" = $((k1 + 1)) ] || die "$requests requests with one wrong byte in the kernel, $((k1 + 1)) expected"
+b_print | cmp -s "$T/b.k1" - || die "slot b after the kernel fetched again differs"
+proxy_start "$HTTP_PORT" --flip "$KMARK"
+rm -f "$ENTRIES"/abide-b*.conf
+expect_fail "bundle: 'vmlinuz': sha256 mismatch with the manifest" install --force "http://127.0.0.1:$PROXY_PORT/k1.abide"
+[ "$(proxy_stat flips)" -eq 2 ] || die "the proxy flipped $(proxy_stat flips) times, 2 expected"
+b_not_bootable || die "b bootable after a kernel fetched wrong twice: $(entry_of b)"
+check_a "new kernel and initrd"
 proxy_stop
 
 note "root.verity changed on the server (the manifest still signed): refused before anything is written"
