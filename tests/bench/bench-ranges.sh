@@ -12,8 +12,9 @@
 #     abide fetched before;
 #   - `curl -o /dev/null` of the whole bundle through the same proxy (the
 #     reference).
-# Prints medians, the requests and the ratios. Not a test. Runs as root
-# (loop devices, nginx).
+# With ABIDE_BENCH_NEW_KERNEL=1 the new release has a new kernel as well (4
+# MiB, fetched whole). Prints medians, the requests and the ratios. Not a
+# test. Runs as root (loop devices, nginx).
 #
 #   tests/bench/bench-ranges.sh [BUILDDIR] [ROOT_MIB] [ROUNDS]
 set -- "${1:-$(dirname "$0")/../../build}" "${2:-256}" "${3:-3}"
@@ -39,6 +40,10 @@ for n in sorted(os.listdir(sys.argv[1])):
             f.seek(off)
             f.write(os.urandom(64 << 10))
 PY
+if [ -n "${ABIDE_BENCH_NEW_KERNEL:-}" ]; then
+        echo "bench: and a new 4 MiB kernel"
+        head -c 4M /dev/urandom >"$T/kernel/vmlinuz-$KVER"
+fi
 V2=$(build_bundle "$T/b2" --set Image.Version=2.0)
 rm -rf "$T/payload"
 make_disk $(( $(manifest_field "$V2" "['payloads'][0]['size']") / 1048576 + 8 )) 8
