@@ -675,6 +675,12 @@ note "--delta from a file; Delta=no and --full stream"
 "$ABIDECTL" install --force --delta "$V2" >"$T/out" 2>"$T/err" || die "--delta FILE failed: $(cat "$T/err")"
 grep -q "^Read [0-9]* bytes for a $SIZE-byte bundle$" "$T/out" || die "--delta FILE: $(cat "$T/out")"
 b_print | cmp -s "$T/b.delta" - || die "slot b after --delta FILE differs"
+# A new kernel and initrd read from the file with root's last blocks.
+"$ABIDECTL" install --force "$V1" >/dev/null
+"$ABIDECTL" install --force --delta "$V21K" >"$T/out" 2>"$T/err" || die "--delta FILE with a new kernel failed: $(cat "$T/err")"
+grep -q "other payloads [0-9]* bytes fetched, 0 bytes from the ESP" "$T/out" || die "--delta FILE: the kernel and initrd not read: $(cat "$T/out")"
+grep -q "did not match" "$T/out" && die "--delta FILE: read wrong: $(cat "$T/out")"
+b_print | cmp -s "$T/b.k1" - || die "slot b after --delta FILE with a new kernel and initrd differs"
 "$ABIDECTL" install --force --full "$URL" >"$T/out" 2>"$T/err" || die "--full failed: $(cat "$T/err")"
 grep -q "^Fetched $SIZE bytes in 1 requests" "$T/out" || die "--full: $(cat "$T/out")"
 printf 'Delta=no\n' >>"$T/abide.conf"
