@@ -891,16 +891,30 @@ static const Held *find_held(const DeltaPlan *p, const Payload *pl) {
         return NULL;
 }
 
-/* Fetched bytes of a payload: held when they match the manifest; else dropped (asked for again alone). */
-static int take_other(DeltaPlan *p, const Payload *pl, uint8_t **data) {
+/* 0 when a payload's bytes have the manifest's SHA-256, -EBADMSG when not. */
+static int payload_check(const Payload *pl, const uint8_t *data) {
         uint8_t digest[DIGEST];
-        int r = sha256_buf(*data, pl->size, digest);
+        int r = sha256_buf(data, pl->size, digest);
         if (r < 0)
                 return r;
-        if (memcmp(digest, pl->sha256, DIGEST) != 0)
+        return memcmp(digest, pl->sha256, DIGEST) == 0 ? 0 : -EBADMSG;
+}
+
+/* Checked bytes of a payload, owned by the plan from here on (the caller has checked there is room). */
+static const Held *hold(DeltaPlan *p, const Payload *pl, uint8_t **data) {
+        p->held[p->n_held] = (Held) { .payload = pl, .data = TAKE_PTR(*data), .len = (size_t) pl->size };
+        return &p->held[p->n_held++];
+}
+
+/* Fetched bytes of a payload: held when they match the manifest; else dropped (asked for again alone). */
+static int take_other(DeltaPlan *p, const Payload *pl, uint8_t **data) {
+        int r = payload_check(pl, *data);
+        if (r == -EBADMSG)
                 p->sum.refetched_other++;
+        else if (r < 0)
+                return r;
         else if (p->n_held < MANIFEST_PAYLOADS_MAX)
-                p->held[p->n_held++] = (Held) { .payload = pl, .data = TAKE_PTR(*data), .len = (size_t) pl->size };
+                hold(p, pl, data);
         return 0;
 }
 
@@ -1034,7 +1048,6 @@ int delta_write_root(DeltaPlan *p, int fd, bool direct, const char *label) {
 }
 
 int delta_payload(DeltaPlan *p, const Payload *pl, const uint8_t **ret, size_t *ret_len) {
-        uint8_t digest[DIGEST];
         size_t index = (size_t) (pl - p->m->payloads);
         int r;
 
@@ -1066,22 +1079,20 @@ int delta_payload(DeltaPlan *p, const Payload *pl, const uint8_t **ret, size_t *
                 if (asprintf(&path, "%s/%s", p->running_kernel_dir, pl->role == PAYLOAD_KERNEL ? "vmlinuz" : "initrd") < 0)
                         return -ENOMEM;
                 _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-                local = fd >= 0 && pread_exact(fd, data, (size_t) pl->size, 0) >= 0 && sha256_buf(data, pl->size, digest) >= 0 &&
-                        memcmp(digest, pl->sha256, DIGEST) == 0;
+                local = fd >= 0 && pread_exact(fd, data, (size_t) pl->size, 0) >= 0 && payload_check(pl, data) == 0;
         }
         if (!local) {
                 r = delta_source_read_at(p->src, p->offsets[index], data, (size_t) pl->size);
                 if (r < 0)
                         return r;
-                r = sha256_buf(data, pl->size, digest);
+                r = payload_check(pl, data);
+                if (r == -EBADMSG)
+                        return err_set(EBADMSG, "bundle: '%s': sha256 mismatch with the manifest", pl->name);
                 if (r < 0)
                         return r;
-                if (memcmp(digest, pl->sha256, DIGEST) != 0)
-                        return err_set(EBADMSG, "bundle: '%s': sha256 mismatch with the manifest", pl->name);
         }
-        p->held[p->n_held] = (Held) { .payload = pl, .data = TAKE_PTR(data), .len = (size_t) pl->size };
-        *ret = p->held[p->n_held].data;
-        *ret_len = p->held[p->n_held].len;
-        p->n_held++;
+        h = hold(p, pl, &data);
+        *ret = h->data;
+        *ret_len = h->len;
         return 0;
 }
