@@ -259,6 +259,10 @@ int sha256_many_new(Sha256Impl impl, const void *prefix, size_t prefix_size, siz
         return 0;
 }
 
+int sha256_many_dup(const Sha256Many *m, Sha256Many **ret) {
+        return sha256_many_new(m->impl, m->prefix, m->prefix_size, m->size, ret);
+}
+
 Sha256Impl sha256_many_impl(const Sha256Many *m) {
         return m->impl;
 }

@@ -44,6 +44,8 @@ typedef struct Sha256Many Sha256Many;
 #define SHA256_MANY_PREFIX_MAX 64
 int sha256_many_new(Sha256Impl impl, const void *prefix, size_t prefix_size, size_t size, Sha256Many **ret);
 Sha256Many *sha256_many_free(Sha256Many *m);
+/* Another Sha256Many like m (same implementation, prefix and size), for another thread. */
+int sha256_many_dup(const Sha256Many *m, Sha256Many **ret);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Sha256Many *, sha256_many_free);
 
 /* n digests into ret (n * SHA256_DIGEST_SIZE bytes) of the n messages of size bytes each at data. */

@@ -10,6 +10,11 @@
 #include "install/install-stream.h"
 #include "verity/verity-tree.h"
 
+/* At most this many threads hash the read-back (one a CPU). */
+#define INSTALL_HASH_THREADS 4
+/* The read-back's ring holds at most this much (and an eighth of the memory available). */
+#define INSTALL_RING_MAX (128U * 1024 * 1024)
+
 typedef struct Chunk {
         uint8_t *buf;           /* owned */
         const uint8_t *data;    /* what to write: buf, or the bundle's mapped bytes */
@@ -39,23 +44,33 @@ typedef struct Pipeline {
         VerityLeafHasher *hasher;
         uint8_t *leaves;
         uint64_t size;
-        int rfd;                /* the device again, buffered, read-only */
-        uint64_t fetch_piece;   /* bytes one POSIX_FADV_WILLNEED reads at most on rfd */
-        uint64_t window;        /* how far the fetch may run ahead of the hashing */
-        uint64_t fetched;       /* bytes from offset 0 read from the device into the page cache */
+        int rfd;                /* the device again, O_DIRECT, read-only */
+        uint8_t **ring;         /* ring_n buffers of INSTALL_CHUNK: chunk at o in ring[o / INSTALL_CHUNK % ring_n] */
+        bool *hashed;           /* ... its leaves computed, ring_n of them */
+        unsigned ring_n;        /* the fetch runs at most ring_n chunks ahead of the hashing */
+        VerityLeafHasher *more[INSTALL_HASH_THREADS - 1]; /* the other hash threads' hashers */
+        unsigned hash_threads;
+        uint64_t fetched;       /* bytes from offset 0 read back into the ring */
         bool fetch_done;
-        uint64_t verified;      /* bytes read back and hashed */
+        uint64_t claimed;       /* bytes from offset 0 taken by a hash thread */
+        uint64_t verified;      /* bytes from offset 0 read back and hashed */
         int readback_error;     /* < 0 */
         uint64_t readback_offset;
 } Pipeline;
 
 /*
- * The read-back of root beside its writes (install-readback.c): two
- * threads, started after the writer, both on p. The writer flushes once
- * fetch_done is set; the hash thread fills p->leaves up to p->verified.
+ * The read-back of root beside its writes (install-readback.c): a fetch
+ * thread and p->hash_threads hash threads, started after the writer, all
+ * on p (install_hash_thread()'s userdata is a HashThread). The writer
+ * flushes once fetch_done is set; the hash threads fill p->leaves up to
+ * p->verified.
  */
+typedef struct HashThread {
+        Pipeline *p;
+        VerityLeafHasher *hasher;
+} HashThread;
 void *install_fetch_thread(void *userdata);
 void *install_hash_thread(void *userdata);
-/* Opens the read side of p (p->size set) for the partition fd; -errno. */
+/* Opens the read side of p (p->size set) for the partition fd, and sets p->hash_threads; -errno. */
 int install_readback_open(Pipeline *p, int fd);
 void install_readback_close(Pipeline *p);

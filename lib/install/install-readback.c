@@ -4,11 +4,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <linux/fs.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -19,24 +18,23 @@
 #include "install/install-target.h"
 
 /*
- * The read-back, in two threads. The fetch thread has each written chunk
- * read from the device into the page cache right behind the writer:
- * POSIX_FADV_WILLNEED over it, in pieces of the device's read-ahead (the
- * kernel reads at most that much per call), then a read of its last block,
- * which waits for the reads. The hash thread then reads those pages (pread
- * on a buffered descriptor), hashes each 4 KiB block as a dm-verity leaf,
- * and drops them. The flush waits for the fetch, not for the hashing: on a
- * device that serves reads and the flush in one queue (a loop device) the
- * reads then never wait for the flush, and the hashing overlaps it
+ * The read-back, beside the writes. The fetch thread reads each written
+ * chunk back with O_DIRECT into a ring of buffers, right behind the writer;
+ * the hash threads (one a CPU, at most INSTALL_HASH_THREADS) take the
+ * fetched chunks in turn and hash each 4 KiB block in place as a dm-verity
+ * leaf. The flush waits for the fetch, not for the hashing: on a device
+ * that serves reads and the flush in one queue (a loop device) the reads
+ * then never wait for the flush, and the hashing overlaps it
  * (docs/install.md, "Where the time goes").
  *
- * The O_DIRECT writes drop any cached copy of the range they write, and the
- * whole range is dropped before the first write: what the hash thread reads
- * came from the device after the write. A page the fetch did not bring in
- * (the kernel may skip read-ahead under memory pressure), or one evicted
- * before it was hashed, is read from the device by the hash thread's
- * pread. The fetch runs at most window bytes ahead of the hashing, a
- * quarter of the memory available at the start (at least INSTALL_CHUNK).
+ * O_DIRECT: what is hashed came from the device after the write, never
+ * from a cached copy, and it is read once, into memory that is used again
+ * chunk after chunk. The page cache instead cost a page for every 4 KiB
+ * read back, its release, and one more copy (docs/install.md, "The
+ * read-back into a ring"). The fetch runs at most ring_n chunks ahead of
+ * the hashing: a ring of at most INSTALL_RING_MAX bytes and an eighth of
+ * the memory available at the start (at least one chunk a hash thread),
+ * each buffer allocated at its first use.
  */
 
 static void readback_fail(Pipeline *p, int r, uint64_t offset) {
@@ -49,18 +47,12 @@ static void readback_fail(Pipeline *p, int r, uint64_t offset) {
         pthread_cond_broadcast(&p->cond);
 }
 
-/* [o, o + n) into the page cache, n a multiple of VERITY_BLOCK_SIZE. */
-static int fetch_range(Pipeline *p, uint8_t block[static VERITY_BLOCK_SIZE], uint64_t o, size_t n) {
-        /* A hint: what it does not bring in, the hash thread's reads do. */
-        for (uint64_t q = o; q < o + n; q += p->fetch_piece)
-                (void) posix_fadvise(p->rfd, (off_t) q, (off_t) MIN(p->fetch_piece, o + n - q), POSIX_FADV_WILLNEED);
-        /* Waits for the last piece (a read of it that fails is the device's error). */
-        return pread_exact(p->rfd, block, VERITY_BLOCK_SIZE, o + n - VERITY_BLOCK_SIZE);
+static unsigned slot_of(const Pipeline *p, uint64_t o) {
+        return (unsigned) (o / INSTALL_CHUNK % p->ring_n);
 }
 
 void *install_fetch_thread(void *userdata) {
         Pipeline *p = userdata;
-        uint8_t block[VERITY_BLOCK_SIZE];
         uint64_t o = 0;
 
         pthread_mutex_lock(&p->lock);
@@ -74,12 +66,19 @@ void *install_fetch_thread(void *userdata) {
                 }
                 if (p->written < end)
                         break; /* the writes stopped early: the caller reports why */
-                if (end - p->verified > p->window) {
+                /* Its buffer last held the chunk ring_n before: hashed once verified is past it. */
+                if (o - p->verified >= (uint64_t) p->ring_n * INSTALL_CHUNK) {
                         pthread_cond_wait(&p->cond, &p->lock);
                         continue;
                 }
+                uint8_t **buf = &p->ring[slot_of(p, o)];
                 pthread_mutex_unlock(&p->lock);
-                int r = fetch_range(p, block, o, (size_t) (end - o));
+                int r = 0;
+                if (!*buf && posix_memalign((void **) buf, INSTALL_ALIGN, INSTALL_CHUNK) != 0)
+                        r = -ENOMEM;
+                if (r >= 0)
+                        /* size is whole blocks: with O_DIRECT every read is aligned. */
+                        r = pread_exact(p->rfd, *buf, (size_t) (end - o), o);
                 pthread_mutex_lock(&p->lock);
                 if (r < 0) {
                         readback_fail(p, r, o);
@@ -96,10 +95,8 @@ void *install_fetch_thread(void *userdata) {
 }
 
 void *install_hash_thread(void *userdata) {
-        Pipeline *p = userdata;
-        _cleanup_free_ uint8_t *buf = NULL;
-        uint64_t o = 0;
-        int r = 0;
+        HashThread *t = userdata;
+        Pipeline *p = t->p;
 
         /*
          * Lowest priority: the hashing takes the CPU the writes leave, and
@@ -107,88 +104,99 @@ void *install_hash_thread(void *userdata) {
          * reading and copying that feed the writes (docs/install.md).
          */
         (void) setpriority(PRIO_PROCESS, (id_t) gettid(), 19);
-        if (posix_memalign((void **) &buf, INSTALL_ALIGN, INSTALL_CHUNK) != 0)
-                r = -ENOMEM;
-        while (r >= 0 && o < p->size) {
-                pthread_mutex_lock(&p->lock);
-                while (p->fetched <= o && !p->fetch_done && !p->abort)
-                        pthread_cond_wait(&p->cond, &p->lock);
-                uint64_t avail = p->fetched;
-                bool stop = p->abort || avail <= o;
-                pthread_mutex_unlock(&p->lock);
-                if (stop)
-                        break;
-
-                size_t n = (size_t) MIN(avail - o, (uint64_t) INSTALL_CHUNK);
-                ssize_t k = pread(p->rfd, buf, n, (off_t) o);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        r = -errno;
-                else if (k == 0 || (size_t) k % VERITY_BLOCK_SIZE != 0)
-                        r = -EIO;
-                else
-                        r = verity_leaf_hash(p->hasher, buf, (uint64_t) k / VERITY_BLOCK_SIZE,
-                                             p->leaves + o / VERITY_BLOCK_SIZE * SHA256_DIGEST_SIZE);
-                if (r < 0)
-                        break;
-                /* Hashed: the cached copy goes (clean pages). */
-                (void) posix_fadvise(p->rfd, (off_t) o, (off_t) k, POSIX_FADV_DONTNEED);
-                o += (uint64_t) k;
-                pthread_mutex_lock(&p->lock);
-                p->verified = o;
-                pthread_cond_broadcast(&p->cond);
-                pthread_mutex_unlock(&p->lock);
-        }
-
         pthread_mutex_lock(&p->lock);
-        if (r < 0)
-                readback_fail(p, r, o);
+        for (;;) {
+                while (!p->abort && p->claimed < p->size && p->fetched <= p->claimed && !p->fetch_done)
+                        pthread_cond_wait(&p->cond, &p->lock);
+                if (p->abort || p->fetched <= p->claimed)
+                        break; /* all taken, or the fetch stopped: the caller reports why */
+                uint64_t o = p->claimed;
+                uint64_t n = MIN((uint64_t) INSTALL_CHUNK, p->size - o);
+                p->claimed += n;
+                pthread_mutex_unlock(&p->lock);
+
+                int r = verity_leaf_hash(t->hasher, p->ring[slot_of(p, o)], n / VERITY_BLOCK_SIZE,
+                                         p->leaves + o / VERITY_BLOCK_SIZE * SHA256_DIGEST_SIZE);
+
+                pthread_mutex_lock(&p->lock);
+                if (r < 0) {
+                        readback_fail(p, r, o);
+                        break;
+                }
+                /* verified moves over the chunks hashed in order: the fetch reuses no buffer before. */
+                p->hashed[slot_of(p, o)] = true;
+                while (p->verified < p->claimed && p->hashed[slot_of(p, p->verified)]) {
+                        p->hashed[slot_of(p, p->verified)] = false;
+                        p->verified = MIN(p->verified + INSTALL_CHUNK, p->size);
+                }
+                pthread_cond_broadcast(&p->cond);
+        }
         pthread_cond_broadcast(&p->cond);
         pthread_mutex_unlock(&p->lock);
         return NULL;
 }
 
-/* A quarter of MemAvailable, at least one chunk; one chunk where it cannot be read. */
-static uint64_t readback_window(void) {
+/* An eighth of MemAvailable (0 where it cannot be read). */
+static uint64_t memory_eighth(void) {
         _cleanup_fclose_ FILE *f = fopen("/proc/meminfo", "re");
         char line[256];
         unsigned long long kib;
 
         while (f && fgets(line, sizeof line, f))
                 if (sscanf(line, "MemAvailable: %llu kB", &kib) == 1)
-                        return MAX((uint64_t) kib * 1024 / 4, (uint64_t) INSTALL_CHUNK);
-        return INSTALL_CHUNK;
-}
-
-/* The device's read-ahead, what one POSIX_FADV_WILLNEED reads at most: at least 128 KiB, at most a chunk. */
-static uint64_t fetch_piece(int fd) {
-        long sectors = 0;
-        uint64_t piece = 128 * 1024;
-        if (ioctl(fd, BLKRAGET, &sectors) == 0 && sectors > 0)
-                piece = MAX(piece, (uint64_t) sectors * 512);
-        return MIN(piece / VERITY_BLOCK_SIZE * VERITY_BLOCK_SIZE, (uint64_t) INSTALL_CHUNK);
-}
-
-/* Opens the read side: a second, buffered descriptor of the device, its cached copy of [0, size) dropped. */
-int install_readback_open(Pipeline *p, int fd) {
-        char path[64];
-
-        (void) snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-        p->rfd = open(path, O_RDONLY | O_CLOEXEC);
-        if (p->rfd < 0)
-                return -errno;
-        (void) posix_fadvise(p->rfd, 0, (off_t) p->size, POSIX_FADV_DONTNEED);
-        p->fetch_piece = fetch_piece(p->rfd);
-        p->window = readback_window();
+                        return (uint64_t) kib * 1024 / 8;
         return 0;
 }
 
-void install_readback_close(Pipeline *p) {
-        if (p->rfd >= 0) {
-                (void) posix_fadvise(p->rfd, 0, (off_t) p->size, POSIX_FADV_DONTNEED);
-                p->rfd = safe_close(p->rfd);
+/* The CPUs this thread may run on, at least 1. */
+static unsigned cpus(void) {
+        cpu_set_t set;
+        if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+                return (unsigned) CPU_COUNT(&set);
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        return n > 0 ? (unsigned) n : 1;
+}
+
+static int readback_open(Pipeline *p, int fd) {
+        char path[64];
+
+        (void) snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        p->rfd = open(path, O_RDONLY | O_CLOEXEC | O_DIRECT);
+        if (p->rfd < 0)
+                return -errno;
+        p->hash_threads = MIN(cpus(), (unsigned) INSTALL_HASH_THREADS);
+        uint64_t ring = MIN(memory_eighth(), (uint64_t) INSTALL_RING_MAX);
+        p->ring_n = (unsigned) MAX(ring / INSTALL_CHUNK, (uint64_t) p->hash_threads);
+        p->ring = calloc(p->ring_n, sizeof *p->ring);
+        p->hashed = calloc(p->ring_n, sizeof *p->hashed);
+        if (!p->ring || !p->hashed)
+                return -ENOMEM;
+        for (unsigned i = 1; i < p->hash_threads; i++) {
+                int r = verity_leaf_hasher_dup(p->hasher, &p->more[i - 1]);
+                if (r < 0)
+                        return r;
         }
+        return 0;
+}
+
+/* Opens the read side: a second, O_DIRECT descriptor of the device, the ring and the hashers; all or nothing. */
+int install_readback_open(Pipeline *p, int fd) {
+        int r = readback_open(p, fd);
+        if (r < 0)
+                install_readback_close(p);
+        return r;
+}
+
+void install_readback_close(Pipeline *p) {
+        for (unsigned i = 0; p->ring && i < p->ring_n; i++)
+                free(p->ring[i]);
+        free(p->ring);
+        free(p->hashed);
+        p->ring = NULL;
+        p->hashed = NULL;
+        for (unsigned i = 0; i < ELEMENTSOF(p->more); i++)
+                p->more[i] = verity_leaf_hasher_free(p->more[i]);
+        p->rfd = safe_close(p->rfd);
 }
 
 /*

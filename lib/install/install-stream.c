@@ -75,8 +75,9 @@ static void *writer_thread(void *userdata) {
 
 struct InstallStream {
         Pipeline p;
-        pthread_t writer, fetcher, hasher;
-        unsigned started;       /* threads running: 1 the writer, 2 and the fetch, 3 and the hashing */
+        pthread_t writer, fetcher, hashers[INSTALL_HASH_THREADS];
+        HashThread hash[INSTALL_HASH_THREADS];
+        unsigned started;       /* threads running: 1 the writer, 2 and the fetch, 2 + n and n hash threads */
         bool writer_joined;
         const uint8_t *mapped;
         bool end;               /* the reader confirmed the payload's end */
@@ -119,8 +120,8 @@ static void stream_join(InstallStream *s, bool abort) {
                 pthread_join(s->writer, NULL);
         if (s->started >= 2)
                 pthread_join(s->fetcher, NULL);
-        if (s->started >= 3)
-                pthread_join(s->hasher, NULL);
+        for (unsigned i = 2; i < s->started; i++)
+                pthread_join(s->hashers[i - 2], NULL);
         s->started = 0;
         s->writer_joined = true;
         free_chunks(p);
@@ -215,12 +216,17 @@ static int stream_run(InstallStream *s, BundleReader *b, const Payload *pl) {
         pthread_mutex_init(&p->lock, NULL);
         pthread_cond_init(&p->cond, NULL);
         r = -pthread_create(&s->writer, NULL, writer_thread, p);
-        if (r >= 0 && p->readback) {
+        if (r >= 0)
                 s->started = 1;
+        if (r >= 0 && p->readback) {
                 r = -pthread_create(&s->fetcher, NULL, install_fetch_thread, p);
-                if (r >= 0) {
+                if (r >= 0)
                         s->started = 2;
-                        r = -pthread_create(&s->hasher, NULL, install_hash_thread, p);
+                for (unsigned i = 0; r >= 0 && i < p->hash_threads; i++) {
+                        s->hash[i] = (HashThread) { .p = p, .hasher = i == 0 ? p->hasher : p->more[i - 1] };
+                        r = -pthread_create(&s->hashers[i], NULL, install_hash_thread, &s->hash[i]);
+                        if (r >= 0)
+                                s->started++;
                 }
         }
         if (r < 0) {
@@ -229,7 +235,6 @@ static int stream_run(InstallStream *s, BundleReader *b, const Payload *pl) {
                 return err_set(r, "cannot start the %s thread: %s", started == 0 ? "writer" : "read-back",
                                strerror(-r));
         }
-        s->started = p->readback ? 3 : 1;
 
         char label[512];
         snprintf(label, sizeof label, "Writing %s to %s", pl->name, s->target);

@@ -40,6 +40,17 @@ int verity_leaf_hasher_new(const VerityParams *p, VerityLeafHasher **ret) {
         return 0;
 }
 
+int verity_leaf_hasher_dup(const VerityLeafHasher *h, VerityLeafHasher **ret) {
+        _cleanup_(verity_leaf_hasher_freep) VerityLeafHasher *d = calloc(1, sizeof *d);
+        if (!d)
+                return -ENOMEM;
+        int r = sha256_many_dup(h->m, &d->m);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(d);
+        return 0;
+}
+
 int verity_leaf_hash(VerityLeafHasher *h, const uint8_t *blocks, uint64_t n, uint8_t *ret) {
         return sha256_many(h->m, blocks, n, ret);
 }

@@ -21,6 +21,8 @@ typedef struct VerityLeafHasher VerityLeafHasher;
 /* With the fastest SHA-256 this build and CPU have (crypto/sha256-many.h); one thread at a time. */
 int verity_leaf_hasher_new(const VerityParams *p, VerityLeafHasher **ret);
 VerityLeafHasher *verity_leaf_hasher_free(VerityLeafHasher *h);
+/* Another hasher like h, for another thread (a hasher is used by one thread at a time). */
+int verity_leaf_hasher_dup(const VerityLeafHasher *h, VerityLeafHasher **ret);
 DEFINE_TRIVIAL_CLEANUP_FUNC(VerityLeafHasher *, verity_leaf_hasher_free);
 
 /* Leaf digests of n whole data blocks into ret (n * SHA256_DIGEST_SIZE bytes): sha256(salt || block). */

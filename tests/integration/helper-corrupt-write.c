@@ -6,10 +6,13 @@
  * buffer, aligned as O_DIRECT wants); the caller's buffer is untouched, so
  * only a read-back from the device can notice.
  *
- * With ABIDE_TEST_NO_WILLNEED=FILE, posix_fadvise(POSIX_FADV_WILLNEED)
- * reads nothing ahead (it succeeds, as the kernel's may skip read-ahead
- * under memory pressure), and each appends a line to FILE, so a test can
- * tell the read-back's reads then came from the hash thread.
+ * With ABIDE_TEST_READ_LOG=FILE, every pread() of a block device that
+ * returned data appends "read MAJ:MIN direct|buffered OFFSET BYTES" to FILE.
+ * With ABIDE_TEST_MEMAVAILABLE_KB=N, /proc/meminfo opened with fopen()
+ * holds the one line "MemAvailable: N kB"; with ABIDE_TEST_CPUS=N,
+ * sched_getaffinity() reports CPUs 0 to N-1: a device with that little
+ * memory or that many CPUs. Each appends "meminfo" or "cpus" to the file
+ * ABIDE_TEST_FAKE_LOG names, so a test can tell they were asked.
  *
  * With ABIDE_TEST_IO_LOG=FILE, every pwrite(), sync_file_range() and
  * fdatasync()/fsync() on a block device appends a line to FILE, in order:
@@ -30,6 +33,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -140,26 +144,60 @@ ssize_t pwrite64(int fd, const void *buf, size_t n, off_t offset) {
         return corrupt_pwrite(next, fd, buf, n, offset);
 }
 
-typedef int (*fadvise_fn)(int, off_t, off_t, int);
+typedef ssize_t (*pread_fn)(int, void *, size_t, off_t);
 
-/* With ABIDE_TEST_NO_WILLNEED=FILE, POSIX_FADV_WILLNEED reads nothing ahead: each is logged, and succeeds. */
-static int fadvise_shim(const char *name, int fd, off_t offset, off_t n, int advice) {
-        fadvise_fn next = (fadvise_fn) dlsym(RTLD_NEXT, name);
-        const char *log = getenv("ABIDE_TEST_NO_WILLNEED");
+static ssize_t logged_pread(pread_fn next, int fd, void *buf, size_t n, off_t offset) {
+        ssize_t k = next(fd, buf, n, offset);
+        int saved = errno;
+        dev_t dev = k > 0 ? blockdev_of(fd) : 0;
+        if (dev != 0) {
+                int fl = fcntl(fd, F_GETFL);
+                append_line("ABIDE_TEST_READ_LOG", "read %u:%u %s %lld %zd\n", major(dev), minor(dev),
+                            fl >= 0 && (fl & O_DIRECT) ? "direct" : "buffered", (long long) offset, k);
+        }
+        errno = saved;
+        return k;
+}
 
-        if (log && *log && advice == POSIX_FADV_WILLNEED) {
-                append_line("ABIDE_TEST_NO_WILLNEED", "skipped\n");
+ssize_t pread(int fd, void *buf, size_t n, off_t offset) {
+        return logged_pread((pread_fn) dlsym(RTLD_NEXT, "pread"), fd, buf, n, offset);
+}
+
+ssize_t pread64(int fd, void *buf, size_t n, off_t offset) {
+        return logged_pread((pread_fn) dlsym(RTLD_NEXT, "pread64"), fd, buf, n, offset);
+}
+
+typedef FILE *(*fopen_fn)(const char *, const char *);
+
+static FILE *fake_fopen(const char *name, const char *path, const char *mode) {
+        const char *kb = getenv("ABIDE_TEST_MEMAVAILABLE_KB");
+        if (kb && *kb && path && strcmp(path, "/proc/meminfo") == 0) {
+                static __thread char text[64];
+                append_line("ABIDE_TEST_FAKE_LOG", "meminfo\n");
+                (void) snprintf(text, sizeof text, "MemAvailable:   %s kB\n", kb);
+                return fmemopen(text, strlen(text), "r");
+        }
+        return ((fopen_fn) dlsym(RTLD_NEXT, name))(path, mode);
+}
+
+FILE *fopen(const char *path, const char *mode) {
+        return fake_fopen("fopen", path, mode);
+}
+
+FILE *fopen64(const char *path, const char *mode) {
+        return fake_fopen("fopen64", path, mode);
+}
+
+int sched_getaffinity(pid_t pid, size_t size, cpu_set_t *set) {
+        const char *n = getenv("ABIDE_TEST_CPUS");
+        if (n && *n) {
+                append_line("ABIDE_TEST_FAKE_LOG", "cpus\n");
+                CPU_ZERO_S(size, set);
+                for (int i = 0; i < atoi(n); i++)
+                        CPU_SET_S((size_t) i, size, set);
                 return 0;
         }
-        return next(fd, offset, n, advice);
-}
-
-int posix_fadvise(int fd, off_t offset, off_t n, int advice) {
-        return fadvise_shim("posix_fadvise", fd, offset, n, advice);
-}
-
-int posix_fadvise64(int fd, off_t offset, off_t n, int advice) {
-        return fadvise_shim("posix_fadvise64", fd, offset, n, advice);
+        return ((int (*)(pid_t, size_t, cpu_set_t *)) dlsym(RTLD_NEXT, "sched_getaffinity"))(pid, size, set);
 }
 
 static ssize_t logged_pwrite(pwrite_fn next, int fd, const void *buf, size_t n, off_t offset) {

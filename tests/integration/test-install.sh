@@ -13,14 +13,15 @@ note "keys, bundles, disk"
 "$ABIDE_BUILD" keygen -o "$T/other" >/dev/null
 mkdir -p "$T/kernel" "$T/payload"
 head -c 300000 /dev/urandom >"$T/kernel/vmlinuz-$KVER"
-# Root big enough for several 4 MiB chunks and a partial last one.
-head -c $((10 * 1024 * 1024 + 12345)) /dev/urandom >"$T/payload/blob"
+# Root big enough for several 4 MiB chunks and a partial last one: 7, so that a ring of 1, 2 or 4
+# read-back buffers is used again (below).
+head -c $((26 * 1024 * 1024 + 12345)) /dev/urandom >"$T/payload/blob"
 V1=$(build_bundle "$T/b1" --set Image.Version=1.0 --set Image.SecurityVersion=5)
 GOOD=$(build_bundle "$T/b2" --set Image.Version=2.0 --set Image.SecurityVersion=5)
 LOWER=$(build_bundle "$T/b3" --set Image.Version=2.1 --set Image.SecurityVersion=4)
 COMPAT=$(build_bundle "$T/b4" --set Image.Version=2.2 --set Image.SecurityVersion=5 --set Image.Compatible=other-board)
 FOREIGN=$(KEY=$T/other/signing.key CERT=$T/other/signing.crt build_bundle "$T/b5" --set Image.Version=2.3 --set Image.SecurityVersion=5)
-make_disk 24 2
+make_disk 40 2
 make_config
 fill_slot_a "$V1"
 write_image_info 1.0 5
@@ -61,7 +62,7 @@ ls -A "$T/esp/abide/b" | grepq '^\.#' && die "temporary files left in the ESP"
 
 note "progress on a terminal"
 script -qec "$ABIDECTL install --force $GOOD" "$T/typescript" >/dev/null
-grep -q "Writing root.img to abide-root-b 100% (10/10 MiB)" "$T/typescript" || die "no progress on a terminal: $(cat -A "$T/typescript")"
+grep -q "Writing root.img to abide-root-b 100% (26/26 MiB)" "$T/typescript" || die "no progress on a terminal: $(cat -A "$T/typescript")"
 grep -q "Verifying slot b" "$T/typescript" || die "no verify step on a terminal"
 check_a "install on a terminal"
 
@@ -125,21 +126,45 @@ corrupt "$ROOT_B" $((4096 * 1000 + 77)) \
 corrupt "$ROOT_B" $(( $(manifest_field "$GOOD" "['payloads'][0]['size']") - 1 )) "read back: root does not match its signed dm-verity tree \(.*\): verity: data block [0-9]+ does not match"
 corrupt "$VERITY_B" $((4096 + 3)) "^abidectl: install: abide-root-b and abide-verity-b: read back: holds sha256 [0-9a-f]{64} over"
 corrupt "$SIG_B" 10 "^abidectl: install: read back: abide-verity-sig-b holds sha256 [0-9a-f]{64}"
-# The fetch only asks the kernel to read ahead (POSIX_FADV_WILLNEED), which it may skip: with
-# every such read skipped, the hash thread's own reads come from the device, and still refuse
-# the byte the device stores wrong, and still pass a good install.
-rm -f "$T/no-willneed.log"
+# The read-back reads root from the device itself: with O_DIRECT (never a cached copy), each
+# byte once, in order, in the chunks it was written in.
+rm -f "$T/reads.log"
 install "$GOOD" --force >/dev/null
-refuse "read back: root does not match its signed dm-verity tree \(.*\): verity: data block 1000 does not match" \
-        env LD_PRELOAD="$shim" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" ABIDE_TEST_NO_WILLNEED="$T/no-willneed.log" \
-        ABIDE_TEST_CORRUPT_DEV="$ROOT_B" ABIDE_TEST_CORRUPT_OFFSET=$((4096 * 1000 + 77)) "$ABIDECTL" install --force "$GOOD"
-[ -s "$T/no-willneed.log" ] || die "no read-ahead was ever asked for: the fetch went untested"
-rm -f "$T/no-willneed.log"
-env LD_PRELOAD="$shim" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" ABIDE_TEST_NO_WILLNEED="$T/no-willneed.log" \
-        "$ABIDECTL" install --force "$GOOD" >/dev/null || die "install with no read-ahead failed"
-[ -s "$T/no-willneed.log" ] || die "no read-ahead was ever asked for in the good install"
-veritysetup verify "$ROOT_B" "$VERITY_B" "$roothash" >/dev/null || die "veritysetup verify failed after the install without read-ahead"
-check_a "install without read-ahead"
+env LD_PRELOAD="$shim" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" ABIDE_TEST_READ_LOG="$T/reads.log" \
+        "$ABIDECTL" install --force "$GOOD" >/dev/null || die "install under the read log failed"
+rootsize=$(manifest_field "$GOOD" "['payloads'][0]['size']")
+python3 - "$T/reads.log" "$(cat "/sys/class/block/${ROOT_B#/dev/}/dev")" "$rootsize" <<'PY' || die "the read-back's reads of root: $(grep -c . "$T/reads.log") lines"
+import sys
+log, dev, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
+reads = [l.split() for l in open(log) if l.split()[1] == dev]
+assert reads, "root was never read back"
+assert all(r[2] == "direct" for r in reads), [r for r in reads if r[2] != "direct"][:3]
+spans = [(int(r[3]), int(r[4])) for r in reads]
+assert [o for o, _ in spans] == sorted(o for o, _ in spans), "not in order"
+end = 0
+for o, n in spans:
+    assert o == end, f"read at {o}, expected {end}: {spans[:8]}"
+    end = o + n
+assert end == size, f"read back {end} of {size} bytes"
+assert len(spans) > 2, spans
+PY
+# A device with little memory (a ring of one chunk a hash thread) and 1, 2 or 4 CPUs (as many hash
+# threads): the ring's buffers are used again and again, the threads finish chunks out of order,
+# and the same read-back passes a good install and refuses a byte stored wrong in a later chunk.
+for cpus in 1 2 4; do
+        rm -f "$T/fake.log"
+        fake=(env LD_PRELOAD="$shim" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+              ABIDE_TEST_MEMAVAILABLE_KB=8192 ABIDE_TEST_CPUS=$cpus ABIDE_TEST_FAKE_LOG="$T/fake.log")
+        install "$GOOD" --force >/dev/null
+        refuse "^abidectl: install: abide-root-b and abide-verity-b: read back: root does not match its signed dm-verity tree \(.*\): verity: data block 2222 does not match its leaf hash$" \
+                "${fake[@]}" ABIDE_TEST_CORRUPT_DEV="$ROOT_B" ABIDE_TEST_CORRUPT_OFFSET=$((4096 * 2222 + 5)) "$ABIDECTL" install --force "$GOOD"
+        for round in 1 2 3; do
+                "${fake[@]}" "$ABIDECTL" install --force "$GOOD" >/dev/null || die "install with $cpus CPUs and 8 MiB of memory failed"
+                veritysetup verify "$ROOT_B" "$VERITY_B" "$roothash" >/dev/null || die "veritysetup verify after the install with $cpus CPUs"
+        done
+        grep -qx meminfo "$T/fake.log" && grep -qx cpus "$T/fake.log" || die "the install never asked for its memory and CPUs: $(sort -u "$T/fake.log")"
+done
+check_a "installs with little memory"
 # Without the shim's fault the same install passes (the shim itself changes nothing else).
 env LD_PRELOAD="$shim" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
         ABIDE_TEST_CORRUPT_DEV="$ROOT_B" ABIDE_TEST_CORRUPT_OFFSET=$((1 << 40)) "$ABIDECTL" install --force "$GOOD" >/dev/null
@@ -316,7 +341,7 @@ refuse_untouched "target partition abide-verity-b \($VERITY_B\) is in use" insta
 kill $holder; wait $holder 2>/dev/null || true
 
 note "payload larger than its partition"
-head -c $((30 * 1024 * 1024)) /dev/urandom >"$T/payload/blob"
+head -c $((50 * 1024 * 1024)) /dev/urandom >"$T/payload/blob"
 BIG=$(build_bundle "$T/b6" --set Image.Version=3.0 --set Image.SecurityVersion=5)
 refuse_untouched "payload 'root.img' \([0-9]+ bytes\) does not fit abide-root-b" install "$BIG"
 
