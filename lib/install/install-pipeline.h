@@ -44,7 +44,7 @@ typedef struct Pipeline {
         VerityLeafHasher *hasher;
         uint8_t *leaves;
         uint64_t size;
-        int rfd;                /* the device again, O_DIRECT, read-only */
+        int rfd;                /* the device again, read-only: O_DIRECT where fd is */
         uint8_t **ring;         /* ring_n buffers of INSTALL_CHUNK: chunk at o in ring[o / INSTALL_CHUNK % ring_n] */
         bool *hashed;           /* ... its leaves computed, ring_n of them */
         unsigned ring_n;        /* the fetch runs at most ring_n chunks ahead of the hashing */
@@ -69,8 +69,19 @@ typedef struct HashThread {
         Pipeline *p;
         VerityLeafHasher *hasher;
 } HashThread;
-void *install_fetch_thread(void *userdata);
-void *install_hash_thread(void *userdata);
-/* Opens the read side of p (p->size set) for the partition fd, and sets p->hash_threads; -errno. */
+typedef struct ReadbackThreads {
+        pthread_t fetcher, hashers[INSTALL_HASH_THREADS];
+        HashThread hash[INSTALL_HASH_THREADS];
+        unsigned started;       /* 1 the fetch, 1 + n and n hash threads */
+} ReadbackThreads;
+/*
+ * Opens the read side of p (p->size and p->direct set) for the partition
+ * fd, all or nothing, and sets p->hash_threads; -errno. Buffered (p->direct
+ * false), fd's cached copy is dropped first and each chunk after its read.
+ */
 int install_readback_open(Pipeline *p, int fd);
 void install_readback_close(Pipeline *p);
+/* Starts the fetch and the hash threads on p (its lock initialized); -errno, t->started says what runs. */
+int install_readback_start(Pipeline *p, ReadbackThreads *t);
+/* Waits for the threads t->started says run (p->abort set, or all read back). */
+void install_readback_join(ReadbackThreads *t);

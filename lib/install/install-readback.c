@@ -51,7 +51,7 @@ static unsigned slot_of(const Pipeline *p, uint64_t o) {
         return (unsigned) (o / INSTALL_CHUNK % p->ring_n);
 }
 
-void *install_fetch_thread(void *userdata) {
+static void *fetch_thread(void *userdata) {
         Pipeline *p = userdata;
         uint64_t o = 0;
 
@@ -79,6 +79,8 @@ void *install_fetch_thread(void *userdata) {
                 if (r >= 0)
                         /* size is whole blocks: with O_DIRECT every read is aligned. */
                         r = pread_exact(p->rfd, *buf, (size_t) (end - o), o);
+                if (r >= 0 && !p->direct)
+                        (void) posix_fadvise(p->rfd, (off_t) o, (off_t) (end - o), POSIX_FADV_DONTNEED);
                 pthread_mutex_lock(&p->lock);
                 if (r < 0) {
                         readback_fail(p, r, o);
@@ -94,7 +96,7 @@ void *install_fetch_thread(void *userdata) {
         return NULL;
 }
 
-void *install_hash_thread(void *userdata) {
+static void *hash_thread(void *userdata) {
         HashThread *t = userdata;
         Pipeline *p = t->p;
 
@@ -161,9 +163,14 @@ static int readback_open(Pipeline *p, int fd) {
         char path[64];
 
         (void) snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-        p->rfd = open(path, O_RDONLY | O_CLOEXEC | O_DIRECT);
+        p->rfd = open(path, O_RDONLY | O_CLOEXEC | (p->direct ? O_DIRECT : 0));
         if (p->rfd < 0)
                 return -errno;
+        if (!p->direct) {
+                /* Buffered: what the page cache holds would answer instead of the device. */
+                install_drop_cache(p->rfd);
+                (void) posix_fadvise(p->rfd, 0, (off_t) p->size, POSIX_FADV_SEQUENTIAL);
+        }
         p->hash_threads = MIN(cpus(), (unsigned) INSTALL_HASH_THREADS);
         uint64_t ring = MIN(memory_eighth(), (uint64_t) INSTALL_RING_MAX);
         p->ring_n = (unsigned) MAX(ring / INSTALL_CHUNK, (uint64_t) p->hash_threads);
@@ -199,126 +206,57 @@ void install_readback_close(Pipeline *p) {
         p->rfd = safe_close(p->rfd);
 }
 
-/*
- * The read-back after the writes (install_readback_leaves()): a reader
- * thread fills a ring of INSTALL_CHUNKS buffers from the device, the caller
- * hashes them, so that the reads of one chunk overlap the hashing of the
- * one before.
- */
-typedef struct Ring {
-        pthread_mutex_t lock;
-        pthread_cond_t cond;
-        uint8_t *buf[INSTALL_CHUNKS];
-        size_t len[INSTALL_CHUNKS];
-        unsigned head, count;   /* filled buffers, in order */
-        bool done, abort;
-        int error;              /* errno of the failed read; EIO at an early end */
-        uint64_t error_offset;
-        int fd;
-        bool direct;
-        uint64_t size;
-} Ring;
-
-static void *ring_reader(void *userdata) {
-        Ring *g = userdata;
-        unsigned w = 0;
-        uint64_t o = 0;
-        int error = 0;
-
-        while (o < g->size) {
-                pthread_mutex_lock(&g->lock);
-                while (g->count == INSTALL_CHUNKS && !g->abort)
-                        pthread_cond_wait(&g->cond, &g->lock);
-                bool stop = g->abort;
-                pthread_mutex_unlock(&g->lock);
-                if (stop)
-                        break;
-
-                /* size is whole blocks, so with O_DIRECT every read is aligned. */
-                size_t n = (size_t) MIN((uint64_t) INSTALL_CHUNK, g->size - o);
-                int r = pread_exact(g->fd, g->buf[w], n, o);
-                if (r < 0) {
-                        error = -r;
-                        break;
-                }
-                pthread_mutex_lock(&g->lock);
-                g->len[w] = n;
-                g->count++;
-                pthread_cond_broadcast(&g->cond);
-                pthread_mutex_unlock(&g->lock);
-                w = (w + 1) % INSTALL_CHUNKS;
-                o += n;
+int install_readback_start(Pipeline *p, ReadbackThreads *t) {
+        int r = -pthread_create(&t->fetcher, NULL, fetch_thread, p);
+        if (r >= 0)
+                t->started = 1;
+        for (unsigned i = 0; r >= 0 && i < p->hash_threads; i++) {
+                t->hash[i] = (HashThread) { .p = p, .hasher = i == 0 ? p->hasher : p->more[i - 1] };
+                r = -pthread_create(&t->hashers[i], NULL, hash_thread, &t->hash[i]);
+                if (r >= 0)
+                        t->started++;
         }
-
-        pthread_mutex_lock(&g->lock);
-        if (error != 0) {
-                g->error = error;
-                g->error_offset = o;
-        }
-        g->done = true;
-        pthread_cond_broadcast(&g->cond);
-        pthread_mutex_unlock(&g->lock);
-        return NULL;
+        return r;
 }
 
+void install_readback_join(ReadbackThreads *t) {
+        if (t->started >= 1)
+                pthread_join(t->fetcher, NULL);
+        for (unsigned i = 1; i < t->started; i++)
+                pthread_join(t->hashers[i - 1], NULL);
+        t->started = 0;
+}
+
+/* The read-back after the writes: the same threads, on a pipeline whose writes are all done. */
 int install_readback_leaves(int fd, bool direct, uint64_t size, VerityLeafHasher *h, uint8_t *leaves) {
-        Ring g = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER, .fd = fd, .direct = direct,
-                   .size = size };
-        pthread_t thread;
-        uint64_t o = 0;
-        int r = 0;
+        Pipeline p = { .fd = fd, .direct = direct, .readback = true, .hasher = h, .leaves = leaves, .size = size,
+                       .written = size, .writer_done = true, .rfd = -EBADF };
+        ReadbackThreads t = { 0 };
 
         if (size % VERITY_BLOCK_SIZE != 0)
                 return -EINVAL;
-        for (unsigned i = 0; i < INSTALL_CHUNKS; i++)
-                if (posix_memalign((void **) &g.buf[i], INSTALL_ALIGN, INSTALL_CHUNK) != 0) {
-                        r = -ENOMEM;
-                        goto out;
-                }
-        if (!direct) {
-                /* Buffered: what the page cache holds would answer instead of the device. */
-                install_drop_cache(fd);
-                (void) posix_fadvise(fd, 0, (off_t) size, POSIX_FADV_SEQUENTIAL);
-        }
-        r = -pthread_create(&thread, NULL, ring_reader, &g);
+        int r = install_readback_open(&p, fd);
         if (r < 0)
-                goto out;
-
-        while (o < size) {
-                pthread_mutex_lock(&g.lock);
-                while (g.count == 0 && !g.done)
-                        pthread_cond_wait(&g.cond, &g.lock);
-                bool empty = g.count == 0;
-                unsigned i = g.head;
-                pthread_mutex_unlock(&g.lock);
-                if (empty)
-                        break; /* the reader stopped: g.error says why */
-
-                r = verity_leaf_hash(h, g.buf[i], g.len[i] / VERITY_BLOCK_SIZE,
-                                     leaves + o / VERITY_BLOCK_SIZE * SHA256_DIGEST_SIZE);
-                if (r < 0)
-                        break;
-                if (!direct)
-                        (void) posix_fadvise(fd, (off_t) o, (off_t) g.len[i], POSIX_FADV_DONTNEED);
-                o += g.len[i];
-                pthread_mutex_lock(&g.lock);
-                g.head = (g.head + 1) % INSTALL_CHUNKS;
-                g.count--;
-                pthread_cond_broadcast(&g.cond);
-                pthread_mutex_unlock(&g.lock);
+                return r;
+        pthread_mutex_init(&p.lock, NULL);
+        pthread_cond_init(&p.cond, NULL);
+        r = install_readback_start(&p, &t);
+        if (r < 0) {
+                pthread_mutex_lock(&p.lock);
+                p.abort = true;
+                pthread_cond_broadcast(&p.cond);
+                pthread_mutex_unlock(&p.lock);
         }
-
-        pthread_mutex_lock(&g.lock);
-        g.abort = true;
-        pthread_cond_broadcast(&g.cond);
-        pthread_mutex_unlock(&g.lock);
-        pthread_join(thread, NULL);
-        if (r >= 0 && g.error != 0)
-                r = err_set(g.error, "read back at offset %" PRIu64 ": %s", g.error_offset, strerror(g.error));
-        else if (r >= 0 && o < size)
-                r = err_set(EIO, "read back: ends at offset %" PRIu64 " of %" PRIu64, o, size);
-out:
-        for (unsigned i = 0; i < INSTALL_CHUNKS; i++)
-                free(g.buf[i]);
+        install_readback_join(&t);
+        if (r < 0)
+                r = err_set(r, "cannot start the read-back: %s", strerror(-r));
+        else if (p.readback_error < 0)
+                r = err_set(p.readback_error, "read back at offset %" PRIu64 ": %s", p.readback_offset,
+                            strerror(-p.readback_error));
+        else if (p.verified < size)
+                r = err_set(EIO, "read back: ends at offset %" PRIu64 " of %" PRIu64, p.verified, size);
+        install_readback_close(&p);
+        pthread_cond_destroy(&p.cond);
+        pthread_mutex_destroy(&p.lock);
         return r;
 }

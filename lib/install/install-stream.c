@@ -75,9 +75,9 @@ static void *writer_thread(void *userdata) {
 
 struct InstallStream {
         Pipeline p;
-        pthread_t writer, fetcher, hashers[INSTALL_HASH_THREADS];
-        HashThread hash[INSTALL_HASH_THREADS];
-        unsigned started;       /* threads running: 1 the writer, 2 and the fetch, 2 + n and n hash threads */
+        pthread_t writer;
+        bool started;           /* the writer runs */
+        ReadbackThreads rb;
         bool writer_joined;
         const uint8_t *mapped;
         bool end;               /* the reader confirmed the payload's end */
@@ -116,13 +116,10 @@ static void stream_join(InstallStream *s, bool abort) {
         p->closed = true;
         pthread_cond_broadcast(&p->cond);
         pthread_mutex_unlock(&p->lock);
-        if (s->started >= 1 && !s->writer_joined)
+        if (s->started && !s->writer_joined)
                 pthread_join(s->writer, NULL);
-        if (s->started >= 2)
-                pthread_join(s->fetcher, NULL);
-        for (unsigned i = 2; i < s->started; i++)
-                pthread_join(s->hashers[i - 2], NULL);
-        s->started = 0;
+        install_readback_join(&s->rb);
+        s->started = false;
         s->writer_joined = true;
         free_chunks(p);
         install_readback_close(p);
@@ -216,24 +213,15 @@ static int stream_run(InstallStream *s, BundleReader *b, const Payload *pl) {
         pthread_mutex_init(&p->lock, NULL);
         pthread_cond_init(&p->cond, NULL);
         r = -pthread_create(&s->writer, NULL, writer_thread, p);
-        if (r >= 0)
-                s->started = 1;
-        if (r >= 0 && p->readback) {
-                r = -pthread_create(&s->fetcher, NULL, install_fetch_thread, p);
-                if (r >= 0)
-                        s->started = 2;
-                for (unsigned i = 0; r >= 0 && i < p->hash_threads; i++) {
-                        s->hash[i] = (HashThread) { .p = p, .hasher = i == 0 ? p->hasher : p->more[i - 1] };
-                        r = -pthread_create(&s->hashers[i], NULL, install_hash_thread, &s->hash[i]);
-                        if (r >= 0)
-                                s->started++;
-                }
+        if (r >= 0) {
+                s->started = true;
+                if (p->readback)
+                        r = install_readback_start(p, &s->rb);
         }
         if (r < 0) {
-                unsigned started = s->started;
+                bool started = s->started;
                 stream_join(s, true);
-                return err_set(r, "cannot start the %s thread: %s", started == 0 ? "writer" : "read-back",
-                               strerror(-r));
+                return err_set(r, "cannot start the %s thread: %s", started ? "read-back" : "writer", strerror(-r));
         }
 
         char label[512];

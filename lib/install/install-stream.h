@@ -69,8 +69,9 @@ int install_check_tree(const VerityParams *params, const uint8_t *tree, size_t s
 
 /*
  * Root's leaves (the dm-verity leaf digests of its size bytes, whole
- * blocks) as the device holds them, into leaves: read as
- * install_readback_sha256() reads, in a thread, and hashed here with h.
+ * blocks) as the device holds them, into leaves: read by the threads of
+ * install_stream_payload()'s read-back (with O_DIRECT where direct, else
+ * with fd's cached copy dropped), hashed with h and its copies.
  */
 int install_readback_leaves(int fd, bool direct, uint64_t size, VerityLeafHasher *h, uint8_t *leaves);
 
