@@ -160,6 +160,35 @@ static void test_auto_takes_the_lanes(void **state) {
 #endif
 }
 
+/* A copy (one for another thread) has the original's implementation, prefix and size: the same digests. */
+static void test_dup_hashes_the_same(void **state) {
+        enum { N = 9, SIZE = 4096 };
+        uint8_t salt[32], *data = malloc(N * SIZE), a[N * SHA256_DIGEST_SIZE], b[N * SHA256_DIGEST_SIZE];
+        uint8_t want[SHA256_DIGEST_SIZE];
+        Sha256Many *m = NULL, *d = NULL;
+
+        assert_non_null(data);
+        fill(salt, sizeof salt, 7);
+        fill(data, N * SIZE, 8);
+        for (Sha256Impl impl = SHA256_IMPL_AUTO; impl < _SHA256_IMPL_MAX; impl++) {
+                int r = sha256_many_new(impl, salt, sizeof salt, SIZE, &m);
+                if (r == -EOPNOTSUPP)
+                        continue;
+                assert_int_equal(r, 0);
+                assert_int_equal(sha256_many_dup(m, &d), 0);
+                assert_int_equal(sha256_many_impl(d), sha256_many_impl(m));
+                assert_int_equal(sha256_many(m, data, N, a), 0);
+                assert_int_equal(sha256_many(d, data, N, b), 0);
+                assert_memory_equal(a, b, sizeof a);
+                reference(salt, sizeof salt, data + 5 * SIZE, SIZE, want);
+                assert_memory_equal(b + 5 * SHA256_DIGEST_SIZE, want, SHA256_DIGEST_SIZE);
+                m = sha256_many_free(m);
+                d = sha256_many_free(d);
+        }
+        free(data);
+        (void) state;
+}
+
 static void test_bad_arguments(void **state) {
         uint8_t prefix[SHA256_MANY_PREFIX_MAX + 1] = { 0 }, out[SHA256_DIGEST_SIZE];
         Sha256Many *m = NULL;
@@ -183,6 +212,7 @@ int main(void) {
                 cmocka_unit_test(test_every_impl_matches_openssl),
                 cmocka_unit_test(test_a_changed_block_changes_its_digest_only),
                 cmocka_unit_test(test_auto_takes_the_lanes),
+                cmocka_unit_test(test_dup_hashes_the_same),
                 cmocka_unit_test(test_bad_arguments),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
