@@ -48,6 +48,7 @@ typedef struct Pipeline {
         uint8_t **ring;         /* ring_n buffers of INSTALL_CHUNK: chunk at o in ring[o / INSTALL_CHUNK % ring_n] */
         bool *hashed;           /* ... its leaves computed, ring_n of them */
         unsigned ring_n;        /* the fetch runs at most ring_n chunks ahead of the hashing */
+        uint64_t ring_max;      /* the ring's bytes at most: INSTALL_RING_MAX where 0 */
         VerityLeafHasher *more[INSTALL_HASH_THREADS - 1]; /* the other hash threads' hashers */
         unsigned hash_threads;
         uint64_t fetched;       /* bytes from offset 0 read back into the ring */

@@ -172,7 +172,7 @@ static int readback_open(Pipeline *p, int fd) {
                 (void) posix_fadvise(p->rfd, 0, (off_t) p->size, POSIX_FADV_SEQUENTIAL);
         }
         p->hash_threads = MIN(cpus(), (unsigned) INSTALL_HASH_THREADS);
-        uint64_t ring = MIN(memory_eighth(), (uint64_t) INSTALL_RING_MAX);
+        uint64_t ring = MIN(memory_eighth(), p->ring_max ? p->ring_max : (uint64_t) INSTALL_RING_MAX);
         p->ring_n = (unsigned) MAX(ring / INSTALL_CHUNK, (uint64_t) p->hash_threads);
         p->ring = calloc(p->ring_n, sizeof *p->ring);
         p->hashed = calloc(p->ring_n, sizeof *p->hashed);
@@ -229,8 +229,9 @@ void install_readback_join(ReadbackThreads *t) {
 
 /* The read-back after the writes: the same threads, on a pipeline whose writes are all done. */
 int install_readback_leaves(int fd, bool direct, uint64_t size, VerityLeafHasher *h, uint8_t *leaves) {
+        /* Nothing waits for this fetch: a buffer being read and one being hashed for each hash thread. */
         Pipeline p = { .fd = fd, .direct = direct, .readback = true, .hasher = h, .leaves = leaves, .size = size,
-                       .written = size, .writer_done = true, .rfd = -EBADF };
+                       .written = size, .writer_done = true, .rfd = -EBADF, .ring_max = 2 * INSTALL_CHUNK * INSTALL_HASH_THREADS };
         ReadbackThreads t = { 0 };
 
         if (size % VERITY_BLOCK_SIZE != 0)
