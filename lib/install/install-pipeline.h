@@ -61,10 +61,11 @@ typedef struct Pipeline {
 
 /*
  * The read-back of root beside its writes (install-readback.c): a fetch
- * thread and p->hash_threads hash threads, started after the writer, all
- * on p (install_hash_thread()'s userdata is a HashThread). The writer
- * flushes once fetch_done is set; the hash threads fill p->leaves up to
- * p->verified.
+ * thread and p->hash_threads hash threads (install_readback_start()),
+ * started after the writer, all on p, each hash thread with a hasher of its
+ * own. The writer flushes once fetch_done is set; the hash threads fill
+ * p->leaves up to p->verified. install_readback_leaves() runs the same
+ * threads on a pipeline whose writes are all done.
  */
 typedef struct HashThread {
         Pipeline *p;

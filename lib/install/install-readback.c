@@ -186,7 +186,7 @@ static int readback_open(Pipeline *p, int fd) {
         return 0;
 }
 
-/* Opens the read side: a second, O_DIRECT descriptor of the device, the ring and the hashers; all or nothing. */
+/* Opens the read side: a second descriptor of the device (O_DIRECT where p->direct), the ring, the hashers. */
 int install_readback_open(Pipeline *p, int fd) {
         int r = readback_open(p, fd);
         if (r < 0)
