@@ -18,7 +18,8 @@
  * side (intel-ipsec-mb hashes one contiguous buffer per job), all submitted,
  * then the manager flushed. A multiple of the widest manager's 16 lanes, so
  * that only the last round of a call runs lanes empty; 32 slots of 4 KiB
- * stay in the L2 cache.
+ * stay in the L2 cache. sha256_many_in_place() hashes as many a pass
+ * where they lie, without the copies.
  */
 #define ROUND 32
 #define SLOT_ALIGN 64
@@ -180,42 +181,88 @@ static int job_done(Sha256Many *m, IMB_JOB *j, unsigned *done) {
         return 0;
 }
 
+/*
+ * Hashes count messages of prefix_size + size bytes, the one at src[i] into
+ * out[i]: all submitted, then the manager flushed, so that every buffer is
+ * free again on return; after a failed job too, so that the manager is
+ * empty for the next call.
+ */
+static int mb_round(Sha256Many *m, uint8_t *const src[], uint8_t *const out[], unsigned count) {
+        unsigned done = 0;
+        IMB_JOB *j;
+        int r = 0;
+
+        for (unsigned i = 0; r >= 0 && i < count; i++) {
+                j = IMB_GET_NEXT_JOB(m->mgr);
+                memset(j, 0, sizeof *j);
+                j->cipher_mode = IMB_CIPHER_NULL;
+                j->cipher_direction = IMB_DIR_ENCRYPT;
+                j->chain_order = IMB_ORDER_HASH_CIPHER;
+                j->hash_alg = IMB_AUTH_SHA_256;
+                j->src = src[i];
+                j->hash_start_src_offset_in_bytes = 0;
+                j->msg_len_to_hash_in_bytes = m->prefix_size + m->size;
+                j->auth_tag_output = out[i];
+                j->auth_tag_output_len_in_bytes = SHA256_DIGEST_SIZE;
+                for (j = IMB_SUBMIT_JOB(m->mgr); r >= 0 && j; j = IMB_GET_COMPLETED_JOB(m->mgr))
+                        r = job_done(m, j, &done);
+        }
+        while ((j = IMB_FLUSH_JOB(m->mgr)))
+                if (r >= 0)
+                        r = job_done(m, j, &done);
+        if (r >= 0 && done != count)
+                r = err_set(EIO, "sha256: intel-ipsec-mb returned %u of %u jobs", done, count);
+        return r;
+}
+
 static int many_mb(Sha256Many *m, const uint8_t *data, uint64_t n, uint8_t *ret) {
+        uint8_t *src[ROUND], *out[ROUND];
         int r = 0;
 
         for (uint64_t first = 0; r >= 0 && first < n; first += ROUND) {
-                unsigned count = (unsigned) MIN(n - first, (uint64_t) ROUND), done = 0;
-                IMB_JOB *j;
-
-                for (unsigned i = 0; r >= 0 && i < count; i++) {
-                        uint8_t *slot = m->slots + i * m->slot_size;
-                        memcpy(slot + m->prefix_size, data + (first + i) * m->size, m->size);
-
-                        j = IMB_GET_NEXT_JOB(m->mgr);
-                        memset(j, 0, sizeof *j);
-                        j->cipher_mode = IMB_CIPHER_NULL;
-                        j->cipher_direction = IMB_DIR_ENCRYPT;
-                        j->chain_order = IMB_ORDER_HASH_CIPHER;
-                        j->hash_alg = IMB_AUTH_SHA_256;
-                        j->src = slot;
-                        j->hash_start_src_offset_in_bytes = 0;
-                        j->msg_len_to_hash_in_bytes = m->prefix_size + m->size;
-                        j->auth_tag_output = ret + (first + i) * SHA256_DIGEST_SIZE;
-                        j->auth_tag_output_len_in_bytes = SHA256_DIGEST_SIZE;
-                        for (j = IMB_SUBMIT_JOB(m->mgr); r >= 0 && j; j = IMB_GET_COMPLETED_JOB(m->mgr))
-                                r = job_done(m, j, &done);
+                unsigned count = (unsigned) MIN(n - first, (uint64_t) ROUND);
+                for (unsigned i = 0; i < count; i++) {
+                        src[i] = m->slots + i * m->slot_size;
+                        memcpy(src[i] + m->prefix_size, data + (first + i) * m->size, m->size);
+                        out[i] = ret + (first + i) * SHA256_DIGEST_SIZE;
                 }
-                /*
-                 * Every slot is free again only when every job of the round is
-                 * back; after a failed job too, so that the manager is empty for
-                 * the next call.
-                 */
-                while ((j = IMB_FLUSH_JOB(m->mgr)))
-                        if (r >= 0)
-                                r = job_done(m, j, &done);
-                if (r >= 0 && done != count)
-                        r = err_set(EIO, "sha256: intel-ipsec-mb returned %u of %u jobs", done, count);
+                r = mb_round(m, src, out, count);
         }
+        return r;
+}
+
+/*
+ * many_mb() without the copies: each message is hashed where it lies, with
+ * the prefix written over the prefix_size bytes before it, the end of the
+ * message before (or the room before data). The messages of a round go in
+ * two passes, so that no job's bytes change while it runs: first the even
+ * ones, their prefixes over the ends of odd ones, which are kept aside and
+ * put back once the pass is done; then the odd ones, their prefixes over the
+ * ends of even ones, which are hashed already and stay overwritten.
+ */
+static int many_mb_in_place(Sha256Many *m, uint8_t *data, uint64_t n, uint8_t *ret) {
+        const size_t ps = m->prefix_size;
+        uint8_t kept[ROUND][SHA256_MANY_PREFIX_MAX];
+        uint8_t *src[ROUND], *out[ROUND];
+        int r = 0;
+
+        for (uint64_t first = 0; r >= 0 && first < n; first += 2 * ROUND)
+                for (unsigned odd = 0; r >= 0 && odd < 2; odd++) {
+                        uint64_t left = MIN(n - first, 2 * (uint64_t) ROUND);
+                        unsigned count = 0;
+                        for (uint64_t k = odd; k < left; k += 2, count++) {
+                                uint8_t *msg = data + (first + k) * m->size;
+                                src[count] = msg - ps;
+                                out[count] = ret + (first + k) * SHA256_DIGEST_SIZE;
+                                if (!odd)
+                                        memcpy(kept[count], src[count], ps);
+                                memcpy(src[count], m->prefix, ps);
+                        }
+                        r = mb_round(m, src, out, count);
+                        if (!odd)
+                                for (unsigned i = 0; i < count; i++)
+                                        memcpy(src[i], kept[i], ps);
+                }
         return r;
 }
 #endif
@@ -286,4 +333,15 @@ int sha256_many(Sha256Many *m, const uint8_t *data, uint64_t n, uint8_t *ret) {
                         return r;
         }
         return 0;
+}
+
+int sha256_many_in_place(Sha256Many *m, uint8_t *data, uint64_t n, uint8_t *ret) {
+        if (!m || (n > 0 && (!data || !ret)))
+                return -EINVAL;
+#if HAVE_IPSEC_MB
+        /* A prefix longer than a message would reach past the message before. */
+        if (m->impl != SHA256_IMPL_OPENSSL && m->prefix_size <= m->size)
+                return many_mb_in_place(m, data, n, ret);
+#endif
+        return sha256_many(m, data, n, ret);
 }

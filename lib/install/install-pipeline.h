@@ -45,7 +45,7 @@ typedef struct Pipeline {
         uint8_t *leaves;
         uint64_t size;
         int rfd;                /* the device again, read-only: O_DIRECT where fd is */
-        uint8_t **ring;         /* ring_n buffers of INSTALL_CHUNK: chunk at o in ring[o / INSTALL_CHUNK % ring_n] */
+        uint8_t **ring;         /* ring_n buffers, each a head room and INSTALL_CHUNK: chunk at o in ring[o / INSTALL_CHUNK % ring_n] */
         bool *hashed;           /* ... its leaves computed, ring_n of them */
         unsigned ring_n;        /* the fetch runs at most ring_n chunks ahead of the hashing */
         uint64_t ring_max;      /* the ring's bytes at most: INSTALL_RING_MAX where 0 */

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <assert.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +30,8 @@
  *
  * O_DIRECT: what is hashed came from the device after the write, never
  * from a cached copy, and it is read once, into memory that is used again
- * chunk after chunk. The page cache instead cost a page for every 4 KiB
+ * chunk after chunk, and hashed where it lies (the salt written over the
+ * end of the block before). The page cache instead cost a page for every 4 KiB
  * read back, its release, and one more copy (docs/install.md, "The
  * read-back into a ring"). The fetch runs at most ring_n chunks ahead of
  * the hashing: a ring of at most INSTALL_RING_MAX bytes and an eighth of
@@ -49,6 +51,18 @@ static void readback_fail(Pipeline *p, int r, uint64_t offset) {
 
 static unsigned slot_of(const Pipeline *p, uint64_t o) {
         return (unsigned) (o / INSTALL_CHUNK % p->ring_n);
+}
+
+/*
+ * A ring buffer's chunk starts one aligned block in (O_DIRECT), so that the
+ * hashing can write the salt in front of the first block as it does in
+ * front of the others (verity_leaf_hash_in_place()).
+ */
+#define RING_HEAD INSTALL_ALIGN
+static_assert(RING_HEAD >= VERITY_LEAF_HEADROOM, "the ring's head room holds the salt");
+
+static uint8_t *chunk_of(const Pipeline *p, uint64_t o) {
+        return p->ring[slot_of(p, o)] + RING_HEAD;
 }
 
 static void *fetch_thread(void *userdata) {
@@ -74,11 +88,11 @@ static void *fetch_thread(void *userdata) {
                 uint8_t **buf = &p->ring[slot_of(p, o)];
                 pthread_mutex_unlock(&p->lock);
                 int r = 0;
-                if (!*buf && posix_memalign((void **) buf, INSTALL_ALIGN, INSTALL_CHUNK) != 0)
+                if (!*buf && posix_memalign((void **) buf, INSTALL_ALIGN, RING_HEAD + INSTALL_CHUNK) != 0)
                         r = -ENOMEM;
                 if (r >= 0)
                         /* size is whole blocks: with O_DIRECT every read is aligned. */
-                        r = pread_exact(p->rfd, *buf, (size_t) (end - o), o);
+                        r = pread_exact(p->rfd, chunk_of(p, o), (size_t) (end - o), o);
                 if (r >= 0 && !p->direct)
                         (void) posix_fadvise(p->rfd, (off_t) o, (off_t) (end - o), POSIX_FADV_DONTNEED);
                 pthread_mutex_lock(&p->lock);
@@ -117,8 +131,9 @@ static void *hash_thread(void *userdata) {
                 p->claimed += n;
                 pthread_mutex_unlock(&p->lock);
 
-                int r = verity_leaf_hash(t->hasher, p->ring[slot_of(p, o)], n / VERITY_BLOCK_SIZE,
-                                         p->leaves + o / VERITY_BLOCK_SIZE * SHA256_DIGEST_SIZE);
+                /* The chunk is read again only after the fetch put the next one in its buffer. */
+                int r = verity_leaf_hash_in_place(t->hasher, chunk_of(p, o), n / VERITY_BLOCK_SIZE,
+                                                  p->leaves + o / VERITY_BLOCK_SIZE * SHA256_DIGEST_SIZE);
 
                 pthread_mutex_lock(&p->lock);
                 if (r < 0) {

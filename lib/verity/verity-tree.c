@@ -55,6 +55,10 @@ int verity_leaf_hash(VerityLeafHasher *h, const uint8_t *blocks, uint64_t n, uin
         return sha256_many(h->m, blocks, n, ret);
 }
 
+int verity_leaf_hash_in_place(VerityLeafHasher *h, uint8_t *blocks, uint64_t n, uint8_t *ret) {
+        return sha256_many_in_place(h->m, blocks, n, ret);
+}
+
 /* veritysetup's layout: the superblock takes hash block 0, then the levels from the top one down to the leaves. */
 static int tree_levels(uint64_t data_blocks, uint64_t first[static LEVELS_MAX], uint64_t count[static LEVELS_MAX],
                        unsigned *ret_levels, uint64_t *ret_blocks) {

@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "crypto/hash.h"
+#include "crypto/sha256-many.h"
 #include "verity/verity.h"
 
 /*
@@ -27,6 +28,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(VerityLeafHasher *, verity_leaf_hasher_free);
 
 /* Leaf digests of n whole data blocks into ret (n * SHA256_DIGEST_SIZE bytes): sha256(salt || block). */
 int verity_leaf_hash(VerityLeafHasher *h, const uint8_t *blocks, uint64_t n, uint8_t *ret);
+/* The same, of blocks the caller gives up: see sha256_many_in_place(), the salt is the prefix. */
+#define VERITY_LEAF_HEADROOM SHA256_MANY_HEADROOM
+int verity_leaf_hash_in_place(VerityLeafHasher *h, uint8_t *blocks, uint64_t n, uint8_t *ret);
 
 /* Whether p describes a tree verity_tree_check() can check. */
 int verity_tree_supported(const VerityParams *p);

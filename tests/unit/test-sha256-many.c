@@ -189,6 +189,65 @@ static void test_dup_hashes_the_same(void **state) {
         (void) state;
 }
 
+/*
+ * sha256_many_in_place() gives sha256_many()'s digests for every
+ * implementation, prefix and count (rounds of two passes, full or not), and
+ * writes nothing outside the head room and the messages. A prefix longer
+ * than a message takes the copying path.
+ */
+static void test_in_place_matches(void **state) {
+        static const size_t prefixes[] = { 0, 1, 32, 63, 64 };
+        static const size_t sizes[] = { 1, 64, 4096, 4097 };
+        static const uint64_t counts[] = { 0, 1, 2, 3, 31, 32, 33, 63, 64, 65, 66, 100, 129 };
+        enum { GUARD = 256 };
+
+        for (Sha256Impl impl = SHA256_IMPL_AUTO; impl < _SHA256_IMPL_MAX; impl++) {
+                Sha256Many *probe = NULL;
+                if (sha256_many_new(impl, NULL, 0, 1, &probe) == -EOPNOTSUPP)
+                        continue;
+                sha256_many_free(probe);
+                for (size_t a = 0; a < ELEMENTSOF(prefixes); a++)
+                        for (size_t b = 0; b < ELEMENTSOF(sizes); b++)
+                                for (size_t c = 0; c < ELEMENTSOF(counts); c++) {
+                                        size_t ps = prefixes[a], size = sizes[b];
+                                        uint64_t n = counts[c];
+                                        size_t len = GUARD + SHA256_MANY_HEADROOM + size * n + GUARD;
+                                        uint8_t prefix[SHA256_MANY_PREFIX_MAX];
+                                        uint8_t *buf = malloc(len), *orig = malloc(len);
+                                        uint8_t *want = malloc(n * SHA256_DIGEST_SIZE + 1);
+                                        uint8_t *got = malloc(n * SHA256_DIGEST_SIZE + 1);
+                                        Sha256Many *m = NULL;
+
+                                        assert_non_null(buf);
+                                        assert_non_null(orig);
+                                        assert_non_null(want);
+                                        assert_non_null(got);
+                                        fill(prefix, sizeof prefix, a + 11);
+                                        assert_int_equal(sha256_many_new(impl, prefix, ps, size, &m), 0);
+                                        fill(orig, len, b * 1000 + c);
+                                        memcpy(buf, orig, len);
+                                        uint8_t *data = buf + GUARD + SHA256_MANY_HEADROOM;
+                                        assert_int_equal(sha256_many(m, orig + GUARD + SHA256_MANY_HEADROOM, n, want), 0);
+                                        assert_int_equal(sha256_many_in_place(m, data, n, got), 0);
+                                        assert_memory_equal(got, want, n * SHA256_DIGEST_SIZE);
+                                        /* Written at most: the head room's last ps bytes and the messages. */
+                                        assert_memory_equal(buf, orig, GUARD + SHA256_MANY_HEADROOM - ps);
+                                        assert_memory_equal(data + size * n, orig + GUARD + SHA256_MANY_HEADROOM + size * n, GUARD);
+                                        /* Again over what the first call left: a context is reused. */
+                                        memcpy(buf, orig, len);
+                                        memset(got, 0, n * SHA256_DIGEST_SIZE);
+                                        assert_int_equal(sha256_many_in_place(m, data, n, got), 0);
+                                        assert_memory_equal(got, want, n * SHA256_DIGEST_SIZE);
+                                        sha256_many_free(m);
+                                        free(buf);
+                                        free(orig);
+                                        free(want);
+                                        free(got);
+                                }
+        }
+        (void) state;
+}
+
 static void test_bad_arguments(void **state) {
         uint8_t prefix[SHA256_MANY_PREFIX_MAX + 1] = { 0 }, out[SHA256_DIGEST_SIZE];
         Sha256Many *m = NULL;
@@ -203,6 +262,9 @@ static void test_bad_arguments(void **state) {
         assert_int_equal(sha256_many_new(SHA256_IMPL_OPENSSL, prefix, 32, 4096, &m), 0);
         assert_int_equal(sha256_many(m, NULL, 1, out), -EINVAL);
         assert_int_equal(sha256_many(m, NULL, 0, NULL), 0);
+        assert_int_equal(sha256_many_in_place(NULL, out, 1, out), -EINVAL);
+        assert_int_equal(sha256_many_in_place(m, NULL, 1, out), -EINVAL);
+        assert_int_equal(sha256_many_in_place(m, NULL, 0, NULL), 0);
         sha256_many_free(m);
         assert_string_equal(sha256_impl_name(_SHA256_IMPL_MAX), "?");
 }
@@ -213,6 +275,7 @@ int main(void) {
                 cmocka_unit_test(test_a_changed_block_changes_its_digest_only),
                 cmocka_unit_test(test_auto_takes_the_lanes),
                 cmocka_unit_test(test_dup_hashes_the_same),
+                cmocka_unit_test(test_in_place_matches),
                 cmocka_unit_test(test_bad_arguments),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
