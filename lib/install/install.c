@@ -36,6 +36,14 @@ typedef struct Flush {
         size_t failed;
 } Flush;
 
+/* A file for the ESP (the kernel, the initrd, the UKI), written under a temporary name, not yet synced. */
+typedef struct Staged {
+        AtomicFile *file;
+        const Payload *payload;
+} Staged;
+/* A type #1 entry's kernel and initrd, or the one UKI. */
+#define STAGED_MAX 2
+
 typedef struct Install {
         const AbideConfig *config;
         BootBackend *boot;
@@ -59,11 +67,19 @@ typedef struct Install {
         bool unsynced[_SLOT_PART_MAX]; /* written, not yet flushed */
         Flush flush;
         bool uki;                 /* the device boots signed UKIs: [Paths] SecureBootCert= exists */
+        Staged staged[STAGED_MAX]; /* written beside root's flush, committed after it (commit_staged()) */
+        size_t n_staged;
+        BootBackend *esp;         /* the ESP held writable while files are staged */
 } Install;
 
 static void install_done(Install *in) {
         if (in->flush.running)
                 pthread_join(in->flush.thread, NULL);
+        /* Temporaries unlinked while the ESP is still writable. */
+        for (size_t i = 0; i < in->n_staged; i++)
+                atomic_file_free(in->staged[i].file);
+        if (in->esp)
+                (void) boot_writable_end(in->esp);
         install_stream_abort(in->root_stream);
         free(in->tree);
         for (int i = 0; i < _SLOT_PART_MAX; i++)
@@ -251,20 +267,28 @@ static int clear_after_signature(InstallTarget *t, SlotPart part, const Payload 
         return install_zero_range(t->fd, t->direct, sync, from, t->size, t->label);
 }
 
-/* The kernel or initrd into the slot's kernel dir, atomically: streamed from the bundle
- * reader, or (data) from memory. The ESP is writable for this file only; the temporary
- * goes (cleanup order) before the scope ends. */
-static int write_kernel_file(Install *in, const Payload *p, const uint8_t *data, size_t len) {
-        _cleanup_(boot_writable_endp) BootBackend *esp = NULL;
+/*
+ * The kernel, initrd or UKI into a temporary file in the slot's kernel dir:
+ * streamed from the bundle reader, or (data) from memory. Not synced here:
+ * its writeback only starts, so that the next one is written beside root's
+ * flush instead of after it; commit_staged() syncs, reads back and renames
+ * them all. The ESP stays writable until then.
+ */
+static int stage_kernel_file(Install *in, const Payload *p, const uint8_t *data, size_t len) {
         _cleanup_(atomic_file_freep) AtomicFile *f = NULL;
         _cleanup_free_ char *path = NULL;
         int r;
 
+        if (in->n_staged >= STAGED_MAX)
+                return err_set(EINVAL, "bundle: more than %d files for slot %s's ESP directory", STAGED_MAX,
+                               slot_to_string(in->target));
         if (asprintf(&path, "%s/%s", in->kernel_dir, role_file(p->role)) < 0)
                 return -ENOMEM;
-        r = boot_writable_begin(in->boot, &esp);
-        if (r < 0)
-                return r;
+        if (!in->esp) {
+                r = boot_writable_begin(in->boot, &in->esp);
+                if (r < 0)
+                        return r;
+        }
         r = atomic_file_open(path, 0644, &f);
         if (r < 0)
                 return err_set(r, "cannot create %s: %s", path, strerror(-r));
@@ -273,15 +297,13 @@ static int write_kernel_file(Install *in, const Payload *p, const uint8_t *data,
                 if (r < 0)
                         return err_set(r, "cannot write %s: %s", path, strerror(-r));
         } else {
-                r = install_stream_payload(in->reader, p, f->fd, false, true, path, NULL, NULL);
+                r = install_stream_payload(in->reader, p, f->fd, false, false, path, NULL, NULL);
                 if (r < 0)
                         return r;
         }
-        r = atomic_file_commit(f);
-        if (r < 0)
-                return err_set(r, "cannot write %s: %s", path, strerror(-r));
-        r = boot_writable_end(TAKE_PTR(esp));
-        return r == -EROFS ? r : 0;
+        (void) sync_file_range(f->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+        in->staged[in->n_staged++] = (Staged) { .file = TAKE_PTR(f), .payload = p };
+        return 0;
 }
 
 /* The leaves, and the tree read back with them, are held in memory: up to 32 MiB each (a 4 GiB root). */
@@ -462,7 +484,7 @@ static int stream_all(Install *in) {
                         continue;
                 r = settle(in);
                 if (r >= 0)
-                        r = write_kernel_file(in, p, NULL, 0);
+                        r = stage_kernel_file(in, p, NULL, 0);
                 if (r < 0)
                         return r;
         }
@@ -519,7 +541,7 @@ static int delta_all(Install *in, const Manifest *m) {
                         if (r >= 0)
                                 r = clear_after_signature(t, part, p, true);
                 } else
-                        r = write_kernel_file(in, p, data, len);
+                        r = stage_kernel_file(in, p, data, len);
                 if (r < 0)
                         return r;
         }
@@ -570,28 +592,12 @@ static void *verity_thread(void *userdata) {
         return NULL;
 }
 
-static int readback_one(Install *in, const Payload *p) {
+/* p's bytes as fd holds them (read back: install_readback_sha256()) against the manifest's sha256. */
+static int readback_check(int fd, bool direct, const char *what, const Payload *p) {
         uint8_t digest[SHA256_DIGEST_SIZE];
         char want[SHA256_HEX_SIZE], got[SHA256_HEX_SIZE];
-        _cleanup_free_ char *path = NULL;
-        const char *what;
-        int r;
 
-        SlotPart part = role_part(p->role);
-        if (part >= 0) {
-                const InstallTarget *t = &in->parts[part];
-                what = t->label;
-                /* O_DIRECT reads are device reads, and fast where readahead is small (loop devices). */
-                r = install_readback_sha256(t->fd, t->direct, p->size, digest);
-        } else {
-                if (asprintf(&path, "%s/%s", in->kernel_dir, role_file(p->role)) < 0)
-                        return -ENOMEM;
-                what = path;
-                _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-                if (fd < 0)
-                        return err_set(errno, "read back: cannot open %s: %m", path);
-                r = install_readback_sha256(fd, false, p->size, digest);
-        }
+        int r = install_readback_sha256(fd, direct, p->size, digest);
         if (r < 0)
                 return err_prefix(r, "%s", what);
         if (memcmp(digest, p->sha256, SHA256_DIGEST_SIZE) != 0) {
@@ -601,6 +607,42 @@ static int readback_one(Install *in, const Payload *p) {
                                what, got, p->size, want, p->name);
         }
         return 0;
+}
+
+/* A slot partition's payload. O_DIRECT reads are device reads, and fast where readahead is small (loop devices). */
+static int readback_one(Install *in, const Payload *p) {
+        const InstallTarget *t = &in->parts[role_part(p->role)];
+        return readback_check(t->fd, t->direct, t->label, p);
+}
+
+/*
+ * The staged ESP files, once root's flush is done (on one disk their syncs
+ * wait for it anyway): each synced, read back from the device (its pages
+ * dropped from the cache first) and checked against the manifest, and only
+ * then renamed into place, so that a file the ESP stores wrong never takes
+ * its name. Then the ESP is synced and made read-only again.
+ */
+static int commit_staged(Install *in) {
+        int r;
+
+        for (size_t i = 0; i < in->n_staged; i++) {
+                const Staged *s = &in->staged[i];
+                if (fdatasync(s->file->fd) < 0)
+                        return err_set(errno, "cannot write %s: %m", s->file->path);
+                r = readback_check(s->file->fd, false, s->file->path, s->payload);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < in->n_staged; i++) {
+                AtomicFile *f = in->staged[i].file;
+                r = atomic_file_commit(f);
+                if (r < 0)
+                        return err_set(r, "cannot write %s: %s", f->path, strerror(-r));
+        }
+        if (!in->esp)
+                return 0;
+        r = boot_writable_end(TAKE_PTR(in->esp));
+        return r == -EROFS ? r : 0;
 }
 
 typedef struct LeavesJob {
@@ -667,16 +709,9 @@ static int verify_all(Install *in, const Manifest *m) {
         int r;
 
         progress_step("Verifying slot %s", slot_to_string(in->target));
-        /* Kernel and initrd first: they were synced as they were written, and are read beside the flush. */
-        for (size_t i = 0; i < m->n_payloads; i++) {
-                PayloadRole role = m->payloads[i].role;
-                if (role_part(role) < 0 && payload_needed(in, role)) {
-                        r = readback_one(in, &m->payloads[i]);
-                        if (r < 0)
-                                return r;
-                }
-        }
         r = flush_finish(in);
+        if (r >= 0)
+                r = commit_staged(in);
         if (r < 0)
                 return r;
         /* Buffered writes (file targets) left pages that would answer instead of the device. */

@@ -6,6 +6,10 @@
  * buffer, aligned as O_DIRECT wants); the caller's buffer is untouched, so
  * only a read-back from the device can notice.
  *
+ * With ABIDE_TEST_CORRUPT_FILE=TEXT instead, the same for pwrite() to a
+ * regular file whose path contains TEXT (a file system that stores one
+ * byte wrong: the page cache then holds it too).
+ *
  * With ABIDE_TEST_READ_LOG=FILE, every pread() of a block device that
  * returned data appends "read MAJ:MIN direct|buffered OFFSET BYTES" to FILE.
  * With ABIDE_TEST_MEMAVAILABLE_KB=N, /proc/meminfo opened with fopen()
@@ -35,6 +39,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,13 +109,28 @@ static void shrink_once(int fd, off_t offset) {
                 append_line("ABIDE_TEST_SHRINK_LOG", "shrank %s\n", path);
 }
 
+/* Whether fd is a regular file whose path contains text. */
+static bool file_matches(int fd, const char *text) {
+        char proc[64], path[4096];
+        struct stat st;
+        if (!text || !*text || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+                return false;
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        ssize_t k = readlink(proc, path, sizeof path - 1);
+        if (k <= 0)
+                return false;
+        path[k] = 0;
+        return strstr(path, text) != NULL;
+}
+
 static ssize_t corrupt_pwrite(pwrite_fn next, int fd, const void *buf, size_t n, off_t offset) {
         shrink_once(fd, offset);
         const char *dev = getenv("ABIDE_TEST_CORRUPT_DEV"), *at = getenv("ABIDE_TEST_CORRUPT_OFFSET");
         struct stat want;
         dev_t got = blockdev_of(fd);
 
-        if (!dev || !at || got == 0 || stat(dev, &want) < 0 || got != want.st_rdev)
+        bool device = dev && got != 0 && stat(dev, &want) == 0 && got == want.st_rdev;
+        if (!at || (!device && !file_matches(fd, getenv("ABIDE_TEST_CORRUPT_FILE"))))
                 return logged_pwrite(next, fd, buf, n, offset);
         off_t o = (off_t) strtoull(at, NULL, 10);
         if (o < offset || o >= offset + (off_t) n)
