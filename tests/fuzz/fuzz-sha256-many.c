@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* sha256_many(): every implementation this build and CPU have (intel-ipsec-mb's
- * lanes where installed) gives OpenSSL's digest of prefix || message for any
- * prefix, message size and count the input picks, the messages its bytes. */
+/* sha256_many() and sha256_many_in_place(): every implementation this build
+ * and CPU have (intel-ipsec-mb's lanes where installed) gives OpenSSL's
+ * digest of prefix || message for any prefix, message size and count the
+ * input picks, the messages its bytes; in place, on a copy with its head
+ * room, nothing outside the head room's last prefix bytes and the messages
+ * changes. */
 #include "fuzz-util.h"
 
 #include "crypto/hash.h"
@@ -23,7 +26,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         _cleanup_free_ uint8_t *want = malloc(n * SHA256_DIGEST_SIZE + 1), *got = malloc(n * SHA256_DIGEST_SIZE + 1);
         _cleanup_free_ uint8_t *one = malloc(prefix_size + msg);
-        FUZZ_ASSERT(want && got && one);
+        size_t room = SHA256_MANY_HEADROOM, len = room + n * msg + 1;
+        _cleanup_free_ uint8_t *copy = malloc(len);
+        FUZZ_ASSERT(want && got && one && copy);
         for (uint64_t i = 0; i < n; i++) {
                 memcpy(one, prefix, prefix_size);
                 memcpy(one + prefix_size, data + i * msg, msg);
@@ -37,6 +42,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 FUZZ_ASSERT(r == 0);
                 FUZZ_ASSERT(sha256_many(m, data, n, got) == 0);
                 FUZZ_ASSERT(memcmp(got, want, n * SHA256_DIGEST_SIZE) == 0);
+
+                memset(copy, 0xa5, len);
+                memcpy(copy + room, data, n * msg);
+                memset(got, 0, n * SHA256_DIGEST_SIZE);
+                FUZZ_ASSERT(sha256_many_in_place(m, copy + room, n, got) == 0);
+                FUZZ_ASSERT(memcmp(got, want, n * SHA256_DIGEST_SIZE) == 0);
+                for (size_t i = 0; i < room - prefix_size; i++)
+                        FUZZ_ASSERT(copy[i] == 0xa5);
+                FUZZ_ASSERT(copy[len - 1] == 0xa5);
         }
         return 0;
 }
