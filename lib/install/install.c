@@ -36,14 +36,6 @@ typedef struct Flush {
         size_t failed;
 } Flush;
 
-/* A file for the ESP (the kernel, the initrd, the UKI), written under a temporary name, not yet synced. */
-typedef struct Staged {
-        AtomicFile *file;
-        const Payload *payload;
-} Staged;
-/* A type #1 entry's kernel and initrd, or the one UKI. */
-#define STAGED_MAX 2
-
 typedef struct Install {
         const AbideConfig *config;
         BootBackend *boot;
@@ -67,19 +59,11 @@ typedef struct Install {
         bool unsynced[_SLOT_PART_MAX]; /* written, not yet flushed */
         Flush flush;
         bool uki;                 /* the device boots signed UKIs: [Paths] SecureBootCert= exists */
-        Staged staged[STAGED_MAX]; /* written beside root's flush, committed after it (commit_staged()) */
-        size_t n_staged;
-        BootBackend *esp;         /* the ESP held writable while files are staged */
 } Install;
 
 static void install_done(Install *in) {
         if (in->flush.running)
                 pthread_join(in->flush.thread, NULL);
-        /* Temporaries unlinked while the ESP is still writable. */
-        for (size_t i = 0; i < in->n_staged; i++)
-                atomic_file_free(in->staged[i].file);
-        if (in->esp)
-                (void) boot_writable_end(in->esp);
         install_stream_abort(in->root_stream);
         free(in->tree);
         for (int i = 0; i < _SLOT_PART_MAX; i++)
@@ -267,28 +251,42 @@ static int clear_after_signature(InstallTarget *t, SlotPart part, const Payload 
         return install_zero_range(t->fd, t->direct, sync, from, t->size, t->label);
 }
 
+/* p's bytes as fd holds them (read back: install_readback_sha256()) against the manifest's sha256. */
+static int readback_check(int fd, bool direct, const char *what, const Payload *p) {
+        uint8_t digest[SHA256_DIGEST_SIZE];
+        char want[SHA256_HEX_SIZE], got[SHA256_HEX_SIZE];
+
+        int r = install_readback_sha256(fd, direct, p->size, digest);
+        if (r < 0)
+                return err_prefix(r, "%s", what);
+        if (memcmp(digest, p->sha256, SHA256_DIGEST_SIZE) != 0) {
+                hex_encode(p->sha256, SHA256_DIGEST_SIZE, want);
+                hex_encode(digest, SHA256_DIGEST_SIZE, got);
+                return err_set(EBADMSG, "read back: %s holds sha256 %s over %" PRIu64 " bytes, the manifest says %s for '%s'",
+                               what, got, p->size, want, p->name);
+        }
+        return 0;
+}
+
 /*
- * The kernel, initrd or UKI into a temporary file in the slot's kernel dir:
- * streamed from the bundle reader, or (data) from memory. Not synced here:
- * its writeback only starts, so that the next one is written beside root's
- * flush instead of after it; commit_staged() syncs, reads back and renames
- * them all. The ESP stays writable until then.
+ * The kernel, initrd or UKI into the slot's kernel dir, atomically: streamed
+ * from the bundle reader, or (data) from memory, under a temporary name;
+ * synced, read back from the device (its cached pages dropped first) against
+ * the manifest's sha256, and only then renamed into place, so that a file
+ * the ESP stores wrong never takes its name. The ESP is writable for this
+ * file only; the temporary goes (cleanup order) before the scope ends.
  */
-static int stage_kernel_file(Install *in, const Payload *p, const uint8_t *data, size_t len) {
+static int write_kernel_file(Install *in, const Payload *p, const uint8_t *data, size_t len) {
+        _cleanup_(boot_writable_endp) BootBackend *esp = NULL;
         _cleanup_(atomic_file_freep) AtomicFile *f = NULL;
         _cleanup_free_ char *path = NULL;
         int r;
 
-        if (in->n_staged >= STAGED_MAX)
-                return err_set(EINVAL, "bundle: more than %d files for slot %s's ESP directory", STAGED_MAX,
-                               slot_to_string(in->target));
         if (asprintf(&path, "%s/%s", in->kernel_dir, role_file(p->role)) < 0)
                 return -ENOMEM;
-        if (!in->esp) {
-                r = boot_writable_begin(in->boot, &in->esp);
-                if (r < 0)
-                        return r;
-        }
+        r = boot_writable_begin(in->boot, &esp);
+        if (r < 0)
+                return r;
         r = atomic_file_open(path, 0644, &f);
         if (r < 0)
                 return err_set(r, "cannot create %s: %s", path, strerror(-r));
@@ -297,13 +295,20 @@ static int stage_kernel_file(Install *in, const Payload *p, const uint8_t *data,
                 if (r < 0)
                         return err_set(r, "cannot write %s: %s", path, strerror(-r));
         } else {
-                r = install_stream_payload(in->reader, p, f->fd, false, false, path, NULL, NULL);
+                r = install_stream_payload(in->reader, p, f->fd, false, true, path, NULL, NULL);
                 if (r < 0)
                         return r;
         }
-        (void) sync_file_range(f->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-        in->staged[in->n_staged++] = (Staged) { .file = TAKE_PTR(f), .payload = p };
-        return 0;
+        if (data && fdatasync(f->fd) < 0)
+                return err_set(errno, "cannot write %s: %m", path);
+        r = readback_check(f->fd, false, path, p);
+        if (r < 0)
+                return r;
+        r = atomic_file_commit(f);
+        if (r < 0)
+                return err_set(r, "cannot write %s: %s", path, strerror(-r));
+        r = boot_writable_end(TAKE_PTR(esp));
+        return r == -EROFS ? r : 0;
 }
 
 /* The leaves, and the tree read back with them, are held in memory: up to 32 MiB each (a 4 GiB root). */
@@ -484,7 +489,7 @@ static int stream_all(Install *in) {
                         continue;
                 r = settle(in);
                 if (r >= 0)
-                        r = stage_kernel_file(in, p, NULL, 0);
+                        r = write_kernel_file(in, p, NULL, 0);
                 if (r < 0)
                         return r;
         }
@@ -541,7 +546,7 @@ static int delta_all(Install *in, const Manifest *m) {
                         if (r >= 0)
                                 r = clear_after_signature(t, part, p, true);
                 } else
-                        r = stage_kernel_file(in, p, data, len);
+                        r = write_kernel_file(in, p, data, len);
                 if (r < 0)
                         return r;
         }
@@ -592,57 +597,10 @@ static void *verity_thread(void *userdata) {
         return NULL;
 }
 
-/* p's bytes as fd holds them (read back: install_readback_sha256()) against the manifest's sha256. */
-static int readback_check(int fd, bool direct, const char *what, const Payload *p) {
-        uint8_t digest[SHA256_DIGEST_SIZE];
-        char want[SHA256_HEX_SIZE], got[SHA256_HEX_SIZE];
-
-        int r = install_readback_sha256(fd, direct, p->size, digest);
-        if (r < 0)
-                return err_prefix(r, "%s", what);
-        if (memcmp(digest, p->sha256, SHA256_DIGEST_SIZE) != 0) {
-                hex_encode(p->sha256, SHA256_DIGEST_SIZE, want);
-                hex_encode(digest, SHA256_DIGEST_SIZE, got);
-                return err_set(EBADMSG, "read back: %s holds sha256 %s over %" PRIu64 " bytes, the manifest says %s for '%s'",
-                               what, got, p->size, want, p->name);
-        }
-        return 0;
-}
-
 /* A slot partition's payload. O_DIRECT reads are device reads, and fast where readahead is small (loop devices). */
 static int readback_one(Install *in, const Payload *p) {
         const InstallTarget *t = &in->parts[role_part(p->role)];
         return readback_check(t->fd, t->direct, t->label, p);
-}
-
-/*
- * The staged ESP files, once root's flush is done (on one disk their syncs
- * wait for it anyway): each synced, read back from the device (its pages
- * dropped from the cache first) and checked against the manifest, and only
- * then renamed into place, so that a file the ESP stores wrong never takes
- * its name. Then the ESP is synced and made read-only again.
- */
-static int commit_staged(Install *in) {
-        int r;
-
-        for (size_t i = 0; i < in->n_staged; i++) {
-                const Staged *s = &in->staged[i];
-                if (fdatasync(s->file->fd) < 0)
-                        return err_set(errno, "cannot write %s: %m", s->file->path);
-                r = readback_check(s->file->fd, false, s->file->path, s->payload);
-                if (r < 0)
-                        return r;
-        }
-        for (size_t i = 0; i < in->n_staged; i++) {
-                AtomicFile *f = in->staged[i].file;
-                r = atomic_file_commit(f);
-                if (r < 0)
-                        return err_set(r, "cannot write %s: %s", f->path, strerror(-r));
-        }
-        if (!in->esp)
-                return 0;
-        r = boot_writable_end(TAKE_PTR(in->esp));
-        return r == -EROFS ? r : 0;
 }
 
 typedef struct LeavesJob {
@@ -709,9 +667,8 @@ static int verify_all(Install *in, const Manifest *m) {
         int r;
 
         progress_step("Verifying slot %s", slot_to_string(in->target));
+        /* The kernel and initrd were read back before they took their names (write_kernel_file()). */
         r = flush_finish(in);
-        if (r >= 0)
-                r = commit_staged(in);
         if (r < 0)
                 return r;
         /* Buffered writes (file targets) left pages that would answer instead of the device. */
