@@ -251,31 +251,9 @@ static int clear_after_signature(InstallTarget *t, SlotPart part, const Payload 
         return install_zero_range(t->fd, t->direct, sync, from, t->size, t->label);
 }
 
-/* p's bytes as fd holds them (read back: install_readback_sha256()) against the manifest's sha256. */
-static int readback_check(int fd, bool direct, const char *what, const Payload *p) {
-        uint8_t digest[SHA256_DIGEST_SIZE];
-        char want[SHA256_HEX_SIZE], got[SHA256_HEX_SIZE];
-
-        int r = install_readback_sha256(fd, direct, p->size, digest);
-        if (r < 0)
-                return err_prefix(r, "%s", what);
-        if (memcmp(digest, p->sha256, SHA256_DIGEST_SIZE) != 0) {
-                hex_encode(p->sha256, SHA256_DIGEST_SIZE, want);
-                hex_encode(digest, SHA256_DIGEST_SIZE, got);
-                return err_set(EBADMSG, "read back: %s holds sha256 %s over %" PRIu64 " bytes, the manifest says %s for '%s'",
-                               what, got, p->size, want, p->name);
-        }
-        return 0;
-}
-
-/*
- * The kernel, initrd or UKI into the slot's kernel dir, atomically: streamed
- * from the bundle reader, or (data) from memory, under a temporary name;
- * synced, read back from the device (its cached pages dropped first) against
- * the manifest's sha256, and only then renamed into place, so that a file
- * the ESP stores wrong never takes its name. The ESP is writable for this
- * file only; the temporary goes (cleanup order) before the scope ends.
- */
+/* The kernel or initrd into the slot's kernel dir, atomically: streamed from the bundle
+ * reader, or (data) from memory. The ESP is writable for this file only; the temporary
+ * goes (cleanup order) before the scope ends. */
 static int write_kernel_file(Install *in, const Payload *p, const uint8_t *data, size_t len) {
         _cleanup_(boot_writable_endp) BootBackend *esp = NULL;
         _cleanup_(atomic_file_freep) AtomicFile *f = NULL;
@@ -299,11 +277,6 @@ static int write_kernel_file(Install *in, const Payload *p, const uint8_t *data,
                 if (r < 0)
                         return r;
         }
-        if (data && fdatasync(f->fd) < 0)
-                return err_set(errno, "cannot write %s: %m", path);
-        r = readback_check(f->fd, false, path, p);
-        if (r < 0)
-                return r;
         r = atomic_file_commit(f);
         if (r < 0)
                 return err_set(r, "cannot write %s: %s", path, strerror(-r));
@@ -597,10 +570,37 @@ static void *verity_thread(void *userdata) {
         return NULL;
 }
 
-/* A slot partition's payload. O_DIRECT reads are device reads, and fast where readahead is small (loop devices). */
 static int readback_one(Install *in, const Payload *p) {
-        const InstallTarget *t = &in->parts[role_part(p->role)];
-        return readback_check(t->fd, t->direct, t->label, p);
+        uint8_t digest[SHA256_DIGEST_SIZE];
+        char want[SHA256_HEX_SIZE], got[SHA256_HEX_SIZE];
+        _cleanup_free_ char *path = NULL;
+        const char *what;
+        int r;
+
+        SlotPart part = role_part(p->role);
+        if (part >= 0) {
+                const InstallTarget *t = &in->parts[part];
+                what = t->label;
+                /* O_DIRECT reads are device reads, and fast where readahead is small (loop devices). */
+                r = install_readback_sha256(t->fd, t->direct, p->size, digest);
+        } else {
+                if (asprintf(&path, "%s/%s", in->kernel_dir, role_file(p->role)) < 0)
+                        return -ENOMEM;
+                what = path;
+                _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        return err_set(errno, "read back: cannot open %s: %m", path);
+                r = install_readback_sha256(fd, false, p->size, digest);
+        }
+        if (r < 0)
+                return err_prefix(r, "%s", what);
+        if (memcmp(digest, p->sha256, SHA256_DIGEST_SIZE) != 0) {
+                hex_encode(p->sha256, SHA256_DIGEST_SIZE, want);
+                hex_encode(digest, SHA256_DIGEST_SIZE, got);
+                return err_set(EBADMSG, "read back: %s holds sha256 %s over %" PRIu64 " bytes, the manifest says %s for '%s'",
+                               what, got, p->size, want, p->name);
+        }
+        return 0;
 }
 
 typedef struct LeavesJob {
@@ -667,7 +667,15 @@ static int verify_all(Install *in, const Manifest *m) {
         int r;
 
         progress_step("Verifying slot %s", slot_to_string(in->target));
-        /* The kernel and initrd were read back before they took their names (write_kernel_file()). */
+        /* Kernel and initrd first: they were synced as they were written, and are read beside the flush. */
+        for (size_t i = 0; i < m->n_payloads; i++) {
+                PayloadRole role = m->payloads[i].role;
+                if (role_part(role) < 0 && payload_needed(in, role)) {
+                        r = readback_one(in, &m->payloads[i]);
+                        if (r < 0)
+                                return r;
+                }
+        }
         r = flush_finish(in);
         if (r < 0)
                 return r;

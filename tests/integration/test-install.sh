@@ -165,15 +165,13 @@ for cpus in 1 2 4; do
         grep -qx meminfo "$T/fake.log" && grep -qx cpus "$T/fake.log" || die "the install never asked for its memory and CPUs: $(sort -u "$T/fake.log")"
 done
 check_a "installs with little memory"
-# The ESP's files are read back before they take their names: a kernel or initrd the ESP stores
-# wrong is refused and does not take its name (no such file, no temporary, no entry), and the next
-# install passes.
+# The ESP's files are read back from the device: a kernel or initrd the ESP stores wrong is refused
+# in one line, b gets no entry, no temporary is left, and the next install passes.
 for f in vmlinuz initrd; do
         install "$GOOD" --force >/dev/null
         refuse "^abidectl: install: read back: $T/esp/abide/b/$f holds sha256 [0-9a-f]{64} over [0-9]+ bytes, the manifest says [0-9a-f]{64} for '[^']+'$" \
                 env LD_PRELOAD="$shim" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
                 ABIDE_TEST_CORRUPT_FILE="/esp/abide/b/.#$f." ABIDE_TEST_CORRUPT_OFFSET=1000 "$ABIDECTL" install --force "$GOOD"
-        [ ! -e "$T/esp/abide/b/$f" ] || die "b's $f took its name although it was stored wrong"
         ! ls -A "$T/esp/abide/b" | grepq '^\.#' || die "temporaries left after a $f stored wrong: $(ls -A "$T/esp/abide/b")"
         [ -z "$(entry_of b)" ] || die "b has an entry after a $f stored wrong: $(entry_of b)"
         check_a "a $f stored wrong"
