@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "install-pipeline.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <assert.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
