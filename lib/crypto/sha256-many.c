@@ -246,9 +246,9 @@ static int many_mb_in_place(Sha256Many *m, uint8_t *data, uint64_t n, uint8_t *r
         uint8_t *src[ROUND], *out[ROUND];
         int r = 0;
 
-        for (uint64_t first = 0; r >= 0 && first < n; first += 2 * ROUND)
+        for (uint64_t first = 0; r >= 0 && first < n; first += 2 * ROUND) {
+                uint64_t left = MIN(n - first, 2 * (uint64_t) ROUND);
                 for (unsigned odd = 0; r >= 0 && odd < 2; odd++) {
-                        uint64_t left = MIN(n - first, 2 * (uint64_t) ROUND);
                         unsigned count = 0;
                         for (uint64_t k = odd; k < left; k += 2, count++) {
                                 uint8_t *msg = data + (first + k) * m->size;
@@ -263,6 +263,7 @@ static int many_mb_in_place(Sha256Many *m, uint8_t *data, uint64_t n, uint8_t *r
                                 for (unsigned i = 0; i < count; i++)
                                         memcpy(src[i], kept[i], ps);
                 }
+        }
         return r;
 }
 #endif

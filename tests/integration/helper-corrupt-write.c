@@ -85,14 +85,21 @@ static void io_log(const char *what, dev_t dev, const char *extra) {
                             extra ? extra : "");
 }
 
-static void file_log(int fd) {
-        char proc[64], path[4096];
+/* The path fd was opened as, into path (size bytes): false where /proc does not say. */
+static bool fd_path(int fd, char *path, size_t size) {
+        char proc[64];
         snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-        ssize_t k = readlink(proc, path, sizeof path - 1);
+        ssize_t k = readlink(proc, path, size - 1);
         if (k <= 0)
-                return;
+                return false;
         path[k] = 0;
-        append_line("ABIDE_TEST_IO_LOG", "syncfile %s\n", path);
+        return true;
+}
+
+static void file_log(int fd) {
+        char path[4096];
+        if (fd_path(fd, path, sizeof path))
+                append_line("ABIDE_TEST_IO_LOG", "syncfile %s\n", path);
 }
 
 static ssize_t logged_pwrite(pwrite_fn next, int fd, const void *buf, size_t n, off_t offset);
@@ -111,16 +118,11 @@ static void shrink_once(int fd, off_t offset) {
 
 /* Whether fd is a regular file whose path contains text. */
 static bool file_matches(int fd, const char *text) {
-        char proc[64], path[4096];
+        char path[4096];
         struct stat st;
         if (!text || !*text || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
                 return false;
-        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-        ssize_t k = readlink(proc, path, sizeof path - 1);
-        if (k <= 0)
-                return false;
-        path[k] = 0;
-        return strstr(path, text) != NULL;
+        return fd_path(fd, path, sizeof path) && strstr(path, text) != NULL;
 }
 
 static ssize_t corrupt_pwrite(pwrite_fn next, int fd, const void *buf, size_t n, off_t offset) {
