@@ -329,7 +329,8 @@ class Machine:
             "-monitor", "none",
         ]
         for d in self.extra_drives:
-            args += ["-drive", "file=%s,format=raw,if=virtio,readonly=on" % d]
+            # A .qcow2 drive is an overlay over a bundle (tests/qemu/scenarios.py, bundle_drive()).
+            args += ["-drive", "file=%s,format=%s,if=virtio,readonly=on" % (d, "qcow2" if d.endswith(".qcow2") else "raw")]
         if self.arch == "arm64" and self.uboot_env_disk:
             # In the last PCI slot, so it is enumerated after the boot disk (U-Boot's virtio 0,
             # the guest's vda) and the extra drives (vdb, vdc, ...); found in the guest by its serial.

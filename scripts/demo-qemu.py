@@ -78,8 +78,7 @@ def demo(builddir, work, out=sys.stdout):
                                                                os.path.getsize(bundles[version]) >> 20))
         drives = {}
         for v, b in bundles.items():
-            drives[v] = b + ".disk"
-            S.pad_as_disk(b, drives[v])
+            drives[v] = S.bundle_drive(b)
 
         say("== 2. factory disk from 1.0.0 (slot A written, slot B empty)")
         disk = os.path.join(work, "disk.img")

@@ -24,8 +24,8 @@ packages=(
         busybox-static linux-image-amd64 systemd-boot-efi
         # Secure Boot (docs/secure-boot.md): keygen --secure-boot's .auth files, signing and checking EFI binaries
         efitools sbsigntool
-        # whole-system tests
-        qemu-system-x86 ovmf systemd-container
+        # whole-system tests; qemu-img makes the bundle drives (qcow2 overlays, no copy of a bundle)
+        qemu-system-x86 qemu-utils ovmf systemd-container
         # arm64 whole-system tests (qemu/abideqemu.py arch=arm64): QEMU aarch64 and Debian's U-Boot (qemu_arm64)
         qemu-system-arm u-boot-qemu
         # arm64 cross builds (cross/aarch64-linux-gnu.ini, scripts/build-arm64.sh): the cross

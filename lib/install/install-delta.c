@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sys/stat.h>
 
 #include "basic/error.h"
 #include "basic/fileio.h"
@@ -425,6 +426,60 @@ int delta_prefetch(DeltaSource *src, BundleReader *reader) {
         return n > 0 ? delta_source_prefetch(src, ranges, n) : 0;
 }
 
+/* 0 when a payload's bytes have the manifest's SHA-256, -EBADMSG when not. */
+static int payload_check(const Payload *pl, const uint8_t *data) {
+        uint8_t digest[DIGEST];
+        int r = sha256_buf(data, pl->size, digest);
+        if (r < 0)
+                return r;
+        return memcmp(digest, pl->sha256, DIGEST) == 0 ? 0 : -EBADMSG;
+}
+
+/* Checked bytes of a payload, owned by the plan from here on (the caller has checked there is room). */
+static const Held *hold(DeltaPlan *p, const Payload *pl, uint8_t **data) {
+        p->held[p->n_held] = (Held) { .payload = pl, .data = TAKE_PTR(*data), .len = (size_t) pl->size };
+        return &p->held[p->n_held++];
+}
+
+/* The running slot's file on the ESP for a kernel or initrd payload. */
+static const char *running_file(const Payload *pl) {
+        return pl->role == PAYLOAD_KERNEL ? "vmlinuz" : "initrd";
+}
+
+/*
+ * A kernel or initrd that the running slot's copy on the ESP already is (same
+ * size and sha256): read and checked once, here, and held for
+ * delta_payload(), so that it is neither fetched nor read and hashed again
+ * (and a copy that changes after the plan cannot slip in). 1: held, 0: not
+ * the same (or unreadable: then fetched).
+ */
+static int hold_running(DeltaPlan *p, const Payload *pl) {
+        _cleanup_free_ char *path = NULL;
+        struct stat st;
+
+        if (pl->size > PAYLOAD_MAX || p->n_held >= MANIFEST_PAYLOADS_MAX)
+                return 0;
+        if (asprintf(&path, "%s/%s", p->running_kernel_dir, running_file(pl)) < 0)
+                return -ENOMEM;
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t) st.st_size != pl->size)
+                return 0;
+        _cleanup_free_ uint8_t *data = malloc(MAX((size_t) pl->size, (size_t) 1));
+        if (!data)
+                return -ENOMEM;
+        int r = pread_exact(fd, data, (size_t) pl->size, 0);
+        if (r >= 0)
+                r = payload_check(pl, data);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                err_clear();
+                return 0;
+        }
+        hold(p, pl, &data);
+        return 1;
+}
+
 int delta_plan(DeltaSource *src, const DeltaInputs *in, DeltaPlan **ret) {
         _cleanup_(delta_plan_freep) DeltaPlan *p = calloc(1, sizeof *p);
         const Manifest *m = in->manifest;
@@ -572,14 +627,10 @@ int delta_plan(DeltaSource *src, const DeltaInputs *in, DeltaPlan **ret) {
                         continue;
                 bool local = false;
                 if ((pl->role == PAYLOAD_KERNEL || pl->role == PAYLOAD_INITRD) && in->running_kernel_dir) {
-                        _cleanup_free_ char *path = NULL;
-                        uint64_t size = 0;
-                        if (asprintf(&path, "%s/%s", in->running_kernel_dir,
-                                     pl->role == PAYLOAD_KERNEL ? "vmlinuz" : "initrd") < 0)
-                                return -ENOMEM;
-                        local = sha256_file(path, digest, &size) >= 0 && size == pl->size &&
-                                memcmp(digest, pl->sha256, DIGEST) == 0;
-                        err_clear();
+                        r = hold_running(p, pl);
+                        if (r < 0)
+                                return r;
+                        local = r > 0;
                 }
                 if (local)
                         p->sum.other_local += pl->size;
@@ -891,21 +942,6 @@ static const Held *find_held(const DeltaPlan *p, const Payload *pl) {
         return NULL;
 }
 
-/* 0 when a payload's bytes have the manifest's SHA-256, -EBADMSG when not. */
-static int payload_check(const Payload *pl, const uint8_t *data) {
-        uint8_t digest[DIGEST];
-        int r = sha256_buf(data, pl->size, digest);
-        if (r < 0)
-                return r;
-        return memcmp(digest, pl->sha256, DIGEST) == 0 ? 0 : -EBADMSG;
-}
-
-/* Checked bytes of a payload, owned by the plan from here on (the caller has checked there is room). */
-static const Held *hold(DeltaPlan *p, const Payload *pl, uint8_t **data) {
-        p->held[p->n_held] = (Held) { .payload = pl, .data = TAKE_PTR(*data), .len = (size_t) pl->size };
-        return &p->held[p->n_held++];
-}
-
 /* Fetched bytes of a payload: held when they match the manifest; else dropped (asked for again alone). */
 static int take_other(DeltaPlan *p, const Payload *pl, uint8_t **data) {
         int r = payload_check(pl, *data);
@@ -1073,24 +1109,15 @@ int delta_payload(DeltaPlan *p, const Payload *pl, const uint8_t **ret, size_t *
         _cleanup_free_ uint8_t *data = malloc(MAX((size_t) pl->size, (size_t) 1));
         if (!data)
                 return -ENOMEM;
-        bool local = false;
-        if ((pl->role == PAYLOAD_KERNEL || pl->role == PAYLOAD_INITRD) && p->running_kernel_dir) {
-                _cleanup_free_ char *path = NULL;
-                if (asprintf(&path, "%s/%s", p->running_kernel_dir, pl->role == PAYLOAD_KERNEL ? "vmlinuz" : "initrd") < 0)
-                        return -ENOMEM;
-                _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-                local = fd >= 0 && pread_exact(fd, data, (size_t) pl->size, 0) >= 0 && payload_check(pl, data) == 0;
-        }
-        if (!local) {
-                r = delta_source_read_at(p->src, p->offsets[index], data, (size_t) pl->size);
-                if (r < 0)
-                        return r;
-                r = payload_check(pl, data);
-                if (r == -EBADMSG)
-                        return err_set(EBADMSG, "bundle: '%s': sha256 mismatch with the manifest", pl->name);
-                if (r < 0)
-                        return r;
-        }
+        /* Not the running slot's copy (delta_plan() held that): from the bundle. */
+        r = delta_source_read_at(p->src, p->offsets[index], data, (size_t) pl->size);
+        if (r < 0)
+                return r;
+        r = payload_check(pl, data);
+        if (r == -EBADMSG)
+                return err_set(EBADMSG, "bundle: '%s': sha256 mismatch with the manifest", pl->name);
+        if (r < 0)
+                return r;
         h = hold(p, pl, &data);
         *ret = h->data;
         *ret_len = h->len;

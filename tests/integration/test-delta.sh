@@ -138,6 +138,21 @@ grep -q "root.img [0-9]* blocks: 0 to be fetched in 0 ranges" "$T/out" || die "d
 grep -q "^Would fetch [0-9]* bytes in 2 requests " "$T/out" || die "dry run: not 2 requests: $(cat "$T/out")"
 grep -q "^Installed" "$T/out" && die "dry run installed"
 b_print | cmp -s "$T/b.before" - || die "dry run wrote slot b"
+
+note "the running slot's kernel on the ESP a byte off: fetched from the bundle, its initrd taken"
+# The ESP's copies are taken only when their size and sha256 are the manifest's (docs/delta.md).
+cp -p "$T/esp/abide/a/vmlinuz" "$T/vmlinuz.a"
+printf '\xff' | dd of="$T/esp/abide/a/vmlinuz" bs=1 seek=1000 conv=notrunc status=none
+cmp -s "$T/esp/abide/a/vmlinuz" "$T/vmlinuz.a" && die "the kernel's byte was already 0xff"
+"$ABIDECTL" install --force "$V1" >/dev/null
+"$ABIDECTL" install --force "$URL" >"$T/out" 2>"$T/err" || die "delta with a's kernel a byte off: $(cat "$T/err")"
+kbytes=$(stat -c %s "$T/vmlinuz.a") ibytes=$(stat -c %s "$T/esp/abide/a/initrd")
+# Fetched: the kernel and root.verity-sig.
+grep -q "other payloads $((kbytes + SIG)) bytes fetched, $ibytes bytes from the ESP" "$T/out" ||
+        die "a's kernel a byte off: not fetched ($kbytes bytes), or a's initrd ($ibytes bytes) not taken: $(cat "$T/out")"
+b_print | cmp -s "$T/b.delta" - || die "slot b after a delta with a's kernel a byte off differs from the file install"
+mv "$T/vmlinuz.a" "$T/esp/abide/a/vmlinuz"
+check_a "a's kernel a byte off"
 check_a "dry run"
 
 note "slot b's old content corrupted: those blocks are fetched instead"

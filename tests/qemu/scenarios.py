@@ -194,13 +194,17 @@ def build_bundle(keys, out, version, variant, settings=TEST_SETTINGS):
     return path
 
 
-def pad_as_disk(bundle, drive):
-    """The bundle with zeros up to the next MiB and one more: what a reader of
-    /dev/vdX sees after the tar's end."""
-    size = os.path.getsize(bundle)
-    shutil.copyfile(bundle, drive)
-    with open(drive, "r+b") as f:
-        f.truncate((size // (1 << 20) + 2) * (1 << 20))
+def bundle_drive(bundle):
+    """A drive that reads as the bundle, then zeros up to the next MiB and one
+    more (what a reader of /dev/vdX sees after the tar's end): a qcow2 overlay
+    of that size over the bundle file, which it never writes, so no copy of the
+    bundle is made. Made anew each call (a few KiB), renamed into place."""
+    drive = bundle + ".qcow2"
+    size = (os.path.getsize(bundle) // (1 << 20) + 2) * (1 << 20)
+    sh("qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", os.path.abspath(bundle),
+       drive + ".tmp", str(size))
+    os.rename(drive + ".tmp", drive)
+    return drive
 
 
 def prepare(log=print):
@@ -229,9 +233,7 @@ def prepare(log=print):
             found = glob.glob(os.path.join(out, name, "*.abide"))
             check(len(found) == 1, "cache %s/%s: expected one bundle, found %s" % (out, name, found))
             bundles[name] = found[0]
-            drives[name] = found[0] + ".disk"
-            if not os.path.exists(drives[name]):
-                pad_as_disk(found[0], drives[name])
+            drives[name] = bundle_drive(found[0])
         if not os.path.exists(done):
             open(done, "w").close()
         return Prepared(keys, other, bundles, drives, key)
@@ -536,10 +538,7 @@ def prepare_secureboot(log=print, names=SB_BUNDLES):
             found = glob.glob(os.path.join(d, "*.abide"))
             check(len(found) == 1, "cache %s: expected one bundle, found %s" % (d, found))
             bundles[name] = found[0]
-            drives[name] = found[0] + ".disk"
-            if not os.path.exists(drives[name]):
-                pad_as_disk(found[0], drives[name] + ".tmp")
-                os.rename(drives[name] + ".tmp", drives[name])
+            drives[name] = bundle_drive(found[0])
             open(os.path.join(d, "done"), "a").close()
         return PreparedSB(keys, other, bundles, drives, key, sb)
 

@@ -96,11 +96,7 @@ def prepare(say, names=("v1", "v2")):
             bundle = os.path.join(cache, name + ".abide")
             if not os.path.exists(bundle):
                 _build(cache, name, say)
-            drive = bundle + ".disk"
-            if not os.path.exists(drive):
-                S.pad_as_disk(bundle, drive + ".tmp")
-                os.rename(drive + ".tmp", drive)
-            drives[name] = drive
+            drives[name] = S.bundle_drive(bundle)
     return Prepared(cache, drives)
 
 
