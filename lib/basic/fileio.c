@@ -160,17 +160,35 @@ int atomic_file_open(const char *path, mode_t mode, AtomicFile **ret) {
         return 0;
 }
 
+/* After rename(2) to path: fd (the renamed file) synced again, then path's directory (rename_durable()). */
+static int sync_renamed(int fd, const char *path) {
+        if (fsync(fd) < 0)
+                return negative_errno();
+        return fsync_directory_of(path);
+}
+
+int rename_durable(const char *from, const char *to) {
+        if (rename(from, to) < 0)
+                return negative_errno();
+        _cleanup_close_ int fd = open(to, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return negative_errno();
+        return sync_renamed(fd, to);
+}
+
 int atomic_file_commit(AtomicFile *f) {
         if (!f || f->fd < 0 || !f->tmp_path)
                 return -EBADF;
+        /* The data first: the new name never stands for bytes not yet on disk. */
         if (fsync(f->fd) < 0)
                 return negative_errno();
-        f->fd = safe_close(f->fd);
         if (rename(f->tmp_path, f->path) < 0)
                 return negative_errno();
         free(f->tmp_path);
         f->tmp_path = NULL;
-        return fsync_directory_of(f->path);
+        int r = sync_renamed(f->fd, f->path);
+        f->fd = safe_close(f->fd);
+        return r;
 }
 
 AtomicFile *atomic_file_free(AtomicFile *f) {

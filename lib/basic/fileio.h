@@ -19,6 +19,14 @@ int pread_exact(int fd, void *buf, size_t n, uint64_t offset);
 int loop_write(int fd, const void *buf, size_t n);
 
 int fsync_directory_of(const char *path);
+/*
+ * rename(from, to) made durable: the file, now named to, synced, then its
+ * directory. On FAT the file's own sync matters: Linux's vfat rename writes
+ * the new name's directory entry with no first cluster and size (they follow
+ * with the file's inode), so with only the directory synced, a power cut
+ * leaves to empty on disk until the file system is synced. 0 or -errno.
+ */
+int rename_durable(const char *from, const char *to);
 
 /*
  * A file written under a temporary name in the target's directory and

@@ -379,11 +379,9 @@ static int sdboot_write(BootBackend *b, Slot slot, const BootEntrySpec *spec) {
         if (spec->uki) {
                 /* The UKI was written, synced and verified where it is (the same file system): one
                  * rename makes it the entry, as the loader's own counting does. */
-                if (rename(spec->uki, path) < 0)
-                        return err_set(errno, "cannot rename %s to %s: %m", spec->uki, path);
-                r = fsync_directory_of(path);
+                r = rename_durable(spec->uki, path);
                 if (r < 0)
-                        return err_set(r, "cannot sync %s: %s", s->linux_dir, strerror(-r));
+                        return err_set(r, "cannot rename %s to %s: %s", spec->uki, path, strerror(-r));
         } else {
                 /* A temporary in the same directory, fsynced, renamed over the name, the directory fsynced;
                  * the scope's end syncs the whole file system. */
@@ -414,10 +412,8 @@ static int rename_entry(SdBoot *s, Slot slot, BootCounter c) {
                 if (entry_path(s, e[slot].file, &from) < 0 || entry_path(s, name, &to) < 0)
                         r = -ENOMEM;
                 else if ((r = esp_writable_begin(&s->mount, &scope)) >= 0) {
-                        if (rename(from, to) < 0)
-                                r = err_set(errno, "cannot rename %s to %s: %m", from, name);
-                        else if ((r = fsync_directory_of(to)) < 0)
-                                r = err_set(r, "cannot sync %s: %s", type_dir(s, e[slot].type), strerror(-r));
+                        if ((r = rename_durable(from, to)) < 0)
+                                r = err_set(r, "cannot rename %s to %s: %s", from, name, strerror(-r));
                         else if (esp_writable_end(TAKE_PTR(scope)) == -EROFS)
                                 r = -EROFS;
                 }

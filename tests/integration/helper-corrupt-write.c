@@ -22,7 +22,8 @@
  * fdatasync()/fsync() on a block device appends a line to FILE, in order:
  * "write MAJ:MIN direct|buffered" and "range MAJ:MIN" once they returned,
  * "syncstart MAJ:MIN" as a sync is called and "sync MAJ:MIN" once it
- * succeeded; a sync of a file that succeeded appends "syncfile PATH".
+ * succeeded; a sync of a file that succeeded appends "syncfile PATH" (the
+ * path it has then) and a rename() that succeeded "rename FROM TO".
  * With ABIDE_TEST_FAIL_SYNC_DEV=DEV, fdatasync() and fsync() of block
  * device DEV fail with EIO (a device whose cache flush fails).
  *
@@ -275,6 +276,18 @@ int sync_file_range(int fd, off_t offset, off_t n, unsigned flags) {
         int saved = errno;
         if (r == 0 && (flags & SYNC_FILE_RANGE_WAIT_AFTER))
                 io_log("range", blockdev_of(fd), NULL);
+        errno = saved;
+        return r;
+}
+
+int rename(const char *from, const char *to) {
+        static int (*next)(const char *, const char *);
+        if (!next)
+                next = (int (*)(const char *, const char *)) dlsym(RTLD_NEXT, "rename");
+        int r = next(from, to);
+        int saved = errno;
+        if (r == 0)
+                append_line("ABIDE_TEST_IO_LOG", "rename %s %s\n", from, to);
         errno = saved;
         return r;
 }

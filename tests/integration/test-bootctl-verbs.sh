@@ -62,8 +62,18 @@ note "booting a bad entry by hand; mark-good recovers it"
 loader_boot a
 "$ABIDECTL" boot-check --no-reboot | grepq "booted although marked bad" || die "bad entry booted by hand"
 [ "$(entry_of a)" = "abide-a+0.conf" ] || die "boot-check touched a bad entry"
-"$ABIDECTL" mark-good
+# Under the I/O-logging shim: the renamed entry is synced under its new name (on FAT the directory's
+# sync alone leaves it empty on disk: lib/basic/fileio.h, rename_durable()).
+env LD_PRELOAD="$ABIDE_TEST_HELPERS/helper-corrupt-write.so" \
+        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" ABIDE_TEST_IO_LOG="$T/io.log" \
+        "$ABIDECTL" mark-good
 [ "$(entry_of a)" = "abide-a.conf" ] || die "mark-good: entry is $(entry_of a)"
+python3 - "$T/io.log" <<'PY' || die "mark-good: the renamed entry was not synced under its new name: $(cat "$T/io.log")"
+import os, sys
+ev = [l.split() for l in open(sys.argv[1]).read().splitlines()]
+i = next(i for i, e in enumerate(ev) if e[0] == "rename" and e[2].endswith("/abide-a.conf"))
+assert ["syncfile", os.path.realpath(ev[i][2])] in ev[i + 1:], ev
+PY
 [ "$(state_json | jq -r .slots.a.state)" = good ] || die "mark-good: state"
 
 note "mark-bad of a slot on trial from the good slot is a rollback, reported once"

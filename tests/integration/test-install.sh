@@ -212,9 +212,16 @@ note "every write to the slot is flushed before b's entry is written; a failed f
 rm -f "$T/io.log"
 env LD_PRELOAD="$shim" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" ABIDE_TEST_IO_LOG="$T/io.log" \
         "$ABIDECTL" install --force "$GOOD" >/dev/null || die "install with the I/O log failed"
-python3 - "$T/io.log" "$ROOT_B" "$VERITY_B" "$SIG_B" <<'PY' || die "flush order: $(uniq -c "$T/io.log")"
+python3 - "$T/io.log" "$T/esp" "$ROOT_B" "$VERITY_B" "$SIG_B" <<'PY' || die "flush order: $(uniq -c "$T/io.log")"
 import os, sys
 ev = [l.split(None, 2) for l in open(sys.argv[1]).read().splitlines()]
+# Each file renamed into place on the ESP (kernel, initrd, entry) is synced again under its new name:
+# Linux's vfat rename leaves the new directory entry without the file's cluster and size until then.
+esp = os.path.realpath(sys.argv[2]) + "/"
+renamed = [(i, os.path.realpath(e[2])) for i, e in enumerate(ev) if e[0] == "rename" and os.path.realpath(e[2]).startswith(esp)]
+assert sorted(os.path.basename(p) for _, p in renamed) == ["abide-b+3.conf", "initrd", "vmlinuz"], renamed
+for i, path in renamed:
+    assert ["syncfile", path] in ev[i + 1:], f"{path}: not synced after its rename"
 def devnum(path):
     st = os.stat(path)
     return f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"
@@ -223,7 +230,7 @@ def disk(dev):
     return open(os.path.join(os.path.dirname(p), "dev")).read().strip() if os.path.exists(os.path.join(p, "partition")) else dev
 entry = [i for i, e in enumerate(ev) if e[0] == "syncfile" and "/loader/entries/.#abide-b" in e[1]]
 assert entry, "b's entry was never synced"
-for path in sys.argv[2:]:
+for path in sys.argv[3:]:
     dev = devnum(path)
     writes = [i for i, e in enumerate(ev) if e[0] == "write" and e[1] == dev]
     assert writes, f"{path}: no write logged"
