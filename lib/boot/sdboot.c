@@ -383,8 +383,8 @@ static int sdboot_write(BootBackend *b, Slot slot, const BootEntrySpec *spec) {
                 if (r < 0)
                         return err_set(r, "cannot rename %s to %s: %s", spec->uki, path, strerror(-r));
         } else {
-                /* A temporary in the same directory, fsynced, renamed over the name, the directory fsynced;
-                 * the scope's end syncs the whole file system. */
+                /* A temporary in the same directory, fsynced, renamed over the name, fsynced again under it
+                 * (FAT: rename_durable()), the directory fsynced; the scope's end syncs the whole file system. */
                 r = write_file_atomic(path, text, strlen(text), 0644);
                 if (r < 0)
                         return err_set(r, "cannot write boot entry %s: %s", path, strerror(-r));
