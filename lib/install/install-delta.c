@@ -441,11 +441,6 @@ static const Held *hold(DeltaPlan *p, const Payload *pl, uint8_t **data) {
         return &p->held[p->n_held++];
 }
 
-/* The running slot's file on the ESP for a kernel or initrd payload. */
-static const char *running_file(const Payload *pl) {
-        return pl->role == PAYLOAD_KERNEL ? "vmlinuz" : "initrd";
-}
-
 /*
  * A kernel or initrd that the running slot's copy on the ESP already is (same
  * size and sha256): read and checked once, here, and held for
@@ -459,7 +454,7 @@ static int hold_running(DeltaPlan *p, const Payload *pl) {
 
         if (pl->size > PAYLOAD_MAX || p->n_held >= MANIFEST_PAYLOADS_MAX)
                 return 0;
-        if (asprintf(&path, "%s/%s", p->running_kernel_dir, running_file(pl)) < 0)
+        if (asprintf(&path, "%s/%s", p->running_kernel_dir, install_role_file(pl->role)) < 0)
                 return -ENOMEM;
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t) st.st_size != pl->size)

@@ -134,3 +134,17 @@ bool install_target_same(const InstallTarget *a, const SlotPartition *b) {
                 return a->blockdev && st.st_rdev == a->devnum && b->offset == 0;
         return !a->blockdev && st.st_dev == a->devnum && st.st_ino == a->ino;
 }
+
+const char *install_role_file(PayloadRole role) {
+        switch (role) {
+        case PAYLOAD_KERNEL:
+                return "vmlinuz";
+        case PAYLOAD_INITRD:
+                return "initrd";
+        case PAYLOAD_UKI_A:
+        case PAYLOAD_UKI_B:
+                return UKI_STAGED;
+        default:
+                return NULL;
+        }
+}

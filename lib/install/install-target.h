@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "basic/macro.h"
+#include "bundle/manifest.h"
 #include "slot/slot-discover.h"
 
 /* O_DIRECT needs buffers, offsets and lengths aligned to the logical block size; 4 KiB covers all. */
@@ -47,3 +48,9 @@ int install_target_open(const SlotPartition *p, const char *label, InstallTarget
 
 /* Whether a and b are the same partition (device number, or file identity). */
 bool install_target_same(const InstallTarget *a, const SlotPartition *b);
+
+/* The file a boot payload is written to in a slot's kernel dir on the ESP (the running slot's
+ * copies have the same names), NULL for the others. The UKI is staged there, verified, and then
+ * renamed into place as the slot's type #2 entry (boot_write()). */
+#define UKI_STAGED "uki.efi"
+const char *install_role_file(PayloadRole role);

@@ -101,24 +101,6 @@ static SlotPart role_part(PayloadRole role) {
         }
 }
 
-/* The file a boot payload is written to in the target's kernel dir. The UKI is staged there,
- * verified, and then renamed into place as the slot's type #2 entry (boot_write()). */
-#define UKI_STAGED "uki.efi"
-
-static const char *role_file(PayloadRole role) {
-        switch (role) {
-        case PAYLOAD_KERNEL:
-                return "vmlinuz";
-        case PAYLOAD_INITRD:
-                return "initrd";
-        case PAYLOAD_UKI_A:
-        case PAYLOAD_UKI_B:
-                return UKI_STAGED;
-        default:
-                return NULL;
-        }
-}
-
 /*
  * What this device writes of a payload: every slot partition; the kernel
  * and initrd for a type #1 entry, or (Secure Boot) only the target slot's
@@ -207,7 +189,7 @@ static int check_payloads(Install *in, const Manifest *m) {
                         if (!manifest_find_role(m, role))
                                 return err_set(ENOENT, "bundle has no %s payload; slot %s's boot entry needs %s/%s",
                                                payload_role_to_string(role), slot_to_string(in->target),
-                                               in->kernel_dir, role_file(role));
+                                               in->kernel_dir, install_role_file(role));
 
         /* The slot's old kernel and initrd go before the new ones are written. */
         struct statvfs sv;
@@ -260,7 +242,7 @@ static int write_kernel_file(Install *in, const Payload *p, const uint8_t *data,
         _cleanup_free_ char *path = NULL;
         int r;
 
-        if (asprintf(&path, "%s/%s", in->kernel_dir, role_file(p->role)) < 0)
+        if (asprintf(&path, "%s/%s", in->kernel_dir, install_role_file(p->role)) < 0)
                 return -ENOMEM;
         r = boot_writable_begin(in->boot, &esp);
         if (r < 0)
@@ -584,7 +566,7 @@ static int readback_one(Install *in, const Payload *p) {
                 /* O_DIRECT reads are device reads, and fast where readahead is small (loop devices). */
                 r = install_readback_sha256(t->fd, t->direct, p->size, digest);
         } else {
-                if (asprintf(&path, "%s/%s", in->kernel_dir, role_file(p->role)) < 0)
+                if (asprintf(&path, "%s/%s", in->kernel_dir, install_role_file(p->role)) < 0)
                         return -ENOMEM;
                 what = path;
                 _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
