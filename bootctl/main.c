@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "basic/error.h"
+#include "basic/json-strict.h"
 #include "ctl.h"
 #include "verbs.h"
 
@@ -45,6 +46,11 @@ static void help(FILE *f) {
 
 int main(int argc, char *argv[]) {
         int i = 1;
+
+        if (json_use_unseeded_hash() < 0) {
+                fprintf(stderr, "abidectl: json-c refused its unseeded string hash\n");
+                return 1;
+        }
 
         for (; i < argc && argv[i][0] == '-'; i++) {
                 if (streq(argv[i], "--help") || streq(argv[i], "-h")) {

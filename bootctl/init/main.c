@@ -13,6 +13,7 @@
 
 #include "basic/error.h"
 #include "basic/fileio.h"
+#include "basic/json-strict.h"
 #include "boot/efivars.h"
 #include "init-cmdline.h"
 #include "init-discover.h"
@@ -234,6 +235,8 @@ static int test_mode(int argc, char *argv[]) {
 }
 
 int main(int argc, char *argv[]) {
+        if (json_use_unseeded_hash() < 0)
+                init_fail("start: json-c refused its unseeded string hash");
         /* As PID 1 the arguments are the kernel's leftovers for init, never options. */
         if (getpid() == 1)
                 boot(argc, argv);

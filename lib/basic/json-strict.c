@@ -5,6 +5,10 @@
 
 #include "basic/error.h"
 
+int json_use_unseeded_hash(void) {
+        return json_global_set_string_hash(JSON_C_STR_HASH_PERLLIKE) < 0 ? -EINVAL : 0;
+}
+
 void json_object_putp(json_object **o) {
         if (*o)
                 json_object_put(*o);

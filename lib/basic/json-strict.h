@@ -14,6 +14,20 @@
  * the object read ("payloads[0].", or "").
  */
 
+/*
+ * json-c's default string hash takes a random seed at its first use: from
+ * getrandom(GRND_NONBLOCK), and before the kernel's random pool is ready from
+ * /dev/urandom, whose read then waits while the kernel gathers entropy (1-3 s
+ * under QEMU without an RNG, at every boot). abide-init and abidectl use the
+ * unseeded hash instead, so that the boot and the health check never wait
+ * for entropy (docs/boot.md, "Never waiting for entropy"). What the seed
+ * guards against, many keys chosen to collide, needs a large unsigned
+ * document: what they parse is signed, their own, or bounded (the verity
+ * signature, at most 1 MiB, under the boot step's deadline). Call it before
+ * any JSON is parsed; -EINVAL if json-c refuses.
+ */
+int json_use_unseeded_hash(void);
+
 void json_object_putp(json_object **o);
 void json_tokener_freep(json_tokener **t);
 
