@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
@@ -72,48 +73,44 @@ int getentropy(void *buf, size_t len) {
         return real(buf, len);
 }
 
-#define OPEN_SHIM(name)                                                                                            \
-        int name(const char *path, int flags, ...) {                                                               \
-                mode_t mode = 0;                                                                                   \
-                if (flags & (O_CREAT | __O_TMPFILE)) {                                                             \
+/* The mode argument of an open() that creates, read in the variadic function itself. */
+#define MODE_ARG(flags, mode)                                                                                      \
+        do {                                                                                                       \
+                if ((flags) & (O_CREAT | __O_TMPFILE)) {                                                           \
                         va_list ap;                                                                                \
                         va_start(ap, flags);                                                                       \
-                        mode = (mode_t) va_arg(ap, int);                                                           \
+                        (mode) = (mode_t) va_arg(ap, int);                                                         \
                         va_end(ap);                                                                                \
                 }                                                                                                  \
-                int (*real)(const char *, int, ...) = (int (*)(const char *, int, ...)) dlsym(RTLD_NEXT, #name);   \
-                if (!real) {                                                                                       \
-                        errno = ENOSYS;                                                                            \
-                        return -1;                                                                                 \
-                }                                                                                                  \
-                if (is_random_device(path))                                                                        \
-                        log_wait("open", path);                                                                    \
-                return real(path, flags, mode);                                                                    \
-        }
-OPEN_SHIM(open)
-OPEN_SHIM(open64)
+        } while (0)
 
-#define OPENAT_SHIM(name)                                                                                          \
-        int name(int dirfd, const char *path, int flags, ...) {                                                    \
-                mode_t mode = 0;                                                                                   \
-                if (flags & (O_CREAT | __O_TMPFILE)) {                                                             \
-                        va_list ap;                                                                                \
-                        va_start(ap, flags);                                                                       \
-                        mode = (mode_t) va_arg(ap, int);                                                           \
-                        va_end(ap);                                                                                \
-                }                                                                                                  \
-                int (*real)(int, const char *, int, ...) =                                                         \
-                        (int (*)(int, const char *, int, ...)) dlsym(RTLD_NEXT, #name);                            \
-                if (!real) {                                                                                       \
-                        errno = ENOSYS;                                                                            \
-                        return -1;                                                                                 \
-                }                                                                                                  \
-                if (is_random_device(path))                                                                        \
-                        log_wait("open", path);                                                                    \
-                return real(dirfd, path, flags, mode);                                                             \
+typedef int (*openat_fn)(int, const char *, int, ...);
+
+/* open() as openat(AT_FDCWD): the real function name is called with dirfd, or without it. */
+static int open_logged(const char *name, bool at, int dirfd, const char *path, int flags, mode_t mode) {
+        void *real = dlsym(RTLD_NEXT, name);
+        if (!real) {
+                errno = ENOSYS;
+                return -1;
         }
-OPENAT_SHIM(openat)
-OPENAT_SHIM(openat64)
+        if (is_random_device(path))
+                log_wait("open", path);
+        if (at)
+                return ((openat_fn) real)(dirfd, path, flags, mode);
+        return ((int (*)(const char *, int, ...)) real)(path, flags, mode);
+}
+
+/* open(name, at false, AT_FDCWD) and openat(name, at true, dirfd, int dirfd,): the leading parameter, if any, last. */
+#define OPEN_SHIM(name, at, dirfd_arg, ...)                                                                        \
+        int name(__VA_ARGS__ const char *path, int flags, ...) {                                                   \
+                mode_t mode = 0;                                                                                   \
+                MODE_ARG(flags, mode);                                                                             \
+                return open_logged(#name, at, dirfd_arg, path, flags, mode);                                       \
+        }
+OPEN_SHIM(open, false, AT_FDCWD)
+OPEN_SHIM(open64, false, AT_FDCWD)
+OPEN_SHIM(openat, true, dirfd, int dirfd,)
+OPEN_SHIM(openat64, true, dirfd, int dirfd,)
 
 #define FOPEN_SHIM(name)                                                                                           \
         FILE *name(const char *path, const char *mode) {                                                           \
