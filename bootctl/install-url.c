@@ -93,6 +93,9 @@ void install_delta_print(DeltaSource *src, const InstallResult *res, bool dry_ru
                        s->gap_blocks, dry_run ? "would be" : "were");
         if (st.one_range[0])
                 printf("The server did not answer several ranges in one request (%s): one range a request\n", st.one_range);
+        if (st.lowered_to > 0)
+                printf("The server refused a request (HTTP %ld) with %u on their way: %u at once from then on\n",
+                       st.lowered_status, st.lowered_from, st.lowered_to);
         if (s->refetched > 0)
                 printf("%" PRIu64 " local block(s) did not match their leaf hash and were fetched instead\n", s->refetched);
         if (s->refetched_remote > 0)

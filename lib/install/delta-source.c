@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <linux/fs.h>
@@ -71,6 +72,11 @@ struct DeltaSource {
         uint64_t at;               /* file: offset within the current range */
         Piece piece[IN_FLIGHT_MAX]; /* URL: piece[(cur + i) % max_in_flight] for i < in_flight, in the ranges' order */
         size_t cur, in_flight;
+        /* The pieces' fetches count the server's refusals (HTTP 503, 429) here, from their threads;
+         * pieces_fill() lowers max_in_flight when the count moved (pieces_lower()). */
+        atomic_uint refusals;
+        atomic_long refused_status;
+        unsigned refusals_seen;
 
         BundleSource bundle;
         DeltaStats stats;
@@ -242,6 +248,18 @@ int delta_source_read_at(DeltaSource *s, uint64_t offset, void *buf, size_t n) {
         return source_read_at(s, offset, buf, n);
 }
 
+/* A piece's fetch retries (its thread): the caller's callback, and a server's refusal counted. */
+static void piece_on_retry(const HttpRetryEvent *e, void *userdata) {
+        DeltaSource *s = userdata;
+
+        if (s->http.on_retry)
+                s->http.on_retry(e, s->http.userdata);
+        if (e->status == 503 || e->status == 429) {
+                atomic_store(&s->refused_status, e->status);
+                atomic_fetch_add(&s->refusals, 1);
+        }
+}
+
 /* Starts the fetch of the next request's ranges, behind those in flight. */
 static int piece_start(DeltaSource *s) {
         size_t slot = (s->cur + s->in_flight) % s->max_in_flight;
@@ -263,6 +281,8 @@ static int piece_start(DeltaSource *s) {
         o.resource = &s->res;
         o.session = s->session[slot];
         o.one_range_stop = true;
+        o.on_retry = piece_on_retry;
+        o.userdata = s;
         r = http_fetch_start(s->href, &o, &p->fetch, &p->pipe);
         if (r < 0)
                 return err_prefix(r, "%s", s->display);
@@ -278,6 +298,58 @@ static int piece_start(DeltaSource *s) {
 }
 
 /*
+ * A server that refuses a request (HTTP 503 or 429) while several are on
+ * their way has a limit per client (connections, or requests at once: nginx's
+ * limit_conn, a CDN's). Its refused fetch would retry while the others keep
+ * their connections open, and those after it wait for the reader, which
+ * waits for it: the install would stall until it gave up. So from then on
+ * one fewer than were on their way, for the rest of the install: the fetches
+ * after the oldest are cancelled and their ranges asked for again, the
+ * oldest (the reader's, perhaps the refused one, still retrying) moves to
+ * slot 0, and the connections of the slots now unused are closed. With one
+ * on its way there is nothing to lower: its retries go on as they would.
+ */
+static void pieces_lower(DeltaSource *s) {
+        unsigned n = atomic_load(&s->refusals);
+
+        if (n == s->refusals_seen)
+                return;
+        s->refusals_seen = n;
+        if (s->in_flight < 2 || s->max_in_flight < 2)
+                return;
+        size_t from = s->in_flight, to = MIN(s->max_in_flight, s->in_flight) - 1;
+        /* The ranges again from the first fetch cancelled. */
+        Piece *next = &s->piece[(s->cur + 1) % s->max_in_flight];
+        s->range = next->first;
+        s->skip = next->skip;
+        for (size_t i = 1; i < s->in_flight; i++) {
+                Piece *p = &s->piece[(s->cur + i) % s->max_in_flight];
+                HttpFetchStats st = {};
+                p->pipe = safe_close(p->pipe);
+                (void) http_fetch_finish(p->fetch, &st);
+                p->fetch = http_fetch_free(p->fetch);
+                s->stats.fetched += st.received;
+                s->stats.requests += st.requests;
+        }
+        s->in_flight = 1;
+        if (s->cur != 0) {
+                Piece p = s->piece[0];
+                s->piece[0] = s->piece[s->cur];
+                s->piece[s->cur] = p;
+                HttpSession *h = s->session[0];
+                s->session[0] = s->session[s->cur];
+                s->session[s->cur] = h;
+                s->cur = 0;
+        }
+        for (size_t i = to; i < s->max_in_flight; i++)
+                s->session[i] = http_session_free(s->session[i]);
+        s->max_in_flight = to;
+        s->stats.lowered_to = (unsigned) to;
+        s->stats.lowered_from = (unsigned) from;
+        s->stats.lowered_status = atomic_load(&s->refused_status);
+}
+
+/*
  * As many fetches in flight as allowed, each next one once the answers
  * before it are near their end (AHEAD_BYTES left in all); only one until a
  * request for several ranges has come through (or one range a request was
@@ -285,6 +357,7 @@ static int piece_start(DeltaSource *s) {
  * found out by one request, not by as many as are in flight.
  */
 static int pieces_fill(DeltaSource *s) {
+        pieces_lower(s);
         while (s->range < s->n_ranges && s->in_flight < (s->settled || s->http.one_range ? s->max_in_flight : 1)) {
                 uint64_t ahead = 0;
                 for (size_t i = 0; i < s->in_flight; i++)

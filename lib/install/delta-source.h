@@ -23,6 +23,10 @@ typedef struct DeltaStats {
         unsigned requests;      /* HTTP requests; 0 for a file */
         uint64_t size;          /* of the bundle */
         char one_range[256];    /* URL: why the server got one range a request ("" when several) */
+        /* URL: the server refused a request (HTTP 503 or 429) while several were on their way: from
+         * then on lowered_to at once at the most (0: never lowered). */
+        unsigned lowered_to, lowered_from;
+        long lowered_status;
 } DeltaStats;
 
 /* Asks for the first bytes: -EOPNOTSUPP when the server does not answer Range requests (use the stream).

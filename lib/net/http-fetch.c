@@ -664,7 +664,8 @@ static int run(HttpFetch *f, CURL *c) {
                 }
                 if (f->o.on_retry)
                         f->o.on_retry(&(HttpRetryEvent) { .reason = reason, .offset = f->offset, .size = f->res.size,
-                                                          .retry = rs.attempts, .delay_ms = delay }, f->o.userdata);
+                                                          .retry = rs.attempts, .delay_ms = delay, .status = status },
+                                      f->o.userdata);
                 if (sleep_ms(f, delay))
                         return -ECANCELED;
         }

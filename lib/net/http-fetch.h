@@ -24,6 +24,7 @@ typedef struct HttpRetryEvent {
         uint64_t size;              /* of the whole body, HTTP_SIZE_UNKNOWN when not known */
         unsigned retry;             /* 1 for the first retry */
         uint64_t delay_ms;          /* before the next attempt */
+        long status;                /* the HTTP status that failed the attempt, 0 for none */
 } HttpRetryEvent;
 
 /* Bytes [start, start + length) of the resource. */

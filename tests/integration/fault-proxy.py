@@ -39,6 +39,11 @@ N answers only. Like --flip, these see into plain http only.
 --drop-reuse N closes each connection when its request N + 1 comes,
 without passing it on or answering it: a server or middlebox that closed
 a kept connection just as the client reused it ("drops" in the stats).
+--max-connections N answers the first request of a connection opened
+while N others are open "503 Service Unavailable" and closes it, without
+passing anything on: a server's limit of connections a client ("busy" in
+the stats; "most_open" counts the most connections open at once that
+were let through).
 """
 import argparse
 import asyncio
@@ -67,15 +72,16 @@ ap.add_argument("--hold-one", type=float, default=0)
 ap.add_argument("--hold-depth", type=int, default=1)
 ap.add_argument("--hold-limit", type=int, default=0)
 ap.add_argument("--drop-reuse", type=int, default=0)
+ap.add_argument("--max-connections", type=int, default=0)
 args = ap.parse_args()
 FLIP = bytes.fromhex(args.flip)
 
 BUF = 64 * 1024
 st = {"bytes": 0, "connections": 0, "cuts": 0, "stalls": 0, "flips": 0, "requests": 0, "statuses": 0,
-      "multi": 0, "overlaps": 0, "hold_timeouts": 0, "drops": 0}
+      "multi": 0, "overlaps": 0, "hold_timeouts": 0, "drops": 0, "busy": 0, "most_open": 0}
 # --hold-multi, --hold-one: the number of each connection's last request (all counted in order); a 200
 # to several ranges seen; the answers held so far (--hold-limit).
-seen = {"n": 0, "last": {}, "refused": False, "holds": 0}
+seen = {"n": 0, "last": {}, "refused": False, "holds": 0, "open": 0}
 next_cut = args.cut_every
 
 
@@ -221,11 +227,37 @@ async def down(r, w, conn):
         w.close()
 
 
+async def refuse(cr, cw):
+    """--max-connections: the first request answered 503, the connection closed."""
+    try:
+        await cr.read(BUF)
+        st["busy"] += 1
+        save()
+        cw.write(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        await cw.drain()
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        cw.close()
+
+
 async def handle(cr, cw):
     st["connections"] += 1
     # Its number now: connections accepted while this one waits for its upstream must not share it.
     cid = st["connections"]
     save()
+    if args.max_connections and seen["open"] >= args.max_connections:
+        await refuse(cr, cw)
+        return
+    seen["open"] += 1
+    st["most_open"] = max(st["most_open"], seen["open"])
+    try:
+        await serve(cr, cw, cid)
+    finally:
+        seen["open"] -= 1
+
+
+async def serve(cr, cw, cid):
     try:
         sr, sw = await asyncio.open_connection("127.0.0.1", args.upstream)
     except OSError:

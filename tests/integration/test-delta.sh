@@ -579,6 +579,16 @@ echo "   5.0 on 1 connection: $(proxy_stat connections) connection(s), $(proxy_s
         "$(proxy_stat hold_timeouts) after 0.2 s"
 [ "$(proxy_stat overlaps)" = 0 ] && [ "$(proxy_stat hold_timeouts)" = 20 ] && [ "$(proxy_stat connections)" = 2 ] ||
         die "DeltaConnections=1: $(proxy_stat connections) connections, $(proxy_stat overlaps) answers released by another request"
+# A server that lets a client have 2 connections open (a per-client limit; the proxy answers a third
+# 503 and closes it), DeltaConnections= unset (4): the first refusal with more than one request on
+# its way lowers the requests at once for the rest of the install, and closes the connections
+# beyond them; the install goes through with 2 connections open at the most (docs/delta.md, step 8).
+onerange5 default "from a server of 2 connections a client" --max-connections 2
+echo "   5.0 from a server of 2 connections a client: $(proxy_stat busy) refused, $(proxy_stat most_open) open at once at the most"
+[ "$(proxy_stat most_open)" = 2 ] && [ "$(proxy_stat busy)" -ge 1 ] ||
+        die "2 connections a client: $(proxy_stat busy) refused, $(proxy_stat most_open) open at once"
+grep -qx "The server refused a request (HTTP 503) with [34] on their way: 2 at once from then on" "$T/out" ||
+        die "no lowered connections said: $(cat "$T/out")"
 # A cut inside root's first answer to several ranges (the second request for several, after the
 # headers'), then a 416 to the request that resumes it from the byte reached (inside a run): the
 # rest one range a request, the first of them from that byte.
