@@ -297,6 +297,24 @@ static int piece_start(DeltaSource *s) {
         return 0;
 }
 
+/* Frees p's fetch (its pipe closed first: a fetch still running is cancelled), adds up its stats. */
+static int piece_release(DeltaSource *s, Piece *p, HttpFetchStats *st) {
+        p->pipe = safe_close(p->pipe);
+        int r = http_fetch_finish(p->fetch, st);
+        p->fetch = http_fetch_free(p->fetch);
+        s->stats.fetched += st->received;
+        s->stats.requests += st->requests;
+        return r;
+}
+
+/* Frees the oldest fetch, as piece_release(). */
+static int piece_free(DeltaSource *s, HttpFetchStats *st) {
+        int r = piece_release(s, &s->piece[s->cur], st);
+        s->cur = (s->cur + 1) % s->max_in_flight;
+        s->in_flight--;
+        return r;
+}
+
 /*
  * A server that refuses a request (HTTP 503 or 429) while several are on
  * their way has a limit per client (connections, or requests at once: nginx's
@@ -323,13 +341,8 @@ static void pieces_lower(DeltaSource *s) {
         s->range = next->first;
         s->skip = next->skip;
         for (size_t i = 1; i < s->in_flight; i++) {
-                Piece *p = &s->piece[(s->cur + i) % s->max_in_flight];
                 HttpFetchStats st = {};
-                p->pipe = safe_close(p->pipe);
-                (void) http_fetch_finish(p->fetch, &st);
-                p->fetch = http_fetch_free(p->fetch);
-                s->stats.fetched += st.received;
-                s->stats.requests += st.requests;
+                (void) piece_release(s, &s->piece[(s->cur + i) % s->max_in_flight], &st);
         }
         s->in_flight = 1;
         if (s->cur != 0) {
@@ -369,19 +382,6 @@ static int pieces_fill(DeltaSource *s) {
                         return r;
         }
         return 0;
-}
-
-/* Frees the oldest fetch (its pipe closed first: a fetch still running is cancelled), adds up its stats. */
-static int piece_free(DeltaSource *s, HttpFetchStats *st) {
-        Piece *p = &s->piece[s->cur];
-        p->pipe = safe_close(p->pipe);
-        int r = http_fetch_finish(p->fetch, st);
-        p->fetch = http_fetch_free(p->fetch);
-        s->cur = (s->cur + 1) % s->max_in_flight;
-        s->in_flight--;
-        s->stats.fetched += st->received;
-        s->stats.requests += st->requests;
-        return r;
 }
 
 /*

@@ -76,3 +76,10 @@ expect_fail() {
 }
 
 same_file() { cmp -s "$1" "$2" || die "$1 and $2 differ"; }
+# preload SHIM [VAR=VALUE...] CMD ARGS...: CMD with the LD_PRELOAD shim SHIM (a path); ASan, when
+# built in, accepts a shim loaded before its runtime.
+preload() {
+        local shim=$1
+        shift
+        env LD_PRELOAD="$shim" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" "$@"
+}

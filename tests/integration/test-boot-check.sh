@@ -20,8 +20,7 @@ printf '#!/bin/sh\necho fine\n' >"$T/health.d/10-ok"; chmod +x "$T/health.d/10-o
 # As early in a boot as it runs, the kernel's random pool may not be ready: the
 # shim (helper-entropy.c) answers so and logs what would wait for it. Nothing
 # may (docs/boot.md, "Never waiting for entropy").
-out=$(env LD_PRELOAD="$ABIDE_TEST_HELPERS/helper-entropy.so" \
-        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" ABIDE_TEST_ENTROPY_LOG="$T/entropy.log" \
+out=$(preload "$ABIDE_TEST_HELPERS/helper-entropy.so" ABIDE_TEST_ENTROPY_LOG="$T/entropy.log" \
         "$ABIDECTL" boot-check --timeout 10 --no-reboot)
 echo "$out"
 [ ! -e "$T/entropy.log" ] || die "boot-check waited for the random pool: $(tr '\n' ' ' <"$T/entropy.log")"

@@ -75,8 +75,7 @@ note "the signature step never waits for the kernel's random pool (docs/boot.md)
 # that would wait for it. The control first: the same JSON library, seeded as
 # it is by default (abide-build inspect reads the manifest with it), is caught.
 shim=$ABIDE_TEST_HELPERS/helper-entropy.so
-entropy() { env LD_PRELOAD="$shim" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
-        ABIDE_TEST_ENTROPY_LOG="$T/entropy.log" "$@"; }
+entropy() { preload "$shim" ABIDE_TEST_ENTROPY_LOG="$T/entropy.log" "$@"; }
 entropy "$B" inspect "$BUNDLE" >/dev/null || die "inspect under the entropy shim failed"
 grep -qx 'open /dev/urandom' "$T/entropy.log" ||
         die "control: the shim did not see json-c's seed read from /dev/urandom: $(cat "$T/entropy.log" 2>&1)"
