@@ -147,8 +147,11 @@ int http_response_header(HttpResponse *r, const char *line, size_t len) {
                         return err_set(EBADMSG, "malformed status line: %.*s", (int) MIN(len, 64), line);
                 size_t rest = len - (size_t) (sp + 1 - line);
                 uint64_t status;
-                size_t digits = strspn(sp + 1, "0123456789");
-                if (digits != 3 || digits > rest || !parse_u64(sp + 1, 3, &status) || status < 100)
+                /* libcurl's line has no NUL after it: count within it. */
+                size_t digits = 0;
+                while (digits < rest && isdigit((unsigned char) sp[1 + digits]))
+                        digits++;
+                if (digits != 3 || !parse_u64(sp + 1, 3, &status) || status < 100)
                         return err_set(EBADMSG, "malformed status line: %.*s", (int) MIN(len, 64), line);
                 r->status = (long) status;
                 if (rest > 4) {

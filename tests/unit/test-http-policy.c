@@ -128,6 +128,11 @@ static void test_response_headers(void **state) {
         assert_int_equal(http_response_header(&r, "HTTP/1.1 abc OK", 15), -EBADMSG);
         assert_int_equal(http_response_header(&r, "HTTP/1.1 099 x", 14), -EBADMSG);
         assert_int_equal(http_response_header(&r, "HTTP/1.1 2000 x", 15), -EBADMSG);
+        /* The line is its length, not up to a NUL (libcurl's header buffer has none): the digits after it
+         * are not its status. */
+        assert_int_equal(http_response_header(&r, "HTTP/1.1 2000", 12), 0);
+        assert_int_equal(r.status, 200);
+        assert_int_equal(http_response_header(&r, "HTTP/1.1 20000", 11), -EBADMSG);
         feed(&r, "HTTP/1.1 200 OK");
         assert_int_equal(http_response_header(&r, "Content-Length: 12x", 19), -EBADMSG);
         assert_int_equal(http_response_header(&r, "Content-Length: ", 16), -EBADMSG);
