@@ -12,9 +12,9 @@ static bool lwsp(char c) {
         return c == ' ' || c == '\t';
 }
 
-/* RFC 2046 bchars: a boundary may hold a space, but not end with one. */
+/* RFC 2046 bchars: a boundary may hold a space, but not end with one; never a NUL (strchr() would find it). */
 static bool bchar(char c) {
-        return isalnum((unsigned char) c) || strchr("'()+_,-./:=? ", c);
+        return c != 0 && (isalnum((unsigned char) c) || strchr("'()+_,-./:=? ", c));
 }
 
 int http_multipart_boundary(const char *value, size_t len, char buf[static HTTP_BOUNDARY_MAX + 1]) {

@@ -44,6 +44,14 @@ static void test_boundary(void **state) {
         expect_boundary(longer, -EBADMSG, NULL);
         (void) snprintf(longer, sizeof longer, "multipart/byteranges; boundary=%070d", 7);
         expect_boundary(longer, 1, longer + strlen("multipart/byteranges; boundary="));
+        /* A NUL byte inside the value (the header's length counts it): no bchar, as a quoted one neither
+         * (found by fuzz-http-response: the boundary kept was empty). */
+        static const char nul[] = "multipart/byteranges; boundary=\0ab";
+        char b[HTTP_BOUNDARY_MAX + 1] = "unchanged";
+        assert_int_equal(http_multipart_boundary(nul, sizeof nul - 1, b), -EBADMSG);
+        static const char qnul[] = "multipart/byteranges; boundary=\"a\0b\"";
+        assert_int_equal(http_multipart_boundary(qnul, sizeof qnul - 1, b), -EBADMSG);
+        assert_string_equal(b, "unchanged");
 
         /* Through the response headers. */
         HttpResponse r = {};
