@@ -261,6 +261,9 @@ int http_response_plan(HttpResource *res, uint64_t offset, const HttpResponse *r
                 /* Range ignored, or If-Range said the bundle changed. */
                 if (http_resource_changed(res, resp))
                         return changed(res, resp, ret_failure);
+                /* The first answer seen (a range asked for first): it describes the whole resource. */
+                if (!res->known)
+                        *res = (HttpResource) { .known = true, .size = resp->content_length, .v = resp->v };
                 *ret_skip = offset;
                 return 0;
 

@@ -271,6 +271,17 @@ static void test_plan_resume(void **state) {
         r.has_range = false;
         assert_int_equal(http_response_plan(&res, 400, &r, &skip, &failure), -EBADMSG);
         assert_int_equal(failure, HTTP_FAILURE_PROTOCOL);
+
+        /* A range asked for first, answered whole (Range ignored): that answer describes the resource, and
+         * another bundle after it is refused. */
+        HttpResource fresh = {};
+        r = response(200, 1000, "\"a\"", LM1);
+        assert_int_equal(http_response_plan(&fresh, 400, &r, &skip, &failure), 0);
+        assert_true(skip == 400);
+        assert_true(fresh.known && fresh.size == 1000 && streq(fresh.v.etag, "\"a\""));
+        r = partial(600, 1200, "\"b\"", LM2);
+        assert_int_equal(http_response_plan(&fresh, 600, &r, &skip, &failure), -ESTALE);
+        assert_int_equal(failure, HTTP_FAILURE_CHANGED);
 }
 
 static void test_plan_status(void **state) {
