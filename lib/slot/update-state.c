@@ -55,7 +55,7 @@ int update_state_to_json_string(const UpdateState *s, char **ret) {
                 if (!d)
                         return -ENOMEM;
                 json_object_object_add(d, "verdict", json_object_new_string(s->verdict ?: ""));
-                json_object_object_add(d, "reason", json_object_new_string(s->reason ?: ""));
+                json_object_object_add(d, "reason", str_or_null(s->reason));
                 json_object_object_add(d, "version", str_or_null(s->version));
         }
         if (json_object_object_add(root, "format", json_object_new_int(UPDATE_STATE_FORMAT)) < 0 ||

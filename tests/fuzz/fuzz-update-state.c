@@ -8,6 +8,10 @@
 #include "basic/error.h"
 #include "slot/update-state.h"
 
+static bool same(const char *a, const char *b) {
+        return a == b || (a && b && streq(a, b));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_(update_state_done) UpdateState s = {}, s2 = {};
         _cleanup_free_ char *text = fuzz_strndup(data, size), *json = NULL, *json2 = NULL;
@@ -20,6 +24,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FUZZ_ASSERT(update_state_from_json_string(json, &s2) == 0);
         FUZZ_ASSERT(update_state_to_json_string(&s2, &json2) == 0);
         FUZZ_ASSERT(streq(json, json2));
+        /* What was read is what is written: no field lost on the way. */
+        FUZZ_ASSERT(s2.last_serial == s.last_serial && s2.last_check == s.last_check && s2.failures == s.failures &&
+                    s2.next_attempt == s.next_attempt && s2.have_decision == s.have_decision);
+        FUZZ_ASSERT(same(s2.verdict, s.verdict) && same(s2.reason, s.reason) && same(s2.version, s.version) &&
+                    same(s2.last_error, s.last_error) && same(s2.reboot_deferred, s.reboot_deferred));
 
         /* The next failure on top of the file's: the wait grows within its bounds, never before now. */
         uint64_t now = s.last_check, random = s.last_serial ^ s.next_attempt;

@@ -55,6 +55,18 @@ static void test_round_trip(void **state) {
         assert_int_equal(t.last_serial, 0);
         free(text);
         update_state_done(&t);
+
+        /* A decision without a reason (a file written by hand) is written back without one, not with "". */
+        assert_int_equal(update_state_from_json_string("{\"format\": 1, \"last_decision\": {\"verdict\": \"install\"}}", &s), 0);
+        assert_null(s.reason);
+        assert_int_equal(update_state_to_json_string(&s, &text), 0);
+        assert_int_equal(update_state_from_json_string(text, &t), 0);
+        assert_true(t.have_decision);
+        assert_string_equal(t.verdict, "install");
+        assert_null(t.reason);
+        free(text);
+        update_state_done(&t);
+        update_state_done(&s);
 }
 
 static void test_bad_input(void **state) {
