@@ -9,6 +9,30 @@
 #include "basic/error.h"
 #include "channel/channel.h"
 
+static bool same(const char *a, const char *b) {
+        return a == b || (a && b && streq(a, b));
+}
+
+/* Every field, as parsed from the input and from what it serialized to. */
+static void check_same(const Channel *a, const Channel *b) {
+        FUZZ_ASSERT(a->serial == b->serial && a->updated == b->updated && a->n_releases == b->n_releases);
+        for (size_t i = 0; i < a->n_releases; i++) {
+                const ChannelRelease *x = &a->releases[i], *y = channel_find(b, x->compatible);
+                FUZZ_ASSERT(y);
+                FUZZ_ASSERT(same(x->version, y->version) && same(x->bundle, y->bundle) &&
+                            same(x->halt_reason, y->halt_reason));
+                FUZZ_ASSERT(x->security_version == y->security_version && x->size == y->size &&
+                            x->percent_bp == y->percent_bp && x->halted == y->halted && x->published == y->published);
+                FUZZ_ASSERT(memcmp(x->manifest_sha256, y->manifest_sha256, sizeof x->manifest_sha256) == 0);
+                FUZZ_ASSERT(x->window.set == y->window.set);
+                if (x->window.set)
+                        FUZZ_ASSERT(x->window.start_min == y->window.start_min && x->window.end_min == y->window.end_min);
+                FUZZ_ASSERT(x->n_stages == y->n_stages);
+                for (size_t k = 0; k < x->n_stages; k++)
+                        FUZZ_ASSERT(x->stages_bp[k] == y->stages_bp[k]);
+        }
+}
+
 static void decide_all(const Channel *c, uint64_t now) {
         static const char *const compat[] = { "abide-demo", "c", "other", "" };
         for (size_t i = 0; i < ELEMENTSOF(compat); i++)
@@ -76,6 +100,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FUZZ_ASSERT(channel_parse(json, len, &c2) == 0);
         FUZZ_ASSERT(channel_serialize(c2, &json2, &len2) == 0);
         FUZZ_ASSERT(len == len2 && memcmp(json, json2, len) == 0);
+        check_same(c, c2);
         for (size_t i = 0; i < c->n_releases; i++)
                 FUZZ_ASSERT(channel_find(c, c->releases[i].compatible) == &c->releases[i]);
         decide_all(c, 0);
