@@ -64,9 +64,7 @@ loader_boot a
 [ "$(entry_of a)" = "abide-a+0.conf" ] || die "boot-check touched a bad entry"
 # Under the I/O-logging shim: the renamed entry is synced under its new name (on FAT the directory's
 # sync alone leaves it empty on disk: lib/basic/fileio.h, rename_durable()).
-env LD_PRELOAD="$ABIDE_TEST_HELPERS/helper-corrupt-write.so" \
-        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" ABIDE_TEST_IO_LOG="$T/io.log" \
-        "$ABIDECTL" mark-good
+preload "$ABIDE_TEST_HELPERS/helper-corrupt-write.so" ABIDE_TEST_IO_LOG="$T/io.log" "$ABIDECTL" mark-good
 [ "$(entry_of a)" = "abide-a.conf" ] || die "mark-good: entry is $(entry_of a)"
 python3 - "$T/io.log" <<'PY' || die "mark-good: the renamed entry was not synced under its new name: $(cat "$T/io.log")"
 import os, sys

@@ -636,7 +636,7 @@ delta_corrupt() {
         local dev=$1 offset=$2 pat=$3
         "$ABIDECTL" install --force "$V1" >/dev/null
         rm -f "$ENTRIES"/abide-b*.conf
-        expect_fail "$pat" env LD_PRELOAD="$shim" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+        expect_fail "$pat" preload "$shim" \
                 ABIDE_TEST_CORRUPT_DEV="$dev" ABIDE_TEST_CORRUPT_OFFSET="$offset" "$ABIDECTL" install --force --delta "$V2"
         b_not_bootable || die "b bootable after a delta the device stored wrong: $(entry_of b)"
         check_a "delta stored wrong"
@@ -646,7 +646,7 @@ delta_corrupt "$ROOT_B" $((LAST * 4096 + 77)) \
 delta_corrupt "$VERITY_B" $((4096 + 3)) "^abidectl: install: abide-root-b and abide-verity-b: read back: holds sha256 [0-9a-f]{64} over"
 # The same shim, nothing flipped: the delta installs.
 "$ABIDECTL" install --force "$V1" >/dev/null
-env LD_PRELOAD="$shim" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+preload "$shim" \
         "$ABIDECTL" install --force --delta "$V2" >/dev/null 2>"$T/err" || die "delta under the shim failed: $(cat "$T/err")"
 b_print | cmp -s "$T/b.delta" - || die "slot b after a delta under the shim differs"
 

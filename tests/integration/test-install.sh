@@ -118,7 +118,7 @@ shim=$ABIDE_TEST_HELPERS/helper-corrupt-write.so
 corrupt() {
         local dev=$1 offset=$2 pat=$3
         install "$GOOD" --force >/dev/null
-        refuse "$pat" env LD_PRELOAD="$shim" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+        refuse "$pat" preload "$shim" \
                 ABIDE_TEST_CORRUPT_DEV="$dev" ABIDE_TEST_CORRUPT_OFFSET="$offset" "$ABIDECTL" install --force "$GOOD"
 }
 corrupt "$ROOT_B" $((4096 * 1000 + 77)) \
@@ -130,7 +130,7 @@ corrupt "$SIG_B" 10 "^abidectl: install: read back: abide-verity-sig-b holds sha
 # byte once, in order, in the chunks it was written in.
 rm -f "$T/reads.log"
 install "$GOOD" --force >/dev/null
-env LD_PRELOAD="$shim" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" ABIDE_TEST_READ_LOG="$T/reads.log" \
+preload "$shim" ABIDE_TEST_READ_LOG="$T/reads.log" \
         "$ABIDECTL" install --force "$GOOD" >/dev/null || die "install under the read log failed"
 rootsize=$(manifest_field "$GOOD" "['payloads'][0]['size']")
 python3 - "$T/reads.log" "$(cat "/sys/class/block/${ROOT_B#/dev/}/dev")" "$rootsize" <<'PY' || die "the read-back's reads of root: $(grep -c . "$T/reads.log") lines"
@@ -153,7 +153,7 @@ PY
 # and the same read-back passes a good install and refuses a byte stored wrong in a later chunk.
 for cpus in 1 2 4; do
         rm -f "$T/fake.log"
-        fake=(env LD_PRELOAD="$shim" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+        fake=(preload "$shim"
               ABIDE_TEST_MEMAVAILABLE_KB=8192 ABIDE_TEST_CPUS=$cpus ABIDE_TEST_FAKE_LOG="$T/fake.log")
         install "$GOOD" --force >/dev/null
         refuse "^abidectl: install: abide-root-b and abide-verity-b: read back: root does not match its signed dm-verity tree \(.*\): verity: data block 2222 does not match its leaf hash$" \
@@ -170,7 +170,7 @@ check_a "installs with little memory"
 for f in vmlinuz initrd; do
         install "$GOOD" --force >/dev/null
         refuse "^abidectl: install: read back: $T/esp/abide/b/$f holds sha256 [0-9a-f]{64} over [0-9]+ bytes, the manifest says [0-9a-f]{64} for '[^']+'$" \
-                env LD_PRELOAD="$shim" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+                preload "$shim" \
                 ABIDE_TEST_CORRUPT_FILE="/esp/abide/b/.#$f." ABIDE_TEST_CORRUPT_OFFSET=1000 "$ABIDECTL" install --force "$GOOD"
         ! ls -A "$T/esp/abide/b" | grepq '^\.#' || die "temporaries left after a $f stored wrong: $(ls -A "$T/esp/abide/b")"
         [ -z "$(entry_of b)" ] || die "b has an entry after a $f stored wrong: $(entry_of b)"
@@ -179,7 +179,7 @@ done
 install "$GOOD" --force >/dev/null
 same_file "$T/kernel/vmlinuz-$KVER" "$T/esp/abide/b/vmlinuz"
 # Without the shim's fault the same install passes (the shim itself changes nothing else).
-env LD_PRELOAD="$shim" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+preload "$shim" \
         ABIDE_TEST_CORRUPT_DEV="$ROOT_B" ABIDE_TEST_CORRUPT_OFFSET=$((1 << 40)) "$ABIDECTL" install --force "$GOOD" >/dev/null
 [ "$(entry_of b)" = "abide-b+3.conf" ] || die "install under the idle shim: b's entry is '$(entry_of b)'"
 check_a "install under the idle shim"
@@ -200,7 +200,7 @@ veritysetup verify "$ROOT_B" "$VERITY_B" "$(manifest_field "$TINY" "['verity']['
         die "veritysetup verify failed after the install of a one-block root"
 check_a "one-block root"
 refuse "^abidectl: install: read back: verity: $ROOT_B does not match $VERITY_B and root hash [0-9a-f]{64}: " \
-        env LD_PRELOAD="$shim" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+        preload "$shim" \
         ABIDE_TEST_CORRUPT_DEV="$ROOT_B" ABIDE_TEST_CORRUPT_OFFSET=77 "$ABIDECTL" install --force "$TINY"
 
 note "every write to the slot is flushed before b's entry is written; a failed flush is refused"
@@ -210,7 +210,7 @@ note "every write to the slot is flushed before b's entry is written; a failed f
 # of its disk begun after its last write and done before the entry is synced, and a buffered
 # write (the signature partition's end, not 4 KiB aligned here) must be written out after it.
 rm -f "$T/io.log"
-env LD_PRELOAD="$shim" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" ABIDE_TEST_IO_LOG="$T/io.log" \
+preload "$shim" ABIDE_TEST_IO_LOG="$T/io.log" \
         "$ABIDECTL" install --force "$GOOD" >/dev/null || die "install with the I/O log failed"
 python3 - "$T/io.log" "$T/esp" "$ROOT_B" "$VERITY_B" "$SIG_B" <<'PY' || die "flush order: $(uniq -c "$T/io.log")"
 import os, sys
@@ -248,7 +248,7 @@ PY
 check_a "install with the I/O log"
 # A flush that fails (the device's cache flush returns an error) fails the install: no entry.
 refuse "^abidectl: install: cannot sync abide-root-b: Input/output error$" \
-        env LD_PRELOAD="$shim" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+        preload "$shim" \
         ABIDE_TEST_FAIL_SYNC_DEV="$ROOT_B" "$ABIDECTL" install --force "$GOOD"
 [ -z "$(entry_of b)" ] || die "b has the entry $(entry_of b) after its flush failed"
 python3 -c 'import json,sys; b = json.load(open(sys.argv[1]))["slots"]["b"]; assert b["state"] == "installing", b' \
@@ -258,7 +258,7 @@ check_a "a failed flush"
 # gone): one line, no crash, a untouched, no entry for b, b left "installing".
 cp "$GOOD" "$T/shrinking.bundle"
 refuse "^abidectl: install: cannot write abide-root-b at offset 4194304: the bundle file shrank while it was read$" \
-        env LD_PRELOAD="$shim" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+        preload "$shim" \
         ABIDE_TEST_SHRINK_FILE="$T/shrinking.bundle" ABIDE_TEST_SHRINK_OFFSET=4194304 ABIDE_TEST_SHRINK_TO=1048576 \
         ABIDE_TEST_SHRINK_LOG="$T/shrink.log" "$ABIDECTL" install --force "$T/shrinking.bundle"
 grep -qxF "shrank $T/shrinking.bundle" "$T/shrink.log" || die "the bundle was not shrunk during the install"
