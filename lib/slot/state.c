@@ -97,7 +97,7 @@ static int failure_to_json(const SlotFailure *f, json_object **ret) {
         _cleanup_json_ json_object *o = json_object_new_object();
         if (!o ||
             add(o, "check", json_object_new_string(f->check)) < 0 ||
-            add(o, "output", json_object_new_string(f->output ?: "")) < 0 ||
+            add_string_or_null(o, "output", f->output) < 0 ||
             add(o, "time", json_object_new_int64((int64_t) f->time)) < 0)
                 return -ENOMEM;
         *ret = TAKE_PTR(o);
@@ -149,7 +149,7 @@ int state_to_json_string(const AbideState *s, char **ret) {
                     add(rb, "from", json_object_new_string(slot_to_string(e->from))) < 0 ||
                     add(rb, "to", json_object_new_string(slot_to_string(e->to))) < 0 ||
                     add_string_or_null(rb, "version", e->version) < 0 ||
-                    add(rb, "reason", json_object_new_string(e->reason ?: "")) < 0 ||
+                    add_string_or_null(rb, "reason", e->reason) < 0 ||
                     add(rb, "time", json_object_new_int64((int64_t) e->time)) < 0 ||
                     add(rb, "reported", json_object_new_boolean(e->reported)) < 0) {
                         json_object_put(rb);
@@ -273,6 +273,9 @@ static int record_from_json(json_object *o, SlotRecord *r) {
                     (k = get_string(v, "output", &r->failure.output)) < 0 ||
                     (k = get_time(v, "time", &r->failure.time)) < 0)
                         return k;
+                /* No check, no failure recorded (SlotFailure): nothing else of it kept, as it is written back. */
+                if (!r->failure.check)
+                        failure_done(&r->failure);
         }
         return 0;
 }

@@ -289,6 +289,26 @@ static void test_json_corrupt(void **unused) {
         assert_false(s->floor.valid);
         assert_false(s->slots[SLOT_A].sv_known);
         state_free(s);
+        /* A failure without its check is none (as abidectl writes it: "failure": null), output and all. */
+        assert_int_equal(state_from_json_string("{\"format\":1,\"slots\":{\"b\":{\"failure\":"
+                                                "{\"output\":\"agent not running\",\"time\":5}}}}", &s), 0);
+        assert_null(s->slots[SLOT_B].failure.check);
+        assert_null(s->slots[SLOT_B].failure.output);
+        assert_int_equal(s->slots[SLOT_B].failure.time, 0);
+        state_free(s);
+        /* A rollback without a reason is written back without one (was ""). */
+        assert_int_equal(state_from_json_string("{\"format\":1,\"rollback\":{\"from\":\"b\",\"to\":\"a\",\"time\":5}}", &s), 0);
+        assert_true(s->rollback.valid);
+        assert_null(s->rollback.reason);
+        char *text;
+        AbideState *t;
+        assert_int_equal(state_to_json_string(s, &text), 0);
+        assert_int_equal(state_from_json_string(text, &t), 0);
+        assert_true(t->rollback.valid);
+        assert_null(t->rollback.reason);
+        free(text);
+        state_free(t);
+        state_free(s);
 }
 
 static void test_floor(void **unused) {
