@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The firmware's boot variables, any bytes (written by the firmware, other
+ * operating systems, efibootmgr): BootOrder, BootCurrent and Boot####
+ * options in an efivarfs-like directory, then efi_fallback_options_ensure().
+ * Input: byte 0 the flags (bits 0-2: how many options, bit 3: BootCurrent,
+ * bit 4: the options start from ours, the input's bytes xor'ed over them),
+ * byte 1 BootOrder's length in bytes, then BootOrder, BootCurrent (2), and
+ * each option: its number's low byte (numbers 0x0000-0x00ff), a length
+ * byte, its bytes. Whatever they hold: a clean error, or BootOrder names
+ * our two options once each and every other entry as before, ours hold
+ * exactly the options abidectl makes, no other variable changed, and a
+ * second call changes nothing. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fuzz-util.h"
+
+#include "basic/error.h"
+#include "basic/fileio.h"
+#include "basic/rm-rf.h"
+#include "boot/efi-bootopt.h"
+#include "boot/efivars.h"
+
+#define GLOBAL "-" EFIVARS_GLOBAL_GUID
+#define MAX_OPTIONS 7
+
+static const EspLocation esp = {
+        .partition_number = 1, .start_lba = 0x800, .size_lba = 0x32000,
+        .part_uuid = { 0x00, 0xee, 0xff, 0xc0, 0x34, 0x12, 0xbc, 0x4a, 0x8d, 0xef, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab },
+};
+
+/* Ours as abidectl makes them (attributes and all), from a call on an empty directory. */
+static uint8_t *ours[2];
+static size_t ours_size[2];
+
+static void put(const char *dir, const char *name, const uint8_t *data, size_t size) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/%s" GLOBAL, dir, name);
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        FUZZ_ASSERT(fd >= 0);
+        static const uint8_t attrs[4] = { 7, 0, 0, 0 };
+        FUZZ_ASSERT(write(fd, attrs, 4) == 4);
+        FUZZ_ASSERT(size == 0 || write(fd, data, size) == (ssize_t) size);
+        close(fd);
+}
+
+/* The file's bytes, attributes included; NULL when missing. */
+static uint8_t *get(const char *dir, const char *name, size_t *ret_size) {
+        char path[PATH_MAX];
+        char *buf = NULL;
+        snprintf(path, sizeof path, "%s/%s" GLOBAL, dir, name);
+        if (read_full_file(path, 1 << 20, &buf, ret_size) < 0)
+                return NULL;
+        return (uint8_t *) buf;
+}
+
+static uint16_t le16(const uint8_t *p) {
+        return (uint16_t) (p[0] | p[1] << 8);
+}
+
+/* Under $TMPDIR (run-fuzz.sh's own, removed after the run, so a crash leaves nothing behind). */
+static int scratch(char dir[static PATH_MAX]) {
+        const char *tmp = getenv("TMPDIR");
+        if (snprintf(dir, PATH_MAX, "%s/fuzz-efi-bootopt.XXXXXX", tmp && *tmp ? tmp : "/tmp") >= PATH_MAX)
+                return -ENAMETOOLONG;
+        return mkdtemp(dir) ? 0 : -errno;
+}
+
+static void init_ours(void) {
+        char dir[PATH_MAX];
+        bool changed;
+        FUZZ_ASSERT(scratch(dir) == 0);
+        FUZZ_ASSERT(efi_fallback_options_ensure(dir, &esp, &changed) == 0 && changed);
+        /* On an empty directory: Boot0000 and Boot0001, A then B. */
+        ours[0] = get(dir, "Boot0000", &ours_size[0]);
+        ours[1] = get(dir, "Boot0001", &ours_size[1]);
+        FUZZ_ASSERT(ours[0] && ours[1] && ours_size[0] > 4 && ours_size[1] > 4);
+        FUZZ_ASSERT(rm_rf(dir) == 0);
+}
+
+typedef struct Var {
+        char name[16];
+        uint8_t *data;          /* attributes included */
+        size_t size;
+} Var;
+
+/* After a call that succeeded: what must hold whatever the variables held before. */
+static void check_success(const char *dir, const Var *vars, size_t n_vars, const uint16_t *order, size_t n_order) {
+        bool changed;
+        DIR *d;
+
+        /* BootOrder: ours once each, A right before B, the others as they were, in their order. */
+        size_t new_size;
+        _cleanup_free_ uint8_t *raw = get(dir, "BootOrder", &new_size);
+        FUZZ_ASSERT(raw && new_size >= 4 && (new_size - 4) % 2 == 0);
+        size_t n_new = (new_size - 4) / 2;
+        uint16_t *now_order = calloc(n_new + 1, sizeof *now_order);
+        FUZZ_ASSERT(now_order);
+        for (size_t i = 0; i < n_new; i++)
+                now_order[i] = le16(raw + 4 + 2 * i);
+        /* Which adjacent pair is ours: the one whose options abidectl made and that fits (another option
+         * may hold the same bytes as ours). */
+        bool found = false;
+        unsigned num[2] = {};
+        for (size_t i = 0; i + 1 < n_new && !found; i++) {
+                bool holds = true;
+                for (int sl = 0; sl < 2 && holds; sl++) {
+                        char name[16];
+                        size_t opt_size;
+                        snprintf(name, sizeof name, "Boot%04X", now_order[i + sl]);
+                        _cleanup_free_ uint8_t *opt = get(dir, name, &opt_size);
+                        holds = opt && opt_size == ours_size[sl] && memcmp(opt, ours[sl], opt_size) == 0;
+                }
+                if (!holds || now_order[i] == now_order[i + 1])
+                        continue;
+                unsigned a = now_order[i], b = now_order[i + 1];
+                size_t seen_a = 0, seen_b = 0, x = 0, y = 0;
+                bool same_rest = true;
+                for (;;) {
+                        while (x < n_new && (now_order[x] == a || now_order[x] == b)) {
+                                seen_a += now_order[x] == a;
+                                seen_b += now_order[x] == b;
+                                x++;
+                        }
+                        while (y < n_order && (order[y] == a || order[y] == b))
+                                y++;
+                        if (x == n_new || y == n_order) {
+                                same_rest = x == n_new && y == n_order;
+                                break;
+                        }
+                        if (now_order[x++] != order[y++]) {
+                                same_rest = false;
+                                break;
+                        }
+                }
+                if (same_rest && seen_a == 1 && seen_b == 1) {
+                        found = true;
+                        num[0] = a;
+                        num[1] = b;
+                }
+        }
+        free(now_order);
+        FUZZ_ASSERT(found);
+
+        /* Every other variable as it was, but an option of ours rewritten in place. */
+        for (size_t i = 0; i < n_vars; i++) {
+                if (streq(vars[i].name, "BootOrder"))
+                        continue;
+                size_t now_size;
+                _cleanup_free_ uint8_t *now = get(dir, vars[i].name, &now_size);
+                FUZZ_ASSERT(now);
+                char a[16], b[16];
+                snprintf(a, sizeof a, "Boot%04X", num[0]);
+                snprintf(b, sizeof b, "Boot%04X", num[1]);
+                if (streq(vars[i].name, a) || streq(vars[i].name, b))
+                        continue;
+                FUZZ_ASSERT(now_size == vars[i].size && memcmp(now, vars[i].data, now_size) == 0);
+        }
+
+        /* Nothing written but BootOrder and ours. */
+        d = opendir(dir);
+        FUZZ_ASSERT(d);
+        for (struct dirent *de; (de = readdir(d));) {
+                if (de->d_name[0] == '.')
+                        continue;
+                char name[16], a[16], b[16];
+                snprintf(name, sizeof name, "%.*s", (int) (strlen(de->d_name) - strlen(GLOBAL)), de->d_name);
+                snprintf(a, sizeof a, "Boot%04X", num[0]);
+                snprintf(b, sizeof b, "Boot%04X", num[1]);
+                bool known = streq(name, "BootOrder") || streq(name, a) || streq(name, b);
+                for (size_t i = 0; i < n_vars && !known; i++)
+                        known = streq(name, vars[i].name);
+                FUZZ_ASSERT(known);
+        }
+        closedir(d);
+
+        /* Once more: nothing to change. */
+        FUZZ_ASSERT(efi_fallback_options_ensure(dir, &esp, &changed) == 0);
+        FUZZ_ASSERT(!changed);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        const uint8_t *p = data, *end = data + size;
+        char dir[PATH_MAX];
+        Var vars[MAX_OPTIONS + 2] = {};
+        size_t n_vars = 0;
+        uint16_t order[128];
+        size_t n_order = 0;
+        bool have_order = false;
+        bool changed;
+        int r;
+
+        if (!ours[0])
+                init_ours();
+        if (size < 2)
+                return 0;
+        uint8_t flags = *p++;
+        size_t order_len = *p++;
+        if ((size_t) (end - p) < order_len)
+                return 0;
+        FUZZ_ASSERT(scratch(dir) == 0);
+        if (order_len > 0 || (flags & 0x20)) {
+                put(dir, "BootOrder", p, order_len);
+                have_order = true;
+                for (size_t i = 0; i + 1 < order_len && n_order < ELEMENTSOF(order); i += 2)
+                        order[n_order++] = le16(p + i);
+        }
+        p += order_len;
+        if ((flags & 8) && end - p >= 2) {
+                put(dir, "BootCurrent", p, 2);
+                p += 2;
+        }
+        for (unsigned i = 0; i < (flags & 7u) && end - p >= 2; i++) {
+                unsigned number = p[0];
+                size_t len = p[1];
+                p += 2;
+                len = MIN(len, (size_t) (end - p));
+                _cleanup_free_ uint8_t *opt = NULL;
+                size_t opt_size = len;
+                if (flags & 0x10) {
+                        /* One of ours, the input xor'ed over its first bytes. */
+                        const uint8_t *base = ours[i & 1] + 4;
+                        opt_size = ours_size[i & 1] - 4;
+                        opt = malloc(opt_size);
+                        FUZZ_ASSERT(opt);
+                        memcpy(opt, base, opt_size);
+                        for (size_t k = 0; k < len && k < opt_size; k++)
+                                opt[k] ^= p[k];
+                } else {
+                        opt = malloc(len ? len : 1);
+                        FUZZ_ASSERT(opt);
+                        memcpy(opt, p, len);
+                }
+                p += len;
+                char name[16];
+                snprintf(name, sizeof name, "Boot%04X", number);
+                put(dir, name, opt, opt_size);
+        }
+
+        /* Every variable as it is now. */
+        DIR *d = opendir(dir);
+        FUZZ_ASSERT(d);
+        for (struct dirent *de; (de = readdir(d));) {
+                if (de->d_name[0] == '.')
+                        continue;
+                FUZZ_ASSERT(n_vars < ELEMENTSOF(vars));
+                Var *v = &vars[n_vars++];
+                snprintf(v->name, sizeof v->name, "%.*s", (int) (strlen(de->d_name) - strlen(GLOBAL)), de->d_name);
+                v->data = get(dir, v->name, &v->size);
+                FUZZ_ASSERT(v->data);
+        }
+        closedir(d);
+
+        r = efi_fallback_options_ensure(dir, &esp, &changed);
+        if (r < 0) {
+                /* A BootOrder that is no list of numbers is left alone, and so is everything else. */
+                FUZZ_ASSERT(r == -EBADMSG && have_order && order_len % 2 != 0);
+                for (size_t i = 0; i < n_vars; i++) {
+                        size_t now_size;
+                        _cleanup_free_ uint8_t *now = get(dir, vars[i].name, &now_size);
+                        FUZZ_ASSERT(now && now_size == vars[i].size && memcmp(now, vars[i].data, now_size) == 0);
+                }
+                err_clear();
+                goto out;
+        }
+
+        check_success(dir, vars, n_vars, order, n_order);
+out:
+        for (size_t i = 0; i < n_vars; i++)
+                free(vars[i].data);
+        FUZZ_ASSERT(rm_rf(dir) == 0);
+        return 0;
+}
