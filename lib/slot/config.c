@@ -178,6 +178,35 @@ static int note_ignored(ParseState *st, const char *section, const char *key) {
         return 0;
 }
 
+/*
+ * An empty value resets the key to its default, as in systemd's files:
+ * "find it" or none where the default is that (ESP=, Disk=, Agent=), the
+ * built-in value where there is one (EfiVars=, State=, Backend=, Tries=),
+ * never a NULL where the code needs a value. A list key's empty value
+ * clears it (append_word_list()).
+ */
+static int reset_to_default(void *field, const ConfigKey *k) {
+        _cleanup_(config_freep) AbideConfig *d = NULL;
+        int r = config_new_default(&d);
+        if (r < 0)
+                return r;
+        const void *from = (const uint8_t *) d + k->offset;
+        switch (k->kind) {
+        case KEY_PATH:
+        case KEY_STRING:
+                return set_string(field, *(char *const *) from ?: "");
+        case KEY_UINT:
+                *(unsigned *) field = *(const unsigned *) from;
+                return 0;
+        case KEY_BOOL:
+                *(bool *) field = *(const bool *) from;
+                return 0;
+        case KEY_LIST:
+                break;
+        }
+        return -EINVAL;
+}
+
 static int handler(void *user, const char *section, const char *key, const char *value) {
         ParseState *st = user;
 
@@ -195,6 +224,10 @@ static int handler(void *user, const char *section, const char *key, const char 
                 }
 
                 void *field = (uint8_t *) st->config + k->offset;
+                if (!*value && k->kind != KEY_LIST) {
+                        st->error = reset_to_default(field, k);
+                        return st->error < 0 ? 0 : 1;
+                }
                 switch (k->kind) {
                 case KEY_BOOL: {
                         static const char *const yes[] = { "yes", "true", "1", "on" }, *const no[] = { "no", "false", "0", "off" };

@@ -113,6 +113,34 @@ static void test_vendor_sets_trust(void **state) {
         assert_string_equal(e->trust_signers, "aa bb");
 }
 
+/* An empty value resets a key to its default: never a NULL where abidectl needs a value (EfiVars= and
+ * Backend= empty crashed `abidectl status`; found by fuzz-config). */
+static void test_empty_resets(void **state) {
+        _cleanup_(config_freep) AbideConfig *c = NULL, *d = NULL;
+
+        write_conf(vendor, "[Paths]\nEfiVars=/x\nEfiVars=\nKeys=\nESP=/boot\nESP=\n"
+                           "[Boot]\nBackend=uboot\nBackend=\nTries=7\nTries=\nRebootCommand=\n"
+                           "[Network]\nAllowHTTP=no\nAllowHTTP=\nDeltaConnections=\n"
+                           "[Update]\nReboot=\nState=\n[Report]\nMethod=\nSpool=\n");
+        write_conf(local, "[Paths]\nState=\n");
+        assert_int_equal(config_new_default(&d), 0);
+        assert_int_equal(config_load_layered(vendor, local, &c), 0);
+        assert_string_equal(c->efivars, d->efivars);
+        assert_string_equal(c->keys_dir, d->keys_dir);
+        assert_null(c->esp);
+        assert_string_equal(c->backend, "systemd-boot");
+        assert_int_equal(c->tries, 3);
+        assert_string_equal(c->reboot_command, d->reboot_command);
+        assert_true(c->net_allow_http == d->net_allow_http);
+        assert_int_equal(c->net_delta_connections, d->net_delta_connections);
+        assert_string_equal(c->update_reboot, "now");
+        assert_string_equal(c->update_state, d->update_state);
+        assert_string_equal(c->report_method, "PUT");
+        assert_string_equal(c->report_spool, d->report_spool);
+        assert_string_equal(c->state_file, d->state_file);
+        unlink(local);
+}
+
 static void test_bad_values(void **state) {
         static const struct {
                 const char *text, *want;
@@ -194,6 +222,7 @@ int main(void) {
                 cmocka_unit_test(test_defaults_are_verified_storage),
                 cmocka_unit_test(test_local_cannot_set_trust),
                 cmocka_unit_test(test_vendor_sets_trust),
+                cmocka_unit_test(test_empty_resets),
                 cmocka_unit_test(test_bad_values),
                 cmocka_unit_test(test_network_local),
         };
