@@ -72,7 +72,8 @@ void http_url_display(const char *url, char *buf, size_t size) {
         size_t n = scheme_length(url);
         const char *host = n ? url + n + 3 : url;
         size_t authority = strcspn(host, "/?#");
-        const char *at = memchr(host, '@', authority);
+        /* The last '@': a password holding one ("user:p@ss@host") is not shown in part. */
+        const char *at = memrchr(host, '@', authority);
 
         if (size == 0)
                 return;

@@ -64,6 +64,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         return 0;
                 uint64_t a = 0, b = 0, t = 0;
                 check_range(http_content_range_parse(s, &a, &b, &t) == 0, a, b, t);
+                /* As a URL: shown without its user and password, whatever they hold. */
+                char shown[96];
+                http_url_display(s, shown, sizeof shown);
+                FUZZ_ASSERT(strlen(shown) < sizeof shown);
+                const char *sep = strstr(s, "://");
+                if (sep && http_is_url(s) && strlen(s) < sizeof shown) {
+                        const char *sh = strstr(shown, "://");
+                        FUZZ_ASSERT(sh);
+                        FUZZ_ASSERT(!memchr(sh + 3, '@', strcspn(sh + 3, "/?#")));
+                }
+                r = http_url_check(s, mode & 0x80);
+                FUZZ_ASSERT(r == 0 || r == -EINVAL || r == -EPERM || r == -EPROTONOSUPPORT);
+                err_clear();
                 r = http_header_line_check(s);
                 FUZZ_ASSERT(r == 0 || r == 1 || r == -EINVAL);
                 err_clear();

@@ -54,6 +54,8 @@ static void test_url_display(void **state) {
         assert_string_equal(buf, "https://host/p@x");
         http_url_display("http://a@b", buf, sizeof buf);
         assert_string_equal(buf, "http://b");
+        http_url_display("https://user:p@ss@host/b", buf, sizeof buf);
+        assert_string_equal(buf, "https://host/b");
         http_url_display("https://host/very/long", buf, 9);
         assert_string_equal(buf, "https://");
         http_url_display("x", buf, 0);
