@@ -3,7 +3,8 @@
  * operating systems, efibootmgr): BootOrder, BootCurrent and Boot####
  * options in an efivarfs-like directory, then efi_fallback_options_ensure().
  * Input: byte 0 the flags (bits 0-2: how many options, bit 3: BootCurrent,
- * bit 4: the options start from ours, the input's bytes xor'ed over them),
+ * bit 4: the options start from ours, the input's bytes xor'ed over them,
+ * bit 5: an empty BootOrder rather than none when its length is 0),
  * byte 1 BootOrder's length in bytes, then BootOrder, BootCurrent (2), and
  * each option: its number's low byte (numbers 0x0000-0x00ff), a length
  * byte, its bytes. Whatever they hold: a clean error, or BootOrder names
