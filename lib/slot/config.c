@@ -225,8 +225,12 @@ static int handler(void *user, const char *section, const char *key, const char 
 
                 void *field = (uint8_t *) st->config + k->offset;
                 if (!*value && k->kind != KEY_LIST) {
-                        st->error = reset_to_default(field, k);
-                        return st->error < 0 ? 0 : 1;
+                        int r = reset_to_default(field, k);
+                        if (r < 0) {
+                                st->error = r;
+                                return 0;
+                        }
+                        return 1;
                 }
                 switch (k->kind) {
                 case KEY_BOOL: {

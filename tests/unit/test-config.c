@@ -160,6 +160,12 @@ static void test_bad_values(void **state) {
                 if (!strstr(err_message(r), cases[i].want))
                         fail_msg("\"%s\" lacks \"%s\"", err_message(r), cases[i].want);
         }
+        /* An error is not forgotten by an empty value after it. */
+        AbideConfig *e = NULL;
+        write_conf(vendor, "[Health]\nTimeoutSec=0\n[Boot]\nTries=\n");
+        err_clear();
+        assert_int_equal(config_load(vendor, &e), -EINVAL);
+        assert_non_null(strstr(err_message(-EINVAL), "TimeoutSec= must be a number in 1..86400: 0"));
         /* A syntax error in the local file is still an error: it is not a trust key. */
         AbideConfig *c = NULL;
         write_conf(vendor, "");
