@@ -9,18 +9,14 @@
 #include "basic/error.h"
 #include "channel/channel.h"
 
-static bool same(const char *a, const char *b) {
-        return a == b || (a && b && streq(a, b));
-}
-
 /* Every field, as parsed from the input and from what it serialized to. */
 static void check_same(const Channel *a, const Channel *b) {
         FUZZ_ASSERT(a->serial == b->serial && a->updated == b->updated && a->n_releases == b->n_releases);
         for (size_t i = 0; i < a->n_releases; i++) {
                 const ChannelRelease *x = &a->releases[i], *y = channel_find(b, x->compatible);
                 FUZZ_ASSERT(y);
-                FUZZ_ASSERT(same(x->version, y->version) && same(x->bundle, y->bundle) &&
-                            same(x->halt_reason, y->halt_reason));
+                FUZZ_ASSERT(streq_ptr(x->version, y->version) && streq_ptr(x->bundle, y->bundle) &&
+                            streq_ptr(x->halt_reason, y->halt_reason));
                 FUZZ_ASSERT(x->security_version == y->security_version && x->size == y->size &&
                             x->percent_bp == y->percent_bp && x->halted == y->halted && x->published == y->published);
                 FUZZ_ASSERT(memcmp(x->manifest_sha256, y->manifest_sha256, sizeof x->manifest_sha256) == 0);

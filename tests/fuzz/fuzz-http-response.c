@@ -68,8 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 char shown[96];
                 http_url_display(s, shown, sizeof shown);
                 FUZZ_ASSERT(strlen(shown) < sizeof shown);
-                const char *sep = strstr(s, "://");
-                if (sep && http_is_url(s) && strlen(s) < sizeof shown) {
+                if (http_is_url(s) && strlen(s) < sizeof shown) {
                         const char *sh = strstr(shown, "://");
                         FUZZ_ASSERT(sh);
                         FUZZ_ASSERT(!memchr(sh + 3, '@', strcspn(sh + 3, "/?#")));

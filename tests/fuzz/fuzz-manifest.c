@@ -6,15 +6,11 @@
 
 #include "bundle/manifest.h"
 
-static bool same(const char *a, const char *b) {
-        return a == b || (a && b && streq(a, b));
-}
-
 static void check_same(const Manifest *a, const Manifest *b) {
-        FUZZ_ASSERT(a->format == b->format && same(a->name, b->name) && same(a->version, b->version) &&
-                    same(a->compatible, b->compatible) && same(a->build_date, b->build_date) &&
-                    a->security_version == b->security_version && same(a->filesystem, b->filesystem) &&
-                    a->architecture == b->architecture && same(a->cmdline, b->cmdline) && a->tries == b->tries);
+        FUZZ_ASSERT(a->format == b->format && streq_ptr(a->name, b->name) && streq_ptr(a->version, b->version) &&
+                    streq_ptr(a->compatible, b->compatible) && streq_ptr(a->build_date, b->build_date) &&
+                    a->security_version == b->security_version && streq_ptr(a->filesystem, b->filesystem) &&
+                    a->architecture == b->architecture && streq_ptr(a->cmdline, b->cmdline) && a->tries == b->tries);
         const VerityParams *v = &a->verity, *w = &b->verity;
         FUZZ_ASSERT(streq(v->hash_algorithm, w->hash_algorithm) && v->data_block_size == w->data_block_size &&
                     v->hash_block_size == w->hash_block_size && v->data_blocks == w->data_blocks &&
@@ -23,7 +19,7 @@ static void check_same(const Manifest *a, const Manifest *b) {
         FUZZ_ASSERT(a->n_payloads == b->n_payloads);
         for (size_t i = 0; i < a->n_payloads; i++) {
                 const Payload *p = &a->payloads[i], *q = &b->payloads[i];
-                FUZZ_ASSERT(same(p->name, q->name) && p->role == q->role && p->size == q->size &&
+                FUZZ_ASSERT(streq_ptr(p->name, q->name) && p->role == q->role && p->size == q->size &&
                             memcmp(p->sha256, q->sha256, sizeof p->sha256) == 0);
         }
 }

@@ -12,10 +12,6 @@
 #include "basic/error.h"
 #include "report/report-event.h"
 
-static bool same(const char *a, const char *b) {
-        return a == b || (a && b && streq(a, b));
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_(report_record_done) ReportRecord rec = { .type = _REPORT_EVENT_INVALID, .slot = _SLOT_INVALID },
                                                     rec2 = { .type = _REPORT_EVENT_INVALID, .slot = _SLOT_INVALID };
@@ -72,9 +68,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 return 0;
         FUZZ_ASSERT(report_record_parse(json, len, &rec2) == 0);
         FUZZ_ASSERT(rec2.type == rec.type && rec2.seq == rec.seq && rec2.time == rec.time && rec2.slot == rec.slot);
-        FUZZ_ASSERT(same(rec2.machine_id, rec.machine_id) && same(rec2.compatible, rec.compatible) &&
-                    same(rec2.from_version, rec.from_version) && same(rec2.to_version, rec.to_version) &&
-                    same(rec2.reason, rec.reason) && same(rec2.check, rec.check));
+        FUZZ_ASSERT(streq_ptr(rec2.machine_id, rec.machine_id) && streq_ptr(rec2.compatible, rec.compatible) &&
+                    streq_ptr(rec2.from_version, rec.from_version) && streq_ptr(rec2.to_version, rec.to_version) &&
+                    streq_ptr(rec2.reason, rec.reason) && streq_ptr(rec2.check, rec.check));
         FUZZ_ASSERT(rec2.channel_serial_set == rec.channel_serial_set && rec2.channel_serial == rec.channel_serial);
         return 0;
 }

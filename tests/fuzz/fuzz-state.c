@@ -6,16 +6,12 @@
 
 #include "slot/state.h"
 
-static bool same(const char *a, const char *b) {
-        return a == b || (a && b && streq(a, b));
-}
-
 static void check_same(const AbideState *a, const AbideState *b) {
         for (Slot i = 0; i < _SLOT_MAX; i++) {
                 const SlotRecord *x = &a->slots[i], *y = &b->slots[i];
-                FUZZ_ASSERT(x->state == y->state && same(x->version, y->version) && x->installed == y->installed &&
+                FUZZ_ASSERT(x->state == y->state && streq_ptr(x->version, y->version) && x->installed == y->installed &&
                             x->trial == y->trial);
-                FUZZ_ASSERT(same(x->failure.check, y->failure.check) && same(x->failure.output, y->failure.output) &&
+                FUZZ_ASSERT(streq_ptr(x->failure.check, y->failure.check) && streq_ptr(x->failure.output, y->failure.output) &&
                             x->failure.time == y->failure.time);
                 FUZZ_ASSERT(x->sv_known == y->sv_known && (!x->sv_known || x->security_version == y->security_version));
                 FUZZ_ASSERT(x->fetch_known == y->fetch_known);
@@ -25,12 +21,12 @@ static void check_same(const AbideState *a, const AbideState *b) {
         const RollbackEvent *r = &a->rollback, *q = &b->rollback;
         FUZZ_ASSERT(r->valid == q->valid);
         if (r->valid)
-                FUZZ_ASSERT(r->from == q->from && r->to == q->to && same(r->version, q->version) &&
-                            same(r->reason, q->reason) && r->time == q->time && r->reported == q->reported);
+                FUZZ_ASSERT(r->from == q->from && r->to == q->to && streq_ptr(r->version, q->version) &&
+                            streq_ptr(r->reason, q->reason) && r->time == q->time && r->reported == q->reported);
         const FloorRecord *f = &a->floor, *g = &b->floor;
         FUZZ_ASSERT(f->valid == g->valid);
         if (f->valid)
-                FUZZ_ASSERT(f->security_version == g->security_version && same(f->version, g->version) &&
+                FUZZ_ASSERT(f->security_version == g->security_version && streq_ptr(f->version, g->version) &&
                             f->time == g->time);
 }
 

@@ -8,10 +8,6 @@
 #include "basic/error.h"
 #include "slot/update-state.h"
 
-static bool same(const char *a, const char *b) {
-        return a == b || (a && b && streq(a, b));
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_(update_state_done) UpdateState s = {}, s2 = {};
         _cleanup_free_ char *text = fuzz_strndup(data, size), *json = NULL, *json2 = NULL;
@@ -27,8 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         /* What was read is what is written: no field lost on the way. */
         FUZZ_ASSERT(s2.last_serial == s.last_serial && s2.last_check == s.last_check && s2.failures == s.failures &&
                     s2.next_attempt == s.next_attempt && s2.have_decision == s.have_decision);
-        FUZZ_ASSERT(same(s2.verdict, s.verdict) && same(s2.reason, s.reason) && same(s2.version, s.version) &&
-                    same(s2.last_error, s.last_error) && same(s2.reboot_deferred, s.reboot_deferred));
+        FUZZ_ASSERT(streq_ptr(s2.verdict, s.verdict) && streq_ptr(s2.reason, s.reason) && streq_ptr(s2.version, s.version) &&
+                    streq_ptr(s2.last_error, s.last_error) && streq_ptr(s2.reboot_deferred, s.reboot_deferred));
 
         /* The next failure on top of the file's: the wait grows within its bounds, never before now. */
         uint64_t now = s.last_check, random = s.last_serial ^ s.next_attempt;
