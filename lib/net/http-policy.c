@@ -152,7 +152,8 @@ int http_response_header(HttpResponse *r, const char *line, size_t len) {
                 size_t digits = 0;
                 while (digits < rest && isdigit((unsigned char) sp[1 + digits]))
                         digits++;
-                if (digits != 3 || !parse_u64(sp + 1, 3, &status) || status < 100)
+                /* The status is three digits, then the end of the line or a space before the reason. */
+                if (digits != 3 || (rest > 3 && sp[4] != ' ') || !parse_u64(sp + 1, 3, &status) || status < 100)
                         return err_set(EBADMSG, "malformed status line: %.*s", (int) MIN(len, 64), line);
                 r->status = (long) status;
                 if (rest > 4) {

@@ -130,6 +130,8 @@ static void test_response_headers(void **state) {
         assert_int_equal(http_response_header(&r, "HTTP/1.1 abc OK", 15), -EBADMSG);
         assert_int_equal(http_response_header(&r, "HTTP/1.1 099 x", 14), -EBADMSG);
         assert_int_equal(http_response_header(&r, "HTTP/1.1 2000 x", 15), -EBADMSG);
+        assert_int_equal(http_response_header(&r, "HTTP/1.1 200X", 13), -EBADMSG);
+        assert_int_equal(http_response_header(&r, "HTTP/1.1 200\tOK", 15), -EBADMSG);
         /* The line is its length, not up to a NUL (libcurl's header buffer has none): the digits after it
          * are not its status. */
         assert_int_equal(http_response_header(&r, "HTTP/1.1 2000", 12), 0);
