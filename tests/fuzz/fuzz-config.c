@@ -18,32 +18,21 @@ static bool one_of(const char *s, const char *a, const char *b, const char *c) {
         return s && (streq(s, a) || streq(s, b) || (c && streq(s, c)));
 }
 
-static void put(const char *path, const uint8_t *data, size_t size) {
-        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        FUZZ_ASSERT(fd >= 0);
-        FUZZ_ASSERT(size == 0 || write(fd, data, size) == (ssize_t) size);
-        close(fd);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_(config_freep) AbideConfig *c = NULL;
         char dir[PATH_MAX], vendor[PATH_MAX + 16], local[PATH_MAX + 16];
-        const char *tmp = getenv("TMPDIR");
 
-        /* Under $TMPDIR (run-fuzz.sh's own, removed after the run). */
-        if (snprintf(dir, sizeof dir, "%s/fuzz-config.XXXXXX", tmp && *tmp ? tmp : "/tmp") >= (int) sizeof dir ||
-            !mkdtemp(dir))
-                return 0;
+        FUZZ_ASSERT(fuzz_scratch_dir("fuzz-config", dir) == 0);
         snprintf(vendor, sizeof vendor, "%s/vendor.conf", dir);
         snprintf(local, sizeof local, "%s/abide.conf", dir);
 
         const uint8_t *cut = memmem(data, size, "\n%%\n", 4);
         bool have_vendor = cut != NULL;
         if (cut) {
-                put(vendor, data, (size_t) (cut - data) + 1);
-                put(local, cut + 4, size - (size_t) (cut + 4 - data));
+                fuzz_put(vendor, NULL, 0, data, (size_t) (cut - data) + 1);
+                fuzz_put(local, NULL, 0, cut + 4, size - (size_t) (cut + 4 - data));
         } else
-                put(local, data, size);
+                fuzz_put(local, NULL, 0, data, size);
 
         int r = config_load_layered(have_vendor ? vendor : NULL, local, &c);
         if (r < 0)

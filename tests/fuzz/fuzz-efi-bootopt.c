@@ -41,12 +41,8 @@ static size_t ours_size[2];
 static void put(const char *dir, const char *name, const uint8_t *data, size_t size) {
         char path[PATH_MAX];
         snprintf(path, sizeof path, "%s/%s" GLOBAL, dir, name);
-        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        FUZZ_ASSERT(fd >= 0);
         static const uint8_t attrs[4] = { 7, 0, 0, 0 };
-        FUZZ_ASSERT(write(fd, attrs, 4) == 4);
-        FUZZ_ASSERT(size == 0 || write(fd, data, size) == (ssize_t) size);
-        close(fd);
+        fuzz_put(path, attrs, sizeof attrs, data, size);
 }
 
 /* The file's bytes, attributes included; NULL when missing. */
@@ -63,18 +59,10 @@ static uint16_t le16(const uint8_t *p) {
         return (uint16_t) (p[0] | p[1] << 8);
 }
 
-/* Under $TMPDIR (run-fuzz.sh's own, removed after the run, so a crash leaves nothing behind). */
-static int scratch(char dir[static PATH_MAX]) {
-        const char *tmp = getenv("TMPDIR");
-        if (snprintf(dir, PATH_MAX, "%s/fuzz-efi-bootopt.XXXXXX", tmp && *tmp ? tmp : "/tmp") >= PATH_MAX)
-                return -ENAMETOOLONG;
-        return mkdtemp(dir) ? 0 : -errno;
-}
-
 static void init_ours(void) {
         char dir[PATH_MAX];
         bool changed;
-        FUZZ_ASSERT(scratch(dir) == 0);
+        FUZZ_ASSERT(fuzz_scratch_dir("fuzz-efi-bootopt", dir) == 0);
         FUZZ_ASSERT(efi_fallback_options_ensure(dir, &esp, &changed) == 0 && changed);
         /* On an empty directory: Boot0000 and Boot0001, A then B. */
         ours[0] = get(dir, "Boot0000", &ours_size[0]);
@@ -203,7 +191,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         size_t order_len = *p++;
         if ((size_t) (end - p) < order_len)
                 return 0;
-        FUZZ_ASSERT(scratch(dir) == 0);
+        FUZZ_ASSERT(fuzz_scratch_dir("fuzz-efi-bootopt", dir) == 0);
         if (order_len > 0 || (flags & 0x20)) {
                 put(dir, "BootOrder", p, order_len);
                 have_order = true;
