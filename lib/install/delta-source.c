@@ -3,8 +3,10 @@
 
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <linux/fs.h>
@@ -72,11 +74,13 @@ struct DeltaSource {
         uint64_t at;               /* file: offset within the current range */
         Piece piece[IN_FLIGHT_MAX]; /* URL: piece[(cur + i) % max_in_flight] for i < in_flight, in the ranges' order */
         size_t cur, in_flight;
-        /* The pieces' fetches count the server's refusals (HTTP 503, 429) here, from their threads;
-         * pieces_fill() lowers max_in_flight when the count moved (pieces_lower()). */
+        /* The pieces' fetches count the server's refusals (HTTP 503, 429) here, from their threads,
+         * and wake the reader through the eventfd wake; the reader lowers max_in_flight when the
+         * count moved (pieces_lower()), between its reads and while it waits for one. */
         atomic_uint refusals;
         atomic_long refused_status;
         unsigned refusals_seen;
+        int wake;
 
         BundleSource bundle;
         DeltaStats stats;
@@ -175,6 +179,9 @@ int delta_source_open_url(const char *url, const HttpFetchOptions *o, unsigned c
         s->fd = -EBADF;
         for (size_t i = 0; i < IN_FLIGHT_MAX; i++)
                 s->piece[i].pipe = -EBADF;
+        s->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (s->wake < 0)
+                return err_set(errno, "cannot make an eventfd: %m");
         s->max_in_flight = connections;
         s->url = true;
         http_url_display(url, s->display, sizeof s->display);
@@ -211,6 +218,7 @@ int delta_source_open_file(const char *path, DeltaSource **ret) {
                 return -ENOMEM;
         for (size_t i = 0; i < IN_FLIGHT_MAX; i++)
                 s->piece[i].pipe = -EBADF;
+        s->wake = -EBADF;
         s->max_in_flight = 1;
         (void) snprintf(s->display, sizeof s->display, "%s", path);
         s->fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -257,7 +265,19 @@ static void piece_on_retry(const HttpRetryEvent *e, void *userdata) {
         if (e->status == 503 || e->status == 429) {
                 atomic_store(&s->refused_status, e->status);
                 atomic_fetch_add(&s->refusals, 1);
+                /* The reader may be waiting for this very fetch (piece_wait()). */
+                (void) eventfd_write(s->wake, 1);
         }
+}
+
+/* Frees p's fetch (its pipe closed first: a fetch still running is cancelled), adds up its stats. */
+static int piece_release(DeltaSource *s, Piece *p, HttpFetchStats *st) {
+        p->pipe = safe_close(p->pipe);
+        int r = http_fetch_finish(p->fetch, st);
+        p->fetch = http_fetch_free(p->fetch);
+        s->stats.fetched += st->received;
+        s->stats.requests += st->requests;
+        return r;
 }
 
 /* Starts the fetch of the next request's ranges, behind those in flight. */
@@ -286,6 +306,15 @@ static int piece_start(DeltaSource *s) {
         r = http_fetch_start(s->href, &o, &p->fetch, &p->pipe);
         if (r < 0)
                 return err_prefix(r, "%s", s->display);
+        /* The reader's end only (the fetch writes to a file description of its own): an empty pipe
+         * sends the reader to piece_wait(), which also hears of a refusal. */
+        int fl = fcntl(p->pipe, F_GETFL);
+        if (fl < 0 || fcntl(p->pipe, F_SETFL, fl | O_NONBLOCK) < 0) {
+                int e = errno;
+                HttpFetchStats st = {};
+                (void) piece_release(s, p, &st);
+                return err_set(e, "cannot make a fetch's pipe non-blocking: %s", strerror(e));
+        }
         p->several = o.n_ranges > 1 && !o.one_range;
         p->size = 0;
         for (size_t i = 0; i < o.n_ranges; i++)
@@ -295,16 +324,6 @@ static int piece_start(DeltaSource *s) {
         s->skip = 0;
         s->in_flight++;
         return 0;
-}
-
-/* Frees p's fetch (its pipe closed first: a fetch still running is cancelled), adds up its stats. */
-static int piece_release(DeltaSource *s, Piece *p, HttpFetchStats *st) {
-        p->pipe = safe_close(p->pipe);
-        int r = http_fetch_finish(p->fetch, st);
-        p->fetch = http_fetch_free(p->fetch);
-        s->stats.fetched += st->received;
-        s->stats.requests += st->requests;
-        return r;
 }
 
 /* Frees the oldest fetch, as piece_release(). */
@@ -397,8 +416,14 @@ static int piece_end(DeltaSource *s, bool read_end) {
         HttpFetchStats st = {};
         uint8_t more;
 
-        if (read_end && p->pipe >= 0)
-                (void) loop_read(p->pipe, &more, 1);
+        if (read_end && p->pipe >= 0) {
+                /* Its pipe is non-blocking: wait for its end (or a byte too many, which the fetch
+                 * reports). */
+                struct pollfd pfd = { .fd = p->pipe, .events = POLLIN };
+                while (poll(&pfd, 1, -1) < 0 && errno == EINTR)
+                        ;
+                (void) !read(p->pipe, &more, 1);
+        }
         /* Where the reader is in range first. */
         size_t first = p->first, n = p->n;
         uint64_t read = p->skip + p->size - p->left;
@@ -430,6 +455,29 @@ static int piece_end(DeltaSource *s, bool read_end) {
         return 0;
 }
 
+/*
+ * Waits until the oldest fetch's pipe has bytes or its end, or a fetch was
+ * refused: then pieces_lower() at once, as the refused fetch may be the
+ * oldest, which the reader waits for (resuming after a cut or a stall on a
+ * new connection, while the server still counts the old one and those after
+ * it keep theirs). Between reads pieces_fill() does the same.
+ */
+static int piece_wait(DeltaSource *s) {
+        struct pollfd pfd[2] = {
+                { .fd = s->piece[s->cur].pipe, .events = POLLIN },
+                { .fd = s->wake, .events = POLLIN },
+        };
+
+        if (poll(pfd, ELEMENTSOF(pfd), -1) < 0)
+                return errno == EINTR ? 0 : err_set(errno, "%s: cannot wait for the fetches: %m", s->display);
+        if (pfd[1].revents & POLLIN) {
+                eventfd_t v;
+                (void) eventfd_read(s->wake, &v);
+                pieces_lower(s);
+        }
+        return 0;
+}
+
 int delta_source_ranges_begin(DeltaSource *s, const HttpByteRange *ranges, size_t n) {
         if (s->in_flight > 0 || n == 0)
                 return -EINVAL;
@@ -452,18 +500,25 @@ int delta_source_ranges_read(DeltaSource *s, void *buf, size_t n) {
                                 return err_set(EIO, "%s: read past the ranges", s->display);
                         Piece *p = &s->piece[s->cur];
                         size_t k = (size_t) MIN((uint64_t) (n - done), p->left);
-                        ssize_t got = loop_read(p->pipe, (uint8_t *) buf + done, k);
+                        ssize_t got = read(p->pipe, (uint8_t *) buf + done, k);
+                        if (got < 0 && (errno == EAGAIN || errno == EINTR)) {
+                                /* May lower the requests, and move the oldest fetch to slot 0. */
+                                r = piece_wait(s);
+                                if (r < 0)
+                                        return r;
+                                continue;
+                        }
                         /* What came before an early end stays. */
                         if (got > 0) {
                                 done += (size_t) got;
                                 p->left -= (uint64_t) got;
                         }
-                        if (got != (ssize_t) k || p->left == 0) {
+                        if (got <= 0 || p->left == 0) {
                                 /* At an early end the fetch knows why the bytes stopped. */
-                                r = piece_end(s, got == (ssize_t) k);
+                                r = piece_end(s, got > 0);
                                 if (r < 0)
                                         return r;
-                                if (r == 0 && got != (ssize_t) k)
+                                if (r == 0 && got <= 0)
                                         return err_set(EIO, "%s: the ranges ended early", s->display);
                         }
                         r = pieces_fill(s);
@@ -559,6 +614,7 @@ DeltaSource *delta_source_free(DeltaSource *s) {
                 http_session_free(s->session[i]);
         }
         safe_close(s->fd);
+        safe_close(s->wake);
         free(s->href);
         free(s->ahead);
         free(s->ahead_data);

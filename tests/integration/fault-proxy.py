@@ -43,7 +43,9 @@ a kept connection just as the client reused it ("drops" in the stats).
 while N others are open "503 Service Unavailable" and closes it, without
 passing anything on: a server's limit of connections a client ("busy" in
 the stats; "most_open" counts the most connections open at once that
-were let through).
+were let through). A connection held by --stall-at counts as open until
+its --stall-sec are up, whether the client left it or not: a server that
+learns of a dropped connection only at its own timeout.
 """
 import argparse
 import asyncio

@@ -24,7 +24,10 @@
 #   (max_ranges 1), cuts inside multipart answers, a garbled delimiter (asked
 #   again once; garbled again, one range a request), a 416, connections
 #   closed as they are reused: still the right slot. A bundle whose headers
-#   lie elsewhere (pax headers): the guess misses, still the right slot.
+#   lie elsewhere (pax headers): the guess misses, still the right slot. A
+#   server's limit of connections a client: lowered at once, also when the
+#   refused fetch is the oldest (its resume after a stall the server still
+#   counts).
 # - --delta from a file: local blocks copied, the rest read.
 # - A byte the device stores wrong (root's, the tree's): refused by the read-back.
 # - Blocks moved within slot b: read before they are overwritten.
@@ -589,6 +592,24 @@ echo "   5.0 from a server of 2 connections a client: $(proxy_stat busy) refused
         die "2 connections a client: $(proxy_stat busy) refused, $(proxy_stat most_open) open at once"
 grep -qx "The server refused a request (HTTP 503) with [34] on their way: 2 at once from then on" "$T/out" ||
         die "no lowered connections said: $(cat "$T/out")"
+# A connection that stalls halfway through the bytes, which the server goes on counting (a middlebox
+# dropped it without a word: the server learns of it at its own timeout; the proxy holds it 60 s),
+# under a limit of 4 connections a client, DeltaConnections= unset (4). The stalled fetch is the
+# oldest by the time its 2 s are up: the reader waits for it. Its resume on a new connection is
+# refused while the 3 after it keep theirs, and the refusal wakes the reader, which lowers the
+# requests at once; the resume's next retry gets through. A reader that heard of it only between
+# reads would wait out Retries=3 (a few seconds) and fail.
+HALF=$(( $(proxy_stat bytes) / 2 ))
+cp "$T/abide.conf" "$T/abide.conf.keep"
+printf 'StallTimeoutSec=2\nRetries=3\n' >>"$T/abide.conf"
+onerange5 default "with a stalled connection the server still counts" --max-connections 4 --stall-at "$HALF" --stall-sec 60
+mv "$T/abide.conf.keep" "$T/abide.conf"
+echo "   5.0 with a stall at byte $HALF, under 4 connections a client: $(proxy_stat busy) refused, $(proxy_stat most_open) open at once at the most"
+[ "$(proxy_stat stalls)" = 1 ] && [ "$(proxy_stat busy)" -ge 1 ] ||
+        die "a stall under 4 connections: $(proxy_stat stalls) stalls, $(proxy_stat busy) refused"
+grep -q "no byte for StallTimeoutSec=2 at byte " "$T/err" || die "no stall said: $(cat "$T/err")"
+grep -qx "The server refused a request (HTTP 503) with [234] on their way: [123] at once from then on" "$T/out" ||
+        die "no lowered connections said after the stall: $(cat "$T/out")"
 # A cut inside root's first answer to several ranges (the second request for several, after the
 # headers'), then a 416 to the request that resumes it from the byte reached (inside a run): the
 # rest one range a request, the first of them from that byte.
