@@ -54,8 +54,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         first = false;
                 }
                 int r = http_response_header(&resp, line, len);
-                free(line);
                 FUZZ_ASSERT(r == 0 || r == -EBADMSG);
+                if (r == 0 && len >= 5 && memcmp(line, "HTTP/", 5) == 0) {
+                        /* A status line taken: its status is the three digits after the first space,
+                         * followed by the line's end (CR and LF aside) or a space. */
+                        size_t t = len;
+                        while (t > 0 && (line[t - 1] == '\n' || line[t - 1] == '\r'))
+                                t--;
+                        const char *sp = memchr(line, ' ', t);
+                        FUZZ_ASSERT(sp && (size_t) (sp - line) + 4 <= t);
+                        size_t at = (size_t) (sp - line) + 1;
+                        FUZZ_ASSERT(at + 3 == t || line[at + 3] == ' ');
+                        long st = 0;
+                        for (size_t i = at; i < at + 3; i++) {
+                                FUZZ_ASSERT(line[i] >= '0' && line[i] <= '9');
+                                st = st * 10 + (line[i] - '0');
+                        }
+                        FUZZ_ASSERT(resp.status == st);
+                }
+                free(line);
                 err_clear();
 
                 /* The same line as a NUL-terminated string: the Content-Range and HeadersFile= parsers. */
