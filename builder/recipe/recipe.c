@@ -623,6 +623,9 @@ int recipe_load(const char *path, char *const *overrides, Recipe **ret) {
         f = fopen(path, "re");
         if (!f)
                 return err_set(errno, "%s: %m", path);
+        struct stat st;
+        if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode))
+                return err_set(EISDIR, "%s: is a directory, not a recipe", path);
 
         rc = calloc(1, sizeof *rc);
         if (!rc)

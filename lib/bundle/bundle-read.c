@@ -260,7 +260,10 @@ int bundle_reader_open(int fd, TrustStore *trust, BundleReader **ret) {
                 return r;
         struct stat st;
         off_t base = lseek(fd, 0, SEEK_CUR);
-        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && base >= 0) {
+        bool stat_ok = fstat(fd, &st) == 0;
+        if (stat_ok && S_ISDIR(st.st_mode))
+                return err_set(EISDIR, "bundle: is a directory");
+        if (stat_ok && S_ISREG(st.st_mode) && base >= 0) {
                 b->fd = fd;
                 b->fd_base = (uint64_t) base;
         }

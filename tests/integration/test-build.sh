@@ -188,6 +188,8 @@ expect_fail "incomplete.conf" "$B" build "$T/incomplete.conf" "${K[@]}" -o "$T/b
 SOURCE_DATE_EPOCH=yesterday expect_fail "SOURCE_DATE_EPOCH" "$B" build "$recipe" "${K[@]}" -o "$T/bad5"
 expect_fail "expected one" "$B" build "${K[@]}"
 expect_fail "No such file" "$B" inspect "$T/nothing.abide"
+expect_fail "^abide-build: build: $T: is a directory, not a recipe$" "$B" build "$T" "${K[@]}" -o "$T/bad12"
+expect_fail "^abide-build: inspect: $T: bundle: is a directory$" "$B" inspect "$T"
 # recipe errors name the file and line
 printf '[Image]\nName=x\nVersion=1\nCompatible=c\n[Content]\nLayer=tree:%s\nColour=blue\n' "$ABIDE_SRCDIR/images/example/rootfs" >"$T/unknown-key.conf"
 expect_fail "unknown-key.conf:7: .*Colour" "$B" build "$T/unknown-key.conf" "${K[@]}" -o "$T/bad7"

@@ -279,6 +279,7 @@ refuse_untouched "bundle 2.1 has security version 4, lower than the running imag
 refuse_untouched "version 1.0 is already running \(use --force" install "$V1"
 refuse_untouched "bundle: not a tar archive|bundle: member 1" sh -c "head -c 1M /dev/urandom | exec \"\$0\" install -" "$ABIDECTL"
 refuse_untouched "bundle: not a tar archive" sh -c ": | exec \"\$0\" install -" "$ABIDECTL"
+refuse_untouched "^abidectl: install: bundle: is a directory$" install "$T"
 sed "s|^ImageInfo=.*|ImageInfo=$T/nothing.json|" "$T/abide.conf" >"$T/noinfo.conf"
 refuse_untouched "cannot read the running image's $T/nothing.json" env ABIDE_CONF="$T/noinfo.conf" "$ABIDECTL" install "$GOOD"
 # The running identity comes from the verified root (or an explicit config), never from an argument.
