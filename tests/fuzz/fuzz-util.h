@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "basic/fileio.h"
 #include "basic/macro.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -45,7 +46,6 @@ static inline int fuzz_scratch_dir(const char *name, char dir[static PATH_MAX]) 
 static inline void fuzz_put(const char *path, const void *head, size_t head_size, const void *data, size_t size) {
         int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         FUZZ_ASSERT(fd >= 0);
-        FUZZ_ASSERT(head_size == 0 || write(fd, head, head_size) == (ssize_t) head_size);
-        FUZZ_ASSERT(size == 0 || write(fd, data, size) == (ssize_t) size);
+        FUZZ_ASSERT(loop_write(fd, head, head_size) == 0 && loop_write(fd, data, size) == 0);
         close(fd);
 }
