@@ -38,8 +38,14 @@ static int set_failure(HealthFailure *f, const char *check, const char *output) 
         return 0;
 }
 
-/* Runs one check; 1 passed, 0 failed (failure recorded), <0 error. */
-static int run_one(const char *name, char *const argv[], unsigned timeout_ms, HealthFailure *failure) {
+/*
+ * Runs one check; 1 passed, 0 failed (failure recorded), <0 error. cut: its
+ * bound is what is left before the deadline, less than CheckTimeoutSec=. A
+ * check so cut that times out gave no verdict of its own (a few ms may be
+ * all it had: "timed out after 0.0 s", its output broken off), so a failure
+ * an earlier round recorded stays.
+ */
+static int run_one(const char *name, char *const argv[], unsigned timeout_ms, bool cut, HealthFailure *failure) {
         RunResult rr = {};
         int r = run_bounded(argv, NULL, timeout_ms, STATE_OUTPUT_MAX - 64, &rr);
         if (r < 0)
@@ -49,11 +55,16 @@ static int run_one(const char *name, char *const argv[], unsigned timeout_ms, He
                 return 1;
         }
 
+        if (rr.timed_out && cut && failure->check) {
+                run_result_done(&rr);
+                return 0;
+        }
         _cleanup_free_ char *how = NULL, *text = NULL;
         r = run_result_describe(&rr, timeout_ms, &how);
         if (r >= 0) {
+                /* Trailing white space goes, as from the console line that shows it. */
                 size_t n = strlen(rr.output);
-                while (n > 0 && rr.output[n - 1] == '\n')
+                while (n > 0 && (rr.output[n - 1] == ' ' || rr.output[n - 1] == '\t' || rr.output[n - 1] == '\n'))
                         n--;
                 if (asprintf(&text, "%s%s%.*s", how, n > 0 ? ": " : "", (int) n, rr.output) < 0)
                         r = -ENOMEM;
@@ -94,13 +105,14 @@ int health_wait(const HealthOptions *o, HealthFailure *ret_failure) {
                                 break;
                         }
                         unsigned budget = (unsigned) MIN((uint64_t) o->check_timeout_ms, deadline - now);
+                        bool cut = budget < o->check_timeout_ms;
                         /* The agent goes first: without it the device is not doing its job. */
                         if (agent && i == 0)
-                                r = run_one("agent", agent->we_wordv, budget, &failure);
+                                r = run_one("agent", agent->we_wordv, budget, cut, &failure);
                         else {
                                 char *path = scripts[i - (agent ? 1 : 0)];
                                 char *argv[] = { path, NULL };
-                                r = run_one(strrchr(path, '/') + 1, argv, budget, &failure);
+                                r = run_one(strrchr(path, '/') + 1, argv, budget, cut, &failure);
                         }
                         if (r < 0)
                                 goto finish;

@@ -112,6 +112,20 @@ for i in $(seq 20); do alive "$(cat "$T/child.pid")" || break; sleep 0.1; done
 [ "$(entry_of a)" = "abide-a+0-1.conf" ] || die "hang: entry is $(entry_of a)"
 rm "$T/health.d/30-hang"
 
+note "a check that failed, then hangs past the deadline: its failure stays, not the deadline's cut"
+"$HELPER" install a 1.4 3
+loader_boot a
+# The first run fails at once ("not ready: "; its trailing space dropped as the console's line drops
+# it); the second, in the next round, hangs and is killed when the 3 s deadline comes, well before
+# CheckTimeoutSec= (30 s): a check cut short by the deadline gave no verdict of its own.
+printf '#!/bin/sh\n[ -e %s/stuck ] && exec sleep 300\ntouch %s/stuck\nprintf "not ready: "; exit 1\n' "$T" "$T" >"$T/health.d/35-stuck"
+chmod +x "$T/health.d/35-stuck"
+expect_fail "check '35-stuck' failed: exit 1: not ready:; marked bad$" "$ABIDECTL" boot-check --timeout 3 --no-reboot
+[ -e "$T/stuck" ] || die "35-stuck never ran"
+grep -q '"output": *"exit 1: not ready:"' "$T/var/lib/abide/state.json" || die "state.json: $(cat "$T/var/lib/abide/state.json")"
+[ "$(entry_of a)" = "abide-a+0-1.conf" ] || die "stuck: entry is $(entry_of a)"
+rm "$T/health.d/35-stuck" "$T/stuck"
+
 note "a check that fails first and passes before the deadline is healthy"
 "$HELPER" install a 1.5 3
 loader_boot a
