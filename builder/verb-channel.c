@@ -428,6 +428,12 @@ int verb_channel(int argc, char *argv[]) {
                                     want_pos(&a, sub, 2, "DIR COMPATIBLE");
         if (r < 0)
                 return r;
+        /* The arguments' own checks come before the key, the lock and the channel file. */
+        unsigned percent_bp = 0;
+        if (streq(sub, "rollout") && channel_percent_parse(a.pos[2], &percent_bp) < 0)
+                return err_set(EINVAL, "rollout: '%s' is not a percentage in 0..100 (two decimals at most)", a.pos[2]);
+        if (streq(sub, "halt") && a.reason && (strlen(a.reason) > 1024 || strpbrk(a.reason, "\n\r\t")))
+                return err_set(EINVAL, "halt: --reason: one line of at most 1024 bytes, please");
         r = channel_dir_now(&now);
         if (r < 0)
                 return r;
@@ -472,13 +478,9 @@ int verb_channel(int argc, char *argv[]) {
                 if (!rel)
                         return err_set(ENOENT, "%s: no release for compatible '%s' in %s/" CHANNEL_FILE, sub, a.pos[1],
                                        dir);
-                if (streq(sub, "rollout")) {
-                        if (channel_percent_parse(a.pos[2], &rel->percent_bp) < 0)
-                                return err_set(EINVAL, "rollout: '%s' is not a percentage in 0..100 (two decimals at most)",
-                                               a.pos[2]);
-                } else if (streq(sub, "halt")) {
-                        if (a.reason && (strlen(a.reason) > 1024 || strpbrk(a.reason, "\n\r\t")))
-                                return err_set(EINVAL, "halt: --reason: one line of at most 1024 bytes, please");
+                if (streq(sub, "rollout"))
+                        rel->percent_bp = percent_bp;
+                else if (streq(sub, "halt")) {
                         rel->halted = true;
                         free(rel->halt_reason);
                         rel->halt_reason = NULL;

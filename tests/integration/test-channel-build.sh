@@ -199,6 +199,10 @@ bad "--key and --cert" "$B" channel halt "$D" $COMPAT
 bad "'101' is not a percentage" "$B" channel rollout "$D" $COMPAT 101 "${K[@]}"
 bad "'-1' is not a percentage|bad option" "$B" channel rollout "$D" $COMPAT -1 "${K[@]}"
 bad "'1.234' is not a percentage" "$B" channel rollout "$D" $COMPAT 1.234 "${K[@]}"
+# The arguments are checked before the release is looked up or the key loaded.
+bad "'150' is not a percentage" "$B" channel rollout "$D" nope 150 "${K[@]}"
+bad "'150' is not a percentage" "$B" channel rollout "$D" $COMPAT 150
+bad "--reason: one line" "$B" channel halt "$D" nope --reason "$(printf 'two\nlines')" "${K[@]}"
 bad "no release for compatible 'nope'" "$B" channel rollout "$D" nope 50 "${K[@]}"
 bad "no release for compatible 'nope'" "$B" channel halt "$D" nope --reason x "${K[@]}"
 bad "no release for compatible 'nope'" "$B" channel resume "$D" nope "${K[@]}"
