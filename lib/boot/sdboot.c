@@ -343,6 +343,9 @@ static int mkdir_p(const char *path) {
         return 0;
 }
 
+static int sdboot_get_next(BootBackend *b, Slot *ret_default, Slot *ret_once);
+static int sdboot_clear_next(BootBackend *b, bool once);
+
 static int sdboot_write(BootBackend *b, Slot slot, const BootEntrySpec *spec) {
         _cleanup_(esp_writable_endp) EspMount *scope = NULL;
         SdBoot *s = sd(b);
@@ -372,6 +375,13 @@ static int sdboot_write(BootBackend *b, Slot slot, const BootEntrySpec *spec) {
         /* Old entry first: a crash in between leaves the slot without an entry, never two. */
         r = sdboot_remove(b, slot);
         if (r < 0)
+                return r;
+        /* A pin of ours (switch, rollback) goes before the entry is written, as with U-Boot: on the other
+         * slot it would keep the new entry from ever being tried; on this one the loader would go on
+         * booting it once its tries are used up, as it honours a pin even on a bad entry. Someone else's
+         * choice of entry is left alone. */
+        Slot def;
+        if (sdboot_get_next(b, &def, NULL) >= 0 && def >= 0 && (r = sdboot_clear_next(b, false)) < 0)
                 return r;
         r = entry_path(s, name, &path);
         if (r < 0)

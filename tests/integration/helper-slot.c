@@ -57,7 +57,6 @@ int main(int argc, char *argv[]) {
                 if ((r = boot_remove(b, slot)) < 0 ||
                     (r = state_install_begin(s, slot, argv[3], (uint64_t) time(NULL))) < 0 ||
                     (r = state_save(s, c->state_file)) < 0 ||
-                    (r = boot_clear_next(b, false)) < 0 ||
                     (r = boot_write(b, slot, &(BootEntrySpec) { argv[3], "console=ttyS0", (unsigned) atoi(argv[4]) })) < 0)
                         return fail(r);
                 state_install_done(s, slot, (uint64_t) time(NULL));

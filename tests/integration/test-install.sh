@@ -371,9 +371,19 @@ note "bundle without a kernel"
         --set Image.Version=4.0 --set Image.SecurityVersion=5 "$ABIDE_SRCDIR/recipes/example.conf" >/dev/null
 refuse_untouched "bundle has no kernel payload; slot b's boot entry needs $T/esp/abide/b/vmlinuz" install "$T"/b7/*.abide
 
-note "a clean install still works after all that"
+note "a clean install still works after all that, and drops a pin of ours"
+# As left by "abidectl rollback" or "switch a": the loader would boot a and never try the new b.
+set_var LoaderEntryDefault "abide-a*"
+set_var LoaderEntryOneShot "abide-a*"
 install "$GOOD" >/dev/null
 [ "$(entry_of b)" = "abide-b+3.conf" ] || die "final install: b's entry is '$(entry_of b)'"
+[ -z "$(get_var LoaderEntryDefault)" ] || die "the install left LoaderEntryDefault=$(get_var LoaderEntryDefault)"
+[ "$(get_var LoaderEntryOneShot)" = "abide-a*" ] || die "the install changed the one-shot choice"
+# Someone else's choice of entry is theirs.
+set_var LoaderEntryDefault "debian.conf"
+install "$GOOD" >/dev/null
+[ "$(get_var LoaderEntryDefault)" = "debian.conf" ] || die "the install removed a pin not of abide's"
+rm -f "$T/efivars/LoaderEntryDefault-$GUID" "$T/efivars/LoaderEntryOneShot-$GUID"
 veritysetup verify "$ROOT_B" "$VERITY_B" "$roothash" >/dev/null || die "veritysetup verify failed after the final install"
 check_a "final install"
 note "OK"
