@@ -127,10 +127,18 @@ int install_url_open(const AbideConfig *c, const char *url, InstallUrl **ret, in
 int install_url_finish(InstallUrl *u, int *fd, int r) {
         *fd = safe_close(*fd);
         int k = http_fetch_finish(u->fetch, &u->stats);
+        if (k >= 0 || k == -ECANCELED)
+                return r;
+        /* The install went through: every signed byte came and was verified, and the entry is written.
+         * libarchive ends a stream cut right after the last payload as a bundle without its end-of-archive
+         * marker (docs/manifest.md); what the download says after that changes nothing on the device. */
+        if (r >= 0) {
+                ctl_warn("%s: %s, after the whole bundle was read and verified", u->display, err_message(k));
+                err_clear();
+                return r;
+        }
         /* The reader only saw the stream end; the download knows why. */
-        if (k < 0 && k != -ECANCELED)
-                return err_prefix(k, "%s", u->display);
-        return r;
+        return err_prefix(k, "%s", u->display);
 }
 
 void install_url_print_stats(InstallUrl *u) {

@@ -11,7 +11,7 @@
 . "$(dirname "$0")/bootctl-lib.sh"
 . "$(dirname "$0")/install-lib.sh"
 . "$(dirname "$0")/nginx-lib.sh"
-need tar cmp script
+need tar cmp script curl
 
 # libcurl's receive buffer in lib/net/http-fetch.c: what a cut may cost.
 READ_BUFFER=$((512 * 1024))
@@ -230,6 +230,25 @@ note "a refused bundle stops the download (the reader closes the pipe early)"
 cp "$WWW/b.abide" "$WWW/flip.abide"
 printf 'X' | dd of="$WWW/flip.abide" bs=1 seek=700 conv=notrunc status=none
 refuse_net "bundle: " "$HTTPS/flip.abide" untouched
+
+note "cut right after the last payload, the bundle then gone from the server: installed, with one warning"
+# The end-of-archive marker is all that is missing: every signed byte came and was verified
+# (docs/manifest.md), so the download's later 404 must not turn the install into a failure.
+cp "$GOOD" "$WWW/end.abide"
+head_len=$(curl -s -o /dev/null -w '%{size_header}' "http://127.0.0.1:$HTTP_PORT/end.abide")
+net_conf "Retries=1"
+proxy_start "$HTTP_PORT" --cut-every $((head_len + SIZE - 1024)) --cut-limit 1 --on-cut "rm -f '$WWW/end.abide'"
+rm -f "$ENTRIES"/abide-b*.conf
+"$ABIDECTL" install --force "http://127.0.0.1:$PROXY_PORT/end.abide" >"$T/out" 2>"$T/err" ||
+        die "an install whose every signed byte was verified failed: $(cat "$T/err")"
+grep -q "connection lost at byte $((SIZE - 1024)) of $SIZE[:;]" "$T/err" || die "not cut at the marker: $(cat "$T/err")"
+tail -n 1 "$T/err" | grepq -Ex "abidectl: install: warning: http://127\.0\.0\.1:$PROXY_PORT/end\.abide: HTTP 404 \(Not Found\), after the whole bundle was read and verified" ||
+        die "no warning: $(cat "$T/err")"
+grep -qx "Installed 2.0 into slot b (abide-b+3.conf)" "$T/out" || die "not installed: $(cat "$T/out")"
+b_print | cmp -s "$T/b.file" - || die "slot b after the cut install differs from the file install"
+check_a "cut at the marker"
+proxy_stop
+net_conf "CAFile=$TLS/ca.pem"
 
 note "progress on a terminal"
 script -qec "$ABIDECTL install --force $HTTPS/b.abide" "$T/typescript" >/dev/null
