@@ -1,16 +1,19 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "build-context.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "basic/error.h"
 #include "basic/progress.h"
 #include "basic/rm-rf.h"
 #include "basic/fileio.h"
 #include "image/agent.h"
+#include "image/image-util.h"
 #include "basic/process.h"
 #include "image/initramfs.h"
 #include "image/kernel-image.h"
@@ -65,6 +68,41 @@ static void layer_progress(const char *layer, const char *entry, uint64_t n_entr
         progress_update(n_bytes);
 }
 
+/*
+ * A trust anchor is the image's own file: a symlink from the layers at any directory on its way
+ * would make it another path's, or, pointing out of the tree, put it on the build machine and
+ * leave the image without it. So none is followed, not even one that stays inside the image.
+ */
+static int check_no_symlink(const char *staging, const char *rel) {
+        _cleanup_free_ char *p = NULL;
+        size_t n = strlen(staging) + 1;
+
+        if (asprintf(&p, "%s/%s", staging, rel) < 0)
+                return -ENOMEM;
+        for (char *s = p + n;;) {
+                char *slash = strchr(s, '/');
+                struct stat st;
+
+                if (slash)
+                        *slash = 0;
+                if (lstat(p, &st) < 0)
+                        return errno == ENOENT ? 0 : err_set(errno, "the layers' /%s: %m", p + n);
+                if (S_ISLNK(st.st_mode)) {
+                        char target[PATH_MAX];
+                        ssize_t k = readlink(p, target, sizeof target - 1);
+                        target[MAX(k, (ssize_t) 0)] = 0;
+                        return err_set(ELOOP, "the layers' /%s is a symlink to '%s' (a trust anchor must be a regular file in the image)",
+                                       p + n, target);
+                }
+                if (!S_ISDIR(st.st_mode))
+                        return err_set(ENOTDIR, "the layers' /%s is not a directory", p + n);
+                if (!slash)
+                        return 0;
+                *slash = '/';
+                s = slash + 1;
+        }
+}
+
 /* A certificate file into the staged tree at DIR/NAME under /usr/lib/abide, which the dm-verity root
  * covers and the /etc overlay on abide-data cannot shadow. */
 static int install_cert(const char *what, const char *src, const char *staging, const char *subdir, const char *name) {
@@ -75,17 +113,16 @@ static int install_cert(const char *what, const char *src, const char *staging, 
         r = read_full_file(src, 1024 * 1024, &pem, &len);
         if (r < 0)
                 return err_set(r, "%s %s: %s", what, src, strerror(-r));
-        if (asprintf(&dir, "%s/usr/lib/abide/%s", staging, subdir) < 0 || asprintf(&dest, "%s/%s", dir, name) < 0)
+        if (asprintf(&dir, "usr/lib/abide/%s", subdir) < 0 || asprintf(&dest, "%s/%s", dir, name) < 0)
                 return -ENOMEM;
-        const char *parts[] = { "/usr", "/usr/lib", "/usr/lib/abide" };
-        for (size_t i = 0; i <= ELEMENTSOF(parts); i++) {
-                _cleanup_free_ char *p = NULL;
-                if (i < ELEMENTSOF(parts) ? asprintf(&p, "%s%s", staging, parts[i]) < 0 : !(p = strdup(dir)))
-                        return -ENOMEM;
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                        return err_set(errno, "cannot create %s: %m", p);
-        }
-        return write_file_atomic(dest, pem, len, 0644);
+        r = check_no_symlink(staging, dir);
+        if (r < 0)
+                return err_prefix(r, "%s", what);
+        /* The file itself, if a layer has one, is replaced by rename, never written through. */
+        r = image_write_data_below(staging, dest, pem, len, 0644);
+        if (r < 0)
+                return err_prefix(r, "%s", what);
+        return 0;
 }
 
 /* A kernel package's modules come without the indexes its postinst makes:

@@ -34,6 +34,7 @@ BuildContext *build_context_free(BuildContext *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(BuildContext *, build_context_free);
 
 /* Applies the recipe's layers, binaries and agent into the staging tree,
- * puts the CA at /etc/abide/keys/ca.pem, and builds the initramfs when the
- * recipe has [Boot]. Set ca_path and init_path first (both required with [Boot]). */
+ * puts the CA at /usr/lib/abide/keys/ca.pem (refusing a layer's symlink on
+ * the way), and builds the initramfs when the recipe has [Boot]. Set ca_path
+ * and init_path first (both required with [Boot]). */
 int build_context_compose(BuildContext *c);

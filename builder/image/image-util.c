@@ -64,6 +64,10 @@ int image_mkdir_below(const char *root, const char *rel) {
 }
 
 int image_write_file_below(const char *root, const char *rel, const char *data, mode_t mode) {
+        return image_write_data_below(root, rel, data, strlen(data), mode);
+}
+
+int image_write_data_below(const char *root, const char *rel, const void *data, size_t len, mode_t mode) {
         _cleanup_free_ char *dir = strdup(rel), *res = NULL, *path = NULL;
         _cleanup_close_ int fd = -EBADF;
         int r;
@@ -83,7 +87,7 @@ int image_write_file_below(const char *root, const char *rel, const char *data, 
         /* The file itself is replaced by rename, never written through a symlink. */
         if (asprintf(&path, "%s/%s/%s", root, res, slash + 1) < 0)
                 return -ENOMEM;
-        r = write_file_atomic(path, data, strlen(data), mode);
+        r = write_file_atomic(path, data, len, mode);
         if (r < 0)
                 return err_prefix(r, "cannot write %s", path);
         return 0;

@@ -22,6 +22,8 @@ int image_mkdir_below(const char *root, const char *rel);
 
 /* Writes data to rel below root (atomic, mode), creating the parent directories. */
 int image_write_file_below(const char *root, const char *rel, const char *data, mode_t mode);
+/* The same for len bytes that may hold a NUL (a DER certificate). */
+int image_write_data_below(const char *root, const char *rel, const void *data, size_t len, mode_t mode);
 
 /* Copies the regular file src to dst (created with mode, replaced if there). */
 int image_copy_file(const char *src, const char *dst, mode_t mode);

@@ -179,6 +179,43 @@ openssl cms -sign -binary -outform DER -signer "$T/keys/signing.crt" -inkey "$T/
 (cd "$T/x3" && tar --format=pax -cf "$T/resigned.abide" manifest.json manifest.json.sig root.img root.verity root.verity-sig)
 expect_fail "signature|verif" "$B" inspect "$T/resigned.abide" --cert "$T/keys/ca.pem"
 
+note "the CA goes into the image's own /usr/lib/abide/keys: a layer's symlink there is refused"
+# Through a symlink from the layers, --ca's ca.pem would land on the build machine and the image
+# would have no CA; even one that stays inside the image is refused (trust anchors are its files).
+mkdir "$T/rb-escape"
+for how in keys-abs keys-rel dir-abs; do
+        rm -rf "$T/esc-tree"
+        cp -a "$ABIDE_SRCDIR/images/example/rootfs" "$T/esc-tree"
+        mkdir -p "$T/esc-tree/usr/lib/abide"
+        case $how in
+        keys-abs) ln -s "$T/rb-escape" "$T/esc-tree/usr/lib/abide/keys"; link=/usr/lib/abide/keys target=$T/rb-escape ;;
+        keys-rel) ln -s ../../../etc "$T/esc-tree/usr/lib/abide/keys"; link=/usr/lib/abide/keys target=../../../etc ;;
+        dir-abs) rmdir "$T/esc-tree/usr/lib/abide"; ln -s "$T/rb-escape" "$T/esc-tree/usr/lib/abide"; link=/usr/lib/abide target=$T/rb-escape ;;
+        esac
+        sed 's|^Layer=tree:.*|Layer=tree:'"$T"'/esc-tree|' "$recipe" >"$T/esc.conf"
+        expect_fail "^abide-build: build: CA certificate: the layers' $link is a symlink to '$target' \\(a trust anchor must be a regular file in the image\\)$" \
+                "$B" build "$T/esc.conf" "${K[@]}" --ca "$T/keys/ca.pem" -o "$T/esc-out-$how"
+        [ -z "$(ls -A "$T/rb-escape")" ] || die "$how: the build wrote through the symlink: $(ls -A "$T/rb-escape")"
+        [ -z "$(ls -A "$T/esc-out-$how" 2>/dev/null)" ] || die "$how: the refused build left $(ls -A "$T/esc-out-$how")"
+done
+# A layer's own ca.pem symlink is replaced in the image by the CA, not written through.
+rm -rf "$T/esc-tree"
+cp -a "$ABIDE_SRCDIR/images/example/rootfs" "$T/esc-tree"
+mkdir -p "$T/esc-tree/usr/lib/abide/keys"
+ln -s "$T/rb-escape/ca.pem" "$T/esc-tree/usr/lib/abide/keys/ca.pem"
+sed 's|^Layer=tree:.*|Layer=tree:'"$T"'/esc-tree|' "$recipe" >"$T/esc.conf"
+be=$("$B" build "$T/esc.conf" "${K[@]}" --ca "$T/keys/ca.pem" -o "$T/esc-out-file")
+[ -z "$(ls -A "$T/rb-escape")" ] || die "the CA was written through the layer's ca.pem symlink"
+[ -L "$T/esc-tree/usr/lib/abide/keys/ca.pem" ] || die "the build changed the layer's ca.pem symlink"
+mkdir "$T/x-esc"
+tar -xf "$be" -C "$T/x-esc"
+mount -o ro,loop "$T/x-esc/root.img" "$T/mnt" || die "cannot loop-mount the image with the CA"
+cleanup_hooks+=("umount '$T/mnt'")
+[ -f "$T/mnt/usr/lib/abide/keys/ca.pem" ] && [ ! -L "$T/mnt/usr/lib/abide/keys/ca.pem" ] || die "the image's ca.pem is not a regular file"
+cmp "$T/mnt/usr/lib/abide/keys/ca.pem" "$T/keys/ca.pem" || die "the image's ca.pem is not --ca's"
+umount "$T/mnt"
+cleanup_hooks=()
+
 note "bad input: one line, non-zero, nothing written"
 expect_fail "No such file|recipe" "$B" build "$T/missing.conf" "${K[@]}" -o "$T/bad1"
 expect_fail "signing.key|key" "$B" build "$recipe" --key "$T/nokey" --cert "$T/keys/signing.crt" -o "$T/bad2"
