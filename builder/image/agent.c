@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "agent.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -9,6 +10,7 @@
 #include "basic/fileio.h"
 #include "image-util.h"
 #include "layers.h"
+#include "staging-path.h"
 
 static int agent_check(const RecipeAgent *a) {
         if (!a->name || !*a->name || strlen(a->name) > 64 ||
@@ -115,20 +117,52 @@ static int check_program(const char *staging, const char *cmdline, const char *k
 }
 
 /*
+ * The image's own vendor config, or NULL without one. Its content goes into the signed image, so
+ * it is the image's file: a symlink there is followed only while it stays inside the tree (one to
+ * /etc/shadow would copy the build machine's), and what it names must be a regular file.
+ */
+static int read_vendor_conf(const char *staging, char **ret) {
+        _cleanup_close_ int root_fd = -EBADF, fd = -EBADF;
+        _cleanup_free_ char *res = NULL;
+        struct stat st;
+        int r;
+
+        root_fd = open(staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (root_fd < 0)
+                return err_set(errno, "cannot open %s: %m", staging);
+        r = staging_path_resolve(root_fd, IMAGE_VENDOR_CONF, true, &res);
+        if (r < 0)
+                return r;
+        /* O_NONBLOCK: a fifo there must not hang the build before fstat() refuses it. */
+        fd = openat(root_fd, res, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0 && errno == ENOENT) {
+                *ret = NULL;
+                return 0;
+        }
+        if (fd < 0)
+                return err_set(errno, "%m");
+        if (fstat(fd, &st) < 0)
+                return err_set(errno, "%m");
+        if (!S_ISREG(st.st_mode))
+                return err_set(EINVAL, "not a regular file");
+        r = read_full_fd(fd, 1024 * 1024, ret, NULL);
+        if (r < 0)
+                return err_set(-r, "%s", strerror(-r));
+        return 0;
+}
+
+/*
  * boot-check reads its deadline from the vendor config (lib/slot/config.h);
  * an image may ship that file already, and a repeated [Health] section
  * overrides the earlier keys, so ours is appended.
  */
 static int write_health_timeout(const RecipeAgent *a, const char *staging) {
-        _cleanup_free_ char *path = NULL, *old = NULL, *text = NULL;
+        _cleanup_free_ char *old = NULL, *text = NULL;
         int r;
 
-        r = image_resolve_below(staging, IMAGE_VENDOR_CONF, false, &path);
+        r = read_vendor_conf(staging, &old);
         if (r < 0)
-                return r;
-        r = read_full_file(path, 1024 * 1024, &old, NULL);
-        if (r < 0 && r != -ENOENT)
-                return err_set(-r, "cannot read %s: %s", path, strerror(-r));
+                return err_prefix(r, "[Agent] HealthTimeoutSec: cannot append to the layers' /%s", IMAGE_VENDOR_CONF);
         if (asprintf(&text, "%s%s# Written by abide-build from the recipe's [Agent] HealthTimeoutSec=.\n"
                             "[Health]\nTimeoutSec=%u\n",
                      strempty(old), old && *old ? "\n" : "", a->health_timeout_sec) < 0)

@@ -216,6 +216,46 @@ cmp "$T/mnt/usr/lib/abide/keys/ca.pem" "$T/keys/ca.pem" || die "the image's ca.p
 umount "$T/mnt"
 cleanup_hooks=()
 
+note "[Agent]: HealthTimeoutSec= is appended to the layers' abide.conf only as the image's own regular file"
+# Read through a symlink from the layers, a file of the build machine would end up in the signed image.
+printf 'host secret\n' >"$T/host-secret"
+secret_sum=$(sha256sum "$T/host-secret")
+agent_recipe() {
+        sed 's|^Layer=tree:.*|Layer=tree:'"$T"'/agent-tree|' "$recipe" >"$T/agent.conf"
+        printf '[Agent]\nName=hello\nExec=/usr/bin/hello\nHealth=/usr/bin/hello\nHealthTimeoutSec=42\n' >>"$T/agent.conf"
+}
+for how in abs rel fifo; do
+        rm -rf "$T/agent-tree"
+        cp -a "$ABIDE_SRCDIR/images/example/rootfs" "$T/agent-tree"
+        mkdir -p "$T/agent-tree/usr/lib/abide"
+        conf=$T/agent-tree/usr/lib/abide/abide.conf
+        case $how in
+        abs) ln -s "$T/host-secret" "$conf"; why="through symlink 'usr/lib/abide/abide.conf' -> '$T/host-secret'" ;;
+        rel) ln -s "../../../../../../../../../..$T/host-secret" "$conf"; why="through symlink 'usr/lib/abide/abide.conf' -> '(\\.\\./)+\\.\\.$T/host-secret'" ;;
+        fifo) mkfifo "$conf"; why="not a regular file" ;;
+        esac
+        agent_recipe
+        expect_fail "^abide-build: build: \\[Agent\\] HealthTimeoutSec: cannot append to the layers' /usr/lib/abide/abide.conf: $why$" \
+                "$B" build "$T/agent.conf" "${K[@]}" -o "$T/agent-out-$how"
+        [ -z "$(ls -A "$T/agent-out-$how" 2>/dev/null)" ] || die "agent $how: the refused build left $(ls -A "$T/agent-out-$how")"
+done
+[ "$(sha256sum "$T/host-secret")" = "$secret_sum" ] || die "the build changed $T/host-secret"
+# The image's own abide.conf: kept, ours appended, in the image.
+rm -rf "$T/agent-tree"
+cp -a "$ABIDE_SRCDIR/images/example/rootfs" "$T/agent-tree"
+mkdir -p "$T/agent-tree/usr/lib/abide"
+printf '[Paths]\nDisk=/dev/vda\n' >"$T/agent-tree/usr/lib/abide/abide.conf"
+agent_recipe
+ba=$("$B" build "$T/agent.conf" "${K[@]}" -o "$T/agent-out")
+mkdir "$T/x-agent"
+tar -xf "$ba" -C "$T/x-agent"
+mount -o ro,loop "$T/x-agent/root.img" "$T/mnt" || die "cannot loop-mount the image with the agent"
+cleanup_hooks+=("umount '$T/mnt'")
+[ "$(head -2 "$T/mnt/usr/lib/abide/abide.conf")" = "$(printf '[Paths]\nDisk=/dev/vda')" ] || die "the image's abide.conf lost its own lines"
+grep -qx 'TimeoutSec=42' "$T/mnt/usr/lib/abide/abide.conf" || die "HealthTimeoutSec=42 not appended to abide.conf"
+umount "$T/mnt"
+cleanup_hooks=()
+
 note "bad input: one line, non-zero, nothing written"
 expect_fail "No such file|recipe" "$B" build "$T/missing.conf" "${K[@]}" -o "$T/bad1"
 expect_fail "signing.key|key" "$B" build "$recipe" --key "$T/nokey" --cert "$T/keys/signing.crt" -o "$T/bad2"

@@ -236,6 +236,20 @@ static void test_bake_errors(void **state) {
         assert_int_equal(stat(at("outside/health.d"), &st), -1);
         assert_int_equal(stat(at("outside/abide.conf"), &st), -1);
 
+        /* Nor read a file of the build machine into the image through one. */
+        make_dir("e3/usr/lib/abide");
+        make_file("host-secret", "host secret\n", 0600);
+        assert_int_equal(symlink(at("host-secret"), at("e3/usr/lib/abide/abide.conf")), 0);
+        a = agent();
+        r = image_bake_agent(&a, at("e3"));
+        assert_int_equal(r, -EXDEV);
+        assert_non_null(strstr(err_message(r), "/usr/lib/abide/abide.conf: through symlink 'usr/lib/abide/abide.conf'"));
+        assert_int_equal(lstat(at("e3/usr/lib/abide/abide.conf"), &st), 0);
+        assert_true(S_ISLNK(st.st_mode));
+        char *secret = slurp("host-secret");
+        assert_string_equal(secret, "host secret\n");
+        free(secret);
+
         a = agent();
         a.present = false;
         assert_int_equal(image_bake_agent(&a, at("no-such-staging")), 0);
