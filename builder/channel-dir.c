@@ -97,7 +97,7 @@ int channel_dir_save(const char *dir, Channel *c, Signer *s, uint64_t now) {
         r = channel_serialize(c, &json, &len);
         if (r < 0)
                 goto fail;
-        r = signer_sign_cms(s, json, len, &sig, &sig_len);
+        r = signer_sign_cms(s, json, len, (time_t) now, &sig, &sig_len);
         if (r < 0)
                 goto fail;
         if (asprintf(&path, "%s/" CHANNEL_FILE, dir) < 0 || asprintf(&sig_path, "%s/" CHANNEL_SIG_FILE, dir) < 0) {

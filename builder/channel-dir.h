@@ -27,6 +27,7 @@ int channel_dir_load(const char *dir, TrustStore *trust, Channel **ret, char **r
 int channel_dir_now(uint64_t *ret);
 
 /* Sets c->serial to serial + 1 and c->updated to now, serializes, signs
- * with s and writes both files, each to a temporary name first: fsync both,
- * rename the .sig, rename channel.json, fsync DIR. On error nothing changed. */
+ * with s (signingTime now as well) and writes both files, each to a temporary
+ * name first: fsync both, rename the .sig, rename channel.json, fsync DIR. On
+ * error nothing changed. */
 int channel_dir_save(const char *dir, Channel *c, Signer *s, uint64_t now);

@@ -108,9 +108,10 @@ static int add_payload(Manifest *m, const char *name, PayloadRole role, const ch
 /* Signs the manifest, padded (bundle_manifest_pad()) so that the root image
  * starts on a file system block inside the bundle: bundle_write_in_place() then
  * builds the bundle around the image instead of copying it. Returns 1 when
- * aligned, 0 when not (the bundle is then copied, same format). */
-static int sign_manifest(Signer *s, const Manifest *m, char **json, size_t *json_len, uint8_t **sig,
-                         size_t *sig_len) {
+ * aligned, 0 when not (the bundle is then copied, same format). The signature's
+ * signingTime is the build date, so SOURCE_DATE_EPOCH fixes it too. */
+static int sign_manifest(Signer *s, const Manifest *m, time_t build_date, char **json, size_t *json_len,
+                         uint8_t **sig, size_t *sig_len) {
         int r;
 
         for (unsigned tries = 0;; tries++) {
@@ -118,7 +119,7 @@ static int sign_manifest(Signer *s, const Manifest *m, char **json, size_t *json
 
                 free(*sig);
                 *sig = NULL;
-                r = signer_sign_cms(s, *json, *json_len, sig, sig_len);
+                r = signer_sign_cms(s, *json, *json_len, build_date, sig, sig_len);
                 if (r < 0)
                         return err_prefix(r, "signing the manifest");
                 r = bundle_first_payload_offset(m, *json_len, *sig_len, &off);
@@ -346,7 +347,7 @@ static int build(const BuildArgs *a) {
         r = manifest_to_json(m, &json, &json_len);
         if (r < 0)
                 return r;
-        int aligned = sign_manifest(signer, m, &json, &json_len, &sig, &sig_len);
+        int aligned = sign_manifest(signer, m, epoch, &json, &json_len, &sig, &sig_len);
         if (aligned < 0)
                 return aligned;
 

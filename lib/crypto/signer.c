@@ -77,9 +77,13 @@ int signer_load(const char *key_path, const char *cert_path, Signer **ret) {
         return 0;
 }
 
-int signer_sign_cms(Signer *s, const void *data, size_t len, uint8_t **ret_der, size_t *ret_len) {
+int signer_sign_cms(Signer *s, const void *data, size_t len, time_t signing_time, uint8_t **ret_der,
+                    size_t *ret_len) {
+        /* Detached and binary: the verifier hashes exactly these bytes, no MIME canonicalization. */
+        const unsigned flags = CMS_DETACHED | CMS_BINARY;
         _cleanup_(CMS_ContentInfo_freep) CMS_ContentInfo *cms = NULL;
         _cleanup_(BIO_free_allp) BIO *in = NULL, *out = NULL;
+        _cleanup_(ASN1_TIME_freep) ASN1_TIME *t = NULL;
 
         if (len > INT_MAX)
                 return err_set(EFBIG, "cms: data too large to sign");
@@ -88,9 +92,18 @@ int signer_sign_cms(Signer *s, const void *data, size_t len, uint8_t **ret_der, 
         if (!in || !out)
                 return -ENOMEM;
 
-        /* Detached and binary: the verifier hashes exactly these bytes, no MIME canonicalization. */
-        cms = CMS_sign(s->cert, s->key, s->chain, in, CMS_DETACHED | CMS_BINARY);
+        /* Partial, so that the signingTime attribute is ours: CMS_final() adds
+         * the wall clock only where there is none, and a build must not carry it. */
+        cms = CMS_sign(s->cert, s->key, s->chain, NULL, flags | CMS_PARTIAL);
         if (!cms)
+                return err_set(EIO, "cms: signing failed: %s", openssl_error_reason());
+        CMS_SignerInfo *si = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(cms), 0);
+        /* UTCTime up to 2049, GeneralizedTime after: RFC 5652's rule, which OpenSSL's own follows. */
+        t = ASN1_TIME_set(NULL, signing_time);
+        if (!si || !t || CMS_signed_add1_attr_by_NID(si, NID_pkcs9_signingTime, ASN1_STRING_type(t), t, -1) != 1)
+                return err_set(EIO, "cms: cannot set the signing time %lld: %s", (long long) signing_time,
+                               openssl_error_reason());
+        if (CMS_final(cms, in, NULL, flags) != 1)
                 return err_set(EIO, "cms: signing failed: %s", openssl_error_reason());
         if (i2d_CMS_bio(out, cms) != 1)
                 return err_set(EIO, "cms: encoding failed: %s", openssl_error_reason());

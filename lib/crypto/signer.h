@@ -3,6 +3,7 @@
 
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "basic/macro.h"
 #include "crypto/hash.h"
@@ -17,11 +18,17 @@ Signer *signer_free(Signer *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Signer *, signer_free);
 
 /* CMS SignedData, detached, binary content, signer certificate embedded, DER.
- * `openssl cms -verify -binary -inform DER -content DATA -CAfile ca.pem` accepts it. */
-int signer_sign_cms(Signer *s, const void *data, size_t len, uint8_t **ret_der, size_t *ret_len);
+ * `openssl cms -verify -binary -inform DER -content DATA -CAfile ca.pem` accepts it.
+ * Its signed attributes are contentType, messageDigest, signingTime and
+ * smimeCapabilities; signingTime is signing_time, never the clock, so equal
+ * input and time give equal bytes with a deterministic signature scheme (RSA
+ * PKCS#1 v1.5, which keygen's keys use; ECDSA draws a nonce every time). */
+int signer_sign_cms(Signer *s, const void *data, size_t len, time_t signing_time, uint8_t **ret_der,
+                    size_t *ret_len);
 
 /* PKCS#7 detached DER signature as the kernel's root_hash_sig_key_desc and
- * systemd's verity-sig expect (no signed attributes, certificate embedded). */
+ * systemd's verity-sig expect (no signed attributes, certificate embedded).
+ * Without attributes it carries no time: equal input gives equal bytes (RSA). */
 int signer_sign_pkcs7(Signer *s, const void *data, size_t len, uint8_t **ret_der, size_t *ret_len);
 
 /* Whether the certificate is one devices accept as a release signer

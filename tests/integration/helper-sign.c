@@ -6,6 +6,7 @@
  *                                              verify; prints the signer's subject
  */
 #include <stdio.h>
+#include <time.h>
 
 #include "basic/error.h"
 #include "basic/fileio.h"
@@ -34,7 +35,7 @@ static int sign(const char *mode, const char *key, const char *cert, const char 
         r = read_file(in, &data, &size);
         if (r < 0)
                 return r;
-        r = streq(mode, "cms") ? signer_sign_cms(s, data, size, &sig, &sig_size)
+        r = streq(mode, "cms") ? signer_sign_cms(s, data, size, time(NULL), &sig, &sig_size)
                                : signer_sign_pkcs7(s, data, size, &sig, &sig_size);
         if (r < 0)
                 return r;

@@ -76,6 +76,13 @@ expect_fail() {
 }
 
 same_file() { cmp -s "$1" "$2" || die "$1 and $2 differ"; }
+# cms_signing_time SIG: the signingTime attribute of a DER CMS signature, in seconds since 1970.
+cms_signing_time() {
+        local t
+        t=$(openssl cms -cmsout -print -inform DER -in "$1" | sed -n '/object: signingTime/,/TIME:/s/.*TIME:\(.*\)/\1/p')
+        [ -n "$t" ] || die "$1: no signingTime"
+        date -u -d "$t" +%s
+}
 # preload SHIM [VAR=VALUE...] CMD ARGS...: CMD with the LD_PRELOAD shim SHIM (a path); ASan, when
 # built in, accepts a shim loaded before its runtime.
 preload() {

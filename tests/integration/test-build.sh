@@ -9,6 +9,19 @@ B=$ABIDE_BUILD
 recipe=$ABIDE_SRCDIR/recipes/example.conf
 export SOURCE_DATE_EPOCH=1721362140
 
+# Two bundles must be byte-identical; when they are not, the members that differ are named.
+same_bundle() {
+        cmp -s "$1" "$2" && return 0
+        local a=$T/differ-a b=$T/differ-b f members=
+        rm -rf "$a" "$b"
+        mkdir "$a" "$b"
+        tar -xf "$1" -C "$a" && tar -xf "$2" -C "$b" || die "$1 and $2 differ, and one of them is no tar"
+        for f in $(tar -tf "$1"); do
+                cmp -s "$a/$f" "$b/$f" || members+=" $f"
+        done
+        die "$1 and $2 differ (members:${members:- none, the archive around them})"
+}
+
 note "keygen"
 "$B" keygen -o "$T/keys" >/dev/null
 K=(--key "$T/keys/signing.key" --cert "$T/keys/signing.crt")
@@ -43,16 +56,27 @@ else
         die "cannot loop-mount the erofs image"
 fi
 
-note "reproducible: a second build of a copy of the tree gives identical bytes"
+note "reproducible: a second build of a copy of the tree, a second later, gives an identical bundle"
 cp -a "$ABIDE_SRCDIR/images/example" "$T/example-copy"
 touch -d @1000000000 "$T/example-copy/rootfs/usr/bin/hello"
 sed 's|^Layer=tree:.*|Layer=tree:'"$T"'/example-copy/rootfs|' "$recipe" >"$T/copy.conf"
+# Whatever of the clock could get in (a signing time, in seconds) differs between the two.
+sleep 1
 bundle2=$("$B" build "$T/copy.conf" "${K[@]}" -o "$T/out2")
-mkdir "$T/x2"
-tar -xf "$bundle2" -C "$T/x2"
-for f in root.img root.verity manifest.json; do
-        same_file "$T/x1/$f" "$T/x2/$f"
-done
+same_bundle "$bundle" "$bundle2"
+
+note "the manifest's signature carries SOURCE_DATE_EPOCH as its signing time, not the clock"
+st=$(cms_signing_time "$T/x1/manifest.json.sig")
+[ "$st" = "$SOURCE_DATE_EPOCH" ] || die "manifest.json.sig: signingTime $st, not SOURCE_DATE_EPOCH"
+
+note "without SOURCE_DATE_EPOCH the signing time is the manifest's build_date"
+bn=$(SOURCE_DATE_EPOCH= "$B" build "$recipe" "${K[@]}" -o "$T/out-now")
+mkdir "$T/x-now"
+tar -xf "$bn" -C "$T/x-now"
+bd=$(sed -n 's/.*"build_date": *"\([^"]*\)".*/\1/p' "$T/x-now/manifest.json")
+[ "$(date -u -d "$bd" +%s)" -gt "$SOURCE_DATE_EPOCH" ] || die "build_date $bd without SOURCE_DATE_EPOCH"
+st=$(cms_signing_time "$T/x-now/manifest.json.sig")
+[ "$st" = "$(date -u -d "$bd" +%s)" ] || die "manifest.json.sig: signingTime $st, build_date $bd"
 
 note "one tree layer is linked, not copied: the tree is left as it was, the image is the copy's"
 # The recipe's single tree layer is hard-linked into the staging tree (layer_link_tree()):
@@ -70,10 +94,8 @@ bundle4=$("$B" build "$T/twice.conf" "${K[@]}" -o "$T/out-copied")
 mkdir "$T/x-linked" "$T/x-copied"
 tar -xf "$bundle3" -C "$T/x-linked"
 tar -xf "$bundle4" -C "$T/x-copied"
-for f in root.img root.verity manifest.json; do
-        same_file "$T/x1/$f" "$T/x-linked/$f"
-        same_file "$T/x-linked/$f" "$T/x-copied/$f"
-done
+same_bundle "$bundle" "$bundle3"
+same_bundle "$bundle3" "$bundle4"
 mount -o ro,loop "$T/x-linked/root.img" "$T/mnt" || die "cannot loop-mount the linked build's image"
 cleanup_hooks+=("umount '$T/mnt'")
 odd=$(find "$T/mnt" ! -newermt "@$SOURCE_DATE_EPOCH" -newermt "@$((SOURCE_DATE_EPOCH - 1))" -o -print | head -3)
@@ -91,13 +113,7 @@ mkdir "$T/tmpfs"
 mount -t tmpfs -o size=64M tmpfs "$T/tmpfs" || die "cannot mount a tmpfs"
 cleanup_hooks+=("umount '$T/tmpfs'")
 bundle5=$("$B" build "$T/copy.conf" "${K[@]}" -o "$T/tmpfs/out")
-mkdir "$T/x-tmpfs"
-tar -xf "$bundle5" -C "$T/x-tmpfs"
-for f in root.img root.verity manifest.json; do
-        same_file "$T/x-linked/$f" "$T/x-tmpfs/$f"
-done
-[ "$(tar -tvR -f "$bundle5" | sed 's/ \+/ /g')" = "$(tar -tvR -f "$bundle3" | sed 's/ \+/ /g')" ] ||
-        die "the copied bundle's layout differs from the in-place one"
+same_bundle "$bundle3" "$bundle5"
 [ -z "$(ls -A "$T/tmpfs/out" | grep -v '\.abide$')" ] || die "left behind in the output: $(ls -A "$T/tmpfs/out")"
 umount "$T/tmpfs"
 cleanup_hooks=()
@@ -111,7 +127,7 @@ for n in s1 s2; do
         mkdir "$T/x-$n"
         tar -xf "$bs" -C "$T/x-$n"
 done
-same_file "$T/x-s1/root.img" "$T/x-s2/root.img"
+same_bundle "$T"/s1/*.abide "$T"/s2/*.abide
 [ "$(head -c 4 "$T/x-s1/root.img")" = hsqs ] || die "Filesystem=squashfs did not make a squashfs image"
 
 note "Compression=lz4hc: a compressed erofs with the same tree, reproducible, verity over it"
@@ -120,7 +136,7 @@ for n in z1 z2; do
         mkdir "$T/x-$n"
         tar -xf "$bz" -C "$T/x-$n"
 done
-same_file "$T/x-z1/root.img" "$T/x-z2/root.img"
+same_bundle "$T"/z1/*.abide "$T"/z2/*.abide
 dump.erofs "$T/x-z1/root.img" 2>/dev/null | grepq -i "lz4" || fsck.erofs "$T/x-z1/root.img" >/dev/null 2>&1 ||
         die "fsck.erofs rejects the lz4hc image"
 zhash=$(sed -n 's/.*"root_hash": *"\([0-9a-f]*\)".*/\1/p' "$T/x-z1/manifest.json")

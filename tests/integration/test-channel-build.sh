@@ -59,6 +59,8 @@ note "init: an empty signed channel, serial 1"
 changed
 [ "$(field releases)" = "[]" ] || die "init: releases $(field releases)"
 [ "$(field updated)" = "$SOURCE_DATE_EPOCH" ] || die "init: updated is not SOURCE_DATE_EPOCH"
+st=$(cms_signing_time "$D/channel.json.sig")
+[ "$st" = "$SOURCE_DATE_EPOCH" ] || die "init: channel.json.sig signingTime $st, not SOURCE_DATE_EPOCH"
 [ "$(field format)" = 1 ] || die "init: format"
 expect_fail "already exists" "$B" channel init "$D" "${K[@]}"
 [ "$(field serial)" = 1 ] || die "a second init changed the channel"
@@ -137,6 +139,8 @@ SOURCE_DATE_EPOCH= "$B" channel rollout "$D" $COMPAT 20 "${K[@]}" >/dev/null
 changed
 u=$(field updated)
 [ "$u" -ge "$before" ] && [ "$u" -le "$(date +%s)" ] || die "updated $u is not now"
+st=$(cms_signing_time "$D/channel.json.sig")
+[ "$st" = "$u" ] || die "channel.json.sig signingTime $st, updated $u"
 
 note "security version: lower refused, --force publishes it"
 cp "$D/channel.json" "$T/before.json"

@@ -135,16 +135,11 @@ for s in a b; do
 done
 
 note "without UKI=yes nothing changes: UKI=no gives the bundle of a recipe without the key"
-# Equal but for the CMS signature's signing time, as test-build.sh's reproducibility check.
+# Byte for byte, signature included: its signing time is SOURCE_DATE_EPOCH (test-build.sh).
 PLAIN=$(build_bundle "$T/p1")
 NO=$(build_bundle "$T/p2" --set Boot.UKI=no)
-mkdir "$T/xp1" "$T/xp2"
-tar -xf "$PLAIN" -C "$T/xp1"
-tar -xf "$NO" -C "$T/xp2"
 [ "$(tar -tf "$PLAIN")" = "$(tar -tf "$NO")" ] || die "UKI=no changed the bundle's members"
-for f in $(tar -tf "$PLAIN" | grep -vx manifest.json.sig); do
-        cmp -s "$T/xp1/$f" "$T/xp2/$f" || die "UKI=no changed $f"
-done
+cmp -s "$PLAIN" "$NO" || die "UKI=no changed the bundle"
 tar -xOf "$PLAIN" manifest.json | grepq uki && die "a bundle without UKI=yes mentions a UKI"
 [ "$(tar -tf "$PLAIN" | tail -1)" = initrd ] || die "a bundle without UKI=yes has other members: $(tar -tf "$PLAIN")"
 

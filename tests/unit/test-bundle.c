@@ -120,7 +120,7 @@ static int setup(void **state) {
         assert_int_equal(keygen_demo(keys), 0);
         assert_int_equal(keygen_demo(other), 0);
         assert_int_equal(signer_load(key, crt, &s), 0);
-        assert_int_equal(signer_sign_cms(s, fx.json, fx.json_len, &sig, &sig_len), 0);
+        assert_int_equal(signer_sign_cms(s, fx.json, fx.json_len, 1721362140, &sig, &sig_len), 0);
         assert_int_equal(trust_store_load(ca, &fx.trust), 0);
         assert_int_equal(trust_store_load(other_ca, &fx.other_trust), 0);
         snprintf(fx.signed_bundle, sizeof fx.signed_bundle, "%s/signed.abide", fx.dir);

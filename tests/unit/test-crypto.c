@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -224,8 +225,11 @@ static TrustStore *load_trust(const char *path) {
         return t;
 }
 
+/* The signing time of most signatures here (2024-07-19 04:09:00 UTC). */
+#define SIGNING_TIME ((time_t) 1721362140)
+
 static void sign_cms(Signer *s, const void *d, size_t n, uint8_t **sig, size_t *sig_size) {
-        assert_int_equal(signer_sign_cms(s, d, n, sig, sig_size), 0);
+        assert_int_equal(signer_sign_cms(s, d, n, SIGNING_TIME, sig, sig_size), 0);
         assert_true(*sig_size > 0);
 }
 
@@ -403,6 +407,55 @@ static void sha256_cert_hex(X509 *c, char hex[SHA256_HEX_SIZE]) {
         assert_int_equal(sha256_buf(der, (size_t) n, md), 0);
         OPENSSL_free(der);
         hex_encode(md, sizeof md, hex);
+}
+
+/* The signingTime attribute of a signature (there must be exactly one) and its ASN.1 type. */
+static time_t cms_signing_time(const uint8_t *sig, size_t sig_size, int *ret_type) {
+        const unsigned char *p = sig;
+        CMS_ContentInfo *cms = d2i_CMS_ContentInfo(NULL, &p, (long) sig_size);
+        assert_non_null(cms);
+        CMS_SignerInfo *si = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(cms), 0);
+        assert_non_null(si);
+        int i = CMS_signed_get_attr_by_NID(si, NID_pkcs9_signingTime, -1);
+        assert_true(i >= 0);
+        assert_true(CMS_signed_get_attr_by_NID(si, NID_pkcs9_signingTime, i) < 0);
+        X509_ATTRIBUTE *a = CMS_signed_get_attr(si, i);
+        assert_int_equal(X509_ATTRIBUTE_count(a), 1);
+        ASN1_TYPE *v = X509_ATTRIBUTE_get0_type(a, 0);
+        *ret_type = ASN1_TYPE_get(v);
+        struct tm tm;
+        assert_int_equal(ASN1_TIME_to_tm((ASN1_TIME *) v->value.asn1_string, &tm), 1);
+        CMS_ContentInfo_free(cms);
+        return timegm(&tm);
+}
+
+/* The signing time is the caller's, never the clock; the verifier decides on
+ * the certificates' validity alone, so any signing time verifies, also with
+ * CheckTime=yes. RFC 5652: UTCTime from 1950 to 2049, GeneralizedTime after. */
+static void test_cms_signing_time(void **state) {
+        _cleanup_(trust_store_freep) TrustStore *t = load_trust(trust_dir), *tc = load_trust(trust_dir);
+        TrustPolicy p = { .check_time = true };
+        assert_int_equal(trust_store_set_policy(tc, &p), 0);
+        static const struct {
+                time_t when;
+                int type;
+        } cases[] = {
+                { SIGNING_TIME, V_ASN1_UTCTIME },
+                { 0, V_ASN1_UTCTIME },
+                { 2524607999, V_ASN1_UTCTIME },           /* 2049-12-31 23:59:59 */
+                { 2524608000, V_ASN1_GENERALIZEDTIME },   /* 2050-01-01 */
+                { 253402300799, V_ASN1_GENERALIZEDTIME }, /* the last SOURCE_DATE_EPOCH abide-build takes */
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ uint8_t *sig = NULL;
+                size_t sig_size;
+                int type;
+                assert_int_equal(signer_sign_cms(good, data, sizeof data - 1, cases[i].when, &sig, &sig_size), 0);
+                assert_int_equal(cms_signing_time(sig, sig_size, &type), cases[i].when);
+                assert_int_equal(type, cases[i].type);
+                assert_int_equal(trust_verify_cms(t, data, sizeof data - 1, sig, sig_size, NULL), 0);
+                assert_int_equal(trust_verify_cms(tc, data, sizeof data - 1, sig, sig_size, NULL), 0);
+        }
 }
 
 /* Validity times are ignored unless the policy asks for them. */
@@ -756,6 +809,16 @@ static void test_keygen(void **state) {
         _cleanup_(trust_store_freep) TrustStore *t2 = load_trust(trust_dir);
         assert_cms_rejected(t2, data, sizeof data - 1, sig, sig_size, "CN=abide demo signing key");
 
+        /* RSA signs deterministically: equal data and signing time give equal
+         * bytes (reproducible bundles), another signing time other bytes. */
+        _cleanup_free_ uint8_t *again = NULL, *later = NULL;
+        size_t again_size, later_size;
+        sign_cms(s, data, sizeof data - 1, &again, &again_size);
+        assert_int_equal(again_size, sig_size);
+        assert_memory_equal(again, sig, sig_size);
+        assert_int_equal(signer_sign_cms(s, data, sizeof data - 1, SIGNING_TIME + 1, &later, &later_size), 0);
+        assert_true(later_size != sig_size || memcmp(later, sig, sig_size) != 0);
+
         err_clear();
         r = keygen_demo(dir);
         assert_int_equal(r, -EEXIST);
@@ -908,6 +971,7 @@ int main(void) {
                 cmocka_unit_test(test_cms_sign_verify),
                 cmocka_unit_test(test_cms_reject_untrusted_signers),
                 cmocka_unit_test(test_cms_intermediate_and_usage),
+                cmocka_unit_test(test_cms_signing_time),
                 cmocka_unit_test(test_cms_clock),
                 cmocka_unit_test(test_cms_pins_and_deny),
                 cmocka_unit_test(test_cms_crl),
