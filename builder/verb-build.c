@@ -37,7 +37,9 @@ static void help(void) {
                "                   Secure Boot db key and certificate (keygen --secure-boot):\n"
                "                   with [Boot] UKI=yes, a signed UKI per slot goes in the bundle\n"
                "                   (abide-a.efi, abide-b.efi; docs/secure-boot.md)\n\n"
-               "SOURCE_DATE_EPOCH, when set, fixes every timestamp: equal inputs give equal output.\n");
+               "SOURCE_DATE_EPOCH, when set, fixes every timestamp, the signatures' signing time\n"
+               "too: equal inputs give an equal bundle with an RSA key (ECDSA signatures differ\n"
+               "every time), except for the UKIs' signatures, which sbsign dates with the clock.\n");
 }
 
 static int build_date_now(time_t *ret) {
