@@ -441,7 +441,7 @@ static const RecipeKey keys[] = {
         { "Image",   "Filesystem",       false, false, parse_filesystem, F(filesystem) },
         { "Image",   "Compression",      false, false, parse_compression, F(compression) },
         { "Image",   "Architecture",     false, false, parse_architecture, 0 },
-        { "Image",   "SecurityVersion",  false, false, parse_u64,        F(security_version), 0, UINT64_MAX },
+        { "Image",   "SecurityVersion",  false, false, parse_u64,        F(security_version), 0, INT64_MAX },
         { "Content", "Layer",            true,  true,  parse_layer,      0 },
         { "Content", "Binary",           true,  true,  parse_binary,     0 },
         { "Content", "File",             true,  true,  parse_binary,     0 },

@@ -154,6 +154,15 @@ note "--set overrides the version"
 b3=$("$B" build "$recipe" "${K[@]}" -o "$T/out3" --set Image.Version=1.0.1)
 [ "$(basename "$b3")" = abide-example-1.0.1.abide ] || die "--set Image.Version ignored: $b3"
 
+note "SecurityVersion: up to 2^63-1, as the manifest takes; one more is refused with the recipe, before the build"
+b7=$("$B" build "$recipe" "${K[@]}" -o "$T/out-sv" --set Image.SecurityVersion=9223372036854775807)
+tar -xOf "$b7" manifest.json | grepq '"security_version": 9223372036854775807,' || die "SecurityVersion=2^63-1 not in the manifest"
+for sv in 9223372036854775808 18446744073709551615; do
+        expect_fail "^abide-build: build: $recipe: --set Image.SecurityVersion: $sv is out of range 0\\.\\.9223372036854775807$" \
+                "$B" build "$recipe" "${K[@]}" -o "$T/bad-sv-$sv" --set Image.SecurityVersion=$sv
+        [ ! -e "$T/bad-sv-$sv" ] || die "SecurityVersion=$sv: the refused build made $T/bad-sv-$sv ($(ls -A "$T/bad-sv-$sv"))"
+done
+
 note "trust: bundles signed outside the CA are refused; an expired release signer is not"
 mk() { openssl "$@" >/dev/null 2>&1 || die "openssl $*"; }
 # Release signers (abide-build refuses anything else), all but one outside the CA.

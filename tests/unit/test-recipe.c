@@ -372,6 +372,15 @@ static void test_errors(void **state) {
         load_fails(IMAGE "SecurityVersion=-1\n" CONTENT, NULL, ":5: [Image] SecurityVersion: '-1' is not a number");
         load_fails(IMAGE "SecurityVersion=99999999999999999999\n" CONTENT, NULL,
                    ":5: [Image] SecurityVersion: '99999999999999999999' is not a number");
+        /* The manifest takes 0..2^63-1: a larger one is refused here, not after the build. */
+        load_fails(IMAGE "SecurityVersion=9223372036854775808\n" CONTENT, NULL,
+                   ":5: [Image] SecurityVersion: 9223372036854775808 is out of range 0..9223372036854775807");
+        load_fails(IMAGE "SecurityVersion=18446744073709551615\n" CONTENT, NULL,
+                   ":5: [Image] SecurityVersion: 18446744073709551615 is out of range 0..9223372036854775807");
+        {
+                _cleanup_(recipe_freep) Recipe *r = load_ok(IMAGE "SecurityVersion=9223372036854775807\n" CONTENT, NULL);
+                assert_true(r->security_version == INT64_MAX);
+        }
 
         load_fails(IMAGE "[Content]\nLayer=zip:rootfs\n", NULL,
                    ":6: [Content] Layer: unknown layer type 'zip' (expected tree, tar, deb, oci)");
