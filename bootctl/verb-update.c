@@ -399,12 +399,26 @@ int verb_update(int argc, char *argv[]) {
         if (r < 0)
                 return r;
 
-        uint64_t now = (uint64_t) time(NULL);
-        if (a.timer && us.next_attempt > now) {
-                printf("Backing off after %u failure(s): next attempt in %" PRIu64 " s (%s)\n", us.failures,
-                       us.next_attempt - now, us.last_error ?: "");
-                return 0;
-        }
+        uint64_t now = (uint64_t) time(NULL), wait;
+        if (a.timer)
+                switch (update_state_wait(&us, now, cf->update_interval_sec, &wait)) {
+                case UPDATE_WAIT_DUE:
+                        break;
+                case UPDATE_WAIT_BACKOFF:
+                        printf("Backing off after %u failure(s): next attempt in %" PRIu64 " s (%s)\n", us.failures,
+                               wait, us.last_error ?: "");
+                        return 0;
+                case UPDATE_WAIT_CLOCK_BACK:
+                        ctl_warn("backoff ignored: the last check (%" PRIu64 ") is later than the clock (%" PRIu64
+                                 "), which went back",
+                                 us.last_check, now);
+                        break;
+                case UPDATE_WAIT_CLOCK_AHEAD:
+                        ctl_warn("backoff ignored: its next attempt is %" PRIu64 " s away, more than the longest backoff (%" PRIu64
+                                 " s); the clock was ahead when it was recorded",
+                                 wait, update_backoff_max_sec(cf->update_interval_sec));
+                        break;
+                }
 
         r = run(&ctl, &a, policy, &us, &rep);
         if (a.dry_run) {

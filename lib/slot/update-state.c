@@ -196,8 +196,12 @@ int update_state_set_decision(UpdateState *s, const char *verdict, const char *r
         return 0;
 }
 
+uint64_t update_backoff_max_sec(unsigned interval_sec) {
+        return interval_sec > UPDATE_BACKOFF_MAX_SEC ? interval_sec : UPDATE_BACKOFF_MAX_SEC;
+}
+
 uint64_t update_backoff_sec(unsigned failures, unsigned interval_sec, uint64_t random) {
-        uint64_t cap = interval_sec > UPDATE_BACKOFF_MAX_SEC ? interval_sec : UPDATE_BACKOFF_MAX_SEC;
+        uint64_t cap = update_backoff_max_sec(interval_sec);
         uint64_t d = interval_sec ? interval_sec : 1;
 
         for (unsigned i = 1; i < failures && d < cap; i++)
@@ -216,6 +220,20 @@ int update_state_fail(UpdateState *s, const char *error, uint64_t now, unsigned 
                 s->failures++;
         s->next_attempt = now + update_backoff_sec(s->failures, interval_sec, random);
         return 0;
+}
+
+UpdateWait update_state_wait(const UpdateState *s, uint64_t now, unsigned interval_sec, uint64_t *ret_wait) {
+        uint64_t wait = s->next_attempt > now ? s->next_attempt - now : 0;
+
+        *ret_wait = wait;
+        if (wait == 0)
+                return UPDATE_WAIT_DUE;
+        if (s->last_check > now)
+                return UPDATE_WAIT_CLOCK_BACK;
+        /* A failure at now or before sets next_attempt at most one maximum backoff past now. */
+        if (wait > update_backoff_max_sec(interval_sec))
+                return UPDATE_WAIT_CLOCK_AHEAD;
+        return UPDATE_WAIT_BACKOFF;
 }
 
 void update_state_succeed(UpdateState *s) {

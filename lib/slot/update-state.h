@@ -49,6 +49,25 @@ int update_state_set_decision(UpdateState *s, const char *verdict, const char *r
  * together do not come back together. Pure.
  */
 uint64_t update_backoff_sec(unsigned failures, unsigned interval_sec, uint64_t random);
+/* The longest delay update_backoff_sec() can give for this interval. */
+uint64_t update_backoff_max_sec(unsigned interval_sec);
+
+typedef enum UpdateWait {
+        UPDATE_WAIT_DUE,          /* no backoff, or it is over: try */
+        UPDATE_WAIT_BACKOFF,      /* in the backoff: skip */
+        UPDATE_WAIT_CLOCK_BACK,   /* last_check is after now: the clock went back; backoff ignored, try */
+        UPDATE_WAIT_CLOCK_AHEAD,  /* next_attempt is further ahead than any backoff: recorded under a clock
+                                   * set ahead; ignored, try */
+} UpdateWait;
+
+/*
+ * Whether the timer's run at now waits for the backoff; *ret_wait is what
+ * is left of it (next_attempt - now; 0 when due). A wrong clock never holds
+ * the device off longer than one backoff: a backoff recorded under a clock
+ * that was ahead, or one the clock has since gone back from, is ignored.
+ * Pure.
+ */
+UpdateWait update_state_wait(const UpdateState *s, uint64_t now, unsigned interval_sec, uint64_t *ret_wait);
 
 /* A failed run at now: failures + 1, last_error, next_attempt from update_backoff_sec(). */
 int update_state_fail(UpdateState *s, const char *error, uint64_t now, unsigned interval_sec, uint64_t random);

@@ -2,7 +2,7 @@
 /* abidectl update's state file on abide-data (writable storage, so any
  * bytes): what update_state_from_json_string() accepts writes back to JSON
  * that reads back to the same text, and a failed run recorded on it waits
- * within the backoff's bounds. */
+ * within the backoff's bounds, and is waited for. */
 #include "fuzz-util.h"
 
 #include "basic/error.h"
@@ -36,6 +36,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         uint64_t wait = update_backoff_sec(s.failures, interval, random);
         FUZZ_ASSERT(wait <= cap && wait >= MIN((uint64_t) interval, cap) / 2);
         FUZZ_ASSERT(s.next_attempt >= now);
+        /* The backoff just recorded is waited for, never taken for one recorded under a wrong clock. */
+        uint64_t left;
+        FUZZ_ASSERT(update_state_wait(&s, now, interval, &left) == (wait > 0 ? UPDATE_WAIT_BACKOFF : UPDATE_WAIT_DUE) &&
+                    left == wait);
         update_state_succeed(&s);
         FUZZ_ASSERT(s.failures == 0 && !s.last_error && s.next_attempt == 0);
         return 0;

@@ -18,7 +18,9 @@
 #   window waits outside it and happens inside it).
 # - Booted on trial (not yet blessed): the other slot is the fallback, not written.
 # - 404 and 500 for the channel: one line, non-zero, failures and the
-#   backoff recorded, --timer skips until it is due.
+#   backoff recorded, --timer skips until it is due; a backoff recorded
+#   under a clock set ahead (2040) or one the clock went back from is
+#   ignored with a warning.
 # - status --json's "update" object; each poll (in backoff too) sends the
 #   report spool to nginx's dav module; a refusing endpoint never fails it.
 # - The demo's S60abide-update: polls with --timer every IntervalSec=, and
@@ -365,7 +367,8 @@ grep -q "^abidectl: update: warning: reports kept in $T/reports: .*HTTP 405" "$T
 [ "$(queued)" = "$Q" ] || die "reports lost to a refusing endpoint"
 python3 - "$T/var/update.json" <<'PY'
 import json, sys
-d = json.load(open(sys.argv[1])); d["next_attempt"] = 4102444800; d["failures"] = 2; json.dump(d, open(sys.argv[1], "w"))
+import time
+d = json.load(open(sys.argv[1])); d["next_attempt"] = int(time.time()) + 3600; d["failures"] = 2; json.dump(d, open(sys.argv[1], "w"))
 PY
 sed -i "s|/nodav/|/reports/|" "$T/abide.conf"
 "$ABIDECTL" update --timer >"$T/out" 2>"$T/err" || die "--timer with the endpoint failed: $(cat "$T/err")"
@@ -388,6 +391,29 @@ chan rollout "$COMPAT" 0
 grep -q "^Verdict:  not-in-rollout" "$T/out" || die "--timer when due: $(cat "$T/out")"
 [ "$(ustate "['failures']")" = 0 ] || die "a success did not clear the failures"
 nothing_happened "failing servers"
+
+note "a backoff recorded under a wrong clock is ignored: one recorded in 2040, a last check after now"
+# A failure while time() said 2040 (2208988800), the clock corrected since.
+python3 - "$T/var/update.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1])); d.update(next_attempt=2208991359, failures=1, last_error="x"); json.dump(d, open(sys.argv[1], "w"))
+PY
+"$ABIDECTL" update --timer >"$T/out" 2>"$T/err" || die "--timer after a backoff in 2040 failed: $(cat "$T/err")"
+grep -q "^Verdict:  not-in-rollout" "$T/out" || die "--timer held off by a backoff in 2040: $(cat "$T/out")"
+[ "$(cat "$T/err")" = "abidectl: update: warning: backoff ignored: its next attempt is $((2208991359 - $(ustate "['last_check']"))) s away, more than the longest backoff (86400 s); the clock was ahead when it was recorded" ] ||
+        die "the ignored backoff's note: $(cat "$T/err")"
+[ "$(ustate "['failures']")" = 0 ] && [ "$(ustate "['next_attempt']")" = None ] || die "the run after a backoff in 2040 not recorded"
+# A failure an hour from now, within the longest backoff, but the last check in 2040: the clock went back.
+python3 - "$T/var/update.json" <<'PY'
+import json, sys, time
+d = json.load(open(sys.argv[1])); d.update(last_check=2208988800, next_attempt=int(time.time()) + 3600, failures=1, last_error="x"); json.dump(d, open(sys.argv[1], "w"))
+PY
+"$ABIDECTL" update --timer >"$T/out" 2>"$T/err" || die "--timer after the clock went back failed: $(cat "$T/err")"
+grep -q "^Verdict:  not-in-rollout" "$T/out" || die "--timer held off after the clock went back: $(cat "$T/out")"
+grep -qx "abidectl: update: warning: backoff ignored: the last check (2208988800) is later than the clock ([0-9]*), which went back" "$T/err" ||
+        die "the ignored backoff's note: $(cat "$T/err")"
+[ "$(ustate "['last_check']")" -lt 2208988800 ] && [ "$(ustate "['failures']")" = 0 ] || die "the run after the clock went back not recorded"
+nothing_happened "a backoff under a wrong clock"
 
 note "the demo's busybox timer (S60abide-update): polls with --timer every IntervalSec=, only with a channel"
 S60=$ABIDE_SRCDIR/images/demo/rootfs/etc/init.d/S60abide-update

@@ -116,11 +116,64 @@ static void test_backoff(void **state) {
         update_state_done(&s);
 }
 
+static void test_wait(void **state) {
+        const uint64_t now = 1800000000;
+        uint64_t wait = 1;
+
+        /* Never failed, or the backoff is over: due. */
+        UpdateState s = { .last_check = now - 10 };
+        assert_int_equal(update_state_wait(&s, now, 600, &wait), UPDATE_WAIT_DUE);
+        assert_int_equal(wait, 0);
+        s.next_attempt = now;
+        assert_int_equal(update_state_wait(&s, now, 600, &wait), UPDATE_WAIT_DUE);
+
+        /* Within the backoff, up to the longest one (24 h, or the interval when longer). */
+        s.next_attempt = now + 1;
+        assert_int_equal(update_state_wait(&s, now, 600, &wait), UPDATE_WAIT_BACKOFF);
+        assert_int_equal(wait, 1);
+        s.next_attempt = now + UPDATE_BACKOFF_MAX_SEC;
+        assert_int_equal(update_state_wait(&s, now, 600, &wait), UPDATE_WAIT_BACKOFF);
+        assert_int_equal(wait, UPDATE_BACKOFF_MAX_SEC);
+        s.next_attempt = now + 3 * 86400;
+        assert_int_equal(update_state_wait(&s, now, 3 * 86400, &wait), UPDATE_WAIT_BACKOFF);
+
+        /* A failure under a clock set to 2040, the clock corrected since: further ahead than any backoff, ignored. */
+        s.next_attempt = now + UPDATE_BACKOFF_MAX_SEC + 1;
+        assert_int_equal(update_state_wait(&s, now, 600, &wait), UPDATE_WAIT_CLOCK_AHEAD);
+        assert_int_equal(wait, UPDATE_BACKOFF_MAX_SEC + 1);
+        s.next_attempt = 2208991359;
+        assert_int_equal(update_state_wait(&s, now, 600, &wait), UPDATE_WAIT_CLOCK_AHEAD);
+        s.next_attempt = now + 3 * 86400 + 1;
+        assert_int_equal(update_state_wait(&s, now, 3 * 86400, &wait), UPDATE_WAIT_CLOCK_AHEAD);
+
+        /* The clock went back since the last check: within the longest backoff too, ignored. */
+        s.last_check = now + 1;
+        s.next_attempt = now + 300;
+        assert_int_equal(update_state_wait(&s, now, 600, &wait), UPDATE_WAIT_CLOCK_BACK);
+        assert_int_equal(wait, 300);
+        s.last_check = 2208988800;
+        s.next_attempt = 2208991359;
+        assert_int_equal(update_state_wait(&s, now, 600, &wait), UPDATE_WAIT_CLOCK_BACK);
+        /* ... unless the backoff is over anyway. */
+        s.next_attempt = now - 1;
+        assert_int_equal(update_state_wait(&s, now, 600, &wait), UPDATE_WAIT_DUE);
+
+        /* What update_state_fail() records is waited for, whatever the jitter and the count. */
+        for (unsigned n = 1; n < 40; n++) {
+                UpdateState f = { .failures = n - 1 };
+                assert_int_equal(update_state_fail(&f, "x", now, 600, UINT64_MAX - n), 0);
+                f.last_check = now;
+                assert_int_equal(update_state_wait(&f, now, 600, &wait), UPDATE_WAIT_BACKOFF);
+                update_state_done(&f);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_round_trip),
                 cmocka_unit_test(test_bad_input),
                 cmocka_unit_test(test_backoff),
+                cmocka_unit_test(test_wait),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
