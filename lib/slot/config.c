@@ -300,8 +300,13 @@ static int config_parse_file(AbideConfig *c, const char *path, bool must_exist, 
                 return err_set(errno, "cannot open config %s: %m", path);
         }
 
+        /* inih goes on after a refused line and returns the first bad line's number: stop there, so the
+         * message is that line's (a process-wide option in this libinih, as recipe_load() sets it). */
         ParseState st = { .config = c, .path = path, .local = local };
+        bool saved_stop = ini_stop_on_first_error;
+        ini_stop_on_first_error = true;
         int r = ini_parse_file(f, handler, &st);
+        ini_stop_on_first_error = saved_stop;
         if (st.error < 0)
                 return err_prefix(st.error, "%s:%d", path, r);
         if (r < 0)

@@ -166,6 +166,22 @@ static void test_bad_values(void **state) {
         err_clear();
         assert_int_equal(config_load(vendor, &e), -EINVAL);
         assert_non_null(strstr(err_message(-EINVAL), "TimeoutSec= must be a number in 1..86400: 0"));
+        /* The first error is reported, with its own line: a bad key or a syntax error after it changes neither. */
+        static const struct {
+                const char *text, *want;
+        } firsts[] = {
+                { "[Boot]\nTries=abc\n[Health]\nTimeoutSec=0\n", ":2: Tries= must be a number in " },
+                { "[Boot]\nTries=abc\nnot a line\n", ":2: Tries= must be a number in " },
+                { "[Boot]\nnot a line\n[Health]\nTimeoutSec=0\n", ":2: syntax error" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(firsts); i++) {
+                write_conf(vendor, firsts[i].text);
+                err_clear();
+                assert_int_equal(config_load(vendor, &e), -EINVAL);
+                const char *m = err_message(-EINVAL);
+                if (!strstr(m, firsts[i].want) || strstr(m, "TimeoutSec"))
+                        fail_msg("\"%s\" lacks \"%s\"", m, firsts[i].want);
+        }
         /* A syntax error in the local file is still an error: it is not a trust key. */
         AbideConfig *c = NULL;
         write_conf(vendor, "");
