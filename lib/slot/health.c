@@ -4,9 +4,9 @@
 #include <poll.h>
 #include <stdint.h>
 #include <time.h>
-#include <wordexp.h>
 
 #include "basic/error.h"
+#include "basic/shell-words.h"
 #include "slot/run-bounded.h"
 #include "slot/state.h"
 
@@ -20,11 +20,6 @@ static uint64_t now_ms(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
-
-static void wordfreep(wordexp_t **w) {
-        if (*w)
-                wordfree(*w);
 }
 
 static int set_failure(HealthFailure *f, const char *check, const char *output) {
@@ -77,17 +72,16 @@ static int run_one(const char *name, char *const argv[], unsigned timeout_ms, bo
 }
 
 int health_wait(const HealthOptions *o, HealthFailure *ret_failure) {
-        _cleanup_(wordfreep) wordexp_t *agent = NULL;
-        wordexp_t we;
+        _cleanup_(shell_words_freep) char **agent = NULL;
         char **scripts = NULL;
         size_t n_scripts = 0;
         HealthFailure failure = {};
         int r;
 
         if (o->agent_probe && *o->agent_probe) {
-                if (wordexp(o->agent_probe, &we, WRDE_NOCMD) != 0 || we.we_wordc == 0)
-                        return err_set(EINVAL, "cannot parse the agent health probe command: %s", o->agent_probe);
-                agent = &we;
+                r = shell_words_split(o->agent_probe, &agent);
+                if (r < 0)
+                        return err_prefix(r, "[Health] Agent=");
         }
         r = exec_dir_list(o->dirs, o->n_dirs, &scripts, &n_scripts);
         if (r < 0)
@@ -108,7 +102,7 @@ int health_wait(const HealthOptions *o, HealthFailure *ret_failure) {
                         bool cut = budget < o->check_timeout_ms;
                         /* The agent goes first: without it the device is not doing its job. */
                         if (agent && i == 0)
-                                r = run_one("agent", agent->we_wordv, budget, cut, &failure);
+                                r = run_one("agent", agent, budget, cut, &failure);
                         else {
                                 char *path = scripts[i - (agent ? 1 : 0)];
                                 char *argv[] = { path, NULL };

@@ -143,6 +143,23 @@ expect_fail "check 'agent' failed: exit 1: agent says no" "$ABIDECTL" boot-check
 [ "$(entry_of b)" = "abide-b+0-1.conf" ] || die "agent: entry is $(entry_of b)"
 sed -i '/^Agent=/d' "$T/abide.conf"
 
+note "Agent= is split into words as a shell would, with no substitutions: \$HOME, ~ and /* as written"
+"$HELPER" install b 1.6 3
+loader_boot b
+# shellcheck disable=SC2016 # the words are for abidectl to split, not this shell
+printf '%s\n' '[Health]' 'Agent=/bin/sh -c '\''echo "agent got $#:" "$@"; exit 1'\'' sh $HOME "${HOME}" ~ /* a\ b' >>"$T/abide.conf"
+# shellcheck disable=SC2016
+expect_fail 'check .agent. failed: exit 1: agent got 5: \$HOME \$\{HOME\} ~ /\* a b; marked bad$' "$ABIDECTL" boot-check --timeout 2 --no-reboot
+sed -i '/^Agent=/d' "$T/abide.conf"
+# An unterminated quote: refused with the reason, no check run, the entry left to the loader's count.
+"$HELPER" install b 1.6 3
+loader_boot b
+printf '%s\n' '[Health]' 'Agent=/bin/sh -c '\''touch '"$T"'/agent-ran' >>"$T/abide.conf"
+expect_fail "^abidectl: boot-check: \[Health\] Agent=: unterminated single quote: /bin/sh -c 'touch " "$ABIDECTL" boot-check --timeout 2 --no-reboot
+[ ! -e "$T/agent-ran" ] || die "an Agent= with an unterminated quote ran"
+[ "$(entry_of b)" = "abide-b+2-1.conf" ] || die "unterminated quote: entry is $(entry_of b)"
+sed -i '/^Agent=/d' "$T/abide.conf"
+
 note "a corrupt state file does not stop the check, and is kept aside"
 "$HELPER" install b 1.7 3
 loader_boot b
