@@ -61,9 +61,13 @@ int main(int argc, char *argv[]) {
                         printf("abidectl %s\n", ABIDE_VERSION);
                         return 0;
                 }
-                if (streq(argv[i], "--config") && i + 1 < argc)
+                if (streq(argv[i], "--config")) {
+                        if (i + 1 >= argc) {
+                                fprintf(stderr, "abidectl: option '--config' needs a value (see --help)\n");
+                                return 2;
+                        }
                         arg_config = argv[++i];
-                else if (strncmp(argv[i], "--config=", 9) == 0)
+                } else if (strncmp(argv[i], "--config=", 9) == 0)
                         arg_config = argv[i] + 9;
                 else {
                         fprintf(stderr, "abidectl: unknown option '%s' (see --help)\n", argv[i]);

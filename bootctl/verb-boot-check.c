@@ -9,6 +9,7 @@
 #include <sys/reboot.h>
 
 #include "basic/error.h"
+#include "basic/opt-error.h"
 #include "basic/process.h"
 #include "ctl-fallback.h"
 #include "ctl-floor.h"
@@ -35,7 +36,7 @@ static int parse_args(int argc, char *argv[]) {
 
         optind = 0;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, "ht:n", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, ":ht:n", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         printf("Usage: abidectl boot-check [--timeout S] [--no-reboot]\n\n"
@@ -58,7 +59,7 @@ static int parse_args(int argc, char *argv[]) {
                         arg_no_reboot = true;
                         break;
                 default:
-                        return err_set(EINVAL, "unknown option '%s' (see --help)", argv[optind - 1]);
+                        return opt_error(c, argv, options, "--help");
                 }
         if (optind < argc)
                 return err_set(EINVAL, "unexpected argument '%s'", argv[optind]);

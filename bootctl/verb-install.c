@@ -2,6 +2,7 @@
 #include <getopt.h>
 
 #include "basic/error.h"
+#include "basic/opt-error.h"
 #include "ctl.h"
 #include "ctl-install.h"
 #include "verbs.h"
@@ -33,7 +34,7 @@ int verb_install(int argc, char *argv[]) {
 
         optind = 0;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, "ht:f", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, ":ht:f", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         printf("Usage: abidectl install BUNDLE|-|URL [--tries N] [--force] [--delta|--full] [--dry-run]\n\n"
@@ -68,10 +69,8 @@ int verb_install(int argc, char *argv[]) {
                 case 'n':
                         o.dry_run = true;
                         break;
-                case ':':
-                        return err_set(EINVAL, "option '%s' needs a value", argv[optind - 1]);
                 default:
-                        return err_set(EINVAL, "unknown option '%s' (see --help)", argv[optind - 1]);
+                        return opt_error(c, argv, options, "--help");
                 }
         if (optind >= argc)
                 return err_set(EINVAL, "missing BUNDLE (usage: abidectl install BUNDLE|-|URL [--tries N] [--force])");

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "basic/error.h"
+#include "basic/opt-error.h"
 #include "ctl-floor.h"
 #include "ctl-report.h"
 #include "ctl.h"
@@ -199,7 +200,7 @@ int verb_status(int argc, char *argv[]) {
 
         optind = 0;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, "hj", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, ":hj", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         printf("Usage: abidectl status [--json]\n\nShows both slots (state, version, entry, install time,\n"
@@ -211,7 +212,7 @@ int verb_status(int argc, char *argv[]) {
                         json = true;
                         break;
                 default:
-                        return err_set(EINVAL, "unknown option '%s' (see --help)", argv[optind - 1]);
+                        return opt_error(c, argv, options, "--help");
                 }
         if (optind < argc)
                 return err_set(EINVAL, "unexpected argument '%s'", argv[optind]);

@@ -2,6 +2,7 @@
 #include <getopt.h>
 
 #include "basic/error.h"
+#include "basic/opt-error.h"
 #include "ctl-floor.h"
 #include "ctl.h"
 #include "verbs.h"
@@ -19,7 +20,7 @@ int verb_switch(int argc, char *argv[]) {
 
         optind = 0;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, "ho", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, ":ho", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         printf("Usage: abidectl switch SLOT [--once]\n\nBoots SLOT next: from now on (a good slot), or once\n"
@@ -30,7 +31,7 @@ int verb_switch(int argc, char *argv[]) {
                         once = true;
                         break;
                 default:
-                        return err_set(EINVAL, "unknown option '%s' (see --help)", argv[optind - 1]);
+                        return opt_error(c, argv, options, "--help");
                 }
         if (optind >= argc)
                 return err_set(EINVAL, "missing SLOT (usage: abidectl switch SLOT [--once])");

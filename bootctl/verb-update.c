@@ -7,6 +7,7 @@
 
 #include "basic/error.h"
 #include "basic/fileio.h"
+#include "basic/opt-error.h"
 #include "basic/process.h"
 #include "channel/channel.h"
 #include "ctl-floor.h"
@@ -367,10 +368,8 @@ int verb_update(int argc, char *argv[]) {
                 case 'r':
                         a.reboot = optarg;
                         break;
-                case ':':
-                        return err_set(EINVAL, "option '%s' needs a value", argv[optind - 1]);
                 default:
-                        return err_set(EINVAL, "unknown option '%s' (see --help)", argv[optind - 1]);
+                        return opt_error(c, argv, options, "--help");
                 }
         if (optind < argc)
                 return err_set(EINVAL, "unexpected argument '%s'", argv[optind]);

@@ -8,6 +8,7 @@
 
 #include "basic/error.h"
 #include "basic/fileio.h"
+#include "basic/opt-error.h"
 #include "basic/progress.h"
 #include "basic/rm-rf.h"
 #include "build-context.h"
@@ -389,7 +390,7 @@ int verb_build(int argc, char *argv[]) {
         if (!sets)
                 return -ENOMEM;
         optind = 0;
-        while ((c = getopt_long(argc, argv, "ho:", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, ":ho:", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         help();
@@ -419,7 +420,7 @@ int verb_build(int argc, char *argv[]) {
                         sets[n_sets++] = optarg;
                         break;
                 default:
-                        return err_set(EINVAL, "bad option (see abide-build build --help)");
+                        return opt_error(c, argv, options, "abide-build build --help");
                 }
         if (optind != argc - 1)
                 return err_set(EINVAL, "expected one RECIPE argument (see abide-build build --help)");

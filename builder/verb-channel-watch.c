@@ -14,6 +14,7 @@
 
 #include "basic/error.h"
 #include "basic/fileio.h"
+#include "basic/opt-error.h"
 #include "channel-dir.h"
 #include "report/report-watch.h"
 #include "verb.h"
@@ -70,7 +71,7 @@ static int parse_args(int argc, char *argv[], WatchArgs *a) {
         *a = (WatchArgs) { .policy = { .max_failure_percent = 5, .min_blessed_percent = 90, .min_devices = 1 } };
         optind = 0;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         help();
@@ -93,8 +94,7 @@ static int parse_args(int argc, char *argv[], WatchArgs *a) {
                                 return r;
                         break;
                 default:
-                        return err_set(EINVAL, "watch: unknown option '%s' (see abide-build channel watch --help)",
-                                       argv[optind - 1]);
+                        return err_prefix(opt_error(c, argv, options, "abide-build channel watch --help"), "watch");
                 }
         if (optind + 1 != argc)
                 return err_set(EINVAL, "watch: expected DIR (see abide-build channel watch --help)");

@@ -9,6 +9,7 @@
 
 #include "basic/error.h"
 #include "basic/fileio.h"
+#include "basic/opt-error.h"
 #include "bundle/bundle.h"
 #include "channel-dir.h"
 #include "verb.h"
@@ -62,7 +63,7 @@ static int parse_args(int argc, char *argv[], Args *a) {
         /* One error line: ours, not getopt's as well. */
         optind = 0;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         help();
@@ -79,8 +80,7 @@ static int parse_args(int argc, char *argv[], Args *a) {
                 case 'f': a->force = true; break;
                 case 'j': a->json = true; break;
                 default:
-                        return err_set(EINVAL, "bad option '%s' (see abide-build channel --help)",
-                                       argv[optind - 1 < argc ? optind - 1 : argc - 1]);
+                        return opt_error(c, argv, options, "abide-build channel --help");
                 }
         a->pos = argv + optind;
         a->n_pos = argc - optind;

@@ -9,6 +9,7 @@
 
 #include "basic/error.h"
 #include "basic/fileio.h"
+#include "basic/opt-error.h"
 #include "basic/process.h"
 #include "basic/progress.h"
 #include "basic/rm-rf.h"
@@ -203,7 +204,7 @@ static int parse_args(int argc, char *argv[], DiskArgs *a) {
         int c, r;
 
         optind = 0;
-        while ((c = getopt_long(argc, argv, "ho:", options, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, ":ho:", options, NULL)) >= 0) {
                 uint64_t *size = NULL;
                 const char *name = NULL;
                 switch (c) {
@@ -239,7 +240,7 @@ static int parse_args(int argc, char *argv[], DiskArgs *a) {
                         name = "--data-size";
                         break;
                 default:
-                        return err_set(EINVAL, "bad option (see abide-build disk --help)");
+                        return opt_error(c, argv, options, "abide-build disk --help");
                 }
                 r = disk_parse_size(optarg, size);
                 if (r < 0)

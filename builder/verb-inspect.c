@@ -8,6 +8,7 @@
 
 #include "basic/error.h"
 #include "basic/fileio.h"
+#include "basic/opt-error.h"
 #include "basic/progress.h"
 #include "bundle/bundle.h"
 #include "crypto/trust.h"
@@ -109,7 +110,7 @@ int verb_inspect(int argc, char *argv[]) {
         int c, r;
 
         optind = 0;
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         help();
@@ -121,7 +122,7 @@ int verb_inspect(int argc, char *argv[]) {
                         json = true;
                         break;
                 default:
-                        return err_set(EINVAL, "bad option (see abide-build inspect --help)");
+                        return opt_error(c, argv, options, "abide-build inspect --help");
                 }
         if (optind != argc - 1)
                 return err_set(EINVAL, "expected one BUNDLE argument (see abide-build inspect --help)");

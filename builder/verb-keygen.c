@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "basic/error.h"
+#include "basic/opt-error.h"
 #include "crypto/keygen.h"
 #include "secureboot-keys.h"
 #include "verb.h"
@@ -40,7 +41,7 @@ int verb_keygen(int argc, char *argv[]) {
 
         optind = 0;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, "+o:h", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "+:o:h", options, NULL)) >= 0)
                 switch (c) {
                 case 'o':
                         output = optarg;
@@ -51,10 +52,8 @@ int verb_keygen(int argc, char *argv[]) {
                 case 'h':
                         help(stdout);
                         return 0;
-                case ':':
-                        return err_set(EINVAL, "option %s needs an argument (see --help)", argv[optind - 1]);
                 default:
-                        return err_set(EINVAL, "unknown option %s (see --help)", argv[optind - 1]);
+                        return opt_error(c, argv, options, "--help");
                 }
         if (optind < argc)
                 return err_set(EINVAL, "unexpected argument '%s' (see --help)", argv[optind]);

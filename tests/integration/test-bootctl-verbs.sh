@@ -181,6 +181,17 @@ expect_fail "switch: unexpected argument 'b'" "$ABIDECTL" switch a b
 expect_fail "mark-bad: unknown slot 'x'" "$ABIDECTL" mark-bad x
 expect_fail "mark-good: unexpected argument" "$ABIDECTL" mark-good a
 expect_fail "status: unknown option '--bogus'" "$ABIDECTL" status --bogus
+# A missing value is not an unknown option, and the option refused is named as written.
+expect_fail "^abidectl: install: option '--tries' needs a value \(see --help\)$" "$ABIDECTL" install x --tries
+expect_fail "^abidectl: install: option '-t' needs a value \(see --help\)$" "$ABIDECTL" install x -t
+expect_fail "^abidectl: boot-check: option '--timeout' needs a value \(see --help\)$" "$ABIDECTL" boot-check --timeout
+expect_fail "^abidectl: boot-check: option '-t' needs a value \(see --help\)$" "$ABIDECTL" boot-check -nt
+expect_fail "^abidectl: update: option '--reboot' needs a value \(see --help\)$" "$ABIDECTL" update --reboot
+expect_fail "^abidectl: option '--config' needs a value \(see --help\)$" "$ABIDECTL" --config
+expect_fail "^abidectl: status: unknown option '-x' \(see --help\)$" "$ABIDECTL" status -xj
+expect_fail "^abidectl: status: option '--json' takes no value \(see --help\)$" "$ABIDECTL" status --json=yes
+expect_fail "^abidectl: update: option '--timer' takes no value \(see --help\)$" "$ABIDECTL" update --timer=1
+expect_fail "^abidectl: switch: option '--once' takes no value \(see --help\)$" "$ABIDECTL" switch a --once=1
 expect_fail "boot-check: invalid --timeout '0'" "$ABIDECTL" boot-check --timeout 0
 expect_fail "boot-check: invalid --timeout 'abc'" "$ABIDECTL" boot-check --timeout abc
 expect_fail "unknown verb 'frobnicate'" "$ABIDECTL" frobnicate

@@ -289,6 +289,17 @@ printf '[Image]\nName=x\n' >"$T/incomplete.conf"
 expect_fail "incomplete.conf" "$B" build "$T/incomplete.conf" "${K[@]}" -o "$T/bad4"
 SOURCE_DATE_EPOCH=yesterday expect_fail "SOURCE_DATE_EPOCH" "$B" build "$recipe" "${K[@]}" -o "$T/bad5"
 expect_fail "expected one" "$B" build "${K[@]}"
+# Every verb: a missing value is not an unknown option, one line (not getopt's as well), the option as written.
+expect_fail "^abide-build: build: option '--key' needs a value \(see abide-build build --help\)$" "$B" build "$recipe" --key
+expect_fail "^abide-build: build: option '-o' needs a value \(see abide-build build --help\)$" "$B" build "$recipe" "${K[@]}" -o
+expect_fail "^abide-build: build: unknown option '--bogus' \(see abide-build build --help\)$" "$B" build "$recipe" --bogus
+expect_fail "^abide-build: inspect: option '--cert' needs a value \(see abide-build inspect --help\)$" "$B" inspect x.abide --cert
+expect_fail "^abide-build: inspect: option '--json' takes no value \(see abide-build inspect --help\)$" "$B" inspect x.abide --json=1
+expect_fail "^abide-build: disk: option '--size' needs a value \(see abide-build disk --help\)$" "$B" disk x.abide --size
+expect_fail "^abide-build: channel: option '--key' needs a value \(see abide-build channel --help\)$" "$B" channel init "$T/nochan" --key
+expect_fail "^abide-build: channel: watch: option '--reports' needs a value \(see abide-build channel watch --help\)$" \
+        "$B" channel watch "$T/nochan" --reports
+[ ! -e "$T/nochan" ] || die "a refused option still wrote $T/nochan"
 expect_fail "No such file" "$B" inspect "$T/nothing.abide"
 expect_fail "^abide-build: build: $T: is a directory, not a recipe$" "$B" build "$T" "${K[@]}" -o "$T/bad12"
 expect_fail "^abide-build: inspect: $T: bundle: is a directory$" "$B" inspect "$T"

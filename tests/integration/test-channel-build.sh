@@ -201,7 +201,7 @@ bad "does not belong to the key" "$B" channel rollout "$D" $COMPAT 50 --key "$T/
 bad "does not belong to the key" "$B" channel add "$D" "$b20" --key "$T/other/signing.key" --cert "$T/keys/signing.crt" "${CA[@]}" --copy
 bad "--key and --cert" "$B" channel halt "$D" $COMPAT
 bad "'101' is not a percentage" "$B" channel rollout "$D" $COMPAT 101 "${K[@]}"
-bad "'-1' is not a percentage|bad option" "$B" channel rollout "$D" $COMPAT -1 "${K[@]}"
+bad "'-1' is not a percentage|unknown option '-1'" "$B" channel rollout "$D" $COMPAT -1 "${K[@]}"
 bad "'1.234' is not a percentage" "$B" channel rollout "$D" $COMPAT 1.234 "${K[@]}"
 # The arguments are checked before the release is looked up or the key loaded.
 bad "'150' is not a percentage" "$B" channel rollout "$D" nope 150 "${K[@]}"

@@ -106,6 +106,9 @@ grep -q 'Read-only file system' "$T/ro.err" || die "error does not say why: $(ca
 [ ! -s "$T/ro.ls" ] || die "keygen left files on the read-only mount: $(cat "$T/ro.ls")"
 echo "   refused as expected: $(cat "$T/ro.err")"
 expect_fail 'missing -o DIR' "$ABIDE_BUILD" keygen
-expect_fail 'unknown option' "$ABIDE_BUILD" keygen --bogus
+expect_fail "^abide-build: keygen: unknown option '--bogus' \(see --help\)$" "$ABIDE_BUILD" keygen --bogus
+expect_fail "^abide-build: keygen: option '-o' needs a value \(see --help\)$" "$ABIDE_BUILD" keygen -o
+expect_fail "^abide-build: keygen: option '--secure-boot' takes no value \(see --help\)$" "$ABIDE_BUILD" keygen -o "$T/sbx" --secure-boot=yes
+[ ! -e "$T/sbx" ] || die "keygen with a refused option wrote $T/sbx"
 
 note "ok"
