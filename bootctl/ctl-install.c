@@ -30,8 +30,6 @@ static int install_from_stream(Ctl *ctl, const char *path, bool remote, const In
                 r = install_url_finish(url, &fd, r);
         if (r < 0)
                 return r;
-        if (res->state_error < 0)
-                ctl_warn("%s", res->state_message ?: "cannot update the state file");
         printf("Installed %s into slot %s (%s)\n", res->version, slot_to_string(res->slot), res->entry);
         if (url)
                 install_url_print_stats(url);
@@ -62,8 +60,6 @@ static int install_delta(Ctl *ctl, const char *path, bool remote, const InstallO
         }
         if (r < 0)
                 return r;
-        if (res->state_error < 0)
-                ctl_warn("%s", res->state_message ?: "cannot update the state file");
         if (!o->dry_run)
                 printf("Installed %s into slot %s (%s)\n", res->version, slot_to_string(res->slot), res->entry);
         install_delta_print(src, res, o->dry_run);

@@ -84,7 +84,6 @@ void install_result_done(InstallResult *r) {
         free(r->version);
         free(r->entry);
         free(r->signer);
-        free(r->state_message);
         *r = (InstallResult) {};
 }
 
@@ -931,10 +930,23 @@ static int run(const AbideConfig *c, BootBackend *boot, int fd, DeltaSource *src
                 if (r < 0)
                         return r;
         }
+        /* The trial is recorded before its entry exists: an entry the state file does not know as a
+         * trial would be booted and counted by the loader, but its failure never recorded as a rollback
+         * (DESIGN.md "Slot states"). A state file that cannot be written (abide-data full) fails the
+         * install here, with the slot still unbootable; a crash before the entry leaves a pending
+         * record with no entry, which nothing acts on. */
+        r = state_update(&in, m, true);
+        if (r < 0)
+                return r;
         BootEntrySpec spec = { .version = m->version, .cmdline = m->cmdline, .tries = tries, .uki = uki };
         r = boot_write(boot, in.target, &spec);
-        if (r < 0)
-                return err_prefix(r, "slot %s verified, but its boot entry", slot_to_string(in.target));
+        if (r < 0) {
+                char cause[1024];
+                (void) snprintf(cause, sizeof cause, "%s", err_message(r));
+                /* No entry: the record goes back to installing, as far as the state file can be written. */
+                (void) state_update(&in, m, false);
+                return err_set(r, "slot %s verified, but its boot entry: %s", slot_to_string(in.target), cause);
+        }
 
         res.slot = in.target;
         res.version = strdup(m->version);
@@ -944,9 +956,6 @@ static int run(const AbideConfig *c, BootBackend *boot, int fd, DeltaSource *src
                 install_result_done(&res);
                 return -ENOMEM;
         }
-        res.state_error = state_update(&in, m, true);
-        if (res.state_error < 0)
-                res.state_message = strdup(err_message(res.state_error));
         *ret = res;
         return 0;
 }

@@ -27,9 +27,6 @@ typedef struct InstallResult {
         char *version;
         char *entry;              /* the boot entry written, e.g. "abide-b+3.conf" */
         char *signer;
-        /* < 0: the slot is installed and bootable, but recording it in the state file failed. */
-        int state_error;
-        char *state_message;
         bool delta;               /* install_run_delta(): what the plan did */
         DeltaSummary summary;
 } InstallResult;
@@ -46,8 +43,10 @@ int install_trust_load(const AbideConfig *c, TrustStore **ret);
  * and version policy checked, the target's boot entry removed before the
  * first write, payloads streamed and hashed, synced, read back and
  * verified once (dm-verity of root against the signed root hash, sha256 of
- * every other payload; docs/install.md), and only then the entry
- * abide-X+N.conf written. On failure the running
+ * every other payload; docs/install.md), then the slot recorded as pending
+ * on trial in the state file, and only then the entry abide-X+N.conf
+ * written: no entry exists that the state file does not know as a trial.
+ * On failure (a state file that cannot be written included) the running
  * slot and its entry are untouched and the target has no entry.
  */
 int install_run(const AbideConfig *c, BootBackend *boot, int fd, const InstallOptions *o, InstallResult *ret);

@@ -32,6 +32,11 @@
  * ABIDE_TEST_SHRINK_TO bytes before it writes: a bundle file that shrinks
  * while it is being installed (one that is mapped is then gone under the
  * mapping).
+ *
+ * With ABIDE_TEST_FAIL_RENAME_TO=NAME, rename() onto a path whose last
+ * component is NAME fails with ENOSPC, after the first
+ * ABIDE_TEST_FAIL_RENAME_SKIP (default 0) such renames went through: a
+ * state file that cannot be written at a chosen step (abide-data full).
  */
 /* Both symbols are defined below, so neither may be redirected to the other. */
 #undef _FILE_OFFSET_BITS
@@ -284,6 +289,16 @@ int rename(const char *from, const char *to) {
         static int (*next)(const char *, const char *);
         if (!next)
                 next = (int (*)(const char *, const char *)) dlsym(RTLD_NEXT, "rename");
+        const char *fail = getenv("ABIDE_TEST_FAIL_RENAME_TO");
+        const char *base = strrchr(to, '/') ? strrchr(to, '/') + 1 : to;
+        if (fail && strcmp(base, fail) == 0) {
+                static long seen;
+                const char *skip = getenv("ABIDE_TEST_FAIL_RENAME_SKIP");
+                if (seen++ >= (skip ? atol(skip) : 0)) {
+                        errno = ENOSPC;
+                        return -1;
+                }
+        }
         int r = next(from, to);
         int saved = errno;
         if (r == 0)

@@ -53,14 +53,15 @@ int main(int argc, char *argv[]) {
                         return fail(err_set(EINVAL, "bad slot"));
                 if ((r = boot_backend_open(c, &b)) < 0 || (r = state_load(c->state_file, &s)) < 0)
                         return fail(r);
-                /* The order an install follows: unbootable first, history, payloads, entry, history. */
-                if ((r = boot_remove(b, slot)) < 0 ||
-                    (r = state_install_begin(s, slot, argv[3], (uint64_t) time(NULL))) < 0 ||
+                /* The order an install follows (lib/install/install.c): history, unbootable, payloads,
+                 * the trial recorded, then its entry. */
+                if ((r = state_install_begin(s, slot, argv[3], (uint64_t) time(NULL))) < 0 ||
                     (r = state_save(s, c->state_file)) < 0 ||
-                    (r = boot_write(b, slot, &(BootEntrySpec) { argv[3], "console=ttyS0", (unsigned) atoi(argv[4]) })) < 0)
+                    (r = boot_remove(b, slot)) < 0)
                         return fail(r);
                 state_install_done(s, slot, (uint64_t) time(NULL));
-                if ((r = state_save(s, c->state_file)) < 0)
+                if ((r = state_save(s, c->state_file)) < 0 ||
+                    (r = boot_write(b, slot, &(BootEntrySpec) { argv[3], "console=ttyS0", (unsigned) atoi(argv[4]) })) < 0)
                         return fail(r);
                 return 0;
         }

@@ -371,6 +371,18 @@ note "bundle without a kernel"
         --set Image.Version=4.0 --set Image.SecurityVersion=5 "$ABIDE_SRCDIR/recipes/example.conf" >/dev/null
 refuse_untouched "bundle has no kernel payload; slot b's boot entry needs $T/esp/abide/b/vmlinuz" install "$T"/b7/*.abide
 
+note "a state file that cannot record the trial: refused before b's entry is written"
+# The first save (installing) goes through, the second (pending, on trial) fails: an entry the
+# state file does not know as a trial would be booted, but its failure never recorded as a rollback.
+install "$GOOD" --force >/dev/null
+refuse "^abidectl: install: cannot record slot b as pending in $T/var/state.json: .*No space left on device$" \
+        preload "$shim" ABIDE_TEST_FAIL_RENAME_TO=state.json ABIDE_TEST_FAIL_RENAME_SKIP=1 "$ABIDECTL" install --force "$GOOD"
+python3 -c 'import json,sys; b = json.load(open(sys.argv[1]))["slots"]["b"]; assert b["state"] == "installing" and not b["trial"], b' \
+        "$T/var/state.json" || die "state of b after the refused record: $(cat "$T/var/state.json")"
+# The first save failing: refused before anything is written.
+refuse_untouched "^abidectl: install: cannot record slot b as installing in $T/var/state.json: .*No space left on device$" \
+        preload "$shim" ABIDE_TEST_FAIL_RENAME_TO=state.json "$ABIDECTL" install --force "$GOOD"
+
 note "a clean install still works after all that, and drops a pin of ours"
 # As left by "abidectl rollback" or "switch a": the loader would boot a and never try the new b.
 set_var LoaderEntryDefault "abide-a*"
