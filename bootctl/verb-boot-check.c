@@ -290,13 +290,20 @@ static int trial(Ctl *ctl, Slot booted, const BootEntryInfo *entry, AbideState *
                 printf("Slot %s is healthy: marked good\n", slot_to_string(booted));
                 (void) ctl_floor_bless(ctl, st, booted, img);
                 *ret_healthy = true;
+                /* The entry is good: the bless stands, and a healthy slot is not rebooted for the state
+                 * file's sake; the next boot-check brings the file up to date (sync_booted_good). */
                 r = ctl_state_save(ctl, st);
+                if (r < 0) {
+                        ctl_warn("slot %s is good, but the state file does not say so yet: %s", slot_to_string(booted),
+                                 err_message(r));
+                        err_clear();
+                }
                 /* The only success a report ever says: after the trial, never at install. */
                 ctl_report(ctl, &(ReportEvent) {
                         .type = REPORT_BLESSED, .from_version = st->slots[slot_other(booted)].version,
                         .to_version = st->slots[booted].version ?: entry->version, .slot = booted,
                         .tries_done = entry->counter.done, .tries_left_set = true, .tries_left = entry->counter.left });
-                return r;
+                return 0;
         }
 
         /* History first: if we die before the entry is marked, the loader still counts down. */

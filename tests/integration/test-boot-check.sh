@@ -35,6 +35,19 @@ cp "$T/var/lib/abide/state.json" "$T/state.before"
 "$ABIDECTL" boot-check --timeout 5 --no-reboot >/dev/null
 same_file "$T/state.before" "$T/var/lib/abide/state.json"
 
+note "a healthy trial whose state file cannot be written: blessed, not rebooted, the file caught up later"
+"$HELPER" install a 1.3 3
+loader_boot a
+preload "$ABIDE_TEST_HELPERS/helper-corrupt-write.so" ABIDE_TEST_FAIL_RENAME_TO=state.json \
+        "$ABIDECTL" boot-check --timeout 10 >"$T/out" 2>"$T/err" || die "a blessed slot's boot-check failed: $(cat "$T/err")"
+[ ! -e "$T/reboots" ] || die "a healthy slot was rebooted for its state file"
+[ "$(entry_of a)" = "abide-a.conf" ] || die "not blessed: entry is $(entry_of a)"
+grep -qx "abidectl: boot-check: warning: slot a is good, but the state file does not say so yet: cannot write state file $T/var/lib/abide/state.json: No space left on device" "$T/err" ||
+        die "no warning naming the state file: $(cat "$T/err")"
+[ "$(state_json | jq -r .slots.a.state)" = pending ] || die "the shim let the state through"
+"$ABIDECTL" boot-check --timeout 5 --no-reboot >/dev/null
+[ "$(state_json | jq -r '.slots.a.state, .slots.a.trial' | tr '\n' ' ')" = "good false " ] || die "state not caught up: $(state_json)"
+
 note "failing check: entry +0-N, failure recorded with the check's name and output, reboot"
 "$HELPER" install a 1.2 3
 loader_boot a
