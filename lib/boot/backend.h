@@ -23,7 +23,7 @@ typedef struct BootBackendOps {
         const char *(*location)(const BootBackend *b);
         /* The boot storage is writable between these (nested, counted); NULL: always writable. */
         int (*writable_begin)(BootBackend *b);
-        int (*writable_end)(BootBackend *b);
+        int (*writable_end)(BootBackend *b, bool cleanup);
 } BootBackendOps;
 
 struct BootBackend {

@@ -122,5 +122,10 @@ int boot_writable_begin(BootBackend *b, BootBackend **ret_scope) {
 }
 
 int boot_writable_end(BootBackend *b) {
-        return b->ops->writable_end ? b->ops->writable_end(b) : 0;
+        return b->ops->writable_end ? b->ops->writable_end(b, false) : 0;
+}
+
+void boot_writable_endp(BootBackend **b) {
+        if (*b && (*b)->ops->writable_end)
+                (void) (*b)->ops->writable_end(*b, true);
 }

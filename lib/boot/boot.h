@@ -66,11 +66,9 @@ const char *boot_location(const BootBackend *b);
  * helper. Errors name the storage (e.g. an ESP the kernel forced read-only).
  */
 int boot_writable_begin(BootBackend *b, BootBackend **ret_scope);
-/* -EROFS (with a message) when the storage turned read-only while written (the kernel
- * found errors): what was written may not have landed, the writer must fail. Other
- * errors: it could not be made read-only again, which only costs the rule until reboot. */
+/* Fails (with a message) when what was written may not have landed: the storage could
+ * not be synced, or turned read-only while written (the kernel found errors); the writer
+ * must then fail. Not made read-only again is no error: that only costs the rule until
+ * the next scope or reboot. The cleanup helper records no message for a failed sync. */
 int boot_writable_end(BootBackend *b);
-static inline void boot_writable_endp(BootBackend **b) {
-        if (*b)
-                (void) boot_writable_end(*b);
-}
+void boot_writable_endp(BootBackend **b);

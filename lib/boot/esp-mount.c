@@ -23,7 +23,7 @@ void esp_mount_done(EspMount *m) {
                 return;
         if (m->n_writers > 0) {
                 m->n_writers = 1;
-                (void) esp_writable_end(m);
+                (void) esp_writable_end_full(m, true);
         }
         safe_close(m->lock_fd);
         free(m->path);
@@ -185,7 +185,7 @@ int esp_writable_begin(EspMount *m, EspMount **ret_scope) {
         return 0;
 }
 
-int esp_writable_end(EspMount *m) {
+int esp_writable_end_full(EspMount *m, bool cleanup) {
         int r = 0;
 
         if (m->n_writers == 0)
@@ -195,7 +195,7 @@ int esp_writable_end(EspMount *m) {
 
         /* FAT keeps the allocation table and directory blocks in buffers an fsync of one file may not cover. */
         if (syncfs(m->lock_fd) < 0)
-                r = negative_errno();
+                r = cleanup ? negative_errno() : err_set(errno, "cannot sync the ESP %s: %m", m->path);
         struct statvfs sv;
         if (m->remounted && fstatvfs(m->lock_fd, &sv) == 0 && (sv.f_flag & ST_RDONLY)) {
                 /* Read-only though nobody remounted it: the kernel found errors (FAT: errors=remount-ro),
@@ -212,8 +212,8 @@ int esp_writable_end(EspMount *m) {
                 /* EBUSY: a file is still open for writing (another program's); give it a moment. */
                 for (int i = 0; (k = remount(m->path, true)) == -EBUSY && i < 20; i++)
                         (void) nanosleep(&pause, NULL);
-                if (k < 0 && r >= 0)
-                        r = k;
+                /* Not remounted read-only again: what was written is on the disk all the same (syncfs
+                 * above); the marker stays, and the next scope or boot puts it back. */
                 if (k >= 0)
                         marker_clear(m);
                 m->remounted = false;

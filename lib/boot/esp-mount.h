@@ -18,7 +18,9 @@
  *   - the last end() syncs the file system (FAT: syncfs writes the FAT
  *     and directory blocks) and, when begin() made it writable, remounts
  *     it read-only again (which also clears FAT's dirty bit), then drops
- *     the lock.
+ *     the lock. It fails when the sync does (the writes may not be on the
+ *     disk) or the kernel forced the file system read-only; a remount that
+ *     fails only leaves it writable until the next scope.
  *
  * An ESP that is not a mount point (a plain directory, as the tests'
  * [Paths] ESP= is) or that someone else mounted read-write is left as it
@@ -50,18 +52,22 @@ void esp_mount_done(EspMount *m);
  */
 int esp_writable_begin(EspMount *m, EspMount **ret_scope);
 /*
- * Closes a scope. -EROFS, with a message naming the ESP, when the kernel
- * forced it read-only inside the scope (FAT errors=remount-ro): what was
- * written may not have landed, so a writer must fail. Other errors (the
- * ESP could not be synced or made read-only again: it stays writable until
- * the next boot, which mounts it read-only) record no message, as this
- * runs on cleanup paths.
+ * Closes a scope. Fails, with a message naming the ESP, when the sync
+ * fails (what was written may not be on the disk) or the kernel forced it
+ * read-only inside the scope (FAT errors=remount-ro): a writer must then
+ * fail. Not being made read-only again is no error: it stays writable until
+ * the next scope or boot. On a cleanup path (cleanup: true, as the helper
+ * below) a failed sync records no message, so the error being returned
+ * keeps its own.
  */
-int esp_writable_end(EspMount *m);
+int esp_writable_end_full(EspMount *m, bool cleanup);
+static inline int esp_writable_end(EspMount *m) {
+        return esp_writable_end_full(m, false);
+}
 
 static inline void esp_writable_endp(EspMount **m) {
         if (*m)
-                (void) esp_writable_end(*m);
+                (void) esp_writable_end_full(*m, true);
 }
 
 /* Whether path is the root of a mount (its parent is on another file system). */

@@ -323,8 +323,8 @@ static int sdboot_remove(BootBackend *b, Slot slot) {
                         r = err_set(r, "cannot sync %s: %s", type_dir(s, e[slot].type), strerror(-r));
         }
         boot_entry_infos_done(e);
-        if (r >= 0 && esp_writable_end(TAKE_PTR(scope)) == -EROFS)
-                r = -EROFS;
+        if (r >= 0)
+                r = esp_writable_end(TAKE_PTR(scope));
         return r;
 }
 
@@ -399,8 +399,7 @@ static int sdboot_write(BootBackend *b, Slot slot, const BootEntrySpec *spec) {
                 if (r < 0)
                         return err_set(r, "cannot write boot entry %s: %s", path, strerror(-r));
         }
-        r = esp_writable_end(TAKE_PTR(scope));
-        return r == -EROFS ? r : 0;
+        return esp_writable_end(TAKE_PTR(scope));
 }
 
 /* Renames the slot's entry to carry counter c. */
@@ -424,8 +423,8 @@ static int rename_entry(SdBoot *s, Slot slot, BootCounter c) {
                 else if ((r = esp_writable_begin(&s->mount, &scope)) >= 0) {
                         if ((r = rename_durable(from, to)) < 0)
                                 r = err_set(r, "cannot rename %s to %s: %s", from, name, strerror(-r));
-                        else if (esp_writable_end(TAKE_PTR(scope)) == -EROFS)
-                                r = -EROFS;
+                        else
+                                r = esp_writable_end(TAKE_PTR(scope));
                 }
         }
         boot_entry_infos_done(e);
@@ -525,8 +524,8 @@ static int sdboot_writable_begin(BootBackend *b) {
         return esp_writable_begin(&sd(b)->mount, &scope);
 }
 
-static int sdboot_writable_end(BootBackend *b) {
-        return esp_writable_end(&sd(b)->mount);
+static int sdboot_writable_end(BootBackend *b, bool cleanup) {
+        return esp_writable_end_full(&sd(b)->mount, cleanup);
 }
 
 const BootBackendOps boot_backend_systemd_boot = {

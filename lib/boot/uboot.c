@@ -360,8 +360,8 @@ static int uboot_writable_begin(BootBackend *b) {
         return esp_writable_begin(&ub(b)->mount, &scope);
 }
 
-static int uboot_writable_end(BootBackend *b) {
-        return esp_writable_end(&ub(b)->mount);
+static int uboot_writable_end(BootBackend *b, bool cleanup) {
+        return esp_writable_end_full(&ub(b)->mount, cleanup);
 }
 
 const BootBackendOps boot_backend_uboot = {

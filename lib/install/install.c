@@ -261,8 +261,7 @@ static int write_kernel_file(Install *in, const Payload *p, const uint8_t *data,
         r = atomic_file_commit(f);
         if (r < 0)
                 return err_set(r, "cannot write %s: %s", path, strerror(-r));
-        r = boot_writable_end(TAKE_PTR(esp));
-        return r == -EROFS ? r : 0;
+        return boot_writable_end(TAKE_PTR(esp));
 }
 
 /* The leaves, and the tree read back with them, are held in memory: up to 32 MiB each (a 4 GiB root). */
@@ -912,7 +911,7 @@ static int run(const AbideConfig *c, BootBackend *boot, int fd, DeltaSource *src
         if (r < 0)
                 return r;
         r = boot_writable_end(TAKE_PTR(esp));
-        if (r == -EROFS)
+        if (r < 0)
                 return r;
 
         r = src ? delta_all(&in, m) : stream_all(&in);

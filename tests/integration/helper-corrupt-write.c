@@ -37,6 +37,9 @@
  * component is NAME fails with ENOSPC, after the first
  * ABIDE_TEST_FAIL_RENAME_SKIP (default 0) such renames went through: a
  * state file that cannot be written at a chosen step (abide-data full).
+ *
+ * With ABIDE_TEST_FAIL_SYNCFS=1, syncfs() fails with EIO (a file system,
+ * the ESP's, whose metadata could not be written out).
  */
 /* Both symbols are defined below, so neither may be redirected to the other. */
 #undef _FILE_OFFSET_BITS
@@ -269,6 +272,17 @@ int fdatasync(int fd) {
 
 int fsync(int fd) {
         return failing_sync("fsync", fd);
+}
+
+int syncfs(int fd) {
+        static int (*next)(int);
+        if (getenv("ABIDE_TEST_FAIL_SYNCFS")) {
+                errno = EIO;
+                return -1;
+        }
+        if (!next)
+                next = (int (*)(int)) dlsym(RTLD_NEXT, "syncfs");
+        return next(fd);
 }
 
 typedef int (*sync_file_range_fn)(int, off_t, off_t, unsigned);

@@ -383,6 +383,10 @@ python3 -c 'import json,sys; b = json.load(open(sys.argv[1]))["slots"]["b"]; ass
 refuse_untouched "^abidectl: install: cannot record slot b as installing in $T/var/state.json: .*No space left on device$" \
         preload "$shim" ABIDE_TEST_FAIL_RENAME_TO=state.json "$ABIDECTL" install --force "$GOOD"
 
+note "an ESP whose metadata cannot be synced: refused, not reported installed"
+refuse "^abidectl: install: cannot sync the ESP $T/esp: Input/output error$" \
+        preload "$shim" ABIDE_TEST_FAIL_SYNCFS=1 "$ABIDECTL" install --force "$GOOD"
+
 note "a clean install still works after all that, and drops a pin of ours"
 # As left by "abidectl rollback" or "switch a": the loader would boot a and never try the new b.
 set_var LoaderEntryDefault "abide-a*"
