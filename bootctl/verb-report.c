@@ -77,12 +77,16 @@ static int report_list(Ctl *ctl, bool json) {
 }
 
 static int report_send_verb(Ctl *ctl, unsigned timeout_sec) {
-        size_t sent = 0, remaining = 0;
-        int r = report_send_now(ctl->config, timeout_sec * 1000, &sent, &remaining);
-        if (sent > 0 || r >= 0)
-                printf("Sent %zu report%s, %zu queued\n", sent, sent == 1 ? "" : "s", remaining);
+        ReportSendResult res = {};
+        int r = report_send_now_result(ctl->config, timeout_sec * 1000, &res);
+        if (res.sent > 0 || res.set_aside > 0 || r >= 0) {
+                printf("Sent %zu report%s, %zu queued", res.sent, res.sent == 1 ? "" : "s", res.remaining);
+                if (res.set_aside > 0)
+                        printf(", %zu set aside as *.corrupt", res.set_aside);
+                printf("\n");
+        }
         if (r < 0)
-                return err_prefix(r, "%zu report%s not sent", remaining, remaining == 1 ? "" : "s");
+                return err_prefix(r, "%zu report%s not sent", res.remaining, res.remaining == 1 ? "" : "s");
         return 0;
 }
 

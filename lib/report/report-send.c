@@ -208,12 +208,16 @@ static int check_options(const ReportSendOptions *o) {
         return 0;
 }
 
-/* A spooled file that is not a report of ours stops nothing: it is set aside, never sent. */
-static void set_aside(const char *dir, const ReportSpoolEntry *e) {
+/*
+ * A spooled name that is not a report of ours stops nothing: it is set aside,
+ * never sent. A directory or a link is renamed as it is; a rename that fails
+ * leaves it for the next send to try again, and the events after it go.
+ */
+static bool set_aside(const char *dir, const ReportSpoolEntry *e) {
         _cleanup_free_ char *from = NULL, *to = NULL;
         if (asprintf(&from, "%s/%s", dir, e->name) < 0 || asprintf(&to, "%s/%s.corrupt", dir, e->name) < 0)
-                return;
-        (void) rename(from, to);
+                return false;
+        return rename(from, to) >= 0;
 }
 
 static int run(const char *dir, const ReportSendOptions *o, ReportSendResult *res) {
@@ -242,12 +246,27 @@ static int run(const char *dir, const ReportSendOptions *o, ReportSendResult *re
                 size_t len;
 
                 r = report_spool_read(dir, &list[i], &json, &len);
-                if (r < 0)
-                        break;
-                if (report_record_parse(json, len, &rec) < 0) {
-                        set_aside(dir, &list[i]);
+                if (r == -ENOENT) {
+                        /* Removed by hand since the listing: nothing to send. */
                         res->remaining--;
                         err_clear();
+                        r = 0;
+                        continue;
+                }
+                /* Only what is wrong with this entry is set aside; the file system's errors (EIO) and
+                 * memory stop the send, or a good report would be set aside for them. */
+                if (r >= 0)
+                        r = report_record_parse(json, len, &rec);
+                else if (r != -EBADMSG)
+                        break;
+                if (r == -ENOMEM)
+                        break;
+                if (r < 0) {
+                        if (set_aside(dir, &list[i]))
+                                res->set_aside++;
+                        res->remaining--;
+                        err_clear();
+                        r = 0;
                         continue;
                 }
                 if (o->post)

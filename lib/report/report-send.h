@@ -7,7 +7,9 @@
 /*
  * Sends the spool (docs/report.md) in sequence order over libcurl: PUT to
  * <url>/<id>.json, or POST to <url>. A 2xx answer removes the file; any
- * other outcome keeps it and the ones after it. Transient failures
+ * other outcome keeps it and the ones after it. A spooled name that is no
+ * report (not a regular file, larger than REPORT_MAX_SIZE, not a report's
+ * JSON) is renamed "*.corrupt" and the send goes on. Transient failures
  * (connect, 5xx, 408, 429) are retried with http-policy's jittered backoff
  * while the budget lasts; nothing is ever sent past it.
  */
@@ -25,6 +27,7 @@ typedef struct ReportSendOptions {
 typedef struct ReportSendResult {
         size_t sent;
         size_t remaining;
+        size_t set_aside;             /* names that are no report, renamed "*.corrupt" */
 } ReportSendResult;
 
 /* The URL an event is PUT to: base + "/" (unless it ends in one) + id + ".json". */

@@ -180,9 +180,31 @@ int report_spool_add(const char *dir, const ReportEvent *e, uint32_t random, uin
 
 int report_spool_read(const char *dir, const ReportSpoolEntry *e, char **ret, size_t *ret_len) {
         _cleanup_free_ char *path = path_join(dir, e->name);
+        struct stat st;
+        int r;
+
         if (!path)
                 return -ENOMEM;
-        int r = read_full_file(path, REPORT_MAX_SIZE, ret, ret_len);
+        /* Looked at before it is opened: opening a FIFO would block, a device node could act. */
+        if (lstat(path, &st) < 0)
+                return err_set(errno, "cannot read %s: %m", path);
+        if (!S_ISREG(st.st_mode))
+                return err_set(EBADMSG, "%s: not a regular file", path);
+        if (st.st_size > REPORT_MAX_SIZE)
+                return err_set(EBADMSG, "%s: larger than a report (%d bytes)", path, REPORT_MAX_SIZE);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+        if (fd < 0 && errno == ELOOP)
+                return err_set(EBADMSG, "%s: not a regular file", path);
+        if (fd < 0)
+                return err_set(errno, "cannot read %s: %m", path);
+        /* Replaced since the lstat(): judged again by what was opened. */
+        if (fstat(fd, &st) < 0)
+                return err_set(errno, "cannot read %s: %m", path);
+        if (!S_ISREG(st.st_mode))
+                return err_set(EBADMSG, "%s: not a regular file", path);
+        r = read_full_fd(fd, REPORT_MAX_SIZE, ret, ret_len);
+        if (r == -EFBIG)
+                return err_set(EBADMSG, "%s: larger than a report (%d bytes)", path, REPORT_MAX_SIZE);
         if (r < 0)
                 return err_set(r, "cannot read %s: %s", path, strerror(-r));
         return 0;

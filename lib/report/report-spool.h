@@ -24,6 +24,12 @@ int report_spool_add(const char *dir, const ReportEvent *e, uint32_t random, uin
 /* The spooled events in sequence order; a missing directory holds none. */
 int report_spool_list(const char *dir, ReportSpoolEntry **ret, size_t *ret_n);
 
+/*
+ * The bytes of a spooled event. -EBADMSG when the entry cannot be one of
+ * ours (not a regular file, a symlink, larger than REPORT_MAX_SIZE): the
+ * sender sets it aside. -ENOENT when it is gone; anything else is an error
+ * of the file system (-EIO, -ENOMEM, ...).
+ */
 int report_spool_read(const char *dir, const ReportSpoolEntry *e, char **ret, size_t *ret_len);
 /* Unlinks a sent event and fsyncs the directory. */
 int report_spool_remove(const char *dir, const ReportSpoolEntry *e);

@@ -51,26 +51,29 @@ static ReportSendOptions send_options(const AbideConfig *c, unsigned budget_ms) 
         };
 }
 
-int report_send_now(const AbideConfig *c, unsigned budget_ms, size_t *ret_sent, size_t *ret_remaining) {
+int report_send_now_result(const AbideConfig *c, unsigned budget_ms, ReportSendResult *ret) {
         ReportSendResult res = {};
         int r;
 
         if (!c->report_url) {
-                size_t n = 0;
-                r = report_queue(c, &n, NULL);
+                r = report_queue(c, &res.remaining, NULL);
                 if (r < 0)
                         return r;
-                if (ret_sent)
-                        *ret_sent = 0;
-                if (ret_remaining)
-                        *ret_remaining = n;
-                if (n > 0)
-                        return err_set(ENOTCONN, "%zu event%s queued in %s, and [Report] URL= is not set", n,
-                                       n == 1 ? "" : "s", c->report_spool);
+                *ret = res;
+                if (res.remaining > 0)
+                        return err_set(ENOTCONN, "%zu event%s queued in %s, and [Report] URL= is not set", res.remaining,
+                                       res.remaining == 1 ? "" : "s", c->report_spool);
                 return 0;
         }
         ReportSendOptions o = send_options(c, budget_ms);
         r = report_send(c->report_spool, &o, &res);
+        *ret = res;
+        return r;
+}
+
+int report_send_now(const AbideConfig *c, unsigned budget_ms, size_t *ret_sent, size_t *ret_remaining) {
+        ReportSendResult res = {};
+        int r = report_send_now_result(c, budget_ms, &res);
         if (ret_sent)
                 *ret_sent = res.sent;
         if (ret_remaining)

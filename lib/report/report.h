@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "basic/macro.h"
+#include "report/report-send.h"
 #include "slot/config.h"
 #include "slot/slot.h"
 
@@ -91,6 +92,8 @@ int report_emit(const AbideConfig *c, const ReportEvent *e, unsigned budget_ms);
  * ret_sent, ret_remaining may be NULL.
  */
 int report_send_now(const AbideConfig *c, unsigned budget_ms, size_t *ret_sent, size_t *ret_remaining);
+/* The same, with the count of spooled names set aside as no report ("*.corrupt"). */
+int report_send_now_result(const AbideConfig *c, unsigned budget_ms, ReportSendResult *ret);
 
 /* For status: the spool's length and why the last send stopped (NULL: it did not). */
 int report_queue(const AbideConfig *c, size_t *ret_queue, char **ret_last_error);

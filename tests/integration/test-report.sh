@@ -232,6 +232,27 @@ rm "$SPOOL/seq"
 "$ABIDECTL" mark-bad a >/dev/null 2>&1
 [ "$(spooled | tr '\n' ' ')" = "00000009-marked-bad.json 00000010-marked-bad.json " ] || die "spool: $(spooled)"
 
+note "queued names that are no report (over 64 KiB, a directory, a link, a FIFO) are set aside as *.corrupt; the events after them are sent"
+head -c 70000 /dev/zero | tr '\0' x >"$SPOOL/00000001-blessed.json"
+mkdir "$SPOOL/00000002-blessed.json"
+cp "$SPOOL/00000009-marked-bad.json" "$T/elsewhere.json"
+ln -s "$T/elsewhere.json" "$SPOOL/00000003-blessed.json"
+mkfifo "$SPOOL/00000004-blessed.json"
+dav_start
+out=$("$ABIDECTL" report send)
+[ "$out" = "Sent 2 reports, 0 queued, 4 set aside as *.corrupt" ] || die "report send: $out"
+[ -z "$(spooled)" ] || die "spool: $(spooled)"
+[ "$(cd "$SPOOL" && ls -1d -- *.corrupt | tr '\n' ' ')" = "00000001-blessed.json.corrupt 00000002-blessed.json.corrupt 00000003-blessed.json.corrupt 00000004-blessed.json.corrupt " ] ||
+        die "set aside: $(ls -la "$SPOOL")"
+[ -d "$SPOOL/00000002-blessed.json.corrupt" ] && [ -L "$SPOOL/00000003-blessed.json.corrupt" ] &&
+        [ -p "$SPOOL/00000004-blessed.json.corrupt" ] || die "set aside: $(ls -la "$SPOOL")"
+grep -l '"to_version":"1.7"' "$DAV"/reports/*.json >/dev/null || die "1.7 report not sent"
+grep -l '"to_version":"1.8"' "$DAV"/reports/*.json >/dev/null || die "1.8 report not sent"
+"$ABIDECTL" status --json | jq -e '.report.queue == 0 and .report.last_error == null' >/dev/null ||
+        die "status after the send: $("$ABIDECTL" status --json | jq -c .report)"
+rm -r "$SPOOL"/*.corrupt
+nginx_stop
+
 
 note "watch: a channel with 2.0 for abide-example-x86_64 planned at 5, 25, 100 %"
 B=$ABIDE_BUILD

@@ -449,6 +449,57 @@ static void test_spool_io(void **state) {
         assert_int_equal(system(cmd), 0);
 }
 
+/* What the sender sets aside (-EBADMSG) is told from what is gone (-ENOENT) and what reads. */
+static void test_spool_read_bad(void **state) {
+        char dir[] = "/tmp/test-report.XXXXXX";
+        _cleanup_free_ char *big = malloc(REPORT_MAX_SIZE + 1), *path = NULL, *good = NULL;
+        _cleanup_free_ ReportSpoolEntry *list = NULL;
+        ReportEvent e = full_event;
+        size_t n;
+
+        assert_non_null(big);
+        memset(big, 'x', REPORT_MAX_SIZE + 1);
+        assert_non_null(mkdtemp(dir));
+        assert_int_equal(report_spool_add(dir, &e, 1, NULL), 0);
+        assert_true(asprintf(&good, "%s/00000001-marked-bad.json", dir) > 0);
+        assert_true(asprintf(&path, "%s/00000002-blessed.json", dir) > 0);
+        assert_int_equal(write_file_atomic(path, big, REPORT_MAX_SIZE, 0644), 0);
+        path[strlen(dir) + 8] = '3';
+        assert_int_equal(write_file_atomic(path, big, REPORT_MAX_SIZE + 1, 0644), 0);
+        path[strlen(dir) + 8] = '4';
+        assert_int_equal(mkdir(path, 0755), 0);
+        path[strlen(dir) + 8] = '5';
+        assert_int_equal(symlink(good, path), 0);
+        path[strlen(dir) + 8] = '6';
+        assert_int_equal(mkfifo(path, 0644), 0);
+
+        assert_int_equal(report_spool_list(dir, &list, &n), 0);
+        assert_int_equal(n, 6);
+        const int expected[] = { 0, 0, -EBADMSG, -EBADMSG, -EBADMSG, -EBADMSG };
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *json = NULL;
+                size_t len = 0;
+                assert_int_equal(list[i].seq, i + 1);
+                assert_int_equal(report_spool_read(dir, &list[i], &json, &len), expected[i]);
+                if (expected[i] < 0) {
+                        assert_null(json);
+                        assert_non_null(strstr(err_message(expected[i]), list[i].name));
+                } else if (i == 1)
+                        /* Exactly the limit is still read. */
+                        assert_int_equal(len, REPORT_MAX_SIZE);
+                err_clear();
+        }
+        assert_int_equal(unlink(good), 0);
+        _cleanup_free_ char *json = NULL;
+        size_t len;
+        assert_int_equal(report_spool_read(dir, &list[0], &json, &len), -ENOENT);
+        err_clear();
+
+        _cleanup_free_ char *cmd = NULL;
+        assert_true(asprintf(&cmd, "rm -rf '%s'", dir) > 0);
+        assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_type_names),
@@ -463,6 +514,7 @@ int main(void) {
                 cmocka_unit_test(test_tally),
                 cmocka_unit_test(test_watch_decide),
                 cmocka_unit_test(test_spool_io),
+                cmocka_unit_test(test_spool_read_bad),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
