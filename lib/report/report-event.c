@@ -96,9 +96,9 @@ void report_spool_name_format(uint64_t seq, ReportEventType type, char ret[stati
 
 int report_spool_name_parse(const char *name, uint64_t *ret_seq, ReportEventType *ret_type) {
         size_t digits = strspn(name, "0123456789");
-        uint64_t seq;
+        uint64_t seq = 0;
 
-        if (digits < 8 || name[digits] != '-' || parse_digits(name, digits, &seq) < 0)
+        if (digits < 8 || name[digits] != '-')
                 return -EINVAL;
         const char *ev = name + digits + 1;
         size_t n = strlen(ev);
@@ -110,6 +110,9 @@ int report_spool_name_parse(const char *name, uint64_t *ret_seq, ReportEventType
         ReportEventType t = report_event_type_from_string(type);
         if (t < 0)
                 return -EINVAL;
+        /* More digits than 2^64 has are out of range too, not a stranger. */
+        if (parse_digits(name, digits, &seq) < 0 || seq > REPORT_SEQ_MAX)
+                return -ERANGE;
         *ret_seq = seq;
         *ret_type = t;
         return 0;

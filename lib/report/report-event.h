@@ -19,6 +19,13 @@
 #define REPORT_MACHINE_ID_MAX 64
 /* "<seq, at least 8 digits>-<event>.json" */
 #define REPORT_SPOOL_NAME_MAX 64
+/*
+ * The highest sequence number a spool trusts. 2^62 events are never counted
+ * to, so a counter or a name above it is garbage (a garbled file, a name
+ * no add gave out), and the numbering goes on after the highest sane one
+ * instead of running into 2^64.
+ */
+#define REPORT_SEQ_MAX (UINT64_C(1) << 62)
 
 /* 1..64 of [A-Za-z0-9_.-], not starting with '.' or '-': safe in a file name and a URL. */
 bool report_machine_id_valid(const char *s);
@@ -28,7 +35,11 @@ int report_id_format(const char *machine_id, uint64_t seq, uint32_t random, char
 int report_id_parse(const char *id, const char *machine_id, uint64_t *ret_seq);
 
 void report_spool_name_format(uint64_t seq, ReportEventType type, char ret[static REPORT_SPOOL_NAME_MAX]);
-/* 0 for one of ours; -EINVAL for anything else (temporary files, the seq counter, strangers). */
+/*
+ * 0 for one of ours; -ERANGE for a name like ours whose number is above
+ * REPORT_SEQ_MAX (set aside by the next add); -EINVAL for anything else
+ * (temporary files, the seq counter, strangers).
+ */
 int report_spool_name_parse(const char *name, uint64_t *ret_seq, ReportEventType *ret_type);
 
 /* The event as spooled and sent: one JSON object and a newline. e->machine_id must be set. */

@@ -77,8 +77,9 @@ static int read_seq(const char *dir, uint64_t *ret) {
         char *end;
         errno = 0;
         unsigned long long v = strtoull(text, &end, 10);
-        if (errno || end == text || (*end && *end != '\n') || text[0] == '-')
-                /* A broken counter must not stop the reports: the spool's files and the id's random part carry on. */
+        if (errno || end == text || (*end && *end != '\n') || text[0] == '-' || v >= REPORT_SEQ_MAX)
+                /* A broken counter must not stop the reports: the spool's files and the id's random part carry on.
+                 * A number never counted to is broken too (REPORT_SEQ_MAX itself: none is left above it). */
                 v = 0;
         *ret = v;
         return 0;
@@ -120,14 +121,28 @@ int report_spool_list(const char *dir, ReportSpoolEntry **ret, size_t *ret_n) {
         return 0;
 }
 
-/* Temporary files a power cut left behind (atomic_file_open's ".#NAME.XXXXXX"); only under the lock. */
-static void remove_stale_temporaries(const char *dir) {
+/*
+ * Only under the lock, before a number is taken: removes the temporary files
+ * a power cut left behind (atomic_file_open's ".#NAME.XXXXXX"), and sets
+ * aside the names like ours with a number above REPORT_SEQ_MAX, which
+ * report_spool_list() never shows: never sent, and the next number follows
+ * the highest sane one.
+ */
+static void spool_tidy(const char *dir) {
         _cleanup_(closedirp) DIR *d = opendir(dir);
         if (!d)
                 return;
-        for (struct dirent *de; (de = readdir(d));)
+        for (struct dirent *de; (de = readdir(d));) {
+                _cleanup_free_ char *to = NULL;
+                ReportEventType t;
+                uint64_t seq;
+
                 if (strncmp(de->d_name, ".#", 2) == 0)
                         (void) unlinkat(dirfd(d), de->d_name, 0);
+                else if (report_spool_name_parse(de->d_name, &seq, &t) == -ERANGE &&
+                         asprintf(&to, "%s.corrupt", de->d_name) >= 0)
+                        (void) renameat(dirfd(d), de->d_name, dirfd(d), to);
+        }
 }
 
 int report_spool_add(const char *dir, const ReportEvent *e, uint32_t random, uint64_t *ret_seq) {
@@ -144,7 +159,7 @@ int report_spool_add(const char *dir, const ReportEvent *e, uint32_t random, uin
         r = report_spool_lock(dir, REPORT_SPOOL_LOCK_ADD, true, &lock);
         if (r < 0)
                 return r;
-        remove_stale_temporaries(dir);
+        spool_tidy(dir);
         r = read_seq(dir, &seq);
         if (r < 0)
                 return r;
@@ -154,8 +169,11 @@ int report_spool_add(const char *dir, const ReportEvent *e, uint32_t random, uin
         /* Only grows, even if the counter file was lost while events were queued. */
         if (n > 0 && list[n - 1].seq > seq)
                 seq = list[n - 1].seq;
-        if (seq >= UINT64_MAX / 2)
-                return err_set(EOVERFLOW, "report spool %s: sequence number exhausted", dir);
+        if (seq >= REPORT_SEQ_MAX)
+                /* Only a name at exactly REPORT_SEQ_MAX gets here (2^62 events are never counted to: a
+                 * planted number, or one given out after a counter planted just below it), and only until
+                 * it is sent. */
+                return err_set(EOVERFLOW, "report spool %s: %s holds the last sequence number", dir, list[n - 1].name);
         seq++;
 
         r = report_event_to_json(e, seq, random, &json, &len);

@@ -232,6 +232,17 @@ rm "$SPOOL/seq"
 "$ABIDECTL" mark-bad a >/dev/null 2>&1
 [ "$(spooled | tr '\n' ' ')" = "00000009-marked-bad.json 00000010-marked-bad.json " ] || die "spool: $(spooled)"
 
+note "a counter or a queued name above 2^62 is garbage: the name set aside, the numbering goes on after the highest sane one"
+printf '18446744073709551615\n' >"$SPOOL/seq"
+cp "$SPOOL/00000010-marked-bad.json" "$SPOOL/9999999999999999999-blessed.json"
+"$HELPER" install a 1.9 3
+"$ABIDECTL" mark-bad a >/dev/null 2>"$T/err" || die "mark-bad: $(cat "$T/err")"
+grep "cannot spool" "$T/err" && die "mark-bad's report not spooled"
+[ "$(spooled | tr '\n' ' ')" = "00000009-marked-bad.json 00000010-marked-bad.json 00000011-marked-bad.json " ] || die "spool: $(spooled)"
+[ "$(cat "$SPOOL/seq")" = 11 ] || die "seq: $(cat "$SPOOL/seq")"
+[ -e "$SPOOL/9999999999999999999-blessed.json.corrupt" ] || die "19-digit name not set aside: $(ls "$SPOOL")"
+[ "$(queue)" = 3 ] || die "queue: $(queue)"
+
 note "queued names that are no report (over 64 KiB, a directory, a link, a FIFO) are set aside as *.corrupt; the events after them are sent"
 head -c 70000 /dev/zero | tr '\0' x >"$SPOOL/00000001-blessed.json"
 mkdir "$SPOOL/00000002-blessed.json"
@@ -240,14 +251,15 @@ ln -s "$T/elsewhere.json" "$SPOOL/00000003-blessed.json"
 mkfifo "$SPOOL/00000004-blessed.json"
 dav_start
 out=$("$ABIDECTL" report send)
-[ "$out" = "Sent 2 reports, 0 queued, 4 set aside as *.corrupt" ] || die "report send: $out"
+[ "$out" = "Sent 3 reports, 0 queued, 4 set aside as *.corrupt" ] || die "report send: $out"
 [ -z "$(spooled)" ] || die "spool: $(spooled)"
-[ "$(cd "$SPOOL" && ls -1d -- *.corrupt | tr '\n' ' ')" = "00000001-blessed.json.corrupt 00000002-blessed.json.corrupt 00000003-blessed.json.corrupt 00000004-blessed.json.corrupt " ] ||
+[ "$(cd "$SPOOL" && ls -1d -- 0*.corrupt | tr '\n' ' ')" = "00000001-blessed.json.corrupt 00000002-blessed.json.corrupt 00000003-blessed.json.corrupt 00000004-blessed.json.corrupt " ] ||
         die "set aside: $(ls -la "$SPOOL")"
 [ -d "$SPOOL/00000002-blessed.json.corrupt" ] && [ -L "$SPOOL/00000003-blessed.json.corrupt" ] &&
         [ -p "$SPOOL/00000004-blessed.json.corrupt" ] || die "set aside: $(ls -la "$SPOOL")"
 grep -l '"to_version":"1.7"' "$DAV"/reports/*.json >/dev/null || die "1.7 report not sent"
 grep -l '"to_version":"1.8"' "$DAV"/reports/*.json >/dev/null || die "1.8 report not sent"
+grep -l '"to_version":"1.9"' "$DAV"/reports/*.json >/dev/null || die "1.9 report not sent"
 "$ABIDECTL" status --json | jq -e '.report.queue == 0 and .report.last_error == null' >/dev/null ||
         die "status after the send: $("$ABIDECTL" status --json | jq -c .report)"
 rm -r "$SPOOL"/*.corrupt

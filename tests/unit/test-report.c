@@ -108,6 +108,18 @@ static void test_spool_names(void **state) {
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)
                 assert_int_equal(report_spool_name_parse(bad[i], &seq, &t), -EINVAL);
+
+        /* Ours up to 2^62; above it a number no add gave out, out of range. */
+        assert_int_equal(report_spool_name_parse("4611686018427387904-blessed.json", &seq, &t), 0);
+        assert_int_equal(seq, REPORT_SEQ_MAX);
+        const char *range[] = {
+                "4611686018427387905-blessed.json", "9223372036854775808-installed.json",
+                "9999999999999999999-blessed.json", "18446744073709551615-blessed.json",
+                "000000000000000000001-marked-bad.json",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(range); i++)
+                assert_int_equal(report_spool_name_parse(range[i], &seq, &t), -ERANGE);
+        assert_int_equal(report_spool_name_parse("18446744073709551615-blessed.json.corrupt", &seq, &t), -EINVAL);
 }
 
 static void test_spool_order(void **state) {
@@ -449,6 +461,85 @@ static void test_spool_io(void **state) {
         assert_int_equal(system(cmd), 0);
 }
 
+/* spool_file DIR NAME: an empty file. */
+static void spool_file(const char *dir, const char *name) {
+        _cleanup_free_ char *path = NULL;
+        assert_true(asprintf(&path, "%s/%s", dir, name) > 0);
+        assert_int_equal(write_file_atomic(path, "", 0, 0644), 0);
+}
+
+static bool spool_has(const char *dir, const char *name) {
+        _cleanup_free_ char *path = NULL;
+        assert_true(asprintf(&path, "%s/%s", dir, name) > 0);
+        return access(path, F_OK) == 0;
+}
+
+/* Numbers above 2^62 in the counter or a name are garbage and never stop the spool; up to 2^62 they count. */
+static void test_spool_seq_bound(void **state) {
+        char dir[] = "/tmp/test-report.XXXXXX";
+        _cleanup_free_ char *seqfile = NULL;
+        _cleanup_free_ ReportSpoolEntry *list = NULL;
+        ReportEvent e = full_event;
+        uint64_t seq;
+        size_t n;
+
+        assert_non_null(mkdtemp(dir));
+        assert_true(asprintf(&seqfile, "%s/seq", dir) > 0);
+        assert_int_equal(report_spool_add(dir, &e, 1, &seq), 0);
+        assert_int_equal(seq, 1);
+
+        /* A counter of 2^64 - 1 or 2^62 is garbled: the queued event's number carries on. */
+        assert_int_equal(write_file_atomic(seqfile, "18446744073709551615\n", 21, 0644), 0);
+        assert_int_equal(report_spool_add(dir, &e, 2, &seq), 0);
+        assert_int_equal(seq, 2);
+        assert_int_equal(write_file_atomic(seqfile, "4611686018427387904\n", 20, 0644), 0);
+        assert_int_equal(report_spool_add(dir, &e, 3, &seq), 0);
+        assert_int_equal(seq, 3);
+
+        /* Names above 2^62 are set aside by the next add, never listed, and do not raise the numbering. */
+        spool_file(dir, "9999999999999999999-blessed.json");
+        spool_file(dir, "4611686018427387905-installed.json");
+        spool_file(dir, "18446744073709551615-rolled-back.json");
+        assert_int_equal(report_spool_list(dir, &list, &n), 0);
+        assert_int_equal(n, 3);
+        assert_int_equal(report_spool_add(dir, &e, 4, &seq), 0);
+        assert_int_equal(seq, 4);
+        assert_true(spool_has(dir, "9999999999999999999-blessed.json.corrupt"));
+        assert_true(spool_has(dir, "4611686018427387905-installed.json.corrupt"));
+        assert_true(spool_has(dir, "18446744073709551615-rolled-back.json.corrupt"));
+        assert_false(spool_has(dir, "9999999999999999999-blessed.json"));
+        free(list);
+        list = NULL;
+        assert_int_equal(report_spool_list(dir, &list, &n), 0);
+        assert_int_equal(n, 4);
+        assert_int_equal(list[3].seq, 4);
+
+        /* Below the bound the counter is believed, up to 2^62 itself. */
+        assert_int_equal(write_file_atomic(seqfile, "4611686018427387000\n", 20, 0644), 0);
+        assert_int_equal(report_spool_add(dir, &e, 5, &seq), 0);
+        assert_int_equal(seq, UINT64_C(4611686018427387001));
+        assert_int_equal(write_file_atomic(seqfile, "4611686018427387903\n", 20, 0644), 0);
+        assert_int_equal(report_spool_add(dir, &e, 6, &seq), 0);
+        assert_int_equal(seq, REPORT_SEQ_MAX);
+        assert_true(spool_has(dir, "4611686018427387904-marked-bad.json"));
+        /* Nothing is left above a queued 2^62: refused until that event is sent, then numbering goes on. */
+        assert_int_equal(report_spool_add(dir, &e, 7, &seq), -EOVERFLOW);
+        assert_non_null(strstr(err_message(-EOVERFLOW), "4611686018427387904-marked-bad.json holds the last sequence number"));
+        err_clear();
+        free(list);
+        list = NULL;
+        assert_int_equal(report_spool_list(dir, &list, &n), 0);
+        assert_int_equal(n, 6);
+        assert_int_equal(list[5].seq, REPORT_SEQ_MAX);
+        assert_int_equal(report_spool_remove(dir, &list[5]), 0);
+        assert_int_equal(report_spool_add(dir, &e, 8, &seq), 0);
+        assert_int_equal(seq, UINT64_C(4611686018427387002));
+
+        _cleanup_free_ char *cmd = NULL;
+        assert_true(asprintf(&cmd, "rm -rf '%s'", dir) > 0);
+        assert_int_equal(system(cmd), 0);
+}
+
 /* What the sender sets aside (-EBADMSG) is told from what is gone (-ENOENT) and what reads. */
 static void test_spool_read_bad(void **state) {
         char dir[] = "/tmp/test-report.XXXXXX";
@@ -515,6 +606,7 @@ int main(void) {
                 cmocka_unit_test(test_watch_decide),
                 cmocka_unit_test(test_spool_io),
                 cmocka_unit_test(test_spool_read_bad),
+                cmocka_unit_test(test_spool_seq_bound),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
