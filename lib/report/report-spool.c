@@ -121,10 +121,21 @@ int report_spool_list(const char *dir, ReportSpoolEntry **ret, size_t *ret_n) {
         return 0;
 }
 
+/* atomic_file_open()'s temporary of last-error: written by the sender, under its own lock. */
+#define ERROR_TEMPORARY ".#" ERROR_FILE "."
+
+static bool is_temporary(const char *name, bool of_sender) {
+        if (strncmp(name, ".#", 2) != 0)
+                return false;
+        return (strncmp(name, ERROR_TEMPORARY, strlen(ERROR_TEMPORARY)) == 0) == of_sender;
+}
+
 /*
- * Only under the lock, before a number is taken: removes the temporary files
- * a power cut left behind (atomic_file_open's ".#NAME.XXXXXX"), and sets
- * aside the names like ours with a number above REPORT_SEQ_MAX, which
+ * Only under REPORT_SPOOL_LOCK_ADD, before a number is taken: removes the
+ * temporary files a power cut left behind (atomic_file_open's
+ * ".#NAME.XXXXXX") of what an add writes, everything but last-error's, which
+ * a sender may be writing right now under the other lock; and sets aside the
+ * names like ours with a number above REPORT_SEQ_MAX, which
  * report_spool_list() never shows: never sent, and the next number follows
  * the highest sane one.
  */
@@ -137,7 +148,7 @@ static void spool_tidy(const char *dir) {
                 ReportEventType t;
                 uint64_t seq;
 
-                if (strncmp(de->d_name, ".#", 2) == 0)
+                if (is_temporary(de->d_name, false))
                         (void) unlinkat(dirfd(d), de->d_name, 0);
                 else if (report_spool_name_parse(de->d_name, &seq, &t) == -ERANGE &&
                          asprintf(&to, "%s.corrupt", de->d_name) >= 0)
@@ -246,6 +257,11 @@ int report_spool_set_error(const char *dir, const char *msg) {
 
         if (!path)
                 return -ENOMEM;
+        /* Under REPORT_SPOOL_LOCK_SEND: its temporaries a power cut left are this lock's to remove. */
+        _cleanup_(closedirp) DIR *d = opendir(dir);
+        for (struct dirent *de; d && (de = readdir(d));)
+                if (is_temporary(de->d_name, true))
+                        (void) unlinkat(dirfd(d), de->d_name, 0);
         if (!msg) {
                 if (unlink(path) < 0 && errno != ENOENT)
                         return err_set(errno, "cannot remove %s: %m", path);

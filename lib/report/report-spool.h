@@ -34,7 +34,11 @@ int report_spool_read(const char *dir, const ReportSpoolEntry *e, char **ret, si
 /* Unlinks a sent event and fsyncs the directory. */
 int report_spool_remove(const char *dir, const ReportSpoolEntry *e);
 
-/* "last-error": why the last send stopped; NULL msg clears it. */
+/*
+ * "last-error": why the last send stopped; NULL msg clears it. Only under
+ * REPORT_SPOOL_LOCK_SEND, which also makes the temporaries of last-error a
+ * power cut left (".#last-error.*") its to remove; an add removes the others.
+ */
 int report_spool_set_error(const char *dir, const char *msg);
 /* *ret NULL when the last send emptied the spool (or none failed yet). */
 int report_spool_last_error(const char *dir, char **ret);

@@ -540,6 +540,30 @@ static void test_spool_seq_bound(void **state) {
         assert_int_equal(system(cmd), 0);
 }
 
+/* Each lock removes the temporaries of what it writes: an add never those of last-error, which a sender writes under .send-lock. */
+static void test_spool_temporaries(void **state) {
+        char dir[] = "/tmp/test-report.XXXXXX";
+        ReportEvent e = full_event;
+
+        assert_non_null(mkdtemp(dir));
+        spool_file(dir, ".#last-error.GhIjKl");
+        spool_file(dir, ".#00000009-blessed.json.AbCdEf");
+        spool_file(dir, ".#seq.MnOpQr");
+        assert_int_equal(report_spool_add(dir, &e, 1, NULL), 0);
+        assert_true(spool_has(dir, ".#last-error.GhIjKl"));
+        assert_int_equal(count_files(dir, ".#"), 1);
+        assert_int_equal(report_spool_set_error(dir, "PUT x: HTTP 500"), 0);
+        assert_int_equal(count_files(dir, ".#"), 0);
+        spool_file(dir, ".#last-error.StUvWx");
+        assert_int_equal(report_spool_set_error(dir, NULL), 0);
+        assert_int_equal(count_files(dir, ".#"), 0);
+        assert_false(spool_has(dir, "last-error"));
+
+        _cleanup_free_ char *cmd = NULL;
+        assert_true(asprintf(&cmd, "rm -rf '%s'", dir) > 0);
+        assert_int_equal(system(cmd), 0);
+}
+
 /* What the sender sets aside (-EBADMSG) is told from what is gone (-ENOENT) and what reads. */
 static void test_spool_read_bad(void **state) {
         char dir[] = "/tmp/test-report.XXXXXX";
@@ -607,6 +631,7 @@ int main(void) {
                 cmocka_unit_test(test_spool_io),
                 cmocka_unit_test(test_spool_read_bad),
                 cmocka_unit_test(test_spool_seq_bound),
+                cmocka_unit_test(test_spool_temporaries),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
