@@ -5,11 +5,29 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/magic.h>
+#include <linux/openat2.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 
 #include "basic/error.h"
+
+int init_check_exec(const char *sysroot, const char *init) {
+        _cleanup_close_ int root = open(sysroot, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (root < 0)
+                return err_set(errno, "cannot open %s: %m", sysroot);
+        /* Resolved as the exec after the chroot will: an absolute symlink (Debian's /sbin/init ->
+         * /lib/systemd/systemd) points into the new root, not into the initramfs. */
+        struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
+        _cleanup_close_ int fd = (int) syscall(SYS_openat2, root, init, &how, sizeof how);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0 || faccessat(fd, "", X_OK, AT_EMPTY_PATH) < 0)
+                return err_set(errno, "the root file system has no executable %s: %m", init);
+        if (!S_ISREG(st.st_mode))
+                return err_set(EACCES, "the root file system's %s is not a regular file", init);
+        return 0;
+}
 
 static int move_mounts(const char *sysroot) {
         static const char *const dirs[] = { "/dev", "/proc", "/sys", "/run" };
@@ -71,11 +89,10 @@ static void free_initramfs(const char *sysroot) {
 int init_switch_root(const char *sysroot, const char *init, char *const argv[]) {
         int r;
 
-        char path[PATH_MAX];
-        snprintf(path, sizeof path, "%s%s", sysroot, init);
         /* Checked while a failure can still be reported with the initramfs intact. */
-        if (access(path, X_OK) < 0)
-                return err_set(errno, "the root file system has no executable %s: %m", init);
+        r = init_check_exec(sysroot, init);
+        if (r < 0)
+                return r;
 
         r = move_mounts(sysroot);
         if (r < 0)

@@ -10,3 +10,7 @@
  * the caller can only reboot.
  */
 int init_switch_root(const char *sysroot, const char *init, char *const argv[]);
+
+/* Whether init (an absolute path) is an executable regular file in the root mounted at sysroot,
+ * symlinks resolved inside it, as execv() will see it after the chroot. */
+int init_check_exec(const char *sysroot, const char *init);
