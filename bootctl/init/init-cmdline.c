@@ -1,41 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "init-cmdline.h"
 
-#include <ctype.h>
 #include <limits.h>
 
 #include "basic/error.h"
-
-/* Reads the next word at *p into a new string, quotes removed; NULL at the end. */
-static int next_word(const char **p, char **ret) {
-        const char *s = *p;
-        while (*s && isspace((unsigned char) *s))
-                s++;
-        if (!*s) {
-                *p = s;
-                *ret = NULL;
-                return 0;
-        }
-
-        size_t len = strlen(s);
-        _cleanup_free_ char *w = malloc(len + 1);
-        if (!w)
-                return -ENOMEM;
-        size_t n = 0;
-        bool quoted = false;
-        for (; *s && (quoted || !isspace((unsigned char) *s)); s++) {
-                if (*s == '"')
-                        quoted = !quoted;
-                else
-                        w[n++] = *s;
-        }
-        if (quoted)
-                return err_set(EINVAL, "unterminated quote in the kernel command line");
-        w[n] = 0;
-        *p = s;
-        *ret = TAKE_PTR(w);
-        return 0;
-}
+#include "slot/kernel-cmdline.h"
 
 /* Decimal digits only: no sign, no spaces, no suffix, at most max. */
 int init_cmdline_parse_seconds(const char *key, const char *v, unsigned max, unsigned *ret) {
@@ -63,9 +32,15 @@ int init_cmdline_parse(const char *cmdline, InitCmdline *ret) {
         const char *p = cmdline;
         int r;
 
+        /* The slot as abidectl reads it too (lib/slot/kernel-cmdline.c). */
+        r = kernel_cmdline_slot(cmdline, &c.slot);
+        if (r == -ENOENT)
+                return err_set(EINVAL, "no abide.slot= on the kernel command line");
+        if (r < 0)
+                return r;
         for (;;) {
                 _cleanup_free_ char *w = NULL;
-                r = next_word(&p, &w);
+                r = kernel_cmdline_next_word(&p, &w);
                 if (r < 0)
                         return r;
                 if (!w || streq(w, "--"))
@@ -73,19 +48,14 @@ int init_cmdline_parse(const char *cmdline, InitCmdline *ret) {
 
                 char *eq = strchr(w, '=');
                 if (!eq) {
-                        if (streq(w, "abide.slot") || streq(w, "abide.watchdog") || streq(w, "abide.wait"))
+                        if (streq(w, "abide.watchdog") || streq(w, "abide.wait"))
                                 return err_set(EINVAL, "%s needs a value", w);
                         continue;
                 }
                 *eq = 0;
                 const char *key = w, *v = eq + 1;
 
-                if (streq(key, "abide.slot")) {
-                        Slot s = slot_from_string(v);
-                        if (s < 0)
-                                return err_set(EINVAL, "abide.slot=%s: expected a or b", v);
-                        c.slot = s;
-                } else if (streq(key, "abide.watchdog")) {
+                if (streq(key, "abide.watchdog")) {
                         r = init_cmdline_parse_seconds(key, v, INIT_WATCHDOG_MAX_SEC, &c.watchdog_sec);
                         if (r < 0)
                                 return r;
@@ -96,8 +66,6 @@ int init_cmdline_parse(const char *cmdline, InitCmdline *ret) {
                 }
         }
 
-        if (c.slot < 0)
-                return err_set(EINVAL, "no abide.slot= on the kernel command line");
         *ret = c;
         return 0;
 }

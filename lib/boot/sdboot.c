@@ -19,6 +19,7 @@
 #include "boot/efivars.h"
 #include "boot/esp-mount.h"
 #include "boot/uki-osrel.h"
+#include "slot/kernel-cmdline.h"
 #include "slot/slot-discover.h"
 
 #define ENTRY_FILE_MAX (64 * 1024)
@@ -132,19 +133,15 @@ static int slot_from_entry_name(const char *name, Slot *ret) {
         return boot_entry_name_parse(with_suffix, ret, &c);
 }
 
+/* As abide-init read it (lib/slot/kernel-cmdline.c): the last abide.slot= before a lone "--", quotes removed. */
 static int slot_from_cmdline(const char *path, Slot *ret) {
         _cleanup_free_ char *text = NULL;
         if (read_full_file(path, 64 * 1024, &text, NULL) < 0)
                 return -ENOENT;
-        for (char *w = strtok(text, " \t\n"); w; w = strtok(NULL, " \t\n"))
-                if (strncmp(w, "abide.slot=", 11) == 0) {
-                        Slot s = slot_from_string(w + 11);
-                        if (s < 0)
-                                return err_set(EINVAL, "%s: invalid %s", path, w);
-                        *ret = s;
-                        return 0;
-                }
-        return -ENOENT;
+        int r = kernel_cmdline_slot(text, ret);
+        if (r < 0 && r != -ENOENT)
+                return err_prefix(r, "%s", path);
+        return r;
 }
 
 /* The entry the loader selected at this boot (LoaderEntrySelected, volatile: this boot's). */

@@ -20,6 +20,7 @@
 #include "boot/esp-mount.h"
 #include "boot/uboot-env.h"
 #include "boot/uboot-state.h"
+#include "slot/kernel-cmdline.h"
 
 typedef struct UBoot {
         char *boot;        /* the mounted boot partition */
@@ -178,16 +179,12 @@ static int uboot_booted_slot(BootBackend *b, Slot *ret) {
         /* The boot script appends abide.slot= to the slot's options; nothing else tells. */
         if (read_full_file(u->cmdline, 64 * 1024, &text, NULL) < 0)
                 return err_set(ENXIO, "cannot tell the booted slot: cannot read %s", u->cmdline);
-        Slot found = _SLOT_INVALID;
-        for (char *w = strtok(text, " \t\n"); w; w = strtok(NULL, " \t\n"))
-                if (strncmp(w, "abide.slot=", 11) == 0) {
-                        found = slot_from_string(w + 11);
-                        if (found < 0)
-                                return err_set(ENXIO, "%s: invalid %s", u->cmdline, w);
-                }
-        if (found < 0)
+        /* As abide-init read it (lib/slot/kernel-cmdline.c). */
+        int r = kernel_cmdline_slot(text, ret);
+        if (r == -ENOENT)
                 return err_set(ENXIO, "cannot tell the booted slot: no abide.slot= in %s", u->cmdline);
-        *ret = found;
+        if (r < 0)
+                return err_prefix(ENXIO, "%s", u->cmdline);
         return 0;
 }
 
