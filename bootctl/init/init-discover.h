@@ -24,8 +24,10 @@ void init_partitions_done(InitPartitions *p);
  *
  * With esp_uuid (LoaderDevicePartUUID: the ESP the loader started from) and
  * no Disk= in c, only the disk holding that ESP is searched, so another
- * attached disk with abide labels (a USB reflash stick, a cloned disk) can
- * neither be booted by mistake nor make the labels ambiguous.
+ * attached disk with abide labels (a USB reflash stick, a disk of another
+ * build) can neither be booted by mistake nor make the labels ambiguous. A
+ * byte-identical copy of the same disk has the same ESP UUID: that fails
+ * (-ENOTUNIQ), never guessed (docs/boot.md, step 4).
  */
 int init_discover(const AbideConfig *c, Slot slot, unsigned wait_sec, bool allow_ranges, const char *esp_uuid,
                   InitPartitions *ret);
