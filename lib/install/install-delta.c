@@ -4,7 +4,9 @@
 #include <endian.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/fs.h>
 #include <pthread.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 
 #include "basic/error.h"
@@ -109,6 +111,25 @@ int delta_leaf_offset(uint64_t data_blocks, uint64_t *ret) {
         return 0;
 }
 
+/* The size of a regular file or a block device. */
+static int fd_size(int fd, uint64_t *ret) {
+        struct stat st;
+
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (S_ISREG(st.st_mode)) {
+                *ret = (uint64_t) st.st_size;
+                return 0;
+        }
+        if (!S_ISBLK(st.st_mode))
+                return -ENOTBLK;
+        uint64_t size;
+        if (ioctl(fd, BLKGETSIZE64, &size) < 0)
+                return -errno;
+        *ret = size;
+        return 0;
+}
+
 /* veritysetup's superblock (format 1), little endian. */
 typedef struct VeritySuper {
         uint64_t data_blocks;
@@ -164,44 +185,85 @@ static int read_any(int fd, void *buf, size_t n, uint64_t offset) {
         return 0;
 }
 
-/* The leaf hashes of an old slot's tree (its own superblock says how many blocks), or why not. */
-static int old_leaves(int fd, uint64_t offset, const VerityParams *want, uint8_t **ret, uint64_t *ret_n, const char **why) {
+int delta_old_leaves_range(uint64_t data_blocks, uint64_t root_size, uint64_t verity_size, uint64_t *ret_offset,
+                           uint64_t *ret_len) {
+        uint64_t leaf;
+
+        /* First: it bounds data_blocks (below 2^52), so nothing after it overflows. */
+        if (data_blocks > root_size / BLOCK)
+                return -ERANGE;
+        int r = delta_leaf_offset(data_blocks, &leaf);
+        if (r < 0)
+                return r;
+        /* Whole hash blocks (the last one zero-padded, as dm-verity writes it: they are matched as blocks too);
+         * the leaves are the tree's last level. */
+        uint64_t len = (data_blocks * DIGEST + BLOCK - 1) / BLOCK * BLOCK;
+        if (leaf > verity_size || len > verity_size - leaf)
+                return -EFBIG;
+        *ret_offset = leaf;
+        *ret_len = len;
+        return 0;
+}
+
+/* An old slot as old_leaves() reads it: its verity partition from offset, of verity_size bytes, and its root's size. */
+typedef struct OldSlot {
+        int verity_fd;
+        uint64_t offset, verity_size, root_size;
+} OldSlot;
+
+/*
+ * The leaf hashes of an old slot's tree (its own superblock says how many blocks), or why not. They are
+ * only a hint, and the superblock is whatever the partition holds: a tree that cannot be read, held or
+ * placed within the slot's partitions is not used, never an error of the install.
+ */
+static void old_leaves(const OldSlot *o, const VerityParams *want, uint8_t **ret, uint64_t *ret_n, const char **why) {
         uint8_t sb[512];
         VeritySuper s;
-        uint64_t leaf;
+        uint64_t leaf, len;
 
         *ret = NULL;
         *ret_n = 0;
-        if (read_any(fd, sb, sizeof sb, offset) < 0) {
+        if (read_any(o->verity_fd, sb, sizeof sb, o->offset) < 0) {
+                err_clear();
                 *why = "its verity partition cannot be read";
-                return 0;
+                return;
         }
         if (super_parse(sb, sizeof sb, &s) < 0) {
                 err_clear();
                 *why = "no valid verity superblock (empty or interrupted)";
-                return 0;
+                return;
         }
         if (s.salt_size != want->salt_size || memcmp(s.salt, want->salt, s.salt_size) != 0) {
                 *why = "another verity salt (built before salts were per Compatible=, or another product)";
-                return 0;
+                return;
         }
-        if (delta_leaf_offset(s.data_blocks, &leaf) < 0 || s.data_blocks > (UINT64_C(1) << 40)) {
+        switch (delta_old_leaves_range(s.data_blocks, o->root_size, o->verity_size, &leaf, &len)) {
+        case 0:
+                break;
+        case -ERANGE:
+                *why = "its verity superblock covers more blocks than its root partition holds";
+                return;
+        case -EFBIG:
+                *why = "its verity superblock's tree does not fit its verity partition";
+                return;
+        default:
                 *why = "a tree without levels";
-                return 0;
+                return;
         }
-        /* Whole hash blocks (the last one zero-padded, as dm-verity writes it): they are matched as blocks too. */
-        size_t len = (size_t) ((s.data_blocks * DIGEST + BLOCK - 1) / BLOCK * BLOCK);
-        _cleanup_free_ uint8_t *l = malloc(len);
-        if (!l)
-                return -ENOMEM;
-        if (read_any(fd, l, len, offset + leaf) < 0) {
+        /* Aligned: read_any() reads straight into it, without a bounce buffer as large. */
+        _cleanup_free_ uint8_t *l = NULL;
+        if (len > SIZE_MAX || posix_memalign((void **) &l, BLOCK, (size_t) len) != 0) {
+                *why = "its hash tree cannot be held in memory";
+                return;
+        }
+        if (read_any(o->verity_fd, l, (size_t) len, o->offset + leaf) < 0) {
+                err_clear();
                 *why = "its hash tree cannot be read";
-                return 0;
+                return;
         }
         *ret = TAKE_PTR(l);
         *ret_n = s.data_blocks;
         *why = NULL;
-        return 0;
 }
 
 /* Open addressing over digests: slot values are block numbers + 1. */
@@ -514,21 +576,26 @@ int delta_plan(DeltaSource *src, const DeltaInputs *in, DeltaPlan **ret) {
         uint64_t run_n = 0, tgt_n = 0;
         p->sum.running_tree = "no running slot partitions";
         if (in->running) {
-                p->running_fd = open(in->running[SLOT_PART_ROOT].path, O_RDONLY | O_CLOEXEC);
-                _cleanup_close_ int vfd = open(in->running[SLOT_PART_VERITY].path, O_RDONLY | O_CLOEXEC);
-                if (p->running_fd < 0 || vfd < 0)
+                OldSlot o = { .verity_fd = -EBADF };
+                uint64_t root_offset = 0;
+                p->running_fd = slot_partition_open(&in->running[SLOT_PART_ROOT], O_RDONLY, &root_offset, &o.root_size);
+                o.verity_fd = slot_partition_open(&in->running[SLOT_PART_VERITY], O_RDONLY, &o.offset, &o.verity_size);
+                if (p->running_fd < 0 || o.verity_fd < 0) {
+                        err_clear();
+                        p->running_fd = safe_close(p->running_fd);
                         p->sum.running_tree = "its partitions cannot be opened";
-                else {
-                        p->running_offset = in->running[SLOT_PART_ROOT].offset;
-                        r = old_leaves(vfd, in->running[SLOT_PART_VERITY].offset, &m->verity, &run_leaves, &run_n,
-                                       &p->sum.running_tree);
-                        if (r < 0)
-                                return r;
+                } else {
+                        p->running_offset = root_offset;
+                        p->running_size = o.root_size;
+                        old_leaves(&o, &m->verity, &run_leaves, &run_n, &p->sum.running_tree);
                 }
+                safe_close(o.verity_fd);
         }
-        r = old_leaves(in->target_verity_fd, 0, &m->verity, &tgt_leaves, &tgt_n, &p->sum.target_tree);
-        if (r < 0)
-                return r;
+        OldSlot t = { .verity_fd = in->target_verity_fd };
+        if (fd_size(in->target_root_fd, &t.root_size) < 0 || fd_size(in->target_verity_fd, &t.verity_size) < 0)
+                p->sum.target_tree = "the sizes of its partitions cannot be read";
+        else
+                old_leaves(&t, &m->verity, &tgt_leaves, &tgt_n, &p->sum.target_tree);
 
         /* The new tree, bound to the signed manifest before anything of it is used. */
         p->verity_len = (size_t) vp->size;

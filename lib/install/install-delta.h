@@ -76,3 +76,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(DeltaPlan *, delta_plan_free);
 /* The geometry of a veritysetup hash device (superblock, 4 KiB hash blocks, SHA-256):
  * the byte offset of the leaf level. -EOPNOTSUPP for a tree without levels. Pure, for tests. */
 int delta_leaf_offset(uint64_t data_blocks, uint64_t *ret);
+/* Where the leaf level of an old slot's tree lies in its verity partition of verity_size bytes, for its
+ * superblock's data_blocks over a root partition of root_size bytes: the byte offset and length (whole hash
+ * blocks). -ERANGE when the data would not fit the root partition, -EFBIG when the tree would not fit the
+ * verity partition, else as delta_leaf_offset(). Pure, for tests. */
+int delta_old_leaves_range(uint64_t data_blocks, uint64_t root_size, uint64_t verity_size, uint64_t *ret_offset,
+                           uint64_t *ret_len);

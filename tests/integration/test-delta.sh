@@ -175,6 +175,50 @@ echo "   $(grep 'did not match' "$T/out")"
 b_print | cmp -s "$T/b.delta" - || die "slot b after repairing corrupt blocks differs"
 check_a "corrupted b"
 
+note "an old tree's superblock that claims more blocks than its slot holds: not used, the install goes on"
+# The old trees are hints read from partitions nobody signed (docs/delta.md, step 5). set_blocks DEV N:
+# slot a's verity superblock (the same salt) onto DEV, its data_blocks (u64 at byte 72) set to N.
+set_blocks() {
+        python3 - "$VERITY_A" "$1" "$2" <<'PY' || die "cannot write a superblock onto $1"
+import os, struct, sys
+with open(sys.argv[1], "rb") as f:
+    sb = bytearray(f.read(4096))
+assert sb[:8] == b"verity\0\0", "slot a has no verity superblock"
+sb[72:80] = struct.pack("<Q", int(sys.argv[3]))
+with open(sys.argv[2], "r+b") as f:
+    f.write(sb)
+    f.flush()
+    os.fsync(f.fileno())
+PY
+}
+ROOT_BLOCKS=$(( $(blockdev --getsize64 "$ROOT_B") / 4096 ))
+# 2^40 blocks: 32 TiB of leaves, which the install tried to allocate ('Cannot allocate memory'); one block
+# past the root partition: a tree that fits its partition but not the data it would cover.
+for n in $((1 << 40)) $((ROOT_BLOCKS + 1)); do
+        set_blocks "$VERITY_B" "$n"
+        "$ABIDECTL" install --force --dry-run "$URL" >"$T/out" 2>"$T/err" ||
+                die "dry run over b's superblock of $n blocks failed: $(cat "$T/err")"
+        grep -qx "Slot b's old blocks not used: its verity superblock covers more blocks than its root partition holds" "$T/out" ||
+                die "dry run over b's superblock of $n blocks: $(cat "$T/out")"
+        grep -q "^Running slot's blocks not used" "$T/out" && die "slot a's tree not used: $(cat "$T/out")"
+done
+echo "   $(grep 'old blocks not used' "$T/out")"
+set_blocks "$VERITY_B" $((1 << 40))
+"$ABIDECTL" install --force "$URL" >"$T/out" 2>"$T/err" || die "install over b's superblock of 2^40 blocks failed: $(cat "$T/err")"
+grep -qx "Slot b's old blocks not used: its verity superblock covers more blocks than its root partition holds" "$T/out" ||
+        die "install over b's superblock of 2^40 blocks: $(cat "$T/out")"
+b_print | cmp -s "$T/b.delta" - || die "slot b after a delta over b's superblock of 2^40 blocks differs"
+# The running slot's tree goes through the same check (a's superblock put back after).
+dd if="$VERITY_A" of="$T/verity-a.head" bs=4096 count=1 status=none
+set_blocks "$VERITY_A" $((1 << 40))
+rc=0
+"$ABIDECTL" install --force --dry-run "$URL" >"$T/out" 2>"$T/err" || rc=$?
+dd if="$T/verity-a.head" of="$VERITY_A" bs=4096 count=1 conv=notrunc,fsync status=none
+[ $rc = 0 ] || die "dry run over a's superblock of 2^40 blocks failed: $(cat "$T/err")"
+grep -qx "Running slot's blocks not used: its verity superblock covers more blocks than its root partition holds" "$T/out" ||
+        die "dry run over a's superblock of 2^40 blocks: $(cat "$T/out")"
+check_a "old superblocks of 2^40 blocks"
+
 note "the proxy rewrites one byte of a fetched block once: fetched again"
 # b gets 1.0 (from a's content it is all local), so 2.0's changed blocks go over the proxy.
 "$ABIDECTL" install --force "$V1" >/dev/null

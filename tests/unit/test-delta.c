@@ -32,9 +32,41 @@ static void test_leaf_offset(void **state) {
         assert_true(off == (1 + 1 + 16) * 4096);
 }
 
+/* An old slot's superblock is unauthenticated: its data_blocks is taken only when its data fits the root
+ * partition and its tree the verity partition (the leaves are the tree's last level). */
+static void test_old_leaves_range(void **state) {
+        uint64_t off = 1, len = 1;
+        const uint64_t root = 48 * 1024 * 1024, verity = 2 * 1024 * 1024;   /* test-delta.sh's partitions */
+
+        /* 4613 blocks: the leaves (37 blocks) after the superblock and the top block. */
+        assert_int_equal(delta_old_leaves_range(4613, root, verity, &off, &len), 0);
+        assert_true(off == 2 * 4096 && len == 37 * 4096);
+        /* The whole root partition: 12288 blocks, 96 leaf blocks. */
+        assert_int_equal(delta_old_leaves_range(12288, root, verity, &off, &len), 0);
+        assert_true(off == 2 * 4096 && len == 96 * 4096);
+        assert_int_equal(delta_old_leaves_range(12289, root, verity, &off, &len), -ERANGE);
+        /* 2^40 blocks (4 PiB, 32 TiB of leaves), and the largest values: refused before any arithmetic. */
+        assert_int_equal(delta_old_leaves_range(UINT64_C(1) << 40, root, verity, &off, &len), -ERANGE);
+        assert_int_equal(delta_old_leaves_range(UINT64_MAX, UINT64_MAX, UINT64_MAX, &off, &len), -ERANGE);
+        assert_int_equal(delta_old_leaves_range(UINT64_MAX / 4096, UINT64_MAX, verity, &off, &len), -EFBIG);
+        /* The most a 64-bit size holds: 2^52 - 1 blocks, 2^57 bytes of leaves, no overflow on the way. */
+        assert_int_equal(delta_old_leaves_range(UINT64_MAX / 4096, UINT64_MAX, UINT64_MAX, &off, &len), 0);
+        assert_true(len == UINT64_C(1) << 57);
+        /* Exactly the tree's size fits; a block less does not. */
+        assert_int_equal(delta_old_leaves_range(4613, root, 39 * 4096, &off, &len), 0);
+        assert_int_equal(delta_old_leaves_range(4613, root, 39 * 4096 - 1, &off, &len), -EFBIG);
+        assert_int_equal(delta_old_leaves_range(4613, root, 4096, &off, &len), -EFBIG);   /* not even the upper levels */
+        assert_int_equal(delta_old_leaves_range(4613, root, 0, &off, &len), -EFBIG);
+        /* What delta_leaf_offset() refuses. */
+        assert_int_equal(delta_old_leaves_range(0, root, verity, &off, &len), -EINVAL);
+        assert_int_equal(delta_old_leaves_range(1, root, verity, &off, &len), -EOPNOTSUPP);
+        assert_true(off == 2 * 4096 && len == 37 * 4096);   /* written only on success */
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_leaf_offset),
+                cmocka_unit_test(test_old_leaves_range),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
