@@ -319,10 +319,14 @@ static size_t on_body(char *data, size_t size, size_t n, void *userdata) {
 
         plan(f, cb->c);
         if (f->error_body) {
+                /* An error page's bytes are bytes too: one that comes slowly is no stall. */
+                f->last_activity_ms = now_ms();
                 size_t k = MIN(len, sizeof f->body - f->body_len);
                 memcpy(f->body + f->body_len, data, k);
                 f->body_len += k;
-                return all;
+                /* Bytes past what is kept for its title end the transfer (a short count): the rest of
+                 * the page is not downloaded, and attempt() reports the status. */
+                return k;
         }
         if (f->plan_r < 0)
                 return 0;
@@ -417,6 +421,18 @@ static char *size_text(uint64_t size, char *buf, size_t n) {
         return buf;
 }
 
+/* An answer that plan() turned down for its status: the status, with the error page's title when it has one. */
+static int status_failure(HttpFetch *f, HttpFailure *ret_failure, long *ret_status) {
+        char title[256];
+
+        *ret_failure = f->plan_failure;
+        *ret_status = f->resp.status;
+        http_error_title(f->body, f->body_len, title, sizeof title);
+        if (title[0])
+                return err_set(f->resp.status == 404 ? ENOENT : EPROTO, "HTTP %ld (%s)", f->resp.status, title);
+        return err_set(f->plan_r, "%s", f->plan_message);
+}
+
 /* One request from f->offset on. 0: every byte delivered; else the failure, with a message. */
 static int attempt(HttpFetch *f, CURL *c, HttpFailure *ret_failure, long *ret_status) {
         _cleanup_(curl_slist_free_allp) struct curl_slist *list = NULL;
@@ -466,7 +482,11 @@ static int attempt(HttpFetch *f, CURL *c, HttpFailure *ret_failure, long *ret_st
          * cut or a stall in a multipart answer's last delimiter, a garbled epilogue) costs nothing. */
         if (f->ranges && batch_complete(f))
                 return 0;
-        if (f->plan_r < 0 && !f->error_body) {
+        /* An error page: its status is the answer, however its body ended (stopped by on_body() past
+         * ERROR_BODY_MAX, cut, stalled), not a drop or a stall to retry. */
+        if (f->error_body)
+                return status_failure(f, ret_failure, ret_status);
+        if (f->plan_r < 0) {
                 *ret_failure = f->plan_failure;
                 return err_set(f->plan_failure == HTTP_FAILURE_CHANGED ? ESTALE : f->plan_r == -EOPNOTSUPP ? EOPNOTSUPP : EBADMSG,
                                "%s", f->plan_message);
@@ -512,14 +532,8 @@ static int attempt(HttpFetch *f, CURL *c, HttpFailure *ret_failure, long *ret_st
 
         plan(f, c);
         *ret_status = f->resp.status;
-        if (f->plan_r < 0) {
-                char title[256];
-                *ret_failure = f->plan_failure;
-                http_error_title(f->body, f->body_len, title, sizeof title);
-                if (title[0])
-                        return err_set(f->resp.status == 404 ? ENOENT : EPROTO, "HTTP %ld (%s)", f->resp.status, title);
-                return err_set(f->plan_r, "%s", f->plan_message);
-        }
+        if (f->plan_r < 0)
+                return status_failure(f, ret_failure, ret_status);
         if (f->skip > 0) {
                 *ret_failure = HTTP_FAILURE_CHANGED;
                 return err_set(ESTALE, "the bundle changed on the server between requests (it ends before byte %" PRIu64 ")",

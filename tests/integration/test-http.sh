@@ -6,7 +6,8 @@
 # buffer per cut. Refused with one line, slot a untouched and b not
 # bootable: 404, 500 until the deadline, a redirect loop, the wrong CA, a
 # host name mismatch, no client certificate, a bundle swapped on the server
-# after a cut, a truncated body, http:// with AllowHTTP=no.
+# after a cut, a truncated body, http:// with AllowHTTP=no; a 404 whose
+# error page comes slowly or is large: one request, the page not read whole.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/bootctl-lib.sh"
 . "$(dirname "$0")/install-lib.sh"
@@ -256,4 +257,55 @@ grep -q "Writing root.img to abide-root-b 100% ([0-9]*/[0-9]* MiB)" "$T/typescri
 grep -Eq "Writing root.img to abide-root-b 100% \([0-9]+/[0-9]+ MiB\) [0-9.]+ MiB/s" "$T/typescript" ||
         die "no rate in the progress: $(cat -A "$T/typescript")"
 check_a "install on a terminal"
+
+note "a 404 whose error page comes slowly or is large: one request, the status said, the page not read whole"
+# An error page is read for its title only: its first 2 KiB (ERROR_BODY_MAX in lib/net/http-fetch.c).
+# errpage FILE BYTES AT TITLE: an error page of BYTES bytes with <title>TITLE</title> at byte AT.
+errpage() {
+        python3 - "$@" <<'PY'
+import sys
+path, size, at, title = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+# A comment pads the head up to AT (from 21 bytes on).
+head = b"<html><head>" + (b"<!-- " + b"-" * (at - 21) + b" -->" if at >= 21 else b"")
+page = head + b"<title>" + title.encode() + b"</title></head><body>\n"
+line = b"<p>A long error page, read for its title only.</p>\n"
+with open(path, "wb") as f:
+    f.write((page + line * (size // len(line) + 1))[:size])
+PY
+}
+# The slow page's title near the end of the 2 KiB kept, and not nginx's reason phrase ("Not Found"):
+# it is read only if the page's bytes keep the fetch alive until then.
+errpage "$T/slow404.html" $((48 * 1024)) 1950 "404 No such bundle"
+errpage "$T/big404.html" $((1024 * 1024)) 0 "404 Not Found"
+# sendfile off: limit_rate then sends a second's bytes each second (with sendfile, whole 4 KiB pages: 8 s
+# apart at 512 bytes a second).
+nginx_stop
+nginx_serve "
+                root $WWW;
+                location /slow/ { error_page 404 /slow404.html; }
+                location = /slow404.html { internal; root $T; limit_rate 512; sendfile off; }
+                location /big/ { error_page 404 /big404.html; }
+                location = /big404.html { internal; root $T; limit_rate 64k; sendfile off; }"
+# nginx_logged PATH: the bytes of the page nginx sent for each request of PATH, one a line (logged once
+# nginx notices that the client left).
+nginx_logged() {
+        local i
+        for i in $(seq 50); do grep -q "\"GET $1 " "$NGX/access.log" && break; sleep 0.1; done
+        awk -v p="$1" '$7 == p { print $10 }' "$NGX/access.log"
+}
+# 512 bytes a second: the title comes in the fifth second, after StallTimeoutSec=3, but no second is
+# without a byte. They were not counted: a stall, retried with backoff, and "no byte for
+# StallTimeoutSec=3 ...; gave up after 3 attempts" instead of the 404.
+net_conf "Retries=2" "StallTimeoutSec=3"
+refuse_net "HTTP 404 \(No such bundle\)$" "http://127.0.0.1:$HTTP_PORT/slow/missing.abide" untouched
+grep -q '; retry ' "$T/err" && die "a 404 whose page comes slowly was retried: $(cat "$T/err")"
+sent=$(nginx_logged /slow/missing.abide)
+[ "$(printf '%s\n' "$sent" | grep -c .)" = 1 ] || die "requests for the slow 404, bytes of the page sent for each: $sent"
+# A page of 1 MiB at 64 KiB a second, no stall timeout: it was read whole (16 s) for a title in its first line.
+net_conf "Retries=2" "StallTimeoutSec=0"
+refuse_net "HTTP 404 \(Not Found\)$" "http://127.0.0.1:$HTTP_PORT/big/missing.abide" untouched
+sent=$(nginx_logged /big/missing.abide)
+[ "$(printf '%s\n' "$sent" | grep -c .)" = 1 ] || die "requests for the large 404, bytes of the page sent for each: $sent"
+echo "   nginx sent $sent bytes of a $(stat -c %s "$T/big404.html")-byte error page"
+[ "$sent" -lt $((256 * 1024)) ] || die "nginx sent $sent bytes of the 1 MiB error page: read past its first 2 KiB"
 note "ok"
