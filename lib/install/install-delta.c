@@ -4,9 +4,7 @@
 #include <endian.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <linux/fs.h>
 #include <pthread.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 
 #include "basic/error.h"
@@ -108,25 +106,6 @@ int delta_leaf_offset(uint64_t data_blocks, uint64_t *ret) {
         if (r < 0)
                 return r;
         *ret = level_block[0] * BLOCK;
-        return 0;
-}
-
-/* The size of a regular file or a block device. */
-static int fd_size(int fd, uint64_t *ret) {
-        struct stat st;
-
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (S_ISREG(st.st_mode)) {
-                *ret = (uint64_t) st.st_size;
-                return 0;
-        }
-        if (!S_ISBLK(st.st_mode))
-                return -ENOTBLK;
-        uint64_t size;
-        if (ioctl(fd, BLKGETSIZE64, &size) < 0)
-                return -errno;
-        *ret = size;
         return 0;
 }
 
@@ -591,11 +570,9 @@ int delta_plan(DeltaSource *src, const DeltaInputs *in, DeltaPlan **ret) {
                 }
                 safe_close(o.verity_fd);
         }
-        OldSlot t = { .verity_fd = in->target_verity_fd };
-        if (fd_size(in->target_root_fd, &t.root_size) < 0 || fd_size(in->target_verity_fd, &t.verity_size) < 0)
-                p->sum.target_tree = "the sizes of its partitions cannot be read";
-        else
-                old_leaves(&t, &m->verity, &tgt_leaves, &tgt_n, &p->sum.target_tree);
+        OldSlot t = { .verity_fd = in->target_verity_fd, .root_size = in->target_root_size,
+                      .verity_size = in->target_verity_size };
+        old_leaves(&t, &m->verity, &tgt_leaves, &tgt_n, &p->sum.target_tree);
 
         /* The new tree, bound to the signed manifest before anything of it is used. */
         p->verity_len = (size_t) vp->size;

@@ -49,6 +49,7 @@ typedef struct DeltaInputs {
         const uint64_t *offsets;            /* of each payload's data in the bundle */
         const SlotPartition *running;       /* the running slot's partitions (root, verity), NULL: none */
         int target_root_fd, target_verity_fd;   /* the target's, held open for the install */
+        uint64_t target_root_size, target_verity_size;  /* their sizes (InstallTarget.size) */
         const char *running_kernel_dir;     /* the running slot's kernel and initrd, NULL: none */
         const bool *needed;                 /* per payload: written by this device (NULL: all); the others are not fetched */
 } DeltaInputs;

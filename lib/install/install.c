@@ -527,6 +527,8 @@ static int delta_prepare(Install *in, const Manifest *m) {
                 .running = have_running ? running : NULL,
                 .target_root_fd = in->parts[SLOT_PART_ROOT].fd,
                 .target_verity_fd = in->parts[SLOT_PART_VERITY].fd,
+                .target_root_size = in->parts[SLOT_PART_ROOT].size,
+                .target_verity_size = in->parts[SLOT_PART_VERITY].size,
                 .running_kernel_dir = in->running_kernel_dir,
         };
         r = delta_plan(in->src, &di, &in->plan);
