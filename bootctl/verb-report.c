@@ -78,7 +78,7 @@ static int report_list(Ctl *ctl, bool json) {
 
 static int report_send_verb(Ctl *ctl, unsigned timeout_sec) {
         ReportSendResult res = {};
-        int r = report_send_now_result(ctl->config, timeout_sec * 1000, &res);
+        int r = report_send_now(ctl->config, timeout_sec * 1000, &res);
         if (res.sent > 0 || res.set_aside > 0 || r >= 0) {
                 printf("Sent %zu report%s, %zu queued", res.sent, res.sent == 1 ? "" : "s", res.remaining);
                 if (res.set_aside > 0)

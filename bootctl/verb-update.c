@@ -311,7 +311,7 @@ static int run(Ctl *ctl, const Args *a, RebootPolicy policy, UpdateState *us, Up
 static void send_reports(const AbideConfig *c) {
         if (!c->report_url)
                 return;
-        int r = report_send_now(c, REPORT_SEND_BUDGET_MS, NULL, NULL);
+        int r = report_send_now(c, REPORT_SEND_BUDGET_MS, NULL);
         if (r < 0)
                 ctl_warn("reports kept in %s: %s", c->report_spool, err_message(r));
 }
@@ -384,7 +384,7 @@ int verb_update(int argc, char *argv[]) {
                 return err_prefix(r, "[Update] Reboot=");
         /* Reports a dead network left in the spool (a rollback's) drain on the timer's schedule (docs/report.md). */
         if (a.timer && !a.dry_run && cf->report_url) {
-                (void) report_send_now(cf, REPORT_SEND_BUDGET_MS, NULL, NULL);
+                (void) report_send_now(cf, REPORT_SEND_BUDGET_MS, NULL);
                 err_clear();
         }
         if (!cf->update_channel) {

@@ -51,7 +51,7 @@ static ReportSendOptions send_options(const AbideConfig *c, unsigned budget_ms) 
         };
 }
 
-int report_send_now_result(const AbideConfig *c, unsigned budget_ms, ReportSendResult *ret) {
+int report_send_now(const AbideConfig *c, unsigned budget_ms, ReportSendResult *ret) {
         ReportSendResult res = {};
         int r;
 
@@ -59,7 +59,8 @@ int report_send_now_result(const AbideConfig *c, unsigned budget_ms, ReportSendR
                 r = report_queue(c, &res.remaining, NULL);
                 if (r < 0)
                         return r;
-                *ret = res;
+                if (ret)
+                        *ret = res;
                 if (res.remaining > 0)
                         return err_set(ENOTCONN, "%zu event%s queued in %s, and [Report] URL= is not set", res.remaining,
                                        res.remaining == 1 ? "" : "s", c->report_spool);
@@ -67,17 +68,8 @@ int report_send_now_result(const AbideConfig *c, unsigned budget_ms, ReportSendR
         }
         ReportSendOptions o = send_options(c, budget_ms);
         r = report_send(c->report_spool, &o, &res);
-        *ret = res;
-        return r;
-}
-
-int report_send_now(const AbideConfig *c, unsigned budget_ms, size_t *ret_sent, size_t *ret_remaining) {
-        ReportSendResult res = {};
-        int r = report_send_now_result(c, budget_ms, &res);
-        if (ret_sent)
-                *ret_sent = res.sent;
-        if (ret_remaining)
-                *ret_remaining = res.remaining;
+        if (ret)
+                *ret = res;
         return r;
 }
 
@@ -135,10 +127,12 @@ int report_emit(const AbideConfig *c, const ReportEvent *e, unsigned budget_ms) 
 
         size_t remaining = 0;
         if (c->report_url && budget_ms > 0 && !endpoint_failed) {
-                r = report_send_now(c, budget_ms, NULL, &remaining);
+                ReportSendResult res = {};
+                r = report_send_now(c, budget_ms, &res);
                 if (r < 0)
                         endpoint_failed = true;
                 err_clear();
+                remaining = res.remaining;
         } else
                 (void) report_queue(c, &remaining, NULL);
         return (int) MIN(remaining, (size_t) INT32_MAX);

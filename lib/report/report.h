@@ -89,11 +89,9 @@ int report_emit(const AbideConfig *c, const ReportEvent *e, unsigned budget_ms);
  * abidectl update at each poll, so a spool left by a dead network drains).
  * 0 when the spool is empty afterwards; else a negative errno with one
  * line: the event not accepted and why, or that [Report] URL= is not set.
- * ret_sent, ret_remaining may be NULL.
+ * ret (may be NULL): sent, still queued, and set aside as no report ("*.corrupt").
  */
-int report_send_now(const AbideConfig *c, unsigned budget_ms, size_t *ret_sent, size_t *ret_remaining);
-/* The same, with the count of spooled names set aside as no report ("*.corrupt"). */
-int report_send_now_result(const AbideConfig *c, unsigned budget_ms, ReportSendResult *ret);
+int report_send_now(const AbideConfig *c, unsigned budget_ms, ReportSendResult *ret);
 
 /* For status: the spool's length and why the last send stopped (NULL: it did not). */
 int report_queue(const AbideConfig *c, size_t *ret_queue, char **ret_last_error);
