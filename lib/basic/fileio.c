@@ -4,8 +4,10 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <linux/fs.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 
 #include "error.h"
@@ -117,6 +119,24 @@ int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size) {
         if (fd < 0)
                 return negative_errno();
         return read_full_fd(fd, max, ret, ret_size);
+}
+
+int fd_data_size(int fd, uint64_t *ret) {
+        struct stat st;
+
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (S_ISREG(st.st_mode)) {
+                *ret = (uint64_t) st.st_size;
+                return 0;
+        }
+        if (!S_ISBLK(st.st_mode))
+                return -ENOTBLK;
+        uint64_t size;
+        if (ioctl(fd, BLKGETSIZE64, &size) < 0)
+                return negative_errno();
+        *ret = size;
+        return 0;
 }
 
 int fsync_directory_of(const char *path) {

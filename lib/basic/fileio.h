@@ -18,6 +18,13 @@ ssize_t pread_full(int fd, void *buf, size_t n, uint64_t offset);
 int pread_exact(int fd, void *buf, size_t n, uint64_t offset);
 int loop_write(int fd, const void *buf, size_t n);
 
+/*
+ * The size of the data behind fd: a regular file's length or a block
+ * device's (BLKGETSIZE64). 0, -ENOTBLK for anything else (a directory, a
+ * character device, a pipe), or the errno of fstat() or the ioctl.
+ */
+int fd_data_size(int fd, uint64_t *ret);
+
 int fsync_directory_of(const char *path);
 /*
  * rename(from, to) made durable: the file, now named to, synced, then its

@@ -7,9 +7,6 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
-#include <sys/stat.h>
-#include <linux/fs.h>
 
 #include "basic/error.h"
 #include "basic/fileio.h"
@@ -212,7 +209,7 @@ int delta_source_open_url(const char *url, const HttpFetchOptions *o, unsigned c
 
 int delta_source_open_file(const char *path, DeltaSource **ret) {
         _cleanup_(delta_source_freep) DeltaSource *s = calloc(1, sizeof *s);
-        struct stat st;
+        int r;
 
         if (!s)
                 return -ENOMEM;
@@ -224,13 +221,12 @@ int delta_source_open_file(const char *path, DeltaSource **ret) {
         s->fd = open(path, O_RDONLY | O_CLOEXEC);
         if (s->fd < 0)
                 return err_set(errno, "cannot open %s: %m", path);
-        if (fstat(s->fd, &st) < 0)
-                return err_set(errno, "cannot stat %s: %m", path);
-        uint64_t size = (uint64_t) st.st_size;
-        if (S_ISBLK(st.st_mode) && ioctl(s->fd, BLKGETSIZE64, &size) < 0)
-                return err_set(errno, "cannot size %s: %m", path);
-        if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+        uint64_t size;
+        r = fd_data_size(s->fd, &size);
+        if (r == -ENOTBLK)
                 return err_set(EINVAL, "%s: a delta install reads a file or a block device at offsets", path);
+        if (r < 0)
+                return err_set(-r, "cannot size %s: %s", path, strerror(-r));
         s->bundle = (BundleSource) { .size = size, .read_at = source_read_at, .userdata = s };
         *ret = TAKE_PTR(s);
         return 0;

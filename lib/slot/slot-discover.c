@@ -5,9 +5,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <linux/fs.h>
 #include <strings.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
@@ -238,17 +236,12 @@ int slot_partition_open(const SlotPartition *p, int flags, uint64_t *ret_offset,
         if (fd < 0)
                 return err_set(errno, "cannot open %s: %m", p->path);
 
-        struct stat st;
-        if (fstat(fd, &st) < 0)
-                return err_set(errno, "cannot stat %s: %m", p->path);
         uint64_t total;
-        if (S_ISBLK(st.st_mode)) {
-                if (ioctl(fd, BLKGETSIZE64, &total) < 0)
-                        return err_set(errno, "cannot get the size of %s: %m", p->path);
-        } else if (S_ISREG(st.st_mode))
-                total = (uint64_t) st.st_size;
-        else
+        int r = fd_data_size(fd, &total);
+        if (r == -ENOTBLK)
                 return err_set(ENOTBLK, "%s: not a block device or regular file", p->path);
+        if (r < 0)
+                return err_set(-r, "cannot get the size of %s: %s", p->path, strerror(-r));
 
         if (p->offset > total || (p->size > 0 && p->size > total - p->offset))
                 return err_set(ERANGE, "%s: partition range %" PRIu64 "+%" PRIu64 " beyond its end (%" PRIu64 ")",

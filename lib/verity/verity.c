@@ -5,11 +5,9 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libcryptsetup.h>
-#include <linux/fs.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <strings.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 
@@ -112,21 +110,14 @@ int verity_params_set_salt_for(VerityParams *p, const char *name) {
 
 static int data_file_size(const char *path, uint64_t *ret) {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-        struct stat st;
 
         if (fd < 0)
                 return err_set(errno, "verity: cannot open data file %s: %s", path, strerror(errno));
-        if (fstat(fd, &st) < 0)
-                return err_set(errno, "verity: cannot stat data file %s: %s", path, strerror(errno));
-        if (S_ISREG(st.st_mode))
-                *ret = (uint64_t) st.st_size;
-        else if (S_ISBLK(st.st_mode)) {
-                uint64_t size;
-                if (ioctl(fd, BLKGETSIZE64, &size) < 0)
-                        return err_set(errno, "verity: cannot get size of %s: %s", path, strerror(errno));
-                *ret = size;
-        } else
+        int r = fd_data_size(fd, ret);
+        if (r == -ENOTBLK)
                 return err_set(EINVAL, "verity: data %s is not a regular file or block device", path);
+        if (r < 0)
+                return err_set(-r, "verity: cannot get size of %s: %s", path, strerror(-r));
         return 0;
 }
 
