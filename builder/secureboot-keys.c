@@ -115,7 +115,10 @@ static int make_auth(const char *stage, size_t i, const char *guid) {
                 return r;
         char *const sign[] = { (char *) "sign-efi-sig-list", (char *) "-g", (char *) guid, (char *) "-k", skey,
                                (char *) "-c", scrt, (char *) sb_keys[i].var, esl, auth, NULL };
-        r = process_run(sign, NULL, NULL);
+        /* sign-efi-sig-list stamps localtime(); UEFI wants GMT there (TimeZone 0), and a stamp
+         * ahead of UTC would make the firmware refuse later, correctly dated updates. */
+        char *const utc[] = { (char *) "TZ=UTC0", NULL };
+        r = process_run(sign, utc, NULL);
         if (r < 0)
                 return r;
         /* sign-efi-sig-list makes it 0600; it is public, and copied to the ESP. */

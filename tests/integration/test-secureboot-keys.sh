@@ -60,6 +60,22 @@ for k in PK KEK db; do
                 die "$k.auth also verifies as an update of $other"
 done
 
+note "the .auth timestamps are UTC (EFI_TIME, TimeZone 0), whatever the builder's time zone"
+# A later update must carry a later time; a local time east of UTC would lock out later updates.
+for tz in UTC0 ABC-10 XYZ+9; do
+        TZ=$tz "$ABIDE_BUILD" keygen --secure-boot -o "$T/tz-$tz" >/dev/null
+        now=$(date -u +%s)
+        for k in PK KEK db; do
+                python3 - "$T/tz-$tz/loader/keys/abide/$k.auth" "$now" <<'PY' || die "$k.auth made with TZ=$tz: timestamp is not UTC"
+import calendar, struct, sys
+y, mo, d, h, mi, s, pad1, ns, tz, dl, pad2 = struct.unpack_from("<HBBBBBBIhBB", open(sys.argv[1], "rb").read())
+assert (pad1, ns, tz, dl, pad2) == (0, 0, 0, 0, 0), (pad1, ns, tz, dl, pad2)
+t = calendar.timegm((y, mo, d, h, mi, s))
+assert abs(t - int(sys.argv[2])) < 300, f"{y}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02} is {t - int(sys.argv[2])} s from now (UTC)"
+PY
+        done
+done
+
 note "a truncated or bit-flipped .auth is refused"
 head -c 30 "$K/loader/keys/abide/db.auth" >"$T/short.auth"
 $AUTH split "$T/short.auth" db "$T/short" 2>/dev/null && die "sb-auth.py accepted a truncated .auth"
