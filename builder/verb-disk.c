@@ -34,7 +34,8 @@ static void help(void) {
                "/boot.scr and slot A's kernel and initrd under /abide/a/, and U-Boot's initial\n"
                "environment is written to DISK.env.fd (docs/uboot.md).\n\n"
                "  --cert CA        trusted CA certificate(s) the bundle is checked against\n"
-               "  -o, --output F   the disk image to write\n"
+               "  -o, --output F   the disk image file to write (replaced whole if it exists; a device\n"
+               "                   node is refused: copy the image to a disk afterwards)\n"
                "  --size S         whole disk (K, M, G, T suffixes); abide-data takes the rest\n"
                "  --esp-size S     ESP size (default: room for two slots' kernels to double)\n"
                "  --slot-size S    each root partition (default: the root image plus half)\n"
@@ -181,6 +182,23 @@ static int write_partition_table(const DiskLayout *l, const char *image, const c
         return process_run(argv, NULL, NULL);
 }
 
+/* DISK is a file, made beside it and renamed over it: whatever stands at its name is replaced,
+ * so a device node there (-o /dev/sdX) would become a file instead of being written. */
+static int check_output(const char *path) {
+        struct stat st;
+
+        if (stat(path, &st) < 0)
+                return errno == ENOENT ? 0 : err_set(errno, "%s: %m", path);
+        if (S_ISREG(st.st_mode))
+                return 0;
+        if (S_ISBLK(st.st_mode))
+                return err_set(EINVAL, "%s: is a block device; abide-build disk writes an image file (copy it "
+                               "to the device afterwards, e.g. with dd)", path);
+        if (S_ISDIR(st.st_mode))
+                return err_set(EISDIR, "%s: is a directory; -o names the disk image file", path);
+        return err_set(EINVAL, "%s: not a regular file; -o names the disk image file", path);
+}
+
 typedef struct DiskArgs {
         const char *bundle, *cert, *output;
         DiskSizes sizes;
@@ -273,6 +291,9 @@ int verb_disk(int argc, char *argv[]) {
         if (r != 0)
                 return r < 0 ? r : 0;
 
+        r = check_output(a.output);
+        if (r < 0)
+                return r;
         r = trust_store_load(a.cert, &trust);
         if (r < 0)
                 return err_prefix(r, "%s", a.cert);

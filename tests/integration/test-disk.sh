@@ -198,6 +198,22 @@ chmod 0555 "$T/bad"
 expect_fail "d.img" "$B" disk "$BUNDLE" --cert "$T/keys/ca.pem" -o /proc/d.img
 chmod 0755 "$T/bad"
 
+# A device node as DISK (-o /dev/sdX, -o /dev/null, or a symlink to one) is refused before anything
+# is written: never replaced by a regular file, nothing left beside it. A directory too.
+mkdir "$T/dev"
+mknod "$T/dev/blk" b 7 4095
+mknod "$T/dev/chr" c 1 3
+ln -s blk "$T/dev/by-id"
+mkdir "$T/dev/dir"
+expect_fail "$T/dev/blk: .*block device" "$B" disk "$BUNDLE" --cert "$T/keys/ca.pem" -o "$T/dev/blk"
+expect_fail "$T/dev/chr: .*not a regular file" "$B" disk "$BUNDLE" --cert "$T/keys/ca.pem" -o "$T/dev/chr"
+expect_fail "$T/dev/by-id: .*block device" "$B" disk "$BUNDLE" --cert "$T/keys/ca.pem" -o "$T/dev/by-id"
+expect_fail "$T/dev/dir: .*directory" "$B" disk "$BUNDLE" --cert "$T/keys/ca.pem" -o "$T/dev/dir"
+[ -b "$T/dev/blk" ] && [ -c "$T/dev/chr" ] && [ -L "$T/dev/by-id" ] || die "a device node given as DISK was replaced"
+[ "$(ls -A "$T/dev" | tr '\n' ' ')" = "blk by-id chr dir " ] || die "files left beside the device nodes: $(ls -A "$T/dev")"
+[ -z "$(ls -A "$T/dev/dir")" ] || die "files left in the directory given as DISK: $(ls -A "$T/dev/dir")"
+rm -r "$T/dev"
+
 "$B" build "$ABIDE_SRCDIR/recipes/example.conf" --key "$T/keys/signing.key" --cert "$T/keys/signing.crt" \
         -o "$T/nokernel" >/dev/null
 expect_fail "no kernel payload" "$B" disk "$T"/nokernel/*.abide --cert "$T/keys/ca.pem" -o "$T/bad/d.img"
