@@ -4,8 +4,11 @@
 
 #include <ctype.h>
 #include <efiboot.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
@@ -69,6 +72,15 @@ int esp_location_from_device(const char *partition_device, EspLocation *ret) {
         r = slot_partition_parent_disk(node, &disk);
         if (r < 0)
                 return r;
+        /* HD() counts the disk's logical blocks (4096 bytes on 4Kn disks), not sysfs's 512. */
+        _cleanup_close_ int disk_fd = open(disk, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        int block_size = 0;
+        if (disk_fd < 0 || ioctl(disk_fd, BLKSSZGET, &block_size) < 0)
+                return err_set(errno, "ESP %s: cannot read the logical block size of %s: %m", partition_device, disk);
+        if (block_size < 512 || block_size % 512 != 0 || start % (unsigned) (block_size / 512) != 0 ||
+            size % (unsigned) (block_size / 512) != 0)
+                return err_set(EBADMSG, "ESP %s: partition (start %" PRIu64 ", %" PRIu64 " sectors of 512 bytes) is not in "
+                               "whole logical blocks of %d bytes of %s", partition_device, start, size, block_size, disk);
         r = ptable_read(disk, &t);
         if (r < 0)
                 return r;
@@ -94,8 +106,8 @@ int esp_location_from_device(const char *partition_device, EspLocation *ret) {
 
         *ret = (EspLocation) {
                 .partition_number = (uint32_t) partno,
-                .start_lba = start,
-                .size_lba = size,
+                .start_lba = start / (unsigned) (block_size / 512),
+                .size_lba = size / (unsigned) (block_size / 512),
         };
         /* efi_guid_t holds a GUID in its on-disk (mixed-endian) byte order. */
         memcpy(ret->part_uuid, &guid, sizeof ret->part_uuid);

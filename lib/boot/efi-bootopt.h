@@ -17,7 +17,7 @@
 
 typedef struct EspLocation {   /* the ESP partition, as an HD() device-path node needs it */
         uint32_t partition_number;
-        uint64_t start_lba, size_lba;   /* in 512-byte sectors */
+        uint64_t start_lba, size_lba;   /* in the disk's logical blocks, as HD() holds them */
         uint8_t part_uuid[16];          /* GPT partition GUID (binary, as stored in GPT) */
 } EspLocation;
 

@@ -21,10 +21,10 @@ detach_loops() {
 }
 cleanup_hooks+=(detach_loops)
 
-# attach IMAGE NPARTS: sets ATTACHED to the loop device; its partition nodes exist (no udev here).
+# attach IMAGE NPARTS [SECTOR_SIZE]: sets ATTACHED to the loop device; its partition nodes exist (no udev here).
 attach() {
         local img=$1 nparts=$2 loop base i mm
-        loop=$(losetup -P --show -f "$img")
+        loop=$(losetup -b "${3:-512}" -P --show -f "$img")
         LOOPS+=("$loop")
         base=${loop#/dev/}
         [ -e "/sys/block/$base/${base}p$nparts" ] || partx -a "$loop" 2>/dev/null || partx -u "$loop"
@@ -147,5 +147,30 @@ printf '\x07\x00\x00\x00\x00\x00\x07' >"$EV/BootOrder-$G"
 before=$(stat -c '%n %i %s %Y' "$EV"/*)
 expect_fail "EFI variable BootOrder is malformed \(3 bytes" "$H" ensure "$EV" "${LOOP}p2"
 [ "$(stat -c '%n %i %s %Y' "$EV"/*)" = "$before" ] || die "a refused ensure wrote a variable"
+
+note "a disk of 4096-byte sectors: HD() counts its logical blocks, as sfdisk and the firmware do"
+# UEFI's HD() node holds the partition's starting LBA and size in the disk's logical blocks;
+# sysfs and libblkid count 512-byte units whatever the sector size.
+truncate -s 64M "$T/disk4k.img"
+loop=$(losetup -b 4096 --show -f "$T/disk4k.img")
+sfdisk -q "$loop" <<SF
+label: gpt
+size=3M, type=0fc63daf-8483-4772-8e79-3d69d8477de4, name=other
+start=2048, size=40M, type=c12a7328-f81f-11d2-ba4b-00a0c93ec93b, name=esp
+SF
+losetup -d "$loop"
+attach "$T/disk4k.img" 2 4096
+json=$(sfdisk --json "$ATTACHED")
+[ "$(jq -r '.partitiontable.sectorsize' <<<"$json")" = 4096 ] || die "sfdisk: sector size of $ATTACHED is not 4096"
+s4=$(jq -r '.partitiontable.partitions[1].start' <<<"$json")
+z4=$(jq -r '.partitiontable.partitions[1].size' <<<"$json")
+u4=$(jq -r '.partitiontable.partitions[1].uuid | ascii_downcase' <<<"$json")
+[ "$s4 $z4" = "2048 10240" ] || die "sfdisk put the 4K ESP at $s4 ($z4 sectors)"
+got=$("$H" esp "${ATTACHED}p2")
+[ "$got" = "partition=2 start=2048 size=10240 uuid=$u4" ] || die "esp on 4K sectors: '$got', sfdisk says start=$s4 size=$z4"
+mkdir "$T/ev4k"
+[ "$("$H" ensure "$T/ev4k" "${ATTACHED}p2")" = changed=1 ] || die "ensure on 4K sectors: not changed"
+"$H" show "$T/ev4k" | grepq -xF "Boot0000 attrs=0x1 desc='abide slot a' path=HD(2,GPT,$u4,0x800,0x2800)/File(\\EFI\\Linux\\abide-a.efi)" ||
+        die "HD() on 4K sectors: $("$H" show "$T/ev4k")"
 
 echo "PASS"
