@@ -196,19 +196,27 @@ int rename_durable(const char *from, const char *to) {
         return sync_renamed(fd, to);
 }
 
-int atomic_file_commit(AtomicFile *f) {
+static int atomic_file_commit_flags(AtomicFile *f, unsigned flags) {
         if (!f || f->fd < 0 || !f->tmp_path)
                 return -EBADF;
         /* The data first: the new name never stands for bytes not yet on disk. */
         if (fsync(f->fd) < 0)
                 return negative_errno();
-        if (rename(f->tmp_path, f->path) < 0)
+        if (renameat2(AT_FDCWD, f->tmp_path, AT_FDCWD, f->path, flags) < 0)
                 return negative_errno();
         free(f->tmp_path);
         f->tmp_path = NULL;
         int r = sync_renamed(f->fd, f->path);
         f->fd = safe_close(f->fd);
         return r;
+}
+
+int atomic_file_commit(AtomicFile *f) {
+        return atomic_file_commit_flags(f, 0);
+}
+
+int atomic_file_commit_new(AtomicFile *f) {
+        return atomic_file_commit_flags(f, RENAME_NOREPLACE);
 }
 
 AtomicFile *atomic_file_free(AtomicFile *f) {

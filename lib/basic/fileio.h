@@ -49,6 +49,8 @@ typedef struct AtomicFile {
 int atomic_file_open(const char *path, mode_t mode, AtomicFile **ret);
 /* fsync, rename over the target, fsync the directory. Closes the fd. */
 int atomic_file_commit(AtomicFile *f);
+/* The same, but -EEXIST (the temporary kept, for atomic_file_free()) when the target exists by then. */
+int atomic_file_commit_new(AtomicFile *f);
 AtomicFile *atomic_file_free(AtomicFile *f);
 DEFINE_TRIVIAL_CLEANUP_FUNC(AtomicFile *, atomic_file_free);
 

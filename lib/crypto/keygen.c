@@ -130,9 +130,13 @@ static int write_all(const char *dir, uint8_t *const data[_FILE_MAX], const size
                         return err_set(r, "%s: write failed: %s", p, strerror(-r));
         }
         for (size_t i = 0; i < _FILE_MAX; i++) {
-                r = atomic_file_commit(files[i]);
-                if (r < 0) {
+                /* Never over a file that appeared since check_absent() (another keygen, say). */
+                r = atomic_file_commit_new(files[i]);
+                if (r == -EEXIST)
+                        r = err_set(EEXIST, "%s already exists, refusing to overwrite", files[i]->path);
+                else if (r < 0)
                         r = err_set(r, "%s: cannot commit: %s", files[i]->path, strerror(-r));
+                if (r < 0) {
                         for (size_t j = 0; j < i; j++)
                                 (void) unlink(files[j]->path);
                         return r;

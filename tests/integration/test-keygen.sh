@@ -94,6 +94,27 @@ expect_fail 'signing.crt already exists' "$ABIDE_BUILD" keygen -o "$T/partial"
 [ "$(ls -A "$T/partial")" = signing.crt ] || die "keygen wrote files next to an existing one: $(ls -A "$T/partial")"
 [ "$(cat "$T/partial/signing.crt")" = keep ] || die "keygen changed an existing file"
 
+note "two keygens into one directory at once: one wins, the other overwrites nothing"
+# Both find the directory empty before either has made its keys; the files must still never be replaced.
+for i in 1 2 3; do
+        "$ABIDE_BUILD" keygen -o "$T/race$i" >"$T/race$i.a.out" 2>"$T/race$i.a.err" &
+        pa=$!
+        "$ABIDE_BUILD" keygen -o "$T/race$i" >"$T/race$i.b.out" 2>"$T/race$i.b.err" &
+        pb=$!
+        ra=0 rb=0
+        wait $pa || ra=$?
+        wait $pb || rb=$?
+        [ $((ra == 0)) -ne $((rb == 0)) ] || die "round $i: both keygens exited $ra and $rb: one set of keys overwrote the other"
+        grep -h . "$T/race$i.a.err" "$T/race$i.b.err" | grepq 'already exists' ||
+                die "round $i: the losing keygen says: $(cat "$T/race$i.a.err" "$T/race$i.b.err")"
+        openssl verify -CAfile "$T/race$i/ca.pem" "$T/race$i/signing.crt" >/dev/null ||
+                die "round $i: a mixed key set: signing.crt is not issued by ca.pem"
+        [ "$(openssl pkey -in "$T/race$i/signing.key" -pubout)" = "$(openssl x509 -in "$T/race$i/signing.crt" -noout -pubkey)" ] ||
+                die "round $i: a mixed key set: signing.key does not match signing.crt"
+        [ "$(ls -A "$T/race$i" | tr '\n' ' ')" = "ca.key ca.pem signing.crt signing.key " ] ||
+                die "round $i: files left: $(ls -A "$T/race$i")"
+done
+
 note "keygen fails cleanly where it cannot write"
 touch "$T/file"
 expect_fail 'file/keys' "$ABIDE_BUILD" keygen -o "$T/file/keys"
