@@ -160,15 +160,24 @@ static int mkdir_p(const char *base, const char *rel) {
         }
 }
 
-/* Renames every output from stage into dir; on failure undoes the renames done. */
+/* Renames every output from stage into dir; on failure undoes the renames done and removes the
+ * directories it made, never anything else: another keygen may have filled dir meanwhile. */
 static int commit(const char *stage, const char *dir) {
+        static const char *const dirs[] = { "loader", "loader/keys", "loader/keys/" SECUREBOOT_KEYS_NAME };
+        bool made[ELEMENTSOF(dirs)] = {};
         size_t done = 0;
         int r = 0;
 
-        r = mkdir_p(dir, "loader/keys/" SECUREBOOT_KEYS_NAME);
-        if (r < 0)
-                return r;
-        for (; done < ELEMENTSOF(sb_outputs); done++) {
+        for (size_t i = 0; i < ELEMENTSOF(dirs) && r >= 0; i++) {
+                _cleanup_free_ char *p = NULL;
+                if (asprintf(&p, "%s/%s", dir, dirs[i]) < 0)
+                        r = -ENOMEM;
+                else if (mkdir(p, 0755) >= 0)
+                        made[i] = true;
+                else if (errno != EEXIST)
+                        r = err_set(errno, "%s: cannot create directory: %s", p, strerror(errno));
+        }
+        for (; r >= 0 && done < ELEMENTSOF(sb_outputs); done++) {
                 _cleanup_free_ char *from = NULL, *to = NULL;
 
                 if (asprintf(&from, "%s/%s", stage, sb_outputs[done]) < 0 ||
@@ -178,16 +187,23 @@ static int commit(const char *stage, const char *dir) {
                 }
                 /* RENAME_NOREPLACE: a file that appeared since check_absent() is kept. */
                 if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) < 0) {
-                        r = err_set(errno, "%s: cannot move into place: %s", to, strerror(errno));
+                        r = errno == EEXIST ? err_set(EEXIST, "%s already exists, refusing to overwrite", to)
+                                            : err_set(errno, "%s: cannot move into place: %s", to, strerror(errno));
                         break;
                 }
         }
-        if (r < 0)
+        if (r < 0) {
                 for (size_t j = 0; j < done; j++) {
                         _cleanup_free_ char *to = NULL;
                         if (asprintf(&to, "%s/%s", dir, sb_outputs[j]) >= 0)
                                 (void) unlink(to);
                 }
+                for (size_t i = ELEMENTSOF(dirs); i-- > 0;) {
+                        _cleanup_free_ char *p = NULL;
+                        if (made[i] && asprintf(&p, "%s/%s", dir, dirs[i]) >= 0)
+                                (void) rmdir(p);
+                }
+        }
         return r;
 }
 
@@ -230,7 +246,8 @@ int secureboot_keygen(const char *dir) {
 finish:
         if (stage)
                 (void) rm_rf(stage);
+        /* Only if empty: a keygen racing this one may have put its key set there. */
         if (r < 0 && created_dir)
-                (void) rm_rf(dir);
+                (void) rmdir(dir);
         return r;
 }

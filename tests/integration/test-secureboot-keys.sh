@@ -108,6 +108,35 @@ PATH=$T/bin "$ABIDE_BUILD" keygen --secure-boot -o "$T/noefi" 2>"$T/err" && die 
 grep -q 'cert-to-efi-sig-list' "$T/err" || die "the error does not name the missing tool: $(cat "$T/err")"
 [ ! -e "$T/noefi" ] || die "a failed keygen left $T/noefi behind: $(find "$T/noefi")"
 
+note "two keygens into one new directory: the loser removes nothing of the winner's"
+# The first creates the directory, then waits (its sign-efi-sig-list held back) until the second has
+# written a whole key set there; the first must then fail and leave that set as it is.
+mkdir "$T/slow"
+cat >"$T/slow/sign-efi-sig-list" <<EOF
+#!/bin/sh
+for i in \$(seq 600); do [ -e "$T/race.done" ] && break; sleep 0.1; done
+exec $(command -v sign-efi-sig-list) "\$@"
+EOF
+chmod +x "$T/slow/sign-efi-sig-list"
+PATH=$T/slow:$PATH "$ABIDE_BUILD" keygen --secure-boot -o "$T/race" >/dev/null 2>"$T/race.a.err" &
+pa=$!
+for i in $(seq 300); do [ -d "$T/race" ] && break; sleep 0.1; done
+[ -d "$T/race" ] || { touch "$T/race.done"; die "the first keygen did not create $T/race"; }
+"$ABIDE_BUILD" keygen --secure-boot -o "$T/race" >/dev/null 2>"$T/race.b.err" ||
+        { touch "$T/race.done"; die "the second keygen failed: $(cat "$T/race.b.err")"; }
+# Without the first one's staging directory, which is there until it ends.
+(cd "$T/race" && find . -path './.#*' -prune -o -type f -exec sha256sum {} + | sort) >"$T/race.sums"
+touch "$T/race.done"
+ra=0
+wait $pa || ra=$?
+[ $ra -ne 0 ] || die "both keygens succeeded into $T/race"
+[ "$(cd "$T/race" 2>/dev/null && find . -type f -exec sha256sum {} + | sort)" = "$(cat "$T/race.sums")" ] ||
+        die "the losing keygen removed or changed the winner's key set: $(find "$T/race" 2>&1)"
+[ "$(grep -c . "$T/race.a.err")" = 1 ] && grep -q 'already exists, refusing to overwrite' "$T/race.a.err" ||
+        die "the losing keygen says: $(cat "$T/race.a.err")"
+[ "$(wc -l <"$T/race.sums")" = 13 ] || die "the winner's set is not whole: $(find "$T/race")"
+[ -z "$(find "$T/race" -name '.#*')" ] || die "the losing keygen left its staging directory behind"
+
 note "the demo keygen is unchanged"
 "$ABIDE_BUILD" keygen -o "$T/demo" >/dev/null
 [ "$(ls "$T/demo" | sort | tr '\n' ' ')" = "ca.key ca.pem signing.crt signing.key " ] || die "keygen -o wrote $(ls "$T/demo")"
