@@ -3,6 +3,8 @@
 
 #include <inttypes.h>
 #include <limits.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,6 +13,7 @@
 #include "basic/process.h"
 #include "boot/boot-entry.h"
 #include "crypto/authenticode.h"
+#include "crypto/openssl-util.h"
 
 /*
  * Unattended boot: no menu, no editor (the signed command line stays as
@@ -36,6 +39,91 @@ static const char loader_conf_secure_boot[] = "secure-boot-enroll force\n";
 
 static const char *const secure_boot_auth[] = { "PK", "KEK", "db" };
 
+#define AUTH_MAX (1024U * 1024U)
+#define EFI_TIME_SIZE 16
+#define ESL_HEADER_SIZE 28
+/* EFI_CERT_X509_GUID a5c059a1-94e4-4aa7-87b5-ab155c2bf072, as stored (mixed endian). */
+static const uint8_t efi_cert_x509_guid[16] = { 0xa1, 0x59, 0xc0, 0xa5, 0xe4, 0x94, 0xa7, 0x4a,
+                                                0x87, 0xb5, 0xab, 0x15, 0x5c, 0x2b, 0xf0, 0x72 };
+
+static uint32_t le32(const uint8_t *p) {
+        return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 | (uint32_t) p[3] << 24;
+}
+
+/* entry (DER, from a signature list) is cert, or a CA whose key signed cert: as the firmware's db. */
+static bool db_entry_trusts(const uint8_t *entry, size_t size, X509 *cert, const uint8_t *der, size_t der_size) {
+        if (size == der_size && memcmp(entry, der, der_size) == 0)
+                return true;
+        const unsigned char *p = entry;
+        _cleanup_(X509_freep) X509 *ca = d2i_X509(NULL, &p, (long) size);
+        bool ok = ca && X509_check_issued(ca, cert) == X509_V_OK && X509_check_ca(ca) != 0 &&
+                  X509_get0_pubkey(ca) && X509_verify(cert, X509_get0_pubkey(ca)) == 1;
+        ERR_clear_error();
+        return ok;
+}
+
+/*
+ * Whether the signed update auth (EFI_VARIABLE_AUTHENTICATION_2: EFI_TIME,
+ * WIN_CERTIFICATE_UEFI_GUID, then EFI_SIGNATURE_LISTs) enrolls a db that
+ * trusts cert (DER der): 1 yes, 0 no, -EBADMSG malformed.
+ */
+static int auth_trusts_cert(const uint8_t *auth, size_t size, X509 *cert, const uint8_t *der, size_t der_size) {
+        if (size < EFI_TIME_SIZE + 8)
+                return -EBADMSG;
+        uint32_t cert_len = le32(auth + EFI_TIME_SIZE);
+        if (cert_len < 8 + 16 || cert_len > size - EFI_TIME_SIZE)
+                return -EBADMSG;
+        int found = 0;
+        for (size_t off = EFI_TIME_SIZE + (size_t) cert_len; off < size;) {
+                if (size - off < ESL_HEADER_SIZE)
+                        return -EBADMSG;
+                const uint8_t *l = auth + off;
+                uint32_t list_size = le32(l + 16), header_size = le32(l + 20), sig_size = le32(l + 24);
+                if (list_size < ESL_HEADER_SIZE || list_size > size - off || header_size > list_size - ESL_HEADER_SIZE ||
+                    sig_size <= 16 || (list_size - ESL_HEADER_SIZE - header_size) % sig_size != 0)
+                        return -EBADMSG;
+                if (memcmp(l, efi_cert_x509_guid, 16) == 0)
+                        for (size_t e = ESL_HEADER_SIZE + header_size; e < list_size && !found; e += sig_size)
+                                found = db_entry_trusts(l + e + 16, sig_size - 16, cert, der, der_size);
+                off += list_size;
+        }
+        return found;
+}
+
+/* DIR/db.crt (what signs systemd-boot, and what the UKIs are checked against) is in, or issued by a
+ * certificate in, the db that DIR's db.auth enrolls: else the firmware would refuse all of it. */
+static int check_db_enrolled(const char *dir) {
+        _cleanup_(x509_stack_freep) STACK_OF(X509) *certs = NULL;
+        _cleanup_free_ char *crt = NULL, *auth_path = NULL, *auth = NULL;
+        unsigned char *der = NULL;
+        size_t auth_size;
+        int r;
+
+        if (asprintf(&crt, "%s/db.crt", dir) < 0 || asprintf(&auth_path, "%s/loader/keys/abide/db.auth", dir) < 0)
+                return -ENOMEM;
+        r = pem_read_certs(crt, &certs);
+        if (r < 0)
+                return err_prefix(r, "--secure-boot: %s", crt);
+        r = read_full_file(auth_path, AUTH_MAX, &auth, &auth_size);
+        if (r < 0)
+                return err_set(r, "--secure-boot: %s: %s", auth_path, strerror(-r));
+        /* The first certificate is the one sbsign signs with. */
+        X509 *signer = sk_X509_value(certs, 0);
+        int der_size = i2d_X509(signer, &der);
+        if (der_size <= 0)
+                return err_set(EINVAL, "--secure-boot: %s: cannot encode its certificate", crt);
+        r = auth_trusts_cert((const uint8_t *) auth, auth_size, signer, der, (size_t) der_size);
+        OPENSSL_free(der);
+        if (r < 0)
+                return err_set(EBADMSG, "--secure-boot: %s: malformed (not a signed EFI variable update with signature lists)",
+                               auth_path);
+        if (r == 0)
+                return err_set(EKEYREJECTED, "--secure-boot: %s is not in the db that %s enrolls (nor issued by a "
+                               "certificate there): the firmware would refuse systemd-boot and the UKIs signed with "
+                               "its key", crt, auth_path);
+        return 0;
+}
+
 int disk_esp_secure_boot_check(const char *dir) {
         for (size_t i = 0; i < 2 + ELEMENTSOF(secure_boot_auth); i++) {
                 _cleanup_free_ char *p = NULL;
@@ -46,7 +134,7 @@ int disk_esp_secure_boot_check(const char *dir) {
                 if (access(p, R_OK) < 0)
                         return err_set(errno, "--secure-boot: %s: %m (made by abide-build keygen --secure-boot)", p);
         }
-        return 0;
+        return check_db_enrolled(dir);
 }
 
 /* As abidectl checks a UKI before installing it, and as the firmware will once db is enrolled. */

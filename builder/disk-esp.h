@@ -13,7 +13,8 @@ typedef struct DiskSecureBoot {
         const char *uki_a;  /* slot a's signed UKI, from the bundle */
 } DiskSecureBoot;
 
-/* The files of DIR that --secure-boot needs are readable; else an error naming the first missing one. */
+/* The files of DIR that --secure-boot needs are readable, else an error naming the first missing one;
+ * and DIR/db.crt is in, or issued by a CA in, the db list that DIR/loader/keys/abide/db.auth enrolls. */
 int disk_esp_secure_boot_check(const char *dir);
 
 /* efi's Authenticode signature is trusted by DIR/db.crt (name: what to call it in the error). */

@@ -6,7 +6,8 @@
 # one directory systemd-boot enrolls unattended) and loader.conf with
 # "secure-boot-enroll force". Refused, one line and nothing written: a
 # bundle without UKIs, a key directory missing a file, UKIs that DIR/db.crt
-# does not verify, an arm64 bundle is not tried (no cross tree here).
+# does not verify, a DIR/db.crt that DIR's db.auth does not enroll, a
+# malformed db.auth; an arm64 bundle is not tried (no cross tree here).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/install-lib.sh"
 need sfdisk mdir mtype mcopy sbsign sbverify sbattach tar python3 cmp cert-to-efi-sig-list sign-efi-sig-list
@@ -131,5 +132,34 @@ expect_fail "--secure-boot: $T/nodir/db.key: No such file" \
         "$ABIDE_BUILD" disk "$UKI" --cert "$T/keys/ca.pem" -o "$T/bad/d3.img" --secure-boot "$T/nodir"
 expect_fail "abide-a.efi \(uki-a\) is not accepted by $T/sb/db.crt, the firmware would not boot it: .*signer .*CN=abide Secure Boot db: neither it nor a certificate of its chain is in db" \
         "$ABIDE_BUILD" disk "$OTHER" --cert "$T/keys/ca.pem" -o "$T/bad/d4.img" --secure-boot "$T/sb"
+# db.key and db.crt of one key set, the .auth files of another (a db rotated without a new db.auth):
+# the firmware would enroll the other db, then refuse the systemd-boot and UKIs signed with db.key.
+mkdir -p "$T/sbmixed/loader/keys/abide"
+cp "$T/sb/db.key" "$T/sb/db.crt" "$T/sbmixed/"
+cp "$T/sb-other/loader/keys/abide/"{PK,KEK,db}.auth "$T/sbmixed/loader/keys/abide/"
+expect_fail "--secure-boot: $T/sbmixed/db.crt is not in the db that $T/sbmixed/loader/keys/abide/db.auth enrolls" \
+        "$ABIDE_BUILD" disk "$UKI" --cert "$T/keys/ca.pem" -o "$T/bad/d5.img" --secure-boot "$T/sbmixed"
+# The other way round the firmware takes it: db.auth enrolls a CA, db.crt is a key it issued.
+mkdir -p "$T/sbca/loader/keys/abide"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/dbca.key" -out "$T/dbca.crt" -days 3650 -subj "/CN=test db CA" \
+        -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -keyout "$T/sbca/db.key" -out "$T/leaf.csr" -subj "/CN=test db leaf" 2>/dev/null
+openssl x509 -req -in "$T/leaf.csr" -CA "$T/dbca.crt" -CAkey "$T/dbca.key" -CAcreateserial -days 3650 \
+        -out "$T/sbca/db.crt" 2>/dev/null
+cert-to-efi-sig-list -g "$(cat "$T/sb/GUID")" "$T/dbca.crt" "$T/dbca.esl" >/dev/null
+sign-efi-sig-list -g "$(cat "$T/sb/GUID")" -k "$T/sb/KEK.key" -c "$T/sb/KEK.crt" db "$T/dbca.esl" \
+        "$T/sbca/loader/keys/abide/db.auth" >/dev/null
+cp "$T/sb/loader/keys/abide/"{PK,KEK}.auth "$T/sbca/loader/keys/abide/"
+LEAF=$(build_bundle "$T/leaf" --set Boot.UKI=yes --secure-boot-key "$T/sbca/db.key" --secure-boot-cert "$T/sbca/db.crt")
+"$ABIDE_BUILD" disk "$LEAF" --cert "$T/keys/ca.pem" -o "$T/leaf.img" --secure-boot "$T/sbca" >/dev/null ||
+        die "a db.crt issued by the CA that db.auth enrolls was refused"
+rm -f "$T/leaf.img"
+# A db.auth that is no signed variable update at all.
+mkdir -p "$T/sbjunk/loader/keys/abide"
+cp "$T/sbmin/db.key" "$T/sbmin/db.crt" "$T/sbjunk/"
+cp "$T/sbmin/loader/keys/abide/"{PK,KEK}.auth "$T/sbjunk/loader/keys/abide/"
+head -c 30 "$T/sbmin/loader/keys/abide/db.auth" >"$T/sbjunk/loader/keys/abide/db.auth"
+expect_fail "--secure-boot: $T/sbjunk/loader/keys/abide/db.auth: malformed" \
+        "$ABIDE_BUILD" disk "$UKI" --cert "$T/keys/ca.pem" -o "$T/bad/d6.img" --secure-boot "$T/sbjunk"
 [ -z "$(ls -A "$T/bad")" ] || die "a refused disk left files behind: $(ls -A "$T/bad")"
 echo "OK"
