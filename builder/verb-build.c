@@ -245,6 +245,11 @@ static int build(const BuildArgs *a) {
                         return r;
                 if (access(a->sb_key, R_OK) < 0 || access(a->sb_cert, R_OK) < 0)
                         return err_set(errno, "Secure Boot key %s or certificate %s: %m", a->sb_key, a->sb_cert);
+                /* What sbsign would refuse only once the image is made: not a key, or not the certificate's. */
+                _cleanup_(signer_freep) Signer *sb = NULL;
+                r = signer_load(a->sb_key, a->sb_cert, &sb);
+                if (r < 0)
+                        return err_prefix(r, "Secure Boot key");
         }
         r = build_date_now(&epoch);
         if (r < 0)

@@ -40,7 +40,13 @@ expect_fail "--secure-boot-key and --secure-boot-cert are needed" build_only "$T
 expect_fail "Boot.UKI: 'maybe' is not a boolean" build_only "$T/bad4" --set Boot.UKI=maybe
 expect_fail "Secure Boot key $T/nokey" build_only "$T/bad5" --set Boot.UKI=yes \
         --secure-boot-key "$T/nokey" --secure-boot-cert "$T/sb/db.crt"
-for d in bad1 bad2 bad3 bad4 bad5; do
+# A key and a certificate that are not a pair (sbsign would refuse them only after the image and
+# its dm-verity tree are made, in OpenSSL's words), and a certificate given as the key.
+expect_fail "$T/sb-other/db.crt does not belong to the key in $T/sb/db.key" build_only "$T/bad6" \
+        --set Boot.UKI=yes --secure-boot-key "$T/sb/db.key" --secure-boot-cert "$T/sb-other/db.crt"
+expect_fail "$T/sb/db.crt" build_only "$T/bad7" --set Boot.UKI=yes \
+        --secure-boot-key "$T/sb/db.crt" --secure-boot-cert "$T/sb/db.crt"
+for d in bad1 bad2 bad3 bad4 bad5 bad6 bad7; do
         [ -z "$(ls -A "$T/$d" 2>/dev/null)" ] || die "a refused build left files in $d: $(ls -A "$T/$d")"
 done
 
