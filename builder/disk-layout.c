@@ -147,10 +147,11 @@ int disk_layout_compute(const Manifest *m, const DiskSizes *req, DiskLayout *ret
         uint64_t boot = kernel->size + initrd->size;
         uint64_t esp_need = align_up(2 * boot + (UINT64_C(4) << 20));
         uint64_t esp = req->esp ? req->esp : MAX(UINT64_C(64) << 20, align_up(4 * boot + (UINT64_C(8) << 20)));
-        esp_need = MAX(esp_need, DISK_ESP_MIN);
-        if (esp < esp_need)
-                return err_set(ENOSPC, "--esp-size %" PRIu64 "M is too small: both slots' kernel and initrd need %" PRIu64 "M",
-                               mib(esp), mib(esp_need));
+        if (esp < MAX(esp_need, DISK_ESP_MIN))
+                return err_set(ENOSPC, "--esp-size %" PRIu64 "M is too small: %s %" PRIu64 "M", mib(esp),
+                               esp_need >= DISK_ESP_MIN ? "both slots' kernel and initrd need"
+                                                        : "a FAT32 file system (65525 clusters) needs",
+                               mib(MAX(esp_need, DISK_ESP_MIN)));
 
         /* Headroom for later, bigger images: half again, at least 16 MiB. */
         uint64_t slot = req->slot ? req->slot : align_up(root->size + MAX(root->size / 2, UINT64_C(16) << 20));

@@ -20,7 +20,9 @@ typedef enum DiskPartId {
 } DiskPartId;
 
 #define DISK_ALIGN (UINT64_C(1) << 20)
-#define DISK_ESP_MIN (UINT64_C(32) << 20)       /* smallest FAT32 mkfs.vfat makes */
+/* FAT32 needs 65525 clusters at least; mkfs.vfat's 512-byte clusters on 32 MiB leave 64496 (it
+ * warns, mtools fails, a firmware may read it as FAT16). 33 MiB is the smallest sound one. */
+#define DISK_ESP_MIN (UINT64_C(33) << 20)
 #define DISK_DATA_MIN (UINT64_C(16) << 20)
 #define DISK_DATA_DEFAULT (UINT64_C(256) << 20)
 #define DISK_VERITY_SIG_MIN (UINT64_C(16) << 10)

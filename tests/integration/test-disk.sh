@@ -3,7 +3,7 @@
 # systemd-dissect, the ESP (mtools), abide-data (debugfs), slot A against
 # veritysetup, slot B empty; refused inputs leave nothing behind.
 . "$(dirname "$0")/lib.sh"
-need sfdisk systemd-dissect mdir mtype mcopy debugfs veritysetup python3 dd cmp
+need sfdisk systemd-dissect mdir mtype mcopy debugfs veritysetup python3 dd cmp fsck.fat
 B=$ABIDE_BUILD
 INIT=$ABIDE_BUILDDIR/bootctl/init/abide-init
 [ -x "$INIT" ] || die "abide-init not built at $INIT"
@@ -181,12 +181,24 @@ assert p["esp"]["size"] * 512 == 100 << 20
 d = p["abide-data"]
 assert (d["start"] + d["size"]) * 512 == (1 << 30) - (1 << 20), d' || die "--size/--slot-size/--esp-size not applied"
 rm -f "$T/big.img"
+"$B" disk "$BUNDLE" --cert "$T/keys/ca.pem" -o "$T/small.img" --esp-size 33M >/dev/null
+read -r esp_start esp_sectors < <(sfdisk --json "$T/small.img" |
+        python3 -c 'import json,sys; p=json.load(sys.stdin)["partitiontable"]["partitions"][0]; print(p["start"], p["size"])')
+[ "$esp_sectors" = $((33 * 2048)) ] || die "--esp-size 33M gave $esp_sectors sectors"
+dd if="$T/small.img" of="$T/small-esp.img" bs=512 skip="$esp_start" count="$esp_sectors" status=none
+fsck.fat -n "$T/small-esp.img" >"$T/fsck.out" 2>&1 || die "fsck.fat on the 33M ESP: $(cat "$T/fsck.out")"
+grep -q 'less than the required minimum' "$T/fsck.out" && die "the 33M ESP is not a sound FAT32: $(cat "$T/fsck.out")"
+mdir -i "$T/small-esp.img" ::/loader/entries | grepq abide-a || die "the 33M ESP lacks its entry"
+rm -f "$T/small.img" "$T/small-esp.img"
 
 note "refused inputs"
 mkdir "$T/bad"
 expect_fail "size .*too small|too small" "$B" disk "$BUNDLE" --cert "$T/keys/ca.pem" -o "$T/bad/d.img" --size 64M
 expect_fail "slot-size.*too small" "$B" disk "$BUNDLE" --cert "$T/keys/ca.pem" -o "$T/bad/d.img" --slot-size 1M
 expect_fail "esp-size.*too small" "$B" disk "$BUNDLE" --cert "$T/keys/ca.pem" -o "$T/bad/d.img" --esp-size 8M
+# FAT32 needs 65525 clusters at least: 32 MiB of 512-byte sectors holds only 64496 (mkfs.fat warns,
+# mtools fails on it, firmware may take it for FAT16). The smallest ESP accepted must be a sound FAT32.
+expect_fail "esp-size 32M is too small.*FAT32" "$B" disk "$BUNDLE" --cert "$T/keys/ca.pem" -o "$T/bad/d.img" --esp-size 32M
 expect_fail "bad size" "$B" disk "$BUNDLE" --cert "$T/keys/ca.pem" -o "$T/bad/d.img" --size 12Q
 expect_fail "bad size" "$B" disk "$BUNDLE" --cert "$T/keys/ca.pem" -o "$T/bad/d.img" --data-size -5M
 expect_fail "cert" "$B" disk "$BUNDLE" -o "$T/bad/d.img"

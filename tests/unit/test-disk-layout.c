@@ -124,6 +124,10 @@ static void test_layout_sizes(void **state) {
         assert_non_null(strstr(err_message(ENOSPC), "--slot-size"));
         assert_int_equal(disk_layout_compute(&m, &(DiskSizes) { .esp = 31 * MiB }, &l), -ENOSPC);
         assert_non_null(strstr(err_message(ENOSPC), "--esp-size"));
+        /* 32 MiB of 512-byte clusters is fewer than FAT32's 65525. */
+        assert_int_equal(disk_layout_compute(&m, &(DiskSizes) { .esp = 32 * MiB }, &l), -ENOSPC);
+        assert_non_null(strstr(err_message(ENOSPC), "FAT32"));
+        assert_int_equal(disk_layout_compute(&m, &(DiskSizes) { .esp = 33 * MiB }, &l), 0);
         assert_int_equal(disk_layout_compute(&m, &(DiskSizes) { .data = 8 * MiB }, &l), -ENOSPC);
         assert_int_equal(disk_layout_compute(&m, &(DiskSizes) { .slot = 64 * MiB + 512 }, &l), -EINVAL);
 }
