@@ -514,7 +514,8 @@ typedef struct WinCert {
         uint16_t revision, type;
 } WinCert;
 
-/* The entries of the table: dwLength includes the 8-byte header; each entry starts 8-byte aligned. */
+/* The entries of the table: dwLength includes the 8-byte header; each entry starts 8-byte aligned,
+ * and its padding lies inside the table (EDK II's DxeImageVerificationLib refuses the image else). */
 static int cert_table_entries(const uint8_t *table, size_t size, const char *what, WinCert **ret, size_t *ret_n) {
         _cleanup_free_ WinCert *list = NULL;
         size_t n = 0;
@@ -527,6 +528,10 @@ static int cert_table_entries(const uint8_t *table, size_t size, const char *wha
                 if (len <= WIN_CERT_HEADER_SIZE || len > size - off)
                         return err_set(EBADMSG, "%s: malformed WIN_CERTIFICATE at %zu of the certificate table: dwLength %" PRIu32 " (%zu bytes left)",
                                        what, off, len, size - off);
+                size_t padded = ((size_t) len + 7) & ~(size_t) 7;
+                if (padded > size - off)
+                        return err_set(EBADMSG, "%s: malformed WIN_CERTIFICATE at %zu of the certificate table: dwLength %" PRIu32 " padded to %zu (%zu bytes left)",
+                                       what, off, len, padded, size - off);
                 WinCert *a = reallocarray(list, n + 1, sizeof *list);
                 if (!a)
                         return -ENOMEM;
@@ -537,8 +542,7 @@ static int cert_table_entries(const uint8_t *table, size_t size, const char *wha
                         .revision = le16(table + off + 4),
                         .type = le16(table + off + 6),
                 };
-                /* len <= size <= AUTHENTICODE_CERT_TABLE_MAX: no overflow */
-                off += ((size_t) len + 7) & ~(size_t) 7;
+                off += padded;
         }
         if (n == 0)
                 return err_set(ENODATA, "%s: not signed (empty certificate table)", what);

@@ -147,6 +147,22 @@ cp "$T/good.efi" "$T/badlen.efi"
 python3 -c 'import struct,sys; f=open(sys.argv[1],"r+b"); f.seek(int(sys.argv[2])); f.write(struct.pack("<I", 0x7fffffff))' \
         "$T/badlen.efi" "$ct"
 refuse "malformed WIN_CERTIFICATE at 0 of the certificate table: dwLength 2147483647" "$T/badlen.efi" "$DB"
+# The last entry's padding to 8 bytes cut off (Certificate Table size = dwLength, the file ending
+# there): EDK II's DxeImageVerificationLib requires each padded entry inside the table and its walk to
+# end exactly at the table's end, and refuses the image; sbverify takes it, so only ours is asked.
+python3 - "$T/good.efi" "$T/unpadded.efi" <<'PY'
+import struct, sys
+d = bytearray(open(sys.argv[1], "rb").read())
+pe = struct.unpack_from("<I", d, 0x3c)[0]
+entry = pe + 24 + (112 if struct.unpack_from("<H", d, pe + 24)[0] == 0x20b else 96) + 4 * 8
+at, size = struct.unpack_from("<II", d, entry)
+length = struct.unpack_from("<I", d, at)[0]
+assert length % 8 != 0 and size == (length + 7) // 8 * 8, (length, size)
+struct.pack_into("<I", d, entry + 4, length)
+open(sys.argv[2], "wb").write(d[:at + length])
+PY
+expect_fail "malformed WIN_CERTIFICATE at 0 of the certificate table: dwLength [0-9]+ padded to [0-9]+ \\([0-9]+ bytes left\\)" \
+        "$H" "$T/unpadded.efi" "$DB"
 cp "$T/good.efi" "$T/badtype.efi"
 python3 -c 'import struct,sys; f=open(sys.argv[1],"r+b"); f.seek(int(sys.argv[2]) + 6); f.write(struct.pack("<H", 1))' \
         "$T/badtype.efi" "$ct"

@@ -370,6 +370,12 @@ static void test_win_certificate(void **state) {
         make(true);
         set_cert_dir(CERT_AT + 20, 4);
         assert_verify(-EBADMSG, "4 bytes, shorter than its header");
+        /* The last entry's padding past the table's end: the firmware refuses such an image. */
+        make(true);
+        img_size = CERT_AT + 21;
+        set_cert_dir(CERT_AT, 21);
+        set_win_cert(21, 0x0200, 0x0002);
+        assert_verify(-EBADMSG, "malformed WIN_CERTIFICATE at 0 of the certificate table: dwLength 21 padded to 24 (21 bytes left)");
 
         /* Well formed, but not what UEFI verifies, or not PKCS#7. */
         make(true);
