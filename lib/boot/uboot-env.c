@@ -8,10 +8,20 @@
 
 #include "basic/error.h"
 
+/* One copy's line of a fw_env.config: "DEVICE OFFSET SIZE [SECTOR-SIZE [SECTORS]]". */
+typedef struct EnvCopy {
+        char dev[256];
+        long long offset;
+        unsigned long size;
+        unsigned long sector_size;
+        unsigned long sectors;
+} EnvCopy;
+
 struct UBootEnv {
         struct uboot_ctx *ctx;
         bool opened;
         unsigned copies;
+        EnvCopy copy[2];
         bool single_copy_ok;
         int lock_fd;
         char *config;
@@ -32,18 +42,35 @@ UBootEnv *uboot_env_free(UBootEnv *e) {
         return NULL;
 }
 
-/* The device lines of a fw_env.config, as libubootenv reads them ("DEVICE OFFSET SIZE ..."; # comments). */
-static unsigned count_copies(const char *config) {
+/* The copies' lines as libubootenv reads them (the first two with a device, offset and size; # comments). */
+static unsigned config_copies(const char *config, EnvCopy ret[static 2]) {
         _cleanup_fclose_ FILE *f = fopen(config, "re");
-        char line[512], dev[256];
-        long long offset;
-        unsigned long size;
+        char line[512];
         unsigned n = 0;
 
-        while (f && fgets(line, sizeof line, f))
-                if (line[0] != '#' && sscanf(line, "%255s %lli %lx", dev, &offset, &size) == 3)
-                        n++;
+        while (f && n < 2 && fgets(line, sizeof line, f)) {
+                EnvCopy c = {};
+                if (line[0] != '#' && sscanf(line, "%255s %lli %lx %lx %lx", c.dev, &c.offset, &c.size, &c.sector_size,
+                                             &c.sectors) >= 3)
+                        ret[n++] = c;
+        }
         return n;
+}
+
+/* libubootenv says only "invalid" when a device is missing: name it (a UBI volume is DEVICE:VOLUME). */
+static int config_error(const char *config) {
+        EnvCopy copies[2];
+        unsigned n = config_copies(config, copies);
+
+        for (unsigned i = 0; i < n; i++) {
+                char dev[sizeof copies[i].dev];
+                strcpy(dev, copies[i].dev);
+                dev[strcspn(dev, ":")] = 0;
+                if (access(dev, F_OK) < 0)
+                        return err_set(errno, "U-Boot environment: %s: device %s: %m", config, dev);
+        }
+        return err_set(EINVAL, "U-Boot environment: %s: not a valid fw_env.config (device offset size, one line per copy)",
+                       config);
 }
 
 int uboot_env_open(const char *config, UBootEnv **ret) {
@@ -64,9 +91,8 @@ int uboot_env_open(const char *config, UBootEnv **ret) {
                 return -ENOMEM;
         r = libuboot_read_config(e->ctx, config);
         if (r < 0)
-                return err_set(EINVAL, "U-Boot environment: %s: not a valid fw_env.config (device offset size, one line per copy)",
-                               config);
-        e->copies = count_copies(config);
+                return config_error(config);
+        e->copies = config_copies(config, e->copy);
         r = libuboot_open(e->ctx);
         /* Even a failed open holds libubootenv's lock and may have read variables: free closes it. */
         e->opened = true;
