@@ -3,7 +3,11 @@
 
 #include <fcntl.h>
 #include <libuboot.h>
+#include <linux/fs.h>
+#include <stdint.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "basic/error.h"
@@ -120,11 +124,67 @@ void uboot_env_allow_single_copy(UBootEnv *e) {
         e->single_copy_ok = true;
 }
 
+/* The same file or device node (two names of one block device included); false when either is missing. */
+static bool same_device(const char *a, const char *b) {
+        struct stat sa, sb;
+
+        if (stat(a, &sa) < 0 || stat(b, &sb) < 0)
+                return false;
+        if (sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino)
+                return true;
+        return (sa.st_mode & S_IFMT) == (sb.st_mode & S_IFMT) && (S_ISBLK(sa.st_mode) || S_ISCHR(sa.st_mode)) &&
+               sa.st_rdev == sb.st_rdev;
+}
+
+/* A negative offset counts from the end of the device, as libubootenv resolves it; -1: cannot tell. */
+static long long copy_start(const EnvCopy *c) {
+        if (c->offset >= 0)
+                return c->offset;
+        _cleanup_close_ int fd = open(c->dev, O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        uint64_t size;
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return -1;
+        if (S_ISREG(st.st_mode))
+                size = (uint64_t) st.st_size;
+        else if (!S_ISBLK(st.st_mode) || ioctl(fd, BLKGETSIZE64, &size) < 0)
+                return -1;
+        return (long long) size + c->offset;
+}
+
+/* The bytes a write of the copy touches: on flash (libubootenv: /dev/mtd*) whole erase sectors. */
+static unsigned long long copy_extent(const EnvCopy *c) {
+        unsigned long long n = c->size;
+        if (strncmp(c->dev, "/dev/mtd", 8) == 0 && c->sector_size > 0)
+                n = (n + c->sector_size - 1) / c->sector_size * c->sector_size;
+        return n;
+}
+
+/* Copies sharing bytes: each write damages the other, and a power cut during one loses both. */
+static int check_copies_apart(const UBootEnv *e) {
+        const EnvCopy *a = &e->copy[0], *b = &e->copy[1];
+
+        if (e->copies < 2 || !same_device(a->dev, b->dev))
+                return 0;
+        long long sa = copy_start(a), sb = copy_start(b);
+        if (sa < 0 || sb < 0)
+                return 0;
+        if ((unsigned long long) sa + copy_extent(a) <= (unsigned long long) sb ||
+            (unsigned long long) sb + copy_extent(b) <= (unsigned long long) sa)
+                return 0;
+        return err_set(EINVAL, "U-Boot environment (%s): the two copies overlap (%s at 0x%llx and 0x%llx, 0x%llx bytes "
+                       "each): a write of one damages the other; use U-Boot's CONFIG_ENV_OFFSET, CONFIG_ENV_OFFSET_REDUND "
+                       "and CONFIG_ENV_SIZE", e->config, a->dev, sa, sb, MAX(copy_extent(a), copy_extent(b)));
+}
+
 int uboot_env_store(UBootEnv *e) {
         if (e->copies < 2 && !e->single_copy_ok)
                 return err_set(EOPNOTSUPP, "U-Boot environment (%s): one copy only; a power cut while writing it would lose the "
                                "whole environment: list two copies (redundant environment, docs/uboot.md)", e->config);
-        int r = libuboot_env_store(e->ctx);
+        int r = check_copies_apart(e);
+        if (r < 0)
+                return r;
+        r = libuboot_env_store(e->ctx);
         if (r != 0) {
                 /* A short write comes back as a byte count, a failed write(2) as -1. */
                 int errnum = r < -1 ? -r : EIO;

@@ -188,6 +188,15 @@ printf '%s 0x0 0x4000\n%s 0x4000 0x4000\n' "$T/no-such-env" "$T/no-such-env" >"$
 expect_fail "U-Boot environment: $ENV_CFG: device $T/no-such-env: No such file or directory$" "$ABIDECTL" status
 cp "$T/fw_env.config.two" "$ENV_CFG"
 
+note "a fw_env.config whose copies overlap: read, never written (a write would damage the other copy)"
+printf '%s 0x0 0x4000\n%s 0x2000 0x4000\n' "$ENV_IMG" "$ENV_IMG" >"$ENV_CFG"
+[ "$(jq -r .slots.a.state <<<"$("$ABIDECTL" status --json)")" = good ] || die "status with overlapping copies"
+cp "$ENV_IMG" "$T/env.before"
+expect_fail "U-Boot environment \($ENV_CFG\): the two copies overlap \($ENV_IMG at 0x0 and 0x2000, 0x4000 bytes each\)" \
+        "$ABIDECTL" switch a
+cmp -s "$ENV_IMG" "$T/env.before" || die "written with overlapping copies: $(copy_info)"
+cp "$T/fw_env.config.two" "$ENV_CFG"
+
 note "torn write of the stale copy: the current one is read, the next write repairs it"
 echo "   copies: $(copy_info | tr '\n' ';')"
 before=$(fw_printenv -c "$ENV_CFG" | sort)
