@@ -177,11 +177,30 @@ static int check_copies_apart(const UBootEnv *e) {
                        "and CONFIG_ENV_SIZE", e->config, a->dev, sa, sb, MAX(copy_extent(a), copy_extent(b)));
 }
 
+/* libubootenv tells a full environment as -ENOMEM; say so, with the sizes. The variables, each
+ * NAME=VALUE and a NUL, and the NUL that ends them fit in a copy less its CRC (and flag byte). */
+static int check_room(const UBootEnv *e) {
+        size_t need = 1;
+
+        if (e->copies == 0)
+                return 0;
+        for (void *v = libuboot_iterator(e->ctx, NULL); v; v = libuboot_iterator(e->ctx, v))
+                need += strlen(libuboot_getname(v)) + 1 + strlen(libuboot_getvalue(v)) + 1;
+        size_t header = e->copies >= 2 ? 5 : 4;
+        size_t room = e->copy[0].size > header ? e->copy[0].size - header : 0;
+        if (need <= room)
+                return 0;
+        return err_set(ENOSPC, "U-Boot environment (%s) is full: its variables need %zu bytes, a copy holds %zu "
+                       "(the size in fw_env.config, U-Boot's CONFIG_ENV_SIZE)", e->config, need, room);
+}
+
 int uboot_env_store(UBootEnv *e) {
         if (e->copies < 2 && !e->single_copy_ok)
                 return err_set(EOPNOTSUPP, "U-Boot environment (%s): one copy only; a power cut while writing it would lose the "
                                "whole environment: list two copies (redundant environment, docs/uboot.md)", e->config);
         int r = check_copies_apart(e);
+        if (r >= 0)
+                r = check_room(e);
         if (r < 0)
                 return r;
         r = libuboot_env_store(e->ctx);

@@ -197,6 +197,20 @@ expect_fail "U-Boot environment \($ENV_CFG\): the two copies overlap \($ENV_IMG 
 cmp -s "$ENV_IMG" "$T/env.before" || die "written with overlapping copies: $(copy_info)"
 cp "$T/fw_env.config.two" "$ENV_CFG"
 
+note "an environment with no room left: refused with the sizes, nothing written"
+fw_setenv -c "$ENV_CFG" abide_once
+# 5 bytes left in a copy (0x4000 less CRC and flag): abide_once=A and its NUL do not fit.
+pad=$((16384 - 5 - 5 - 1 - $(fw_printenv -c "$ENV_CFG" | wc -c) - 5))
+fw_setenv -c "$ENV_CFG" pad "$(head -c "$pad" /dev/zero | tr '\0' x)"
+cp "$ENV_IMG" "$T/env.before"
+expect_fail "U-Boot environment \($ENV_CFG\) is full: its variables need 16387 bytes, a copy holds 16379 " \
+        "$ABIDECTL" switch a --once
+cmp -s "$ENV_IMG" "$T/env.before" || die "written although full: $(copy_info)"
+fw_setenv -c "$ENV_CFG" pad
+"$ABIDECTL" switch a --once >/dev/null
+[ "$(env_get abide_once)" = A ] || die "switch --once with room again: $(env_get abide_once)"
+fw_setenv -c "$ENV_CFG" abide_once
+
 note "torn write of the stale copy: the current one is read, the next write repairs it"
 echo "   copies: $(copy_info | tr '\n' ';')"
 before=$(fw_printenv -c "$ENV_CFG" | sort)
