@@ -121,6 +121,11 @@ int disk_uboot_env_write(const char *path, const Manifest *m, const char *defaul
                 next = strchr(line, '\n');
                 if (next)
                         *next++ = 0;
+                /* CRLF line ends, as fw_setenv -s reads them: a CR kept in bootcmd's value would
+                 * make U-Boot run "distro_bootcmd\r", which does not exist. */
+                size_t n = strlen(line);
+                if (n > 0 && line[n - 1] == '\r')
+                        line[n - 1] = 0;
                 if (*line == 0 || *line == '#')
                         continue;
                 char *eq = strchr(line, '=');
