@@ -77,6 +77,43 @@ static int config_error(const char *config) {
                        config);
 }
 
+/* The size of a regular file or block device; -1: cannot tell (missing, MTD, UBI). */
+static long long device_size(const char *dev) {
+        _cleanup_close_ int fd = open(dev, O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        uint64_t size;
+
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return -1;
+        if (S_ISREG(st.st_mode))
+                return st.st_size;
+        if (!S_ISBLK(st.st_mode) || ioctl(fd, BLKGETSIZE64, &size) < 0)
+                return -1;
+        return (long long) size;
+}
+
+/* A negative offset counts from the end of the device, as libubootenv resolves it; -1: cannot tell. */
+static long long copy_start(const EnvCopy *c) {
+        if (c->offset >= 0)
+                return c->offset;
+        long long size = device_size(c->dev);
+        return size < 0 ? -1 : size + c->offset;
+}
+
+/* libubootenv says only -EIO when a copy lies past the end of its device (an offset or size that is
+ * not U-Boot's): name the copy. */
+static int read_error(const UBootEnv *e, int r) {
+        for (unsigned i = 0; i < e->copies; i++) {
+                const EnvCopy *c = &e->copy[i];
+                long long size = device_size(c->dev), start = copy_start(c);
+                if (size >= 0 && start >= 0 && (unsigned long long) start + c->size > (unsigned long long) size)
+                        return err_set(EINVAL, "U-Boot environment (%s): copy %u (0x%lx bytes at 0x%llx) ends past the "
+                                       "end of %s (0x%llx bytes): the offsets and sizes must be U-Boot's CONFIG_ENV_*",
+                                       e->config, i + 1, c->size, start, c->dev, size);
+        }
+        return err_set(r == -EIO ? EIO : -r, "U-Boot environment (%s): cannot read it: %s", e->config, strerror(-r));
+}
+
 int uboot_env_open(const char *config, UBootEnv **ret) {
         _cleanup_(uboot_env_freep) UBootEnv *e = calloc(1, sizeof *e);
         int r;
@@ -104,7 +141,7 @@ int uboot_env_open(const char *config, UBootEnv **ret) {
                 return err_set(ENODATA, "U-Boot environment (%s): no valid copy (never saved, or both copies damaged); "
                                "run saveenv in U-Boot or seed it with fw_setenv -c %s -f FILE", config, config);
         if (r < 0)
-                return err_set(r == -EIO ? EIO : -r, "U-Boot environment (%s): cannot read it: %s", config, strerror(-r));
+                return read_error(e, r);
         *ret = TAKE_PTR(e);
         return 0;
 }
@@ -134,22 +171,6 @@ static bool same_device(const char *a, const char *b) {
                 return true;
         return (sa.st_mode & S_IFMT) == (sb.st_mode & S_IFMT) && (S_ISBLK(sa.st_mode) || S_ISCHR(sa.st_mode)) &&
                sa.st_rdev == sb.st_rdev;
-}
-
-/* A negative offset counts from the end of the device, as libubootenv resolves it; -1: cannot tell. */
-static long long copy_start(const EnvCopy *c) {
-        if (c->offset >= 0)
-                return c->offset;
-        _cleanup_close_ int fd = open(c->dev, O_RDONLY | O_CLOEXEC);
-        struct stat st;
-        uint64_t size;
-        if (fd < 0 || fstat(fd, &st) < 0)
-                return -1;
-        if (S_ISREG(st.st_mode))
-                size = (uint64_t) st.st_size;
-        else if (!S_ISBLK(st.st_mode) || ioctl(fd, BLKGETSIZE64, &size) < 0)
-                return -1;
-        return (long long) size + c->offset;
 }
 
 /* The bytes a write of the copy touches: on flash (libubootenv: /dev/mtd*) whole erase sectors. */

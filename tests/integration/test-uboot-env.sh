@@ -197,6 +197,12 @@ expect_fail "U-Boot environment \($ENV_CFG\): the two copies overlap \($ENV_IMG 
 cmp -s "$ENV_IMG" "$T/env.before" || die "written with overlapping copies: $(copy_info)"
 cp "$T/fw_env.config.two" "$ENV_CFG"
 
+note "a copy past the end of its device (an offset that is not U-Boot's): the error names it"
+printf '%s 0x0 0x4000\n%s 0x40000 0x4000\n' "$ENV_IMG" "$ENV_IMG" >"$ENV_CFG"
+expect_fail "U-Boot environment \($ENV_CFG\): copy 2 \(0x4000 bytes at 0x40000\) ends past the end of $ENV_IMG \(0x8000 bytes\)" \
+        "$ABIDECTL" status
+cp "$T/fw_env.config.two" "$ENV_CFG"
+
 note "an environment with no room left: refused with the sizes, nothing written"
 fw_setenv -c "$ENV_CFG" abide_once
 # 5 bytes left in a copy (0x4000 less CRC and flag): abide_once=A and its NUL do not fit.
