@@ -73,6 +73,10 @@ static int config_error(const char *config) {
                 if (access(dev, F_OK) < 0)
                         return err_set(errno, "U-Boot environment: %s: device %s: %m", config, dev);
         }
+        /* U-Boot's two copies are CONFIG_ENV_SIZE each; libubootenv refuses others without saying why. */
+        if (n == 2 && copies[0].size != copies[1].size)
+                return err_set(EINVAL, "U-Boot environment: %s: the two copies differ in size (0x%lx and 0x%lx)", config,
+                               copies[0].size, copies[1].size);
         return err_set(EINVAL, "U-Boot environment: %s: not a valid fw_env.config (device offset size, one line per copy)",
                        config);
 }

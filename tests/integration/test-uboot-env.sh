@@ -183,9 +183,11 @@ expect_fail "one copy only; a power cut while writing it would lose" "$ABIDECTL"
 [ "$(fw_printenv -c "$ENV_CFG")" = "$before" ] || die "written with one copy"
 cp "$T/fw_env.config.two" "$ENV_CFG"
 
-note "a fw_env.config naming a device that is not there: the error names the device"
+note "a fw_env.config naming a device that is not there, or copies of two sizes: the error says which"
 printf '%s 0x0 0x4000\n%s 0x4000 0x4000\n' "$T/no-such-env" "$T/no-such-env" >"$ENV_CFG"
 expect_fail "U-Boot environment: $ENV_CFG: device $T/no-such-env: No such file or directory$" "$ABIDECTL" status
+printf '%s 0x0 0x4000\n%s 0x4000 0x2000\n' "$ENV_IMG" "$ENV_IMG" >"$ENV_CFG"
+expect_fail "U-Boot environment: $ENV_CFG: the two copies differ in size \(0x4000 and 0x2000\)$" "$ABIDECTL" status
 cp "$T/fw_env.config.two" "$ENV_CFG"
 
 note "a fw_env.config whose copies overlap: read, never written (a write would damage the other copy)"
