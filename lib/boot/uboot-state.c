@@ -147,6 +147,13 @@ void uboot_state_remove(UBootState *s, Slot slot) {
                 s->good = _SLOT_INVALID;
 }
 
+void uboot_state_keep_running(UBootState *s, Slot running) {
+        if (running < 0 || running >= _SLOT_MAX || uboot_state_listed(s, running))
+                return;
+        append(s, running);
+        s->left[running] = UBOOT_LEFT_GOOD;
+}
+
 int uboot_state_mark_good(UBootState *s, Slot slot) {
         if (!uboot_state_listed(s, slot))
                 return -ENOENT;

@@ -69,6 +69,10 @@ void uboot_state_boot(UBootState *s, UBootBoot *ret);
 int uboot_state_write(UBootState *s, Slot slot, unsigned tries);
 /* Unlists it; choices naming it are cleared. */
 void uboot_state_remove(UBootState *s, Slot slot);
+/* Lists the running slot last, good, when the environment does not (it booted through the script's
+ * fallback: a saved environment without abide's variables), so a trial of the other slot that fails
+ * falls back to it rather than to the trial slot, the only one listed. */
+void uboot_state_keep_running(UBootState *s, Slot running);
 int uboot_state_mark_good(UBootState *s, Slot slot);
 /* 0 tries left, last in BOOT_ORDER; choices naming it are cleared. */
 int uboot_state_mark_bad(UBootState *s, Slot slot);

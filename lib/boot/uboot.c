@@ -219,6 +219,11 @@ static int uboot_remove(BootBackend *b, Slot slot) {
         if (r < 0)
                 return r;
         uboot_state_remove(&s, slot);
+        /* Install's first write: the slot it runs from must stay what a failed trial falls back to. */
+        Slot running;
+        if (uboot_booted_slot(b, &running) >= 0 && running != slot)
+                uboot_state_keep_running(&s, running);
+        err_clear();
         r = uboot_env_set(e, cmdline_names[slot], NULL);
         if (r >= 0)
                 r = uboot_env_set(e, version_names[slot], NULL);

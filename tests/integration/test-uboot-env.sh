@@ -244,6 +244,22 @@ copy_info | grepq crc-bad || die "a good slot's boot saved the environment"
 copy_info | grep -c crc-ok | grepq -x 2 || die "install did not repair: $(copy_info)"
 [ "$(env_get BOOT_ORDER)" = "B A" ] && [ "$(env_get BOOT_B_LEFT)" = 3 ] || die "install after the torn copy"
 
+note "an environment saved without abide's variables: a runs through the fallback, install keeps it listed"
+fw_setenv -c "$ENV_CFG" -s - <<'UNSET'
+BOOT_ORDER=
+BOOT_B_LEFT=
+abide_good=
+abide_default=
+abide_once=
+abide_tries_b=
+UNSET
+[ "$(uboot_boot)" = a ] && grepq "falling back to slot a" "$T/uboot.log" || die "fallback boot: $(cat "$T/uboot.log")"
+"$ABIDECTL" install --tries 2 "$V2" >/dev/null
+[ "$(env_get BOOT_ORDER)" = "B A" ] && [ -z "$(env_get BOOT_A_LEFT)" ] ||
+        die "install from an unlisted slot a: $(fw_printenv -c "$ENV_CFG")"
+[ "$(uboot_boot)" = b ] && [ "$(uboot_boot)" = b ] || die "trial"
+[ "$(uboot_boot)" = a ] || die "no tries left: the running slot a was not fallen back to: $(cat "$T/uboot.log")"
+
 note "both copies torn: abidectl refuses to write"
 tear 0; tear 1
 expect_fail "no valid copy" "$ABIDECTL" mark-good

@@ -280,6 +280,40 @@ static void test_parse_bad(void **state) {
         assert_int_equal(s.order[0], SLOT_A);
 }
 
+/* A saved environment without abide's variables: A runs through the fallback; installing B keeps A listed. */
+static void test_keep_running(void **state) {
+        UBootState s;
+        UBootBoot b;
+        char order[8];
+        (void) state;
+
+        assert_int_equal(uboot_state_parse(NULL, (const char *[]) { NULL, NULL }, NULL, NULL, NULL, &s), 0);
+        uboot_state_boot(&s, &b);
+        assert_true(b.fallback);
+        assert_int_equal(b.slot, SLOT_A);
+        uboot_state_remove(&s, SLOT_B);
+        uboot_state_keep_running(&s, SLOT_A);
+        assert_int_equal(uboot_state_counter(&s, SLOT_A).state, BOOT_COUNTER_GOOD);
+        assert_int_equal(uboot_state_write(&s, SLOT_B, 2), 0);
+        uboot_state_format_order(&s, order);
+        assert_string_equal(order, "B A");
+        uboot_state_boot(&s, &b);
+        uboot_state_boot(&s, &b);
+        assert_int_equal(b.slot, SLOT_B);
+        uboot_state_boot(&s, &b);
+        assert_int_equal(b.slot, SLOT_A);
+        assert_false(b.fallback || b.counted);
+
+        /* A listed running slot keeps its place and counter. */
+        assert_int_equal(uboot_state_parse("B A", (const char *[]) { "2", "0" }, NULL, NULL, NULL, &s), 0);
+        uboot_state_keep_running(&s, SLOT_B);
+        uboot_state_keep_running(&s, SLOT_A);
+        uboot_state_format_order(&s, order);
+        assert_string_equal(order, "B A");
+        assert_int_equal(s.left[SLOT_A], 2);
+        assert_int_equal(s.left[SLOT_B], 0);
+}
+
 /* A full life: factory A good; install B (3 tries); B blessed; install A, it fails its trials; B stays. */
 static void test_life(void **state) {
         UBootState s;
@@ -328,6 +362,7 @@ int main(void) {
                 cmocka_unit_test(test_mark),
                 cmocka_unit_test(test_write),
                 cmocka_unit_test(test_switch),
+                cmocka_unit_test(test_keep_running),
                 cmocka_unit_test(test_life),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
