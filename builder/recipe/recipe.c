@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "basic/error.h"
+#include "boot/uboot-state.h"
 #include "bundle/cmdline-check.h"
 #include "bundle/manifest.h"
 
@@ -599,6 +600,11 @@ static int recipe_check(Parser *p) {
                 return err_set(EINVAL, "%s: [Boot] Kernel= must be image:PATH (a kernel from the layers) "
                                "when [Image] Architecture=%s is not the build machine's", p->display,
                                architecture_to_string(rc->architecture));
+        /* arm64 images boot through U-Boot (abide-build disk, docs/uboot.md), whose script counts one digit:
+         * every device would refuse to install the bundle. */
+        if (rc->architecture == ARCH_ARM64 && rc->boot.tries > UBOOT_TRIES_MAX)
+                return err_set(EINVAL, "%s: [Boot] Tries=%u: an arm64 image boots through U-Boot, whose boot script "
+                               "counts at most %u tries", p->display, rc->boot.tries, UBOOT_TRIES_MAX);
         return 0;
 }
 

@@ -196,6 +196,18 @@ static void test_architecture(void **state) {
         assert_false(h->boot.kernel_in_image);
         assert_non_null(strstr(h->boot.kernel, "vmlinuz-9.9.0-10-fake"));
 
+        /* U-Boot's script counts one digit: an arm64 bundle with more tries could be installed nowhere. */
+        _cleanup_(recipe_freep) Recipe *nine = load_ok(IMAGE "Architecture=arm64\n" CONTENT
+                                                       "[Boot]\nKernel=image:/boot/vmlinuz-*\nTries=9\n", NULL);
+        assert_int_equal(nine->boot.tries, 9);
+        load_fails(IMAGE "Architecture=arm64\n" CONTENT "[Boot]\nKernel=image:/boot/vmlinuz-*\nTries=12\n", NULL,
+                   ": [Boot] Tries=12: an arm64 image boots through U-Boot, whose boot script counts at most 9 tries");
+        char *tries[] = { (char *) "Boot.Tries=10", NULL };
+        load_fails(IMAGE "Architecture=arm64\n" CONTENT "[Boot]\nKernel=image:/boot/vmlinuz-*\n", tries,
+                   ": [Boot] Tries=10: an arm64 image boots through U-Boot, whose boot script counts at most 9 tries");
+        _cleanup_(recipe_freep) Recipe *x86 = load_ok(IMAGE CONTENT "[Boot]\nKernel=vmlinuz-*\nTries=12\n", NULL);
+        assert_int_equal(x86->boot.tries, 12);
+
         load_fails(IMAGE "Architecture=sparc\n" CONTENT, NULL,
                    ":5: [Image] Architecture: unknown architecture 'sparc' (expected x86-64, arm64)");
         load_fails(IMAGE CONTENT "[Boot]\nKernel=image:boot/vmlinuz\n", NULL,
