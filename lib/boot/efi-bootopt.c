@@ -251,10 +251,15 @@ static bool loadopt_is_fallback(uint8_t *d, size_t size, Slot s) {
  * BootOrder with ours[] placed right after current (when listed and not
  * ours), or where they were when current is one of them (a fallback boot
  * must not move them), else after the first entry; each once, the rest in
- * order. out holds n + 2; returns its length.
+ * order. current_loader: current is not ours and its Boot#### exists; when
+ * BootOrder does not list it (the firmware's removable-media path, a
+ * BootNext) it is appended, ours after it. Ours are never listed with
+ * nothing not ours before them: the firmware would start a UKI before the
+ * loader that counts its tries (an empty BootOrder and no BootCurrent leaves
+ * them out). out holds n + 3; returns its length.
  */
-static size_t boot_order_place(const uint16_t *order, size_t n, int current, const uint16_t ours[static 2],
-                               uint16_t *out) {
+static size_t boot_order_place(const uint16_t *order, size_t n, int current, bool current_loader,
+                               const uint16_t ours[static 2], uint16_t *out) {
         size_t m = 0, pos = SIZE_MAX, before_ours = SIZE_MAX;
         bool current_ours = current == ours[0] || current == ours[1];
 
@@ -268,10 +273,16 @@ static size_t boot_order_place(const uint16_t *order, size_t n, int current, con
                 if (pos == SIZE_MAX && !current_ours && current == order[i])
                         pos = m;
         }
+        if (pos == SIZE_MAX && current_loader && !current_ours) {
+                out[m++] = (uint16_t) current;
+                pos = m;
+        }
         if (pos == SIZE_MAX && current_ours && before_ours != SIZE_MAX && before_ours > 0)
                 pos = before_ours;
         if (pos == SIZE_MAX)
                 pos = MIN(m, (size_t) 1);
+        if (pos == 0)
+                return m;
         memmove(out + pos + 2, out + pos, (m - pos) * sizeof *out);
         out[pos] = ours[0];
         out[pos + 1] = ours[1];
@@ -339,7 +350,7 @@ int efi_fallback_options_ensure(const char *efivars_dir, const EspLocation *esp,
                                order_size);
         n_order = order_size / 2;
         order = calloc(n_order + 1, sizeof *order);
-        new_order = calloc(n_order + 2, sizeof *new_order);
+        new_order = calloc(n_order + 3, sizeof *new_order);
         exists = calloc(BOOT_OPTION_NUMBERS / 8, 1);
         if (!order || !new_order || !exists)
                 return -ENOMEM;
@@ -418,9 +429,11 @@ int efi_fallback_options_ensure(const char *efivars_dir, const EspLocation *esp,
                 changed = true;
         }
 
-        n_new = boot_order_place(order, n_order, current, (uint16_t[]) { fb[SLOT_A].number, fb[SLOT_B].number },
-                                 new_order);
-        if (!have_order || n_new != n_order || memcmp(new_order, order, n_new * sizeof *order) != 0) {
+        bool current_loader = current >= 0 && bit(exists, (unsigned) current) && current != fb[SLOT_A].number &&
+                              current != fb[SLOT_B].number;
+        n_new = boot_order_place(order, n_order, current, current_loader,
+                                 (uint16_t[]) { fb[SLOT_A].number, fb[SLOT_B].number }, new_order);
+        if ((!have_order && n_new > 0) || n_new != n_order || memcmp(new_order, order, n_new * sizeof *order) != 0) {
                 _cleanup_free_ uint8_t *raw = malloc(2 * n_new);
                 if (!raw) {
                         r = -ENOMEM;

@@ -169,8 +169,11 @@ u4=$(jq -r '.partitiontable.partitions[1].uuid | ascii_downcase' <<<"$json")
 got=$("$H" esp "${ATTACHED}p2")
 [ "$got" = "partition=2 start=2048 size=10240 uuid=$u4" ] || die "esp on 4K sectors: '$got', sfdisk says start=$s4 size=$z4"
 mkdir "$T/ev4k"
+# The loader as Boot0000, listed and booted (ours are never listed alone).
+python3 -c 'import struct,sys; open(sys.argv[1],"wb").write(struct.pack("<IH", 7, 0x0000))' "$T/ev4k/BootOrder-$G"
+python3 -c 'import struct,sys; open(sys.argv[1],"wb").write(struct.pack("<IH", 6, 0x0000))' "$T/ev4k/BootCurrent-$G"
 [ "$("$H" ensure "$T/ev4k" "${ATTACHED}p2")" = changed=1 ] || die "ensure on 4K sectors: not changed"
-"$H" show "$T/ev4k" | grepq -xF "Boot0000 attrs=0x1 desc='abide slot a' path=HD(2,GPT,$u4,0x800,0x2800)/File(\\EFI\\Linux\\abide-a.efi)" ||
+"$H" show "$T/ev4k" | grepq -xF "Boot0001 attrs=0x1 desc='abide slot a' path=HD(2,GPT,$u4,0x800,0x2800)/File(\\EFI\\Linux\\abide-a.efi)" ||
         die "HD() on 4K sectors: $("$H" show "$T/ev4k")"
 
 echo "PASS"

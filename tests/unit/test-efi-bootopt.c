@@ -217,9 +217,21 @@ static void test_empty_store(void **state) {
         ensure(&e, true);
         expect_ours("Boot0000", "a", ESP_HD);
         expect_ours("Boot0001", "b", ESP_HD);
-        expect_order((uint16_t[]) { 0, 1 }, 2);
+        /* Made but not listed: alone in BootOrder the firmware would start a UKI, never the loader
+         * (its removable-media path) that counts the tries. */
+        size_t n;
+        assert_null(get_file("BootOrder", &n));
 
         Snapshot s;
+        snapshot(&s);
+        ensure(&e, false);
+        expect_unchanged(&s);
+
+        /* The loader's option is known once the firmware names it in BootCurrent: it goes first. */
+        put_sdboot("Boot0002");
+        put_order("BootCurrent", (uint16_t[]) { 0x0002 }, 1);
+        ensure(&e, true);
+        expect_order((uint16_t[]) { 0x0002, 0x0000, 0x0001 }, 3);
         snapshot(&s);
         ensure(&e, false);
         expect_unchanged(&s);
@@ -267,9 +279,18 @@ static void test_after_first(void **state) {
         expect_ours("Boot0005", "b", ESP_HD);
         expect_order((uint16_t[]) { 0x0000, 0x0004, 0x0005, 0x0001, 0x0002, 0x0003 }, 6);
 
-        /* BootCurrent not in BootOrder (BootNext, removable media): still after the first entry. */
+        /* BootCurrent names no option: still after the first entry. */
         put_order("BootCurrent", (uint16_t[]) { 0x0042 }, 1);
         ensure(&e, false);
+        /* BootCurrent an option BootOrder does not list (BootNext, removable media): it is what
+         * started the loader; appended, ours right after it. */
+        put_option("Boot0042", 1, "UEFI Misc Device", &e, "\\EFI\\BOOT\\BOOTX64.EFI");
+        ensure(&e, true);
+        expect_order((uint16_t[]) { 0x0000, 0x0001, 0x0002, 0x0003, 0x0042, 0x0004, 0x0005 }, 7);
+        ensure(&e, false);
+        put_order("BootCurrent", (uint16_t[]) { 0x0000 }, 1);
+        ensure(&e, true);
+        expect_order((uint16_t[]) { 0x0000, 0x0004, 0x0005, 0x0001, 0x0002, 0x0003, 0x0042 }, 7);
         /* A malformed BootCurrent: as if unset. */
         uint8_t odd = 1;
         put_raw("BootCurrent", &odd, 1);
@@ -297,10 +318,14 @@ static void test_reorder(void **state) {
         ensure(&e, true);
         expect_order((uint16_t[]) { 0x0002, 0x0000, 0x0001 }, 3);
 
-        /* An empty BootOrder: just ours. */
+        /* An empty BootOrder, booted through ours: still not ours alone, they would come before the loader. */
         put_raw("BootOrder", NULL, 0);
+        ensure(&e, false);
+        expect_order(NULL, 0);
+        /* Booted from the loader's option, listed nowhere: it, then ours. */
+        put_order("BootCurrent", (uint16_t[]) { 0x0002 }, 1);
         ensure(&e, true);
-        expect_order((uint16_t[]) { 0x0000, 0x0001 }, 2);
+        expect_order((uint16_t[]) { 0x0002, 0x0000, 0x0001 }, 3);
 }
 
 static void test_esp_moved(void **state) {
@@ -356,7 +381,8 @@ static void test_one_right_one_stale(void **state) {
         ensure(&e, true);
         expect_ours("Boot0007", "a", ESP_HD);
         expect_ours("Boot0000", "b", ESP_HD);
-        expect_order((uint16_t[]) { 0x0007, 0x0000 }, 2);
+        /* Nothing but ours was listed: they come out (before the loader they would skip its try counting). */
+        expect_order(NULL, 0);
         size_t n;
         _cleanup_free_ uint8_t *a5 = get_file("Boot0005", &n);
         assert_int_equal(n, s5);
@@ -439,7 +465,8 @@ static void test_malformed_option(void **state) {
         ensure(&e, true);
         expect_ours("Boot0007", "a", ESP_HD);
         expect_ours("Boot0008", "b", ESP_HD);
-        expect_order((uint16_t[]) { 0x0007, 0x0008 }, 2);
+        size_t order_size;
+        assert_null(get_file("BootOrder", &order_size));
 
         /* The malformed ones are exactly as they were. */
         const char *names[] = { "Boot0000", "Boot0001", "Boot0002", "Boot0003", "Boot0004", "Boot0005", "Boot0006",
