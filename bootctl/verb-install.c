@@ -3,6 +3,7 @@
 
 #include "basic/error.h"
 #include "basic/opt-error.h"
+#include "boot/boot.h"
 #include "ctl.h"
 #include "ctl-install.h"
 #include "verbs.h"
@@ -14,6 +15,32 @@ static int parse_tries(const char *s, unsigned *ret) {
         if (errno != 0 || end == s || *end || s[0] == '-' || v < 1 || v > 99)
                 return err_set(EINVAL, "--tries must be a number in 1..99: %s", s);
         *ret = (unsigned) v;
+        return 0;
+}
+
+/*
+ * A booted slot on trial is not blessed yet: the other slot is its fallback
+ * (the slot the loader returns to when the trial fails) and is not
+ * overwritten before the bless, as `update` waits for it too.
+ */
+static int refuse_on_trial(Ctl *ctl) {
+        BootEntryInfo e[_SLOT_MAX];
+        Slot booted;
+        int r;
+
+        r = ctl_booted(ctl, &booted);
+        if (r < 0)
+                return r;
+        r = ctl_entries(ctl, e);
+        if (r < 0)
+                return r;
+        bool trial = e[booted].counter.state == BOOT_COUNTER_PENDING;
+        unsigned left = e[booted].counter.left;
+        boot_entry_infos_done(e);
+        if (trial)
+                return err_set(EBUSY, "booted slot %s is on trial (%u tries left), not blessed yet: slot %s is its fallback "
+                               "and is not overwritten; wait for boot-check to bless it, or run abidectl mark-good",
+                               slot_to_string(booted), left, slot_to_string(slot_other(booted)));
         return 0;
 }
 
@@ -41,6 +68,7 @@ int verb_install(int argc, char *argv[]) {
                                "Installs a signed bundle (a file, '-' for standard input, or an http(s) URL,\n"
                                "resumed after drops as abide.conf's [Network] says) into the slot\n"
                                "that was not booted, verifies what landed, and makes it bootable on trial.\n"
+                               "Refused while the booted slot is itself on trial: the other slot is its fallback.\n"
                                "From a URL only the blocks of the new root image the device does not have\n"
                                "are fetched, found by dm-verity leaf hash (docs/delta.md).\n\n"
                                "  --tries N          boot tries of the new slot (default: the bundle's, else Tries=)\n"
@@ -86,5 +114,10 @@ int verb_install(int argc, char *argv[]) {
         r = ctl_open(&ctl);
         if (r < 0)
                 return r;
+        if (!o.dry_run) {
+                r = refuse_on_trial(&ctl);
+                if (r < 0)
+                        return r;
+        }
         return ctl_install(&ctl, path, &o, want_delta, full, NULL);
 }

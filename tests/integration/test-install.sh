@@ -86,6 +86,20 @@ refuse_untouched() {
         b_print | cmp -s "$T/b.before" - || die "b written although refused up front: $*"
 }
 
+note "refused while the booted slot is on trial: the other slot is its fallback"
+# b good (what a trial of a falls back to), a's entry counting its tries.
+install "$GOOD" --force >/dev/null
+mv "$ENTRIES/abide-b+3.conf" "$ENTRIES/abide-b.conf"
+mv "$ENTRIES/abide-a.conf" "$ENTRIES/abide-a+2-1.conf"
+b_print >"$T/b.before"
+expect_fail "^abidectl: install: booted slot a is on trial \(2 tries left\), not blessed yet: slot b is its fallback and is not overwritten; wait for boot-check to bless it, or run abidectl mark-good$" \
+        install "$GOOD" --force
+b_print | cmp -s "$T/b.before" - || die "b, the trial's fallback, written by an install"
+[ "$(entry_of b)" = "abide-b.conf" ] || die "b's entry after a refused install: $(entry_of b)"
+mv "$ENTRIES/abide-a+2-1.conf" "$ENTRIES/abide-a.conf"
+check_a "refused on trial"
+install "$GOOD" --force >/dev/null || die "install once a is good again"
+
 note "every member flipped (with b installed before)"
 members=$(tar -tf "$GOOD")
 i=0
