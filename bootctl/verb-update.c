@@ -335,6 +335,7 @@ int verb_update(int argc, char *argv[]) {
         _cleanup_(ctl_done) Ctl ctl = {};
         _cleanup_(update_state_done) UpdateState us = {};
         _cleanup_(update_report_done) UpdateReport rep = {};
+        _cleanup_close_ int lock = -EBADF;
         Args a = {};
         RebootPolicy policy;
         int c, r;
@@ -393,6 +394,17 @@ int verb_update(int argc, char *argv[]) {
                         return 0;
                 }
                 return err_set(EINVAL, "no channel: set [Update] Channel= in abide.conf");
+        }
+        /* One run at a time, from reading the state to writing it (a dry run writes nothing). */
+        if (!a.dry_run) {
+                r = update_state_lock(cf->update_state, &lock);
+                if (r == -EBUSY && a.timer) {
+                        printf("Another abidectl update is running: nothing to do\n");
+                        err_clear();
+                        return 0;
+                }
+                if (r < 0)
+                        return r;
         }
         r = update_state_load(cf->update_state, &us);
         if (r < 0)

@@ -2,10 +2,13 @@
 #include "update-state.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "basic/error.h"
 #include "basic/fileio.h"
@@ -166,14 +169,8 @@ int update_state_load(const char *path, UpdateState *ret) {
         return 0;
 }
 
-int update_state_save(const UpdateState *s, const char *path) {
-        _cleanup_free_ char *text = NULL;
-        int r;
-
-        r = update_state_to_json_string(s, &text);
-        if (r < 0)
-                return r;
-        /* The directory on abide-data exists once anything of abide ran; a first update may come before. */
+/* The directory on abide-data exists once anything of abide ran; a first update may come before. */
+static int state_dir_make(const char *path) {
         _cleanup_free_ char *dir = strdup(path);
         if (!dir)
                 return -ENOMEM;
@@ -183,6 +180,41 @@ int update_state_save(const UpdateState *s, const char *path) {
                 if (mkdir(dir, 0755) < 0 && errno != EEXIST)
                         return err_set(errno, "cannot create %s: %m", dir);
         }
+        return 0;
+}
+
+int update_state_lock(const char *path, int *ret_fd) {
+        _cleanup_free_ char *lock = NULL;
+        int r;
+
+        r = state_dir_make(path);
+        if (r < 0)
+                return r;
+        if (asprintf(&lock, "%s.lock", path) < 0)
+                return -ENOMEM;
+        /* A file of its own: the state file itself is replaced by rename, which a lock on it would not survive. */
+        _cleanup_close_ int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0)
+                return err_set(errno, "cannot open %s: %m", lock);
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                if (errno == EWOULDBLOCK)
+                        return err_set(EBUSY, "another abidectl update is running (it holds %s)", lock);
+                return err_set(errno, "cannot lock %s: %m", lock);
+        }
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+int update_state_save(const UpdateState *s, const char *path) {
+        _cleanup_free_ char *text = NULL;
+        int r;
+
+        r = update_state_to_json_string(s, &text);
+        if (r < 0)
+                return r;
+        r = state_dir_make(path);
+        if (r < 0)
+                return r;
         r = write_file_atomic(path, text, strlen(text), 0644);
         if (r < 0)
                 return err_set(r, "cannot write %s: %s", path, strerror(-r));

@@ -32,6 +32,15 @@ typedef struct UpdateState {
 
 void update_state_done(UpdateState *s);
 
+/*
+ * An exclusive flock() on "<path>.lock" (created, with its directory), held
+ * by one `abidectl update` from before it reads the state until after it
+ * wrote it: two runs at once would each write what they read, and the
+ * later write could lower last_serial below a serial the other accepted.
+ * -EBUSY, without waiting, while another process holds it.
+ */
+int update_state_lock(const char *path, int *ret_fd);
+
 /* A missing file is an empty state; a corrupt one is -EBADMSG naming the key. */
 int update_state_load(const char *path, UpdateState *ret);
 int update_state_save(const UpdateState *s, const char *path);

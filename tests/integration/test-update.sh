@@ -25,6 +25,9 @@
 #   report spool to nginx's dav module; a refusing endpoint never fails it.
 # - The demo's S60abide-update: polls with --timer every IntervalSec=, and
 #   not at all without [Update] Channel=.
+# - Two runs at once: while one holds the update state (fetching, deciding,
+#   installing), another is refused (--timer: nothing to do), so a later
+#   write of the first never lowers a serial the second accepted.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/bootctl-lib.sh"
 . "$(dirname "$0")/install-lib.sh"
@@ -439,6 +442,35 @@ rm "$T/s60/loop.pid"
 [ $(( (t1 - t0) / 1000000 )) -ge 1000 ] || die "S60 polled twice within IntervalSec=1: $(( (t1 - t0) / 1000000 )) ms"
 grep -q "^abide-update: every 1s after a random delay of up to 1s" "$T/s60/console" || die "S60 console: $(cat "$T/s60/console")"
 [ "$(sort -u "$T/s60/calls")" = "update --timer" ] || die "S60 ran: $(cat "$T/s60/calls")"
+
+note "two runs at once: the second is refused while the first holds the state (the serial never falls)"
+# A: through a proxy that holds each request 5 s, so it is still fetching the bundle while B runs.
+conf "[Network]" "Delta=no"
+chan rollout "$COMPAT" 100
+S=$(serial)
+proxy_start "$HTTP_PORT" --delay-ms 5000
+cp "$T/abide.conf" "$T/abide.direct"
+sed -i "s|^Channel=.*|Channel=http://127.0.0.1:$PROXY_PORT/chan/channel.json|" "$T/abide.conf"
+rc=0; "$ABIDECTL" update >"$T/a.out" 2>&1 & APID=$!
+# Decided on serial $S (its lines are flushed then): its bundle request is held next.
+for i in $(seq 300); do grep -q "^Verdict:  install: " "$T/a.out" && break; sleep 0.1; done
+grep -q "^Verdict:  install: " "$T/a.out" || die "the first run did not decide: $(cat "$T/a.out")"
+# B: the channel changed meanwhile (halted, serial + 1).
+chan halt "$COMPAT" --reason "halted while a run was on its way"
+rc=0; ABIDE_CONF=$T/abide.direct "$ABIDECTL" update >"$T/out" 2>"$T/err" || rc=$?
+[ $rc -ne 0 ] && grep -qx "abidectl: update: another abidectl update is running (it holds $T/var/update.json.lock)" "$T/err" ||
+        die "a second run while the first holds the state: rc $rc: $(cat "$T/out" "$T/err")"
+ABIDE_CONF=$T/abide.direct "$ABIDECTL" update --timer >"$T/out" 2>"$T/err" || die "--timer while another run holds the state failed: $(cat "$T/err")"
+grep -qx "Another abidectl update is running: nothing to do" "$T/out" || die "--timer while another run: $(cat "$T/out" "$T/err")"
+wait "$APID" || die "the first run failed: $(cat "$T/a.out")"
+proxy_stop
+grep -q "^Installed 2.0 into slot b" "$T/a.out" || die "the first run: $(cat "$T/a.out")"
+[ "$(ustate "['last_serial']")" = "$S" ] || die "last_serial $(ustate "['last_serial']"), not the first run's $S"
+rm -f "$T/rebooted" "$ENTRIES"/abide-b*.conf
+# Once it is done, the next run goes ahead and accepts the newer channel.
+ABIDE_CONF=$T/abide.direct decide halted
+[ "$(ustate "['last_serial']")" = $((S + 1)) ] || die "last_serial $(ustate "['last_serial']") after the halt, not $((S + 1))"
+conf
 
 note "a machine-id that is not 32 hex digits: refused"
 echo "not-a-machine-id" >"$T/machine-id"
