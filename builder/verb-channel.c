@@ -136,8 +136,32 @@ static int parse_stages(const char *text, ChannelRelease *rel) {
         return 0;
 }
 
+/* A path as a relative URL reference (RFC 3986): every byte but the
+ * unreserved ones and '/' percent-encoded. Devices resolve `bundle` against
+ * the channel's URL, where a file name's '#', '?', '%' or a ':' in its first
+ * segment would otherwise name another resource. */
+static int url_path_escape(const char *path, char **ret) {
+        static const char hex[] = "0123456789ABCDEF";
+        char *out = malloc(strlen(path) * 3 + 1), *o = out;
+
+        if (!out)
+                return -ENOMEM;
+        for (const unsigned char *p = (const unsigned char *) path; *p; p++)
+                if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+                    strchr("-._~/", *p))
+                        *o++ = (char) *p;
+                else {
+                        *o++ = '%';
+                        *o++ = hex[*p >> 4];
+                        *o++ = hex[*p & 15];
+                }
+        *o = '\0';
+        *ret = out;
+        return 0;
+}
+
 /* The bundle as DIR's readers reach it: its path relative to DIR, which
- * must hold it (the static server serves DIR). */
+ * must hold it (the static server serves DIR), as a URL reference. */
 static int relative_bundle(const char *dir, const char *bundle, char **ret) {
         char d[PATH_MAX], b[PATH_MAX];
 
@@ -148,11 +172,7 @@ static int relative_bundle(const char *dir, const char *bundle, char **ret) {
         size_t n = strlen(d);
         if (strncmp(b, d, n) != 0 || b[n] != '/')
                 return err_set(EINVAL, "%s: not inside %s; use --copy or --url", bundle, dir);
-        char *s = strdup(b + n + 1);
-        if (!s)
-                return -ENOMEM;
-        *ret = s;
-        return 0;
+        return url_path_escape(b + n + 1, ret);
 }
 
 static int copy_file(const char *from, const char *to) {
@@ -274,10 +294,14 @@ static int sub_add(const char *dir, const char *bundle, const Args *a, Channel *
         if (a->url)
                 rel.bundle = strdup(a->url);
         else if (a->copy) {
+                _cleanup_free_ char *path = NULL;
                 const char *base = strrchr(bundle, '/');
                 base = base ? base + 1 : bundle;
-                if (asprintf(&rel.bundle, "bundles/%s", base) < 0)
-                        rel.bundle = NULL;
+                if (asprintf(&path, "bundles/%s", base) < 0)
+                        return -ENOMEM;
+                r = url_path_escape(path, &rel.bundle);
+                if (r < 0)
+                        return r;
         } else {
                 r = relative_bundle(dir, bundle, &rel.bundle);
                 if (r < 0)

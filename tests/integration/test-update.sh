@@ -25,6 +25,8 @@
 #   report spool to nginx's dav module; a refusing endpoint never fails it.
 # - The demo's S60abide-update: polls with --timer every IntervalSec=, and
 #   not at all without [Update] Channel=.
+# - A bundle whose file name a URL must escape ('#', '%', ':', ' '), added
+#   with --copy: its reference is percent-encoded, the device installs it.
 # - Two runs at once: while one holds the update state (fetching, deciding,
 #   installing), another is refused (--timer: nothing to do), so a later
 #   write of the first never lowers a serial the second accepted.
@@ -442,6 +444,18 @@ rm "$T/s60/loop.pid"
 [ $(( (t1 - t0) / 1000000 )) -ge 1000 ] || die "S60 polled twice within IntervalSec=1: $(( (t1 - t0) / 1000000 )) ms"
 grep -q "^abide-update: every 1s after a random delay of up to 1s" "$T/s60/console" || die "S60 console: $(cat "$T/s60/console")"
 [ "$(sort -u "$T/s60/calls")" = "update --timer" ] || die "S60 ran: $(cat "$T/s60/calls")"
+
+note "a bundle file name that a URL must escape (' ', '#', '%', ':'): published escaped, fetched and installed"
+mkdir -p "$T/odd"
+cp "$V2" "$T/odd/abide 2.0#1%:.abide"
+chan add "$T/odd/abide 2.0#1%:.abide" --ca "$T/keys/ca.pem" --copy --force
+[ "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["releases"][0]["bundle"])' "$CH/channel.json")" = \
+        "bundles/abide%202.0%231%25%3A.abide" ] || die "the bundle's reference: $(grep '"bundle"' "$CH/channel.json")"
+conf "[Update]" "Reboot=never"
+decide install
+[ "$(entry_of b)" = "abide-b+3.conf" ] || die "slot b not pending after the escaped bundle: $(entry_of b)"
+rm -f "$ENTRIES"/abide-b*.conf
+conf
 
 note "two runs at once: the second is refused while the first holds the state (the serial never falls)"
 # A: through a proxy that holds each request 5 s, so it is still fetching the bundle while B runs.
