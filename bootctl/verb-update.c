@@ -280,9 +280,9 @@ static int run(Ctl *ctl, const Args *a, RebootPolicy policy, UpdateState *us, Up
                 free(us->reboot_deferred);
                 us->reboot_deferred = NULL;
                 reboot = true;
-        } else if (dec.verdict == CHANNEL_ALREADY_PENDING && policy == REBOOT_WINDOW && us->reboot_deferred &&
+        } else if (dec.verdict == CHANNEL_ALREADY_PENDING && policy != REBOOT_NEVER && us->reboot_deferred &&
                    streq(us->reboot_deferred, rel->version))
-                /* Installed earlier outside the window: the reboot waited for it. */
+                /* Installed earlier outside the window, or its reboot command failed: the reboot is still owed. */
                 reboot = true;
         if (!reboot)
                 return 0;
@@ -461,7 +461,24 @@ int verb_update(int argc, char *argv[]) {
         if (r < 0)
                 return err_set(r, "%s", why ?: "out of memory");
 
-        if (rep.reboot_pending)
-                return reboot_run(&ctl);
+        if (!rep.reboot_pending)
+                return 0;
+        r = reboot_run(&ctl);
+        if (r < 0) {
+                /* Not rebooted: a failed run for the backoff, and the pending slot (the version decided
+                 * on) still owed its reboot, which the next run that finds it already pending makes. */
+                _cleanup_free_ char *failed = strdup(err_message(r));
+                q = update_state_fail(&us, failed ?: "out of memory", now, cf->update_interval_sec, random_u64());
+                if (q >= 0 && us.version) {
+                        free(us.reboot_deferred);
+                        us.reboot_deferred = strdup(us.version);
+                        q = us.reboot_deferred ? 0 : -ENOMEM;
+                }
+                if (q >= 0)
+                        q = update_state_save(&us, cf->update_state);
+                if (q < 0)
+                        ctl_warn("cannot record the update state: %s", err_message(q));
+                return err_set(r, "%s", failed ?: "out of memory");
+        }
         return 0;
 }

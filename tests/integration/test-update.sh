@@ -15,7 +15,8 @@
 # - The install: 2.0 pending in slot b, RebootCommand run; then
 #   already-pending (nothing), a replayed older serial (refused, non-zero),
 #   Reboot=never (installed, no reboot); Reboot=window (a reboot left for the
-#   window waits outside it and happens inside it).
+#   window waits outside it and happens inside it); a RebootCommand that
+#   fails is a failed run, and the next run makes the reboot still owed.
 # - Booted on trial (not yet blessed): the other slot is the fallback, not written.
 # - 404 and 500 for the channel: one line, non-zero, failures and the
 #   backoff recorded, --timer skips until it is due; a backoff recorded
@@ -336,6 +337,24 @@ conf
 "$ABIDECTL" update --reboot never >"$T/out" || die "--reboot never"
 grep -q "^Reboot:   never" "$T/out" || die "--reboot never line: $(cat "$T/out")"
 [ ! -e "$T/rebooted" ] || die "rebooted with --reboot never"
+
+note "a RebootCommand that fails: a failed run for the backoff, the reboot still owed and made by the next run"
+rm -f "$ENTRIES"/abide-b*.conf
+printf '#!/bin/sh\necho "reboot refused" >&2\nexit 3\n' >"$T/badreboot"
+chmod +x "$T/badreboot"
+conf
+sed -i "s|^RebootCommand=.*|RebootCommand=$T/badreboot|" "$T/abide.conf"
+refuse "reboot: $T/badreboot failed \(exit 3\)"
+[ "$(entry_of b)" = "abide-b+3.conf" ] || die "slot b not pending: $(entry_of b)"
+[ "$(ustate "['failures']")" = 1 ] || die "a failed reboot command not counted: $(cat "$T/var/update.json")"
+ustate "['last_error']" | grepq "badreboot failed" || die "last_error: $(cat "$T/var/update.json")"
+[ "$(ustate "['reboot_deferred']")" = 2.0 ] || die "the reboot owed to 2.0 was forgotten: $(cat "$T/var/update.json")"
+conf
+decide already-pending
+grep -q "^Reboot:   now" "$T/out" || die "the owed reboot: $(cat "$T/out")"
+[ "$(cat "$T/rebooted")" = rebooted ] || die "the owed reboot was not made"
+rm "$T/rebooted"
+[ "$(ustate "['reboot_deferred']")" = None ] && [ "$(ustate "['failures']")" = 0 ] || die "after the owed reboot: $(cat "$T/var/update.json")"
 
 note "the server fails: one line, non-zero, backoff recorded; --timer waits for it"
 rm -f "$ENTRIES"/abide-b*.conf
