@@ -70,7 +70,9 @@ static int channel_fetch(Ctl *ctl, Channel **ret, char **ret_signer) {
         ctl_fetch_options(c, &o);
         o.retries = MIN(c->net_retries, (unsigned) CHANNEL_FETCH_RETRIES);
         http_url_display(c->update_channel, shown, sizeof shown);
-        if (asprintf(&sig_url, "%s.sig", c->update_channel) < 0)
+        /* ".sig" goes at the end of the path: a query ("?token=...") or a fragment stays after it. */
+        size_t path_end = strcspn(c->update_channel, "?#");
+        if (asprintf(&sig_url, "%.*s.sig%s", (int) path_end, c->update_channel, c->update_channel + path_end) < 0)
                 return -ENOMEM;
 
         /* The keys first: a device without them cannot accept any channel, so fetch nothing. */

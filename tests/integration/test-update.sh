@@ -8,7 +8,8 @@
 # - Replay: an older channel, correctly signed, served again: refused.
 # - Decisions, both directions, each with its reason: rollout (bucket just
 #   below / at the percentage, 0 %), halted, window (inside / outside).
-# - --dry-run prints the facts and the verdict, installs and records nothing.
+# - --dry-run prints the facts and the verdict, installs and records nothing;
+#   a channel URL with a query gets its signature from channel.json.sig?query.
 # - The server's bundle swapped for another 2.0 signed by the same key (not
 #   the build the channel names by manifest_sha256): refused before anything
 #   is written (delta and full stream), slot b untouched.
@@ -195,6 +196,11 @@ assert d["release"]["manifest_sha256"] == sys.argv[3], d
 assert d["bucket"] == int(sys.argv[1]) and d["in_rollout"] and d["window_open"] and d["dry_run"], d
 assert d["installed"] is False and d["reboot"] is None, d' "$BUCKET" "$S" "$MSHA" || die "--dry-run --json"
 nothing_happened "--dry-run"
+# A channel URL with a query (a CDN's token): the signature is channel.json.sig with the same query.
+sed -i "s|^Channel=.*|Channel=$CHAN?t=1|" "$T/abide.conf"
+"$ABIDECTL" update --dry-run >"$T/out" 2>"$T/err" || die "a channel URL with a query: $(cat "$T/err")"
+grep -q '"GET /chan/channel.json.sig?t=1 ' "$NGX/access.log" || die "the signature's URL for a channel URL with a query: $(tail -2 "$NGX/access.log")"
+conf
 
 note "booted slot on trial: its fallback is not overwritten"
 mv "$ENTRIES/abide-a.conf" "$ENTRIES/abide-a+2-1.conf"
