@@ -56,10 +56,12 @@ static int reboot_policy_from_string(const char *s, RebootPolicy *ret) {
         return 0;
 }
 
-/* Reads and verifies channel.json against the release trust store, then parses it. */
-static int channel_fetch(Ctl *ctl, Channel **ret, char **ret_signer) {
+/* Reads and verifies channel.json against the release trust store, then parses it; ret_url is
+ * where it came from once redirects were followed, the base of its relative bundle references. */
+static int channel_fetch(Ctl *ctl, Channel **ret, char **ret_signer, char **ret_url) {
         const AbideConfig *c = ctl->config;
-        _cleanup_free_ char *json = NULL, *sig = NULL, *sig_url = NULL, *signer = NULL;
+        _cleanup_free_ char *json = NULL, *sig = NULL, *sig_url = NULL, *signer = NULL, *where = NULL,
+                            *sig_where = NULL;
         _cleanup_(trust_store_freep) TrustStore *trust = NULL;
         _cleanup_(channel_freep) Channel *ch = NULL;
         size_t json_len, sig_len;
@@ -81,13 +83,13 @@ static int channel_fetch(Ctl *ctl, Channel **ret, char **ret_signer) {
                 return r;
         const char *urls[2] = { c->update_channel, sig_url };
         const size_t max[2] = { CHANNEL_MAX_SIZE, CHANNEL_SIG_MAX };
-        char *bodies[2];
+        char *bodies[2], *wheres[2];
         size_t lens[2];
-        r = http_get_all(urls, max, 2, &o, bodies, lens);
+        r = http_get_all(urls, max, 2, &o, bodies, lens, wheres);
         if (r < 0)
                 return err_prefix(r, "channel");
-        json = bodies[0], json_len = lens[0];
-        sig = bodies[1], sig_len = lens[1];
+        json = bodies[0], json_len = lens[0], where = wheres[0];
+        sig = bodies[1], sig_len = lens[1], sig_where = wheres[1];
         r = trust_verify_cms(trust, json, json_len, (const uint8_t *) sig, sig_len, &signer);
         if (r < 0)
                 return err_prefix(r, "channel %s", shown);
@@ -97,6 +99,7 @@ static int channel_fetch(Ctl *ctl, Channel **ret, char **ret_signer) {
                 return err_prefix(r, "channel %s", shown);
         *ret = TAKE_PTR(ch);
         *ret_signer = TAKE_PTR(signer);
+        *ret_url = TAKE_PTR(where);
         return 0;
 }
 
@@ -186,13 +189,14 @@ static int reboot_run(Ctl *ctl) {
         return 0;
 }
 
-/* Installs the release from its bundle URL, with the channel's manifest SHA-256 enforced. */
-static int update_install(Ctl *ctl, const Channel *ch, const ChannelDecision *dec, bool json) {
+/* Installs the release from its bundle URL (relative to channel_url, where the channel came from),
+ * with the channel's manifest SHA-256 enforced. */
+static int update_install(Ctl *ctl, const Channel *ch, const char *channel_url, const ChannelDecision *dec, bool json) {
         const ChannelRelease *rel = dec->release;
         _cleanup_free_ char *url = NULL;
         int r;
 
-        r = http_url_resolve(ctl->config->update_channel, rel->bundle, &url);
+        r = http_url_resolve(channel_url, rel->bundle, &url);
         if (r < 0)
                 return err_prefix(r, "release %s", rel->version);
 
@@ -227,11 +231,12 @@ static int update_install(Ctl *ctl, const Channel *ch, const ChannelDecision *de
 static int run(Ctl *ctl, const Args *a, RebootPolicy policy, UpdateState *us, UpdateReport *rep) {
         _cleanup_(channel_freep) Channel *ch = NULL;
         _cleanup_(update_device_done) UpdateDevice dev = {};
+        _cleanup_free_ char *channel_url = NULL;
         ChannelDecision dec;
         int r;
 
         uint64_t t0 = now_usec();
-        r = channel_fetch(ctl, &ch, &rep->signer);
+        r = channel_fetch(ctl, &ch, &rep->signer, &channel_url);
         if (r < 0)
                 return r;
         rep->fetch_usec = now_usec() - t0;
@@ -275,7 +280,7 @@ static int run(Ctl *ctl, const Args *a, RebootPolicy policy, UpdateState *us, Up
         if (on_trial)
                 return 0;
         if (dec.verdict == CHANNEL_INSTALL) {
-                r = update_install(ctl, ch, &dec, a->json);
+                r = update_install(ctl, ch, channel_url, &dec, a->json);
                 if (r < 0)
                         return r;
                 rep->installed = true;

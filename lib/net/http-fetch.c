@@ -74,6 +74,7 @@ struct HttpFetch {
         size_t body_len;
         uint64_t last_activity_ms;
         char errbuf[CURL_ERROR_SIZE];
+        char *effective_url;            /* of the last 2xx answer, after redirects; NULL: none yet */
 };
 
 static uint64_t now_ms(void) {
@@ -245,6 +246,14 @@ static void plan(HttpFetch *f, CURL *c) {
                 long code = 0;
                 (void) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
                 f->resp.status = code;
+        }
+        if (f->resp.status >= 200 && f->resp.status < 300) {
+                /* Where the body comes from, after redirects: what a reference inside it is relative to. */
+                char *u = NULL, *copy;
+                if (curl_easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &u) == CURLE_OK && u && (copy = strdup(u))) {
+                        free(f->effective_url);
+                        f->effective_url = copy;
+                }
         }
         if (f->ranges && f->resp.status == 200) {
                 /* Asked for ranges, got everything: another bundle (If-Range), a server that takes one
@@ -913,6 +922,10 @@ void http_fetch_resource(HttpFetch *f, HttpResource *ret) {
         *ret = f->res;
 }
 
+const char *http_fetch_effective_url(HttpFetch *f) {
+        return f->effective_url;
+}
+
 HttpFetch *http_fetch_free(HttpFetch *f) {
         if (!f)
                 return NULL;
@@ -924,6 +937,7 @@ HttpFetch *http_fetch_free(HttpFetch *f) {
         pthread_cond_destroy(&f->cond);
         pthread_mutex_destroy(&f->lock);
         free(f->url);
+        free(f->effective_url);
         free(f->ranges);
         free(f->ca_file);
         free(f->client_cert);

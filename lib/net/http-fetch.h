@@ -123,6 +123,10 @@ int http_fetch_finish(HttpFetch *f, HttpFetchStats *ret_stats);
 /* The resource as the fetch saw it (validators and size), for a later fetch's resource. */
 void http_fetch_resource(HttpFetch *f, HttpResource *ret);
 
+/* After http_fetch_finish(): the URL the body came from once redirects were followed (libcurl's
+ * effective URL of the last 2xx answer), owned by f; NULL when no answer was 2xx. */
+const char *http_fetch_effective_url(HttpFetch *f);
+
 /* Appends path's "Name: value" lines ([Network] or [Report] HeadersFile=,
  * checked by http_header_line_check()) to list; errors name key=path:line. */
 struct curl_slist;

@@ -12,10 +12,10 @@
 #include "net/http-policy.h"
 
 int http_get_all(const char *const *urls, const size_t *max, size_t n, const HttpFetchOptions *o, char **ret,
-                 size_t *ret_len) {
+                 size_t *ret_len, char **ret_urls) {
         HttpFetch *f[HTTP_GET_MAX] = {};
         int fd[HTTP_GET_MAX];
-        char *body[HTTP_GET_MAX] = {};
+        char *body[HTTP_GET_MAX] = {}, *where[HTTP_GET_MAX] = {};
         size_t len[HTTP_GET_MAX] = {};
         char shown[1024];
         size_t i;
@@ -51,13 +51,17 @@ int http_get_all(const char *const *urls, const size_t *max, size_t n, const Htt
                         r = err_prefix(q, "%s", shown);
                 else if (rr < 0)
                         r = err_set(rr, "%s: %s", shown, strerror(-rr));
+                else if (ret_urls && !(where[i] = strdup(http_fetch_effective_url(f[i]) ?: urls[i])))
+                        r = -ENOMEM;
         }
         for (i = 0; i < n; i++) {
                 if (fd[i] >= 0)
                         close(fd[i]);
                 http_fetch_free(f[i]);
-                if (r < 0)
+                if (r < 0) {
                         free(body[i]);
+                        free(where[i]);
+                }
         }
         if (r < 0)
                 return r;
@@ -65,12 +69,14 @@ int http_get_all(const char *const *urls, const size_t *max, size_t n, const Htt
                 ret[i] = body[i];
                 if (ret_len)
                         ret_len[i] = len[i];
+                if (ret_urls)
+                        ret_urls[i] = where[i];
         }
         return 0;
 }
 
 int http_get(const char *url, const HttpFetchOptions *o, size_t max, char **ret, size_t *ret_len) {
-        return http_get_all(&url, &max, 1, o, ret, ret_len);
+        return http_get_all(&url, &max, 1, o, ret, ret_len, NULL);
 }
 
 static void curlu_freep(CURLU **u) {

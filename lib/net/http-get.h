@@ -15,9 +15,10 @@
 int http_get(const char *url, const HttpFetchOptions *o, size_t max, char **ret, size_t *ret_len);
 
 #define HTTP_GET_MAX 8
-/* n (at most HTTP_GET_MAX) files fetched at once, body i at most max[i] bytes: all or none. */
+/* n (at most HTTP_GET_MAX) files fetched at once, body i at most max[i] bytes: all or none.
+ * ret_urls (may be NULL): each body's URL once redirects were followed (urls[i] when none were). */
 int http_get_all(const char *const *urls, const size_t *max, size_t n, const HttpFetchOptions *o, char **ret,
-                 size_t *ret_len);
+                 size_t *ret_len, char **ret_urls);
 
 /*
  * ref resolved against base as a browser would (RFC 3986): an absolute URL

@@ -55,6 +55,7 @@ PY
 # nginx_start: serves $WWW over http on $HTTP_PORT, https on $HTTPS_PORT (server cert for IP:127.0.0.1
 # from CA 'ca') and https with client certificates required on $MTLS_PORT. Also:
 # /missing.abide (404), /fail/ (500), /loop (a redirect loop), /redirect (to /b.abide), /tohttp (a redirect to http://),
+# /latest/channel.json and its .sig (to /chan/: a channel's files behind a pointer, its bundles not),
 # /norange/ (Range ignored: 200 with everything), /onerange/ (one range a request: 200 to several), /private/ (403 without "Authorization: Bearer s3cret").
 nginx_start() {
         HTTP_PORT=$(free_port) HTTPS_PORT=$(free_port) MTLS_PORT=$(free_port) NAME_PORT=$(free_port)
@@ -73,6 +74,8 @@ nginx_start() {
                 location = /loop { return 302 /loop; }
                 location = /redirect { return 302 /b.abide; }
                 location = /tohttp { return 302 http://127.0.0.1:$HTTP_PORT/b.abide; }
+                location = /latest/channel.json { return 302 /chan/channel.json; }
+                location = /latest/channel.json.sig { return 302 /chan/channel.json.sig; }
                 location /norange/ { alias $WWW/; max_ranges 0; }
                 location /onerange/ { alias $WWW/; max_ranges 1; }
                 location /private/ {

@@ -29,6 +29,8 @@
 #   not at all without [Update] Channel=.
 # - A bundle whose file name a URL must escape ('#', '%', ':', ' '), added
 #   with --copy: its reference is percent-encoded, the device installs it.
+# - A channel behind a redirect (/latest/channel.json to /chan/): its bundle
+#   is fetched next to where the channel came from.
 # - Two runs at once: while one holds the update state (fetching, deciding,
 #   installing), another is refused (--timer: nothing to do), so a later
 #   write of the first never lowers a serial the second accepted.
@@ -479,6 +481,16 @@ chan add "$T/odd/abide 2.0#1%:.abide" --ca "$T/keys/ca.pem" --copy --force
 conf "[Update]" "Reboot=never"
 decide install
 [ "$(entry_of b)" = "abide-b+3.conf" ] || die "slot b not pending after the escaped bundle: $(entry_of b)"
+rm -f "$ENTRIES"/abide-b*.conf
+conf
+
+note "a channel reached through a redirect: its relative bundle is resolved against where it came from"
+conf "[Update]" "Reboot=never"
+sed -i "s|^Channel=.*|Channel=https://127.0.0.1:$HTTPS_PORT/latest/channel.json|" "$T/abide.conf"
+decide install
+[ "$(entry_of b)" = "abide-b+3.conf" ] || die "slot b not pending after a redirected channel: $(entry_of b)"
+grep -q '"GET /chan/bundles/' "$NGX/access.log" && ! grep -q '"GET /latest/bundles/' "$NGX/access.log" ||
+        die "the bundle was not fetched next to the redirected channel: $(grep bundles "$NGX/access.log" | tail -3)"
 rm -f "$ENTRIES"/abide-b*.conf
 conf
 
