@@ -459,7 +459,8 @@ printf '[Update]\nIntervalSec=1\nRandomDelaySec=1\n[Network]\nChannel=x\n' >"$T/
 ABIDE_CONF=$T/s60/none.conf ABIDECTL=$T/s60/abidectl ABIDE_CONSOLE=$T/s60/console sh "$S60" start || die "S60 start failed"
 sleep 1.5
 [ ! -e "$T/s60/calls" ] && [ ! -e "$T/s60/console" ] || die "S60 polled without [Update] Channel="
-printf '[Update]\nChannel=%s\nIntervalSec=1\nRandomDelaySec=1\n' "$CHAN" >"$T/s60/on.conf"
+# Blanks around '=' as abidectl's ini parser takes them ("Channel = URL"), and none.
+printf '[Update]\nChannel = %s\n  IntervalSec =1\nRandomDelaySec=1 \n' "$CHAN" >"$T/s60/on.conf"
 t0=$(date +%s%N)
 ABIDE_CONF=$T/s60/on.conf ABIDECTL=$T/s60/abidectl ABIDE_CONSOLE=$T/s60/console sh "$S60" start || die "S60 start failed"
 # Two polls (IntervalSec=1 apart, each after at most 1 s of random delay), within 20 s on a loaded machine.
