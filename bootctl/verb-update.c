@@ -266,9 +266,12 @@ static int run(Ctl *ctl, const Args *a, RebootPolicy policy, UpdateState *us, Up
         if (a->dry_run)
                 return 0;
 
-        /* Accepted (signed, not a replay): its serial is the new replay floor. */
-        if (dec.verdict != CHANNEL_REPLAY && ch->serial > us->last_serial)
-                us->last_serial = ch->serial;
+        /* Accepted (signed, not a replay): its serial is the new replay floor, for this channel. */
+        if (dec.verdict != CHANNEL_REPLAY) {
+                r = update_state_accept(us, ctl->config->update_channel, ch->serial);
+                if (r < 0)
+                        return r;
+        }
         r = update_state_set_decision(us, verdict, reason, rel ? rel->version : NULL);
         if (r < 0)
                 return r;
@@ -416,6 +419,7 @@ int verb_update(int argc, char *argv[]) {
         r = update_state_load(cf->update_state, &us);
         if (r < 0)
                 return r;
+        update_state_use_channel(&us, cf->update_channel);
 
         uint64_t now = (uint64_t) time(NULL), wait;
         if (a.timer)

@@ -17,6 +17,7 @@
 #define UPDATE_STATE_MAX (64 * 1024)
 
 void update_state_done(UpdateState *s) {
+        free(s->channel);
         free(s->verdict);
         free(s->reason);
         free(s->version);
@@ -63,6 +64,7 @@ int update_state_to_json_string(const UpdateState *s, char **ret) {
         }
         if (json_object_object_add(root, "format", json_object_new_int(UPDATE_STATE_FORMAT)) < 0 ||
             json_object_object_add(root, "last_serial", s->last_serial ? json_object_new_int64((int64_t) s->last_serial) : NULL) < 0 ||
+            json_object_object_add(root, "channel", str_or_null(s->channel)) < 0 ||
             json_object_object_add(root, "last_check", time_or_null(s->last_check)) < 0 ||
             json_object_object_add(root, "last_decision", d) < 0 ||
             json_object_object_add(root, "failures", json_object_new_int64(s->failures)) < 0 ||
@@ -129,6 +131,7 @@ int update_state_from_json_string(const char *text, UpdateState *ret) {
         if (format != UPDATE_STATE_FORMAT)
                 return err_set(EBADMSG, "format %llu is not %d", (unsigned long long) format, UPDATE_STATE_FORMAT);
         if ((r = get_u64(root, "last_serial", &s.last_serial)) < 0 ||
+            (r = get_str(root, "channel", &s.channel)) < 0 ||
             (r = get_u64(root, "last_check", &s.last_check)) < 0 ||
             (r = get_u64(root, "failures", &failures)) < 0 ||
             (r = get_str(root, "last_error", &s.last_error)) < 0 ||
@@ -218,6 +221,19 @@ int update_state_save(const UpdateState *s, const char *path) {
         r = write_file_atomic(path, text, strlen(text), 0644);
         if (r < 0)
                 return err_set(r, "cannot write %s: %s", path, strerror(-r));
+        return 0;
+}
+
+void update_state_use_channel(UpdateState *s, const char *channel) {
+        if (s->channel && channel && !streq(s->channel, channel))
+                s->last_serial = 0;
+}
+
+int update_state_accept(UpdateState *s, const char *channel, uint64_t serial) {
+        if (!streq_ptr(s->channel, channel) && set_str(&s->channel, channel) < 0)
+                return -ENOMEM;
+        if (serial > s->last_serial)
+                s->last_serial = serial;
         return 0;
 }
 

@@ -19,6 +19,7 @@
 
 typedef struct UpdateState {
         uint64_t last_serial;        /* 0: no channel accepted yet */
+        char *channel;               /* the Channel= URL last_serial was accepted from; NULL: not recorded */
         uint64_t last_check;         /* Unix s of the last run that fetched (or tried to); 0: never */
         bool have_decision;
         char *verdict;               /* channel_verdict_to_string(), or "error" */
@@ -46,6 +47,16 @@ int update_state_load(const char *path, UpdateState *ret);
 int update_state_save(const UpdateState *s, const char *path);
 int update_state_to_json_string(const UpdateState *s, char **ret);
 int update_state_from_json_string(const char *text, UpdateState *ret);
+
+/*
+ * The replay floor is one channel's: when the configured channel is not the
+ * one last_serial was accepted from (a device moved from .../edge/ to
+ * .../stable/, whose serials count on their own), last_serial starts afresh
+ * at 0. A state without a recorded channel keeps its floor. Pure.
+ */
+void update_state_use_channel(UpdateState *s, const char *channel);
+/* An accepted channel: last_serial rises to serial (never falls), channel is recorded. */
+int update_state_accept(UpdateState *s, const char *channel, uint64_t serial);
 
 /* Records the run's decision (strings copied; version may be NULL). */
 int update_state_set_decision(UpdateState *s, const char *verdict, const char *reason, const char *version);

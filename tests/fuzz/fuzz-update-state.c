@@ -24,7 +24,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FUZZ_ASSERT(s2.last_serial == s.last_serial && s2.last_check == s.last_check && s2.failures == s.failures &&
                     s2.next_attempt == s.next_attempt && s2.have_decision == s.have_decision);
         FUZZ_ASSERT(streq_ptr(s2.verdict, s.verdict) && streq_ptr(s2.reason, s.reason) && streq_ptr(s2.version, s.version) &&
-                    streq_ptr(s2.last_error, s.last_error) && streq_ptr(s2.reboot_deferred, s.reboot_deferred));
+                    streq_ptr(s2.last_error, s.last_error) && streq_ptr(s2.reboot_deferred, s.reboot_deferred) &&
+                    streq_ptr(s2.channel, s.channel));
 
         /* The next failure on top of the file's: the wait grows within its bounds, never before now. */
         uint64_t now = s.last_check, random = s.last_serial ^ s.next_attempt;

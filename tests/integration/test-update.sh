@@ -31,6 +31,8 @@
 #   with --copy: its reference is percent-encoded, the device installs it.
 # - A channel behind a redirect (/latest/channel.json to /chan/): its bundle
 #   is fetched next to where the channel came from.
+# - Another channel (Channel= moved from one directory to another): accepted
+#   though its serial is below the last one's; a replay within it is refused.
 # - Two runs at once: while one holds the update state (fetching, deciding,
 #   installing), another is refused (--timer: nothing to do), so a later
 #   write of the first never lowers a serial the second accepted.
@@ -494,6 +496,26 @@ grep -q '"GET /chan/bundles/' "$NGX/access.log" && ! grep -q '"GET /latest/bundl
         die "the bundle was not fetched next to the redirected channel: $(grep bundles "$NGX/access.log" | tail -3)"
 rm -f "$ENTRIES"/abide-b*.conf
 conf
+
+note "another channel (edge to stable): its serials count on their own, the replay floor is per channel"
+"$ABIDE_BUILD" channel init "$WWW/stable" "${KEY[@]}" >/dev/null
+S=$(ustate "['last_serial']")
+[ "$S" -gt 1 ] || die "the first channel's serial $S"
+sed -i "s|^Channel=.*|Channel=https://127.0.0.1:$HTTPS_PORT/stable/channel.json|" "$T/abide.conf"
+decide no-release
+[ "$(ustate "['last_serial']")" = 1 ] && [ "$(ustate "['channel']")" = "https://127.0.0.1:$HTTPS_PORT/stable/channel.json" ] ||
+        die "the stable channel's serial 1 not accepted and recorded: $(cat "$T/var/update.json")"
+# Within the channel a replay is still one.
+cp "$WWW/stable/channel.json" "$T/stable1.json"; cp "$WWW/stable/channel.json.sig" "$T/stable1.sig"
+"$ABIDE_BUILD" channel add "$WWW/stable" "$V2" --ca "$T/keys/ca.pem" --copy --percent 0 "${KEY[@]}" >/dev/null
+decide not-in-rollout
+cp "$T/stable1.json" "$WWW/stable/channel.json"; cp "$T/stable1.sig" "$WWW/stable/channel.json.sig"
+refuse "channel serial 1 is below 2, the last one accepted: refused as a replay"
+# Back to the first channel: accepted again.
+conf
+chan rollout "$COMPAT" 0
+decide not-in-rollout
+[ "$(ustate "['last_serial']")" = "$(serial)" ] || die "back on the first channel: $(cat "$T/var/update.json")"
 
 note "two runs at once: the second is refused while the first holds the state (the serial never falls)"
 # A: through a proxy that holds each request 5 s, so it is still fetching the bundle while B runs.

@@ -168,9 +168,43 @@ static void test_wait(void **state) {
         }
 }
 
+static void test_channel_floor(void **state) {
+        UpdateState s = {}, t = {};
+        char *text = NULL;
+
+        /* A state from before the channel was recorded keeps its floor. */
+        s.last_serial = 120;
+        update_state_use_channel(&s, "https://u/edge/channel.json");
+        assert_int_equal(s.last_serial, 120);
+        assert_int_equal(update_state_accept(&s, "https://u/edge/channel.json", 121), 0);
+        assert_string_equal(s.channel, "https://u/edge/channel.json");
+        assert_int_equal(s.last_serial, 121);
+        /* Never falls; the same channel keeps it. */
+        assert_int_equal(update_state_accept(&s, "https://u/edge/channel.json", 7), 0);
+        assert_int_equal(s.last_serial, 121);
+        update_state_use_channel(&s, "https://u/edge/channel.json");
+        assert_int_equal(s.last_serial, 121);
+
+        assert_int_equal(update_state_to_json_string(&s, &text), 0);
+        assert_int_equal(update_state_from_json_string(text, &t), 0);
+        assert_string_equal(t.channel, "https://u/edge/channel.json");
+        assert_int_equal(t.last_serial, 121);
+        free(text);
+        update_state_done(&t);
+
+        /* Another channel: its serials count on their own. */
+        update_state_use_channel(&s, "https://u/stable/channel.json");
+        assert_int_equal(s.last_serial, 0);
+        assert_int_equal(update_state_accept(&s, "https://u/stable/channel.json", 35), 0);
+        assert_int_equal(s.last_serial, 35);
+        assert_string_equal(s.channel, "https://u/stable/channel.json");
+        update_state_done(&s);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_round_trip),
+                cmocka_unit_test(test_channel_floor),
                 cmocka_unit_test(test_bad_input),
                 cmocka_unit_test(test_backoff),
                 cmocka_unit_test(test_wait),
