@@ -123,6 +123,12 @@ static int machine_id_load(const char *path, char ret[static 33]) {
         return 0;
 }
 
+/* The wall clock, 0 when it was never set. */
+static uint64_t device_clock(void) {
+        uint64_t now = (uint64_t) time(NULL);
+        return now >= CLOCK_PLAUSIBLE ? now : 0;
+}
+
 int update_device_load(Ctl *ctl, UpdateDevice *d, const UpdateState *us) {
         _cleanup_(state_freep) AbideState *st = NULL;
         BootEntryInfo e[_SLOT_MAX];
@@ -159,7 +165,6 @@ int update_device_load(Ctl *ctl, UpdateDevice *d, const UpdateState *us) {
         if (r < 0)
                 return r;
 
-        uint64_t now = (uint64_t) time(NULL);
         d->dev = (ChannelDevice) {
                 .machine_id = d->machine_id,
                 .compatible = d->image.compatible,
@@ -169,7 +174,7 @@ int update_device_load(Ctl *ctl, UpdateDevice *d, const UpdateState *us) {
                 .other_version = d->other_version,
                 .other_pending = d->other_state == SLOT_STATE_PENDING,
                 .other_bad = d->other_state == SLOT_STATE_BAD,
-                .now = now >= CLOCK_PLAUSIBLE ? now : 0,
+                .now = device_clock(),
         };
         return 0;
 }
@@ -297,8 +302,9 @@ static int run(Ctl *ctl, const Args *a, RebootPolicy policy, UpdateState *us, Up
         if (!reboot)
                 return 0;
 
-        /* As the decision treats the window: a clock known to be wrong does not hold the device back. */
-        uint64_t now = dev.dev.now;
+        /* As the decision treats the window: a clock known to be wrong does not hold the device back.
+         * The clock of now, not of the decision: an install can outlast the window. */
+        uint64_t now = device_clock();
         bool clock_wrong = now == 0 || now < ch->updated;
         if (policy == REBOOT_NEVER)
                 rep->reboot = "never";

@@ -17,7 +17,9 @@
 #   already-pending (nothing), a replayed older serial (refused, non-zero),
 #   Reboot=never (installed, no reboot); Reboot=window (a reboot left for the
 #   window waits outside it and happens inside it); a RebootCommand that
-#   fails is a failed run, and the next run makes the reboot still owed.
+#   fails is a failed run, and the next run makes the reboot still owed;
+#   the window is judged when the install is done (a run that decided
+#   inside it and whose install ended outside it defers the reboot).
 # - Booted on trial (not yet blessed): the other slot is the fallback, not written.
 # - 404 and 500 for the channel: one line, non-zero, failures and the
 #   backoff recorded, --timer skips until it is due; a backoff recorded
@@ -544,6 +546,30 @@ rm -f "$T/rebooted" "$ENTRIES"/abide-b*.conf
 # Once it is done, the next run goes ahead and accepts the newer channel.
 ABIDE_CONF=$T/abide.direct decide halted
 [ "$(ustate "['last_serial']")" = $((S + 1)) ] || die "last_serial $(ustate "['last_serial']") after the halt, not $((S + 1))"
+conf
+
+note "Reboot=window: judged when the install is done, not when the run began"
+# The run decides inside the window; while its bundle request is held (5 s), its clock moves 3 h on, outside.
+conf "[Network]" "Delta=no" "[Update]" "Reboot=window"
+add --window "$INSIDE"
+echo 0 >"$T/clock-offset"
+proxy_start "$HTTP_PORT" --delay-ms 5000
+sed -i "s|^Channel=.*|Channel=http://127.0.0.1:$PROXY_PORT/chan/channel.json|" "$T/abide.conf"
+preload "$ABIDE_TEST_HELPERS/helper-clock.so" ABIDE_TEST_CLOCK_OFFSET="$T/clock-offset" "$ABIDECTL" update >"$T/a.out" 2>&1 & APID=$!
+for i in $(seq 300); do grep -q "^Verdict:  install: .*inside window $INSIDE" "$T/a.out" && break; sleep 0.1; done
+grep -q "^Verdict:  install: .*inside window $INSIDE" "$T/a.out" || die "the run did not decide inside the window: $(cat "$T/a.out")"
+echo 10800 >"$T/clock-offset"
+wait "$APID" || die "the install across the window's end failed: $(cat "$T/a.out")"
+proxy_stop
+grep -q "^Installed 2.0 into slot b" "$T/a.out" || die "not installed: $(cat "$T/a.out")"
+grep -q "^Reboot:   deferred" "$T/a.out" || die "rebooted after the window closed: $(cat "$T/a.out")"
+[ ! -e "$T/rebooted" ] || die "rebooted outside the window"
+[ "$(ustate "['reboot_deferred']")" = 2.0 ] || die "the deferred reboot not recorded: $(cat "$T/var/update.json")"
+# Back inside the window: the reboot is made.
+conf "[Update]" "Reboot=window"
+decide already-pending
+grep -q "^Reboot:   now" "$T/out" && [ "$(cat "$T/rebooted")" = rebooted ] || die "the deferred reboot inside the window: $(cat "$T/out")"
+rm -f "$T/rebooted" "$ENTRIES"/abide-b*.conf
 conf
 
 note "a machine-id that is not 32 hex digits: refused"
