@@ -339,6 +339,35 @@ static uint64_t random_u64(void) {
         return v;
 }
 
+/*
+ * A corrupt update state must not stop updates for good on a device nobody
+ * visits: it is kept aside as STATE.corrupt (not by a dry run, which writes
+ * nothing) and the run starts afresh. What is lost: the replay floor (the
+ * next signed channel is taken whatever its serial, docs/channel.md), the
+ * backoff and the decision history.
+ */
+static int load_update_state(const char *path, bool dry_run, UpdateState *ret) {
+        int r = update_state_load(path, ret);
+        if (r != -EBADMSG)
+                return r;
+
+        if (dry_run) {
+                ctl_warn("%s; starting afresh", err_message(r));
+                err_clear();
+                *ret = (UpdateState) {};
+                return 0;
+        }
+        ctl_warn("%s; moved aside, starting afresh", err_message(r));
+        _cleanup_free_ char *aside = NULL;
+        if (asprintf(&aside, "%s.corrupt", path) < 0)
+                return -ENOMEM;
+        if (rename(path, aside) < 0)
+                return err_set(errno, "cannot move the corrupt %s aside: %m", path);
+        err_clear();
+        *ret = (UpdateState) {};
+        return 0;
+}
+
 int verb_update(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -422,7 +451,7 @@ int verb_update(int argc, char *argv[]) {
                 if (r < 0)
                         return r;
         }
-        r = update_state_load(cf->update_state, &us);
+        r = load_update_state(cf->update_state, a.dry_run, &us);
         if (r < 0)
                 return r;
         update_state_use_channel(&us, cf->update_channel);

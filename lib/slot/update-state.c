@@ -164,6 +164,8 @@ int update_state_load(const char *path, UpdateState *ret) {
                 *ret = (UpdateState) {};
                 return 0;
         }
+        if (r == -EFBIG)
+                return err_set(EBADMSG, "%s: corrupt: larger than %d bytes", path, UPDATE_STATE_MAX);
         if (r < 0)
                 return err_set(r, "cannot read %s: %s", path, strerror(-r));
         r = update_state_from_json_string(text, ret);

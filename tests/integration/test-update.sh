@@ -337,6 +337,22 @@ b_print | cmp -s "$T/b.before" - || die "slot b changed by a replay"
 [ "$(ustate "['last_decision']['verdict']")" = replay ] || die "replay not recorded"
 restore_channel latest
 
+note "a corrupt update state does not stop updates: kept aside, the run starts afresh"
+for bad in 'garbage{' '{"format": 99}' "big"; do
+        if [ "$bad" = big ]; then head -c 70000 /dev/zero | tr '\0' ' ' >"$T/var/update.json"; else printf '%s' "$bad" >"$T/var/update.json"; fi
+        cp "$T/var/update.json" "$T/bad.json"
+        # A dry run writes nothing: it warns and decides without the file.
+        "$ABIDECTL" update --dry-run >"$T/out" 2>"$T/err" || die "dry run with a corrupt state ($bad): $(cat "$T/err")"
+        grep -Eq "^abidectl: update: warning: .*update.json.*; starting afresh$" "$T/err" || die "dry run's warning ($bad): $(cat "$T/err")"
+        cmp -s "$T/bad.json" "$T/var/update.json" && [ ! -e "$T/var/update.json.corrupt" ] || die "a dry run moved the corrupt state"
+        decide already-pending
+        grep -Eq "^abidectl: update: warning: .*update.json.*; moved aside, starting afresh$" "$T/err" || die "warning ($bad): $(cat "$T/err")"
+        cmp -s "$T/bad.json" "$T/var/update.json.corrupt" || die "the corrupt state was not kept aside ($bad)"
+        [ "$(ustate "['last_serial']")" = "$S" ] || die "state after a corrupt one ($bad): $(cat "$T/var/update.json")"
+        rm "$T/var/update.json.corrupt"
+done
+b_print | cmp -s "$T/b.before" - || die "slot b changed by a run after a corrupt state"
+
 note "Reboot=never: installed, not rebooted"
 rm -f "$ENTRIES"/abide-b*.conf
 conf "[Update]" "Reboot=never"
