@@ -20,8 +20,9 @@ packages=(
         nginx-light curl
         # delta benchmark (tests/bench/bench-delta.sh): casync as the reference, apt for .deb downloads
         casync apt
-        # demo image inputs: busybox, a kernel, the loader (and its linuxx64.efi.stub for UKIs)
-        busybox-static linux-image-amd64 systemd-boot-efi
+        # demo image inputs: busybox, a kernel, the loader (and its linuxx64.efi.stub for UKIs),
+        # the CA bundle the demo image trusts for HTTPS updates (recipes/demo.conf, docs/network.md)
+        busybox-static linux-image-amd64 systemd-boot-efi ca-certificates
         # Secure Boot (docs/secure-boot.md): keygen --secure-boot's .auth files, signing and checking EFI binaries
         efitools sbsigntool
         # whole-system tests; qemu-img makes the bundle drives (qcow2 overlays, no copy of a bundle)
