@@ -227,6 +227,7 @@ static int oci_layer(const char *label, const char *blob, const char *staging_di
         int r = layer_writer_open(label, staging_dir, progress, userdata, &w);
         if (r < 0)
                 return r;
+        layer_writer_set_replace_dirs(w, true);
         r = oci_whiteouts(w, blob);
         if (r < 0)
                 return r;

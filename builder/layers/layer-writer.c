@@ -23,6 +23,7 @@ struct LayerWriter {
         void *userdata;
         uint64_t n_entries, n_bytes;
         bool in_tree;
+        bool replace_dirs;
 };
 
 int layer_writer_open(const char *label, const char *staging_dir, LayerProgressFn progress, void *userdata,
@@ -64,6 +65,27 @@ int layer_writer_root_fd(LayerWriter *w) {
 
 const char *layer_writer_label(LayerWriter *w) {
         return w->label;
+}
+
+void layer_writer_set_replace_dirs(LayerWriter *w, bool b) {
+        w->replace_dirs = b;
+}
+
+/* archive_write_disk's UNLINK only rmdir()s, so a non-empty directory would
+ * make it fail; an OCI changeset's non-directory entry replaces the lower
+ * layers' directory with all it holds (image-spec layer.md, "Changeset over
+ * existing files"), as a file in an overlayfs upper hides the directory. */
+static int writer_replace_dir(LayerWriter *w, struct archive_entry *e, const char *name, const char *path) {
+        struct stat st;
+
+        if (!w->replace_dirs || archive_entry_filetype(e) == AE_IFDIR)
+                return 0;
+        if (fstatat(w->root_fd, path, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+                return 0;
+        int r = staging_path_remove(w->root_fd, path, false);
+        if (r < 0)
+                return err_prefix(r, "layer %s: entry '%s': cannot replace the directory", w->label, name);
+        return 0;
 }
 
 int layer_entry_error(const char *label, const char *entry, int r) {
@@ -154,6 +176,9 @@ int layer_writer_entry(LayerWriter *w, struct archive_entry *e, struct archive *
                 if (r < 0)
                         return r;
         }
+        r = writer_replace_dir(w, e, name, path);
+        if (r < 0)
+                return r;
 
         r = archive_write_header(w->disk, e);
         if (r < ARCHIVE_OK)

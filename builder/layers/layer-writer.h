@@ -23,6 +23,10 @@ int layer_writer_open(const char *label, const char *staging_dir, LayerProgressF
 int layer_writer_root_fd(LayerWriter *w);
 const char *layer_writer_label(LayerWriter *w);
 
+/* OCI semantics: a non-directory entry over a directory removes the directory
+ * and its contents first (tar and deb layers refuse, as tar and dpkg do). */
+void layer_writer_set_replace_dirs(LayerWriter *w, bool b);
+
 /* Checks e, writes it, copies its data from src (archive_read_data_block). */
 int layer_writer_entry(LayerWriter *w, struct archive_entry *e, struct archive *src);
 

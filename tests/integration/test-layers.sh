@@ -169,6 +169,40 @@ rm "$OCI/blobs/sha256/$l1d"
 expect_fail "layer oci:.*: blob sha256:$l1d: .*No such file" "$H" "$T/st" "oci:$OCI"
 cp "$T/layer1.tar" "$OCI/blobs/sha256/$l1d"
 
+note "OCI: an upper layer's file or symlink replaces a lower layer's directory and its contents"
+# As "rm -rf /var/run && ln -s /run /var/run" in a Dockerfile exports: the symlink, no whiteout
+# (image-spec layer.md, "Changeset over existing files": remove the path, then recreate it).
+OCIR=$T/oci-replace
+mkdir -p "$OCIR/blobs/sha256" "$T/r1/var/run/sub" "$T/r1/opt/app" "$T/r2/var" "$T/r2/opt"
+echo pid > "$T/r1/var/run/sub/pid"; echo lib > "$T/r1/opt/app/lib"
+ln -s /run "$T/r2/var/run"; echo file > "$T/r2/opt/app"
+tar --numeric-owner -C "$T/r1" -cf "$T/r1.tar" .
+tar --numeric-owner -C "$T/r2" -cf "$T/r2.tar" .
+oblob() { # oblob FILE -> prints "digest size", stores the blob in $OCIR
+        local d
+        d=$(sha256sum "$1" | cut -d' ' -f1)
+        cp "$1" "$OCIR/blobs/sha256/$d"
+        echo "$d $(stat -c %s "$1")"
+}
+read -r rcd rcs < <(oblob "$T/config.json")
+read -r r1d r1s < <(oblob "$T/r1.tar")
+read -r r2d r2s < <(oblob "$T/r2.tar")
+cat > "$T/manifest-r.json" <<EOF
+{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",
+ "config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:$rcd","size":$rcs},
+ "layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:$r1d","size":$r1s},
+           {"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:$r2d","size":$r2s}]}
+EOF
+read -r rmd rms < <(oblob "$T/manifest-r.json")
+echo "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"sha256:$rmd\",\"size\":$rms}]}" > "$OCIR/index.json"
+fresh "$T/st"
+"$H" "$T/st" "oci:$OCIR" || die "oci: a file or symlink over a lower layer's directory was refused"
+[ "$(readlink "$T/st/var/run")" = /run ] || die "oci: var/run is not the upper layer's symlink"
+[ -f "$T/st/opt/app" ] && [ "$(cat "$T/st/opt/app")" = file ] || die "oci: opt/app is not the upper layer's file"
+# A plain tar layer keeps tar's rule: a non-empty directory is not replaced by a file.
+fresh "$T/st"
+expect_fail "layer tar:.*r2.tar: entry '\./var/run'" "$H" "$T/st" "tar:$T/r1.tar" "tar:$T/r2.tar"
+
 note "an in-tree directory symlink (bin -> usr/bin) is followed, as dpkg does"
 mkdir -p "$T/merged/usr/bin" "$T/later/bin"
 ln -s usr/bin "$T/merged/bin"
