@@ -14,23 +14,55 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
 
+static int strcmp_ptr(const void *a, const void *b) {
+        return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
 /* The directory's extended attributes (ACLs included: system.posix_acl_*),
- * as archive_write_disk's XATTR|ACL flags would copy them. */
+ * as archive_write_disk's XATTR|ACL flags would copy them, set in name order
+ * as the layer writer sets them (ext4 lists them in the order they were set,
+ * and the image keeps that order). */
 static int copy_xattrs(int src, int dst, const char *rel) {
         _cleanup_free_ char *names = malloc(XATTR_LIST_MAX_BYTES), *value = malloc(XATTR_VALUE_MAX_BYTES);
+        _cleanup_free_ const char **sorted = NULL;
+        size_t n_sorted = 0;
+
         if (!names || !value)
                 return -ENOMEM;
-
         ssize_t n = flistxattr(src, names, XATTR_LIST_MAX_BYTES);
         if (n < 0)
                 return errno == ENOTSUP ? 0 : err_set(errno, "'%s': cannot list extended attributes: %m", rel);
-        for (const char *name = names; name < names + n; name += strlen(name) + 1) {
-                ssize_t k = fgetxattr(src, name, value, XATTR_VALUE_MAX_BYTES);
+        sorted = calloc((size_t) n + 1, sizeof *sorted);
+        if (!sorted)
+                return -ENOMEM;
+        for (const char *name = names; name < names + n; name += strlen(name) + 1)
+                sorted[n_sorted++] = name;
+        qsort(sorted, n_sorted, sizeof *sorted, strcmp_ptr);
+        for (size_t i = 0; i < n_sorted; i++) {
+                ssize_t k = fgetxattr(src, sorted[i], value, XATTR_VALUE_MAX_BYTES);
                 if (k < 0)
-                        return err_set(errno, "'%s': cannot read extended attribute %s: %m", rel, name);
-                if (fsetxattr(dst, name, value, (size_t) k, 0) < 0)
-                        return err_set(errno, "'%s': cannot set extended attribute %s: %m", rel, name);
+                        return err_set(errno, "'%s': cannot read extended attribute %s: %m", rel, sorted[i]);
+                if (fsetxattr(dst, sorted[i], value, (size_t) k, 0) < 0)
+                        return err_set(errno, "'%s': cannot set extended attribute %s: %m", rel, sorted[i]);
         }
+        return 0;
+}
+
+/* A linked inode keeps the order its extended attributes were set in; the
+ * image must not depend on it, so one not listed in name order (as the copy
+ * would set them) makes the build copy the layer instead. */
+static int check_xattr_order(int src, const char *name, const char *rel) {
+        _cleanup_free_ char *names = malloc(XATTR_LIST_MAX_BYTES), *path = NULL;
+
+        if (!names || asprintf(&path, "/proc/self/fd/%d/%s", src, name) < 0)
+                return -ENOMEM;
+        ssize_t n = llistxattr(path, names, XATTR_LIST_MAX_BYTES);
+        if (n < 0)
+                return errno == ENOTSUP ? 0 : err_set(errno, "'%s': cannot list extended attributes: %m", rel);
+        const char *prev = NULL;
+        for (const char *p = names; p < names + n; prev = p, p += strlen(p) + 1)
+                if (prev && strcmp(prev, p) > 0)
+                        return err_set(EOPNOTSUPP, "'%s': extended attributes not in name order", rel);
         return 0;
 }
 
@@ -49,6 +81,9 @@ static int link_entry(int src, int dst, const char *rel, const char *name, dev_t
                 /* Sockets: leave them to the copy, which has its own rule for them. */
                 if (S_ISSOCK(st.st_mode))
                         return err_set(EOPNOTSUPP, "'%s' is a socket", child);
+                int r = check_xattr_order(src, name, child);
+                if (r < 0)
+                        return r;
                 /* Symlinks and device nodes too: linkat() without AT_SYMLINK_FOLLOW links the entry itself. */
                 if (linkat(src, name, dst, name, 0) < 0)
                         return err_set(errno, "cannot link '%s' into the staging tree: %m", child);

@@ -138,6 +138,57 @@ static int writer_hardlink(LayerWriter *w, struct archive_entry *e, const char *
         return 0;
 }
 
+typedef struct Xattr {
+        char *name;
+        void *value;
+        size_t size;
+} Xattr;
+
+static int xattr_cmp(const void *a, const void *b) {
+        return strcmp(((const Xattr *) a)->name, ((const Xattr *) b)->name);
+}
+
+/* archive_write_disk sets the extended attributes in the entry's order, and
+ * ext4 and xfs list them in the order they were set, which mkfs.erofs and
+ * mksquashfs copy into the image: the same attributes given in another order
+ * (setcap after setfattr, another tar) would give other bytes. By name, then. */
+static int writer_sort_xattrs(struct archive_entry *e) {
+        int n = archive_entry_xattr_reset(e);
+        if (n < 2)
+                return 0;
+
+        _cleanup_free_ Xattr *x = calloc(n, sizeof *x);
+        if (!x)
+                return -ENOMEM;
+        int k = 0, r = 0;
+        const char *name;
+        const void *value;
+        size_t size;
+        while (k < n && archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
+                Xattr *a = &x[k++];
+                a->name = strdup(name);
+                a->value = malloc(size ?: 1);
+                a->size = size;
+                if (!a->name || !a->value) {
+                        r = err_set(ENOMEM, "out of memory");
+                        break;
+                }
+                if (size > 0)
+                        memcpy(a->value, value, size);
+        }
+        if (r >= 0) {
+                qsort(x, k, sizeof *x, xattr_cmp);
+                archive_entry_xattr_clear(e);
+                for (int i = 0; i < k; i++)
+                        archive_entry_xattr_add_entry(e, x[i].name, x[i].value, x[i].size);
+        }
+        for (int i = 0; i < k; i++) {
+                free(x[i].name);
+                free(x[i].value);
+        }
+        return r;
+}
+
 int layer_writer_entry(LayerWriter *w, struct archive_entry *e, struct archive *src) {
         _cleanup_free_ char *name = NULL, *norm = NULL, *path = NULL;
         int r;
@@ -177,6 +228,9 @@ int layer_writer_entry(LayerWriter *w, struct archive_entry *e, struct archive *
                         return r;
         }
         r = writer_replace_dir(w, e, name, path);
+        if (r < 0)
+                return r;
+        r = writer_sort_xattrs(e);
         if (r < 0)
                 return r;
 

@@ -32,7 +32,9 @@ int layer_apply(const RecipeLayer *l, const char *staging_dir, LayerProgressFn p
  * inodes with the layer. Whoever writes into it afterwards must replace files
  * (rename, unlink first), never write through them, and must not change their
  * metadata: mkfs_image() fixes the times with the file system tool's options.
- * -EXDEV when the layer is on another file system; on any failure staging_dir
+ * -EXDEV when the layer is on another file system, -EOPNOTSUPP for a file whose
+ * xattrs are not listed in name order (the copy sets them in that order, and the
+ * image keeps the listed order); on any failure staging_dir
  * holds a partial tree to remove before falling back to layer_apply(). */
 int layer_link_tree(const RecipeLayer *l, const char *staging_dir);
 

@@ -3,7 +3,7 @@
 # interoperate with openssl, trust is enforced, builds are reproducible, and
 # bad input fails cleanly with nothing left behind.
 source "$(dirname "$0")/lib.sh"
-need openssl tar mkfs.erofs veritysetup
+need openssl tar mkfs.erofs veritysetup setfattr getfattr setcap getcap
 
 B=$ABIDE_BUILD
 recipe=$ABIDE_SRCDIR/recipes/example.conf
@@ -129,6 +129,44 @@ for n in s1 s2; do
 done
 same_bundle "$T"/s1/*.abide "$T"/s2/*.abide
 [ "$(head -c 4 "$T/x-s1/root.img")" = hsqs ] || die "Filesystem=squashfs did not make a squashfs image"
+
+note "reproducible whatever order a file's extended attributes were set in"
+# ext4 lists a file's xattrs in the order they were set (setfattr, then setcap, or
+# another tar), and mkfs.erofs and mksquashfs keep the listed order in the image.
+for n in xa-ab xa-ba; do
+        cp -a "$ABIDE_SRCDIR/images/example/rootfs" "$T/$n"
+        : > "$T/$n/etc/marked"
+done
+mark() { # mark FILE ATTR... : sets the attributes in that order
+        local f=$1 a; shift
+        for a; do
+                if [ "$a" = security.capability ]; then setcap cap_net_raw+ep "$f"; else setfattr -n "$a" -v "v$a" "$f"; fi
+        done
+}
+mark "$T/xa-ab/etc/marked" user.a user.b security.capability
+mark "$T/xa-ba/etc/marked" security.capability user.b user.a
+[ "$(getfattr -d -m - --absolute-names "$T/xa-ab/etc/marked" | sort)" = "$(getfattr -d -m - --absolute-names "$T/xa-ba/etc/marked" | sed 's/xa-ba/xa-ab/' | sort)" ] ||
+        die "the two trees' xattrs differ in more than order"
+for fs in erofs squashfs; do
+        # A single tree layer (linked) and the same tree after an empty tar layer (copied).
+        for n in xa-ab xa-ba; do
+                sed 's|^Layer=tree:.*|Layer=tree:'"$T/$n"'|' "$recipe" >"$T/$n.conf"
+                "$B" build "$T/$n.conf" "${K[@]}" -o "$T/out-$fs-$n" --set Image.Filesystem=$fs >/dev/null
+        done
+        tar -cf "$T/empty.tar" -T /dev/null
+        sed 's|^Layer=tree:.*|Layer=tar:'"$T"'/empty.tar\nLayer=tree:'"$T"'/xa-ba|' "$recipe" >"$T/xa-copied.conf"
+        "$B" build "$T/xa-copied.conf" "${K[@]}" -o "$T/out-$fs-copied" --set Image.Filesystem=$fs >/dev/null
+        same_bundle "$T"/out-$fs-xa-ab/*.abide "$T"/out-$fs-xa-ba/*.abide
+        same_bundle "$T"/out-$fs-xa-ab/*.abide "$T"/out-$fs-copied/*.abide
+done
+mkdir "$T/x-xa"
+tar -xf "$T"/out-erofs-xa-ba/*.abide -C "$T/x-xa"
+mount -o ro,loop "$T/x-xa/root.img" "$T/mnt" || die "cannot loop-mount the xattr build's image"
+cleanup_hooks+=("umount '$T/mnt'")
+[ "$(getcap "$T/mnt/etc/marked" | sed 's/.* //')" = cap_net_raw=ep ] || die "file capability lost: $(getcap "$T/mnt/etc/marked")"
+umount "$T/mnt"
+cleanup_hooks=()
+[ "$(getfattr --only-values -n user.b "$T/xa-ba/etc/marked")" = vuser.b ] || die "the build changed the layer's xattrs"
 
 note "Compression=lz4hc: a compressed erofs with the same tree, reproducible, verity over it"
 for n in z1 z2; do
