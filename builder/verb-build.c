@@ -12,6 +12,7 @@
 #include "basic/progress.h"
 #include "basic/rm-rf.h"
 #include "build-context.h"
+#include "build-guard.h"
 #include "bundle/bundle.h"
 #include "crypto/signer.h"
 #include "crypto/verity-sig.h"
@@ -260,6 +261,9 @@ static int build(const BuildArgs *a) {
                 return -ENOMEM;
 
         r = build_context_new(a->outdir, recipe, epoch, &ctx);
+        if (r < 0)
+                return r;
+        r = build_guard(ctx->workdir);
         if (r < 0)
                 return r;
 

@@ -319,6 +319,31 @@ grep -qx 'TimeoutSec=42' "$T/mnt/usr/lib/abide/abide.conf" || die "HealthTimeout
 umount "$T/mnt"
 cleanup_hooks=()
 
+note "an interrupted build (SIGTERM, SIGINT, SIGHUP) leaves no work directory in the output"
+# lz4hc over random data keeps mkfs.erofs busy for seconds: the signal lands while it runs.
+mkdir -p "$T/slow-tree"
+head -c 8M /dev/urandom >"$T/slow-tree/noise"
+sed 's|^Layer=tree:.*|Layer=tree:'"$T"'/slow-tree|' "$recipe" >"$T/slow.conf"
+for sig in TERM INT HUP; do
+        out=$T/out-killed-$sig
+        # A shell's background job ignores SIGINT; the build must be able to get one.
+        ( trap - INT; exec "$B" build "$T/slow.conf" "${K[@]}" -o "$out" --set Image.Compression=lz4hc ) &
+        pid=$!
+        for _ in $(seq 200); do
+                compgen -G "$out/.abide-build.*/root.img" >/dev/null && break
+                sleep 0.05
+        done
+        work=$(compgen -G "$out/.abide-build.*" || true)
+        [ -n "$work" ] || die "SIG$sig: the build never started mkfs"
+        kill -$sig $pid
+        rc=0
+        wait $pid || rc=$?
+        [ $rc = $((128 + $(kill -l $sig))) ] || die "SIG$sig: the build exited $rc, not killed by the signal"
+        [ -z "$(ls -A "$out")" ] || die "SIG$sig: the interrupted build left $(ls -A "$out")"
+        sleep 0.2
+        ! pgrep -f -- "$work" >/dev/null || die "SIG$sig: a tool of the interrupted build still runs: $(pgrep -af -- "$work")"
+done
+
 note "bad input: one line, non-zero, nothing written"
 expect_fail "No such file|recipe" "$B" build "$T/missing.conf" "${K[@]}" -o "$T/bad1"
 expect_fail "signing.key|key" "$B" build "$recipe" --key "$T/nokey" --cert "$T/keys/signing.crt" -o "$T/bad2"
