@@ -230,7 +230,7 @@ int image_bake_agent(const RecipeAgent *a, const char *staging) {
                         return err_set(errno, "[Agent] Source %s: %m", a->source);
                 if (!S_ISDIR(st.st_mode))
                         return err_set(ENOTDIR, "[Agent] Source %s: not a directory", a->source);
-                RecipeLayer tree = { .type = LAYER_TREE, .path = a->source };
+                RecipeLayer tree = { .type = LAYER_TREE, .path = a->source, .architecture = architecture_native() };
                 r = layer_apply(&tree, staging, NULL, NULL);
                 if (r < 0)
                         return err_prefix(r, "[Agent] Source");

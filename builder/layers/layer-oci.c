@@ -85,9 +85,16 @@ static bool media_is_index(const char *m) {
                      streq(m, "application/vnd.docker.distribution.manifest.list.v2+json"));
 }
 
-/* Picks the one manifest of an index; with several, the linux/amd64 one. */
-static int oci_pick(const char *label, json_object *index, json_object **ret) {
-        json_object *list, *found = NULL;
+/* The image's architecture as OCI's platform spells it (Go's GOARCH), which is Debian's. */
+static bool oci_platform_is(json_object *platform, const ArchInfo *arch) {
+        return streq_ptr(json_str(platform, "os"), "linux") &&
+               streq_ptr(json_str(platform, "architecture"), arch->deb_arch);
+}
+
+/* Picks the one manifest of an index; with several, the one for the image's
+ * architecture. One that names another platform is refused, never taken. */
+static int oci_pick(const char *label, json_object *index, const ArchInfo *arch, json_object **ret) {
+        json_object *list, *found = NULL, *platform;
         size_t n_found = 0;
 
         if (!json_object_object_get_ex(index, "manifests", &list) || !json_object_is_type(list, json_type_array) ||
@@ -95,26 +102,29 @@ static int oci_pick(const char *label, json_object *index, json_object **ret) {
                 return err_set(EBADMSG, "layer %s: index without manifests", label);
         size_t n = json_object_array_length(list);
         if (n == 1) {
-                *ret = json_object_array_get_idx(list, 0);
+                json_object *d = json_object_array_get_idx(list, 0);
+                if (json_object_object_get_ex(d, "platform", &platform) && !oci_platform_is(platform, arch))
+                        return err_set(EMEDIUMTYPE, "layer %s: the index's one image is for %s/%s, not linux/%s (Architecture=%s)",
+                                       label, json_str(platform, "os") ?: "?", json_str(platform, "architecture") ?: "?",
+                                       arch->deb_arch, arch->name);
+                *ret = d;
                 return 0;
         }
         for (size_t i = 0; i < n; i++) {
-                json_object *d = json_object_array_get_idx(list, i), *platform;
-                if (json_object_object_get_ex(d, "platform", &platform) &&
-                    streq_ptr(json_str(platform, "os"), "linux") &&
-                    streq_ptr(json_str(platform, "architecture"), "amd64")) {
+                json_object *d = json_object_array_get_idx(list, i);
+                if (json_object_object_get_ex(d, "platform", &platform) && oci_platform_is(platform, arch)) {
                         found = d;
                         n_found++;
                 }
         }
         if (n_found != 1)
-                return err_set(EBADMSG, "layer %s: index lists %zu images and %zu for linux/amd64 (need exactly one)",
-                               label, n, n_found);
+                return err_set(EBADMSG, "layer %s: index lists %zu images and %zu for linux/%s (need exactly one)",
+                               label, n, n_found, arch->deb_arch);
         *ret = found;
         return 0;
 }
 
-static int oci_manifest(const char *label, const char *layout, json_object **ret) {
+static int oci_manifest(const char *label, const char *layout, const ArchInfo *arch, json_object **ret) {
         _cleanup_(json_object_putp) json_object *cur = NULL;
         _cleanup_free_ char *index_path = NULL;
         int r;
@@ -129,7 +139,7 @@ static int oci_manifest(const char *label, const char *layout, json_object **ret
                 json_object *desc = NULL;
                 _cleanup_free_ char *blob = NULL;
 
-                r = oci_pick(label, cur, &desc);
+                r = oci_pick(label, cur, arch, &desc);
                 if (r < 0)
                         return r;
                 r = oci_blob(label, layout, desc, &blob);
@@ -242,14 +252,18 @@ static int oci_layer(const char *label, const char *blob, const char *staging_di
         return layer_writer_close(w);
 }
 
-int layer_apply_oci(const char *layout, const char *staging_dir, LayerProgressFn progress, void *userdata) {
+int layer_apply_oci(const char *layout, Architecture architecture, const char *staging_dir, LayerProgressFn progress,
+                    void *userdata) {
         _cleanup_(json_object_putp) json_object *manifest = NULL;
         _cleanup_free_ char *label = NULL;
         json_object *layers;
 
         if (asprintf(&label, "oci:%s", layout) < 0)
                 return err_set(ENOMEM, "out of memory");
-        int r = oci_manifest(label, layout, &manifest);
+        const ArchInfo *arch = arch_info(architecture);
+        if (!arch)
+                return err_set(EINVAL, "layer %s: unknown architecture", label);
+        int r = oci_manifest(label, layout, arch, &manifest);
         if (r < 0)
                 return r;
         if (!json_object_object_get_ex(manifest, "layers", &layers) || !json_object_is_type(layers, json_type_array))

@@ -90,7 +90,7 @@ int layer_apply(const RecipeLayer *l, const char *staging_dir, LayerProgressFn p
 
         /* An OCI layout is several layers, each with its own writer. */
         if (l->type == LAYER_OCI)
-                return layer_apply_oci(path, staging_dir, progress, userdata);
+                return layer_apply_oci(path, l->architecture, staging_dir, progress, userdata);
 
         r = layer_writer_open(label, staging_dir, progress, userdata, &w);
         if (r < 0)

@@ -700,6 +700,9 @@ int recipe_load(const char *path, char *const *overrides, Recipe **ret) {
         r = recipe_check(&p);
         if (r < 0)
                 goto finish;
+        /* Known only now: Architecture= may follow the layers, or come from --set. */
+        for (size_t i = 0; i < rc->n_layers; i++)
+                rc->layers[i].architecture = rc->architecture;
         if (!rc->filesystem && !(rc->filesystem = strdup("erofs"))) {
                 r = err_set(ENOMEM, "out of memory");
                 goto finish;

@@ -23,6 +23,7 @@ typedef struct RecipeLayer {
         LayerType type;
         char *path;        /* absolute after loading (globs resolved) */
         unsigned line;     /* where it was set, for messages; 0 when from --set */
+        Architecture architecture; /* the image's: which image of a multi-platform OCI index */
 } RecipeLayer;
 
 typedef struct RecipeBinary {

@@ -19,7 +19,11 @@ static int apply(int argc, char *argv[], bool list) {
                 if (!colon)
                         return err_set(EINVAL, "'%s': expected TYPE:PATH", argv[i]);
                 char *type = strndup(argv[i], colon - argv[i]);
-                RecipeLayer l = { .type = layer_type_from_string(type), .path = (char *) colon + 1 };
+                RecipeLayer l = {
+                        .type = layer_type_from_string(type),
+                        .path = (char *) colon + 1,
+                        .architecture = architecture_native(),
+                };
                 free(type);
                 if (l.type < 0)
                         return err_set(EINVAL, "'%s': unknown layer type", argv[i]);

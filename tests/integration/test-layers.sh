@@ -203,6 +203,51 @@ fresh "$T/st"
 fresh "$T/st"
 expect_fail "layer tar:.*r2.tar: entry '\./var/run'" "$H" "$T/st" "tar:$T/r1.tar" "tar:$T/r2.tar"
 
+note "OCI: a multi-platform index gives the image's architecture's image (Architecture=)"
+OCIM=$T/oci-multi
+mkdir -p "$OCIM/blobs/sha256"
+mblob() { # mblob FILE -> prints "digest size", stores the blob in $OCIM
+        local d
+        d=$(sha256sum "$1" | cut -d' ' -f1)
+        cp "$1" "$OCIM/blobs/sha256/$d"
+        echo "$d $(stat -c %s "$1")"
+}
+descs=
+for arch in amd64 arm64; do
+        mkdir -p "$T/m-$arch/etc"
+        echo "$arch" > "$T/m-$arch/etc/arch"
+        tar --numeric-owner -C "$T/m-$arch" -cf "$T/m-$arch.tar" .
+        printf '{"architecture":"%s","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}' "$arch" > "$T/m-$arch.config"
+        read -r mcd mcs < <(mblob "$T/m-$arch.config")
+        read -r mld mls < <(mblob "$T/m-$arch.tar")
+        printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:%s","size":%s}]}' \
+                "$mcd" "$mcs" "$mld" "$mls" > "$T/m-$arch.manifest"
+        read -r mmd mms < <(mblob "$T/m-$arch.manifest")
+        descs+="${descs:+,}{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"sha256:$mmd\",\"size\":$mms,\"platform\":{\"os\":\"linux\",\"architecture\":\"$arch\"}}"
+done
+echo "{\"schemaVersion\":2,\"manifests\":[$descs]}" > "$OCIM/index.json"
+"$ABIDE_BUILD" keygen -o "$T/keys" >/dev/null
+for arch in x86-64 arm64; do
+        printf '[Image]\nName=multi\nVersion=1\nCompatible=c\nArchitecture=%s\n[Content]\nLayer=oci:%s\n' "$arch" "$OCIM" > "$T/multi-$arch.conf"
+        SOURCE_DATE_EPOCH=1 "$ABIDE_BUILD" build "$T/multi-$arch.conf" --key "$T/keys/signing.key" --cert "$T/keys/signing.crt" \
+                -o "$T/multi-out-$arch" >/dev/null
+        mkdir "$T/multi-x-$arch"
+        tar -xf "$T/multi-out-$arch/multi-1.abide" -C "$T/multi-x-$arch"
+        fresh "$T/st"
+        mount -o ro,loop "$T/multi-x-$arch/root.img" "$T/st" || die "cannot loop-mount the $arch image"
+        cleanup_hooks+=("umount '$T/st'")
+        got=$(cat "$T/st/etc/arch" || true)
+        umount "$T/st"
+        cleanup_hooks=()
+        want=amd64; [ "$arch" = arm64 ] && want=arm64
+        [ "$got" = "$want" ] || die "Architecture=$arch: the OCI layer gave the $got image"
+done
+# An index with one image for another platform is refused, not taken.
+echo "{\"schemaVersion\":2,\"manifests\":[${descs%%,\{*}]}" > "$OCIM/index.json"
+expect_fail "layer oci:.*: the index's one image is for linux/amd64, not linux/arm64 \(Architecture=arm64\)" \
+        "$ABIDE_BUILD" build "$T/multi-arm64.conf" --key "$T/keys/signing.key" --cert "$T/keys/signing.crt" -o "$T/multi-refused"
+[ ! -e "$T/multi-refused/multi-1.abide" ] || die "a refused OCI layer still gave a bundle"
+
 note "an in-tree directory symlink (bin -> usr/bin) is followed, as dpkg does"
 mkdir -p "$T/merged/usr/bin" "$T/later/bin"
 ln -s usr/bin "$T/merged/bin"
