@@ -78,7 +78,7 @@ static int link_entry(int src, int dst, const char *rel, const char *name, dev_t
                 return err_set(errno, "'%s': %m", child);
 
         if (!S_ISDIR(st.st_mode)) {
-                /* Sockets: leave them to the copy, which has its own rule for them. */
+                /* Sockets: the copy leaves them out (layer_apply_tree()). */
                 if (S_ISSOCK(st.st_mode))
                         return err_set(EOPNOTSUPP, "'%s' is a socket", child);
                 int r = check_xattr_order(src, name, child);

@@ -61,6 +61,11 @@ int layer_apply_tree(LayerWriter *w, const char *dir) {
                         return err_set(ENOMEM, "out of memory");
                 archive_entry_set_pathname(e, relcopy);
 
+                /* A socket is a live process's endpoint, no file: left out, as tar leaves it
+                 * (archive_write_disk would make an empty executable file of it). */
+                if (archive_entry_filetype(e) == AE_IFSOCK)
+                        continue;
+
                 archive_entry_linkify(lr, &e, &spare);
                 if (spare)
                         archive_entry_free(spare);

@@ -73,6 +73,15 @@ fresh "$T/st"
 "$H" "$T/st" "tree:$SRC"
 check_tree "$T/st" "tree:"
 [ ! -e "$T/st/src" ] || die "tree layer copied the directory itself instead of its contents"
+# A socket is no file: left out, as tar leaves it, never an empty executable file.
+mkdir -p "$T/socktree/run"
+echo kept > "$T/socktree/run/kept"
+python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$T/socktree/run/control"
+[ -S "$T/socktree/run/control" ] || die "cannot make a socket"
+fresh "$T/st"
+"$H" "$T/st" "tree:$T/socktree"
+[ "$(cat "$T/st/run/kept")" = kept ] || die "tree with a socket: run/kept missing"
+[ ! -e "$T/st/run/control" ] && [ ! -L "$T/st/run/control" ] || die "tree layer made a $(stat -c '%F %a' "$T/st/run/control") of a socket"
 
 note "deb layers (dpkg-deb --build, gzip/xz/zstd data.tar)"
 PKG=$T/pkg
