@@ -260,6 +260,11 @@ static int build(const BuildArgs *a) {
         if (asprintf(&bundle_path, "%s/%s-%s" BUNDLE_SUFFIX, a->outdir, recipe->name, recipe->version) < 0)
                 return -ENOMEM;
 
+        /* The output directory is the caller's. What the build creates without a mode from the
+         * layers (the image's "/", directories a tar implies without entries of their own,
+         * /usr/lib/abide) would otherwise take the caller's umask: under umask 077 the
+         * image's "/" was 0700. */
+        (void) umask(022);
         r = build_context_new(a->outdir, recipe, epoch, &ctx);
         if (r < 0)
                 return r;

@@ -168,6 +168,27 @@ umount "$T/mnt"
 cleanup_hooks=()
 [ "$(getfattr --only-values -n user.b "$T/xa-ba/etc/marked")" = vuser.b ] || die "the build changed the layer's xattrs"
 
+note "the caller's umask changes nothing in the image (its \"/\", directories a tar implies)"
+python3 - "$T/nodirs.tar" <<'EOF'
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w") as tf:
+    data = b"x\n"; info = tarfile.TarInfo("usr/share/app/file"); info.size = len(data); info.mode = 0o644
+    tf.addfile(info, io.BytesIO(data))
+EOF
+sed 's|^Layer=tree:.*|Layer=tree:'"$T"'/example-copy/rootfs\nLayer=tar:'"$T"'/nodirs.tar|' "$recipe" >"$T/nodirs.conf"
+for u in 022 077; do
+        ( umask $u; "$B" build "$T/nodirs.conf" "${K[@]}" -o "$T/out-umask-$u" >/dev/null )
+done
+mkdir "$T/x-umask"
+tar -xf "$T"/out-umask-077/*.abide -C "$T/x-umask"
+mount -o ro,loop "$T/x-umask/root.img" "$T/mnt" || die "cannot loop-mount the umask 077 build's image"
+cleanup_hooks+=("umount '$T/mnt'")
+modes=$(stat -c '%a' "$T/mnt" "$T/mnt/usr/share" "$T/mnt/usr/lib/abide" | tr '\n' ' ')
+umount "$T/mnt"
+cleanup_hooks=()
+[ "$modes" = "755 755 755 " ] || die "under umask 077, the image's /, /usr/share, /usr/lib/abide have modes $modes"
+same_bundle "$T"/out-umask-022/*.abide "$T"/out-umask-077/*.abide
+
 note "Compression=lz4hc: a compressed erofs with the same tree, reproducible, verity over it"
 for n in z1 z2; do
         bz=$("$B" build "$recipe" "${K[@]}" -o "$T/$n" --set Image.Compression=lz4hc)
