@@ -155,6 +155,36 @@ static int format_date(time_t t, char **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
+static bool path_is_below(const char *path, const char *dir) {
+        size_t n = strlen(dir);
+        if (streq(dir, "/"))
+                return true;
+        return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == 0);
+}
+
+/* A directory copied into the image must not hold the output directory: the build's
+ * work directory (with the staging tree being filled) would be copied into itself
+ * until paths grew too long, and earlier bundles would land in the image. */
+static int check_output_outside_trees(const Recipe *recipe, const char *outdir) {
+        _cleanup_free_ char *out = realpath(outdir, NULL);
+        if (!out)
+                return err_set(errno, "output directory %s: %m", outdir);
+
+        for (size_t i = 0; i <= recipe->n_layers; i++) {
+                bool agent = i == recipe->n_layers;
+                const char *dir = agent ? recipe->agent.source : recipe->layers[i].path;
+                if (!dir || (!agent && recipe->layers[i].type != LAYER_TREE))
+                        continue;
+                _cleanup_free_ char *real = realpath(dir, NULL);
+                if (!real)
+                        return err_set(errno, "%s %s: %m", agent ? "[Agent] Source" : "layer tree:", dir);
+                if (path_is_below(out, real))
+                        return err_set(ELOOP, "the output directory %s is inside %s%s: the build would copy itself into the image",
+                                       outdir, agent ? "[Agent] Source " : "layer tree:", dir);
+        }
+        return 0;
+}
+
 typedef struct BuildArgs {
         const char *recipe;
         char **sets;
@@ -255,10 +285,17 @@ static int build(const BuildArgs *a) {
         r = build_date_now(&epoch);
         if (r < 0)
                 return r;
-        if (mkdir(a->outdir, 0755) < 0 && errno != EEXIST)
+        bool made_outdir = mkdir(a->outdir, 0755) >= 0;
+        if (!made_outdir && errno != EEXIST)
                 return err_set(errno, "cannot create output directory %s: %m", a->outdir);
         if (asprintf(&bundle_path, "%s/%s-%s" BUNDLE_SUFFIX, a->outdir, recipe->name, recipe->version) < 0)
                 return -ENOMEM;
+        r = check_output_outside_trees(recipe, a->outdir);
+        if (r < 0) {
+                if (made_outdir)
+                        (void) rmdir(a->outdir);
+                return r;
+        }
 
         /* The output directory is the caller's. What the build creates without a mode from the
          * layers (the image's "/", directories a tar implies without entries of their own,

@@ -166,7 +166,7 @@ cleanup_hooks+=("umount '$T/mnt'")
 [ "$(getcap "$T/mnt/etc/marked" | sed 's/.* //')" = cap_net_raw=ep ] || die "file capability lost: $(getcap "$T/mnt/etc/marked")"
 umount "$T/mnt"
 cleanup_hooks=()
-[ "$(getfattr --only-values -n user.b "$T/xa-ba/etc/marked")" = vuser.b ] || die "the build changed the layer's xattrs"
+[ "$(getfattr --absolute-names --only-values -n user.b "$T/xa-ba/etc/marked")" = vuser.b ] || die "the build changed the layer's xattrs"
 
 note "the caller's umask changes nothing in the image (its \"/\", directories a tar implies)"
 python3 - "$T/nodirs.tar" <<'EOF'
@@ -364,6 +364,20 @@ for sig in TERM INT HUP; do
         sleep 0.2
         ! pgrep -f -- "$work" >/dev/null || die "SIG$sig: a tool of the interrupted build still runs: $(pgrep -af -- "$work")"
 done
+
+note "a tree layer or [Agent] Source= holding the output directory is refused, nothing made"
+# Layer=tree:. with -o ./out copied the work directory into itself until paths were too long.
+mkdir -p "$T/selftree/etc"
+echo hi >"$T/selftree/etc/hi"
+printf '[Image]\nName=self\nVersion=1\nCompatible=c\n[Content]\nLayer=tree:.\n' >"$T/selftree/self.conf"
+( cd "$T/selftree" && expect_fail "^abide-build: build: the output directory out is inside layer tree:$T/selftree/?\\.?: the build would copy itself into the image$" \
+        "$B" build self.conf "${K[@]}" -o out )
+[ ! -e "$T/selftree/out" ] || die "the refused build left $(find "$T/selftree/out" | head -3)"
+sed 's|^Layer=tree:.*|Layer=tree:'"$T"'/example-copy/rootfs|' "$recipe" >"$T/self-agent.conf"
+printf '[Agent]\nName=hello\nSource=%s\nExec=/usr/bin/hello\nHealth=/usr/bin/hello\n' "$T/selftree" >>"$T/self-agent.conf"
+expect_fail "the output directory $T/selftree/out2 is inside \\[Agent\\] Source $T/selftree: " \
+        "$B" build "$T/self-agent.conf" "${K[@]}" -o "$T/selftree/out2"
+[ ! -e "$T/selftree/out2" ] || die "the refused build left $T/selftree/out2"
 
 note "bad input: one line, non-zero, nothing written"
 expect_fail "No such file|recipe" "$B" build "$T/missing.conf" "${K[@]}" -o "$T/bad1"
