@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "build-context.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,11 +49,50 @@ int build_context_new(const char *outdir, const Recipe *recipe, time_t epoch, Bu
         return 0;
 }
 
+static int remove_at(int dfd, const char *name, dev_t dev) {
+        struct stat st;
+
+        if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (S_ISDIR(st.st_mode) && st.st_dev == dev) {
+                int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0)
+                        return -errno;
+                DIR *d = fdopendir(fd);
+                if (!d) {
+                        safe_close(fd);
+                        return -ENOMEM;
+                }
+                int r = 0;
+                struct dirent *de;
+                while ((de = readdir(d)))
+                        if (!streq(de->d_name, ".") && !streq(de->d_name, "..")) {
+                                int k = remove_at(dirfd(d), de->d_name, dev);
+                                if (k < 0 && r == 0)
+                                        r = k;
+                        }
+                closedir(d);
+                if (r < 0)
+                        return r;
+        }
+        if (unlinkat(dfd, name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0 && errno != ENOENT)
+                return -errno;
+        return 0;
+}
+
+int build_workdir_remove(const char *workdir) {
+        struct stat st;
+
+        if (lstat(workdir, &st) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        return remove_at(AT_FDCWD, workdir, st.st_dev);
+}
+
 BuildContext *build_context_free(BuildContext *c) {
         if (!c)
                 return NULL;
         if (c->workdir)
-                (void) rm_rf(c->workdir);
+                (void) build_workdir_remove(c->workdir);
         free(c->workdir);
         free(c->staging);
         free(c->root_path);

@@ -30,6 +30,11 @@ typedef struct BuildContext {
 } BuildContext;
 
 int build_context_new(const char *outdir, const Recipe *recipe, time_t epoch, BuildContext **ret);
+
+/* Removes a work directory through directory fds, so no path length limits it (a layer's
+ * entries may nest past PATH_MAX), without crossing into other file systems. Records no
+ * error message: it runs after the one the build reports. */
+int build_workdir_remove(const char *workdir);
 BuildContext *build_context_free(BuildContext *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(BuildContext *, build_context_free);
 

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "basic/error.h"
-#include "basic/rm-rf.h"
+#include "build-context.h"
 
 static const int stop_signals[] = { SIGINT, SIGTERM, SIGHUP };
 
@@ -39,14 +39,14 @@ static _Noreturn void supervise(pid_t pid, const char *workdir, const sigset_t *
                                 _exit(WEXITSTATUS(status));
                         /* Killed (OOM, a signal to it alone): nothing cleaned up after it. */
                         (void) kill(-pid, SIGKILL);
-                        (void) rm_rf(workdir);
+                        (void) build_workdir_remove(workdir);
                         die_of(WTERMSIG(status));
                 }
                 (void) kill(-pid, SIGKILL);
                 (void) kill(pid, SIGKILL);      /* should its group not have been made */
                 while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
                         ;
-                (void) rm_rf(workdir);
+                (void) build_workdir_remove(workdir);
                 die_of(sig);
         }
 }
