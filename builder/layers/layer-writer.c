@@ -2,6 +2,7 @@
 #include "layer-writer.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/stat.h>
 
 #include "basic/error.h"
@@ -216,6 +217,11 @@ int layer_writer_entry(LayerWriter *w, struct archive_entry *e, struct archive *
                         path = followed;
                 }
         }
+        /* "/" + path must be a path the image's system can open (and tools on the build
+         * machine, under the staging directory, as nearly as can be told here). */
+        if (strlen(path) >= PATH_MAX - 1)
+                return err_set(ENAMETOOLONG, "layer %s: entry '%.64s...': its path in the image is longer than %d bytes",
+                               w->label, name, PATH_MAX - 1);
         archive_entry_set_pathname(e, path);
 
         const char *hl = archive_entry_hardlink(e);

@@ -379,19 +379,22 @@ expect_fail "the output directory $T/selftree/out2 is inside \\[Agent\\] Source 
         "$B" build "$T/self-agent.conf" "${K[@]}" -o "$T/selftree/out2"
 [ ! -e "$T/selftree/out2" ] || die "the refused build left $T/selftree/out2"
 
-note "a build failing on entries nested past PATH_MAX still removes its work directory"
+note "entries nested past PATH_MAX: refused, or failed; the work directory is removed either way"
 python3 - "$T" <<'EOF'
 import io, sys, tarfile
-for name, path in (("deep-staged", "/".join(["d" * 200] * 20) + "/" + "e" * 60),):
+for name, path in (("deep-refused", "/".join(["d" * 200] * 25) + "/file"),
+                   ("deep-staged", "/".join(["d" * 200] * 20) + "/" + "e" * 60)):
     with tarfile.open(f"{sys.argv[1]}/{name}.tar", "w", format=tarfile.PAX_FORMAT) as tf:
         data = b"x\n"; info = tarfile.TarInfo(path); info.size = len(data); tf.addfile(info, io.BytesIO(data))
 EOF
-for n in deep-staged; do
+for n in deep-refused deep-staged; do
         sed 's|^Layer=tree:.*|Layer=tar:'"$T/$n"'.tar|' "$recipe" >"$T/$n.conf"
 done
+expect_fail "layer tar:$T/deep-refused.tar: entry 'd{64}\.\.\.': its path in the image is longer than 4095 bytes$" \
+        "$B" build "$T/deep-refused.conf" "${K[@]}" -o "$T/out-deep-refused"
 # Short enough for the image, too long with the work directory in front: staged, then the build fails.
 expect_fail "cannot stat $T/out-deep-staged/" "$B" build "$T/deep-staged.conf" "${K[@]}" -o "$T/out-deep-staged"
-for n in deep-staged; do
+for n in deep-refused deep-staged; do
         [ -z "$(ls -A "$T/out-$n")" ] || die "$n: the failed build left $(ls -A "$T/out-$n")"
 done
 
