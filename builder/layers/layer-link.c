@@ -14,14 +14,24 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
 
-static int strcmp_ptr(const void *a, const void *b) {
-        return strcmp(*(const char *const *) a, *(const char *const *) b);
+/* The order the copy leaves a file's xattrs in: archive_write_disk sets the entry's
+ * extended attributes (sorted by name, layer-writer.c), then its ACLs, access before
+ * default. */
+static int xattr_order_cmp(const char *a, const char *b) {
+        bool acl_a = strncmp(a, "system.posix_acl_", 17) == 0, acl_b = strncmp(b, "system.posix_acl_", 17) == 0;
+        if (acl_a != acl_b)
+                return acl_a ? 1 : -1;
+        return strcmp(a, b);
+}
+
+static int xattr_order_cmp_ptr(const void *a, const void *b) {
+        return xattr_order_cmp(*(const char *const *) a, *(const char *const *) b);
 }
 
 /* The directory's extended attributes (ACLs included: system.posix_acl_*),
- * as archive_write_disk's XATTR|ACL flags would copy them, set in name order
- * as the layer writer sets them (ext4 lists them in the order they were set,
- * and the image keeps that order). */
+ * as archive_write_disk's XATTR|ACL flags would copy them, and in the order
+ * the copy sets them (ext4 lists them in the order they were set, and the
+ * image keeps that order). */
 static int copy_xattrs(int src, int dst, const char *rel) {
         _cleanup_free_ char *names = malloc(XATTR_LIST_MAX_BYTES), *value = malloc(XATTR_VALUE_MAX_BYTES);
         _cleanup_free_ const char **sorted = NULL;
@@ -37,7 +47,7 @@ static int copy_xattrs(int src, int dst, const char *rel) {
                 return -ENOMEM;
         for (const char *name = names; name < names + n; name += strlen(name) + 1)
                 sorted[n_sorted++] = name;
-        qsort(sorted, n_sorted, sizeof *sorted, strcmp_ptr);
+        qsort(sorted, n_sorted, sizeof *sorted, xattr_order_cmp_ptr);
         for (size_t i = 0; i < n_sorted; i++) {
                 ssize_t k = fgetxattr(src, sorted[i], value, XATTR_VALUE_MAX_BYTES);
                 if (k < 0)
@@ -49,8 +59,8 @@ static int copy_xattrs(int src, int dst, const char *rel) {
 }
 
 /* A linked inode keeps the order its extended attributes were set in; the
- * image must not depend on it, so one not listed in name order (as the copy
- * would set them) makes the build copy the layer instead. */
+ * image must not depend on it, so one not listed in the copy's order makes the
+ * build copy the layer instead. */
 static int check_xattr_order(int src, const char *name, const char *rel) {
         _cleanup_free_ char *names = malloc(XATTR_LIST_MAX_BYTES), *path = NULL;
 
@@ -61,8 +71,8 @@ static int check_xattr_order(int src, const char *name, const char *rel) {
                 return errno == ENOTSUP ? 0 : err_set(errno, "'%s': cannot list extended attributes: %m", rel);
         const char *prev = NULL;
         for (const char *p = names; p < names + n; prev = p, p += strlen(p) + 1)
-                if (prev && strcmp(prev, p) > 0)
-                        return err_set(EOPNOTSUPP, "'%s': extended attributes not in name order", rel);
+                if (prev && xattr_order_cmp(prev, p) > 0)
+                        return err_set(EOPNOTSUPP, "'%s': extended attributes not in the copy's order", rel);
         return 0;
 }
 

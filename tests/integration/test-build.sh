@@ -140,7 +140,14 @@ done
 mark() { # mark FILE ATTR... : sets the attributes in that order
         local f=$1 a; shift
         for a; do
-                if [ "$a" = security.capability ]; then setcap cap_net_raw+ep "$f"; else setfattr -n "$a" -v "v$a" "$f"; fi
+                case $a in
+                security.capability) setcap cap_net_raw+ep "$f" ;;
+                # An access ACL (user 1234 may read), as setfacl writes it: version 2, then tag, perm, id.
+                acl) python3 -c 'import os, struct, sys
+os.setxattr(sys.argv[1], "system.posix_acl_access", struct.pack("<I", 2) + b"".join(struct.pack("<HHI", *e)
+        for e in ((1, 6, 2**32 - 1), (2, 4, 1234), (4, 4, 2**32 - 1), (0x10, 4, 2**32 - 1), (0x20, 4, 2**32 - 1))))' "$f" ;;
+                *) setfattr -n "$a" -v "v$a" "$f" ;;
+                esac
         done
 }
 mark "$T/xa-ab/etc/marked" user.a user.b security.capability
@@ -159,6 +166,19 @@ for fs in erofs squashfs; do
         same_bundle "$T"/out-$fs-xa-ab/*.abide "$T"/out-$fs-xa-ba/*.abide
         same_bundle "$T"/out-$fs-xa-ab/*.abide "$T"/out-$fs-copied/*.abide
 done
+# The copy sets a file's ACLs after its other xattrs: a linked file listing an ACL first
+# (system.posix_acl_access before user.a, in name order) is not in the copy's order either.
+for n in acl-first acl-last; do
+        cp -a "$ABIDE_SRCDIR/images/example/rootfs" "$T/xa-$n"
+        : > "$T/xa-$n/etc/acl"
+done
+mark "$T/xa-acl-first/etc/acl" acl user.a
+mark "$T/xa-acl-last/etc/acl" user.a acl
+for n in acl-first acl-last; do
+        sed 's|^Layer=tree:.*|Layer=tree:'"$T/xa-$n"'|' "$recipe" >"$T/xa-$n.conf"
+        "$B" build "$T/xa-$n.conf" "${K[@]}" -o "$T/out-xa-$n" >/dev/null
+done
+same_bundle "$T"/out-xa-acl-first/*.abide "$T"/out-xa-acl-last/*.abide
 mkdir "$T/x-xa"
 tar -xf "$T"/out-erofs-xa-ba/*.abide -C "$T/x-xa"
 mount -o ro,loop "$T/x-xa/root.img" "$T/mnt" || die "cannot loop-mount the xattr build's image"
