@@ -110,6 +110,23 @@ ar rc "$T/fake.deb" "$T/notdeb" 2>/dev/null
 fresh "$T/st"
 expect_fail "layer deb:.*fake.deb: not a Debian package \(first member 'notdeb'" "$H" "$T/st" "deb:$T/fake.deb"
 
+note "deb: a package of another architecture is refused (a glob over _amd64 and _arm64 picks arm64)"
+case $(uname -m) in x86_64) native=amd64 other=arm64 ;; aarch64) native=arm64 other=amd64 ;; *) die "unknown machine $(uname -m)" ;; esac
+for a in $native $other; do
+        sed "s/^Architecture: all$/Architecture: $a/" "$PKG/DEBIAN/control" > "$T/control.$a"
+        cp -a "$PKG" "$T/pkg-$a"
+        cp "$T/control.$a" "$T/pkg-$a/DEBIAN/control"
+        mkdir -p "$T/debs"
+        dpkg-deb --build "$T/pkg-$a" "$T/debs/abide-test_1.0_$a.deb" >/dev/null
+done
+fresh "$T/st"
+"$H" "$T/st" "deb:$T/debs/abide-test_1.0_$native.deb"
+[ "$(cat "$T/st/usr/bin/debtool")" = "from deb" ] || die "deb for $native: debtool missing"
+fresh "$T/st"
+expect_fail "^helper-layers: layer deb:$T/debs/abide-test_1.0_$other.deb: a package for $other, the image is .* \($native\)$" \
+        "$H" "$T/st" "deb:$T/debs/abide-test_1.0_$other.deb"
+[ -z "$(ls -A "$T/st")" ] || die "a refused deb still wrote $(ls -A "$T/st")"
+
 note "OCI layout (digests, whiteouts, opaque directories, nested index)"
 OCI=$T/oci
 mkdir -p "$OCI/blobs/sha256" "$T/l1/a" "$T/l1/b" "$T/l1/c" "$T/l2/a" "$T/l2/b"
@@ -298,7 +315,7 @@ mk("hardlink-symlink.tar", [("sym", "etcdir", "/etc"), ("hard", "shadow", "etcdi
 mk("hardlink-missing.tar", [("hard", "x", "nowhere")])
 mk("dir-over-symlink.tar", [("sym", "evil", out), ("dir", "evil", 0o700), ("sym", "rel", "../outside"), ("dir", "rel", 0o700)])
 EOF
-mkdir -p "$T/evildeb" && (cd "$T/evildeb" && echo 2.0 > debian-binary && tar -czf control.tar.gz -T /dev/null &&
+mkdir -p "$T/evildeb" && (cd "$T/evildeb" && echo 2.0 > debian-binary && cp "$PKG/DEBIAN/control" control && tar -czf control.tar.gz ./control &&
         gzip -c "$T/dotdot.tar" > data.tar.gz && ar rc "$T/evil.deb" debian-binary control.tar.gz data.tar.gz)
 passwd_sum=$(sha256sum /etc/passwd)
 shadow_links=$(stat -c %h /etc/shadow)
