@@ -16,6 +16,8 @@ packages=(
         erofs-utils squashfs-tools cryptsetup-bin openssl kmod
         fdisk e2fsprogs mtools dosfstools util-linux mount binutils
         zstd xz-utils gzip cpio libarchive-tools attr dpkg-dev python3 bc jq
+        # the lint tests list the tracked files (test-no-pinned-versions.sh, test-pipe-lint.sh)
+        git
         # network install tests (tests/integration/test-http.sh): a real web server
         nginx-light curl
         # delta benchmark (tests/bench/bench-delta.sh): casync as the reference, apt for .deb downloads
