@@ -45,6 +45,16 @@ for f in usr/sbin/sentinel etc/sentinel/content.def etc/init.d/S50abide-agent-se
         [ -e "$R/$f" ] || die "/$f missing from the root image"
 done
 [ -x "$R/usr/lib/abide/health.d/50-agent-sentinel" ] || die "health probe not executable"
+# A systemd image that takes bootctl/image-root gets boot-check enabled: required by boot-complete.target
+# (else systemd-bless-boot blesses a trial with no check at all), run every boot, and the update timer.
+for l in boot-complete.target.requires/abide-boot-check.service multi-user.target.wants/abide-boot-check.service \
+        timers.target.wants/abide-update.timer; do
+        u=$R/usr/lib/systemd/system/$l
+        [ -L "$u" ] && [ "$(readlink "$u")" = "../$(basename "$l")" ] && [ -f "$u" ] ||
+                die "/usr/lib/systemd/system/$l is not a link to its unit: $(ls -l "$u" 2>&1)"
+done
+grep -qx "RequiredBy=boot-complete.target" "$R/usr/lib/systemd/system/abide-boot-check.service" ||
+        die "abide-boot-check.service no longer says RequiredBy=boot-complete.target: update its links"
 # The QEMU harness's command channel ships only in test images (layer images/demo/testing).
 [ ! -e "$R/usr/lib/abide/test-console.sh" ] || die "the default demo build carries the test console"
 leak=$(grep -rlF org.abide.test "$R" 2>/dev/null || true)
