@@ -133,10 +133,8 @@ void strv_free_n(char **v, size_t n) {
         free(v);
 }
 
-static int cmp_basename(const void *a, const void *b) {
-        const char *x = *(char *const *) a, *y = *(char *const *) b;
-        int c = strcmp(strrchr(x, '/') + 1, strrchr(y, '/') + 1);
-        return c != 0 ? c : strcmp(x, y);
+static int cmp_str(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
 int exec_dir_list(char *const dirs[], size_t n_dirs, char ***ret_paths, size_t *ret_n) {
@@ -147,6 +145,7 @@ int exec_dir_list(char *const dirs[], size_t n_dirs, char ***ret_paths, size_t *
         for (size_t i = 0; i < n_dirs && r >= 0; i++) {
                 if (!dirs[i])
                         continue;
+                size_t first = n;
                 DIR *d = opendir(dirs[i]);
                 if (!d) {
                         if (errno == ENOENT)
@@ -179,13 +178,15 @@ int exec_dir_list(char *const dirs[], size_t n_dirs, char ***ret_paths, size_t *
                         v[n] = NULL;
                 }
                 closedir(d);
+                /* Each directory in name order, the earlier directory's all first: the same
+                 * prefix, so the paths sort as their names. */
+                if (n > first)
+                        qsort(v + first, n - first, sizeof *v, cmp_str);
         }
         if (r < 0) {
                 strv_free_n(v, n);
                 return r;
         }
-        if (n > 0)
-                qsort(v, n, sizeof *v, cmp_basename);
         *ret_paths = v;
         *ret_n = n;
         return 0;

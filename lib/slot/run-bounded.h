@@ -26,10 +26,11 @@ int run_bounded(char *const argv[], char *const extra_env[], unsigned timeout_ms
                 RunResult *ret);
 
 /*
- * The executables in dirs (regular files, not hidden), sorted by file
- * name, then path. A name in a later directory never replaces the same name
- * in an earlier one: local health checks (/etc) add to the image's
- * (/usr/lib), they cannot switch one off. Missing directories are skipped.
+ * The executables in dirs (regular files, not hidden): the first
+ * directory's in file name order, then the next one's. A name in a later
+ * directory never replaces the same name in an earlier one: local health
+ * checks (/etc) add to the image's (/usr/lib) and run after them, they cannot
+ * switch one off. Missing directories are skipped.
  */
 int exec_dir_list(char *const dirs[], size_t n_dirs, char ***ret_paths, size_t *ret_n);
 void strv_free_n(char **v, size_t n);

@@ -148,6 +148,19 @@ chmod +x "$T/health.d/40-late"
 [ "$(entry_of a)" = "abide-a.conf" ] || die "late check: entry is $(entry_of a)"
 rm "$T/health.d/40-late"
 
+note "local checks run after the image's, each directory in name order; a local name never hides the image's"
+"$HELPER" install a 1.5 3
+loader_boot a
+for c in health.d/50-image health.d/20-image etc-health.d/00-local etc-health.d/50-image; do
+        printf '#!/bin/sh\necho %s >>%s/order\n' "$c" "$T" >"$T/$c"
+        chmod +x "$T/$c"
+done
+"$ABIDECTL" boot-check --timeout 10 --no-reboot >/dev/null
+[ "$(tr '\n' ' ' <"$T/order")" = "health.d/20-image health.d/50-image etc-health.d/00-local etc-health.d/50-image " ] ||
+        die "checks ran in the order: $(tr '\n' ' ' <"$T/order")"
+[ "$(entry_of a)" = "abide-a.conf" ] || die "ordered checks: entry is $(entry_of a)"
+rm "$T/order" "$T/health.d/50-image" "$T/health.d/20-image" "$T/etc-health.d/00-local" "$T/etc-health.d/50-image"
+
 note "the agent probe from abide.conf runs first"
 "$HELPER" install b 1.6 3
 loader_boot b
