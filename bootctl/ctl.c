@@ -56,6 +56,25 @@ int ctl_state_save(Ctl *c, const AbideState *s) {
         return state_save(s, c->config->state_file);
 }
 
+int ctl_state_lock(Ctl *c, int *ret_fd) {
+        int r = state_lock(c->config->state_file, false, ret_fd);
+        if (r == -EBUSY) {
+                /* Another boot-check, mark-good or mark-bad is deciding; its verdict is what this one
+                 * starts from. */
+                ctl_warn("%s; waiting for it", err_message(r));
+                err_clear();
+                r = state_lock(c->config->state_file, true, ret_fd);
+        }
+        if (r >= 0 || r == -ENOMEM)
+                return r;
+        /* A state directory that cannot take the lock file (full, read-only) must not stop a
+         * trial from being blessed: the entries decide, the state file is history. */
+        ctl_warn("%s; going on without it", err_message(r));
+        err_clear();
+        *ret_fd = -EBADF;
+        return 0;
+}
+
 int ctl_entries(Ctl *c, BootEntryInfo ret[static _SLOT_MAX]) {
         return boot_list(c->boot, ret);
 }

@@ -27,6 +27,8 @@ void ctl_done(Ctl *c);
 /* The state file; a corrupt one is an error naming the file. */
 int ctl_state_load(Ctl *c, AbideState **ret);
 int ctl_state_save(Ctl *c, const AbideState *s);
+/* state_lock(), waiting (with a warning) while another abidectl holds it. */
+int ctl_state_lock(Ctl *c, int *ret_fd);
 
 /* Both entries, the booted slot (_SLOT_INVALID when unknown). */
 int ctl_entries(Ctl *c, BootEntryInfo ret[static _SLOT_MAX]);

@@ -339,6 +339,7 @@ static int trial(Ctl *ctl, Slot booted, const BootEntryInfo *entry, AbideState *
 int verb_boot_check(int argc, char *argv[]) {
         _cleanup_(ctl_done) Ctl ctl = {};
         _cleanup_(state_freep) AbideState *st = NULL;
+        _cleanup_close_ int lock = -EBADF;
         _cleanup_(ctl_image_done) CtlImage img = {};
         BootEntryInfo e[_SLOT_MAX];
         Slot booted;
@@ -353,6 +354,11 @@ int verb_boot_check(int argc, char *argv[]) {
         if (r < 0)
                 return r;
         r = ctl_booted(&ctl, &booted);
+        if (r < 0)
+                return r;
+        /* Before the state and the entries are read: two runs at once would each decide from what
+         * they read, and the later one undo the other's verdict (bless a slot just marked bad). */
+        r = ctl_state_lock(&ctl, &lock);
         if (r < 0)
                 return r;
         r = load_state(&ctl, &st);

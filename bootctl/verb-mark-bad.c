@@ -7,6 +7,7 @@
 int verb_mark_bad(int argc, char *argv[]) {
         _cleanup_(ctl_done) Ctl ctl = {};
         _cleanup_(state_freep) AbideState *st = NULL;
+        _cleanup_close_ int lock = -EBADF;
         BootEntryInfo e[_SLOT_MAX];
         Slot slot;
         int r;
@@ -26,6 +27,11 @@ int verb_mark_bad(int argc, char *argv[]) {
                 r = ctl_parse_slot(argv[1], &slot);
         else
                 r = ctl_booted(&ctl, &slot);
+        if (r < 0)
+                return r;
+        /* Before the state and the entries are read: two runs at once would each decide from what
+         * they read, and the later one undo the other's verdict (bless a slot just marked bad). */
+        r = ctl_state_lock(&ctl, &lock);
         if (r < 0)
                 return r;
         r = ctl_state_load(&ctl, &st);

@@ -7,6 +7,7 @@
 int verb_mark_good(int argc, char *argv[]) {
         _cleanup_(ctl_done) Ctl ctl = {};
         _cleanup_(state_freep) AbideState *st = NULL;
+        _cleanup_close_ int lock = -EBADF;
         _cleanup_(ctl_image_done) CtlImage img = {};
         Slot booted;
         int r;
@@ -24,6 +25,11 @@ int verb_mark_good(int argc, char *argv[]) {
         if (r < 0)
                 return r;
         r = ctl_booted(&ctl, &booted);
+        if (r < 0)
+                return r;
+        /* Before the state and the entries are read: two runs at once would each decide from what
+         * they read, and the later one undo the other's verdict (bless a slot just marked bad). */
+        r = ctl_state_lock(&ctl, &lock);
         if (r < 0)
                 return r;
         r = ctl_state_load(&ctl, &st);

@@ -68,6 +68,14 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(AbideState *, state_free);
 int state_load(const char *path, AbideState **ret);
 /* Temp file, fsync, rename, fsync of the directory (created when missing). */
 int state_save(const AbideState *s, const char *path);
+/*
+ * An exclusive flock() on "<path>.lock" (created, with its directory): held
+ * by boot-check for its whole run and by mark-good and mark-bad, so a slot's
+ * verdict is decided by one of them at a time, from the entries and the
+ * state the previous one left. wait: block until it is free; else -EBUSY
+ * while another process holds it.
+ */
+int state_lock(const char *path, bool wait, int *ret_fd);
 
 int state_to_json_string(const AbideState *s, char **ret);
 int state_from_json_string(const char *text, AbideState **ret);

@@ -161,6 +161,43 @@ done
 [ "$(entry_of a)" = "abide-a.conf" ] || die "ordered checks: entry is $(entry_of a)"
 rm "$T/order" "$T/health.d/50-image" "$T/health.d/20-image" "$T/etc-health.d/00-local" "$T/etc-health.d/50-image"
 
+note "two boot-checks at once: the later never blesses a slot the other marked bad"
+"$HELPER" install a 1.5 3
+loader_boot a
+printf '#!/bin/sh\n[ -e %s/go ] && exit 0\necho not ready; exit 1\n' "$T" >"$T/health.d/45-ready"
+chmod +x "$T/health.d/45-ready"
+# The longer run would pass once 'go' appears, after the shorter one failed the slot.
+"$ABIDECTL" boot-check --timeout 4 --no-reboot >"$T/long.out" 2>&1 &
+long=$!
+"$ABIDECTL" boot-check --timeout 1 --no-reboot >"$T/short.out" 2>&1 || true
+touch "$T/go"
+wait "$long" || true
+[ "$(entry_of a)" = "abide-a+0-1.conf" ] || die "two at once: entry is $(entry_of a): $(cat "$T/short.out" "$T/long.out")"
+[ "$(state_json | jq -r '.slots.a.state, .slots.a.failure.check' | tr '\n' ' ')" = "bad 45-ready " ] ||
+        die "two at once: state $(state_json | jq -c .slots.a)"
+
+note "mark-bad while boot-check waits for the checks: the slot stays bad"
+rm "$T/go"
+"$HELPER" install a 1.5 3
+loader_boot a
+printf '#!/bin/sh\ntouch %s/waiting\n[ -e %s/go ] && exit 0\necho not ready; exit 1\n' "$T" "$T" >"$T/health.d/45-ready"
+"$ABIDECTL" boot-check --timeout 10 --no-reboot >"$T/check.out" 2>&1 &
+check=$!
+for i in $(seq 100); do [ -e "$T/waiting" ] && break; sleep 0.1; done
+[ -e "$T/waiting" ] || die "the check never ran"
+(sleep 1; touch "$T/go") &
+"$ABIDECTL" mark-bad >/dev/null 2>"$T/mark.err" || die "mark-bad failed: $(cat "$T/mark.err")"
+wait "$check" || true
+wait
+# Bad whichever came first: +0-1 (the trial's count) or +0 (marked bad after the bless).
+[[ $(entry_of a) =~ ^abide-a\+0(-1)?\.conf$ ]] || die "marked bad during the check: entry is $(entry_of a): $(cat "$T/check.out")"
+[ "$(state_json | jq -r .slots.a.state)" = bad ] || die "marked bad during the check: state $(state_json | jq -c .slots.a)"
+rm "$T/go" "$T/waiting" "$T/health.d/45-ready"
+"$HELPER" install a 1.5 3
+loader_boot a
+"$ABIDECTL" boot-check --timeout 10 --no-reboot >/dev/null
+[ "$(entry_of a)" = "abide-a.conf" ] || die "a not blessed again: $(entry_of a)"
+
 note "the agent probe from abide.conf runs first"
 "$HELPER" install b 1.6 3
 loader_boot b
