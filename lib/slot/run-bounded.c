@@ -6,7 +6,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -39,29 +38,53 @@ static uint64_t now_ms(void) {
         return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
 }
 
-static int read_tail(int fd, size_t max, char **ret) {
-        off_t size = lseek(fd, 0, SEEK_END);
-        if (size < 0)
-                return negative_errno();
-        off_t from = (size_t) size > max ? size - (off_t) max : 0;
-        char *buf = malloc((size_t) (size - from) + 1);
-        if (!buf)
-                return -ENOMEM;
-        ssize_t n = pread(fd, buf, (size_t) (size - from), from);
-        if (n < 0)
-                n = 0;
-        buf[n] = 0;
+/* The last max bytes written through the pipe: a check may print without bound, we keep only the tail. */
+typedef struct Tail {
+        char *buf;
+        size_t len, max;
+} Tail;
+
+static void tail_add(Tail *t, const char *p, size_t n) {
+        if (n >= t->max) {
+                memcpy(t->buf, p + n - t->max, t->max);
+                t->len = t->max;
+                return;
+        }
+        if (t->len + n > t->max) {
+                size_t drop = t->len + n - t->max;
+                memmove(t->buf, t->buf + drop, t->len - drop);
+                t->len -= drop;
+        }
+        memcpy(t->buf + t->len, p, n);
+        t->len += n;
+}
+
+/*
+ * Reads what the pipe has now, at most 1 MiB: a writer as fast as we read must not keep us from
+ * the deadline, nor one that left the process group keep us here after the check ended.
+ */
+static void tail_drain(Tail *t, int fd) {
+        char chunk[16384];
+        for (unsigned i = 0; i < 64; i++) {
+                ssize_t n = read(fd, chunk, sizeof chunk);
+                if (n <= 0)
+                        return;
+                tail_add(t, chunk, (size_t) n);
+        }
+}
+
+static char *tail_text(Tail *t) {
         /* The state file and the console get plain text. */
-        for (ssize_t i = 0; i < n; i++)
-                if (buf[i] != '\n' && buf[i] != '\t' && (buf[i] < 0x20 || buf[i] > 0x7e))
-                        buf[i] = '?';
-        *ret = buf;
-        return 0;
+        for (size_t i = 0; i < t->len; i++)
+                if (t->buf[i] != '\n' && t->buf[i] != '\t' && (t->buf[i] < 0x20 || t->buf[i] > 0x7e))
+                        t->buf[i] = '?';
+        t->buf[t->len] = 0;
+        return TAKE_PTR(t->buf);
 }
 
 _noreturn_ static void child(char *const argv[], char *const extra_env[], int out) {
         (void) setpgid(0, 0);
-        int in = open("/dev/null", O_RDONLY);
+        int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (in < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
                 _exit(127);
         sigset_t all;
@@ -77,29 +100,46 @@ _noreturn_ static void child(char *const argv[], char *const extra_env[], int ou
 
 int run_bounded(char *const argv[], char *const extra_env[], unsigned timeout_ms, size_t output_max,
                 RunResult *ret) {
-        _cleanup_close_ int out = memfd_create("abide-run", MFD_CLOEXEC);
-        if (out < 0)
-                return err_set(errno, "memfd_create: %m");
+        _cleanup_close_ int rfd = -EBADF, wfd = -EBADF;
+        _cleanup_free_ char *buf = malloc(output_max + 1);
+        int p[2];
+
+        if (!buf)
+                return -ENOMEM;
+        /* A pipe, not a file: what a check prints is read as it comes and only its tail kept, so
+         * one printing without end cannot fill the memory of a device (a memfd holds it all). */
+        if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+                return err_set(errno, "pipe: %m");
+        rfd = p[0];
+        wfd = p[1];
+        /* Only our end is non-blocking: a check's writes wait for us to read, they never fail. */
+        if (fcntl(wfd, F_SETFL, 0) < 0)
+                return err_set(errno, "fcntl: %m");
 
         pid_t pid = fork();
         if (pid < 0)
                 return err_set(errno, "fork: %m");
         if (pid == 0)
-                child(argv, extra_env, out);
+                child(argv, extra_env, wfd);
         (void) setpgid(pid, pid);
+        wfd = safe_close(wfd);
 
+        Tail tail = { .buf = TAKE_PTR(buf), .max = output_max };
         RunResult r = {};
         uint64_t deadline = now_ms() + timeout_ms;
         int status = 0;
+        bool eof = false;
         for (;;) {
                 pid_t k = waitpid(pid, &status, WNOHANG);
                 if (k < 0 && errno != EINTR) {
                         (void) kill(-pid, SIGKILL);
+                        free(tail.buf);
                         return err_set(errno, "waitpid: %m");
                 }
                 if (k == pid)
                         break;
-                if (now_ms() >= deadline) {
+                uint64_t now = now_ms();
+                if (now >= deadline) {
                         r.timed_out = true;
                         (void) kill(-pid, SIGKILL);
                         (void) kill(pid, SIGKILL);
@@ -107,10 +147,21 @@ int run_bounded(char *const argv[], char *const extra_env[], unsigned timeout_ms
                                 ;
                         break;
                 }
-                (void) poll(NULL, 0, 10);
+                /* Woken by output, or every 10 ms to see whether it exited. */
+                struct pollfd pfd = { .fd = rfd, .events = POLLIN };
+                if (eof || poll(&pfd, 1, (int) MIN(deadline - now, (uint64_t) 10)) <= 0) {
+                        if (eof)
+                                (void) poll(NULL, 0, 10);
+                        continue;
+                }
+                tail_drain(&tail, rfd);
+                if (pfd.revents & (POLLHUP | POLLERR) && !(pfd.revents & POLLIN))
+                        eof = true;
         }
         /* Stragglers the check left in its group go too. */
         (void) kill(-pid, SIGKILL);
+        /* What is in the pipe now; a process that left the group and holds it is not waited for. */
+        tail_drain(&tail, rfd);
 
         if (!r.timed_out) {
                 if (WIFEXITED(status))
@@ -118,9 +169,7 @@ int run_bounded(char *const argv[], char *const extra_env[], unsigned timeout_ms
                 else if (WIFSIGNALED(status))
                         r.signal = WTERMSIG(status);
         }
-        int k = read_tail(out, output_max, &r.output);
-        if (k < 0)
-                return k;
+        r.output = tail_text(&tail);
         *ret = r;
         return 0;
 }

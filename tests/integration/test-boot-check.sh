@@ -125,6 +125,28 @@ for i in $(seq 20); do alive "$(cat "$T/child.pid")" || break; sleep 0.1; done
 [ "$(entry_of a)" = "abide-a+0-1.conf" ] || die "hang: entry is $(entry_of a)"
 rm "$T/health.d/30-hang"
 
+note "a check that prints without end: its output is read as it comes, only the tail kept"
+"$HELPER" install a 1.4 3
+loader_boot a
+printf '#!/bin/sh\nhead -c 268435456 /dev/zero\necho; echo "the end"\ntouch %s/written\nsleep 2\nexit 2\n' "$T" >"$T/health.d/32-loud"
+chmod +x "$T/health.d/32-loud"
+"$ABIDECTL" boot-check --timeout 8 --no-reboot >"$T/out" 2>&1 &
+check=$!
+for i in $(seq 100); do [ -e "$T/written" ] && break; sleep 0.1; done
+[ -e "$T/written" ] || die "32-loud never wrote its output"
+# 256 MiB printed; abidectl holds no more of it than the state file takes (a memfd held all of it).
+for f in /proc/$check/fd/*; do
+        size=$(stat -L -c %s "$f" 2>/dev/null || echo 0)
+        [ "$size" -lt 1048576 ] || die "boot-check holds $size bytes of a check's output in $(readlink "$f")"
+done
+rss=$(awk '/^VmRSS:/ {print $2}' /proc/$check/status)
+[ "$rss" -lt 65536 ] || die "boot-check's resident memory is $rss KiB"
+wait "$check" && die "32-loud exited 2, boot-check passed"
+grep -q "check '32-loud' failed: exit 2: ?* the end; marked" "$T/out" || die "failure: $(tail -c 300 "$T/out")"
+state_json | jq -e '.slots.a.failure.output | (length <= 1024) and endswith("the end")' >/dev/null ||
+        die "recorded output: $(state_json | jq -c .slots.a.failure.output | tail -c 200)"
+rm "$T/health.d/32-loud" "$T/written"
+
 note "a check that failed, then hangs past the deadline: its failure stays, not the deadline's cut"
 "$HELPER" install a 1.4 3
 loader_boot a
