@@ -405,6 +405,13 @@ int verb_boot_check(int argc, char *argv[]) {
                         return r;
                 }
                 bool save = p.sync_booted_good;
+                /* Good entry, state still on trial: a bless whose state and report a power cut (or a
+                 * kill) took after the entry's rename. The fleet counts the trial open until it hears
+                 * "blessed": say it now, before the state closes the trial (twice beats never). */
+                if (p.sync_booted_good && st->slots[booted].state == SLOT_STATE_PENDING && st->slots[booted].trial)
+                        ctl_report(&ctl, &(ReportEvent) {
+                                .type = REPORT_BLESSED, .from_version = st->slots[slot_other(booted)].version,
+                                .to_version = st->slots[booted].version ?: e[booted].version, .slot = booted });
                 if (p.sync_booted_good) {
                         state_set_good(st, booted);
                         if (e[booted].version) {

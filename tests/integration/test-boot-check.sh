@@ -48,6 +48,22 @@ grep -qx "abidectl: boot-check: warning: slot a is good, but the state file does
 "$ABIDECTL" boot-check --timeout 5 --no-reboot >/dev/null
 [ "$(state_json | jq -r '.slots.a.state, .slots.a.trial' | tr '\n' ' ')" = "good false " ] || die "state not caught up: $(state_json)"
 
+note "a bless cut short after the entry's rename (power cut): the next boot-check reports it"
+"$HELPER" install a 1.3 3
+loader_boot a
+# What boot_mark_good() leaves when the power goes before the state file and the report are written.
+mv "$ENTRIES/abide-a+2-1.conf" "$ENTRIES/abide-a.conf"
+blessed() { grep -l '"event":"blessed"' "$T"/var/lib/abide/reports/*-blessed.json 2>/dev/null | wc -l; }
+before=$(blessed)
+"$ABIDECTL" boot-check --timeout 5 --no-reboot | grepq "Slot a is good" || die "the cut bless: not good"
+[ "$(state_json | jq -r '.slots.a.state, .slots.a.trial' | tr '\n' ' ')" = "good false " ] || die "state: $(state_json)"
+[ "$(blessed)" -eq $((before + 1)) ] || die "no blessed report for the cut bless ($before before, $(blessed) after)"
+jq -e '.slot == "a" and .to_version == "1.3"' "$(ls "$T"/var/lib/abide/reports/*-blessed.json | tail -1)" >/dev/null ||
+        die "blessed report: $(cat "$(ls "$T"/var/lib/abide/reports/*-blessed.json | tail -1)")"
+# Told once: the next run has nothing to say.
+"$ABIDECTL" boot-check --timeout 5 --no-reboot >/dev/null
+[ "$(blessed)" -eq $((before + 1)) ] || die "blessed reported again"
+
 note "failing check: entry +0-N, failure recorded with the check's name and output, reboot"
 "$HELPER" install a 1.2 3
 loader_boot a
