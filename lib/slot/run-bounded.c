@@ -90,7 +90,12 @@ _noreturn_ static void child(char *const argv[], char *const extra_env[], int ou
         sigset_t all;
         sigemptyset(&all);
         (void) sigprocmask(SIG_SETMASK, &all, NULL);
-        (void) signal(SIGPIPE, SIG_DFL);
+        /* Ignored signals survive exec: a shell's background job (abide-boot-check.sh runs boot-check
+         * as one) ignores SIGINT and SIGQUIT, and a check must not inherit that, as a service started
+         * by systemd does not. */
+        for (int sig = 1; sig < NSIG; sig++)
+                if (sig != SIGKILL && sig != SIGSTOP)
+                        (void) signal(sig, SIG_DFL);
         for (char *const *e = extra_env; e && *e; e++)
                 (void) putenv(*e);
         execvp(argv[0], argv);

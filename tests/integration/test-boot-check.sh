@@ -163,6 +163,20 @@ state_json | jq -e '.slots.a.failure.output | (length <= 1024) and endswith("the
         die "recorded output: $(state_json | jq -c .slots.a.failure.output | tail -c 200)"
 rm "$T/health.d/32-loud" "$T/written"
 
+note "checks start with no signal ignored, though the image's script runs boot-check as a background job"
+"$HELPER" install a 1.4 3
+loader_boot a
+printf '#!/bin/sh\ngrep "^SigIgn:" /proc/$$/status >%s/sigign\n' "$T" >"$T/health.d/33-signals"
+chmod +x "$T/health.d/33-signals"
+# A shell's background job ignores SIGINT and SIGQUIT (POSIX), and ignored signals survive exec.
+ABIDE_CONSOLE=$T/console ABIDE_WATCHDOG_DEV=$T/no-watchdog \
+        sh "$ABIDE_SRCDIR/bootctl/image-root/usr/lib/abide/abide-boot-check.sh" --timeout 10 --no-reboot
+for i in $(seq 100); do grep -qs "finished" "$T/console" && break; sleep 0.1; done
+grep -q "abide-boot-check: finished (exit 0)" "$T/console" || die "abide-boot-check.sh: $(cat "$T/console")"
+[ "$(entry_of a)" = "abide-a.conf" ] || die "signals: entry is $(entry_of a)"
+grep -Eq '^SigIgn:[[:space:]]+0+$' "$T/sigign" || die "a check started with signals ignored: $(cat "$T/sigign")"
+rm "$T/health.d/33-signals" "$T/sigign" "$T/console"
+
 note "a check that failed, then hangs past the deadline: its failure stays, not the deadline's cut"
 "$HELPER" install a 1.4 3
 loader_boot a
