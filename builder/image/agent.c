@@ -2,9 +2,12 @@
 #include "agent.h"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "basic/error.h"
 #include "basic/fileio.h"
@@ -99,19 +102,26 @@ int image_has_systemd(const char *staging) {
         return 0;
 }
 
-/* The program of a command line must be in the image, or it can never run. */
+/*
+ * The program of a command line must be in the image, or it can never run. Resolved as the device
+ * will exec it: symlinks (/usr/sbin/probe -> /bin/busybox) are followed inside the image, so a
+ * dangling one, or one to a file only the build machine has, fails the build, not every trial.
+ */
 static int check_program(const char *staging, const char *cmdline, const char *key) {
-        _cleanup_free_ char *prog = strndup(cmdline, strcspn(cmdline, " \t")), *path = NULL;
+        _cleanup_free_ char *prog = strndup(cmdline, strcspn(cmdline, " \t"));
+        _cleanup_close_ int root = -EBADF, fd = -EBADF;
         struct stat st;
-        int r;
 
         if (!prog)
                 return -ENOMEM;
-        r = image_resolve_below(staging, prog + strspn(prog, "/"), false, &path);
-        if (r < 0)
-                return err_prefix(r, "[Agent] %s", key);
-        /* A symlink (say to /bin/busybox) is taken on trust: it points into the image. */
-        if (lstat(path, &st) < 0 || (!S_ISLNK(st.st_mode) && (!S_ISREG(st.st_mode) || !(st.st_mode & 0111))))
+        root = open(staging, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (root < 0)
+                return err_set(errno, "cannot open %s: %m", staging);
+        struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
+        fd = (int) syscall(SYS_openat2, root, prog, &how, sizeof how);
+        if (fd < 0 && errno != ENOENT && errno != ENOTDIR && errno != ELOOP)
+                return err_set(errno, "[Agent] %s: cannot look up %s in the image: %m", key, prog);
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !(st.st_mode & 0111))
                 return err_set(ENOENT, "[Agent] %s: %s is not an executable in the image", key, prog);
         return 0;
 }

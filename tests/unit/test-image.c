@@ -250,6 +250,33 @@ static void test_bake_errors(void **state) {
         assert_string_equal(secret, "host secret\n");
         free(secret);
 
+        /* A program that is a symlink is followed inside the image, as the device will: a dangling
+         * one (or one to a file only the build machine has) would fail every trial's health check. */
+        make_dir("e4/usr/sbin");
+        make_dir("e4/bin");
+        make_file("e4/bin/busybox", "#!/bin/sh\n", 0755);
+        assert_int_equal(symlink("/bin/busybox", at("e4/usr/sbin/probe")), 0);
+        assert_int_equal(symlink("/usr/sbin/gone", at("e4/usr/sbin/dangling")), 0);
+        assert_int_equal(symlink(at("host-secret"), at("e4/usr/sbin/host")), 0);
+        assert_int_equal(symlink("../../bin", at("e4/usr/sbin/dir")), 0);
+        a = agent();
+        a.source = NULL;
+        a.exec = (char *) "/bin/busybox sentinel";
+        a.health = (char *) "/usr/sbin/probe --health";
+        assert_int_equal(image_bake_agent(&a, at("e4")), 0);
+        a.health = (char *) "/usr/sbin/dangling --health";
+        r = image_bake_agent(&a, at("e4"));
+        assert_true(r < 0);
+        assert_non_null(strstr(err_message(r), "[Agent] Health: /usr/sbin/dangling is not an executable in the image"));
+        a.health = (char *) "/usr/sbin/host --health";
+        r = image_bake_agent(&a, at("e4"));
+        assert_true(r < 0);
+        assert_non_null(strstr(err_message(r), "[Agent] Health: /usr/sbin/host is not an executable in the image"));
+        a.health = (char *) "/usr/sbin/dir --health";
+        r = image_bake_agent(&a, at("e4"));
+        assert_true(r < 0);
+        assert_non_null(strstr(err_message(r), "[Agent] Health: /usr/sbin/dir is not an executable in the image"));
+
         a = agent();
         a.present = false;
         assert_int_equal(image_bake_agent(&a, at("no-such-staging")), 0);
