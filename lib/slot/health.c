@@ -38,19 +38,24 @@ static int set_failure(HealthFailure *f, const char *check, const char *output) 
  * bound is what is left before the deadline, less than CheckTimeoutSec=. A
  * check so cut that times out gave no verdict of its own (a few ms may be
  * all it had: "timed out after 0.0 s", its output broken off), so a failure
- * an earlier round recorded stays.
+ * an earlier round recorded stays, unless the check that failed has passed
+ * since (*failure_passed): that failure is then not its last verdict, and
+ * would blame it for the cut one.
  */
-static int run_one(const char *name, char *const argv[], unsigned timeout_ms, bool cut, HealthFailure *failure) {
+static int run_one(const char *name, char *const argv[], unsigned timeout_ms, bool cut, HealthFailure *failure,
+                   bool *failure_passed) {
         RunResult rr = {};
         int r = run_bounded(argv, NULL, timeout_ms, STATE_OUTPUT_MAX - 64, &rr);
         if (r < 0)
                 return r;
         if (run_result_ok(&rr)) {
                 run_result_done(&rr);
+                if (streq_ptr(failure->check, name))
+                        *failure_passed = true;
                 return 1;
         }
 
-        if (rr.timed_out && cut && failure->check) {
+        if (rr.timed_out && cut && failure->check && !*failure_passed) {
                 run_result_done(&rr);
                 return 0;
         }
@@ -68,7 +73,10 @@ static int run_one(const char *name, char *const argv[], unsigned timeout_ms, bo
         if (r < 0)
                 return r;
         r = set_failure(failure, name, text);
-        return r < 0 ? r : 0;
+        if (r < 0)
+                return r;
+        *failure_passed = false;
+        return 0;
 }
 
 int health_wait(const HealthOptions *o, HealthFailure *ret_failure) {
@@ -76,6 +84,7 @@ int health_wait(const HealthOptions *o, HealthFailure *ret_failure) {
         char **scripts = NULL;
         size_t n_scripts = 0;
         HealthFailure failure = {};
+        bool failure_passed = false;
         int r;
 
         if (o->agent_probe && *o->agent_probe) {
@@ -102,11 +111,11 @@ int health_wait(const HealthOptions *o, HealthFailure *ret_failure) {
                         bool cut = budget < o->check_timeout_ms;
                         /* The agent goes first: without it the device is not doing its job. */
                         if (agent && i == 0)
-                                r = run_one("agent", agent, budget, cut, &failure);
+                                r = run_one("agent", agent, budget, cut, &failure, &failure_passed);
                         else {
                                 char *path = scripts[i - (agent ? 1 : 0)];
                                 char *argv[] = { path, NULL };
-                                r = run_one(strrchr(path, '/') + 1, argv, budget, cut, &failure);
+                                r = run_one(strrchr(path, '/') + 1, argv, budget, cut, &failure, &failure_passed);
                         }
                         if (r < 0)
                                 goto finish;

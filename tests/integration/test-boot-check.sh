@@ -191,6 +191,18 @@ grep -q '"output": *"exit 1: not ready:"' "$T/var/lib/abide/state.json" || die "
 [ "$(entry_of a)" = "abide-a+0-1.conf" ] || die "stuck: entry is $(entry_of a)"
 rm "$T/health.d/35-stuck" "$T/stuck"
 
+note "a check that failed, then passed, is not blamed when another is cut by the deadline"
+"$HELPER" install a 1.4 3
+loader_boot a
+# Round 1: 36-first fails. Round 2: it passes, and 37-slow hangs until the 4 s deadline cuts it.
+printf '#!/bin/sh\n[ -e %s/once ] && exit 0\ntouch %s/once\necho "not ready yet"; exit 1\n' "$T" "$T" >"$T/health.d/36-first"
+printf '#!/bin/sh\necho "waiting for the uplink"\nexec sleep 300\n' >"$T/health.d/37-slow"
+chmod +x "$T/health.d/36-first" "$T/health.d/37-slow"
+expect_fail "check '37-slow' failed: timed out after [0-9.]+ s: waiting for the uplink; marked bad$" \
+        "$ABIDECTL" boot-check --timeout 4 --no-reboot
+[ "$(state_json | jq -r .slots.a.failure.check)" = 37-slow ] || die "blamed: $(state_json | jq -c .slots.a.failure)"
+rm "$T/health.d/36-first" "$T/health.d/37-slow" "$T/once"
+
 note "a check that fails first and passes before the deadline is healthy"
 "$HELPER" install a 1.5 3
 loader_boot a
