@@ -233,6 +233,9 @@ int build_context_compose(BuildContext *c) {
         k = image_bake_agent(&r->agent, c->staging);
         if (k < 0)
                 return k;
+        k = image_agent_check_watchdog(&r->agent, r->boot.cmdline, c->staging);
+        if (k < 0)
+                return k;
         if (c->ca_path) {
                 k = install_cert("CA certificate", c->ca_path, c->staging, "keys", "ca.pem");
                 if (k < 0)

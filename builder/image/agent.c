@@ -11,6 +11,7 @@
 
 #include "basic/error.h"
 #include "basic/fileio.h"
+#include "bundle/cmdline-check.h"
 #include "image-util.h"
 #include "layers.h"
 #include "staging-path.h"
@@ -269,4 +270,21 @@ int image_bake_agent(const RecipeAgent *a, const char *staging) {
         if (r < 0)
                 return r;
         return write_health_timeout(a, staging);
+}
+
+int image_agent_check_watchdog(const RecipeAgent *a, const char *cmdline, const char *staging) {
+        if (!a->present)
+                return 0;
+        int r = image_has_systemd(staging);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        unsigned wd = cmdline_watchdog_sec(cmdline);
+        if (wd == 0 || a->health_timeout_sec + IMAGE_BOOT_TO_CHECK_SEC <= wd)
+                return 0;
+        return err_set(EINVAL,
+                       "[Agent] HealthTimeoutSec=%u does not fit in the boot watchdog (abide.watchdog=%u s, pinged in this "
+                       "busybox image only after boot-check, %d s of it for the boot): at most %d, or raise "
+                       "abide.watchdog= in [Boot] Cmdline=",
+                       a->health_timeout_sec, wd, IMAGE_BOOT_TO_CHECK_SEC,
+                       wd > IMAGE_BOOT_TO_CHECK_SEC ? (int) (wd - IMAGE_BOOT_TO_CHECK_SEC) : 0);
 }

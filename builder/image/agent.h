@@ -23,6 +23,23 @@
  */
 int image_bake_agent(const RecipeAgent *a, const char *staging);
 
+/*
+ * Time abide-init's watchdog leaves for the kernel, abide-init and the init
+ * scripts to reach boot-check (13-16 s measured under QEMU without KVM).
+ */
+#define IMAGE_BOOT_TO_CHECK_SEC 30
+
+/*
+ * A busybox image pings abide-init's watchdog only once boot-check has
+ * returned (abide-boot-check.sh; docs/boot.md "The watchdog contract"), so
+ * an agent that is healthy but slow, within HealthTimeoutSec=, would have the
+ * device reset and its tries burnt. Refuses HealthTimeoutSec= above the
+ * watchdog timeout that cmdline arms (abide.watchdog=, default 120 s) less
+ * IMAGE_BOOT_TO_CHECK_SEC. A systemd image (its PID 1 takes the watchdog over
+ * with RuntimeWatchdogSec=), abide.watchdog=0 and no [Agent] pass.
+ */
+int image_agent_check_watchdog(const RecipeAgent *a, const char *cmdline, const char *staging);
+
 /* The generated files as text, for tests. ret is a newly allocated string. */
 int agent_unit_format(const RecipeAgent *a, char **ret);
 int agent_init_script_format(const RecipeAgent *a, char **ret);

@@ -81,3 +81,24 @@ int cmdline_check(const char *what, const char *cmdline) {
         }
         return 0;
 }
+
+unsigned cmdline_watchdog_sec(const char *cmdline) {
+        unsigned sec = CMDLINE_WATCHDOG_DEFAULT_SEC;
+        static const char key[] = "abide.watchdog=";
+
+        for (const char *w = cmdline ?: ""; *w;) {
+                if (*w == ' ') {
+                        w++;
+                        continue;
+                }
+                size_t n = strcspn(w, " ");
+                if (n > strlen(key) && strncmp(w, key, strlen(key)) == 0) {
+                        unsigned long x = 0;
+                        for (size_t i = strlen(key); i < n && x <= CMDLINE_WATCHDOG_MAX_SEC; i++)
+                                x = x * 10 + (unsigned) (w[i] - '0');
+                        sec = (unsigned) MIN(x, (unsigned long) CMDLINE_WATCHDOG_MAX_SEC);
+                }
+                w += n;
+        }
+        return sec;
+}

@@ -25,5 +25,12 @@
 /* The upper bounds abide-init applies (bootctl/init/init-cmdline.h, checked equal there by the fuzz target). */
 #define CMDLINE_WATCHDOG_MAX_SEC 86400
 #define CMDLINE_WAIT_MAX_SEC 3600
+/* abide-init's watchdog timeout without abide.watchdog= (INIT_WATCHDOG_DEFAULT_SEC, checked equal by fuzz-cmdline). */
+#define CMDLINE_WATCHDOG_DEFAULT_SEC 120
 
 int cmdline_check(const char *what, const char *cmdline);
+
+/* The watchdog timeout abide-init arms for a command line that passed
+ * cmdline_check(): the last abide.watchdog= word's seconds (0: none), else
+ * CMDLINE_WATCHDOG_DEFAULT_SEC. NULL is the empty command line. */
+unsigned cmdline_watchdog_sec(const char *cmdline);

@@ -11,6 +11,7 @@
 
 /* One rule: what cmdline_check() lets through, abide-init takes. */
 _Static_assert(CMDLINE_WATCHDOG_MAX_SEC == INIT_WATCHDOG_MAX_SEC, "abide.watchdog= bounds differ");
+_Static_assert(CMDLINE_WATCHDOG_DEFAULT_SEC == INIT_WATCHDOG_DEFAULT_SEC, "abide.watchdog= defaults differ");
 _Static_assert(CMDLINE_WAIT_MAX_SEC == INIT_WAIT_MAX_SEC, "abide.wait= bounds differ");
 
 static void check_entry(const char *cmdline, Slot slot) {
@@ -26,6 +27,8 @@ static void check_entry(const char *cmdline, Slot slot) {
         FUZZ_ASSERT(options);
         FUZZ_ASSERT(init_cmdline_parse(options, &c) == 0);
         FUZZ_ASSERT(c.slot == slot);
+        /* The builder's reading of the watchdog (the HealthTimeoutSec= bound) is abide-init's. */
+        FUZZ_ASSERT(c.watchdog_sec == cmdline_watchdog_sec(cmdline));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -359,6 +359,12 @@ cleanup_hooks+=("umount '$T/mnt'")
 grep -qx 'TimeoutSec=42' "$T/mnt/usr/lib/abide/abide.conf" || die "HealthTimeoutSec=42 not appended to abide.conf"
 umount "$T/mnt"
 cleanup_hooks=()
+# A busybox image pings the watchdog only after boot-check: the checks' deadline must fit in it.
+expect_fail "^abide-build: build: \[Agent\] HealthTimeoutSec=100 does not fit in the boot watchdog \(abide.watchdog=120 s, .*at most 90, or raise abide.watchdog= in \[Boot\] Cmdline=$" \
+        "$B" build "$T/agent.conf" "${K[@]}" -o "$T/agent-out-wd" --set Agent.HealthTimeoutSec=100
+[ -z "$(ls -A "$T/agent-out-wd" 2>/dev/null)" ] || die "the refused build left $(ls -A "$T/agent-out-wd")"
+"$B" build "$T/agent.conf" "${K[@]}" -o "$T/agent-out-wd" --set Agent.HealthTimeoutSec=90 >/dev/null ||
+        die "HealthTimeoutSec=90 refused with the default abide.watchdog=120"
 
 note "an interrupted build (SIGTERM, SIGINT, SIGHUP) leaves no work directory in the output"
 # lz4hc over random data keeps mkfs.erofs busy for seconds: the signal lands while it runs.

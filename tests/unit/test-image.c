@@ -208,6 +208,37 @@ static void test_bake_systemd(void **state) {
         assert_int_equal(image_bake_agent(&a, at("sd")), 0);
 }
 
+static void test_watchdog(void **state) {
+        RecipeAgent a = agent();
+        int r;
+
+        make_dir("wb/usr/lib/abide");
+        make_dir("ws/usr/lib/systemd");
+        make_file("ws/usr/lib/systemd/systemd", "", 0755);
+        /* busybox: HealthTimeoutSec= plus the boot must fit in abide.watchdog= (default 120 s). */
+        a.health_timeout_sec = 90;
+        assert_int_equal(image_agent_check_watchdog(&a, "console=ttyS0", at("wb")), 0);
+        assert_int_equal(image_agent_check_watchdog(&a, NULL, at("wb")), 0);
+        a.health_timeout_sec = 91;
+        r = image_agent_check_watchdog(&a, "console=ttyS0", at("wb"));
+        assert_int_equal(r, -EINVAL);
+        assert_non_null(strstr(err_message(r), "HealthTimeoutSec=91 does not fit in the boot watchdog (abide.watchdog=120 s"));
+        assert_non_null(strstr(err_message(r), "at most 90, or raise abide.watchdog="));
+        /* The last abide.watchdog= counts, as abide-init reads it; 0 arms none. */
+        assert_int_equal(image_agent_check_watchdog(&a, "abide.watchdog=60 quiet abide.watchdog=121", at("wb")), 0);
+        assert_int_equal(image_agent_check_watchdog(&a, "abide.watchdog=121 abide.watchdog=120", at("wb")), -EINVAL);
+        assert_int_equal(image_agent_check_watchdog(&a, "abide.watchdog=0", at("wb")), 0);
+        a.health_timeout_sec = 1;
+        r = image_agent_check_watchdog(&a, "abide.watchdog=10", at("wb"));
+        assert_int_equal(r, -EINVAL);
+        assert_non_null(strstr(err_message(r), "at most 0,"));
+        /* systemd takes the watchdog over itself; no [Agent], nothing to fit. */
+        a.health_timeout_sec = 3600;
+        assert_int_equal(image_agent_check_watchdog(&a, "abide.watchdog=10", at("ws")), 0);
+        a.present = false;
+        assert_int_equal(image_agent_check_watchdog(&a, "abide.watchdog=10", at("wb")), 0);
+}
+
 static void test_bake_errors(void **state) {
         RecipeAgent a = agent();
         struct stat st;
@@ -303,6 +334,7 @@ int main(void) {
                 cmocka_unit_test(test_agent_formats),
                 cmocka_unit_test(test_bake_busybox),
                 cmocka_unit_test(test_bake_systemd),
+                cmocka_unit_test(test_watchdog),
                 cmocka_unit_test(test_bake_errors),
                 cmocka_unit_test(test_kernel_version),
         };
