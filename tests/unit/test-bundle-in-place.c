@@ -2,6 +2,7 @@
 /* bundle_write_in_place(), bundle_first_payload_offset(), bundle_manifest_pad():
  * the bundle made around the root payload's file is bundle_write()'s, byte
  * for byte, and readable; anything it cannot do leaves the file untouched. */
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -212,8 +213,9 @@ static void test_unaligned_refused(void **state) {
         uint64_t off;
 
         assert_int_equal(bundle_first_payload_offset(fx.m, fx.json_len, sizeof sig, &off), 0);
+        /* The fixture's head must leave the first payload unaligned, or this test checks nothing. */
         if (off % BUNDLE_INSERT_ALIGN == 0)
-                skip();
+                fail_msg("fixture: the first payload starts aligned (offset %" PRIu64 "); nothing to refuse", off);
         _cleanup_free_ char *placed = NULL;
         assert_true(asprintf(&placed, "%s/unaligned.abide", fx.dir) > 0);
         write_payloads();
