@@ -182,7 +182,7 @@ note "a check that failed, then hangs past the deadline: its failure stays, not 
 loader_boot a
 # The first run fails at once ("not ready: "; its trailing space dropped as the console's line drops
 # it); the second, in the next round, hangs and is killed when the 3 s deadline comes, well before
-# CheckTimeoutSec= (30 s): a check cut short by the deadline gave no verdict of its own.
+# CheckTimeoutSec= (10 s): a check cut short by the deadline gave no verdict of its own.
 printf '#!/bin/sh\n[ -e %s/stuck ] && exec sleep 300\ntouch %s/stuck\nprintf "not ready: "; exit 1\n' "$T" "$T" >"$T/health.d/35-stuck"
 chmod +x "$T/health.d/35-stuck"
 expect_fail "check '35-stuck' failed: exit 1: not ready:; marked bad$" "$ABIDECTL" boot-check --timeout 3 --no-reboot
@@ -261,6 +261,21 @@ rm "$T/go" "$T/waiting" "$T/health.d/45-ready"
 loader_boot a
 "$ABIDECTL" boot-check --timeout 10 --no-reboot >/dev/null
 [ "$(entry_of a)" = "abide-a.conf" ] || die "a not blessed again: $(entry_of a)"
+
+note "CheckTimeoutSec= bounds each check: one that hangs once is killed after it and run again"
+"$HELPER" install a 1.55 3
+loader_boot a
+sed -i 's/^CheckTimeoutSec=.*/CheckTimeoutSec=1/' "$T/abide.conf"
+printf '#!/bin/sh\n[ -e %s/hung ] && exit 0\ntouch %s/hung\nexec sleep 300\n' "$T" "$T" >"$T/health.d/45-once"
+chmod +x "$T/health.d/45-once"
+# Bounded only by the 20 s deadline, the hang would use it up, and the slot be marked bad.
+start=$(date +%s)
+"$ABIDECTL" boot-check --timeout 20 --no-reboot >/dev/null || die "a check that hung once past CheckTimeoutSec=1 failed the trial"
+[ $(( $(date +%s) - start )) -lt 15 ] || die "CheckTimeoutSec=1 did not cut the hanging check short"
+[ -e "$T/hung" ] || die "45-once never ran"
+[ "$(entry_of a)" = "abide-a.conf" ] || die "CheckTimeoutSec: entry is $(entry_of a)"
+rm "$T/health.d/45-once" "$T/hung"
+sed -i 's/^CheckTimeoutSec=.*/CheckTimeoutSec=10/' "$T/abide.conf"
 
 note "the agent probe from abide.conf runs first"
 "$HELPER" install b 1.6 3
