@@ -300,6 +300,11 @@ refuse_untouched "cannot read the running image's $T/nothing.json" env ABIDE_CON
 refuse_untouched "^abidectl: install: unknown option '--image-info' \(see --help\)$" "$ABIDECTL" install --image-info "$T/image.json" "$GOOD"
 "$ABIDECTL" install --help | grepq -- --image-info && die "install --help still offers --image-info"
 refuse_untouched "missing BUNDLE" "$ABIDECTL" install
+# A misconfigured [Slots] override that points the target at the running slot's partition.
+cp "$T/abide.conf" "$T/onto-a.conf"
+printf '[Slots]\nRootB=%s\n' "$ROOT_A" >>"$T/onto-a.conf"
+refuse_untouched "^abidectl: install: target partition abide-root-b \($ROOT_A\) is also a partition of the running slot a$" \
+        env ABIDE_CONF="$T/onto-a.conf" "$ABIDECTL" install --force "$GOOD"
 
 note "anti-rollback floor: survives a rollback to a lower slot"
 # As after: b with 2.0 (security version 6) blessed, then a rollback to a (1.0, security version 5):
