@@ -49,7 +49,8 @@ note "mark-bad of the other good slot: no rollback event, its pin is dropped"
 "$ABIDECTL" mark-bad a
 [ "$(entry_of a)" = "abide-a+0.conf" ] || die "mark-bad: entry is $(entry_of a)"
 [ -z "$(get_var LoaderEntryDefault)" ] || die "LoaderEntryDefault still pins the bad slot"
-"$ABIDECTL" boot-check --no-reboot | grepq "Rolled back" && die "a hand-marked good slot counted as a rollback"
+out=$("$ABIDECTL" boot-check --no-reboot)
+echo "$out" | grepq "Rolled back" && die "a hand-marked good slot counted as a rollback: $out"
 [ "$(status_json | jq -r .slots.a.state)" = bad ] || die "status a not bad"
 
 note "refusals that keep something bootable"
@@ -80,7 +81,8 @@ note "mark-bad of a slot on trial from the good slot is a rollback, reported onc
 [ "$(entry_of b)" = "abide-b+0.conf" ] || die "mark-bad b: entry is $(entry_of b)"
 "$ABIDECTL" boot-check --no-reboot | grepq "^Rolled back from slot b (version 2.0) to slot a: check 'mark-bad' failed" ||
         die "mark-bad of a trial not reported"
-"$ABIDECTL" boot-check --no-reboot | grepq "Rolled back" && die "reported twice"
+out=$("$ABIDECTL" boot-check --no-reboot)
+echo "$out" | grepq "Rolled back" && die "reported twice: $out"
 
 note "install leaves no entry behind a removed one; write replaces"
 "$HELPER" install b 2.1 5

@@ -298,7 +298,8 @@ sed "s|^ImageInfo=.*|ImageInfo=$T/nothing.json|" "$T/abide.conf" >"$T/noinfo.con
 refuse_untouched "cannot read the running image's $T/nothing.json" env ABIDE_CONF="$T/noinfo.conf" "$ABIDECTL" install "$GOOD"
 # The running identity comes from the verified root (or an explicit config), never from an argument.
 refuse_untouched "^abidectl: install: unknown option '--image-info' \(see --help\)$" "$ABIDECTL" install --image-info "$T/image.json" "$GOOD"
-"$ABIDECTL" install --help | grepq -- --image-info && die "install --help still offers --image-info"
+help=$("$ABIDECTL" install --help)
+echo "$help" | grepq -- --image-info && die "install --help still offers --image-info"
 refuse_untouched "missing BUNDLE" "$ABIDECTL" install
 # A misconfigured [Slots] override that points the target at the running slot's partition.
 cp "$T/abide.conf" "$T/onto-a.conf"
