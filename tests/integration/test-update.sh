@@ -588,6 +588,19 @@ grep -q "^Reboot:   now" "$T/out" && [ "$(cat "$T/rebooted")" = rebooted ] || di
 rm -f "$T/rebooted" "$ENTRIES"/abide-b*.conf
 conf
 
+note "a release that failed here (its slot marked bad after the install): not installed again"
+conf "[Update]" "Reboot=never"
+decide install
+[ "$(entry_of b)" = "abide-b+3.conf" ] || die "slot b not pending: $(entry_of b)"
+"$ABIDECTL" mark-bad b >/dev/null
+b_print >"$T/b.before"
+decide failed-here
+grep -q "^Verdict:  failed-here: failed here: 2.0 was marked bad or rolled back from on this device" "$T/out" ||
+        die "failed-here reason: $(cat "$T/out")"
+nothing_happened "a release that failed here"
+rm -f "$ENTRIES"/abide-b*.conf
+conf
+
 note "a machine-id that is not 32 hex digits: refused"
 echo "not-a-machine-id" >"$T/machine-id"
 refuse "machine-id $T/machine-id: not 32 lowercase hex digits"
