@@ -601,6 +601,18 @@ nothing_happened "a release that failed here"
 rm -f "$ENTRIES"/abide-b*.conf
 conf
 
+note "the device's own facts: running the release is up to date, a floor above it is below-floor"
+b_print >"$T/b.before"
+write_image_info 2.0 0
+decide up-to-date
+grep -q "^Verdict:  up-to-date: up to date: running 2.0$" "$T/out" || die "up-to-date reason: $(cat "$T/out")"
+write_image_info 1.0 0
+set_floor 1
+decide below-floor
+grep -q "^Verdict:  below-floor: below floor: 2.0 has security version 0 < floor 1$" "$T/out" || die "below-floor reason: $(cat "$T/out")"
+rm -f "$FVAR"
+nothing_happened "up to date and below the floor"
+
 note "a machine-id that is not 32 hex digits: refused"
 echo "not-a-machine-id" >"$T/machine-id"
 refuse "machine-id $T/machine-id: not 32 lowercase hex digits"
