@@ -230,7 +230,14 @@ proxy_stop
 note "a refused bundle stops the download (the reader closes the pipe early)"
 cp "$WWW/b.abide" "$WWW/flip.abide"
 printf 'X' | dd of="$WWW/flip.abide" bs=1 seek=700 conv=notrunc status=none
-refuse_net "bundle: " "$HTTPS/flip.abide" untouched
+refuse_net "bundle: manifest\.json\.sig: signature does not match the data" "$HTTPS/flip.abide" untouched
+# What nginx sent of the $SIZE-byte bundle (logged once it notices that the client left): the
+# manifest's refusal stops the download, so no more than what the socket buffers hold on the way.
+for i in $(seq 50); do grep -q '"GET /flip.abide ' "$NGX/access.log" && break; sleep 0.1; done
+sent=$(awk '$7 == "/flip.abide" { print $10 }' "$NGX/access.log")
+[ "$(printf '%s\n' "$sent" | grep -c .)" = 1 ] || die "requests for the refused bundle, bytes sent for each: $sent"
+echo "   nginx sent $sent bytes of the refused $SIZE-byte bundle"
+[ "$sent" -lt $((SIZE / 4)) ] || die "the download went on after the bundle was refused: nginx sent $sent of $SIZE bytes"
 
 note "cut right after the last payload, the bundle then gone from the server: installed, with one warning"
 # The end-of-archive marker is all that is missing: every signed byte came and was verified
