@@ -89,6 +89,14 @@ static void test_check(void **state) {
                      "bundle 1.0 has security version 4, below this device's floor 5 (kept in the EFI variable AbideSecurityFloor)");
         expect_floor(&f, true, 5, 0, NULL);
 
+        /* The lowest floor there is holds too: 1 refuses 0 and an image that does not say. */
+        floor_combine(have(1), none, NULL, &f);
+        expect_floor(&f, true, 1, 0, NULL);
+        expect_floor(&f, true, 0, -EPERM,
+                     "bundle 1.0 has security version 0, below this device's floor 1 (kept in the EFI variable AbideSecurityFloor)");
+        expect_floor(&f, false, 0, -EPERM,
+                     "bundle 1.0 has no known security version, and this device's floor is 1 (kept in the EFI variable AbideSecurityFloor)");
+
         /* A state copy without the version that raised it. */
         floor_combine(none, have(2), NULL, &f);
         expect_floor(&f, true, 1, -EPERM,
