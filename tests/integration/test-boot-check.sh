@@ -67,9 +67,9 @@ jq -e '.slot == "a" and .to_version == "1.3"' "$(ls "$T"/var/lib/abide/reports/*
 note "failing check: entry +0-N, failure recorded with the check's name and output, reboot"
 "$HELPER" install a 1.2 3
 loader_boot a
-printf '#!/bin/sh\necho "agent down: port 8080 closed" >&2\nexit 3\n' >"$T/etc-health.d/20-probe"
+printf '#!/bin/sh\necho "probing port 8080" >&2\necho "agent down: port 8080 closed" >&2\nexit 3\n' >"$T/etc-health.d/20-probe"
 chmod +x "$T/etc-health.d/20-probe"
-expect_fail "check '20-probe' failed: exit 3: agent down: port 8080 closed; marked bad$" \
+expect_fail "check '20-probe' failed: exit 3: probing port 8080 agent down: port 8080 closed; marked bad$" \
         "$ABIDECTL" boot-check --timeout 2 --no-reboot
 [ "$(entry_of a)" = "abide-a+0-1.conf" ] || die "failing: entry is $(entry_of a)"
 [ "$(state_json | jq -r .slots.a.state)" = bad ] || die "failing: state not bad"
@@ -95,7 +95,8 @@ loader_boot b
 out1=$("$ABIDECTL" boot-check --timeout 5 --no-reboot)
 out2=$("$ABIDECTL" boot-check --timeout 5 --no-reboot)
 echo "$out1"
-echo "$out1" | grepq "^Rolled back from slot a (version 1.2) to slot b: check '20-probe' failed: exit 3: agent down" ||
+# The reason is one line: the last of the check's output.
+echo "$out1" | grepq "^Rolled back from slot a (version 1.2) to slot b: check '20-probe' failed: agent down: port 8080 closed$" ||
         die "first run did not report the rollback: $out1"
 echo "$out2" | grepq "Rolled back" && die "second run reported the rollback again: $out2"
 [ "$(wc -l <"$T/hook.log")" -eq 1 ] || die "hooks ran $(wc -l <"$T/hook.log") times"
