@@ -45,10 +45,13 @@ loader_boot b
 "$ABIDECTL" rollback | grepq "Slot a boots next from now on" || die "rollback output"
 [ "$(get_var LoaderEntryDefault)" = "abide-a*" ] || die "rollback did not pin a"
 
-note "mark-bad of the other good slot: no rollback event, its pin is dropped"
+note "mark-bad of the other good slot: no rollback event, its pins are dropped"
+"$ABIDECTL" switch a --once
+[ "$(get_var LoaderEntryOneShot)" = "abide-a*" ] || die "LoaderEntryOneShot is '$(get_var LoaderEntryOneShot)'"
 "$ABIDECTL" mark-bad a
 [ "$(entry_of a)" = "abide-a+0.conf" ] || die "mark-bad: entry is $(entry_of a)"
 [ -z "$(get_var LoaderEntryDefault)" ] || die "LoaderEntryDefault still pins the bad slot"
+[ -z "$(get_var LoaderEntryOneShot)" ] || die "LoaderEntryOneShot still pins the bad slot"
 out=$("$ABIDECTL" boot-check --no-reboot)
 echo "$out" | grepq "Rolled back" && die "a hand-marked good slot counted as a rollback: $out"
 [ "$(status_json | jq -r .slots.a.state)" = bad ] || die "status a not bad"
