@@ -21,6 +21,14 @@ status_json | jq -e '.booted == "a" and .backend == "systemd-boot" and .slots.a.
         die "status: $(status_json)"
 "$ABIDECTL" status | grepq "State:     pending (3 tries left, 0 done)" || die "human status"
 
+note "nothing to fall back to: rollback only to a good slot, mark-bad only beside a bootable one"
+mv "$ENTRIES/abide-b+3.conf" "$T/entry-b"
+expect_fail "^abidectl: rollback: cannot roll back: slot b is empty, not good$" "$ABIDECTL" rollback
+expect_fail "^abidectl: mark-bad: refusing to mark slot a bad: slot b has no bootable entry \(missing\)$" "$ABIDECTL" mark-bad
+[ "$(entry_of a)" = "abide-a.conf" ] && [ -z "$(get_var LoaderEntryDefault)" ] || die "a refusal changed a: $(entry_of a), $(get_var LoaderEntryDefault)"
+mv "$T/entry-b" "$ENTRIES/abide-b+3.conf"
+expect_fail "^abidectl: rollback: cannot roll back: slot b is pending, not good$" "$ABIDECTL" rollback
+
 note "switch: a slot on trial only --once"
 expect_fail "switch: slot b is on trial \(3 tries left\); use --once" "$ABIDECTL" switch b
 "$ABIDECTL" switch b --once
