@@ -115,6 +115,20 @@ state_json | jq -e '.security_floor.security_version == 1 and .security_floor.ve
 status_json | jq -e '.security_floor == {"security_version": 1, "source": "state", "efi": 1, "state": 1, "version": "1.0"}
         and .slots.a.security_version == 1 and .slots.b.security_version == null' >/dev/null || die "status: $(status_json)"
 
+note "a slot on trial below a floor a bless raises: marked bad before the loader tries it"
+# As if b's image had said its security version (0): a's bless at 2 strands it.
+cp "$T/var/lib/abide/state.json" "$T/state.keep"; cp "$FVAR" "$T/floor.keep"
+[ "$(entry_of b)" = "abide-b+5.conf" ] || die "b is not on trial: $(entry_of b)"
+jq '.slots.b.security_version = 0' "$T/var/lib/abide/state.json" >"$T/s" && mv "$T/s" "$T/var/lib/abide/state.json"
+running 1.0 2
+out=$("$ABIDECTL" mark-good)
+echo "$out" | grepq "^Slot b (security version 0) is below the floor 2 now: marked bad$" || die "b on trial not stranded: $out"
+[ "$(entry_of b)" = "abide-b+0.conf" ] || die "b on trial below the floor: entry $(entry_of b)"
+# Back as it was: b on trial, the floor 1.
+mv "$ENTRIES/abide-b+0.conf" "$ENTRIES/abide-b+5.conf"
+cp "$T/state.keep" "$T/var/lib/abide/state.json"; cp "$T/floor.keep" "$FVAR"
+running 1.0 1
+
 note "b (security version 3) passes its trial: the floor follows, a below it is marked bad"
 loader_boot b
 running 2.1 3
