@@ -309,6 +309,26 @@ expect_fail "^abidectl: boot-check: \[Health\] Agent=: unterminated single quote
 [ "$(entry_of b)" = "abide-b+2-1.conf" ] || die "unterminated quote: entry is $(entry_of b)"
 sed -i '/^Agent=/d' "$T/abide.conf"
 
+note "health.d: a local check named as a vendor check runs beside it, never instead of it"
+# docs/abide-conf.md, HealthDir=: local configuration may add checks, never switch one off.
+"$HELPER" install b 1.65 3
+loader_boot b
+printf '#!/bin/sh\necho vendor says no; exit 1\n' >"$T/health.d/15-vendor"
+printf '#!/bin/sh\nexit 0\n' >"$T/etc-health.d/15-vendor"
+chmod +x "$T/health.d/15-vendor" "$T/etc-health.d/15-vendor"
+expect_fail "check '15-vendor' failed: exit 1: vendor says no; marked bad$" "$ABIDECTL" boot-check --timeout 2 --no-reboot
+[ "$(entry_of b)" = "abide-b+0-1.conf" ] || die "vendor check switched off: entry is $(entry_of b)"
+rm "$T/health.d/15-vendor" "$T/etc-health.d/15-vendor"
+note "health.d: only executable files run, no dotfiles"
+"$HELPER" install b 1.66 3
+loader_boot b
+printf '#!/bin/sh\nexit 1\n' >"$T/health.d/README"
+printf '#!/bin/sh\nexit 1\n' >"$T/health.d/.15-editor-backup"
+chmod +x "$T/health.d/.15-editor-backup"
+"$ABIDECTL" boot-check --timeout 5 --no-reboot >/dev/null 2>"$T/err" || die "a file boot-check should skip was run: $(cat "$T/err")"
+[ "$(entry_of b)" = "abide-b.conf" ] || die "skipped files: entry is $(entry_of b)"
+rm "$T/health.d/README" "$T/health.d/.15-editor-backup"
+
 note "a corrupt state file does not stop the check, and is kept aside"
 "$HELPER" install b 1.7 3
 loader_boot b
