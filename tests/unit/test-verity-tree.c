@@ -104,6 +104,19 @@ static void test_refuses_a_changed_tree(void **state) {
                 f.tree[offsets[i]] ^= 0x80;
         }
         assert_int_equal(check(&f), 0);
+        /* Each field of the superblock that super_check() reads (cryptsetup's struct verity_sb):
+         * version, hash type, UUID, algorithm, block sizes, data blocks, salt size. The superblock
+         * is hashed by no digest, so only that check can refuse it. */
+        size_t super[] = { 8, 12, 16, 31, 32, 64, 68, 72, 80 };
+        for (size_t i = 0; i < sizeof super / sizeof *super; i++) {
+                f.tree[super[i]] ^= 0x01;
+                leaves_of(&f);
+                assert_int_equal(verity_tree_check(&f.p, f.tree, f.tree_len, f.leaves), -EBADMSG);
+                assert_non_null(strstr(err_message(-EBADMSG), "superblock does not match"));
+                err_clear();
+                f.tree[super[i]] ^= 0x01;
+        }
+        assert_int_equal(check(&f), 0);
         fixture_done(&f);
 }
 
