@@ -142,24 +142,6 @@ static int check_absent(const char *dir) {
         return 0;
 }
 
-static int mkdir_p(const char *base, const char *rel) {
-        _cleanup_free_ char *p = NULL;
-
-        if (asprintf(&p, "%s/%s", base, rel) < 0)
-                return -ENOMEM;
-        for (char *s = p + strlen(base) + 1;; s++) {
-                if (*s != '/' && *s)
-                        continue;
-                char c = *s;
-                *s = '\0';
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                        return err_set(errno, "%s: cannot create directory: %s", p, strerror(errno));
-                if (!c)
-                        return 0;
-                *s = c;
-        }
-}
-
 /* Renames every output from stage into dir; on failure undoes the renames done and removes the
  * directories it made, never anything else: another keygen may have filled dir meanwhile. */
 static int commit(const char *stage, const char *dir) {
@@ -208,7 +190,7 @@ static int commit(const char *stage, const char *dir) {
 }
 
 int secureboot_keygen(const char *dir) {
-        _cleanup_free_ char *stage = NULL;
+        _cleanup_free_ char *stage = NULL, *stage_keys = NULL;
         char guid[37];
         bool created_dir = false;
         int r;
@@ -228,8 +210,11 @@ int secureboot_keygen(const char *dir) {
                 goto finish;
         }
 
-        if ((r = make_guid(guid)) < 0 ||
-            (r = mkdir_p(stage, "loader/keys/" SECUREBOOT_KEYS_NAME)) < 0)
+        if (asprintf(&stage_keys, "%s/loader/keys/" SECUREBOOT_KEYS_NAME, stage) < 0) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        if ((r = make_guid(guid)) < 0 || (r = mkdir_p(stage_keys, 0755)) < 0)
                 goto finish;
         char guid_line[38];
         snprintf(guid_line, sizeof guid_line, "%s\n", guid);

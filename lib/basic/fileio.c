@@ -7,6 +7,7 @@
 #include <linux/fs.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 
@@ -136,6 +137,54 @@ int fd_data_size(int fd, uint64_t *ret) {
         if (ioctl(fd, BLKGETSIZE64, &size) < 0)
                 return negative_errno();
         *ret = size;
+        return 0;
+}
+
+int mkdir_p(const char *dir, mode_t mode) {
+        _cleanup_free_ char *d = strdup(dir);
+
+        if (!d)
+                return -ENOMEM;
+        for (char *p = d + 1;; p++) {
+                if (*p != '/' && *p != 0)
+                        continue;
+                char c = *p;
+                *p = 0;
+                if (mkdir(d, mode) < 0 && errno != EEXIST)
+                        return err_set(errno, "cannot create %s: %m", d);
+                *p = c;
+                if (!c)
+                        return 0;
+        }
+}
+
+int mkdir_parents_of(const char *path, mode_t mode) {
+        _cleanup_free_ char *dir = strdup(path);
+
+        if (!dir)
+                return -ENOMEM;
+        char *last = strrchr(dir, '/');
+        if (!last || last == dir)
+                return 0;
+        *last = 0;
+        return mkdir_p(dir, mode);
+}
+
+int lock_file(const char *path, bool wait, int *ret_fd) {
+        int r = mkdir_parents_of(path, 0755);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0)
+                return err_set(errno, "cannot open %s: %m", path);
+        while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
+                if (errno == EINTR)
+                        continue;
+                if (errno == EWOULDBLOCK)
+                        return -EWOULDBLOCK;
+                return err_set(errno, "cannot lock %s: %m", path);
+        }
+        *ret_fd = TAKE_FD(fd);
         return 0;
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -24,6 +25,19 @@ int loop_write(int fd, const void *buf, size_t n);
  * character device, a pipe), or the errno of fstat() or the ioctl.
  */
 int fd_data_size(int fd, uint64_t *ret);
+
+/* mkdir -p: dir and each missing parent, with mode. 0, or -errno recorded ("cannot create DIR: ..."). */
+int mkdir_p(const char *dir, mode_t mode);
+/* mkdir_p() of the directory holding path ("a/b/c" makes "a/b"; a bare name makes nothing). */
+int mkdir_parents_of(const char *path, mode_t mode);
+
+/*
+ * An exclusive flock() on the file path (made 0644 when missing, with its
+ * directory; never through a symlink), the fd in *ret_fd. Waits for another
+ * holder when wait; else -EWOULDBLOCK, with no message recorded, for the
+ * caller to say who holds it. Other errors recorded naming path.
+ */
+int lock_file(const char *path, bool wait, int *ret_fd);
 
 int fsync_directory_of(const char *path);
 /*

@@ -325,21 +325,6 @@ static int sdboot_remove(BootBackend *b, Slot slot) {
         return r;
 }
 
-static int mkdir_p(const char *path) {
-        _cleanup_free_ char *p = strdup(path);
-        if (!p)
-                return -ENOMEM;
-        for (char *slash = p + 1; (slash = strchr(slash, '/')); slash++) {
-                *slash = 0;
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                        return err_set(errno, "cannot create %s: %m", p);
-                *slash = '/';
-        }
-        if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                return err_set(errno, "cannot create %s: %m", p);
-        return 0;
-}
-
 static int sdboot_get_next(BootBackend *b, Slot *ret_default, Slot *ret_once);
 static int sdboot_clear_next(BootBackend *b, bool once);
 
@@ -366,7 +351,7 @@ static int sdboot_write(BootBackend *b, Slot slot, const BootEntrySpec *spec) {
         r = esp_writable_begin(&s->mount, &scope);
         if (r < 0)
                 return r;
-        r = mkdir_p(type_dir(s, type));
+        r = mkdir_p(type_dir(s, type), 0755);
         if (r < 0)
                 return r;
         /* Old entry first: a crash in between leaves the slot without an entry, never two. */
@@ -508,7 +493,7 @@ static int sdboot_kernel_dir(BootBackend *b, Slot slot, char **ret) {
         if (!is_dir(dir)) {
                 int r = esp_writable_begin(&sd(b)->mount, &scope);
                 if (r >= 0)
-                        r = mkdir_p(dir);
+                        r = mkdir_p(dir, 0755);
                 if (r < 0)
                         return r;
         }

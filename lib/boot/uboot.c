@@ -325,22 +325,6 @@ static int uboot_get_next(BootBackend *b, Slot *ret_default, Slot *ret_once) {
         return 0;
 }
 
-static int mkdir_p(const char *path) {
-        _cleanup_free_ char *p = strdup(path);
-        if (!p)
-                return -ENOMEM;
-        for (char *slash = p + 1;; slash++) {
-                slash = strchr(slash, '/');
-                if (slash)
-                        *slash = 0;
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                        return err_set(errno, "cannot create %s: %m", p);
-                if (!slash)
-                        return 0;
-                *slash = '/';
-        }
-}
-
 static int uboot_kernel_dir(BootBackend *b, Slot slot, char **ret) {
         _cleanup_(esp_writable_endp) EspMount *scope = NULL;
         _cleanup_free_ char *dir = NULL;
@@ -349,7 +333,7 @@ static int uboot_kernel_dir(BootBackend *b, Slot slot, char **ret) {
         if (!is_dir(dir)) {
                 int r = esp_writable_begin(&ub(b)->mount, &scope);
                 if (r >= 0)
-                        r = mkdir_p(dir);
+                        r = mkdir_p(dir, 0755);
                 if (r < 0)
                         return r;
         }

@@ -19,25 +19,6 @@ static void closedirp(DIR **d) {
                 (void) closedir(*d);
 }
 
-static int mkdir_parents(const char *path) {
-        _cleanup_free_ char *dir = strdup(path);
-        if (!dir)
-                return -ENOMEM;
-        /* Like mkdir -p: a fresh abide-data has no /var/lib/abide/reports yet. */
-        for (char *p = dir + 1;; p++) {
-                if (*p != '/' && *p != 0)
-                        continue;
-                char c = *p;
-                *p = 0;
-                if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-                        return err_set(errno, "cannot create %s: %m", dir);
-                *p = c;
-                if (!c)
-                        break;
-        }
-        return 0;
-}
-
 static char *path_join(const char *dir, const char *name) {
         char *p;
         return asprintf(&p, "%s/%s", dir, name) < 0 ? NULL : p;
@@ -45,20 +26,12 @@ static char *path_join(const char *dir, const char *name) {
 
 int report_spool_lock(const char *dir, const char *which, bool wait, int *ret_fd) {
         _cleanup_free_ char *path = path_join(dir, which);
-        int r;
 
         if (!path)
                 return -ENOMEM;
-        r = mkdir_parents(dir);
-        if (r < 0)
-                return r;
-        _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-        if (fd < 0)
-                return err_set(errno, "cannot open %s: %m", path);
-        if (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0)
-                return errno == EWOULDBLOCK ? -EAGAIN : err_set(errno, "cannot lock %s: %m", path);
-        *ret_fd = TAKE_FD(fd);
-        return 0;
+        /* Like mkdir -p: a fresh abide-data has no /var/lib/abide/reports yet. */
+        int r = lock_file(path, wait, ret_fd);
+        return r == -EWOULDBLOCK ? -EAGAIN : r;
 }
 
 static int read_seq(const char *dir, uint64_t *ret) {
@@ -272,7 +245,7 @@ int report_spool_set_error(const char *dir, const char *msg) {
         for (char *p = text; p[1]; p++)
                 if (*p == '\n')
                         *p = ' ';
-        r = mkdir_parents(dir);
+        r = mkdir_p(dir, 0755);
         if (r < 0)
                 return r;
         r = write_file_atomic(path, text, strlen(text), 0644);

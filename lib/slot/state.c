@@ -382,59 +382,24 @@ int state_load(const char *path, AbideState **ret) {
         return 0;
 }
 
-/* Like mkdir -p of path's directory: a fresh abide-data has no /var/lib/abide yet. */
-static int make_parent_dir(const char *path) {
-        _cleanup_free_ char *dir = strdup(path);
-
-        if (!dir)
-                return -ENOMEM;
-        char *last = strrchr(dir, '/');
-        if (!last || last == dir)
-                return 0;
-        *last = 0;
-        for (char *p = dir + 1;; p++) {
-                if (*p != '/' && *p != 0)
-                        continue;
-                char c = *p;
-                *p = 0;
-                if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-                        return err_set(errno, "cannot create %s: %m", dir);
-                *p = c;
-                if (!c)
-                        break;
-        }
-        return 0;
-}
-
 int state_lock(const char *path, bool wait, int *ret_fd) {
         _cleanup_free_ char *lock = NULL;
-        int r;
 
-        r = make_parent_dir(path);
-        if (r < 0)
-                return r;
+        /* A file of its own: the state file is replaced by rename, which a lock on it would not survive. */
         if (asprintf(&lock, "%s.lock", path) < 0)
                 return -ENOMEM;
-        /* A file of its own: the state file is replaced by rename, which a lock on it would not survive. */
-        _cleanup_close_ int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-        if (fd < 0)
-                return err_set(errno, "cannot open %s: %m", lock);
-        while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
-                if (errno == EINTR)
-                        continue;
-                if (errno == EWOULDBLOCK)
-                        return err_set(EBUSY, "another abidectl holds %s", lock);
-                return err_set(errno, "cannot lock %s: %m", lock);
-        }
-        *ret_fd = TAKE_FD(fd);
-        return 0;
+        int r = lock_file(lock, wait, ret_fd);
+        if (r == -EWOULDBLOCK)
+                return err_set(EBUSY, "another abidectl holds %s", lock);
+        return r;
 }
 
 int state_save(const AbideState *s, const char *path) {
         _cleanup_free_ char *text = NULL;
         int r;
 
-        r = make_parent_dir(path);
+        /* A fresh abide-data has no /var/lib/abide yet. */
+        r = mkdir_parents_of(path, 0755);
         if (r < 0)
                 return r;
 

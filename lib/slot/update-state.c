@@ -174,40 +174,16 @@ int update_state_load(const char *path, UpdateState *ret) {
         return 0;
 }
 
-/* The directory on abide-data exists once anything of abide ran; a first update may come before. */
-static int state_dir_make(const char *path) {
-        _cleanup_free_ char *dir = strdup(path);
-        if (!dir)
-                return -ENOMEM;
-        char *slash = strrchr(dir, '/');
-        if (slash && slash != dir) {
-                *slash = '\0';
-                if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-                        return err_set(errno, "cannot create %s: %m", dir);
-        }
-        return 0;
-}
-
 int update_state_lock(const char *path, int *ret_fd) {
         _cleanup_free_ char *lock = NULL;
-        int r;
 
-        r = state_dir_make(path);
-        if (r < 0)
-                return r;
+        /* A file of its own: the state file itself is replaced by rename, which a lock on it would not survive. */
         if (asprintf(&lock, "%s.lock", path) < 0)
                 return -ENOMEM;
-        /* A file of its own: the state file itself is replaced by rename, which a lock on it would not survive. */
-        _cleanup_close_ int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-        if (fd < 0)
-                return err_set(errno, "cannot open %s: %m", lock);
-        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-                if (errno == EWOULDBLOCK)
-                        return err_set(EBUSY, "another abidectl update is running (it holds %s)", lock);
-                return err_set(errno, "cannot lock %s: %m", lock);
-        }
-        *ret_fd = TAKE_FD(fd);
-        return 0;
+        int r = lock_file(lock, false, ret_fd);
+        if (r == -EWOULDBLOCK)
+                return err_set(EBUSY, "another abidectl update is running (it holds %s)", lock);
+        return r;
 }
 
 int update_state_save(const UpdateState *s, const char *path) {
@@ -217,7 +193,8 @@ int update_state_save(const UpdateState *s, const char *path) {
         r = update_state_to_json_string(s, &text);
         if (r < 0)
                 return r;
-        r = state_dir_make(path);
+        /* The directory on abide-data exists once anything of abide ran; a first update may come before. */
+        r = mkdir_parents_of(path, 0755);
         if (r < 0)
                 return r;
         r = write_file_atomic(path, text, strlen(text), 0644);
