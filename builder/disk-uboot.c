@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "basic/error.h"
 #include "basic/fileio.h"
@@ -77,17 +78,6 @@ int disk_uboot_boot_make(const char *path, uint64_t size, const char *volume_uui
         return 0;
 }
 
-static uint32_t crc32_le(const uint8_t *p, size_t n) {
-        uint32_t c = 0xffffffffu;
-
-        for (size_t i = 0; i < n; i++) {
-                c ^= p[i];
-                for (int k = 0; k < 8; k++)
-                        c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1)));
-        }
-        return ~c;
-}
-
 /* Appends "name=value\0" at *len; -E2BIG when it would not leave room for the final NUL. */
 static int env_add(uint8_t *data, size_t *len, const char *name, const char *value) {
         size_t ln = strlen(name), lv = strlen(value);
@@ -147,7 +137,7 @@ int disk_uboot_env_write(const char *path, const Manifest *m, const char *defaul
         if (r < 0)
                 return r;
         /* The rest is zeros: the text ends in two NULs. */
-        uint32_t crc = crc32_le(data, DISK_UBOOT_ENV_SIZE - 4);
+        uint32_t crc = (uint32_t) crc32(0, data, DISK_UBOOT_ENV_SIZE - 4);
         image[0] = crc & 0xff;
         image[1] = (crc >> 8) & 0xff;
         image[2] = (crc >> 16) & 0xff;

@@ -8,6 +8,7 @@ packages=(
         gcc libc6-dev meson ninja-build pkg-config
         libarchive-dev libssl-dev libblkid-dev libefivar-dev libefiboot-dev libcryptsetup-dev
         libjson-c-dev libinih-dev libkmod-dev libcmocka-dev libcurl4-openssl-dev libubootenv-dev libubootenv-tool u-boot-tools
+        zlib1g-dev
         # dm-verity leaves in several SHA-256 lanes (lib/crypto/sha256-many.c; x86-64 only, no :arm64)
         libipsec-mb-dev
         # fuzzing (scripts/fuzz.sh, the test suite 'fuzz'): clang and libFuzzer
@@ -39,7 +40,7 @@ packages=(
         crossbuild-essential-arm64
         libarchive-dev:arm64 libssl-dev:arm64 libblkid-dev:arm64 libefivar-dev:arm64 libefiboot-dev:arm64 libcryptsetup-dev:arm64
         libjson-c-dev:arm64 libinih-dev:arm64 libkmod-dev:arm64 libcmocka-dev:arm64 libcurl4-openssl-dev:arm64
-        libubootenv-dev:arm64
+        libubootenv-dev:arm64 zlib1g-dev:arm64
 )
 
 missing=()
