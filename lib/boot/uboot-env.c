@@ -3,14 +3,13 @@
 
 #include <fcntl.h>
 #include <libuboot.h>
-#include <linux/fs.h>
 #include <stdint.h>
 #include <sys/file.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "basic/error.h"
+#include "basic/fileio.h"
 
 /* One copy's line of a fw_env.config: "DEVICE OFFSET SIZE [SECTOR-SIZE [SECTORS]]". */
 typedef struct EnvCopy {
@@ -84,14 +83,9 @@ static int config_error(const char *config) {
 /* The size of a regular file or block device; -1: cannot tell (missing, MTD, UBI). */
 static long long device_size(const char *dev) {
         _cleanup_close_ int fd = open(dev, O_RDONLY | O_CLOEXEC);
-        struct stat st;
         uint64_t size;
 
-        if (fd < 0 || fstat(fd, &st) < 0)
-                return -1;
-        if (S_ISREG(st.st_mode))
-                return st.st_size;
-        if (!S_ISBLK(st.st_mode) || ioctl(fd, BLKGETSIZE64, &size) < 0)
+        if (fd < 0 || fd_data_size(fd, &size) < 0 || size > INT64_MAX)
                 return -1;
         return (long long) size;
 }
