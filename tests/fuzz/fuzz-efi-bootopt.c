@@ -77,54 +77,83 @@ typedef struct Var {
         size_t size;
 } Var;
 
-/* After a call that succeeded: what must hold whatever the variables held before. */
-static void check_success(const char *dir, const Var *vars, size_t n_vars, const uint16_t *order, size_t n_order) {
+static bool is_ours(const uint8_t *opt, size_t size, int slot) {
+        return opt && size == ours_size[slot] && memcmp(opt, ours[slot], size) == 0;
+}
+
+static bool var_exists(const Var *vars, size_t n_vars, unsigned number) {
+        char name[16];
+        snprintf(name, sizeof name, "Boot%04X", number);
+        for (size_t i = 0; i < n_vars; i++)
+                if (streq(vars[i].name, name))
+                        return true;
+        return false;
+}
+
+/* list without a and b, into out; returns its length. */
+static size_t without(const uint16_t *list, size_t n, unsigned a, unsigned b, uint16_t *out) {
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+                if (list[i] != a && list[i] != b)
+                        out[m++] = list[i];
+        return m;
+}
+
+/* After a call that succeeded: what must hold whatever the variables held before. current: BootCurrent
+ * as the call read it, -1 when none. */
+static void check_success(const char *dir, const Var *vars, size_t n_vars, const uint16_t *order, size_t n_order,
+                          int current) {
         bool changed;
         DIR *d;
 
-        /* BootOrder: ours once each, A right before B, the others as they were, in their order. */
-        size_t new_size;
+        /* BootOrder: ours once each, A right before B, never first (the loader's option must come
+         * before them); the others as they were, in their order, and BootCurrent appended before ours
+         * when it names an option BootOrder did not list. Or, with nothing but ours to list and no
+         * BootCurrent option, ours not listed at all: BootOrder empty, or left absent. */
+        size_t new_size = 0;
         _cleanup_free_ uint8_t *raw = get(dir, "BootOrder", &new_size);
-        FUZZ_ASSERT(raw && new_size >= 4 && (new_size - 4) % 2 == 0);
-        size_t n_new = (new_size - 4) / 2;
+        bool had_order = false;
+        for (size_t i = 0; i < n_vars; i++)
+                had_order = had_order || streq(vars[i].name, "BootOrder");
+        FUZZ_ASSERT(raw || !had_order);
+        FUZZ_ASSERT(!raw || (new_size >= 4 && (new_size - 4) % 2 == 0));
+        size_t n_new = raw ? (new_size - 4) / 2 : 0;
         uint16_t *now_order = calloc(n_new + 1, sizeof *now_order);
-        FUZZ_ASSERT(now_order);
+        uint16_t *r_now = calloc(n_new + 1, sizeof *r_now), *r_old = calloc(n_order + 2, sizeof *r_old);
+        FUZZ_ASSERT(now_order && r_now && r_old);
         for (size_t i = 0; i < n_new; i++)
                 now_order[i] = le16(raw + 4 + 2 * i);
         /* Which adjacent pair is ours: the one whose options abidectl made and that fits (another option
          * may hold the same bytes as ours). */
         bool found = false;
         unsigned num[2] = {};
-        for (size_t i = 0; i + 1 < n_new && !found; i++) {
+        for (size_t i = 1; i + 1 < n_new && !found; i++) {
                 bool holds = true;
                 for (int sl = 0; sl < 2 && holds; sl++) {
                         char name[16];
                         size_t opt_size;
                         snprintf(name, sizeof name, "Boot%04X", now_order[i + sl]);
                         _cleanup_free_ uint8_t *opt = get(dir, name, &opt_size);
-                        holds = opt && opt_size == ours_size[sl] && memcmp(opt, ours[sl], opt_size) == 0;
+                        holds = is_ours(opt, opt_size, sl);
                 }
-                if (!holds || now_order[i] == now_order[i + 1])
-                        continue;
                 unsigned a = now_order[i], b = now_order[i + 1];
-                size_t seen_a = 0, seen_b = 0, x = 0, y = 0;
-                bool same_rest = true;
-                for (;;) {
-                        while (x < n_new && (now_order[x] == a || now_order[x] == b)) {
-                                seen_a += now_order[x] == a;
-                                seen_b += now_order[x] == b;
-                                x++;
-                        }
-                        while (y < n_order && (order[y] == a || order[y] == b))
-                                y++;
-                        if (x == n_new || y == n_order) {
-                                same_rest = x == n_new && y == n_order;
-                                break;
-                        }
-                        if (now_order[x++] != order[y++]) {
-                                same_rest = false;
-                                break;
-                        }
+                if (!holds || a == b)
+                        continue;
+                size_t seen_a = 0, seen_b = 0;
+                for (size_t k = 0; k < n_new; k++) {
+                        seen_a += now_order[k] == a;
+                        seen_b += now_order[k] == b;
+                }
+                size_t m_now = without(now_order, n_new, a, b, r_now), m_old = without(order, n_order, a, b, r_old);
+                bool same_rest = m_now == m_old && memcmp(r_now, r_old, m_now * sizeof *r_now) == 0;
+                if (!same_rest && current >= 0 && (unsigned) current != a && (unsigned) current != b &&
+                    var_exists(vars, n_vars, (unsigned) current)) {
+                        bool listed = false;
+                        for (size_t k = 0; k < m_old; k++)
+                                listed = listed || r_old[k] == current;
+                        r_old[m_old] = (uint16_t) current;
+                        same_rest = !listed && m_now == m_old + 1 &&
+                                    memcmp(r_now, r_old, m_now * sizeof *r_now) == 0 && now_order[i - 1] == current;
                 }
                 if (same_rest && seen_a == 1 && seen_b == 1) {
                         found = true;
@@ -132,25 +161,15 @@ static void check_success(const char *dir, const Var *vars, size_t n_vars, const
                         num[1] = b;
                 }
         }
+        if (!found)
+                FUZZ_ASSERT(n_new == 0);
         free(now_order);
-        FUZZ_ASSERT(found);
+        free(r_now);
+        free(r_old);
 
-        /* Every other variable as it was, but an option of ours rewritten in place. */
-        for (size_t i = 0; i < n_vars; i++) {
-                if (streq(vars[i].name, "BootOrder"))
-                        continue;
-                size_t now_size;
-                _cleanup_free_ uint8_t *now = get(dir, vars[i].name, &now_size);
-                FUZZ_ASSERT(now);
-                char a[16], b[16];
-                snprintf(a, sizeof a, "Boot%04X", num[0]);
-                snprintf(b, sizeof b, "Boot%04X", num[1]);
-                if (streq(vars[i].name, a) || streq(vars[i].name, b))
-                        continue;
-                FUZZ_ASSERT(now_size == vars[i].size && memcmp(now, vars[i].data, now_size) == 0);
-        }
-
-        /* Nothing written but BootOrder and ours. */
+        /* Every other variable as it was, but an option of ours made or rewritten in place: when
+         * listed, the pair in BootOrder; when not, at most one of each. */
+        size_t made[2] = {};
         d = opendir(dir);
         FUZZ_ASSERT(d);
         for (struct dirent *de; (de = readdir(d));) {
@@ -158,14 +177,34 @@ static void check_success(const char *dir, const Var *vars, size_t n_vars, const
                         continue;
                 char name[16], a[16], b[16];
                 snprintf(name, sizeof name, "%.*s", (int) (strlen(de->d_name) - strlen(GLOBAL)), de->d_name);
+                if (streq(name, "BootOrder"))
+                        continue;
+                size_t now_size;
+                _cleanup_free_ uint8_t *now = get(dir, name, &now_size);
+                FUZZ_ASSERT(now);
+                const Var *before = NULL;
+                for (size_t i = 0; i < n_vars && !before; i++)
+                        if (streq(vars[i].name, name))
+                                before = &vars[i];
+                if (before && now_size == before->size && memcmp(now, before->data, now_size) == 0)
+                        continue;
                 snprintf(a, sizeof a, "Boot%04X", num[0]);
                 snprintf(b, sizeof b, "Boot%04X", num[1]);
-                bool known = streq(name, "BootOrder") || streq(name, a) || streq(name, b);
-                for (size_t i = 0; i < n_vars && !known; i++)
-                        known = streq(name, vars[i].name);
-                FUZZ_ASSERT(known);
+                if (found) {
+                        FUZZ_ASSERT(streq(name, a) || streq(name, b));
+                        continue;
+                }
+                int sl = is_ours(now, now_size, 0) ? 0 : is_ours(now, now_size, 1) ? 1 : -1;
+                FUZZ_ASSERT(sl >= 0);
+                FUZZ_ASSERT(++made[sl] == 1);
         }
         closedir(d);
+        /* Nothing removed. */
+        for (size_t i = 0; i < n_vars; i++) {
+                size_t now_size;
+                _cleanup_free_ uint8_t *now = get(dir, vars[i].name, &now_size);
+                FUZZ_ASSERT(now);
+        }
 
         /* Once more: nothing to change. */
         FUZZ_ASSERT(efi_fallback_options_ensure(dir, &esp, &changed) == 0);
@@ -257,7 +296,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 goto out;
         }
 
-        check_success(dir, vars, n_vars, order, n_order);
+        int current = -1;
+        for (size_t i = 0; i < n_vars; i++)
+                if (streq(vars[i].name, "BootCurrent") && vars[i].size == 4 + 2)
+                        current = le16(vars[i].data + 4);
+        check_success(dir, vars, n_vars, order, n_order, current);
 out:
         for (size_t i = 0; i < n_vars; i++)
                 free(vars[i].data);
