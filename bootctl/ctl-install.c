@@ -107,6 +107,11 @@ static void report_end(InstallReport *ir, int r, const InstallResult *res) {
         (void) err_set(-r, "%s", why ?: "install failed");
 }
 
+static void state_wait(const char *why, void *userdata) {
+        (void) userdata;
+        ctl_warn("%s; waiting for it", why);
+}
+
 int ctl_install(Ctl *ctl, const char *path, const InstallOptions *caller, bool want_delta, bool full, InstallResult *ret) {
         _cleanup_(install_result_done) InstallResult res = {};
         InstallReport ir = { .ctl = ctl, .caller = caller, .slot = _SLOT_INVALID };
@@ -115,6 +120,7 @@ int ctl_install(Ctl *ctl, const char *path, const InstallOptions *caller, bool w
         bool remote = http_is_url(path);
         int r = 0;
 
+        opts.on_state_wait = state_wait;
         /* A dry run is no install: nothing is reported. */
         if (!caller->dry_run) {
                 opts.on_begin = report_begin;

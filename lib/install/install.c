@@ -44,7 +44,8 @@ typedef struct Install {
         InstallTarget parts[_SLOT_PART_MAX];
         char *kernel_dir;
         BundleReader *reader;
-        AbideState *state;
+        AbideState *state;        /* the state file as last read, under its lock (state_update()) */
+        const ImageIdentity *running, *bundle_id; /* what install_policy_check() judged */
         DeltaSource *src;         /* a delta install: not owned */
         uint64_t *offsets;
         DeltaPlan *plan;
@@ -734,8 +735,56 @@ static int check_uki(Install *in, char **ret_path) {
         return 0;
 }
 
-static int state_update(Install *in, const Manifest *m, bool done) {
+/*
+ * The state file is shared: boot-check, mark-good and mark-bad take turns on
+ * its lock (state_lock()) and save it too, while an install runs (a floor
+ * raised by a bless, a first boot recorded, a slot marked bad). Each save
+ * here is one turn of its own: the lock, the file as it is now, this
+ * install's change to its target's record, the save, the unlock. A copy
+ * read at the start and saved at the end would undo what they wrote during
+ * the download; the lock held for the whole install would hold a boot-check
+ * (and with it the busybox watchdog) for as long.
+ *
+ * Before the first write the policy is judged again on the floor as it is
+ * now: a bless that raised it since the first check refuses the bundle here,
+ * with nothing written.
+ */
+typedef enum Record {
+        RECORD_BEGIN,   /* installing, after the policy is judged again */
+        RECORD_DONE,    /* pending: verified, its entry about to be written */
+        RECORD_UNDO,    /* back to installing: the entry could not be written */
+} Record;
+
+static int state_update(Install *in, const Manifest *m, Record what) {
+        bool done = what == RECORD_DONE;
+        const char *path = in->config->state_file;
+        _cleanup_close_ int lock = -EBADF;
         int r;
+
+        r = state_lock(path, false, &lock);
+        if (r == -EBUSY) {
+                if (in->opts->on_state_wait)
+                        in->opts->on_state_wait(err_message(r), in->opts->userdata);
+                err_clear();
+                r = state_lock(path, true, &lock);
+        }
+        if (r < 0)
+                return err_prefix(r, "cannot record slot %s as %s", slot_to_string(in->target),
+                                  done ? "pending" : "installing");
+        AbideState *now = NULL;
+        r = state_load(path, &now);
+        if (r < 0)
+                return err_prefix(r, "state file %s", path);
+        state_free(in->state);
+        in->state = now;
+
+        if (what == RECORD_BEGIN) {
+                SecurityFloor floor;
+                floor_load(in->config->efivars, in->state, &floor);
+                r = install_policy_check(in->running, in->bundle_id, &floor, in->opts->force);
+                if (r < 0)
+                        return r;
+        }
         if (!done) {
                 r = state_install_begin(in->state, in->target, m->version, (uint64_t) time(NULL));
                 if (r >= 0)
@@ -753,10 +802,10 @@ static int state_update(Install *in, const Manifest *m, bool done) {
                 r = 0;
         }
         if (r >= 0)
-                r = state_save(in->state, in->config->state_file);
+                r = state_save(in->state, path);
         if (r < 0)
                 return err_prefix(r, "cannot record slot %s as %s in %s", slot_to_string(in->target),
-                                  done ? "pending" : "installing", in->config->state_file);
+                                  done ? "pending" : "installing", path);
         return 0;
 }
 
@@ -859,6 +908,8 @@ static int run(const AbideConfig *c, BootBackend *boot, int fd, DeltaSource *src
         r = install_policy_check(&running, &bundle, &floor, o->force);
         if (r < 0)
                 return r;
+        in.running = &running;
+        in.bundle_id = &bundle;
 
         r = boot_kernel_dir(boot, in.target, &in.kernel_dir);
         if (r < 0)
@@ -903,7 +954,7 @@ static int run(const AbideConfig *c, BootBackend *boot, int fd, DeltaSource *src
         if (o->on_begin)
                 o->on_begin(in.target, m->version, tries, o->userdata);
         /* From here on the target is written: first make it unbootable. */
-        r = state_update(&in, m, false);
+        r = state_update(&in, m, RECORD_BEGIN);
         if (r < 0)
                 return r;
         r = boot_remove(boot, in.target);
@@ -936,7 +987,7 @@ static int run(const AbideConfig *c, BootBackend *boot, int fd, DeltaSource *src
          * (DESIGN.md "Slot states"). A state file that cannot be written (abide-data full) fails the
          * install here, with the slot still unbootable; a crash before the entry leaves a pending
          * record with no entry, which nothing acts on. */
-        r = state_update(&in, m, true);
+        r = state_update(&in, m, RECORD_DONE);
         if (r < 0)
                 return r;
         BootEntrySpec spec = { .version = m->version, .cmdline = m->cmdline, .tries = tries, .uki = uki };
@@ -945,7 +996,7 @@ static int run(const AbideConfig *c, BootBackend *boot, int fd, DeltaSource *src
                 char cause[1024];
                 (void) snprintf(cause, sizeof cause, "%s", err_message(r));
                 /* No entry: the record goes back to installing, as far as the state file can be written. */
-                (void) state_update(&in, m, false);
+                (void) state_update(&in, m, RECORD_UNDO);
                 return err_set(r, "slot %s verified, but its boot entry: %s", slot_to_string(in.target), cause);
         }
 

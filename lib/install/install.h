@@ -16,6 +16,9 @@ typedef struct InstallOptions {
         /* Called once the signed manifest was accepted, just before the target is
          * first written (not for dry_run): the install-started report. May be NULL. */
         void (*on_begin)(Slot target, const char *version, unsigned tries, void *userdata);
+        /* Called when another abidectl (boot-check, mark-good, mark-bad) holds the state file's
+         * lock and the install waits for it (why: one line). May be NULL. */
+        void (*on_state_wait)(const char *why, void *userdata);
         void *userdata;
         /* The SHA-256 the bundle's manifest.json bytes must have (abidectl update: the signed
          * channel's manifest_sha256); another manifest is refused before anything is written. NULL: any. */

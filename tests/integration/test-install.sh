@@ -407,6 +407,53 @@ note "an ESP whose metadata cannot be synced: refused, not reported installed"
 refuse "^abidectl: install: cannot sync the ESP $T/esp: Input/output error$" \
         preload "$shim" ABIDE_TEST_FAIL_SYNCFS=1 "$ABIDECTL" install --force "$GOOD"
 
+note "the state file's lock: an install waits its turn, keeps what others saved, judges the floor again"
+# boot-check, mark-good and mark-bad save the state file under state.json.lock while an install
+# downloads. An install that saved the copy it read at its start would undo what they saved
+# meanwhile (a floor raised by a bless, a first boot recorded).
+# hold_state_lock: this shell holds the lock on fd 9 until release_state_lock.
+hold_state_lock() { exec 9>"$T/var/state.json.lock"; flock -x 9; }
+release_state_lock() { exec 9>&-; }
+# install_waiting ARGS...: starts an install in the background (pid in $inst) and returns once it
+# says it waits for the lock.
+install_waiting() {
+        : >"$T/wait.err"
+        "$ABIDECTL" install "$@" >"$T/wait.out" 2>"$T/wait.err" 9>&- &
+        inst=$!
+        for _ in $(seq 300); do grep -q 'waiting for it' "$T/wait.err" && break; sleep 0.1; done
+        grep -qxF "abidectl: install: warning: another abidectl holds $T/var/state.json.lock; waiting for it" "$T/wait.err" ||
+                { kill $inst 2>/dev/null; release_state_lock; die "install did not wait for the state lock: $(cat "$T/wait.err")"; }
+}
+cleanup_hooks=("exec 9>&-" "${cleanup_hooks[@]}")
+hold_state_lock
+install_waiting "$GOOD" --force
+# What a bless of a (1.0, security version 5) saves while the install waits: the floor 5.
+state_floor 5 1.0
+release_state_lock
+wait $inst || die "install after the wait failed: $(cat "$T/wait.err")"
+[ "$(entry_of b)" = "abide-b+3.conf" ] || die "install after the wait: b's entry is '$(entry_of b)'"
+python3 - "$T/var/state.json" <<'PY' || die "state after the wait: $(cat "$T/var/state.json")"
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["security_floor"]["security_version"] == 5 and s["security_floor"]["version"] == "1.0", s
+assert s["slots"]["b"]["state"] == "pending" and s["slots"]["b"]["version"] == "2.0", s
+PY
+# A floor raised above the bundle while the install waited: refused then, b not written.
+rm -f "$ENTRIES"/abide-b*.conf
+b_print >"$T/b.before"
+hold_state_lock
+install_waiting "$GOOD" --force
+state_floor 6 2.5
+release_state_lock
+wait $inst && die "install went on below a floor raised while it waited"
+[ "$(wc -l <"$T/wait.err")" -eq 2 ] && grep -qxF "abidectl: install: bundle 2.0 has security version 5, below this device's floor 6 (raised when 2.5 was blessed)" "$T/wait.err" ||
+        die "refusal after the wait: $(cat "$T/wait.err")"
+b_print | cmp -s "$T/b.before" - || die "b written although the floor refused it"
+python3 -c 'import json,sys; s = json.load(open(sys.argv[1])); assert s["security_floor"]["security_version"] == 6, s' \
+        "$T/var/state.json" || die "the floor after the refusal: $(cat "$T/var/state.json")"
+check_a "installs that waited for the state lock"
+state_floor 0
+
 note "a clean install still works after all that, and drops a pin of ours"
 # As left by "abidectl rollback" or "switch a": the loader would boot a and never try the new b.
 set_var LoaderEntryDefault "abide-a*"
