@@ -735,42 +735,51 @@ static int check_uki(Install *in, char **ret_path) {
         return 0;
 }
 
-/*
- * The state file is shared: boot-check, mark-good and mark-bad take turns on
- * its lock (state_lock()) and save it too, while an install runs (a floor
- * raised by a bless, a first boot recorded, a slot marked bad). Each save
- * here is one turn of its own: the lock, the file as it is now, this
- * install's change to its target's record, the save, the unlock. A copy
- * read at the start and saved at the end would undo what they wrote during
- * the download; the lock held for the whole install would hold a boot-check
- * (and with it the busybox watchdog) for as long.
- *
- * Before the first write the policy is judged again on the floor as it is
- * now: a bless that raised it since the first check refuses the bundle here,
- * with nothing written.
- */
 typedef enum Record {
         RECORD_BEGIN,   /* installing, after the policy is judged again */
         RECORD_DONE,    /* pending: verified, its entry about to be written */
         RECORD_UNDO,    /* back to installing: the entry could not be written */
 } Record;
 
-static int state_update(Install *in, const Manifest *m, Record what) {
-        bool done = what == RECORD_DONE;
+/*
+ * The state file is shared: boot-check, mark-good and mark-bad take turns on
+ * its lock (state_lock()) and save it too while an install runs (a floor
+ * raised by a bless, a first boot recorded, a slot marked bad). The install
+ * takes two turns: one around the target's record as installing and the
+ * removal of its entry, one around its record as pending and the new entry.
+ * A turn is taken before the ESP's write scope, as the others take it (the
+ * state lock, then the ESP's: never the other way round, or an install
+ * waiting for its turn would hold a mark-good out of the ESP). Each save
+ * reads the file again under the lock and changes only the target's record:
+ * a copy read at the start and saved later would undo what the others wrote
+ * during the download; the lock held for the whole install would hold a
+ * boot-check (and with it the busybox watchdog) for as long.
+ */
+static int state_turn(Install *in, int *ret_fd) {
         const char *path = in->config->state_file;
-        _cleanup_close_ int lock = -EBADF;
-        int r;
-
-        r = state_lock(path, false, &lock);
+        int r = state_lock(path, false, ret_fd);
         if (r == -EBUSY) {
                 if (in->opts->on_state_wait)
                         in->opts->on_state_wait(err_message(r), in->opts->userdata);
                 err_clear();
-                r = state_lock(path, true, &lock);
+                r = state_lock(path, true, ret_fd);
         }
         if (r < 0)
-                return err_prefix(r, "cannot record slot %s as %s", slot_to_string(in->target),
-                                  done ? "pending" : "installing");
+                return err_prefix(r, "state file %s", path);
+        return 0;
+}
+
+/*
+ * Under a turn: the target's record in the state file as it is now. Before
+ * the first write the policy is judged again on the floor as it is now: a
+ * bless that raised it since the first check refuses the bundle here, with
+ * nothing written.
+ */
+static int state_update(Install *in, const Manifest *m, Record what) {
+        bool done = what == RECORD_DONE;
+        const char *path = in->config->state_file;
+        int r;
+
         AbideState *now = NULL;
         r = state_load(path, &now);
         if (r < 0)
@@ -946,6 +955,11 @@ static int run(const AbideConfig *c, BootBackend *boot, int fd, DeltaSource *src
                 }
         }
 
+        /* The first turn on the state file (state_turn()), then the ESP's scope. */
+        _cleanup_close_ int turn = -EBADF;
+        r = state_turn(&in, &turn);
+        if (r < 0)
+                return r;
         /* An ESP that cannot be written fails here, before anything is. */
         _cleanup_(boot_writable_endp) BootBackend *esp = NULL;
         r = boot_writable_begin(boot, &esp);
@@ -966,6 +980,7 @@ static int run(const AbideConfig *c, BootBackend *boot, int fd, DeltaSource *src
         r = boot_writable_end(TAKE_PTR(esp));
         if (r < 0)
                 return r;
+        turn = safe_close(turn);
 
         r = src ? delta_all(&in, m) : stream_all(&in);
         if (r < 0)
@@ -987,6 +1002,9 @@ static int run(const AbideConfig *c, BootBackend *boot, int fd, DeltaSource *src
          * (DESIGN.md "Slot states"). A state file that cannot be written (abide-data full) fails the
          * install here, with the slot still unbootable; a crash before the entry leaves a pending
          * record with no entry, which nothing acts on. */
+        r = state_turn(&in, &turn);
+        if (r < 0)
+                return r;
         r = state_update(&in, m, RECORD_DONE);
         if (r < 0)
                 return r;
@@ -999,6 +1017,7 @@ static int run(const AbideConfig *c, BootBackend *boot, int fd, DeltaSource *src
                 (void) state_update(&in, m, RECORD_UNDO);
                 return err_set(r, "slot %s verified, but its boot entry: %s", slot_to_string(in.target), cause);
         }
+        turn = safe_close(turn);
 
         res.slot = in.target;
         res.version = strdup(m->version);

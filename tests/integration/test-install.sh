@@ -427,6 +427,9 @@ install_waiting() {
 cleanup_hooks=("exec 9>&-" "${cleanup_hooks[@]}")
 hold_state_lock
 install_waiting "$GOOD" --force
+# The ESP's lock is free while it waits: boot-check, mark-good and mark-bad take the state file's
+# lock and then the ESP's; an install holding the ESP's while it waited would hold them out of it.
+flock -n "$T/esp" true || { release_state_lock; die "the install holds the ESP's lock while it waits for the state file's"; }
 # What a bless of a (1.0, security version 5) saves while the install waits: the floor 5.
 state_floor 5 1.0
 release_state_lock
