@@ -16,6 +16,7 @@ static const char *const verdict_table[_CHANNEL_VERDICT_MAX] = {
         [CHANNEL_FAILED_HERE] = "failed-here",
         [CHANNEL_BELOW_FLOOR] = "below-floor",
         [CHANNEL_REPLAY] = "replay",
+        [CHANNEL_EXPIRED] = "expired",
 };
 
 const char *channel_verdict_to_string(ChannelVerdict v) {
@@ -63,6 +64,17 @@ bool channel_window_contains(const ChannelWindow *w, uint64_t time) {
         return m >= w->start_min || m < w->end_min;
 }
 
+ChannelExpiry channel_expiry_judge(const Channel *c, uint64_t now) {
+        if (!c->expires)
+                return CHANNEL_EXPIRY_NONE;
+        /* The one check on the device's clock, so only a clock that can be believed
+         * refuses: a wrong one (a dead RTC read as 2070) must not stop updates, the
+         * fix of the clock among them. */
+        if (now == 0 || now < c->updated || now - c->updated > CHANNEL_CLOCK_AHEAD_MAX)
+                return CHANNEL_EXPIRY_CLOCK_WRONG;
+        return now >= c->expires ? CHANNEL_EXPIRY_PAST : CHANNEL_EXPIRY_VALID;
+}
+
 static int parse_hhmm(const char *s, unsigned *ret) {
         for (size_t i = 0; i < 5; i++)
                 if (i == 2 ? s[i] != ':' : !(s[i] >= '0' && s[i] <= '9'))
@@ -108,6 +120,16 @@ static void decide_one(const Channel *c, const ChannelDevice *d, ChannelDecision
                 (void) snprintf(ret->reason, sizeof ret->reason,
                                 "replay: channel serial %" PRIu64 " < %" PRIu64 " already seen", c->serial,
                                 d->last_serial);
+                return;
+        }
+
+        /* A refusal only withholds this run's update (docs/channel.md). */
+        if (channel_expiry_judge(c, d->now) == CHANNEL_EXPIRY_PAST) {
+                ret->verdict = CHANNEL_EXPIRED;
+                (void) snprintf(ret->reason, sizeof ret->reason,
+                                "expired: channel serial %" PRIu64 " expired at %" PRIu64 ", the device clock is %" PRIu64
+                                " (%" PRIu64 " s later); its publisher has not re-signed it",
+                                c->serial, c->expires, d->now, d->now - c->expires);
                 return;
         }
 

@@ -34,6 +34,7 @@ Channel *channel_free(Channel *c) {
         for (size_t i = 0; i < c->n_releases; i++)
                 channel_release_done(&c->releases[i]);
         free(c->releases);
+        free(c->name);
         free(c);
         return NULL;
 }
@@ -121,11 +122,41 @@ static int release_validate(const ChannelRelease *r, const char *p) {
         return 0;
 }
 
+int channel_name_validate(const char *name) {
+        if (!name || !*name)
+                return err_set(EINVAL, "channel: name: empty");
+        if (strlen(name) > CHANNEL_NAME_MAX)
+                return err_set(EINVAL, "channel: name: longer than %d bytes", CHANNEL_NAME_MAX);
+        if (!string_ok(name))
+                return err_set(EINVAL, "channel: name: contains a control character");
+        return 0;
+}
+
+int channel_check_name(const Channel *c, const char *want) {
+        if (!want)
+                return 0;
+        if (!c->name)
+                return err_set(EACCES, "channel has no signed name, [Update] ChannelName= wants '%.64s'", want);
+        if (!streq(c->name, want))
+                return err_set(EACCES, "channel is named '%.64s', [Update] ChannelName= wants '%.64s'", c->name, want);
+        return 0;
+}
+
 static int channel_validate(const Channel *c) {
         int r;
 
-        if (c->serial > INT64_MAX || c->updated > INT64_MAX)
-                return err_set(EINVAL, "channel: serial or updated past 2^63-1");
+        if (c->serial > INT64_MAX || c->updated > INT64_MAX || c->expires > INT64_MAX)
+                return err_set(EINVAL, "channel: serial, updated or expires past 2^63-1");
+        /* Born expired would be refused by every device with a plausible clock; and a
+         * clock before updated is known to be wrong, so it can never judge an expiry. */
+        if (c->expires != 0 && c->expires <= c->updated)
+                return err_set(EINVAL, "channel: expires: %" PRIu64 " is not after updated %" PRIu64, c->expires,
+                               c->updated);
+        if (c->name) {
+                r = channel_name_validate(c->name);
+                if (r < 0)
+                        return r;
+        }
         if (c->n_releases > CHANNEL_RELEASES_MAX)
                 return err_set(E2BIG, "channel: releases: more than %d entries", CHANNEL_RELEASES_MAX);
         for (size_t i = 0; i < c->n_releases; i++) {
@@ -275,7 +306,7 @@ static int parse_release(json_object *o, size_t i, ChannelRelease *rel) {
 }
 
 static int parse_object(json_object *root, Channel *c) {
-        static const char *const keys[] = { "format", "serial", "updated", "releases", NULL };
+        static const char *const keys[] = { "expires", "format", "name", "releases", "serial", "updated", NULL };
         json_object *v = NULL;
         uint64_t u;
         int r;
@@ -296,6 +327,20 @@ static int parse_object(json_object *root, Channel *c) {
         r = json_strict_get_u63("channel", root, "", "updated", &c->updated);
         if (r < 0)
                 return r;
+        /* Optional: a present one must be valid, never skipped. */
+        if (json_object_object_get_ex(root, "name", NULL)) {
+                r = get_string(root, "", "name", CHANNEL_NAME_MAX, &c->name);
+                if (r < 0)
+                        return r;
+        }
+        if (json_object_object_get_ex(root, "expires", NULL)) {
+                r = json_strict_get_u63("channel", root, "", "expires", &c->expires);
+                if (r < 0)
+                        return r;
+                /* 0 means none in memory; as a value it is never after updated. */
+                if (c->expires == 0)
+                        return err_set(EINVAL, "channel: expires: 0 is not after updated %" PRIu64, c->updated);
+        }
         r = json_strict_get_member("channel", root, "", "releases", json_type_array, "an array", &v);
         if (r < 0)
                 return r;
@@ -417,8 +462,17 @@ int channel_serialize(const Channel *c, char **ret, size_t *ret_len) {
         FILE *f = open_memstream(&buf, &size);
         if (!f)
                 return -ENOMEM;
-        /* Keys in byte order, two-space indent, one member per line. */
-        fprintf(f, "{\n  \"format\": %d,\n  \"releases\": [", CHANNEL_FORMAT);
+        /* Keys in byte order, two-space indent, one member per line; absent optional keys omitted. */
+        fputs("{\n", f);
+        if (c->expires)
+                fprintf(f, "  \"expires\": %" PRIu64 ",\n", c->expires);
+        fprintf(f, "  \"format\": %d,\n", CHANNEL_FORMAT);
+        if (c->name) {
+                fputs("  \"name\": ", f);
+                put_string(f, c->name);
+                fputs(",\n", f);
+        }
+        fputs("  \"releases\": [", f);
         for (size_t i = 0; i < c->n_releases; i++) {
                 const ChannelRelease *rel = order[i];
                 char hex[SHA256_HEX_SIZE];

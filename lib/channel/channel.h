@@ -23,6 +23,11 @@
 #define CHANNEL_RELEASES_MAX 4096
 /* Rollout buckets: basis points. */
 #define CHANNEL_BUCKETS 10000
+/* The longest channel name, in bytes. */
+#define CHANNEL_NAME_MAX 256
+/* A device clock further than this past the channel's `updated` is taken as wrong (a
+ * dead RTC read as 2070), not as proof that the channel expired (docs/channel.md). */
+#define CHANNEL_CLOCK_AHEAD_MAX (10ULL * 366 * 86400)
 
 typedef struct ChannelWindow {
         bool set;
@@ -49,8 +54,11 @@ typedef struct ChannelRelease {
 } ChannelRelease;
 
 typedef struct Channel {
+        char *name;                         /* the channel's signed name ("stable"); NULL: none */
         uint64_t serial;                    /* grows with every change of the file */
         uint64_t updated;                   /* the publisher's clock at the last change */
+        uint64_t expires;                   /* Unix s from which devices refuse it; 0: never (a set
+                                             * one is always above updated, so never 0) */
         ChannelRelease *releases;           /* at most one per compatible */
         size_t n_releases;
 } Channel;
@@ -65,6 +73,13 @@ int channel_parse(const char *json, size_t len, Channel **ret);
 int channel_serialize(const Channel *c, char **ret, size_t *ret_len);
 
 ChannelRelease *channel_find(const Channel *c, const char *compatible);
+
+/* A channel name: 1..CHANNEL_NAME_MAX bytes, no control character; -EINVAL names the fault. */
+int channel_name_validate(const char *name);
+/* The device's [Update] ChannelName= against the channel's signed name: 0 when want is NULL
+ * (the device names no channel) or equal; -EACCES naming both when the channel has another
+ * name or none. */
+int channel_check_name(const Channel *c, const char *want);
 
 /* Added after the first draft (the names above are unchanged):
  * Replaces the release of rel->compatible, or appends one, taking ownership of
@@ -85,6 +100,18 @@ bool channel_window_contains(const ChannelWindow *w, uint64_t time);
 /* "HH:MM-HH:MM" <-> window (00:00..23:59, start != end; unset formats as ""). */
 int channel_window_parse(const char *s, ChannelWindow *ret);
 void channel_window_format(const ChannelWindow *w, char ret[static 12]);
+
+/* The channel's expiry judged by the device's clock (now: Unix s, 0 when unset). The clock
+ * is believed unless it is unset, before the channel's `updated` (the channel cannot have
+ * been written in the device's future) or more than CHANNEL_CLOCK_AHEAD_MAX past it. */
+typedef enum ChannelExpiry {
+        CHANNEL_EXPIRY_NONE,         /* the channel has no expires */
+        CHANNEL_EXPIRY_VALID,        /* now is before it */
+        CHANNEL_EXPIRY_PAST,         /* now is at or after it */
+        CHANNEL_EXPIRY_CLOCK_WRONG,  /* not judged: the clock is not believed */
+} ChannelExpiry;
+
+ChannelExpiry channel_expiry_judge(const Channel *c, uint64_t now);
 
 /* What the device knows when it decides. */
 typedef struct ChannelDevice {
@@ -110,6 +137,7 @@ typedef enum ChannelVerdict {
         CHANNEL_FAILED_HERE,       /* this release failed on this device (bad / rolled back): not again */
         CHANNEL_BELOW_FLOOR,
         CHANNEL_REPLAY,            /* serial below the last one seen: refused */
+        CHANNEL_EXPIRED,           /* past its expires by a plausible device clock: refused */
         _CHANNEL_VERDICT_MAX,
 } ChannelVerdict;
 
@@ -118,10 +146,10 @@ int channel_verdict_from_string(const char *s);          /* a ChannelVerdict, or
 
 typedef struct ChannelDecision {
         ChannelVerdict verdict;
-        const ChannelRelease *release;      /* NULL for NO_RELEASE and REPLAY */
+        const ChannelRelease *release;      /* NULL for NO_RELEASE, REPLAY and EXPIRED */
         unsigned bucket;                    /* the device's bucket, when a release was found */
         char reason[256];                   /* one line, for --dry-run and the reports */
 } ChannelDecision;
 
-/* Pure: the verdict for this device, checks in the order of the enum's comments. */
+/* Pure: the verdict for this device, the rules in the order of docs/channel.md, "The decision". */
 void channel_decide(const Channel *c, const ChannelDevice *d, ChannelDecision *ret);

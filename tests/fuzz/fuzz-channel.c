@@ -2,8 +2,10 @@
 /* channel.json, any bytes (its parser runs after the signature check, and on
  * the publisher's side on the file being edited): what channel_parse()
  * accepts serializes to canonical JSON that parses back and serializes to
- * the same bytes, and deciding for any device never fails. The percent and
- * window spellings (abide-build channel's options) round-trip too. */
+ * the same bytes (the optional name and expires included), and deciding for
+ * any device never fails, nor refuses as expired by a clock it does not
+ * believe. The percent and window spellings (abide-build channel's options)
+ * round-trip too. */
 #include "fuzz-util.h"
 
 #include "basic/error.h"
@@ -12,6 +14,10 @@
 /* Every field, as parsed from the input and from what it serialized to. */
 static void check_same(const Channel *a, const Channel *b) {
         FUZZ_ASSERT(a->serial == b->serial && a->updated == b->updated && a->n_releases == b->n_releases);
+        FUZZ_ASSERT(streq_ptr(a->name, b->name) && a->expires == b->expires);
+        /* Optional keys are written only when present, and a present expires is after updated. */
+        FUZZ_ASSERT(!a->name || channel_name_validate(a->name) == 0);
+        FUZZ_ASSERT(a->expires == 0 || a->expires > a->updated);
         for (size_t i = 0; i < a->n_releases; i++) {
                 const ChannelRelease *x = &a->releases[i], *y = channel_find(b, x->compatible);
                 FUZZ_ASSERT(y);
@@ -50,6 +56,14 @@ static void decide_all(const Channel *c, uint64_t now) {
                         FUZZ_ASSERT(memchr(dec.reason, 0, sizeof dec.reason));
                         FUZZ_ASSERT(channel_verdict_from_string(channel_verdict_to_string(dec.verdict)) ==
                                     (int) dec.verdict);
+                        /* Expired only by a clock that is believed and at or past expires: never
+                         * with the clock unset, before updated, or far ahead of it. */
+                        if (dec.verdict == CHANNEL_EXPIRED)
+                                FUZZ_ASSERT(c->expires && now >= c->expires && now > c->updated &&
+                                            now - c->updated <= CHANNEL_CLOCK_AHEAD_MAX && !dec.release);
+                        if (dec.verdict != CHANNEL_REPLAY)
+                                FUZZ_ASSERT((dec.verdict == CHANNEL_EXPIRED) ==
+                                            (channel_expiry_judge(c, now) == CHANNEL_EXPIRY_PAST));
                         if (dec.verdict == CHANNEL_INSTALL)
                                 FUZZ_ASSERT(dec.release && streq(dec.release->compatible, compat[i]) &&
                                             dec.bucket < CHANNEL_BUCKETS);
@@ -101,5 +115,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 FUZZ_ASSERT(channel_find(c, c->releases[i].compatible) == &c->releases[i]);
         decide_all(c, 0);
         decide_all(c, c->updated + (size & 0xffff) * 61);
+        if (c->expires) {
+                decide_all(c, c->expires);
+                decide_all(c, c->expires - 1);
+                decide_all(c, c->updated + CHANNEL_CLOCK_AHEAD_MAX + 1);
+        }
         return 0;
 }

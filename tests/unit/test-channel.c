@@ -52,6 +52,17 @@ static const char GOOD[] =
         "  \"updated\": 1700000100\n"
         "}\n";
 
+/* A named channel that expires, with no release, in canonical form. */
+static const char NAMED[] =
+        "{\n"
+        "  \"expires\": 1700604900,\n"
+        "  \"format\": 1,\n"
+        "  \"name\": \"stable \\\"eu\\\" \u00e9\",\n"
+        "  \"releases\": [],\n"
+        "  \"serial\": 3,\n"
+        "  \"updated\": 1700000100\n"
+        "}\n";
+
 static const char MINIMAL_RELEASE[] =
         "\"bundle\": \"b\", \"compatible\": \"c\", \"halted\": false, \"manifest_sha256\": \"" SHA "\", "
         "\"percent\": 25, \"published\": 1, \"security_version\": 2, \"size\": 3, \"stages\": [], \"version\": \"2.0\"";
@@ -197,6 +208,155 @@ static void test_parse_bad(void **state) {
         assert_int_equal(channel_parse(huge, big, &c), -EFBIG);
         assert_null(c);
         assert_int_equal(channel_parse(huge, big - 1, &c) < 0, 1);
+}
+
+/* The top level's optional keys, name and expires: read, written back in key order, and
+ * refused when present but wrong, as every other key. */
+static void test_name_expires(void **state) {
+        _cleanup_(channel_freep) Channel *c = NULL, *c2 = NULL;
+        _cleanup_free_ char *out = NULL, *out2 = NULL, *longname = NULL;
+        size_t n = 0, n2 = 0;
+        char buf[4096];
+
+        assert_int_equal(parse(NAMED, &c), 0);
+        assert_string_equal(c->name, "stable \"eu\" \u00e9");
+        assert_int_equal(c->expires, 1700604900);
+        assert_int_equal(c->serial, 3);
+        assert_int_equal(c->n_releases, 0);
+        assert_int_equal(channel_serialize(c, &out, &n), 0);
+        assert_string_equal(out, NAMED);
+        assert_int_equal(channel_parse(out, n, &c2), 0);
+        assert_int_equal(channel_serialize(c2, &out2, &n2), 0);
+        assert_int_equal(n, n2);
+        assert_memory_equal(out, out2, n);
+
+        /* Absent: none. And each alone, in its place among the sorted keys. */
+        channel_free(TAKE_PTR(c));
+        assert_int_equal(parse(GOOD, &c), 0);
+        assert_null(c->name);
+        assert_int_equal(c->expires, 0);
+        c->name = strdup("edge");
+        free(TAKE_PTR(out));
+        assert_int_equal(channel_serialize(c, &out, &n), 0);
+        assert_non_null(strstr(out, "{\n  \"format\": 1,\n  \"name\": \"edge\",\n  \"releases\": [\n"));
+        free(TAKE_PTR(c->name));
+        c->expires = 1700000101;
+        free(TAKE_PTR(out));
+        assert_int_equal(channel_serialize(c, &out, &n), 0);
+        assert_non_null(strstr(out, "{\n  \"expires\": 1700000101,\n  \"format\": 1,\n  \"releases\": [\n"));
+        channel_free(TAKE_PTR(c2));
+        assert_int_equal(channel_parse(out, n, &c2), 0);
+        assert_int_equal(c2->expires, 1700000101);
+        assert_null(c2->name);
+
+        /* A name of CHANNEL_NAME_MAX bytes is fine, one more is not. */
+        longname = malloc(CHANNEL_NAME_MAX + 2);
+        assert_non_null(longname);
+        memset(longname, 'n', CHANNEL_NAME_MAX + 1);
+        longname[CHANNEL_NAME_MAX] = '\0';
+        (void) snprintf(buf, sizeof buf, "{\"format\": 1, \"name\": \"%s\", \"serial\": 1, \"updated\": 1, \"releases\": []}",
+                        longname);
+        channel_free(TAKE_PTR(c2));
+        assert_int_equal(parse(buf, &c2), 0);
+        assert_int_equal(strlen(c2->name), CHANNEL_NAME_MAX);
+        assert_int_equal(channel_name_validate(longname), 0);
+        longname[CHANNEL_NAME_MAX] = 'n';
+        longname[CHANNEL_NAME_MAX + 1] = '\0';
+        assert_true(channel_name_validate(longname) < 0);
+
+        static const struct {
+                const char *from, *to, *needle;
+        } swaps[] = {
+                { "\"name\": \"stable \\\"eu\\\" \u00e9\"", "\"name\": \"\"", "name: empty" },
+                { "\"name\": \"stable \\\"eu\\\" \u00e9\"", "\"name\": \"st\\u0001able\"", "name: contains a control character" },
+                { "\"name\": \"stable \\\"eu\\\" \u00e9\"", "\"name\": \"sta\\nble\"", "name: contains a control character" },
+                { "\"name\": \"stable \\\"eu\\\" \u00e9\"", "\"name\": \"sta\\u007fble\"", "name: contains a control character" },
+                { "\"name\": \"stable \\\"eu\\\" \u00e9\"", "\"name\": \"st\\u0000able\"", "NUL" },
+                { "\"name\": \"stable \\\"eu\\\" \u00e9\"", "\"name\": 1", "name: not a string" },
+                { "\"name\": \"stable \\\"eu\\\" \u00e9\"", "\"name\": null", "name: not a string" },
+                { "\"name\": \"stable \\\"eu\\\" \u00e9\"", "\"name\": [\"stable\"]", "name: not a string" },
+                { "\"expires\": 1700604900", "\"expires\": -1", "expires: not an integer" },
+                { "\"expires\": 1700604900", "\"expires\": 9223372036854775808", "expires: not an integer" },
+                { "\"expires\": 1700604900", "\"expires\": 18446744073709551616", "expires: not an integer" },
+                { "\"expires\": 1700604900", "\"expires\": \"1700604900\"", "expires: not an integer" },
+                { "\"expires\": 1700604900", "\"expires\": 1700604900.0", "expires: not an integer" },
+                { "\"expires\": 1700604900", "\"expires\": 1.7006049e9", "expires: not an integer" },
+                { "\"expires\": 1700604900", "\"expires\": null", "expires: not an integer" },
+                { "\"expires\": 1700604900", "\"expires\": 0", "expires: 0 is not after updated" },
+                { "\"expires\": 1700604900", "\"expires\": 1700000100", "expires: 1700000100 is not after updated" },
+                { "\"expires\": 1700604900", "\"expires\": 1", "is not after updated" },
+                { "\"expires\": 1700604900", "\"expires\": 1, \"expires\": 1700604900", "duplicate key" },
+                { "\"expires\": 1700604900", "\"expiry\": 1700604900", "expiry: unknown key" },
+                { "\"format\": 1", "\"format\": 2", "format: unsupported" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(swaps); i++) {
+                const char *at = strstr(NAMED, swaps[i].from);
+                assert_non_null(at);
+                (void) snprintf(buf, sizeof buf, "%.*s%s%s", (int) (at - NAMED), NAMED, swaps[i].to,
+                                at + strlen(swaps[i].from));
+                channel_free(TAKE_PTR(c2));
+                assert_true(parse(buf, &c2) < 0);
+                assert_null(c2);
+                const char *msg = err_message(EINVAL);
+                if (!strstr(msg, swaps[i].needle))
+                        fail_msg("%s: '%s' lacks '%s'", swaps[i].to, msg, swaps[i].needle);
+        }
+        /* Too long. */
+        (void) snprintf(buf, sizeof buf, "{\"format\": 1, \"name\": \"%s\", \"serial\": 1, \"updated\": 1, \"releases\": []}",
+                        longname);
+        assert_true(parse(buf, &c2) < 0);
+        assert_non_null(strstr(err_message(EINVAL), "name"));
+
+        /* Serialize refuses what parse would refuse: the publisher cannot sign it. */
+        static const char *const bad_names[] = { "", "a\nb", "tab\there", "\x7f" };
+        for (size_t i = 0; i < ELEMENTSOF(bad_names); i++) {
+                c->expires = 0;
+                c->name = strdup(bad_names[i]);
+                free(TAKE_PTR(out));
+                assert_true(channel_serialize(c, &out, &n) < 0);
+                assert_null(out);
+                assert_true(channel_name_validate(bad_names[i]) < 0);
+                free(TAKE_PTR(c->name));
+        }
+        c->name = longname;
+        assert_true(channel_serialize(c, &out, &n) < 0);
+        c->name = NULL;
+        c->expires = c->updated;
+        assert_true(channel_serialize(c, &out, &n) < 0);
+        assert_non_null(strstr(err_message(EINVAL), "expires"));
+        c->expires = (uint64_t) INT64_MAX + 1;
+        assert_true(channel_serialize(c, &out, &n) < 0);
+        c->expires = INT64_MAX;
+        assert_int_equal(channel_serialize(c, &out, &n), 0);
+        assert_non_null(strstr(out, "\"expires\": 9223372036854775807,"));
+        channel_free(TAKE_PTR(c2));
+        assert_int_equal(channel_parse(out, n, &c2), 0);
+        assert_int_equal(c2->expires, INT64_MAX);
+}
+
+static void test_check_name(void **state) {
+        Channel c = {};
+
+        /* The device names no channel: any name, or none, is fine. */
+        assert_int_equal(channel_check_name(&c, NULL), 0);
+        c.name = (char *) "edge";
+        assert_int_equal(channel_check_name(&c, NULL), 0);
+        /* It names one: only that one. */
+        c.name = (char *) "stable";
+        assert_int_equal(channel_check_name(&c, "stable"), 0);
+        c.name = (char *) "edge";
+        err_clear();
+        assert_int_equal(channel_check_name(&c, "stable"), -EACCES);
+        assert_string_equal(err_message(EACCES), "channel is named 'edge', [Update] ChannelName= wants 'stable'");
+        c.name = (char *) "Stable";
+        assert_int_equal(channel_check_name(&c, "stable"), -EACCES);
+        c.name = (char *) "stable ";
+        assert_int_equal(channel_check_name(&c, "stable"), -EACCES);
+        /* A channel without a name is no proof of being the one named. */
+        c.name = NULL;
+        err_clear();
+        assert_int_equal(channel_check_name(&c, "stable"), -EACCES);
+        assert_string_equal(err_message(EACCES), "channel has no signed name, [Update] ChannelName= wants 'stable'");
 }
 
 static void test_round_trip(void **state) {
@@ -563,6 +723,57 @@ static void test_decide_rollout(void **state) {
         decide(f, CHANNEL_NOT_IN_ROLLOUT, ">= 0 (0.00 %)");
 }
 
+static void test_decide_expired(void **state) {
+        Fixture *f = *state;
+        const uint64_t updated = 1700000100, week = 7 * 86400;
+
+        /* No expires: no clock is too late. */
+        f->d.now = updated + 30ULL * 366 * 86400;
+        decide(f, CHANNEL_INSTALL, "install");
+        assert_int_equal(channel_expiry_judge(f->c, f->d.now), CHANNEL_EXPIRY_NONE);
+
+        f->c->expires = updated + week;
+        f->d.now = updated + week - 1;
+        decide(f, CHANNEL_INSTALL, "install");
+        assert_int_equal(channel_expiry_judge(f->c, f->d.now), CHANNEL_EXPIRY_VALID);
+        f->d.now = updated + week;
+        ChannelDecision dec = decide(f, CHANNEL_EXPIRED,
+                                     "expired: channel serial 7 expired at 1700604900, the device clock is 1700604900 (0 s later)");
+        assert_null(dec.release);
+        assert_int_equal(channel_expiry_judge(f->c, f->d.now), CHANNEL_EXPIRY_PAST);
+        f->d.now = updated + week + 86400;
+        decide(f, CHANNEL_EXPIRED, "(86400 s later); its publisher has not re-signed it");
+        /* Before every rule but the replay: whatever the release says. */
+        f->d.compatible = "unknown";
+        decide(f, CHANNEL_EXPIRED, "expired");
+        f->d.compatible = "abide-demo";
+        f->d.running_version = "2.0";
+        decide(f, CHANNEL_EXPIRED, "expired");
+        f->d.last_serial = 8;
+        decide(f, CHANNEL_REPLAY, "replay");
+        f->d.last_serial = 7;
+        f->d.running_version = "1.0";
+
+        /* A clock that is not believed refuses nothing: unset, before the last change (both
+         * before expires anyway), or further past updated than a clock is likely right. */
+        f->d.now = 0;
+        decide(f, CHANNEL_INSTALL, "install");
+        assert_int_equal(channel_expiry_judge(f->c, 0), CHANNEL_EXPIRY_CLOCK_WRONG);
+        f->d.now = updated - 1;
+        decide(f, CHANNEL_INSTALL, "install");
+        assert_int_equal(channel_expiry_judge(f->c, f->d.now), CHANNEL_EXPIRY_CLOCK_WRONG);
+        f->d.now = updated + CHANNEL_CLOCK_AHEAD_MAX;
+        decide(f, CHANNEL_EXPIRED, "expired");
+        f->d.now = updated + CHANNEL_CLOCK_AHEAD_MAX + 1;
+        decide(f, CHANNEL_INSTALL, "install");
+        assert_int_equal(channel_expiry_judge(f->c, f->d.now), CHANNEL_EXPIRY_CLOCK_WRONG);
+        /* 2070, as a Linux guest reads a CMOS year of 70. */
+        f->d.now = 3155760000;
+        decide(f, CHANNEL_INSTALL, "install");
+        f->d.now = UINT64_MAX;
+        decide(f, CHANNEL_INSTALL, "install");
+}
+
 static void test_decide_window(void **state) {
         Fixture *f = *state;
         assert_int_equal(channel_window_parse("22:00-03:00", &f->r->window), 0);
@@ -592,6 +803,8 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_good),
                 cmocka_unit_test(test_parse_bad),
+                cmocka_unit_test(test_name_expires),
+                cmocka_unit_test(test_check_name),
                 cmocka_unit_test(test_round_trip),
                 cmocka_unit_test(test_set_release),
                 cmocka_unit_test(test_percent),
@@ -608,6 +821,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_decide_halted, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_decide_rollout, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_decide_window, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_decide_expired, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
