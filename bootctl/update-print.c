@@ -41,18 +41,60 @@ static json_object *release_json(const ChannelRelease *rel) {
         return o;
 }
 
+/* The channel's expiry as the device judged it (channel_expiry_judge()). */
+static const char *expiry_text(const Channel *ch, uint64_t now, char buf[static 160]) {
+        switch (channel_expiry_judge(ch, now)) {
+        case CHANNEL_EXPIRY_NONE:
+                return NULL;
+        case CHANNEL_EXPIRY_VALID:
+                (void) snprintf(buf, 160, "%" PRIu64 ", in %" PRIu64 " s", ch->expires, ch->expires - now);
+                break;
+        case CHANNEL_EXPIRY_PAST:
+                (void) snprintf(buf, 160, "%" PRIu64 ", %" PRIu64 " s ago: refused", ch->expires, now - ch->expires);
+                break;
+        case CHANNEL_EXPIRY_CLOCK_WRONG:
+        default:
+                if (now == 0 || now < ch->updated)
+                        (void) snprintf(buf, 160, "%" PRIu64 ", not judged: the device clock %" PRIu64 " is %s", ch->expires,
+                                        now, now == 0 ? "unset" : "before the channel's last update");
+                else
+                        (void) snprintf(buf, 160, "%" PRIu64 ", not judged: the device clock %" PRIu64 " is more than %llu "
+                                        "years after the channel's last update", ch->expires, now,
+                                        CHANNEL_CLOCK_AHEAD_MAX / (366 * 86400));
+                break;
+        }
+        return buf;
+}
+
+static const char *expiry_json(const Channel *ch, uint64_t now) {
+        switch (channel_expiry_judge(ch, now)) {
+        case CHANNEL_EXPIRY_VALID:
+                return "valid";
+        case CHANNEL_EXPIRY_PAST:
+                return "expired";
+        case CHANNEL_EXPIRY_CLOCK_WRONG:
+                return "not-judged";
+        case CHANNEL_EXPIRY_NONE:
+        default:
+                return NULL;
+        }
+}
+
 int update_report_decision(UpdateReport *rep, const AbideConfig *c, const Channel *ch, const UpdateDevice *dev,
                            const ChannelDecision *dec, const char *verdict, const char *reason, bool dry_run, bool json) {
         const ChannelRelease *rel = dec->release;
         const ChannelDevice *d = &dev->dev;
-        char shown[1024], pct[16], w[12];
+        char shown[1024], pct[16], w[12], exp[160];
 
         http_url_display(c->update_channel, shown, sizeof shown);
         json_object *o = json_object_new_object();
         if (!o)
                 return -ENOMEM;
         json_object_object_add(o, "channel", json_object_new_string(shown));
+        json_object_object_add(o, "name", str_or_null(ch->name));
         json_object_object_add(o, "serial", json_object_new_int64((int64_t) ch->serial));
+        json_object_object_add(o, "expires", ch->expires ? json_object_new_int64((int64_t) ch->expires) : NULL);
+        json_object_object_add(o, "expiry", str_or_null(expiry_json(ch, d->now)));
         json_object_object_add(o, "last_serial", d->last_serial ? json_object_new_int64((int64_t) d->last_serial) : NULL);
         json_object_object_add(o, "signer", str_or_null(rep->signer));
         json_object_object_add(o, "machine_id", json_object_new_string(d->machine_id));
@@ -80,7 +122,12 @@ int update_report_decision(UpdateReport *rep, const AbideConfig *c, const Channe
         printf("Channel:  %s serial %" PRIu64, shown, ch->serial);
         if (d->last_serial)
                 printf(" (last accepted %" PRIu64 ")", d->last_serial);
+        /* Named but not asked for a name ([Update] ChannelName= unset): accepted, and said here. */
+        if (ch->name)
+                printf(", name '%s'", ch->name);
         printf(", signed by %s\n", rep->signer ?: "?");
+        if (expiry_text(ch, d->now, exp))
+                printf("Expires:  %s\n", exp);
         printf("Device:   %s %s, floor %" PRIu64 ", machine-id %s; slot %s %s%s%s\n", d->compatible, d->running_version,
                d->floor, d->machine_id, slot_to_string(dev->other), slot_state_to_string(dev->other_state),
                dev->other_version ? " " : "", dev->other_version ?: "");
@@ -101,7 +148,9 @@ int update_report_decision(UpdateReport *rep, const AbideConfig *c, const Channe
                                 printf("Window:   %s UTC, device clock not set\n", w);
                 } else
                         printf("Window:   none (any time)\n");
-        } else
+        } else if (dec->verdict == CHANNEL_REPLAY || dec->verdict == CHANNEL_EXPIRED)
+                printf("Release:  not looked at: the channel is refused\n");
+        else
                 printf("Release:  none for %s\n", d->compatible);
         printf("Verdict:  %s: %s\n", verdict, reason);
         printf("Decided in %.1f ms (channel fetched and verified in %.1f ms)\n", (double) rep->decide_usec / 1000,

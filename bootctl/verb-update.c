@@ -77,6 +77,8 @@ static int channel_fetch(Ctl *ctl, Channel **ret, char **ret_signer, char **ret_
         if (asprintf(&sig_url, "%.*s.sig%s", (int) path_end, c->update_channel, c->update_channel + path_end) < 0)
                 return -ENOMEM;
 
+        if (c->update_channel_name && (r = channel_name_validate(c->update_channel_name)) < 0)
+                return err_prefix(r, "[Update] ChannelName=");
         /* The keys first: a device without them cannot accept any channel, so fetch nothing. */
         r = install_trust_load(c, &trust);
         if (r < 0)
@@ -95,6 +97,11 @@ static int channel_fetch(Ctl *ctl, Channel **ret, char **ret_signer, char **ret_
                 return err_prefix(r, "channel %s", shown);
         /* Only signed bytes are parsed. */
         r = channel_parse(json, json_len, &ch);
+        if (r < 0)
+                return err_prefix(r, "channel %s", shown);
+        /* Signed by a release key is not enough: another channel's files (edge's, served at
+         * stable's URL) are signed too. Before any decision, as the signature. */
+        r = channel_check_name(ch, c->update_channel_name);
         if (r < 0)
                 return err_prefix(r, "channel %s", shown);
         *ret = TAKE_PTR(ch);
@@ -271,8 +278,9 @@ static int run(Ctl *ctl, const Args *a, RebootPolicy policy, UpdateState *us, Up
         if (a->dry_run)
                 return 0;
 
-        /* Accepted (signed, not a replay): its serial is the new replay floor, for this channel. */
-        if (dec.verdict != CHANNEL_REPLAY) {
+        /* Accepted (signed, not a replay, not expired): its serial is the new replay floor, for this channel. */
+        bool refused = dec.verdict == CHANNEL_REPLAY || dec.verdict == CHANNEL_EXPIRED;
+        if (!refused) {
                 r = update_state_accept(us, ctl->config->update_channel, ch->serial);
                 if (r < 0)
                         return r;
@@ -283,6 +291,11 @@ static int run(Ctl *ctl, const Args *a, RebootPolicy policy, UpdateState *us, Up
         if (dec.verdict == CHANNEL_REPLAY)
                 return err_set(ESTALE, "channel serial %" PRIu64 " is below %" PRIu64 ", the last one accepted: refused as a replay",
                                ch->serial, us->last_serial);
+        /* Nothing but this run's update withheld: a failure for the backoff, as a refused signature. */
+        if (dec.verdict == CHANNEL_EXPIRED)
+                return err_set(ESTALE, "channel serial %" PRIu64 " expired at %" PRIu64 " and the device clock is %" PRIu64
+                               ": refused, nothing installed (its publisher re-signs it: abide-build channel refresh)",
+                               ch->serial, ch->expires, dev.dev.now);
 
         bool reboot = false;
         if (on_trial)
@@ -392,7 +405,8 @@ int verb_update(int argc, char *argv[]) {
                 case 'h':
                         printf("Usage: abidectl update [--dry-run] [--json] [--reboot now|window|never] [--timer]\n\n"
                                "Fetches the channel ([Update] Channel=) and its signature, verifies it against\n"
-                               "the release keys, refuses a serial below the last one accepted, decides for\n"
+                               "the release keys and its signed name against [Update] ChannelName=, refuses a\n"
+                               "serial below the last one accepted and an expired channel, decides for\n"
                                "this device (release, floor, rollout bucket, window, the other slot) and\n"
                                "installs the release into the slot not booted, then reboots as [Update]\n"
                                "Reboot= says (docs/channel.md).\n\n"

@@ -136,9 +136,9 @@ int channel_check_name(const Channel *c, const char *want) {
         if (!want)
                 return 0;
         if (!c->name)
-                return err_set(EACCES, "channel has no signed name, [Update] ChannelName= wants '%.64s'", want);
+                return err_set(EACCES, "no signed name, but [Update] ChannelName=%.64s", want);
         if (!streq(c->name, want))
-                return err_set(EACCES, "channel is named '%.64s', [Update] ChannelName= wants '%.64s'", c->name, want);
+                return err_set(EACCES, "signed name '%.64s' is not [Update] ChannelName=%.64s", c->name, want);
         return 0;
 }
 

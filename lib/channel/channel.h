@@ -78,7 +78,7 @@ ChannelRelease *channel_find(const Channel *c, const char *compatible);
 int channel_name_validate(const char *name);
 /* The device's [Update] ChannelName= against the channel's signed name: 0 when want is NULL
  * (the device names no channel) or equal; -EACCES naming both when the channel has another
- * name or none. */
+ * name or none (a channel without a name is no proof of being the one wanted). */
 int channel_check_name(const Channel *c, const char *want);
 
 /* Added after the first draft (the names above are unchanged):

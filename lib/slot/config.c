@@ -77,6 +77,7 @@ static const ConfigKey config_keys[] = {
         LOCAL_PATH_KEY("Network", "HeadersFile", net_headers_file),
         /* Which channel a device follows and where it reports are per device; the signatures decide trust. */
         { "Update", "Channel", KEY_STRING, offsetof(AbideConfig, update_channel), 0, 0, true },
+        { "Update", "ChannelName", KEY_STRING, offsetof(AbideConfig, update_channel_name), 0, 0, true },
         { "Update", "Reboot", KEY_STRING, offsetof(AbideConfig, update_reboot), 0, 0, true },
         LOCAL_PATH_KEY("Update", "MachineIdFile", update_machine_id),
         LOCAL_PATH_KEY("Update", "State", update_state),
@@ -392,6 +393,7 @@ AbideConfig *config_free(AbideConfig *c) {
         free(c->net_client_key);
         free(c->net_headers_file);
         free(c->update_channel);
+        free(c->update_channel_name);
         free(c->update_reboot);
         free(c->update_machine_id);
         free(c->update_state);

@@ -55,6 +55,7 @@ typedef struct AbideConfig {
         char *net_headers_file;
         /* [Update]: abidectl update (docs/channel.md). Local: the channel's signature decides trust. */
         char *update_channel;              /* URL of channel.json; NULL: abidectl update refuses */
+        char *update_channel_name;         /* the channel's signed name required; NULL: any, or none */
         char *update_reboot;               /* "now", "window" or "never" */
         char *update_machine_id;           /* file holding the rollout identity */
         char *update_state;                /* last serial seen, last decision, failures */

@@ -347,7 +347,7 @@ static void test_check_name(void **state) {
         c.name = (char *) "edge";
         err_clear();
         assert_int_equal(channel_check_name(&c, "stable"), -EACCES);
-        assert_string_equal(err_message(EACCES), "channel is named 'edge', [Update] ChannelName= wants 'stable'");
+        assert_string_equal(err_message(EACCES), "signed name 'edge' is not [Update] ChannelName=stable");
         c.name = (char *) "Stable";
         assert_int_equal(channel_check_name(&c, "stable"), -EACCES);
         c.name = (char *) "stable ";
@@ -356,7 +356,7 @@ static void test_check_name(void **state) {
         c.name = NULL;
         err_clear();
         assert_int_equal(channel_check_name(&c, "stable"), -EACCES);
-        assert_string_equal(err_message(EACCES), "channel has no signed name, [Update] ChannelName= wants 'stable'");
+        assert_string_equal(err_message(EACCES), "no signed name, but [Update] ChannelName=stable");
 }
 
 static void test_round_trip(void **state) {

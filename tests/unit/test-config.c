@@ -223,6 +223,19 @@ static void test_network_local(void **state) {
         assert_false(c->net_delta);
         assert_int_equal(c->net_delta_connections, 1);
 
+        /* Which channel a device follows, by URL and by signed name, is per device too. */
+        config_free(TAKE_PTR(c));
+        assert_null(d->update_channel_name);
+        write_conf(vendor, "[Update]\nChannelName=edge\n");
+        write_conf(local, "[Update]\nChannel=https://u.example/stable/channel.json\nChannelName=stable\n");
+        assert_int_equal(config_load_layered(vendor, local, &c), 0);
+        assert_int_equal(c->n_ignored, 0);
+        assert_string_equal(c->update_channel_name, "stable");
+        config_free(TAKE_PTR(c));
+        write_conf(local, "[Update]\nChannelName=\n");
+        assert_int_equal(config_load_layered(vendor, local, &c), 0);
+        assert_null(c->update_channel_name);
+
         AbideConfig *bad = NULL;
         write_conf(local, "[Network]\nConnectTimeoutSec=0\n");
         assert_int_equal(config_load_layered(vendor, local, &bad), -EINVAL);
