@@ -36,10 +36,10 @@ int channel_dir_load(const char *dir, TrustStore *trust, Channel **ret, char **r
         if (trust) {
                 r = read_full_file(sig_path, 1024 * 1024, (char **) &sig, &sig_len);
                 if (r < 0)
-                        return err_prefix(r, "%s", sig_path);
+                        return err_prefix(r, "%s: not verified", sig_path);
                 r = trust_verify_cms(trust, json, len, sig, sig_len, &signer);
                 if (r < 0)
-                        return err_prefix(r, "%s", sig_path);
+                        return err_prefix(r, "%s: not verified", sig_path);
         }
         r = channel_parse(json, len, &c);
         if (r < 0)
@@ -82,7 +82,7 @@ static int write_temp(const char *path, const void *data, size_t len, AtomicFile
         return 0;
 }
 
-int channel_dir_save(const char *dir, Channel *c, Signer *s, uint64_t now) {
+int channel_dir_save(const char *dir, Channel *c, Signer *s, TrustStore *trust, uint64_t now) {
         _cleanup_(atomic_file_freep) AtomicFile *jf = NULL, *sf = NULL;
         _cleanup_free_ char *path = NULL, *sig_path = NULL, *json = NULL;
         _cleanup_free_ uint8_t *sig = NULL;
@@ -100,6 +100,15 @@ int channel_dir_save(const char *dir, Channel *c, Signer *s, uint64_t now) {
         r = signer_sign_cms(s, json, len, (time_t) now, &sig, &sig_len);
         if (r < 0)
                 goto fail;
+        /* The publisher's CA is the devices': a key it does not trust would publish a
+         * channel every device refuses. */
+        if (trust) {
+                r = trust_verify_cms(trust, json, len, sig, sig_len, NULL);
+                if (r < 0) {
+                        r = err_prefix(r, "the new signature does not verify against the CA");
+                        goto fail;
+                }
+        }
         if (asprintf(&path, "%s/" CHANNEL_FILE, dir) < 0 || asprintf(&sig_path, "%s/" CHANNEL_SIG_FILE, dir) < 0) {
                 r = -ENOMEM;
                 goto fail;

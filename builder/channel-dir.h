@@ -20,14 +20,17 @@
 int channel_dir_lock(const char *dir, int *ret_fd);
 
 /* Reads and parses DIR/channel.json. With trust, also verifies channel.json.sig
- * over its exact bytes; ret_signer (may be NULL) gets the signer's subject. */
+ * over its exact bytes first (a missing one does not verify); ret_signer (may be
+ * NULL) gets the signer's subject. Every change loads with trust: a channel.json
+ * changed by anyone but a release signer is never signed again. */
 int channel_dir_load(const char *dir, TrustStore *trust, Channel **ret, char **ret_signer);
 
 /* The publisher's clock: SOURCE_DATE_EPOCH when set, else now. */
 int channel_dir_now(uint64_t *ret);
 
 /* Sets c->serial to serial + 1 and c->updated to now, serializes, signs
- * with s (signingTime now as well) and writes both files, each to a temporary
+ * with s (signingTime now as well), checks that trust (when given) verifies the
+ * new signature as devices will, and writes both files, each to a temporary
  * name first: fsync both, rename the .sig, rename channel.json, fsync DIR. On
  * error nothing changed. */
-int channel_dir_save(const char *dir, Channel *c, Signer *s, uint64_t now);
+int channel_dir_save(const char *dir, Channel *c, Signer *s, TrustStore *trust, uint64_t now);

@@ -26,7 +26,7 @@ typedef struct WatchArgs {
 } WatchArgs;
 
 static void help(void) {
-        printf("Usage: abide-build channel watch DIR --reports RDIR --key K --cert C [--ca CA]\n"
+        printf("Usage: abide-build channel watch DIR --reports RDIR --key K --cert C --ca CA\n"
                "         [--max-failure-percent N] [--min-blessed-percent N] [--min-devices N] [--dry-run]\n\n"
                "Reads the device reports stored in RDIR (docs/report.md; e.g. the root of nginx's\n"
                "dav location) and, for each release in DIR/channel.json, counts the devices that\n"
@@ -36,7 +36,8 @@ static void help(void) {
                "of its planned --stages. Prints one line per release; writes (serial + 1, signed)\n"
                "only when something changed.\n\n"
                "  --reports RDIR             the stored reports (*.json); a malformed one is skipped\n"
-               "  --ca CA                    verify DIR's signature before acting on it\n"
+               "  --ca CA                    verify DIR's signature before acting on it, and the new\n"
+               "                             one before writing it (required unless --dry-run)\n"
                "  --max-failure-percent N    default 5\n"
                "  --min-blessed-percent N    default 90\n"
                "  --min-devices N            default 1\n"
@@ -103,6 +104,10 @@ static int parse_args(int argc, char *argv[], WatchArgs *a) {
                 return err_set(EINVAL, "watch: --reports RDIR is required");
         if (!a->dry_run && (!a->key || !a->cert))
                 return err_set(EINVAL, "watch: --key and --cert are required (or --dry-run)");
+        /* As every change: only a channel a release signer signed is signed again. */
+        if (!a->dry_run && !a->ca)
+                return err_set(EINVAL, "watch: --ca CA is required: the current %s/" CHANNEL_FILE " is verified against "
+                               "it before it is signed again (or --dry-run)", a->dir);
         return 0;
 }
 
@@ -300,7 +305,7 @@ int verb_channel_watch(int argc, char *argv[]) {
         r = channel_dir_now(&now);
         if (r < 0)
                 return r;
-        r = channel_dir_save(a.dir, c, signer, now);
+        r = channel_dir_save(a.dir, c, signer, trust, now);
         if (r < 0)
                 return err_prefix(r, "watch");
         printf("%s/" CHANNEL_FILE ": serial %" PRIu64 "\n", a.dir, c->serial);

@@ -17,17 +17,19 @@
 static void help(void) {
         printf("Usage: abide-build channel SUBCOMMAND DIR ...\n\n"
                "Publishes a fleet channel: DIR/channel.json, signed in DIR/channel.json.sig,\n"
-               "for any static web server (docs/channel.md). Every change grows the serial,\n"
-               "sets 'updated' (SOURCE_DATE_EPOCH when set), signs and replaces both files.\n\n"
-               "  init DIR --key K --cert C                 an empty channel (serial 1)\n"
+               "for any static web server (docs/channel.md). Every change verifies the current\n"
+               "files against --ca (nothing is signed again that a release signer did not sign),\n"
+               "grows the serial, sets 'updated' (SOURCE_DATE_EPOCH when set), signs, checks\n"
+               "that --ca verifies the new signature, and replaces both files.\n\n"
+               "  init DIR --key K --cert C [--ca CA]       an empty channel (serial 1)\n"
                "  add DIR BUNDLE --key K --cert C --ca CA   publish BUNDLE (verified against CA) as the\n"
                "      [--url URL] [--copy] [--percent P]    release for its compatible; the bundle is\n"
                "      [--stages 1,10,50,100] [--window HH:MM-HH:MM] [--force]\n"
                "                                            referred to by --url, or by its path\n"
                "                                            relative to DIR (--copy: into DIR/bundles/)\n"
-               "  rollout DIR COMPATIBLE PERCENT --key K --cert C\n"
-               "  halt DIR COMPATIBLE [--reason TEXT] --key K --cert C\n"
-               "  resume DIR COMPATIBLE --key K --cert C\n"
+               "  rollout DIR COMPATIBLE PERCENT --key K --cert C --ca CA\n"
+               "  halt DIR COMPATIBLE [--reason TEXT] --key K --cert C --ca CA\n"
+               "  resume DIR COMPATIBLE --key K --cert C --ca CA\n"
                "  show DIR [--ca CA] [--json]               print it (verified with --ca)\n"
                "  watch ...                                 see abide-build channel watch --help\n\n"
                "  --percent P   rollout percentage, 0..100, two decimals at most (default: the first\n"
@@ -255,18 +257,12 @@ static void release_clear(ChannelRelease *r) {
         *r = (ChannelRelease) {};
 }
 
-static int sub_add(const char *dir, const char *bundle, const Args *a, Channel *c, uint64_t now) {
-        _cleanup_(trust_store_freep) TrustStore *trust = NULL;
+static int sub_add(const char *dir, const char *bundle, const Args *a, TrustStore *trust, Channel *c, uint64_t now) {
         _cleanup_(release_clear) ChannelRelease rel = {};
         int r;
 
-        if (!a->ca)
-                return err_set(EINVAL, "add: --ca CA is required to verify the bundle as devices will");
         if (a->url && a->copy)
                 return err_set(EINVAL, "add: --url and --copy exclude each other");
-        r = trust_store_load(a->ca, &trust);
-        if (r < 0)
-                return err_prefix(r, "add: %s", a->ca);
         r = read_bundle(bundle, trust, &rel);
         if (r < 0)
                 return err_prefix(r, "add");
@@ -415,9 +411,11 @@ static int sub_show(const char *dir, const Args *a) {
 
 int verb_channel(int argc, char *argv[]) {
         _cleanup_(signer_freep) Signer *signer = NULL;
+        _cleanup_(trust_store_freep) TrustStore *trust = NULL;
         _cleanup_(channel_freep) Channel *c = NULL;
         _cleanup_close_ int lock = -EBADF;
         _cleanup_free_ char *created = NULL;
+        bool made_dir = false;
         Args a = {};
         uint64_t now;
         int r;
@@ -464,9 +462,21 @@ int verb_channel(int argc, char *argv[]) {
         r = load_signer(&a, sub, &signer);
         if (r < 0)
                 return r;
+        /* What is signed again must have been signed by a release signer: a channel.json
+         * changed in DIR (by hand, by a compromised web server) would otherwise be laundered. */
+        if (!streq(sub, "init") && !a.ca)
+                return err_set(EINVAL, "%s: --ca CA is required: the current %s/" CHANNEL_FILE " is verified against it "
+                               "before it is signed again%s", sub, dir, streq(sub, "add") ? ", and so is the bundle" : "");
+        if (a.ca) {
+                r = trust_store_load(a.ca, &trust);
+                if (r < 0)
+                        return err_prefix(r, "%s: %s", sub, a.ca);
+        }
 
         if (streq(sub, "init")) {
-                if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                if (mkdir(dir, 0755) == 0)
+                        made_dir = true;
+                else if (errno != EEXIST)
                         return err_set(errno, "init: %s: %m", dir);
                 r = channel_dir_lock(dir, &lock);
                 if (r < 0)
@@ -483,13 +493,13 @@ int verb_channel(int argc, char *argv[]) {
                 r = channel_dir_lock(dir, &lock);
                 if (r < 0)
                         return err_prefix(r, "%s", sub);
-                r = channel_dir_load(dir, NULL, &c, NULL);
+                r = channel_dir_load(dir, trust, &c, NULL);
                 if (r < 0)
                         return err_prefix(r, "%s", sub);
         }
 
         if (streq(sub, "add")) {
-                r = sub_add(dir, a.pos[1], &a, c, now);
+                r = sub_add(dir, a.pos[1], &a, trust, c, now);
                 if (r < 0)
                         return r;
                 if (a.copy) {
@@ -516,10 +526,12 @@ int verb_channel(int argc, char *argv[]) {
                 }
         }
 
-        r = channel_dir_save(dir, c, signer, now);
+        r = channel_dir_save(dir, c, signer, trust, now);
         if (r < 0) {
                 if (created)
                         (void) unlink(created);
+                if (made_dir)
+                        (void) rmdir(dir);
                 return err_prefix(r, "%s", sub);
         }
         printf("%s/" CHANNEL_FILE ": serial %" PRIu64 "\n", dir, c->serial);

@@ -2,7 +2,9 @@
 # abide-build channel: init, add, rollout, halt, resume, show on a channel
 # directory. Every change grows the serial by one and is signed so that
 # openssl verifies it; every bad input fails with one line and leaves the
-# channel byte-identical (docs/channel.md).
+# channel byte-identical (docs/channel.md). A change verifies the current
+# channel.json against --ca first: tampered, unsigned, foreign-signed,
+# without --ca: refused, nothing written; and --ca must verify the new one.
 source "$(dirname "$0")/lib.sh"
 need openssl tar python3 sha256sum mkfs.erofs veritysetup
 
@@ -116,18 +118,18 @@ changed
 [ "$(field percent $COMPAT)" = 100 ] || die "default percentage without --stages is 100"
 
 note "rollout, halt, resume"
-"$B" channel rollout "$D" $COMPAT 25 "${K[@]}" >/dev/null
+"$B" channel rollout "$D" $COMPAT 25 "${K[@]}" "${CA[@]}" >/dev/null
 changed
 [ "$(field percent $COMPAT)" = 25 ] || die "rollout 25"
-"$B" channel rollout "$D" $COMPAT 12.5 "${K[@]}" >/dev/null
+"$B" channel rollout "$D" $COMPAT 12.5 "${K[@]}" "${CA[@]}" >/dev/null
 changed
 [ "$(field percent $COMPAT)" = 12.5 ] || die "rollout 12.5"
-"$B" channel halt "$D" $COMPAT --reason "3 of 40 rolled back" "${K[@]}" >/dev/null
+"$B" channel halt "$D" $COMPAT --reason "3 of 40 rolled back" "${K[@]}" "${CA[@]}" >/dev/null
 changed
 [ "$(field halted $COMPAT)" = true ] || die "halt"
 [ "$(field halt_reason $COMPAT)" = "3 of 40 rolled back" ] || die "halt reason"
 "$B" channel show "$D" | grepq "HALTED: 3 of 40 rolled back" || die "show does not say halted"
-"$B" channel resume "$D" $COMPAT "${K[@]}" >/dev/null
+"$B" channel resume "$D" $COMPAT "${K[@]}" "${CA[@]}" >/dev/null
 changed
 [ "$(field halted $COMPAT)" = false ] || die "resume"
 [ "$(field halt_reason $COMPAT)" = null ] || die "resume kept the halt reason"
@@ -135,7 +137,7 @@ changed
 
 note "updated is the clock without SOURCE_DATE_EPOCH"
 before=$(date +%s)
-SOURCE_DATE_EPOCH= "$B" channel rollout "$D" $COMPAT 20 "${K[@]}" >/dev/null
+SOURCE_DATE_EPOCH= "$B" channel rollout "$D" $COMPAT 20 "${K[@]}" "${CA[@]}" >/dev/null
 changed
 u=$(field updated)
 [ "$u" -ge "$before" ] && [ "$u" -le "$(date +%s)" ] || die "updated $u is not now"
@@ -155,7 +157,7 @@ changed
 note "concurrent publishers serialise on the directory lock"
 pids=()
 for p in 1 2 3 4 5; do
-        "$B" channel rollout "$D" $COMPAT $p "${K[@]}" >/dev/null &
+        "$B" channel rollout "$D" $COMPAT $p "${K[@]}" "${CA[@]}" >/dev/null &
         pids+=($!)
 done
 for p in "${pids[@]}"; do wait "$p" || die "a concurrent rollout failed"; done
@@ -200,33 +202,34 @@ bad "--stages" "$B" channel add "$D" "$b20" "${K[@]}" "${CA[@]}" --copy --stages
 bad "does not belong to the key" "$B" channel rollout "$D" $COMPAT 50 --key "$T/other/signing.key" --cert "$T/keys/signing.crt"
 bad "does not belong to the key" "$B" channel add "$D" "$b20" --key "$T/other/signing.key" --cert "$T/keys/signing.crt" "${CA[@]}" --copy
 bad "--key and --cert" "$B" channel halt "$D" $COMPAT
-bad "'101' is not a percentage" "$B" channel rollout "$D" $COMPAT 101 "${K[@]}"
-bad "'-1' is not a percentage|unknown option '-1'" "$B" channel rollout "$D" $COMPAT -1 "${K[@]}"
-bad "'1.234' is not a percentage" "$B" channel rollout "$D" $COMPAT 1.234 "${K[@]}"
+bad "'101' is not a percentage" "$B" channel rollout "$D" $COMPAT 101 "${K[@]}" "${CA[@]}"
+bad "'-1' is not a percentage|unknown option '-1'" "$B" channel rollout "$D" $COMPAT -1 "${K[@]}" "${CA[@]}"
+bad "'1.234' is not a percentage" "$B" channel rollout "$D" $COMPAT 1.234 "${K[@]}" "${CA[@]}"
 # The arguments are checked before the release is looked up or the key loaded.
-bad "'150' is not a percentage" "$B" channel rollout "$D" nope 150 "${K[@]}"
+bad "'150' is not a percentage" "$B" channel rollout "$D" nope 150 "${K[@]}" "${CA[@]}"
 bad "'150' is not a percentage" "$B" channel rollout "$D" $COMPAT 150
-bad "--reason: one line" "$B" channel halt "$D" nope --reason "$(printf 'two\nlines')" "${K[@]}"
-bad "no release for compatible 'nope'" "$B" channel rollout "$D" nope 50 "${K[@]}"
-bad "no release for compatible 'nope'" "$B" channel halt "$D" nope --reason x "${K[@]}"
-bad "no release for compatible 'nope'" "$B" channel resume "$D" nope "${K[@]}"
-bad "--reason: one line" "$B" channel halt "$D" $COMPAT --reason "$(printf 'two\nlines')" "${K[@]}"
-bad "expected DIR COMPATIBLE PERCENT" "$B" channel rollout "$D" $COMPAT "${K[@]}"
+bad "--reason: one line" "$B" channel halt "$D" nope --reason "$(printf 'two\nlines')" "${K[@]}" "${CA[@]}"
+bad "no release for compatible 'nope'" "$B" channel rollout "$D" nope 50 "${K[@]}" "${CA[@]}"
+bad "no release for compatible 'nope'" "$B" channel halt "$D" nope --reason x "${K[@]}" "${CA[@]}"
+bad "no release for compatible 'nope'" "$B" channel resume "$D" nope "${K[@]}" "${CA[@]}"
+bad "--reason: one line" "$B" channel halt "$D" $COMPAT --reason "$(printf 'two\nlines')" "${K[@]}" "${CA[@]}"
+bad "expected DIR COMPATIBLE PERCENT" "$B" channel rollout "$D" $COMPAT "${K[@]}" "${CA[@]}"
 bad "unknown subcommand" "$B" channel publish "$D" "${K[@]}"
-bad "SOURCE_DATE_EPOCH" env SOURCE_DATE_EPOCH=yesterday "$B" channel rollout "$D" $COMPAT 50 "${K[@]}"
-expect_fail "$T/missing.*No such file" "$B" channel rollout "$T/missing" $COMPAT 50 "${K[@]}"
+bad "SOURCE_DATE_EPOCH" env SOURCE_DATE_EPOCH=yesterday "$B" channel rollout "$D" $COMPAT 50 "${K[@]}" "${CA[@]}"
+expect_fail "$T/missing.*No such file" "$B" channel rollout "$T/missing" $COMPAT 50 "${K[@]}" "${CA[@]}"
 expect_fail "$T/missing.*No such file" "$B" channel add "$T/missing" "$b20" "${K[@]}" "${CA[@]}" --copy
 [ ! -e "$T/missing" ] || die "a failed change created the missing DIR"
 expect_fail "no channel here" "$B" channel show "$T/keys"
 
-note "a failed write leaves no bundle copy behind"
+note "a failed save leaves no bundle copy behind (signed by a key --ca does not trust: the copy was made)"
 cp -a "$D" "$T/nosig"
-rm "$T/nosig/channel.json.sig"
-mkdir "$T/nosig/channel.json.sig"
 rm "$T/nosig/bundles/$(basename "$b30")"
 cp "$T/nosig/channel.json" "$T/nosig.json"
-expect_fail "channel.json.sig" "$B" channel add "$T/nosig" "$b30" "${K[@]}" "${CA[@]}" --copy
+cp "$T/nosig/channel.json.sig" "$T/nosig.sig"
+expect_fail "the new signature does not verify against the CA: signature not trusted" \
+        "$B" channel add "$T/nosig" "$b30" --key "$T/other/signing.key" --cert "$T/other/signing.crt" "${CA[@]}" --copy
 same_file "$T/nosig/channel.json" "$T/nosig.json"
+same_file "$T/nosig/channel.json.sig" "$T/nosig.sig"
 [ ! -e "$T/nosig/bundles/$(basename "$b30")" ] || die "a failed add left its bundle copy"
 [ -z "$(find "$T/nosig" -name '.#*')" ] || die "a failed add left temporary files: $(find "$T/nosig" -name '.#*')"
 
@@ -240,6 +243,71 @@ openssl cms -verify -binary -inform DER -in "$T/tampered/channel.json.sig" -cont
 cp "$T/before.json" "$T/tampered/channel.json"
 echo '{"format": 1, "serial": 1, "updated": 1, "releases": [], "extra": 1}' >"$T/tampered/channel.json"
 expect_fail "extra: unknown key" "$B" channel show "$T/tampered"
-expect_fail "extra: unknown key" "$B" channel rollout "$T/tampered" $COMPAT 50 "${K[@]}"
+expect_fail "channel.json.sig: not verified: signature" "$B" channel rollout "$T/tampered" $COMPAT 50 "${K[@]}" "${CA[@]}"
+
+note "every change verifies the current channel against --ca before it signs again: refused, nothing written"
+# tampered: one release's halt undone in DIR; the change would sign it again.
+rm -rf "$T/tampered"
+cp -a "$D" "$T/tampered"
+D0=$D
+D=$T/tampered
+sed -i 's/"percent": [0-9.]*/"percent": 100/' "$D/channel.json"
+grep -q '"percent": 100' "$D/channel.json" || die "the channel was not tampered with"
+cp "$D/channel.json" "$T/before.json"
+cp "$D/channel.json.sig" "$T/before.sig"
+rm -f "$D/bundles/$(basename "$b30")"
+snapshot >"$T/before.ls"
+bad "tampered/channel.json.sig: not verified: signature does not match" "$B" channel rollout "$D" $COMPAT 50 "${K[@]}" "${CA[@]}"
+bad "not verified: signature does not match" "$B" channel halt "$D" $COMPAT --reason x "${K[@]}" "${CA[@]}"
+bad "not verified: signature does not match" "$B" channel resume "$D" $COMPAT "${K[@]}" "${CA[@]}"
+bad "not verified: signature does not match" "$B" channel add "$D" "$b30" "${K[@]}" "${CA[@]}" --copy
+bad "not verified: signature does not match" "$B" channel add "$D" "$b30" "${K[@]}" "${CA[@]}" --url https://x/y.abide
+# Without --ca nothing can be verified: refused as well.
+bad "rollout: --ca CA is required: the current $D/channel.json is verified against it before it is signed again$" \
+        "$B" channel rollout "$D" $COMPAT 50 "${K[@]}"
+bad "halt: --ca CA is required" "$B" channel halt "$D" $COMPAT "${K[@]}"
+bad "resume: --ca CA is required" "$B" channel resume "$D" $COMPAT "${K[@]}"
+bad "add: --ca CA is required: .* and so is the bundle" "$B" channel add "$D" "$b30" "${K[@]}" --url https://x/y.abide
+# Signed, but not by a release signer of --ca: the other CA's key.
+cp "$D0/channel.json" "$D/channel.json"
+openssl cms -sign -binary -outform DER -in "$D/channel.json" -signer "$T/other/signing.crt" -inkey "$T/other/signing.key" \
+        -out "$D/channel.json.sig" || die "openssl cms -sign"
+cp "$D/channel.json" "$T/before.json"
+cp "$D/channel.json.sig" "$T/before.sig"
+snapshot >"$T/before.ls"
+bad "not verified: signature not trusted" "$B" channel rollout "$D" $COMPAT 50 "${K[@]}" "${CA[@]}"
+# The other way round: DIR's own, verified against another CA.
+cp "$D0/channel.json.sig" "$D/channel.json.sig"
+cp "$D/channel.json.sig" "$T/before.sig"
+snapshot >"$T/before.ls"
+bad "not verified: signature not trusted" "$B" channel rollout "$D" $COMPAT 50 "${K[@]}" --ca "$T/other/ca.pem"
+# No signature at all.
+rm "$D/channel.json.sig"
+snapshot >"$T/before.ls"
+for args in "rollout $D $COMPAT 50" "add $D $b30 --copy"; do
+        # shellcheck disable=SC2086
+        expect_fail "channel.json.sig: not verified: No such file" "$B" channel $args "${K[@]}" "${CA[@]}"
+        same_file "$D/channel.json" "$T/before.json"
+        snapshot | cmp -s - "$T/before.ls" || die "the channel directory changed: $(snapshot | diff "$T/before.ls" -)"
+done
+# A key --ca does not trust cannot sign, though the current channel verifies.
+cp "$D0/channel.json.sig" "$D/channel.json.sig"
+cp "$D/channel.json.sig" "$T/before.sig"
+snapshot >"$T/before.ls"
+bad "rollout: the new signature does not verify against the CA: signature not trusted" \
+        "$B" channel rollout "$D" $COMPAT 50 --key "$T/other/signing.key" --cert "$T/other/signing.crt" "${CA[@]}"
+bad "init: the new signature does not verify against the CA" \
+        "$B" channel init "$T/newchan" --key "$T/other/signing.key" --cert "$T/other/signing.crt" "${CA[@]}"
+[ ! -e "$T/newchan" ] || die "a failed init left its directory: $(ls -a "$T/newchan")"
+# Both CAs (a publisher rotating to a new CA): the old signature verifies, the new one too.
+cat "$T/keys/ca.pem" "$T/other/ca.pem" >"$T/both.pem"
+"$B" channel rollout "$D" $COMPAT 50 --key "$T/other/signing.key" --cert "$T/other/signing.crt" --ca "$T/both.pem" >/dev/null
+openssl cms -verify -binary -inform DER -in "$D/channel.json.sig" -content "$D/channel.json" \
+        -CAfile "$T/other/ca.pem" -purpose any -out /dev/null 2>/dev/null || die "the rotated channel does not verify"
+# What verifies is changed: the serial grew.
+[ "$(field serial)" = $(( $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["serial"])' "$T/before.json") + 1 )) ] ||
+        die "the verified change: serial $(field serial)"
+"$B" channel init "$T/newchan" "${K[@]}" "${CA[@]}" >/dev/null
+D=$D0
 
 note "OK"

@@ -288,7 +288,7 @@ verify_sig() {
                 -CAfile "$T/keys/ca.pem" -purpose any -out /dev/null 2>"$T/cms.err" ||
                 die "openssl cms rejects channel.json.sig: $(cat "$T/cms.err")"
 }
-watch() { "$B" channel watch "$CH" --reports "$R" "${K[@]}" "$@"; }
+watch() { "$B" channel watch "$CH" --reports "$R" "${K[@]}" --ca "$T/keys/ca.pem" "$@"; }
 
 # fixture DEVICE SEQ EVENT [VERSION [COMPATIBLE]]: a report as a device sends it (docs/report.md), stored as <id>.json.
 fixture() {
@@ -389,7 +389,7 @@ fixture 90 1 install-started
 jq -c '.machine_id = "someone-else"' "$R"/dev*90-00000001-*.json >"$R/forged.json"
 ln -s /etc/passwd "$R/link.json"
 echo "not a report" >"$R/README.txt"
-"$B" channel resume "$CH" $COMPAT "${K[@]}" >/dev/null
+"$B" channel resume "$CH" $COMPAT "${K[@]}" --ca "$T/keys/ca.pem" >/dev/null
 out=$(watch --dry-run 2>"$T/err")
 echo "$out" | head -1
 cat "$T/err"
@@ -408,10 +408,22 @@ expect_fail "watch: cannot read the reports directory $T/none: No such file" wat
 expect_fail "watch: .*$T/no-channel" "$B" channel watch "$T/no-channel" --reports "$R" "${K[@]}"
 expect_fail "watch: --key and --cert are required" "$B" channel watch "$CH" --reports "$R"
 expect_fail "watch: --reports RDIR is required" "$B" channel watch "$CH" "${K[@]}"
+expect_fail "watch: --ca CA is required: the current $CH/channel.json is verified against it before it is signed again \(or --dry-run\)" \
+        "$B" channel watch "$CH" --reports "$R" "${K[@]}"
 expect_fail "watch: invalid --max-failure-percent '101'" watch --max-failure-percent 101
 "$B" keygen -o "$T/other" >/dev/null
 expect_fail "watch: " watch --ca "$T/other/ca.pem"
 same_file "$T/ch.before" "$CH/channel.json"
+
+note "watch: a channel.json changed in DIR (its rollout raised to 100 %) is not signed again"
+cp "$CH/channel.json.sig" "$T/sig.before"
+sed "/\"compatible\": \"$COMPAT\"/,/}/s/\"percent\": [0-9.]*/\"percent\": 100/" "$T/ch.before" >"$CH/channel.json"
+[ "$(rel "$COMPAT" | jq .percent)" = 100 ] || die "the channel was not tampered with: $(rel "$COMPAT")"
+cp "$CH/channel.json" "$T/tampered.json"
+expect_fail "watch: $CH/channel.json.sig: not verified: signature does not match" watch
+same_file "$T/tampered.json" "$CH/channel.json"
+same_file "$T/sig.before" "$CH/channel.json.sig"
+cp "$T/ch.before" "$CH/channel.json"
 
 note "install: a real install on a loop device reports install-started, then installed (pending); --dry-run nothing"
 rm -rf "$T/esp" "$T/efivars" "$T/var"

@@ -111,8 +111,8 @@ INSIDE="$(hhmm $(( $(now_min) - 60 )))-$(hhmm $(( $(now_min) + 60 )))"
 OUTSIDE="$(hhmm $(( $(now_min) + 120 )))-$(hhmm $(( $(now_min) + 180 )))"
 
 # chan SUBCOMMAND ARGS...: abide-build channel SUBCOMMAND $CH ARGS with the release key.
-chan() { local sub=$1; shift; "$ABIDE_BUILD" channel "$sub" "$CH" "$@" "${KEY[@]}" >/dev/null || die "channel $sub $* failed"; }
-add() { chan add "$V2" --ca "$T/keys/ca.pem" --copy --force "$@"; }
+chan() { local sub=$1; shift; "$ABIDE_BUILD" channel "$sub" "$CH" "$@" "${KEY[@]}" --ca "$T/keys/ca.pem" >/dev/null || die "channel $sub $* failed"; }
+add() { chan add "$V2" --copy --force "$@"; }
 serial() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["serial"])' "$CH/channel.json"; }
 save_channel() { cp "$CH/channel.json" "$T/$1.json"; cp "$CH/channel.json.sig" "$T/$1.sig"; }
 restore_channel() { cp "$T/$1.json" "$CH/channel.json"; cp "$T/$1.sig" "$CH/channel.json.sig"; }
@@ -231,7 +231,10 @@ restore_channel good
 rm "$CH/channel.json.sig"
 refuse "channel: https://127.0.0.1:$HTTPS_PORT/chan/channel.json.sig: HTTP 404"
 restore_channel good
-"$ABIDE_BUILD" channel rollout "$CH" "$COMPAT" 0 --key "$T/evil/signing.key" --cert "$T/evil/signing.crt" >/dev/null
+# The evil key's publisher trusts both CAs: it verifies the release key's channel and signs its own.
+cat "$T/keys/ca.pem" "$T/evil/ca.pem" >"$T/both.pem"
+"$ABIDE_BUILD" channel rollout "$CH" "$COMPAT" 0 --key "$T/evil/signing.key" --cert "$T/evil/signing.crt" --ca "$T/both.pem" >/dev/null ||
+        die "a channel signed by the evil key"
 refuse "channel https://127.0.0.1:$HTTPS_PORT/chan/channel.json: signature not trusted"
 nothing_happened "refused channels"
 # The same change, signed by the release key: accepted.
@@ -496,7 +499,7 @@ grep -q "^abide-update: every 1s after a random delay of up to 1s" "$T/s60/conso
 note "a bundle file name that a URL must escape (' ', '#', '%', ':'): published escaped, fetched and installed"
 mkdir -p "$T/odd"
 cp "$V2" "$T/odd/abide 2.0#1%:.abide"
-chan add "$T/odd/abide 2.0#1%:.abide" --ca "$T/keys/ca.pem" --copy --force
+chan add "$T/odd/abide 2.0#1%:.abide" --copy --force
 [ "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["releases"][0]["bundle"])' "$CH/channel.json")" = \
         "bundles/abide%202.0%231%25%3A.abide" ] || die "the bundle's reference: $(grep '"bundle"' "$CH/channel.json")"
 conf "[Update]" "Reboot=never"

@@ -51,7 +51,7 @@ def sign_args(prep):
 
 
 def add_args(prep):
-    """channel add verifies the bundle against the release CA."""
+    """channel add verifies the bundle against the release CA; every change verifies the current channel with it."""
     return sign_args(prep) + ["--ca", prep.ca]
 
 
@@ -182,7 +182,7 @@ def body(sc, name):
                   "status: update %r" % st["update"])
 
         # 4. The rollout stops itself.
-        out = channel(prep, "watch", chan, "--reports", os.path.join(www, "reports"), *sign_args(prep))
+        out = channel(prep, "watch", chan, "--reports", os.path.join(www, "reports"), *add_args(prep))
         sc.say("watch: " + " | ".join(out.strip().splitlines()))
         with open(os.path.join(chan, "channel.json")) as f:
             doc = json.load(f)
