@@ -82,17 +82,23 @@ static int write_temp(const char *path, const void *data, size_t len, AtomicFile
         return 0;
 }
 
-int channel_dir_save(const char *dir, Channel *c, Signer *s, TrustStore *trust, uint64_t now) {
+int channel_dir_save(const char *dir, Channel *c, Signer *s, TrustStore *trust, uint64_t now, uint64_t expires_in) {
         _cleanup_(atomic_file_freep) AtomicFile *jf = NULL, *sf = NULL;
         _cleanup_free_ char *path = NULL, *sig_path = NULL, *json = NULL;
         _cleanup_free_ uint8_t *sig = NULL;
         size_t len = 0, sig_len = 0;
-        uint64_t old_serial = c->serial, old_updated = c->updated;
+        uint64_t old_serial = c->serial, old_updated = c->updated, old_expires = c->expires;
         int r;
 
         if (c->serial >= INT64_MAX)
                 return err_set(EOVERFLOW, "channel: serial %" PRIu64 " cannot grow", c->serial);
         c->serial++;
+        /* Signing again is what keeps a channel alive: every change renews its expiry
+         * (a parsed expires is above updated, so the period is positive). */
+        if (expires_in == CHANNEL_EXPIRY_KEEP)
+                c->expires = c->expires ? now + (c->expires - c->updated) : 0;
+        else
+                c->expires = expires_in == CHANNEL_EXPIRY_NONE ? 0 : now + expires_in;
         c->updated = now;
         r = channel_serialize(c, &json, &len);
         if (r < 0)
@@ -141,5 +147,6 @@ int channel_dir_save(const char *dir, Channel *c, Signer *s, TrustStore *trust, 
 fail:
         c->serial = old_serial;
         c->updated = old_updated;
+        c->expires = old_expires;
         return r;
 }

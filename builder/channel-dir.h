@@ -28,9 +28,15 @@ int channel_dir_load(const char *dir, TrustStore *trust, Channel **ret, char **r
 /* The publisher's clock: SOURCE_DATE_EPOCH when set, else now. */
 int channel_dir_now(uint64_t *ret);
 
-/* Sets c->serial to serial + 1 and c->updated to now, serializes, signs
- * with s (signingTime now as well), checks that trust (when given) verifies the
- * new signature as devices will, and writes both files, each to a temporary
- * name first: fsync both, rename the .sig, rename channel.json, fsync DIR. On
- * error nothing changed. */
-int channel_dir_save(const char *dir, Channel *c, Signer *s, TrustStore *trust, uint64_t now);
+/* What a change does to the channel's expiry (docs/channel.md): KEEP moves an
+ * expires along with updated, so that expires - updated (the validity the
+ * publisher chose) stays; NONE drops it; any other value is seconds from now. */
+#define CHANNEL_EXPIRY_KEEP UINT64_MAX
+#define CHANNEL_EXPIRY_NONE 0
+
+/* Sets c->serial to serial + 1, c->updated to now and c->expires as expires_in
+ * says, serializes, signs with s (signingTime now as well), checks that trust
+ * (when given) verifies the new signature as devices will, and writes both
+ * files, each to a temporary name first: fsync both, rename the .sig, rename
+ * channel.json, fsync DIR. On error nothing changed. */
+int channel_dir_save(const char *dir, Channel *c, Signer *s, TrustStore *trust, uint64_t now, uint64_t expires_in);

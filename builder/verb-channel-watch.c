@@ -305,7 +305,7 @@ int verb_channel_watch(int argc, char *argv[]) {
         r = channel_dir_now(&now);
         if (r < 0)
                 return r;
-        r = channel_dir_save(a.dir, c, signer, trust, now);
+        r = channel_dir_save(a.dir, c, signer, trust, now, CHANNEL_EXPIRY_KEEP);
         if (r < 0)
                 return err_prefix(r, "watch");
         printf("%s/" CHANNEL_FILE ": serial %" PRIu64 "\n", a.dir, c->serial);

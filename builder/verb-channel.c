@@ -21,7 +21,8 @@ static void help(void) {
                "files against --ca (nothing is signed again that a release signer did not sign),\n"
                "grows the serial, sets 'updated' (SOURCE_DATE_EPOCH when set), signs, checks\n"
                "that --ca verifies the new signature, and replaces both files.\n\n"
-               "  init DIR --key K --cert C [--ca CA]       an empty channel (serial 1)\n"
+               "  init DIR --key K --cert C [--ca CA] [--name NAME]\n"
+               "                                            an empty channel (serial 1), named NAME\n"
                "  add DIR BUNDLE --key K --cert C --ca CA   publish BUNDLE (verified against CA) as the\n"
                "      [--url URL] [--copy] [--percent P]    release for its compatible; the bundle is\n"
                "      [--stages 1,10,50,100] [--window HH:MM-HH:MM] [--force]\n"
@@ -30,16 +31,22 @@ static void help(void) {
                "  rollout DIR COMPATIBLE PERCENT --key K --cert C --ca CA\n"
                "  halt DIR COMPATIBLE [--reason TEXT] --key K --cert C --ca CA\n"
                "  resume DIR COMPATIBLE --key K --cert C --ca CA\n"
+               "  refresh DIR --key K --cert C --ca CA [--name NAME]\n"
+               "                                            sign again unchanged (cron: renews the expiry;\n"
+               "                                            --name names a channel that has no name)\n"
                "  show DIR [--ca CA] [--json]               print it (verified with --ca)\n"
                "  watch ...                                 see abide-build channel watch --help\n\n"
                "  --percent P   rollout percentage, 0..100, two decimals at most (default: the first\n"
                "                of --stages, else 100)\n"
-               "  --force       add a release whose security version is below the current one\n");
+               "  --force       add a release whose security version is below the current one\n"
+               "  --expires-in DAYS   devices refuse the channel DAYS (1..3650) after this change\n"
+               "                unless it is signed again; every change keeps the validity it has\n"
+               "  --no-expires  drop the expiry\n");
 }
 
 typedef struct Args {
-        const char *key, *cert, *ca, *url, *percent, *stages, *window, *reason;
-        bool copy, force, json;
+        const char *key, *cert, *ca, *url, *percent, *stages, *window, *reason, *name, *expires_in;
+        bool copy, force, json, no_expires;
         char **pos;
         int n_pos;
 } Args;
@@ -58,6 +65,9 @@ static int parse_args(int argc, char *argv[], Args *a) {
                 { "copy", no_argument, NULL, 'C' },
                 { "force", no_argument, NULL, 'f' },
                 { "json", no_argument, NULL, 'j' },
+                { "name", required_argument, NULL, 'N' },
+                { "expires-in", required_argument, NULL, 'E' },
+                { "no-expires", no_argument, NULL, 'X' },
                 {},
         };
         int c;
@@ -81,6 +91,9 @@ static int parse_args(int argc, char *argv[], Args *a) {
                 case 'C': a->copy = true; break;
                 case 'f': a->force = true; break;
                 case 'j': a->json = true; break;
+                case 'N': a->name = optarg; break;
+                case 'E': a->expires_in = optarg; break;
+                case 'X': a->no_expires = true; break;
                 default:
                         return opt_error(c, argv, options, "abide-build channel --help");
                 }
@@ -248,6 +261,29 @@ static int read_bundle(const char *path, TrustStore *trust, ChannelRelease *rel)
         return 0;
 }
 
+/* --expires-in DAYS / --no-expires as channel_dir_save() takes them. */
+static int parse_expiry(const Args *a, const char *sub, uint64_t *ret) {
+        if (a->expires_in && a->no_expires)
+                return err_set(EINVAL, "%s: --expires-in and --no-expires exclude each other", sub);
+        if (a->no_expires) {
+                *ret = CHANNEL_EXPIRY_NONE;
+                return 0;
+        }
+        if (!a->expires_in) {
+                *ret = CHANNEL_EXPIRY_KEEP;
+                return 0;
+        }
+        /* Whole days: the publisher re-signs well within them (cron), and a device
+         * clock a few hours off does not matter. Beyond 10 years, drop the expiry. */
+        char *end;
+        errno = 0;
+        unsigned long days = strtoul(a->expires_in, &end, 10);
+        if (errno || end == a->expires_in || *end || a->expires_in[0] == '-' || days < 1 || days > 3650)
+                return err_set(EINVAL, "%s: --expires-in '%s' is not a number of days in 1..3650", sub, a->expires_in);
+        *ret = (uint64_t) days * 86400;
+        return 0;
+}
+
 static void release_clear(ChannelRelease *r) {
         free(r->compatible);
         free(r->version);
@@ -346,8 +382,13 @@ static int copy_bundle(const char *dir, const char *bundle, char **ret_created) 
 }
 
 static int print_channel(const Channel *c, const char *signer, bool verified) {
+        printf("Name:      %s\n", c->name ?: "none");
         printf("Serial:    %" PRIu64 "\n", c->serial);
         printf("Updated:   %" PRIu64 "\n", c->updated);
+        if (c->expires)
+                printf("Expires:   %" PRIu64 " (%" PRIu64 " s after the update)\n", c->expires, c->expires - c->updated);
+        else
+                printf("Expires:   never\n");
         printf("Signature: %s%s\n", verified ? "verified, signed by " : "not verified (no --ca)",
                verified ? signer : "");
         for (size_t i = 0; i < c->n_releases; i++) {
@@ -430,7 +471,7 @@ int verb_channel(int argc, char *argv[]) {
         if (streq(sub, "watch"))
                 return verb_channel_watch(argc, argv);
         if (!streq(sub, "init") && !streq(sub, "add") && !streq(sub, "rollout") && !streq(sub, "halt") &&
-            !streq(sub, "resume") && !streq(sub, "show"))
+            !streq(sub, "resume") && !streq(sub, "refresh") && !streq(sub, "show"))
                 return err_set(EINVAL, "unknown subcommand '%s' (see abide-build channel --help)", sub);
         r = parse_args(argc - 1, argv + 1, &a);
         if (r != 0)
@@ -439,12 +480,24 @@ int verb_channel(int argc, char *argv[]) {
                 return err_set(EINVAL, "%s: expected DIR (see abide-build channel --help)", sub);
         const char *dir = a.pos[0];
 
+        /* The name is set once: init, or refresh of a channel that has none. */
+        if (a.name && !streq(sub, "init") && !streq(sub, "refresh"))
+                return err_set(EINVAL, "%s: --name is for init and refresh", sub);
+        if (a.name && (r = channel_name_validate(a.name)) < 0)
+                return err_prefix(r, "%s: --name", sub);
+        if (streq(sub, "show") && (a.expires_in || a.no_expires))
+                return err_set(EINVAL, "show: --expires-in and --no-expires are for the changes");
+        uint64_t expires_in = CHANNEL_EXPIRY_KEEP;
+        r = parse_expiry(&a, sub, &expires_in);
+        if (r < 0)
+                return r;
+
         if (streq(sub, "show")) {
                 r = want_pos(&a, sub, 1, "DIR");
                 return r < 0 ? r : sub_show(dir, &a);
         }
 
-        r = streq(sub, "init")    ? want_pos(&a, sub, 1, "DIR") :
+        r = streq(sub, "init") || streq(sub, "refresh") ? want_pos(&a, sub, 1, "DIR") :
             streq(sub, "add")     ? want_pos(&a, sub, 2, "DIR BUNDLE") :
             streq(sub, "rollout") ? want_pos(&a, sub, 3, "DIR COMPATIBLE PERCENT") :
                                     want_pos(&a, sub, 2, "DIR COMPATIBLE");
@@ -489,6 +542,8 @@ int verb_channel(int argc, char *argv[]) {
                 c = calloc(1, sizeof *c);
                 if (!c)
                         return -ENOMEM;
+                if (a.name && !(c->name = strdup(a.name)))
+                        return -ENOMEM;
         } else {
                 r = channel_dir_lock(dir, &lock);
                 if (r < 0)
@@ -507,6 +562,13 @@ int verb_channel(int argc, char *argv[]) {
                         if (r < 0)
                                 return r;
                 }
+        } else if (streq(sub, "refresh")) {
+                /* Devices that follow the name would all refuse the channel under another. */
+                if (a.name && c->name && !streq(c->name, a.name))
+                        return err_set(EEXIST, "refresh: %s/" CHANNEL_FILE " is named '%s', not renamed to '%s' (devices "
+                                       "with [Update] ChannelName=%s would refuse it)", dir, c->name, a.name, c->name);
+                if (a.name && !c->name && !(c->name = strdup(a.name)))
+                        return -ENOMEM;
         } else if (!streq(sub, "init")) {
                 ChannelRelease *rel = channel_find(c, a.pos[1]);
                 if (!rel)
@@ -526,7 +588,7 @@ int verb_channel(int argc, char *argv[]) {
                 }
         }
 
-        r = channel_dir_save(dir, c, signer, trust, now);
+        r = channel_dir_save(dir, c, signer, trust, now, expires_in);
         if (r < 0) {
                 if (created)
                         (void) unlink(created);
@@ -534,6 +596,9 @@ int verb_channel(int argc, char *argv[]) {
                         (void) rmdir(dir);
                 return err_prefix(r, "%s", sub);
         }
-        printf("%s/" CHANNEL_FILE ": serial %" PRIu64 "\n", dir, c->serial);
+        printf("%s/" CHANNEL_FILE ": serial %" PRIu64, dir, c->serial);
+        if (c->expires)
+                printf(", expires %" PRIu64, c->expires);
+        printf("\n");
         return 0;
 }

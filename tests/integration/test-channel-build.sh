@@ -5,6 +5,9 @@
 # channel byte-identical (docs/channel.md). A change verifies the current
 # channel.json against --ca first: tampered, unsigned, foreign-signed,
 # without --ca: refused, nothing written; and --ca must verify the new one.
+# A channel's signed name (init --name, refresh --name on an unnamed one,
+# never renamed) and expiry (--expires-in DAYS, renewed with the same
+# validity by every change, --no-expires) are kept by every change.
 source "$(dirname "$0")/lib.sh"
 need openssl tar python3 sha256sum mkfs.erofs veritysetup
 
@@ -31,7 +34,7 @@ field() {
 import json, sys
 c = json.load(open(sys.argv[1]))
 if len(sys.argv) == 3:
-    v = c[sys.argv[2]]
+    v = c.get(sys.argv[2])
 else:
     rel = [r for r in c["releases"] if r["compatible"] == sys.argv[3]]
     v = rel[0].get(sys.argv[2]) if rel else "NO-RELEASE"
@@ -308,6 +311,93 @@ openssl cms -verify -binary -inform DER -in "$D/channel.json.sig" -content "$D/c
 [ "$(field serial)" = $(( $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["serial"])' "$T/before.json") + 1 )) ] ||
         die "the verified change: serial $(field serial)"
 "$B" channel init "$T/newchan" "${K[@]}" "${CA[@]}" >/dev/null
+D=$D0
+
+note "name and expiry: init --name --expires-in; every change keeps the name and renews the expiry"
+D=$T/named
+serial=0
+E0=$SOURCE_DATE_EPOCH
+"$B" channel init "$D" "${K[@]}" --name stable --expires-in 7 >"$T/out"
+changed
+[ "$(field name)" = stable ] || die "init --name: $(field name)"
+[ "$(field expires)" = $((E0 + 7 * 86400)) ] || die "init --expires-in 7: $(field expires)"
+grep -qx "$D/channel.json: serial 1, expires $((E0 + 7 * 86400))" "$T/out" || die "init's line: $(cat "$T/out")"
+[ "$(head -4 "$D/channel.json" | tr -d '\n')" = "{  \"expires\": $((E0 + 7 * 86400)),  \"format\": 1,  \"name\": \"stable\"," ] ||
+        die "the keys are not in canonical order: $(head -5 "$D/channel.json")"
+"$B" channel show "$D" "${CA[@]}" >"$T/out"
+grep -qx "Name:      stable" "$T/out" && grep -qx "Expires:   $((E0 + 7 * 86400)) (604800 s after the update)" "$T/out" ||
+        die "show: $(cat "$T/out")"
+"$B" channel show "$D" "${CA[@]}" --json >"$T/show.json"
+python3 - "$T/show.json" "$D/channel.json" <<'PY' || die "show --json disagrees with channel.json"
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["verified"] is True and s["channel"] == json.load(open(sys.argv[2])) and s["channel"]["name"] == "stable", s
+PY
+# Each change a day later (the publisher's clock): the name stays, expires is 7 days after it.
+day=0
+step() {
+        day=$((day + 1))
+        SOURCE_DATE_EPOCH=$((E0 + day * 86400)) "$B" channel "$@" "${K[@]}" "${CA[@]}" >/dev/null || die "channel $* failed"
+        changed
+        [ "$(field name)" = stable ] || die "channel $1 lost the name: $(field name)"
+        [ "$(field updated)" = $((E0 + day * 86400)) ] || die "channel $1: updated $(field updated)"
+        [ "$(field expires)" = $((E0 + (day + 7) * 86400)) ] || die "channel $1 did not renew the expiry: $(field expires)"
+}
+step add "$D" "$b20" --copy
+step rollout "$D" $COMPAT 50
+step halt "$D" $COMPAT --reason x
+step resume "$D" $COMPAT
+step refresh "$D"
+step refresh "$D" --name stable
+# --expires-in on any change sets a new validity, which later changes keep.
+SOURCE_DATE_EPOCH=$((E0 + 10 * 86400)) "$B" channel rollout "$D" $COMPAT 60 "${K[@]}" "${CA[@]}" --expires-in 30 >/dev/null
+changed
+[ "$(field expires)" = $((E0 + 40 * 86400)) ] || die "--expires-in 30: $(field expires)"
+SOURCE_DATE_EPOCH=$((E0 + 11 * 86400)) "$B" channel refresh "$D" "${K[@]}" "${CA[@]}" >/dev/null
+changed
+[ "$(field expires)" = $((E0 + 41 * 86400)) ] || die "refresh after --expires-in 30: $(field expires)"
+# An expired channel is revived by signing it again (its last validity kept).
+SOURCE_DATE_EPOCH=$((E0 + 100 * 86400)) "$B" channel refresh "$D" "${K[@]}" "${CA[@]}" >/dev/null
+changed
+[ "$(field expires)" = $((E0 + 130 * 86400)) ] || die "refresh of an expired channel: $(field expires)"
+# --no-expires drops it; later changes add none.
+"$B" channel refresh "$D" "${K[@]}" "${CA[@]}" --no-expires >/dev/null
+changed
+[ "$(field expires)" = null ] || die "--no-expires: $(field expires)"
+"$B" channel rollout "$D" $COMPAT 70 "${K[@]}" "${CA[@]}" >/dev/null
+changed
+[ "$(field expires)" = null ] || die "an expiry came back: $(field expires)"
+grep -q expires "$D/channel.json" && die "expires written without one"
+"$B" channel show "$D" | grepq "^Expires:   never$" || die "show without expires"
+
+note "refresh --name names a channel that has none, never renames one"
+"$B" channel refresh "$D0" "${K[@]}" "${CA[@]}" --name edge >/dev/null
+python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["name"] == "edge"' "$D0/channel.json" || die "refresh --name on an unnamed channel"
+cp "$D/channel.json" "$T/before.json"
+cp "$D/channel.json.sig" "$T/before.sig"
+snapshot >"$T/before.ls"
+bad "refresh: $D/channel.json is named 'stable', not renamed to 'edge' \(devices with \[Update\] ChannelName=stable would refuse it\)" \
+        "$B" channel refresh "$D" "${K[@]}" "${CA[@]}" --name edge
+
+note "bad names and expiries: one line, nothing written"
+bad "rollout: --name is for init and refresh" "$B" channel rollout "$D" $COMPAT 5 "${K[@]}" "${CA[@]}" --name stable
+bad "show: --name is for init and refresh" "$B" channel show "$D" --name stable
+bad "refresh: --name: channel: name: empty" "$B" channel refresh "$D" "${K[@]}" "${CA[@]}" --name ""
+bad "refresh: --name: channel: name: contains a control character" "$B" channel refresh "$D" "${K[@]}" "${CA[@]}" --name "$(printf 'st\001able')"
+bad "refresh: --name: channel: name: contains a control character" "$B" channel refresh "$D" "${K[@]}" "${CA[@]}" --name "$(printf 'st\table')"
+bad "refresh: --name: channel: name: longer than 256 bytes" "$B" channel refresh "$D" "${K[@]}" "${CA[@]}" --name "$(printf '%0257d' 0)"
+for d in 0 -1 3651 abc 1.5 "" 7x 99999999999999999999; do
+        bad "rollout: --expires-in '$d' is not a number of days in 1..3650" "$B" channel rollout "$D" $COMPAT 5 "${K[@]}" "${CA[@]}" --expires-in "$d"
+done
+bad "refresh: --expires-in and --no-expires exclude each other" "$B" channel refresh "$D" "${K[@]}" "${CA[@]}" --expires-in 7 --no-expires
+bad "show: --expires-in and --no-expires are for the changes" "$B" channel show "$D" --expires-in 7
+bad "init: --name: channel: name: empty" "$B" channel init "$T/newer" "${K[@]}" --name ""
+bad "init: --expires-in '0'" "$B" channel init "$T/newer" "${K[@]}" --expires-in 0
+[ ! -e "$T/newer" ] || die "a refused init made its directory"
+# The last valid day: 3650.
+"$B" channel refresh "$D" "${K[@]}" "${CA[@]}" --expires-in 3650 >/dev/null
+changed
+[ "$(field expires)" = $(( $(field updated) + 3650 * 86400 )) ] || die "--expires-in 3650: $(field expires)"
 D=$D0
 
 note "OK"

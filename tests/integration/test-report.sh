@@ -7,7 +7,8 @@
 # kept; POST; mutual TLS; a torn temporary file left by a power cut.
 # abide-build channel watch on a channel directory and stored fixture
 # reports: waits, advances a stage on blessed, halts on failures, leaves a
-# halted release alone, skips malformed reports, refuses bad arguments.
+# halted release alone, skips malformed reports, refuses bad arguments, a
+# tampered channel and a missing --ca; keeps the channel's name and expiry.
 # A real install on a loop device: install-started and installed (not for
 # --dry-run), install-failed for a bundle of another signer.
 . "$(dirname "$0")/lib.sh"
@@ -276,7 +277,7 @@ K=(--key "$T/keys/signing.key" --cert "$T/keys/signing.crt")
 b20=$("$B" build "$ABIDE_SRCDIR/recipes/example.conf" "${K[@]}" -o "$T/b" --set Image.Version=2.0)
 bo=$("$B" build "$ABIDE_SRCDIR/recipes/example.conf" "${K[@]}" -o "$T/o" --set Image.Version=7.0 \
         --set Image.Compatible=other-board)
-"$B" channel init "$CH" "${K[@]}" >/dev/null
+"$B" channel init "$CH" "${K[@]}" --name fleet --expires-in 7 >/dev/null
 "$B" channel add "$CH" "$b20" "${K[@]}" --ca "$T/keys/ca.pem" --url https://cdn.example/b20.abide --stages 5,25,100 >/dev/null
 "$B" channel add "$CH" "$bo" "${K[@]}" --ca "$T/keys/ca.pem" --url https://cdn.example/bo.abide --stages 50,100 >/dev/null
 COMPAT=abide-example-x86_64
@@ -349,6 +350,9 @@ echo "$out"
 echo "$out" | grepq "^$COMPAT 2.0: advance 5% -> 25%: 9 of 10 blessed, 0 failed: stage 5% -> 25%$" || die "watch: $out"
 [ "$(serial)" = $((s1 + 1)) ] || die "serial $(serial) after the advance from $s1"
 verify_sig
+# Signing again keeps the channel's name and renews its expiry (7 days after the change).
+jq -e '.name == "fleet" and .expires - .updated == 604800' "$CH/channel.json" >/dev/null ||
+        die "the watch's change lost the name or the expiry: $(jq -c '{name, updated, expires}' "$CH/channel.json")"
 [ "$(rel $COMPAT)" = '{"percent":25,"halted":false,"halt_reason":null}' ] || die "2.0 after the advance: $(rel $COMPAT)"
 
 note "watch: at 25 %: 20 took it, 1 failed (5 %, not more) -> no halt; a failed install retried and blessed is a success"
