@@ -38,6 +38,13 @@
 # - Two runs at once: while one holds the update state (fetching, deciding,
 #   installing), another is refused (--timer: nothing to do), so a later
 #   write of the first never lowers a serial the second accepted.
+# - The channel's signed name: [Update] ChannelName=stable takes stable's
+#   channel, refuses edge's files served at stable's URL and an unnamed one
+#   (one line, before any decision, the serial not taken); a device that
+#   names none takes any and says whose. Expiry: a channel past its expires
+#   is refused (expired, a failure, its serial not taken, nothing installed),
+#   also 9 years ahead; a clock that is unset or decades ahead refuses
+#   nothing; signed again, it is accepted.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/bootctl-lib.sh"
 . "$(dirname "$0")/install-lib.sh"
@@ -615,6 +622,102 @@ decide below-floor
 grep -q "^Verdict:  below-floor: below floor: 2.0 has security version 0 < floor 1$" "$T/out" || die "below-floor reason: $(cat "$T/out")"
 rm -f "$FVAR"
 nothing_happened "up to date and below the floor"
+
+note "the channel's signed name: [Update] ChannelName= refuses another channel's files and an unnamed one"
+# Two channels of the same release key, stable and edge; edge's files served at stable's URL is the
+# mix-and-match a server (or a man in the middle with a copy of edge's files) could try.
+for n in stable edge; do
+        "$ABIDE_BUILD" channel init "$WWW/n$n" "${KEY[@]}" --name $n >/dev/null
+        "$ABIDE_BUILD" channel add "$WWW/n$n" "$V2" --ca "$T/keys/ca.pem" --copy --percent 0 "${KEY[@]}" >/dev/null
+done
+cp -a "$WWW/nstable" "$T/nstable.good"
+NSTABLE=https://127.0.0.1:$HTTPS_PORT/nstable/channel.json
+# use_channel URL [LINES...]: the base config with Channel=URL and LINES.
+use_channel() { local url=$1; shift; conf "$@"; sed -i "s|^Channel=.*|Channel=$url|" "$T/abide.conf"; }
+use_channel "$NSTABLE" "[Update]" "ChannelName=stable"
+decide not-in-rollout
+grep -q "^Channel:  $NSTABLE serial 2, name 'stable', signed by " "$T/out" || die "the Channel: line: $(cat "$T/out")"
+S=$(ustate "['last_serial']")
+[ "$S" = 2 ] || die "the named channel's serial not accepted: $S"
+"$ABIDECTL" update --dry-run --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["name"] == "stable" and d["expires"] is None and d["expiry"] is None and d["verdict"] == "not-in-rollout", d' ||
+        die "--json: name"
+# Edge's files, a newer serial, at stable's URL: refused before any decision, the serial not taken.
+"$ABIDE_BUILD" channel rollout "$WWW/nedge" "$COMPAT" 0 "${KEY[@]}" --ca "$T/keys/ca.pem" >/dev/null
+cp "$WWW/nedge/channel.json" "$WWW/nedge/channel.json.sig" "$WWW/nstable/"
+refuse "channel $NSTABLE: signed name 'edge' is not \[Update\] ChannelName=stable$"
+refuse "channel $NSTABLE: signed name 'edge' is not \[Update\] ChannelName=stable$" --dry-run
+[ "$(ustate "['last_serial']")" = "$S" ] && [ "$(ustate "['failures']")" = 1 ] ||
+        die "a channel of another name changed the state: $(cat "$T/var/update.json")"
+ustate "['last_error']" | grepq "signed name 'edge'" || die "last_error: $(cat "$T/var/update.json")"
+# Unnamed (the main channel's files): no proof of being stable either.
+cp "$CH/channel.json" "$CH/channel.json.sig" "$WWW/nstable/"
+refuse "channel $NSTABLE: no signed name, but \[Update\] ChannelName=stable$"
+# The device that names no channel takes any: edge's files too, and says whose they are.
+cp "$WWW/nedge/channel.json" "$WWW/nedge/channel.json.sig" "$WWW/nstable/"
+use_channel "$NSTABLE"
+decide not-in-rollout
+grep -q "^Channel:  $NSTABLE serial 3 (last accepted 2), name 'edge', signed by " "$T/out" || die "the Channel: line: $(cat "$T/out")"
+# A name no channel can have.
+use_channel "$NSTABLE" "[Update]" "ChannelName=$(printf 'sta\tble')"
+refuse "\[Update\] ChannelName=: channel: name: contains a control character"
+rm -rf "$WWW/nstable" && cp -a "$T/nstable.good" "$WWW/nstable"
+nothing_happened "channels of another name"
+
+note "expiry: a channel past its expires is refused by a clock the device believes, never by one it does not"
+# Signed 8 days ago, valid for 7: expired a day ago. Served over http: a device clock moved decades
+# ahead would fail TLS (the server's certificate) before the channel is read.
+EXP=http://127.0.0.1:$HTTP_PORT/nexp/channel.json
+NOW=$(date +%s)
+SOURCE_DATE_EPOCH=$((NOW - 8 * 86400)) "$ABIDE_BUILD" channel init "$WWW/nexp" "${KEY[@]}" --name stable --expires-in 7 >/dev/null
+SOURCE_DATE_EPOCH=$((NOW - 8 * 86400)) "$ABIDE_BUILD" channel add "$WWW/nexp" "$V2" --ca "$T/keys/ca.pem" --copy --percent 0 "${KEY[@]}" >/dev/null
+SOURCE_DATE_EPOCH=$((NOW - 8 * 86400)) "$ABIDE_BUILD" channel refresh "$WWW/nexp" "${KEY[@]}" --ca "$T/keys/ca.pem" --expires-in 30 >/dev/null
+use_channel "$EXP" "[Update]" "ChannelName=stable"
+decide not-in-rollout
+S=$(ustate "['last_serial']")
+grep -Eq "^Expires:  $((NOW + 22 * 86400)), in [0-9]+ s$" "$T/out" || die "the Expires: line: $(cat "$T/out")"
+SOURCE_DATE_EPOCH=$((NOW - 8 * 86400)) "$ABIDE_BUILD" channel refresh "$WWW/nexp" "${KEY[@]}" --ca "$T/keys/ca.pem" --expires-in 7 >/dev/null
+E=$((NOW - 86400))
+refuse "channel serial $((S + 1)) expired at $E and the device clock is [0-9]*: refused, nothing installed \(its publisher re-signs it: abide-build channel refresh\)$"
+[ "$(ustate "['last_serial']")" = "$S" ] || die "an expired channel's serial was accepted: $(cat "$T/var/update.json")"
+[ "$(ustate "['failures']")" = 1 ] && [ "$(ustate "['last_decision']['verdict']")" = expired ] ||
+        die "the expired run not recorded: $(cat "$T/var/update.json")"
+ustate "['last_decision']['reason']" | grepq "^expired: channel serial $((S + 1)) expired at $E, the device clock is" ||
+        die "the expired reason: $(cat "$T/var/update.json")"
+"$ABIDECTL" update --dry-run >"$T/out" 2>"$T/err" || die "dry run of an expired channel: $(cat "$T/err")"
+grep -Eq "^Expires:  $E, [0-9]+ s ago: refused$" "$T/out" && grep -q "^Verdict:  expired: expired: " "$T/out" &&
+        grep -q "^Release:  not looked at: the channel is refused$" "$T/out" || die "dry run of an expired channel: $(cat "$T/out")"
+"$ABIDECTL" update --dry-run --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["verdict"] == "expired" and d["expires"] == int(sys.argv[1]) and d["expiry"] == "expired" and d["release"] is None, d' "$E" ||
+        die "--json: expired"
+# A clock the device does not believe refuses nothing: unset (before 2020) ...
+echo $(( 1500000000 - NOW )) >"$T/clock-offset"
+preload "$ABIDE_TEST_HELPERS/helper-clock.so" ABIDE_TEST_CLOCK_OFFSET="$T/clock-offset" "$ABIDECTL" update >"$T/out" 2>"$T/err" ||
+        die "an expired channel refused by an unset clock: $(cat "$T/out" "$T/err")"
+grep -q "^Verdict:  not-in-rollout: " "$T/out" && grep -qx "Expires:  $E, not judged: the device clock 0 is unset" "$T/out" ||
+        die "unset clock: $(cat "$T/out")"
+[ "$(ustate "['last_serial']")" = $((S + 1)) ] && [ "$(ustate "['failures']")" = 0 ] || die "unset clock: $(cat "$T/var/update.json")"
+# ... or decades ahead (2070, a CMOS year of 70 read by a Linux guest).
+echo $(( 3155760000 - NOW )) >"$T/clock-offset"
+preload "$ABIDE_TEST_HELPERS/helper-clock.so" ABIDE_TEST_CLOCK_OFFSET="$T/clock-offset" "$ABIDECTL" update --dry-run >"$T/out" 2>"$T/err" ||
+        die "an expired channel refused by a clock in 2070: $(cat "$T/out" "$T/err")"
+grep -q "^Verdict:  not-in-rollout: " "$T/out" &&
+        grep -Eqx "Expires:  $E, not judged: the device clock 31557600[0-9]{2} is more than 10 years after the channel's last update" "$T/out" ||
+        die "clock in 2070: $(cat "$T/out")"
+# Nine years ahead is believed: still expired.
+echo $(( 9 * 365 * 86400 )) >"$T/clock-offset"
+rc=0; preload "$ABIDE_TEST_HELPERS/helper-clock.so" ABIDE_TEST_CLOCK_OFFSET="$T/clock-offset" "$ABIDECTL" update --dry-run >"$T/out" 2>&1 || rc=$?
+grep -q "^Verdict:  expired: " "$T/out" || die "nine years ahead: rc $rc: $(cat "$T/out")"
+# Signed again by its publisher (now): accepted.
+SOURCE_DATE_EPOCH= "$ABIDE_BUILD" channel refresh "$WWW/nexp" "${KEY[@]}" --ca "$T/keys/ca.pem" >/dev/null
+decide not-in-rollout
+[ "$(ustate "['last_serial']")" = $((S + 2)) ] && [ "$(ustate "['failures']")" = 0 ] || die "the refreshed channel: $(cat "$T/var/update.json")"
+nothing_happened "expired channels"
+conf
 
 note "a machine-id that is not 32 hex digits: refused"
 echo "not-a-machine-id" >"$T/machine-id"
