@@ -344,14 +344,14 @@ echo "$out" | grepq "^other-board 7.0: no change: halted already" || die "dry ru
 echo "$out" | grepq "not written" || die "dry run: $out"
 same_file "$T/ch.before" "$CH/channel.json"
 
-note "watch: advances 5 -> 25 %, serial + 1, signed"
-out=$(watch --ca "$T/keys/ca.pem")
+note "watch: advances 5 -> 25 %, serial + 1, signed (a day after the channel was made)"
+out=$(SOURCE_DATE_EPOCH=$((SOURCE_DATE_EPOCH + 86400)) watch --ca "$T/keys/ca.pem")
 echo "$out"
 echo "$out" | grepq "^$COMPAT 2.0: advance 5% -> 25%: 9 of 10 blessed, 0 failed: stage 5% -> 25%$" || die "watch: $out"
 [ "$(serial)" = $((s1 + 1)) ] || die "serial $(serial) after the advance from $s1"
 verify_sig
 # Signing again keeps the channel's name and renews its expiry (7 days after the change).
-jq -e '.name == "fleet" and .expires - .updated == 604800' "$CH/channel.json" >/dev/null ||
+jq -e '.name == "fleet" and .updated == '$((SOURCE_DATE_EPOCH + 86400))' and .expires - .updated == 604800' "$CH/channel.json" >/dev/null ||
         die "the watch's change lost the name or the expiry: $(jq -c '{name, updated, expires}' "$CH/channel.json")"
 [ "$(rel $COMPAT)" = '{"percent":25,"halted":false,"halt_reason":null}' ] || die "2.0 after the advance: $(rel $COMPAT)"
 
