@@ -2,8 +2,11 @@
 # (two copies, fw_env.config) and a stand-in for U-Boot running
 # builder/uboot/boot.cmd. The script's syntax (if/elif/for, test, ||) is
 # valid bash as well as U-Boot hush, so bash runs the very file the builder
-# compiles, with U-Boot's commands (setenv, setexpr, saveenv, load, booti,
-# reset) as functions over the environment read with fw_printenv.
+# compiles, with U-Boot's commands (test, setenv, setexpr, saveenv, load,
+# booti, reset) as functions over the environment read with fw_printenv;
+# test and setexpr read numbers as U-Boot does (checked against Debian's
+# U-Boot 2023.01 for the counters of test-uboot-env.sh and
+# test-uboot-state.c: "10", "08", "0x5", "1 2" ...).
 need fw_printenv fw_setenv mkimage dumpimage python3
 ENV_IMG=$T/uboot-env.img
 ENV_CFG=$T/fw_env.config
@@ -39,6 +42,22 @@ tear() {
         head -c 64 /dev/urandom | dd of="$ENV_IMG" bs=1 seek=$(($1 * ENV_SIZE + 5)) conv=notrunc status=none
 }
 
+# uboot_strtoul VALUE BASE, uboot_strtol VALUE: U-Boot's simple_strtoul/simple_strtol (lib/strto.c, 2020.07
+# on; base 0 for strtol, as test passes it): "0x" hex, a leading 0 octal for base 0, else decimal, up to
+# the first other character; wraps at 64 bits, printed as bash's signed integer.
+uboot_strtoul() {
+        local s=$1 base=$2 r=0 d
+        if [[ $s == 0[xX]* ]]; then base=16 s=${s:2}; elif [[ $s == 0* && $base == 0 ]]; then base=8; fi
+        [ "$base" != 0 ] || base=10
+        while [ -n "$s" ]; do
+                case ${s:0:1} in [0-9a-fA-F]) d=$((16#${s:0:1})) ;; *) break ;; esac
+                [ "$d" -lt "$base" ] || break
+                r=$((r * base + d)) s=${s:1}
+        done
+        echo "$r"
+}
+uboot_strtol() { if [[ $1 == -* ]]; then echo $((0 - $(uboot_strtoul "${1:1}" 0))); else uboot_strtoul "$1" 0; fi; }
+
 # run_boot_cmd ENV_IN SAVED: runs boot.cmd over the NAME=VALUE lines of ENV_IN; saveenv writes the
 # whole environment to SAVED (NAME= for an unset one); booti writes the kernel's command line
 # to $T/cmdline (abidectl's Cmdline=) and its abide.slot= to $T/booted. Log in $T/uboot.log.
@@ -57,8 +76,50 @@ run_boot_cmd() {
                         [[ $names == *" $1 "* ]] || names+="$1 "
                         if [ $# -ge 2 ]; then printf -v "$1" '%s' "$2"; else unset "$1"; fi
                 }
-                # setexpr is hexadecimal: one digit is what abide writes.
-                setexpr() { [ "$3" = - ] && [[ $2 =~ ^[0-9]$ ]] || { echo "setexpr: $*" >&2; exit 9; }; setenv "$1" $(($2 - $4)); }
+                # U-Boot's test (cmd/test.c): its own expression grammar, integers read by simple_strtol(v, NULL, 0),
+                # an expression it cannot parse is true; -e (a file) is not used by the script.
+                test() {
+                        local -a ap=("$@")
+                        local left=$# i=0 expr=0 last_expr=-1 not=0 binop= op adv a b
+                        [ $# -ge 2 ] || return 1
+                        while [ "$left" -gt 0 ]; do
+                                op=
+                                if [ "$left" -gt 1 ]; then
+                                        case ${ap[i + 1]} in =|!=|'<'|'>'|-eq|-ne|-lt|-le|-gt|-ge) op=${ap[i + 1]} adv=3 ;; esac
+                                fi
+                                if [ -z "$op" ]; then
+                                        case ${ap[i]} in '!'|-o|-a) op=${ap[i]} adv=1 ;; -z|-n) op=${ap[i]} adv=2 ;; -e) exit 9 ;; esac
+                                fi
+                                if [ -z "$op" ] || [ "$left" -lt "$adv" ]; then expr=1; break; fi
+                                case $op in
+                                -z) expr=0; [ -n "${ap[i + 1]}" ] || expr=1 ;;
+                                -n) expr=0; [ -z "${ap[i + 1]}" ] || expr=1 ;;
+                                =|!=|'<'|'>') expr=0; [ "${ap[i]}" "$op" "${ap[i + 2]}" ] && expr=1 ;;
+                                -eq|-ne|-lt|-le|-gt|-ge)
+                                        a=$(uboot_strtol "${ap[i]}") b=$(uboot_strtol "${ap[i + 2]}")
+                                        expr=0; [ "$a" "$op" "$b" ] && expr=1 ;;
+                                esac
+                                case $op in
+                                -o|-a) last_expr=$expr binop=$op ;;
+                                '!') not=$((1 - not)) ;;
+                                *)
+                                        [ "$not" = 0 ] || { expr=$((1 - expr)); not=0; }
+                                        if [ "$binop" = -o ]; then [ "$last_expr" = 1 ] && expr=1;
+                                        elif [ "$binop" = -a ]; then [ "$last_expr" = 1 ] || expr=0; fi
+                                        binop= ;;
+                                esac
+                                i=$((i + adv)) left=$((left - adv))
+                        done
+                        [ "$expr" = 1 ]
+                }
+                # U-Boot's setexpr (cmd/setexpr.c) for "setexpr NAME VALUE - 1": hexadecimal in, "%lx" out;
+                # other argument counts are refused (a usage message, the variable unchanged).
+                setexpr() {
+                        case $2 in fmt|sub|gsub|'*'*) echo "setexpr: $* not emulated" >&2; exit 9 ;; esac
+                        if [ $# -ne 4 ]; then echo "setexpr: usage ($*)"; return 1; fi
+                        [ "$3" = - ] || { echo "setexpr: $* not emulated" >&2; exit 9; }
+                        setenv "$1" "$(printf %x $(($(uboot_strtoul "$2" 16) - $(uboot_strtoul "$4" 16))))"
+                }
                 saveenv() {
                         local n
                         for n in $names; do
