@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "uboot-state.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,19 +29,107 @@ static void append(UBootState *s, Slot slot) {
                 s->order[s->n_order++] = slot;
 }
 
-static int parse_left(const char *v, int *ret) {
-        if (!v || !*v) {
-                *ret = UBOOT_LEFT_GOOD;
-                return 0;
+#define HUSH_IFS " \t\n"
+
+/* U-Boot's simple_strtoul() (lib/strto.c, 2020.07 on) over the n bytes at p: "0x" is hexadecimal whatever
+ * the base, a leading 0 octal when the base is 0, else decimal; up to the first character that is not a
+ * digit of the base; wraps. */
+static uint64_t uboot_strtoul(const char *p, size_t n, unsigned base) {
+        const char *end = p + n;
+        if (n >= 2 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+                base = 16;
+                p += 2;
+        } else if (n >= 1 && p[0] == '0' && base == 0)
+                base = 8;
+        if (base == 0)
+                base = 10;
+        uint64_t r = 0;
+        for (; p < end; p++) {
+                unsigned d = *p >= '0' && *p <= '9' ? (unsigned) (*p - '0')
+                             : *p >= 'a' && *p <= 'f' ? (unsigned) (*p - 'a' + 10)
+                             : *p >= 'A' && *p <= 'F' ? (unsigned) (*p - 'A' + 10) : 16;
+                if (d >= base)
+                        break;
+                r = r * base + d;
         }
-        if (v[1] || v[0] < '0' || v[0] > '0' + (int) UBOOT_TRIES_MAX)
-                return -EINVAL;
-        *ret = v[0] - '0';
-        return 0;
+        return r;
 }
 
-int uboot_state_parse(const char *order, const char *left[static _SLOT_MAX], const char *once,
-                      const char *pinned, const char *good, UBootState *ret) {
+/*
+ * The boots the script gives a counter of one word, at most UBOOT_TRIES_MAX; 0: it skips the slot.
+ * "test ${BOOT_x_LEFT} -gt 0" is simple_strtol(v, NULL, 0) > 0; setexpr then subtracts in hexadecimal
+ * and saves "%lx", whose leading decimal digits test reads on the next boot: from x it counts on while
+ * the leading hex digit is 1..9, down to 16^k (x having k+1 hex digits), and stops at "f..f" or "0".
+ */
+static int left_of_word(const char *w, size_t n) {
+        uint64_t t = w[0] == '-' ? 0 - uboot_strtoul(w + 1, n - 1, 0) : uboot_strtoul(w, n, 0);
+        if ((int64_t) t <= 0)
+                return 0;
+        uint64_t x = uboot_strtoul(w, n, 16) - 1;
+        unsigned k = 0;
+        while (k < 15 && x >> (4 * (k + 1)))
+                k++;
+        uint64_t lead = x >> (4 * k);
+        if (lead == 0 || lead > 9)
+                return 1;
+        uint64_t more = x - ((uint64_t) 1 << (4 * k)) + 1;
+        return more >= UBOOT_TRIES_MAX - 1 ? (int) UBOOT_TRIES_MAX : (int) more + 1;
+}
+
+/* Printable, and none of the characters U-Boot's hush acts on when it parses the line the value was
+ * substituted into (its word separators aside). */
+static bool hush_plain(const char *v) {
+        for (const unsigned char *p = (const unsigned char *) v; *p; p++)
+                if (!strchr(HUSH_IFS, *p) && (*p < 0x21 || *p > 0x7e || strchr("\\$'\";&|#", *p)))
+                        return false;
+        return true;
+}
+
+static bool word_in(const char *w, size_t n, const char *const *set) {
+        for (; *set; set++)
+                if (strlen(*set) == n && strncmp(w, *set, n) == 0)
+                        return true;
+        return false;
+}
+
+/*
+ * BOOT_x_LEFT as the script reads it on U-Boot (checked on 2023.01): unset or empty is good; one word
+ * is counted per left_of_word(); several words, or blanks only (hush splits the substituted text), make
+ * test true unless the second word is a binary operator or the first a unary one, and setexpr then
+ * refuses its arguments (unless the first word is one of its own: fmt, sub, gsub, *ADDRESS), so the
+ * slot boots and is never counted: good. Anything else depends on how hush parses the line again:
+ * read as bad, as RAUC reads a counter it cannot parse.
+ */
+static int parse_left(const char *v) {
+        static const char *const binary[] = { "=", "!=", "<", ">", "=~", "-eq", "-ne", "-lt", "-le", "-gt", "-ge", NULL };
+        static const char *const unary[] = { "!", "-o", "-a", "-z", "-n", "-e", NULL };
+        static const char *const setexpr_words[] = { "fmt", "sub", "gsub", NULL };
+        const char *w[2] = {};
+        size_t n[2] = {}, words = 0;
+
+        if (!v || !*v)
+                return UBOOT_LEFT_GOOD;
+        if (!hush_plain(v))
+                return 0;
+        for (const char *p = v + strspn(v, HUSH_IFS); *p; p += strspn(p, HUSH_IFS), words++) {
+                size_t len = strcspn(p, HUSH_IFS);
+                if (words < 2) {
+                        w[words] = p;
+                        n[words] = len;
+                }
+                p += len;
+        }
+        if (words == 1)
+                return left_of_word(w[0], n[0]);
+        /* setexpr reads memory at a first word starting with '*'. */
+        if (words >= 2 && (word_in(w[1], n[1], binary) || word_in(w[0], n[0], unary) || word_in(w[0], n[0], setexpr_words) ||
+                           w[0][0] == '*'))
+                return 0;
+        return UBOOT_LEFT_GOOD;
+}
+
+void uboot_state_parse(const char *order, const char *left[static _SLOT_MAX], const char *once,
+                       const char *pinned, const char *good, UBootState *ret) {
         UBootState s = { .once = uboot_slot_from_name(once), .pinned = uboot_slot_from_name(pinned),
                          .good = uboot_slot_from_name(good) };
         /* Words as hush splits them (spaces, tabs, newlines); only the one-letter words A and B are slots. */
@@ -52,10 +141,8 @@ int uboot_state_parse(const char *order, const char *left[static _SLOT_MAX], con
                 p += strspn(p, " \t\n");
         }
         for (Slot i = 0; i < _SLOT_MAX; i++)
-                if (parse_left(left[i], &s.left[i]) < 0)
-                        return -EINVAL;
+                s.left[i] = parse_left(left[i]);
         *ret = s;
-        return 0;
 }
 
 void uboot_state_format_order(const UBootState *s, char buf[static 8]) {

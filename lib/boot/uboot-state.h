@@ -11,7 +11,9 @@
  *   BOOT_ORDER     "A B": the slots that have an entry, first preferred;
  *                  a slot not listed is MISSING (not bootable)
  *   BOOT_x_LEFT    unset/empty: GOOD (not counted); N > 0: PENDING with N
- *                  tries left; 0: BAD (and sorted last in BOOT_ORDER)
+ *                  tries left; 0: BAD (and sorted last in BOOT_ORDER); other
+ *                  values as U-Boot's test and setexpr read them
+ *                  (uboot_state_parse)
  *   abide_once     A or B: boot it once (switch --once), cleared by the script
  *   abide_default  A or B: abidectl switch pinned it first in BOOT_ORDER
  *   abide_good     A or B: the slot last marked good, the fallback when no
@@ -37,13 +39,16 @@ Slot uboot_slot_from_name(const char *s);
 
 /*
  * From the variables' values (NULL: unset). BOOT_ORDER words that are not
- * A or B are ignored, as the script ignores them, and so are repeats; a
- * BOOT_x_LEFT that is not a number in 0..UBOOT_TRIES_MAX is -EINVAL (the
- * script would read it as no tries left). abide_once/default/good naming
- * no slot are ignored.
+ * A or B are ignored, as the script ignores them, and so are repeats.
+ * BOOT_x_LEFT is read as the script reads it on U-Boot, whatever it holds:
+ * a value abidectl would not write ("10", "0x5", "08", "a", "1 2") is the
+ * number of boots the script gives it (at most UBOOT_TRIES_MAX), 0 when it
+ * skips the slot, good when it boots it uncounted; formatting the state
+ * writes it back in abide's form. abide_once/default/good naming no slot
+ * are ignored.
  */
-int uboot_state_parse(const char *order, const char *left[static _SLOT_MAX], const char *once,
-                      const char *pinned, const char *good, UBootState *ret);
+void uboot_state_parse(const char *order, const char *left[static _SLOT_MAX], const char *once,
+                       const char *pinned, const char *good, UBootState *ret);
 /* BOOT_ORDER's value ("" when no slot is listed). */
 void uboot_state_format_order(const UBootState *s, char buf[static 8]);
 /* BOOT_x_LEFT's value; false: unset. */

@@ -142,13 +142,9 @@ static int load(UBoot *u, UBootEnv **ret_env, UBootState *ret) {
         v[3] = uboot_env_get(e, "abide_once");
         v[4] = uboot_env_get(e, "abide_default");
         v[5] = uboot_env_get(e, "abide_good");
-        r = uboot_state_parse(v[0], (const char *[]) { v[1], v[2] }, v[3], v[4], v[5], ret);
-        if (r < 0)
-                r = err_set(EINVAL, "U-Boot environment (%s): BOOT_A_LEFT=%s BOOT_B_LEFT=%s: tries left must be 0..%u or unset",
-                            u->env_config, v[1] ?: "", v[2] ?: "", UBOOT_TRIES_MAX);
+        /* Any BOOT_x_LEFT reads as the script reads it: a value set by hand never blocks the verb that repairs it. */
+        uboot_state_parse(v[0], (const char *[]) { v[1], v[2] }, v[3], v[4], v[5], ret);
         free_strings(v, ELEMENTSOF(v));
-        if (r < 0)
-                return r;
         *ret_env = TAKE_PTR(e);
         return 0;
 }

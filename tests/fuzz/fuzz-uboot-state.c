@@ -5,9 +5,14 @@
  * input's first six lines are BOOT_ORDER, BOOT_A_LEFT, BOOT_B_LEFT,
  * abide_once, abide_default and abide_good (a missing line: unset); each
  * byte after them one step. What is parsed formats back to itself, every
- * state stays well formed, a power-on always boots a slot, and a slot
- * written with N tries boots at most N times before it is marked good. */
+ * state stays well formed, a power-on always boots a slot, a slot
+ * written with N tries boots at most N times before it is marked good, and
+ * a counter of one word (any, not only abide's one digit) gives the boots
+ * the script's test and setexpr give it, boot after boot. */
 #include "fuzz-util.h"
+
+#include <ctype.h>
+#include <inttypes.h>
 
 #include "boot/uboot-state.h"
 
@@ -34,8 +39,7 @@ static void check_round_trip(const UBootState *s) {
         uboot_state_format_order(s, order);
         for (Slot i = 0; i < _SLOT_MAX; i++)
                 lp[i] = uboot_state_format_left(s, i, left[i]) ? left[i] : NULL;
-        FUZZ_ASSERT(uboot_state_parse(order, lp, uboot_slot_name(s->once), uboot_slot_name(s->pinned),
-                                      uboot_slot_name(s->good), &t) == 0);
+        uboot_state_parse(order, lp, uboot_slot_name(s->once), uboot_slot_name(s->pinned), uboot_slot_name(s->good), &t);
         FUZZ_ASSERT(t.n_order == s->n_order && memcmp(t.order, s->order, s->n_order * sizeof s->order[0]) == 0);
         for (unsigned i = 0; i < s->n_order; i++)
                 FUZZ_ASSERT(t.left[s->order[i]] == s->left[s->order[i]]);
@@ -44,6 +48,51 @@ static void check_round_trip(const UBootState *s) {
                 BootCounter a = uboot_state_counter(s, i), b = uboot_state_counter(&t, i);
                 FUZZ_ASSERT(a.state == b.state && a.left == b.left);
         }
+}
+
+/* U-Boot's simple_strtoul(), the reference for check_left(): "0x" hex, a leading 0 octal for base 0, else decimal. */
+static uint64_t ref_strtoul(const char *p, unsigned base) {
+        if (p[0] == '0' && (p[1] | 0x20) == 'x') {
+                base = 16;
+                p += 2;
+        } else if (p[0] == '0' && base == 0)
+                base = 8;
+        if (base == 0)
+                base = 10;
+        uint64_t r = 0;
+        for (; isxdigit((unsigned char) *p); p++) {
+                unsigned d = isdigit((unsigned char) *p) ? (unsigned) (*p - '0') : (unsigned) ((*p | 0x20) - 'a' + 10);
+                if (d >= base)
+                        break;
+                r = r * base + d;
+        }
+        return r;
+}
+
+/* A counter of one plain word (digits, letters, a few signs), as the script treats it boot after boot:
+ * test ${v} -gt 0, then setexpr v ${v} - 1 saved as "%lx". The state read the boots it gives, at most
+ * UBOOT_TRIES_MAX (0: skipped); an unset or empty counter is good. left -2: the slot is not listed. */
+static void check_left(const char *v, int left) {
+        char w[64];
+        unsigned boots = 0;
+
+        if (left == -2)
+                return;
+        if (!v || !*v) {
+                FUZZ_ASSERT(left == UBOOT_LEFT_GOOD);
+                return;
+        }
+        if (strlen(v) >= sizeof w || strspn(v, "0123456789abcdefABCDEFxX-+.:_,/%@=") != strlen(v))
+                return;
+        strcpy(w, v);
+        while (boots < UBOOT_TRIES_MAX) {
+                uint64_t t = w[0] == '-' ? 0 - ref_strtoul(w + 1, 0) : ref_strtoul(w, 0);
+                if ((int64_t) t <= 0)
+                        break;
+                boots++;
+                snprintf(w, sizeof w, "%" PRIx64, ref_strtoul(w, 16) - 1);
+        }
+        FUZZ_ASSERT(left == (int) boots);
 }
 
 static UBootBoot power_on(UBootState *s) {
@@ -82,8 +131,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         UBootState s;
         const char *left[_SLOT_MAX] = { field[1], field[2] };
-        if (uboot_state_parse(field[0], left, field[3], field[4], field[5], &s) < 0)
-                goto out;
+        uboot_state_parse(field[0], left, field[3], field[4], field[5], &s);
+        for (Slot i = 0; i < _SLOT_MAX; i++)
+                check_left(left[i], uboot_state_listed(&s, i) ? s.left[i] : -2);
         check_state(&s);
         check_round_trip(&s);
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * helper-uboot ORDER A_LEFT B_LEFT ONCE GOOD   ("-": unset)
+ * helper-uboot --left VALUE
  * What lib/boot/uboot-state.c says the boot script does with that
  * environment: "slot=<a|b> fallback=<0|1> A=<BOOT_A_LEFT> B=<BOOT_B_LEFT>
  * once=<abide_once>" after the boot ("-": unset). test-uboot-env.sh runs the
@@ -19,15 +20,20 @@ int main(int argc, char *argv[]) {
         UBootBoot b;
         char left[_SLOT_MAX][4];
 
+        /* --left VALUE: BOOT_x_LEFT's reading ("-": good), as test-uboot-env.sh compares what the script saved. */
+        if (argc == 3 && streq(argv[1], "--left")) {
+                uboot_state_parse("A", (const char *[]) { argv[2], NULL }, NULL, NULL, NULL, &s);
+                if (s.left[SLOT_A] == UBOOT_LEFT_GOOD)
+                        printf("-\n");
+                else
+                        printf("%d\n", s.left[SLOT_A]);
+                return 0;
+        }
         if (argc != 6) {
-                fprintf(stderr, "usage: helper-uboot ORDER A_LEFT B_LEFT ONCE GOOD\n");
+                fprintf(stderr, "usage: helper-uboot ORDER A_LEFT B_LEFT ONCE GOOD | --left VALUE\n");
                 return 2;
         }
-        if (uboot_state_parse(arg(argv[1]), (const char *[]) { arg(argv[2]), arg(argv[3]) }, arg(argv[4]), NULL,
-                              arg(argv[5]), &s) < 0) {
-                fprintf(stderr, "helper-uboot: invalid environment\n");
-                return 1;
-        }
+        uboot_state_parse(arg(argv[1]), (const char *[]) { arg(argv[2]), arg(argv[3]) }, arg(argv[4]), NULL, arg(argv[5]), &s);
         uboot_state_boot(&s, &b);
         /* Parsed for every slot; the script touches only the one it counts. */
         for (Slot i = 0; i < _SLOT_MAX; i++)

@@ -17,8 +17,10 @@ dumpimage -l "$T/boot.scr" | grepq 'AArch64 Linux Script' || die "boot.scr: $(du
 note "the script and lib/boot/uboot-state.c agree on every environment"
 mkdir -p "$T/esp/abide/a" "$T/esp/abide/b"
 touch "$T/esp/abide/a/vmlinuz" "$T/esp/abide/a/initrd" "$T/esp/abide/b/vmlinuz" "$T/esp/abide/b/initrd"
-n=0
-for order in - A B "A B" "B A"; do for la in - 0 1 3; do for lb in - 0 1 3; do for once in - A B; do for good in - A B; do
+# agree ORDER A_LEFT B_LEFT ONCE GOOD ("-": unset): the script and the state machine boot the same slot
+# and leave counters that read the same (the script saves setexpr's "%lx": "10" becomes "f").
+agree() {
+        local order=$1 la=$2 lb=$3 once=$4 good=$5 slot after fb got want
         {
                 [ "$order" = - ] || echo "BOOT_ORDER=$order"
                 [ "$la" = - ] || echo "BOOT_A_LEFT=$la"
@@ -34,16 +36,26 @@ for order in - A B "A B" "B A"; do for la in - 0 1 3; do for lb in - 0 1 3; do f
         after=$T/env.in
         [ ! -e "$T/env.saved" ] || after=$T/env.saved
         val() { local v; v=$(sed -n "s/^$1=//p" "$after"); echo "${v:--}"; }
+        left() { if [ "$1" = - ]; then echo -; else "$ABIDE_TEST_HELPERS/helper-uboot" --left "$1"; fi; }
         fb=0; grep -q "falling back" "$T/uboot.log" && fb=1
-        got="slot=$slot fallback=$fb A=$(val BOOT_A_LEFT) B=$(val BOOT_B_LEFT) once=$(val abide_once)"
+        got="slot=$slot fallback=$fb A=$(left "$(val BOOT_A_LEFT)") B=$(left "$(val BOOT_B_LEFT)") once=$(val abide_once)"
         want=$("$ABIDE_TEST_HELPERS/helper-uboot" "$order" "$la" "$lb" "$once" "$good")
-        [ "$got" = "$want" ] || die "order='$order' A=$la B=$lb once=$once good=$good: script: $got; state machine: $want"
+        [ "$got" = "$want" ] || die "order='$order' A='$la' B='$lb' once=$once good=$good: script: $got; state machine: $want"
         # Saved without scratch variables.
         if [ -e "$T/env.saved" ] && grep -v '=$' "$T/env.saved" | grepq '^\(abide_slot\|abide_order\|abide_fb\|abide_save\|BOOT_SLOT\)='; then
                 die "scratch variables saved: $(cat "$T/env.saved")"
         fi
         n=$((n + 1))
+}
+n=0
+for order in - A B "A B" "B A"; do for la in - 0 1 3; do for lb in - 0 1 3; do for once in - A B; do for good in - A B; do
+        agree "$order" "$la" "$lb" "$once" "$good"
 done; done; done; done; done
+# Counters abidectl does not write (by hand, another tool), as U-Boot reads them (uboot-lib.sh's test
+# and setexpr; tests/unit/test-uboot-state.c has the boots U-Boot 2023.01 gave them).
+for order in A "A B" "B A"; do for la in 10 12 08 0x5 a " 3 " "1 2" " " 9x; do for lb in - 1 010; do for once in - B; do
+        agree "$order" "$la" "$lb" "$once" -
+done; done; done; done
 echo "   $n environments"
 rm -rf "$T/esp"
 
@@ -170,6 +182,56 @@ st=$("$ABIDECTL" status --json)
         die "rollback not recorded: $st"
 [ "$(jq -r '.slots.b.state, .slots.b.tries_done, .last_rollback.reason' <<<"$st" | tr '\n' ' ')" = "bad 1 check '20-probe' failed: exit 3: agent down " ] ||
         die "status after the failed trial: $st"
+
+note "BOOT_x_LEFT values abidectl does not write: every verb still works, status reads them as the script does"
+# Set by hand or by another tool (fw_setenv, RAUC's "%x"). U-Boot's test -gt reads base 0 (0x: hex,
+# a leading 0: octal, else decimal, up to the first other character), setexpr counts in hex:
+# "10" boots once (then "f": not > 0), "08" is 0 (octal), "1 2" is never counted (setexpr refuses it).
+# Slot a (booted, good) and b (bad) as the failed trial left them. set_env NAME VALUE: fw_setenv's script
+# form, which takes "-1" and blanks as they are.
+set_env() { printf '%s=%s\n' "$1" "$2" | fw_setenv -c "$ENV_CFG" -s -; }
+for c in "10:pending:1" "010:pending:1" "0x5:pending:5" " 3 :pending:3" "9x:pending:9" "99:pending:9" \
+        "a:bad:0" "08:bad:0" "-1:bad:0" "x:bad:0" "1 2:good:0" " :good:0" "1;reset:bad:0"; do
+        v=${c%%:*} want=${c#*:}
+        set_env BOOT_B_LEFT "$v"
+        [ "$(env_get BOOT_B_LEFT)" = "$v" ] || die "fw_setenv BOOT_B_LEFT '$v': $(env_get BOOT_B_LEFT)"
+        st=$("$ABIDECTL" status --json) || die "status with BOOT_B_LEFT='$v'"
+        got=$(jq -r '.slots.b.state + ":" + (.slots.b.tries_left // 0 | tostring)' <<<"$st")
+        [ "$got" = "$want" ] || die "status with BOOT_B_LEFT='$v': $got, the script reads $want"
+        # The booted slot's counter too.
+        set_env BOOT_A_LEFT "$v"
+        "$ABIDECTL" status >/dev/null || die "status with BOOT_A_LEFT='$v'"
+        set_env BOOT_A_LEFT ""
+done
+echo "   read as the script reads them"
+set_env BOOT_B_LEFT 08
+"$ABIDECTL" mark-bad b >/dev/null
+[ "$(env_get BOOT_B_LEFT)" = 0 ] || die "mark-bad did not write a clean 0: '$(env_get BOOT_B_LEFT)'"
+set_env BOOT_B_LEFT "1 2"
+"$ABIDECTL" mark-bad b >/dev/null
+[ "$(env_get BOOT_B_LEFT)" = 0 ] || die "mark-bad over '1 2': '$(env_get BOOT_B_LEFT)'"
+for v in x "1 2" 7; do
+        set_env BOOT_A_LEFT "$v"
+        "$ABIDECTL" mark-good >/dev/null
+        [ -z "$(env_get BOOT_A_LEFT)" ] || die "mark-good of a over '$v': BOOT_A_LEFT='$(env_get BOOT_A_LEFT)'"
+done
+# The booted slot with a counter of "10" (one counted boot left): boot-check blesses it.
+set_env BOOT_A_LEFT 10
+[ "$(jq -r '.slots.a.state + ":" + (.slots.a.tries_left | tostring)' <<<"$("$ABIDECTL" status --json)")" = pending:1 ] ||
+        die "status with BOOT_A_LEFT=10: $("$ABIDECTL" status --json)"
+"$ABIDECTL" boot-check --timeout 5 --no-reboot >/dev/null
+[ -z "$(env_get BOOT_A_LEFT)" ] || die "boot-check left BOOT_A_LEFT='$(env_get BOOT_A_LEFT)'"
+# An unrelated write rewrites an odd counter in abide's form, with the boots the script would give.
+set_env BOOT_B_LEFT 0x4
+"$ABIDECTL" switch a >/dev/null
+[ "$(env_get BOOT_B_LEFT)" = 4 ] || die "switch a: BOOT_B_LEFT='$(env_get BOOT_B_LEFT)', want 4"
+"$ABIDECTL" mark-bad b >/dev/null
+set_env BOOT_B_LEFT ab
+"$ABIDECTL" install --tries 2 "$V2" >/dev/null
+[ "$(env_get BOOT_B_LEFT)" = 2 ] && [ "$(env_get BOOT_ORDER)" = "B A" ] || die "install over BOOT_B_LEFT=ab: $(fw_printenv -c "$ENV_CFG")"
+"$ABIDECTL" mark-bad b >/dev/null
+"$ABIDECTL" switch a >/dev/null
+[ "$(uboot_boot)" = a ] || die "after the odd counters"
 
 note "a fw_env.config with one copy: read, never written"
 cp "$ENV_CFG" "$T/fw_env.config.two"
