@@ -213,6 +213,32 @@ static int check_room(const UBootEnv *e) {
                        "(the size in fw_env.config, U-Boot's CONFIG_ENV_SIZE)", e->config, need, room);
 }
 
+/*
+ * libubootenv fsync()s a file or block device after its write but ignores the result (0.3.2 to 0.3.7), so
+ * a write-back that failed (an I/O error, a cache flush the eMMC refused) would pass for a saved
+ * environment. The copies' devices are opened before the write, so that the kernel reports an error of
+ * that write-back to these descriptors too (each open file sees it once), and synced after it. A
+ * device that has nothing to sync (an MTD character device: its writes reach the flash before they
+ * return) says EINVAL or EROFS; a copy that cannot be opened by its name (a UBI volume named
+ * DEVICE:VOLUME) is left to libubootenv, whose UBI writes are not cached either.
+ */
+static int open_copy(const UBootEnv *e, unsigned i) {
+        if (i >= e->copies || (i > 0 && streq(e->copy[i].dev, e->copy[0].dev)))
+                return -EBADF;
+        return open(e->copy[i].dev, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+}
+
+static int sync_copy(const UBootEnv *e, unsigned i, int *fd) {
+        if (*fd < 0)
+                return 0;
+        int r = fsync(*fd) < 0 ? errno : 0;
+        *fd = safe_close(*fd);
+        if (r != 0 && r != EINVAL && r != EROFS)
+                return err_set(r, "U-Boot environment (%s): cannot write it: sync of %s failed: %s", e->config, e->copy[i].dev,
+                               strerror(r));
+        return 0;
+}
+
 int uboot_env_store(UBootEnv *e) {
         if (e->copies < 2 && !e->single_copy_ok)
                 return err_set(EOPNOTSUPP, "U-Boot environment (%s): one copy only; a power cut while writing it would lose the "
@@ -222,11 +248,13 @@ int uboot_env_store(UBootEnv *e) {
                 r = check_room(e);
         if (r < 0)
                 return r;
+        _cleanup_close_ int fd0 = open_copy(e, 0), fd1 = open_copy(e, 1);
         r = libuboot_env_store(e->ctx);
         if (r != 0) {
                 /* A short write comes back as a byte count, a failed write(2) as -1. */
                 int errnum = r < -1 ? -r : EIO;
                 return err_set(errnum, "U-Boot environment (%s): cannot write it: %s", e->config, strerror(errnum));
         }
-        return 0;
+        r = sync_copy(e, 0, &fd0);
+        return r < 0 ? r : sync_copy(e, 1, &fd1);
 }

@@ -25,7 +25,10 @@
  * succeeded; a sync of a file that succeeded appends "syncfile PATH" (the
  * path it has then) and a rename() that succeeded "rename FROM TO".
  * With ABIDE_TEST_FAIL_SYNC_DEV=DEV, fdatasync() and fsync() of block
- * device DEV fail with EIO (a device whose cache flush fails).
+ * device DEV fail with EIO (a device whose cache flush fails); with
+ * ABIDE_TEST_FAIL_SYNC_FILE=TEXT, those of a regular file whose path
+ * contains TEXT (its write-back failed), each appending "failsync PATH" to
+ * ABIDE_TEST_FAKE_LOG.
  *
  * With ABIDE_TEST_SHRINK_FILE=PATH, the first pwrite() to a block device at
  * an offset of ABIDE_TEST_SHRINK_OFFSET or more truncates PATH to
@@ -252,6 +255,13 @@ static int failing_sync(const char *name, int fd) {
         dev_t got = blockdev_of(fd);
 
         if (dev && *dev && got != 0 && stat(dev, &want) == 0 && want.st_rdev == got) {
+                errno = EIO;
+                return -1;
+        }
+        if (file_matches(fd, getenv("ABIDE_TEST_FAIL_SYNC_FILE"))) {
+                char path[4096];
+                if (fd_path(fd, path, sizeof path))
+                        append_line("ABIDE_TEST_FAKE_LOG", "failsync %s\n", path);
                 errno = EIO;
                 return -1;
         }

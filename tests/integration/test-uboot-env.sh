@@ -233,6 +233,18 @@ set_env BOOT_B_LEFT ab
 "$ABIDECTL" switch a >/dev/null
 [ "$(uboot_boot)" = a ] || die "after the odd counters"
 
+note "a write whose sync fails (write-back of the environment's device failed): the verb fails, one line"
+shim=$ABIDE_TEST_HELPERS/helper-corrupt-write.so
+rm -f "$T/fake.log"
+expect_fail "^abidectl: switch: U-Boot environment \($ENV_CFG\): cannot write it: sync of $ENV_IMG failed: Input/output error$" \
+        preload "$shim" ABIDE_TEST_FAIL_SYNC_FILE="$ENV_IMG" ABIDE_TEST_FAKE_LOG="$T/fake.log" "$ABIDECTL" switch a --once
+grepq -x "failsync $ENV_IMG" "$T/fake.log" || die "no fsync of the environment failed: $(cat "$T/fake.log" 2>&1)"
+[ "$(copy_info | grep -c crc-ok)" = 2 ] || die "copies after the failed sync: $(copy_info)"
+"$ABIDECTL" switch a --once >/dev/null
+"$ABIDECTL" switch a >/dev/null
+[ "$(env_get abide_once)" = A ] || die "switch --once after the failed sync: $(env_get abide_once)"
+fw_setenv -c "$ENV_CFG" abide_once
+
 note "a fw_env.config with one copy: read, never written"
 cp "$ENV_CFG" "$T/fw_env.config.two"
 truncate -s "$ENV_SIZE" "$T/single.img"
