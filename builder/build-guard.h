@@ -8,6 +8,8 @@
  * returns. It waits, exits as the child exited, and on SIGINT, SIGTERM or
  * SIGHUP kills the child's group, removes workdir and dies of that signal.
  * A signal handler cannot remove a tree safely; a parent that only waits can.
- * Returns < 0 when it cannot fork.
+ * A SIGKILL of the parent (and of the caller's group) is caught by a watcher
+ * process in a group of its own, which then does the same. Returns < 0 when
+ * it cannot fork.
  */
 int build_guard(const char *workdir);

@@ -391,6 +391,52 @@ for sig in TERM INT HUP; do
         ! pgrep -f -- "$work" >/dev/null || die "SIG$sig: a tool of the interrupted build still runs: $(pgrep -af -- "$work")"
 done
 
+note "abide-build SIGKILLed, with its process group or alone (a CI job cancelled with kill -9): no tool of the build runs on, no work directory is left"
+# A mkfs.erofs that never ends (first in PATH): it starts its image, then waits, so whatever outlives
+# the kill is seen however slow the machine is. runs PID: the process exists and is not a zombie (an
+# init that does not reap may keep those).
+mkdir -p "$T/endless-bin"
+cat >"$T/endless-bin/mkfs.erofs" <<'SH'
+#!/bin/sh
+for a; do img=$prev prev=$a; done
+: >"$img"
+while :; do sleep 1; done
+SH
+chmod +x "$T/endless-bin/mkfs.erofs"
+runs() { [ -r "/proc/$1/stat" ] && ! sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | grepq '^[ZX] '; }
+for how in group process; do
+        out=$T/out-killed9-$how
+        # A session of its own: the kill of "the caller's group" kills abide-build's group, not this test.
+        ( PATH=$T/endless-bin:$PATH exec setsid "$B" build "$recipe" "${K[@]}" -o "$out" ) &
+        pid=$!
+        for _ in $(seq 200); do
+                compgen -G "$out/.abide-build.*/root.img" >/dev/null && break
+                sleep 0.05
+        done
+        work=$(compgen -G "$out/.abide-build.*" || true)
+        [ -n "$work" ] || die "kill -9 ($how): the build never started mkfs"
+        # The build's processes: abide-build's children (the build and its watcher) and mkfs, whose
+        # arguments name the work directory.
+        procs="$(pgrep -P $pid | tr '\n' ' ')$(pgrep -f -- "$work" | tr '\n' ' ')"
+        pgrep -f -- "$work" >/dev/null || die "kill -9 ($how): mkfs does not run"
+        if [ $how = group ]; then kill -KILL -- -$pid; else kill -KILL $pid; fi
+        wait $pid || true
+        # Gone within 15 s (the watcher kills for 10 s at most, then removes the work directory).
+        for _ in $(seq 150); do
+                left=""
+                for p in $(printf '%s\n' $procs $(pgrep -f -- "$work") | sort -u); do runs "$p" && left+="$p "; done
+                [ -z "$left" ] && [ ! -e "$work" ] && break
+                sleep 0.1
+        done
+        if [ -n "$left" ]; then
+                for p in $left; do echo "   still running: $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)"; done
+                kill -KILL $left 2>/dev/null || true
+                die "kill -9 ($how): processes of the build still run: $left"
+        fi
+        [ -z "$(ls -A "$out")" ] || die "kill -9 ($how): the build left $(ls -A "$out")"
+        echo "   $how: $(echo $procs | wc -w) processes gone, nothing left in the output directory"
+done
+
 note "a tree layer or [Agent] Source= holding the output directory is refused, nothing made"
 # Layer=tree:. with -o ./out copied the work directory into itself until paths were too long.
 mkdir -p "$T/selftree/etc"
