@@ -316,7 +316,11 @@ static void test_strings(void **state) {
 
         const char *dates[] = { "2024-07-19T04:09:00+00:00", "2024-07-19 04:09:00Z", "2024-7-19T04:09:00Z",
                                 "2024-02-30T04:09:00Z", "2024-07-19T25:09:00Z", "2024-07-19T04:09:00z",
-                                "2024-07-19T04:09:00.5Z", "" };
+                                "2024-07-19T04:09:00.5Z", "",
+                                /* Read by strptime, then another instant's spelling (timegm normalises): day,
+                                 * leap day, leap second into the next minute and into the next year. */
+                                "2024-04-31T00:00:00Z", "2023-02-29T00:00:00Z", "2024-07-19T04:09:60Z",
+                                "2023-12-31T23:59:60Z" };
         for (size_t i = 0; i < ELEMENTSOF(dates); i++) {
                 char to[64];
                 snprintf(to, sizeof to, "\"%s\"", dates[i]);
@@ -555,6 +559,74 @@ static void test_validate_in_memory(void **state) {
         assert_int_equal(manifest_validate(m), 0);
 }
 
+/* The checks behind the parser: the parser refuses these first (a missing key, an over-long string, a
+ * block size, too many payloads), so only a Manifest built in memory reaches them, as abide-build's is
+ * before manifest_to_json(). Each refused alone, with its own message, and nothing written. */
+static void test_validate_behind_parser(void **state) {
+        _cleanup_(manifest_freep) Manifest *m = NULL;
+        char long_word[MANIFEST_STRING_MAX + 2], long_cmdline[MANIFEST_CMDLINE_MAX + 2];
+
+        memset(long_word, 'v', sizeof long_word - 1);
+        long_word[sizeof long_word - 1] = 0;
+        memset(long_cmdline, 'x', sizeof long_cmdline - 1);
+        long_cmdline[sizeof long_cmdline - 1] = 0;
+        assert_int_equal(manifest_parse(valid, strlen(valid), &m), 0);
+
+#define REFUSED(field, value, msg)                                                                 \
+        do {                                                                                       \
+                __typeof__(field) saved = (field);                                                 \
+                char *j = NULL;                                                                    \
+                (field) = (value);                                                                 \
+                err_clear();                                                                       \
+                int r = manifest_validate(m);                                                      \
+                if (r >= 0 || !strstr(err_message(r), (msg)))                                      \
+                        fail_msg("%s = %s: %d '%s', want '%s'", #field, #value, r, err_message(r), (msg)); \
+                assert_true(manifest_to_json(m, &j, NULL) < 0);                                    \
+                assert_null(j);                                                                    \
+                (field) = saved;                                                                   \
+                assert_int_equal(manifest_validate(m), 0);                                         \
+        } while (0)
+
+        REFUSED(m->name, NULL, "manifest: name: missing");
+        REFUSED(m->version, NULL, "manifest: version: missing");
+        REFUSED(m->compatible, NULL, "manifest: compatible: missing");
+        REFUSED(m->version, long_word, "manifest: version: longer than 256 bytes");
+        REFUSED(m->build_date, NULL, "manifest: build_date: missing");
+        REFUSED(m->architecture, _ARCH_MAX, "manifest: architecture: unknown");
+        REFUSED(m->architecture, _ARCH_INVALID, "manifest: architecture: unknown");
+        REFUSED(m->filesystem, NULL, "manifest: filesystem: missing");
+        REFUSED(m->cmdline, NULL, "manifest: boot.cmdline: missing");
+        REFUSED(m->cmdline, long_cmdline, "manifest: boot.cmdline: longer than 4096 bytes");
+        REFUSED(m->verity.data_block_size, 512, "manifest: verity.data_block_size: must be 4096");
+        REFUSED(m->verity.hash_block_size, 8192, "manifest: verity.hash_block_size: must be 4096");
+        REFUSED(m->payloads[1].name, NULL, "manifest: payloads[1].name: missing");
+        /* Checked before any payload is read: the array holds 4. */
+        REFUSED(m->n_payloads, MANIFEST_PAYLOADS_MAX + 1, "manifest: payloads: more than 16 entries");
+#undef REFUSED
+        /* A hash algorithm that fills its array without a NUL; no manifest; payloads counted, none there. */
+        VerityParams verity = m->verity;
+        memset(m->verity.hash_algorithm, 's', sizeof m->verity.hash_algorithm);
+        err_clear();
+        assert_int_equal(manifest_validate(m), -EINVAL);
+        assert_non_null(strstr(err_message(-EINVAL), "manifest: verity.hash_algorithm: only sha256 is supported"));
+        m->verity = verity;
+        assert_int_equal(manifest_validate(NULL), -EINVAL);
+        Payload *payloads = m->payloads;
+        m->payloads = NULL;
+        assert_int_equal(manifest_validate(m), -EINVAL);
+        m->payloads = payloads;
+        assert_int_equal(manifest_validate(m), 0);
+        /* At the limits: accepted. */
+        long_word[MANIFEST_STRING_MAX] = 0;
+        long_cmdline[MANIFEST_CMDLINE_MAX] = 0;
+        char *version = m->version, *cmdline = m->cmdline;
+        m->version = long_word;
+        m->cmdline = long_cmdline;
+        assert_int_equal(manifest_validate(m), 0);
+        m->version = version;
+        m->cmdline = cmdline;
+}
+
 /* "architecture": absent = x86-64 (and left out when writing x86-64, for older
  * devices that refuse unknown keys), "arm64" round-trips, anything else is refused. */
 static void test_architecture(void **state) {
@@ -645,6 +717,7 @@ int main(void) {
                 cmocka_unit_test(test_not_json),
                 cmocka_unit_test(test_oversized_document),
                 cmocka_unit_test(test_validate_in_memory),
+                cmocka_unit_test(test_validate_behind_parser),
                 cmocka_unit_test(test_architecture),
                 cmocka_unit_test(test_roles),
                 cmocka_unit_test(test_uki_roles),
