@@ -28,7 +28,8 @@
 #   server's limit of connections a client: lowered at once, also when the
 #   refused fetch is the oldest (its resume after a stall the server still
 #   counts).
-# - --delta from a file: local blocks copied, the rest read.
+# - --delta from a file: local blocks copied, the rest read (no more of the
+#   file than the URL's bound).
 # - A byte the device stores wrong (root's, the tree's): refused by the read-back.
 # - Blocks moved within slot b: read before they are overwritten.
 # - Bad invocations: one line, non-zero.
@@ -763,7 +764,14 @@ check_a "moves within b"
 note "--delta from a file; Delta=no and --full stream"
 "$ABIDECTL" install --force "$V1" >/dev/null
 "$ABIDECTL" install --force --delta "$V2" >"$T/out" 2>"$T/err" || die "--delta FILE failed: $(cat "$T/err")"
-grep -q "^Read [0-9]* bytes for a $SIZE-byte bundle$" "$T/out" || die "--delta FILE: $(cat "$T/out")"
+read_bytes=$(sed -n "s/^Read \([0-9]*\) bytes for a $SIZE-byte bundle\$/\1/p" "$T/out")
+[ -n "$read_bytes" ] || die "--delta FILE: $(cat "$T/out")"
+# Local blocks copied: what is read of the file has the URL's bound (the changed blocks, root.verity,
+# its signature, 2% for headers), far less than the bundle.
+bound=$(( CHANGED * 4096 * 102 / 100 + VERITY + SIG ))
+echo "   read $read_bytes of $SIZE bytes from the file; changed blocks $(( CHANGED * 4096 )), bound $bound"
+[ "$read_bytes" -ge $(( CHANGED * 4096 )) ] && [ "$read_bytes" -le "$bound" ] ||
+        die "--delta FILE read $read_bytes of $SIZE bytes, not between the changed blocks ($(( CHANGED * 4096 ))) and $bound"
 b_print | cmp -s "$T/b.delta" - || die "slot b after --delta FILE differs"
 # A new kernel and initrd read from the file with root's last blocks.
 "$ABIDECTL" install --force "$V1" >/dev/null
