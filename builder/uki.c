@@ -226,9 +226,18 @@ int uki_build(const UkiInputs *in, const char *slot, const char *workdir, const 
         if (r < 0)
                 return r;
 
-        char *const sign[] = { (char *) "sbsign", (char *) "--key", (char *) in->key, (char *) "--cert",
-                               (char *) in->cert, (char *) "--output", (char *) out, unsigned_path, NULL };
-        r = process_run(sign, NULL, NULL);
+        /* sbsign signs with the clock as the signature's signingTime and has no option to set it;
+         * faketime (libfaketime) holds sbsign's clock at the build date, in UTC, so equal inputs
+         * sign equally (docs/secure-boot.md). */
+        char when[32];
+        struct tm tm;
+        if (!gmtime_r(&in->signing_time, &tm) || strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+                return err_set(EINVAL, "signing time %lld cannot be written as a date", (long long) in->signing_time);
+        char *const sign[] = { (char *) "faketime", (char *) "-f", when, (char *) "sbsign", (char *) "--key",
+                               (char *) in->key, (char *) "--cert", (char *) in->cert, (char *) "--output",
+                               (char *) out, unsigned_path, NULL };
+        char *const sign_env[] = { (char *) "TZ=UTC", NULL };
+        r = process_run(sign, sign_env, NULL);
         (void) unlink(unsigned_path);
         (void) unlink(osrel);
         (void) unlink(cmdline_path);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <time.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,13 +44,15 @@ typedef struct UkiInputs {
         const char *os_release; /* the .osrel section's text */
         const char *key;        /* db key and certificate, PEM, for sbsign */
         const char *cert;
+        time_t signing_time;    /* the signature's signing time: the build date */
 } UkiInputs;
 
 /*
  * Writes out, a UKI for slot ("a" or "b"): the stub with .osrel, .cmdline
  * ("<cmdline> abide.slot=<slot>"), .linux and .initrd added (objcopy), its
  * PE time stamp set to the stub's (objcopy writes the current time) and
- * signed with the db key (sbsign). workdir takes the temporary files.
- * Equal inputs give an equal file.
+ * signed with the db key (sbsign, its clock held at signing_time by
+ * faketime). workdir takes the temporary files. Equal inputs give an equal
+ * file, signature included (RSA keys).
  */
 int uki_build(const UkiInputs *in, const char *slot, const char *workdir, const char *out);

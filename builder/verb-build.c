@@ -40,8 +40,8 @@ static void help(void) {
                "                   with [Boot] UKI=yes, a signed UKI per slot goes in the bundle\n"
                "                   (abide-a.efi, abide-b.efi; docs/secure-boot.md)\n\n"
                "SOURCE_DATE_EPOCH, when set, fixes every timestamp, the signatures' signing time\n"
-               "too: equal inputs give an equal bundle with an RSA key (ECDSA signatures differ\n"
-               "every time), except for the UKIs' signatures, which sbsign dates with the clock.\n");
+               "too (the UKIs' included): equal inputs give an equal bundle with RSA keys (ECDSA\n"
+               "signatures differ every time).\n");
 }
 
 static int build_date_now(time_t *ret) {
@@ -217,6 +217,7 @@ static int add_ukis(Manifest *m, const BuildContext *ctx, const BuildArgs *a, co
                         .os_release = osrel,
                         .key = a->sb_key,
                         .cert = a->sb_cert,
+                        .signing_time = ctx->epoch,
                 };
                 if (asprintf(&ret_paths[i], "%s/%s", ctx->workdir, ukis[i].name) < 0)
                         return -ENOMEM;

@@ -26,8 +26,9 @@ packages=(
         # demo image inputs: busybox, a kernel, the loader (and its linuxx64.efi.stub for UKIs),
         # the CA bundle the demo image trusts for HTTPS updates (recipes/demo.conf, docs/network.md)
         busybox-static linux-image-amd64 systemd-boot-efi ca-certificates
-        # Secure Boot (docs/secure-boot.md): keygen --secure-boot's .auth files, signing and checking EFI binaries
-        efitools sbsigntool
+        # Secure Boot (docs/secure-boot.md): keygen --secure-boot's .auth files, signing and checking EFI binaries;
+        # faketime holds sbsign's clock at the build date (reproducible UKIs)
+        efitools sbsigntool faketime
         # whole-system tests; qemu-img makes the bundle drives (qcow2 overlays, no copy of a bundle)
         qemu-system-x86 qemu-utils ovmf systemd-container
         # arm64 whole-system tests (qemu/abideqemu.py arch=arm64): QEMU aarch64 and Debian's U-Boot (qemu_arm64)

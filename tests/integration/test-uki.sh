@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/bootctl-lib.sh"
 . "$(dirname "$0")/install-lib.sh"
-need objcopy objdump sbsign sbverify sbattach tar python3 cert-to-efi-sig-list sign-efi-sig-list fsck.erofs
+need objcopy objdump faketime sbsign sbverify sbattach tar python3 cert-to-efi-sig-list sign-efi-sig-list fsck.erofs
 
 STUB=/usr/lib/systemd/boot/efi/linuxx64.efi.stub
 [ -r "$STUB" ] || die "systemd's stub $STUB is missing (install systemd-boot-efi)"
@@ -130,15 +130,41 @@ dump "$T/x/abide-b.efi" .initrd initrd
 cmp -s -n "$(stat -c %s "$T/x/vmlinuz")" "$T/linux" "$T/x/vmlinuz" || die ".linux is not the bundle's vmlinuz"
 cmp -s -n "$(stat -c %s "$T/x/initrd")" "$T/initrd" "$T/x/initrd" || die ".initrd is not the bundle's initrd"
 
-note "reproducible: the same inputs give the same UKIs up to the signature's signing time"
+note "reproducible: the same inputs give the same UKIs and bundle, signatures included"
+# sbsign dates its signature with the clock; abide-build holds sbsign's clock at the build date
+# (faketime), so the signingTime is SOURCE_DATE_EPOCH and two builds a second apart are equal.
+sleep 1.1
 UKI2=$(build_bundle "$T/u2" --set Boot.UKI=yes "${SB[@]}")
 for s in a b; do
         tar -xOf "$UKI2" "abide-$s.efi" >"$T/again-$s.efi"
-        sbattach --remove "$T/again-$s.efi"
-        cp "$T/x/abide-$s.efi" "$T/first-$s.efi"
-        sbattach --remove "$T/first-$s.efi"
-        cmp -s "$T/first-$s.efi" "$T/again-$s.efi" || die "abide-$s.efi differs between two equal builds (unsigned)"
+        cmp -s "$T/x/abide-$s.efi" "$T/again-$s.efi" || die "abide-$s.efi differs between two equal builds"
 done
+cmp -s "$UKI" "$UKI2" || die "two equal builds with UKI=yes gave different bundles"
+# signing_time UKI: the signingTime attribute of its Authenticode signature, as openssl prints it.
+signing_time() {
+        python3 - "$1" "$T/pkcs7.der" <<'PY'
+import struct, sys
+d = open(sys.argv[1], "rb").read()
+pe = struct.unpack_from("<I", d, 0x3c)[0]
+opt = pe + 24
+dirs = opt + (112 if struct.unpack_from("<H", d, opt)[0] == 0x20b else 96)
+off, size = struct.unpack_from("<II", d, dirs + 4 * 8)
+length = struct.unpack_from("<I", d, off)[0]
+open(sys.argv[2], "wb").write(d[off + 8:off + length])
+PY
+        openssl pkcs7 -print -inform DER -in "$T/pkcs7.der" | grep -A2 'object: signingTime' | sed -n 's/^ *UTCTIME://p'
+}
+want=$(TZ=UTC date -d "@$SOURCE_DATE_EPOCH" '+%b %e %H:%M:%S %Y GMT')
+for s in a b; do
+        got=$(signing_time "$T/x/abide-$s.efi")
+        [ "$got" = "$want" ] || die "abide-$s.efi's signing time is '$got', not SOURCE_DATE_EPOCH's '$want'"
+done
+# Another build date, another signing time (the clock is the build date's, not a constant).
+UKI3=$(SOURCE_DATE_EPOCH=$((SOURCE_DATE_EPOCH + 86400)) build_bundle "$T/u-later" --set Boot.UKI=yes "${SB[@]}")
+tar -xOf "$UKI3" abide-a.efi >"$T/later-a.efi"
+want=$(TZ=UTC date -d "@$((SOURCE_DATE_EPOCH + 86400))" '+%b %e %H:%M:%S %Y GMT')
+[ "$(signing_time "$T/later-a.efi")" = "$want" ] || die "a build a day later signed at '$(signing_time "$T/later-a.efi")', not '$want'"
+sbverify --cert "$T/sb/db.crt" "$T/later-a.efi" >/dev/null || die "sbverify refuses the UKI signed at the build date"
 
 note "without UKI=yes nothing changes: UKI=no gives the bundle of a recipe without the key"
 # Byte for byte, signature included: its signing time is SOURCE_DATE_EPOCH (test-build.sh).
