@@ -29,8 +29,6 @@ static void append(UBootState *s, Slot slot) {
                 s->order[s->n_order++] = slot;
 }
 
-#define HUSH_IFS " \t\n"
-
 /* U-Boot's simple_strtoul() (lib/strto.c, 2020.07 on) over the n bytes at p: "0x" is hexadecimal whatever
  * the base, a leading 0 octal when the base is 0, else decimal; up to the first character that is not a
  * digit of the base; wraps. */
@@ -76,56 +74,16 @@ static int left_of_word(const char *w, size_t n) {
         return more >= UBOOT_TRIES_MAX - 1 ? (int) UBOOT_TRIES_MAX : (int) more + 1;
 }
 
-/* Printable, and none of the characters U-Boot's hush acts on when it parses the line the value was
- * substituted into (its word separators aside). */
-static bool hush_plain(const char *v) {
-        for (const unsigned char *p = (const unsigned char *) v; *p; p++)
-                if (!strchr(HUSH_IFS, *p) && (*p < 0x21 || *p > 0x7e || strchr("\\$'\";&|#", *p)))
-                        return false;
-        return true;
-}
-
-static bool word_in(const char *w, size_t n, const char *const *set) {
-        for (; *set; set++)
-                if (strlen(*set) == n && strncmp(w, *set, n) == 0)
-                        return true;
-        return false;
-}
-
 /*
- * BOOT_x_LEFT as the script reads it on U-Boot (checked on 2023.01): unset or empty is good; one word
- * is counted per left_of_word(); several words, or blanks only (hush splits the substituted text), make
- * test true unless the second word is a binary operator or the first a unary one, and setexpr then
- * refuses its arguments (unless the first word is one of its own: fmt, sub, gsub, *ADDRESS), so the
- * slot boots and is never counted: good. Anything else depends on how hush parses the line again:
- * read as bad, as RAUC reads a counter it cannot parse.
+ * BOOT_x_LEFT as the script reads it: unset or empty is good; anything else is one word (the script quotes
+ * it, so hush neither splits nor parses it again: checked on U-Boot 2023.01 with "1 2", "1;echo", '1"2',
+ * "1$x") and counted per left_of_word(): a value that is not a plain number is counted for its leading
+ * number ("1 2" once) or skipped (" 3", "a"), never booted uncounted.
  */
 static int parse_left(const char *v) {
-        static const char *const binary[] = { "=", "!=", "<", ">", "=~", "-eq", "-ne", "-lt", "-le", "-gt", "-ge", NULL };
-        static const char *const unary[] = { "!", "-o", "-a", "-z", "-n", "-e", NULL };
-        static const char *const setexpr_words[] = { "fmt", "sub", "gsub", NULL };
-        const char *w[2] = {};
-        size_t n[2] = {}, words = 0;
-
         if (!v || !*v)
                 return UBOOT_LEFT_GOOD;
-        if (!hush_plain(v))
-                return 0;
-        for (const char *p = v + strspn(v, HUSH_IFS); *p; p += strspn(p, HUSH_IFS), words++) {
-                size_t len = strcspn(p, HUSH_IFS);
-                if (words < 2) {
-                        w[words] = p;
-                        n[words] = len;
-                }
-                p += len;
-        }
-        if (words == 1)
-                return left_of_word(w[0], n[0]);
-        /* setexpr reads memory at a first word starting with '*'. */
-        if (words >= 2 && (word_in(w[1], n[1], binary) || word_in(w[0], n[0], unary) || word_in(w[0], n[0], setexpr_words) ||
-                           w[0][0] == '*'))
-                return 0;
-        return UBOOT_LEFT_GOOD;
+        return left_of_word(v, strlen(v));
 }
 
 void uboot_state_parse(const char *order, const char *left[static _SLOT_MAX], const char *once,
@@ -175,24 +133,61 @@ BootCounter uboot_state_counter(const UBootState *s, Slot slot) {
 static bool try_slot(UBootState *s, Slot slot, UBootBoot *ret) {
         if (s->left[slot] == 0)
                 return false;
-        *ret = (UBootBoot) { .slot = slot, .counted = s->left[slot] > 0 };
+        ret->slot = slot;
+        ret->counted = s->left[slot] > 0;
         if (ret->counted)
                 s->left[slot]--;
         return true;
 }
 
-void uboot_state_boot(UBootState *s, UBootBoot *ret) {
+/* One pass of the script: the slot it picks among those not yet passed over (a try counted), or the
+ * fallback; false when none is left. */
+static bool pick(UBootState *s, Slot once, const bool passed[static _SLOT_MAX], UBootBoot *ret) {
+        ret->counted = ret->fallback = false;
+        if (once >= 0 && uboot_state_listed(s, once) && !passed[once] && try_slot(s, once, ret))
+                return true;
+        for (unsigned i = 0; i < s->n_order; i++)
+                if (!passed[s->order[i]] && try_slot(s, s->order[i], ret))
+                        return true;
+        /* Nothing listed has tries left: the last good slot, else the first listed, else the factory slot A
+         * when nothing is listed; never an unlisted slot otherwise (it may be half written). */
+        Slot cand[1 + _SLOT_MAX];
+        unsigned n = 0;
+        if (s->good >= 0)
+                cand[n++] = s->good;
+        for (unsigned i = 0; i < s->n_order; i++)
+                cand[n++] = s->order[i];
+        if (n == 0)
+                cand[n++] = SLOT_A;
+        for (unsigned i = 0; i < n; i++)
+                if (!passed[cand[i]]) {
+                        ret->slot = cand[i];
+                        ret->fallback = true;
+                        return true;
+                }
+        return false;
+}
+
+void uboot_state_boot_loading(UBootState *s, const bool loads[static _SLOT_MAX], UBootBoot *ret) {
+        UBootBoot b = { .slot = _SLOT_INVALID };
         Slot once = s->once;
 
         /* A one-time choice is spent whether or not it could be honoured. */
         s->once = _SLOT_INVALID;
-        if (once >= 0 && uboot_state_listed(s, once) && try_slot(s, once, ret))
-                return;
-        for (unsigned i = 0; i < s->n_order; i++)
-                if (try_slot(s, s->order[i], ret))
+        while (pick(s, once, b.unloadable, &b)) {
+                if (loads[b.slot]) {
+                        *ret = b;
                         return;
-        /* Nothing listed has tries left: the last good slot, else the first listed, else the factory slot A. */
-        *ret = (UBootBoot) { .slot = s->good >= 0 ? s->good : s->n_order > 0 ? s->order[0] : SLOT_A, .fallback = true };
+                }
+                b.unloadable[b.slot] = true;
+        }
+        b.slot = _SLOT_INVALID;
+        b.counted = b.fallback = false;
+        *ret = b;
+}
+
+void uboot_state_boot(UBootState *s, UBootBoot *ret) {
+        uboot_state_boot_loading(s, (const bool[_SLOT_MAX]) { true, true }, ret);
 }
 
 static void unlist(UBootState *s, Slot slot) {

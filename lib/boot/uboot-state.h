@@ -41,9 +41,9 @@ Slot uboot_slot_from_name(const char *s);
  * From the variables' values (NULL: unset). BOOT_ORDER words that are not
  * A or B are ignored, as the script ignores them, and so are repeats.
  * BOOT_x_LEFT is read as the script reads it on U-Boot, whatever it holds:
- * a value abidectl would not write ("10", "0x5", "08", "a", "1 2") is the
- * number of boots the script gives it (at most UBOOT_TRIES_MAX), 0 when it
- * skips the slot, good when it boots it uncounted; formatting the state
+ * unset or empty is good; any other value abidectl would not write ("10",
+ * "0x5", "08", "a", "1 2") is the number of boots the script gives it (at
+ * most UBOOT_TRIES_MAX), 0 when it skips the slot; formatting the state
  * writes it back in abide's form. abide_once/default/good naming no slot
  * are ignored.
  */
@@ -60,14 +60,21 @@ BootCounter uboot_state_counter(const UBootState *s, Slot slot);
 /*
  * What the boot script does on a power-on: the slot it boots, whether that
  * counted a try, whether it is the fallback (no listed slot bootable), and
- * the environment it saves (decremented counter, abide_once cleared).
+ * the environment it saves (decremented counters, abide_once cleared).
+ * uboot_state_boot_loading(): loads[slot] false when the slot's kernel or
+ * initrd cannot be loaded; the script passes such a slot over in the same
+ * boot (its try, if counted, stays spent) and boots the next choice, which
+ * carries abide.unloadable=<slot>; slot _SLOT_INVALID when nothing can be
+ * loaded (the script resets, the counts saved).
  */
 typedef struct UBootBoot {
         Slot slot;
         bool counted;
         bool fallback;
+        bool unloadable[_SLOT_MAX];   /* passed over this boot */
 } UBootBoot;
 void uboot_state_boot(UBootState *s, UBootBoot *ret);
+void uboot_state_boot_loading(UBootState *s, const bool loads[static _SLOT_MAX], UBootBoot *ret);
 
 /* Transitions (abidectl's writes). -ENOENT: the slot is not listed; -EINVAL: tries > UBOOT_TRIES_MAX. */
 /* Lists the slot first with tries tries (0: good, also abide_good). */

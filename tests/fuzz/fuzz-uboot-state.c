@@ -5,10 +5,12 @@
  * input's first six lines are BOOT_ORDER, BOOT_A_LEFT, BOOT_B_LEFT,
  * abide_once, abide_default and abide_good (a missing line: unset); each
  * byte after them one step. What is parsed formats back to itself, every
- * state stays well formed, a power-on always boots a slot, a slot
+ * state stays well formed, a power-on boots a slot whose files load (or
+ * resets when none is left to try), a slot
  * written with N tries boots at most N times before it is marked good, and
- * a counter of one word (any, not only abide's one digit) gives the boots
- * the script's test and setexpr give it, boot after boot. */
+ * a counter (any value, not only abide's one digit: the script quotes it)
+ * gives the boots the script's test and setexpr give it, boot after boot;
+ * a slot whose files do not load is passed over in the same boot. */
 #include "fuzz-util.h"
 
 #include <ctype.h>
@@ -69,7 +71,7 @@ static uint64_t ref_strtoul(const char *p, unsigned base) {
         return r;
 }
 
-/* A counter of one plain word (digits, letters, a few signs), as the script treats it boot after boot:
+/* A counter (any value: the script quotes it), as the script treats it boot after boot:
  * test ${v} -gt 0, then setexpr v ${v} - 1 saved as "%lx". The state read the boots it gives, at most
  * UBOOT_TRIES_MAX (0: skipped); an unset or empty counter is good. left -2: the slot is not listed. */
 static void check_left(const char *v, int left) {
@@ -82,7 +84,8 @@ static void check_left(const char *v, int left) {
                 FUZZ_ASSERT(left == UBOOT_LEFT_GOOD);
                 return;
         }
-        if (strlen(v) >= sizeof w || strspn(v, "0123456789abcdefABCDEFxX-+.:_,/%@=") != strlen(v))
+        /* The script quotes the value: any bytes are one word to test and setexpr. */
+        if (strlen(v) >= sizeof w)
                 return;
         strcpy(w, v);
         while (boots < UBOOT_TRIES_MAX) {
@@ -95,18 +98,34 @@ static void check_left(const char *v, int left) {
         FUZZ_ASSERT(left == (int) boots);
 }
 
-static UBootBoot power_on(UBootState *s) {
+/* A power-on where loads[slot] says whether the slot's kernel and initrd can be loaded. */
+static UBootBoot power_on(UBootState *s, const bool loads[static _SLOT_MAX]) {
         UBootState before = *s;
         UBootBoot b;
 
-        uboot_state_boot(s, &b);
-        FUZZ_ASSERT(b.slot >= 0 && b.slot < _SLOT_MAX);
+        uboot_state_boot_loading(s, loads, &b);
         FUZZ_ASSERT(s->once == _SLOT_INVALID);
+        /* Only slots whose files do not load are passed over; counters only go down, by one at most. */
+        for (Slot i = 0; i < _SLOT_MAX; i++) {
+                FUZZ_ASSERT(!b.unloadable[i] || !loads[i]);
+                FUZZ_ASSERT(s->left[i] == before.left[i] || (before.left[i] > 0 && s->left[i] == before.left[i] - 1));
+        }
+        if (b.slot == _SLOT_INVALID) {
+                /* Nothing loadable was left: every listed slot (or A, when none is) was tried. */
+                for (unsigned i = 0; i < before.n_order; i++)
+                        FUZZ_ASSERT(b.unloadable[before.order[i]]);
+                FUZZ_ASSERT(before.n_order > 0 || before.good >= 0 || b.unloadable[SLOT_A]);
+                return b;
+        }
+        FUZZ_ASSERT(b.slot >= 0 && b.slot < _SLOT_MAX && loads[b.slot] && !b.unloadable[b.slot]);
         if (b.fallback) {
                 FUZZ_ASSERT(!b.counted);
-                /* Only when no listed slot had a try left. */
+                /* Only when no listed slot that loads had a try left. */
                 for (unsigned i = 0; i < before.n_order; i++)
-                        FUZZ_ASSERT(before.left[before.order[i]] == 0);
+                        FUZZ_ASSERT(before.left[before.order[i]] == 0 || b.unloadable[before.order[i]]);
+                /* An unlisted slot only as abide_good or the factory slot A with nothing listed. */
+                FUZZ_ASSERT(uboot_state_listed(&before, b.slot) || before.good == b.slot ||
+                            (b.slot == SLOT_A && before.n_order == 0));
                 return b;
         }
         FUZZ_ASSERT(uboot_state_listed(&before, b.slot) && before.left[b.slot] != 0);
@@ -191,8 +210,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         uboot_state_clear_next(&s, tries & 1);
                         break;
                 case 7: {
-                        UBootBoot b = power_on(&s);
-                        if (trial >= 0 && b.slot == trial && !b.fallback) {
+                        /* Bits 4 and 5: slot a's or b's files cannot be loaded. */
+                        bool loads[_SLOT_MAX] = { !(*p & 0x10), !(*p & 0x20) };
+                        int before = trial >= 0 ? s.left[trial] : 0;
+                        power_on(&s, loads);
+                        /* A trial's try is counted whether or not its files load: never more than its tries. */
+                        if (trial >= 0 && s.left[trial] != before) {
                                 trial_boots++;
                                 FUZZ_ASSERT(trial_boots <= trial_tries);
                         }

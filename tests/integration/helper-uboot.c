@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * helper-uboot ORDER A_LEFT B_LEFT ONCE GOOD   ("-": unset)
+ * helper-uboot ORDER A_LEFT B_LEFT ONCE GOOD [LOADS]   ("-": unset)
  * helper-uboot --left VALUE
  * What lib/boot/uboot-state.c says the boot script does with that
- * environment: "slot=<a|b> fallback=<0|1> A=<BOOT_A_LEFT> B=<BOOT_B_LEFT>
- * once=<abide_once>" after the boot ("-": unset). test-uboot-env.sh runs the
- * script itself on the same environments and compares.
+ * environment: "slot=<a|b|reset> fallback=<0|1> A=<BOOT_A_LEFT>
+ * B=<BOOT_B_LEFT> once=<abide_once> noload=<slots passed over>" after the
+ * boot ("-": unset, none). LOADS: the slots whose kernel and initrd load
+ * ("ab" when not given, "-": none). test-uboot-env.sh runs the script itself
+ * on the same environments and compares.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "boot/uboot-state.h"
 
@@ -29,19 +32,25 @@ int main(int argc, char *argv[]) {
                         printf("%d\n", s.left[SLOT_A]);
                 return 0;
         }
-        if (argc != 6) {
-                fprintf(stderr, "usage: helper-uboot ORDER A_LEFT B_LEFT ONCE GOOD | --left VALUE\n");
+        if (argc != 6 && argc != 7) {
+                fprintf(stderr, "usage: helper-uboot ORDER A_LEFT B_LEFT ONCE GOOD [LOADS] | --left VALUE\n");
                 return 2;
         }
+        bool loads[_SLOT_MAX] = { true, true };
+        if (argc == 7)
+                for (Slot i = 0; i < _SLOT_MAX; i++)
+                        loads[i] = strchr(argv[6], slot_to_string(i)[0]) != NULL;
         uboot_state_parse(arg(argv[1]), (const char *[]) { arg(argv[2]), arg(argv[3]) }, arg(argv[4]), NULL, arg(argv[5]), &s);
-        uboot_state_boot(&s, &b);
+        uboot_state_boot_loading(&s, loads, &b);
         /* Parsed for every slot; the script touches only the one it counts. */
         for (Slot i = 0; i < _SLOT_MAX; i++)
                 if (s.left[i] == UBOOT_LEFT_GOOD)
                         snprintf(left[i], sizeof left[i], "-");
                 else
                         snprintf(left[i], sizeof left[i], "%d", s.left[i]);
-        printf("slot=%s fallback=%d A=%s B=%s once=%s\n", slot_to_string(b.slot), b.fallback, left[SLOT_A], left[SLOT_B],
-               s.once >= 0 ? uboot_slot_name(s.once) : "-");
+        printf("slot=%s fallback=%d A=%s B=%s once=%s noload=%s%s%s\n", b.slot >= 0 ? slot_to_string(b.slot) : "reset",
+               b.fallback, left[SLOT_A], left[SLOT_B], s.once >= 0 ? uboot_slot_name(s.once) : "-",
+               b.unloadable[SLOT_A] ? "a" : "", b.unloadable[SLOT_B] ? "b" : "",
+               b.unloadable[SLOT_A] || b.unloadable[SLOT_B] ? "" : "-");
         return 0;
 }

@@ -17,10 +17,11 @@ dumpimage -l "$T/boot.scr" | grepq 'AArch64 Linux Script' || die "boot.scr: $(du
 note "the script and lib/boot/uboot-state.c agree on every environment"
 mkdir -p "$T/esp/abide/a" "$T/esp/abide/b"
 touch "$T/esp/abide/a/vmlinuz" "$T/esp/abide/a/initrd" "$T/esp/abide/b/vmlinuz" "$T/esp/abide/b/initrd"
-# agree ORDER A_LEFT B_LEFT ONCE GOOD ("-": unset): the script and the state machine boot the same slot
-# and leave counters that read the same (the script saves setexpr's "%lx": "10" becomes "f").
+# agree ORDER A_LEFT B_LEFT ONCE GOOD [LOADS] ("-": unset; LOADS: the slots whose files load, default ab): the
+# script and the state machine boot the same slot (or both reset), pass over the same slots and leave counters
+# that read the same (the script saves setexpr's "%lx": "10" becomes "f").
 agree() {
-        local order=$1 la=$2 lb=$3 once=$4 good=$5 slot after fb got want
+        local order=$1 la=$2 lb=$3 once=$4 good=$5 loads=${6:-ab} slot after fb got want noload x
         {
                 [ "$order" = - ] || echo "BOOT_ORDER=$order"
                 [ "$la" = - ] || echo "BOOT_A_LEFT=$la"
@@ -30,19 +31,27 @@ agree() {
                 echo "abide_cmdline_a=console=ttyS0 x=a"
                 echo "abide_cmdline_b=console=ttyS0 x=b"
         } >"$T/env.in"
-        run_boot_cmd "$T/env.in" "$T/env.saved"
+        for x in a b; do
+                if [[ $loads == *$x* ]]; then touch "$T/esp/abide/$x/vmlinuz"; else rm -f "$T/esp/abide/$x/vmlinuz"; fi
+        done
+        RESET_OK=1 run_boot_cmd "$T/env.in" "$T/env.saved"
         slot=$(cat "$T/booted")
-        grep -qx "console=ttyS0 x=$slot abide.slot=$slot" "$T/cmdline" || die "cmdline: $(cat "$T/cmdline")"
+        noload=$(sed -n 's/^abide: slot \(.\) cannot be loaded.*/\1/p' "$T/uboot.log" | sort | tr -d '\n')
+        if [ "$slot" != reset ]; then
+                x=$(sed 's/.*abide\.unloadable=//;t;s/.*/-/' "$T/cmdline")
+                grep -qx "console=ttyS0 x=$slot abide.slot=$slot\( abide.unloadable=$x\)\?" "$T/cmdline" &&
+                        [ "$x" = "${noload:--}" ] || die "cmdline: $(cat "$T/cmdline") (passed over: ${noload:--})"
+        fi
         after=$T/env.in
         [ ! -e "$T/env.saved" ] || after=$T/env.saved
         val() { local v; v=$(sed -n "s/^$1=//p" "$after"); echo "${v:--}"; }
         left() { if [ "$1" = - ]; then echo -; else "$ABIDE_TEST_HELPERS/helper-uboot" --left "$1"; fi; }
-        fb=0; grep -q "falling back" "$T/uboot.log" && fb=1
-        got="slot=$slot fallback=$fb A=$(left "$(val BOOT_A_LEFT)") B=$(left "$(val BOOT_B_LEFT)") once=$(val abide_once)"
-        want=$("$ABIDE_TEST_HELPERS/helper-uboot" "$order" "$la" "$lb" "$once" "$good")
-        [ "$got" = "$want" ] || die "order='$order' A='$la' B='$lb' once=$once good=$good: script: $got; state machine: $want"
+        fb=0; [ "$slot" = reset ] || ! grep -q "falling back to slot $slot" "$T/uboot.log" || fb=1
+        got="slot=$slot fallback=$fb A=$(left "$(val BOOT_A_LEFT)") B=$(left "$(val BOOT_B_LEFT)") once=$(val abide_once) noload=${noload:--}"
+        want=$("$ABIDE_TEST_HELPERS/helper-uboot" "$order" "$la" "$lb" "$once" "$good" "$loads")
+        [ "$got" = "$want" ] || die "order='$order' A='$la' B='$lb' once=$once good=$good loads=$loads: script: $got; state machine: $want"
         # Saved without scratch variables.
-        if [ -e "$T/env.saved" ] && grep -v '=$' "$T/env.saved" | grepq '^\(abide_slot\|abide_order\|abide_fb\|abide_save\|BOOT_SLOT\)='; then
+        if [ -e "$T/env.saved" ] && grep -v '=$' "$T/env.saved" | grepq '^\(abide_slot\|abide_order\|abide_fb\|abide_save\|abide_fail_.\|abide_w\|abide_pass\|abide_listed\|BOOT_SLOT\)='; then
                 die "scratch variables saved: $(cat "$T/env.saved")"
         fi
         n=$((n + 1))
@@ -51,9 +60,15 @@ n=0
 for order in - A B "A B" "B A"; do for la in - 0 1 3; do for lb in - 0 1 3; do for once in - A B; do for good in - A B; do
         agree "$order" "$la" "$lb" "$once" "$good"
 done; done; done; done; done
+# A slot whose kernel cannot be loaded (a damaged FAT, a file missing): passed over in the same boot, its try (if
+# counted) spent; no slot loads: reset, the counts saved.
+for order in - A B "A B" "B A"; do for la in - 0 1; do for lb in - 0 3; do for once in - B; do for good in - A; do for loads in a b -; do
+        agree "$order" "$la" "$lb" "$once" "$good" "$loads"
+done; done; done; done; done; done
+touch "$T/esp/abide/a/vmlinuz" "$T/esp/abide/b/vmlinuz"
 # Counters abidectl does not write (by hand, another tool), as U-Boot reads them (uboot-lib.sh's test
 # and setexpr; tests/unit/test-uboot-state.c has the boots U-Boot 2023.01 gave them).
-for order in A "A B" "B A"; do for la in 10 12 08 0x5 a " 3 " "1 2" " " 9x; do for lb in - 1 010; do for once in - B; do
+for order in A "A B" "B A"; do for la in 10 12 08 0x5 a " 3 " "1 2" " " 9x "1 = 1" "! 1" "1;reset" '1"2'; do for lb in - 1 010; do for once in - B; do
         agree "$order" "$la" "$lb" "$once" -
 done; done; done; done
 echo "   $n environments"
@@ -186,12 +201,14 @@ st=$("$ABIDECTL" status --json)
 note "BOOT_x_LEFT values abidectl does not write: every verb still works, status reads them as the script does"
 # Set by hand or by another tool (fw_setenv, RAUC's "%x"). U-Boot's test -gt reads base 0 (0x: hex,
 # a leading 0: octal, else decimal, up to the first other character), setexpr counts in hex:
-# "10" boots once (then "f": not > 0), "08" is 0 (octal), "1 2" is never counted (setexpr refuses it).
+# "10" boots once (then "f": not > 0), "08" is 0 (octal), "1 2" once (the script quotes it: one word).
 # Slot a (booted, good) and b (bad) as the failed trial left them. set_env NAME VALUE: fw_setenv's script
 # form, which takes "-1" and blanks as they are.
 set_env() { printf '%s=%s\n' "$1" "$2" | fw_setenv -c "$ENV_CFG" -s -; }
-for c in "10:pending:1" "010:pending:1" "0x5:pending:5" " 3 :pending:3" "9x:pending:9" "99:pending:9" \
-        "a:bad:0" "08:bad:0" "-1:bad:0" "x:bad:0" "1 2:good:0" " :good:0" "1;reset:bad:0"; do
+# The script quotes the counter: "1 2" is one word, read as 1 (counted once, never booted uncounted), " 3 " and
+# blanks as 0 (skipped), "1;reset" as 1 (no command run).
+for c in "10:pending:1" "010:pending:1" "0x5:pending:5" " 3 :bad:0" "9x:pending:9" "99:pending:9" \
+        "a:bad:0" "08:bad:0" "-1:bad:0" "x:bad:0" "1 2:pending:1" " :bad:0" "1;reset:pending:1"; do
         v=${c%%:*} want=${c#*:}
         set_env BOOT_B_LEFT "$v"
         [ "$(env_get BOOT_B_LEFT)" = "$v" ] || die "fw_setenv BOOT_B_LEFT '$v': $(env_get BOOT_B_LEFT)"

@@ -131,12 +131,21 @@ run_boot_cmd() {
                         [ -f "$T/esp$4" ] || { echo "load: no $4" >&2; return 1; }
                 }
                 booti() {
-                        [ -z "${abide_slot+x}" ] || { echo "abide_slot still set at booti" >&2; exit 5; }
+                        local n w
+                        # Scratch variables are hush locals: none of them may be in the environment.
+                        for n in abide_slot abide_order abide_fb abide_save abide_fail_a abide_fail_b abide_w abide_pass abide_listed; do
+                                [[ $names != *" $n "* ]] || { echo "$n in the environment at booti" >&2; exit 5; }
+                        done
                         printf '%s\n' "$bootargs" >"$T/cmdline"
-                        echo "${bootargs##*abide.slot=}" >"$T/booted"
+                        for w in $bootargs; do [[ $w != abide.slot=* ]] || echo "${w#abide.slot=}" >"$T/booted"; done
                         exit 0
                 }
-                reset() { echo "U-Boot: reset" >&2; exit 7; }
+                # RESET_OK=1: a reset ends the run (U-Boot would start again), $T/booted says "reset".
+                reset() {
+                        echo "U-Boot: reset" >&2
+                        [ -z "$RESET_OK" ] || { echo reset >"$T/booted"; exit 0; }
+                        exit 7
+                }
                 SAVED=$2
                 devtype=mmc devnum=0 distro_bootpart=1 kernel_addr_r=0x40400000 ramdisk_addr_r=0x44000000
                 fdtcontroladdr=0x7ff00000
