@@ -196,16 +196,25 @@ static int handle_firmware_fallback(Ctl *ctl, Slot booted, AbideState *st) {
         r = ctl_entries(ctl, e);
         if (r < 0)
                 return r;
-        BootCounterState was = e[selected].counter.state;
+        BootCounterState was = e[selected].counter.state, running = e[booted].counter.state;
         _cleanup_free_ char *file = e[selected].file ? strdup(e[selected].file) : NULL;
         boot_entry_infos_done(e);
         if (was == BOOT_COUNTER_MISSING || was == BOOT_COUNTER_BAD)
                 return 0;
 
         _cleanup_free_ char *reason = NULL;
-        if (asprintf(&reason, "the firmware did not start slot %s's image %s (selected by the loader); it started slot %s",
-                     slot_to_string(selected), file ?: "", slot_to_string(booted)) < 0)
-                return -ENOMEM;
+        r = boot_selected_failure(ctl->boot, selected, file, booted, &reason);
+        if (r < 0)
+                return r;
+        /* The slot that runs is bad itself (booted as the loader's last resort): marking the selected one bad
+         * would leave no slot preferred over a bad one, and a read that failed once would cost a good slot for
+         * good. Left as it is: the next boot tries it first again. */
+        if (running == BOOT_COUNTER_BAD) {
+                printf("%s; slot %s is bad itself: slot %s left as it is\n", reason, slot_to_string(booted),
+                       slot_to_string(selected));
+                fflush(stdout);
+                return 0;
+        }
         r = boot_mark_bad(ctl->boot, selected);
         if (r < 0)
                 return r;

@@ -11,6 +11,8 @@ typedef struct BootBackendOps {
         void (*close)(BootBackend *b);
         int (*booted_slot)(BootBackend *b, Slot *ret);
         int (*selected_slot)(BootBackend *b, Slot *ret);   /* NULL: the loader does not say */
+        /* Why the selected slot (entry file) did not start and booted did, one line; NULL: a generic text. */
+        int (*selected_failure)(BootBackend *b, Slot selected, const char *file, Slot booted, char **ret);
         int (*list)(BootBackend *b, BootEntryInfo ret[static _SLOT_MAX]);
         int (*remove)(BootBackend *b, Slot slot);
         int (*write)(BootBackend *b, Slot slot, const BootEntrySpec *spec);

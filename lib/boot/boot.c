@@ -62,6 +62,13 @@ int boot_booted_slot(BootBackend *b, Slot *ret) {
         return b->ops->booted_slot(b, ret);
 }
 
+int boot_selected_failure(BootBackend *b, Slot selected, const char *file, Slot booted, char **ret) {
+        if (b->ops->selected_failure)
+                return b->ops->selected_failure(b, selected, file, booted, ret);
+        return asprintf(ret, "the loader selected slot %s (%s), which did not start; slot %s started", slot_to_string(selected),
+                        file ?: "", slot_to_string(booted)) < 0 ? -ENOMEM : 0;
+}
+
 int boot_selected_slot(BootBackend *b, Slot *ret) {
         return b->ops->selected_slot ? b->ops->selected_slot(b, ret) : -ENOENT;
 }

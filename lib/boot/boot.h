@@ -35,6 +35,8 @@ int boot_booted_slot(BootBackend *b, Slot *ret);
  * (U-Boot). It differs from boot_booted_slot() when the firmware refused the selected image
  * and started another slot's itself. */
 int boot_selected_slot(BootBackend *b, Slot *ret);
+/* One line: why the slot the loader selected (entry file) did not start and booted did. */
+int boot_selected_failure(BootBackend *b, Slot selected, const char *file, Slot booted, char **ret);
 /* Both slots' entries; malformed entry names of ours are errors. */
 int boot_list(BootBackend *b, BootEntryInfo ret[static _SLOT_MAX]);
 /* Removes the slot's entry (all of its counter forms); the slot is not bootable after this. */

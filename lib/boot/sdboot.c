@@ -155,6 +155,11 @@ static int sdboot_selected_slot(BootBackend *b, Slot *ret) {
         return 0;
 }
 
+static int sdboot_selected_failure(BootBackend *b, Slot selected, const char *file, Slot booted, char **ret) {
+        return asprintf(ret, "the firmware did not start slot %s's image %s (selected by the loader); it started slot %s",
+                        slot_to_string(selected), file ?: "", slot_to_string(booted)) < 0 ? -ENOMEM : 0;
+}
+
 /*
  * abide-init mounted the root that abide.slot= names, so the command line
  * is what runs: with Secure Boot it comes from inside the signed UKI, and
@@ -516,6 +521,7 @@ const BootBackendOps boot_backend_systemd_boot = {
         .close = sdboot_close,
         .booted_slot = sdboot_booted_slot,
         .selected_slot = sdboot_selected_slot,
+        .selected_failure = sdboot_selected_failure,
         .list = sdboot_list,
         .remove = sdboot_remove,
         .write = sdboot_write,

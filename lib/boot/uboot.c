@@ -184,6 +184,31 @@ static int uboot_booted_slot(BootBackend *b, Slot *ret) {
         return 0;
 }
 
+/* The slot the script chose first: the one abide.unloadable= names (its kernel or initrd could not be
+ * loaded, so the script booted the next choice), else the booted slot. */
+static int uboot_selected_slot(BootBackend *b, Slot *ret) {
+        _cleanup_free_ char *text = NULL;
+
+        int r = uboot_booted_slot(b, ret);
+        if (r < 0)
+                return r;
+        if (read_full_file(ub(b)->cmdline, 64 * 1024, &text, NULL) < 0)
+                return 0;
+        for (char *p = text; *p;) {
+                size_t n = strcspn(p, " \t\n");
+                if (n == strlen("abide.unloadable=a") && strncmp(p, "abide.unloadable=", 17) == 0 && (p[17] == 'a' || p[17] == 'b'))
+                        *ret = p[17] == 'a' ? SLOT_A : SLOT_B;
+                p += n;
+                p += strspn(p, " \t\n");
+        }
+        return 0;
+}
+
+static int uboot_selected_failure(BootBackend *b, Slot selected, const char *file, Slot booted, char **ret) {
+        return asprintf(ret, "the boot script could not load slot %s's kernel or initrd (abide/%s/ on %s); it started slot %s",
+                        slot_to_string(selected), slot_to_string(selected), ub(b)->boot, slot_to_string(booted)) < 0 ? -ENOMEM : 0;
+}
+
 static int uboot_list(BootBackend *b, BootEntryInfo ret[static _SLOT_MAX]) {
         _cleanup_(uboot_env_freep) UBootEnv *e = NULL;
         BootEntryInfo out[_SLOT_MAX] = {};
@@ -352,6 +377,8 @@ const BootBackendOps boot_backend_uboot = {
         .open = uboot_open,
         .close = uboot_close,
         .booted_slot = uboot_booted_slot,
+        .selected_slot = uboot_selected_slot,
+        .selected_failure = uboot_selected_failure,
         .list = uboot_list,
         .remove = uboot_remove,
         .write = uboot_write,

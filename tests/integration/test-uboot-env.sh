@@ -351,6 +351,31 @@ UNSET
 [ "$(uboot_boot)" = b ] && [ "$(uboot_boot)" = b ] || die "trial"
 [ "$(uboot_boot)" = a ] || die "no tries left: the running slot a was not fallen back to: $(cat "$T/uboot.log")"
 
+note "a good slot whose kernel cannot be loaded: the other slot boots the same boot, boot-check marks it bad"
+"$ABIDECTL" install --tries 2 "$V2" >/dev/null
+[ "$(uboot_boot)" = b ] || die "trial"
+"$ABIDECTL" boot-check --timeout 5 --no-reboot >/dev/null
+[ -z "$(env_get BOOT_B_LEFT)" ] && [ "$(env_get abide_good)" = B ] || die "b not blessed: $(fw_printenv -c "$ENV_CFG")"
+mv "$T/esp/abide/b/vmlinuz" "$T/vmlinuz.b"
+# Before: U-Boot reset on the failed load and chose b again, forever (b good, never counted).
+[ "$(uboot_boot)" = a ] || die "good b unloadable: $(cat "$T/uboot.log")"
+grepq "slot b cannot be loaded" "$T/uboot.log" && grepq -x "console=ttyS0 abide.slot=a abide.unloadable=b" "$T/cmdline" ||
+        die "unloadable b: $(cat "$T/uboot.log" "$T/cmdline")"
+"$ABIDECTL" boot-check --timeout 5 --no-reboot >"$T/out"
+[ "$(env_get BOOT_B_LEFT)" = 0 ] && [ "$(env_get BOOT_ORDER)" = "A B" ] || die "b not marked bad: $(fw_printenv -c "$ENV_CFG")"
+st=$("$ABIDECTL" status --json)
+[ "$(jq -r '.slots.b.state, .last_rollback.from, .last_rollback.to' <<<"$st" | tr '\n' ' ')" = "bad b a " ] ||
+        die "status after the unloadable b: $st"
+jq -r .last_rollback.reason <<<"$st" | grepq "the boot script could not load slot b's kernel or initrd" || die "reason: $st"
+[ "$(uboot_boot)" = a ] && ! grepq "cannot be loaded" "$T/uboot.log" || die "b still tried: $(cat "$T/uboot.log")"
+mv "$T/vmlinuz.b" "$T/esp/abide/b/vmlinuz"
+# Both slots' kernels gone: the script resets (nothing saved); as before, nothing can boot.
+mv "$T/esp/abide/a/vmlinuz" "$T/vmlinuz.a"; mv "$T/esp/abide/b/vmlinuz" "$T/vmlinuz.b"
+fw_printenv -c "$ENV_CFG" >"$T/env.in"
+RESET_OK=1 run_boot_cmd "$T/env.in" "$T/env.saved"
+[ "$(cat "$T/booted")" = reset ] && [ ! -e "$T/env.saved" ] || die "nothing loadable: $(cat "$T/uboot.log")"
+mv "$T/vmlinuz.a" "$T/esp/abide/a/vmlinuz"; mv "$T/vmlinuz.b" "$T/esp/abide/b/vmlinuz"
+
 note "both copies torn: abidectl refuses to write"
 tear 0; tear 1
 expect_fail "no valid copy" "$ABIDECTL" mark-good
