@@ -13,11 +13,13 @@
 # next choice boots, with abide.unloadable=<slot> on its command line (abidectl boot-check marks the
 # slot bad); nothing is saved for it, so a read that failed once costs the slot nothing. Only when no
 # slot can be loaded does the script reset.
-# Scratch variables are hush locals (name=value): never in the environment, never saved.
+# Scratch variables are hush locals (name=value): never in the environment, never saved. U-Boot's
+# hush (2023.01) does not clear a local with an empty assignment ("name=" keeps the old value), so
+# every scratch variable holds a value: 0 or 1 for flags, - for no slot.
 
-abide_save=
-abide_fail_a=
-abide_fail_b=
+abide_save=0
+abide_fail_a=0
+abide_fail_b=0
 abide_order="${BOOT_ORDER}"
 
 # A one-time choice counts only for a listed slot; it is spent either way.
@@ -33,16 +35,16 @@ fi
 
 # Each pass boots a slot or notes one whose files could not be loaded: two slots, three passes.
 for abide_pass in 1 2 3; do
-	abide_slot=
-	abide_fb=
+	abide_slot=-
+	abide_fb=-
 	# The first slot in order that is good (no counter) or has tries left; a try is counted now,
 	# before the kernel starts, so a crash or a hang anywhere later has used it. The counter is
 	# quoted: test and setexpr read the whole value as one number ("1 2" is 1, " 3" is 0), so a
 	# value that is not a plain number is counted or skipped, never booted uncounted.
 	for abide_w in ${abide_order}; do
-		if test -n "${abide_slot}"; then
+		if test "x${abide_slot}" != "x-"; then
 			true
-		elif test "x${abide_w}" = "xA" && test -z "${abide_fail_a}"; then
+		elif test "x${abide_w}" = "xA" && test "x${abide_fail_a}" = "x0"; then
 			if test -z "${BOOT_A_LEFT}"; then
 				abide_slot=a
 			elif test "${BOOT_A_LEFT}" -gt 0; then
@@ -50,7 +52,7 @@ for abide_pass in 1 2 3; do
 				abide_slot=a
 				abide_save=1
 			fi
-		elif test "x${abide_w}" = "xB" && test -z "${abide_fail_b}"; then
+		elif test "x${abide_w}" = "xB" && test "x${abide_fail_b}" = "x0"; then
 			if test -z "${BOOT_B_LEFT}"; then
 				abide_slot=b
 			elif test "${BOOT_B_LEFT}" -gt 0; then
@@ -64,37 +66,37 @@ for abide_pass in 1 2 3; do
 	# No listed slot can boot: the last good slot, else the first listed, else the factory slot A
 	# when none is listed; not counted (nothing is left to fall back to). A slot that failed to
 	# load is passed over; an unlisted slot other than that A is never booted (it may be half written).
-	if test -z "${abide_slot}"; then
-		abide_listed=
+	if test "x${abide_slot}" = "x-"; then
+		abide_listed=0
 		for abide_w in ${abide_good} ${BOOT_ORDER}; do
 			if test "x${abide_w}" = "xA" || test "x${abide_w}" = "xB"; then
 				abide_listed=1
-				if test -n "${abide_fb}"; then
+				if test "x${abide_fb}" != "x-"; then
 					true
-				elif test "x${abide_w}" = "xA" && test -z "${abide_fail_a}"; then
+				elif test "x${abide_w}" = "xA" && test "x${abide_fail_a}" = "x0"; then
 					abide_fb=a
-				elif test "x${abide_w}" = "xB" && test -z "${abide_fail_b}"; then
+				elif test "x${abide_w}" = "xB" && test "x${abide_fail_b}" = "x0"; then
 					abide_fb=b
 				fi
 			fi
 		done
-		if test -z "${abide_listed}" && test -z "${abide_fail_a}"; then
+		if test "x${abide_listed}" = "x0" && test "x${abide_fail_a}" = "x0"; then
 			abide_fb=a
 		fi
 		abide_slot=${abide_fb}
-		if test -n "${abide_slot}"; then
+		if test "x${abide_slot}" != "x-"; then
 			echo "abide: no slot in BOOT_ORDER (${BOOT_ORDER}) has tries left; falling back to slot ${abide_slot}"
 		fi
 	fi
 
 	if test "x${abide_slot}" = "xa"; then
 		setenv bootargs "${abide_cmdline_a} abide.slot=a"
-		if test -n "${abide_fail_b}"; then
+		if test "x${abide_fail_b}" = "x1"; then
 			setenv bootargs "${bootargs} abide.unloadable=b"
 		fi
 		echo "abide: slot a (BOOT_A_LEFT=${BOOT_A_LEFT})"
-		if test -n "${abide_save}"; then
-			abide_save=
+		if test "x${abide_save}" = "x1"; then
+			abide_save=0
 			saveenv
 		fi
 		# booti returns only when it refuses the kernel: passed over as well.
@@ -103,12 +105,12 @@ for abide_pass in 1 2 3; do
 		abide_fail_a=1
 	elif test "x${abide_slot}" = "xb"; then
 		setenv bootargs "${abide_cmdline_b} abide.slot=b"
-		if test -n "${abide_fail_a}"; then
+		if test "x${abide_fail_a}" = "x1"; then
 			setenv bootargs "${bootargs} abide.unloadable=a"
 		fi
 		echo "abide: slot b (BOOT_B_LEFT=${BOOT_B_LEFT})"
-		if test -n "${abide_save}"; then
-			abide_save=
+		if test "x${abide_save}" = "x1"; then
+			abide_save=0
 			saveenv
 		fi
 		# booti returns only when it refuses the kernel: passed over as well.

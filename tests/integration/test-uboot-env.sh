@@ -13,6 +13,11 @@ need jq tar
 note "boot script compiles"
 "$ABIDE_SRCDIR/builder/uboot/mkbootscr.sh" "$T/boot.scr"
 dumpimage -l "$T/boot.scr" | grepq 'AArch64 Linux Script' || die "boot.scr: $(dumpimage -l "$T/boot.scr")"
+# U-Boot 2023.01's hush keeps a local's old value on an empty assignment ("x=1; x=; echo $x" prints
+# 1; bash, which runs the script here, clears it): a scratch variable cleared that way between the
+# script's passes kept the slot that failed to load, and real U-Boot chose it again, three times.
+grep -nE '^[[:space:]]*[A-Za-z_][A-Za-z0-9_]*=(""|'"''"')?[[:space:]]*(#.*)?$' "$ABIDE_SRCDIR/builder/uboot/boot.cmd" &&
+        die "boot.cmd clears a hush local with an empty assignment, which U-Boot ignores: give it a value (0, -)"
 
 note "the script and lib/boot/uboot-state.c agree on every environment"
 mkdir -p "$T/esp/abide/a" "$T/esp/abide/b"

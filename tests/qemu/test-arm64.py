@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Issue 12: the arm64 demo under QEMU aarch64 + Debian's U-Boot + builder/uboot/boot.cmd.
-Usage: test-arm64.py {update,powercut-trial}
+Usage: test-arm64.py {update,powercut-trial,unloadable}
 
 update: the factory disk (abide-build disk of recipes/demo-arm64.conf v1:
 boot.scr, slot a, DISK.env.fd with BOOT_ORDER=A) boots slot a healthy;
@@ -15,6 +15,14 @@ slot b's trial, before boot-check could bless it: once when the kernel has
 started, once when abide-init has activated dm-verity. Each cut burns one
 try (BOOT_B_LEFT 2, 1, then 0 on the third boot), and that third boot is
 still blessed. Prints the tries burnt per cut and the time to the blessing.
+
+unloadable (docs/uboot.md "The state machine", a slot whose files cannot be
+loaded): the v2-blessed base disk with slot b's vmlinuz deleted from the
+boot partition (mtools, before QEMU starts). b is good and first in
+BOOT_ORDER, never counted: U-Boot's script used to reset on the failed load
+and choose b again, forever. Now the same boot passes b over and starts a
+with abide.unloadable=b; boot-check marks b bad and records the rollback;
+the next boot starts a without trying b.
 
 Bundles, factory and base disks: tests/qemu/scenarios_arm64.py.
 """
@@ -96,7 +104,44 @@ def powercut_trial(sc):
                   t_blessed - vm.boot_started[1], "s")
 
 
-SCENARIOS = {"update": update, "powercut-trial": powercut_trial}
+def unloadable(sc):
+    prep = A.prepare(sc.say, ("v1", "v2"))
+    disk = os.path.join(sc.work, "disk.img")
+    A.base_v2_blessed(prep, disk)
+    S.sh("mdel", "-i", "%s@@%d" % (disk, S.esp_offset(disk)), "::/abide/b/vmlinuz",
+         env=dict(os.environ, MTOOLS_SKIP_CHECK="1"))
+    sc.say("slot b (2.0.0, blessed, first in BOOT_ORDER): /abide/b/vmlinuz deleted from the boot partition")
+    with sc.machine(disk, max_boots=2, deadline=900, **A.MACHINE) as vm:
+        secs, text = S.healthy_boot(sc, vm, 1, "a", "1.0.0")
+        lines = A.uboot_lines(text)
+        check(lines == ["abide: slot b (BOOT_B_LEFT=)", "abide: slot a (BOOT_A_LEFT=)"],
+              "boot 1: U-Boot's script said %s, expected slot b, then slot a in the same boot" % lines)
+        check("abide: slot b cannot be loaded" in text, "boot 1: the script did not say slot b cannot be loaded")
+        check(re.search(r"Kernel command line: .*abide\.slot=a.*abide\.unloadable=b", text),
+              "boot 1: no abide.unloadable=b on slot a's command line")
+        st = S.status(vm)
+        check(st["booted"] == "a", "status: booted %r" % st["booted"])
+        expect_slot(st, "a", state="good", booted=True, version="1.0.0")
+        expect_slot(st, "b", state="bad", booted=False)
+        rb = st["last_rollback"]
+        check(rb and rb["from"] == "b" and rb["to"] == "a"
+              and "the boot script could not load slot b's kernel or initrd" in rb["reason"],
+              "status: last_rollback %r" % rb)
+        sc.say("boot 1: slot b passed over, slot a booted, b marked bad: %s" % rb["reason"])
+        sc.figure("QEMU start -> boot-check done, slot b unloadable", secs, "s")
+        S.reboot(vm)
+        secs, text = S.healthy_boot(sc, vm, 2, "a", "1.0.0")
+        lines = A.uboot_lines(text)
+        check(lines == ["abide: slot a (BOOT_A_LEFT=)"] and "cannot be loaded" not in text,
+              "boot 2: U-Boot's script said %s; slot b tried again" % lines)
+        vm.send("sync; poweroff")
+        vm.wait_exit(60)
+    env = A.read_env(disk)
+    check(env.get("BOOT_ORDER") == "A B" and env.get("BOOT_B_LEFT") == "0",
+          "U-Boot environment after b was marked bad: %s" % A.env_summary(env))
+
+
+SCENARIOS = {"update": update, "powercut-trial": powercut_trial, "unloadable": unloadable}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in SCENARIOS:
