@@ -367,6 +367,15 @@ expect_fail "^abide-build: build: \[Agent\] HealthTimeoutSec=100 does not fit in
         die "HealthTimeoutSec=90 refused with the default abide.watchdog=120"
 
 note "an interrupted build (SIGTERM, SIGINT, SIGHUP) leaves no work directory in the output"
+# build_work OUT: the work directory of the build writing into OUT, once its mkfs has started the
+# image (polled, up to 10 s); empty if it never did.
+build_work() {
+        for _ in $(seq 200); do
+                compgen -G "$1/.abide-build.*/root.img" >/dev/null && break
+                sleep 0.05
+        done
+        compgen -G "$1/.abide-build.*" || true
+}
 # lz4hc over random data keeps mkfs.erofs busy for seconds: the signal lands while it runs.
 mkdir -p "$T/slow-tree"
 head -c 8M /dev/urandom >"$T/slow-tree/noise"
@@ -376,11 +385,7 @@ for sig in TERM INT HUP; do
         # A shell's background job ignores SIGINT; the build must be able to get one.
         ( trap - INT; exec "$B" build "$T/slow.conf" "${K[@]}" -o "$out" --set Image.Compression=lz4hc ) &
         pid=$!
-        for _ in $(seq 200); do
-                compgen -G "$out/.abide-build.*/root.img" >/dev/null && break
-                sleep 0.05
-        done
-        work=$(compgen -G "$out/.abide-build.*" || true)
+        work=$(build_work "$out")
         [ -n "$work" ] || die "SIG$sig: the build never started mkfs"
         kill -$sig $pid
         rc=0
@@ -409,11 +414,7 @@ for how in group process; do
         # A session of its own: the kill of "the caller's group" kills abide-build's group, not this test.
         ( PATH=$T/endless-bin:$PATH exec setsid "$B" build "$recipe" "${K[@]}" -o "$out" ) &
         pid=$!
-        for _ in $(seq 200); do
-                compgen -G "$out/.abide-build.*/root.img" >/dev/null && break
-                sleep 0.05
-        done
-        work=$(compgen -G "$out/.abide-build.*" || true)
+        work=$(build_work "$out")
         [ -n "$work" ] || die "kill -9 ($how): the build never started mkfs"
         # The build's processes: abide-build's children (the build and its watcher) and mkfs, whose
         # arguments name the work directory.
