@@ -16,6 +16,8 @@ packages=(
         # image tools
         erofs-utils squashfs-tools cryptsetup-bin openssl kmod
         fdisk e2fsprogs mtools dosfstools util-linux mount binutils
+        # pgrep: test-build.sh looks for the tools of an interrupted build (a minimal Debian lacks procps)
+        procps
         zstd xz-utils gzip cpio libarchive-tools attr dpkg-dev python3 bc jq
         # the lint tests list the tracked files (test-no-pinned-versions.sh, test-pipe-lint.sh)
         git

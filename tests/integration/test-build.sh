@@ -3,7 +3,7 @@
 # interoperate with openssl, trust is enforced, builds are reproducible, and
 # bad input fails cleanly with nothing left behind.
 source "$(dirname "$0")/lib.sh"
-need openssl tar mkfs.erofs veritysetup setfattr getfattr setcap getcap
+need openssl tar mkfs.erofs veritysetup setfattr getfattr setcap getcap pgrep
 
 B=$ABIDE_BUILD
 recipe=$ABIDE_SRCDIR/recipes/example.conf
@@ -414,6 +414,9 @@ for how in group process; do
         # A session of its own: the kill of "the caller's group" kills abide-build's group, not this test.
         ( PATH=$T/endless-bin:$PATH exec setsid "$B" build "$recipe" "${K[@]}" -o "$out" ) &
         pid=$!
+        # Should a check below fail: the build with its endless mkfs must not outlive the test (it
+        # would hold the test's output open, and meson would wait for it until the timeout).
+        cleanup_hooks=("kill -KILL -- -$pid 2>/dev/null" "${cleanup_hooks[@]}")
         work=$(build_work "$out")
         [ -n "$work" ] || die "kill -9 ($how): the build never started mkfs"
         # The build's processes: abide-build's children (the build and its watcher) and mkfs, whose
