@@ -73,6 +73,28 @@ static int parse(const char *s, Channel **ret) {
 }
 
 /* A channel around one release whose members are MINIMAL_RELEASE then extra. */
+/* A value of one member replaced: from (found in base) by to. */
+typedef struct Swap {
+        const char *from, *to, *needle;
+} Swap;
+
+/* Each swap of base refused, its error naming needle, nothing returned. */
+static void refuse_swaps(const char *base, const Swap *swaps, size_t n) {
+        char buf[4096];
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_(channel_freep) Channel *c = NULL;
+                const char *at = strstr(base, swaps[i].from);
+                assert_non_null(at);
+                (void) snprintf(buf, sizeof buf, "%.*s%s%s", (int) (at - base), base, swaps[i].to,
+                                at + strlen(swaps[i].from));
+                assert_true(parse(buf, &c) < 0);
+                assert_null(c);
+                const char *msg = err_message(EINVAL);
+                if (!strstr(msg, swaps[i].needle))
+                        fail_msg("%s: '%s' lacks '%s'", swaps[i].to, msg, swaps[i].needle);
+        }
+}
+
 static int parse_release(const char *extra, Channel **ret) {
         char buf[4096];
         (void) snprintf(buf, sizeof buf, "{\"format\": 1, \"serial\": 1, \"updated\": 1, \"releases\": [{%s%s}]}",
@@ -131,7 +153,6 @@ static void test_parse_bad(void **state) {
                 { ", \"halt_reason\": \"x\"", "halt_reason" },
                 { ", \"halt_reason\": \"a\\nb\"", "halt_reason" },
         };
-        char buf[4096];
 
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 assert_int_equal(parse_release("", &c), 0);
@@ -143,9 +164,7 @@ static void test_parse_bad(void **state) {
         }
 
         /* Members replaced: each line swaps one value of GOOD's first release. */
-        static const struct {
-                const char *from, *to, *needle;
-        } swaps[] = {
+        static const Swap swaps[] = {
                 { "\"percent\": 12.5", "\"percent\": 101", "percent" },
                 { "\"percent\": 12.5", "\"percent\": 100.01", "percent" },
                 { "\"percent\": 12.5", "\"percent\": -1", "percent" },
@@ -173,17 +192,7 @@ static void test_parse_bad(void **state) {
                 { "\"updated\": 1700000100\n}", "\"updated\": 1700000100\n} x", "JSON" },
                 { "\"updated\": 1700000100\n}", "\"updated\": 1700000100\n", "JSON" },
         };
-        for (size_t i = 0; i < ELEMENTSOF(swaps); i++) {
-                const char *at = strstr(GOOD, swaps[i].from);
-                assert_non_null(at);
-                (void) snprintf(buf, sizeof buf, "%.*s%s%s", (int) (at - GOOD), GOOD, swaps[i].to,
-                                at + strlen(swaps[i].from));
-                assert_true(parse(buf, &c) < 0);
-                assert_null(c);
-                const char *msg = err_message(EINVAL);
-                if (!strstr(msg, swaps[i].needle))
-                        fail_msg("%s: '%s' lacks '%s'", swaps[i].to, msg, swaps[i].needle);
-        }
+        refuse_swaps(GOOD, swaps, ELEMENTSOF(swaps));
 
         assert_true(parse("", &c) < 0);
         assert_true(parse("not json", &c) < 0);
@@ -264,9 +273,7 @@ static void test_name_expires(void **state) {
         longname[CHANNEL_NAME_MAX + 1] = '\0';
         assert_true(channel_name_validate(longname) < 0);
 
-        static const struct {
-                const char *from, *to, *needle;
-        } swaps[] = {
+        static const Swap swaps[] = {
                 { "\"name\": \"stable \\\"eu\\\" \u00e9\"", "\"name\": \"\"", "name: empty" },
                 { "\"name\": \"stable \\\"eu\\\" \u00e9\"", "\"name\": \"st\\u0001able\"", "name: contains a control character" },
                 { "\"name\": \"stable \\\"eu\\\" \u00e9\"", "\"name\": \"sta\\nble\"", "name: contains a control character" },
@@ -289,18 +296,7 @@ static void test_name_expires(void **state) {
                 { "\"expires\": 1700604900", "\"expiry\": 1700604900", "expiry: unknown key" },
                 { "\"format\": 1", "\"format\": 2", "format: unsupported" },
         };
-        for (size_t i = 0; i < ELEMENTSOF(swaps); i++) {
-                const char *at = strstr(NAMED, swaps[i].from);
-                assert_non_null(at);
-                (void) snprintf(buf, sizeof buf, "%.*s%s%s", (int) (at - NAMED), NAMED, swaps[i].to,
-                                at + strlen(swaps[i].from));
-                channel_free(TAKE_PTR(c2));
-                assert_true(parse(buf, &c2) < 0);
-                assert_null(c2);
-                const char *msg = err_message(EINVAL);
-                if (!strstr(msg, swaps[i].needle))
-                        fail_msg("%s: '%s' lacks '%s'", swaps[i].to, msg, swaps[i].needle);
-        }
+        refuse_swaps(NAMED, swaps, ELEMENTSOF(swaps));
         /* Too long. */
         (void) snprintf(buf, sizeof buf, "{\"format\": 1, \"name\": \"%s\", \"serial\": 1, \"updated\": 1, \"releases\": []}",
                         longname);
