@@ -5,7 +5,7 @@
 
 #include "basic/error.h"
 #include "boot/efi-bootopt.h"
-#include "boot/efivars.h"
+#include "boot/loader-esp.h"
 #include "slot/slot-discover.h"
 
 void ctl_fallback_options(Ctl *ctl) {
@@ -20,7 +20,7 @@ void ctl_fallback_options(Ctl *ctl) {
             access(c->secure_boot_cert, F_OK) < 0)
                 return;
         /* The ESP the loader started from. */
-        r = efivars_get_string(c->efivars, "LoaderDevicePartUUID", &uuid);
+        r = loader_esp_uuid(c->efivars, &uuid);
         if (r < 0) {
                 ctl_warn("no firmware fallback options: the loader did not say its ESP (LoaderDevicePartUUID: %s)",
                          strerror(-r));

@@ -5,20 +5,20 @@
 #include <time.h>
 
 #include "basic/error.h"
-#include "boot/efivars.h"
+#include "boot/loader-esp.h"
 #include "slot/slot-discover.h"
 
 const char *arg_config = NULL;
 const char *ctl_verb = NULL;
 
 /* With no Disk= configured, look for the slots only on the disk the loader
- * started from (LoaderDevicePartUUID names its ESP), as abide-init does: a
+ * started from (LoaderDevicePartUUID names its ESP, lib/boot/loader-esp.h), as abide-init does: a
  * second disk with abide labels (a reflash stick) must not make them ambiguous.
  * Anything missing on the way leaves the search as it was. */
 static void narrow_to_boot_disk(AbideConfig *c) {
         _cleanup_free_ char *uuid = NULL, *disk = NULL;
 
-        if (!c->disk && efivars_get_string(c->efivars, "LoaderDevicePartUUID", &uuid) >= 0 &&
+        if (!c->disk && loader_esp_uuid(c->efivars, &uuid) >= 0 &&
             slot_disk_of_partuuid(c, uuid, &disk) >= 0)
                 c->disk = TAKE_PTR(disk);
         err_clear();

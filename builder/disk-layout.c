@@ -205,9 +205,9 @@ int disk_layout_compute(const Manifest *m, const DiskSizes *req, DiskLayout *ret
         }
         hex_to_uuid(m->verity.root_hash, l.parts[DISK_PART_ROOT_A].uuid);
         hex_to_uuid(m->verity.root_hash + 2 * SHA256_DIGEST_SIZE / 2, l.parts[DISK_PART_VERITY_A].uuid);
-        r = derive_uuid(m->verity.root_hash, "disk", l.disk_uuid);
-        if (r < 0)
-                return r;
+        /* The factory image's mark (docs/boot.md, "A device's own UUIDs"): an all-zero disk GUID
+         * makes abide-init give the disk and every partition random UUIDs at the first boot. */
+        snprintf(l.disk_uuid, sizeof l.disk_uuid, "00000000-0000-0000-0000-000000000000");
         l.disk_size = offset + DISK_ALIGN;
         /* Empty slot B: "no-auto" (GPT attribute 63), else systemd-dissect, which takes the
          * highest label of versioned partitions, picks the empty "-b" over slot A. */

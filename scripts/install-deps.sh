@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
         # build
         gcc libc6-dev meson ninja-build pkg-config
-        libarchive-dev libssl-dev libblkid-dev libefivar-dev libefiboot-dev libcryptsetup-dev
+        libarchive-dev libssl-dev libblkid-dev libfdisk-dev libefivar-dev libefiboot-dev libcryptsetup-dev
         libjson-c-dev libinih-dev libkmod-dev libcmocka-dev libcurl4-openssl-dev libubootenv-dev libubootenv-tool u-boot-tools
         zlib1g-dev
         # dm-verity leaves in several SHA-256 lanes (lib/crypto/sha256-many.c; x86-64 only, no :arm64)
@@ -41,7 +41,7 @@ packages=(
         # takes them as deb: layers fetched with `apt-get download` (busybox-static:arm64
         # would replace the build machine's busybox).
         crossbuild-essential-arm64
-        libarchive-dev:arm64 libssl-dev:arm64 libblkid-dev:arm64 libefivar-dev:arm64 libefiboot-dev:arm64 libcryptsetup-dev:arm64
+        libarchive-dev:arm64 libssl-dev:arm64 libblkid-dev:arm64 libfdisk-dev:arm64 libefivar-dev:arm64 libefiboot-dev:arm64 libcryptsetup-dev:arm64
         libjson-c-dev:arm64 libinih-dev:arm64 libkmod-dev:arm64 libcmocka-dev:arm64 libcurl4-openssl-dev:arm64
         libubootenv-dev:arm64 zlib1g-dev:arm64
 )

@@ -19,6 +19,7 @@
 #include "init-discover.h"
 #include "init-esp.h"
 #include "init-floor.h"
+#include "init-identity.h"
 #include "init-log.h"
 #include "init-modules.h"
 #include "init-mount.h"
@@ -57,6 +58,43 @@ static void find_and_verify(const AbideConfig *c, Slot slot, unsigned wait_sec, 
         if (r < 0)
                 init_fail("slot %s: %s", s, err_message(r));
         init_log("slot %s: root hash %s signed by %s", s, short_hash(*ret_root_hash), signer);
+}
+
+/* A factory disk's first boot gives it UUIDs of its own (docs/boot.md, "A device's own UUIDs"),
+ * only on the disk whose slot was just found and verified. Not fatal: the disk then boots with
+ * the factory image's UUIDs, as disks made before this did. The ESP's new UUID replaces the
+ * loader's for the rest of the boot: here, and for abidectl through INIT_IDENTITY_NOTE. */
+static void first_boot_identity(const AbideConfig *c, Slot slot, unsigned wait_sec, char **esp_uuid,
+                                InitPartitions *parts) {
+        _cleanup_free_ char *disk = NULL, *new_esp = NULL;
+        int r;
+
+        init_step_deadline("identity", 60);
+        r = slot_partition_parent_disk(parts->slot[SLOT_PART_ROOT].path, &disk);
+        if (r >= 0)
+                r = init_identity_personalize(disk, true, *esp_uuid, &new_esp);
+        if (r < 0) {
+                init_log("disk identity: %s; the factory image's UUIDs are kept this boot", err_message(r));
+                return;
+        }
+        if (r == 0)
+                return;
+        init_log("disk %s: first boot: the factory image's disk GUID and partition UUIDs replaced by its own", disk);
+        if (new_esp) {
+                init_log("the loader's ESP %s is now %s", *esp_uuid, new_esp);
+                free(*esp_uuid);
+                *esp_uuid = TAKE_PTR(new_esp);
+                r = mkdir_parents_of(INIT_IDENTITY_NOTE, 0755);
+                if (r >= 0)
+                        r = write_file_atomic(INIT_IDENTITY_NOTE, *esp_uuid, strlen(*esp_uuid), 0644);
+                if (r < 0)
+                        init_log("cannot leave the ESP's new UUID in %s: %s", INIT_IDENTITY_NOTE, err_message(r));
+        }
+        /* The kernel read the table again: the partitions' device nodes come back. */
+        init_partitions_done(parts);
+        r = init_discover(c, slot, wait_sec, false, *esp_uuid, parts);
+        if (r < 0)
+                init_fail("slot %s: partitions after the new UUIDs: %s", slot_to_string(slot), err_message(r));
 }
 
 _noreturn_ static void boot(int argc, char *argv[]) {
@@ -116,6 +154,7 @@ _noreturn_ static void boot(int argc, char *argv[]) {
         else if (r > 0)
                 init_log("loader started from the ESP %s: looking on its disk only", esp_uuid);
         find_and_verify(config, cl.slot, cl.wait_sec, false, INIT_KEYS_DIR, esp_uuid, &parts, &root_hash);
+        first_boot_identity(config, cl.slot, cl.wait_sec, &esp_uuid, &parts);
 
         init_step_deadline("verity", 60);
         r = init_verity_activate(parts.slot[SLOT_PART_ROOT].path, parts.slot[SLOT_PART_VERITY].path, root_hash,
@@ -164,7 +203,7 @@ _noreturn_ static void boot(int argc, char *argv[]) {
 
 static void help(void) {
         printf("Usage: abide-init                 (as PID 1 of the initramfs only)\n"
-               "       abide-init --test-verify-slot SLOT --disk DISK [--keys PATH] [--wait SEC]\n\n"
+               "       abide-init --test-verify-slot SLOT --disk DISK [--keys PATH] [--wait SEC] [--first-boot]\n\n"
                "PID 1 of abide's initramfs: verifies the slot named by abide.slot= on the\n"
                "kernel command line, activates dm-verity and switches to its /sbin/init;\n"
                "reboots on any failure (docs/boot.md).\n\n"
@@ -174,7 +213,8 @@ static void help(void) {
                "  --test-verify-slot SLOT  a or b\n"
                "  --disk DISK              where to look for the partitions\n"
                "  --keys PATH              trusted CA directory or PEM file (default %s)\n"
-               "  --wait SEC               wait this long for the partitions (default 0)\n",
+               "  --wait SEC               wait this long for the partitions (default 0)\n"
+               "  --first-boot             then give a factory disk its own UUIDs, as its first boot does\n",
                INIT_KEYS_DIR);
 }
 
@@ -185,10 +225,12 @@ static int test_mode(int argc, char *argv[]) {
                 { "disk", required_argument, NULL, 'd' },
                 { "keys", required_argument, NULL, 'k' },
                 { "wait", required_argument, NULL, 'w' },
+                { "first-boot", no_argument, NULL, 'f' },
                 {}
         };
         const char *slot_arg = NULL, *disk = NULL, *keys = INIT_KEYS_DIR;
         unsigned wait_sec = 0;
+        bool first_boot = false;
         int c;
 
         init_log_set_test_mode(true);
@@ -205,6 +247,9 @@ static int test_mode(int argc, char *argv[]) {
                         break;
                 case 'k':
                         keys = optarg;
+                        break;
+                case 'f':
+                        first_boot = true;
                         break;
                 case 'w': {
                         int r = init_cmdline_parse_seconds("--wait", optarg, INIT_WAIT_MAX_SEC, &wait_sec);
@@ -229,6 +274,17 @@ static int test_mode(int argc, char *argv[]) {
         if (config_new_default(&config) < 0 || !(config->disk = strdup(disk)))
                 init_fail("out of memory");
         find_and_verify(config, slot, wait_sec, true, keys, NULL, &parts, &root_hash);
+        if (first_boot) {
+                _cleanup_free_ char *unused = NULL;
+                struct stat st;
+                int r = stat(disk, &st) < 0 ? err_set(errno, "%s: %m", disk)
+                                            : init_identity_personalize(disk, S_ISBLK(st.st_mode), NULL, &unused);
+                if (r < 0)
+                        init_fail("%s", err_message(r));
+                fprintf(stderr, "abide-init: disk %s: %s\n", disk,
+                        r > 0 ? "the factory image's disk GUID and partition UUIDs replaced by its own"
+                              : "has its own UUIDs already, or no GPT: unchanged");
+        }
         init_step_deadline(NULL, 0);
         printf("%s\n", root_hash);
         return 0;

@@ -18,6 +18,7 @@
 #include "boot/backend.h"
 #include "boot/efivars.h"
 #include "boot/esp-mount.h"
+#include "boot/loader-esp.h"
 #include "boot/uki-osrel.h"
 #include "slot/kernel-cmdline.h"
 #include "slot/slot-discover.h"
@@ -67,7 +68,7 @@ static int find_esp(const AbideConfig *c, char **ret) {
                 return (*ret = strdup(c->esp)) ? 0 : -ENOMEM;
         }
 
-        if (efivars_get_string(c->efivars, "LoaderDevicePartUUID", &uuid) >= 0) {
+        if (loader_esp_uuid(c->efivars, &uuid) >= 0) {
                 SlotPartition p = {};
                 struct stat dev;
                 if (slot_partition_find_by_uuid(c, uuid, &p) >= 0 && stat(p.path, &dev) >= 0 && S_ISBLK(dev.st_mode))
