@@ -7,9 +7,12 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "basic/error.h"
+#include "basic/fileio.h"
+#include "crypto/hash.h"
 #include "init-log.h"
 
 #define ZERO_UUID "00000000-0000-0000-0000-000000000000"
@@ -41,17 +44,79 @@ static int on_ask(struct fdisk_context *cxt, struct fdisk_ask *ask, void *data) 
         return -EINVAL;   /* a question: never answered here */
 }
 
-/* A random version 4 UUID, lowercase. getrandom() waits for the kernel's pool
- * (a second at the most at early boot: the kernel seeds it from jitter then). */
-static int random_uuid(char ret[static 37]) {
-        uint8_t d[16];
-        ssize_t n;
+/* Where the kernel shows what names this machine and this disk, when it does: mixed into the UUIDs'
+ * seed so that two devices differ even when their random pools were not ready. */
+static const char *const machine_id_files[] = {
+        "/sys/class/dmi/id/product_uuid",
+        "/sys/class/dmi/id/product_serial",
+        "/sys/class/dmi/id/board_serial",
+        "/proc/device-tree/serial-number",
+};
+/* Under /sys/block/<disk>/. */
+static const char *const disk_id_files[] = {
+        "serial",          /* virtio-blk */
+        "device/serial",   /* SCSI, NVMe */
+        "device/wwid",
+        "device/cid",      /* eMMC, SD */
+};
 
-        do
-                n = getrandom(d, sizeof d, 0);
-        while (n < 0 && errno == EINTR);
-        if (n != (ssize_t) sizeof d)
-                return err_set(n < 0 ? errno : EIO, "no random bytes for a UUID: %m");
+static void hash_file(Sha256 *h, const char *path) {
+        _cleanup_free_ char *data = NULL;
+        size_t size;
+
+        if (read_full_file(path, 4096, &data, &size) >= 0)
+                (void) sha256_update(h, data, size);
+        err_clear();
+}
+
+/*
+ * The seed of the new UUIDs, without waiting for the kernel's random pool
+ * (docs/boot.md, "Never waiting for entropy"): getrandom(GRND_INSECURE)'s
+ * bytes (the pool as it is: boot-time jitter, device data the kernel mixed
+ * in), both clocks, and the machine's and disk's identifiers above, hashed.
+ * The UUIDs must differ between devices; nothing secret is made of them.
+ */
+static int uuid_seed(const char *disk, uint8_t ret[static SHA256_DIGEST_SIZE]) {
+        _cleanup_(sha256_freep) Sha256 *h = NULL;
+        const char *name = strrchr(disk, '/') ? strrchr(disk, '/') + 1 : disk;
+        uint8_t pool[32];
+        struct timespec ts[2];
+        ssize_t n;
+        int r;
+
+        r = sha256_new(&h);
+        if (r < 0)
+                return r;
+        n = getrandom(pool, sizeof pool, GRND_INSECURE);
+        if (n < 0 && errno == EINVAL)   /* a kernel before 5.6 */
+                n = getrandom(pool, sizeof pool, GRND_NONBLOCK);
+        if (n > 0)
+                (void) sha256_update(h, pool, (size_t) n);
+        (void) clock_gettime(CLOCK_BOOTTIME, &ts[0]);
+        (void) clock_gettime(CLOCK_REALTIME, &ts[1]);
+        (void) sha256_update(h, ts, sizeof ts);
+        for (size_t i = 0; i < ELEMENTSOF(machine_id_files); i++)
+                hash_file(h, machine_id_files[i]);
+        for (size_t i = 0; i < ELEMENTSOF(disk_id_files); i++) {
+                _cleanup_free_ char *path = NULL;
+                if (asprintf(&path, "/sys/block/%s/%s", name, disk_id_files[i]) < 0)
+                        return -ENOMEM;
+                hash_file(h, path);
+        }
+        (void) sha256_update(h, disk, strlen(disk));
+        return sha256_final(h, ret);
+}
+
+/* The n-th UUID of a seed: SHA-256(seed, n), as a version 4 UUID, lowercase. */
+static int seeded_uuid(const uint8_t seed[static SHA256_DIGEST_SIZE], uint32_t n, char ret[static 37]) {
+        uint8_t in[SHA256_DIGEST_SIZE + sizeof n], d[SHA256_DIGEST_SIZE];
+        int r;
+
+        memcpy(in, seed, SHA256_DIGEST_SIZE);
+        memcpy(in + SHA256_DIGEST_SIZE, &n, sizeof n);
+        r = sha256_buf(in, sizeof in, d);
+        if (r < 0)
+                return r;
         d[6] = (d[6] & 0x0f) | 0x40;
         d[8] = (d[8] & 0x3f) | 0x80;
         snprintf(ret, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", d[0], d[1], d[2],
@@ -60,8 +125,8 @@ static int random_uuid(char ret[static 37]) {
 }
 
 /* New UUIDs for every used entry; *ret_new_esp the one that had esp_uuid. */
-static int new_partition_uuids(struct fdisk_context *cxt, const char *disk, const char *esp_uuid,
-                               char **ret_new_esp) {
+static int new_partition_uuids(struct fdisk_context *cxt, const char *disk, const uint8_t *seed,
+                               const char *esp_uuid, char **ret_new_esp) {
         _cleanup_free_ char *new_esp = NULL;
         size_t n = fdisk_get_npartitions(cxt);
         int r;
@@ -75,7 +140,7 @@ static int new_partition_uuids(struct fdisk_context *cxt, const char *disk, cons
                 r = fdisk_get_partition(cxt, i, &old);
                 if (r < 0)
                         return err_set(-r, "%s: cannot read partition %zu: %s", disk, i + 1, strerror(-r));
-                r = random_uuid(uuid);
+                r = seeded_uuid(seed, (uint32_t) i + 1, uuid);
                 if (r < 0)
                         return r;
                 pa = fdisk_new_partition();
@@ -119,13 +184,16 @@ int init_identity_personalize(const char *disk, bool reread, const char *esp_uui
                 return 0;
         }
 
-        r = random_uuid(disk_uuid);
+        uint8_t seed[SHA256_DIGEST_SIZE];
+        r = uuid_seed(disk, seed);
+        if (r >= 0)
+                r = seeded_uuid(seed, 0, disk_uuid);
         if (r < 0)
-                return r;
+                return err_set(-r, "%s: no seed for new UUIDs: %s", disk, strerror(-r));
         r = fdisk_set_disklabel_id_from_string(cxt, disk_uuid);
         if (r < 0)
                 return err_set(-r, "%s: cannot set the disk GUID: %s", disk, strerror(-r));
-        r = new_partition_uuids(cxt, disk, esp_uuid, &new_esp);
+        r = new_partition_uuids(cxt, disk, seed, esp_uuid, &new_esp);
         if (r < 0)
                 return r;
 

@@ -15,3 +15,5 @@
 
 /* Lowercase; -ENOENT when neither says; -EOPNOTSUPP without EFI variables. */
 int loader_esp_uuid(const char *efivars_dir, char **ret);
+/* The same with the note's path given (NULL: none), for tests. An empty note counts as absent. */
+int loader_esp_uuid_from(const char *note, const char *efivars_dir, char **ret);
