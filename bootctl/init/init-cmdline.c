@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "init-cmdline.h"
 
+#include <ctype.h>
 #include <limits.h>
+#include <string.h>
 
 #include "basic/error.h"
 #include "slot/kernel-cmdline.h"
@@ -21,6 +23,18 @@ int init_cmdline_parse_seconds(const char *key, const char *v, unsigned max, uns
         }
         *ret = (unsigned) x;
         return 0;
+}
+
+/* 8-4-4-4-12 hex digits, any case. */
+static bool is_uuid(const char *v) {
+        if (strlen(v) != 36)
+                return false;
+        for (size_t i = 0; i < 36; i++) {
+                bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+                if (dash ? v[i] != '-' : !isxdigit((unsigned char) v[i]))
+                        return false;
+        }
+        return true;
 }
 
 int init_cmdline_parse(const char *cmdline, InitCmdline *ret) {
@@ -63,6 +77,12 @@ int init_cmdline_parse(const char *cmdline, InitCmdline *ret) {
                         r = init_cmdline_parse_seconds(key, v, INIT_WAIT_MAX_SEC, &c.wait_sec);
                         if (r < 0)
                                 return r;
+                } else if (streq(key, "abide.esp")) {
+                        c.esp_invalid = !is_uuid(v);
+                        c.esp_uuid[0] = 0;
+                        if (!c.esp_invalid)
+                                for (size_t i = 0; i <= 36; i++)
+                                        c.esp_uuid[i] = (char) tolower((unsigned char) v[i]);
                 }
         }
 

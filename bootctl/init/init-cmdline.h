@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdbool.h>
+
 #include "slot/slot.h"
 
 #define INIT_WATCHDOG_DEFAULT_SEC 120
@@ -13,6 +15,11 @@ typedef struct InitCmdline {
         Slot slot;              /* abide.slot=a|b, required */
         unsigned watchdog_sec;  /* abide.watchdog=SECONDS, 0 disables */
         unsigned wait_sec;      /* abide.wait=SECONDS for the disk */
+        /* abide.esp=UUID: the PARTUUID of the partition the loader started from, said by a loader
+         * without LoaderDevicePartUUID (U-Boot's boot.cmd), lowercase; "" when not given. A value
+         * that is not a UUID is not an error (the boot goes on searching every disk): esp_invalid. */
+        char esp_uuid[37];
+        bool esp_invalid;
 } InitCmdline;
 
 /*

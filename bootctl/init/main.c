@@ -60,11 +60,21 @@ static void find_and_verify(const AbideConfig *c, Slot slot, unsigned wait_sec, 
         init_log("slot %s: root hash %s signed by %s", s, short_hash(*ret_root_hash), signer);
 }
 
+/* The ESP's UUID as it reads now, for abidectl when the loader's variable does not say it: a U-Boot
+ * boot (abide.esp=), or a first boot that changed it. Not fatal: abidectl then searches as before. */
+static void leave_esp_note(const char *esp_uuid) {
+        int r = mkdir_parents_of(INIT_IDENTITY_NOTE, 0755);
+        if (r >= 0)
+                r = write_file_atomic(INIT_IDENTITY_NOTE, esp_uuid, strlen(esp_uuid), 0644);
+        if (r < 0)
+                init_log("cannot leave the ESP's UUID in %s: %s", INIT_IDENTITY_NOTE, err_message(r));
+}
+
 /* A factory disk's first boot gives it UUIDs of its own (docs/boot.md, "A device's own UUIDs"),
  * only on the disk whose slot was just found and verified. Not fatal: the disk then boots with
  * the factory image's UUIDs, as disks made before this did. The ESP's new UUID replaces the
- * loader's for the rest of the boot: here, and for abidectl through INIT_IDENTITY_NOTE. */
-static void first_boot_identity(const AbideConfig *c, Slot slot, unsigned wait_sec, char **esp_uuid,
+ * loader's for the rest of the boot (abidectl's through the note): returns true then. */
+static bool first_boot_identity(const AbideConfig *c, Slot slot, unsigned wait_sec, char **esp_uuid,
                                 InitPartitions *parts) {
         _cleanup_free_ char *disk = NULL, *new_esp = NULL;
         int r;
@@ -75,26 +85,22 @@ static void first_boot_identity(const AbideConfig *c, Slot slot, unsigned wait_s
                 r = init_identity_personalize(disk, true, *esp_uuid, &new_esp);
         if (r < 0) {
                 init_log("disk identity: %s; the factory image's UUIDs are kept this boot", err_message(r));
-                return;
+                return false;
         }
         if (r == 0)
-                return;
+                return false;
         init_log("disk %s: first boot: the factory image's disk GUID and partition UUIDs replaced by its own", disk);
         if (new_esp) {
                 init_log("the loader's ESP %s is now %s", *esp_uuid, new_esp);
                 free(*esp_uuid);
                 *esp_uuid = TAKE_PTR(new_esp);
-                r = mkdir_parents_of(INIT_IDENTITY_NOTE, 0755);
-                if (r >= 0)
-                        r = write_file_atomic(INIT_IDENTITY_NOTE, *esp_uuid, strlen(*esp_uuid), 0644);
-                if (r < 0)
-                        init_log("cannot leave the ESP's new UUID in %s: %s", INIT_IDENTITY_NOTE, err_message(r));
         }
         /* The kernel read the table again: the partitions' device nodes come back. */
         init_partitions_done(parts);
         r = init_discover(c, slot, wait_sec, false, *esp_uuid, parts);
         if (r < 0)
                 init_fail("slot %s: partitions after the new UUIDs: %s", slot_to_string(slot), err_message(r));
+        return *esp_uuid != NULL;
 }
 
 _noreturn_ static void boot(int argc, char *argv[]) {
@@ -148,13 +154,24 @@ _noreturn_ static void boot(int argc, char *argv[]) {
                 init_fail("start: out of memory");
         /* Not fatal: without EFI variables every disk is searched, as in a test VM with -kernel. */
         _cleanup_free_ char *esp_uuid = NULL;
+        bool esp_from_cmdline = false;
         r = init_efi_setup(&esp_uuid);
         if (r < 0)
                 init_log("EFI: %s; searching every disk", err_message(r));
         else if (r > 0)
                 init_log("loader started from the ESP %s: looking on its disk only", esp_uuid);
+        else if (cl.esp_uuid[0]) {
+                /* No loader interface (U-Boot): boot.cmd says the partition it loaded from. */
+                esp_uuid = strdup(cl.esp_uuid);
+                if (!esp_uuid)
+                        init_fail("start: out of memory");
+                esp_from_cmdline = true;
+                init_log("boot script started from the partition %s (abide.esp=): looking on its disk only", esp_uuid);
+        } else if (cl.esp_invalid)
+                init_log("abide.esp= is not a UUID: ignored, searching every disk");
         find_and_verify(config, cl.slot, cl.wait_sec, false, INIT_KEYS_DIR, esp_uuid, &parts, &root_hash);
-        first_boot_identity(config, cl.slot, cl.wait_sec, &esp_uuid, &parts);
+        if (first_boot_identity(config, cl.slot, cl.wait_sec, &esp_uuid, &parts) || esp_from_cmdline)
+                leave_esp_note(esp_uuid);
 
         init_step_deadline("verity", 60);
         r = init_verity_activate(parts.slot[SLOT_PART_ROOT].path, parts.slot[SLOT_PART_VERITY].path, root_hash,

@@ -13,6 +13,10 @@
 # next choice boots, with abide.unloadable=<slot> on its command line (abidectl boot-check marks the
 # slot bad); nothing is saved for it, so a read that failed once costs the slot nothing. Only when no
 # slot can be loaded does the script reset.
+# abide.esp=<PARTUUID> names the partition the script was loaded from (part uuid), as systemd-boot's
+# LoaderDevicePartUUID does under UEFI: abide-init and abidectl then look on that disk only, so a second
+# disk with abide's labels (a reflash stick) does not make them ambiguous. part uuid sets an environment
+# variable, deleted again at once so that no saveenv keeps it.
 # Scratch variables are hush locals (name=value): never in the environment, never saved. U-Boot's
 # hush (2023.01) does not clear a local with an empty assignment ("name=" keeps the old value), so
 # every scratch variable holds a value: 0 or 1 for flags, - for no slot.
@@ -94,6 +98,11 @@ for abide_pass in 1 2 3; do
 		if test "x${abide_fail_b}" = "x1"; then
 			setenv bootargs "${bootargs} abide.unloadable=b"
 		fi
+		# The partition this script runs from, for abide-init and abidectl to look on its disk only.
+		if part uuid ${devtype} ${devnum}:${distro_bootpart} abide_esp; then
+			setenv bootargs "${bootargs} abide.esp=${abide_esp}"
+		fi
+		setenv abide_esp
 		echo "abide: slot a (BOOT_A_LEFT=${BOOT_A_LEFT})"
 		if test "x${abide_save}" = "x1"; then
 			abide_save=0
@@ -108,6 +117,11 @@ for abide_pass in 1 2 3; do
 		if test "x${abide_fail_a}" = "x1"; then
 			setenv bootargs "${bootargs} abide.unloadable=a"
 		fi
+		# The partition this script runs from, for abide-init and abidectl to look on its disk only.
+		if part uuid ${devtype} ${devnum}:${distro_bootpart} abide_esp; then
+			setenv bootargs "${bootargs} abide.esp=${abide_esp}"
+		fi
+		setenv abide_esp
 		echo "abide: slot b (BOOT_B_LEFT=${BOOT_B_LEFT})"
 		if test "x${abide_save}" = "x1"; then
 			abide_save=0

@@ -37,6 +37,10 @@ static int check_word(const char *what, const char *w, size_t n) {
                 key = n;
         if (key_is(w, key, "abide.slot"))
                 return err_set(EINVAL, "%s must not set abide.slot= (abidectl adds it)", what);
+        /* The loader's word on this boot (docs/boot.md, docs/uboot.md): an image's value would stand
+         * when the loader's is missing, naming a partition or a failure that is not this boot's. */
+        if (key_is(w, key, "abide.esp") || key_is(w, key, "abide.unloadable"))
+                return err_set(EINVAL, "%s must not set %.*s= (the boot loader adds it)", what, (int) key, w);
         for (size_t i = 0; i < ELEMENTSOF(seconds); i++)
                 if (key_is(w, key, seconds[i].key) &&
                     (key == n || !is_seconds(w + key + 1, n - key - 1, seconds[i].max)))

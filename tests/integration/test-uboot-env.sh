@@ -43,8 +43,8 @@ agree() {
         slot=$(cat "$T/booted")
         noload=$(sed -n 's/^abide: slot \(.\) cannot be loaded.*/\1/p' "$T/uboot.log" | sort | tr -d '\n')
         if [ "$slot" != reset ]; then
-                x=$(sed 's/.*abide\.unloadable=//;t;s/.*/-/' "$T/cmdline")
-                grep -qx "console=ttyS0 x=$slot abide.slot=$slot\( abide.unloadable=$x\)\?" "$T/cmdline" &&
+                x=$(sed -n 's/.*abide\.unloadable=\([ab]\).*/\1/p' "$T/cmdline"); x=${x:--}
+                grep -qx "console=ttyS0 x=$slot abide.slot=$slot\( abide.unloadable=$x\)\? abide.esp=$PART_UUID_DEFAULT" "$T/cmdline" &&
                         [ "$x" = "${noload:--}" ] || die "cmdline: $(cat "$T/cmdline") (passed over: ${noload:--})"
         fi
         after=$T/env.in
@@ -56,7 +56,7 @@ agree() {
         want=$("$ABIDE_TEST_HELPERS/helper-uboot" "$order" "$la" "$lb" "$once" "$good" "$loads")
         [ "$got" = "$want" ] || die "order='$order' A='$la' B='$lb' once=$once good=$good loads=$loads: script: $got; state machine: $want"
         # Saved without scratch variables.
-        if [ -e "$T/env.saved" ] && grep -v '=$' "$T/env.saved" | grepq '^\(abide_slot\|abide_order\|abide_fb\|abide_save\|abide_fail_.\|abide_w\|abide_pass\|abide_listed\|BOOT_SLOT\)='; then
+        if [ -e "$T/env.saved" ] && grep -v '=$' "$T/env.saved" | grepq '^\(abide_esp\|abide_slot\|abide_order\|abide_fb\|abide_save\|abide_fail_.\|abide_w\|abide_pass\|abide_listed\|BOOT_SLOT\)='; then
                 die "scratch variables saved: $(cat "$T/env.saved")"
         fi
         n=$((n + 1))
@@ -116,7 +116,7 @@ abide_cmdline_a=console=ttyS0
 abide_version_a=1.0
 SEED
 [ "$(uboot_boot)" = a ] || die "factory boot: $(cat "$T/uboot.log")"
-grep -qx 'console=ttyS0 abide.slot=a' "$T/cmdline" || die "factory cmdline: $(cat "$T/cmdline")"
+grep -qx "console=ttyS0 abide.slot=a abide.esp=$PART_UUID_DEFAULT" "$T/cmdline" || die "factory cmdline: $(cat "$T/cmdline")"
 st=$("$ABIDECTL" status --json)
 [ "$(jq -r '.slots.a.state, .slots.a.booted, .slots.b.state' <<<"$st" | tr '\n' ' ')" = "good true empty " ] ||
         die "factory status: $st"
@@ -136,7 +136,7 @@ copy_info | grep -c crc-ok | grepq -x 2 || die "both copies should be valid: $(c
 
 note "the script boots b and counts the try before the kernel"
 [ "$(uboot_boot)" = b ] || die "trial boot: $(cat "$T/uboot.log")"
-grep -qx 'console=ttyS0 quiet abide.slot=b' "$T/cmdline" || die "trial cmdline: $(cat "$T/cmdline")"
+grep -qx "console=ttyS0 quiet abide.slot=b abide.esp=$PART_UUID_DEFAULT" "$T/cmdline" || die "trial cmdline: $(cat "$T/cmdline")"
 [ "$(env_get BOOT_B_LEFT)" = 2 ] || die "BOOT_B_LEFT after a boot: $(env_get BOOT_B_LEFT)"
 [ -z "$(env_get abide_slot)$(env_get abide_order)$(env_get BOOT_SLOT)" ] || die "scratch variables saved"
 st=$("$ABIDECTL" status --json)
@@ -356,6 +356,13 @@ UNSET
 [ "$(uboot_boot)" = b ] && [ "$(uboot_boot)" = b ] || die "trial"
 [ "$(uboot_boot)" = a ] || die "no tries left: the running slot a was not fallen back to: $(cat "$T/uboot.log")"
 
+note "the script's partition on the command line (abide.esp=); a partition table part cannot read: booted without it"
+[ "$(PART_UUID=0B5E2C1A-0000-4000-8000-0123456789AB uboot_boot)" = a ] || die "boot with another partition UUID: $(cat "$T/uboot.log")"
+grep -qx "console=ttyS0 abide.slot=a abide.esp=0B5E2C1A-0000-4000-8000-0123456789AB" "$T/cmdline" || die "cmdline: $(cat "$T/cmdline")"
+[ "$(PART_UUID='' uboot_boot)" = a ] || die "boot without part uuid: $(cat "$T/uboot.log")"
+grep -qx "console=ttyS0 abide.slot=a" "$T/cmdline" || die "cmdline without part uuid: $(cat "$T/cmdline")"
+[ -z "$(env_get abide_esp)" ] || die "abide_esp saved: $(env_get abide_esp)"
+
 note "a good slot whose kernel cannot be loaded: the other slot boots the same boot, boot-check marks it bad"
 "$ABIDECTL" install --tries 2 "$V2" >/dev/null
 [ "$(uboot_boot)" = b ] || die "trial"
@@ -364,7 +371,7 @@ note "a good slot whose kernel cannot be loaded: the other slot boots the same b
 mv "$T/esp/abide/b/vmlinuz" "$T/vmlinuz.b"
 # Before: U-Boot reset on the failed load and chose b again, forever (b good, never counted).
 [ "$(uboot_boot)" = a ] || die "good b unloadable: $(cat "$T/uboot.log")"
-grepq "slot b cannot be loaded" "$T/uboot.log" && grepq -x "console=ttyS0 abide.slot=a abide.unloadable=b" "$T/cmdline" ||
+grepq "slot b cannot be loaded" "$T/uboot.log" && grep -qx "console=ttyS0 abide.slot=a abide.unloadable=b abide.esp=$PART_UUID_DEFAULT" "$T/cmdline" ||
         die "unloadable b: $(cat "$T/uboot.log" "$T/cmdline")"
 "$ABIDECTL" boot-check --timeout 5 --no-reboot >"$T/out"
 [ "$(env_get BOOT_B_LEFT)" = 0 ] && [ "$(env_get BOOT_ORDER)" = "A B" ] || die "b not marked bad: $(fw_printenv -c "$ENV_CFG")"

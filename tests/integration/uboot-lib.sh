@@ -58,6 +58,9 @@ uboot_strtoul() {
 }
 uboot_strtol() { if [[ $1 == -* ]]; then echo $((0 - $(uboot_strtoul "${1:1}" 0))); else uboot_strtoul "$1" 0; fi; }
 
+# What the emulated "part uuid" says the script's partition is, unless PART_UUID is set.
+PART_UUID_DEFAULT=4ab1014a-9d19-44f8-8c04-dc0c415ad46d
+
 # run_boot_cmd ENV_IN SAVED: runs boot.cmd over the NAME=VALUE lines of ENV_IN; saveenv writes the
 # whole environment to SAVED (NAME= for an unset one); booti writes the kernel's command line
 # to $T/cmdline (abidectl's Cmdline=) and its abide.slot= to $T/booted. Log in $T/uboot.log.
@@ -130,12 +133,23 @@ run_boot_cmd() {
                         [ "$1 $2" = "mmc 0:1" ] || { echo "load from $1 $2" >&2; return 1; }
                         [ -f "$T/esp$4" ] || { echo "load: no $4" >&2; return 1; }
                 }
+                # U-Boot's "part uuid IFACE DEV:PART VAR" for the script's partition: PART_UUID (unset: a
+                # fixed one; empty: the command fails, as on a partition table it cannot read).
+                part() {
+                        [ "$1" = uuid ] && [ $# = 4 ] || { echo "part $* not emulated" >&2; exit 9; }
+                        [ "$2 $3" = "mmc 0:1" ] || { echo "part uuid of $2 $3" >&2; return 1; }
+                        local u=${PART_UUID-$PART_UUID_DEFAULT}
+                        [ -n "$u" ] || { echo "part: no partition table" >&2; return 1; }
+                        setenv "$4" "$u"
+                }
                 booti() {
                         local n w
                         # Scratch variables are hush locals: none of them may be in the environment.
                         for n in abide_slot abide_order abide_fb abide_save abide_fail_a abide_fail_b abide_w abide_pass abide_listed; do
                                 [[ $names != *" $n "* ]] || { echo "$n in the environment at booti" >&2; exit 5; }
                         done
+                        # part uuid's variable: set in the environment, deleted before the boot.
+                        [ -z "${abide_esp+x}" ] || { echo "abide_esp in the environment at booti" >&2; exit 5; }
                         printf '%s\n' "$bootargs" >"$T/cmdline"
                         for w in $bootargs; do [[ $w != abide.slot=* ]] || echo "${w#abide.slot=}" >"$T/booted"; done
                         exit 0

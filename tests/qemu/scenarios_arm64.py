@@ -19,6 +19,7 @@ builder/uboot/boot.cmd.
 
 import glob
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -129,11 +130,25 @@ def update(sc, disk, prep):
     counts b's try, boot-check blesses it; power off. Returns the seconds
     from QEMU start to boot-check done per boot."""
     boots = []
+    factory_esp = esp_uuid(disk)
     with sc.machine(disk, drives=[prep.drives["v2"]], max_boots=2, deadline=900, **MACHINE) as vm:
         secs, text = S.healthy_boot(sc, vm, 1, "a", "1.0.0")
         boots.append(secs)
         check(uboot_lines(text) == ["abide: slot a (BOOT_A_LEFT=)"],
               "boot 1: U-Boot's script did not boot slot a uncounted: %s" % uboot_lines(text))
+        # boot.cmd's part uuid names the boot partition (abide.esp=); the first boot gives the disk
+        # its own UUIDs and leaves the boot partition's new one for abidectl (docs/boot.md).
+        text = text.replace("\r", "")
+        check(re.search(r"Kernel command line: .*abide\.slot=a abide\.esp=%s$" % factory_esp, text, re.M),
+              "boot 1: no abide.esp=%s on the command line: %s" % (factory_esp, re.findall(r"Kernel command line: .*", text)))
+        check("abide-init: boot script started from the partition %s (abide.esp=): looking on its disk only"
+              % factory_esp in text, "boot 1: abide-init did not take abide.esp=: %s" % re.findall(r"abide-init: .*", text)[:6])
+        m = re.search(r"^abide-init: the loader's ESP %s is now ([0-9a-f-]+)$" % factory_esp, text, re.M)
+        check(m and "first boot: the factory image's disk GUID and partition UUIDs replaced by its own" in text,
+              "boot 1: the factory disk was not given its own UUIDs: %s" % re.findall(r"abide-init: .*", text)[:9])
+        own_esp = m.group(1)
+        rc, out = vm.run("cat /run/abide/loader-esp-partuuid")
+        check(rc == 0 and out.strip() == own_esp, "boot 1: the note says %r, expected %s" % (out.strip(), own_esp))
         check("fw-env: U-Boot environment on /dev/vdc" in text, "boot 1: the environment disk is not /dev/vdc")
         st = S.status(vm)
         check(st["booted"] == "a", "status: booted %r" % st["booted"])
@@ -146,6 +161,11 @@ def update(sc, disk, prep):
 
         secs, text = S.healthy_boot(sc, vm, 2, "b", "2.0.0")
         boots.append(secs)
+        check(re.search(r"Kernel command line: .*abide\.slot=b abide\.esp=%s\r?$" % own_esp, text, re.M),
+              "boot 2: U-Boot did not say the disk's own boot partition UUID %s: %s"
+              % (own_esp, re.findall(r"Kernel command line: .*", text)))
+        check("boot script started from the partition %s" % own_esp in text and "first boot:" not in text,
+              "boot 2: %s" % re.findall(r"abide-init: .*", text)[:6])
         check(uboot_lines(text) == ["abide: slot b (BOOT_B_LEFT=%d)" % (TRIES - 1)],
               "boot 2: U-Boot did not count slot b's try: %s" % uboot_lines(text))
         check("Slot b is healthy: marked good" in text, "boot 2: slot b not marked good: %s"
@@ -161,6 +181,12 @@ def update(sc, disk, prep):
     check(env.get("BOOT_ORDER") == "B A" and "BOOT_B_LEFT" not in env and env.get("abide_good") == "B",
           "U-Boot environment after the blessing: %s" % env_summary(env))
     return boots
+
+
+def esp_uuid(disk):
+    """The PARTUUID of the partition labelled esp (the boot partition), lowercase."""
+    t = json.loads(S.sh("sfdisk", "--json", disk))["partitiontable"]
+    return [p["uuid"].lower() for p in t["partitions"] if p.get("name") == "esp"][0]
 
 
 def read_env(disk):

@@ -47,6 +47,13 @@ static void test_slot_refused(void **state) {
                 expect_refused(cases[i], "must not set abide.slot= (abidectl adds it)");
 }
 
+static void test_loader_keys_refused(void **state) {
+        expect_refused("abide.esp=4ab1014a-9d19-44f8-8c04-dc0c415ad46d", "must not set abide.esp= (the boot loader adds it)");
+        expect_refused("console=ttyS0 abide.esp", "must not set abide.esp= (the boot loader adds it)");
+        expect_refused("abide.unloadable=b quiet", "must not set abide.unloadable= (the boot loader adds it)");
+        expect_accepted("abide.espx=1 abide.unloadables=b xabide.esp=1");
+}
+
 static void test_end_of_options_refused(void **state) {
         expect_refused("--", "'--' word");
         expect_refused("abide.slot=a --", "abide.slot=");
@@ -118,6 +125,7 @@ static void test_null(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_slot_refused),
+                cmocka_unit_test(test_loader_keys_refused),
                 cmocka_unit_test(test_end_of_options_refused),
                 cmocka_unit_test(test_init_values_refused),
                 cmocka_unit_test(test_characters_refused),

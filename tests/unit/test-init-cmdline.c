@@ -90,6 +90,40 @@ static void test_prefix_lookalikes(void **state) {
         assert_int_equal(c.wait_sec, INIT_WAIT_DEFAULT_SEC);
 }
 
+static void test_esp(void **state) {
+        InitCmdline c = parse_ok("abide.slot=a");
+        assert_string_equal(c.esp_uuid, "");
+        assert_false(c.esp_invalid);
+        /* lowercased, as blkid reports PARTUUIDs */
+        c = parse_ok("abide.slot=a abide.esp=4AB1014A-9D19-44F8-8C04-DC0C415AD46D");
+        assert_string_equal(c.esp_uuid, "4ab1014a-9d19-44f8-8c04-dc0c415ad46d");
+        assert_false(c.esp_invalid);
+        /* the last wins, as for the other keys (boot.cmd's comes after the image's options) */
+        c = parse_ok("abide.esp=11111111-2222-3333-4444-555555555555 abide.slot=a abide.esp=\"4ab1014a-9d19-44f8-8c04-dc0c415ad46d\"");
+        assert_string_equal(c.esp_uuid, "4ab1014a-9d19-44f8-8c04-dc0c415ad46d");
+        /* not a UUID: not fatal (the boot searches every disk), flagged for the console */
+        static const char *const bad[] = {
+                "abide.esp=", "abide.esp=4ab1014a", "abide.esp=4ab1014a-9d19-44f8-8c04-dc0c415ad46dd",
+                "abide.esp=4ab1014a-9d19-44f8-8c04-dc0c415ad46g", "abide.esp=4ab1014a99d19-44f8-8c04-dc0c415ad46d",
+                "abide.esp=../../dev/sda1xxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+                "abide.esp=4ab1014a-9d19-44f8-8c04-dc0c415ad46d abide.esp=x",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                char line[256];
+                snprintf(line, sizeof line, "abide.slot=b %s", bad[i]);
+                c = parse_ok(line);
+                if (!c.esp_invalid || c.esp_uuid[0])
+                        fail_msg("'%s': taken as '%s'", line, c.esp_uuid);
+        }
+        /* a later good value clears the flag */
+        c = parse_ok("abide.slot=a abide.esp=x abide.esp=4ab1014a-9d19-44f8-8c04-dc0c415ad46d");
+        assert_false(c.esp_invalid);
+        assert_string_equal(c.esp_uuid, "4ab1014a-9d19-44f8-8c04-dc0c415ad46d");
+        /* after "--": init's, not ours */
+        c = parse_ok("abide.slot=a -- abide.esp=4ab1014a-9d19-44f8-8c04-dc0c415ad46d");
+        assert_string_equal(c.esp_uuid, "");
+}
+
 static void test_double_dash(void **state) {
         /* After "--" the words are init's arguments, not kernel parameters. */
         parse_bad("console=ttyS0 -- abide.slot=a", EINVAL, "no abide.slot=");
@@ -157,6 +191,7 @@ int main(void) {
                 cmocka_unit_test(test_last_wins),
                 cmocka_unit_test(test_whitespace_and_quotes),
                 cmocka_unit_test(test_prefix_lookalikes),
+                cmocka_unit_test(test_esp),
                 cmocka_unit_test(test_double_dash),
                 cmocka_unit_test(test_bad_slot),
                 cmocka_unit_test(test_bad_numbers),
