@@ -27,6 +27,8 @@ static void check_entry(const char *cmdline, Slot slot) {
         FUZZ_ASSERT(options);
         FUZZ_ASSERT(init_cmdline_parse(options, &c) == 0);
         FUZZ_ASSERT(c.slot == slot);
+        /* Only the loader says which partition it started from. */
+        FUZZ_ASSERT(!c.esp_uuid[0] && !c.esp_invalid);
         /* The builder's reading of the watchdog (the HealthTimeoutSec= bound) is abide-init's. */
         FUZZ_ASSERT(c.watchdog_sec == cmdline_watchdog_sec(cmdline));
 }
@@ -37,8 +39,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         if (!s)
                 return 0;
-        if (init_cmdline_parse(s, &c) == 0)
+        if (init_cmdline_parse(s, &c) == 0) {
                 FUZZ_ASSERT(c.slot == SLOT_A || c.slot == SLOT_B);
+                /* abide.esp=: none, or a lowercase UUID (it is looked up as a PARTUUID) */
+                size_t n = strlen(c.esp_uuid);
+                FUZZ_ASSERT(n == 0 || n == 36);
+                for (size_t i = 0; i < n; i++)
+                        FUZZ_ASSERT((i == 8 || i == 13 || i == 18 || i == 23) ? c.esp_uuid[i] == '-'
+                                                                              : !!strchr("0123456789abcdef", c.esp_uuid[i]));
+                FUZZ_ASSERT(!(n && c.esp_invalid));
+        }
 
         if (strlen(s) > 4096 || cmdline_check("boot.cmdline", s) < 0)
                 return 0;
