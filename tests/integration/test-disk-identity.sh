@@ -103,6 +103,17 @@ cp --sparse=always "$T/factory.img" "$T/twin.img"
 first_boot "$T/twin.img" || die "--first-boot on the twin failed: $(cat "$T/err.txt")"
 compare "$T/disk.img" "$T/twin.img" || die "the two devices share a UUID"
 
+note "the factory image written to a bigger disk: the backup table moves to the disk's end"
+cp --sparse=always "$T/factory.img" "$T/big.img"
+truncate -s +64M "$T/big.img"
+sfdisk --verify "$T/big.img" 2>&1 | grep -q "not on the end of the device" || die "control: the backup table is at the end already"
+first_boot "$T/big.img" || die "--first-boot on the bigger disk failed: $(cat "$T/err.txt")"
+sfdisk --verify "$T/big.img" >"$T/verify.txt" 2>&1 && ! grep -qi "mismatch\|not on the end" "$T/verify.txt" ||
+        die "the bigger disk's table: $(cat "$T/verify.txt")"
+[ "$(sfdisk --json "$T/big.img" | python3 -c 'import json,sys; print(json.load(sys.stdin)["partitiontable"]["lastlba"])')" = \
+        $(($(stat -c %s "$T/big.img") / 512 - 34)) ] || die "the usable area did not grow to the disk's end"
+compare "$T/factory.img" "$T/big.img" || die "the bigger disk's new partition table is wrong"
+
 note "a disk abide-init cannot write: one line, exit 1, nothing changed"
 cp --sparse=always "$T/factory.img" "$T/ro.img"
 LOOP=$(losetup -r --show -f "$T/ro.img")
