@@ -27,15 +27,15 @@ static void fdisk_unref_partitionp(struct fdisk_partition **p) {
                 fdisk_unref_partition(*p);
 }
 
-/* libfdisk reports through its dialog callback; keep its last warning for our
- * message and nothing on the console (abide-init logs once, with the cause). */
+/* libfdisk reports through its dialog callback; keep its first warning (what it found wrong) for
+ * our message and nothing on the console (abide-init logs once, with the cause). */
 static int on_ask(struct fdisk_context *cxt, struct fdisk_ask *ask, void *data) {
         char *last = data;
         (void) cxt;
 
         if (fdisk_is_ask(ask, WARN) || fdisk_is_ask(ask, WARNX)) {
                 const char *m = fdisk_ask_print_get_mesg(ask);
-                if (m)
+                if (m && !last[0])
                         (void) snprintf(last, 256, "%s", m);
                 return 0;
         }
@@ -159,11 +159,14 @@ static int new_partition_uuids(struct fdisk_context *cxt, const char *disk, cons
         return 0;
 }
 
-int init_identity_personalize(const char *disk, bool reread, const char *esp_uuid, char **ret_new_esp_uuid) {
+int init_identity_check(const char *disk, bool reread, const char *esp_uuid, char **ret_new_esp_uuid,
+                        char **ret_repaired) {
         _cleanup_(fdisk_unref_contextp) struct fdisk_context *cxt = NULL;
-        _cleanup_free_ char *id = NULL, *new_esp = NULL;
+        _cleanup_free_ char *id = NULL, *new_esp = NULL, *repaired = NULL;
         char last[256] = "", disk_uuid[37];
         int r;
+
+        *ret_new_esp_uuid = *ret_repaired = NULL;
 
         cxt = fdisk_new_context();
         if (!cxt)
@@ -172,16 +175,22 @@ int init_identity_personalize(const char *disk, bool reread, const char *esp_uui
         r = fdisk_assign_device(cxt, disk, 0);
         if (r < 0)
                 return err_set(-r, "%s: cannot open its partition table for writing: %s", disk, strerror(-r));
-        if (!fdisk_is_label(cxt, GPT)) {
-                *ret_new_esp_uuid = NULL;
-                return 0;
-        }
+        if (!fdisk_is_label(cxt, GPT))
+                return INIT_IDENTITY_KEPT;
+        /* libfdisk marks the table changed when what it read needs writing: a copy that failed its
+         * CRC (read from the other), a backup not at the disk's end, a protective MBR of another size. */
+        bool changed = fdisk_label_is_changed(fdisk_get_label(cxt, NULL));
         r = fdisk_get_disklabel_id(cxt, &id);
         if (r < 0 || !id)
                 return err_set(r < 0 ? -r : EIO, "%s: cannot read the disk GUID", disk);
-        if (strcasecmp(id, ZERO_UUID) != 0) {
-                *ret_new_esp_uuid = NULL;
-                return 0;
+        bool factory = strcasecmp(id, ZERO_UUID) == 0;
+        if (!factory && !changed)
+                return INIT_IDENTITY_KEPT;
+        if (!factory) {
+                repaired = strdup(last[0] ? last : "libfdisk found it needs writing");
+                if (!repaired)
+                        return -ENOMEM;
+                goto write;
         }
 
         uint8_t seed[SHA256_DIGEST_SIZE];
@@ -197,6 +206,7 @@ int init_identity_personalize(const char *disk, bool reread, const char *esp_uui
         if (r < 0)
                 return r;
 
+write:
         r = fdisk_write_disklabel(cxt);
         if (r < 0)
                 return err_set(-r, "%s: writing the partition table failed: %s%s%s", disk, strerror(-r),
@@ -206,13 +216,14 @@ int init_identity_personalize(const char *disk, bool reread, const char *esp_uui
         if (reread) {
                 r = fdisk_reread_partition_table(cxt);
                 if (r < 0)
-                        init_log("%s: the kernel keeps the old partition UUIDs until the next boot: %s", disk,
-                                 last[0] ? last : strerror(-r));
+                        init_log("%s: the kernel keeps the partition table it read until the next boot: %s", disk,
+                                 strerror(-r));
         }
         r = fdisk_deassign_device(cxt, 0);
         if (r < 0)
                 return err_set(-r, "%s: closing the partition table failed: %s", disk, strerror(-r));
 
         *ret_new_esp_uuid = TAKE_PTR(new_esp);
-        return 1;
+        *ret_repaired = TAKE_PTR(repaired);
+        return factory ? INIT_IDENTITY_OWN : INIT_IDENTITY_REPAIRED;
 }

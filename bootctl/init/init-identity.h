@@ -9,24 +9,35 @@
  * (abidectl reads it instead of the loader's LoaderDevicePartUUID). */
 #define INIT_IDENTITY_NOTE LOADER_ESP_NOTE
 
+typedef enum InitIdentity {
+        INIT_IDENTITY_KEPT,       /* nothing written */
+        INIT_IDENTITY_OWN,        /* a factory disk given its own UUIDs */
+        INIT_IDENTITY_REPAIRED,   /* a table copy written again from the other */
+} InitIdentity;
+
 /*
- * A factory disk's own identity, given at its first boot (docs/boot.md,
- * "A device's own UUIDs"). abide-build writes factory disks with an
- * all-zero GPT disk GUID: the same image goes to every device, and its
- * partition UUIDs are derived from the image. When disk's GUID is all
- * zero, every partition and the disk get new random version 4 UUIDs
- * (names, types, attributes and places kept) in one libfdisk write
- * (backup table and header first, then the primary ones), synced; with
- * reread the kernel is asked to read the table again (failure only
- * warned: the next boot sees it).
+ * The boot's partition table step (docs/boot.md, "A device's own UUIDs"),
+ * on the disk whose slot was just verified:
+ *
+ * - A factory disk (abide-build writes an all-zero GPT disk GUID: the same
+ *   image goes to every device, its partition UUIDs derived from the
+ *   image) gets new version 4 UUIDs for the disk and every partition
+ *   (names, types, attributes and places kept).
+ * - A table libfdisk finds needing a write (one copy failing its CRC, read
+ *   from the other: a power cut inside that first write, a damaged first
+ *   sector; a backup not at the disk's end) is written again.
+ *
+ * Either is one libfdisk write (backup table and header first, then the
+ * primary ones), synced; with reread the kernel is asked to read the table
+ * again (failure only logged: the next boot sees it).
  *
  * esp_uuid (may be NULL): a PARTUUID on this disk whose new value the
  * caller needs (the loader's ESP); *ret_new_esp_uuid gets it, or NULL.
+ * *ret_repaired: for INIT_IDENTITY_REPAIRED, what libfdisk found; else NULL.
  *
- * Returns 1 when the disk was given its own UUIDs, 0 when it has them
- * already (a non-zero disk GUID) or is not GPT (nothing written), or a
- * negative errno with a one-line message (nothing written, or the write
- * failed: the table is then whichever copy the write reached, each
- * complete under its CRC).
+ * Returns an InitIdentity (KEPT for a disk that is not GPT), or a negative
+ * errno with a one-line message (nothing written, or the write failed: the
+ * table is then whichever copy the write reached, each whole under its CRC).
  */
-int init_identity_personalize(const char *disk, bool reread, const char *esp_uuid, char **ret_new_esp_uuid);
+int init_identity_check(const char *disk, bool reread, const char *esp_uuid, char **ret_new_esp_uuid,
+                        char **ret_repaired);

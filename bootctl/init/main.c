@@ -70,27 +70,31 @@ static void leave_esp_note(const char *esp_uuid) {
                 init_log("cannot leave the ESP's UUID in %s: %s", INIT_IDENTITY_NOTE, err_message(r));
 }
 
-/* A factory disk's first boot gives it UUIDs of its own (docs/boot.md, "A device's own UUIDs"),
- * only on the disk whose slot was just found and verified. Not fatal: the disk then boots with
- * the factory image's UUIDs, as disks made before this did. The ESP's new UUID replaces the
- * loader's for the rest of the boot (abidectl's through the note): returns true then. */
-static bool first_boot_identity(const AbideConfig *c, Slot slot, unsigned wait_sec, char **esp_uuid,
-                                InitPartitions *parts) {
-        _cleanup_free_ char *disk = NULL, *new_esp = NULL;
+/* The partition table step (docs/boot.md, "A device's own UUIDs"), only on the disk whose slot
+ * was just found and verified: a factory disk's first boot gives it UUIDs of its own; a table
+ * copy that is damaged is written again from the other. Not fatal: the disk then boots as it is.
+ * When the ESP's UUID changed, the new one replaces the loader's for the rest of the boot
+ * (abidectl's through the note): returns true then. */
+static bool disk_identity(const AbideConfig *c, Slot slot, unsigned wait_sec, char **esp_uuid, InitPartitions *parts) {
+        _cleanup_free_ char *disk = NULL, *new_esp = NULL, *repaired = NULL;
         int r;
 
         init_step_deadline("identity", 60);
         r = slot_partition_parent_disk(parts->slot[SLOT_PART_ROOT].path, &disk);
         if (r >= 0)
-                r = init_identity_personalize(disk, true, *esp_uuid, &new_esp);
+                r = init_identity_check(disk, true, *esp_uuid, &new_esp, &repaired);
         if (r < 0) {
-                init_log("disk identity: %s; the factory image's UUIDs are kept this boot", err_message(r));
+                init_log("disk identity: %s; the partition table is left as it is this boot", err_message(r));
                 return false;
         }
-        if (r == 0)
+        if (r == INIT_IDENTITY_KEPT)
                 return false;
-        init_log("disk %s: first boot: the factory image's disk GUID and partition UUIDs replaced by its own", disk);
-        if (new_esp) {
+        if (r == INIT_IDENTITY_REPAIRED)
+                init_log("disk %s: partition table written again: %s", disk, repaired);
+        else
+                init_log("disk %s: first boot: the factory image's disk GUID and partition UUIDs replaced by its own", disk);
+        bool esp_changed = new_esp;
+        if (esp_changed) {
                 init_log("the loader's ESP %s is now %s", *esp_uuid, new_esp);
                 free(*esp_uuid);
                 *esp_uuid = TAKE_PTR(new_esp);
@@ -99,8 +103,8 @@ static bool first_boot_identity(const AbideConfig *c, Slot slot, unsigned wait_s
         init_partitions_done(parts);
         r = init_discover(c, slot, wait_sec, false, *esp_uuid, parts);
         if (r < 0)
-                init_fail("slot %s: partitions after the new UUIDs: %s", slot_to_string(slot), err_message(r));
-        return *esp_uuid != NULL;
+                init_fail("slot %s: partitions after the table was written: %s", slot_to_string(slot), err_message(r));
+        return esp_changed;
 }
 
 _noreturn_ static void boot(int argc, char *argv[]) {
@@ -170,7 +174,7 @@ _noreturn_ static void boot(int argc, char *argv[]) {
         } else if (cl.esp_invalid)
                 init_log("abide.esp= is not a UUID: ignored, searching every disk");
         find_and_verify(config, cl.slot, cl.wait_sec, false, INIT_KEYS_DIR, esp_uuid, &parts, &root_hash);
-        if (first_boot_identity(config, cl.slot, cl.wait_sec, &esp_uuid, &parts) || esp_from_cmdline)
+        if (disk_identity(config, cl.slot, cl.wait_sec, &esp_uuid, &parts) || esp_from_cmdline)
                 leave_esp_note(esp_uuid);
 
         init_step_deadline("verity", 60);
@@ -231,7 +235,8 @@ static void help(void) {
                "  --disk DISK              where to look for the partitions\n"
                "  --keys PATH              trusted CA directory or PEM file (default %s)\n"
                "  --wait SEC               wait this long for the partitions (default 0)\n"
-               "  --first-boot             then give a factory disk its own UUIDs, as its first boot does\n",
+               "  --first-boot             then the boot's partition table step: a factory disk gets its\n"
+               "                           own UUIDs, a damaged table copy is written again\n",
                INIT_KEYS_DIR);
 }
 
@@ -292,15 +297,18 @@ static int test_mode(int argc, char *argv[]) {
                 init_fail("out of memory");
         find_and_verify(config, slot, wait_sec, true, keys, NULL, &parts, &root_hash);
         if (first_boot) {
-                _cleanup_free_ char *unused = NULL;
+                _cleanup_free_ char *unused = NULL, *repaired = NULL;
                 struct stat st;
                 int r = stat(disk, &st) < 0 ? err_set(errno, "%s: %m", disk)
-                                            : init_identity_personalize(disk, S_ISBLK(st.st_mode), NULL, &unused);
+                                            : init_identity_check(disk, S_ISBLK(st.st_mode), NULL, &unused, &repaired);
                 if (r < 0)
                         init_fail("%s", err_message(r));
-                fprintf(stderr, "abide-init: disk %s: %s\n", disk,
-                        r > 0 ? "the factory image's disk GUID and partition UUIDs replaced by its own"
-                              : "has its own UUIDs already, or no GPT: unchanged");
+                if (r == INIT_IDENTITY_OWN)
+                        fprintf(stderr, "abide-init: disk %s: the factory image's disk GUID and partition UUIDs replaced by its own\n", disk);
+                else if (r == INIT_IDENTITY_REPAIRED)
+                        fprintf(stderr, "abide-init: disk %s: partition table written again: %s\n", disk, repaired);
+                else
+                        fprintf(stderr, "abide-init: disk %s: has its own UUIDs already, or no GPT: unchanged\n", disk);
         }
         init_step_deadline(NULL, 0);
         printf("%s\n", root_hash);

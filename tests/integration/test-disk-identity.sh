@@ -106,13 +106,54 @@ compare "$T/disk.img" "$T/twin.img" || die "the two devices share a UUID"
 note "the factory image written to a bigger disk: the backup table moves to the disk's end"
 cp --sparse=always "$T/factory.img" "$T/big.img"
 truncate -s +64M "$T/big.img"
-sfdisk --verify "$T/big.img" 2>&1 | grep -q "not on the end of the device" || die "control: the backup table is at the end already"
+sfdisk --verify "$T/big.img" >"$T/verify.txt" 2>&1 || true
+grep -q "not on the end of the device" "$T/verify.txt" || die "control: the backup table is at the end already: $(cat "$T/verify.txt")"
 first_boot "$T/big.img" || die "--first-boot on the bigger disk failed: $(cat "$T/err.txt")"
 sfdisk --verify "$T/big.img" >"$T/verify.txt" 2>&1 && ! grep -qi "mismatch\|not on the end" "$T/verify.txt" ||
         die "the bigger disk's table: $(cat "$T/verify.txt")"
 [ "$(sfdisk --json "$T/big.img" | python3 -c 'import json,sys; print(json.load(sys.stdin)["partitiontable"]["lastlba"])')" = \
         $(($(stat -c %s "$T/big.img") / 512 - 34)) ] || die "the usable area did not grow to the disk's end"
 compare "$T/factory.img" "$T/big.img" || die "the bigger disk's new partition table is wrong"
+
+# table IMAGE: the partition table as sfdisk reads it, without the device name; fails on any warning.
+table() {
+        sfdisk --dump "$1" 2>"$T/dump.err" | grep -v '^device:' | sed 's/^[^ ]*img\([0-9]\)/\1/'
+        [ ! -s "$T/dump.err" ] || die "sfdisk on $1: $(cat "$T/dump.err")"
+}
+# repaired IMAGE WANT_TABLE WHAT: the step wrote the table again (saying WHAT), both copies whole and as WANT_TABLE.
+repaired() {
+        first_boot "$1" || die "--first-boot on $1 failed: $(cat "$T/err.txt")"
+        grep -q "partition table written again: $3" "$T/err.txt" || die "$1: $(cat "$T/err.txt")"
+        sfdisk --verify "$1" >"$T/verify.txt" 2>&1 || die "$1 after the repair: $(cat "$T/verify.txt")"
+        cmp -s <(table "$1") "$2" || die "$1 after the repair: $(diff <(table "$1") "$2")"
+        first_boot "$1" && grep -q "has its own UUIDs already" "$T/err.txt" || die "$1 written twice: $(cat "$T/err.txt")"
+}
+table "$T/disk.img" >"$T/own.txt"
+S=$(($(stat -c %s "$T/disk.img") / 512))
+
+note "a damaged primary table (a flipped byte in its entries): written again from the backup"
+cp --sparse=always "$T/disk.img" "$T/bad-primary.img"
+printf '\377' | dd of="$T/bad-primary.img" bs=1 seek=$((2 * 512 + 20)) conv=notrunc status=none
+repaired "$T/bad-primary.img" "$T/own.txt" "The primary GPT table is corrupt"
+
+note "a damaged backup table (its header): written again from the primary"
+cp --sparse=always "$T/disk.img" "$T/bad-backup.img"
+printf '\377' | dd of="$T/bad-backup.img" bs=1 seek=$(((S - 1) * 512 + 20)) conv=notrunc status=none
+repaired "$T/bad-backup.img" "$T/own.txt" "The backup GPT table is corrupt"
+
+# A power cut inside the first boot's write (backup table and header, then the primary's entries, then its header):
+note "power cut after the backup was written: the primary still has the factory mark, the next boot does it again"
+cp --sparse=always "$T/factory.img" "$T/cut1.img"
+dd if="$T/disk.img" of="$T/cut1.img" bs=512 skip=$((S - 33)) seek=$((S - 33)) count=33 conv=notrunc status=none
+first_boot "$T/cut1.img" && grep -q "replaced by its own" "$T/err.txt" || die "cut after the backup: $(cat "$T/err.txt")"
+compare "$T/factory.img" "$T/cut1.img" || die "cut after the backup: the new table is wrong"
+sfdisk --verify "$T/cut1.img" >"$T/verify.txt" 2>&1 || die "cut after the backup: $(cat "$T/verify.txt")"
+
+note "power cut inside the primary's entries: the primary fails its CRC, written again from the new backup"
+cp --sparse=always "$T/factory.img" "$T/cut2.img"
+dd if="$T/disk.img" of="$T/cut2.img" bs=512 skip=$((S - 33)) seek=$((S - 33)) count=33 conv=notrunc status=none
+dd if="$T/disk.img" of="$T/cut2.img" bs=512 skip=2 seek=2 count=16 conv=notrunc status=none
+repaired "$T/cut2.img" "$T/own.txt" "The primary GPT table is corrupt"
 
 note "a disk abide-init cannot write: one line, exit 1, nothing changed"
 cp --sparse=always "$T/factory.img" "$T/ro.img"
