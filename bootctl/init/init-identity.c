@@ -159,7 +159,7 @@ static int new_partition_uuids(struct fdisk_context *cxt, const char *disk, cons
         return 0;
 }
 
-int init_identity_check(const char *disk, bool reread, const char *esp_uuid, char **ret_new_esp_uuid,
+int init_identity_check(const char *disk, bool reread, bool own, const char *esp_uuid, char **ret_new_esp_uuid,
                         char **ret_repaired) {
         _cleanup_(fdisk_unref_contextp) struct fdisk_context *cxt = NULL;
         _cleanup_free_ char *id = NULL, *new_esp = NULL, *repaired = NULL;
@@ -183,7 +183,7 @@ int init_identity_check(const char *disk, bool reread, const char *esp_uuid, cha
         r = fdisk_get_disklabel_id(cxt, &id);
         if (r < 0 || !id)
                 return err_set(r < 0 ? -r : EIO, "%s: cannot read the disk GUID", disk);
-        bool factory = strcasecmp(id, ZERO_UUID) == 0;
+        bool factory = own && strcasecmp(id, ZERO_UUID) == 0;
         if (!factory && !changed)
                 return INIT_IDENTITY_KEPT;
         if (!factory) {

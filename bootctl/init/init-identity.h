@@ -31,6 +31,8 @@ typedef enum InitIdentity {
  * primary ones), synced; with reread the kernel is asked to read the table
  * again (failure only logged: the next boot sees it).
  *
+ * own false: only the repair (a factory disk keeps its mark for a later call).
+ *
  * esp_uuid (may be NULL): a PARTUUID on this disk whose new value the
  * caller needs (the loader's ESP); *ret_new_esp_uuid gets it, or NULL.
  * *ret_repaired: for INIT_IDENTITY_REPAIRED, what libfdisk found; else NULL.
@@ -39,5 +41,5 @@ typedef enum InitIdentity {
  * errno with a one-line message (nothing written, or the write failed: the
  * table is then whichever copy the write reached, each whole under its CRC).
  */
-int init_identity_check(const char *disk, bool reread, const char *esp_uuid, char **ret_new_esp_uuid,
+int init_identity_check(const char *disk, bool reread, bool own, const char *esp_uuid, char **ret_new_esp_uuid,
                         char **ret_repaired);

@@ -38,6 +38,49 @@ static const char *short_hash(const char *h) {
         return buf;
 }
 
+/*
+ * The kernel takes a GPT only from a valid primary copy: with the primary damaged (a power cut
+ * inside the first boot's table write, a damaged first sector) the disk shows no partition
+ * nodes, while libblkid still reads the table from the backup (docs/boot.md, "A device's own
+ * UUIDs"). Then the slot is found as byte ranges of the disk and its signature verified there,
+ * and only then is that disk's table written again from the backup. 0 when it was: the caller
+ * looks for the partitions again.
+ */
+static int repair_unread_table(const AbideConfig *c, Slot slot, const char *keys, const char *esp_uuid) {
+        _cleanup_(init_partitions_done) InitPartitions ranged = {};
+        _cleanup_free_ char *hash = NULL, *signer = NULL, *new_esp = NULL, *repaired = NULL;
+        SlotPartition esp = {};
+        AbideConfig narrowed = *c;   /* shallow: only read, and only disk differs */
+        int r;
+
+        if (esp_uuid) {
+                r = slot_partition_find_by_uuid(c, esp_uuid, &esp);
+                if (r >= 0 && esp.offset == 0 && esp.size == 0)
+                        r = -EEXIST;   /* the ESP has its node: not this failure */
+                if (r < 0) {
+                        slot_partition_done(&esp);
+                        return r;
+                }
+                narrowed.disk = esp.path;   /* the whole disk, the ESP a range of it */
+        }
+        r = init_discover(&narrowed, slot, 0, true, NULL, &ranged);
+        const char *disk = ranged.slot[SLOT_PART_ROOT].path;
+        for (int p = 0; r >= 0 && p < _SLOT_PART_MAX; p++)
+                if (ranged.slot[p].offset == 0 || !streq(ranged.slot[p].path, disk))
+                        r = -EEXIST;   /* partition nodes there, or the slot spread over disks */
+        if (r >= 0)
+                r = init_signature_verify(&ranged.slot[SLOT_PART_VERITY_SIG], keys, &hash, &signer);
+        if (r >= 0)
+                r = init_identity_check(disk, true, false, esp_uuid, &new_esp, &repaired);
+        if (r >= 0 && r != INIT_IDENTITY_KEPT)
+                init_log("disk %s: the kernel read no partition table (its primary copy is damaged); slot %s verified "
+                         "in place, the table written again: %s", disk, slot_to_string(slot),
+                         repaired);
+        slot_partition_done(&esp);
+        err_clear();
+        return r >= 0 && r != INIT_IDENTITY_KEPT ? 0 : -ENOENT;
+}
+
 /* Steps 4 and 5, shared by the boot and the test mode: the verified root hash. */
 static void find_and_verify(const AbideConfig *c, Slot slot, unsigned wait_sec, bool allow_ranges, const char *keys,
                             const char *esp_uuid, InitPartitions *ret_parts, char **ret_root_hash) {
@@ -47,6 +90,14 @@ static void find_and_verify(const AbideConfig *c, Slot slot, unsigned wait_sec, 
 
         init_step_deadline("partitions", wait_sec + 30);
         r = init_discover(c, slot, wait_sec, allow_ranges, esp_uuid, ret_parts);
+        if (r == -ENOENT && !allow_ranges) {
+                const char *why = strdupa(err_message(r));
+                init_step_deadline("partition table", 60);
+                if (repair_unread_table(c, slot, keys, esp_uuid) == 0)
+                        r = init_discover(c, slot, wait_sec, allow_ranges, esp_uuid, ret_parts);
+                else
+                        r = err_set(ENOENT, "%s", why);
+        }
         if (r < 0)
                 init_fail("slot %s: partitions: %s", s, err_message(r));
         init_log("slot %s: root %s, verity %s, signature %s, data %s", s, ret_parts->slot[SLOT_PART_ROOT].path,
@@ -82,7 +133,7 @@ static bool disk_identity(const AbideConfig *c, Slot slot, unsigned wait_sec, ch
         init_step_deadline("identity", 60);
         r = slot_partition_parent_disk(parts->slot[SLOT_PART_ROOT].path, &disk);
         if (r >= 0)
-                r = init_identity_check(disk, true, *esp_uuid, &new_esp, &repaired);
+                r = init_identity_check(disk, true, true, *esp_uuid, &new_esp, &repaired);
         if (r < 0) {
                 init_log("disk identity: %s; the partition table is left as it is this boot", err_message(r));
                 return false;
@@ -300,7 +351,7 @@ static int test_mode(int argc, char *argv[]) {
                 _cleanup_free_ char *unused = NULL, *repaired = NULL;
                 struct stat st;
                 int r = stat(disk, &st) < 0 ? err_set(errno, "%s: %m", disk)
-                                            : init_identity_check(disk, S_ISBLK(st.st_mode), NULL, &unused, &repaired);
+                                            : init_identity_check(disk, S_ISBLK(st.st_mode), true, NULL, &unused, &repaired);
                 if (r < 0)
                         init_fail("%s", err_message(r));
                 if (r == INIT_IDENTITY_OWN)

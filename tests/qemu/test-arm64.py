@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Issue 12: the arm64 demo under QEMU aarch64 + Debian's U-Boot + builder/uboot/boot.cmd.
-Usage: test-arm64.py {update,powercut-trial,unloadable}
+Usage: test-arm64.py {update,powercut-trial,unloadable,gpt-primary}
 
 update: the factory disk (abide-build disk of recipes/demo-arm64.conf v1:
 boot.scr, slot a, DISK.env.fd with BOOT_ORDER=A) boots slot a healthy;
@@ -24,12 +24,21 @@ and choose b again, forever. Now the same boot passes b over and starts a
 with abide.unloadable=b; boot-check marks b bad and records the rollback;
 the next boot starts a without trying b.
 
+gpt-primary (docs/boot.md, "A device's own UUIDs"): the v2-blessed base
+disk with one byte of its primary GPT flipped, as a power cut inside the
+first boot's table write would leave it. U-Boot reads the backup and boots
+b; the kernel takes a GPT only from a valid primary and shows no
+partitions; abide-init finds slot b as ranges of the disk, verifies its
+signature there, writes the table again from the backup, and the boot goes
+on; the table is whole afterwards, as it was.
+
 Bundles, factory and base disks: tests/qemu/scenarios_arm64.py.
 """
 
 import os
 import re
 import shutil
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -141,7 +150,34 @@ def unloadable(sc):
           "U-Boot environment after b was marked bad: %s" % A.env_summary(env))
 
 
-SCENARIOS = {"update": update, "powercut-trial": powercut_trial, "unloadable": unloadable}
+def gpt_primary(sc):
+    prep = A.prepare(sc.say, ("v1", "v2"))
+    disk = os.path.join(sc.work, "disk.img")
+    A.base_v2_blessed(prep, disk)
+    want = S.sh("sfdisk", "--dump", disk).replace(disk, "DISK")
+    with open(disk, "r+b") as f:
+        f.seek(2 * 512 + 20)    # inside the primary table's first entry: its CRC fails
+        b = f.read(1)
+        f.seek(2 * 512 + 20)
+        f.write(bytes([b[0] ^ 0xff]))
+    sc.say("one byte of the primary GPT's entries flipped (U-Boot and libblkid read the backup; the kernel reads none)")
+    with sc.machine(disk, max_boots=1, deadline=600, **A.MACHINE) as vm:
+        secs, text = S.healthy_boot(sc, vm, 1, "b", "2.0.0", timeout=300)
+        text = text.replace("\r", "")
+        check(re.search(r"^abide-init: disk /dev/vda: the kernel read no partition table \(its primary copy is damaged\); "
+                        r"slot b verified in place, the table written again: The primary GPT table is corrupt", text, re.M),
+              "the damaged primary table was not written again: %s" % re.findall(r"abide-init: .*", text)[:8])
+        check("Slot b is good: nothing to check" in text, "boot-check did not find b good")
+        sc.figure("QEMU start -> boot-check done, primary GPT repaired", secs, "s")
+        vm.send("sync; poweroff")
+        vm.wait_exit(60)
+    r = subprocess.run(["sfdisk", "--verify", disk], capture_output=True, text=True)
+    check(r.returncode == 0 and "corrupt" not in r.stdout + r.stderr, "sfdisk --verify after the boot: %s" % (r.stdout + r.stderr))
+    got = S.sh("sfdisk", "--dump", disk).replace(disk, "DISK")
+    check(got == want, "the table after the repair differs: %r != %r" % (got, want))
+
+
+SCENARIOS = {"update": update, "powercut-trial": powercut_trial, "unloadable": unloadable, "gpt-primary": gpt_primary}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in SCENARIOS:
