@@ -159,41 +159,12 @@ static int new_partition_uuids(struct fdisk_context *cxt, const char *disk, cons
         return 0;
 }
 
-int init_identity_check(const char *disk, bool reread, bool own, const char *esp_uuid, char **ret_new_esp_uuid,
-                        char **ret_repaired) {
-        _cleanup_(fdisk_unref_contextp) struct fdisk_context *cxt = NULL;
-        _cleanup_free_ char *id = NULL, *new_esp = NULL, *repaired = NULL;
-        char last[256] = "", disk_uuid[37];
+/* The factory disk's new identity, in memory: a disk GUID and every partition's UUID. */
+static int give_own_uuids(struct fdisk_context *cxt, const char *disk, const char *esp_uuid, char **ret_new_esp) {
+        uint8_t seed[SHA256_DIGEST_SIZE];
+        char disk_uuid[37];
         int r;
 
-        *ret_new_esp_uuid = *ret_repaired = NULL;
-
-        cxt = fdisk_new_context();
-        if (!cxt)
-                return -ENOMEM;
-        (void) fdisk_set_ask(cxt, on_ask, last);
-        r = fdisk_assign_device(cxt, disk, 0);
-        if (r < 0)
-                return err_set(-r, "%s: cannot open its partition table for writing: %s", disk, strerror(-r));
-        if (!fdisk_is_label(cxt, GPT))
-                return INIT_IDENTITY_KEPT;
-        /* libfdisk marks the table changed when what it read needs writing: a copy that failed its
-         * CRC (read from the other), a backup not at the disk's end, a protective MBR of another size. */
-        bool changed = fdisk_label_is_changed(fdisk_get_label(cxt, NULL));
-        r = fdisk_get_disklabel_id(cxt, &id);
-        if (r < 0 || !id)
-                return err_set(r < 0 ? -r : EIO, "%s: cannot read the disk GUID", disk);
-        bool factory = own && strcasecmp(id, ZERO_UUID) == 0;
-        if (!factory && !changed)
-                return INIT_IDENTITY_KEPT;
-        if (!factory) {
-                repaired = strdup(last[0] ? last : "libfdisk found it needs writing");
-                if (!repaired)
-                        return -ENOMEM;
-                goto write;
-        }
-
-        uint8_t seed[SHA256_DIGEST_SIZE];
         r = uuid_seed(disk, seed);
         if (r >= 0)
                 r = seeded_uuid(seed, 0, disk_uuid);
@@ -202,11 +173,45 @@ int init_identity_check(const char *disk, bool reread, bool own, const char *esp
         r = fdisk_set_disklabel_id_from_string(cxt, disk_uuid);
         if (r < 0)
                 return err_set(-r, "%s: cannot set the disk GUID: %s", disk, strerror(-r));
-        r = new_partition_uuids(cxt, disk, seed, esp_uuid, &new_esp);
+        return new_partition_uuids(cxt, disk, seed, esp_uuid, ret_new_esp);
+}
+
+int init_identity_check(const char *disk, bool reread, bool own, const char *esp_uuid, char **ret_new_esp_uuid,
+                        char **ret_repaired) {
+        _cleanup_(fdisk_unref_contextp) struct fdisk_context *cxt = NULL;
+        _cleanup_free_ char *id = NULL, *new_esp = NULL, *repaired = NULL;
+        char last[256] = "";
+        int r;
+
+        cxt = fdisk_new_context();
+        if (!cxt)
+                return -ENOMEM;
+        (void) fdisk_set_ask(cxt, on_ask, last);
+        r = fdisk_assign_device(cxt, disk, 0);
+        if (r < 0)
+                return err_set(-r, "%s: cannot open its partition table for writing: %s", disk, strerror(-r));
+        if (!fdisk_is_label(cxt, GPT)) {
+                *ret_new_esp_uuid = *ret_repaired = NULL;
+                return INIT_IDENTITY_KEPT;
+        }
+        /* libfdisk marks the table changed when what it read needs writing: a copy that failed its
+         * CRC (read from the other), a backup not at the disk's end, a protective MBR of another size. */
+        bool changed = fdisk_label_is_changed(fdisk_get_label(cxt, NULL));
+        r = fdisk_get_disklabel_id(cxt, &id);
+        if (r < 0 || !id)
+                return err_set(r < 0 ? -r : EIO, "%s: cannot read the disk GUID", disk);
+        bool factory = own && strcasecmp(id, ZERO_UUID) == 0;
+        if (!factory && !changed) {
+                *ret_new_esp_uuid = *ret_repaired = NULL;
+                return INIT_IDENTITY_KEPT;
+        }
+        if (factory)
+                r = give_own_uuids(cxt, disk, esp_uuid, &new_esp);
+        else
+                r = (repaired = strdup(last[0] ? last : "libfdisk found it needs writing")) ? 0 : -ENOMEM;
         if (r < 0)
                 return r;
 
-write:
         r = fdisk_write_disklabel(cxt);
         if (r < 0)
                 return err_set(-r, "%s: writing the partition table failed: %s%s%s", disk, strerror(-r),
