@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "basic/error.h"
+#include "basic/uuid.h"
 #include "crypto/hash.h"
 
 #define TYPE_ESP "c12a7328-f81f-11d2-ba4b-00a0c93ec93b"
@@ -107,10 +108,7 @@ static int derive_uuid(const char *root_hash, const char *label, char ret[static
         r = sha256_buf(seed, (size_t) n, d);
         if (r < 0)
                 return r;
-        d[6] = (d[6] & 0x0f) | 0x40;
-        d[8] = (d[8] & 0x3f) | 0x80;
-        snprintf(ret, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", d[0], d[1],
-                 d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12], d[13], d[14], d[15]);
+        uuid_v4_format(d, ret);
         return 0;
 }
 

@@ -11,6 +11,7 @@
 
 #include "basic/error.h"
 #include "basic/process.h"
+#include "basic/uuid.h"
 #include "crypto/hash.h"
 
 static _Thread_local struct timespec fix_times[2];
@@ -142,9 +143,6 @@ int mkfs_derive_uuid(const char *dir, const char *seed, char ret[37]) {
         r = sha256_final(h, d);
         if (r < 0)
                 return r;
-        d[6] = (d[6] & 0x0f) | 0x40;
-        d[8] = (d[8] & 0x3f) | 0x80;
-        (void) snprintf(ret, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", d[0], d[1],
-                        d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12], d[13], d[14], d[15]);
+        uuid_v4_format(d, ret);
         return 0;
 }

@@ -11,6 +11,7 @@
 #include "basic/fileio.h"
 #include "basic/process.h"
 #include "basic/rm-rf.h"
+#include "basic/uuid.h"
 #include "crypto/keygen-util.h"
 #include "crypto/openssl-util.h"
 
@@ -59,10 +60,7 @@ static int make_guid(char ret[static 37]) {
 
         if (RAND_bytes(b, sizeof b) != 1)
                 return err_set(EIO, "random GUID: %s", openssl_error_reason());
-        b[6] = (b[6] & 0x0f) | 0x40; /* version 4 */
-        b[8] = (b[8] & 0x3f) | 0x80; /* RFC 4122 variant */
-        snprintf(ret, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+        uuid_v4_format(b, ret);
         return 0;
 }
 

@@ -12,6 +12,7 @@
 
 #include "basic/error.h"
 #include "basic/fileio.h"
+#include "basic/uuid.h"
 #include "crypto/hash.h"
 #include "init-log.h"
 
@@ -117,10 +118,7 @@ static int seeded_uuid(const uint8_t seed[static SHA256_DIGEST_SIZE], uint32_t n
         r = sha256_buf(in, sizeof in, d);
         if (r < 0)
                 return r;
-        d[6] = (d[6] & 0x0f) | 0x40;
-        d[8] = (d[8] & 0x3f) | 0x80;
-        snprintf(ret, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", d[0], d[1], d[2],
-                 d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12], d[13], d[14], d[15]);
+        uuid_v4_format(d, ret);
         return 0;
 }
 

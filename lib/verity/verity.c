@@ -13,6 +13,7 @@
 
 #include "basic/error.h"
 #include "basic/fileio.h"
+#include "basic/uuid.h"
 #include "verity/verity-tree.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct crypt_device *, crypt_free);
@@ -76,12 +77,6 @@ static void derive_uuid(const uint8_t image_sha256[SHA256_DIGEST_SIZE], uint8_t 
         u[8] = (u[8] & 0x3f) | 0x80;
 }
 
-static void uuid_format(const uint8_t u[16], char ret[37]) {
-        (void) snprintf(ret, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                        u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7],
-                        u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
-}
-
 void verity_params_derive(const uint8_t image_sha256[SHA256_DIGEST_SIZE], VerityParams *ret) {
         uint8_t u[SHA256_DIGEST_SIZE];
         VerityParams p = {
@@ -94,7 +89,7 @@ void verity_params_derive(const uint8_t image_sha256[SHA256_DIGEST_SIZE], Verity
         /* Domain separation: neither value is the image digest itself, nor each other. */
         derive_bytes("abide verity salt", image_sha256, p.salt);
         derive_uuid(image_sha256, u);
-        uuid_format(u, p.uuid);
+        uuid_v4_format(u, p.uuid);
         *ret = p;
 }
 
@@ -250,7 +245,7 @@ static int format_tree(const char *data_path, const char *hash_path, VerityParam
                 r = superblock_set_uuid(f->fd, f->tmp_path, u);
                 if (r < 0)
                         return r;
-                uuid_format(u, params->uuid);
+                uuid_v4_format(u, params->uuid);
         }
         r = atomic_file_commit(f);
         if (r < 0)
@@ -324,7 +319,7 @@ static int format_one_pass(const char *data_path, const char *hash_path, VerityP
                 return k;
 
         derive_uuid(job.digest, u);
-        uuid_format(u, p->uuid);
+        uuid_v4_format(u, p->uuid);
         r = verity_tree_build(p, leaves, &tree, &tree_len, root);
         if (r < 0)
                 return err_set(r, "verity: cannot build the tree of %s: %s", data_path, strerror(-r));
