@@ -39,7 +39,51 @@ static int put_file(const char *root, const char *rel, const void *data, size_t 
         return r < 0 ? err_prefix(r, "%s", p) : 0;
 }
 
-int disk_data_make(const char *path, uint64_t size, const char *uuid, const Manifest *m, const char *workdir) {
+/* debugfs lines setting rel's times and each of its parents' to epoch. */
+static int times_lines(FILE *f, const char *rel, time_t epoch) {
+        _cleanup_free_ char *p = strdup(rel);
+        if (!p)
+                return -ENOMEM;
+        for (char *s = p;; s++) {
+                bool end = *s == 0;
+                if (*s != '/' && !end)
+                        continue;
+                *s = 0;
+                for (size_t i = 0; i < 3; i++)
+                        fprintf(f, "set_inode_field \"/%s\" %s @%lld\n", p, (const char *const[]) { "atime", "mtime", "ctime" }[i],
+                                (long long) epoch);
+                if (end)
+                        return 0;
+                *s = '/';
+        }
+}
+
+/* mke2fs -d copies each staged file's times, its change time the clock's: all of them become epoch. */
+static int set_times(const char *path, const char *workdir, const char *const *rels, size_t n, time_t epoch) {
+        _cleanup_free_ char *script = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+
+        if (asprintf(&script, "%s/data-times.debugfs", workdir) < 0)
+                return -ENOMEM;
+        f = fopen(script, "we");
+        if (!f)
+                return err_set(errno, "%s: %m", script);
+        for (size_t i = 0; i < 3; i++)
+                fprintf(f, "set_inode_field / %s @%lld\n", (const char *const[]) { "atime", "mtime", "ctime" }[i],
+                        (long long) epoch);
+        for (size_t i = 0; i < n; i++) {
+                int r = times_lines(f, rels[i], epoch);
+                if (r < 0)
+                        return r;
+        }
+        if (fflush(f) != 0 || ferror(f))
+                return err_set(EIO, "%s: cannot write", script);
+        char *argv[] = { "debugfs", "-w", "-f", script, (char *) path, NULL };
+        return process_run(argv, NULL, NULL);
+}
+
+int disk_data_make(const char *path, uint64_t size, const char *uuid, const Manifest *m, time_t epoch,
+                   const char *workdir) {
         _cleanup_free_ char *root = NULL, *conf = NULL;
         static const char *const dirs[] = {
                 DISK_DATA_STATE_DIR,
@@ -83,5 +127,9 @@ int disk_data_make(const char *path, uint64_t size, const char *uuid, const Mani
         snprintf(blocks, sizeof blocks, "%" PRIu64 "k", size / 1024);
         char *mkfs[] = { "mkfs.ext4", "-q", "-F", "-L", "abide-data", "-U", (char *) uuid, "-E", ext,
                          "-d", root, (char *) path, blocks, NULL };
-        return process_run(mkfs, NULL, NULL);
+        r = process_run(mkfs, NULL, NULL);
+        if (r < 0)
+                return r;
+        const char *const staged[] = { dirs[0], dirs[1], dirs[2], DISK_DATA_ETC_UPPER "/abide/abide.conf" };
+        return set_times(path, workdir, staged, ELEMENTSOF(staged), epoch);
 }

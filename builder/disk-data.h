@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdint.h>
+#include <time.h>
 
 #include "bundle/manifest.h"
 
@@ -21,6 +22,10 @@
  * `mkfs.ext4 -d` (no mount): the directories above and /etc/abide/abide.conf
  * with local settings only. No trust anchor: the device trusts the CA in its
  * verified root (/usr/lib/abide/keys), never one on this writable partition
- * (docs/trust.md). workdir holds the tree.
+ * (docs/trust.md). workdir holds the tree. Every inode's times are epoch
+ * (mke2fs under E2FSPROGS_FAKE_TIME=epoch, set by the caller; the copied
+ * files' times set again with debugfs, since mke2fs copies each staged
+ * file's change time, which is the clock's): equal inputs, equal bytes.
  */
-int disk_data_make(const char *path, uint64_t size, const char *uuid, const Manifest *m, const char *workdir);
+int disk_data_make(const char *path, uint64_t size, const char *uuid, const Manifest *m, time_t epoch,
+                   const char *workdir);

@@ -398,6 +398,17 @@ int verb_disk(int argc, char *argv[]) {
                                 return err_prefix(r, "%s", a.bundle);
                 }
 
+        /* Equal bundles give equal disks: the file systems' times are the bundle's build date, as
+         * mtools (SOURCE_DATE_EPOCH), mke2fs and debugfs (E2FSPROGS_FAKE_TIME) take it. */
+        time_t epoch;
+        char epoch_text[32];
+        r = manifest_build_epoch(m, &epoch);
+        if (r < 0)
+                return err_prefix(r, "%s", a.bundle);
+        (void) snprintf(epoch_text, sizeof epoch_text, "%lld", (long long) epoch);
+        if (setenv("SOURCE_DATE_EPOCH", epoch_text, 1) < 0 || setenv("E2FSPROGS_FAKE_TIME", epoch_text, 1) < 0)
+                return -ENOMEM;
+
         progress_step(uboot ? "boot partition (U-Boot)" : "ESP");
         const DiskPart *pe = &l.parts[DISK_PART_ESP], *pd = &l.parts[DISK_PART_DATA];
         if (uboot)
@@ -413,7 +424,7 @@ int verb_disk(int argc, char *argv[]) {
                 return r;
 
         progress_step("abide-data");
-        r = disk_data_make(data, pd->size, pd->uuid, m, work.path);
+        r = disk_data_make(data, pd->size, pd->uuid, m, epoch, work.path);
         if (r < 0)
                 return r;
         r = copy_file_at(data, out->fd, pd->offset, pd->size);

@@ -97,7 +97,7 @@ static int check_word(const char *field, const char *s, bool alnum_first) {
         return 0;
 }
 
-static int check_build_date(const char *s) {
+static int check_build_date(const char *s, time_t *ret) {
         /* Exactly YYYY-MM-DDTHH:MM:SSZ: one spelling per instant keeps the
          * manifest canonical. */
         static const char pattern[] = "dddd-dd-ddTdd:dd:ddZ";
@@ -119,6 +119,8 @@ static int check_build_date(const char *s) {
             back.tm_mon != tm.tm_mon || back.tm_mday != tm.tm_mday || back.tm_hour != tm.tm_hour ||
             back.tm_min != tm.tm_min || back.tm_sec != tm.tm_sec)
                 goto bad;
+        if (ret)
+                *ret = t;
         return 0;
 bad:
         return err_set(EINVAL, "manifest: build_date: not an RFC 3339 UTC time (YYYY-MM-DDTHH:MM:SSZ)");
@@ -174,7 +176,7 @@ int manifest_validate(const Manifest *m) {
         r = check_word("compatible", m->compatible, true);
         if (r < 0)
                 return r;
-        r = check_build_date(m->build_date);
+        r = check_build_date(m->build_date, NULL);
         if (r < 0)
                 return r;
         if (m->security_version > INT64_MAX)
@@ -364,4 +366,8 @@ int manifest_to_json(const Manifest *m, char **ret, size_t *ret_len) {
         if (ret_len)
                 *ret_len = len + 1;
         return 0;
+}
+
+int manifest_build_epoch(const Manifest *m, time_t *ret) {
+        return check_build_date(m->build_date, ret);
 }

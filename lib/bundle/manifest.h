@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "basic/arch.h"
 #include "basic/macro.h"
@@ -66,6 +67,9 @@ int manifest_parse(const char *json, size_t len, Manifest **ret);
 
 /* The same checks on an in-memory manifest (the builder validates before signing). */
 int manifest_validate(const Manifest *m);
+
+/* build_date as seconds since the epoch (UTC); -EINVAL with the validator's message when it is not one. */
+int manifest_build_epoch(const Manifest *m, time_t *ret);
 
 /* Deterministic JSON (fixed key order, two-space indent, trailing newline). */
 int manifest_to_json(const Manifest *m, char **ret, size_t *ret_len);

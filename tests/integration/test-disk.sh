@@ -168,7 +168,22 @@ strip_pt() { sfdisk --json "$1" | python3 -c 'import json, sys
 pt = json.load(sys.stdin)["partitiontable"]
 print(pt["id"], [(p["start"], p["size"], p["type"], p["uuid"], p["name"]) for p in pt["partitions"]])'; }
 [ "$(strip_pt "$T/pipe.img")" = "$(strip_pt "$D")" ] || die "the disk from a pipe has another partition table"
-rm -f "$T/pipe.img"
+
+note "reproducible: the same bundle, a second later, gives the same bytes (times are the build date)"
+# The pipe's disk was made after the first, at least a second later (mtools and mke2fs would
+# take the clock's seconds); the build date is the bundle's.
+sleep 1.1
+"$B" disk "$BUNDLE" --cert "$T/keys/ca.pem" -o "$T/again.img" >/dev/null
+cmp "$D" "$T/pipe.img" >"$T/cmp.txt" 2>&1 && cmp "$D" "$T/again.img" >>"$T/cmp.txt" 2>&1 ||
+        die "equal bundles gave different disks: $(cat "$T/cmp.txt")"
+BD=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["manifest"]["build_date"])' "$T/inspect.json")
+HEX=$(printf '%x' "$(date -d "$BD" +%s)")
+for f in /etc-overlay/upper/abide/abide.conf /var/lib/abide /; do
+        debugfs -R "stat $f" "$DATA" 2>/dev/null | grep -E "^ *(a|c|m|cr)time:" >"$T/times.txt"
+        [ "$(grep -c " 0x$HEX:00000000 -- " "$T/times.txt")" = 4 ] ||
+                die "$f's times on abide-data are not the build date $BD: $(cat "$T/times.txt")"
+done
+rm -f "$T/pipe.img" "$T/again.img"
 
 note "sizes"
 "$B" disk "$BUNDLE" --cert "$T/keys/ca.pem" -o "$T/big.img" --size 1G --slot-size 64M --esp-size 100M >/dev/null
