@@ -6,6 +6,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -103,6 +105,63 @@ _noreturn_ static void child(char *const argv[], char *const extra_env[], int ou
         _exit(127);
 }
 
+/* The parent of pid from /proc/PID/stat (the field after the parenthesised name); -1 when gone. */
+static pid_t parent_of(pid_t pid) {
+        char path[64], line[512];
+        _cleanup_fclose_ FILE *f = NULL;
+
+        (void) snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
+        f = fopen(path, "re");
+        if (!f || !fgets(line, sizeof line, f))
+                return -1;
+        const char *e = strrchr(line, ')');
+        char state;
+        int ppid;
+        if (!e || sscanf(e + 1, " %c %d", &state, &ppid) != 2)
+                return -1;
+        return ppid;
+}
+
+/* One pass over /proc: kills and reaps every process whose parent is us; how many there were. */
+static unsigned kill_children_once(void) {
+        pid_t self = getpid();
+        unsigned found = 0;
+        DIR *d = opendir("/proc");
+        struct dirent *de;
+
+        if (!d)
+                return 0;
+        while ((de = readdir(d))) {
+                char *end;
+                long pid = strtol(de->d_name, &end, 10);
+                if (*end || pid <= 0 || (pid_t) pid == self || parent_of((pid_t) pid) != self)
+                        continue;
+                (void) kill((pid_t) pid, SIGKILL);
+                while (waitpid((pid_t) pid, NULL, 0) < 0 && errno == EINTR)
+                        ;
+                found++;
+        }
+        closedir(d);
+        return found;
+}
+
+/*
+ * Kills what a check left running outside its process group (setsid(), a double fork): as a child
+ * subreaper we adopt each such process when its parent dies, and the group's members that outlive
+ * the check too. Every process whose parent is us is one of those: the callers run one check at a
+ * time and have no other children then. Until the group pgid is gone and a pass over /proc finds
+ * no child, 1 s at the most (killing one may hand us its children).
+ */
+static void kill_leftovers(pid_t pgid) {
+        for (unsigned i = 0; i < 100; i++) {
+                unsigned n = kill_children_once();
+                if (n == 0 && kill(-pgid, 0) < 0)
+                        return;
+                if (n == 0)
+                        (void) poll(NULL, 0, 10);
+        }
+}
+
 int run_bounded(char *const argv[], char *const extra_env[], unsigned timeout_ms, size_t output_max,
                 RunResult *ret) {
         _cleanup_close_ int rfd = -EBADF, wfd = -EBADF;
@@ -120,6 +179,11 @@ int run_bounded(char *const argv[], char *const extra_env[], unsigned timeout_ms
         /* Only our end is non-blocking: a check's writes wait for us to read, they never fail. */
         if (fcntl(wfd, F_SETFL, 0) < 0)
                 return err_set(errno, "fcntl: %m");
+
+        /* Adopt what the check leaves outside its group, to kill it at the end (kill_leftovers()). */
+        int was_reaper = 0;
+        (void) prctl(PR_GET_CHILD_SUBREAPER, &was_reaper);
+        bool reaper = was_reaper || prctl(PR_SET_CHILD_SUBREAPER, 1) >= 0;
 
         pid_t pid = fork();
         if (pid < 0)
@@ -163,8 +227,13 @@ int run_bounded(char *const argv[], char *const extra_env[], unsigned timeout_ms
                 if (pfd.revents & (POLLHUP | POLLERR) && !(pfd.revents & POLLIN))
                         eof = true;
         }
-        /* Stragglers the check left in its group go too. */
+        /* Stragglers the check left in its group go too, and those it let out of it. */
         (void) kill(-pid, SIGKILL);
+        if (reaper) {
+                kill_leftovers(pid);
+                if (!was_reaper)
+                        (void) prctl(PR_SET_CHILD_SUBREAPER, 0);
+        }
         /* What is in the pipe now; a process that left the group and holds it is not waited for. */
         tail_drain(&tail, rfd);
 

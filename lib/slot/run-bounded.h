@@ -18,7 +18,10 @@ int run_result_describe(const RunResult *r, unsigned timeout_ms, char **ret);
 /*
  * Runs argv (argv[0] looked up in PATH when it has no slash) in its own
  * process group with stdout and stderr captured; after timeout_ms (or on
- * exit) the whole group is killed, so a check cannot leave stragglers.
+ * exit) the whole group is killed, and, the caller being a child subreaper
+ * meanwhile, every process the check let out of its group (setsid(), a
+ * double fork) too: a check cannot leave stragglers. The caller must have
+ * no other children while it runs (they would be taken for those).
  * extra_env entries ("K=V") are added. Returns <0 only when it could not
  * start at all; a check that cannot be executed reports exit 127.
  */

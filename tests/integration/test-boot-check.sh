@@ -143,6 +143,24 @@ for i in $(seq 20); do alive "$(cat "$T/child.pid")" || break; sleep 0.1; done
 [ "$(entry_of a)" = "abide-a+0-1.conf" ] || die "hang: entry is $(entry_of a)"
 rm "$T/health.d/30-hang"
 
+note "a check that lets a process out of its group (setsid, a double fork): killed when the check ends"
+"$HELPER" install a 1.4 3
+loader_boot a
+cat >"$T/health.d/31-escape" <<ESCAPE
+#!/bin/sh
+setsid sleep 301 >/dev/null 2>&1 </dev/null &
+echo \$! >$T/setsid.pid
+( setsid sleep 302 >/dev/null 2>&1 </dev/null & echo \$! >$T/double.pid )
+exit 0
+ESCAPE
+chmod +x "$T/health.d/31-escape"
+"$ABIDECTL" boot-check --timeout 20 --no-reboot >"$T/out" 2>&1 || die "31-escape exits 0, boot-check failed: $(cat "$T/out")"
+for f in setsid double; do
+        p=$(cat "$T/$f.pid")
+        ! alive "$p" || die "the check's $f process ($p, session $(awk '{print $6}' "/proc/$p/stat")) survived boot-check"
+done
+rm "$T/health.d/31-escape"
+
 note "a check that prints without end: its output is read as it comes, only the tail kept"
 "$HELPER" install a 1.4 3
 loader_boot a
