@@ -174,32 +174,60 @@ static int give_own_uuids(struct fdisk_context *cxt, const char *disk, const cha
         return new_partition_uuids(cxt, disk, seed, esp_uuid, ret_new_esp);
 }
 
-int init_identity_check(const char *disk, bool reread, bool own, const char *esp_uuid, char **ret_new_esp_uuid,
-                        char **ret_repaired) {
+/* Opens disk (read-only or not) and says whether the step has something to write: the factory mark
+ * (own), or a table libfdisk marks changed (a copy that failed its CRC and was read from the other, a
+ * backup not at the disk's end, a protective MBR of another size). *ret_cxt NULL: not GPT. */
+static int probe(const char *disk, bool readonly, bool own, char last[static 256], struct fdisk_context **ret_cxt,
+                 bool *ret_factory, bool *ret_changed) {
         _cleanup_(fdisk_unref_contextp) struct fdisk_context *cxt = NULL;
-        _cleanup_free_ char *id = NULL, *new_esp = NULL, *repaired = NULL;
-        char last[256] = "";
+        _cleanup_free_ char *id = NULL;
         int r;
 
+        last[0] = 0;
         cxt = fdisk_new_context();
         if (!cxt)
                 return -ENOMEM;
         (void) fdisk_set_ask(cxt, on_ask, last);
-        r = fdisk_assign_device(cxt, disk, 0);
+        r = fdisk_assign_device(cxt, disk, readonly);
         if (r < 0)
-                return err_set(-r, "%s: cannot open its partition table for writing: %s", disk, strerror(-r));
+                return err_set(-r, "%s: cannot open its partition table%s: %s", disk, readonly ? "" : " for writing",
+                               strerror(-r));
         if (!fdisk_is_label(cxt, GPT)) {
-                *ret_new_esp_uuid = *ret_repaired = NULL;
-                return INIT_IDENTITY_KEPT;
+                *ret_cxt = NULL;
+                *ret_factory = *ret_changed = false;
+                return 0;
         }
-        /* libfdisk marks the table changed when what it read needs writing: a copy that failed its
-         * CRC (read from the other), a backup not at the disk's end, a protective MBR of another size. */
         bool changed = fdisk_label_is_changed(fdisk_get_label(cxt, NULL));
         r = fdisk_get_disklabel_id(cxt, &id);
         if (r < 0 || !id)
                 return err_set(r < 0 ? -r : EIO, "%s: cannot read the disk GUID", disk);
-        bool factory = own && strcasecmp(id, ZERO_UUID) == 0;
-        if (!factory && !changed) {
+        *ret_factory = own && strcasecmp(id, ZERO_UUID) == 0;
+        *ret_changed = changed;
+        *ret_cxt = TAKE_PTR(cxt);
+        return 0;
+}
+
+int init_identity_check(const char *disk, bool reread, bool own, const char *esp_uuid, char **ret_new_esp_uuid,
+                        char **ret_repaired) {
+        _cleanup_(fdisk_unref_contextp) struct fdisk_context *cxt = NULL;
+        _cleanup_free_ char *new_esp = NULL, *repaired = NULL;
+        char last[256];
+        bool factory, changed;
+        int r;
+
+        /* Read-only first: almost every boot writes nothing, and then the disk is not opened for writing. */
+        r = probe(disk, true, own, last, &cxt, &factory, &changed);
+        if (r < 0)
+                return r;
+        if (!cxt || (!factory && !changed)) {
+                *ret_new_esp_uuid = *ret_repaired = NULL;
+                return INIT_IDENTITY_KEPT;
+        }
+        fdisk_unref_context(TAKE_PTR(cxt));
+        r = probe(disk, false, own, last, &cxt, &factory, &changed);
+        if (r < 0)
+                return r;
+        if (!cxt || (!factory && !changed)) {   /* changed meanwhile: nothing to write after all */
                 *ret_new_esp_uuid = *ret_repaired = NULL;
                 return INIT_IDENTITY_KEPT;
         }

@@ -163,6 +163,10 @@ if first_boot "$LOOP"; then die "--first-boot on a read-only device succeeded"; 
 [ "$(wc -l <"$T/err.txt")" = 1 ] || die "expected one line, got: $(cat "$T/err.txt")"
 grep -Eq "cannot open its partition table for writing|writing the partition table failed" "$T/err.txt" || die "unexpected message: $(cat "$T/err.txt")"
 cmp -s "$T/factory.img" "$T/ro.img" || die "the read-only disk changed"
+# A disk with nothing to write is only read: a read-only device with its own UUIDs is no error.
+LOOP2=$(losetup -r --show -f "$T/disk.img")
+cleanup_hooks+=("losetup -d $LOOP2")
+first_boot "$LOOP2" && grep -q "has its own UUIDs already" "$T/err.txt" || die "read-only disk of its own: $(cat "$T/err.txt")"
 
 note "a disk without the verified slot is not touched (the step runs only after the signature)"
 cp --sparse=always "$T/factory.img" "$T/badsig.img"
