@@ -39,6 +39,8 @@ static int put_file(const char *root, const char *rel, const void *data, size_t 
         return r < 0 ? err_prefix(r, "%s", p) : 0;
 }
 
+static const char *const time_fields[] = { "atime", "mtime", "ctime" };
+
 /* debugfs lines setting rel's times and each of its parents' to epoch. */
 static int times_lines(FILE *f, const char *rel, time_t epoch) {
         _cleanup_free_ char *p = strdup(rel);
@@ -49,9 +51,8 @@ static int times_lines(FILE *f, const char *rel, time_t epoch) {
                 if (*s != '/' && !end)
                         continue;
                 *s = 0;
-                for (size_t i = 0; i < 3; i++)
-                        fprintf(f, "set_inode_field \"/%s\" %s @%lld\n", p, (const char *const[]) { "atime", "mtime", "ctime" }[i],
-                                (long long) epoch);
+                for (size_t i = 0; i < ELEMENTSOF(time_fields); i++)
+                        fprintf(f, "set_inode_field \"/%s\" %s @%lld\n", p, time_fields[i], (long long) epoch);
                 if (end)
                         return 0;
                 *s = '/';
@@ -68,9 +69,8 @@ static int set_times(const char *path, const char *workdir, const char *const *r
         f = fopen(script, "we");
         if (!f)
                 return err_set(errno, "%s: %m", script);
-        for (size_t i = 0; i < 3; i++)
-                fprintf(f, "set_inode_field / %s @%lld\n", (const char *const[]) { "atime", "mtime", "ctime" }[i],
-                        (long long) epoch);
+        for (size_t i = 0; i < ELEMENTSOF(time_fields); i++)
+                fprintf(f, "set_inode_field / %s @%lld\n", time_fields[i], (long long) epoch);
         for (size_t i = 0; i < n; i++) {
                 int r = times_lines(f, rels[i], epoch);
                 if (r < 0)

@@ -205,7 +205,7 @@ int disk_layout_compute(const Manifest *m, const DiskSizes *req, DiskLayout *ret
         hex_to_uuid(m->verity.root_hash + 2 * SHA256_DIGEST_SIZE / 2, l.parts[DISK_PART_VERITY_A].uuid);
         /* The factory image's mark (docs/boot.md, "A device's own UUIDs"): an all-zero disk GUID
          * makes abide-init give the disk and every partition random UUIDs at the first boot. */
-        snprintf(l.disk_uuid, sizeof l.disk_uuid, "00000000-0000-0000-0000-000000000000");
+        snprintf(l.disk_uuid, sizeof l.disk_uuid, "%s", UUID_NIL);
         l.disk_size = offset + DISK_ALIGN;
         /* Empty slot B: "no-auto" (GPT attribute 63), else systemd-dissect, which takes the
          * highest label of versioned partitions, picks the empty "-b" over slot A. */

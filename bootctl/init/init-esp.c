@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "init-esp.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -9,6 +8,7 @@
 
 #include "basic/error.h"
 #include "boot/efivars.h"
+#include "boot/loader-esp.h"
 #include "init-log.h"
 #include "slot/run-bounded.h"
 #include "slot/slot-discover.h"
@@ -28,14 +28,12 @@ int init_efi_setup(char **ret_esp_uuid) {
             errno != EBUSY)
                 return err_set(errno, "cannot mount efivarfs on %s: %m", EFIVARS_DEFAULT_DIR);
 
-        r = efivars_get_string(EFIVARS_DEFAULT_DIR, "LoaderDevicePartUUID", &uuid);
+        /* Lowercased as abidectl reads it; no note yet (abide-init leaves it, later in this boot). */
+        r = loader_esp_uuid_from(NULL, EFIVARS_DEFAULT_DIR, &uuid);
         if (r == -ENOENT)
                 return 0;
         if (r < 0)
                 return err_set(r, "LoaderDevicePartUUID: %s", strerror(-r));
-        /* The loader writes it in upper case; GPT UUIDs compare case-insensitively. */
-        for (char *s = uuid; *s; s++)
-                *s = (char) tolower((unsigned char) *s);
         *ret_esp_uuid = TAKE_PTR(uuid);
         return 1;
 }

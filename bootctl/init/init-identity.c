@@ -16,8 +16,6 @@
 #include "crypto/hash.h"
 #include "init-log.h"
 
-#define ZERO_UUID "00000000-0000-0000-0000-000000000000"
-
 static void fdisk_unref_contextp(struct fdisk_context **c) {
         if (*c)
                 fdisk_unref_context(*c);
@@ -109,7 +107,7 @@ static int uuid_seed(const char *disk, uint8_t ret[static SHA256_DIGEST_SIZE]) {
 }
 
 /* The n-th UUID of a seed: SHA-256(seed, n), as a version 4 UUID, lowercase. */
-static int seeded_uuid(const uint8_t seed[static SHA256_DIGEST_SIZE], uint32_t n, char ret[static 37]) {
+static int seeded_uuid(const uint8_t seed[static SHA256_DIGEST_SIZE], uint32_t n, char ret[static UUID_STRING_MAX]) {
         uint8_t in[SHA256_DIGEST_SIZE + sizeof n], d[SHA256_DIGEST_SIZE];
         int r;
 
@@ -131,7 +129,7 @@ static int new_partition_uuids(struct fdisk_context *cxt, const char *disk, cons
 
         for (size_t i = 0; i < n; i++) {
                 _cleanup_(fdisk_unref_partitionp) struct fdisk_partition *old = NULL, *pa = NULL;
-                char uuid[37];
+                char uuid[UUID_STRING_MAX];
 
                 if (!fdisk_is_partition_used(cxt, i))
                         continue;
@@ -160,7 +158,7 @@ static int new_partition_uuids(struct fdisk_context *cxt, const char *disk, cons
 /* The factory disk's new identity, in memory: a disk GUID and every partition's UUID. */
 static int give_own_uuids(struct fdisk_context *cxt, const char *disk, const char *esp_uuid, char **ret_new_esp) {
         uint8_t seed[SHA256_DIGEST_SIZE];
-        char disk_uuid[37];
+        char disk_uuid[UUID_STRING_MAX];
         int r;
 
         r = uuid_seed(disk, seed);
@@ -201,7 +199,7 @@ static int probe(const char *disk, bool readonly, bool own, char last[static 256
         r = fdisk_get_disklabel_id(cxt, &id);
         if (r < 0 || !id)
                 return err_set(r < 0 ? -r : EIO, "%s: cannot read the disk GUID", disk);
-        *ret_factory = own && strcasecmp(id, ZERO_UUID) == 0;
+        *ret_factory = own && strcasecmp(id, UUID_NIL) == 0;
         *ret_changed = changed;
         *ret_cxt = TAKE_PTR(cxt);
         return 0;
