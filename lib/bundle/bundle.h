@@ -95,8 +95,8 @@ ssize_t bundle_reader_read(BundleReader *b, void *buf, size_t n);
  * bytes itself, so bundle_reader_read() checks only its size, and its final
  * 0 no longer means the SHA-256 matched. For one caller only: the install of
  * root with the read-back as it is written, where every byte of what landed
- * is checked against the signed dm-verity root hash (install.c,
- * verify_all()) and a second SHA-256 pass over the stream proves nothing
+ * is checked against the signed dm-verity root hash (install-verify.c,
+ * install_verify_slot()) and a second SHA-256 pass over the stream proves nothing
  * more (docs/install.md, "One pass over root").
  */
 int bundle_reader_hand_over_digest(BundleReader *b);
