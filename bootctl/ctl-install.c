@@ -121,6 +121,15 @@ int ctl_install(Ctl *ctl, const char *path, const InstallOptions *caller, bool w
         int r = 0;
 
         opts.on_state_wait = state_wait;
+        /* What the install's messages call the bundle; a URL without its user:password@. */
+        char shown[1024];
+        if (streq(path, "-"))
+                opts.bundle_name = "standard input";
+        else if (remote) {
+                http_url_display(path, shown, sizeof shown);
+                opts.bundle_name = shown;
+        } else
+                opts.bundle_name = path;
         /* A dry run is no install: nothing is reported. */
         if (!caller->dry_run) {
                 opts.on_begin = report_begin;

@@ -232,7 +232,7 @@ static int read_bundle(const char *path, TrustStore *trust, ChannelRelease *rel)
                 return err_set(errno, "%s: %m", path);
         if (!S_ISREG(st.st_mode))
                 return err_set(EINVAL, "%s: not a regular file", path);
-        r = bundle_reader_open(fd, trust, &b);
+        r = bundle_reader_open(fd, NULL, trust, &b);
         if (r < 0)
                 return err_prefix(r, "%s", path);
         while ((r = bundle_reader_next(b, &p)) > 0) {

@@ -300,7 +300,7 @@ int verb_disk(int argc, char *argv[]) {
         fd = streq(a.bundle, "-") ? fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3) : open(a.bundle, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return err_set(errno, "%s: %m", a.bundle);
-        r = bundle_reader_open(fd, trust, &b);
+        r = bundle_reader_open(fd, NULL, trust, &b);
         if (r < 0)
                 return err_prefix(r, "%s", a.bundle);
         const Manifest *m = bundle_reader_manifest(b);

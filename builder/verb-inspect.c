@@ -137,7 +137,7 @@ int verb_inspect(int argc, char *argv[]) {
         if (fd < 0)
                 return err_set(errno, "%s: %m", path);
 
-        r = bundle_reader_open(fd, trust, &b);
+        r = bundle_reader_open(fd, NULL, trust, &b);
         if (r < 0)
                 return err_prefix(r, "%s", path);
         if (trust) {

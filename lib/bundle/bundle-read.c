@@ -19,6 +19,7 @@
 #define TAR_BLOCK BUNDLE_TAR_BLOCK
 
 struct BundleReader {
+        char *name;              /* what messages call the bundle: its path, a URL, "standard input" */
         struct archive *archive;
         char *manifest_json;
         size_t manifest_len;
@@ -58,6 +59,7 @@ BundleReader *bundle_reader_free(BundleReader *b) {
                 return NULL;
         if (b->archive)
                 archive_read_free(b->archive);
+        free(b->name);
         free(b->manifest_json);
         manifest_free(b->manifest);
         free(b->signer);
@@ -84,9 +86,9 @@ static int archive_fail(BundleReader *b, const char *name) {
         if (errnum != EIO && errnum != ENOMEM)
                 errnum = EBADMSG;
         if (name)
-                return fail(b, err_set(errnum, "bundle: member %u '%s': %s", b->member, name,
+                return fail(b, err_set(errnum, "%s: member %u '%s': %s", b->name, b->member, name,
                                        e ? e : "archive error"));
-        return fail(b, err_set(errnum, "bundle: member %u: %s", b->member, e ? e : "archive error"));
+        return fail(b, err_set(errnum, "%s: member %u: %s", b->name, b->member, e ? e : "archive error"));
 }
 
 /* Reads the next member header; 0 at the end of the archive. */
@@ -130,21 +132,21 @@ static int check_member(BundleReader *b, struct archive_entry *e, const char *ex
         unsigned n = b->member;
 
         if (!name || !*name)
-                return fail(b, err_set(EBADMSG, "bundle: member %u: has no name", n));
+                return fail(b, err_set(EBADMSG, "%s: member %u: has no name", b->name, n));
         if (archive_entry_hardlink(e))
-                return fail(b, err_set(EBADMSG, "bundle: member %u '%.256s': is a hard link", n, name));
+                return fail(b, err_set(EBADMSG, "%s: member %u '%.256s': is a hard link", b->name, n, name));
         if (archive_entry_filetype(e) != AE_IFREG || archive_entry_symlink(e))
-                return fail(b, err_set(EBADMSG, "bundle: member %u '%.256s': is %s", n, name,
+                return fail(b, err_set(EBADMSG, "%s: member %u '%.256s': is %s", b->name, n, name,
                                        archive_entry_symlink(e) ? "a symlink" : filetype_name(archive_entry_filetype(e))));
         if (name[0] == '/')
-                return fail(b, err_set(EBADMSG, "bundle: member %u '%.256s': absolute name", n, name));
+                return fail(b, err_set(EBADMSG, "%s: member %u '%.256s': absolute name", b->name, n, name));
         if (streq(name, "..") || strncmp(name, "../", 3) == 0 || strstr(name, "/../") ||
             (strlen(name) >= 3 && streq(name + strlen(name) - 3, "/..")))
-                return fail(b, err_set(EBADMSG, "bundle: member %u '%.256s': name escapes the bundle ('..')", n, name));
+                return fail(b, err_set(EBADMSG, "%s: member %u '%.256s': name escapes the bundle ('..')", b->name, n, name));
         if (strchr(name, '/'))
-                return fail(b, err_set(EBADMSG, "bundle: member %u '%.256s': name contains '/'", n, name));
+                return fail(b, err_set(EBADMSG, "%s: member %u '%.256s': name contains '/'", b->name, n, name));
         if (archive_entry_sparse_count(e) > 0)
-                return fail(b, err_set(EBADMSG, "bundle: member %u '%.256s': is a sparse file", n, name));
+                return fail(b, err_set(EBADMSG, "%s: member %u '%.256s': is a sparse file", b->name, n, name));
 
         if (!streq(name, expected)) {
                 const char *what = "unknown member";
@@ -153,18 +155,18 @@ static int check_member(BundleReader *b, struct archive_entry *e, const char *ex
                 for (size_t i = 0; b->manifest && i < b->manifest->n_payloads; i++)
                         if (streq(name, b->manifest->payloads[i].name))
                                 what = i < b->next ? "duplicate member" : "member out of order";
-                return fail(b, err_set(EBADMSG, "bundle: member %u '%.256s': %s (expected '%s')", n, name, what,
+                return fail(b, err_set(EBADMSG, "%s: member %u '%.256s': %s (expected '%s')", b->name, n, name, what,
                                        expected));
         }
 
         if (!archive_entry_size_is_set(e) || archive_entry_size(e) < 0)
-                return fail(b, err_set(EBADMSG, "bundle: member %u '%s': no size", n, name));
+                return fail(b, err_set(EBADMSG, "%s: member %u '%s': no size", b->name, n, name));
         uint64_t size = (uint64_t) archive_entry_size(e);
         if (size > max)
-                return fail(b, err_set(EFBIG, "bundle: member %u '%s': larger than %s (%" PRIu64 " > %" PRIu64 " bytes)",
+                return fail(b, err_set(EFBIG, "%s: member %u '%s': larger than %s (%" PRIu64 " > %" PRIu64 " bytes)", b->name,
                                        n, name, exact_size ? "declared" : "allowed", size, max));
         if (exact_size && size < max)
-                return fail(b, err_set(EBADMSG, "bundle: member %u '%s': smaller than declared (%" PRIu64 " < %" PRIu64 " bytes)",
+                return fail(b, err_set(EBADMSG, "%s: member %u '%s': smaller than declared (%" PRIu64 " < %" PRIu64 " bytes)", b->name,
                                        n, name, size, max));
         return 0;
 }
@@ -178,7 +180,7 @@ static int read_small_member(BundleReader *b, const char *name, size_t max, uint
         if (r < 0)
                 return r;
         if (r == 0)
-                return fail(b, err_set(EBADMSG, "bundle: member %u '%s': missing (archive ends)", b->member + 1, name));
+                return fail(b, err_set(EBADMSG, "%s: member %u '%s': missing (archive ends)", b->name, b->member + 1, name));
         r = check_member(b, e, name, max, false);
         if (r < 0)
                 return r;
@@ -192,7 +194,7 @@ static int read_small_member(BundleReader *b, const char *name, size_t max, uint
                 if (k < 0)
                         return archive_fail(b, name);
                 if (k == 0)
-                        return fail(b, err_set(EBADMSG, "bundle: member %u '%s': truncated", b->member, name));
+                        return fail(b, err_set(EBADMSG, "%s: member %u '%s': truncated", b->name, b->member, name));
                 got += (size_t) k;
         }
         buf[size] = 0;
@@ -231,9 +233,12 @@ static la_int64_t source_skip(struct archive *a, void *userdata, la_int64_t requ
         return (la_int64_t) k;
 }
 
-static int reader_new(BundleReader **ret) {
+static int reader_new(const char *name, BundleReader **ret) {
         _cleanup_(bundle_reader_freep) BundleReader *b = calloc(1, sizeof *b);
         if (!b)
+                return -ENOMEM;
+        b->name = strdup(name ?: "bundle");
+        if (!b->name)
                 return -ENOMEM;
         b->fd = -EBADF;
         b->archive = archive_read_new();
@@ -249,26 +254,26 @@ static int reader_new(BundleReader **ret) {
 
 static int read_manifest(BundleReader *b, TrustStore *trust);
 
-int bundle_reader_open(int fd, TrustStore *trust, BundleReader **ret) {
+int bundle_reader_open(int fd, const char *name, TrustStore *trust, BundleReader **ret) {
         _cleanup_(bundle_reader_freep) BundleReader *b = NULL;
         int r;
 
         if (fd < 0 || !ret)
                 return -EINVAL;
-        r = reader_new(&b);
+        r = reader_new(name, &b);
         if (r < 0)
                 return r;
         struct stat st;
         off_t base = lseek(fd, 0, SEEK_CUR);
         bool stat_ok = fstat(fd, &st) == 0;
         if (stat_ok && S_ISDIR(st.st_mode))
-                return err_set(EISDIR, "bundle: is a directory");
+                return err_set(EISDIR, "%s: is a directory", b->name);
         if (stat_ok && S_ISREG(st.st_mode) && base >= 0) {
                 b->fd = fd;
                 b->fd_base = (uint64_t) base;
         }
         if (archive_read_open_fd(b->archive, fd, READ_BLOCK) != ARCHIVE_OK)
-                return err_set(EBADMSG, "bundle: not a tar archive: %s", archive_error_string(b->archive));
+                return err_set(EBADMSG, "%s: not a tar archive: %s", b->name, archive_error_string(b->archive));
         r = read_manifest(b, trust);
         if (r < 0)
                 return r;
@@ -276,13 +281,13 @@ int bundle_reader_open(int fd, TrustStore *trust, BundleReader **ret) {
         return 0;
 }
 
-int bundle_reader_open_source(const BundleSource *src, TrustStore *trust, BundleReader **ret) {
+int bundle_reader_open_source(const BundleSource *src, const char *name, TrustStore *trust, BundleReader **ret) {
         _cleanup_(bundle_reader_freep) BundleReader *b = NULL;
         int r;
 
         if (!src || !src->read_at || !ret)
                 return -EINVAL;
-        r = reader_new(&b);
+        r = reader_new(name, &b);
         if (r < 0)
                 return r;
         b->src = *src;
@@ -293,7 +298,7 @@ int bundle_reader_open_source(const BundleSource *src, TrustStore *trust, Bundle
         if (archive_read_open2(b->archive, b, NULL, source_read, source_skip, NULL) != ARCHIVE_OK) {
                 if (b->src_error < 0)
                         return b->src_error;
-                return err_set(EBADMSG, "bundle: not a tar archive: %s", archive_error_string(b->archive));
+                return err_set(EBADMSG, "%s: not a tar archive: %s", b->name, archive_error_string(b->archive));
         }
         r = read_manifest(b, trust);
         if (r < 0)
@@ -329,14 +334,14 @@ int bundle_reader_index(BundleReader *b, uint64_t *ret_offsets) {
                 if (i == m->n_payloads) {
                         if (r > 0) {
                                 const char *name = archive_entry_pathname(e);
-                                return fail(b, err_set(EBADMSG, "bundle: member %u '%.256s': unexpected member after the last payload",
+                                return fail(b, err_set(EBADMSG, "%s: member %u '%.256s': unexpected member after the last payload", b->name,
                                                        b->member, name ? name : ""));
                         }
                         break;
                 }
                 const Payload *p = &m->payloads[i];
                 if (r == 0)
-                        return fail(b, err_set(EBADMSG, "bundle: member %u '%s': missing (archive ends)", b->member + 1, p->name));
+                        return fail(b, err_set(EBADMSG, "%s: member %u '%s': missing (archive ends)", b->name, b->member + 1, p->name));
                 r = check_member(b, e, p->name, p->size, true);
                 if (r < 0)
                         return r;
@@ -349,8 +354,8 @@ int bundle_reader_index(BundleReader *b, uint64_t *ret_offsets) {
                 /* At least one header block before the data, and the data inside the bundle. */
                 if (headers[i + 1] < padded || headers[i + 1] - padded < headers[i] + TAR_BLOCK ||
                     headers[i + 1] - padded + m->payloads[i].size > b->src.size)
-                        return fail(b, err_set(EBADMSG, "bundle: member %u '%s': cannot place its data (header at %" PRIu64
-                                               ", next at %" PRIu64 ")", (unsigned) i + 3, m->payloads[i].name, headers[i], headers[i + 1]));
+                        return fail(b, err_set(EBADMSG, "%s: member %u '%s': cannot place its data (header at %" PRIu64
+                                               ", next at %" PRIu64 ")", b->name, (unsigned) i + 3, m->payloads[i].name, headers[i], headers[i + 1]));
                 ret_offsets[i] = headers[i + 1] - padded;
         }
         b->at_end = true;
@@ -388,7 +393,7 @@ static int read_manifest(BundleReader *b, TrustStore *trust) {
         if (r < 0)
                 return r;
         if (sig_len == 0)
-                return err_set(EBADMSG, "bundle: member 2 '%s': empty", BUNDLE_SIGNATURE_NAME);
+                return err_set(EBADMSG, "%s: member 2 '%s': empty", b->name, BUNDLE_SIGNATURE_NAME);
         la_int64_t h = archive_read_header_position(b->archive);
         if (h >= 0)
                 b->after_signature = (uint64_t) h + TAR_BLOCK + tar_padded(sig_len);
@@ -397,11 +402,11 @@ static int read_manifest(BundleReader *b, TrustStore *trust) {
         if (trust) {
                 r = trust_verify_cms(trust, b->manifest_json, b->manifest_len, sig, sig_len, &b->signer);
                 if (r < 0)
-                        return err_prefix(r, "bundle: %s", BUNDLE_SIGNATURE_NAME);
+                        return err_prefix(r, "%s: %s", b->name, BUNDLE_SIGNATURE_NAME);
         }
         r = manifest_parse(b->manifest_json, b->manifest_len, &b->manifest);
         if (r < 0)
-                return err_prefix(r, "bundle: member 1 '%s'", BUNDLE_MANIFEST_NAME);
+                return err_prefix(r, "%s: member 1 '%s'", b->name, BUNDLE_MANIFEST_NAME);
         return 0;
 }
 
@@ -420,6 +425,10 @@ const char *bundle_reader_manifest_json(BundleReader *b, size_t *ret_len) {
 uint64_t bundle_reader_bytes(BundleReader *b) {
         la_int64_t n = b && b->archive ? archive_filter_bytes(b->archive, -1) : 0;
         return n > 0 ? (uint64_t) n : 0;
+}
+
+const char *bundle_reader_name(BundleReader *b) {
+        return b ? b->name : "bundle";
 }
 
 const char *bundle_reader_signer(BundleReader *b) {
@@ -442,7 +451,7 @@ static int finish_payload(BundleReader *b) {
         if (memcmp(digest, p->sha256, SHA256_DIGEST_SIZE) != 0) {
                 hex_encode(p->sha256, SHA256_DIGEST_SIZE, want);
                 hex_encode(digest, SHA256_DIGEST_SIZE, got);
-                return fail(b, err_set(EBADMSG, "bundle: member %u '%s': sha256 mismatch (manifest says %s, got %s)",
+                return fail(b, err_set(EBADMSG, "%s: member %u '%s': sha256 mismatch (manifest says %s, got %s)", b->name,
                                        b->member, p->name, want, got));
         }
         b->current_verified = true;
@@ -475,9 +484,9 @@ int bundle_reader_map_payload(BundleReader *b, const uint8_t **ret) {
                 return -EOPNOTSUPP;
         const Payload *p = b->current;
         if (fstat(b->fd, &st) < 0)
-                return fail(b, err_set(errno, "bundle: member %u '%s': %m", b->member, p->name));
+                return fail(b, err_set(errno, "%s: member %u '%s': %m", b->name, b->member, p->name));
         if ((uint64_t) st.st_size < offset || (uint64_t) st.st_size - offset < p->size)
-                return fail(b, err_set(EBADMSG, "bundle: member %u '%s': truncated after %" PRIu64 " of %" PRIu64 " bytes",
+                return fail(b, err_set(EBADMSG, "%s: member %u '%s': truncated after %" PRIu64 " of %" PRIu64 " bytes", b->name,
                                        b->member, p->name,
                                        (uint64_t) st.st_size > offset ? (uint64_t) st.st_size - offset : 0, p->size));
         void *m = mmap(NULL, (size_t) p->size, PROT_READ, MAP_SHARED, b->fd, (off_t) offset);
@@ -515,7 +524,7 @@ ssize_t bundle_reader_read(BundleReader *b, void *buf, size_t n) {
         if (k < 0)
                 return archive_fail(b, p->name);
         if (k == 0)
-                return fail(b, err_set(EBADMSG, "bundle: member %u '%s': truncated after %" PRIu64 " of %" PRIu64 " bytes",
+                return fail(b, err_set(EBADMSG, "%s: member %u '%s': truncated after %" PRIu64 " of %" PRIu64 " bytes", b->name,
                                        b->member, p->name, b->done, p->size));
         if (!b->current_unhashed) {
                 int r = sha256_update(b->hash, buf, (size_t) k);
@@ -561,7 +570,7 @@ int bundle_reader_next(BundleReader *b, const Payload **ret) {
                         return r;
                 if (r > 0) {
                         const char *name = archive_entry_pathname(e);
-                        return fail(b, err_set(EBADMSG, "bundle: member %u '%.256s': unexpected member after the last payload",
+                        return fail(b, err_set(EBADMSG, "%s: member %u '%.256s': unexpected member after the last payload", b->name,
                                                b->member, name ? name : ""));
                 }
                 b->current = NULL;
@@ -574,7 +583,7 @@ int bundle_reader_next(BundleReader *b, const Payload **ret) {
         if (r < 0)
                 return r;
         if (r == 0)
-                return fail(b, err_set(EBADMSG, "bundle: member %u '%s': missing (archive ends)", b->member + 1, p->name));
+                return fail(b, err_set(EBADMSG, "%s: member %u '%s': missing (archive ends)", b->name, b->member + 1, p->name));
         r = check_member(b, e, p->name, p->size, true);
         if (r < 0)
                 return r;

@@ -63,9 +63,13 @@ typedef struct BundleReader BundleReader;
  * Starts reading a bundle stream from fd (a file or a pipe; read
  * sequentially, never seeked). Reads manifest.json and manifest.json.sig
  * and verifies the signature against trust before returning; with trust ==
- * NULL the signature is not checked (inspect without --cert only).
+ * NULL the signature is not checked (inspect without --cert only). name is
+ * what every message calls the bundle ("PATH: member 3 'root.img': ..."):
+ * its path, a URL as shown, "standard input"; NULL: "bundle".
  */
-int bundle_reader_open(int fd, TrustStore *trust, BundleReader **ret);
+int bundle_reader_open(int fd, const char *name, TrustStore *trust, BundleReader **ret);
+/* The name messages call it by (bundle_reader_open()). */
+const char *bundle_reader_name(BundleReader *b);
 
 const Manifest *bundle_reader_manifest(BundleReader *b);
 const char *bundle_reader_manifest_json(BundleReader *b, size_t *ret_len);
@@ -127,7 +131,7 @@ typedef struct BundleSource {
  * windows and skips member data without reading it. Then
  * bundle_reader_index() walks the rest.
  */
-int bundle_reader_open_source(const BundleSource *src, TrustStore *trust, BundleReader **ret);
+int bundle_reader_open_source(const BundleSource *src, const char *name, TrustStore *trust, BundleReader **ret);
 
 /*
  * After bundle_reader_open_source(): walks the payload members' headers

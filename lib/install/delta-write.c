@@ -246,7 +246,7 @@ static int read_others(DeltaPlan *p) {
         for (size_t k = 0; k < p->n_other && r >= 0; k++) {
                 const Payload *pl = p->other_payload[k];
                 if (pl->size > PAYLOAD_MAX)
-                        return err_set(EFBIG, "bundle: '%s': %" PRIu64 " bytes", pl->name, pl->size);
+                        return err_set(EFBIG, "%s: '%s': %" PRIu64 " bytes", delta_source_display(p->src), pl->name, pl->size);
                 _cleanup_free_ uint8_t *data = malloc((size_t) pl->size);
                 if (!data)
                         return -ENOMEM;
@@ -360,7 +360,7 @@ int delta_write_root(DeltaPlan *p, int fd, bool direct, const char *label) {
                 if (r < 0)
                         return r;
                 if (bad > 0)
-                        return err_set(EBADMSG, "bundle: %" PRIu64 " block(s) of '%s' fetched twice do not match their dm-verity leaf hashes",
+                        return err_set(EBADMSG, "%s: %" PRIu64 " block(s) of '%s' fetched twice do not match their dm-verity leaf hashes", delta_source_display(p->src),
                                        bad, p->root->name);
         }
         if (fdatasync(fd) < 0)
@@ -390,7 +390,7 @@ int delta_payload(DeltaPlan *p, const Payload *pl, const uint8_t **ret, size_t *
                 return 0;
         }
         if (pl->size > PAYLOAD_MAX || p->n_held >= MANIFEST_PAYLOADS_MAX || index >= p->m->n_payloads)
-                return err_set(EFBIG, "bundle: '%s': %" PRIu64 " bytes", pl->name, pl->size);
+                return err_set(EFBIG, "%s: '%s': %" PRIu64 " bytes", delta_source_display(p->src), pl->name, pl->size);
         _cleanup_free_ uint8_t *data = malloc(MAX((size_t) pl->size, (size_t) 1));
         if (!data)
                 return -ENOMEM;
@@ -400,7 +400,7 @@ int delta_payload(DeltaPlan *p, const Payload *pl, const uint8_t **ret, size_t *
                 return r;
         r = delta_payload_check(pl, data);
         if (r == -EBADMSG)
-                return err_set(EBADMSG, "bundle: '%s': sha256 mismatch with the manifest", pl->name);
+                return err_set(EBADMSG, "%s: '%s': sha256 mismatch with the manifest", delta_source_display(p->src), pl->name);
         if (r < 0)
                 return r;
         h = delta_hold(p, pl, &data);

@@ -247,7 +247,7 @@ int delta_plan(DeltaSource *src, const DeltaInputs *in, DeltaPlan **ret) {
         p->root = find_role(m, PAYLOAD_ROOT, &ri);
         const Payload *vp = find_role(m, PAYLOAD_VERITY, &vi);
         if (!p->root || !vp)
-                return err_set(EBADMSG, "bundle: no root or verity payload");
+                return err_set(EBADMSG, "%s: no root or verity payload", delta_source_display(p->src));
         p->root_offset = in->offsets[ri];
         if (!streq(m->verity.hash_algorithm, "sha256") || m->verity.data_block_size != BLOCK ||
             m->verity.hash_block_size != BLOCK)
@@ -312,19 +312,19 @@ int delta_plan(DeltaSource *src, const DeltaInputs *in, DeltaPlan **ret) {
                         return r;
         }
         if (memcmp(digest, vp->sha256, DIGEST) != 0)
-                return err_set(EBADMSG, "bundle: '%s': sha256 mismatch with the manifest", vp->name);
+                return err_set(EBADMSG, "%s: '%s': sha256 mismatch with the manifest", delta_source_display(p->src), vp->name);
         VeritySuper s;
         uint64_t leaf;
         r = delta_super_parse(p->verity, p->verity_len, &s);
         if (r < 0)
-                return err_prefix(r, "bundle: '%s'", vp->name);
+                return err_prefix(r, "%s: '%s'", delta_source_display(p->src), vp->name);
         if (s.data_blocks != p->n || s.salt_size != m->verity.salt_size || memcmp(s.salt, m->verity.salt, s.salt_size) != 0)
-                return err_set(EBADMSG, "bundle: '%s': superblock does not match the manifest", vp->name);
+                return err_set(EBADMSG, "%s: '%s': superblock does not match the manifest", delta_source_display(p->src), vp->name);
         r = delta_leaf_offset(p->n, &leaf);
         if (r < 0)
                 return err_set(r, "delta: a root image of %" PRIu64 " block(s) has no hash tree levels", p->n);
         if (leaf + p->n * DIGEST > p->verity_len)
-                return err_set(EBADMSG, "bundle: '%s': shorter than its tree", vp->name);
+                return err_set(EBADMSG, "%s: '%s': shorter than its tree", delta_source_display(p->src), vp->name);
         p->leaves = p->verity + leaf;
         p->sum.blocks = p->n;
 

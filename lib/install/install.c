@@ -220,7 +220,7 @@ static int check_manifest_sha256(BundleReader *reader, const uint8_t *expect) {
                 return 0;
         hex_encode(got, SHA256_DIGEST_SIZE, got_hex);
         hex_encode(expect, SHA256_DIGEST_SIZE, want_hex);
-        return err_set(EBADMSG, "bundle: manifest SHA-256 %s is not the channel's %s", got_hex, want_hex);
+        return err_set(EBADMSG, "%s: manifest SHA-256 %s is not the channel's %s", bundle_reader_name(reader), got_hex, want_hex);
 }
 
 static int run(const AbideConfig *c, BootBackend *boot, int fd, DeltaSource *src, const InstallOptions *o,
@@ -249,7 +249,7 @@ static int run(const AbideConfig *c, BootBackend *boot, int fd, DeltaSource *src
                 return r;
         /* Verifies the manifest's signature; nothing is written before this. */
         if (src) {
-                r = bundle_reader_open_source(delta_source_bundle(src), trust, &in.reader);
+                r = bundle_reader_open_source(delta_source_bundle(src), delta_source_display(src), trust, &in.reader);
                 if (r < 0)
                         return r;
                 in.offsets = calloc(MANIFEST_PAYLOADS_MAX, sizeof *in.offsets);
@@ -260,7 +260,7 @@ static int run(const AbideConfig *c, BootBackend *boot, int fd, DeltaSource *src
                         return r;
                 r = bundle_reader_index(in.reader, in.offsets);
         } else
-                r = bundle_reader_open(fd, trust, &in.reader);
+                r = bundle_reader_open(fd, o->bundle_name, trust, &in.reader);
         if (r < 0)
                 return r;
         r = check_manifest_sha256(in.reader, o->expect_manifest_sha256);

@@ -23,6 +23,9 @@ typedef struct InstallOptions {
         /* The SHA-256 the bundle's manifest.json bytes must have (abidectl update: the signed
          * channel's manifest_sha256); another manifest is refused before anything is written. NULL: any. */
         const uint8_t *expect_manifest_sha256;
+        /* install_run(): what messages call the bundle (its path, the URL as shown, "standard input");
+         * NULL: "bundle". A delta install's source names itself (delta_source_display()). */
+        const char *bundle_name;
 } InstallOptions;
 
 typedef struct InstallResult {

@@ -30,7 +30,7 @@ static void indexed(const uint8_t *data, size_t size) {
         BundleSource src = { .size = size, .read_at = mem_read_at, .userdata = &mem };
         uint64_t offsets[MANIFEST_PAYLOADS_MAX];
 
-        if (bundle_reader_open_source(&src, NULL, &b) < 0)
+        if (bundle_reader_open_source(&src, NULL, NULL, &b) < 0)
                 return;
         const Manifest *m = bundle_reader_manifest(b);
         FUZZ_ASSERT(m && manifest_validate(m) == 0);
@@ -57,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FUZZ_ASSERT(lseek(fd, 0, SEEK_SET) == 0);
         indexed(data, size);
 
-        if (bundle_reader_open(fd, NULL, &b) < 0)
+        if (bundle_reader_open(fd, NULL, NULL, &b) < 0)
                 return 0;
         const Manifest *m = bundle_reader_manifest(b);
         FUZZ_ASSERT(m && manifest_validate(m) == 0);

@@ -237,7 +237,7 @@ note "the proxy rewrites it every time: refused, b not bootable"
 "$ABIDECTL" install --force "$V1" >/dev/null
 proxy_start "$HTTP_PORT" --flip "$MARKER"
 rm -f "$ENTRIES"/abide-b*.conf
-expect_fail "bundle: 1 block\(s\) of 'root.img' fetched twice do not match their dm-verity leaf hashes" \
+expect_fail "^abidectl: install: http://127\.0\.0\.1:$PROXY_PORT/b\.abide: 1 block\(s\) of 'root.img' fetched twice do not match their dm-verity leaf hashes" \
         install --force "http://127.0.0.1:$PROXY_PORT/b.abide"
 b_not_bootable || die "b bootable after a refused delta: $(entry_of b)"
 check_a "wrong bytes every time"
@@ -299,7 +299,7 @@ read -r bytes requests < <(fetch_figures)
 b_print | cmp -s "$T/b.k1" - || die "slot b after the kernel fetched again differs"
 proxy_start "$HTTP_PORT" --flip "$KMARK"
 rm -f "$ENTRIES"/abide-b*.conf
-expect_fail "bundle: 'vmlinuz': sha256 mismatch with the manifest" install --force "http://127.0.0.1:$PROXY_PORT/k1.abide"
+expect_fail "^abidectl: install: http://127\.0\.0\.1:$PROXY_PORT/k1\.abide: 'vmlinuz': sha256 mismatch with the manifest" install --force "http://127.0.0.1:$PROXY_PORT/k1.abide"
 [ "$(proxy_stat flips)" -eq 2 ] || die "the proxy flipped $(proxy_stat flips) times, 2 expected"
 b_not_bootable || die "b bootable after a kernel fetched wrong twice: $(entry_of b)"
 check_a "new kernel and initrd"
@@ -317,7 +317,7 @@ PY
 "$ABIDECTL" install --force "$V1" >/dev/null
 rm -f "$ENTRIES"/abide-b*.conf
 sha256sum "$ROOT_B" "$VERITY_B" "$SIG_B" >"$T/bparts.before"
-expect_fail "bundle: 'root.verity': sha256 mismatch with the manifest" install --force "https://127.0.0.1:$HTTPS_PORT/bad-tree.abide"
+expect_fail "^abidectl: install: https://127\.0\.0\.1:$HTTPS_PORT/bad-tree\.abide: 'root.verity': sha256 mismatch with the manifest" install --force "https://127.0.0.1:$HTTPS_PORT/bad-tree.abide"
 sha256sum "$ROOT_B" "$VERITY_B" "$SIG_B" | cmp -s "$T/bparts.before" - || die "b written although its new tree was refused"
 b_not_bootable || die "b bootable after a refused tree"
 check_a "bad tree"
@@ -325,7 +325,7 @@ check_a "bad tree"
 note "a bundle signed by a CA the device does not trust: refused before anything is read but headers"
 "$ABIDE_BUILD" keygen -o "$T/other" >/dev/null
 cp "$(KEY=$T/other/signing.key CERT=$T/other/signing.crt build_bundle "$T/b-other" --set Image.Version=2.0)" "$WWW/other.abide"
-expect_fail "bundle: manifest.json.sig: signature (does not match|not trusted)" install --force "https://127.0.0.1:$HTTPS_PORT/other.abide"
+expect_fail "^abidectl: install: https://127\.0\.0\.1:$HTTPS_PORT/other\.abide: manifest.json.sig: signature (does not match|not trusted)" install --force "https://127.0.0.1:$HTTPS_PORT/other.abide"
 sha256sum "$ROOT_B" "$VERITY_B" "$SIG_B" | cmp -s "$T/bparts.before" - || die "b written for an untrusted bundle"
 b_not_bootable || die "b bootable after an untrusted bundle"
 
@@ -792,6 +792,6 @@ expect_fail "a delta install reads the bundle at offsets: not from standard inpu
 expect_fail "--full does not go with --delta or --dry-run" install --full --dry-run "$URL"
 expect_fail "cannot open $T/missing.abide: No such file or directory" install --delta "$T/missing.abide"
 head -c $((SIZE / 2)) "$V2" >"$T/half.abide"
-expect_fail "bundle: " install --force --delta "$T/half.abide"
+expect_fail "^abidectl: install: $T/half\.abide: " install --force --delta "$T/half.abide"
 check_a "bad invocations"
 note "OK"

@@ -85,7 +85,7 @@ install_url() {
 }
 
 # refuse_net PATTERN URL [untouched]: refused; stderr is retry lines, then one line naming the URL and the cause
-# (the bundle reader's refusals, PATTERN "bundle: ...", read as a file install's);
+# (the download's and the bundle reader's alike);
 # a untouched, b without a bootable entry (a refusal before the first write leaves b's partitions alone).
 refuse_net() {
         local pat=$1 url=$2 rc=0 shown
@@ -93,9 +93,7 @@ refuse_net() {
         sha256sum "$ROOT_B" "$VERITY_B" "$SIG_B" >"$T/bparts.before"
         "$ABIDECTL" install --force "$url" >/dev/null 2>"$T/err" || rc=$?
         [ $rc -ne 0 ] || die "install $url succeeded, expected a refusal /$pat/"
-        # The download's failures name the URL; the bundle reader's are a file install's.
         shown="${url//./\\.}: "
-        [ "${pat#bundle: }" = "$pat" ] || shown=
         tail -n 1 "$T/err" | grepq -E -- "^abidectl: install: $shown($pat)" ||
                 die "install $url: last line does not match /$pat/: $(cat "$T/err")"
         head -n -1 "$T/err" | grep -v '; retry [0-9]* in [0-9.]* s from byte ' &&
@@ -204,7 +202,7 @@ refuse_net "TLS: SSL certificate problem: unable to get local issuer certificate
 net_conf "CAFile=$TLS/ca.pem"
 refuse_net "TLS: SSL: no alternative certificate subject name matches target host name '127.0.0.1'" \
         "https://127.0.0.1:$NAME_PORT/b.abide" untouched
-refuse_net "bundle: .*([Tt]runcated|unexpected end)" "$HTTPS/truncated.abide"
+refuse_net ".*([Tt]runcated|unexpected end)" "$HTTPS/truncated.abide"
 refuse_net "unsupported URL scheme 'ftp'" "ftp://127.0.0.1:$HTTP_PORT/b.abide" untouched
 net_conf "CAFile=$TLS/ca.pem" "HeadersFile=$T/nothing"
 refuse_net "cannot read HeadersFile=$T/nothing" "$HTTPS/b.abide" untouched
@@ -223,14 +221,14 @@ cp "$GOOD" "$WWW/twin.abide"
 cp "$TWIN" "$T/twin.abide"
 touch -d '2020-01-01' "$WWW/twin.abide" "$T/twin.abide"
 proxy_start "$HTTPS_PORT" --cut-every $CUT --cut-limit 1 --on-cut "cp -p '$T/twin.abide' '$WWW/twin.tmp' && mv '$WWW/twin.tmp' '$WWW/twin.abide'"
-refuse_net "bundle: member 4 'root.verity': sha256 mismatch" "https://127.0.0.1:$PROXY_PORT/twin.abide"
+refuse_net "member 4 'root.verity': sha256 mismatch" "https://127.0.0.1:$PROXY_PORT/twin.abide"
 [ "$(proxy_stat cuts)" -eq 1 ] || die "the proxy did not cut"
 proxy_stop
 
 note "a refused bundle stops the download (the reader closes the pipe early)"
 cp "$WWW/b.abide" "$WWW/flip.abide"
 printf 'X' | dd of="$WWW/flip.abide" bs=1 seek=700 conv=notrunc status=none
-refuse_net "bundle: manifest\.json\.sig: signature does not match the data" "$HTTPS/flip.abide" untouched
+refuse_net "manifest\.json\.sig: signature does not match the data" "$HTTPS/flip.abide" untouched
 # What nginx sent of the $SIZE-byte bundle (logged once it notices that the client left): the
 # manifest's refusal stops the download, so no more than what the socket buffers hold on the way.
 for i in $(seq 50); do grep -q '"GET /flip.abide ' "$NGX/access.log" && break; sleep 0.1; done

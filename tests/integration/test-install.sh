@@ -107,7 +107,7 @@ for name in $members; do
         install "$GOOD" --force >/dev/null
         python3 "$ABIDE_SRCDIR/tests/integration/tamper-bundle.py" "$GOOD" "$T/flip.abide" flip $i
         case $i in
-        0|1) refuse_untouched "bundle: manifest.json.sig: signature (does not match|not trusted)" install "$T/flip.abide" ;;
+        0|1) refuse_untouched "^abidectl: install: $T/flip\.abide: manifest.json.sig: signature (does not match|not trusted)" install "$T/flip.abide" ;;
         # root.img is proven by the read-back as it is written (docs/install.md, "One pass over root").
         2) refuse "^abidectl: install: abide-root-b and abide-verity-b: read back: root does not match its signed dm-verity tree \(a corrupt bundle, or storage that keeps other bytes\): verity: data block [0-9]+ does not match its leaf hash$" \
                 install "$T/flip.abide"
@@ -115,7 +115,7 @@ for name in $members; do
                 "$T/var/state.json" || die "state of b after a failed write: $(cat "$T/var/state.json")"
            # Refused when the tree was read back, before the kernel and initrd were written.
            [ -z "$(ls -A "$T/esp/abide/b")" ] || die "kernel or initrd written after a bad root: $(ls -A "$T/esp/abide/b")" ;;
-        *) refuse "^abidectl: install: bundle: member $((i + 1)) '$name': sha256 mismatch \(manifest says [0-9a-f]{64}, got [0-9a-f]{64}\)$" \
+        *) refuse "^abidectl: install: $T/flip\.abide: member $((i + 1)) '$name': sha256 mismatch \(manifest says [0-9a-f]{64}, got [0-9a-f]{64}\)$" \
                 install "$T/flip.abide"
            python3 -c 'import json,sys; b = json.load(open(sys.argv[1]))["slots"]["b"]; assert b["state"] == "installing", b' \
                 "$T/var/state.json" || die "state of b after a failed write: $(cat "$T/var/state.json")" ;;
@@ -291,9 +291,9 @@ refuse_untouched "manifest.json.sig: signature not trusted" install "$FOREIGN"
 refuse_untouched "bundle is for 'other-board', this device runs 'abide-example-x86_64'" install "$COMPAT"
 refuse_untouched "bundle 2.1 has security version 4, lower than the running image's 5" install "$LOWER"
 refuse_untouched "version 1.0 is already running \(use --force" install "$V1"
-refuse_untouched "bundle: not a tar archive|bundle: member 1" sh -c "head -c 1M /dev/urandom | exec \"\$0\" install -" "$ABIDECTL"
-refuse_untouched "bundle: not a tar archive" sh -c ": | exec \"\$0\" install -" "$ABIDECTL"
-refuse_untouched "^abidectl: install: bundle: is a directory$" install "$T"
+refuse_untouched "^abidectl: install: standard input: (not a tar archive|member 1)" sh -c "head -c 1M /dev/urandom | exec \"\$0\" install -" "$ABIDECTL"
+refuse_untouched "^abidectl: install: standard input: not a tar archive" sh -c ": | exec \"\$0\" install -" "$ABIDECTL"
+refuse_untouched "^abidectl: install: $T: is a directory$" install "$T"
 sed "s|^ImageInfo=.*|ImageInfo=$T/nothing.json|" "$T/abide.conf" >"$T/noinfo.conf"
 refuse_untouched "cannot read the running image's $T/nothing.json" env ABIDE_CONF="$T/noinfo.conf" "$ABIDECTL" install "$GOOD"
 # The running identity comes from the verified root (or an explicit config), never from an argument.

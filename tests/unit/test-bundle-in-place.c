@@ -192,7 +192,7 @@ static void test_same_bytes(void **state) {
         _cleanup_close_ int fd = open(placed, O_RDONLY | O_CLOEXEC);
         _cleanup_(bundle_reader_freep) BundleReader *br = NULL;
         assert_true(fd >= 0);
-        assert_int_equal(bundle_reader_open(fd, NULL, &br), 0);
+        assert_int_equal(bundle_reader_open(fd, NULL, NULL, &br), 0);
         const Payload *p;
         static uint8_t buf[65536];
         size_t n = 0;

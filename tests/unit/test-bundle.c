@@ -153,7 +153,7 @@ static int drive(const char *path, TrustStore *trust, unsigned *ret_verified) {
         err_clear();
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
         assert_true(fd >= 0);
-        r = bundle_reader_open(fd, trust, &b);
+        r = bundle_reader_open(fd, NULL, trust, &b);
         if (r < 0) {
                 assert_null(b);
                 *ret_verified = 0;
@@ -221,7 +221,7 @@ static void test_round_trip(void **state) {
 
         _cleanup_(bundle_reader_freep) BundleReader *b = NULL;
         _cleanup_close_ int fd = open(fx.bundle, O_RDONLY | O_CLOEXEC);
-        assert_int_equal(bundle_reader_open(fd, NULL, &b), 0);
+        assert_int_equal(bundle_reader_open(fd, NULL, NULL, &b), 0);
         size_t len = 0;
         const char *json = bundle_reader_manifest_json(b, &len);
         assert_int_equal(len, fx.json_len);
@@ -262,7 +262,7 @@ static void test_from_pipe(void **state) {
         pid_t pid;
         int fd = pipe_of(fx.bundle, &pid);
         _cleanup_(bundle_reader_freep) BundleReader *b = NULL;
-        assert_int_equal(bundle_reader_open(fd, NULL, &b), 0);
+        assert_int_equal(bundle_reader_open(fd, NULL, NULL, &b), 0);
         const Payload *p = NULL;
         while ((verified < 10) && bundle_reader_next(b, &p) == 1)
                 verified++;
@@ -469,7 +469,7 @@ static int read_handing_over(const char *path, size_t unhashed, size_t *ret_done
         err_clear();
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
         assert_true(fd >= 0);
-        assert_int_equal(bundle_reader_open(fd, NULL, &b), 0);
+        assert_int_equal(bundle_reader_open(fd, NULL, NULL, &b), 0);
         for (;;) {
                 const Payload *p = NULL;
                 r = bundle_reader_next(b, &p);
@@ -534,7 +534,7 @@ static int map_root(const char *path, BundleReader **ret_b, int *ret_fd, const u
         const Payload *p = NULL;
         *ret_fd = open(path, O_RDONLY | O_CLOEXEC);
         assert_true(*ret_fd >= 0);
-        assert_int_equal(bundle_reader_open(*ret_fd, NULL, ret_b), 0);
+        assert_int_equal(bundle_reader_open(*ret_fd, NULL, NULL, ret_b), 0);
         assert_int_equal(bundle_reader_next(*ret_b, &p), 1);
         assert_string_equal(p->name, payload_names[0]);
         /* Only with the digest handed over. */
@@ -600,7 +600,7 @@ static void test_map_payload(void **state) {
         /* Not a regular file: a pipe. */
         pid_t pid;
         fd = pipe_of(aligned, &pid);
-        assert_int_equal(bundle_reader_open(fd, NULL, &b), 0);
+        assert_int_equal(bundle_reader_open(fd, NULL, NULL, &b), 0);
         assert_int_equal(bundle_reader_next(b, &p), 1);
         assert_int_equal(bundle_reader_hand_over_digest(b), 0);
         assert_int_equal(bundle_reader_map_payload(b, &data), -EOPNOTSUPP);
@@ -713,7 +713,7 @@ static int index_file(const char *path, uint64_t *offsets, FileSource *src) {
         assert_true(src->fd >= 0);
         assert_int_equal(fstat(src->fd, &st), 0);
         BundleSource bs = { .size = (uint64_t) st.st_size, .read_at = file_read_at, .userdata = src };
-        int r = bundle_reader_open_source(&bs, NULL, &b);
+        int r = bundle_reader_open_source(&bs, NULL, NULL, &b);
         if (r >= 0)
                 r = bundle_reader_index(b, offsets);
         return r;
@@ -769,7 +769,7 @@ static void test_guess_headers(void **state) {
         assert_true(src.fd >= 0);
         assert_int_equal(fstat(src.fd, &st), 0);
         BundleSource bs = { .size = (uint64_t) st.st_size, .read_at = file_read_at, .userdata = &src };
-        assert_int_equal(bundle_reader_open_source(&bs, NULL, &b), 0);
+        assert_int_equal(bundle_reader_open_source(&bs, NULL, NULL, &b), 0);
         unsigned reads = src.reads;
         assert_int_equal(bundle_reader_guess_headers(b, guess), 0);
         assert_int_equal(src.reads, reads);           /* a guess, nothing read */
@@ -792,7 +792,7 @@ static void test_guess_headers(void **state) {
 
         /* A reader of a stream has no source to fetch ahead from. */
         assert_true(lseek(src.fd, 0, SEEK_SET) == 0);
-        assert_int_equal(bundle_reader_open(src.fd, NULL, &b), 0);
+        assert_int_equal(bundle_reader_open(src.fd, NULL, NULL, &b), 0);
         assert_int_equal(bundle_reader_guess_headers(b, guess), -EINVAL);
         close(src.fd);
 }
@@ -966,7 +966,7 @@ static void test_signed(void **state) {
 
         _cleanup_(bundle_reader_freep) BundleReader *b = NULL;
         _cleanup_close_ int fd = open(fx.signed_bundle, O_RDONLY | O_CLOEXEC);
-        assert_int_equal(bundle_reader_open(fd, fx.trust, &b), 0);
+        assert_int_equal(bundle_reader_open(fd, NULL, fx.trust, &b), 0);
         assert_non_null(bundle_reader_signer(b));
         assert_non_null(strstr(bundle_reader_signer(b), "CN"));
 
@@ -979,6 +979,59 @@ static void test_signed(void **state) {
         expect_fail(s, fx.trust, "bundle: manifest.json.sig: ", 0);
         /* Without a trust store the same bundle reads: that is what trust == NULL means. */
         assert_int_equal(drive(s, NULL, &verified), 0);
+}
+
+static bool has_prefix(const char *s, const char *prefix) {
+        return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* Reads path opened under name to its first failure; its message. */
+static const char *named_failure(const char *path, const char *name, TrustStore *trust) {
+        _cleanup_(bundle_reader_freep) BundleReader *b = NULL;
+        static uint8_t buf[65536];
+        const Payload *p;
+        int r;
+
+        err_clear();
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        r = bundle_reader_open(fd, name, trust, &b);
+        if (r >= 0) {
+                assert_string_equal(bundle_reader_name(b), name ?: "bundle");
+                while ((r = bundle_reader_next(b, &p)) > 0) {
+                        ssize_t n;
+                        while ((n = bundle_reader_read(b, buf, sizeof buf)) > 0)
+                                ;
+                        if (n < 0) {
+                                r = (int) n;
+                                break;
+                        }
+                }
+        }
+        assert_true(r < 0);
+        return err_message(r);
+}
+
+/* Every message names the bundle as the caller calls it: a path, a URL, "standard input". */
+static void test_named(void **state) {
+        _cleanup_free_ char *f = tampered(fx.bundle, "flip-named", edit_flip, 3);
+        _cleanup_free_ char *s = tampered(fx.signed_bundle, "flip-named-signed", edit_flip, 1);
+        _cleanup_free_ char *junk = path_in("junk-named.abide");
+        _cleanup_free_ uint8_t *data = malloc(100000);
+        const char *m;
+
+        m = named_failure(f, "/srv/v2.abide", NULL);
+        assert_true(has_prefix(m, "/srv/v2.abide: member 4 '"));
+        assert_non_null(strstr(m, "': sha256 mismatch (manifest says "));
+        m = named_failure(s, "https://updates.example/v2.abide", fx.trust);
+        assert_true(has_prefix(m, "https://updates.example/v2.abide: manifest.json.sig: "));
+        fill(data, 100000, 7);
+        assert_int_equal(write_file_atomic(junk, data, 100000, 0644), 0);
+        m = named_failure(junk, "standard input", NULL);
+        assert_true(has_prefix(m, "standard input: "));
+        /* No name: "bundle", as before. */
+        m = named_failure(f, NULL, NULL);
+        assert_true(has_prefix(m, "bundle: member 4 '"));
 }
 
 static void edit_manifest_version(Members *ms, size_t i) {
@@ -1088,6 +1141,7 @@ int main(void) {
                 cmocka_unit_test(test_member_types),
                 cmocka_unit_test(test_not_tar),
                 cmocka_unit_test(test_signed),
+                cmocka_unit_test(test_named),
                 cmocka_unit_test(test_signed_manifest_changed),
                 cmocka_unit_test(test_write_errors),
         };
