@@ -78,7 +78,8 @@ int delta_super_parse(const uint8_t *b, size_t len, VeritySuper *ret) {
 
 /*
  * Reads [offset, offset + n): fd may be O_DIRECT. Straight into buf where buf, offset and n are block
- * aligned; else through an aligned bounce buffer.
+ * aligned; else through an aligned bounce buffer of whole blocks, which may reach past the end of the
+ * device (a partition that does not start or end on a block): only the bytes asked for must be there.
  */
 int delta_read_at(int fd, void *buf, size_t n, uint64_t offset) {
         if ((uintptr_t) buf % BLOCK == 0 && offset % BLOCK == 0 && n % BLOCK == 0)
@@ -87,9 +88,11 @@ int delta_read_at(int fd, void *buf, size_t n, uint64_t offset) {
         _cleanup_free_ uint8_t *b = NULL;
         if (posix_memalign((void **) &b, BLOCK, (size_t) (end - start)) != 0)
                 return -ENOMEM;
-        int r = pread_exact(fd, b, (size_t) (end - start), start);
-        if (r < 0)
-                return r;
+        ssize_t k = pread_full(fd, b, (size_t) (end - start), start);
+        if (k < 0)
+                return (int) k;
+        if ((uint64_t) k < offset - start + n)
+                return -EIO;
         memcpy(buf, b + (offset - start), n);
         return 0;
 }

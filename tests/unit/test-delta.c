@@ -5,6 +5,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "basic/fileio.h"
+#include "install/delta-plan.h"
 #include "install/install-delta.h"
 
 /* The leaf level's offset in a veritysetup hash device (superblock, 4 KiB blocks, SHA-256: 128 digests a block):
@@ -63,9 +69,32 @@ static void test_old_leaves_range(void **state) {
         assert_true(off == 2 * 4096 && len == 37 * 4096);   /* written only on success */
 }
 
+/* Reads off block boundaries go through whole blocks, which may reach past the end of what the fd
+ * holds (a partition not ending on a block): only the bytes asked for must exist. */
+static void test_read_at(void **state) {
+        uint8_t data[5120], buf[4096];
+        int fd = memfd_create("test-read-at", MFD_CLOEXEC);
+
+        assert_true(fd >= 0);
+        for (size_t i = 0; i < sizeof data; i++)
+                data[i] = (uint8_t) (i * 7 + 3);
+        assert_int_equal(loop_write(fd, data, sizeof data), 0);
+        /* The last 512 bytes, at 4608: its block reaches 8192, the file ends at 5120. */
+        assert_int_equal(delta_read_at(fd, buf, 512, 4608), 0);
+        assert_memory_equal(buf, data + 4608, 512);
+        /* Across the block boundary, to the last byte. */
+        assert_int_equal(delta_read_at(fd, buf, 2000, 3120), 0);
+        assert_memory_equal(buf, data + 3120, 2000);
+        /* One byte more than the file holds. */
+        assert_int_equal(delta_read_at(fd, buf, 513, 4608), -EIO);
+        assert_int_equal(delta_read_at(fd, buf, 1, 5120), -EIO);
+        close(fd);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_leaf_offset),
+                cmocka_unit_test(test_read_at),
                 cmocka_unit_test(test_old_leaves_range),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
