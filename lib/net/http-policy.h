@@ -11,7 +11,7 @@
  * The decisions of a resumable HTTP fetch, free of I/O (docs/network.md):
  * which URLs are allowed, what a response header says, whether a response
  * continues the bytes already delivered, and whether and when to try again.
- * http-fetch.c feeds them what libcurl saw.
+ * http-attempt.c feeds them what libcurl saw.
  */
 
 #define HTTP_SIZE_UNKNOWN UINT64_MAX

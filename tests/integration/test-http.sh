@@ -14,7 +14,7 @@
 . "$(dirname "$0")/nginx-lib.sh"
 need tar cmp script curl
 
-# libcurl's receive buffer in lib/net/http-fetch.c: what a cut may cost.
+# libcurl's receive buffer (FETCH_BUFFER in lib/net/http-fetch-private.h): what a cut may cost.
 READ_BUFFER=$((512 * 1024))
 CUT=$((8 * 1024 * 1024))
 
@@ -264,7 +264,7 @@ grep -Eq "Writing root.img to abide-root-b 100% \([0-9]+/[0-9]+ MiB\) [0-9.]+ Mi
 check_a "install on a terminal"
 
 note "a 404 whose error page comes slowly or is large: one request, the status said, the page not read whole"
-# An error page is read for its title only: its first 2 KiB (ERROR_BODY_MAX in lib/net/http-fetch.c).
+# An error page is read for its title only: its first 2 KiB (ERROR_BODY_MAX in lib/net/http-fetch-private.h).
 # errpage FILE BYTES AT TITLE: an error page of BYTES bytes with <title>TITLE</title> at byte AT.
 errpage() {
         python3 - "$@" <<'PY'
