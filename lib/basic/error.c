@@ -5,10 +5,18 @@
 #include <stdio.h>
 #include <string.h>
 
-#define ERR_MAX 1024
+/* A path of PATH_MAX bytes and the reason after it. */
+#define ERR_MAX 8192
 
 static _Thread_local char err_buf[ERR_MAX];
 static _Thread_local bool err_have;
+
+/* The message is one line whatever a path or a peer's text in it holds: control characters become '?'. */
+static void one_line(char *s) {
+        for (; *s; s++)
+                if ((unsigned char) *s < 0x20 || *s == 0x7f)
+                        *s = '?';
+}
 
 static int abs_errno(int errnum) {
         if (errnum == 0)
@@ -22,6 +30,7 @@ int err_set(int errnum, const char *fmt, ...) {
         va_start(ap, fmt);
         (void) vsnprintf(err_buf, sizeof err_buf, fmt, ap);
         va_end(ap);
+        one_line(err_buf);
         err_have = true;
         return -abs_errno(errnum);
 }
@@ -44,6 +53,7 @@ int err_prefix(int errnum, const char *fmt, ...) {
         memcpy(err_buf, prefix, n);
         memcpy(err_buf + n, ": ", 2);
         (void) snprintf(err_buf + n + 2, sizeof err_buf - n - 2, "%.*s", (int) (ERR_MAX - n - 3), old);
+        one_line(err_buf);
         err_have = true;
         return -abs_errno(errnum);
 }

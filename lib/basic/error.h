@@ -12,7 +12,8 @@
  *             return err_set(EMSGSIZE, "payload %s: larger than declared %" PRIu64, name, declared);
  */
 
-/* Records the message and returns -abs(errnum). */
+/* Records the message and returns -abs(errnum). Control characters in it (a newline in a path, say)
+ * are recorded as '?': the message stays one line. */
 int err_set(int errnum, const char *fmt, ...) _printf_(2, 3);
 
 /* Prepends "prefix: " to the recorded message, keeps errnum; returns -abs(errnum).

@@ -294,6 +294,10 @@ refuse_untouched "version 1.0 is already running \(use --force" install "$V1"
 refuse_untouched "^abidectl: install: standard input: (not a tar archive|member 1)" sh -c "head -c 1M /dev/urandom | exec \"\$0\" install -" "$ABIDECTL"
 refuse_untouched "^abidectl: install: standard input: not a tar archive" sh -c ": | exec \"\$0\" install -" "$ABIDECTL"
 refuse_untouched "^abidectl: install: $T: is a directory$" install "$T"
+# A bundle whose name holds a newline: still one line (expect_fail counts them), the newline shown as '?'.
+printf 'not a bundle\n%.0s' {1..300} >"$T/two"$'\n'"lines.abide"
+refuse_untouched "^abidectl: install: $T/two\?lines\.abide: not a tar archive" install "$T/two"$'\n'"lines.abide"
+rm -f "$T/two"$'\n'"lines.abide"
 sed "s|^ImageInfo=.*|ImageInfo=$T/nothing.json|" "$T/abide.conf" >"$T/noinfo.conf"
 refuse_untouched "cannot read the running image's $T/nothing.json" env ABIDE_CONF="$T/noinfo.conf" "$ABIDECTL" install "$GOOD"
 # The running identity comes from the verified root (or an explicit config), never from an argument.
