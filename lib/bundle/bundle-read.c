@@ -355,7 +355,8 @@ int bundle_reader_index(BundleReader *b, uint64_t *ret_offsets) {
                 if (headers[i + 1] < padded || headers[i + 1] - padded < headers[i] + TAR_BLOCK ||
                     headers[i + 1] - padded + m->payloads[i].size > b->src.size)
                         return fail(b, err_set(EBADMSG, "%s: member %u '%s': cannot place its data (header at %" PRIu64
-                                               ", next at %" PRIu64 ")", b->name, (unsigned) i + 3, m->payloads[i].name, headers[i], headers[i + 1]));
+                                               ", next at %" PRIu64 ")",
+                                               b->name, (unsigned) i + 3, m->payloads[i].name, headers[i], headers[i + 1]));
                 ret_offsets[i] = headers[i + 1] - padded;
         }
         b->at_end = true;

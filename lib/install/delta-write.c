@@ -360,8 +360,8 @@ int delta_write_root(DeltaPlan *p, int fd, bool direct, const char *label) {
                 if (r < 0)
                         return r;
                 if (bad > 0)
-                        return err_set(EBADMSG, "%s: %" PRIu64 " block(s) of '%s' fetched twice do not match their dm-verity leaf hashes", delta_source_display(p->src),
-                                       bad, p->root->name);
+                        return err_set(EBADMSG, "%s: %" PRIu64 " block(s) of '%s' fetched twice do not match their dm-verity leaf hashes",
+                                       delta_source_display(p->src), bad, p->root->name);
         }
         if (fdatasync(fd) < 0)
                 return err_set(errno, "cannot sync %s: %m", label);
