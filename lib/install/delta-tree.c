@@ -14,7 +14,6 @@
 
 #define HASHES_PER_BLOCK_BITS 7           /* 4096 / 32 = 128 digests per hash block */
 
-/* Hash block numbers of the levels of a tree over data_blocks (level 0: the leaves); the number of levels. */
 int delta_tree_levels(uint64_t data_blocks, uint64_t level_block[static 16], unsigned *ret_levels) {
         unsigned levels = 0;
         uint64_t position = 1;           /* the superblock takes the first hash block */
@@ -204,7 +203,6 @@ int delta_map_build(DigestMap *m, const uint8_t *digests, uint64_t n, bool keep_
         return 0;
 }
 
-/* Block number + 1 of d, 0 when absent. */
 uint64_t delta_map_find(const DigestMap *m, const uint8_t *d) {
         if (!m->slots)
                 return 0;

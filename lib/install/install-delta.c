@@ -44,7 +44,6 @@ static const Payload *find_role(const Manifest *m, PayloadRole role, size_t *ret
         return NULL;
 }
 
-/* The other payloads' ranges behind root's (*ranges, *n). */
 int delta_append_others(const DeltaPlan *p, HttpByteRange **ranges, size_t *n) {
         HttpByteRange *all = reallocarray(*ranges, *n + p->n_other, sizeof *all);
         if (!all)
@@ -180,7 +179,6 @@ int delta_prefetch(DeltaSource *src, BundleReader *reader) {
         return n > 0 ? delta_source_prefetch(src, ranges, n) : 0;
 }
 
-/* 0 when a payload's bytes have the manifest's SHA-256, -EBADMSG when not. */
 int delta_payload_check(const Payload *pl, const uint8_t *data) {
         uint8_t digest[DIGEST];
         int r = sha256_buf(data, pl->size, digest);
@@ -189,7 +187,6 @@ int delta_payload_check(const Payload *pl, const uint8_t *data) {
         return memcmp(digest, pl->sha256, DIGEST) == 0 ? 0 : -EBADMSG;
 }
 
-/* Checked bytes of a payload, owned by the plan from here on (the caller has checked there is room). */
 const Held *delta_hold(DeltaPlan *p, const Payload *pl, uint8_t **data) {
         p->held[p->n_held] = (Held) { .payload = pl, .data = TAKE_PTR(*data), .len = (size_t) pl->size };
         return &p->held[p->n_held++];

@@ -42,7 +42,6 @@ static bool flush_covers(const Install *in, const Flush *f, const InstallTarget 
         return false;
 }
 
-/* Starts the flush of every partition written since the last one, unless one still runs. */
 int install_flush_start(Install *in) {
         Flush *f = &in->flush;
         if (f->running)
@@ -68,7 +67,6 @@ int install_flush_start(Install *in) {
                                   strerror(f->error)) : 0;
 }
 
-/* Waits for the flush, then syncs what was written after it started: then everything written is on the devices. */
 int install_flush_finish(Install *in) {
         Flush *f = &in->flush;
         if (f->running) {

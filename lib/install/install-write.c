@@ -21,7 +21,6 @@ static void closedirp(DIR **d) {
                 (void) closedir(*d);
 }
 
-/* The target's old kernel, initrd, staged UKI and temporaries of an interrupted install. */
 int install_clean_kernel_dir(const char *dir) {
         _cleanup_(closedirp) DIR *d = opendir(dir);
         struct dirent *de;

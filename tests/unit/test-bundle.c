@@ -140,11 +140,11 @@ static int teardown(void **state) {
         return system(cmd) == 0 ? 0 : -1;
 }
 
-/* Reads a whole bundle; returns 0 or the first error. ret_verified gets the
+/* Reads a whole bundle opened under name; returns 0 or the first error. ret_verified gets the
  * number of payloads that read to their end and verified. Every byte
  * yielded is checked against the payload's true content, and after a
  * failure nothing more may be yielded. */
-static int drive(const char *path, TrustStore *trust, unsigned *ret_verified) {
+static int drive_named(const char *path, const char *name, TrustStore *trust, unsigned *ret_verified) {
         _cleanup_(bundle_reader_freep) BundleReader *b = NULL;
         _cleanup_free_ uint8_t *buf = malloc(70000);
         unsigned verified = 0;
@@ -153,12 +153,13 @@ static int drive(const char *path, TrustStore *trust, unsigned *ret_verified) {
         err_clear();
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
         assert_true(fd >= 0);
-        r = bundle_reader_open(fd, NULL, trust, &b);
+        r = bundle_reader_open(fd, name, trust, &b);
         if (r < 0) {
                 assert_null(b);
                 *ret_verified = 0;
                 return r;
         }
+        assert_string_equal(bundle_reader_name(b), name ?: "bundle");
         for (;;) {
                 const Payload *p = NULL;
                 r = bundle_reader_next(b, &p);
@@ -198,6 +199,10 @@ static int drive(const char *path, TrustStore *trust, unsigned *ret_verified) {
         assert_int_equal(bundle_reader_read(b, buf, 100), r);
         *ret_verified = verified;
         return r;
+}
+
+static int drive(const char *path, TrustStore *trust, unsigned *ret_verified) {
+        return drive_named(path, NULL, trust, ret_verified);
 }
 
 static void expect_fail(const char *path, TrustStore *trust, const char *msg, unsigned verified_before) {
@@ -985,29 +990,10 @@ static bool has_prefix(const char *s, const char *prefix) {
         return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-/* Reads path opened under name to its first failure; its message. */
+/* The message of the first failure reading path opened under name. */
 static const char *named_failure(const char *path, const char *name, TrustStore *trust) {
-        _cleanup_(bundle_reader_freep) BundleReader *b = NULL;
-        static uint8_t buf[65536];
-        const Payload *p;
-        int r;
-
-        err_clear();
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-        assert_true(fd >= 0);
-        r = bundle_reader_open(fd, name, trust, &b);
-        if (r >= 0) {
-                assert_string_equal(bundle_reader_name(b), name ?: "bundle");
-                while ((r = bundle_reader_next(b, &p)) > 0) {
-                        ssize_t n;
-                        while ((n = bundle_reader_read(b, buf, sizeof buf)) > 0)
-                                ;
-                        if (n < 0) {
-                                r = (int) n;
-                                break;
-                        }
-                }
-        }
+        unsigned verified;
+        int r = drive_named(path, name, trust, &verified);
         assert_true(r < 0);
         return err_message(r);
 }
