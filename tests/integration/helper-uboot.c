@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * helper-uboot ORDER A_LEFT B_LEFT ONCE GOOD [LOADS]   ("-": unset)
- * helper-uboot --left VALUE
+ * helper-uboot --left VALUE...
  * What lib/boot/uboot-state.c says the boot script does with that
  * environment: "slot=<a|b|reset> fallback=<0|1> A=<BOOT_A_LEFT>
  * B=<BOOT_B_LEFT> once=<abide_once> noload=<slots passed over>" after the
@@ -23,17 +23,25 @@ int main(int argc, char *argv[]) {
         UBootBoot b;
         char left[_SLOT_MAX][4];
 
-        /* --left VALUE: BOOT_x_LEFT's reading ("-": good), as test-uboot-env.sh compares what the script saved. */
-        if (argc == 3 && streq(argv[1], "--left")) {
-                uboot_state_parse("A", (const char *[]) { argv[2], NULL }, NULL, NULL, NULL, &s);
-                if (s.left[SLOT_A] == UBOOT_LEFT_GOOD)
-                        printf("-\n");
-                else
-                        printf("%d\n", s.left[SLOT_A]);
+        /* --left VALUE...: each BOOT_x_LEFT's reading, on one line ("-": unset, or good), as test-uboot-env.sh
+         * compares what the script saved. */
+        if (argc >= 3 && streq(argv[1], "--left")) {
+                for (int i = 2; i < argc; i++) {
+                        int v = UBOOT_LEFT_GOOD;
+                        if (arg(argv[i])) {
+                                uboot_state_parse("A", (const char *[]) { argv[i], NULL }, NULL, NULL, NULL, &s);
+                                v = s.left[SLOT_A];
+                        }
+                        if (v == UBOOT_LEFT_GOOD)
+                                printf("%s-", i > 2 ? " " : "");
+                        else
+                                printf("%s%d", i > 2 ? " " : "", v);
+                }
+                printf("\n");
                 return 0;
         }
         if (argc != 6 && argc != 7) {
-                fprintf(stderr, "usage: helper-uboot ORDER A_LEFT B_LEFT ONCE GOOD [LOADS] | --left VALUE\n");
+                fprintf(stderr, "usage: helper-uboot ORDER A_LEFT B_LEFT ONCE GOOD [LOADS] | --left VALUE...\n");
                 return 2;
         }
         bool loads[_SLOT_MAX] = { true, true };

@@ -21,7 +21,7 @@ on_exit() {
 trap on_exit EXIT
 
 die() { echo "FAIL: $*" >&2; exit 1; }
-note() { echo "== $*"; }
+note() { echo "== [${SECONDS}s] $*"; }
 
 # grepq ARGS...: "grep -q" as the last command of a pipeline. grep -q stops reading at its first
 # match; under pipefail a writer with more to write then dies of SIGPIPE, and the pipeline fails

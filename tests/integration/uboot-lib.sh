@@ -42,21 +42,25 @@ tear() {
         head -c 64 /dev/urandom | dd of="$ENV_IMG" bs=1 seek=$(($1 * ENV_SIZE + 5)) conv=notrunc status=none
 }
 
-# uboot_strtoul VALUE BASE, uboot_strtol VALUE: U-Boot's simple_strtoul/simple_strtol (lib/strto.c, 2020.07
-# on; base 0 for strtol, as test passes it): "0x" hex, a leading 0 octal for base 0, else decimal, up to
-# the first other character; wraps at 64 bits, printed as bash's signed integer.
+# uboot_strtoul VAR VALUE BASE, uboot_strtol VAR VALUE: U-Boot's simple_strtoul/simple_strtol (lib/strto.c,
+# 2020.07 on; base 0 for strtol, as test passes it) into VAR: "0x" hex, a leading 0 octal for base 0, else
+# decimal, up to the first other character; wraps at 64 bits, as bash's signed integer. Into a variable, not
+# printed: the script reads numbers thousands of times in test-uboot-env.sh, and $(...) forks each time.
 uboot_strtoul() {
-        local s=$1 base=$2 r=0 d
+        local -n _r=$1
+        local s=$2 base=$3 d
+        _r=0
         if [[ $s == 0[xX]* ]]; then base=16 s=${s:2}; elif [[ $s == 0* && $base == 0 ]]; then base=8; fi
         [ "$base" != 0 ] || base=10
         while [ -n "$s" ]; do
                 case ${s:0:1} in [0-9a-fA-F]) d=$((16#${s:0:1})) ;; *) break ;; esac
                 [ "$d" -lt "$base" ] || break
-                r=$((r * base + d)) s=${s:1}
+                _r=$((_r * base + d)) s=${s:1}
         done
-        echo "$r"
 }
-uboot_strtol() { if [[ $1 == -* ]]; then echo $((0 - $(uboot_strtoul "${1:1}" 0))); else uboot_strtoul "$1" 0; fi; }
+uboot_strtol() {
+        if [[ $2 == -* ]]; then uboot_strtoul "$1" "${2:1}" 0; local -n _n=$1; _n=$((0 - _n)); else uboot_strtoul "$1" "$2" 0; fi
+}
 
 # What the emulated "part uuid" says the script's partition is, unless PART_UUID is set.
 PART_UUID_DEFAULT=4ab1014a-9d19-44f8-8c04-dc0c415ad46d
@@ -99,7 +103,7 @@ run_boot_cmd() {
                                 -n) expr=0; [ -z "${ap[i + 1]}" ] || expr=1 ;;
                                 =|!=|'<'|'>') expr=0; [ "${ap[i]}" "$op" "${ap[i + 2]}" ] && expr=1 ;;
                                 -eq|-ne|-lt|-le|-gt|-ge)
-                                        a=$(uboot_strtol "${ap[i]}") b=$(uboot_strtol "${ap[i + 2]}")
+                                        uboot_strtol a "${ap[i]}"; uboot_strtol b "${ap[i + 2]}"
                                         expr=0; [ "$a" "$op" "$b" ] && expr=1 ;;
                                 esac
                                 case $op in
@@ -121,7 +125,10 @@ run_boot_cmd() {
                         case $2 in fmt|sub|gsub|'*'*) echo "setexpr: $* not emulated" >&2; exit 9 ;; esac
                         if [ $# -ne 4 ]; then echo "setexpr: usage ($*)"; return 1; fi
                         [ "$3" = - ] || { echo "setexpr: $* not emulated" >&2; exit 9; }
-                        setenv "$1" "$(printf %x $(($(uboot_strtoul "$2" 16) - $(uboot_strtoul "$4" 16))))"
+                        local x y
+                        uboot_strtoul x "$2" 16; uboot_strtoul y "$4" 16
+                        printf -v x %x $((x - y))
+                        setenv "$1" "$x"
                 }
                 saveenv() {
                         local n
