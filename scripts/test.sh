@@ -13,6 +13,9 @@ set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
+# phase TEXT: one line with the seconds since the start, so a slow step shows in CI's log.
+start=$(date +%s)
+phase() { echo "scripts/test.sh: [$(($(date +%s) - start)) s] $*"; }
 
 "$top/scripts/install-deps.sh"
 
@@ -44,6 +47,7 @@ build_failed() {
 }
 # The sanitizer pass over the fast suites (qemu runs the plain build's binaries in guests).
 asan_pass() {
+        phase "the ASan/UBSan build and its unit and integration suites"
         { [ -f "$asandir/build.ninja" ] || meson setup "$asandir" -Db_sanitize=address,undefined -Db_lundef=false; } &&
                 ninja -C "$asandir" || { build_failed "$asandir"; return 1; }
         ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
@@ -51,6 +55,7 @@ asan_pass() {
 }
 # The fuzz targets: a clang build with libFuzzer, each target one test.
 fuzz_pass() {
+        phase "the fuzz build and targets"
         { [ -f "$fuzzdir/build.ninja" ] ||
                 CC=clang meson setup "$fuzzdir" -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false; } &&
                 ninja -C "$fuzzdir" || { build_failed "$fuzzdir"; return 1; }
@@ -64,12 +69,14 @@ side_passes() {
         return $rc
 }
 
+phase "dependencies present"
 rc=0
 if [ ${#fast_args[@]} -gt 0 ] || [ $qemu = 1 ]; then
         [ -f "$builddir/build.ninja" ] || meson setup "$builddir"
         ninja -C "$builddir"
 fi
 if [ ${#fast_args[@]} -gt 0 ]; then
+        phase "the unit and integration suites"
         meson test -C "$builddir" --print-errorlogs "${fast_args[@]}" || rc=$?
         # The qemu suite's run below writes its own testlog.json.
         [ $qemu = 0 ] || mv "$builddir/meson-logs/testlog.json" "$builddir/meson-logs/testlog-fast.json" 2>/dev/null || true
@@ -83,17 +90,20 @@ if [ $qemu = 1 ]; then
         side_pid=
         if [ ${#asan_args[@]} -gt 0 ] || [ $fuzz = 1 ]; then
                 echo "scripts/test.sh: the ASan/UBSan and fuzz passes run beside the qemu scenarios that run alone (output: $side_log)"
-                nice -n 10 bash -c "$(declare -f build_failed asan_pass fuzz_pass side_passes); $(declare -p asan_args asandir fuzzdir fuzz); side_passes --num-processes 1" \
+                nice -n 10 bash -c "$(declare -f phase build_failed asan_pass fuzz_pass side_passes); $(declare -p start asan_args asandir fuzzdir fuzz); side_passes --num-processes 1; r=$?; phase 'the side passes done'; exit $r" \
                         >"$side_log" 2>&1 &
                 side_pid=$!
         fi
+        phase "the qemu scenarios that run alone"
         meson test -C "$builddir" --print-errorlogs --suite qemu --no-suite qemu-pairs || rc=$?
         mv "$builddir/meson-logs/testlog.json" "$builddir/meson-logs/testlog-qemu-alone.json" 2>/dev/null || true
         if [ -n "$side_pid" ]; then
                 side_rc=0
                 wait "$side_pid" || side_rc=$?
         fi
+        phase "the qemu scenarios two at a time"
         meson test -C "$builddir" --print-errorlogs --suite qemu-pairs --num-processes "${ABIDE_QEMU_JOBS:-2}" || rc=$?
+        phase "the qemu scenarios done"
         if [ -n "$side_pid" ]; then
                 echo "=== the ASan/UBSan and fuzz passes (beside the qemu scenarios that run alone): exit $side_rc ==="
                 cat "$side_log"
