@@ -90,7 +90,7 @@ if [ $qemu = 1 ]; then
         side_pid=
         if [ ${#asan_args[@]} -gt 0 ] || [ $fuzz = 1 ]; then
                 echo "scripts/test.sh: the ASan/UBSan and fuzz passes run beside the qemu scenarios that run alone (output: $side_log)"
-                nice -n 10 bash -c "$(declare -f phase build_failed asan_pass fuzz_pass side_passes); $(declare -p start asan_args asandir fuzzdir fuzz); side_passes --num-processes 1; r=$?; phase 'the side passes done'; exit $r" \
+                nice -n 10 bash -c "$(declare -f phase build_failed asan_pass fuzz_pass side_passes); $(declare -p start asan_args asandir fuzzdir fuzz); side_passes --num-processes 1; r=\$?; phase 'the side passes done'; exit \$r" \
                         >"$side_log" 2>&1 &
                 side_pid=$!
         fi
