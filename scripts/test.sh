@@ -3,8 +3,8 @@
 # unit and integration suites again under ASan+UBSan, and each libFuzzer
 # target (suite fuzz, a clang build of its own) for $ABIDE_FUZZ_SECONDS
 # (default 30) seconds. The sanitizer and fuzz passes run beside the qemu
-# scenarios that run alone; the other scenarios then run two at a time
-# (ABIDE_QEMU_JOBS). Installs missing
+# scenarios, niced; the scenarios that run alone first, then the others two at
+# a time (ABIDE_QEMU_JOBS). Installs missing
 # dependencies first (needs root, as the integration tests do).
 #
 #   scripts/test.sh            # everything
@@ -84,12 +84,14 @@ fi
 if [ $qemu = 1 ]; then
         # Two steps (tests/qemu/meson.build). First the scenarios that run alone, one
         # at a time, while the sanitizer and fuzz passes take the other core, niced so
-        # that the guests' timing is theirs; then, with both cores free, the rest two at
-        # a time (ABIDE_QEMU_JOBS, default 2). The side passes' output follows.
+        # that the guests' timing is theirs; then the rest two at a time (ABIDE_QEMU_JOBS,
+        # default 2), at once: side passes not done by then go on beside them, still
+        # niced, on what the guests leave (a hung guest waiting for its watchdog, a
+        # scenario's host-side steps). The side passes' output follows.
         side_log="$builddir/meson-logs/side-passes.log"
         side_pid=
         if [ ${#asan_args[@]} -gt 0 ] || [ $fuzz = 1 ]; then
-                echo "scripts/test.sh: the ASan/UBSan and fuzz passes run beside the qemu scenarios that run alone (output: $side_log)"
+                echo "scripts/test.sh: the ASan/UBSan and fuzz passes run beside the qemu scenarios (output: $side_log)"
                 nice -n 10 bash -c "$(declare -f phase build_failed asan_pass fuzz_pass side_passes); $(declare -p start asan_args asandir fuzzdir fuzz); side_passes --num-processes 1; r=\$?; phase 'the side passes done'; exit \$r" \
                         >"$side_log" 2>&1 &
                 side_pid=$!
@@ -97,15 +99,13 @@ if [ $qemu = 1 ]; then
         phase "the qemu scenarios that run alone"
         meson test -C "$builddir" --print-errorlogs --suite qemu --no-suite qemu-pairs || rc=$?
         mv "$builddir/meson-logs/testlog.json" "$builddir/meson-logs/testlog-qemu-alone.json" 2>/dev/null || true
-        if [ -n "$side_pid" ]; then
-                side_rc=0
-                wait "$side_pid" || side_rc=$?
-        fi
         phase "the qemu scenarios two at a time"
         meson test -C "$builddir" --print-errorlogs --suite qemu-pairs --num-processes "${ABIDE_QEMU_JOBS:-2}" || rc=$?
         phase "the qemu scenarios done"
         if [ -n "$side_pid" ]; then
-                echo "=== the ASan/UBSan and fuzz passes (beside the qemu scenarios that run alone): exit $side_rc ==="
+                side_rc=0
+                wait "$side_pid" || side_rc=$?
+                echo "=== the ASan/UBSan and fuzz passes (beside the qemu scenarios): exit $side_rc ==="
                 cat "$side_log"
                 [ $side_rc = 0 ] || rc=$side_rc
         fi

@@ -5,9 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* A path of PATH_MAX bytes and the reason after it. */
-#define ERR_MAX 8192
-
 static _Thread_local char err_buf[ERR_MAX];
 static _Thread_local bool err_have;
 

@@ -12,6 +12,10 @@
  *             return err_set(EMSGSIZE, "payload %s: larger than declared %" PRIu64, name, declared);
  */
 
+/* The longest message recorded, with its NUL (a path of PATH_MAX bytes and the reason after it): a
+ * copy of err_message() kept for later (another thread's, say) fits in a char[ERR_MAX] whole. */
+#define ERR_MAX 8192
+
 /* Records the message and returns -abs(errnum). Control characters in it (a newline in a path, say)
  * are recorded as '?': the message stays one line. */
 int err_set(int errnum, const char *fmt, ...) _printf_(2, 3);

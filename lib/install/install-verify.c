@@ -22,7 +22,7 @@ typedef struct VerityJob {
         const char *data, *hash;
         const VerityParams *params;
         int r;
-        char message[512];
+        char message[ERR_MAX];
 } VerityJob;
 
 static void *verity_thread(void *userdata) {
@@ -72,7 +72,7 @@ typedef struct LeavesJob {
         VerityLeafHasher *hasher;
         uint8_t *leaves;
         int r;
-        char message[512];
+        char message[ERR_MAX];
 } LeavesJob;
 
 static void *leaves_thread(void *userdata) {

@@ -380,7 +380,7 @@ static int run(const AbideConfig *c, BootBackend *boot, int fd, DeltaSource *src
         BootEntrySpec spec = { .version = m->version, .cmdline = m->cmdline, .tries = tries, .uki = uki };
         r = boot_write(boot, in.target, &spec);
         if (r < 0) {
-                char cause[1024];
+                char cause[ERR_MAX];
                 (void) snprintf(cause, sizeof cause, "%s", err_message(r));
                 /* No entry: the record goes back to installing, as far as the state file can be written. */
                 (void) install_record(&in, m, INSTALL_RECORD_UNDO);

@@ -10,6 +10,7 @@
 #include <curl/curl.h>
 #include <pthread.h>
 
+#include "basic/error.h"
 #include "net/http-fetch.h"
 #include "net/http-multipart.h"
 
@@ -39,7 +40,7 @@ struct HttpFetch {
         bool stop;                      /* set by the caller; atomic reads in callbacks */
 
         int result;
-        char message[1024];
+        char message[ERR_MAX];
         HttpFetchStats stats;
 
         /* The fetch thread's alone. */
@@ -66,7 +67,7 @@ struct HttpFetch {
         uint64_t skip;
         int plan_r;
         HttpFailure plan_failure;
-        char plan_message[512];
+        char plan_message[ERR_MAX];
         char body[ERROR_BODY_MAX];
         size_t body_len;
         uint64_t last_activity_ms;

@@ -43,7 +43,7 @@ static int run(HttpFetch *f, CURL *c) {
         HttpRetryPolicy policy = { .retries = f->o.retries, .deadline_ms = (uint64_t) f->o.timeout_sec * 1000 };
         HttpRetryState rs = {};
         HttpCallback cb = { .f = f, .c = c };
-        char reason[1024];
+        char reason[ERR_MAX];
         int r;
 
         /* Jittered backoff; without randomness (never on Linux >= 3.17) the exact doubling. */

@@ -5,8 +5,10 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "basic/error.h"
+#include "basic/fileio.h"
 
 typedef enum KeyKind {
         KEY_PATH,       /* absolute path */
@@ -293,21 +295,57 @@ static int config_validate(const AbideConfig *c) {
         return 0;
 }
 
-static int config_parse_file(AbideConfig *c, const char *path, bool must_exist, bool local) {
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
-        if (!f) {
-                if (errno == ENOENT && !must_exist)
-                        return 0;
-                return err_set(errno, "cannot open config %s: %m", path);
+/* The longest line read whole (a URL with a signed query, a path of PATH_MAX bytes), and the largest file. */
+#define CONFIG_MAX_LINE (64 * 1024)
+#define CONFIG_MAX_SIZE (1024 * 1024)
+
+/* Each line within CONFIG_MAX_LINE and without a NUL byte: inih would read a longer one as pieces (the
+ * first a cut value), and stops a line at a NUL. */
+static int check_lines(const char *path, const char *text, size_t size) {
+        unsigned line = 1;
+        for (const char *p = text, *end = text + size; p < end; line++) {
+                const char *nl = memchr(p, '\n', end - p);
+                size_t len = (nl ? nl : end) - p;
+                if (memchr(p, 0, len))
+                        return err_set(EINVAL, "%s:%u: NUL byte in line", path, line);
+                if (len > CONFIG_MAX_LINE - 3)
+                        return err_set(EINVAL, "%s:%u: line longer than %d bytes", path, line, CONFIG_MAX_LINE - 3);
+                p += len + 1;
         }
+        return 0;
+}
+
+static int config_parse_file(AbideConfig *c, const char *path, bool must_exist, bool local) {
+        _cleanup_free_ char *text = NULL;
+        size_t size;
+        int r;
+
+        r = read_full_file(path, CONFIG_MAX_SIZE, &text, &size);
+        if (r == -ENOENT && !must_exist)
+                return 0;
+        if (r == -EFBIG)
+                return err_set(EFBIG, "config %s: larger than %d bytes", path, CONFIG_MAX_SIZE);
+        if (r < 0)
+                return err_set(r, "cannot open config %s: %s", path, strerror(-r));
+        r = check_lines(path, text, size);
+        if (r < 0)
+                return r;
 
         /* inih goes on after a refused line and returns the first bad line's number: stop there, so the
-         * message is that line's (a process-wide option in this libinih, as recipe_load() sets it). */
+         * message is that line's. Lines of up to CONFIG_MAX_LINE in a heap buffer, not its 200 on the
+         * stack. Process-wide options in this libinih, as recipe_load() sets them: restored after. */
         ParseState st = { .config = c, .path = path, .local = local };
-        bool saved_stop = ini_stop_on_first_error;
+        bool saved_stop = ini_stop_on_first_error, saved_stack = ini_use_stack, saved_realloc = ini_allow_realloc;
+        int saved_max_line = ini_max_line;
         ini_stop_on_first_error = true;
-        int r = ini_parse_file(f, handler, &st);
+        ini_use_stack = false;
+        ini_allow_realloc = true;
+        ini_max_line = CONFIG_MAX_LINE;
+        r = ini_parse_string(text, handler, &st);
         ini_stop_on_first_error = saved_stop;
+        ini_use_stack = saved_stack;
+        ini_allow_realloc = saved_realloc;
+        ini_max_line = saved_max_line;
         if (st.error < 0)
                 return err_prefix(st.error, "%s:%d", path, r);
         if (r < 0)

@@ -411,6 +411,21 @@ note "an ESP whose metadata cannot be synced: refused, not reported installed"
 refuse "^abidectl: install: cannot sync the ESP $T/esp: Input/output error$" \
         preload "$shim" ABIDE_TEST_FAIL_SYNCFS=1 "$ABIDECTL" install --force "$GOOD"
 
+note "a boot entry that cannot be written: refused after the verified slot, recorded as installing, the whole reason said"
+# Reached through a path of 1500 bytes (a symlink to the ESP), which the message names: the reason after
+# it (the failed fsync of the entry's temporary) must still end the one line.
+long=$T/long
+for i in 1 2 3 4 5 6; do long+=/$(printf 'd%.0s' {1..240}); done
+mkdir -p "$long"
+ln -s "$T/esp" "$long/esp"
+sed -i "s|^ESP=.*|ESP=$long/esp|" "$T/abide.conf"
+install "$GOOD" --force >/dev/null
+refuse "^abidectl: install: slot b verified, but its boot entry: cannot write boot entry $long/esp/loader/entries/abide-b\\+3\\.conf: Input/output error$" \
+        preload "$shim" ABIDE_TEST_FAIL_SYNC_FILE=/loader/entries/ "$ABIDECTL" install --force "$GOOD"
+python3 -c 'import json,sys; b = json.load(open(sys.argv[1]))["slots"]["b"]; assert b["state"] == "installing" and not b["trial"], b' \
+        "$T/var/state.json" || die "state of b after the refused entry: $(cat "$T/var/state.json")"
+sed -i "s|^ESP=.*|ESP=$T/esp|" "$T/abide.conf"
+
 note "the state file's lock: an install waits its turn, keeps what others saved, judges the floor again"
 # boot-check, mark-good and mark-bad save the state file under state.json.lock while an install
 # downloads. An install that saved the copy it read at its start would undo what they saved

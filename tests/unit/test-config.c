@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -252,6 +253,79 @@ static void test_network_local(void **state) {
         assert_null(bad);
 }
 
+/* Long lines are read whole (a URL with a signed query, a deep path), up to 64 KiB; a longer line, a NUL
+ * byte or a file of more than 1 MiB is refused with its line, never read as a cut value. */
+static void test_long_lines(void **state) {
+        _cleanup_(config_freep) AbideConfig *c = NULL;
+        size_t n = 60000;
+        char *url = malloc(n + 1), *text = malloc(n + 4200);
+        assert_non_null(url);
+        assert_non_null(text);
+
+        /* A URL of 60000 bytes whose query holds '=' after any cut an inih line buffer would make. */
+        int h = snprintf(url, n + 1, "https://u.example/channel.json?X-Sig=");
+        for (size_t i = (size_t) h; i < n; i++)
+                url[i] = i % 50 == 0 ? '&' : i % 50 == 5 ? '=' : 'a' + i % 26;
+        url[n] = 0;
+        snprintf(text, n + 4200, "[Update]\nChannel=%s\n[Paths]\nESP=/%0*d\n", url, 4000, 7);
+        write_conf(local, text);
+        write_conf(vendor, "");
+        assert_int_equal(config_load_layered(vendor, local, &c), 0);
+        assert_string_equal(c->update_channel, url);
+        assert_int_equal(strlen(c->esp), 4001);
+
+        static const struct {
+                size_t len;
+                const char *want;
+        } lines[] = {
+                { 65533, NULL },
+                { 65534, "vendor.conf:3: line longer than 65533 bytes" },
+                { 300000, "vendor.conf:3: line longer than 65533 bytes" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(lines); i++) {
+                AbideConfig *e = NULL;
+                /* "Cmdline=/" and a path of the rest: the line is exactly lines[i].len bytes. */
+                char *t = malloc(lines[i].len + 64);
+                assert_non_null(t);
+                int k = snprintf(t, 64, "[Paths]\n#\nCmdline=/");
+                memset(t + k, 'x', lines[i].len - strlen("Cmdline=/"));
+                strcpy(t + k + lines[i].len - strlen("Cmdline=/"), "\n");
+                write_conf(vendor, t);
+                free(t);
+                err_clear();
+                int r = config_load(vendor, &e);
+                if (!lines[i].want) {
+                        assert_int_equal(r, 0);
+                        assert_int_equal(strlen(e->cmdline), lines[i].len - strlen("Cmdline="));
+                        config_free(e);
+                } else {
+                        assert_int_equal(r, -EINVAL);
+                        assert_null(e);
+                        if (!strstr(err_message(r), lines[i].want))
+                                fail_msg("\"%s\" lacks \"%s\"", err_message(r), lines[i].want);
+                }
+        }
+
+        AbideConfig *e = NULL;
+        assert_int_equal(write_file_atomic(vendor, "[Boot]\nTries=3\0\nTries=4\n", 24, 0644), 0);
+        err_clear();
+        assert_int_equal(config_load(vendor, &e), -EINVAL);
+        assert_non_null(strstr(err_message(-EINVAL), "vendor.conf:2: NUL byte in line"));
+        char *big = malloc(1024 * 1024 + 2);
+        assert_non_null(big);
+        memset(big, '#', 1024 * 1024 + 1);
+        for (size_t i = 100; i < 1024 * 1024; i += 100)
+                big[i] = '\n';
+        big[1024 * 1024 + 1] = 0;
+        write_conf(vendor, big);
+        free(big);
+        err_clear();
+        assert_int_equal(config_load(vendor, &e), -EFBIG);
+        assert_non_null(strstr(err_message(-EFBIG), "larger than 1048576 bytes"));
+        free(url);
+        free(text);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_defaults_are_verified_storage),
@@ -260,6 +334,7 @@ int main(void) {
                 cmocka_unit_test(test_empty_resets),
                 cmocka_unit_test(test_bad_values),
                 cmocka_unit_test(test_network_local),
+                cmocka_unit_test(test_long_lines),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
