@@ -376,17 +376,30 @@ build_work() {
         done
         compgen -G "$1/.abide-build.*" || true
 }
-# lz4hc over random data keeps mkfs.erofs busy for seconds: the signal lands while it runs.
-mkdir -p "$T/slow-tree"
-head -c 8M /dev/urandom >"$T/slow-tree/noise"
-sed 's|^Layer=tree:.*|Layer=tree:'"$T"'/slow-tree|' "$recipe" >"$T/slow.conf"
+# The real mkfs.erofs makes the image, then its caller (first in PATH, its arguments naming the work
+# directory) waits: the signal lands while a tool of the build runs however fast the machine is (an
+# 8 MiB lz4hc image, once the whole wait, was done before the signal on a loaded CI machine).
+real_mkfs=$(command -v mkfs.erofs)
+mkdir -p "$T/slow-bin"
+cat >"$T/slow-bin/mkfs.erofs" <<SH
+#!/bin/sh
+"$real_mkfs" "\$@" || exit
+while :; do sleep 1; done
+SH
+chmod +x "$T/slow-bin/mkfs.erofs"
 for sig in TERM INT HUP; do
         out=$T/out-killed-$sig
         # A shell's background job ignores SIGINT; the build must be able to get one.
-        ( trap - INT; exec "$B" build "$T/slow.conf" "${K[@]}" -o "$out" --set Image.Compression=lz4hc ) &
+        ( trap - INT; PATH=$T/slow-bin:$PATH exec "$B" build "$recipe" "${K[@]}" -o "$out" ) &
         pid=$!
+        cleanup_hooks=("kill -KILL $pid 2>/dev/null" "${cleanup_hooks[@]}")
         work=$(build_work "$out")
         [ -n "$work" ] || die "SIG$sig: the build never started mkfs"
+        for _ in $(seq 200); do
+                if [ -s "$work/root.img" ] && ! pgrep -f -- "^$real_mkfs .*$work" >/dev/null; then break; fi
+                sleep 0.05
+        done
+        [ -s "$work/root.img" ] || die "SIG$sig: mkfs.erofs never wrote its image"
         kill -$sig $pid
         rc=0
         wait $pid || rc=$?
