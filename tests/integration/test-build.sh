@@ -387,10 +387,15 @@ cat >"$T/slow-bin/mkfs.erofs" <<SH
 while :; do sleep 1; done
 SH
 chmod +x "$T/slow-bin/mkfs.erofs"
-for sig in TERM INT HUP; do
+# Each signal's default action restored for the build: a shell's background job ignores SIGINT, and
+# the test itself may run with SIGHUP ignored (under nohup), which abide-build keeps ignored (below).
+for sig in TERM INT HUP HUP-ignored; do
         out=$T/out-killed-$sig
-        # A shell's background job ignores SIGINT; the build must be able to get one.
-        ( trap - INT; PATH=$T/slow-bin:$PATH exec "$B" build "$recipe" "${K[@]}" -o "$out" ) &
+        if [ $sig = HUP-ignored ]; then
+                ( PATH=$T/slow-bin:$PATH exec env --ignore-signal=HUP --default-signal=TERM "$B" build "$recipe" "${K[@]}" -o "$out" ) &
+        else
+                ( PATH=$T/slow-bin:$PATH exec env --default-signal=$sig "$B" build "$recipe" "${K[@]}" -o "$out" ) &
+        fi
         pid=$!
         cleanup_hooks=("kill -KILL $pid 2>/dev/null" "${cleanup_hooks[@]}")
         work=$(build_work "$out")
@@ -400,6 +405,13 @@ for sig in TERM INT HUP; do
                 sleep 0.05
         done
         [ -s "$work/root.img" ] || die "SIG$sig: mkfs.erofs never wrote its image"
+        if [ $sig = HUP-ignored ]; then
+                # Started with SIGHUP ignored (nohup): the hangup changes nothing, a SIGTERM still stops it.
+                kill -HUP $pid
+                sleep 1
+                kill -0 $pid 2>/dev/null && [ -d "$work" ] || die "SIGHUP, ignored when the build started: the build stopped"
+                sig=TERM
+        fi
         kill -$sig $pid
         rc=0
         wait $pid || rc=$?
