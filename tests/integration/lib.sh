@@ -23,6 +23,16 @@ trap on_exit EXIT
 die() { echo "FAIL: $*" >&2; exit 1; }
 note() { echo "== [${SECONDS}s] $*"; }
 
+# flip_byte PATH OFFSET: every bit of the byte at OFFSET inverted, so the file always changes (a fixed
+# byte written there leaves a file that already held it unchanged, 1 time in 256 on random data).
+flip_byte() {
+        local old
+        old=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+        [ -n "$old" ] || die "flip_byte: $1 has no byte at $2"
+        printf "$(printf '\\%03o' $(((old ^ 0xff) & 0xff)))" |
+                dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
 # grepq ARGS...: "grep -q" as the last command of a pipeline. grep -q stops reading at its first
 # match; under pipefail a writer with more to write then dies of SIGPIPE, and the pipeline fails
 # (141) however the match went: at random, on a fast grep. grepq drains the rest of its input.

@@ -180,7 +180,7 @@ tar -xf "$b20" -C "$T/u"
 head -c 3000 "$b20" >"$T/truncated.abide"
 echo "not a bundle" >"$T/garbage.abide"
 cp "$b20" "$T/flipped.abide"
-printf 'X' | dd of="$T/flipped.abide" bs=1 seek=$((512 + 100)) conv=notrunc status=none
+flip_byte "$T/flipped.abide" $((512 + 100))
 unchanged() {
         same_file "$D/channel.json" "$T/before.json"
         same_file "$D/channel.json.sig" "$T/before.sig"

@@ -146,8 +146,7 @@ b_print | cmp -s "$T/b.before" - || die "dry run wrote slot b"
 note "the running slot's kernel on the ESP a byte off: fetched from the bundle, its initrd taken"
 # The ESP's copies are taken only when their size and sha256 are the manifest's (docs/delta.md).
 cp -p "$T/esp/abide/a/vmlinuz" "$T/vmlinuz.a"
-printf '\xff' | dd of="$T/esp/abide/a/vmlinuz" bs=1 seek=1000 conv=notrunc status=none
-cmp -s "$T/esp/abide/a/vmlinuz" "$T/vmlinuz.a" && die "the kernel's byte was already 0xff"
+flip_byte "$T/esp/abide/a/vmlinuz" 1000
 "$ABIDECTL" install --force "$V1" >/dev/null
 "$ABIDECTL" install --force "$URL" >"$T/out" 2>"$T/err" || die "delta with a's kernel a byte off: $(cat "$T/err")"
 kbytes=$(stat -c %s "$T/vmlinuz.a") ibytes=$(stat -c %s "$T/esp/abide/a/initrd")

@@ -159,7 +159,7 @@ for p in abide-root-b abide-verity-b abide-verity-sig-b; do
 done
 # Corrupt one byte of slot A's data: veritysetup must notice (the check above can fail).
 cp "$T/root-a" "$T/root-a.bad"
-printf '\xff' | dd of="$T/root-a.bad" bs=1 seek=5000 conv=notrunc status=none
+flip_byte "$T/root-a.bad" 5000
 veritysetup verify "$T/root-a.bad" "$T/verity-a" "$RH" >/dev/null 2>&1 && die "corrupt slot A verified"
 
 note "bundle from a pipe"

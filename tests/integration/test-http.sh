@@ -227,7 +227,7 @@ proxy_stop
 
 note "a refused bundle stops the download (the reader closes the pipe early)"
 cp "$WWW/b.abide" "$WWW/flip.abide"
-printf 'X' | dd of="$WWW/flip.abide" bs=1 seek=700 conv=notrunc status=none
+flip_byte "$WWW/flip.abide" 700
 refuse_net "manifest\.json\.sig: signature does not match the data" "$HTTPS/flip.abide" untouched
 # What nginx sent of the $SIZE-byte bundle (logged once it notices that the client left): the
 # manifest's refusal stops the download, so no more than what the socket buffers hold on the way.

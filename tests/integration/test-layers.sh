@@ -186,7 +186,7 @@ cp "$T/flat-index.json" "$OCI/index.json"
 
 note "OCI: a corrupted blob is refused before anything is written"
 cp "$OCI/blobs/sha256/$l2d" "$T/l2.saved"
-printf 'X' | dd of="$OCI/blobs/sha256/$l2d" bs=1 seek=100 conv=notrunc status=none
+flip_byte "$OCI/blobs/sha256/$l2d" 100
 fresh "$T/st"
 expect_fail "layer oci:.*: blob sha256:$l2d does not match its digest" "$H" "$T/st" "oci:$OCI"
 [ -z "$(ls -A "$T/st")" ] || die "a corrupt OCI image still changed the tree"

@@ -22,14 +22,6 @@ make_image() {
         done
 }
 
-# flip_byte PATH OFFSET
-flip_byte() {
-        local old
-        old=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
-        printf "$(printf '\\%03o' $(((old ^ 0xff) & 0xff)))" |
-                dd of="$1" bs=1 seek="$2" conv=notrunc status=none
-}
-
 # check_against_veritysetup IMAGE BLOCKS [--salt HEX --uuid UUID]
 check_against_veritysetup() {
         local img=$1 blocks=$2; shift 2
