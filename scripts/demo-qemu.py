@@ -87,7 +87,7 @@ def demo(builddir, work, out=sys.stdout):
 
         with sc.machine(disk, drives=[drives["1.1.0"], drives["1.2.0"]], max_boots=8, deadline=900) as vm:
             secs, _ = S.healthy_boot(sc, vm, 1, "a", "1.0.0")
-            figure("boot: QEMU start -> boot-check done (TCG, 2 cores)", "%.1f s" % secs)
+            figure("boot: QEMU start -> boot-check done (TCG, one vCPU)", "%.1f s" % secs)
 
             say("== 3. update to 1.1.0 from inside the device (bundle on /dev/vdb)")
             t_install, isecs = S.install(sc, vm, "/dev/vdb", "1.1.0", "b")
