@@ -378,7 +378,7 @@ build_work() {
 }
 # The real mkfs.erofs makes the image, then its caller (first in PATH, its arguments naming the work
 # directory) waits: the signal lands while a tool of the build runs however fast the machine is (an
-# 8 MiB lz4hc image, once the whole wait, was done before the signal on a loaded CI machine).
+# 8 MiB lz4hc image, as before, only had to take longer than the test's polling).
 real_mkfs=$(command -v mkfs.erofs)
 mkdir -p "$T/slow-bin"
 cat >"$T/slow-bin/mkfs.erofs" <<SH
