@@ -23,13 +23,14 @@ trap on_exit EXIT
 die() { echo "FAIL: $*" >&2; exit 1; }
 note() { echo "== [${SECONDS}s] $*"; }
 
-# flip_byte PATH OFFSET: every bit of the byte at OFFSET inverted, so the file always changes (a fixed
-# byte written there leaves a file that already held it unchanged, 1 time in 256 on random data).
+# flip_byte PATH OFFSET [MASK]: the byte at OFFSET xored with MASK (default 0xff: every bit inverted), so
+# the file always changes (a fixed byte written there leaves a file that already held it unchanged, 1 time
+# in 256 on random data).
 flip_byte() {
         local old
         old=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
         [ -n "$old" ] || die "flip_byte: $1 has no byte at $2"
-        printf "$(printf '\\%03o' $(((old ^ 0xff) & 0xff)))" |
+        printf "$(printf '\\%03o' $(((old ^ ${3:-0xff}) & 0xff)))" |
                 dd of="$1" bs=1 seek="$2" conv=notrunc status=none
 }
 

@@ -28,12 +28,7 @@ refuse() {
         return 0
 }
 # flip FILE OFFSET: xor one byte with 0x01.
-flip() {
-        local b
-        b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
-        [ -n "$b" ] || die "offset $2 is past the end of $1"
-        printf "\\$(printf %03o $(((b ^ 1) & 255)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
-}
+flip() { flip_byte "$1" "$2" 1; }
 # pe_field IMAGE NAME: an offset from the PE headers (python, independent of the C parser).
 pe_field() {
         python3 - "$1" "$2" <<'PY'

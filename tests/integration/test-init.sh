@@ -357,11 +357,7 @@ log_lacks noslot 'abide-init: modules|^rcS'
 # fine, so activation succeeds, and the first read of the block restarts the machine.
 cp --reflink=auto "$D" "$T/corrupt.img"
 read -r s n < <(part abide-root-a "$T/corrupt.img")
-python3 - "$T/corrupt.img" $((s + 1100)) <<'EOF'
-import sys
-with open(sys.argv[1], "r+b") as f:
-    f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0xff]))
-EOF
+flip_byte "$T/corrupt.img" $((s + 1100))
 boot corrupt "abide.slot=a" '^rcS: ' 240
 log_has corrupt '^abide-init: slot a: dm-verity active'
 log_has corrupt 'device-mapper: verity: .*data block .* is corrupted'

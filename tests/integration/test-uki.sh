@@ -70,8 +70,7 @@ sbverify --cert "$T/sb/KEK.crt" "$T/x/abide-a.efi" >/dev/null 2>&1 && die "sbver
 # A byte in the middle of the kernel section, and one in the PE header: both covered by the signature.
 for off in $(($(stat -c %s "$T/x/abide-a.efi") / 2)) 200; do
         cp "$T/x/abide-a.efi" "$T/flip.efi"
-        b=$(od -An -tu1 -j "$off" -N1 "$T/flip.efi" | tr -d ' ')
-        printf "\\$(printf %03o $(((b ^ 1) & 255)))" | dd of="$T/flip.efi" bs=1 seek="$off" conv=notrunc status=none
+        flip_byte "$T/flip.efi" "$off" 1
         cmp -s "$T/flip.efi" "$T/x/abide-a.efi" && die "the byte at $off did not change"
         sbverify --cert "$T/sb/db.crt" "$T/flip.efi" >/dev/null 2>&1 && die "sbverify accepts a UKI with byte $off flipped"
 done
