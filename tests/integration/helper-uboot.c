@@ -18,10 +18,18 @@ static const char *arg(const char *s) {
         return s[0] == '-' && !s[1] ? NULL : s;
 }
 
+/* A BOOT_x_LEFT reading as the script's side prints it: "-" for good (no counter), else the count. */
+static const char *left_text(int v, char buf[static 12]) {
+        if (v == UBOOT_LEFT_GOOD)
+                return "-";
+        snprintf(buf, 12, "%d", v);
+        return buf;
+}
+
 int main(int argc, char *argv[]) {
         UBootState s;
         UBootBoot b;
-        char left[_SLOT_MAX][4];
+        char left[_SLOT_MAX][12];
 
         /* --left VALUE...: each BOOT_x_LEFT's reading, on one line ("-": unset, or good), as test-uboot-env.sh
          * compares what the script saved. */
@@ -32,10 +40,7 @@ int main(int argc, char *argv[]) {
                                 uboot_state_parse("A", (const char *[]) { argv[i], NULL }, NULL, NULL, NULL, &s);
                                 v = s.left[SLOT_A];
                         }
-                        if (v == UBOOT_LEFT_GOOD)
-                                printf("%s-", i > 2 ? " " : "");
-                        else
-                                printf("%s%d", i > 2 ? " " : "", v);
+                        printf("%s%s", i > 2 ? " " : "", left_text(v, left[0]));
                 }
                 printf("\n");
                 return 0;
@@ -51,13 +56,9 @@ int main(int argc, char *argv[]) {
         uboot_state_parse(arg(argv[1]), (const char *[]) { arg(argv[2]), arg(argv[3]) }, arg(argv[4]), NULL, arg(argv[5]), &s);
         uboot_state_boot_loading(&s, loads, &b);
         /* Parsed for every slot; the script touches only the one it counts. */
-        for (Slot i = 0; i < _SLOT_MAX; i++)
-                if (s.left[i] == UBOOT_LEFT_GOOD)
-                        snprintf(left[i], sizeof left[i], "-");
-                else
-                        snprintf(left[i], sizeof left[i], "%d", s.left[i]);
         printf("slot=%s fallback=%d A=%s B=%s once=%s noload=%s%s%s\n", b.slot >= 0 ? slot_to_string(b.slot) : "reset",
-               b.fallback, left[SLOT_A], left[SLOT_B], s.once >= 0 ? uboot_slot_name(s.once) : "-",
+               b.fallback, left_text(s.left[SLOT_A], left[SLOT_A]), left_text(s.left[SLOT_B], left[SLOT_B]),
+               s.once >= 0 ? uboot_slot_name(s.once) : "-",
                b.unloadable[SLOT_A] ? "a" : "", b.unloadable[SLOT_B] ? "b" : "",
                b.unloadable[SLOT_A] || b.unloadable[SLOT_B] ? "" : "-");
         return 0;
