@@ -287,6 +287,7 @@ class Machine:
         self.sock_path = self.disk + ".test.sock"
         self.boots = 0            # QEMU starts
         self.exits = []           # QEMU exit codes, one per ended start
+        self._stderr_from = 0
         self.proc = None
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -354,6 +355,18 @@ class Machine:
                      "-device", "virtserialport,chardev=abidetest,name=" + TEST_PORT_NAME]
         return args + self.extra_args
 
+    def _signal_note(self):
+        """QEMU exits 0 on SIGTERM, SIGINT and SIGHUP as after a guest reboot; its stderr then names
+        the signal and who sent it. That line of the boot that just ended, for its exit note."""
+        try:
+            with open(self.log + ".qemu-stderr", "rb") as f:
+                f.seek(self._stderr_from)
+                text = f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+        lines = [l.strip() for l in text.splitlines() if "terminating on signal" in l]
+        return " (%s)" % lines[-1] if lines else ""
+
     def _note(self, text):
         with open(self.log, "a") as f:
             f.write("\n%s\n" % text)
@@ -378,6 +391,7 @@ class Machine:
         self._started_at = time.monotonic()
         self.boot_started.append(self._started_at)
         with open(self.log + ".qemu-stderr", "a") as err:
+            self._stderr_from = err.tell()
             self.proc = subprocess.Popen(self.command_line(), stdin=subprocess.DEVNULL,
                                          stdout=subprocess.DEVNULL, stderr=err)
 
@@ -400,7 +414,8 @@ class Machine:
             with self._lock:
                 self.exits.append(rc)
                 self._drop_conn()
-                self._note(EXIT_MARKER % (self.boots, rc, time.monotonic() - self._started_at))
+                self._note(EXIT_MARKER % (self.boots, rc, time.monotonic() - self._started_at)
+                           + self._signal_note())
                 if self.arch == "arm64" and self.fix_torn_saveenv and complete_torn_saveenv(self.vars):
                     self._note("[abide-qemu] U-Boot environment: completed a saveenv torn by QEMU's flash "
                                "(QEMU issue 2343; CRC verified)")

@@ -9,6 +9,10 @@ T=$(mktemp -d /tmp/abide-test.XXXXXX)
 cleanup_hooks=()
 on_exit() {
         local rc=$?
+        # Only the test's own shell: a child forked for a command and signalled before its exec (a
+        # kill right after "cmd &") is a copy of this shell, whose death by the signal would run this
+        # trap too, and remove the scratch directory under the test.
+        [ "$BASHPID" = "$$" ] || return $rc
         for h in "${cleanup_hooks[@]}"; do eval "$h" || true; done
         if [ $rc -ne 0 ]; then
                 echo "FAILED (rc=$rc), scratch kept in $T" >&2
@@ -22,6 +26,21 @@ trap on_exit EXIT
 
 die() { echo "FAIL: $*" >&2; exit 1; }
 note() { echo "== [${SECONDS}s] $*"; }
+
+# stop_child PID [SIGNAL]: sends SIGNAL (default TERM) to PID only while PID is a child of this shell
+# not yet reaped, so the number still names that process. Once bash has reaped a child (it does so as
+# the child exits, waited for or not), the kernel gives its number to the next process that needs one
+# when the counter wraps (pid_max 32768 on a small machine: minutes of a busy test suite), and a plain
+# "kill $pid" in a cleanup hook signals whatever runs under it then: a QEMU of the scenarios that run
+# beside the sanitizer pass exits 0 on SIGTERM, as if its guest had rebooted.
+stop_child() {
+        local stat state ppid
+        [[ $1 =~ ^[0-9]+$ ]] || return 0
+        read -r stat 2>/dev/null <"/proc/$1/stat" || return 0
+        read -r state ppid _ <<<"${stat##*) }"
+        [ "$ppid" = "$BASHPID" ] && [ "$state" != Z ] || return 0
+        kill -"${2:-TERM}" "$1" 2>/dev/null || true
+}
 
 # flip_byte PATH OFFSET [MASK]: the byte at OFFSET xored with MASK (default 0xff: every bit inverted), so
 # the file always changes (a fixed byte written there leaves a file that already held it unchanged, 1 time

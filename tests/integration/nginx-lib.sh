@@ -32,7 +32,7 @@ make_cert() {
 NGINX_PID=
 nginx_stop() {
         [ -n "$NGINX_PID" ] || return 0
-        kill "$NGINX_PID" 2>/dev/null || true
+        stop_child "$NGINX_PID"
         wait "$NGINX_PID" 2>/dev/null || true
         NGINX_PID=
 }
@@ -141,7 +141,7 @@ CONF
 PROXY_PID=
 proxy_stop() {
         [ -n "$PROXY_PID" ] || return 0
-        kill "$PROXY_PID" 2>/dev/null || true
+        stop_child "$PROXY_PID"
         wait "$PROXY_PID" 2>/dev/null || true
         PROXY_PID=
 }

@@ -397,7 +397,7 @@ for sig in TERM INT HUP HUP-ignored; do
                 ( PATH=$T/slow-bin:$PATH exec env --default-signal=$sig "$B" build "$recipe" "${K[@]}" -o "$out" ) &
         fi
         pid=$!
-        cleanup_hooks=("kill -KILL $pid 2>/dev/null" "${cleanup_hooks[@]}")
+        cleanup_hooks=("stop_child $pid KILL" "${cleanup_hooks[@]}")
         work=$(build_work "$out")
         [ -n "$work" ] || die "SIG$sig: the build never started mkfs"
         for _ in $(seq 200); do
@@ -441,7 +441,7 @@ for how in group process; do
         pid=$!
         # Should a check below fail: the build with its endless mkfs must not outlive the test (it
         # would hold the test's output open, and meson would wait for it until the timeout).
-        cleanup_hooks=("kill -KILL -- -$pid 2>/dev/null" "${cleanup_hooks[@]}")
+        cleanup_hooks=("kill -KILL -- -$pid 2>/dev/null" "${cleanup_hooks[@]}")   # pid-checked: dropped once reaped
         work=$(build_work "$out")
         [ -n "$work" ] || die "kill -9 ($how): the build never started mkfs"
         # The build's processes: abide-build's children (the build and its watcher) and mkfs, whose
@@ -450,6 +450,8 @@ for how in group process; do
         pgrep -f -- "$work" >/dev/null || die "kill -9 ($how): mkfs does not run"
         if [ $how = group ]; then kill -KILL -- -$pid; else kill -KILL $pid; fi
         wait $pid || true
+        # Reaped: its number, and once the group is gone the group's, may be given to any process.
+        cleanup_hooks=("${cleanup_hooks[@]:1}")
         # Gone within 15 s (the watcher kills for 10 s at most, then removes the work directory).
         for _ in $(seq 150); do
                 left=""

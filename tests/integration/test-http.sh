@@ -130,11 +130,12 @@ SPORT=$(free_port)
 openssl s_server -quiet -accept "127.0.0.1:$SPORT" -cert "$TLS/server.crt" -key "$TLS/server.key" -CAfile "$TLS/ca.pem" \
         -Verify 1 -verify_return_error -www >/dev/null 2>&1 &
 SPID=$!
-cleanup_hooks+=("kill $SPID")
+cleanup_hooks+=("stop_child $SPID")
 wait_port "$SPORT"
 refuse_net "TLS: .*alert certificate required.* \(CAFile=$TLS/ca.pem\)$" "https://127.0.0.1:$SPORT/b.abide" untouched
 grep -q '; retry ' "$T/err" && die "a handshake refused for want of a client certificate was retried: $(cat "$T/err")"
-kill "$SPID"
+stop_child "$SPID"
+wait "$SPID" 2>/dev/null || true
 
 note "cut every 8 MiB, one stall longer than StallTimeoutSec=2, over https"
 net_conf "CAFile=$TLS/ca.pem" "StallTimeoutSec=2" "Retries=3"

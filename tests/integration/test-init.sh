@@ -265,12 +265,12 @@ boot() {
                 -drive "file=$img,format=raw,if=virtio,cache=unsafe" -device i6300esb -action watchdog=reset \
                 -kernel "$KERNEL" -initrd "$T/initrd" -append "console=ttyS0 panic=5 $append" &
         QPID=$!
-        cleanup_hooks+=("kill $QPID 2>/dev/null")
+        cleanup_hooks+=("stop_child $QPID")
         local t0=$SECONDS
         while kill -0 "$QPID" 2>/dev/null; do
                 if console_text "$T/$name.log" | grepq -aE -- "$until"; then
                         sleep "$linger"
-                        kill "$QPID" 2>/dev/null || true
+                        stop_child "$QPID"
                         break
                 fi
                 sleep 0.5

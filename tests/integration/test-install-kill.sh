@@ -77,7 +77,7 @@ for i in $(seq 1 "$KILLS"); do
         fi
         pid=$!   # abidectl itself (exec), not a subshell
         sleep "$delay"
-        kill -9 $pid 2>/dev/null || true
+        stop_child $pid KILL
         wait $pid 2>/dev/null || true
         check_after_kill "$i (version $v after ${delay}s)"
         echo "   kill $i: version $v after ${delay}s: $outcome"

@@ -383,7 +383,7 @@ python3 -c 'import os,sys,time; fd=os.open(sys.argv[1], os.O_RDONLY|os.O_EXCL); 
 holder=$!
 for _ in $(seq 50); do grep -q held "$T/held" && break; sleep 0.1; done
 refuse_untouched "target partition abide-verity-b \($VERITY_B\) is in use" install "$GOOD"
-kill $holder; wait $holder 2>/dev/null || true
+stop_child $holder; wait $holder 2>/dev/null || true
 
 note "payload larger than its partition"
 head -c $((50 * 1024 * 1024)) /dev/urandom >"$T/payload/blob"
@@ -441,7 +441,7 @@ install_waiting() {
         inst=$!
         for _ in $(seq 300); do grep -q 'waiting for it' "$T/wait.err" && break; sleep 0.1; done
         grep -qxF "abidectl: install: warning: another abidectl holds $T/var/state.json.lock; waiting for it" "$T/wait.err" ||
-                { kill $inst 2>/dev/null; release_state_lock; die "install did not wait for the state lock: $(cat "$T/wait.err")"; }
+                { stop_child $inst; release_state_lock; die "install did not wait for the state lock: $(cat "$T/wait.err")"; }
 }
 cleanup_hooks=("exec 9>&-" "${cleanup_hooks[@]}")
 hold_state_lock

@@ -117,7 +117,7 @@ python3 -c 'import socket, sys, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(64); time.sleep(600)' "$HTTPS_PORT" &
 HOLE_PID=$!
-cleanup_hooks+=('kill $HOLE_PID 2>/dev/null')
+cleanup_hooks+=('stop_child $HOLE_PID')
 wait_port "$HTTPS_PORT"
 "$HELPER" install a 1.2 3
 loader_boot a
@@ -136,7 +136,7 @@ start=$(date +%s%N)
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 echo "   rollback recorded with the endpoint a black hole: $ms ms"
 [ "$ms" -lt 4500 ] || die "boot-check held up by a dead endpoint: $ms ms"
-kill $HOLE_PID; wait $HOLE_PID 2>/dev/null || true
+stop_child $HOLE_PID; wait $HOLE_PID 2>/dev/null || true
 [ "$(spooled | tr '\n' ' ')" = "00000002-marked-bad.json 00000003-rolled-back.json " ] || die "spool: $(spooled)"
 "$ABIDECTL" status --json | jq -e '.report.queue == 2 and (.report.last_error | test("00000002-marked-bad.json: PUT https://127.0.0.1:[0-9]+/reports/.*"))' \
         >/dev/null || die "status while down: $("$ABIDECTL" status --json | jq -c .report)"

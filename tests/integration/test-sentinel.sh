@@ -12,7 +12,7 @@ ROOT="$ABIDE_BUILDDIR/images/demo/agent-root"
 pids=()
 # KILL: a hung variant ignores TERM (the scratch goes, so no daemon may outlive the test);
 # only a pid that is still a sentinel, not one reused since.
-cleanup_hooks+=('for p in "${pids[@]}"; do grep -qs sentinel "/proc/$p/cmdline" && kill -KILL "$p" 2>/dev/null; done')
+cleanup_hooks+=('for p in "${pids[@]}"; do grep -qs sentinel "/proc/$p/cmdline" && kill -KILL "$p" 2>/dev/null; done')   # pid-checked
 
 start() {   # start VARIANT: daemon with a private run dir, records its pid
         local v=$1

@@ -128,7 +128,7 @@ pct() { python3 -c "print($1 / 100)"; }
 # dav_start: a second nginx on 127.0.0.1:$DAV_PORT storing PUTs under $T/dav/reports/ (its dav module),
 # /nodav/ refusing them (405).
 DAV_PID=
-dav_stop() { [ -z "$DAV_PID" ] || { kill "$DAV_PID" 2>/dev/null; wait "$DAV_PID" 2>/dev/null; DAV_PID=; }; }
+dav_stop() { [ -z "$DAV_PID" ] || { stop_child "$DAV_PID"; wait "$DAV_PID" 2>/dev/null; DAV_PID=; }; }
 cleanup_hooks+=(dav_stop)
 dav_start() {
         local d=$T/ndav
@@ -481,7 +481,12 @@ note "the demo's busybox timer (S60abide-update): polls with --timer every Inter
 S60=$ABIDE_SRCDIR/images/demo/rootfs/etc/init.d/S60abide-update
 mkdir -p "$T/s60"
 # The loop runs in the background: stopped whatever happens (its pid is written by the fake abidectl).
-s60_stop() { [ ! -s "$T/s60/loop.pid" ] || kill "$(cat "$T/s60/loop.pid")" 2>/dev/null || true; }
+# Not a child of this shell (stop_child): the number is signalled only while it is still the loop's.
+s60_stop() {
+        local p
+        [ -s "$T/s60/loop.pid" ] && p=$(cat "$T/s60/loop.pid") || return 0
+        tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grepq S60abide-update && kill "$p" 2>/dev/null || true
+}
 cleanup_hooks+=(s60_stop)
 printf '#!/bin/sh\necho "$*" >>%s/s60/calls\necho $PPID >%s/s60/loop.pid\n' "$T" "$T" >"$T/s60/abidectl"
 chmod +x "$T/s60/abidectl"

@@ -31,7 +31,7 @@ import time
 
 SRC = os.environ.get("ABIDE_SRCDIR") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(SRC, "qemu"))
-from abideqemu import Machine, MachineError  # noqa: E402,F401
+from abideqemu import Machine, MachineError, untangle  # noqa: E402,F401
 
 BUILDDIR = os.environ.get("ABIDE_BUILDDIR", "")
 ABIDE_BUILD = os.environ.get("ABIDE_BUILD") or os.path.join(BUILDDIR, "builder", "abide-build")
@@ -343,6 +343,28 @@ class Scenario:
     def machine(self, disk, drives=(), max_boots=1, deadline=600, **kw):
         return Machine(disk, log=self.log, max_boots=max_boots, deadline=deadline, extra_drives=drives, **kw)
 
+    def _console_tail(self, lines=40):
+        """On a failure: the last boot's own lines (not the kernel's) to stderr,
+        so a CI log that keeps only the test's output still shows what the
+        guest said (the log directory may not survive the run)."""
+        try:
+            with open(self.log, "rb") as f:
+                text = untangle(f.read().decode("utf-8", "replace"))
+        except OSError:
+            return
+        starts = [m.start() for m in re.finditer(r"^\[abide-qemu\] boot \d+ started", text, re.M)]
+        start = starts[-1] if starts else 0
+        kernel_kept = re.compile(r"Kernel panic|BUG:|Oops|Call Trace|watchdog|reboot:|I/O error|verity|EXT4-fs error")
+        own = [l.rstrip() for l in text[start:].splitlines()
+               if l.strip() and "\x1b" not in l
+               and (not re.match(r"\s*\[\s*\d+\.\d+\] ", l) or kernel_kept.search(l))]
+        if not own:
+            return
+        print("--- the guest's last lines (%s; of the kernel's, only errors, watchdog, reboot) ---" % self.log, file=sys.stderr)
+        for l in own[-lines:]:
+            print("  " + l, file=sys.stderr)
+        print("---", file=sys.stderr)
+
     def run(self, body):
         """Runs body(self); exit status 0 when it held, 1 otherwise (logs kept)."""
         ok = False
@@ -351,6 +373,7 @@ class Scenario:
             ok = True
         except (ScenarioError, MachineError) as e:
             print("FAIL: %s: %s" % (self.name, e), file=sys.stderr)
+            self._console_tail()
         finally:
             with open(os.path.join(self.logdir, "figures.txt"), "w") as f:
                 f.write("".join(l + "\n" for l in self.figures))
