@@ -1,8 +1,11 @@
 #!/bin/bash
 # A cleanup hook signals a process only while its number is still that process's (stop_child,
-# lib.sh). A CI run of 2026-12-08 lost two qemu scenarios that ran beside the sanitizer pass to a
-# QEMU that exited 0 in the middle of a boot, as QEMU does on SIGTERM; hooks such as test-init.sh's
-# "kill $QPID", run at the end for every boot, signalled numbers whose processes were long reaped.
+# lib.sh). Hooks such as test-init.sh's "kill $QPID", run at a test's end for every QEMU boot,
+# signalled numbers whose processes were reaped minutes before; the numbers come round (pid_max
+# 32768, about 100 new processes a second in the integration suite here), and a QEMU of the
+# scenarios that run beside the sanitizer pass exits 0 on SIGTERM, as after a guest reboot. (Found
+# while looking for why two scenarios' guests ended by themselves in a CI run of 2026-12-08; not
+# shown to be that cause.)
 . "$(dirname "$0")/lib.sh"
 need git grep sleep
 

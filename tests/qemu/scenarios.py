@@ -344,9 +344,10 @@ class Scenario:
         return Machine(disk, log=self.log, max_boots=max_boots, deadline=deadline, extra_drives=drives, **kw)
 
     def _console_tail(self, lines=40):
-        """On a failure: the last boot's own lines (not the kernel's) to stderr,
-        so a CI log that keeps only the test's output still shows what the
-        guest said (the log directory may not survive the run)."""
+        """On a failure: the last boot's own lines to stderr (of the kernel's,
+        only panics, errors, watchdog and reboot lines), so a CI log that keeps
+        only the test's output still shows what the guest said (the log
+        directory may not survive the run)."""
         try:
             with open(self.log, "rb") as f:
                 text = untangle(f.read().decode("utf-8", "replace"))
