@@ -34,13 +34,20 @@ note() { echo "== [${SECONDS}s] $*"; }
 # "kill $pid" in a cleanup hook signals whatever runs under it then: a QEMU of the scenarios that run
 # beside the sanitizer pass exits 0 on SIGTERM, as if its guest had rebooted.
 stop_child() {
-        local stat state ppid
-        [[ $1 =~ ^[0-9]+$ ]] || return 0
-        read -r stat 2>/dev/null <"/proc/$1/stat" || return 0
-        read -r state ppid _ <<<"${stat##*) }"
-        [ "$ppid" = "$BASHPID" ] && [ "$state" != Z ] || return 0
+        proc_runs "$1" && [ "$PROC_PPID" = "$BASHPID" ] || return 0
         kill -"${2:-TERM}" "$1" 2>/dev/null || true
 }
+
+# proc_stat PID: PROC_STATE and PROC_PPID of process PID, from /proc/PID/stat (the fields after the
+# command name, which may hold blanks and parentheses); false when there is no such process.
+proc_stat() {
+        local stat
+        [[ $1 =~ ^[0-9]+$ ]] && read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
+        read -r PROC_STATE PROC_PPID _ <<<"${stat##*) }"
+}
+
+# proc_runs PID: process PID exists and has not exited (neither a zombie nor dead).
+proc_runs() { proc_stat "$1" && [[ $PROC_STATE != [ZX] ]]; }
 
 # flip_byte PATH OFFSET [MASK]: the byte at OFFSET xored with MASK (default 0xff: every bit inverted), so
 # the file always changes (a fixed byte written there leaves a file that already held it unchanged, 1 time

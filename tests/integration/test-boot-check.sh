@@ -137,9 +137,8 @@ start=$(date +%s)
 expect_fail "check '30-hang' failed: timed out after (2\.[5-9]|3\.0) s: hanging" "$ABIDECTL" boot-check --timeout 3 --no-reboot
 [ $(( $(date +%s) - start )) -lt 20 ] || die "boot-check took too long"
 # Dead means gone, or a zombie waiting for init to reap it.
-alive() { [ -e /proc/$1/stat ] && [ "$(awk '{print $3}' /proc/$1/stat 2>/dev/null)" != Z ]; }
-for i in $(seq 20); do alive "$(cat "$T/child.pid")" || break; sleep 0.1; done
-! alive "$(cat "$T/child.pid")" || die "the check's background child survived"
+for i in $(seq 20); do proc_runs "$(cat "$T/child.pid")" || break; sleep 0.1; done
+! proc_runs "$(cat "$T/child.pid")" || die "the check's background child survived"
 [ "$(entry_of a)" = "abide-a+0-1.conf" ] || die "hang: entry is $(entry_of a)"
 rm "$T/health.d/30-hang"
 
@@ -157,7 +156,7 @@ chmod +x "$T/health.d/31-escape"
 "$ABIDECTL" boot-check --timeout 20 --no-reboot >"$T/out" 2>&1 || die "31-escape exits 0, boot-check failed: $(cat "$T/out")"
 for f in setsid double; do
         p=$(cat "$T/$f.pid")
-        ! alive "$p" || die "the check's $f process ($p, session $(awk '{print $6}' "/proc/$p/stat")) survived boot-check"
+        ! proc_runs "$p" || die "the check's $f process ($p, session $(awk '{print $6}' "/proc/$p/stat")) survived boot-check"
 done
 rm "$T/health.d/31-escape"
 

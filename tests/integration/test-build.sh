@@ -433,7 +433,6 @@ for a; do img=$prev prev=$a; done
 while :; do sleep 1; done
 SH
 chmod +x "$T/endless-bin/mkfs.erofs"
-runs() { [ -r "/proc/$1/stat" ] && ! sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | grepq '^[ZX] '; }
 for how in group process; do
         out=$T/out-killed9-$how
         # A session of its own: the kill of "the caller's group" kills abide-build's group, not this test.
@@ -455,7 +454,7 @@ for how in group process; do
         # Gone within 15 s (the watcher kills for 10 s at most, then removes the work directory).
         for _ in $(seq 150); do
                 left=""
-                for p in $(printf '%s\n' $procs $(pgrep -f -- "$work") | sort -u); do runs "$p" && left+="$p "; done
+                for p in $(printf '%s\n' $procs $(pgrep -f -- "$work") | sort -u); do proc_runs "$p" && left+="$p "; done
                 [ -z "$left" ] && [ ! -e "$work" ] && break
                 sleep 0.1
         done

@@ -20,7 +20,6 @@ start() {   # start VARIANT: daemon with a private run dir, records its pid
 }
 pid_of() { cat "$T/run-$1/sentinel.pid"; }
 # Running, and not a zombie nobody reaped yet (the daemons here are orphans).
-alive() { [ -r "/proc/$1/stat" ] && ! grep -q ') [ZX] ' "/proc/$1/stat"; }
 
 note "the agent's Source tree for recipes"
 [ -x "$ROOT/usr/sbin/sentinel" ] || die "agent-root/usr/sbin/sentinel missing"
@@ -65,20 +64,20 @@ start crash || die "crash variant: start should return once 'ready': $(cat "$T/s
 grep -q "variant crash" "$T/start-crash" || die "crash variant did not say why: $(cat "$T/start-crash")"
 sleep 0.3
 expect_fail "unhealthy" "$S" --health --run-dir "$T/run-crash"
-alive "$(pid_of crash)" && die "crash variant still running"
+proc_runs "$(pid_of crash)" && die "crash variant still running"
 
 note "hang: start never returns (bounded here by timeout)"
 rc=0; timeout 3 "$S" --daemon --content "$C/hang/etc/sentinel/content.def" --run-dir "$T/run-hang" > "$T/start-hang" 2>&1 || rc=$?
 pids+=("$(pid_of hang)")
-alive "$(pid_of hang)" || die "hang variant daemon is not running"
+proc_runs "$(pid_of hang)" || die "hang variant daemon is not running"
 [ $rc -eq 124 ] || die "hang variant: start returned ($rc) instead of blocking: $(cat "$T/start-hang")"
 grep -q "never ready" "$T/start-hang" || die "hang variant did not say so"
 expect_fail "unhealthy" "$S" --health --run-dir "$T/run-hang"
 # Stuck for good: SIGTERM only sets its stop flag, which the stuck loop never reads. Only KILL ends it.
 p=$(pid_of hang)
 kill -KILL "$p"
-for _ in $(seq 1 50); do alive "$p" || break; sleep 0.1; done
-alive "$p" && die "hang variant daemon survived SIGKILL"
+for _ in $(seq 1 50); do proc_runs "$p" || break; sleep 0.1; done
+proc_runs "$p" && die "hang variant daemon survived SIGKILL"
 
 note "panic: never run on the host; the content is recognised as panic above"
 grep -qx 'variant: panic' "$C/panic/etc/sentinel/content.def" || die "panic content does not say so"

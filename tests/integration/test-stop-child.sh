@@ -9,8 +9,6 @@
 . "$(dirname "$0")/lib.sh"
 need git grep sleep
 
-alive() { [ -e "/proc/$1/stat" ] && [ "$(sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f1)" != Z ]; }
-
 note "a running child gets the signal asked for (default TERM)"
 sleep 300 &
 p=$!
@@ -42,11 +40,11 @@ note "a number that is not this shell's child is left alone (as a reaped child's
 ( sleep 300 >/dev/null 2>&1 & echo $! >"$T/other.pid" )
 other=$(cat "$T/other.pid")
 cleanup_hooks+=("kill $other 2>/dev/null")   # this test's own, killed just below
-alive "$other" || die "the grandchild did not start"
+proc_runs "$other" || die "the grandchild did not start"
 stop_child "$other"
 stop_child "$other" KILL
 sleep 0.2
-alive "$other" || die "stop_child signalled process $other, which is not a child of this shell"
+proc_runs "$other" || die "stop_child signalled process $other, which is not a child of this shell"
 kill "$other"
 cleanup_hooks=("${cleanup_hooks[@]:0:${#cleanup_hooks[@]}-1}")
 
